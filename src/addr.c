@@ -1,0 +1,285 @@
+#include "autoconf.h"
+
+#include <sys/types.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "util.h"
+
+static int
+addr_port_parse(const char *p, const char *whole, unsigned *port, char *err,
+    size_t errlen)
+{
+	unsigned long	 n = 0;
+	const char	*q;
+
+	if (*p == '\0') {
+		err_set(err, errlen, "'%s': missing port", whole);
+		return -1;
+	}
+	for (q = p; *q != '\0'; q++) {
+		if (!isdigit((unsigned char)*q)) {
+			err_set(err, errlen, "'%s': bad port '%s'", whole, p);
+			return -1;
+		}
+		if (n <= 65535)
+			n = n * 10 + (unsigned long)(*q - '0');
+	}
+	if (n < 1 || n > 65535) {
+		err_set(err, errlen, "'%s': port out of range (1 to 65535)",
+		    whole);
+		return -1;
+	}
+	*port = (unsigned)n;
+	return 0;
+}
+
+int
+addr_split(const char *s, char *host, size_t hostlen, unsigned *port,
+    char *err, size_t errlen)
+{
+	const char	*h, *end, *colon;
+	size_t		 n;
+
+	if (*s == '[') {
+		h = s + 1;
+		if ((end = strchr(h, ']')) == NULL) {
+			err_set(err, errlen, "'%s': missing ']'", s);
+			return -1;
+		}
+		if (end[1] != ':') {
+			err_set(err, errlen, "'%s': missing port", s);
+			return -1;
+		}
+		colon = end + 1;
+	} else {
+		h = s;
+		if ((colon = strrchr(s, ':')) == NULL) {
+			err_set(err, errlen, "'%s': missing port", s);
+			return -1;
+		}
+		if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
+			err_set(err, errlen, "'%s': an IPv6 address needs "
+			    "brackets, as in [::1]:80", s);
+			return -1;
+		}
+		end = colon;
+	}
+	n = (size_t)(end - h);
+	if (n == 0) {
+		err_set(err, errlen, "'%s': missing address", s);
+		return -1;
+	}
+	if (n >= hostlen) {
+		err_set(err, errlen, "'%.40s...': address too long", s);
+		return -1;
+	}
+	memcpy(host, h, n);
+	host[n] = '\0';
+	return addr_port_parse(colon + 1, s, port, err, errlen);
+}
+
+/* Parse a numeric host of family ${af} (AF_UNSPEC: either). */
+static int
+addr_numeric(const char *host, int af, unsigned port, struct addr *a)
+{
+	struct addrinfo	 hints, *res;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = af;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return -1;
+	memset(a, 0, sizeof(*a));
+	memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
+	a->len = res->ai_addrlen;
+	freeaddrinfo(res);
+	addr_set_port(a, port);
+	return 0;
+}
+
+int
+addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
+{
+	char		 host[ADDR_STRLEN];
+	unsigned	 port;
+	struct in_addr	 in4;
+
+	if (addr_split(s, host, sizeof(host), &port, err, errlen) == -1)
+		return -1;
+	if (*s == '[') {
+		if (addr_numeric(host, AF_INET6, port, a) == -1) {
+			err_set(err, errlen, "'%s': bad IPv6 address '%s'",
+			    s, host);
+			return -1;
+		}
+		return 0;
+	}
+	/* inet_pton, unlike getaddrinfo, refuses "1" or "1.2.3". */
+	if (inet_pton(AF_INET, host, &in4) != 1 ||
+	    addr_numeric(host, AF_INET, port, a) == -1) {
+		err_set(err, errlen, "'%s': '%s' is not an IP address", s,
+		    host);
+		return -1;
+	}
+	return 0;
+}
+
+int
+addr_parse_listen(const char *s, struct addr out[2], char *err, size_t errlen)
+{
+	char		 host[ADDR_STRLEN];
+	unsigned	 port;
+
+	if (s[0] == '*' && s[1] == ':') {
+		if (addr_split(s, host, sizeof(host), &port, err,
+		    errlen) == -1)
+			return -1;
+		if (addr_numeric("0.0.0.0", AF_INET, port, &out[0]) == -1 ||
+		    addr_numeric("::", AF_INET6, port, &out[1]) == -1) {
+			err_set(err, errlen, "'%s': cannot make wildcard", s);
+			return -1;
+		}
+		return 2;
+	}
+	if (addr_parse(s, &out[0], err, errlen) == -1)
+		return -1;
+	return 1;
+}
+
+void
+addr_unmap(struct addr *a)
+{
+	struct sockaddr_in6	 s6;
+	struct sockaddr_in	*s4;
+
+	if (a->ss.ss_family != AF_INET6)
+		return;
+	memcpy(&s6, &a->ss, sizeof(s6));
+	if (!IN6_IS_ADDR_V4MAPPED(&s6.sin6_addr))
+		return;
+	memset(&a->ss, 0, sizeof(a->ss));
+	s4 = (struct sockaddr_in *)&a->ss;
+	s4->sin_family = AF_INET;
+	s4->sin_port = s6.sin6_port;
+	memcpy(&s4->sin_addr, &s6.sin6_addr.s6_addr[12], 4);
+	a->len = sizeof(*s4);
+}
+
+const char *
+addr_format(const struct addr *a, char *buf, size_t len)
+{
+	struct addr		 u = *a;
+	char			 host[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
+	const struct sockaddr_in6 *s6;
+	const struct sockaddr_in  *s4;
+
+	addr_unmap(&u);
+	if (u.ss.ss_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)&u.ss;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, addr_port(&u));
+	} else if (u.ss.ss_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)&u.ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		if (s6->sin6_scope_id == 0)
+			snprintf(buf, len, "[%s]:%u", host, addr_port(&u));
+		else if (if_indextoname(s6->sin6_scope_id, ifname) != NULL)
+			snprintf(buf, len, "[%s%%%s]:%u", host, ifname,
+			    addr_port(&u));
+		else
+			snprintf(buf, len, "[%s%%%u]:%u", host,
+			    (unsigned)s6->sin6_scope_id, addr_port(&u));
+	} else
+		snprintf(buf, len, "(family %d)", (int)u.ss.ss_family);
+	return buf;
+}
+
+unsigned
+addr_port(const struct addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+	if (a->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return 0;
+}
+
+void
+addr_set_port(struct addr *a, unsigned port)
+{
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
+	else if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port =
+		    htons((uint16_t)port);
+}
+
+/* Same family and address, ignoring the port. */
+static bool
+addr_same_host(const struct addr *a, const struct addr *b)
+{
+	const struct sockaddr_in6 *x6, *y6;
+	const struct sockaddr_in  *x4, *y4;
+
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET) {
+		x4 = (const struct sockaddr_in *)&a->ss;
+		y4 = (const struct sockaddr_in *)&b->ss;
+		return x4->sin_addr.s_addr == y4->sin_addr.s_addr;
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		x6 = (const struct sockaddr_in6 *)&a->ss;
+		y6 = (const struct sockaddr_in6 *)&b->ss;
+		return memcmp(&x6->sin6_addr, &y6->sin6_addr, 16) == 0 &&
+		    x6->sin6_scope_id == y6->sin6_scope_id;
+	}
+	return false;
+}
+
+bool
+addr_equal(const struct addr *a, const struct addr *b)
+{
+	return addr_same_host(a, b) && addr_port(a) == addr_port(b);
+}
+
+bool
+addr_is_any(const struct addr *a)
+{
+	const struct sockaddr_in6 *s6;
+
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	if (a->ss.ss_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)&a->ss;
+		return IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
+	}
+	return false;
+}
+
+bool
+addr_overlap(const struct addr *a, const struct addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family ||
+	    addr_port(a) != addr_port(b))
+		return false;
+	return addr_same_host(a, b) || addr_is_any(a) || addr_is_any(b);
+}
+
+void
+addr_from_sockaddr(struct addr *a, const struct sockaddr *sa, socklen_t len)
+{
+	memset(a, 0, sizeof(*a));
+	if (len > sizeof(a->ss))
+		len = sizeof(a->ss);
+	memcpy(&a->ss, sa, len);
+	a->len = len;
+}

@@ -1,0 +1,802 @@
+#include "autoconf.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+#include "units.h"
+#include "util.h"
+
+enum cfg_scope {
+	CFG_GLOBAL = 0,
+	CFG_ROUTE,
+};
+
+enum cfg_type {
+	CFG_T_FUNC = 0,		/* set() does the work */
+	CFG_T_DURATION,		/* uint64_t ms */
+	CFG_T_SIZE,		/* size_t */
+	CFG_T_UINT,		/* unsigned, [min, max] */
+	CFG_T_BOOL,		/* bool */
+	CFG_T_OFF_ONLY,		/* not built yet: only "off"/"0" is accepted */
+	CFG_T_UNSUPPORTED,	/* not built yet: refused whatever the value */
+};
+
+#define CFG_REPEAT	0x1	/* may be given more than once */
+
+struct cfg_parse;
+
+struct cfg_key {
+	const char	*name;
+	enum cfg_scope	 scope;
+	enum cfg_type	 type;
+	unsigned	 flags;
+	size_t		 off;		/* into struct config or struct route */
+	uint64_t	 min, max;	/* CFG_T_UINT, CFG_T_DURATION, CFG_T_SIZE */
+	int		(*set)(struct cfg_parse *, const char *, char *, size_t);
+};
+
+enum cfg_section {
+	CFG_SEC_NONE = 0,	/* before any header */
+	CFG_SEC_GLOBAL,
+	CFG_SEC_ROUTE,
+	CFG_SEC_BAD,		/* header was wrong: its keys are skipped */
+};
+
+/* The state of one config_load() or config_quick(). */
+struct cfg_parse {
+	const char	*path;
+	FILE		*fp;
+	char		*buf;		/* getline() buffer */
+	size_t		 bufsz;
+	int		 line;		/* physical line last handed to inih */
+	int		 last_err_line;
+	struct config	*c;
+	enum cfg_section sec;
+	struct route	*cur;		/* valid while sec == CFG_SEC_ROUTE */
+	bool		 seen_global;
+	int		*seen;		/* per key: line where it was set in this section */
+	char		*errs;
+	size_t		 errs_len;
+	bool		 oom;
+};
+
+static int cfg_set_workers(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_log(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_log_level(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_listen(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_upstream(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_balance(struct cfg_parse *, const char *, char *, size_t);
+
+#define G(m)	offsetof(struct config, m)
+#define R(m)	offsetof(struct route, m)
+
+static const struct cfg_key cfg_keys[] = {
+	{ "workers", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_workers },
+	{ "max_connections", CFG_GLOBAL, CFG_T_UINT, 0, G(max_connections),
+	    0, 10000000, NULL },
+	{ "log", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_log },
+	{ "log_level", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_log_level },
+	{ "shutdown_timeout", CFG_GLOBAL, CFG_T_DURATION, 0,
+	    G(shutdown_timeout_ms), 0, UNITS_DURATION_MAX, NULL },
+	{ "user", CFG_GLOBAL, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
+	{ "group", CFG_GLOBAL, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
+	{ "access_log", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+	{ "admin", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+	{ "admin_allow", CFG_GLOBAL, CFG_T_UNSUPPORTED, CFG_REPEAT, 0, 0, 0,
+	    NULL },
+	{ "splice", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+
+	{ "listen", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
+	    cfg_set_listen },
+	{ "upstream", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
+	    cfg_set_upstream },
+	{ "balance", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_balance },
+	{ "connect_timeout", CFG_ROUTE, CFG_T_DURATION, 0,
+	    R(connect_timeout_ms), 1, UNITS_DURATION_MAX, NULL },
+	{ "idle_timeout", CFG_ROUTE, CFG_T_DURATION, 0, R(idle_timeout_ms),
+	    0, UNITS_DURATION_MAX, NULL },
+	{ "fin_timeout", CFG_ROUTE, CFG_T_DURATION, 0, R(fin_timeout_ms),
+	    0, UNITS_DURATION_MAX, NULL },
+	{ "keepalive", CFG_ROUTE, CFG_T_BOOL, 0, R(keepalive), 0, 0, NULL },
+	{ "retries", CFG_ROUTE, CFG_T_UINT, 0, R(retries), 0, 100, NULL },
+	{ "buffer", CFG_ROUTE, CFG_T_SIZE, 0, R(buffer), 1024, 64 << 20,
+	    NULL },
+	{ "max_connections", CFG_ROUTE, CFG_T_UINT, 0, R(max_connections),
+	    0, 10000000, NULL },
+	{ "max_per_client", CFG_ROUTE, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+	{ "allow", CFG_ROUTE, CFG_T_UNSUPPORTED, CFG_REPEAT, 0, 0, 0, NULL },
+	{ "deny", CFG_ROUTE, CFG_T_UNSUPPORTED, CFG_REPEAT, 0, 0, 0, NULL },
+	{ "proxy_protocol", CFG_ROUTE, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+	{ "accept_proxy", CFG_ROUTE, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+	{ "health_check", CFG_ROUTE, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+	{ "check_interval", CFG_ROUTE, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
+	{ "rise", CFG_ROUTE, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
+	{ "fall", CFG_ROUTE, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
+	{ "resolve", CFG_ROUTE, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
+};
+
+#undef G
+#undef R
+
+/* Append one error line; "FILE:LINE: " when ${line} > 0, else "FILE: ". */
+static void __attribute__((format(printf, 3, 4)))
+cfg_error(struct cfg_parse *p, int line, const char *fmt, ...)
+{
+	char	 msg[512], full[1024];
+	char	*n;
+	int	 len;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		len = snprintf(full, sizeof(full), "%s:%d: %s\n", p->path,
+		    line, msg);
+	else
+		len = snprintf(full, sizeof(full), "%s: %s\n", p->path, msg);
+	if (len < 0)
+		return;
+	if ((size_t)len >= sizeof(full))
+		len = sizeof(full) - 1;
+	if ((n = realloc(p->errs, p->errs_len + (size_t)len + 1)) == NULL) {
+		p->oom = true;
+		return;
+	}
+	memcpy(n + p->errs_len, full, (size_t)len + 1);
+	p->errs = n;
+	p->errs_len += (size_t)len;
+	p->last_err_line = line;
+}
+
+static void
+cfg_route_defaults(struct route *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->balance = CONFIG_BALANCE_ROUNDROBIN;
+	r->connect_timeout_ms = 5000;
+	r->idle_timeout_ms = 3600 * 1000;
+	r->fin_timeout_ms = 60 * 1000;
+	r->retries = 2;
+	r->buffer = 64 * 1024;
+	r->keepalive = true;
+	r->max_connections = 0;
+}
+
+static struct config *
+cfg_new(void)
+{
+	struct config	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	c->workers = 1;
+	c->max_connections = 50000;
+	c->log = CONFIG_LOG_STDERR;
+	c->log_level = LOG_LEVEL_INFO;
+	c->shutdown_timeout_ms = 30 * 1000;
+	return c;
+}
+
+static void
+cfg_free(struct config *c)
+{
+	size_t	 i, j;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nroutes; i++) {
+		free(c->routes[i].name);
+		free(c->routes[i].listen);
+		for (j = 0; j < c->routes[i].nup; j++)
+			free(c->routes[i].up[j].spec);
+		free(c->routes[i].up);
+	}
+	free(c->routes);
+	free(c->path);
+	free(c);
+}
+
+struct config *
+config_ref(struct config *c)
+{
+	atomic_fetch_add(&c->refs, 1);
+	return c;
+}
+
+void
+config_unref(struct config *c)
+{
+	if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1)
+		cfg_free(c);
+}
+
+const char *const *
+config_key_names(void)
+{
+	static const char	*names[NELEM(cfg_keys) + 1];
+	size_t			 i;
+
+	for (i = 0; i < NELEM(cfg_keys); i++)
+		names[i] = cfg_keys[i].name;
+	names[i] = NULL;
+	return names;
+}
+
+static int
+cfg_set_workers(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	uint64_t	 n;
+
+	if (strcmp(v, "auto") != 0 &&
+	    units_parse_uint(v, 1, 1024, &n, err, errlen) == -1)
+		return -1;
+	if (strcmp(v, "auto") == 0 || n != 1) {
+		err_set(err, errlen, "several workers are not supported yet "
+		    "(use workers = 1)");
+		return -1;
+	}
+	p->c->workers = 1;
+	return 0;
+}
+
+static int
+cfg_set_log(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "stderr") == 0)
+		p->c->log = CONFIG_LOG_STDERR;
+	else if (strcmp(v, "syslog") == 0)
+		p->c->log = CONFIG_LOG_SYSLOG;
+	else {
+		err_set(err, errlen, "expected stderr or syslog");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cfg_set_log_level(struct cfg_parse *p, const char *v, char *err,
+    size_t errlen)
+{
+	int	 l;
+
+	if ((l = log_level_parse(v)) == -1) {
+		err_set(err, errlen, "expected error, warn, info or debug");
+		return -1;
+	}
+	p->c->log_level = l;
+	return 0;
+}
+
+static int
+cfg_set_balance(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	static const char *later[] = { "leastconn", "source", "random" };
+	size_t	 i;
+
+	if (strcmp(v, "roundrobin") == 0) {
+		p->cur->balance = CONFIG_BALANCE_ROUNDROBIN;
+		return 0;
+	}
+	for (i = 0; i < NELEM(later); i++)
+		if (strcmp(v, later[i]) == 0) {
+			err_set(err, errlen, "balance '%s' is not supported "
+			    "yet", v);
+			return -1;
+		}
+	err_set(err, errlen, "expected roundrobin");
+	return -1;
+}
+
+static int
+cfg_set_listen(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	struct route	*r = p->cur;
+	struct addr	 a[2], *n;
+	int		 k, i;
+
+	if ((k = addr_parse_listen(v, a, err, errlen)) == -1)
+		return -1;
+	if ((n = reallocarray(r->listen, r->nlisten + (size_t)k,
+	    sizeof(*n))) == NULL) {
+		err_set(err, errlen, "out of memory");
+		return -1;
+	}
+	r->listen = n;
+	for (i = 0; i < k; i++)
+		r->listen[r->nlisten++] = a[i];
+	return 0;
+}
+
+/* Add one upstream address to the current route. */
+static int
+cfg_add_upstream(struct route *r, const struct addr *a, unsigned weight,
+    const char *spec, char *err, size_t errlen)
+{
+	struct upstream_conf	*n;
+	size_t			 i;
+
+	for (i = 0; i < r->nup; i++)
+		if (addr_equal(&r->up[i].addr, a))
+			return 0;	/* a name that repeats an address */
+	if ((n = reallocarray(r->up, r->nup + 1, sizeof(*n))) == NULL)
+		goto oom;
+	r->up = n;
+	n = &r->up[r->nup];
+	n->addr = *a;
+	n->weight = weight;
+	if ((n->spec = util_strdup(spec)) == NULL)
+		goto oom;
+	r->nup++;
+	return 0;
+oom:
+	err_set(err, errlen, "out of memory");
+	return -1;
+}
+
+/* Parse the options after an upstream address: "weight=3". */
+static int
+cfg_upstream_opts(char *opts, unsigned *weight, char *err, size_t errlen)
+{
+	char		*tok, *save = NULL;
+	uint64_t	 w;
+
+	for (tok = strtok_r(opts, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		if (strncmp(tok, "weight=", 7) == 0) {
+			if (units_parse_uint(tok + 7, 1, 256, &w, err,
+			    errlen) == -1)
+				return -1;
+			*weight = (unsigned)w;
+		} else if (strcmp(tok, "backup") == 0 ||
+		    strncmp(tok, "max_connections=", 16) == 0) {
+			err_set(err, errlen, "upstream option '%s' is not "
+			    "supported yet", tok);
+			return -1;
+		} else {
+			err_set(err, errlen, "unknown upstream option '%s'",
+			    tok);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Look ${host} up; every address found becomes an upstream. */
+static int
+cfg_resolve_upstream(struct route *r, const char *host, unsigned port,
+    unsigned weight, const char *spec, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res, *ai;
+	struct addr	 a;
+	int		 rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		err_set(err, errlen, "cannot resolve '%s': %s", host,
+		    gai_strerror(rc));
+		return -1;
+	}
+	rc = 0;
+	for (ai = res; ai != NULL && rc == 0; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		addr_from_sockaddr(&a, ai->ai_addr, ai->ai_addrlen);
+		addr_set_port(&a, port);
+		rc = cfg_add_upstream(r, &a, weight, spec, err, errlen);
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+static int
+cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	char		 spec[CONFIG_LINE_MAX + 1], host[ADDR_STRLEN];
+	char		*opts;
+	unsigned	 port, weight = 1;
+	struct addr	 a;
+
+	snprintf(spec, sizeof(spec), "%s", v);
+	if ((opts = strpbrk(spec, " \t")) != NULL)
+		*opts++ = '\0';
+	if (opts != NULL && cfg_upstream_opts(opts, &weight, err,
+	    errlen) == -1)
+		return -1;
+	if (addr_split(spec, host, sizeof(host), &port, err, errlen) == -1)
+		return -1;
+	if (strcmp(host, "*") == 0) {
+		err_set(err, errlen, "'*' is not an upstream address");
+		return -1;
+	}
+	/*
+	 * Brackets or only digits and dots: a literal, never handed to the
+	 * resolver, which would read "10.1" as 10.0.0.1.
+	 */
+	if (spec[0] == '[' || strspn(host, "0123456789.") == strlen(host)) {
+		if (addr_parse(spec, &a, err, errlen) == -1)
+			return -1;
+		return cfg_add_upstream(p->cur, &a, weight, spec, err, errlen);
+	}
+	return cfg_resolve_upstream(p->cur, host, port, weight, spec, err,
+	    errlen);
+}
+
+/* Store ${v} for a table-typed key; returns 0 or -1 with ${err}. */
+static int
+cfg_set_typed(struct cfg_parse *p, const struct cfg_key *k, const char *v,
+    char *err, size_t errlen)
+{
+	char		*base;
+	uint64_t	 n;
+	int		 b;
+
+	base = k->scope == CFG_GLOBAL ? (char *)p->c : (char *)p->cur;
+	switch (k->type) {
+	case CFG_T_FUNC:
+		return k->set(p, v, err, errlen);
+	case CFG_T_DURATION:
+		if (units_parse_duration(v, &n, err, errlen) == -1)
+			return -1;
+		if (n < k->min) {
+			err_set(err, errlen, "must be more than 0");
+			return -1;
+		}
+		*(uint64_t *)(base + k->off) = n;
+		return 0;
+	case CFG_T_SIZE:
+		if (units_parse_size(v, &n, err, errlen) == -1)
+			return -1;
+		if (n < k->min || n > k->max) {
+			err_set(err, errlen, "out of range (1k to 64m)");
+			return -1;
+		}
+		*(size_t *)(base + k->off) = (size_t)n;
+		return 0;
+	case CFG_T_UINT:
+		if (units_parse_uint(v, k->min, k->max, &n, err, errlen) == -1)
+			return -1;
+		*(unsigned *)(base + k->off) = (unsigned)n;
+		return 0;
+	case CFG_T_BOOL:
+		if (units_parse_bool(v, &b, err, errlen) == -1)
+			return -1;
+		*(bool *)(base + k->off) = b != 0;
+		return 0;
+	case CFG_T_OFF_ONLY:
+		if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+			return 0;
+		/* FALLTHROUGH */
+	case CFG_T_UNSUPPORTED:
+		break;
+	}
+	err_set(err, errlen, "key '%s' is not supported yet", k->name);
+	return -1;
+}
+
+static const struct cfg_key *
+cfg_find_key(const char *name, enum cfg_scope scope, bool *other_scope)
+{
+	size_t	 i;
+
+	*other_scope = false;
+	for (i = 0; i < NELEM(cfg_keys); i++) {
+		if (strcmp(cfg_keys[i].name, name) != 0)
+			continue;
+		if (cfg_keys[i].scope == scope)
+			return &cfg_keys[i];
+		*other_scope = true;
+	}
+	return NULL;
+}
+
+/* inih calls this for every "key = value"; we always return 1 (go on). */
+static int
+cfg_handler(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct cfg_parse	*p = arg;
+	const struct cfg_key	*k;
+	enum cfg_scope		 scope;
+	char			 err[512];
+	bool			 other;
+	const char		*where;
+
+	(void)section;	/* we track sections ourselves, with their lines */
+	if (p->sec == CFG_SEC_BAD)
+		return 1;
+	if (p->sec == CFG_SEC_NONE) {
+		cfg_error(p, p->line, "key '%s' is outside any section "
+		    "(put it under [global] or [route NAME])", name);
+		return 1;
+	}
+	scope = p->sec == CFG_SEC_GLOBAL ? CFG_GLOBAL : CFG_ROUTE;
+	where = scope == CFG_GLOBAL ? "[global]" : "[route]";
+	if ((k = cfg_find_key(name, scope, &other)) == NULL) {
+		if (other)
+			cfg_error(p, p->line, "key '%s' belongs in %s, not "
+			    "in %s", name, scope == CFG_GLOBAL ?
+			    "[route NAME]" : "[global]", where);
+		else if (scope == CFG_GLOBAL)
+			cfg_error(p, p->line, "unknown key '%s' in [global]",
+			    name);
+		else
+			cfg_error(p, p->line, "unknown key '%s' in [route %s]",
+			    name, p->cur->name);
+		return 1;
+	}
+	if (!(k->flags & CFG_REPEAT) && p->seen[k - cfg_keys] != 0) {
+		cfg_error(p, p->line, "key '%s' is given twice (first on line "
+		    "%d)", name, p->seen[k - cfg_keys]);
+		return 1;
+	}
+	p->seen[k - cfg_keys] = p->line;
+	if (*value == '\0') {
+		cfg_error(p, p->line, "key '%s' has no value", name);
+		return 1;
+	}
+	if (cfg_set_typed(p, k, value, err, sizeof(err)) == -1)
+		cfg_error(p, p->line, "%s = %s: %s", name, value, err);
+	return 1;
+}
+
+/* Route names go into logs and metrics labels: keep them plain. */
+static bool
+cfg_name_ok(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return n > 0 && n <= CONFIG_NAME_MAX && strspn(s,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.") == n;
+}
+
+static void
+cfg_start_route(struct cfg_parse *p, const char *name)
+{
+	struct route	*n;
+	size_t		 i;
+
+	p->sec = CFG_SEC_BAD;
+	if (!cfg_name_ok(name)) {
+		cfg_error(p, p->line, "bad route name '%s' (letters, digits, "
+		    "'-', '_', '.'; at most %d)", name, CONFIG_NAME_MAX);
+		return;
+	}
+	for (i = 0; i < p->c->nroutes; i++)
+		if (strcmp(p->c->routes[i].name, name) == 0) {
+			cfg_error(p, p->line, "route '%s' is defined twice "
+			    "(first on line %d)", name, p->c->routes[i].line);
+			return;
+		}
+	n = reallocarray(p->c->routes, p->c->nroutes + 1, sizeof(*n));
+	if (n == NULL) {
+		p->oom = true;
+		return;
+	}
+	p->c->routes = n;
+	p->cur = &n[p->c->nroutes];
+	cfg_route_defaults(p->cur);
+	if ((p->cur->name = util_strdup(name)) == NULL) {
+		p->oom = true;
+		return;
+	}
+	p->cur->line = p->line;
+	p->c->nroutes++;
+	p->sec = CFG_SEC_ROUTE;
+}
+
+/* A "[...]" line: choose where the keys that follow go. */
+static void
+cfg_section(struct cfg_parse *p, char *line)
+{
+	char	*end, *name;
+
+	memset(p->seen, 0, NELEM(cfg_keys) * sizeof(*p->seen));
+	p->sec = CFG_SEC_BAD;
+	if ((end = strchr(line, ']')) == NULL) {
+		cfg_error(p, p->line, "missing ']' in section header");
+		return;
+	}
+	*end = '\0';
+	for (name = line + 1; isspace((unsigned char)*name); name++)
+		;
+	while (end > name && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	if (strcmp(name, "global") == 0) {
+		if (p->seen_global)
+			cfg_error(p, p->line, "section [global] is given "
+			    "twice");
+		else
+			p->sec = CFG_SEC_GLOBAL;
+		p->seen_global = true;
+	} else if (strncmp(name, "route", 5) == 0 &&
+	    isspace((unsigned char)name[5])) {
+		for (name += 5; isspace((unsigned char)*name); name++)
+			;
+		cfg_start_route(p, name);
+	} else if (strcmp(name, "route") == 0)
+		cfg_error(p, p->line, "section [route] needs a name: "
+		    "[route NAME]");
+	else
+		cfg_error(p, p->line, "unknown section [%s]", name);
+}
+
+/*
+ * inih's line reader.  We read whole physical lines ourselves so that we
+ * know the true line number of every key (Debian's libinih 55 gives the
+ * handler none), refuse over-long lines instead of letting inih split them
+ * silently, and see section headers, which inih does not report.  Each
+ * line reaches inih left-trimmed, so an indented key is never taken for a
+ * continuation of the previous value.  A line we have already refused is
+ * handed over as an empty line.
+ */
+static char *
+cfg_reader(char *str, int num, void *arg)
+{
+	struct cfg_parse	*p = arg;
+	ssize_t			 n;
+	size_t			 max;
+	char			*s;
+
+	if ((n = getline(&p->buf, &p->bufsz, p->fp)) == -1)
+		return NULL;
+	p->line++;
+	while (n > 0 && (p->buf[n - 1] == '\n' || p->buf[n - 1] == '\r'))
+		p->buf[--n] = '\0';
+	max = CONFIG_LINE_MAX;
+	if (num > 3 && (size_t)num - 3 < max)
+		max = (size_t)num - 3;
+	s = p->buf;
+	if ((size_t)n > max) {
+		cfg_error(p, p->line, "line too long (%zd bytes, at most %zu)",
+		    n, max);
+		s = "";
+	} else if (strlen(p->buf) != (size_t)n) {
+		cfg_error(p, p->line, "NUL byte in line");
+		s = "";
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '[')
+		cfg_section(p, s);
+	else if (*s != '\0' && *s != ';' && *s != '#' &&
+	    strpbrk(s, "=:") == NULL) {
+		cfg_error(p, p->line, "expected 'key = value' or '[section]'");
+		s = "";
+	}
+	/* A section line inih would choke on was reported just above. */
+	if (*s == '[' && strchr(s, ']') == NULL)
+		s = "";
+	snprintf(str, (size_t)num, "%s\n", s);
+	return str;
+}
+
+/* Checks that need the whole file: required keys, listen clashes. */
+static void
+cfg_check(struct cfg_parse *p)
+{
+	struct route	*r, *o;
+	size_t		 i, j, k, l;
+	char		 a1[ADDR_STRLEN];
+
+	if (p->c->nroutes == 0 && p->errs == NULL)
+		cfg_error(p, 0, "no routes: add a [route NAME] section with "
+		    "listen and upstream");
+	for (i = 0; i < p->c->nroutes; i++) {
+		r = &p->c->routes[i];
+		if (r->nlisten == 0)
+			cfg_error(p, r->line, "route '%s' has no listen",
+			    r->name);
+		if (r->nup == 0)
+			cfg_error(p, r->line, "route '%s' has no upstream",
+			    r->name);
+		for (j = 0; j < r->nlisten; j++)
+			for (k = 0; k <= i; k++) {
+				o = &p->c->routes[k];
+				for (l = 0; l < (k == i ? j : o->nlisten); l++)
+					if (addr_overlap(&r->listen[j],
+					    &o->listen[l]))
+						cfg_error(p, r->line, "listen "
+						    "%s of route '%s' clashes "
+						    "with route '%s'",
+						    addr_format(&r->listen[j],
+						    a1, sizeof(a1)), r->name,
+						    o->name);
+			}
+	}
+}
+
+/* Hand the errors to the caller and free what was built. */
+static struct config *
+cfg_finish(struct cfg_parse *p, char **errs)
+{
+	free(p->buf);
+	free(p->seen);
+	if (p->oom)
+		cfg_error(p, 0, "out of memory");
+	if (p->errs == NULL && !p->oom) {
+		*errs = NULL;
+		return p->c;
+	}
+	if (p->errs == NULL)
+		p->errs = util_strdup("out of memory\n");
+	*errs = p->errs;
+	cfg_free(p->c);
+	return NULL;
+}
+
+struct config *
+config_load(const char *path, char **errs)
+{
+	struct cfg_parse	 p;
+	int			 rc;
+
+	memset(&p, 0, sizeof(p));
+	p.path = path;
+	if ((p.c = cfg_new()) == NULL ||
+	    (p.seen = calloc(NELEM(cfg_keys), sizeof(*p.seen))) == NULL ||
+	    (p.c->path = util_strdup(path)) == NULL) {
+		p.oom = true;
+		return cfg_finish(&p, errs);
+	}
+	if ((p.fp = fopen(path, "r")) == NULL) {
+		cfg_error(&p, 0, "%s", strerror(errno));
+		return cfg_finish(&p, errs);
+	}
+	rc = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
+	if (ferror(p.fp))
+		cfg_error(&p, 0, "read error: %s", strerror(errno));
+	fclose(p.fp);
+	/* inih's own syntax complaint, where we did not already say why. */
+	if (rc > 0 && rc != p.last_err_line && p.errs == NULL)
+		cfg_error(&p, rc, "syntax error");
+	else if (rc < 0)
+		p.oom = true;
+	cfg_check(&p);
+	return cfg_finish(&p, errs);
+}
+
+struct config *
+config_quick(char *const *listen, size_t nlisten, char *const *up,
+    size_t nup, char **errs)
+{
+	struct cfg_parse	 p;
+	char			 err[512];
+	size_t			 i;
+
+	memset(&p, 0, sizeof(p));
+	p.path = "relay46";
+	if ((p.c = cfg_new()) == NULL ||
+	    (p.seen = calloc(NELEM(cfg_keys), sizeof(*p.seen))) == NULL) {
+		p.oom = true;
+		return cfg_finish(&p, errs);
+	}
+	cfg_start_route(&p, "quick");
+	if (p.sec != CFG_SEC_ROUTE)
+		return cfg_finish(&p, errs);
+	for (i = 0; i < nlisten; i++)
+		if (cfg_set_listen(&p, listen[i], err, sizeof(err)) == -1)
+			cfg_error(&p, 0, "-l %s: %s", listen[i], err);
+	for (i = 0; i < nup; i++)
+		if (cfg_set_upstream(&p, up[i], err, sizeof(err)) == -1)
+			cfg_error(&p, 0, "-u %s: %s", up[i], err);
+	if (p.errs == NULL)
+		cfg_check(&p);
+	return cfg_finish(&p, errs);
+}

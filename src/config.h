@@ -1,0 +1,94 @@
+#ifndef RELAY46_CONFIG_H
+#define RELAY46_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+/* Lines longer than this (without the newline) are refused. */
+#define CONFIG_LINE_MAX		190
+#define CONFIG_NAME_MAX		64
+
+enum config_log {
+	CONFIG_LOG_STDERR = 0,
+	CONFIG_LOG_SYSLOG,
+};
+
+enum config_balance {
+	CONFIG_BALANCE_ROUNDROBIN = 0,
+};
+
+/* One upstream address.  A hostname gives one of these per address found. */
+struct upstream_conf {
+	struct addr	 addr;
+	unsigned	 weight;	/* 1..256 */
+	char		*spec;		/* as written: "db.internal:5432" */
+};
+
+struct route {
+	char		*name;
+	int		 line;		/* of its [route NAME] header */
+	struct addr	*listen;
+	size_t		 nlisten;
+	struct upstream_conf *up;
+	size_t		 nup;
+	enum config_balance balance;
+	uint64_t	 connect_timeout_ms;
+	uint64_t	 idle_timeout_ms;	/* 0: none */
+	uint64_t	 fin_timeout_ms;	/* 0: none (idle_timeout only) */
+	unsigned	 retries;
+	size_t		 buffer;
+	bool		 keepalive;
+	unsigned	 max_connections;	/* 0: only the global limit */
+};
+
+/*
+ * A whole configuration.  Built by config_load() or config_quick(),
+ * immutable afterwards, shared by reference: each holder calls
+ * config_ref() and config_unref().
+ */
+struct config {
+	atomic_uint	 refs;
+	char		*path;		/* NULL in quick mode */
+	unsigned	 workers;
+	unsigned	 max_connections;	/* 0: no limit */
+	enum config_log	 log;
+	int		 log_level;	/* LOG_LEVEL_* from log.h */
+	uint64_t	 shutdown_timeout_ms;
+	struct route	*routes;
+	size_t		 nroutes;
+};
+
+/*
+ * config_load(path, errs): read and check the INI file ${path}.  Returns
+ * a config with one reference, or NULL; then *${errs} holds every error
+ * found, one "FILE:LINE: message\n" each in file order (or "FILE: ..."
+ * where no line applies), and the caller frees it.  On success *${errs}
+ * is NULL.  Hostname upstreams are looked up here (getaddrinfo).
+ */
+struct config *config_load(const char *path, char **errs);
+
+/*
+ * config_quick(listen, nlisten, up, nup, errs): the configuration of
+ * "relay46 -l ... -u ...": defaults and one route named "quick".  Errors
+ * as config_load(), each "-l VALUE: message" or "-u VALUE: message".
+ */
+struct config *config_quick(char *const *listen, size_t nlisten,
+	    char *const *up, size_t nup, char **errs);
+
+/* config_ref(c): take a reference; returns ${c}. */
+struct config *config_ref(struct config *c);
+
+/* config_unref(c): drop a reference, freeing ${c} with the last; NULL is fine. */
+void	 config_unref(struct config *c);
+
+/*
+ * config_key_names(): the NULL-terminated list of every key the parser
+ * knows (those not supported yet included), for documentation checks.
+ */
+const char *const *config_key_names(void);
+
+#endif

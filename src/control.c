@@ -1,0 +1,139 @@
+#include "autoconf.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "units.h"
+#include "worker.h"
+
+struct control {
+	struct event_base *base;
+	struct config	*cfg;
+	struct worker	*w;
+	struct event	*drained_ev;
+	struct event	*stop_timer;
+	bool		 stopping;
+};
+
+/* On the worker's thread: wake the control loop. */
+static void
+control_drained(void *arg)
+{
+	struct control	*c = arg;
+
+	event_active(c->drained_ev, EV_READ, 0);
+}
+
+static void
+control_drained_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control	*c = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("msg=\"all sessions ended, exiting\"");
+	event_base_loopbreak(c->base);
+}
+
+static void
+control_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control	*c = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("msg=\"shutdown_timeout reached: closing %u live sessions\"",
+	    worker_live(c->w));
+	worker_abort(c->w);
+}
+
+static void
+control_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct control	*c = arg;
+	char		 buf[32];
+	uint64_t	 ms = c->cfg->shutdown_timeout_ms;
+	struct timeval	 tv = { (time_t)(ms / 1000),
+			    (suseconds_t)(ms % 1000) * 1000 };
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_warn("msg=\"SIGHUP: reload is not supported yet; restart "
+		    "relay46 to apply a new configuration\"");
+		return;
+	}
+	if (sig == SIGUSR1)
+		return;
+	if (c->stopping) {
+		log_warn("msg=\"%s again: closing %u live sessions now\"",
+		    strsignal((int)sig), worker_live(c->w));
+		worker_abort(c->w);
+		return;
+	}
+	c->stopping = true;
+	log_info("msg=\"%s: no longer accepting; waiting up to %s for %u "
+	    "live sessions\"", strsignal((int)sig),
+	    units_format_duration(ms, buf, sizeof(buf)), worker_live(c->w));
+	worker_stop(c->w);
+	evtimer_add(c->stop_timer, &tv);
+}
+
+int
+control_run(struct config *cfg, const int *fds, size_t nfds)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct event	*sev[4] = { NULL };
+	struct control	 c;
+	size_t		 i;
+	int		 rc = 1;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = cfg;
+	if ((c.base = event_base_new()) == NULL ||
+	    (c.drained_ev = event_new(c.base, -1, 0, control_drained_cb,
+	    &c)) == NULL ||
+	    (c.stop_timer = evtimer_new(c.base, control_stop_timer_cb,
+	    &c)) == NULL) {
+		log_error("msg=\"cannot set up the event loop\"");
+		goto out;
+	}
+	for (i = 0; i < 4; i++)
+		if ((sev[i] = evsignal_new(c.base, sigs[i], control_signal_cb,
+		    &c)) == NULL || evsignal_add(sev[i], NULL) == -1) {
+			log_error("msg=\"cannot handle signals\"");
+			goto out;
+		}
+	if ((c.w = worker_new(cfg, fds, nfds, control_drained, &c)) == NULL) {
+		fds = NULL;
+		log_error("msg=\"cannot set up the worker\"");
+		goto out;
+	}
+	fds = NULL;
+	if (worker_start(c.w) == -1) {
+		log_error("msg=\"cannot start the worker: %s\"",
+		    strerror(errno));
+		goto out;
+	}
+	event_base_dispatch(c.base);
+	worker_join(c.w);
+	rc = 0;
+out:
+	worker_free(c.w);
+	for (i = 0; i < 4; i++)
+		if (sev[i] != NULL)
+			event_free(sev[i]);
+	if (c.stop_timer != NULL)
+		event_free(c.stop_timer);
+	if (c.drained_ev != NULL)
+		event_free(c.drained_ev);
+	if (c.base != NULL)
+		event_base_free(c.base);
+	return rc;
+}

@@ -1,0 +1,139 @@
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+#include "util.h"
+#include "worker.h"
+
+/* How long accept pauses when descriptors or memory run out. */
+#define LISTENER_BACKOFF_MS	250
+#define LISTENER_BACKLOG	4096
+
+int
+listener_socket(const struct addr *a, char *err, size_t errlen)
+{
+	char	 abuf[ADDR_STRLEN];
+	int	 fd, on = 1, saved;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		goto fail;
+	/* Restarting must not wait for old connections in TIME_WAIT. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	/* "[::]:80" must not also take IPv4, whatever net.ipv6.bindv6only says. */
+	if (a->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
+	    listen(fd, LISTENER_BACKLOG) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	err_set(err, errlen, "listen %s: %s",
+	    addr_format(a, abuf, sizeof(abuf)), strerror(saved));
+	if (fd != -1)
+		close(fd);
+	errno = saved;
+	return -1;
+}
+
+static void
+listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)lev;
+	session_accept(l->w, l->rt, fd, sa, (socklen_t)len, &l->addr);
+}
+
+static void
+listener_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(l->lev);
+}
+
+/*
+ * accept() failed with something other than EAGAIN, EINTR or
+ * ECONNABORTED, which libevent handles itself.  Out of descriptors or
+ * memory, the socket stays readable, so accepting again at once would
+ * spin: pause this listener for a moment, keep serving live sessions.
+ */
+static void
+listener_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct listener	*l = arg;
+	struct timeval	 tv = { 0, LISTENER_BACKOFF_MS * 1000 };
+	char		 abuf[ADDR_STRLEN];
+	int		 e = EVUTIL_SOCKET_ERROR();
+
+	atomic_fetch_add_explicit(&l->w->stats.accept_errors, 1,
+	    memory_order_relaxed);
+	if (log_ratelimit(&l->w->accept_err_logged))
+		log_error("route=%s addr=%s msg=\"accept: %s%s\"",
+		    l->rt->route->name, addr_format(&l->addr, abuf,
+		    sizeof(abuf)), strerror(e),
+		    e == EMFILE || e == ENFILE ? " (pausing accept; raise "
+		    "the open files limit or lower max_connections)" : "");
+	evconnlistener_disable(lev);
+	evtimer_add(l->backoff, &tv);
+}
+
+struct listener *
+listener_new(struct worker *w, struct route_rt *rt, int fd)
+{
+	struct listener	*l;
+	struct sockaddr_storage ss;
+	socklen_t	 len = sizeof(ss);
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		goto fail;
+	l->w = w;
+	l->rt = rt;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		addr_from_sockaddr(&l->addr, (struct sockaddr *)&ss, len);
+	if ((l->backoff = evtimer_new(w->base, listener_backoff_cb, l)) == NULL)
+		goto fail;
+	/* Backlog 0: the socket is already listening. */
+	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (l->lev == NULL)
+		goto fail;
+	evconnlistener_set_error_cb(l->lev, listener_error_cb);
+	return l;
+fail:
+	close(fd);
+	if (l != NULL && l->backoff != NULL)
+		event_free(l->backoff);
+	free(l);
+	return NULL;
+}
+
+void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	evconnlistener_free(l->lev);
+	event_free(l->backoff);
+	free(l);
+}

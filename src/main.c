@@ -1,0 +1,276 @@
+#include "autoconf.h"
+
+#include <sys/resource.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "config.h"
+#include "control.h"
+#include "listener.h"
+#include "log.h"
+#include "util.h"
+
+#define MAIN_DEFAULT_CONFIG	SYSCONFDIR "/relay46/relay46.ini"
+#define MAIN_MAX_QUICK		64
+
+struct opts {
+	const char	*config;
+	const char	*ready;
+	bool		 test;
+	int		 verbosity;
+	char		*listen[MAIN_MAX_QUICK], *up[MAIN_MAX_QUICK];
+	size_t		 nlisten, nup;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: relay46 [-tvqVh] [-c FILE] [-R FILE]\n"
+	    "       relay46 [-tvq] -l LISTEN [-l LISTEN ...] -u UPSTREAM "
+	    "[-u UPSTREAM ...]\n"
+	    "  -c, --config FILE      configuration file (default %s)\n"
+	    "  -t, --test             check the configuration and exit\n"
+	    "  -l, --listen ADDR      quick mode: listen here (repeatable)\n"
+	    "  -u, --upstream ADDR    quick mode: relay to here (repeatable)\n"
+	    "  -R, --ready-file FILE  write the bound addresses here once "
+	    "listening\n"
+	    "  -v, --verbose          more log output (repeatable)\n"
+	    "  -q, --quiet            less log output (repeatable)\n"
+	    "  -V, --version          print the version and exit\n"
+	    "  -h, --help             print this help and exit\n",
+	    MAIN_DEFAULT_CONFIG);
+}
+
+static void
+main_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "upstream", required_argument, NULL, 'u' },
+		{ "ready-file", required_argument, NULL, 'R' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int	 ch;
+
+	while ((ch = getopt_long(argc, argv, "c:tl:u:R:vqVh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 't': o->test = true; break;
+		case 'R': o->ready = optarg; break;
+		case 'v': o->verbosity++; break;
+		case 'q': o->verbosity--; break;
+		case 'V':
+			printf("relay46 %s\n", PACKAGE_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'l':
+		case 'u':
+			if ((ch == 'l' ? o->nlisten : o->nup) ==
+			    MAIN_MAX_QUICK) {
+				fprintf(stderr, "relay46: too many -%c\n", ch);
+				exit(2);
+			}
+			if (ch == 'l')
+				o->listen[o->nlisten++] = optarg;
+			else
+				o->up[o->nup++] = optarg;
+			break;
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "relay46: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+	if ((o->nlisten > 0) != (o->nup > 0) ||
+	    (o->nlisten > 0 && o->config != NULL)) {
+		fprintf(stderr, "relay46: -l and -u go together, and not "
+		    "with -c\n");
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/*
+ * As HAProxy does: take every descriptor the hard limit allows, so that
+ * max_connections, not an accident of the login shell, is what bounds us.
+ */
+static void
+main_raise_nofile(const struct config *cfg)
+{
+	struct rlimit	 rl;
+	unsigned long long need;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("msg=\"cannot raise the open files limit: "
+			    "%s\"", strerror(errno));
+	}
+	need = 2ULL * cfg->max_connections + 64;
+	if (cfg->max_connections != 0 && need > rl.rlim_cur)
+		log_warn("msg=\"open files limit %llu is below what "
+		    "max_connections %u needs (%llu); accept will pause when "
+		    "it runs out\"", (unsigned long long)rl.rlim_cur,
+		    cfg->max_connections, need);
+}
+
+/*
+ * Open every listening socket, in route order.  All or nothing: on any
+ * failure, log each one, close what was opened and return -1.
+ */
+static int
+main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
+{
+	char	 err[256], abuf[ADDR_STRLEN];
+	size_t	 i, j, n = 0, total = 0;
+	int	*fds, bad = 0;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		total += cfg->routes[i].nlisten;
+	if ((fds = calloc(total, sizeof(*fds))) == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < cfg->nroutes; i++)
+		for (j = 0; j < cfg->routes[i].nlisten; j++) {
+			fds[n] = listener_socket(&cfg->routes[i].listen[j],
+			    err, sizeof(err));
+			if (fds[n] == -1) {
+				log_error("route=%s msg=\"%s\"",
+				    cfg->routes[i].name, err);
+				bad = 1;
+				continue;
+			}
+			log_info("route=%s addr=%s msg=\"listening\"",
+			    cfg->routes[i].name, addr_format(
+			    &cfg->routes[i].listen[j], abuf, sizeof(abuf)));
+			n++;
+		}
+	if (bad) {
+		while (n > 0)
+			close(fds[--n]);
+		free(fds);
+		return -1;
+	}
+	*fdsp = fds;
+	*nfdsp = n;
+	return 0;
+}
+
+/*
+ * Tell whoever waits (tests, scripts) which addresses we really bound,
+ * once all of them listen.  Written whole and renamed into place, so a
+ * reader never sees half a file.
+ */
+static int
+main_ready_file(const char *path, const struct config *cfg, const int *fds)
+{
+	char		 tmp[4096], abuf[ADDR_STRLEN];
+	struct sockaddr_storage ss;
+	struct addr	 a;
+	socklen_t	 len;
+	size_t		 i, j, k = 0;
+	FILE		*fp;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fp = fopen(tmp, "w")) == NULL)
+		return -1;
+	for (i = 0; i < cfg->nroutes; i++)
+		for (j = 0; j < cfg->routes[i].nlisten; j++, k++) {
+			len = sizeof(ss);
+			if (getsockname(fds[k], (struct sockaddr *)&ss,
+			    &len) == -1)
+				continue;
+			addr_from_sockaddr(&a, (struct sockaddr *)&ss, len);
+			fprintf(fp, "%s %s\n", cfg->routes[i].name,
+			    addr_format(&a, abuf, sizeof(abuf)));
+		}
+	if (fclose(fp) == EOF || rename(tmp, path) == -1)
+		return -1;
+	return 0;
+}
+
+static struct config *
+main_config(const struct opts *o, const char **name)
+{
+	struct config	*cfg;
+	char		*errs = NULL;
+
+	*name = o->config != NULL ? o->config : MAIN_DEFAULT_CONFIG;
+	if (o->nlisten > 0) {
+		*name = "command line";
+		cfg = config_quick(o->listen, o->nlisten, o->up, o->nup,
+		    &errs);
+	} else
+		cfg = config_load(*name, &errs);
+	if (cfg == NULL) {
+		fputs(errs, stderr);
+		free(errs);
+	}
+	return cfg;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts	 o;
+	struct config	*cfg;
+	const char	*name;
+	int		*fds = NULL, level, rc;
+	size_t		 nfds = 0;
+
+	memset(&o, 0, sizeof(o));
+	main_opts(argc, argv, &o);
+	if ((cfg = main_config(&o, &name)) == NULL)
+		return 1;
+	if (o.test) {
+		printf("%s: configuration OK\n", name);
+		config_unref(cfg);
+		return 0;
+	}
+	level = cfg->log_level + o.verbosity;
+	level = level < LOG_LEVEL_ERROR ? LOG_LEVEL_ERROR :
+	    level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level;
+	log_init(cfg->log == CONFIG_LOG_SYSLOG, level);
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() == -1)
+		fatalx("msg=\"libevent has no thread support\"");
+	main_raise_nofile(cfg);
+	if (main_listen(cfg, &fds, &nfds) == -1) {
+		config_unref(cfg);
+		return 1;
+	}
+	if (o.ready != NULL && main_ready_file(o.ready, cfg, fds) == -1)
+		log_warn("msg=\"cannot write %s: %s\"", o.ready,
+		    strerror(errno));
+	log_info("msg=\"relay46 %s started\" routes=%zu", PACKAGE_VERSION,
+	    cfg->nroutes);
+	rc = control_run(cfg, fds, nfds);
+	free(fds);
+	config_unref(cfg);
+	libevent_global_shutdown();
+	return rc;
+}

@@ -1,0 +1,401 @@
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "balance.h"
+#include "config.h"
+#include "log.h"
+#include "session.h"
+#include "util.h"
+#include "worker.h"
+
+static const char *const session_end_names[] = {
+	[SESSION_END_DONE] = "done",
+	[SESSION_END_CLIENT_RESET] = "client_reset",
+	[SESSION_END_UPSTREAM_RESET] = "upstream_reset",
+	[SESSION_END_CLIENT_ERROR] = "client_error",
+	[SESSION_END_UPSTREAM_ERROR] = "upstream_error",
+	[SESSION_END_UPSTREAM_REFUSED] = "upstream_refused",
+	[SESSION_END_CONNECT_TIMEOUT] = "connect_timeout",
+	[SESSION_END_UPSTREAM_UNREACHABLE] = "upstream_unreachable",
+	[SESSION_END_IDLE_TIMEOUT] = "idle_timeout",
+	[SESSION_END_FIN_TIMEOUT] = "fin_timeout",
+	[SESSION_END_MAX_CONNECTIONS] = "max_connections",
+	[SESSION_END_SHUTDOWN] = "shutdown",
+	[SESSION_END_INTERNAL_ERROR] = "internal_error",
+};
+
+static void	session_connect_next(struct session *);
+static void	session_timer_cb(evutil_socket_t, short, void *);
+static void	session_pipe_cb(void *, struct pipe *, enum pipe_status, int);
+
+const char *
+session_end_name(enum session_end e)
+{
+	if ((size_t)e >= NELEM(session_end_names))
+		return "unknown";
+	return session_end_names[e];
+}
+
+/*
+ * Options for both sides.  TCP_NODELAY is safe for a relay: we write what
+ * we have as soon as we read it, so segments follow the sender's own; with
+ * Nagle on, a small reply could wait for a delayed ACK at every hop.
+ */
+static void
+session_sockopts(int fd, bool keepalive)
+{
+	int	 on = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (keepalive)
+		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+}
+
+/* Close with RST rather than FIN, so the peer learns of the abort at once. */
+static void
+session_reset_fd(int fd)
+{
+	struct linger	 l = { 1, 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+static void
+session_log(const struct session *s, const char *level_msg, int err)
+{
+	char	 c[ADDR_STRLEN], u[ADDR_STRLEN];
+
+	log_warn("route=%s client=%s upstream=%s msg=\"%s%s%s\"",
+	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
+	    s->up_idx == -1 ? "-" : addr_format(&s->upstream, u, sizeof(u)),
+	    level_msg, err ? ": " : "", err ? strerror(err) : "");
+}
+
+void
+session_close(struct session *s, enum session_end why, int err)
+{
+	char		 c[ADDR_STRLEN], u[ADDR_STRLEN];
+	uint64_t	 ms = util_now_ms() - s->start_ms;
+	bool		 reset_client, reset_up;
+
+	log_info("route=%s client=%s upstream=%s msg=\"session end\" end=%s%s%s "
+	    "up=%llu down=%llu duration=%llu.%03llus", s->rt->route->name,
+	    addr_format(&s->client, c, sizeof(c)),
+	    s->ufd == -1 && s->state < SESSION_RELAYING ? "-" :
+	    addr_format(&s->upstream, u, sizeof(u)), session_end_name(why),
+	    err ? " error=\"" : "", err ? strerror(err) : "",
+	    (unsigned long long)s->c2u.bytes,
+	    (unsigned long long)s->u2c.bytes,
+	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+	/* An abort on one side is passed on as an abort on the other. */
+	reset_up = why == SESSION_END_CLIENT_RESET ||
+	    why == SESSION_END_CLIENT_ERROR ||
+	    why == SESSION_END_UPSTREAM_ERROR ||
+	    why == SESSION_END_INTERNAL_ERROR;
+	reset_client = why == SESSION_END_UPSTREAM_RESET ||
+	    why == SESSION_END_UPSTREAM_ERROR ||
+	    why == SESSION_END_CLIENT_ERROR ||
+	    why == SESSION_END_INTERNAL_ERROR;
+	pipe_free(&s->c2u);
+	pipe_free(&s->u2c);
+	if (s->cev != NULL)
+		event_free(s->cev);
+	if (s->timer != NULL)
+		event_free(s->timer);
+	if (s->ufd != -1) {
+		if (reset_up)
+			session_reset_fd(s->ufd);
+		else
+			close(s->ufd);
+	}
+	if (reset_client)
+		session_reset_fd(s->cfd);
+	else
+		close(s->cfd);
+	worker_session_gone(s->w, s);
+	config_unref(s->cfg);
+	free(s->tried);
+	free(s);
+}
+
+/* The end reason for a connect that failed with ${err}. */
+static enum session_end
+session_connect_end(int err)
+{
+	if (err == ECONNREFUSED)
+		return SESSION_END_UPSTREAM_REFUSED;
+	if (err == ETIMEDOUT)
+		return SESSION_END_CONNECT_TIMEOUT;
+	return SESSION_END_UPSTREAM_UNREACHABLE;
+}
+
+/* (Re)arm the timer for the idle or fin timeout, counted from last_ms. */
+static void
+session_arm(struct session *s)
+{
+	const struct route	*r = s->rt->route;
+	uint64_t		 period, now, left;
+	struct timeval		 tv;
+
+	period = r->idle_timeout_ms;
+	if (s->state == SESSION_HALF_CLOSED && r->fin_timeout_ms != 0 &&
+	    (period == 0 || r->fin_timeout_ms < period))
+		period = r->fin_timeout_ms;
+	if (period == 0) {
+		evtimer_del(s->timer);
+		return;
+	}
+	now = util_now_ms();
+	left = s->last_ms + period > now ? s->last_ms + period - now : 0;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	evtimer_add(s->timer, &tv);
+}
+
+static void
+session_connected(struct session *s)
+{
+	event_free(s->cev);
+	s->cev = NULL;
+	evtimer_del(s->timer);
+	if (pipe_init(&s->u2c, s->w->base, s->ufd, s->rt->route->buffer,
+	    &s->last_ms, session_pipe_cb, s) == -1 ||
+	    pipe_set_dst(&s->u2c, s->cfd) == -1 ||
+	    pipe_set_dst(&s->c2u, s->ufd) == -1) {
+		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
+		return;
+	}
+	s->state = s->c2u.eof ? SESSION_HALF_CLOSED : SESSION_RELAYING;
+	s->last_ms = util_now_ms();
+	pipe_start(&s->u2c);
+	pipe_start(&s->c2u);
+	session_arm(s);
+}
+
+/* A connect attempt failed with ${err}: note it and try the next one. */
+static void
+session_connect_failed(struct session *s, int err)
+{
+	if (s->cev != NULL) {
+		event_free(s->cev);
+		s->cev = NULL;
+	}
+	evtimer_del(s->timer);
+	close(s->ufd);
+	s->ufd = -1;
+	s->last_err = err;
+	session_log(s, "connect failed", err);
+	session_connect_next(s);
+}
+
+static void
+session_connect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	socklen_t	 len = sizeof(int);
+	int		 err = 0;
+
+	(void)what;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == 0)
+		session_connected(s);
+	else if (err != EINPROGRESS)
+		session_connect_failed(s, err);
+}
+
+/* Choose the next upstream this session has not tried; -1 if none. */
+static int
+session_pick(struct session *s)
+{
+	struct route_rt	*rt = s->rt;
+	int		 i;
+
+	if (s->attempts > rt->route->retries)
+		return -1;
+	i = balance_rr_pick(rt->weights, rt->credit, rt->route->nup, s->tried);
+	if (i != -1)
+		s->tried[i] = 1;
+	return i;
+}
+
+/* Start a non-blocking connect; 0 when under way or done, else errno. */
+static int
+session_connect_start(struct session *s)
+{
+	const struct route	*r = s->rt->route;
+	struct timeval		 tv;
+
+	s->ufd = socket(s->upstream.ss.ss_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->ufd == -1)
+		return errno;
+	session_sockopts(s->ufd, r->keepalive);
+	if (connect(s->ufd, (struct sockaddr *)&s->upstream.ss,
+	    s->upstream.len) == 0) {
+		session_connected(s);
+		return 0;
+	}
+	if (errno != EINPROGRESS)
+		return errno;
+	s->cev = event_new(s->w->base, s->ufd, EV_WRITE, session_connect_cb, s);
+	if (s->cev == NULL)
+		return ENOMEM;
+	event_add(s->cev, NULL);
+	tv.tv_sec = (time_t)(r->connect_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(r->connect_timeout_ms % 1000) * 1000;
+	evtimer_add(s->timer, &tv);
+	return 0;
+}
+
+static void
+session_connect_next(struct session *s)
+{
+	int	 i, err;
+
+	s->state = SESSION_CONNECTING;
+	if ((i = session_pick(s)) == -1) {
+		session_log(s, "no upstream left to try", 0);
+		session_close(s, session_connect_end(s->last_err), 0);
+		return;
+	}
+	s->up_idx = i;
+	s->upstream = s->rt->route->up[i].addr;
+	s->attempts++;
+	if ((err = session_connect_start(s)) != 0)
+		session_connect_failed(s, err);
+}
+
+static void
+session_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	const struct route *r = s->rt->route;
+	uint64_t	 period;
+
+	(void)fd;
+	(void)what;
+	if (s->state == SESSION_CONNECTING) {
+		session_connect_failed(s, ETIMEDOUT);
+		return;
+	}
+	/* Activity only stamps last_ms; the deadline is checked here, lazily. */
+	period = s->state == SESSION_HALF_CLOSED && r->fin_timeout_ms != 0 &&
+	    (r->idle_timeout_ms == 0 || r->fin_timeout_ms < r->idle_timeout_ms) ?
+	    r->fin_timeout_ms : r->idle_timeout_ms;
+	if (util_now_ms() - s->last_ms >= period) {
+		session_close(s, period == r->idle_timeout_ms ?
+		    SESSION_END_IDLE_TIMEOUT : SESSION_END_FIN_TIMEOUT, 0);
+		return;
+	}
+	session_arm(s);
+}
+
+static void
+session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
+{
+	struct session	*s = arg;
+	bool		 from_client = p == &s->c2u;
+
+	switch (st) {
+	case PIPE_EOF:
+		if (s->state == SESSION_RELAYING) {
+			s->state = SESSION_HALF_CLOSED;
+			session_arm(s);
+		}
+		break;
+	case PIPE_DONE:
+		if (s->c2u.done && s->u2c.done)
+			session_close(s, SESSION_END_DONE, 0);
+		break;
+	case PIPE_READ_ERROR:
+		/* Reading one side failed: that side is the culprit. */
+		session_close(s, err == ECONNRESET ? (from_client ?
+		    SESSION_END_CLIENT_RESET : SESSION_END_UPSTREAM_RESET) :
+		    err == ENOMEM ? SESSION_END_INTERNAL_ERROR : (from_client ?
+		    SESSION_END_CLIENT_ERROR : SESSION_END_UPSTREAM_ERROR), err);
+		break;
+	case PIPE_WRITE_ERROR:
+		/* Writing failed: the destination is gone. */
+		session_close(s, err == ECONNRESET || err == EPIPE ?
+		    (from_client ? SESSION_END_UPSTREAM_RESET :
+		    SESSION_END_CLIENT_RESET) : (from_client ?
+		    SESSION_END_UPSTREAM_ERROR : SESSION_END_CLIENT_ERROR), err);
+		break;
+	}
+}
+
+/* Refused before a session exists: log it like a session line, and close. */
+static void
+session_refuse(struct route_rt *rt, int fd, const struct addr *client,
+    enum session_end why)
+{
+	char	 c[ADDR_STRLEN];
+
+	log_info("route=%s client=%s upstream=- msg=\"session end\" end=%s "
+	    "up=0 down=0 duration=0.000s", rt->route->name,
+	    addr_format(client, c, sizeof(c)), session_end_name(why));
+	close(fd);
+}
+
+void
+session_accept(struct worker *w, struct route_rt *rt, int fd,
+    const struct sockaddr *sa, socklen_t salen, const struct addr *local)
+{
+	const struct route	*r = rt->route;
+	struct session		*s;
+	struct addr		 client;
+
+	addr_from_sockaddr(&client, sa, salen);
+	addr_unmap(&client);
+	if ((w->cfg->max_connections != 0 &&
+	    w->nsessions >= w->cfg->max_connections) ||
+	    (r->max_connections != 0 && rt->live >= r->max_connections)) {
+		atomic_fetch_add_explicit(&w->stats.refused_limit, 1,
+		    memory_order_relaxed);
+		session_refuse(rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->tried = calloc(r->nup, 1)) == NULL) {
+		if (s != NULL)
+			free(s);
+		log_error("route=%s msg=\"out of memory, client dropped\"",
+		    r->name);
+		close(fd);
+		return;
+	}
+	s->w = w;
+	s->cfg = config_ref(w->cfg);
+	s->rt = rt;
+	s->cfd = fd;
+	s->ufd = -1;
+	s->up_idx = -1;
+	s->client = client;
+	s->local = *local;
+	s->start_ms = s->last_ms = util_now_ms();
+	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
+	w->nsessions++;
+	rt->live++;
+	session_sockopts(fd, r->keepalive);
+	if ((s->timer = evtimer_new(w->base, session_timer_cb, s)) == NULL ||
+	    pipe_init(&s->c2u, w->base, fd, r->buffer, &s->last_ms,
+	    session_pipe_cb, s) == -1) {
+		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
+		return;
+	}
+	/* Read the client while we connect: its bytes wait, bounded. */
+	pipe_start(&s->c2u);
+	session_connect_next(s);
+}

@@ -1,0 +1,25 @@
+#ifndef RELAY46_UTIL_H
+#define RELAY46_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * err_set(err, errlen, fmt, ...): format a reason into the caller's ${err}
+ * buffer of ${errlen} bytes (truncating, always terminated).  A NULL ${err}
+ * or zero ${errlen} is allowed and does nothing.
+ */
+void	err_set(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* util_now_ms(): milliseconds of CLOCK_MONOTONIC. */
+uint64_t util_now_ms(void);
+
+/*
+ * util_strdup(s): strdup that the tests can rely on; NULL on out of memory.
+ */
+char	*util_strdup(const char *s);
+
+#endif

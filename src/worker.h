@@ -1,0 +1,93 @@
+#ifndef RELAY46_WORKER_H
+#define RELAY46_WORKER_H
+
+#include <sys/queue.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct config;
+struct event;
+struct event_base;
+struct listener;
+struct route;
+struct session;
+
+/* What a worker keeps per route of its config: balancing and counts. */
+struct route_rt {
+	const struct route *route;
+	size_t		 index;		/* in config->routes */
+	unsigned	*weights;
+	int		*credit;	/* smooth round-robin state */
+	unsigned	 live;		/* sessions at once */
+};
+
+/* Counters: written by the worker only, read by anyone (relaxed atomics). */
+struct worker_stats {
+	atomic_uint_fast64_t sessions_total;
+	atomic_uint_fast64_t bytes_up, bytes_down;
+	atomic_uint_fast64_t accept_errors;
+	atomic_uint_fast64_t refused_limit;
+};
+
+/*
+ * One event loop on one thread.  It owns its listeners and every session
+ * it accepted; no other thread touches them.  The control thread talks to
+ * it only through worker_stop() and worker_abort().
+ */
+struct worker {
+	struct event_base *base;
+	pthread_t	 thread;
+	bool		 running;
+	struct config	*cfg;		/* a reference */
+	struct route_rt	*rt;		/* one per route */
+	TAILQ_HEAD(, listener) listeners;
+	TAILQ_HEAD(, session) sessions;
+	unsigned	 nsessions;
+	struct event	*msg_ev;	/* woken by the control thread */
+	atomic_int	 msg;		/* WORKER_MSG_* bits */
+	bool		 stopping;
+	void		(*drained)(void *);	/* called on the worker thread */
+	void		*drained_arg;
+	unsigned long long accept_err_logged;
+	struct worker_stats stats;
+};
+
+#define WORKER_MSG_STOP		0x1	/* close listeners, drain */
+#define WORKER_MSG_ABORT	0x2	/* end every session now, then exit */
+
+/*
+ * worker_new(cfg, fds, nfds, drained, arg): a worker for ${cfg} (it takes
+ * its own reference) serving the listening sockets ${fds}, in the order
+ * of the routes' listen addresses.  It takes ownership of the fds, also
+ * on failure.  ${drained} is called from the worker's thread once it has
+ * stopped and its last session has ended.  Returns NULL on failure.
+ */
+struct worker *worker_new(struct config *cfg, const int *fds, size_t nfds,
+	    void (*drained)(void *), void *arg);
+
+/* worker_start(w): run its loop on a new thread.  0, or -1 with errno. */
+int	 worker_start(struct worker *w);
+
+/* worker_stop(w): any thread: stop accepting; sessions drain. */
+void	 worker_stop(struct worker *w);
+
+/* worker_abort(w): any thread: end every session now and leave the loop. */
+void	 worker_abort(struct worker *w);
+
+/* worker_join(w): wait for the thread to end. */
+void	 worker_join(struct worker *w);
+
+/* worker_free(w): after worker_join(); NULL is fine. */
+void	 worker_free(struct worker *w);
+
+/* worker_live(w): sessions at once (approximate from another thread). */
+unsigned worker_live(const struct worker *w);
+
+/* Called by sessions on the worker thread. */
+void	 worker_session_gone(struct worker *w, struct session *s);
+
+#endif
