@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,6 +55,12 @@ enum cfg_section {
 	CFG_SEC_BAD,		/* header was wrong: its keys are skipped */
 };
 
+struct cfg_err {
+	int		 line;		/* 0: about the whole file */
+	size_t		 seq;		/* keeps the order within a line */
+	char		*msg;
+};
+
 /* The state of one config_load() or config_quick(). */
 struct cfg_parse {
 	const char	*path;
@@ -67,8 +74,8 @@ struct cfg_parse {
 	struct route	*cur;		/* valid while sec == CFG_SEC_ROUTE */
 	bool		 seen_global;
 	int		*seen;		/* per key: line where it was set in this section */
-	char		*errs;
-	size_t		 errs_len;
+	struct cfg_err	*errv;
+	size_t		 nerr;
 	bool		 oom;
 };
 
@@ -130,35 +137,70 @@ static const struct cfg_key cfg_keys[] = {
 #undef G
 #undef R
 
-/* Append one error line; "FILE:LINE: " when ${line} > 0, else "FILE: ". */
+/* Record one error; "FILE:LINE: " when ${line} > 0, else "FILE: ". */
 static void __attribute__((format(printf, 3, 4)))
 cfg_error(struct cfg_parse *p, int line, const char *fmt, ...)
 {
-	char	 msg[512], full[1024];
-	char	*n;
-	int	 len;
-	va_list	 ap;
+	char		 msg[512];
+	struct cfg_err	*n;
+	va_list		 ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (line > 0)
-		len = snprintf(full, sizeof(full), "%s:%d: %s\n", p->path,
-		    line, msg);
-	else
-		len = snprintf(full, sizeof(full), "%s: %s\n", p->path, msg);
-	if (len < 0)
-		return;
-	if ((size_t)len >= sizeof(full))
-		len = sizeof(full) - 1;
-	if ((n = realloc(p->errs, p->errs_len + (size_t)len + 1)) == NULL) {
+	if ((n = reallocarray(p->errv, p->nerr + 1, sizeof(*n))) == NULL) {
 		p->oom = true;
 		return;
 	}
-	memcpy(n + p->errs_len, full, (size_t)len + 1);
-	p->errs = n;
-	p->errs_len += (size_t)len;
+	p->errv = n;
+	n[p->nerr].line = line;
+	n[p->nerr].seq = p->nerr;
+	if ((n[p->nerr].msg = util_strdup(msg)) == NULL) {
+		p->oom = true;
+		return;
+	}
+	p->nerr++;
 	p->last_err_line = line;
+}
+
+/* File order; errors without a line (whole-file ones) last. */
+static int
+cfg_err_cmp(const void *a, const void *b)
+{
+	const struct cfg_err *x = a, *y = b;
+	int	 lx = x->line > 0 ? x->line : INT_MAX;
+	int	 ly = y->line > 0 ? y->line : INT_MAX;
+
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* All errors, sorted, as one string of lines; NULL on out of memory. */
+static char *
+cfg_err_join(struct cfg_parse *p)
+{
+	size_t	 i, len = 0, off = 0;
+	char	*out;
+	int	 n;
+
+	qsort(p->errv, p->nerr, sizeof(*p->errv), cfg_err_cmp);
+	for (i = 0; i < p->nerr; i++)
+		len += strlen(p->path) + strlen(p->errv[i].msg) + 16;
+	if ((out = malloc(len + 1)) == NULL)
+		return NULL;
+	out[0] = '\0';
+	for (i = 0; i < p->nerr; i++) {
+		if (p->errv[i].line > 0)
+			n = snprintf(out + off, len + 1 - off, "%s:%d: %s\n",
+			    p->path, p->errv[i].line, p->errv[i].msg);
+		else
+			n = snprintf(out + off, len + 1 - off, "%s: %s\n",
+			    p->path, p->errv[i].msg);
+		if (n > 0)
+			off += (size_t)n;
+	}
+	return out;
 }
 
 static void
@@ -201,6 +243,7 @@ cfg_free(struct config *c)
 	for (i = 0; i < c->nroutes; i++) {
 		free(c->routes[i].name);
 		free(c->routes[i].listen);
+		free(c->routes[i].listen_line);
 		for (j = 0; j < c->routes[i].nup; j++)
 			free(c->routes[i].up[j].spec);
 		free(c->routes[i].up);
@@ -306,18 +349,24 @@ cfg_set_listen(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
 	struct route	*r = p->cur;
 	struct addr	 a[2], *n;
-	int		 k, i;
+	int		 k, i, *nl;
 
 	if ((k = addr_parse_listen(v, a, err, errlen)) == -1)
 		return -1;
 	if ((n = reallocarray(r->listen, r->nlisten + (size_t)k,
-	    sizeof(*n))) == NULL) {
+	    sizeof(*n))) != NULL)
+		r->listen = n;
+	if ((nl = reallocarray(r->listen_line, r->nlisten + (size_t)k,
+	    sizeof(*nl))) != NULL)
+		r->listen_line = nl;
+	if (n == NULL || nl == NULL) {
 		err_set(err, errlen, "out of memory");
 		return -1;
 	}
-	r->listen = n;
-	for (i = 0; i < k; i++)
+	for (i = 0; i < k; i++) {
+		r->listen_line[r->nlisten] = p->line;
 		r->listen[r->nlisten++] = a[i];
+	}
 	return 0;
 }
 
@@ -693,9 +742,9 @@ cfg_check(struct cfg_parse *p)
 {
 	struct route	*r, *o;
 	size_t		 i, j, k, l;
-	char		 a1[ADDR_STRLEN];
+	char		 a1[ADDR_STRLEN], a2[ADDR_STRLEN];
 
-	if (p->c->nroutes == 0 && p->errs == NULL)
+	if (p->c->nroutes == 0 && p->nerr == 0)
 		cfg_error(p, 0, "no routes: add a [route NAME] section with "
 		    "listen and upstream");
 	for (i = 0; i < p->c->nroutes; i++) {
@@ -712,12 +761,15 @@ cfg_check(struct cfg_parse *p)
 				for (l = 0; l < (k == i ? j : o->nlisten); l++)
 					if (addr_overlap(&r->listen[j],
 					    &o->listen[l]))
-						cfg_error(p, r->line, "listen "
-						    "%s of route '%s' clashes "
-						    "with route '%s'",
-						    addr_format(&r->listen[j],
-						    a1, sizeof(a1)), r->name,
-						    o->name);
+						cfg_error(p, r->listen_line[j],
+						    "listen %s clashes with "
+						    "listen %s of route '%s' "
+						    "(line %d)", addr_format(
+						    &r->listen[j], a1,
+						    sizeof(a1)), addr_format(
+						    &o->listen[l], a2,
+						    sizeof(a2)), o->name,
+						    o->listen_line[l]);
 			}
 	}
 }
@@ -726,17 +778,20 @@ cfg_check(struct cfg_parse *p)
 static struct config *
 cfg_finish(struct cfg_parse *p, char **errs)
 {
+	size_t	 i;
+
 	free(p->buf);
 	free(p->seen);
-	if (p->oom)
-		cfg_error(p, 0, "out of memory");
-	if (p->errs == NULL && !p->oom) {
+	if (p->nerr == 0 && !p->oom) {
 		*errs = NULL;
 		return p->c;
 	}
-	if (p->errs == NULL)
-		p->errs = util_strdup("out of memory\n");
-	*errs = p->errs;
+	*errs = p->oom ? NULL : cfg_err_join(p);
+	if (*errs == NULL)
+		*errs = util_strdup("out of memory\n");
+	for (i = 0; i < p->nerr; i++)
+		free(p->errv[i].msg);
+	free(p->errv);
 	cfg_free(p->c);
 	return NULL;
 }
@@ -764,7 +819,7 @@ config_load(const char *path, char **errs)
 		cfg_error(&p, 0, "read error: %s", strerror(errno));
 	fclose(p.fp);
 	/* inih's own syntax complaint, where we did not already say why. */
-	if (rc > 0 && rc != p.last_err_line && p.errs == NULL)
+	if (rc > 0 && rc != p.last_err_line && p.nerr == 0)
 		cfg_error(&p, rc, "syntax error");
 	else if (rc < 0)
 		p.oom = true;
@@ -796,7 +851,7 @@ config_quick(char *const *listen, size_t nlisten, char *const *up,
 	for (i = 0; i < nup; i++)
 		if (cfg_set_upstream(&p, up[i], err, sizeof(err)) == -1)
 			cfg_error(&p, 0, "-u %s: %s", up[i], err);
-	if (p.errs == NULL)
+	if (p.nerr == 0)
 		cfg_check(&p);
 	return cfg_finish(&p, errs);
 }

@@ -32,6 +32,7 @@ struct route {
 	char		*name;
 	int		 line;		/* of its [route NAME] header */
 	struct addr	*listen;
+	int		*listen_line;	/* where each was given (0: command line) */
 	size_t		 nlisten;
 	struct upstream_conf *up;
 	size_t		 nup;

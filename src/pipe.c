@@ -137,6 +137,10 @@ pipe_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	space = p->limit - evbuffer_get_length(p->buf);
+	if (space == 0) {
+		pipe_want_read(p, false);
+		return;
+	}
 	if (space > PIPE_READ_MAX)
 		space = PIPE_READ_MAX;
 	if ((nvec = evbuffer_reserve_space(p->buf, (ev_ssize_t)space, vec,

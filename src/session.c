@@ -89,12 +89,13 @@ session_close(struct session *s, enum session_end why, int err)
 	uint64_t	 ms = util_now_ms() - s->start_ms;
 	bool		 reset_client, reset_up;
 
-	log_info("route=%s client=%s upstream=%s msg=\"session end\" end=%s%s%s "
+	log_info("route=%s client=%s upstream=%s msg=\"session end\" end=%s%s%s%s "
 	    "up=%llu down=%llu duration=%llu.%03llus", s->rt->route->name,
 	    addr_format(&s->client, c, sizeof(c)),
 	    s->ufd == -1 && s->state < SESSION_RELAYING ? "-" :
 	    addr_format(&s->upstream, u, sizeof(u)), session_end_name(why),
 	    err ? " error=\"" : "", err ? strerror(err) : "",
+	    err ? "\"" : "",
 	    (unsigned long long)s->c2u.bytes,
 	    (unsigned long long)s->u2c.bytes,
 	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
@@ -266,7 +267,6 @@ session_connect_next(struct session *s)
 
 	s->state = SESSION_CONNECTING;
 	if ((i = session_pick(s)) == -1) {
-		session_log(s, "no upstream left to try", 0);
 		session_close(s, session_connect_end(s->last_err), 0);
 		return;
 	}

@@ -1,0 +1,419 @@
+#ifndef RELAY46_HARNESS_H
+#define RELAY46_HARNESS_H
+
+/*
+ * Integration test harness: starts the real src/relay46 (named by
+ * $RELAY46) on a config written into a private mktemp -d directory, runs
+ * backends in threads, and talks to both over real loopback sockets.
+ *
+ * Rules the harness keeps, so the tests can keep them too:
+ *  - nothing sleeps to synchronise: every wait is poll() (or a condition
+ *    variable) against a deadline, and every loop is bounded in count too;
+ *  - functions marked "main thread" may fail the running cmocka test (they
+ *    longjmp); backend threads never call cmocka, they record errors that
+ *    the test reads with h_backend_stats();
+ *  - every relay, backend and temporary directory is registered, and
+ *    h_teardown() (the teardown of every test) frees what a failed test
+ *    left behind, printing the relay's log first.
+ *
+ * The prefix h_ stands for harness_.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define H_EXIT_SKIP	77	/* automake: the test was skipped */
+#define H_EXIT_HARD	99	/* automake: the harness itself broke */
+
+#define H_READY_MS	10000	/* relay46 start-up, until the ready file */
+#define H_STOP_MS	10000	/* relay46 exit after a signal */
+#define H_IO_MS		10000	/* default bound for one exchange */
+#define H_MAX_ADDRS	16	/* listeners read from one ready file */
+#define H_PATH		512
+
+/* End codes of the socket helpers: H_OK, H_EOF, or an errno value. */
+#define H_OK		0
+#define H_EOF		(-1)	/* the peer closed cleanly (recv returned 0) */
+
+/* --- process-wide ----------------------------------------------------- */
+
+/*
+ * h_init(): check $RELAY46, raise RLIMIT_NOFILE's soft limit to the hard
+ * limit and ignore SIGPIPE.  Exits H_EXIT_HARD when the environment is
+ * unusable.  Call first in main().
+ */
+void	h_init(void);
+
+/*
+ * h_exit_code(failed): what main() returns after cmocka_run_group_tests()
+ * returned ${failed}: 1 on failures, H_EXIT_SKIP when nothing failed but
+ * h_require_ipv6() skipped a test, else 0.
+ */
+int	h_exit_code(int failed);
+
+/* h_fault(fmt, ...): report a harness fault and exit H_EXIT_HARD. */
+_Noreturn void h_fault(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/* h_ipv6_ok(): whether [::1] can be bound and connected to (cached). */
+bool	h_ipv6_ok(void);
+
+/* h_require_ipv6(): main thread.  cmocka skip() unless h_ipv6_ok(). */
+void	h_require_ipv6(void);
+
+/*
+ * h_teardown(state): cmocka teardown for every test.  Whatever the test
+ * did not free (because it failed) is freed here: relays are killed after
+ * their log is printed, backends are stopped and joined, temporary
+ * directories are removed.
+ */
+int	h_teardown(void **state);
+
+/* h_now_ms(): CLOCK_MONOTONIC in milliseconds. */
+int64_t	h_now_ms(void);
+
+/* h_left(deadline): milliseconds until ${deadline}, 0 once past. */
+int	h_left(int64_t deadline);
+
+/*
+ * h_tmpdir(): main thread.  A new mktemp -d directory, removed (with the
+ * files in it) by h_teardown().  The string belongs to the harness.
+ */
+const char *h_tmpdir(void);
+
+/*
+ * h_write_file(path, pathlen, dir, name, text): main thread.  Write
+ * ${text} to ${dir}/${name}; its path goes to ${path}.
+ */
+void	h_write_file(char *path, size_t pathlen, const char *dir,
+	    const char *name, const char *text);
+
+/*
+ * h_read_file(path): the whole file, NUL-terminated, for the caller to
+ * free; NULL if it cannot be read.
+ */
+char	*h_read_file(const char *path);
+
+/* --- payload ------------------------------------------------------------ */
+
+/*
+ * h_pattern(seed, off, buf, len): bytes ${off} .. ${off}+${len} of the
+ * pseudo-random stream ${seed}.  Any chunking of a stream gives the same
+ * bytes, so both ends can generate and check it independently.
+ */
+void	h_pattern(uint64_t seed, uint64_t off, void *buf, size_t len);
+
+/*
+ * h_pattern_check(seed, off, buf, len): index in ${buf} of the first byte
+ * that differs from the stream, or -1 when all ${len} match.
+ */
+int64_t	h_pattern_check(uint64_t seed, uint64_t off, const void *buf,
+	    size_t len);
+
+/* --- sockets (all non-blocking and close-on-exec) ----------------------- */
+
+/* h_end_str(end): "ok", "EOF" or strerror(end). */
+const char *h_end_str(int end);
+
+/*
+ * h_loopback(family, port, ss): 127.0.0.1:${port} or [::1]:${port} in
+ * ${ss}; returns its length.
+ */
+socklen_t h_loopback(int family, int port, struct sockaddr_storage *ss);
+
+/*
+ * h_hostport(family, port): "127.0.0.1:P" or "[::1]:P", in one of eight
+ * rotating static buffers (enough for one config).
+ */
+const char *h_hostport(int family, int port);
+
+/*
+ * h_free_port(family): main thread.  A loopback port that was free a
+ * moment ago (bound with port 0, then closed), never the same twice in a
+ * row.
+ */
+int	h_free_port(int family);
+
+/*
+ * h_listen_socket(family, port): main thread.  A listening socket on a
+ * new loopback port, which goes to *${port}.  The caller owns the fd.
+ */
+int	h_listen_socket(int family, int *port);
+
+/*
+ * h_refused_port(family, port): main thread.  A socket bound to a new
+ * loopback port that does NOT listen, so that connecting to *${port}
+ * gets ECONNREFUSED for as long as the caller holds the fd.
+ */
+int	h_refused_port(int family, int *port);
+
+/*
+ * h_connect_sa(sa, len, timeout_ms): connect within ${timeout_ms}.
+ * Returns the fd, or -1 with errno set (ETIMEDOUT on the deadline).
+ */
+int	h_connect_sa(const struct sockaddr *sa, socklen_t len, int timeout_ms);
+
+/* h_connect_port(family, port, timeout_ms): h_connect_sa() to loopback. */
+int	h_connect_port(int family, int port, int timeout_ms);
+
+/* h_linger_reset(fd): close ${fd} with SO_LINGER {1, 0}: the peer gets RST. */
+void	h_linger_reset(int fd);
+
+/*
+ * h_send_all(fd, buf, len, timeout_ms): send all ${len} bytes.  Returns
+ * H_OK or an errno value (ETIMEDOUT on the deadline).
+ */
+int	h_send_all(int fd, const void *buf, size_t len, int timeout_ms);
+
+/*
+ * h_recv_n(fd, buf, n, timeout_ms, got): receive exactly ${n} bytes.
+ * Returns H_OK, H_EOF (the peer closed first) or an errno value; the count
+ * received goes to *${got} when it is not NULL.
+ */
+int	h_recv_n(int fd, void *buf, size_t n, int timeout_ms, size_t *got);
+
+/*
+ * h_wait_end(fd, timeout_ms, extra): read and throw away until the
+ * connection ends.  Returns H_EOF, an errno value (ECONNRESET...) or
+ * ETIMEDOUT; the number of bytes thrown away goes to *${extra} if not NULL.
+ */
+int	h_wait_end(int fd, int timeout_ms, uint64_t *extra);
+
+/*
+ * h_echo(fd, seed, len, timeout_ms): send ${len} bytes of stream ${seed}
+ * and read the same ${len} bytes back (through an echo backend), sending
+ * and receiving at the same time.  Returns H_OK, H_EOF, EPROTO (a wrong
+ * byte) or an errno value.
+ */
+int	h_echo(int fd, uint64_t seed, size_t len, int timeout_ms);
+
+/*
+ * One side of a checked transfer: send ${out_len} bytes of stream
+ * ${out_seed} then shutdown(SHUT_WR), while reading exactly ${in_len}
+ * bytes of stream ${in_seed} followed by EOF.  With ${out_after_eof},
+ * sending starts only once the peer's EOF has arrived.
+ */
+struct h_xfer {
+	uint64_t	 out_len;
+	uint64_t	 out_seed;
+	uint64_t	 in_len;
+	uint64_t	 in_seed;
+	bool		 out_after_eof;
+	/* progress and result, zero at the start */
+	uint64_t	 tx;
+	uint64_t	 rx;
+	bool		 eof;
+	bool		 shut;
+	bool		 done;
+	int		 end;		/* once done: H_OK, EPROTO or errno */
+	uint64_t	 bad_at;	/* EPROTO: stream offset of the wrong byte */
+};
+
+/* h_xfer_events(x): the poll() events ${x} waits for now. */
+short	h_xfer_events(const struct h_xfer *x);
+
+/*
+ * h_xfer_step(fd, x, revents, scratch, scratchlen): advance ${x} on ${fd}
+ * after poll() gave ${revents}.  Sets x->done when it finished or failed.
+ * Thread-safe as long as ${scratch} is not shared.
+ */
+void	h_xfer_step(int fd, struct h_xfer *x, short revents, uint8_t *scratch,
+	    size_t scratchlen);
+
+/*
+ * h_xfer_run(fd, x, timeout_ms): drive ${x} on ${fd} alone until done or
+ * the deadline (then x->end is ETIMEDOUT).  Returns x->end.
+ */
+int	h_xfer_run(int fd, struct h_xfer *x, int timeout_ms);
+
+/* --- relay46 processes ---------------------------------------------------- */
+
+struct h_addr {
+	char			 route[80];
+	char			 text[96];	/* as in the ready file */
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+};
+
+struct h_relay {
+	pid_t		 pid;
+	bool		 reaped;
+	int		 status;	/* wait status once reaped */
+	bool		 dumped;	/* log already printed */
+	char		 dir[H_PATH];
+	char		 conf[H_PATH];
+	char		 ready[H_PATH];
+	char		 log[H_PATH];
+	size_t		 naddr;
+	struct h_addr	 addr[H_MAX_ADDRS];
+};
+
+/*
+ * h_relay_start(fmt, ...): main thread.  Write the config (printf-style)
+ * into a new directory, start "$RELAY46 -c CONF -R READY" with stdout and
+ * stderr going to a log file there, and wait for the ready file.  Fails the
+ * test (printing the log) if relay46 exits or is not ready within
+ * H_READY_MS.  The relay belongs to the harness until h_relay_free().
+ */
+struct h_relay *h_relay_start(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/*
+ * h_relay_start_args(args): main thread.  As h_relay_start() but with the
+ * NULL-terminated ${args} (no program name, no -R) instead of -c CONF.
+ */
+struct h_relay *h_relay_start_args(const char *const *args);
+
+/*
+ * h_relay_addr(r, route, family): main thread.  The listener of ${route}
+ * with ${family} from the ready file; fails the test if there is none.
+ */
+const struct h_addr *h_relay_addr(const struct h_relay *r, const char *route,
+	    int family);
+
+/* h_relay_port(r, route, family): main thread.  That listener's port. */
+int	h_relay_port(const struct h_relay *r, const char *route, int family);
+
+/*
+ * h_relay_connect(r, route, family): main thread.  A client connected to
+ * that listener; fails the test if the connect fails.
+ */
+int	h_relay_connect(const struct h_relay *r, const char *route, int family);
+
+/* h_relay_running(r): whether relay46 has not exited yet (reaps it if so). */
+bool	h_relay_running(struct h_relay *r);
+
+/*
+ * h_relay_wait(r, timeout_ms): wait for relay46 to exit by itself.
+ * Returns its wait status, or -1 if it still runs at the deadline.
+ */
+int	h_relay_wait(struct h_relay *r, int timeout_ms);
+
+/*
+ * h_relay_stop(r, sig, timeout_ms): send ${sig} and wait for the exit.
+ * Returns the wait status, or -1 if it did not exit in time (it is then
+ * killed with SIGKILL).
+ */
+int	h_relay_stop(struct h_relay *r, int sig, int timeout_ms);
+
+/*
+ * h_relay_finish(r): main thread.  The normal end of a test: SIGTERM,
+ * check that relay46 exits 0 within H_STOP_MS and that its log holds no
+ * sanitizer report, then h_relay_free().  Fails the test otherwise.
+ */
+void	h_relay_finish(struct h_relay *r);
+
+/* h_relay_free(r): kill relay46 if it runs, remove its directory, free. */
+void	h_relay_free(struct h_relay *r);
+
+/* h_relay_log(r): relay46's log so far, for the caller to free. */
+char	*h_relay_log(const struct h_relay *r);
+
+/*
+ * h_relay_log_wait(r, needle, timeout_ms): whether ${needle} appears in
+ * the log before the deadline (the log is read every 10 ms).
+ */
+bool	h_relay_log_wait(const struct h_relay *r, const char *needle,
+	    int timeout_ms);
+
+/* h_relay_log_count(r, needle): how many times ${needle} is in the log. */
+unsigned h_relay_log_count(const struct h_relay *r, const char *needle);
+
+/* h_relay_dump(r): print the log to stderr (once). */
+void	h_relay_dump(struct h_relay *r);
+
+/* h_rss_kb(pid): VmRSS of ${pid} in KiB from /proc, or -1. */
+long	h_rss_kb(pid_t pid);
+
+/*
+ * h_run(args, out, err, timeout_ms): run "$RELAY46 ARGS..." to completion,
+ * collecting stdout into *${out} and stderr into *${err} (NUL-terminated,
+ * for the caller to free).  Returns the exit code, 128 + the signal number
+ * if it died of a signal, or -1 if it did not end in time (then killed).
+ */
+int	h_run(const char *const *args, char **out, char **err, int timeout_ms);
+
+/* --- backends ------------------------------------------------------------- */
+
+enum h_mode {
+	H_ECHO = 0,	/* send back what arrives; close after EOF and flush */
+	H_STREAM,	/* an h_xfer per connection, from the config below */
+	H_RESET,	/* read reset_after bytes, send out_len, then RST */
+	H_SINK,		/* accept, never read, never close */
+	H_SILENT,	/* read and discard to EOF, never write, never close */
+};
+
+struct h_backend_cfg {
+	enum h_mode	 mode;
+	uint64_t	 in_len;	/* H_STREAM: expected from the client */
+	uint64_t	 in_seed;
+	uint64_t	 out_len;	/* H_STREAM, H_RESET: sent to the client */
+	uint64_t	 out_seed;
+	bool		 out_after_eof;	/* H_STREAM: reply after the client's EOF */
+	uint64_t	 reset_after;	/* H_RESET */
+};
+
+struct h_backend_stats {
+	unsigned	 accepted;
+	unsigned	 done;		/* connections that ended as expected */
+	unsigned	 failed;	/* connections that ended in an error */
+	uint64_t	 rx;		/* bytes received, all connections */
+	uint64_t	 tx;
+	int		 last_end;	/* how the last one ended: H_EOF, H_OK, errno */
+	char		 error[256];	/* the first error, "" if none */
+};
+
+struct h_backend;
+
+/*
+ * h_backend_start(family, cfg): main thread.  A backend thread serving a
+ * new loopback port of ${family} as ${cfg} says.  Belongs to the harness
+ * until h_backend_free().
+ */
+struct h_backend *h_backend_start(int family, const struct h_backend_cfg *cfg);
+
+/* h_backend_port(b): the port it listens on. */
+int	h_backend_port(const struct h_backend *b);
+
+/* h_backend_stats(b, st): a consistent copy of its counters. */
+void	h_backend_stats(struct h_backend *b, struct h_backend_stats *st);
+
+/*
+ * h_backend_wait(b, accepted, ended, rx, timeout_ms): wait until at least
+ * ${accepted} connections were accepted, ${ended} ended (done + failed)
+ * and ${rx} bytes arrived.  Returns whether that happened in time.
+ */
+bool	h_backend_wait(struct h_backend *b, unsigned accepted, unsigned ended,
+	    uint64_t rx, int timeout_ms);
+
+/* h_backend_free(b): stop the thread, join it, close everything. */
+void	h_backend_free(struct h_backend *b);
+
+/* --- assertions ------------------------------------------------------------ */
+
+/*
+ * H_ASSERT_CONTAINS(hay, needle): fail the test, printing ${hay}, unless
+ * ${needle} occurs in it.
+ */
+#define H_ASSERT_CONTAINS(hay, needle)					\
+	h_assert_contains((hay), (needle), #hay, __FILE__, __LINE__)
+
+void	h_assert_contains(const char *hay, const char *needle,
+	    const char *what, const char *file, int line);
+
+/*
+ * H_ASSERT_END(got, a, b): fail unless the end code ${got} is ${a} or ${b}
+ * (pass the same twice for one), naming them in the message.
+ */
+#define H_ASSERT_END(got, a, b)						\
+	h_assert_end((got), (a), (b), __FILE__, __LINE__)
+
+void	h_assert_end(int got, int a, int b, const char *file, int line);
+
+#endif
