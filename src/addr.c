@@ -107,13 +107,20 @@ addr_numeric(const char *host, int af, unsigned port, struct addr *a)
 int
 addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
 {
-	char		 host[ADDR_STRLEN];
+	char		 host[ADDR_STRLEN], *scope;
 	unsigned	 port;
 	struct in_addr	 in4;
 
 	if (addr_split(s, host, sizeof(host), &port, err, errlen) == -1)
 		return -1;
 	if (*s == '[') {
+		scope = strchr(host, '%');
+		if (scope != NULL && strspn(scope + 1, "0123456789") !=
+		    strlen(scope + 1) && if_nametoindex(scope + 1) == 0) {
+			err_set(err, errlen, "'%s': unknown interface '%s'",
+			    s, scope + 1);
+			return -1;
+		}
 		if (addr_numeric(host, AF_INET6, port, a) == -1) {
 			err_set(err, errlen, "'%s': bad IPv6 address '%s'",
 			    s, host);

@@ -65,10 +65,10 @@ struct cfg_err {
 struct cfg_parse {
 	const char	*path;
 	FILE		*fp;
+	unsigned	 flags;		/* CONFIG_LOAD_* */
 	char		*buf;		/* getline() buffer */
 	size_t		 bufsz;
 	int		 line;		/* physical line last handed to inih */
-	int		 last_err_line;
 	struct config	*c;
 	enum cfg_section sec;
 	struct route	*cur;		/* valid while sec == CFG_SEC_ROUTE */
@@ -160,7 +160,17 @@ cfg_error(struct cfg_parse *p, int line, const char *fmt, ...)
 		return;
 	}
 	p->nerr++;
-	p->last_err_line = line;
+}
+
+static bool
+cfg_has_error(const struct cfg_parse *p, int line)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nerr; i++)
+		if (p->errv[i].line == line)
+			return true;
+	return false;
 }
 
 /* File order; errors without a line (whole-file ones) last. */
@@ -460,6 +470,7 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	char		*opts;
 	unsigned	 port, weight = 1;
 	struct addr	 a;
+	size_t		 i;
 
 	snprintf(spec, sizeof(spec), "%s", v);
 	if ((opts = strpbrk(spec, " \t")) != NULL)
@@ -480,13 +491,28 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	if (spec[0] == '[' || strspn(host, "0123456789.") == strlen(host)) {
 		if (addr_parse(spec, &a, err, errlen) == -1)
 			return -1;
+		for (i = 0; i < p->cur->nup; i++)
+			if (addr_equal(&p->cur->up[i].addr, &a)) {
+				err_set(err, errlen, "upstream %s is already "
+				    "in this route (as %s)", spec,
+				    p->cur->up[i].spec);
+				return -1;
+			}
 		return cfg_add_upstream(p->cur, &a, weight, spec, err, errlen);
+	}
+	if (p->flags & CONFIG_LOAD_NO_RESOLVE) {
+		err_set(err, errlen, "'%s': host names are not looked up "
+		    "here", host);
+		return -1;
 	}
 	return cfg_resolve_upstream(p->cur, host, port, weight, spec, err,
 	    errlen);
 }
 
-/* Store ${v} for a table-typed key; returns 0 or -1 with ${err}. */
+/*
+ * Store ${v} for a table-typed key.  Returns 0; -1 with the reason in
+ * ${err}; or -2 when ${err} is the whole message (a key not built yet).
+ */
 static int
 cfg_set_typed(struct cfg_parse *p, const struct cfg_key *k, const char *v,
     char *err, size_t errlen)
@@ -535,7 +561,7 @@ cfg_set_typed(struct cfg_parse *p, const struct cfg_key *k, const char *v,
 		break;
 	}
 	err_set(err, errlen, "key '%s' is not supported yet", k->name);
-	return -1;
+	return -2;
 }
 
 static const struct cfg_key *
@@ -564,7 +590,7 @@ cfg_handler(void *arg, const char *section, const char *name,
 	enum cfg_scope		 scope;
 	char			 err[512];
 	bool			 other;
-	const char		*where;
+	char			 where[CONFIG_NAME_MAX + 16];
 
 	(void)section;	/* we track sections ourselves, with their lines */
 	if (p->sec == CFG_SEC_BAD)
@@ -575,18 +601,18 @@ cfg_handler(void *arg, const char *section, const char *name,
 		return 1;
 	}
 	scope = p->sec == CFG_SEC_GLOBAL ? CFG_GLOBAL : CFG_ROUTE;
-	where = scope == CFG_GLOBAL ? "[global]" : "[route]";
+	if (scope == CFG_GLOBAL)
+		snprintf(where, sizeof(where), "[global]");
+	else
+		snprintf(where, sizeof(where), "[route %s]", p->cur->name);
 	if ((k = cfg_find_key(name, scope, &other)) == NULL) {
 		if (other)
 			cfg_error(p, p->line, "key '%s' belongs in %s, not "
 			    "in %s", name, scope == CFG_GLOBAL ?
 			    "[route NAME]" : "[global]", where);
-		else if (scope == CFG_GLOBAL)
-			cfg_error(p, p->line, "unknown key '%s' in [global]",
-			    name);
 		else
-			cfg_error(p, p->line, "unknown key '%s' in [route %s]",
-			    name, p->cur->name);
+			cfg_error(p, p->line, "unknown key '%s' in %s", name,
+			    where);
 		return 1;
 	}
 	if (!(k->flags & CFG_REPEAT) && p->seen[k - cfg_keys] != 0) {
@@ -599,8 +625,14 @@ cfg_handler(void *arg, const char *section, const char *name,
 		cfg_error(p, p->line, "key '%s' has no value", name);
 		return 1;
 	}
-	if (cfg_set_typed(p, k, value, err, sizeof(err)) == -1)
+	switch (cfg_set_typed(p, k, value, err, sizeof(err))) {
+	case -1:
 		cfg_error(p, p->line, "%s = %s: %s", name, value, err);
+		break;
+	case -2:
+		cfg_error(p, p->line, "%s", err);
+		break;
+	}
 	return 1;
 }
 
@@ -654,12 +686,18 @@ cfg_start_route(struct cfg_parse *p, const char *name)
 static void
 cfg_section(struct cfg_parse *p, char *line)
 {
-	char	*end, *name;
+	char	*end, *name, *rest;
 
 	memset(p->seen, 0, NELEM(cfg_keys) * sizeof(*p->seen));
 	p->sec = CFG_SEC_BAD;
 	if ((end = strchr(line, ']')) == NULL) {
 		cfg_error(p, p->line, "missing ']' in section header");
+		return;
+	}
+	for (rest = end + 1; isspace((unsigned char)*rest); rest++)
+		;
+	if (*rest != '\0' && *rest != ';' && *rest != '#') {
+		cfg_error(p, p->line, "unexpected text after ']'");
 		return;
 	}
 	*end = '\0';
@@ -684,6 +722,25 @@ cfg_section(struct cfg_parse *p, char *line)
 		    "[route NAME]");
 	else
 		cfg_error(p, p->line, "unknown section [%s]", name);
+}
+
+/*
+ * "key = value", where the '=' comes before any inline comment and before
+ * any ':' (inih would also take "key: value", which we do not document).
+ */
+static bool
+cfg_is_pair(const char *s)
+{
+	const char	*eq = strchr(s, '=');
+	const char	*c;
+
+	if (eq == NULL || eq == s)
+		return false;
+	for (c = s; c < eq; c++)
+		if (*c == ':' || (*c == ';' && c > s &&
+		    isspace((unsigned char)c[-1])))
+			return false;
+	return true;
 }
 
 /*
@@ -724,8 +781,7 @@ cfg_reader(char *str, int num, void *arg)
 		s++;
 	if (*s == '[')
 		cfg_section(p, s);
-	else if (*s != '\0' && *s != ';' && *s != '#' &&
-	    strpbrk(s, "=:") == NULL) {
+	else if (*s != '\0' && *s != ';' && *s != '#' && !cfg_is_pair(s)) {
 		cfg_error(p, p->line, "expected 'key = value' or '[section]'");
 		s = "";
 	}
@@ -736,14 +792,25 @@ cfg_reader(char *str, int num, void *arg)
 	return str;
 }
 
+static void
+cfg_clash(struct cfg_parse *p, const struct route *r, size_t j,
+    const struct route *o, size_t l)
+{
+	char	 a1[ADDR_STRLEN], a2[ADDR_STRLEN], at[32] = "";
+
+	if (o->listen_line[l] > 0)
+		snprintf(at, sizeof(at), " (line %d)", o->listen_line[l]);
+	cfg_error(p, r->listen_line[j], "listen %s clashes with listen %s of "
+	    "route '%s'%s", addr_format(&r->listen[j], a1, sizeof(a1)),
+	    addr_format(&o->listen[l], a2, sizeof(a2)), o->name, at);
+}
+
 /* Checks that need the whole file: required keys, listen clashes. */
 static void
 cfg_check(struct cfg_parse *p)
 {
 	struct route	*r, *o;
 	size_t		 i, j, k, l;
-	char		 a1[ADDR_STRLEN], a2[ADDR_STRLEN];
-
 	if (p->c->nroutes == 0 && p->nerr == 0)
 		cfg_error(p, 0, "no routes: add a [route NAME] section with "
 		    "listen and upstream");
@@ -761,15 +828,7 @@ cfg_check(struct cfg_parse *p)
 				for (l = 0; l < (k == i ? j : o->nlisten); l++)
 					if (addr_overlap(&r->listen[j],
 					    &o->listen[l]))
-						cfg_error(p, r->listen_line[j],
-						    "listen %s clashes with "
-						    "listen %s of route '%s' "
-						    "(line %d)", addr_format(
-						    &r->listen[j], a1,
-						    sizeof(a1)), addr_format(
-						    &o->listen[l], a2,
-						    sizeof(a2)), o->name,
-						    o->listen_line[l]);
+						cfg_clash(p, r, j, o, l);
 			}
 	}
 }
@@ -797,34 +856,50 @@ cfg_finish(struct cfg_parse *p, char **errs)
 }
 
 struct config *
-config_load(const char *path, char **errs)
+config_load_fp(FILE *fp, const char *name, unsigned flags, char **errs)
 {
 	struct cfg_parse	 p;
 	int			 rc;
 
 	memset(&p, 0, sizeof(p));
-	p.path = path;
+	p.path = name;
+	p.fp = fp;
+	p.flags = flags;
 	if ((p.c = cfg_new()) == NULL ||
 	    (p.seen = calloc(NELEM(cfg_keys), sizeof(*p.seen))) == NULL ||
-	    (p.c->path = util_strdup(path)) == NULL) {
+	    (p.c->path = util_strdup(name)) == NULL) {
 		p.oom = true;
 		return cfg_finish(&p, errs);
 	}
-	if ((p.fp = fopen(path, "r")) == NULL) {
-		cfg_error(&p, 0, "%s", strerror(errno));
-		return cfg_finish(&p, errs);
-	}
 	rc = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
-	if (ferror(p.fp))
+	if (ferror(fp))
 		cfg_error(&p, 0, "read error: %s", strerror(errno));
-	fclose(p.fp);
 	/* inih's own syntax complaint, where we did not already say why. */
-	if (rc > 0 && rc != p.last_err_line && p.nerr == 0)
+	if (rc > 0 && !cfg_has_error(&p, rc))
 		cfg_error(&p, rc, "syntax error");
 	else if (rc < 0)
 		p.oom = true;
 	cfg_check(&p);
 	return cfg_finish(&p, errs);
+}
+
+struct config *
+config_load(const char *path, char **errs)
+{
+	struct config	*c;
+	FILE		*fp;
+	char		 msg[512];
+	int		 n;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		n = snprintf(msg, sizeof(msg), "%s: %s\n", path,
+		    strerror(errno));
+		*errs = n > 0 ? util_strdup(msg) : NULL;
+		return NULL;
+	}
+	c = config_load_fp(fp, path, 0, errs);
+	fclose(fp);
+	return c;
 }
 
 struct config *

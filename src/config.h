@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "addr.h"
 
@@ -71,6 +72,15 @@ struct config {
  * is NULL.  Hostname upstreams are looked up here (getaddrinfo).
  */
 struct config *config_load(const char *path, char **errs);
+
+#define CONFIG_LOAD_NO_RESOLVE	0x1	/* refuse host names (fuzzing) */
+
+/*
+ * config_load_fp(fp, name, flags, errs): as config_load(), reading the
+ * open stream ${fp} (not closed) and naming it ${name} in errors.
+ */
+struct config *config_load_fp(FILE *fp, const char *name, unsigned flags,
+	    char **errs);
 
 /*
  * config_quick(listen, nlisten, up, nup, errs): the configuration of

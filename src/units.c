@@ -29,7 +29,7 @@ units_digits(const char *s, uint64_t *v, char *err, size_t errlen)
 		return NULL;
 	}
 	for (; isdigit((unsigned char)*p); p++) {
-		if (n > (UINT64_MAX - 9) / 10) {
+		if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
 			err_set(err, errlen, "'%s' is too large", s);
 			return NULL;
 		}
@@ -143,7 +143,9 @@ units_parse_bool(const char *s, int *v, char *err, size_t errlen)
 const char *
 units_format_duration(uint64_t ms, char *buf, size_t len)
 {
-	if (ms != 0 && ms % 3600000 == 0)
+	if (ms != 0 && ms % 86400000 == 0)
+		snprintf(buf, len, "%llud", (unsigned long long)(ms / 86400000));
+	else if (ms != 0 && ms % 3600000 == 0)
 		snprintf(buf, len, "%lluh", (unsigned long long)(ms / 3600000));
 	else if (ms != 0 && ms % 60000 == 0)
 		snprintf(buf, len, "%llum", (unsigned long long)(ms / 60000));

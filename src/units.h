@@ -41,7 +41,7 @@ int	 units_parse_bool(const char *s, int *v, char *err, size_t errlen);
 
 /*
  * units_format_duration(ms, buf, len): the shortest exact form of ${ms}
- * ("250ms", "5s", "2m", "1h"); a value parsed back gives ${ms} again.
+ * ("250ms", "5s", "2m", "1h", "1d"); a value parsed back gives ${ms} again.
  * Returns ${buf}.
  */
 const char *units_format_duration(uint64_t ms, char *buf, size_t len);

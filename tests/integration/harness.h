@@ -159,6 +159,15 @@ int	h_refused_port(int family, int *port);
  */
 int	h_connect_sa(const struct sockaddr *sa, socklen_t len, int timeout_ms);
 
+/*
+ * h_connect_start(sa, len): start a non-blocking connect.  Returns the fd
+ * (poll it for POLLOUT, then ask h_connect_result()), or -1 with errno.
+ */
+int	h_connect_start(const struct sockaddr *sa, socklen_t len);
+
+/* h_connect_result(fd): 0 once connected, else the pending socket error. */
+int	h_connect_result(int fd);
+
 /* h_connect_port(family, port, timeout_ms): h_connect_sa() to loopback. */
 int	h_connect_port(int family, int port, int timeout_ms);
 
@@ -246,7 +255,7 @@ struct h_relay {
 	bool		 reaped;
 	int		 status;	/* wait status once reaped */
 	bool		 dumped;	/* log already printed */
-	char		 dir[H_PATH];
+	char		 dir[H_PATH / 2];
 	char		 conf[H_PATH];
 	char		 ready[H_PATH];
 	char		 log[H_PATH];
@@ -406,6 +415,16 @@ void	h_backend_free(struct h_backend *b);
 
 void	h_assert_contains(const char *hay, const char *needle,
 	    const char *what, const char *file, int line);
+
+/*
+ * H_EXPECT_LOG(r, needle): wait up to H_IO_MS for ${needle} in relay46's
+ * log; fail the test, printing the log, if it does not come.
+ */
+#define H_EXPECT_LOG(r, needle)						\
+	h_expect_log((r), (needle), __FILE__, __LINE__)
+
+void	h_expect_log(struct h_relay *r, const char *needle, const char *file,
+	    int line);
 
 /*
  * H_ASSERT_END(got, a, b): fail unless the end code ${got} is ${a} or ${b}

@@ -1,0 +1,1849 @@
+#include "autoconf.h"
+
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* Upper bounds on loop counts; the deadlines are what normally ends them. */
+#define H_LOOP_MAX	20000000u
+#define H_MAX_OBJ	32
+#define H_CHUNK		65536
+#define H_ECHO_BUF	32768		/* per echo connection */
+#define H_BACKEND_LIFE_MS 300000	/* a backend thread gives up after this */
+
+/*
+ * What the running test still owns.  Only the main thread touches these;
+ * h_teardown() empties them.
+ */
+static void		*h_relays[H_MAX_OBJ];	/* struct h_relay * */
+static void		*h_backends[H_MAX_OBJ];	/* struct h_backend * */
+static void		*h_dirs[H_MAX_OBJ];	/* char *, malloc'd */
+static int		 h_v6 = -1;		/* h_ipv6_ok(), -1: not yet known */
+static bool		 h_v6_skipped;
+
+/* --- small things ----------------------------------------------------------- */
+
+int64_t
+h_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+h_left(int64_t deadline)
+{
+	int64_t	 d = deadline - h_now_ms();
+
+	if (d <= 0)
+		return 0;
+	return d > INT_MAX ? INT_MAX : (int)d;
+}
+
+void
+h_fault(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "harness fault: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(H_EXIT_HARD);
+}
+
+static const char *
+h_bin(void)
+{
+	const char	*p = getenv("RELAY46");
+
+	if (p == NULL || *p == '\0')
+		h_fault("RELAY46 is not set (the path of the built relay46)");
+	return p;
+}
+
+void
+h_init(void)
+{
+	struct rlimit	 rl;
+	const char	*bin = h_bin();
+
+	if (access(bin, X_OK) == -1)
+		h_fault("RELAY46=%s: %s", bin, strerror(errno));
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		h_fault("getrlimit: %s", strerror(errno));
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		h_fault("setrlimit: %s", strerror(errno));
+	/* A peer's reset must show up as EPIPE, not kill the test. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int
+h_exit_code(int failed)
+{
+	if (failed != 0)
+		return 1;
+	return h_v6_skipped ? H_EXIT_SKIP : 0;
+}
+
+const char *
+h_end_str(int end)
+{
+	if (end == H_OK)
+		return "ok";
+	if (end == H_EOF)
+		return "EOF";
+	return strerror(end);
+}
+
+void
+h_assert_contains(const char *hay, const char *needle, const char *what,
+    const char *file, int line)
+{
+	if (hay != NULL && strstr(hay, needle) != NULL)
+		return;
+	print_error("expected \"%s\" in %s, which is:\n-----\n%s-----\n",
+	    needle, what, hay == NULL ? "(null)\n" : hay);
+	_fail(file, line);
+}
+
+void
+h_expect_log(struct h_relay *r, const char *needle, const char *file,
+    int line)
+{
+	if (h_relay_log_wait(r, needle, H_IO_MS))
+		return;
+	h_relay_dump(r);
+	print_error("expected \"%s\" in relay46's log within %d ms\n", needle,
+	    H_IO_MS);
+	_fail(file, line);
+}
+
+void
+h_assert_end(int got, int a, int b, const char *file, int line)
+{
+	if (got == a || got == b)
+		return;
+	print_error("connection ended with %s (%d), expected %s or %s\n",
+	    h_end_str(got), got, h_end_str(a), h_end_str(b));
+	_fail(file, line);
+}
+
+/* --- registry ------------------------------------------------------------- */
+
+static void
+h_reg_add(void *slots[], void *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < H_MAX_OBJ; i++)
+		if (slots[i] == NULL) {
+			slots[i] = p;
+			return;
+		}
+	h_fault("more than %d live harness objects", H_MAX_OBJ);
+}
+
+static void
+h_reg_del(void *slots[], const void *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < H_MAX_OBJ; i++)
+		if (slots[i] == p)
+			slots[i] = NULL;
+}
+
+static void
+h_rmdir(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*e;
+	char		 path[H_PATH + 256];
+	unsigned	 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL && n++ < 10000) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+int
+h_teardown(void **state)
+{
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < H_MAX_OBJ; i++) {
+		if (h_relays[i] != NULL) {
+			struct h_relay	*r = h_relays[i];
+
+			h_relay_dump(r);
+			h_relay_free(r);
+		}
+		if (h_backends[i] != NULL)
+			h_backend_free(h_backends[i]);
+		if (h_dirs[i] != NULL) {
+			h_rmdir(h_dirs[i]);
+			free(h_dirs[i]);
+			h_dirs[i] = NULL;
+		}
+	}
+	return 0;
+}
+
+static char *
+h_mkdtemp(void)
+{
+	const char	*tmp = getenv("TMPDIR");
+	char		*d;
+
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	if (asprintf(&d, "%s/relay46-test.XXXXXX", tmp) == -1)
+		h_fault("out of memory");
+	if (mkdtemp(d) == NULL)
+		h_fault("mkdtemp %s: %s", d, strerror(errno));
+	return d;
+}
+
+const char *
+h_tmpdir(void)
+{
+	char	*d = h_mkdtemp();
+
+	h_reg_add(h_dirs, d);
+	return d;
+}
+
+void
+h_write_file(char *path, size_t pathlen, const char *dir, const char *name,
+    const char *text)
+{
+	FILE	*f;
+
+	snprintf(path, pathlen, "%s/%s", dir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		fail_msg("fopen %s: %s", path, strerror(errno));
+	if (fputs(text, f) == EOF || fclose(f) == EOF)
+		fail_msg("write %s: %s", path, strerror(errno));
+}
+
+char *
+h_read_file(const char *path)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0, n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	for (;;) {
+		if (cap - len < 4096 + 1) {
+			char	*nb;
+
+			cap = cap == 0 ? 8192 : cap * 2;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* --- payload ------------------------------------------------------------- */
+
+/* splitmix64's finaliser: a good 64-bit mix of a counter. */
+static uint64_t
+h_mix(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t
+h_word(uint64_t seed, uint64_t k)
+{
+	return h_mix(k ^ (seed * 0xd1342543de82ef95ULL));
+}
+
+void
+h_pattern(uint64_t seed, uint64_t off, void *buf, size_t len)
+{
+	uint8_t		*b = buf;
+	size_t		 i = 0;
+
+	while (i < len) {
+		uint64_t	 p = off + i;
+		uint64_t	 w = h_word(seed, p >> 3);
+		unsigned	 sh;
+
+		for (sh = (unsigned)(p & 7); sh < 8 && i < len; sh++)
+			b[i++] = (uint8_t)(w >> (8 * sh));
+	}
+}
+
+int64_t
+h_pattern_check(uint64_t seed, uint64_t off, const void *buf, size_t len)
+{
+	const uint8_t	*b = buf;
+	size_t		 i = 0;
+
+	while (i < len) {
+		uint64_t	 p = off + i;
+		uint64_t	 w = h_word(seed, p >> 3);
+		unsigned	 sh;
+
+		for (sh = (unsigned)(p & 7); sh < 8 && i < len; sh++, i++)
+			if (b[i] != (uint8_t)(w >> (8 * sh)))
+				return (int64_t)i;
+	}
+	return -1;
+}
+
+/* --- sockets ------------------------------------------------------------- */
+
+socklen_t
+h_loopback(int family, int port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_addr = in6addr_loopback;
+		return sizeof(*s6);
+	} else {
+		struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof(*s4);
+	}
+}
+
+const char *
+h_hostport(int family, int port)
+{
+	static char	 bufs[8][64];
+	static unsigned	 next;
+	char		*b = bufs[next++ % 8];
+
+	if (family == AF_INET6)
+		snprintf(b, sizeof(bufs[0]), "[::1]:%d", port);
+	else
+		snprintf(b, sizeof(bufs[0]), "127.0.0.1:%d", port);
+	return b;
+}
+
+static int
+h_sa_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/*
+ * A socket bound to a fresh loopback port, listening or not.  Returns the
+ * fd or -1 with errno set; never fails the test (backend threads use the
+ * sockets, but only the main thread creates them).
+ */
+static int
+h_bound_socket(int family, bool listening, int *port)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = h_loopback(family, 0, &ss);
+	int			 fd, on = 1, saved;
+
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1)
+		goto fail;
+	if (listening && listen(fd, 4096) == -1)
+		goto fail;
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		goto fail;
+	*port = h_sa_port(&ss);
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+h_free_port(int family)
+{
+	static int	 recent[64];
+	static unsigned	 nrecent;
+	unsigned	 try, i;
+	int		 fd, port = 0;
+	bool		 seen;
+
+	for (try = 0; try < 100; try++) {
+		if ((fd = h_bound_socket(family, false, &port)) == -1)
+			fail_msg("free port: %s", strerror(errno));
+		close(fd);
+		for (seen = false, i = 0; i < 64; i++)
+			seen = seen || recent[i] == port;
+		if (!seen)
+			break;
+	}
+	recent[nrecent++ % 64] = port;
+	return port;
+}
+
+int
+h_listen_socket(int family, int *port)
+{
+	int	 fd = h_bound_socket(family, true, port);
+
+	if (fd == -1)
+		fail_msg("listening socket: %s", strerror(errno));
+	return fd;
+}
+
+int
+h_refused_port(int family, int *port)
+{
+	int	 fd = h_bound_socket(family, false, port);
+
+	if (fd == -1)
+		fail_msg("refused port: %s", strerror(errno));
+	return fd;
+}
+
+int
+h_connect_sa(const struct sockaddr *sa, socklen_t len, int timeout_ms)
+{
+	struct pollfd	 p;
+	int		 fd, err = 0, saved;
+	socklen_t	 elen = sizeof(err);
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, sa, len) == 0)
+		return fd;
+	if (errno != EINPROGRESS)
+		goto fail;
+	p.fd = fd;
+	p.events = POLLOUT;
+	p.revents = 0;
+	switch (poll(&p, 1, timeout_ms)) {
+	case -1:
+		goto fail;
+	case 0:
+		errno = ETIMEDOUT;
+		goto fail;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1)
+		goto fail;
+	if (err != 0) {
+		errno = err;
+		goto fail;
+	}
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+h_connect_start(const struct sockaddr *sa, socklen_t len)
+{
+	int	 fd, saved;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, sa, len) == 0 || errno == EINPROGRESS)
+		return fd;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+h_connect_result(int fd)
+{
+	int		 err = 0;
+	socklen_t	 elen = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1)
+		return errno;
+	return err;
+}
+
+int
+h_connect_port(int family, int port, int timeout_ms)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = h_loopback(family, port, &ss);
+
+	return h_connect_sa((struct sockaddr *)&ss, len, timeout_ms);
+}
+
+bool
+h_ipv6_ok(void)
+{
+	int	 lfd, cfd, afd = -1, port;
+
+	if (h_v6 != -1)
+		return h_v6 == 1;
+	h_v6 = 0;
+	if ((lfd = h_bound_socket(AF_INET6, true, &port)) == -1)
+		return false;
+	if ((cfd = h_connect_port(AF_INET6, port, 2000)) != -1) {
+		struct pollfd	 p = { lfd, POLLIN, 0 };
+
+		if (poll(&p, 1, 2000) == 1)
+			afd = accept(lfd, NULL, NULL);
+		close(cfd);
+	}
+	if (afd != -1) {
+		close(afd);
+		h_v6 = 1;
+	}
+	close(lfd);
+	return h_v6 == 1;
+}
+
+void
+h_require_ipv6(void)
+{
+	if (h_ipv6_ok())
+		return;
+	h_v6_skipped = true;
+	print_message("[::1] is not usable here: skipping this IPv6 case\n");
+	skip();
+}
+
+void
+h_linger_reset(int fd)
+{
+	struct linger	 l = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+static int
+h_poll1(int fd, short events, int64_t deadline)
+{
+	struct pollfd	 p = { fd, events, 0 };
+	int		 n;
+
+	n = poll(&p, 1, h_left(deadline));
+	if (n == -1)
+		return errno == EINTR ? 0 : -1;
+	return n;
+}
+
+int
+h_send_all(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	const uint8_t	*b = buf;
+	size_t		 off = 0;
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+	ssize_t		 n;
+
+	for (i = 0; i < H_LOOP_MAX && off < len; i++) {
+		n = send(fd, b + off, len - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR)
+			return errno;
+		if (h_left(deadline) == 0)
+			return ETIMEDOUT;
+		if (h_poll1(fd, POLLOUT, deadline) == -1)
+			return errno;
+	}
+	return off == len ? H_OK : ETIMEDOUT;
+}
+
+int
+h_recv_n(int fd, void *buf, size_t n, int timeout_ms, size_t *got)
+{
+	uint8_t		*b = buf;
+	size_t		 off = 0;
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+	ssize_t		 r;
+	int		 end = ETIMEDOUT;
+
+	for (i = 0; i < H_LOOP_MAX; i++) {
+		if (off == n) {
+			end = H_OK;
+			break;
+		}
+		r = recv(fd, b + off, n - off, 0);
+		if (r > 0) {
+			off += (size_t)r;
+			continue;
+		}
+		if (r == 0) {
+			end = H_EOF;
+			break;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			end = errno;
+			break;
+		}
+		if (h_left(deadline) == 0)
+			break;
+		if (h_poll1(fd, POLLIN, deadline) == -1) {
+			end = errno;
+			break;
+		}
+	}
+	if (got != NULL)
+		*got = off;
+	return end;
+}
+
+int
+h_wait_end(int fd, int timeout_ms, uint64_t *extra)
+{
+	uint8_t		 buf[16384];
+	uint64_t	 total = 0;
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+	ssize_t		 r;
+	int		 end = ETIMEDOUT;
+
+	for (i = 0; i < H_LOOP_MAX; i++) {
+		r = recv(fd, buf, sizeof(buf), 0);
+		if (r > 0) {
+			total += (uint64_t)r;
+			continue;
+		}
+		if (r == 0) {
+			end = H_EOF;
+			break;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			end = errno;
+			break;
+		}
+		if (h_left(deadline) == 0)
+			break;
+		if (h_poll1(fd, POLLIN, deadline) == -1) {
+			end = errno;
+			break;
+		}
+	}
+	if (extra != NULL)
+		*extra = total;
+	return end;
+}
+
+int
+h_echo(int fd, uint64_t seed, size_t len, int timeout_ms)
+{
+	uint8_t		*out, *in;
+	size_t		 tx = 0, rx = 0;
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+	ssize_t		 n;
+	int		 end = ETIMEDOUT;
+
+	if ((out = malloc(len + 1)) == NULL || (in = malloc(len + 1)) == NULL)
+		h_fault("out of memory");
+	h_pattern(seed, 0, out, len);
+	for (i = 0; i < H_LOOP_MAX; i++) {
+		struct pollfd	 p = { fd, POLLIN, 0 };
+
+		if (rx == len) {
+			end = memcmp(in, out, len) == 0 ? H_OK : EPROTO;
+			break;
+		}
+		if (tx < len)
+			p.events |= POLLOUT;
+		if (poll(&p, 1, h_left(deadline)) == 0)
+			break;
+		if (tx < len) {
+			n = send(fd, out + tx, len - tx, MSG_NOSIGNAL);
+			if (n > 0)
+				tx += (size_t)n;
+			else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				end = errno;
+				break;
+			}
+		}
+		n = recv(fd, in + rx, len - rx, 0);
+		if (n > 0)
+			rx += (size_t)n;
+		else if (n == 0) {
+			end = H_EOF;
+			break;
+		} else if (errno != EAGAIN && errno != EINTR) {
+			end = errno;
+			break;
+		}
+	}
+	free(out);
+	free(in);
+	return end;
+}
+
+/* --- checked transfers ------------------------------------------------- */
+
+short
+h_xfer_events(const struct h_xfer *x)
+{
+	short	 ev = 0;
+
+	if (x->done)
+		return 0;
+	if (!x->eof)
+		ev |= POLLIN;
+	if (!x->shut && (!x->out_after_eof || x->eof))
+		ev |= POLLOUT;
+	return ev;
+}
+
+static void
+h_xfer_fail(struct h_xfer *x, int end)
+{
+	x->done = true;
+	x->end = end;
+}
+
+static void
+h_xfer_read(int fd, struct h_xfer *x, uint8_t *scratch, size_t scratchlen)
+{
+	unsigned	 k;
+	ssize_t		 n;
+	int64_t		 bad;
+
+	for (k = 0; k < 8 && !x->eof && !x->done; k++) {
+		n = recv(fd, scratch, scratchlen, 0);
+		if (n > 0) {
+			if (x->rx + (uint64_t)n > x->in_len) {
+				x->bad_at = x->in_len;
+				h_xfer_fail(x, EPROTO);	/* more than expected */
+				return;
+			}
+			bad = h_pattern_check(x->in_seed, x->rx, scratch, (size_t)n);
+			if (bad != -1) {
+				x->bad_at = x->rx + (uint64_t)bad;
+				h_xfer_fail(x, EPROTO);
+				return;
+			}
+			x->rx += (uint64_t)n;
+		} else if (n == 0) {
+			x->eof = true;
+			if (x->rx != x->in_len) {
+				x->bad_at = x->rx;
+				h_xfer_fail(x, EPROTO);	/* short */
+			}
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		else if (errno != EINTR) {
+			h_xfer_fail(x, errno);
+			return;
+		}
+	}
+}
+
+static void
+h_xfer_write(int fd, struct h_xfer *x, uint8_t *scratch, size_t scratchlen)
+{
+	unsigned	 k;
+	ssize_t		 n;
+	size_t		 chunk;
+
+	for (k = 0; k < 8 && x->tx < x->out_len; k++) {
+		chunk = x->out_len - x->tx < scratchlen ?
+		    (size_t)(x->out_len - x->tx) : scratchlen;
+		h_pattern(x->out_seed, x->tx, scratch, chunk);
+		n = send(fd, scratch, chunk, MSG_NOSIGNAL);
+		if (n > 0)
+			x->tx += (uint64_t)n;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		else if (errno != EINTR) {
+			h_xfer_fail(x, errno);
+			return;
+		}
+	}
+	if (x->tx == x->out_len) {
+		if (shutdown(fd, SHUT_WR) == -1) {
+			h_xfer_fail(x, errno);
+			return;
+		}
+		x->shut = true;
+	}
+}
+
+void
+h_xfer_step(int fd, struct h_xfer *x, short revents, uint8_t *scratch,
+    size_t scratchlen)
+{
+	if (x->done)
+		return;
+	if (!x->eof && (revents & (POLLIN | POLLHUP | POLLERR)) != 0)
+		h_xfer_read(fd, x, scratch, scratchlen);
+	/* Try to write whenever allowed: a just-seen EOF may have allowed it. */
+	if (!x->done && !x->shut && (!x->out_after_eof || x->eof))
+		h_xfer_write(fd, x, scratch, scratchlen);
+	if (!x->done && x->eof && x->shut) {
+		x->done = true;
+		x->end = H_OK;
+	}
+}
+
+int
+h_xfer_run(int fd, struct h_xfer *x, int timeout_ms)
+{
+	uint8_t		*scratch;
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+
+	if ((scratch = malloc(H_CHUNK)) == NULL)
+		h_fault("out of memory");
+	for (i = 0; i < H_LOOP_MAX && !x->done; i++) {
+		struct pollfd	 p = { fd, h_xfer_events(x), 0 };
+		int		 n;
+
+		n = poll(&p, 1, h_left(deadline));
+		if (n == -1 && errno != EINTR) {
+			h_xfer_fail(x, errno);
+			break;
+		}
+		if (n == 0 && h_left(deadline) == 0) {
+			h_xfer_fail(x, ETIMEDOUT);
+			break;
+		}
+		h_xfer_step(fd, x, p.revents, scratch, H_CHUNK);
+	}
+	if (!x->done)
+		h_xfer_fail(x, ETIMEDOUT);
+	free(scratch);
+	return x->end;
+}
+
+/* --- relay46 processes ------------------------------------------------------ */
+
+static struct h_relay *
+h_relay_new(void)
+{
+	struct h_relay	*r;
+	char		*d;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		h_fault("out of memory");
+	r->pid = -1;
+	r->reaped = true;
+	d = h_mkdtemp();
+	if (strlen(d) >= sizeof(r->dir))
+		h_fault("temporary directory name too long: %s", d);
+	snprintf(r->dir, sizeof(r->dir), "%s", d);
+	free(d);
+	snprintf(r->conf, sizeof(r->conf), "%s/relay46.ini", r->dir);
+	snprintf(r->ready, sizeof(r->ready), "%s/ready", r->dir);
+	snprintf(r->log, sizeof(r->log), "%s/relay46.log", r->dir);
+	h_reg_add(h_relays, r);
+	return r;
+}
+
+/*
+ * Wait up to ${timeout_ms} for ${pid} to exit.  Returns 0 with its status,
+ * or -1 (errno ETIMEDOUT) while it still runs.  A pidfd makes the wait a
+ * single poll(); without one we look every 5 ms.
+ */
+static int
+h_waitpid(pid_t pid, int *status, int timeout_ms)
+{
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	int		 pfd = -1, rc = -1;
+	unsigned	 i;
+	pid_t		 w;
+
+#ifdef SYS_pidfd_open
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+	for (i = 0; i < H_LOOP_MAX; i++) {
+		w = waitpid(pid, status, WNOHANG);
+		if (w == pid) {
+			rc = 0;
+			break;
+		}
+		if (w == -1 && errno != EINTR)
+			break;
+		if (h_left(deadline) == 0) {
+			errno = ETIMEDOUT;
+			break;
+		}
+		if (pfd != -1) {
+			struct pollfd	 p = { pfd, POLLIN, 0 };
+
+			poll(&p, 1, h_left(deadline));
+		} else
+			poll(NULL, 0, h_left(deadline) < 5 ? h_left(deadline) : 5);
+	}
+	if (pfd != -1)
+		close(pfd);
+	return rc;
+}
+
+static void
+h_child_exec(const char *const *argv, int in, int out, int err)
+{
+	struct sigaction	 sa;
+	sigset_t		 none;
+
+	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(err, 2) == -1)
+		_exit(126);
+	/* The test ignores SIGPIPE; relay46 must not inherit that. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close_range(3, ~0U, 0);
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+static void
+h_relay_spawn(struct h_relay *r, const char *const *args)
+{
+	const char	*argv[64];
+	size_t		 n = 0, i;
+	int		 logfd, nullfd;
+
+	argv[n++] = h_bin();
+	for (i = 0; args[i] != NULL && n < 60; i++)
+		argv[n++] = args[i];
+	argv[n++] = "-R";
+	argv[n++] = r->ready;
+	argv[n] = NULL;
+	logfd = open(r->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (logfd == -1 || nullfd == -1)
+		h_fault("open %s: %s", r->log, strerror(errno));
+	r->pid = fork();
+	if (r->pid == -1)
+		h_fault("fork: %s", strerror(errno));
+	if (r->pid == 0)
+		h_child_exec(argv, nullfd, logfd, logfd);
+	r->reaped = false;
+	close(logfd);
+	close(nullfd);
+}
+
+/* Parse "ROUTE 127.0.0.1:P" or "ROUTE [::1]:P" into a->ss. */
+static bool
+h_parse_addr(struct h_addr *a)
+{
+	char		 host[96];
+	const char	*t = a->text, *colon;
+	long		 port;
+	char		*end;
+
+	memset(&a->ss, 0, sizeof(a->ss));
+	if (*t == '[') {
+		const char	*rb = strchr(t, ']');
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+
+		if (rb == NULL || rb[1] != ':' || (size_t)(rb - t - 1) >= sizeof(host))
+			return false;
+		memcpy(host, t + 1, (size_t)(rb - t - 1));
+		host[rb - t - 1] = '\0';
+		host[strcspn(host, "%")] = '\0';
+		colon = rb + 1;
+		s6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return false;
+		a->len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
+
+		if ((colon = strrchr(t, ':')) == NULL ||
+		    (size_t)(colon - t) >= sizeof(host))
+			return false;
+		memcpy(host, t, (size_t)(colon - t));
+		host[colon - t] = '\0';
+		s4->sin_family = AF_INET;
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return false;
+		a->len = sizeof(*s4);
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535)
+		return false;
+	if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
+	return true;
+}
+
+static bool
+h_relay_parse_ready(struct h_relay *r, char *text)
+{
+	char		*line, *save = NULL;
+	struct h_addr	*a;
+
+	r->naddr = 0;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (r->naddr == H_MAX_ADDRS)
+			return false;
+		a = &r->addr[r->naddr];
+		if (sscanf(line, "%79s %95s", a->route, a->text) != 2 ||
+		    !h_parse_addr(a)) {
+			print_error("bad ready-file line: \"%s\"\n", line);
+			return false;
+		}
+		r->naddr++;
+	}
+	return r->naddr > 0;
+}
+
+static void
+h_relay_wait_ready(struct h_relay *r)
+{
+	int64_t		 deadline = h_now_ms() + H_READY_MS;
+	unsigned	 i;
+	char		*text;
+	bool		 ok;
+
+	for (i = 0; i < H_READY_MS / 10 + 100; i++) {
+		if ((text = h_read_file(r->ready)) != NULL) {
+			ok = h_relay_parse_ready(r, text);
+			free(text);
+			if (!ok) {
+				h_relay_dump(r);
+				fail_msg("relay46 wrote a bad ready file %s", r->ready);
+			}
+			return;
+		}
+		if (!h_relay_running(r)) {
+			h_relay_dump(r);
+			fail_msg("relay46 exited before it was ready (status %#x)",
+			    r->status);
+		}
+		if (h_left(deadline) == 0)
+			break;
+		poll(NULL, 0, 10);
+	}
+	h_relay_dump(r);
+	fail_msg("relay46 was not ready within %d ms", H_READY_MS);
+}
+
+struct h_relay *
+h_relay_start(const char *fmt, ...)
+{
+	struct h_relay	*r = h_relay_new();
+	const char	*args[] = { "-c", r->conf, NULL };
+	FILE		*f;
+	va_list		 ap;
+
+	if ((f = fopen(r->conf, "w")) == NULL)
+		h_fault("fopen %s: %s", r->conf, strerror(errno));
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (fclose(f) == EOF)
+		h_fault("write %s: %s", r->conf, strerror(errno));
+	h_relay_spawn(r, args);
+	h_relay_wait_ready(r);
+	return r;
+}
+
+struct h_relay *
+h_relay_start_args(const char *const *args)
+{
+	struct h_relay	*r = h_relay_new();
+
+	h_relay_spawn(r, args);
+	h_relay_wait_ready(r);
+	return r;
+}
+
+const struct h_addr *
+h_relay_addr(const struct h_relay *r, const char *route, int family)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->naddr; i++)
+		if (strcmp(r->addr[i].route, route) == 0 &&
+		    r->addr[i].ss.ss_family == family)
+			return &r->addr[i];
+	fail_msg("the ready file has no %s listener for route %s",
+	    family == AF_INET6 ? "IPv6" : "IPv4", route);
+	return NULL;
+}
+
+int
+h_relay_port(const struct h_relay *r, const char *route, int family)
+{
+	return h_sa_port(&h_relay_addr(r, route, family)->ss);
+}
+
+int
+h_relay_connect(const struct h_relay *r, const char *route, int family)
+{
+	const struct h_addr	*a = h_relay_addr(r, route, family);
+	struct sockaddr_storage	 ss = a->ss;
+	int			 fd;
+
+	/* A wildcard listener is reached through loopback. */
+	if (family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr))
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	if (family == AF_INET &&
+	    ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY))
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
+		    htonl(INADDR_LOOPBACK);
+	fd = h_connect_sa((struct sockaddr *)&ss, a->len, H_IO_MS);
+	if (fd == -1)
+		fail_msg("connect to relay46 %s: %s", a->text, strerror(errno));
+	return fd;
+}
+
+bool
+h_relay_running(struct h_relay *r)
+{
+	if (!r->reaped && waitpid(r->pid, &r->status, WNOHANG) == r->pid)
+		r->reaped = true;
+	return !r->reaped;
+}
+
+int
+h_relay_wait(struct h_relay *r, int timeout_ms)
+{
+	if (!r->reaped && h_waitpid(r->pid, &r->status, timeout_ms) == 0)
+		r->reaped = true;
+	return r->reaped ? r->status : -1;
+}
+
+int
+h_relay_stop(struct h_relay *r, int sig, int timeout_ms)
+{
+	if (r->reaped)
+		return r->status;
+	kill(r->pid, sig);
+	if (h_relay_wait(r, timeout_ms) != -1)
+		return r->status;
+	kill(r->pid, SIGKILL);
+	h_relay_wait(r, 5000);
+	return -1;
+}
+
+static const char *const h_sanitizer_marks[] = {
+	"AddressSanitizer", "LeakSanitizer", "runtime error:",
+	"ThreadSanitizer",
+};
+
+void
+h_relay_finish(struct h_relay *r)
+{
+	int	 st = h_relay_stop(r, SIGTERM, H_STOP_MS);
+	char	*log = h_relay_log(r);
+	size_t	 i;
+
+	for (i = 0; log != NULL && i < sizeof(h_sanitizer_marks) /
+	    sizeof(h_sanitizer_marks[0]); i++)
+		if (strstr(log, h_sanitizer_marks[i]) != NULL) {
+			free(log);
+			h_relay_dump(r);
+			fail_msg("relay46's log holds a sanitizer report");
+		}
+	free(log);
+	if (st == -1) {
+		h_relay_dump(r);
+		fail_msg("relay46 did not exit within %d ms of SIGTERM",
+		    H_STOP_MS);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		h_relay_dump(r);
+		fail_msg("relay46 did not exit 0 after SIGTERM (status %#x)", st);
+	}
+	h_relay_free(r);
+}
+
+void
+h_relay_free(struct h_relay *r)
+{
+	if (r == NULL)
+		return;
+	if (!r->reaped) {
+		kill(r->pid, SIGKILL);
+		h_relay_wait(r, 5000);
+	}
+	h_rmdir(r->dir);
+	h_reg_del(h_relays, r);
+	free(r);
+}
+
+char *
+h_relay_log(const struct h_relay *r)
+{
+	return h_read_file(r->log);
+}
+
+bool
+h_relay_log_wait(const struct h_relay *r, const char *needle, int timeout_ms)
+{
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+	char		*log;
+	bool		 found = false;
+
+	for (i = 0; i < (unsigned)timeout_ms / 10 + 100 && !found; i++) {
+		log = h_relay_log(r);
+		found = log != NULL && strstr(log, needle) != NULL;
+		free(log);
+		if (found || h_left(deadline) == 0)
+			break;
+		poll(NULL, 0, 10);
+	}
+	return found;
+}
+
+unsigned
+h_relay_log_count(const struct h_relay *r, const char *needle)
+{
+	char		*log = h_relay_log(r), *p;
+	unsigned	 n = 0;
+
+	for (p = log; p != NULL && (p = strstr(p, needle)) != NULL;
+	    p += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}
+
+void
+h_relay_dump(struct h_relay *r)
+{
+	char	*log;
+
+	if (r->dumped)
+		return;
+	r->dumped = true;
+	log = h_relay_log(r);
+	fprintf(stderr, "----- relay46 log %s (pid %d) -----\n%s"
+	    "----- end of relay46 log -----\n", r->log, (int)r->pid,
+	    log == NULL ? "(unreadable)\n" : log);
+	free(log);
+}
+
+long
+h_rss_kb(pid_t pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* Append what ${fd} has to *${buf}; false at EOF or error. */
+static bool
+h_slurp(int fd, char **buf, size_t *len, size_t *cap)
+{
+	ssize_t	 n;
+
+	if (*cap - *len < 4096) {
+		char	*nb;
+
+		*cap = *cap * 2 + 8192;
+		if ((nb = realloc(*buf, *cap)) == NULL)
+			h_fault("out of memory");
+		*buf = nb;
+	}
+	n = read(fd, *buf + *len, *cap - *len - 1);
+	if (n > 0) {
+		*len += (size_t)n;
+		(*buf)[*len] = '\0';
+		return true;
+	}
+	return n == -1 && (errno == EINTR || errno == EAGAIN);
+}
+
+int
+h_run(const char *const *args, char **out, char **err, int timeout_ms)
+{
+	const char	*argv[64];
+	int		 po[2], pe[2], nullfd, st;
+	size_t		 n = 0, i, len[2] = { 0, 0 }, cap[2] = { 0, 0 };
+	char		*buf[2] = { NULL, NULL };
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	pid_t		 pid;
+	struct pollfd	 p[2];
+
+	argv[n++] = h_bin();
+	for (i = 0; args[i] != NULL && n < 63; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (pipe2(po, O_CLOEXEC) == -1 || pipe2(pe, O_CLOEXEC) == -1 ||
+	    (nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		h_fault("pipe: %s", strerror(errno));
+	if ((pid = fork()) == -1)
+		h_fault("fork: %s", strerror(errno));
+	if (pid == 0)
+		h_child_exec(argv, nullfd, po[1], pe[1]);
+	close(po[1]);
+	close(pe[1]);
+	close(nullfd);
+	p[0].fd = po[0];
+	p[1].fd = pe[0];
+	for (i = 0; i < 2; i++) {
+		cap[i] = 8192;
+		if ((buf[i] = calloc(1, cap[i])) == NULL)
+			h_fault("out of memory");
+		p[i].events = POLLIN;
+	}
+	for (i = 0; i < H_LOOP_MAX && (p[0].fd != -1 || p[1].fd != -1); i++) {
+		if (poll(p, 2, h_left(deadline)) == 0 && h_left(deadline) == 0)
+			break;
+		for (n = 0; n < 2; n++)
+			if (p[n].fd != -1 && p[n].revents != 0 &&
+			    !h_slurp(p[n].fd, &buf[n], &len[n], &cap[n])) {
+				close(p[n].fd);
+				p[n].fd = -1;
+			}
+	}
+	for (n = 0; n < 2; n++)
+		if (p[n].fd != -1)
+			close(p[n].fd);
+	*out = buf[0];
+	*err = buf[1];
+	if (h_waitpid(pid, &st, h_left(deadline)) == -1) {
+		kill(pid, SIGKILL);
+		h_waitpid(pid, &st, 5000);
+		return -1;
+	}
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+/* --- backends -------------------------------------------------------------- */
+
+struct h_conn {
+	int		 fd;
+	bool		 eof;		/* read side ended */
+	bool		 closed;	/* finished; fd closed or parked */
+	uint64_t	 rx;
+	uint64_t	 tx;
+	uint8_t		*buf;		/* H_ECHO: bytes not sent back yet */
+	size_t		 len;
+	struct h_xfer	 x;		/* H_STREAM */
+};
+
+struct h_backend {
+	struct h_backend_cfg	 cfg;
+	int			 family;
+	int			 port;
+	int			 lfd;
+	int			 stop[2];
+	pthread_t		 th;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct h_backend_stats	 st;	/* under mu */
+	struct h_conn		**conns;
+	size_t			 nconn;
+	size_t			 cap;
+	uint8_t			*scratch;
+};
+
+static void
+h_backend_note(struct h_backend *b, uint64_t rx, uint64_t tx)
+{
+	if (rx == 0 && tx == 0)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->st.rx += rx;
+	b->st.tx += tx;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Connection ${c} ended as ${end}; an error when ${why} is not NULL. */
+static void
+h_conn_end(struct h_backend *b, struct h_conn *c, int end, const char *why,
+    bool keep_fd)
+{
+	pthread_mutex_lock(&b->mu);
+	if (why == NULL)
+		b->st.done++;
+	else {
+		b->st.failed++;
+		if (b->st.error[0] == '\0')
+			snprintf(b->st.error, sizeof(b->st.error),
+			    "backend connection: %s (%s)", why, h_end_str(end));
+	}
+	b->st.last_end = end;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	c->closed = true;
+	if (!keep_fd) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	free(c->buf);
+	c->buf = NULL;
+}
+
+static short
+h_conn_events(const struct h_backend *b, const struct h_conn *c)
+{
+	if (c->closed)
+		return 0;
+	switch (b->cfg.mode) {
+	case H_ECHO:
+		return (short)((!c->eof && c->len < H_ECHO_BUF ? POLLIN : 0) |
+		    (c->len > 0 ? POLLOUT : 0));
+	case H_STREAM:
+		return h_xfer_events(&c->x);
+	case H_RESET:
+		return c->rx < b->cfg.reset_after ? POLLIN : POLLOUT;
+	case H_SILENT:
+		return c->eof ? 0 : POLLIN;
+	case H_SINK:
+		break;
+	}
+	return 0;
+}
+
+/* Read into ${buf}; returns bytes, 0 at EOF, -1 with errno (EAGAIN too). */
+static ssize_t
+h_conn_recv(struct h_conn *c, void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	do
+		n = recv(c->fd, buf, len, 0);
+	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		c->rx += (uint64_t)n;
+	return n;
+}
+
+static void
+h_conn_echo(struct h_backend *b, struct h_conn *c, short rev)
+{
+	ssize_t	 n;
+
+	if (c->buf == NULL && (c->buf = malloc(H_ECHO_BUF)) == NULL) {
+		h_conn_end(b, c, ENOMEM, "out of memory", false);
+		return;
+	}
+	if (!c->eof && c->len < H_ECHO_BUF && (rev & (POLLIN | POLLHUP | POLLERR))) {
+		n = h_conn_recv(c, c->buf + c->len, H_ECHO_BUF - c->len);
+		if (n > 0) {
+			c->len += (size_t)n;
+			h_backend_note(b, (uint64_t)n, 0);
+		} else if (n == 0)
+			c->eof = true;
+		else if (errno != EAGAIN) {
+			h_conn_end(b, c, errno, "recv", false);
+			return;
+		}
+	}
+	if (c->len > 0) {
+		n = send(c->fd, c->buf, c->len, MSG_NOSIGNAL);
+		if (n > 0) {
+			memmove(c->buf, c->buf + n, c->len - (size_t)n);
+			c->len -= (size_t)n;
+			c->tx += (uint64_t)n;
+			h_backend_note(b, 0, (uint64_t)n);
+		} else if (errno != EAGAIN && errno != EINTR) {
+			h_conn_end(b, c, errno, "send", false);
+			return;
+		}
+	}
+	if (c->eof && c->len == 0)
+		h_conn_end(b, c, H_EOF, NULL, false);
+}
+
+static void
+h_conn_stream(struct h_backend *b, struct h_conn *c, short rev)
+{
+	uint64_t	 rx = c->x.rx, tx = c->x.tx;
+	char		 why[96];
+
+	h_xfer_step(c->fd, &c->x, rev, b->scratch, H_CHUNK);
+	h_backend_note(b, c->x.rx - rx, c->x.tx - tx);
+	if (!c->x.done)
+		return;
+	if (c->x.end == H_OK)
+		h_conn_end(b, c, H_EOF, NULL, false);
+	else {
+		snprintf(why, sizeof(why), "stream failed at rx=%llu tx=%llu "
+		    "bad_at=%llu", (unsigned long long)c->x.rx,
+		    (unsigned long long)c->x.tx, (unsigned long long)c->x.bad_at);
+		h_conn_end(b, c, c->x.end, why, false);
+	}
+}
+
+static void
+h_conn_reset(struct h_backend *b, struct h_conn *c, short rev)
+{
+	ssize_t		 n;
+	size_t		 chunk;
+
+	if (c->rx < b->cfg.reset_after && (rev & (POLLIN | POLLHUP | POLLERR))) {
+		n = h_conn_recv(c, b->scratch, H_CHUNK);
+		if (n > 0)
+			h_backend_note(b, (uint64_t)n, 0);
+		else if (n == 0)
+			h_conn_end(b, c, H_EOF, "EOF before the reset point", false);
+		else if (errno != EAGAIN)
+			h_conn_end(b, c, errno, "recv", false);
+		return;
+	}
+	if (c->rx < b->cfg.reset_after)
+		return;
+	while (c->tx < b->cfg.out_len) {
+		chunk = b->cfg.out_len - c->tx < H_CHUNK ?
+		    (size_t)(b->cfg.out_len - c->tx) : H_CHUNK;
+		h_pattern(b->cfg.out_seed, c->tx, b->scratch, chunk);
+		n = send(c->fd, b->scratch, chunk, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->tx += (uint64_t)n;
+			h_backend_note(b, 0, (uint64_t)n);
+		} else if (errno == EAGAIN)
+			return;
+		else if (errno != EINTR) {
+			h_conn_end(b, c, errno, "send", false);
+			return;
+		}
+	}
+	{
+		struct linger	 l = { 1, 0 };
+
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
+	h_conn_end(b, c, H_OK, NULL, false);
+}
+
+static void
+h_conn_silent(struct h_backend *b, struct h_conn *c, short rev)
+{
+	ssize_t	 n;
+
+	if (c->eof || (rev & (POLLIN | POLLHUP | POLLERR)) == 0)
+		return;
+	n = h_conn_recv(c, b->scratch, H_CHUNK);
+	if (n > 0)
+		h_backend_note(b, (uint64_t)n, 0);
+	else if (n == 0) {
+		c->eof = true;
+		/* Keep the fd: a silent backend never closes. */
+		h_conn_end(b, c, H_EOF, NULL, true);
+	} else if (errno != EAGAIN) {
+		c->eof = true;
+		h_conn_end(b, c, errno, "recv", true);
+	}
+}
+
+static void
+h_conn_step(struct h_backend *b, struct h_conn *c, short rev)
+{
+	if (c->closed)
+		return;
+	switch (b->cfg.mode) {
+	case H_ECHO:
+		h_conn_echo(b, c, rev);
+		break;
+	case H_STREAM:
+		h_conn_stream(b, c, rev);
+		break;
+	case H_RESET:
+		h_conn_reset(b, c, rev);
+		break;
+	case H_SILENT:
+		h_conn_silent(b, c, rev);
+		break;
+	case H_SINK:
+		break;
+	}
+}
+
+/* Accept what is waiting; false on a fatal error (recorded). */
+static bool
+h_backend_accept(struct h_backend *b)
+{
+	struct h_conn	*c;
+	unsigned	 k;
+	int		 fd;
+
+	for (k = 0; k < 256; k++) {
+		fd = accept4(b->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1)
+			return errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED;
+		if (b->nconn == b->cap) {
+			struct h_conn	**nc;
+
+			b->cap = b->cap * 2 + 64;
+			if ((nc = realloc(b->conns, b->cap * sizeof(*nc))) == NULL)
+				return false;
+			b->conns = nc;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return false;
+		c->fd = fd;
+		c->x.in_len = b->cfg.in_len;
+		c->x.in_seed = b->cfg.in_seed;
+		c->x.out_len = b->cfg.out_len;
+		c->x.out_seed = b->cfg.out_seed;
+		c->x.out_after_eof = b->cfg.out_after_eof;
+		b->conns[b->nconn++] = c;
+		pthread_mutex_lock(&b->mu);
+		b->st.accepted++;
+		pthread_cond_broadcast(&b->cv);
+		pthread_mutex_unlock(&b->mu);
+	}
+	return true;
+}
+
+static void
+h_backend_error(struct h_backend *b, const char *what)
+{
+	pthread_mutex_lock(&b->mu);
+	if (b->st.error[0] == '\0')
+		snprintf(b->st.error, sizeof(b->st.error), "backend: %s: %s",
+		    what, strerror(errno));
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Drop finished connections (parked fds of silent ones stay open). */
+static void
+h_backend_compact(struct h_backend *b)
+{
+	size_t	 i, j;
+
+	for (i = j = 0; i < b->nconn; i++) {
+		struct h_conn	*c = b->conns[i];
+
+		if (c->closed && c->fd == -1)
+			free(c);
+		else
+			b->conns[j++] = c;
+	}
+	b->nconn = j;
+}
+
+static void *
+h_backend_main(void *arg)
+{
+	struct h_backend	*b = arg;
+	struct pollfd		*p = NULL;
+	size_t			 pcap = 0, n, i;
+	int64_t			 deadline = h_now_ms() + H_BACKEND_LIFE_MS;
+	unsigned		 it;
+	int			 left;
+
+	for (it = 0; it < H_LOOP_MAX; it++) {
+		if ((left = h_left(deadline)) == 0) {
+			errno = ETIMEDOUT;
+			h_backend_error(b, "lifetime exceeded");
+			break;
+		}
+		h_backend_compact(b);
+		if (pcap < b->nconn + 2) {
+			struct pollfd	*np;
+
+			pcap = (b->nconn + 2) * 2;
+			if ((np = realloc(p, pcap * sizeof(*p))) == NULL) {
+				h_backend_error(b, "realloc");
+				break;
+			}
+			p = np;
+		}
+		p[0] = (struct pollfd){ b->stop[0], POLLIN, 0 };
+		p[1] = (struct pollfd){ b->lfd, POLLIN, 0 };
+		n = b->nconn;
+		for (i = 0; i < n; i++) {
+			short	 ev = h_conn_events(b, b->conns[i]);
+
+			p[2 + i] = (struct pollfd){ ev != 0 ? b->conns[i]->fd : -1,
+			    ev, 0 };
+		}
+		if (poll(p, 2 + n, left < 1000 ? left : 1000) == -1) {
+			if (errno == EINTR)
+				continue;
+			h_backend_error(b, "poll");
+			break;
+		}
+		if (p[0].revents != 0)
+			break;
+		for (i = 0; i < n; i++)
+			if (p[2 + i].revents != 0)
+				h_conn_step(b, b->conns[i], p[2 + i].revents);
+		if ((p[1].revents & POLLIN) && !h_backend_accept(b)) {
+			h_backend_error(b, "accept");
+			break;
+		}
+	}
+	free(p);
+	return NULL;
+}
+
+struct h_backend *
+h_backend_start(int family, const struct h_backend_cfg *cfg)
+{
+	struct h_backend	*b;
+	pthread_condattr_t	 ca;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (b->scratch = malloc(H_CHUNK)) == NULL)
+		h_fault("out of memory");
+	b->cfg = *cfg;
+	b->family = family;
+	b->lfd = h_listen_socket(family, &b->port);
+	if (pipe2(b->stop, O_CLOEXEC | O_NONBLOCK) == -1)
+		h_fault("pipe: %s", strerror(errno));
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&b->th, NULL, h_backend_main, b) != 0)
+		h_fault("pthread_create failed");
+	h_reg_add(h_backends, b);
+	return b;
+}
+
+int
+h_backend_port(const struct h_backend *b)
+{
+	return b->port;
+}
+
+void
+h_backend_stats(struct h_backend *b, struct h_backend_stats *st)
+{
+	pthread_mutex_lock(&b->mu);
+	*st = b->st;
+	pthread_mutex_unlock(&b->mu);
+}
+
+bool
+h_backend_wait(struct h_backend *b, unsigned accepted, unsigned ended,
+    uint64_t rx, int timeout_ms)
+{
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	struct timespec	 ts;
+	unsigned	 i;
+	bool		 ok = false;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&b->mu);
+	for (i = 0; i < H_LOOP_MAX; i++) {
+		ok = b->st.accepted >= accepted &&
+		    b->st.done + b->st.failed >= ended && b->st.rx >= rx;
+		if (ok || h_left(deadline) == 0 ||
+		    pthread_cond_timedwait(&b->cv, &b->mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	ok = b->st.accepted >= accepted &&
+	    b->st.done + b->st.failed >= ended && b->st.rx >= rx;
+	pthread_mutex_unlock(&b->mu);
+	return ok;
+}
+
+void
+h_backend_free(struct h_backend *b)
+{
+	size_t	 i;
+
+	if (b == NULL)
+		return;
+	if (write(b->stop[1], "x", 1) == -1)
+		h_fault("backend stop: %s", strerror(errno));
+	pthread_join(b->th, NULL);
+	for (i = 0; i < b->nconn; i++) {
+		if (b->conns[i]->fd != -1)
+			close(b->conns[i]->fd);
+		free(b->conns[i]->buf);
+		free(b->conns[i]);
+	}
+	free(b->conns);
+	close(b->lfd);
+	close(b->stop[0]);
+	close(b->stop[1]);
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
+	free(b->scratch);
+	h_reg_del(h_backends, b);
+	free(b);
+}

@@ -1,0 +1,204 @@
+#include "autoconf.h"
+
+/*
+ * What a client sees when something breaks: an upstream that refuses,
+ * one that resets in the middle of a stream, a client that resets.
+ */
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* The only upstream refuses: the client is let go within a second. */
+static void
+test_upstream_refused(void **state)
+{
+	struct h_relay	*r;
+	int64_t		 t0, took;
+	int		 hold, port, fd, end;
+
+	(void)state;
+	hold = h_refused_port(AF_INET, &port);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route rf]\nlisten = %s\nupstream = %s\nretries = 2\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, port));
+	t0 = h_now_ms();
+	fd = h_relay_connect(r, "rf", AF_INET);
+	end = h_wait_end(fd, 5000, NULL);
+	took = h_now_ms() - t0;
+	print_message("client closed after %lld ms (%s)\n", (long long)took,
+	    h_end_str(end));
+	H_ASSERT_END(end, H_EOF, ECONNRESET);
+	assert_in_range(took, 0, 1000);
+	close(fd);
+	H_EXPECT_LOG(r, "end=upstream_refused");
+	h_relay_finish(r);
+	close(hold);
+}
+
+/*
+ * Upstreams [refused, echo] with retries = 1: round robin starts some
+ * sessions on the refused one, and each of them must move on to the echo.
+ */
+static void
+test_retry_next_upstream(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	int			 hold, port, fd, i;
+
+	(void)state;
+	hold = h_refused_port(AF_INET, &port);
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route rt]\nlisten = %s\n"
+	    "upstream = %s\nupstream = %s\nretries = 1\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, port), h_hostport(AF_INET, h_backend_port(b)));
+	for (i = 0; i < 4; i++) {
+		fd = h_relay_connect(r, "rt", AF_INET);
+		H_ASSERT_END(h_echo(fd, 500 + (uint64_t)i, 20000, H_IO_MS),
+		    H_OK, H_OK);
+		assert_int_equal(shutdown(fd, SHUT_WR), 0);
+		H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
+		close(fd);
+	}
+	assert_true(h_backend_wait(b, 4, 4, 4 * 20000, H_IO_MS));
+	h_backend_stats(b, &st);
+	assert_int_equal(st.accepted, 4);
+	assert_int_equal(st.failed, 0);
+	if (h_relay_log_count(r, "end=done") < 4) {
+		h_relay_dump(r);
+		fail_msg("expected 4 sessions with end=done");
+	}
+	assert_int_equal(h_relay_log_count(r, "end=upstream_refused"), 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+	close(hold);
+}
+
+/* The backend sends part of a reply and then resets: so does the client. */
+static void
+test_upstream_reset(void **state)
+{
+	struct h_backend_cfg	 cfg = {
+		.mode = H_RESET,
+		.reset_after = 100,
+		.out_len = 32768, .out_seed = 31,
+	};
+	struct h_backend	*b;
+	struct h_relay		*r;
+	uint8_t			 req[100];
+	uint64_t		 got = 0;
+	int			 fd, end;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route rs]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	fd = h_relay_connect(r, "rs", AF_INET);
+	h_pattern(30, 0, req, sizeof(req));
+	H_ASSERT_END(h_send_all(fd, req, sizeof(req), H_IO_MS), H_OK, H_OK);
+	assert_true(h_backend_wait(b, 1, 1, sizeof(req), H_IO_MS));
+	end = h_wait_end(fd, 5000, &got);
+	print_message("client got %llu bytes, then %s\n",
+	    (unsigned long long)got, h_end_str(end));
+	/* A reset must not turn into a clean end of stream. */
+	H_ASSERT_END(end, ECONNRESET, ECONNRESET);
+	assert_in_range(got, 0, 32768);
+	close(fd);
+	H_EXPECT_LOG(r, "end=upstream_reset");
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* The client resets: the backend learns it through a reset too. */
+static void
+test_client_reset(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	int			 fd;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route cr]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	fd = h_relay_connect(r, "cr", AF_INET);
+	H_ASSERT_END(h_echo(fd, 40, 10000, H_IO_MS), H_OK, H_OK);
+	h_linger_reset(fd);
+	if (!h_backend_wait(b, 1, 1, 0, 5000))
+		fail_msg("the backend connection did not end after the "
+		    "client's reset");
+	h_backend_stats(b, &st);
+	print_message("backend connection ended with %s\n",
+	    h_end_str(st.last_end));
+	H_ASSERT_END(st.last_end, ECONNRESET, ECONNRESET);
+	H_EXPECT_LOG(r, "end=client_reset");
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * A refused upstream with the client already sending: the bytes it sent
+ * while the relay was connecting do not keep the session alive.
+ */
+static void
+test_refused_with_pending_bytes(void **state)
+{
+	struct h_relay	*r;
+	uint8_t		 req[4096];
+	int		 hold, port, fd;
+
+	(void)state;
+	hold = h_refused_port(AF_INET, &port);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route rp]\nlisten = %s\nupstream = %s\nretries = 0\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, port));
+	fd = h_relay_connect(r, "rp", AF_INET);
+	h_pattern(50, 0, req, sizeof(req));
+	/* The relay may already have closed: EPIPE/ECONNRESET are fine. */
+	(void)h_send_all(fd, req, sizeof(req), 1000);
+	H_ASSERT_END(h_wait_end(fd, 3000, NULL), H_EOF, ECONNRESET);
+	close(fd);
+	H_EXPECT_LOG(r, "end=upstream_refused");
+	h_relay_finish(r);
+	close(hold);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_upstream_refused, h_teardown),
+		cmocka_unit_test_teardown(test_retry_next_upstream, h_teardown),
+		cmocka_unit_test_teardown(test_upstream_reset, h_teardown),
+		cmocka_unit_test_teardown(test_client_reset, h_teardown),
+		cmocka_unit_test_teardown(test_refused_with_pending_bytes,
+		    h_teardown),
+	};
+
+	h_init();
+	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
+}

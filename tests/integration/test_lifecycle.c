@@ -1,0 +1,493 @@
+#include "autoconf.h"
+
+/*
+ * The process around the relay: command line, config checking, start-up
+ * failures and the SIGTERM shutdown.
+ */
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define RUN_MS		10000
+
+/* --- config errors --------------------------------------------------------- */
+
+/*
+ * Bad files: where the error is (the line relay46 must name) and a piece
+ * of the message.  Every file would be fine without its bad line.
+ */
+static const struct bad_config {
+	const char	*text;
+	int		 line;
+	const char	*why;
+} bad_configs[] = {
+	{ "[global]\n"
+	  "log_level = info\n"
+	  "\n"
+	  "[route web]\n"
+	  "listen = 127.0.0.1:0\n"
+	  "upstream = 127.0.0.1:9\n",
+	  5, "port out of range" },
+	{ "[route web]\n"
+	  "listen = 127.0.0.1:8080\n"
+	  "upstream = 127.0.0.1:9\n"
+	  "foo = bar\n",
+	  4, "unknown key 'foo'" },
+	{ "; a comment\n"
+	  "[route web]\n"
+	  "listen = 127.0.0.1:8080\n"
+	  "upstream = 127.0.0.1:9\n"
+	  "[bogus]\n",
+	  5, "unknown section [bogus]" },
+	{ "[route web]\n"
+	  "listen = 127.0.0.1:8080\n"
+	  "upstream = 127.0.0.1:9\n"
+	  "\n"
+	  "[route web]\n"
+	  "listen = 127.0.0.1:8081\n"
+	  "upstream = 127.0.0.1:9\n",
+	  5, "defined twice (first on line 1)" },
+	{ "[route web]\n"
+	  "listen = 127.0.0.1:8080\n"
+	  "upstream = 127.0.0.1:9\n"
+	  "connect_timeout = 5 fortnights\n",
+	  4, "connect_timeout" },
+	{ "[global]\n"
+	  "\n"
+	  "[route lonely]\n"
+	  "listen = 127.0.0.1:8080\n",
+	  3, "has no upstream" },
+	{ "[route web]\n"
+	  "listen = 127.0.0.1:8080\n"
+	  "upstream = 127.0.0.1:9 weight=0\n",
+	  3, "upstream" },
+	{ "[global]\n"
+	  "workers = 4\n"
+	  "[route web]\n"
+	  "listen = 127.0.0.1:8080\n"
+	  "upstream = 127.0.0.1:9\n",
+	  2, "not supported yet" },
+	{ "[route web]\n"
+	  "listen = 127.0.0.1:8080\n"
+	  "listen = 127.0.0.1:8080\n"
+	  "upstream = 127.0.0.1:9\n",
+	  3, "127.0.0.1:8080" },
+};
+
+/* A 200-byte line, past the 190-byte limit, on line 3. */
+static char *
+long_line_config(void)
+{
+	char	*t, pad[201];
+
+	memset(pad, 'x', 200);
+	pad[200] = '\0';
+	if (asprintf(&t, "[route web]\nlisten = 127.0.0.1:8080\n; %s\n"
+	    "upstream = 127.0.0.1:9\n", pad) == -1)
+		h_fault("out of memory");
+	return t;
+}
+
+static void
+check_bad(const char *text, int line, const char *why)
+{
+	const char	*dir = h_tmpdir();
+	char		 path[H_PATH + 16], needle[64], *out, *err;
+	const char	*args_t[] = { "-t", "-c", path, NULL };
+	const char	*args_run[] = { "-c", path, NULL };
+	int		 rc;
+
+	h_write_file(path, sizeof(path), dir, "bad.ini", text);
+	/* Line 0: an error about the whole file, "FILE: message". */
+	if (line == 0)
+		snprintf(needle, sizeof(needle), "bad.ini: ");
+	else
+		snprintf(needle, sizeof(needle), "bad.ini:%d:", line);
+
+	rc = h_run(args_t, &out, &err, RUN_MS);
+	if (rc != 1)
+		fail_msg("relay46 -t -c on a bad file (line %d) exited %d, "
+		    "stderr:\n%s", line, rc, err);
+	H_ASSERT_CONTAINS(err, needle);
+	H_ASSERT_CONTAINS(err, why);
+	free(out);
+	free(err);
+
+	/* Without -t it must refuse to start, with the same message. */
+	rc = h_run(args_run, &out, &err, RUN_MS);
+	if (rc != 1)
+		fail_msg("relay46 -c on a bad file (line %d) exited %d, "
+		    "stderr:\n%s", line, rc, err);
+	H_ASSERT_CONTAINS(err, needle);
+	free(out);
+	free(err);
+}
+
+static void
+test_bad_configs(void **state)
+{
+	size_t	 i;
+	char	*t;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_configs) / sizeof(bad_configs[0]); i++)
+		check_bad(bad_configs[i].text, bad_configs[i].line,
+		    bad_configs[i].why);
+	t = long_line_config();
+	check_bad(t, 3, "line too long");
+	free(t);
+	check_bad("", 0, "no routes");
+}
+
+/* Every error is reported, in file order, not just the first. */
+static void
+test_all_errors_reported(void **state)
+{
+	const char	*dir = h_tmpdir();
+	char		 path[H_PATH + 16], *out, *err, *a, *b;
+	const char	*args[] = { "-t", "-c", path, NULL };
+
+	(void)state;
+	h_write_file(path, sizeof(path), dir, "bad.ini",
+	    "[route web]\n"
+	    "listen = 127.0.0.1:8080\n"
+	    "upstream = 127.0.0.1:9\n"
+	    "nope = 1\n"
+	    "buffer = lots\n");
+	assert_int_equal(h_run(args, &out, &err, RUN_MS), 1);
+	H_ASSERT_CONTAINS(err, "bad.ini:4:");
+	H_ASSERT_CONTAINS(err, "bad.ini:5:");
+	a = strstr(err, "bad.ini:4:");
+	b = strstr(err, "bad.ini:5:");
+	assert_true(a < b);
+	free(out);
+	free(err);
+}
+
+static void
+test_good_config_check(void **state)
+{
+	const char	*dir = h_tmpdir();
+	char		 path[H_PATH + 16], *out, *err;
+	const char	*args[] = { "-t", "-c", path, NULL };
+
+	(void)state;
+	h_write_file(path, sizeof(path), dir, "good.ini",
+	    "[global]\n"
+	    "max_connections = 100\n"
+	    "shutdown_timeout = 5s\n"
+	    "\n"
+	    "[route web]\n"
+	    "listen = 127.0.0.1:8080\n"
+	    "listen = [::1]:8080\n"
+	    "upstream = 127.0.0.1:8000\n"
+	    "upstream = [::1]:8001 weight=3\n"
+	    "connect_timeout = 250ms\n"
+	    "idle_timeout = 1h\n"
+	    "fin_timeout = 1m\n"
+	    "retries = 2\n"
+	    "buffer = 64k\n");
+	assert_int_equal(h_run(args, &out, &err, RUN_MS), 0);
+	H_ASSERT_CONTAINS(out, "good.ini: configuration OK");
+	free(out);
+	free(err);
+}
+
+/* The example config shipped in etc/ passes -t. */
+static void
+test_sample_config_check(void **state)
+{
+	const char	*src = getenv("RELAY46_SRCDIR");
+	char		 path[H_PATH], *out, *err;
+	const char	*args[] = { "-t", "-c", path, NULL };
+	int		 rc;
+
+	(void)state;
+	if (src == NULL || *src == '\0') {
+		print_message("RELAY46_SRCDIR is not set\n");
+		skip();
+	}
+	snprintf(path, sizeof(path), "%s/etc/relay46.ini", src);
+	if (access(path, R_OK) == -1)
+		fail_msg("%s: %s", path, strerror(errno));
+	rc = h_run(args, &out, &err, RUN_MS);
+	if (rc != 0)
+		fail_msg("relay46 -t -c %s exited %d, stderr:\n%s", path, rc, err);
+	H_ASSERT_CONTAINS(out, "configuration OK");
+	free(out);
+	free(err);
+}
+
+static void
+test_missing_config(void **state)
+{
+	const char	*dir = h_tmpdir();
+	char		 path[H_PATH + 16], *out, *err;
+	const char	*args_t[] = { "-t", "-c", path, NULL };
+	const char	*args_run[] = { "-c", path, NULL };
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/missing.ini", dir);
+	assert_int_equal(h_run(args_t, &out, &err, RUN_MS), 1);
+	H_ASSERT_CONTAINS(err, "missing.ini: No such file or directory");
+	free(out);
+	free(err);
+	assert_int_equal(h_run(args_run, &out, &err, RUN_MS), 1);
+	H_ASSERT_CONTAINS(err, "No such file or directory");
+	free(out);
+	free(err);
+}
+
+/* --- command line ----------------------------------------------------------- */
+
+static void
+test_version_and_help(void **state)
+{
+	const char	*v[] = { "-V", NULL }, *vl[] = { "--version", NULL };
+	const char	*h[] = { "-h", NULL }, *hl[] = { "--help", NULL };
+	char		*out, *err;
+
+	(void)state;
+	assert_int_equal(h_run(v, &out, &err, RUN_MS), 0);
+	assert_true(strncmp(out, "relay46 ", 8) == 0);
+	assert_true(strlen(out) > 9);
+	free(out);
+	free(err);
+	assert_int_equal(h_run(vl, &out, &err, RUN_MS), 0);
+	assert_true(strncmp(out, "relay46 ", 8) == 0);
+	free(out);
+	free(err);
+	assert_int_equal(h_run(h, &out, &err, RUN_MS), 0);
+	H_ASSERT_CONTAINS(out, "-c");
+	H_ASSERT_CONTAINS(out, "-l");
+	free(out);
+	free(err);
+	assert_int_equal(h_run(hl, &out, &err, RUN_MS), 0);
+	assert_true(strlen(out) > 0);
+	free(out);
+	free(err);
+}
+
+static void
+test_bad_usage(void **state)
+{
+	static const char *const cases[][4] = {
+		{ "-Z", NULL },
+		{ "--no-such-option", NULL },
+		{ "-c", NULL },			/* missing argument */
+	};
+	char	*out, *err;
+	size_t	 i;
+	int	 rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = h_run(cases[i], &out, &err, RUN_MS);
+		if (rc != 2)
+			fail_msg("relay46 %s %s exited %d, expected 2; stderr:\n%s",
+			    cases[i][0], cases[i][1] ? cases[i][1] : "", rc, err);
+		assert_true(strlen(err) > 0);
+		free(out);
+		free(err);
+	}
+}
+
+/* --- start-up failure --------------------------------------------------------- */
+
+static void
+test_bind_in_use(void **state)
+{
+	const char	*dir = h_tmpdir();
+	char		 path[H_PATH + 16], conf[256], *out, *err;
+	const char	*args[] = { "-c", path, NULL };
+	int		 hold, port, rc;
+
+	(void)state;
+	hold = h_listen_socket(AF_INET, &port);
+	snprintf(conf, sizeof(conf),
+	    "[route busy]\nlisten = 127.0.0.1:%d\nupstream = 127.0.0.1:9\n",
+	    port);
+	h_write_file(path, sizeof(path), dir, "busy.ini", conf);
+	rc = h_run(args, &out, &err, RUN_MS);
+	if (rc != 1)
+		fail_msg("relay46 with its port taken exited %d, expected 1; "
+		    "stderr:\n%s", rc, err);
+	H_ASSERT_CONTAINS(err, "Address already in use");
+	H_ASSERT_CONTAINS(err, h_hostport(AF_INET, port));
+	free(out);
+	free(err);
+	close(hold);
+}
+
+/* --- SIGTERM -------------------------------------------------------------------- */
+
+/* Connect until the listener is gone, which must happen soon. */
+static void
+wait_refused(int port, int timeout_ms)
+{
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+	int		 fd;
+
+	for (i = 0; i < 100000u; i++) {
+		fd = h_connect_port(AF_INET, port, h_left(deadline));
+		if (fd == -1 && errno == ECONNREFUSED)
+			return;
+		if (fd == -1)
+			fail_msg("probe connect: %s", strerror(errno));
+		close(fd);	/* accepted before the listener closed */
+		if (h_left(deadline) == 0)
+			break;
+		poll(NULL, 0, 10);
+	}
+	fail_msg("127.0.0.1:%d still accepts %d ms after SIGTERM", port,
+	    timeout_ms);
+}
+
+static struct h_relay *
+start_echo_relay(struct h_backend *b, const char *shutdown_timeout)
+{
+	return h_relay_start(
+	    "[global]\nshutdown_timeout = %s\n"
+	    "[route live]\nlisten = %s\nupstream = %s\n",
+	    shutdown_timeout, h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+}
+
+/*
+ * SIGTERM closes the listener at once but lets a live session finish;
+ * relay46 exits 0 as soon as it has (long before shutdown_timeout).
+ */
+static void
+test_sigterm_drains(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	int64_t			 t0;
+	int			 fd, port, st;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = start_echo_relay(b, "20s");
+	port = h_relay_port(r, "live", AF_INET);
+	fd = h_relay_connect(r, "live", AF_INET);
+	H_ASSERT_END(h_echo(fd, 1, 65536, H_IO_MS), H_OK, H_OK);
+	t0 = h_now_ms();
+	assert_int_equal(kill(r->pid, SIGTERM), 0);
+	wait_refused(port, 3000);
+	/* The session still carries bytes both ways... */
+	H_ASSERT_END(h_echo(fd, 2, 200000, H_IO_MS), H_OK, H_OK);
+	H_ASSERT_END(h_echo(fd, 3, 1, H_IO_MS), H_OK, H_OK);
+	assert_true(h_relay_running(r));
+	/* ...and ends cleanly, after which relay46 goes. */
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(fd);
+	st = h_relay_wait(r, 8000);
+	print_message("relay46 exited %lld ms after SIGTERM\n",
+	    (long long)(h_now_ms() - t0));
+	if (st == -1)
+		fail_msg("relay46 still runs after its last session ended");
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	H_EXPECT_LOG(r, "up=265537 down=265537");
+	H_EXPECT_LOG(r, "end=done");
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* A session that never ends holds relay46 for shutdown_timeout, no more. */
+static void
+test_sigterm_timeout(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	int64_t			 t0, took;
+	int			 fd, st;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = start_echo_relay(b, "1s");
+	fd = h_relay_connect(r, "live", AF_INET);
+	H_ASSERT_END(h_echo(fd, 5, 1000, H_IO_MS), H_OK, H_OK);
+	t0 = h_now_ms();
+	assert_int_equal(kill(r->pid, SIGTERM), 0);
+	st = h_relay_wait(r, 5000);
+	took = h_now_ms() - t0;
+	print_message("relay46 exited %lld ms after SIGTERM\n", (long long)took);
+	if (st == -1)
+		fail_msg("relay46 ignored shutdown_timeout = 1s");
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_in_range(took, 800, 3500);
+	/* The client learns that the session is over. */
+	H_ASSERT_END(h_wait_end(fd, 3000, NULL), H_EOF, ECONNRESET);
+	close(fd);
+	H_EXPECT_LOG(r, "end=shutdown");
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* A second SIGTERM does not wait for the sessions. */
+static void
+test_second_signal(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	int64_t			 t0;
+	int			 fd, st;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = start_echo_relay(b, "30s");
+	fd = h_relay_connect(r, "live", AF_INET);
+	H_ASSERT_END(h_echo(fd, 6, 1000, H_IO_MS), H_OK, H_OK);
+	assert_int_equal(kill(r->pid, SIGINT), 0);
+	wait_refused(h_relay_port(r, "live", AF_INET), 3000);
+	assert_true(h_relay_running(r));
+	t0 = h_now_ms();
+	assert_int_equal(kill(r->pid, SIGTERM), 0);
+	st = h_relay_wait(r, 3000);
+	print_message("relay46 exited %lld ms after the second signal\n",
+	    (long long)(h_now_ms() - t0));
+	if (st == -1)
+		fail_msg("relay46 still runs 3 s after a second signal");
+	assert_true(WIFEXITED(st));
+	close(fd);
+	h_relay_free(r);
+	h_backend_free(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_bad_configs, h_teardown),
+		cmocka_unit_test_teardown(test_all_errors_reported, h_teardown),
+		cmocka_unit_test_teardown(test_good_config_check, h_teardown),
+		cmocka_unit_test_teardown(test_sample_config_check, h_teardown),
+		cmocka_unit_test_teardown(test_missing_config, h_teardown),
+		cmocka_unit_test_teardown(test_version_and_help, h_teardown),
+		cmocka_unit_test_teardown(test_bad_usage, h_teardown),
+		cmocka_unit_test_teardown(test_bind_in_use, h_teardown),
+		cmocka_unit_test_teardown(test_sigterm_drains, h_teardown),
+		cmocka_unit_test_teardown(test_sigterm_timeout, h_teardown),
+		cmocka_unit_test_teardown(test_second_signal, h_teardown),
+	};
+
+	h_init();
+	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -1,0 +1,402 @@
+#include "autoconf.h"
+
+/*
+ * Bounds: memory per session under a reader that never reads, thousands
+ * of sessions at once, the idle and fin timers, max_connections.
+ */
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define KiB		1024u
+#define MiB		(1024u * 1024u)
+
+/* --- memory stays bounded when the upstream never reads ------------------ */
+
+#define SINK_MS		5000
+#define SINK_BUFFER	(64 * KiB)
+/* DESIGN: relay memory per session stays bounded by `buffer`. */
+#define SINK_MAX_GROWTH_KB ((4 * SINK_BUFFER + 4 * MiB) / KiB)
+
+static void
+test_slow_reader_memory(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_SINK };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	uint8_t			*chunk;
+	uint64_t		 sent = 0, sent_at_4s = 0;
+	int64_t			 t0, deadline;
+	long			 before, after;
+	bool			 marked = false;
+	unsigned		 i;
+	int			 fd;
+
+	(void)state;
+	if ((chunk = malloc(64 * KiB)) == NULL)
+		h_fault("out of memory");
+	h_pattern(9, 0, chunk, 64 * KiB);
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route slow]\nlisten = %s\nupstream = %s\nbuffer = 64k\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	before = h_rss_kb(r->pid);
+	assert_true(before > 0);
+	fd = h_relay_connect(r, "slow", AF_INET);
+	assert_true(h_backend_wait(b, 1, 0, 0, H_IO_MS));
+	t0 = h_now_ms();
+	deadline = t0 + SINK_MS;
+	for (i = 0; i < 10000000u && h_left(deadline) > 0; i++) {
+		struct pollfd	 p = { fd, POLLOUT, 0 };
+		ssize_t		 n;
+
+		if (!marked && h_now_ms() - t0 >= SINK_MS - 1000) {
+			sent_at_4s = sent;
+			marked = true;
+		}
+		if (poll(&p, 1, h_left(deadline) < 100 ? h_left(deadline) : 100)
+		    <= 0)
+			continue;
+		n = send(fd, chunk, 64 * KiB, MSG_NOSIGNAL);
+		if (n > 0)
+			sent += (uint64_t)n;
+		else if (errno != EAGAIN && errno != EINTR)
+			fail_msg("send after %llu bytes: %s",
+			    (unsigned long long)sent, strerror(errno));
+	}
+	after = h_rss_kb(r->pid);
+	print_message("sink: client sent %llu bytes in %d ms (%llu in the "
+	    "last second); relay46 VmRSS %ld kB -> %ld kB, growth %ld kB "
+	    "(limit %u kB)\n", (unsigned long long)sent, SINK_MS,
+	    (unsigned long long)(sent - sent_at_4s), before, after,
+	    after - before, SINK_MAX_GROWTH_KB);
+	assert_true(after > 0);
+	/* Bytes did flow, more than one buffer's worth... */
+	assert_true(sent > 4 * SINK_BUFFER);
+	/* ...and then backpressure stopped the client. */
+	assert_true(sent - sent_at_4s < MiB);
+	assert_true(sent < 256 * (uint64_t)MiB);
+	if (after - before > (long)SINK_MAX_GROWTH_KB)
+		fail_msg("relay46 grew by %ld kB, more than %u kB",
+		    after - before, SINK_MAX_GROWTH_KB);
+	h_linger_reset(fd);
+	H_EXPECT_LOG(r, "end=client_reset");
+	h_relay_finish(r);
+	h_backend_free(b);
+	free(chunk);
+}
+
+/* --- 2000 sessions at once ------------------------------------------------ */
+
+#define NSESS		2000
+#define SESS_BYTES	(64 * KiB)
+#define NSESS_MS	60000
+#define CONNECTING_MAX	128	/* handshakes in flight while opening */
+
+struct sess {
+	int		 fd;
+	struct h_xfer	 x;
+};
+
+/* Open all clients, at most CONNECTING_MAX handshakes in flight at a time. */
+static void
+open_sessions(struct sess *s, const struct h_addr *a, int64_t deadline)
+{
+	struct pollfd	 p[CONNECTING_MAX];
+	size_t		 pending[CONNECTING_MAX];
+	size_t		 npending = 0, next = 0, connected = 0, i;
+	unsigned	 it;
+	int		 err;
+
+	for (it = 0; it < 1000000u && connected < NSESS; it++) {
+		while (next < NSESS && npending < CONNECTING_MAX) {
+			s[next].fd = h_connect_start(
+			    (const struct sockaddr *)&a->ss, a->len);
+			if (s[next].fd == -1)
+				fail_msg("connect #%zu: %s", next, strerror(errno));
+			pending[npending++] = next++;
+		}
+		for (i = 0; i < npending; i++)
+			p[i] = (struct pollfd){ s[pending[i]].fd, POLLOUT, 0 };
+		if (h_left(deadline) == 0)
+			break;
+		if (poll(p, npending, h_left(deadline)) <= 0)
+			continue;
+		/* Walk backwards so that swap-removal keeps p[] and pending[] in step. */
+		for (i = npending; i-- > 0;) {
+			if (p[i].revents == 0)
+				continue;
+			if ((err = h_connect_result(p[i].fd)) != 0)
+				fail_msg("connect #%zu: %s", pending[i], strerror(err));
+			pending[i] = pending[--npending];
+			connected++;
+		}
+	}
+	if (connected < NSESS)
+		fail_msg("only %zu of %d clients connected in time", connected,
+		    NSESS);
+}
+
+static void
+test_2000_sessions(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	struct sess		*s;
+	struct pollfd		*p;
+	size_t			*idx, i, n, left = NSESS;
+	uint8_t			*scratch;
+	int64_t			 t0 = h_now_ms(), deadline = t0 + NSESS_MS;
+	unsigned		 it;
+
+	(void)state;
+	s = calloc(NSESS, sizeof(*s));
+	p = calloc(NSESS, sizeof(*p));
+	idx = calloc(NSESS, sizeof(*idx));
+	scratch = malloc(64 * KiB);
+	if (s == NULL || p == NULL || idx == NULL || scratch == NULL)
+		h_fault("out of memory");
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nmax_connections = 10000\nshutdown_timeout = 2s\n"
+	    "[route many]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	for (i = 0; i < NSESS; i++) {
+		s[i].x.out_len = s[i].x.in_len = SESS_BYTES;
+		s[i].x.out_seed = s[i].x.in_seed = 7000 + i;
+	}
+	open_sessions(s, h_relay_addr(r, "many", AF_INET), deadline);
+	print_message("%d clients connected after %lld ms\n", NSESS,
+	    (long long)(h_now_ms() - t0));
+	for (it = 0; it < 10000000u && left > 0; it++) {
+		for (n = 0, i = 0; i < NSESS; i++)
+			if (!s[i].x.done) {
+				p[n] = (struct pollfd){ s[i].fd,
+				    h_xfer_events(&s[i].x), 0 };
+				idx[n++] = i;
+			}
+		if (h_left(deadline) == 0)
+			break;
+		if (poll(p, n, h_left(deadline)) <= 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (p[i].revents == 0)
+				continue;
+			h_xfer_step(p[i].fd, &s[idx[i]].x, p[i].revents, scratch,
+			    64 * KiB);
+			if (s[idx[i]].x.done)
+				left--;
+		}
+	}
+	print_message("%zu of %d sessions finished after %lld ms\n",
+	    NSESS - left, NSESS, (long long)(h_now_ms() - t0));
+	for (i = 0; i < NSESS; i++) {
+		if (!s[i].x.done || s[i].x.end != H_OK)
+			fail_msg("session %zu: %s (tx=%llu rx=%llu)", i,
+			    s[i].x.done ? h_end_str(s[i].x.end) : "unfinished",
+			    (unsigned long long)s[i].x.tx,
+			    (unsigned long long)s[i].x.rx);
+		assert_int_equal(s[i].x.rx, SESS_BYTES);
+		close(s[i].fd);
+	}
+	assert_true(h_backend_wait(b, NSESS, NSESS, 0, H_IO_MS));
+	h_backend_stats(b, &st);
+	if (st.failed != 0)
+		fail_msg("%s", st.error);
+	assert_int_equal(st.rx, (uint64_t)NSESS * SESS_BYTES);
+	h_relay_finish(r);
+	h_backend_free(b);
+	free(s);
+	free(p);
+	free(idx);
+	free(scratch);
+}
+
+/* --- timers ---------------------------------------------------------------- */
+
+static void
+test_idle_timeout(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	int64_t			 t0, took;
+	int			 fd, end;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route idle]\nlisten = %s\nupstream = %s\nidle_timeout = 500ms\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	fd = h_relay_connect(r, "idle", AF_INET);
+	H_ASSERT_END(h_echo(fd, 3, 1000, H_IO_MS), H_OK, H_OK);
+	t0 = h_now_ms();
+	end = h_wait_end(fd, 5000, NULL);
+	took = h_now_ms() - t0;
+	print_message("idle session closed after %lld ms (%s)\n",
+	    (long long)took, h_end_str(end));
+	H_ASSERT_END(end, H_EOF, ECONNRESET);
+	assert_in_range(took, 400, 3000);
+	close(fd);
+	H_EXPECT_LOG(r, "end=idle_timeout");
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * A long idle_timeout and a short fin_timeout: once the client has shut
+ * down its side and the backend says nothing, fin_timeout ends it.
+ */
+static void
+test_fin_timeout(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_SILENT };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	uint8_t			 req[100];
+	int64_t			 t0, took;
+	int			 fd, end;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route fin]\nlisten = %s\nupstream = %s\n"
+	    "idle_timeout = 1h\nfin_timeout = 500ms\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	fd = h_relay_connect(r, "fin", AF_INET);
+	h_pattern(4, 0, req, sizeof(req));
+	H_ASSERT_END(h_send_all(fd, req, sizeof(req), H_IO_MS), H_OK, H_OK);
+	assert_true(h_backend_wait(b, 1, 0, sizeof(req), H_IO_MS));
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	t0 = h_now_ms();
+	/* The EOF reaches the backend: the half-close went through. */
+	assert_true(h_backend_wait(b, 1, 1, sizeof(req), H_IO_MS));
+	end = h_wait_end(fd, 5000, NULL);
+	took = h_now_ms() - t0;
+	print_message("half-closed session closed after %lld ms (%s)\n",
+	    (long long)took, h_end_str(end));
+	H_ASSERT_END(end, H_EOF, ECONNRESET);
+	assert_in_range(took, 400, 3000);
+	close(fd);
+	H_EXPECT_LOG(r, "end=fin_timeout");
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* --- max_connections ------------------------------------------------------- */
+
+/* The ${route} listener of ${r} refuses a client beyond the limit at once. */
+static void
+assert_turned_away(struct h_relay *r, const char *route)
+{
+	int64_t	 t0 = h_now_ms();
+	int	 fd = h_relay_connect(r, route, AF_INET), end;
+	uint64_t extra = 0;
+
+	end = h_wait_end(fd, 3000, &extra);
+	print_message("extra client on %s closed after %lld ms (%s)\n", route,
+	    (long long)(h_now_ms() - t0), h_end_str(end));
+	H_ASSERT_END(end, H_EOF, ECONNRESET);
+	assert_int_equal(extra, 0);
+	assert_in_range(h_now_ms() - t0, 0, 1000);
+	close(fd);
+}
+
+static void
+test_route_max_connections(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	int			 fd1, fd3;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route one]\nlisten = %s\nupstream = %s\nmax_connections = 1\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	fd1 = h_relay_connect(r, "one", AF_INET);
+	H_ASSERT_END(h_echo(fd1, 101, 5000, H_IO_MS), H_OK, H_OK);
+	assert_turned_away(r, "one");
+	H_EXPECT_LOG(r, "end=max_connections");
+	/* The first client never noticed. */
+	H_ASSERT_END(h_echo(fd1, 102, 5000, H_IO_MS), H_OK, H_OK);
+	h_backend_stats(b, &st);
+	assert_int_equal(st.accepted, 1);
+	/* Once it is gone, its place is free again. */
+	assert_int_equal(shutdown(fd1, SHUT_WR), 0);
+	H_ASSERT_END(h_wait_end(fd1, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(fd1);
+	H_EXPECT_LOG(r, "end=done");
+	fd3 = h_relay_connect(r, "one", AF_INET);
+	H_ASSERT_END(h_echo(fd3, 103, 5000, H_IO_MS), H_OK, H_OK);
+	close(fd3);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* The global limit counts the sessions of every route together. */
+static void
+test_global_max_connections(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	int			 fd1;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nmax_connections = 1\n"
+	    "[route a]\nlisten = %s\nupstream = %s\n"
+	    "[route b]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)),
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	fd1 = h_relay_connect(r, "a", AF_INET);
+	H_ASSERT_END(h_echo(fd1, 201, 5000, H_IO_MS), H_OK, H_OK);
+	assert_turned_away(r, "b");
+	H_ASSERT_END(h_echo(fd1, 202, 5000, H_IO_MS), H_OK, H_OK);
+	close(fd1);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_slow_reader_memory, h_teardown),
+		cmocka_unit_test_teardown(test_2000_sessions, h_teardown),
+		cmocka_unit_test_teardown(test_idle_timeout, h_teardown),
+		cmocka_unit_test_teardown(test_fin_timeout, h_teardown),
+		cmocka_unit_test_teardown(test_route_max_connections,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_global_max_connections,
+		    h_teardown),
+	};
+
+	h_init();
+	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -1,0 +1,1163 @@
+/*
+ * Unit tests for config.c.  Each test writes INI text into files in its
+ * own mkdtemp() directory and calls config_load() on them: good files
+ * are checked value by value, and a table of bad files gives, for each,
+ * the line the error must name and a part of its text (STYLE.md 2.6).
+ */
+#include "autoconf.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+/* ---- fixture: one temporary directory per test ------------------------- */
+
+struct tmp {
+	char	 dir[1024];
+	char	 path[PATH_MAX];	/* the file last written */
+};
+
+static int
+tmp_setup(void **state)
+{
+	struct tmp	*t;
+	const char	*base;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -1;
+	if ((base = getenv("TMPDIR")) == NULL || *base == '\0')
+		base = "/tmp";
+	snprintf(t->dir, sizeof(t->dir), "%s/relay46-test.XXXXXX", base);
+	if (mkdtemp(t->dir) == NULL) {
+		print_error("mkdtemp %s: %s\n", t->dir, strerror(errno));
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static int
+tmp_teardown(void **state)
+{
+	struct tmp	*t = *state;
+	struct dirent	*de;
+	DIR		*d;
+	char		 p[PATH_MAX + 256];
+
+	if ((d = opendir(t->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", t->dir, de->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(t->dir);
+	free(t);
+	return 0;
+}
+
+/* Write ${len} bytes of ${text} to DIR/${name}; returns its path. */
+static const char *
+write_bytes(struct tmp *t, const char *name, const char *text, size_t len)
+{
+	FILE	*fp;
+
+	snprintf(t->path, sizeof(t->path), "%s/%s", t->dir, name);
+	if ((fp = fopen(t->path, "w")) == NULL)
+		fail_msg("fopen %s: %s", t->path, strerror(errno));
+	if (len > 0 && fwrite(text, 1, len, fp) != len)
+		fail_msg("fwrite %s: %s", t->path, strerror(errno));
+	if (fclose(fp) != 0)
+		fail_msg("fclose %s: %s", t->path, strerror(errno));
+	return t->path;
+}
+
+static const char *
+write_file(struct tmp *t, const char *name, const char *text)
+{
+	return write_bytes(t, name, text, strlen(text));
+}
+
+/* Load a file the test expects to be good. */
+static struct config *
+must_load(const char *path)
+{
+	struct config	*c;
+	char		*errs = (char *)"unset";
+
+	c = config_load(path, &errs);
+	if (c == NULL) {
+		print_error("%s", errs != NULL ? errs : "(no errs)\n");
+		free(errs);
+		fail_msg("config_load(%s) failed", path);
+	}
+	assert_null(errs);
+	return c;
+}
+
+static const char *
+fmt(const struct addr *a, char *buf)
+{
+	return addr_format(a, buf, ADDR_STRLEN);
+}
+
+/* ---- checking error text ----------------------------------------------- */
+
+/*
+ * Every line of ${errs} must read "PREFIX:LINE: msg" or "PREFIX: msg",
+ * in file order with the line-less ones last.  Returns how many lines.
+ */
+static int
+check_err_lines(const char *errs, const char *prefix)
+{
+	const char	*s, *nl, *q;
+	size_t		 plen = strlen(prefix);
+	long		 line, last = 1;
+	int		 n = 0;
+	char		*end;
+
+	for (s = errs; *s != '\0'; s = nl + 1) {
+		if ((nl = strchr(s, '\n')) == NULL)
+			fail_msg("errors do not end in a newline: '%s'", s);
+		if (strncmp(s, prefix, plen) != 0 || s[plen] != ':')
+			fail_msg("error line without '%s:': '%.*s'", prefix,
+			    (int)(nl - s), s);
+		q = s + plen + 1;
+		if (*q == ' ')
+			line = LONG_MAX;	/* whole-file error: last */
+		else {
+			line = strtol(q, &end, 10);
+			if (end == q || line < 1 || end[0] != ':' ||
+			    end[1] != ' ')
+				fail_msg("bad error line '%.*s'",
+				    (int)(nl - s), s);
+		}
+		if (line < last)
+			fail_msg("errors out of file order:\n%s", errs);
+		last = line;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Find a line of ${errs} that starts "PREFIX:LINE: " (or "PREFIX: " when
+ * ${line} is 0) and contains ${want}; with ${exact}, that is all of it.
+ */
+static bool
+has_err(const char *errs, const char *prefix, int line, const char *want,
+    bool exact)
+{
+	char		 head[PATH_MAX + 32];
+	const char	*s, *nl;
+	size_t		 hlen, wlen = strlen(want);
+
+	if (line > 0)
+		snprintf(head, sizeof(head), "%s:%d: ", prefix, line);
+	else
+		snprintf(head, sizeof(head), "%s: ", prefix);
+	hlen = strlen(head);
+	for (s = errs; (nl = strchr(s, '\n')) != NULL; s = nl + 1) {
+		if ((size_t)(nl - s) < hlen || strncmp(s, head, hlen) != 0)
+			continue;
+		if (exact) {
+			if ((size_t)(nl - s) == hlen + wlen &&
+			    strncmp(s + hlen, want, wlen) == 0)
+				return true;
+		} else if (memmem(s + hlen, (size_t)(nl - s) - hlen, want,
+		    wlen) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* ---- good files -------------------------------------------------------- */
+
+static const char full_ini[] =
+	"; every supported key\n"			/*  1 */
+	"[global]\n"					/*  2 */
+	"workers = 1\n"					/*  3 */
+	"max_connections = 1000\n"			/*  4 */
+	"log = syslog\n"				/*  5 */
+	"log_level = debug\n"				/*  6 */
+	"shutdown_timeout = 10s\n"			/*  7 */
+	"access_log = off\n"				/*  8 */
+	"admin = off\n"					/*  9 */
+	"splice = 0\n"					/* 10 */
+	"\n"						/* 11 */
+	"[route web]\n"					/* 12 */
+	"listen = *:18080\n"				/* 13 */
+	"listen = [::1]:18081        ; an inline comment\n"	/* 14 */
+	"listen = 127.0.0.1:18082\n"			/* 15 */
+	"upstream = 127.0.0.1:8000\n"			/* 16 */
+	"upstream = [::1]:8001 weight=3\n"		/* 17 */
+	"upstream = 127.0.0.2:8002\tweight=256 ; most\n"	/* 18 */
+	"balance = roundrobin\n"			/* 19 */
+	"connect_timeout = 250ms\n"			/* 20 */
+	"idle_timeout = 2m\n"				/* 21 */
+	"fin_timeout = 0\n"				/* 22 */
+	"keepalive = off\n"				/* 23 */
+	"retries = 0\n"					/* 24 */
+	"buffer = 1m\n"					/* 25 */
+	"max_connections = 77\n"			/* 26 */
+	"max_per_client = 0\n"				/* 27 */
+	"proxy_protocol = off\n"			/* 28 */
+	"accept_proxy = off\n"				/* 29 */
+	"health_check = off\n"				/* 30 */
+	"\n"						/* 31 */
+	"# a second route, all defaults\n"		/* 32 */
+	"[route db.internal_2-b]\n"			/* 33 */
+	"listen = 127.0.0.1:15432\n"			/* 34 */
+	"upstream = 127.0.0.1:5432\n";			/* 35 */
+
+static void
+check_defaults(const struct route *r)
+{
+	assert_int_equal(r->balance, CONFIG_BALANCE_ROUNDROBIN);
+	assert_int_equal(r->connect_timeout_ms, 5000);
+	assert_int_equal(r->idle_timeout_ms, 3600 * 1000);
+	assert_int_equal(r->fin_timeout_ms, 60 * 1000);
+	assert_int_equal(r->retries, 2);
+	assert_int_equal(r->buffer, 64 * 1024);
+	assert_true(r->keepalive);
+	assert_int_equal(r->max_connections, 0);
+}
+
+static void
+test_full_file(void **state)
+{
+	static const char *listen[] = { "0.0.0.0:18080", "[::]:18080",
+	    "[::1]:18081", "127.0.0.1:18082" };
+	static const int listen_line[] = { 13, 13, 14, 15 };
+	static const struct { const char *addr, *spec; unsigned w; } up[] = {
+		{ "127.0.0.1:8000", "127.0.0.1:8000", 1 },
+		{ "[::1]:8001", "[::1]:8001", 3 },
+		{ "127.0.0.2:8002", "127.0.0.2:8002", 256 },
+	};
+	struct tmp		*t = *state;
+	struct config		*c;
+	const struct route	*r;
+	const char		*path;
+	char			 buf[ADDR_STRLEN];
+	size_t			 i;
+
+	path = write_file(t, "full.ini", full_ini);
+	c = must_load(path);
+	assert_string_equal(c->path, path);
+	assert_int_equal(c->refs, 1);
+	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->max_connections, 1000);
+	assert_int_equal(c->log, CONFIG_LOG_SYSLOG);
+	assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(c->shutdown_timeout_ms, 10000);
+	assert_int_equal(c->nroutes, 2);
+
+	r = &c->routes[0];
+	assert_string_equal(r->name, "web");
+	assert_int_equal(r->line, 12);
+	assert_int_equal(r->nlisten, NELEM(listen));
+	for (i = 0; i < NELEM(listen); i++) {
+		assert_string_equal(fmt(&r->listen[i], buf), listen[i]);
+		assert_int_equal(r->listen_line[i], listen_line[i]);
+	}
+	assert_int_equal(r->nup, NELEM(up));
+	for (i = 0; i < NELEM(up); i++) {
+		assert_string_equal(fmt(&r->up[i].addr, buf), up[i].addr);
+		assert_string_equal(r->up[i].spec, up[i].spec);
+		assert_int_equal(r->up[i].weight, up[i].w);
+	}
+	assert_int_equal(r->balance, CONFIG_BALANCE_ROUNDROBIN);
+	assert_int_equal(r->connect_timeout_ms, 250);
+	assert_int_equal(r->idle_timeout_ms, 120000);
+	assert_int_equal(r->fin_timeout_ms, 0);
+	assert_false(r->keepalive);
+	assert_int_equal(r->retries, 0);
+	assert_int_equal(r->buffer, 1024 * 1024);
+	assert_int_equal(r->max_connections, 77);
+
+	r = &c->routes[1];
+	assert_string_equal(r->name, "db.internal_2-b");
+	assert_int_equal(r->line, 33);
+	assert_int_equal(r->nlisten, 1);
+	assert_string_equal(fmt(&r->listen[0], buf), "127.0.0.1:15432");
+	assert_int_equal(r->listen_line[0], 34);
+	assert_int_equal(r->nup, 1);
+	assert_string_equal(fmt(&r->up[0].addr, buf), "127.0.0.1:5432");
+	assert_int_equal(r->up[0].weight, 1);
+	check_defaults(r);
+
+	/* Shared by reference: freed with the last unref. */
+	assert_ptr_equal(config_ref(c), c);
+	assert_int_equal(c->refs, 2);
+	config_unref(c);
+	assert_int_equal(c->refs, 1);
+	config_unref(c);
+	config_unref(NULL);
+}
+
+/* Global defaults when there is no [global] at all. */
+static void
+test_defaults(void **state)
+{
+	struct tmp	*t = *state;
+	struct config	*c;
+	char		 buf[ADDR_STRLEN];
+
+	c = must_load(write_file(t, "min.ini", "[route web]\n"
+	    "listen = [::1]:18080\nupstream = [::1]:8000\n"));
+	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->max_connections, 50000);
+	assert_int_equal(c->log, CONFIG_LOG_STDERR);
+	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+	assert_int_equal(c->shutdown_timeout_ms, 30000);
+	assert_int_equal(c->nroutes, 1);
+	assert_int_equal(c->routes[0].line, 1);
+	assert_string_equal(fmt(&c->routes[0].listen[0], buf), "[::1]:18080");
+	assert_int_equal(c->routes[0].listen_line[0], 2);
+	assert_int_equal(c->routes[0].up[0].weight, 1);
+	check_defaults(&c->routes[0]);
+	config_unref(c);
+}
+
+/*
+ * Leading whitespace is not a continuation: an indented key is a key of
+ * its own (config.c hands inih each line left-trimmed).
+ */
+static void
+test_indented_keys(void **state)
+{
+	struct tmp	*t = *state;
+	struct config	*c;
+	char		 buf[ADDR_STRLEN];
+
+	c = must_load(write_file(t, "indent.ini",
+	    "  [route web]\n"
+	    "   listen = 127.0.0.1:1234\n"
+	    "\tupstream = 127.0.0.1:80\n"
+	    "   \t connect_timeout = 2s\n"
+	    "    ; an indented comment\n"
+	    "  [ global ]\n"
+	    "\t\tlog_level = warn\n"));
+	assert_int_equal(c->nroutes, 1);
+	assert_int_equal(c->routes[0].nlisten, 1);
+	assert_string_equal(fmt(&c->routes[0].listen[0], buf),
+	    "127.0.0.1:1234");
+	assert_int_equal(c->routes[0].nup, 1);
+	assert_string_equal(fmt(&c->routes[0].up[0].addr, buf),
+	    "127.0.0.1:80");
+	assert_int_equal(c->routes[0].connect_timeout_ms, 2000);
+	assert_int_equal(c->log_level, LOG_LEVEL_WARN);
+	config_unref(c);
+}
+
+/* CRLF endings, no final newline, odd spacing, a 190-byte line. */
+static void
+test_layout(void **state)
+{
+#define X10	"xxxxxxxxxx"
+#define X50	X10 X10 X10 X10 X10
+	struct tmp	*t = *state;
+	struct config	*c;
+	char		 buf[ADDR_STRLEN];
+
+	c = must_load(write_file(t, "crlf.ini", "[route web]\r\n"
+	    "listen=127.0.0.1:1234\r\nupstream   =   127.0.0.1:80\r\n"
+	    "[route  other ]\r\nlisten = 127.0.0.1:1235\r\n"
+	    "upstream = 127.0.0.1:81"));
+	assert_int_equal(c->nroutes, 2);
+	assert_string_equal(c->routes[1].name, "other");
+	assert_string_equal(fmt(&c->routes[0].up[0].addr, buf),
+	    "127.0.0.1:80");
+	assert_string_equal(fmt(&c->routes[1].up[0].addr, buf),
+	    "127.0.0.1:81");
+	config_unref(c);
+
+	/* Exactly CONFIG_LINE_MAX bytes is still fine. */
+	assert_int_equal(strlen(";" X50 X50 X50 X10 X10 X10 "xxxxxxxxx"),
+	    CONFIG_LINE_MAX);
+	assert_int_equal(strlen("listen = 127.0.0.1:1235 ;" X50 X50 X50
+	    "xxxxxxxxxxxxxxx"), CONFIG_LINE_MAX);
+	c = must_load(write_file(t, "190.ini", "[route web]\n"
+	    ";" X50 X50 X50 X10 X10 X10 "xxxxxxxxx\n"
+	    "listen = 127.0.0.1:1234\n"
+	    "listen = 127.0.0.1:1235 ;" X50 X50 X50 "xxxxxxxxxxxxxxx\n"
+	    "upstream = 127.0.0.1:80\n"));
+	assert_int_equal(c->routes[0].nlisten, 2);
+	config_unref(c);
+#undef X10
+#undef X50
+}
+
+/* Names of up to CONFIG_NAME_MAX characters; global after routes. */
+static void
+test_names_and_order(void **state)
+{
+#define N16	"abcdefghijklmnop"
+	struct tmp	*t = *state;
+	struct config	*c;
+
+	assert_int_equal(strlen(N16 N16 N16 N16), CONFIG_NAME_MAX);
+	c = must_load(write_file(t, "names.ini",
+	    "[route " N16 N16 N16 N16 "]\n"
+	    "listen = 127.0.0.1:1234\nupstream = 127.0.0.1:80\n"
+	    "max_connections = 5\n"
+	    "[global]\nmax_connections = 6\n"
+	    "[route A-Z_0.9]\n"
+	    "listen = 127.0.0.1:1235\nupstream = 127.0.0.1:80\n"));
+	assert_int_equal(c->nroutes, 2);
+	assert_string_equal(c->routes[0].name, N16 N16 N16 N16);
+	assert_string_equal(c->routes[1].name, "A-Z_0.9");
+	assert_int_equal(c->routes[0].max_connections, 5);
+	assert_int_equal(c->routes[1].max_connections, 0);
+	assert_int_equal(c->max_connections, 6);
+	config_unref(c);
+#undef N16
+}
+
+/* Switch spellings, sizes and the "off" values of keys not built yet. */
+static void
+test_values(void **state)
+{
+	struct tmp	*t = *state;
+	struct config	*c;
+
+	c = must_load(write_file(t, "values.ini",
+	    "[global]\nlog = stderr\nlog_level = error\nshutdown_timeout = 0\n"
+	    "max_connections = 0\naccess_log = 0\nadmin = 0\nsplice = off\n"
+	    "[route web]\nlisten = 127.0.0.1:1234\n"
+	    "upstream = 127.0.0.1:80 weight=1\n"
+	    "keepalive = yes\nbuffer = 1k\nretries = 100\n"
+	    "connect_timeout = 1ms\nidle_timeout = 30d\nfin_timeout = 7\n"
+	    "max_per_client = off\nproxy_protocol = 0\naccept_proxy = 0\n"
+	    "health_check = 0\n"
+	    "[route big]\nlisten = 127.0.0.1:1235\nupstream = 127.0.0.1:80\n"
+	    "buffer = 64M\nkeepalive = FALSE\nmax_connections = 10000000\n"));
+	assert_int_equal(c->log, CONFIG_LOG_STDERR);
+	assert_int_equal(c->log_level, LOG_LEVEL_ERROR);
+	assert_int_equal(c->shutdown_timeout_ms, 0);
+	assert_int_equal(c->max_connections, 0);
+	assert_true(c->routes[0].keepalive);
+	assert_int_equal(c->routes[0].buffer, 1024);
+	assert_int_equal(c->routes[0].retries, 100);
+	assert_int_equal(c->routes[0].connect_timeout_ms, 1);
+	assert_int_equal(c->routes[0].idle_timeout_ms,
+	    30ULL * 24 * 3600 * 1000);
+	assert_int_equal(c->routes[0].fin_timeout_ms, 7000);
+	assert_int_equal(c->routes[1].buffer, 64 * 1024 * 1024);
+	assert_false(c->routes[1].keepalive);
+	assert_int_equal(c->routes[1].max_connections, 10000000);
+	config_unref(c);
+}
+
+static bool
+is_loopback(const struct addr *a)
+{
+	const struct sockaddr_in	*s4;
+	const struct sockaddr_in6	*s6;
+
+	if (a->ss.ss_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)&a->ss;
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	s6 = (const struct sockaddr_in6 *)&a->ss;
+	return a->ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+}
+
+/* A host name becomes one upstream per address found. */
+static void
+test_localhost_upstream(void **state)
+{
+	struct tmp		*t = *state;
+	struct config		*c;
+	const struct route	*r;
+	char			 buf[ADDR_STRLEN];
+	size_t			 i, j;
+
+	c = must_load(write_file(t, "host.ini", "[route web]\n"
+	    "listen = 127.0.0.1:1234\n"
+	    "upstream = localhost:8000 weight=2\n"));
+	r = &c->routes[0];
+	assert_true(r->nup >= 1);
+	for (i = 0; i < r->nup; i++) {
+		if (!is_loopback(&r->up[i].addr))
+			fail_msg("localhost gave %s", fmt(&r->up[i].addr, buf));
+		assert_int_equal(addr_port(&r->up[i].addr), 8000);
+		assert_int_equal(r->up[i].weight, 2);
+		assert_string_equal(r->up[i].spec, "localhost:8000");
+		for (j = 0; j < i; j++)
+			assert_false(addr_equal(&r->up[i].addr,
+			    &r->up[j].addr));
+	}
+	config_unref(c);
+}
+
+/* ---- bad files --------------------------------------------------------- */
+
+struct bad_row {
+	const char	*what;
+	const char	*text;		/* NULL: the file does not exist */
+	int		 line;		/* the error's line; 0: none */
+	const char	*err;		/* part of the message */
+	int		 nerr;		/* how many errors in all */
+	bool		 exact;		/* ${err} is the whole message */
+};
+
+#define WEB	"[route web]\n"
+#define L1	"listen = 127.0.0.1:18080\n"
+#define U1	"upstream = 127.0.0.1:8000\n"
+#define OK3	WEB L1 U1	/* lines 1-3; the row's own line is 4 */
+#define X10	"xxxxxxxxxx"
+#define X190	X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 \
+		X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define N65	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static const struct bad_row bad_rows[] = {
+	/* Syntax: only "key = value" lines, every bad one reported. */
+	{ "colon separator", OK3 "listen: 127.0.0.1:81\n", 4,
+	    "expected 'key = value' or '[section]'", 1, true },
+	{ "no separator", OK3 "listen 127.0.0.1:81\n", 4,
+	    "expected 'key = value' or '[section]'", 1, true },
+	{ "'=' only in a comment", OK3 "listen = 127.0.0.1:0\nfoo ; a=b\n", 5,
+	    "expected 'key = value' or '[section]'", 2, true },
+	{ "text after a section header", "[route web] junk\n" L1 U1, 1,
+	    "unexpected text after ']'", 1, true },
+	{ "upstream given twice", OK3 "upstream = 127.0.0.1:8000 weight=5\n",
+	    4, "upstream = 127.0.0.1:8000 weight=5: upstream 127.0.0.1:8000 is "
+	    "already in this route (as 127.0.0.1:8000)", 1, true },
+	/* Addresses. */
+	{ "bad port", OK3 "listen = 127.0.0.1:8o\n", 4,
+	    "listen = 127.0.0.1:8o: '127.0.0.1:8o': bad port '8o'", 1, true },
+	{ "missing port", OK3 "listen = 127.0.0.1\n", 4,
+	    "listen = 127.0.0.1: '127.0.0.1': missing port", 1, true },
+	{ "port 0", OK3 "listen = 127.0.0.1:0\n", 4,
+	    "listen = 127.0.0.1:0: '127.0.0.1:0': port out of range "
+	    "(1 to 65535)", 1, true },
+	{ "port 65536", OK3 "upstream = 127.0.0.1:65536\n", 4,
+	    "upstream = 127.0.0.1:65536: '127.0.0.1:65536': port out of "
+	    "range (1 to 65535)", 1, true },
+	{ "bad IPv6 literal", OK3 "listen = [::g]:80\n", 4,
+	    "'[::g]:80': bad IPv6 address '::g'", 1, false },
+	{ "missing ] in address", OK3 "upstream = [::1:8000\n", 4,
+	    "upstream = [::1:8000: '[::1:8000': missing ']'", 1, true },
+	{ "unbracketed IPv6", OK3 "listen = ::1:80\n", 4,
+	    "an IPv6 address needs brackets, as in [::1]:80", 1, false },
+	{ "not an IP", OK3 "listen = 1.2.3:80\n", 4,
+	    "'1.2.3' is not an IP address", 1, false },
+	{ "host name listen", OK3 "listen = localhost:80\n", 4,
+	    "'localhost' is not an IP address", 1, false },
+	{ "short IPv4 upstream", OK3 "upstream = 10.1:80\n", 4,
+	    "'10.1' is not an IP address", 1, false },
+	{ "wildcard upstream", OK3 "upstream = *:80\n", 4,
+	    "'*' is not an upstream address", 1, false },
+	{ "unknown interface", OK3 "listen = [fe80::1%nosuchif0]:80\n", 4,
+	    "unknown interface 'nosuchif0'", 1, false },
+
+	/* Sections. */
+	{ "missing ] in header", "[route web\n" L1 U1, 1,
+	    "missing ']' in section header", 1, true },
+	{ "unknown section", "[foo]\nx = 1\n" OK3, 1,
+	    "unknown section [foo]", 1, true },
+	{ "route without name", "[route]\n" L1 U1, 1,
+	    "section [route] needs a name: [route NAME]", 1, true },
+	{ "bad route name", "[route we/b]\n" L1 U1, 1,
+	    "bad route name 'we/b'", 1, false },
+	{ "route name too long", "[route " N65 "]\n" L1 U1, 1,
+	    "bad route name '" N65 "'", 1, false },
+	{ "global twice", "[global]\n[global]\n" OK3, 2,
+	    "section [global] is given twice", 1, true },
+	{ "route twice", OK3 WEB "listen = 127.0.0.1:18081\n" U1, 4,
+	    "route 'web' is defined twice (first on line 1)", 1, true },
+	{ "route without listen", WEB U1, 1,
+	    "route 'web' has no listen", 1, true },
+	{ "route without upstream", WEB L1, 1,
+	    "route 'web' has no upstream", 1, true },
+	{ "route with neither", "[global]\n" WEB, 2,
+	    "route 'web' has no upstream", 2, true },
+	{ "empty file", "", 0,
+	    "no routes: add a [route NAME] section with listen and upstream",
+	    1, true },
+	{ "comments only", "; nothing\n# here\n\n   \n", 0, "no routes", 1,
+	    false },
+	{ "global only", "[global]\nworkers = 1\n", 0, "no routes", 1,
+	    false },
+	{ "missing file", NULL, 0, "No such file or directory", 1, true },
+
+	/* Keys. */
+	{ "unknown key", OK3 "foo = bar\n", 4,
+	    "unknown key 'foo' in [route web]", 1, true },
+	{ "unknown global key", "[global]\nfoo = 1\n" OK3, 2,
+	    "unknown key 'foo' in [global]", 1, true },
+	{ "route key in global", "[global]\nlisten = 127.0.0.1:1\n" OK3, 2,
+	    "key 'listen' belongs in [route NAME], not in [global]", 1, true },
+	{ "global key in route", OK3 "workers = 1\n", 4,
+	    "key 'workers' belongs in [global], not in [route web]", 1, true },
+	{ "key outside sections", "listen = 127.0.0.1:18081\n" OK3, 1,
+	    "key 'listen' is outside any section (put it under [global] or "
+	    "[route NAME])", 1, true },
+	{ "key twice", OK3 "connect_timeout = 1s\nconnect_timeout = 2s\n", 5,
+	    "key 'connect_timeout' is given twice (first on line 4)", 1,
+	    true },
+	{ "global key twice", "[global]\nlog = stderr\nlog = syslog\n" OK3,
+	    3, "key 'log' is given twice (first on line 2)", 1, true },
+	{ "key without value", OK3 "retries =\n", 4,
+	    "key 'retries' has no value", 1, true },
+	{ "line without =", OK3 "keepalive\n", 4,
+	    "expected 'key = value' or '[section]'", 1, true },
+	{ "over-long line", OK3 ";" X190 "\n", 4,
+	    "line too long (191 bytes, at most 190)", 1, true },
+	{ "over-long key line", OK3 "upstream = 127.0.0.1:8001 ;" X190 "\n",
+	    4, "line too long", 1, false },
+
+	/* Durations, sizes, numbers, switches, words. */
+	{ "garbled duration", OK3 "connect_timeout = 5 seconds\n", 4,
+	    "connect_timeout = 5 seconds: bad duration '5 seconds'", 1,
+	    false },
+	{ "negative duration", OK3 "idle_timeout = -1s\n", 4,
+	    "idle_timeout = -1s: negative value '-1s'", 1, true },
+	{ "duration too long", OK3 "fin_timeout = 31d\n", 4,
+	    "duration '31d' is too long (at most 30d)", 1, false },
+	{ "garbled global duration", "[global]\nshutdown_timeout = soon\n" OK3,
+	    2, "shutdown_timeout = soon: 'soon' is not a number", 1, true },
+	{ "connect_timeout 0", OK3 "connect_timeout = 0\n", 4,
+	    "connect_timeout = 0: must be more than 0", 1, true },
+	{ "garbled size", OK3 "buffer = 64kb\n", 4,
+	    "buffer = 64kb: bad size '64kb'", 1, false },
+	{ "negative size", OK3 "buffer = -64k\n", 4,
+	    "buffer = -64k: negative value '-64k'", 1, true },
+	{ "buffer too small", OK3 "buffer = 100\n", 4,
+	    "buffer = 100: out of range (1k to 64m)", 1, true },
+	{ "buffer too big", OK3 "buffer = 65m\n", 4,
+	    "out of range (1k to 64m)", 1, false },
+	{ "retries too many", OK3 "retries = 101\n", 4,
+	    "retries = 101: 101 is out of range (0 to 100)", 1, true },
+	{ "negative global number", "[global]\nmax_connections = -1\n" OK3, 2,
+	    "max_connections = -1: negative value '-1'", 1, true },
+	{ "route number too big", OK3 "max_connections = 10000001\n", 4,
+	    "10000001 is out of range (0 to 10000000)", 1, false },
+	{ "bad switch", OK3 "keepalive = maybe\n", 4,
+	    "keepalive = maybe: 'maybe' is not on or off", 1, true },
+	{ "bad log", "[global]\nlog = file\n" OK3, 2,
+	    "log = file: expected stderr or syslog", 1, true },
+	{ "bad log_level", "[global]\nlog_level = verbose\n" OK3, 2,
+	    "log_level = verbose: expected error, warn, info or debug", 1,
+	    true },
+	{ "bad balance", OK3 "balance = fastest\n", 4,
+	    "balance = fastest: expected roundrobin", 1, true },
+
+	/* Not supported yet. */
+	{ "accept_proxy on", OK3 "accept_proxy = on\n", 4,
+	    "key 'accept_proxy' is not supported yet", 1, true },
+	{ "health_check on", OK3 "health_check = tcp\n", 4,
+	    "key 'health_check' is not supported yet", 1, true },
+	{ "max_per_client set", OK3 "max_per_client = 10\n", 4,
+	    "key 'max_per_client' is not supported yet", 1, true },
+	{ "allow", OK3 "allow = 10.0.0.0/8\n", 4,
+	    "key 'allow' is not supported yet", 1, true },
+	{ "resolve", OK3 "resolve = 30s\n", 4,
+	    "key 'resolve' is not supported yet", 1, true },
+	{ "user", "[global]\nuser = relay46\n" OK3, 2,
+	    "key 'user' is not supported yet", 1, true },
+	{ "admin on", "[global]\nadmin = on\n" OK3, 2,
+	    "key 'admin' is not supported yet", 1, true },
+	{ "balance leastconn", OK3 "balance = leastconn\n", 4,
+	    "balance = leastconn: balance 'leastconn' is not supported yet", 1,
+	    true },
+	{ "workers 4", "[global]\nworkers = 4\n" OK3, 2,
+	    "workers = 4: several workers are not supported yet "
+	    "(use workers = 1)", 1, true },
+	{ "workers auto", "[global]\nworkers = auto\n" OK3, 2,
+	    "several workers are not supported yet", 1, false },
+	{ "workers 0", "[global]\nworkers = 0\n" OK3, 2,
+	    "0 is out of range (1 to 1024)", 1, false },
+	{ "upstream backup", OK3 "upstream = 127.0.0.1:8001 backup\n", 4,
+	    "upstream = 127.0.0.1:8001 backup: upstream option 'backup' is "
+	    "not supported yet", 1, true },
+	{ "upstream max_connections", OK3
+	    "upstream = 127.0.0.1:8001 max_connections=5\n", 4,
+	    "upstream option 'max_connections=5' is not supported yet", 1,
+	    false },
+
+	/* Upstream options. */
+	{ "weight 0", OK3 "upstream = 127.0.0.1:8001 weight=0\n", 4,
+	    "upstream = 127.0.0.1:8001 weight=0: 0 is out of range "
+	    "(1 to 256)", 1, true },
+	{ "weight 257", OK3 "upstream = 127.0.0.1:8001 weight=257\n", 4,
+	    "257 is out of range (1 to 256)", 1, false },
+	{ "weight garbled", OK3 "upstream = 127.0.0.1:8001 weight=x\n", 4,
+	    "'x' is not a number", 1, false },
+	{ "unknown option", OK3 "upstream = 127.0.0.1:8001 weigth=2\n", 4,
+	    "unknown upstream option 'weigth=2'", 1, false },
+
+	/* Listen clashes, reported on the later listen's line. */
+	{ "listen in two routes", "[route a]\n" L1 U1 "[route b]\n" L1 U1, 5,
+	    "listen 127.0.0.1:18080 clashes with listen 127.0.0.1:18080 of "
+	    "route 'a' (line 2)", 1, true },
+	{ "0.0.0.0 and *", "[route a]\nlisten = 0.0.0.0:18080\n" U1
+	    "[route b]\nlisten = *:18080\n" U1, 5,
+	    "listen 0.0.0.0:18080 clashes with listen 0.0.0.0:18080 of "
+	    "route 'a' (line 2)", 1, true },
+	{ "* and 10.0.0.1", "[route a]\nlisten = *:18080\n" U1
+	    "[route b]\nlisten = 10.0.0.1:18080\n" U1, 5,
+	    "listen 10.0.0.1:18080 clashes with listen 0.0.0.0:18080 of "
+	    "route 'a' (line 2)", 1, true },
+	{ "[::] and [::1]", WEB "listen = [::]:18080\nlisten = [::1]:18080\n"
+	    U1, 3, "listen [::1]:18080 clashes with listen [::]:18080 of "
+	    "route 'web' (line 2)", 1, true },
+	{ "same listen twice", WEB L1 L1 U1, 3,
+	    "listen 127.0.0.1:18080 clashes with listen 127.0.0.1:18080 of "
+	    "route 'web' (line 2)", 1, true },
+};
+
+static void
+test_bad_files(void **state)
+{
+	const struct bad_row	*r;
+	struct tmp		*t = *state;
+	struct config		*c;
+	const char		*path;
+	char			*errs, name[32];
+	size_t			 i;
+	int			 n;
+
+	for (i = 0; i < NELEM(bad_rows); i++) {
+		r = &bad_rows[i];
+		snprintf(name, sizeof(name), "bad-%02zu.ini", i);
+		if (r->text != NULL)
+			path = write_file(t, name, r->text);
+		else {
+			snprintf(t->path, sizeof(t->path), "%s/%s", t->dir,
+			    name);
+			path = t->path;
+		}
+		errs = NULL;
+		c = config_load(path, &errs);
+		if (c != NULL) {
+			config_unref(c);
+			fail_msg("row %zu (%s): accepted", i, r->what);
+		}
+		if (errs == NULL)
+			fail_msg("row %zu (%s): no errors", i, r->what);
+		n = check_err_lines(errs, path);
+		if (!has_err(errs, path, r->line, r->err, r->exact)) {
+			print_error("%s", errs);
+			fail_msg("row %zu (%s): no %s'%s:%d: %s'", i, r->what,
+			    r->exact ? "line " : "line containing ", path,
+			    r->line, r->err);
+		}
+		if (n != r->nerr) {
+			print_error("%s", errs);
+			fail_msg("row %zu (%s): %d errors, want %d", i, r->what,
+			    n, r->nerr);
+		}
+		free(errs);
+	}
+}
+
+/* Every error is reported, in file order, however many there are. */
+static void
+test_many_errors(void **state)
+{
+	struct tmp	*t = *state;
+	const char	*path;
+	char		*errs, *want;
+	size_t		 len;
+
+	path = write_file(t, "many.ini",
+	    "[global]\n"					/*  1 */
+	    "workers = 4\n"					/*  2 */
+	    "[route web]\n"					/*  3 */
+	    "listen = 127.0.0.1:0\n"				/*  4 */
+	    "upstream = 127.0.0.1:8000 weight=0\n"		/*  5 */
+	    "bogus = 1\n"					/*  6 */
+	    "[route web]\n"					/*  7 */
+	    "listen = 127.0.0.1:1\n"				/*  8: skipped */
+	    "[route ok]\n"					/*  9 */
+	    "listen = 127.0.0.1:18080\n"			/* 10 */
+	    "upstream = 127.0.0.1:8000\n"			/* 11 */
+	    "buffer = 1\n"					/* 12 */
+	    "[nope]\n");					/* 13 */
+	assert_null(config_load(path, &errs));
+	assert_non_null(errs);
+	len = 16 * (strlen(path) + 100);
+	want = malloc(len);
+	assert_non_null(want);
+	snprintf(want, len,
+	    "%s:2: workers = 4: several workers are not supported yet "
+	    "(use workers = 1)\n"
+	    "%s:3: route 'web' has no listen\n"
+	    "%s:3: route 'web' has no upstream\n"
+	    "%s:4: listen = 127.0.0.1:0: '127.0.0.1:0': port out of range "
+	    "(1 to 65535)\n"
+	    "%s:5: upstream = 127.0.0.1:8000 weight=0: 0 is out of range "
+	    "(1 to 256)\n"
+	    "%s:6: unknown key 'bogus' in [route web]\n"
+	    "%s:7: route 'web' is defined twice (first on line 3)\n"
+	    "%s:12: buffer = 1: out of range (1k to 64m)\n"
+	    "%s:13: unknown section [nope]\n",
+	    path, path, path, path, path, path, path, path, path);
+	assert_string_equal(errs, want);
+	free(want);
+	free(errs);
+}
+
+/* A NUL byte inside a line is refused, not silently cut. */
+static void
+test_nul_byte(void **state)
+{
+	static const char text[] = "[route web]\n"
+	    "listen = 127.0.0.1:1\0junk\n"
+	    "upstream = 127.0.0.1:80\n";
+	struct tmp	*t = *state;
+	const char	*path;
+	char		*errs;
+
+	path = write_bytes(t, "nul.ini", text, sizeof(text) - 1);
+	assert_null(config_load(path, &errs));
+	assert_non_null(errs);
+	if (!has_err(errs, path, 2, "NUL byte in line", true))
+		fail_msg("no NUL error in:\n%s", errs);
+	check_err_lines(errs, path);
+	free(errs);
+}
+
+/* config_load_fp() reads an open stream and names it as told. */
+static void
+test_load_fp(void **state)
+{
+	static const char good[] = "[route web]\nlisten = 127.0.0.1:1234\n"
+	    "upstream = 127.0.0.1:80\n";
+	static const char host[] = "[route web]\nlisten = 127.0.0.1:1234\n"
+	    "upstream = localhost:80\n";
+	struct config	*c;
+	FILE		*fp;
+	char		*errs = (char *)"unset";
+
+	(void)state;
+	assert_non_null(fp = fmemopen((void *)good, sizeof(good) - 1, "r"));
+	c = config_load_fp(fp, "mem", CONFIG_LOAD_NO_RESOLVE, &errs);
+	fclose(fp);
+	assert_non_null(c);
+	assert_null(errs);
+	assert_string_equal(c->path, "mem");
+	assert_int_equal(c->routes[0].nup, 1);
+	config_unref(c);
+
+	/* Host names are refused when told not to look them up. */
+	assert_non_null(fp = fmemopen((void *)host, sizeof(host) - 1, "r"));
+	c = config_load_fp(fp, "mem", CONFIG_LOAD_NO_RESOLVE, &errs);
+	fclose(fp);
+	assert_null(c);
+	assert_non_null(errs);
+	check_err_lines(errs, "mem");
+	if (!has_err(errs, "mem", 3, "host names are not looked up", false))
+		fail_msg("got %s", errs);
+	free(errs);
+}
+
+/* ---- config_quick ------------------------------------------------------ */
+
+static void
+test_quick_good(void **state)
+{
+	char *const	 listen[] = { (char *)"127.0.0.1:18080",
+	    (char *)"*:18081" };
+	char *const	 up[] = { (char *)"127.0.0.1:8000",
+	    (char *)"[::1]:8001 weight=4" };
+	struct config	*c;
+	struct route	*r;
+	char		*errs = (char *)"unset", buf[ADDR_STRLEN];
+
+	(void)state;
+	c = config_quick(listen, NELEM(listen), up, NELEM(up), &errs);
+	if (c == NULL) {
+		print_error("%s", errs);
+		free(errs);
+		fail();
+	}
+	assert_null(errs);
+	assert_null(c->path);
+	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->max_connections, 50000);
+	assert_int_equal(c->nroutes, 1);
+	r = &c->routes[0];
+	assert_string_equal(r->name, "quick");
+	assert_int_equal(r->nlisten, 3);
+	assert_string_equal(fmt(&r->listen[0], buf), "127.0.0.1:18080");
+	assert_string_equal(fmt(&r->listen[1], buf), "0.0.0.0:18081");
+	assert_string_equal(fmt(&r->listen[2], buf), "[::]:18081");
+	assert_int_equal(r->listen_line[0], 0);
+	assert_int_equal(r->nup, 2);
+	assert_string_equal(fmt(&r->up[0].addr, buf), "127.0.0.1:8000");
+	assert_int_equal(r->up[0].weight, 1);
+	assert_string_equal(fmt(&r->up[1].addr, buf), "[::1]:8001");
+	assert_int_equal(r->up[1].weight, 4);
+	assert_string_equal(r->up[1].spec, "[::1]:8001");
+	check_defaults(r);
+	config_unref(c);
+}
+
+struct quick_row {
+	const char	*l[3];		/* NULL-terminated */
+	const char	*u[3];
+	const char	*err[3];	/* whole lines after "relay46: " */
+};
+
+static const struct quick_row quick_rows[] = {
+	{ { "127.0.0.1:0", NULL }, { "127.0.0.1:8000", NULL },
+	    { "-l 127.0.0.1:0: '127.0.0.1:0': port out of range (1 to 65535)",
+	    NULL } },
+	{ { "localhost:80", NULL }, { "127.0.0.1:8000", NULL },
+	    { "-l localhost:80: 'localhost:80': 'localhost' is not an IP "
+	    "address", NULL } },
+	{ { "127.0.0.1:80", NULL }, { "127.0.0.1:8000 weight=0", NULL },
+	    { "-u 127.0.0.1:8000 weight=0: 0 is out of range (1 to 256)",
+	    NULL } },
+	{ { "127.0.0.1:80", NULL }, { "*:80", NULL },
+	    { "-u *:80: '*' is not an upstream address", NULL } },
+	{ { "127.0.0.1:80", NULL }, { "127.0.0.1:8000 backup", NULL },
+	    { "-u 127.0.0.1:8000 backup: upstream option 'backup' is not "
+	    "supported yet", NULL } },
+	{ { "[::1:80", NULL }, { "[::g]:80", NULL },
+	    { "-l [::1:80: '[::1:80': missing ']'",
+	    "-u [::g]:80: '[::g]:80': bad IPv6 address '::g'", NULL } },
+	{ { NULL }, { "127.0.0.1:8000", NULL },
+	    { "route 'quick' has no listen", NULL } },
+	{ { "127.0.0.1:80", NULL }, { NULL },
+	    { "route 'quick' has no upstream", NULL } },
+};
+
+static size_t
+count(const char *const *v)
+{
+	size_t	 n = 0;
+
+	while (v[n] != NULL)
+		n++;
+	return n;
+}
+
+static void
+test_quick_bad(void **state)
+{
+	const struct quick_row	*r;
+	struct config		*c;
+	char			*errs, want[512];
+	size_t			 i, j, len;
+
+	(void)state;
+	for (i = 0; i < NELEM(quick_rows); i++) {
+		r = &quick_rows[i];
+		errs = NULL;
+		c = config_quick((char *const *)r->l, count(r->l),
+		    (char *const *)r->u, count(r->u), &errs);
+		if (c != NULL) {
+			config_unref(c);
+			fail_msg("quick row %zu: accepted", i);
+		}
+		assert_non_null(errs);
+		want[0] = '\0';
+		for (j = 0; r->err[j] != NULL; j++) {
+			len = strlen(want);
+			snprintf(want + len, sizeof(want) - len,
+			    "relay46: %s\n", r->err[j]);
+		}
+		if (strcmp(errs, want) != 0)
+			fail_msg("quick row %zu: got\n%swant\n%s", i, errs,
+			    want);
+		free(errs);
+	}
+}
+
+/* "*:P" and "0.0.0.0:P" on the command line clash. */
+static void
+test_quick_clash(void **state)
+{
+	char *const	 listen[] = { (char *)"*:18080",
+	    (char *)"0.0.0.0:18080" };
+	char *const	 up[] = { (char *)"127.0.0.1:8000" };
+	char		*errs;
+
+	(void)state;
+	assert_null(config_quick(listen, NELEM(listen), up, NELEM(up),
+	    &errs));
+	assert_non_null(errs);
+	if (strncmp(errs, "relay46: listen 0.0.0.0:18080 clashes with "
+	    "listen 0.0.0.0:18080 of route 'quick'", 77) != 0)
+		fail_msg("got %s", errs);
+	free(errs);
+}
+
+/* ---- documentation ----------------------------------------------------- */
+
+static char *
+slurp(const char *path)
+{
+	FILE	*fp;
+	char	*buf;
+	long	 n;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	assert_true(n >= 0);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+/* A line of the sample config that sets ${key}, maybe commented out. */
+static bool
+ini_has_key(const char *text, const char *key)
+{
+	const char	*s, *nl;
+	size_t		 klen = strlen(key);
+
+	for (s = text; *s != '\0'; s = *nl != '\0' ? nl + 1 : nl) {
+		nl = s + strcspn(s, "\n");
+		if (*s == ';' || *s == '#')
+			s++;
+		s += strspn(s, " \t");
+		if (strncmp(s, key, klen) == 0 &&
+		    (s[klen] == ' ' || s[klen] == '\t' || s[klen] == '='))
+			return true;
+	}
+	return false;
+}
+
+/* An ".It Ic" line of the man page that names ${key}. */
+static bool
+man_has_key(const char *text, const char *key)
+{
+	const char	*s, *nl, *w;
+	size_t		 klen = strlen(key), wlen;
+
+	for (s = text; *s != '\0'; s = *nl != '\0' ? nl + 1 : nl) {
+		nl = s + strcspn(s, "\n");
+		if (strncmp(s, ".It Ic ", 7) != 0)
+			continue;
+		for (w = s + 7; w < nl; w += wlen) {
+			w += strspn(w, " ");
+			wlen = strcspn(w, " \n");
+			if (wlen == klen && strncmp(w, key, klen) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+static void
+test_keys_documented(void **state)
+{
+	const char *const	*names;
+	const char		*src;
+	char			 path[PATH_MAX];
+	char			*ini, *man;
+	size_t			 i, missing = 0;
+
+	(void)state;
+	if ((src = getenv("RELAY46_SRCDIR")) == NULL || *src == '\0')
+		skip();
+	snprintf(path, sizeof(path), "%s/etc/relay46.ini", src);
+	ini = slurp(path);
+	snprintf(path, sizeof(path), "%s/src/relay46.ini.5", src);
+	man = slurp(path);
+	names = config_key_names();
+	assert_non_null(names[0]);
+	for (i = 0; names[i] != NULL; i++) {
+		if (!ini_has_key(ini, names[i])) {
+			print_error("key '%s' is not in etc/relay46.ini\n",
+			    names[i]);
+			missing++;
+		}
+		if (!man_has_key(man, names[i])) {
+			print_error("key '%s' is not in src/relay46.ini.5\n",
+			    names[i]);
+			missing++;
+		}
+	}
+	free(ini);
+	free(man);
+	assert_int_equal(missing, 0);
+}
+
+/* Every known key is recognised by the parser (none is "unknown"). */
+static void
+test_key_names_known(void **state)
+{
+	struct tmp		*t = *state;
+	const char *const	*names = config_key_names();
+	const char		*path;
+	char			 text[256], *errs;
+	size_t			 i;
+	struct config		*c;
+
+	for (i = 0; names[i] != NULL; i++) {
+		snprintf(text, sizeof(text), "[global]\n%s = ?\n"
+		    "[route web]\n%s = ?\n", names[i], names[i]);
+		path = write_file(t, "known.ini", text);
+		errs = NULL;
+		c = config_load(path, &errs);
+		config_unref(c);
+		assert_null(c);
+		assert_non_null(errs);
+		if (strstr(errs, "unknown key") != NULL)
+			fail_msg("key '%s' is unknown:\n%s", names[i], errs);
+		free(errs);
+	}
+}
+
+int
+main(void)
+{
+#define T(f)	cmocka_unit_test_setup_teardown(f, tmp_setup, tmp_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_full_file),
+		T(test_defaults),
+		T(test_indented_keys),
+		T(test_layout),
+		T(test_names_and_order),
+		T(test_values),
+		T(test_localhost_upstream),
+		T(test_bad_files),
+		T(test_many_errors),
+		T(test_nul_byte),
+		cmocka_unit_test(test_load_fp),
+		T(test_quick_good),
+		T(test_quick_bad),
+		T(test_quick_clash),
+		T(test_keys_documented),
+		T(test_key_names_known),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
