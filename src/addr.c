@@ -5,6 +5,9 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -104,6 +107,29 @@ addr_numeric(const char *host, int af, unsigned port, struct addr *a)
 	return 0;
 }
 
+/* Set the scope of IPv6 ${a} from an interface name or index. */
+static int
+addr_scope(const char *scope, struct addr *a)
+{
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&a->ss;
+	unsigned long		 n;
+	char			*end;
+
+	if (*scope == '\0')
+		return -1;
+	if (isdigit((unsigned char)*scope)) {
+		errno = 0;
+		n = strtoul(scope, &end, 10);
+		if (*end != '\0' || errno != 0 || n == 0 || n > UINT32_MAX)
+			return -1;
+		s6->sin6_scope_id = (uint32_t)n;
+		return 0;
+	}
+	if ((s6->sin6_scope_id = if_nametoindex(scope)) == 0)
+		return -1;
+	return 0;
+}
+
 int
 addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
 {
@@ -114,16 +140,21 @@ addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
 	if (addr_split(s, host, sizeof(host), &port, err, errlen) == -1)
 		return -1;
 	if (*s == '[') {
-		scope = strchr(host, '%');
-		if (scope != NULL && strspn(scope + 1, "0123456789") !=
-		    strlen(scope + 1) && if_nametoindex(scope + 1) == 0) {
-			err_set(err, errlen, "'%s': unknown interface '%s'",
-			    s, scope + 1);
-			return -1;
-		}
+		/*
+		 * The scope is ours to read: glibc takes an interface name
+		 * only on link-local addresses, so "[::1%lo]" would not
+		 * parse back from what addr_format() shows.
+		 */
+		if ((scope = strchr(host, '%')) != NULL)
+			*scope++ = '\0';
 		if (addr_numeric(host, AF_INET6, port, a) == -1) {
 			err_set(err, errlen, "'%s': bad IPv6 address '%s'",
 			    s, host);
+			return -1;
+		}
+		if (scope != NULL && addr_scope(scope, a) == -1) {
+			err_set(err, errlen, "'%s': unknown interface '%s'",
+			    s, scope);
 			return -1;
 		}
 		return 0;
