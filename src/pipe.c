@@ -68,7 +68,11 @@ pipe_want_write(struct pipe *p, bool on)
 void
 pipe_start(struct pipe *p)
 {
-	pipe_want_read(p, !p->eof && evbuffer_get_length(p->buf) < p->limit);
+	if (p->eof)
+		return;
+	/* Full already (client bytes that came while we connected)? */
+	p->paused = evbuffer_get_length(p->buf) >= p->limit;
+	pipe_want_read(p, !p->paused);
 }
 
 void
@@ -76,6 +80,17 @@ pipe_stop(struct pipe *p)
 {
 	pipe_want_read(p, false);
 	pipe_want_write(p, false);
+}
+
+int
+pipe_src_error(const struct pipe *p)
+{
+	socklen_t	 len = sizeof(int);
+	int		 err = 0;
+
+	if (getsockopt(p->src_fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return errno;
+	return err;
 }
 
 size_t
@@ -112,8 +127,10 @@ pipe_flush(struct pipe *p)
 	len = evbuffer_get_length(p->buf);
 	pipe_want_write(p, len > 0);
 	/* Resume at half, not at once, so we do not wake for every few bytes. */
-	if (!p->eof && !p->reading && len <= p->limit / 2)
+	if (!p->eof && p->paused && len <= p->limit / 2) {
+		p->paused = false;
 		pipe_want_read(p, true);
+	}
 	if (len == 0 && p->eof && !p->done) {
 		p->done = true;
 		if (shutdown(p->dst_fd, SHUT_WR) == -1) {
@@ -139,6 +156,7 @@ pipe_read_cb(evutil_socket_t fd, short what, void *arg)
 	space = p->limit - evbuffer_get_length(p->buf);
 	if (space == 0) {
 		pipe_want_read(p, false);
+		p->paused = true;
 		return;
 	}
 	if (space > PIPE_READ_MAX)
@@ -181,8 +199,11 @@ pipe_read_cb(evutil_socket_t fd, short what, void *arg)
 		vec[1].iov_len = (size_t)n - vec[0].iov_len;
 	evbuffer_commit_space(p->buf, vec, nvec);
 	*p->touch = util_now_ms();
-	if (evbuffer_get_length(p->buf) >= p->limit)
+	if (evbuffer_get_length(p->buf) >= p->limit) {
 		pipe_want_read(p, false);
+		p->paused = true;
+		p->status(p->arg, p, PIPE_PAUSED, 0);	/* never frees us */
+	}
 	if (p->dst_fd != -1)
 		(void)pipe_flush(p);
 }

@@ -12,6 +12,7 @@ struct pipe;
 
 enum pipe_status {
 	PIPE_EOF = 0,		/* the source sent FIN (read returned 0) */
+	PIPE_PAUSED,		/* the buffer is full: reading stops for now */
 	PIPE_DONE,		/* ...and everything was passed on, then SHUT_WR */
 	PIPE_READ_ERROR,	/* reading the source failed: err holds errno */
 	PIPE_WRITE_ERROR,	/* writing the destination failed: errno */
@@ -39,6 +40,7 @@ struct pipe {
 	uint64_t	 bytes;		/* passed to the destination */
 	uint64_t	*touch;		/* set to now (ms) whenever bytes move */
 	bool		 reading, writing;	/* events added */
+	bool		 paused;	/* reading stopped by a full buffer */
 	bool		 eof, done;
 	pipe_status_fn	*status;
 	void		*arg;
@@ -64,6 +66,14 @@ int	 pipe_set_dst(struct pipe *p, int fd);
 
 /* pipe_stop(p): stop reading and writing; the buffer is kept. */
 void	 pipe_stop(struct pipe *p);
+
+/*
+ * pipe_src_error(p): the pending error (errno) of the source socket, or 0.
+ * While a pipe is paused nothing polls its source, so a reset there goes
+ * unseen (libevent maps EPOLLERR to read/write readiness only, and no
+ * read event is registered); the owner asks this now and then instead.
+ */
+int	 pipe_src_error(const struct pipe *p);
 
 /* pipe_pending(p): bytes buffered, not yet written. */
 size_t	 pipe_pending(const struct pipe *p);

@@ -18,6 +18,9 @@
 #include "util.h"
 #include "worker.h"
 
+/* How often a session with a paused side looks for a reset there. */
+#define SESSION_PAUSED_CHECK_MS	1000
+
 static const char *const session_end_names[] = {
 	[SESSION_END_DONE] = "done",
 	[SESSION_END_CLIENT_RESET] = "client_reset",
@@ -141,24 +144,59 @@ session_connect_end(int err)
 	return SESSION_END_UPSTREAM_UNREACHABLE;
 }
 
+/* The timeout in force: fin_timeout once half-closed, if shorter. */
+static uint64_t
+session_period(const struct session *s)
+{
+	const struct route	*r = s->rt->route;
+
+	if (s->state == SESSION_HALF_CLOSED && r->fin_timeout_ms != 0 &&
+	    (r->idle_timeout_ms == 0 || r->fin_timeout_ms < r->idle_timeout_ms))
+		return r->fin_timeout_ms;
+	return r->idle_timeout_ms;
+}
+
+/*
+ * A side that reset while we were not reading it, because the other side
+ * was slow: end the session as if the read had failed.  Returns true if
+ * the session is gone.
+ */
+static bool
+session_check_paused(struct session *s)
+{
+	int	 err;
+
+	if (s->c2u.paused && (err = pipe_src_error(&s->c2u)) != 0) {
+		session_close(s, err == ECONNRESET ? SESSION_END_CLIENT_RESET :
+		    SESSION_END_CLIENT_ERROR, err);
+		return true;
+	}
+	if (s->u2c.paused && (err = pipe_src_error(&s->u2c)) != 0) {
+		session_close(s, err == ECONNRESET ? SESSION_END_UPSTREAM_RESET :
+		    SESSION_END_UPSTREAM_ERROR, err);
+		return true;
+	}
+	return false;
+}
+
 /* (Re)arm the timer for the idle or fin timeout, counted from last_ms. */
 static void
 session_arm(struct session *s)
 {
-	const struct route	*r = s->rt->route;
 	uint64_t		 period, now, left;
 	struct timeval		 tv;
 
-	period = r->idle_timeout_ms;
-	if (s->state == SESSION_HALF_CLOSED && r->fin_timeout_ms != 0 &&
-	    (period == 0 || r->fin_timeout_ms < period))
-		period = r->fin_timeout_ms;
-	if (period == 0) {
+	period = session_period(s);
+	now = util_now_ms();
+	left = s->last_ms + period > now ? s->last_ms + period - now : 0;
+	/* A paused side is checked for resets now and then (pipe.h). */
+	if ((s->c2u.paused || s->u2c.paused) &&
+	    (period == 0 || left > SESSION_PAUSED_CHECK_MS))
+		left = SESSION_PAUSED_CHECK_MS;
+	else if (period == 0) {
 		evtimer_del(s->timer);
 		return;
 	}
-	now = util_now_ms();
-	left = s->last_ms + period > now ? s->last_ms + period - now : 0;
 	tv.tv_sec = (time_t)(left / 1000);
 	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
 	evtimer_add(s->timer, &tv);
@@ -281,7 +319,6 @@ static void
 session_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session	*s = arg;
-	const struct route *r = s->rt->route;
 	uint64_t	 period;
 
 	(void)fd;
@@ -290,12 +327,12 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 		session_connect_failed(s, ETIMEDOUT);
 		return;
 	}
+	if (session_check_paused(s))
+		return;
 	/* Activity only stamps last_ms; the deadline is checked here, lazily. */
-	period = s->state == SESSION_HALF_CLOSED && r->fin_timeout_ms != 0 &&
-	    (r->idle_timeout_ms == 0 || r->fin_timeout_ms < r->idle_timeout_ms) ?
-	    r->fin_timeout_ms : r->idle_timeout_ms;
-	if (util_now_ms() - s->last_ms >= period) {
-		session_close(s, period == r->idle_timeout_ms ?
+	period = session_period(s);
+	if (period != 0 && util_now_ms() - s->last_ms >= period) {
+		session_close(s, period == s->rt->route->idle_timeout_ms ?
 		    SESSION_END_IDLE_TIMEOUT : SESSION_END_FIN_TIMEOUT, 0);
 		return;
 	}
@@ -309,6 +346,9 @@ session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 	bool		 from_client = p == &s->c2u;
 
 	switch (st) {
+	case PIPE_PAUSED:
+		session_arm(s);
+		break;
 	case PIPE_EOF:
 		if (s->state == SESSION_RELAYING) {
 			s->state = SESSION_HALF_CLOSED;
