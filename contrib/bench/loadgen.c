@@ -4,9 +4,11 @@
  *
  * Build:  cc -O2 -pthread -o loadgen loadgen.c
  *
- *   loadgen server echo|sink PORT [MAXSECONDS]
+ *   loadgen server echo|sink|close PORT [MAXSECONDS]
  *	epoll backend on 127.0.0.1:PORT and [::1]:PORT.  echo sends every
- *	byte back, sink discards.  Runs until SIGTERM/SIGINT or MAXSECONDS
+ *	byte back, sink discards, close sends back the first 16 bytes of each
+ *	connection and then closes it (the server ends the connection, as an
+ *	HTTP/1.0 server does).  Runs until SIGTERM/SIGINT or MAXSECONDS
  *	(default 3600).
  *   loadgen throughput HOST PORT CONNS SECONDS
  *	CONNS connections each stream 64 KiB writes of a known pattern to an
@@ -15,9 +17,16 @@
  *   loadgen latency HOST PORT COUNT
  *	one connection, COUNT ping-pongs of 64 bytes; reports min, median,
  *	p99, mean and max round trip in microseconds.
- *   loadgen connrate HOST PORT SECONDS CONCURRENCY
+ *   loadgen connrate HOST PORT SECONDS CONCURRENCY [server|client]
  *	CONCURRENCY connections at a time: connect, send 16 bytes, read them
- *	back, close.  Reports connections per second and failures.
+ *	back, close.  Reports connections per second and failures.  "server"
+ *	(the default, for a "close" backend): after the 16 bytes, wait for the
+ *	server to close first, then close.  "client" (for an "echo" backend):
+ *	close as soon as the 16 bytes are back.  Whoever closes first keeps
+ *	the TIME_WAIT state; when that is the connecting side, every
+ *	connect() to the same address competes for ~28k ephemeral ports that
+ *	each stay blocked for a second or more, and the rate measured is the
+ *	kernel's port ceiling (about 14k/s here), not the relay's.
  *   loadgen hold HOST PORT N SECONDS
  *	opens N connections, one 16-byte ping-pong on each (so a relay has
  *	connected its upstream and moved data), prints "READY held=N", then
@@ -292,10 +301,12 @@ signals(void)
 /* ---------------------------------------------------------------- server */
 
 enum { K_LISTENER, K_CONN };
+enum { S_ECHO, S_SINK, S_CLOSE };
 
 struct sconn {
 	int		 kind;
 	int		 fd;
+	size_t		 echoed;	/* S_CLOSE: bytes sent back so far */
 	unsigned char	*pend;		/* echo bytes the socket did not take */
 	size_t		 plen, poff;
 };
@@ -341,9 +352,10 @@ sconn_flush(int ep, struct sconn *c)
 }
 
 static void
-sconn_read(int ep, struct sconn *c, bool echo, unsigned char *buf)
+sconn_read(int ep, struct sconn *c, int mode, unsigned char *buf)
 {
 	ssize_t	 n, w;
+	size_t	 k;
 	int	 i;
 
 	/* At most 16 reads per wake-up, so one busy peer cannot starve. */
@@ -357,8 +369,20 @@ sconn_read(int ep, struct sconn *c, bool echo, unsigned char *buf)
 			sconn_close(ep, c);
 			return;
 		}
-		if (!echo)
+		if (mode == S_SINK)
 			continue;
+		if (mode == S_CLOSE) {
+			/* Echo up to CR_MSG bytes in all, then hang up. */
+			k = CR_MSG - c->echoed;
+			if ((size_t)n < k)
+				k = (size_t)n;
+			if (write(c->fd, buf, k) != (ssize_t)k ||
+			    (c->echoed += k) >= CR_MSG) {
+				sconn_close(ep, c);
+				return;
+			}
+			continue;
+		}
 		w = write(c->fd, buf, (size_t)n);
 		if (w == -1 && (errno == EAGAIN || errno == EINTR))
 			w = 0;
@@ -461,17 +485,19 @@ cmd_server(int argc, char **argv)
 	struct sconn		 l4, l6, *c;
 	unsigned char		*buf;
 	double			 deadline;
-	bool			 echo;
-	int			 ep, port, n, i, nl = 0;
+	int			 mode, ep, port, n, i, nl = 0;
 
 	if (argc < 2 || argc > 3)
-		die("usage: loadgen server echo|sink PORT [MAXSECONDS]");
+		die("usage: loadgen server echo|sink|close PORT [MAXSECONDS]");
 	if (strcmp(argv[0], "echo") == 0)
-		echo = true;
+		mode = S_ECHO;
 	else if (strcmp(argv[0], "sink") == 0)
-		echo = false;
+		mode = S_SINK;
+	else if (strcmp(argv[0], "close") == 0)
+		mode = S_CLOSE;
 	else
-		die("server mode must be echo or sink, not '%s'", argv[0]);
+		die("server mode must be echo, sink or close, not '%s'",
+		    argv[0]);
 	port = (int)parse_long(argv[1], 1, 65535, "PORT");
 	deadline = now_s() + (argc == 3 ? parse_secs(argv[2], 1, 86400) :
 	    3600);
@@ -488,7 +514,7 @@ cmd_server(int argc, char **argv)
 	else
 		nl++;
 	fprintf(stderr, "loadgen: %s server on 127.0.0.1:%d%s\n",
-	    echo ? "echo" : "sink", port, nl == 2 ? " and [::1]" : "");
+	    argv[0], port, nl == 2 ? " and [::1]" : "");
 	while (!stop_flag && now_s() < deadline) {
 		n = epoll_wait(ep, evs, 256, 200);
 		if (n == -1 && errno != EINTR)
@@ -504,7 +530,7 @@ cmd_server(int argc, char **argv)
 				    EPOLLHUP))
 					(void)sconn_flush(ep, c);
 			} else
-				sconn_read(ep, c, echo, buf);
+				sconn_read(ep, c, mode, buf);
 		}
 	}
 	free(buf);
@@ -624,9 +650,19 @@ cmd_throughput(int argc, char **argv)
 			}
 			continue;
 		}
-		if (t >= t_end)
-			die("timed out waiting for the echo of %ld "
-			    "connection(s)", left);
+		if (t >= t_end) {
+			for (i = 0; i < nconn; i++)
+				if (!cs[i].finished)
+					fprintf(stderr, "loadgen: connection %ld:"
+					    " sent %llu, echoed %llu, missing "
+					    "%llu\n", i,
+					    (unsigned long long)cs[i].sent,
+					    (unsigned long long)cs[i].rcvd,
+					    (unsigned long long)(cs[i].sent -
+					    cs[i].rcvd));
+			die("timed out waiting %ds for the echo of %ld of %ld "
+			    "connection(s)", DRAIN_TIMEOUT_S, left, nconn);
+		}
 		n = epoll_wait(ep, evs, 64, 10);
 		if (n == -1 && errno != EINTR)
 			die("epoll_wait: %s", strerror(errno));
@@ -734,7 +770,7 @@ cmd_latency(int argc, char **argv)
 
 /* -------------------------------------------------------------- connrate */
 
-enum { CR_IDLE, CR_CONNECTING, CR_READING };
+enum { CR_IDLE, CR_CONNECTING, CR_READING, CR_WAIT_EOF };
 
 struct cconn {
 	int		 fd;
@@ -787,7 +823,7 @@ cconn_start(int ep, struct cconn *c, const struct sockaddr_storage *ss,
 
 /* Handle an event; returns 1 on success, -1 on failure, 0 if in progress. */
 static int
-cconn_event(int ep, struct cconn *c, uint32_t events)
+cconn_event(int ep, struct cconn *c, uint32_t events, bool server_closes)
 {
 	struct epoll_event	 ev;
 	unsigned char		 in[CR_MSG];
@@ -808,6 +844,18 @@ cconn_event(int ep, struct cconn *c, uint32_t events)
 		epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 		return 0;
 	}
+	if (c->state == CR_WAIT_EOF) {
+		n = read(c->fd, in, sizeof(in));
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n > 0)
+			proto_error("%zd unexpected bytes on connection %u",
+			    n, c->id);
+		if (n == -1)
+			goto fail;
+		cconn_done(ep, c);
+		return 1;
+	}
 	n = read(c->fd, in, CR_MSG - c->got);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
@@ -818,6 +866,10 @@ cconn_event(int ep, struct cconn *c, uint32_t events)
 	c->got += (size_t)n;
 	if (c->got < CR_MSG)
 		return 0;
+	if (server_closes) {
+		c->state = CR_WAIT_EOF;
+		return 0;
+	}
 	cconn_done(ep, c);
 	return 1;
 fail:
@@ -836,13 +888,22 @@ cmd_connrate(int argc, char **argv)
 	uint64_t		 ok = 0, failed = 0, timeouts = 0;
 	unsigned		 next_id = 0;
 	long			 conc, i, busy;
+	bool			 server_closes = true;
 	int			 ep, n, k, r;
 
-	if (argc != 4)
-		die("usage: loadgen connrate HOST PORT SECONDS CONCURRENCY");
+	if (argc != 4 && argc != 5)
+		die("usage: loadgen connrate HOST PORT SECONDS CONCURRENCY "
+		    "[server|client]");
 	len = resolve(argv[0], argv[1], &ss);
 	secs = parse_secs(argv[2], 0.05, 3600);
 	conc = parse_long(argv[3], 1, 10000, "CONCURRENCY");
+	if (argc == 5) {
+		if (strcmp(argv[4], "client") == 0)
+			server_closes = false;
+		else if (strcmp(argv[4], "server") != 0)
+			die("connrate: who closes first: server or client, "
+			    "not '%s'", argv[4]);
+	}
 	if ((cs = calloc((size_t)conc, sizeof(*cs))) == NULL)
 		die("out of memory");
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
@@ -882,7 +943,8 @@ cmd_connrate(int argc, char **argv)
 		if (n == -1 && errno != EINTR)
 			die("epoll_wait: %s", strerror(errno));
 		for (k = 0; k < n; k++) {
-			r = cconn_event(ep, evs[k].data.ptr, evs[k].events);
+			r = cconn_event(ep, evs[k].data.ptr, evs[k].events,
+			    server_closes);
 			if (r > 0)
 				ok++;
 			else if (r < 0)
@@ -904,8 +966,9 @@ cmd_connrate(int argc, char **argv)
 	dt = now_s() - t0;
 	if (dt < secs)
 		dt = secs;
-	printf("RESULT mode=connrate seconds=%.3f concurrency=%ld ok=%llu "
-	    "failed=%llu timeouts=%llu cps=%.0f\n", dt, conc,
+	printf("RESULT mode=connrate seconds=%.3f concurrency=%ld close=%s "
+	    "ok=%llu failed=%llu timeouts=%llu cps=%.0f\n", dt, conc,
+	    server_closes ? "server" : "client",
 	    (unsigned long long)ok, (unsigned long long)failed,
 	    (unsigned long long)timeouts, (double)ok / dt);
 	free(cs);
@@ -975,10 +1038,11 @@ cmd_hold(int argc, char **argv)
 static void
 usage(void)
 {
-	fputs("usage: loadgen server echo|sink PORT [MAXSECONDS]\n"
+	fputs("usage: loadgen server echo|sink|close PORT [MAXSECONDS]\n"
 	    "       loadgen throughput HOST PORT CONNS SECONDS\n"
 	    "       loadgen latency HOST PORT COUNT\n"
-	    "       loadgen connrate HOST PORT SECONDS CONCURRENCY\n"
+	    "       loadgen connrate HOST PORT SECONDS CONCURRENCY "
+	    "[server|client]\n"
 	    "       loadgen hold HOST PORT N SECONDS\n"
 	    "HOST: 127.x.y.z, ::1 or localhost\n", stderr);
 	exit(1);

@@ -37,6 +37,7 @@
 static void		*h_relays[H_MAX_OBJ];	/* struct h_relay * */
 static void		*h_backends[H_MAX_OBJ];	/* struct h_backend * */
 static void		*h_dirs[H_MAX_OBJ];	/* char *, malloc'd */
+static char		 h_env_over[1024];	/* "NAME=value" or "" */
 static int		 h_v6 = -1;		/* h_ipv6_ok(), -1: not yet known */
 static bool		 h_v6_skipped;
 
@@ -203,6 +204,7 @@ h_teardown(void **state)
 	size_t	 i;
 
 	(void)state;
+	h_env_over[0] = '\0';
 	for (i = 0; i < H_MAX_OBJ; i++) {
 		if (h_relays[i] != NULL) {
 			struct h_relay	*r = h_relays[i];
@@ -420,15 +422,78 @@ fail:
 	return -1;
 }
 
+/* Whether ${port} can be bound on loopback now, in both families we use. */
+static bool
+h_port_free(int port)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fam[2] = { AF_INET, AF_INET6 }, fd, i, on = 1;
+	bool			 ok = true;
+
+	for (i = 0; i < 2 && ok; i++) {
+		if (fam[i] == AF_INET6 && !h_ipv6_ok())
+			break;
+		len = h_loopback(fam[i], port, &ss);
+		fd = socket(fam[i], SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			return false;
+		if (fam[i] == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
+		close(fd);
+	}
+	return ok;
+}
+
+/*
+ * The kernel's ephemeral range: where connect() takes client ports.  A
+ * port picked there could be taken by any connect() (thousands of them in
+ * test_limits, maybe in a test running next to us) before relay46 binds
+ * it, so we pick below it.
+ */
+static void
+h_ephemeral_range(int *lo, int *hi)
+{
+	FILE	*f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	*lo = 32768;
+	*hi = 60999;
+	if (f != NULL) {
+		if (fscanf(f, "%d %d", lo, hi) != 2) {
+			*lo = 32768;
+			*hi = 60999;
+		}
+		fclose(f);
+	}
+}
+
 int
 h_free_port(int family)
 {
+	static uint64_t	 rng;
 	static int	 recent[64];
 	static unsigned	 nrecent;
-	unsigned	 try, i;
-	int		 fd, port = 0;
+	int		 lo, hi, port, fd, i;
+	unsigned	 try;
 	bool		 seen;
 
+	h_ephemeral_range(&lo, &hi);
+	if (rng == 0)
+		rng = h_mix((uint64_t)getpid() << 32 ^ (uint64_t)h_now_ms());
+	/* Below the ephemeral range when it leaves room, e.g. 10000..32767. */
+	for (try = 0; lo > 12000 && try < 200; try++) {
+		rng = h_mix(rng);
+		port = 10000 + (int)(rng % (uint64_t)(lo - 10000));
+		for (seen = false, i = 0; i < 64; i++)
+			seen = seen || recent[i] == port;
+		if (!seen && h_port_free(port)) {
+			recent[nrecent++ % 64] = port;
+			return port;
+		}
+	}
+	/* Otherwise whatever the kernel gives, as long as it is new to us. */
 	for (try = 0; try < 100; try++) {
 		if ((fd = h_bound_socket(family, false, &port)) == -1)
 			fail_msg("free port: %s", strerror(errno));
@@ -578,6 +643,80 @@ h_linger_reset(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
+}
+
+uint64_t
+h_fill(int fd, uint64_t seed, int timeout_ms)
+{
+	uint8_t		*buf;
+	uint64_t	 sent = 0;
+	int64_t		 deadline = h_now_ms() + timeout_ms, last = h_now_ms();
+	unsigned	 i;
+	ssize_t		 n;
+
+	if ((buf = malloc(H_CHUNK)) == NULL)
+		h_fault("out of memory");
+	for (i = 0; i < H_LOOP_MAX; i++) {
+		struct pollfd	 p = { fd, POLLOUT, 0 };
+
+		if (h_now_ms() - last >= H_STALL_MS)
+			break;
+		if (h_left(deadline) == 0) {
+			free(buf);
+			fail_msg("sending never stalled: %llu bytes in %d ms",
+			    (unsigned long long)sent, timeout_ms);
+		}
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		h_pattern(seed, sent, buf, H_CHUNK);
+		n = send(fd, buf, H_CHUNK, MSG_NOSIGNAL);
+		if (n > 0) {
+			sent += (uint64_t)n;
+			last = h_now_ms();
+		} else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			free(buf);
+			fail_msg("send after %llu bytes: %s",
+			    (unsigned long long)sent, strerror(errno));
+		}
+	}
+	free(buf);
+	return sent;
+}
+
+int
+h_wait_error(int fd, int timeout_ms)
+{
+	struct pollfd	 p = { fd, 0, 0 };
+	int		 err;
+
+	/* With no events asked for, poll() still reports POLLERR and POLLHUP. */
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return ETIMEDOUT;
+	if ((err = h_connect_result(fd)) != 0)
+		return err;
+	return H_EOF;
+}
+
+long
+h_cpu_ms(pid_t pid)
+{
+	char		 path[64], buf[1024], *p;
+	unsigned long	 ut, st;
+	FILE		*f;
+	size_t		 n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which may hold spaces: 14 and 15. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	    &ut, &st) != 2)
+		return -1;
+	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
 
 static int
@@ -944,8 +1083,45 @@ h_waitpid(pid_t pid, int *status, int timeout_ms)
 	return rc;
 }
 
+void
+h_relay_setenv(const char *name, const char *value)
+{
+	if (name == NULL)
+		h_env_over[0] = '\0';
+	else if ((size_t)snprintf(h_env_over, sizeof(h_env_over), "%s=%s", name,
+	    value) >= sizeof(h_env_over))
+		h_fault("environment override too long");
+}
+
+/*
+ * The environment for a child: ours with h_env_over in place of the
+ * variable of that name.  Built before fork(), since the child may only
+ * make async-signal-safe calls.  The array (not the strings) is malloc'd.
+ */
+static char **
+h_child_env(void)
+{
+	extern char	**environ;
+	char		**env;
+	size_t		 n = 0, i, j = 0, namelen;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 2, sizeof(*env))) == NULL)
+		h_fault("out of memory");
+	namelen = strcspn(h_env_over, "=") + 1;
+	for (i = 0; i < n; i++)
+		if (h_env_over[0] == '\0' ||
+		    strncmp(environ[i], h_env_over, namelen) != 0)
+			env[j++] = environ[i];
+	if (h_env_over[0] != '\0')
+		env[j++] = h_env_over;
+	env[j] = NULL;
+	return env;
+}
+
 static void
-h_child_exec(const char *const *argv, int in, int out, int err)
+h_child_exec(const char *const *argv, char **env, int in, int out, int err)
 {
 	struct sigaction	 sa;
 	sigset_t		 none;
@@ -959,7 +1135,7 @@ h_child_exec(const char *const *argv, int in, int out, int err)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close_range(3, ~0U, 0);
-	execv(argv[0], (char *const *)argv);
+	execve(argv[0], (char *const *)argv, env);
 	_exit(127);
 }
 
@@ -967,6 +1143,7 @@ static void
 h_relay_spawn(struct h_relay *r, const char *const *args)
 {
 	const char	*argv[64];
+	char		**env;
 	size_t		 n = 0, i;
 	int		 logfd, nullfd;
 
@@ -980,11 +1157,13 @@ h_relay_spawn(struct h_relay *r, const char *const *args)
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (logfd == -1 || nullfd == -1)
 		h_fault("open %s: %s", r->log, strerror(errno));
+	env = h_child_env();
 	r->pid = fork();
 	if (r->pid == -1)
 		h_fault("fork: %s", strerror(errno));
 	if (r->pid == 0)
-		h_child_exec(argv, nullfd, logfd, logfd);
+		h_child_exec(argv, env, nullfd, logfd, logfd);
+	free(env);
 	r->reaped = false;
 	close(logfd);
 	close(nullfd);
@@ -1245,20 +1424,24 @@ h_relay_log(const struct h_relay *r)
 bool
 h_relay_log_wait(const struct h_relay *r, const char *needle, int timeout_ms)
 {
+	return h_relay_log_wait_n(r, needle, 1, timeout_ms);
+}
+
+bool
+h_relay_log_wait_n(const struct h_relay *r, const char *needle, unsigned n,
+    int timeout_ms)
+{
 	int64_t		 deadline = h_now_ms() + timeout_ms;
 	unsigned	 i;
-	char		*log;
-	bool		 found = false;
 
-	for (i = 0; i < (unsigned)timeout_ms / 10 + 100 && !found; i++) {
-		log = h_relay_log(r);
-		found = log != NULL && strstr(log, needle) != NULL;
-		free(log);
-		if (found || h_left(deadline) == 0)
+	for (i = 0; i < (unsigned)timeout_ms / 10 + 100; i++) {
+		if (h_relay_log_count(r, needle) >= n)
+			return true;
+		if (h_left(deadline) == 0)
 			break;
 		poll(NULL, 0, 10);
 	}
-	return found;
+	return false;
 }
 
 unsigned
@@ -1282,6 +1465,9 @@ h_relay_dump(struct h_relay *r)
 	if (r->dumped)
 		return;
 	r->dumped = true;
+	if ((log = h_read_file(r->conf)) != NULL)
+		fprintf(stderr, "----- relay46 config %s -----\n%s", r->conf, log);
+	free(log);
 	log = h_relay_log(r);
 	fprintf(stderr, "----- relay46 log %s (pid %d) -----\n%s"
 	    "----- end of relay46 log -----\n", r->log, (int)r->pid,
@@ -1333,6 +1519,7 @@ int
 h_run(const char *const *args, char **out, char **err, int timeout_ms)
 {
 	const char	*argv[64];
+	char		**env;
 	int		 po[2], pe[2], nullfd, st;
 	size_t		 n = 0, i, len[2] = { 0, 0 }, cap[2] = { 0, 0 };
 	char		*buf[2] = { NULL, NULL };
@@ -1347,10 +1534,12 @@ h_run(const char *const *args, char **out, char **err, int timeout_ms)
 	if (pipe2(po, O_CLOEXEC) == -1 || pipe2(pe, O_CLOEXEC) == -1 ||
 	    (nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		h_fault("pipe: %s", strerror(errno));
+	env = h_child_env();
 	if ((pid = fork()) == -1)
 		h_fault("fork: %s", strerror(errno));
 	if (pid == 0)
-		h_child_exec(argv, nullfd, po[1], pe[1]);
+		h_child_exec(argv, env, nullfd, po[1], pe[1]);
+	free(env);
 	close(po[1]);
 	close(pe[1]);
 	close(nullfd);
@@ -1395,6 +1584,7 @@ struct h_conn {
 	bool		 closed;	/* finished; fd closed or parked */
 	uint64_t	 rx;
 	uint64_t	 tx;
+	int64_t		 last;		/* H_FLOOD: when sending last progressed */
 	uint8_t		*buf;		/* H_ECHO: bytes not sent back yet */
 	size_t		 len;
 	struct h_xfer	 x;		/* H_STREAM */
@@ -1469,6 +1659,8 @@ h_conn_events(const struct h_backend *b, const struct h_conn *c)
 		return c->rx < b->cfg.reset_after ? POLLIN : POLLOUT;
 	case H_SILENT:
 		return c->eof ? 0 : POLLIN;
+	case H_FLOOD:
+		return c->tx < b->cfg.out_len ? POLLOUT : 0;
 	case H_SINK:
 		break;
 	}
@@ -1607,6 +1799,58 @@ h_conn_silent(struct h_backend *b, struct h_conn *c, short rev)
 	}
 }
 
+/* A sink only learns that its client went away. */
+static void
+h_conn_sink(struct h_backend *b, struct h_conn *c, short rev)
+{
+	int	 err;
+
+	if ((rev & (POLLERR | POLLHUP)) == 0)
+		return;
+	err = h_connect_result(c->fd);
+	h_conn_end(b, c, err != 0 ? err : H_EOF, NULL, false);
+}
+
+static void
+h_conn_flood(struct h_backend *b, struct h_conn *c, short rev)
+{
+	size_t		 chunk;
+	ssize_t		 n;
+	unsigned	 k;
+
+	if ((rev & (POLLOUT | POLLERR | POLLHUP)) == 0)
+		return;
+	for (k = 0; k < 8 && c->tx < b->cfg.out_len; k++) {
+		chunk = b->cfg.out_len - c->tx < H_CHUNK ?
+		    (size_t)(b->cfg.out_len - c->tx) : H_CHUNK;
+		h_pattern(b->cfg.out_seed, c->tx, b->scratch, chunk);
+		n = send(c->fd, b->scratch, chunk, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->tx += (uint64_t)n;
+			c->last = h_now_ms();
+			h_backend_note(b, 0, (uint64_t)n);
+		} else if (errno == EAGAIN)
+			return;
+		else if (errno != EINTR) {
+			h_conn_end(b, c, errno, "send", false);
+			return;
+		}
+	}
+}
+
+/* Work that depends on time, not on the socket: H_FLOOD's reset. */
+static void
+h_conn_tick(struct h_backend *b, struct h_conn *c)
+{
+	struct linger	 l = { 1, 0 };
+
+	if (c->closed || b->cfg.mode != H_FLOOD ||
+	    h_now_ms() - c->last < H_STALL_MS)
+		return;
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	h_conn_end(b, c, H_OK, NULL, false);
+}
+
 static void
 h_conn_step(struct h_backend *b, struct h_conn *c, short rev)
 {
@@ -1626,6 +1870,10 @@ h_conn_step(struct h_backend *b, struct h_conn *c, short rev)
 		h_conn_silent(b, c, rev);
 		break;
 	case H_SINK:
+		h_conn_sink(b, c, rev);
+		break;
+	case H_FLOOD:
+		h_conn_flood(b, c, rev);
 		break;
 	}
 }
@@ -1654,6 +1902,7 @@ h_backend_accept(struct h_backend *b)
 		if ((c = calloc(1, sizeof(*c))) == NULL)
 			return false;
 		c->fd = fd;
+		c->last = h_now_ms();
 		c->x.in_len = b->cfg.in_len;
 		c->x.in_seed = b->cfg.in_seed;
 		c->x.out_len = b->cfg.out_len;
@@ -1727,12 +1976,14 @@ h_backend_main(void *arg)
 		p[1] = (struct pollfd){ b->lfd, POLLIN, 0 };
 		n = b->nconn;
 		for (i = 0; i < n; i++) {
-			short	 ev = h_conn_events(b, b->conns[i]);
+			struct h_conn	*c = b->conns[i];
 
-			p[2 + i] = (struct pollfd){ ev != 0 ? b->conns[i]->fd : -1,
-			    ev, 0 };
+			/* Events 0 still reports POLLERR/POLLHUP (H_SINK). */
+			p[2 + i] = (struct pollfd){ c->closed ? -1 : c->fd,
+			    h_conn_events(b, c), 0 };
 		}
-		if (poll(p, 2 + n, left < 1000 ? left : 1000) == -1) {
+		/* Wake often enough for H_FLOOD's stall timer. */
+		if (poll(p, 2 + n, left < 50 ? left : 50) == -1) {
 			if (errno == EINTR)
 				continue;
 			h_backend_error(b, "poll");
@@ -1740,9 +1991,11 @@ h_backend_main(void *arg)
 		}
 		if (p[0].revents != 0)
 			break;
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			if (p[2 + i].revents != 0)
 				h_conn_step(b, b->conns[i], p[2 + i].revents);
+			h_conn_tick(b, b->conns[i]);
+		}
 		if ((p[1].revents & POLLIN) && !h_backend_accept(b)) {
 			h_backend_error(b, "accept");
 			break;

@@ -171,6 +171,24 @@ int	h_connect_result(int fd);
 /* h_connect_port(family, port, timeout_ms): h_connect_sa() to loopback. */
 int	h_connect_port(int family, int port, int timeout_ms);
 
+/*
+ * h_fill(fd, seed, timeout_ms): send stream ${seed} until the connection
+ * takes nothing more for H_STALL_MS (every buffer on the way is full).
+ * Returns the bytes sent; fails the test if it never stalls or errs.
+ * Main thread.
+ */
+uint64_t h_fill(int fd, uint64_t seed, int timeout_ms);
+
+/*
+ * h_wait_error(fd, timeout_ms): without reading, wait for the connection
+ * to fail or hang up.  Returns the socket error (ECONNRESET...), H_EOF for
+ * a hang-up without one, or ETIMEDOUT.
+ */
+int	h_wait_error(int fd, int timeout_ms);
+
+/* h_cpu_ms(pid): user + system CPU time ${pid} used so far, or -1. */
+long	h_cpu_ms(pid_t pid);
+
 /* h_linger_reset(fd): close ${fd} with SO_LINGER {1, 0}: the peer gets RST. */
 void	h_linger_reset(int fd);
 
@@ -274,6 +292,13 @@ struct h_relay *h_relay_start(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 
 /*
+ * h_relay_setenv(name, value): main thread.  Relays started from now on
+ * get ${name}=${value} in their environment (one override at a time);
+ * h_relay_setenv(NULL, NULL) and h_teardown() drop it.
+ */
+void	h_relay_setenv(const char *name, const char *value);
+
+/*
  * h_relay_start_args(args): main thread.  As h_relay_start() but with the
  * NULL-terminated ${args} (no program name, no -R) instead of -c CONF.
  */
@@ -331,6 +356,13 @@ char	*h_relay_log(const struct h_relay *r);
 bool	h_relay_log_wait(const struct h_relay *r, const char *needle,
 	    int timeout_ms);
 
+/*
+ * h_relay_log_wait_n(r, needle, n, timeout_ms): whether ${needle} appears
+ * at least ${n} times in the log before the deadline.
+ */
+bool	h_relay_log_wait_n(const struct h_relay *r, const char *needle,
+	    unsigned n, int timeout_ms);
+
 /* h_relay_log_count(r, needle): how many times ${needle} is in the log. */
 unsigned h_relay_log_count(const struct h_relay *r, const char *needle);
 
@@ -354,9 +386,13 @@ enum h_mode {
 	H_ECHO = 0,	/* send back what arrives; close after EOF and flush */
 	H_STREAM,	/* an h_xfer per connection, from the config below */
 	H_RESET,	/* read reset_after bytes, send out_len, then RST */
-	H_SINK,		/* accept, never read, never close */
+	H_SINK,		/* accept, never read; notices only a reset */
 	H_SILENT,	/* read and discard to EOF, never write, never close */
+	H_FLOOD,	/* send out_len bytes without reading; once sending has
+			   stalled for H_STALL_MS, reset */
 };
+
+#define H_STALL_MS	300	/* no progress this long: the pipe is full */
 
 struct h_backend_cfg {
 	enum h_mode	 mode;

@@ -78,11 +78,13 @@ test_retry_next_upstream(void **state)
 	h_backend_stats(b, &st);
 	assert_int_equal(st.accepted, 4);
 	assert_int_equal(st.failed, 0);
-	if (h_relay_log_count(r, "end=done") < 4) {
+	if (!h_relay_log_wait_n(r, "end=done", 4, H_IO_MS)) {
 		h_relay_dump(r);
 		fail_msg("expected 4 sessions with end=done");
 	}
 	assert_int_equal(h_relay_log_count(r, "end=upstream_refused"), 0);
+	/* Round robin did start some sessions on the refused upstream. */
+	assert_true(h_relay_log_count(r, "Connection refused") >= 1);
 	h_relay_finish(r);
 	h_backend_free(b);
 	close(hold);
@@ -159,6 +161,100 @@ test_client_reset(void **state)
 }
 
 /*
+ * A reset must get through even while relay46 has stopped reading that
+ * side for backpressure.  Here the client fills everything up to a sink
+ * that never reads, then resets: the sink must see the reset, and the
+ * relay must not spin meanwhile.
+ */
+static void
+test_client_reset_while_stalled(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_SINK };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	uint64_t		 sent;
+	long			 cpu0, cpu;
+	int64_t			 t0;
+	int			 fd;
+	bool			 ended;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route st]\nlisten = %s\nupstream = %s\nbuffer = 64k\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	fd = h_relay_connect(r, "st", AF_INET);
+	assert_true(h_backend_wait(b, 1, 0, 0, H_IO_MS));
+	sent = h_fill(fd, 60, 20000);
+	cpu0 = h_cpu_ms(r->pid);
+	t0 = h_now_ms();
+	h_linger_reset(fd);
+	ended = h_backend_wait(b, 1, 1, 0, 3000);
+	cpu = h_cpu_ms(r->pid) - cpu0;
+	print_message("stalled after %llu bytes; after the client's reset the "
+	    "sink %s after %lld ms; relay46 used %ld ms of CPU meanwhile\n",
+	    (unsigned long long)sent, ended ? "saw the end" : "saw nothing",
+	    (long long)(h_now_ms() - t0), cpu);
+	if (!ended) {
+		h_relay_dump(r);
+		fail_msg("the upstream never learnt of the client's reset");
+	}
+	h_backend_stats(b, &st);
+	H_ASSERT_END(st.last_end, ECONNRESET, ECONNRESET);
+	/* Waiting for the reset must not cost relay46 a busy CPU. */
+	assert_true(cpu * 2 <= h_now_ms() - t0 + 200);
+	H_EXPECT_LOG(r, "end=client_reset");
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* The same the other way: upstream floods a client that does not read. */
+static void
+test_upstream_reset_while_stalled(void **state)
+{
+	struct h_backend_cfg	 cfg = {
+		.mode = H_FLOOD,
+		.out_len = 1024u * 1024u * 1024u, .out_seed = 70,
+	};
+	struct h_backend	*b;
+	struct h_relay		*r;
+	long			 cpu0, cpu;
+	int64_t			 t0;
+	int			 fd, end;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route st]\nlisten = %s\nupstream = %s\nbuffer = 64k\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	fd = h_relay_connect(r, "st", AF_INET);
+	/* The backend resets once nothing more goes out: everything is full. */
+	if (!h_backend_wait(b, 1, 1, 0, 20000))
+		fail_msg("the flood backend never stalled");
+	cpu0 = h_cpu_ms(r->pid);
+	t0 = h_now_ms();
+	/* Not reading is the point: only an error or hang-up wakes us. */
+	end = h_wait_error(fd, 3000);
+	cpu = h_cpu_ms(r->pid) - cpu0;
+	print_message("after the upstream's reset the client saw %s after "
+	    "%lld ms; relay46 used %ld ms of CPU meanwhile\n", h_end_str(end),
+	    (long long)(h_now_ms() - t0), cpu);
+	if (end == ETIMEDOUT)
+		h_relay_dump(r);
+	H_ASSERT_END(end, ECONNRESET, ECONNRESET);
+	assert_true(cpu * 2 <= h_now_ms() - t0 + 200);
+	close(fd);
+	H_EXPECT_LOG(r, "end=upstream_reset");
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
  * A refused upstream with the client already sending: the bytes it sent
  * while the relay was connecting do not keep the session alive.
  */
@@ -195,6 +291,10 @@ main(void)
 		cmocka_unit_test_teardown(test_retry_next_upstream, h_teardown),
 		cmocka_unit_test_teardown(test_upstream_reset, h_teardown),
 		cmocka_unit_test_teardown(test_client_reset, h_teardown),
+		cmocka_unit_test_teardown(test_client_reset_while_stalled,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_upstream_reset_while_stalled,
+		    h_teardown),
 		cmocka_unit_test_teardown(test_refused_with_pending_bytes,
 		    h_teardown),
 	};

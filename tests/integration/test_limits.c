@@ -26,42 +26,29 @@
 /* DESIGN: relay memory per session stays bounded by `buffer`. */
 #define SINK_MAX_GROWTH_KB ((4 * SINK_BUFFER + 4 * MiB) / KiB)
 
-static void
-test_slow_reader_memory(void **state)
+/*
+ * Send as fast as ${fd} takes it for ${ms}.  Returns the bytes sent; what
+ * had been sent one second before the end goes to *${before_last}.
+ */
+static uint64_t
+send_for(int fd, int ms, uint64_t *before_last)
 {
-	struct h_backend_cfg	 cfg = { .mode = H_SINK };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	uint8_t			*chunk;
-	uint64_t		 sent = 0, sent_at_4s = 0;
-	int64_t			 t0, deadline;
-	long			 before, after;
-	bool			 marked = false;
-	unsigned		 i;
-	int			 fd;
+	uint8_t		*chunk;
+	uint64_t	 sent = 0;
+	int64_t		 t0 = h_now_ms(), deadline = t0 + ms;
+	bool		 marked = false;
+	unsigned	 i;
+	ssize_t		 n;
 
-	(void)state;
 	if ((chunk = malloc(64 * KiB)) == NULL)
 		h_fault("out of memory");
 	h_pattern(9, 0, chunk, 64 * KiB);
-	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route slow]\nlisten = %s\nupstream = %s\nbuffer = 64k\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
-	before = h_rss_kb(r->pid);
-	assert_true(before > 0);
-	fd = h_relay_connect(r, "slow", AF_INET);
-	assert_true(h_backend_wait(b, 1, 0, 0, H_IO_MS));
-	t0 = h_now_ms();
-	deadline = t0 + SINK_MS;
+	*before_last = 0;
 	for (i = 0; i < 10000000u && h_left(deadline) > 0; i++) {
 		struct pollfd	 p = { fd, POLLOUT, 0 };
-		ssize_t		 n;
 
-		if (!marked && h_now_ms() - t0 >= SINK_MS - 1000) {
-			sent_at_4s = sent;
+		if (!marked && h_now_ms() - t0 >= ms - 1000) {
+			*before_last = sent;
 			marked = true;
 		}
 		if (poll(&p, 1, h_left(deadline) < 100 ? h_left(deadline) : 100)
@@ -70,30 +57,71 @@ test_slow_reader_memory(void **state)
 		n = send(fd, chunk, 64 * KiB, MSG_NOSIGNAL);
 		if (n > 0)
 			sent += (uint64_t)n;
-		else if (errno != EAGAIN && errno != EINTR)
+		else if (errno != EAGAIN && errno != EINTR) {
+			free(chunk);
 			fail_msg("send after %llu bytes: %s",
 			    (unsigned long long)sent, strerror(errno));
+		}
 	}
+	free(chunk);
+	return sent;
+}
+
+static void
+test_slow_reader_memory(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_SINK };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 opts[768];
+	const char		*old;
+	uint64_t		 sent, sent_before_last;
+	long			 before, after;
+	int			 fd;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	/*
+	 * Under AddressSanitizer freed memory waits in a quarantine (256 MB by
+	 * default) instead of being reused, so RSS would grow with every byte
+	 * that ever passed through relay46 rather than with what it holds.
+	 * Without the quarantine the measure means what it should; every
+	 * other check stays on.  A build without ASan ignores the variable.
+	 */
+	old = getenv("ASAN_OPTIONS");
+	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=0",
+	    old != NULL ? old : "", old != NULL && *old != '\0' ? ":" : "");
+	h_relay_setenv("ASAN_OPTIONS", opts);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route slow]\nlisten = %s\nupstream = %s\nbuffer = 64k\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	h_relay_setenv(NULL, NULL);
+	before = h_rss_kb(r->pid);
+	assert_true(before > 0);
+	fd = h_relay_connect(r, "slow", AF_INET);
+	assert_true(h_backend_wait(b, 1, 0, 0, H_IO_MS));
+	sent = send_for(fd, SINK_MS, &sent_before_last);
 	after = h_rss_kb(r->pid);
 	print_message("sink: client sent %llu bytes in %d ms (%llu in the "
 	    "last second); relay46 VmRSS %ld kB -> %ld kB, growth %ld kB "
 	    "(limit %u kB)\n", (unsigned long long)sent, SINK_MS,
-	    (unsigned long long)(sent - sent_at_4s), before, after,
+	    (unsigned long long)(sent - sent_before_last), before, after,
 	    after - before, SINK_MAX_GROWTH_KB);
 	assert_true(after > 0);
 	/* Bytes did flow, more than one buffer's worth... */
 	assert_true(sent > 4 * SINK_BUFFER);
 	/* ...and then backpressure stopped the client. */
-	assert_true(sent - sent_at_4s < MiB);
+	assert_true(sent - sent_before_last < MiB);
 	assert_true(sent < 256 * (uint64_t)MiB);
 	if (after - before > (long)SINK_MAX_GROWTH_KB)
 		fail_msg("relay46 grew by %ld kB, more than %u kB",
 		    after - before, SINK_MAX_GROWTH_KB);
+	/* (What a reset does to such a stalled session: test_failure.) */
 	h_linger_reset(fd);
-	H_EXPECT_LOG(r, "end=client_reset");
 	h_relay_finish(r);
 	h_backend_free(b);
-	free(chunk);
 }
 
 /* --- 2000 sessions at once ------------------------------------------------ */

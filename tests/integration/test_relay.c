@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,23 @@ test_wildcard_listen(void **state)
 
 /* --- 32 MiB each way at the same time ------------------------------------- */
 
+/* Fail with what both ends saw: often the backend knows better. */
+static void
+fail_xfer(const struct h_xfer *x, struct h_backend *b)
+{
+	struct h_backend_stats	 st;
+	char			 bad[64] = "";
+
+	h_backend_stats(b, &st);
+	if (x->end == EPROTO)
+		snprintf(bad, sizeof(bad), ", wrong or missing byte at %llu",
+		    (unsigned long long)x->bad_at);
+	fail_msg("client: %s at tx=%llu rx=%llu%s; backend: %s",
+	    h_end_str(x->end), (unsigned long long)x->tx,
+	    (unsigned long long)x->rx, bad,
+	    st.error[0] != '\0' ? st.error : "no error");
+}
+
 static void
 test_duplex_32mib(void **state)
 {
@@ -165,9 +183,7 @@ test_duplex_32mib(void **state)
 	    (long long)(h_now_ms() - t0), (unsigned long long)x.tx,
 	    (unsigned long long)x.rx);
 	if (x.end != H_OK)
-		fail_msg("client side: %s at tx=%llu rx=%llu (bad byte at %llu)",
-		    h_end_str(x.end), (unsigned long long)x.tx,
-		    (unsigned long long)x.rx, (unsigned long long)x.bad_at);
+		fail_xfer(&x, b);
 	assert_int_equal(x.rx, BIG);
 	close(fd);
 	assert_true(h_backend_wait(b, 1, 1, 0, H_IO_MS));
@@ -211,8 +227,7 @@ test_client_halfclose_first(void **state)
 	fd = h_relay_connect(r, "hc", AF_INET);
 	h_xfer_run(fd, &x, 20000);
 	if (x.end != H_OK)
-		fail_msg("client: %s at tx=%llu rx=%llu", h_end_str(x.end),
-		    (unsigned long long)x.tx, (unsigned long long)x.rx);
+		fail_xfer(&x, b);
 	/* h_xfer_run() shut down first and then read the reply to EOF. */
 	assert_true(x.shut);
 	assert_int_equal(x.rx, MiB);
@@ -259,8 +274,7 @@ test_upstream_halfclose_first(void **state)
 	fd = h_relay_connect(r, "hc", AF_INET);
 	h_xfer_run(fd, &x, 20000);
 	if (x.end != H_OK)
-		fail_msg("client: %s at tx=%llu rx=%llu", h_end_str(x.end),
-		    (unsigned long long)x.tx, (unsigned long long)x.rx);
+		fail_xfer(&x, b);
 	assert_int_equal(x.rx, MiB);
 	assert_int_equal(x.tx, MiB);
 	/* The backend got every byte of the upload and then our EOF. */
