@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -143,39 +144,59 @@ pipe_flush(struct pipe *p)
 	return 0;
 }
 
-static void
-pipe_read_cb(evutil_socket_t fd, short what, void *arg)
+/*
+ * Read what the source has into the buffer, never past the limit.
+ * Returns as readv(2).
+ */
+static ssize_t
+pipe_readv(struct pipe *p)
 {
-	struct pipe		*p = arg;
 	struct evbuffer_iovec	 vec[2];
 	size_t			 space;
 	ssize_t			 n;
 	int			 nvec, e;
 
-	(void)what;
+	/* Reading is on only below the limit (pipe_want_read callers). */
 	space = p->limit - evbuffer_get_length(p->buf);
-	if (space == 0) {
-		pipe_want_read(p, false);
-		p->paused = true;
-		return;
-	}
+	assert(space > 0);
 	if (space > PIPE_READ_MAX)
 		space = PIPE_READ_MAX;
 	if ((nvec = evbuffer_reserve_space(p->buf, (ev_ssize_t)space, vec,
 	    2)) == -1) {
-		p->status(p->arg, p, PIPE_READ_ERROR, ENOMEM);
-		return;
+		errno = ENOMEM;
+		return -1;
 	}
-	/* A reservation may be larger than asked: never read past limit. */
-	if (vec[0].iov_len > space) {
+	/* A reservation may be larger than asked. */
+	if (vec[0].iov_len >= space) {
 		vec[0].iov_len = space;
 		nvec = 1;
 	} else if (nvec == 2 && vec[0].iov_len + vec[1].iov_len > space)
 		vec[1].iov_len = space - vec[0].iov_len;
-	n = readv(fd, (struct iovec *)vec, nvec);
-	if (n == -1) {
+	n = readv(p->src_fd, (struct iovec *)vec, nvec);
+	e = errno;
+	if (n <= 0)
+		nvec = 0;
+	else if ((size_t)n <= vec[0].iov_len) {
+		vec[0].iov_len = (size_t)n;
+		nvec = 1;
+	} else
+		vec[1].iov_len = (size_t)n - vec[0].iov_len;
+	evbuffer_commit_space(p->buf, vec, nvec);
+	errno = e;
+	return n;
+}
+
+static void
+pipe_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipe	*p = arg;
+	ssize_t		 n;
+	int		 e;
+
+	(void)fd;
+	(void)what;
+	if ((n = pipe_readv(p)) == -1) {
 		e = errno;
-		evbuffer_commit_space(p->buf, vec, 0);
 		if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
 			return;
 		pipe_want_read(p, false);
@@ -183,26 +204,17 @@ pipe_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == 0) {
-		evbuffer_commit_space(p->buf, vec, 0);
 		p->eof = true;
 		pipe_want_read(p, false);
 		/* PIPE_EOF only informs: the owner never frees us here. */
 		p->status(p->arg, p, PIPE_EOF, 0);
-		if (p->dst_fd != -1)
-			(void)pipe_flush(p);
-		return;
-	}
-	if ((size_t)n <= vec[0].iov_len) {
-		vec[0].iov_len = (size_t)n;
-		nvec = 1;
-	} else
-		vec[1].iov_len = (size_t)n - vec[0].iov_len;
-	evbuffer_commit_space(p->buf, vec, nvec);
-	*p->touch = util_now_ms();
-	if (evbuffer_get_length(p->buf) >= p->limit) {
-		pipe_want_read(p, false);
-		p->paused = true;
-		p->status(p->arg, p, PIPE_PAUSED, 0);	/* never frees us */
+	} else {
+		*p->touch = util_now_ms();
+		if (evbuffer_get_length(p->buf) >= p->limit) {
+			pipe_want_read(p, false);
+			p->paused = true;
+			p->status(p->arg, p, PIPE_PAUSED, 0);	/* never frees us */
+		}
 	}
 	if (p->dst_fd != -1)
 		(void)pipe_flush(p);
