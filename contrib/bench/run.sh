@@ -110,7 +110,11 @@ MAXCONN=$(( SESSIONS * 2 + 1024 ))
 HAVE_TASKSET=0
 command -v taskset >/dev/null && HAVE_TASKSET=1
 ORIG_CPUS=
-[ "$HAVE_TASKSET" = 1 ] && ORIG_CPUS=$(taskset -pc $$ | sed 's/.*: //')
+PIN_CPU=0
+if [ "$HAVE_TASKSET" = 1 ]; then
+	ORIG_CPUS=$(taskset -pc $$ | sed 's/.*: //')
+	PIN_CPU=${ORIG_CPUS%%[-,]*}	# the first CPU we may use
+fi
 
 # Listening ports: below the ephemeral range, unused.
 EPH_LO=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
@@ -377,14 +381,17 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 # run_lg TARGET ARGS...: run a loadgen client, print its RESULT line
 run_lg() {
-	local t=$1 out rc
+	local t=$1 out rc mode a
 	shift
+	for a in "$@"; do
+		case "$a" in throughput|latency|connrate|hold) mode=$a; break ;; esac
+	done
 	out=$(timeout "$LG_TIMEOUT" "$@" 2>"$WORK/loadgen.last")
 	rc=$?
 	cat "$WORK/loadgen.last" >>"$WORK/loadgen.err"
 	if [ "$rc" != 0 ]; then
-		fail "$rc $t ${*:2:1}"
-		log "run.sh: $t: loadgen ${*:2:1} failed (exit $rc):"
+		fail "$rc $t $mode"
+		log "run.sh: $t: loadgen $mode failed (exit $rc):"
 		head -20 "$WORK/loadgen.last" >&2
 		return 1
 	fi
@@ -407,8 +414,8 @@ measure() {	# TARGET
 	fi
 	if [ "$HAVE_TASKSET" = 1 ]; then
 		# shellcheck disable=SC2086
-		pin 0 "$BACK_PID" ${PIN[$t]}
-		r=$(run_lg "$t" taskset -c 0 "$LG" latency 127.0.0.1 "$port" "$LAT_COUNT")
+		pin "$PIN_CPU" "$BACK_PID" ${PIN[$t]}
+		r=$(run_lg "$t" taskset -c "$PIN_CPU" "$LG" latency 127.0.0.1 "$port" "$LAT_COUNT")
 		local ok=$?
 		# shellcheck disable=SC2086
 		pin "$ORIG_CPUS" "$BACK_PID" ${PIN[$t]}
@@ -540,13 +547,15 @@ table() {
 	done
 }
 
+PINNED="not pinned (no taskset)"
+[ -n "$ORIG_CPUS" ] && PINNED="pinned to CPU $PIN_CPU (taskset)"
 {
 	echo
 	echo "relay46 benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')), Linux $(uname -r)"
 	echo "relay46: $R_VER ($RELAY46); haproxy: $H_VER; nginx: $N_VER"
 	echo "each proxy: 1 thread/worker, logging off, 64 KiB user-space buffer per direction"
 	echo "(relay46 buffer=64k, haproxy tune.bufsize 65536, nginx proxy_buffer_size 64k);"
-	echo "median of $REPS runs; throughput ${TP_SECS}s/run, latency $LAT_COUNT round trips/run pinned to CPU 0${ORIG_CPUS:+ (taskset)}, connrate ${CR_SECS}s/run"
+	echo "median of $REPS runs; throughput ${TP_SECS}s/run, latency $LAT_COUNT round trips/run $PINNED, connrate ${CR_SECS}s/run"
 	echo "MB/s = 10^6 bytes/s one way; relay46/X < 1 is worse for MB/s and conn/s, better for µs and KiB"
 	[ -n "$N_MASTER_RSS" ] && echo "nginx RSS is its worker process; its master adds $N_MASTER_RSS KiB"
 	echo
