@@ -93,6 +93,26 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 	worker_check_drained(w);
 }
 
+/*
+ * Sessions switch events on and off many times per loop iteration
+ * (connect, then read, pause, resume); epoll's changelist folds those into
+ * one epoll_ctl per descriptor per iteration, or none when they cancel.
+ * We never dup() a socket, which is the changelist's known pitfall.
+ */
+static struct event_base *
+worker_base_new(void)
+{
+	struct event_config	*cfg;
+	struct event_base	*base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 struct worker *
 worker_new(struct config *cfg, const int *fds, size_t nfds,
     void (*drained)(void *), void *arg)
@@ -108,7 +128,7 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	w->cfg = config_ref(cfg);
 	w->drained = drained;
 	w->drained_arg = arg;
-	if ((w->base = event_base_new()) == NULL || worker_rt_new(w) == -1 ||
+	if ((w->base = worker_base_new()) == NULL || worker_rt_new(w) == -1 ||
 	    (w->msg_ev = event_new(w->base, -1, 0, worker_msg_cb, w)) == NULL)
 		goto fail;
 	for (i = 0; i < cfg->nroutes; i++)
