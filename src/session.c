@@ -133,6 +133,38 @@ session_close(struct session *s, enum session_end why, int err)
 	free(s);
 }
 
+/*
+ * Every state change goes through here: an illegal one is a bug, caught
+ * at once rather than as a stuck or double-freed session later.
+ */
+static void
+session_set_state(struct session *s, enum session_state to)
+{
+	static const char *const names[] = {
+		[SESSION_ACCEPTED] = "accepted",
+		[SESSION_CONNECTING] = "connecting",
+		[SESSION_RELAYING] = "relaying",
+		[SESSION_HALF_CLOSED] = "half_closed",
+	};
+	/* legal[from] is the set of states reachable from it. */
+	static const unsigned legal[] = {
+		[SESSION_ACCEPTED] = 1u << SESSION_CONNECTING,
+		[SESSION_CONNECTING] = 1u << SESSION_CONNECTING |
+		    1u << SESSION_RELAYING | 1u << SESSION_HALF_CLOSED,
+		[SESSION_RELAYING] = 1u << SESSION_HALF_CLOSED,
+		[SESSION_HALF_CLOSED] = 0,
+	};
+	char	 c[ADDR_STRLEN], u[ADDR_STRLEN];
+
+	assert(legal[s->state] & (1u << to));
+	if (log_level() >= LOG_LEVEL_DEBUG)
+		log_debug("route=%s client=%s upstream=%s msg=\"%s -> %s\"",
+		    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
+		    s->up_idx == -1 ? "-" : addr_format(&s->upstream, u,
+		    sizeof(u)), names[s->state], names[to]);
+	s->state = to;
+}
+
 /* The end reason for a connect that failed with ${err}. */
 static enum session_end
 session_connect_end(int err)
@@ -215,7 +247,8 @@ session_connected(struct session *s)
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
 	}
-	s->state = s->c2u.eof ? SESSION_HALF_CLOSED : SESSION_RELAYING;
+	session_set_state(s, s->c2u.eof ? SESSION_HALF_CLOSED :
+	    SESSION_RELAYING);
 	s->last_ms = util_now_ms();
 	pipe_start(&s->u2c);
 	pipe_start(&s->c2u);
@@ -303,7 +336,7 @@ session_connect_next(struct session *s)
 {
 	int	 i, err;
 
-	s->state = SESSION_CONNECTING;
+	session_set_state(s, SESSION_CONNECTING);
 	if ((i = session_pick(s)) == -1) {
 		session_close(s, session_connect_end(s->last_err), 0);
 		return;
@@ -351,7 +384,7 @@ session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 		break;
 	case PIPE_EOF:
 		if (s->state == SESSION_RELAYING) {
-			s->state = SESSION_HALF_CLOSED;
+			session_set_state(s, SESSION_HALF_CLOSED);
 			session_arm(s);
 		}
 		break;
