@@ -85,23 +85,34 @@ session_log(const struct session *s, const char *level_msg, int err)
 	    level_msg, err ? ": " : "", err ? strerror(err) : "");
 }
 
-void
-session_close(struct session *s, enum session_end why, int err)
+/* The session's line: one per session, at info. */
+static void
+session_log_end(const struct session *s, enum session_end why, int err)
 {
 	char		 c[ADDR_STRLEN], u[ADDR_STRLEN];
-	uint64_t	 ms = util_now_ms() - s->start_ms;
-	bool		 reset_client, reset_up;
+	uint64_t	 ms;
 
-	log_info("route=%s client=%s upstream=%s msg=\"session end\" end=%s%s%s%s "
-	    "up=%llu down=%llu duration=%llu.%03llus", s->rt->route->name,
-	    addr_format(&s->client, c, sizeof(c)),
+	/* Formatting addresses costs: skip it when the line is dropped. */
+	if (log_level() < LOG_LEVEL_INFO)
+		return;
+	ms = util_now_ms() - s->start_ms;
+	log_info("route=%s client=%s upstream=%s msg=\"session end\" "
+	    "end=%s%s%s%s up=%llu down=%llu duration=%llu.%03llus",
+	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
 	    s->ufd == -1 && s->state < SESSION_RELAYING ? "-" :
 	    addr_format(&s->upstream, u, sizeof(u)), session_end_name(why),
 	    err ? " error=\"" : "", err ? strerror(err) : "",
-	    err ? "\"" : "",
-	    (unsigned long long)s->c2u.bytes,
+	    err ? "\"" : "", (unsigned long long)s->c2u.bytes,
 	    (unsigned long long)s->u2c.bytes,
 	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+}
+
+void
+session_close(struct session *s, enum session_end why, int err)
+{
+	bool		 reset_client, reset_up;
+
+	session_log_end(s, why, err);
 	/* An abort on one side is passed on as an abort on the other. */
 	reset_up = why == SESSION_END_CLIENT_RESET ||
 	    why == SESSION_END_CLIENT_ERROR ||
