@@ -471,6 +471,8 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	s->start_ms = s->last_ms = util_now_ms();
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
 	w->nsessions++;
+	atomic_store_explicit(&w->stats.live, w->nsessions,
+	    memory_order_relaxed);
 	rt->live++;
 	session_sockopts(fd, r->keepalive);
 	if ((s->timer = evtimer_new(w->base, session_timer_cb, s)) == NULL ||

@@ -206,7 +206,7 @@ worker_join(struct worker *w)
 unsigned
 worker_live(const struct worker *w)
 {
-	return w->nsessions;
+	return atomic_load_explicit(&w->stats.live, memory_order_relaxed);
 }
 
 void
@@ -214,6 +214,8 @@ worker_session_gone(struct worker *w, struct session *s)
 {
 	TAILQ_REMOVE(&w->sessions, s, entry);
 	w->nsessions--;
+	atomic_store_explicit(&w->stats.live, w->nsessions,
+	    memory_order_relaxed);
 	s->rt->live--;
 	atomic_fetch_add_explicit(&w->stats.sessions_total, 1,
 	    memory_order_relaxed);

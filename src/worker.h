@@ -31,6 +31,7 @@ struct worker_stats {
 	atomic_uint_fast64_t bytes_up, bytes_down;
 	atomic_uint_fast64_t accept_errors;
 	atomic_uint_fast64_t refused_limit;
+	atomic_uint	 live;		/* nsessions, for other threads */
 };
 
 /*
@@ -46,7 +47,7 @@ struct worker {
 	struct route_rt	*rt;		/* one per route */
 	TAILQ_HEAD(, listener) listeners;
 	TAILQ_HEAD(, session) sessions;
-	unsigned	 nsessions;
+	unsigned	 nsessions;	/* worker thread only */
 	struct event	*msg_ev;	/* woken by the control thread */
 	atomic_int	 msg;		/* WORKER_MSG_* bits */
 	bool		 stopping;
