@@ -38,6 +38,7 @@ static void		*h_relays[H_MAX_OBJ];	/* struct h_relay * */
 static void		*h_backends[H_MAX_OBJ];	/* struct h_backend * */
 static void		*h_dirs[H_MAX_OBJ];	/* char *, malloc'd */
 static char		 h_env_over[1024];	/* "NAME=value" or "" */
+static rlim_t		 h_nofile;		/* child RLIMIT_NOFILE, 0: ours */
 static int		 h_v6 = -1;		/* h_ipv6_ok(), -1: not yet known */
 static bool		 h_v6_skipped;
 
@@ -205,6 +206,7 @@ h_teardown(void **state)
 
 	(void)state;
 	h_env_over[0] = '\0';
+	h_nofile = 0;
 	for (i = 0; i < H_MAX_OBJ; i++) {
 		if (h_relays[i] != NULL) {
 			struct h_relay	*r = h_relays[i];
@@ -1093,6 +1095,12 @@ h_relay_setenv(const char *name, const char *value)
 		h_fault("environment override too long");
 }
 
+void
+h_relay_set_nofile(unsigned n)
+{
+	h_nofile = (rlim_t)n;
+}
+
 /*
  * The environment for a child: ours with h_env_over in place of the
  * variable of that name.  Built before fork(), since the child may only
@@ -1135,6 +1143,12 @@ h_child_exec(const char *const *argv, char **env, int in, int out, int err)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close_range(3, ~0U, 0);
+	if (h_nofile != 0) {
+		struct rlimit	 rl = { h_nofile, h_nofile };
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			_exit(125);
+	}
 	execve(argv[0], (char *const *)argv, env);
 	_exit(127);
 }

@@ -299,6 +299,14 @@ struct h_relay *h_relay_start(const char *fmt, ...)
 void	h_relay_setenv(const char *name, const char *value);
 
 /*
+ * h_relay_set_nofile(n): main thread.  Relays started from now on run
+ * with RLIMIT_NOFILE soft and hard limits of ${n}, set in the child before
+ * exec (relay46 raises its soft limit to the hard one, so both are set);
+ * h_relay_set_nofile(0) and h_teardown() go back to the test's own limits.
+ */
+void	h_relay_set_nofile(unsigned n);
+
+/*
  * h_relay_start_args(args): main thread.  As h_relay_start() but with the
  * NULL-terminated ${args} (no program name, no -R) instead of -c CONF.
  */
