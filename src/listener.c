@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,30 +73,34 @@ listener_backoff_cb(evutil_socket_t fd, short what, void *arg)
 	evconnlistener_enable(l->lev);
 }
 
+void
+listener_pause(struct listener *l)
+{
+	struct timeval	 tv = { 0, LISTENER_BACKOFF_MS * 1000 };
+
+	evconnlistener_disable(l->lev);
+	evtimer_add(l->backoff, &tv);
+}
+
 /*
  * accept() failed with something other than EAGAIN, EINTR or
  * ECONNABORTED, which libevent handles itself.  Out of descriptors or
  * memory, the socket stays readable, so accepting again at once would
- * spin: pause this listener for a moment, keep serving live sessions.
+ * spin: pause accepting for a moment, keep serving live sessions.
  */
 static void
 listener_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct listener	*l = arg;
-	struct timeval	 tv = { 0, LISTENER_BACKOFF_MS * 1000 };
-	char		 abuf[ADDR_STRLEN];
+	char		 abuf[ADDR_STRLEN], what[ADDR_STRLEN + 64];
 	int		 e = EVUTIL_SOCKET_ERROR();
 
+	(void)lev;
 	atomic_fetch_add_explicit(&l->w->stats.accept_errors, 1,
 	    memory_order_relaxed);
-	if (log_ratelimit(&l->w->accept_err_logged))
-		log_error("route=%s addr=%s msg=\"accept: %s%s\"",
-		    l->rt->route->name, addr_format(&l->addr, abuf,
-		    sizeof(abuf)), strerror(e),
-		    e == EMFILE || e == ENFILE ? " (pausing accept; raise "
-		    "the open files limit or lower max_connections)" : "");
-	evconnlistener_disable(lev);
-	evtimer_add(l->backoff, &tv);
+	snprintf(what, sizeof(what), "route=%s addr=%s msg=\"accept",
+	    l->rt->route->name, addr_format(&l->addr, abuf, sizeof(abuf)));
+	worker_pause_accept(l->w, what, e);
 }
 
 struct listener *

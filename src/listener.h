@@ -34,6 +34,12 @@ int	 listener_socket(const struct addr *a, char *err, size_t errlen);
  */
 struct listener *listener_new(struct worker *w, struct route_rt *rt, int fd);
 
+/*
+ * listener_pause(l): stop accepting for a short back-off; a timer turns it
+ * back on.  For when descriptors or memory run out.
+ */
+void	 listener_pause(struct listener *l);
+
 /* listener_free(l): stop accepting and close the socket; NULL is fine. */
 void	 listener_free(struct listener *l);
 

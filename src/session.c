@@ -18,6 +18,9 @@
 #include "util.h"
 #include "worker.h"
 
+/* How long a session waits for a descriptor before trying again. */
+#define SESSION_RETRY_SOCKET_MS	250
+
 /* How often a session with a paused side looks for a reset there. */
 #define SESSION_PAUSED_CHECK_MS	1000
 
@@ -342,6 +345,38 @@ session_connect_start(struct session *s)
 	return 0;
 }
 
+/* Out of descriptors or memory here: not the upstream's fault. */
+static bool
+session_local_shortage(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM;
+}
+
+/*
+ * No socket for the upstream: give the attempt back, pause accepting, and
+ * try again after a moment, while connect_timeout lasts.  The client keeps
+ * its place instead of being dropped; those behind it wait in the backlog.
+ */
+static void
+session_connect_later(struct session *s, int i, int err)
+{
+	char		 c[ADDR_STRLEN], what[ADDR_STRLEN + CONFIG_NAME_MAX + 64];
+	struct timeval	 tv = { 0, SESSION_RETRY_SOCKET_MS * 1000 };
+
+	if (util_now_ms() - s->start_ms >= s->rt->route->connect_timeout_ms) {
+		session_close(s, SESSION_END_INTERNAL_ERROR, err);
+		return;
+	}
+	s->tried[i] = 0;
+	s->attempts--;
+	snprintf(what, sizeof(what), "route=%s client=%s msg=\"upstream "
+	    "socket", s->rt->route->name, addr_format(&s->client, c,
+	    sizeof(c)));
+	worker_pause_accept(s->w, what, err);
+	evtimer_add(s->timer, &tv);
+}
+
 static void
 session_connect_next(struct session *s)
 {
@@ -355,7 +390,11 @@ session_connect_next(struct session *s)
 	s->up_idx = i;
 	s->upstream = s->rt->route->up[i].addr;
 	s->attempts++;
-	if ((err = session_connect_start(s)) != 0)
+	if ((err = session_connect_start(s)) == 0)
+		return;
+	if (s->ufd == -1 && session_local_shortage(err))
+		session_connect_later(s, i, err);
+	else
 		session_connect_failed(s, err);
 }
 
@@ -368,7 +407,11 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (s->state == SESSION_CONNECTING) {
-		session_connect_failed(s, ETIMEDOUT);
+		/* No socket yet: we were waiting for a descriptor. */
+		if (s->ufd == -1)
+			session_connect_next(s);
+		else
+			session_connect_failed(s, ETIMEDOUT);
 		return;
 	}
 	if (session_check_paused(s))

@@ -210,6 +210,20 @@ worker_live(const struct worker *w)
 }
 
 void
+worker_pause_accept(struct worker *w, const char *what, int err)
+{
+	struct listener	*l;
+
+	if (log_ratelimit(&w->accept_err_logged))
+		log_error("%s: %s%s\"", what, strerror(err),
+		    err == EMFILE || err == ENFILE ? " (pausing accept; raise "
+		    "the open files limit or lower max_connections)" : "");
+	/* Descriptors are per process: every listener would hit the wall. */
+	TAILQ_FOREACH(l, &w->listeners, entry)
+		listener_pause(l);
+}
+
+void
 worker_session_gone(struct worker *w, struct session *s)
 {
 	TAILQ_REMOVE(&w->sessions, s, entry);

@@ -88,6 +88,14 @@ void	 worker_free(struct worker *w);
 /* worker_live(w): sessions at once (approximate from another thread). */
 unsigned worker_live(const struct worker *w);
 
+/*
+ * worker_pause_accept(w, what, err): descriptors or memory ran out
+ * (${err}): pause every listener of ${w} for a short back-off, and log
+ * "${what}: strerror(err)\"" at most once a second.  ${what} starts the
+ * log line and ends inside an open msg=" quote.
+ */
+void	 worker_pause_accept(struct worker *w, const char *what, int err);
+
 /* Called by sessions on the worker thread. */
 void	 worker_session_gone(struct worker *w, struct session *s);
 

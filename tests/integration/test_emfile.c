@@ -9,13 +9,14 @@
  *
  * relay46 runs with a small RLIMIT_NOFILE (soft = hard, so it cannot raise
  * it) and an echo backend.  Every session holds two descriptors (client
- * and upstream), so the parity of the free descriptors matters: with one
- * left over, accept() succeeds and only the upstream socket() fails, and
- * that is a different path (the client is closed like after a failed
- * connect).  The test therefore counts relay46's descriptors with one
- * session open and, if needed, lowers its limit by one (prlimit(2) on the
- * running process) so that the sessions fill the table exactly and the
- * next accept() is the call that fails.
+ * and upstream), so the parity of the free descriptors matters, and each
+ * parity is a test of its own.  Even: the sessions fill the table exactly
+ * and the next accept() is the call that fails.  Odd: accept() takes the
+ * last descriptor and the upstream socket() fails; that client must keep
+ * its place (no reset, no "unreachable" upstream) and be served once
+ * descriptors are free, while accepting pauses just the same.  The test
+ * counts relay46's descriptors with one session open and lowers its limit
+ * by one (prlimit(2) on the running process) where the parity is wrong.
  */
 
 #include <sys/resource.h>
@@ -42,6 +43,7 @@
 #define NCLOSE		4	/* live sessions closed to make room (> NWAIT) */
 #define MSG		1000	/* bytes per echo round-trip */
 #define EMFILE_LOG	"accept: Too many open files"
+#define SOCKET_LOG	"upstream socket: Too many open files"
 
 struct cli {
 	int		 fd;
@@ -163,7 +165,7 @@ end_session(struct cli *c)
 }
 
 static void
-test_emfile(void **state)
+run_emfile(bool odd)
 {
 	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
 	struct h_backend	*b;
@@ -178,8 +180,8 @@ test_emfile(void **state)
 	unsigned		 nlog, nall, it;
 	int			 base, limit, nfd, q, end;
 	uint64_t		 seed = 1000;
+	int			 inq = odd ? 0 : 1;	/* stuck one in backlog? */
 
-	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
 	h_relay_set_nofile(NOFILE);
 	r = h_relay_start(
@@ -199,7 +201,7 @@ test_emfile(void **state)
 	nlive = 1;
 	assert_true((nfd = fd_count(r->pid)) > 0);
 	base = nfd - 2;
-	limit = NOFILE - ((NOFILE - base) & 1);
+	limit = NOFILE - (((NOFILE - base) & 1) != (odd ? 1 : 0));
 	if (limit != NOFILE) {
 		rl.rlim_cur = rl.rlim_max = (rlim_t)limit;
 		assert_int_equal(prlimit(r->pid, RLIMIT_NOFILE, &rl, NULL), 0);
@@ -226,7 +228,7 @@ test_emfile(void **state)
 		echo_send(c, seed++);
 		end = echo_recv(c, 0, STUCK_MS, &got);
 		if (end == ETIMEDOUT && got == 0 &&
-		    fd_count(r->pid) == limit && accept_queue(a) == 1) {
+		    fd_count(r->pid) == limit && accept_queue(a) == inq) {
 			waiting[nwait++] = *c;
 			t_full = t0;
 			break;
@@ -249,8 +251,8 @@ test_emfile(void **state)
 		echo_send(&waiting[nwait], seed++);
 		nwait++;
 	}
-	q = accept_queue_wait(a, NWAIT, H_IO_MS);
-	assert_int_equal(q, NWAIT);
+	q = accept_queue_wait(a, NWAIT - 1 + inq, H_IO_MS);
+	assert_int_equal(q, NWAIT - 1 + inq);
 
 	/*
 	 * Hold relay46 there.  Every live session still echoes; nobody
@@ -274,7 +276,8 @@ test_emfile(void **state)
 	cpu1 = h_cpu_ms(r->pid);
 	wall = h_now_ms() - t0;
 	/* Every line counted was written within the window. */
-	nlog = h_relay_log_count(r, EMFILE_LOG);
+	nlog = h_relay_log_count(r, EMFILE_LOG) +
+	    h_relay_log_count(r, SOCKET_LOG);
 	nall = h_relay_log_count(r, "Too many open files");
 	window = h_now_ms() - t_full;
 	print_message("at the limit for %lld ms: relay46 used %ld ms of CPU in "
@@ -286,9 +289,10 @@ test_emfile(void **state)
 	if ((cpu1 - cpu0) * 100 >= (long)wall * CPU_MAX_PCT)
 		fail_msg("relay46 used %ld ms of CPU in %lld ms out of "
 		    "descriptors: a busy loop", cpu1 - cpu0, (long long)wall);
-	if (nlog == 0) {
+	if (nlog == 0 || (odd && h_relay_log_count(r, SOCKET_LOG) == 0)) {
 		h_relay_dump(r);
-		fail_msg("relay46 did not log \"%s\"", EMFILE_LOG);
+		fail_msg("relay46 did not log \"%s\"", odd ? SOCKET_LOG :
+		    EMFILE_LOG);
 	}
 	/* At most once a second: lines at 0 s, 1 s, 2 s... of the window. */
 	if (nlog > 1 + (unsigned)(window / 1000)) {
@@ -297,13 +301,13 @@ test_emfile(void **state)
 		    (long long)window);
 	}
 	/* No client was taken in and dropped for want of a descriptor. */
-	if (nall != nlog) {
+	if (nall != nlog || h_relay_log_count(r, "session end") != 0) {
 		h_relay_dump(r);
 		fail_msg("\"Too many open files\" logged %u times, only %u of "
-		    "them by accept", nall, nlog);
+		    "them as a pause; or a session ended", nall, nlog);
 	}
 	assert_int_equal(fd_count(r->pid), limit);
-	assert_int_equal(accept_queue(a), NWAIT);
+	assert_int_equal(accept_queue(a), NWAIT - 1 + inq);
 
 	/* Room for the waiting clients and one more: they are served. */
 	for (i = 0; i < NCLOSE; i++)
@@ -336,11 +340,29 @@ test_emfile(void **state)
 	h_backend_free(b);
 }
 
+/* The sessions fill the table: accept() fails. */
+static void
+test_emfile_accept(void **state)
+{
+	(void)state;
+	run_emfile(false);
+}
+
+/* One descriptor spare: accept() succeeds, the upstream socket() fails. */
+static void
+test_emfile_upstream_socket(void **state)
+{
+	(void)state;
+	run_emfile(true);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_emfile, h_teardown),
+		cmocka_unit_test_teardown(test_emfile_accept, h_teardown),
+		cmocka_unit_test_teardown(test_emfile_upstream_socket,
+		    h_teardown),
 	};
 
 	h_init();
