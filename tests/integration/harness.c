@@ -759,24 +759,30 @@ h_send_all(int fd, const void *buf, size_t len, int timeout_ms)
 	return off == len ? H_OK : ETIMEDOUT;
 }
 
-int
-h_recv_n(int fd, void *buf, size_t n, int timeout_ms, size_t *got)
+/*
+ * Receive into ${buf} until ${n} bytes came (${n} > 0), or, with ${n} 0,
+ * into a scratch buffer until the end of the stream.  ${total} gets the
+ * byte count.  H_OK, H_EOF, errno, or ETIMEDOUT at ${deadline}.
+ */
+static int
+h_recv_loop(int fd, uint8_t *buf, size_t n, int64_t deadline,
+    uint64_t *total)
 {
-	uint8_t		*b = buf;
-	size_t		 off = 0;
-	int64_t		 deadline = h_now_ms() + timeout_ms;
+	uint8_t		 scratch[16384];
+	uint64_t	 off = 0;
 	unsigned	 i;
 	ssize_t		 r;
 	int		 end = ETIMEDOUT;
 
 	for (i = 0; i < H_LOOP_MAX; i++) {
-		if (off == n) {
+		if (n > 0 && off == n) {
 			end = H_OK;
 			break;
 		}
-		r = recv(fd, b + off, n - off, 0);
+		r = n > 0 ? recv(fd, buf + off, n - (size_t)off, 0) :
+		    recv(fd, scratch, sizeof(scratch), 0);
 		if (r > 0) {
-			off += (size_t)r;
+			off += (uint64_t)r;
 			continue;
 		}
 		if (r == 0) {
@@ -794,42 +800,30 @@ h_recv_n(int fd, void *buf, size_t n, int timeout_ms, size_t *got)
 			break;
 		}
 	}
+	*total = off;
+	return end;
+}
+
+int
+h_recv_n(int fd, void *buf, size_t n, int timeout_ms, size_t *got)
+{
+	uint64_t	 total = 0;
+	int		 end = H_OK;
+
+	if (n > 0)
+		end = h_recv_loop(fd, buf, n, h_now_ms() + timeout_ms, &total);
 	if (got != NULL)
-		*got = off;
+		*got = (size_t)total;
 	return end;
 }
 
 int
 h_wait_end(int fd, int timeout_ms, uint64_t *extra)
 {
-	uint8_t		 buf[16384];
 	uint64_t	 total = 0;
-	int64_t		 deadline = h_now_ms() + timeout_ms;
-	unsigned	 i;
-	ssize_t		 r;
-	int		 end = ETIMEDOUT;
+	int		 end;
 
-	for (i = 0; i < H_LOOP_MAX; i++) {
-		r = recv(fd, buf, sizeof(buf), 0);
-		if (r > 0) {
-			total += (uint64_t)r;
-			continue;
-		}
-		if (r == 0) {
-			end = H_EOF;
-			break;
-		}
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			end = errno;
-			break;
-		}
-		if (h_left(deadline) == 0)
-			break;
-		if (h_poll1(fd, POLLIN, deadline) == -1) {
-			end = errno;
-			break;
-		}
-	}
+	end = h_recv_loop(fd, NULL, 0, h_now_ms() + timeout_ms, &total);
 	if (extra != NULL)
 		*extra = total;
 	return end;
