@@ -76,13 +76,6 @@ pipe_start(struct pipe *p)
 	pipe_want_read(p, !p->paused);
 }
 
-void
-pipe_stop(struct pipe *p)
-{
-	pipe_want_read(p, false);
-	pipe_want_write(p, false);
-}
-
 int
 pipe_src_error(const struct pipe *p)
 {
@@ -92,12 +85,6 @@ pipe_src_error(const struct pipe *p)
 	if (getsockopt(p->src_fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		return errno;
 	return err;
-}
-
-size_t
-pipe_pending(const struct pipe *p)
-{
-	return evbuffer_get_length(p->buf);
 }
 
 /*

@@ -64,9 +64,6 @@ void	 pipe_start(struct pipe *p);
  */
 int	 pipe_set_dst(struct pipe *p, int fd);
 
-/* pipe_stop(p): stop reading and writing; the buffer is kept. */
-void	 pipe_stop(struct pipe *p);
-
 /*
  * pipe_src_error(p): the pending error (errno) of the source socket, or 0.
  * While a pipe is paused nothing polls its source, so a reset there goes
@@ -74,9 +71,6 @@ void	 pipe_stop(struct pipe *p);
  * read event is registered); the owner asks this now and then instead.
  */
 int	 pipe_src_error(const struct pipe *p);
-
-/* pipe_pending(p): bytes buffered, not yet written. */
-size_t	 pipe_pending(const struct pipe *p);
 
 /* pipe_free(p): release events and buffer (not the descriptors). */
 void	 pipe_free(struct pipe *p);
