@@ -232,6 +232,9 @@ session_arm(struct session *s)
 	uint64_t		 period, now, left;
 	struct timeval		 tv;
 
+	/* Until connected, the timer is the connect timeout's. */
+	if (s->state < SESSION_RELAYING)
+		return;
 	period = session_period(s);
 	now = util_now_ms();
 	left = s->last_ms + period > now ? s->last_ms + period - now : 0;

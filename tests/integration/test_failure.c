@@ -283,6 +283,78 @@ test_refused_with_pending_bytes(void **state)
 	close(hold);
 }
 
+/*
+ * An upstream whose accept queue is full drops our SYN, so the connect
+ * hangs.  A listening socket with backlog 0 holds one connection; fill it
+ * and hand the port out.  Returns the listening fd; *${filler} holds the
+ * queued connection.  Both stay open as long as the caller needs.
+ */
+static int
+blackhole(int *port, int *filler)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 fd, c, i;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(fd, 0) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		h_fault("blackhole listener: %s", strerror(errno));
+	*port = ntohs(sin.sin_port);
+	*filler = -1;
+	/* Connect until one does not complete: the queue is then full. */
+	for (i = 0; i < 8; i++) {
+		if ((c = h_connect_port(AF_INET, *port, 300)) == -1)
+			return fd;
+		if (*filler != -1)
+			close(*filler);
+		*filler = c;
+	}
+	h_fault("blackhole: the accept queue never filled");
+	return -1;
+}
+
+/*
+ * The client fills its buffer while the connect hangs: the session still
+ * gets the whole connect_timeout (the pause check must not cut it short).
+ */
+static void
+test_connect_timeout_with_full_buffer(void **state)
+{
+	struct h_relay	*r;
+	uint8_t		 req[32768];
+	int64_t		 t0, took;
+	int		 lfd, filler, port, fd;
+
+	(void)state;
+	lfd = blackhole(&port, &filler);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route ct]\nlisten = %s\nupstream = %s\nretries = 0\n"
+	    "connect_timeout = 3s\nbuffer = 4k\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, port));
+	t0 = h_now_ms();
+	fd = h_relay_connect(r, "ct", AF_INET);
+	h_pattern(60, 0, req, sizeof(req));
+	H_ASSERT_END(h_send_all(fd, req, sizeof(req), 2000), H_OK, H_OK);
+	H_ASSERT_END(h_wait_end(fd, 6000, NULL), H_EOF, ECONNRESET);
+	took = h_now_ms() - t0;
+	print_message("connect gave up after %lld ms (connect_timeout 3s)\n",
+	    (long long)took);
+	assert_in_range(took, 2800, 5000);
+	close(fd);
+	H_EXPECT_LOG(r, "end=connect_timeout");
+	h_relay_finish(r);
+	if (filler != -1)
+		close(filler);
+	close(lfd);
+}
+
 int
 main(void)
 {
@@ -296,6 +368,8 @@ main(void)
 		cmocka_unit_test_teardown(test_upstream_reset_while_stalled,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_refused_with_pending_bytes,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_connect_timeout_with_full_buffer,
 		    h_teardown),
 	};
 
