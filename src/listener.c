@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@
 #define LISTENER_BACKLOG	4096
 
 int
-listener_socket(const struct addr *a, char *err, size_t errlen)
+listener_socket(const struct addr *a, bool keepalive, char *err,
+    size_t errlen)
 {
 	char	 abuf[ADDR_STRLEN];
 	int	 fd, on = 1, saved;
@@ -38,6 +40,14 @@ listener_socket(const struct addr *a, char *err, size_t errlen)
 	/* "[::]:80" must not also take IPv4, whatever net.ipv6.bindv6only says. */
 	if (a->ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	/*
+	 * Accepted sockets inherit these on Linux: two system calls fewer
+	 * per session than setting them on each (session.c says why).
+	 */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1 ||
+	    (keepalive && setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on,
+	    sizeof(on)) == -1))
 		goto fail;
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
 	    listen(fd, LISTENER_BACKLOG) == -1)

@@ -2,6 +2,7 @@
 #define RELAY46_LISTENER_H
 
 #include <sys/queue.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "addr.h"
@@ -22,11 +23,14 @@ struct listener {
 };
 
 /*
- * listener_socket(a, err, errlen): open a non-blocking listening socket
- * on ${a}; an IPv6 one never accepts IPv4 (IPV6_V6ONLY).  Returns the fd,
+ * listener_socket(a, keepalive, err, errlen): open a non-blocking
+ * listening socket on ${a}; an IPv6 one never accepts IPv4
+ * (IPV6_V6ONLY).  TCP_NODELAY, and SO_KEEPALIVE if ${keepalive}, are set
+ * on it for the accepted sockets to inherit (Linux).  Returns the fd,
  * which the caller owns, or -1 with "listen ADDR: reason" in ${err}.
  */
-int	 listener_socket(const struct addr *a, char *err, size_t errlen);
+int	 listener_socket(const struct addr *a, bool keepalive, char *err,
+	    size_t errlen);
 
 /*
  * listener_new(w, rt, fd): serve ${fd} on ${w}'s loop for route ${rt}.

@@ -157,7 +157,7 @@ main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++) {
 			fds[n] = listener_socket(&cfg->routes[i].listen[j],
-			    err, sizeof(err));
+			    cfg->routes[i].keepalive, err, sizeof(err));
 			if (fds[n] == -1) {
 				log_error("route=%s msg=\"%s\"",
 				    cfg->routes[i].name, err);

@@ -53,9 +53,11 @@ session_end_name(enum session_end e)
 }
 
 /*
- * Options for both sides.  TCP_NODELAY is safe for a relay: we write what
- * we have as soon as we read it, so segments follow the sender's own; with
- * Nagle on, a small reply could wait for a delayed ACK at every hop.
+ * Options for the upstream side; the client side inherits the same ones
+ * from its listener (listener_socket).  TCP_NODELAY is safe for a relay:
+ * we write what we have as soon as we read it, so segments follow the
+ * sender's own; with Nagle on, a small reply could wait for a delayed ACK
+ * at every hop.
  */
 static void
 session_sockopts(int fd, bool keepalive)
@@ -520,7 +522,7 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
 	rt->live++;
-	session_sockopts(fd, r->keepalive);
+	/* The client socket inherited its options from the listener. */
 	if ((s->timer = evtimer_new(w->base, session_timer_cb, s)) == NULL ||
 	    pipe_init(&s->c2u, w->base, fd, r->buffer, &s->last_ms,
 	    session_pipe_cb, s) == -1) {
