@@ -79,12 +79,7 @@ pipe_start(struct pipe *p)
 int
 pipe_src_error(const struct pipe *p)
 {
-	socklen_t	 len = sizeof(int);
-	int		 err = 0;
-
-	if (getsockopt(p->src_fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		return errno;
-	return err;
+	return util_sock_error(p->src_fd);
 }
 
 /*

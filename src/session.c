@@ -294,12 +294,9 @@ static void
 session_connect_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session	*s = arg;
-	socklen_t	 len = sizeof(int);
-	int		 err = 0;
+	int		 err = util_sock_error(fd);
 
 	(void)what;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
 	if (err == 0)
 		session_connected(s);
 	else if (err != EINPROGRESS)

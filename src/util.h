@@ -18,6 +18,12 @@ void	err_set(char *err, size_t errlen, const char *fmt, ...)
 uint64_t util_now_ms(void);
 
 /*
+ * util_sock_error(fd): the pending error of socket ${fd} (SO_ERROR, which
+ * reading clears), or the errno of asking; 0 if none.
+ */
+int	 util_sock_error(int fd);
+
+/*
  * util_strdup(s): strdup that the tests can rely on; NULL on out of memory.
  */
 char	*util_strdup(const char *s);
