@@ -14,8 +14,11 @@
 
 #include <ini.h>
 
+#include "balance.h"
 #include "config.h"
 #include "log.h"
+#include "pool.h"
+#include "resolve.h"
 #include "units.h"
 #include "util.h"
 
@@ -85,6 +88,14 @@ static int cfg_set_log_level(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_listen(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_upstream(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_balance(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_allow(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_deny(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_max_per_client(struct cfg_parse *, const char *, char *,
+	    size_t);
+static int cfg_set_proxy_protocol(struct cfg_parse *, const char *, char *,
+	    size_t);
+static int cfg_set_health_check(struct cfg_parse *, const char *, char *,
+	    size_t);
 
 #define G(m)	offsetof(struct config, m)
 #define R(m)	offsetof(struct route, m)
@@ -122,16 +133,22 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL },
 	{ "max_connections", CFG_ROUTE, CFG_T_UINT, 0, R(max_connections),
 	    0, 10000000, NULL },
-	{ "max_per_client", CFG_ROUTE, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
-	{ "allow", CFG_ROUTE, CFG_T_UNSUPPORTED, CFG_REPEAT, 0, 0, 0, NULL },
-	{ "deny", CFG_ROUTE, CFG_T_UNSUPPORTED, CFG_REPEAT, 0, 0, 0, NULL },
-	{ "proxy_protocol", CFG_ROUTE, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
-	{ "accept_proxy", CFG_ROUTE, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
-	{ "health_check", CFG_ROUTE, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
-	{ "check_interval", CFG_ROUTE, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
-	{ "rise", CFG_ROUTE, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
-	{ "fall", CFG_ROUTE, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
-	{ "resolve", CFG_ROUTE, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
+	{ "max_per_client", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0,
+	    cfg_set_max_per_client },
+	{ "allow", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0, cfg_set_allow },
+	{ "deny", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0, cfg_set_deny },
+	{ "proxy_protocol", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0,
+	    cfg_set_proxy_protocol },
+	{ "accept_proxy", CFG_ROUTE, CFG_T_BOOL, 0, R(accept_proxy), 0, 0,
+	    NULL },
+	{ "health_check", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0,
+	    cfg_set_health_check },
+	{ "check_interval", CFG_ROUTE, CFG_T_DURATION, 0,
+	    R(check_interval_ms), 10, UNITS_DURATION_MAX, NULL },
+	{ "rise", CFG_ROUTE, CFG_T_UINT, 0, R(rise), 1, 100, NULL },
+	{ "fall", CFG_ROUTE, CFG_T_UINT, 0, R(fall), 1, 100, NULL },
+	{ "resolve", CFG_ROUTE, CFG_T_DURATION, 0, R(resolve_ms), 0,
+	    UNITS_DURATION_MAX, NULL },
 };
 
 #undef G
@@ -217,7 +234,7 @@ static void
 cfg_route_defaults(struct route *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->balance = CONFIG_BALANCE_ROUNDROBIN;
+	r->balance = BALANCE_ROUNDROBIN;
 	r->connect_timeout_ms = 5000;
 	r->idle_timeout_ms = 3600 * 1000;
 	r->fin_timeout_ms = 60 * 1000;
@@ -225,6 +242,10 @@ cfg_route_defaults(struct route *r)
 	r->buffer = 64 * 1024;
 	r->keepalive = true;
 	r->max_connections = 0;
+	r->check_interval_ms = 5000;
+	r->rise = 2;
+	r->fall = 3;
+	r->resolve_ms = 30 * 1000;
 }
 
 static struct config *
@@ -254,9 +275,14 @@ cfg_free(struct config *c)
 		free(c->routes[i].name);
 		free(c->routes[i].listen);
 		free(c->routes[i].listen_line);
-		for (j = 0; j < c->routes[i].nup; j++)
-			free(c->routes[i].up[j].spec);
+		for (j = 0; j < c->routes[i].nspecs; j++) {
+			free(c->routes[i].specs[j].text);
+			free(c->routes[i].specs[j].host);
+		}
+		free(c->routes[i].specs);
 		free(c->routes[i].up);
+		acl_free(&c->routes[i].acl);
+		pool_free(c->routes[i].pool);
 	}
 	free(c->routes);
 	free(c->path);
@@ -337,21 +363,80 @@ cfg_set_log_level(struct cfg_parse *p, const char *v, char *err,
 static int
 cfg_set_balance(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
-	static const char *later[] = { "leastconn", "source", "random" };
+	static const struct { const char *name; int m; } methods[] = {
+		{ "roundrobin", BALANCE_ROUNDROBIN },
+		{ "leastconn", BALANCE_LEASTCONN },
+		{ "source", BALANCE_SOURCE },
+		{ "random", BALANCE_RANDOM },
+	};
 	size_t	 i;
 
-	if (strcmp(v, "roundrobin") == 0) {
-		p->cur->balance = CONFIG_BALANCE_ROUNDROBIN;
-		return 0;
-	}
-	for (i = 0; i < NELEM(later); i++)
-		if (strcmp(v, later[i]) == 0) {
-			err_set(err, errlen, "balance '%s' is not supported "
-			    "yet", v);
-			return -1;
+	for (i = 0; i < NELEM(methods); i++)
+		if (strcmp(v, methods[i].name) == 0) {
+			p->cur->balance = methods[i].m;
+			return 0;
 		}
-	err_set(err, errlen, "expected roundrobin");
+	err_set(err, errlen, "expected roundrobin, leastconn, source or "
+	    "random");
 	return -1;
+}
+
+static int
+cfg_set_allow(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	return acl_add(&p->cur->acl, false, v, err, errlen);
+}
+
+static int
+cfg_set_deny(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	return acl_add(&p->cur->acl, true, v, err, errlen);
+}
+
+static int
+cfg_set_max_per_client(struct cfg_parse *p, const char *v, char *err,
+    size_t errlen)
+{
+	uint64_t	 n;
+
+	if (strcmp(v, "off") == 0)
+		n = 0;
+	else if (units_parse_uint(v, 0, 1000000, &n, err, errlen) == -1)
+		return -1;
+	p->cur->max_per_client = (unsigned)n;
+	return 0;
+}
+
+static int
+cfg_set_proxy_protocol(struct cfg_parse *p, const char *v, char *err,
+    size_t errlen)
+{
+	if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+		p->cur->proxy_protocol = 0;
+	else if (strcmp(v, "v1") == 0)
+		p->cur->proxy_protocol = 1;
+	else if (strcmp(v, "v2") == 0)
+		p->cur->proxy_protocol = 2;
+	else {
+		err_set(err, errlen, "expected off, v1 or v2");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cfg_set_health_check(struct cfg_parse *p, const char *v, char *err,
+    size_t errlen)
+{
+	if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+		p->cur->health_check = false;
+	else if (strcmp(v, "tcp") == 0)
+		p->cur->health_check = true;
+	else {
+		err_set(err, errlen, "expected off or tcp");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -380,10 +465,10 @@ cfg_set_listen(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-/* Add one upstream address to the current route. */
+/* Add one upstream address, from line ${spec}, to the current route. */
 static int
-cfg_add_upstream(struct route *r, const struct addr *a, unsigned weight,
-    const char *spec, char *err, size_t errlen)
+cfg_add_upstream(struct route *r, const struct addr *a, size_t spec,
+    char *err, size_t errlen)
 {
 	struct upstream_conf	*n;
 	size_t			 i;
@@ -391,94 +476,93 @@ cfg_add_upstream(struct route *r, const struct addr *a, unsigned weight,
 	for (i = 0; i < r->nup; i++)
 		if (addr_equal(&r->up[i].addr, a))
 			return 0;	/* a name that repeats an address */
-	if ((n = reallocarray(r->up, r->nup + 1, sizeof(*n))) == NULL)
-		goto oom;
+	if ((n = reallocarray(r->up, r->nup + 1, sizeof(*n))) == NULL) {
+		err_set(err, errlen, "out of memory");
+		return -1;
+	}
 	r->up = n;
-	n = &r->up[r->nup];
-	n->addr = *a;
-	n->weight = weight;
-	if ((n->spec = util_strdup(spec)) == NULL)
-		goto oom;
+	n[r->nup].addr = *a;
+	n[r->nup].spec = spec;
 	r->nup++;
 	return 0;
-oom:
-	err_set(err, errlen, "out of memory");
-	return -1;
 }
 
-/* Parse the options after an upstream address: "weight=3". */
+/* Parse the options after an upstream address: "weight=3 backup". */
 static int
-cfg_upstream_opts(char *opts, unsigned *weight, char *err, size_t errlen)
+cfg_upstream_opts(char *opts, struct upstream_spec *us, char *err,
+    size_t errlen)
 {
 	char		*tok, *save = NULL;
-	uint64_t	 w;
+	uint64_t	 n;
 
 	for (tok = strtok_r(opts, " \t", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t", &save)) {
 		if (strncmp(tok, "weight=", 7) == 0) {
-			if (units_parse_uint(tok + 7, 1, 256, &w, err,
+			if (units_parse_uint(tok + 7, 1, 256, &n, err,
 			    errlen) == -1)
 				return -1;
-			*weight = (unsigned)w;
-		} else if (strcmp(tok, "backup") == 0 ||
-		    strncmp(tok, "max_connections=", 16) == 0) {
-			err_set(err, errlen, "upstream option '%s' is not "
-			    "supported yet", tok);
-			return -1;
+			us->weight = (unsigned)n;
+		} else if (strcmp(tok, "backup") == 0)
+			us->backup = true;
+		else if (strncmp(tok, "max_connections=", 16) == 0) {
+			if (units_parse_uint(tok + 16, 1, 10000000, &n, err,
+			    errlen) == -1)
+				return -1;
+			us->max_connections = (unsigned)n;
 		} else {
-			err_set(err, errlen, "unknown upstream option '%s'",
-			    tok);
+			err_set(err, errlen, "unknown upstream option '%s' "
+			    "(weight=N, backup, max_connections=N)", tok);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-/* Look ${host} up; every address found becomes an upstream. */
+/* Keep the line as written: names are looked up again from it. */
 static int
-cfg_resolve_upstream(struct route *r, const char *host, unsigned port,
-    unsigned weight, const char *spec, char *err, size_t errlen)
+cfg_add_spec(struct route *r, const struct upstream_spec *us, const char *text,
+    const char *host, size_t *idx, char *err, size_t errlen)
 {
-	struct addrinfo	 hints, *res, *ai;
-	struct addr	 a;
-	int		 rc;
+	struct upstream_spec	*n;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
-		err_set(err, errlen, "cannot resolve '%s': %s", host,
-		    gai_strerror(rc));
-		return -1;
+	if ((n = reallocarray(r->specs, r->nspecs + 1, sizeof(*n))) == NULL)
+		goto oom;
+	r->specs = n;
+	n = &r->specs[r->nspecs];
+	*n = *us;
+	n->host = NULL;
+	if ((n->text = util_strdup(text)) == NULL)
+		goto oom;
+	if (host != NULL && (n->host = util_strdup(host)) == NULL) {
+		free(n->text);
+		goto oom;
 	}
-	rc = 0;
-	for (ai = res; ai != NULL && rc == 0; ai = ai->ai_next) {
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-			continue;
-		addr_from_sockaddr(&a, ai->ai_addr, ai->ai_addrlen);
-		addr_set_port(&a, port);
-		rc = cfg_add_upstream(r, &a, weight, spec, err, errlen);
-	}
-	freeaddrinfo(res);
-	return rc;
+	*idx = r->nspecs++;
+	return 0;
+oom:
+	err_set(err, errlen, "out of memory");
+	return -1;
 }
 
 static int
 cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
-	char		 spec[CONFIG_LINE_MAX + 1], host[ADDR_STRLEN];
-	char		*opts;
-	unsigned	 port, weight = 1;
-	struct addr	 a;
-	size_t		 i;
+	char			 spec[CONFIG_LINE_MAX + 1], host[ADDR_STRLEN];
+	char			*opts;
+	struct upstream_spec	 us;
+	struct addr		 a, found[POOL_NAME_ROOM];
+	size_t			 i, idx, nfound;
+	bool			 literal;
 
+	memset(&us, 0, sizeof(us));
+	us.weight = 1;
+	us.line = p->line;
 	snprintf(spec, sizeof(spec), "%s", v);
 	if ((opts = strpbrk(spec, " \t")) != NULL)
 		*opts++ = '\0';
-	if (opts != NULL && cfg_upstream_opts(opts, &weight, err,
-	    errlen) == -1)
+	if (opts != NULL && cfg_upstream_opts(opts, &us, err, errlen) == -1)
 		return -1;
-	if (addr_split(spec, host, sizeof(host), &port, err, errlen) == -1)
+	if (addr_split(spec, host, sizeof(host), &us.port, err, errlen) == -1)
 		return -1;
 	if (strcmp(host, "*") == 0) {
 		err_set(err, errlen, "'*' is not an upstream address");
@@ -488,25 +572,34 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	 * Brackets or only digits and dots: a literal, never handed to the
 	 * resolver, which would read "10.1" as 10.0.0.1.
 	 */
-	if (spec[0] == '[' || strspn(host, "0123456789.") == strlen(host)) {
+	literal = spec[0] == '[' || strspn(host, "0123456789.") ==
+	    strlen(host);
+	if (literal) {
 		if (addr_parse(spec, &a, err, errlen) == -1)
 			return -1;
 		for (i = 0; i < p->cur->nup; i++)
 			if (addr_equal(&p->cur->up[i].addr, &a)) {
 				err_set(err, errlen, "upstream %s is already "
 				    "in this route (as %s)", spec,
-				    p->cur->up[i].spec);
+				    p->cur->specs[p->cur->up[i].spec].text);
 				return -1;
 			}
-		return cfg_add_upstream(p->cur, &a, weight, spec, err, errlen);
-	}
-	if (p->flags & CONFIG_LOAD_NO_RESOLVE) {
+		found[0] = a;
+		nfound = 1;
+	} else if (p->flags & CONFIG_LOAD_NO_RESOLVE) {
 		err_set(err, errlen, "'%s': host names are not looked up "
 		    "here", host);
 		return -1;
-	}
-	return cfg_resolve_upstream(p->cur, host, port, weight, spec, err,
-	    errlen);
+	} else if (resolve_sync(host, us.port, found, NELEM(found), &nfound,
+	    err, errlen) == -1)
+		return -1;
+	if (cfg_add_spec(p->cur, &us, spec, literal ? NULL : host, &idx, err,
+	    errlen) == -1)
+		return -1;
+	for (i = 0; i < nfound; i++)
+		if (cfg_add_upstream(p->cur, &found[i], idx, err, errlen) == -1)
+			return -1;
+	return 0;
 }
 
 /*
@@ -529,7 +622,14 @@ cfg_set_typed(struct cfg_parse *p, const struct cfg_key *k, const char *v,
 		if (units_parse_duration(v, &n, err, errlen) == -1)
 			return -1;
 		if (n < k->min) {
-			err_set(err, errlen, "must be more than 0");
+			char	 m[32];
+
+			if (k->min == 1)
+				err_set(err, errlen, "must be more than 0");
+			else
+				err_set(err, errlen, "must be at least %s",
+				    units_format_duration(k->min, m,
+				    sizeof(m)));
 			return -1;
 		}
 		*(uint64_t *)(base + k->off) = n;
@@ -841,6 +941,10 @@ cfg_finish(struct cfg_parse *p, char **errs)
 
 	free(p->buf);
 	free(p->seen);
+	for (i = 0; p->nerr == 0 && !p->oom && i < p->c->nroutes; i++)
+		if ((p->c->routes[i].pool = pool_new(&p->c->routes[i])) ==
+		    NULL)
+			p->oom = true;
 	if (p->nerr == 0 && !p->oom) {
 		*errs = NULL;
 		return p->c;

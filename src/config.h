@@ -7,7 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "acl.h"
 #include "addr.h"
+
+struct pool;
 
 /* Lines longer than this (without the newline) are refused. */
 #define CONFIG_LINE_MAX		190
@@ -18,15 +21,21 @@ enum config_log {
 	CONFIG_LOG_SYSLOG,
 };
 
-enum config_balance {
-	CONFIG_BALANCE_ROUNDROBIN = 0,
+/* One "upstream =" line, as written. */
+struct upstream_spec {
+	char		*text;		/* the address as written: "db:5432" */
+	char		*host;		/* a name to look up again, or NULL */
+	unsigned	 port;
+	unsigned	 weight;	/* 1..256 */
+	bool		 backup;
+	unsigned	 max_connections;	/* 0: no limit */
+	int		 line;		/* 0: command line */
 };
 
 /* One upstream address.  A hostname gives one of these per address found. */
 struct upstream_conf {
 	struct addr	 addr;
-	unsigned	 weight;	/* 1..256 */
-	char		*spec;		/* as written: "db.internal:5432" */
+	size_t		 spec;		/* index in route->specs */
 };
 
 struct route {
@@ -35,9 +44,11 @@ struct route {
 	struct addr	*listen;
 	int		*listen_line;	/* where each was given (0: command line) */
 	size_t		 nlisten;
-	struct upstream_conf *up;
+	struct upstream_spec *specs;
+	size_t		 nspecs;
+	struct upstream_conf *up;	/* every address found at load */
 	size_t		 nup;
-	enum config_balance balance;
+	int		 balance;	/* BALANCE_* from balance.h */
 	uint64_t	 connect_timeout_ms;
 	uint64_t	 idle_timeout_ms;	/* 0: none */
 	uint64_t	 fin_timeout_ms;	/* 0: none (idle_timeout only) */
@@ -45,6 +56,16 @@ struct route {
 	size_t		 buffer;
 	bool		 keepalive;
 	unsigned	 max_connections;	/* 0: only the global limit */
+	unsigned	 max_per_client;	/* 0: no limit */
+	struct acl	 acl;
+	int		 proxy_protocol;	/* 0 (off), 1 or 2 */
+	bool		 accept_proxy;
+	bool		 health_check;		/* active TCP checks */
+	uint64_t	 check_interval_ms;
+	unsigned	 rise, fall;
+	uint64_t	 resolve_ms;		/* 0: never look names up again */
+	/* Run-time state (health, load, lookups): see pool.h. */
+	struct pool	*pool;
 };
 
 /*

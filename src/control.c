@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "health.h"
 #include "log.h"
 #include "units.h"
 #include "worker.h"
@@ -17,6 +18,7 @@ struct control {
 	struct event_base *base;
 	struct config	*cfg;
 	struct worker	*w;
+	struct health	*health;
 	struct event	*drained_ev;
 	struct event	*stop_timer;
 	bool		 stopping;
@@ -116,6 +118,10 @@ control_run(struct config *cfg, const int *fds, size_t nfds)
 		goto out;
 	}
 	fds = NULL;
+	if ((c.health = health_start(c.base, cfg)) == NULL) {
+		log_error("msg=\"cannot start health checks\"");
+		goto out;
+	}
 	if (worker_start(c.w) == -1) {
 		log_error("msg=\"cannot start the worker: %s\"",
 		    strerror(errno));
@@ -125,6 +131,7 @@ control_run(struct config *cfg, const int *fds, size_t nfds)
 	worker_join(c.w);
 	rc = 0;
 out:
+	health_stop(c.health);
 	worker_free(c.w);
 	for (i = 0; i < 4; i++)
 		if (sev[i] != NULL)

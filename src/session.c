@@ -9,11 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "acl.h"
 #include "balance.h"
 #include "config.h"
 #include "log.h"
+#include "pool.h"
+#include "proxyproto.h"
 #include "session.h"
 #include "util.h"
 #include "worker.h"
@@ -23,6 +27,9 @@
 
 /* How often a session with a paused side looks for a reset there. */
 #define SESSION_PAUSED_CHECK_MS	1000
+
+/* Happy Eyeballs (RFC 8305 §5): the other family's head start. */
+#define SESSION_HE_DELAY_MS	250
 
 static const char *const session_end_names[] = {
 	[SESSION_END_DONE] = "done",
@@ -38,9 +45,15 @@ static const char *const session_end_names[] = {
 	[SESSION_END_MAX_CONNECTIONS] = "max_connections",
 	[SESSION_END_SHUTDOWN] = "shutdown",
 	[SESSION_END_INTERNAL_ERROR] = "internal_error",
+	[SESSION_END_DENIED] = "denied",
+	[SESSION_END_MAX_PER_CLIENT] = "max_per_client",
+	[SESSION_END_UPSTREAM_FULL] = "upstream_full",
+	[SESSION_END_PROXY_ERROR] = "proxy_error",
+	[SESSION_END_PROXY_TIMEOUT] = "proxy_timeout",
 };
 
 static void	session_connect_next(struct session *);
+static void	session_attempt_cb(evutil_socket_t, short, void *);
 static void	session_timer_cb(evutil_socket_t, short, void *);
 static void	session_pipe_cb(void *, struct pipe *, enum pipe_status, int);
 
@@ -80,41 +93,70 @@ session_reset_fd(int fd)
 }
 
 static void
-session_log(const struct session *s, const char *level_msg, int err)
+session_log(const struct session *s, const struct upstream *u,
+    const char *msg, int err)
 {
-	char	 c[ADDR_STRLEN], u[ADDR_STRLEN];
+	char	 c[ADDR_STRLEN];
 
 	log_warn("route=%s client=%s upstream=%s msg=\"%s%s%s\"",
 	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
-	    s->up_idx == -1 ? "-" : addr_format(&s->upstream, u, sizeof(u)),
-	    level_msg, err ? ": " : "", err ? strerror(err) : "");
+	    u == NULL ? "-" : u->name, msg, err ? ": " : "",
+	    err ? strerror(err) : "");
 }
 
 /* The session's line: one per session, at info. */
 static void
 session_log_end(const struct session *s, enum session_end why, int err)
 {
-	char		 c[ADDR_STRLEN], u[ADDR_STRLEN];
-	uint64_t	 ms;
+	char		 c[ADDR_STRLEN], v[ADDR_STRLEN + 8] = "";
+	uint64_t	 ms, up;
 
 	/* Formatting addresses costs: skip it when the line is dropped. */
 	if (log_level() < LOG_LEVEL_INFO)
 		return;
 	ms = util_now_ms() - s->start_ms;
-	log_info("route=%s client=%s upstream=%s msg=\"session end\" "
+	if (s->via_proxy) {
+		memcpy(v, " via=", 5);
+		addr_format(&s->peer, v + 5, sizeof(v) - 5);
+	}
+	/* Bytes of the client's own: our PROXY header is not among them. */
+	up = s->c2u.bytes > s->sent_hdr ? s->c2u.bytes - s->sent_hdr : 0;
+	log_info("route=%s client=%s%s upstream=%s msg=\"session end\" "
 	    "end=%s%s%s%s up=%llu down=%llu duration=%llu.%03llus",
-	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
-	    s->ufd == -1 && s->state < SESSION_RELAYING ? "-" :
-	    addr_format(&s->upstream, u, sizeof(u)), session_end_name(why),
+	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)), v,
+	    s->up == NULL ? "-" : s->up->name, session_end_name(why),
 	    err ? " error=\"" : "", err ? strerror(err) : "",
-	    err ? "\"" : "", (unsigned long long)s->c2u.bytes,
+	    err ? "\"" : "", (unsigned long long)up,
 	    (unsigned long long)s->u2c.bytes,
 	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+}
+
+/* Give up a connect under way: no verdict on the upstream. */
+static void
+session_attempt_drop(struct session *s, struct session_attempt *a)
+{
+	if (a->fd == -1)
+		return;
+	if (a->ev != NULL)
+		event_free(a->ev);
+	a->ev = NULL;
+	close(a->fd);
+	a->fd = -1;
+	pool_release(a->u);
+	a->u = NULL;
+	(void)s;
+}
+
+static unsigned
+session_inflight(const struct session *s)
+{
+	return (s->a[0].fd != -1) + (s->a[1].fd != -1);
 }
 
 void
 session_close(struct session *s, enum session_end why, int err)
 {
+	struct pool	*pool = s->rt->route->pool;
 	bool		 reset_client, reset_up;
 
 	session_log_end(s, why, err);
@@ -129,8 +171,12 @@ session_close(struct session *s, enum session_end why, int err)
 	    why == SESSION_END_INTERNAL_ERROR;
 	pipe_free(&s->c2u);
 	pipe_free(&s->u2c);
-	if (s->cev != NULL)
-		event_free(s->cev);
+	session_attempt_drop(s, &s->a[0]);
+	session_attempt_drop(s, &s->a[1]);
+	if (s->he_timer != NULL)
+		event_free(s->he_timer);
+	if (s->pev != NULL)
+		event_free(s->pev);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	if (s->ufd != -1) {
@@ -139,12 +185,17 @@ session_close(struct session *s, enum session_end why, int err)
 		else
 			close(s->ufd);
 	}
+	if (s->up != NULL)
+		pool_release(s->up);
+	if (s->client_counted)
+		pool_client_leave(pool, &s->client);
 	if (reset_client)
 		session_reset_fd(s->cfd);
 	else
 		close(s->cfd);
 	worker_session_gone(s->w, s);
 	config_unref(s->cfg);
+	free(s->phdr);
 	free(s->tried);
 	free(s);
 }
@@ -170,14 +221,14 @@ session_set_state(struct session *s, enum session_state to)
 		[SESSION_RELAYING] = 1u << SESSION_HALF_CLOSED,
 		[SESSION_HALF_CLOSED] = 0,
 	};
-	char	 c[ADDR_STRLEN], u[ADDR_STRLEN];
+	char	 c[ADDR_STRLEN];
 
 	assert(legal[s->state] & (1u << to));
 	if (log_level() >= LOG_LEVEL_DEBUG)
 		log_debug("route=%s client=%s upstream=%s msg=\"%s -> %s\"",
 		    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
-		    s->up_idx == -1 ? "-" : addr_format(&s->upstream, u,
-		    sizeof(u)), names[s->state], names[to]);
+		    s->up == NULL ? "-" : s->up->name, names[s->state],
+		    names[to]);
 	s->state = to;
 }
 
@@ -227,14 +278,23 @@ session_check_paused(struct session *s)
 	return false;
 }
 
+static void
+session_timer_set(struct event *ev, uint64_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
 /* (Re)arm the timer for the idle or fin timeout, counted from last_ms. */
 static void
 session_arm(struct session *s)
 {
 	uint64_t		 period, now, left;
-	struct timeval		 tv;
 
-	/* Until connected, the timer is the connect timeout's. */
+	/* Until connected, the timer serves the connect phase. */
 	if (s->state < SESSION_RELAYING)
 		return;
 	period = session_period(s);
@@ -248,18 +308,49 @@ session_arm(struct session *s)
 		evtimer_del(s->timer);
 		return;
 	}
-	tv.tv_sec = (time_t)(left / 1000);
-	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
-	evtimer_add(s->timer, &tv);
+	session_timer_set(s->timer, left);
 }
 
-static void
-session_connected(struct session *s)
+/*
+ * The PROXY header goes in front of whatever the client has sent so far,
+ * so that it is the first thing the upstream reads.
+ */
+static int
+session_send_proxy(struct session *s)
 {
-	event_free(s->cev);
-	s->cev = NULL;
+	uint8_t		 hdr[PROXYPROTO_MAX];
+	const struct addr *dst = s->via_proxy ? &s->orig_dst : &s->local;
+	ssize_t		 n;
+
+	n = proxyproto_format(s->rt->route->proxy_protocol, &s->client, dst,
+	    hdr, sizeof(hdr));
+	if (n == -1 || evbuffer_prepend(s->c2u.buf, hdr, (size_t)n) == -1)
+		return -1;
+	s->sent_hdr = (size_t)n;
+	return 0;
+}
+
+/* Attempt ${a} connected: it wins, any other is dropped. */
+static void
+session_connected(struct session *s, struct session_attempt *a)
+{
+	struct pool	*pool = s->rt->route->pool;
+
+	session_attempt_drop(s, a == &s->a[0] ? &s->a[1] : &s->a[0]);
+	if (s->he_timer != NULL)
+		evtimer_del(s->he_timer);
 	evtimer_del(s->timer);
-	if (pipe_init(&s->u2c, s->w->base, s->ufd, s->rt->route->buffer,
+	event_free(a->ev);
+	a->ev = NULL;
+	s->ufd = a->fd;
+	s->up = a->u;
+	s->upstream = a->u->addr;
+	a->fd = -1;
+	a->u = NULL;
+	pool_connect_ok(pool, s->up);
+	if ((s->rt->route->proxy_protocol != 0 &&
+	    session_send_proxy(s) == -1) ||
+	    pipe_init(&s->u2c, s->w->base, s->ufd, s->rt->route->buffer,
 	    &s->last_ms, session_pipe_cb, s) == -1 ||
 	    pipe_set_dst(&s->u2c, s->cfd) == -1 ||
 	    pipe_set_dst(&s->c2u, s->ufd) == -1) {
@@ -274,77 +365,155 @@ session_connected(struct session *s)
 	session_arm(s);
 }
 
-/* A connect attempt failed with ${err}: note it and try the next one. */
+/* Attempt ${a} failed with ${err}: count it against its upstream. */
 static void
-session_connect_failed(struct session *s, int err)
+session_attempt_failed(struct session *s, struct session_attempt *a, int err)
 {
-	if (s->cev != NULL) {
-		event_free(s->cev);
-		s->cev = NULL;
-	}
-	evtimer_del(s->timer);
-	close(s->ufd);
-	s->ufd = -1;
+	struct upstream	*u = a->u;
+
+	session_log(s, u, "connect failed", err);
+	pool_connect_failed(s->rt->route->pool, u, err);
 	s->last_err = err;
-	session_log(s, "connect failed", err);
+	session_attempt_drop(s, a);
+	/* The other family's attempt is still under way: let it finish. */
+	if (session_inflight(s) > 0)
+		return;
+	if (s->he_timer != NULL)
+		evtimer_del(s->he_timer);
 	session_connect_next(s);
 }
 
 static void
-session_connect_cb(evutil_socket_t fd, short what, void *arg)
+session_attempt_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct session	*s = arg;
-	int		 err = util_sock_error(fd);
+	struct session		*s = arg;
+	struct session_attempt	*a = s->a[0].fd == fd ? &s->a[0] : &s->a[1];
+	int			 err;
 
-	(void)what;
+	assert(a->fd == fd);
+	err = (what & EV_TIMEOUT) ? ETIMEDOUT : util_sock_error(fd);
 	if (err == 0)
-		session_connected(s);
-	else if (err != EINPROGRESS)
-		session_connect_failed(s, err);
+		session_connected(s, a);
+	else if (err == EINPROGRESS)
+		event_add(a->ev, NULL);	/* spurious: keep waiting */
+	else
+		session_attempt_failed(s, a, err);
 }
 
-/* Choose the next upstream this session has not tried; -1 if none. */
-static int
-session_pick(struct session *s)
+/* The client's address bytes, hashed for balance = source. */
+static uint64_t
+session_client_hash(const struct session *s)
+{
+	const struct sockaddr_in	*s4;
+	const struct sockaddr_in6	*s6;
+
+	if (s->client.ss.ss_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)&s->client.ss;
+		return balance_hash(&s4->sin_addr, 4);
+	}
+	s6 = (const struct sockaddr_in6 *)&s->client.ss;
+	return balance_hash(&s6->sin6_addr, 16);
+}
+
+/*
+ * May a new session try ${u}?  Up; or down but due for a probe, when no
+ * active check is there to find out instead (passive health).
+ */
+static bool
+session_usable(const struct route *r, const struct upstream *u, uint64_t now)
+{
+	if (atomic_load_explicit(&u->up, memory_order_relaxed))
+		return true;
+	return !r->health_check && pool_usable(u, now);
+}
+
+/*
+ * Mark in rt->skip all but the upstreams of one tier (backups or not) that
+ * this session may try; ${any_health}: down ones too.  Returns how many
+ * are left.
+ */
+static size_t
+session_tier(struct session *s, size_t n, bool backup, bool any_health,
+    int family, long spec)
+{
+	struct route_rt		*rt = s->rt;
+	struct upstream		*u = rt->route->pool->u;
+	uint64_t		 now = util_now_ms();
+	size_t			 i, left = 0;
+
+	for (i = 0; i < n; i++) {
+		rt->cand[i].weight = u[i].weight;
+		rt->cand[i].live = atomic_load_explicit(&u[i].live,
+		    memory_order_relaxed);
+		rt->cand[i].key = u[i].key;
+		rt->skip[i] = s->tried[i] || u[i].backup != backup ||
+		    !atomic_load_explicit(&u[i].present, memory_order_relaxed) ||
+		    (!any_health && !session_usable(rt->route, &u[i], now)) ||
+		    (family != 0 && u[i].addr.ss.ss_family != family) ||
+		    (spec != -1 && u[i].spec != (size_t)spec);
+		if (!rt->skip[i] && u[i].max_connections != 0 &&
+		    rt->cand[i].live >= u[i].max_connections) {
+			rt->skip[i] = 1;
+			s->saw_full = true;
+		}
+		left += !rt->skip[i];
+	}
+	return left;
+}
+
+/*
+ * Choose an upstream for a new connect and count the session on it; NULL
+ * if none is left.  The primaries come first: those up, and a down one
+ * that is due to be probed (one session per check_interval, so passive
+ * health heals by itself).  The backups come next: they serve while no
+ * primary is up, or once this session has tried every primary it could.
+ * When every upstream is down, all are tried at once, so a total outage
+ * ends as soon as one is back.  ${family} (0: any) and ${spec} (-1: any)
+ * narrow the choice for Happy Eyeballs.
+ */
+static struct upstream *
+session_pick(struct session *s, int family, long spec)
 {
 	struct route_rt	*rt = s->rt;
-	int		 i;
+	const struct route *r = rt->route;
+	struct pool	*pool = r->pool;
+	struct upstream	*u;
+	size_t		 n = pool_count(pool), k, i;
+	uint64_t	 now = util_now_ms();
+	bool		 prim_up = false, back_up = false, outage, backup;
+	int		 j, tier;
 
-	if (s->attempts > rt->route->retries)
-		return -1;
-	i = balance_rr_pick(rt->weights, rt->credit, rt->route->nup, s->tried);
-	if (i != -1)
-		s->tried[i] = 1;
-	return i;
-}
-
-/* Start a non-blocking connect; 0 when under way or done, else errno. */
-static int
-session_connect_start(struct session *s)
-{
-	const struct route	*r = s->rt->route;
-	struct timeval		 tv;
-
-	s->ufd = socket(s->upstream.ss.ss_family,
-	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->ufd == -1)
-		return errno;
-	session_sockopts(s->ufd, r->keepalive);
-	if (connect(s->ufd, (struct sockaddr *)&s->upstream.ss,
-	    s->upstream.len) == 0) {
-		session_connected(s);
-		return 0;
+	for (i = 0; i < n; i++)
+		if (atomic_load_explicit(&pool->u[i].present,
+		    memory_order_relaxed) && atomic_load_explicit(
+		    &pool->u[i].up, memory_order_relaxed))
+			*(pool->u[i].backup ? &back_up : &prim_up) = true;
+	outage = !prim_up && !back_up;
+	for (tier = 0; tier < 2; tier++) {
+		backup = tier == 1;
+		if (session_tier(s, n, backup, outage, family, spec) == 0)
+			continue;
+		/* Each round returns or skips one more: n rounds at most. */
+		for (k = 0; k < n; k++) {
+			j = balance_pick(r->balance, rt->cand, n, rt->skip,
+			    &rt->bal, r->balance == BALANCE_SOURCE ?
+			    session_client_hash(s) : 0);
+			if (j == -1)
+				break;
+			u = &pool->u[j];
+			rt->skip[j] = 1;
+			if (!outage && !atomic_load(&u->up) &&
+			    !pool_claim_retry(u, now, r->check_interval_ms))
+				continue;
+			if (!pool_acquire(u)) {
+				s->saw_full = true;
+				continue;
+			}
+			s->tried[j] = 1;
+			return u;
+		}
 	}
-	if (errno != EINPROGRESS)
-		return errno;
-	s->cev = event_new(s->w->base, s->ufd, EV_WRITE, session_connect_cb, s);
-	if (s->cev == NULL)
-		return ENOMEM;
-	event_add(s->cev, NULL);
-	tv.tv_sec = (time_t)(r->connect_timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(r->connect_timeout_ms % 1000) * 1000;
-	evtimer_add(s->timer, &tv);
-	return 0;
+	return NULL;
 }
 
 /* Out of descriptors or memory here: not the upstream's fault. */
@@ -361,43 +530,150 @@ session_local_shortage(int err)
  * its place instead of being dropped; those behind it wait in the backlog.
  */
 static void
-session_connect_later(struct session *s, int i, int err)
+session_connect_later(struct session *s, struct upstream *u, int err)
 {
 	char		 c[ADDR_STRLEN], what[ADDR_STRLEN + CONFIG_NAME_MAX + 64];
-	struct timeval	 tv = { 0, SESSION_RETRY_SOCKET_MS * 1000 };
 
+	s->tried[u - s->rt->route->pool->u] = 0;
+	pool_release(u);
 	if (util_now_ms() - s->start_ms >= s->rt->route->connect_timeout_ms) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, err);
 		return;
 	}
-	s->tried[i] = 0;
-	s->attempts--;
 	snprintf(what, sizeof(what), "route=%s client=%s msg=\"upstream "
 	    "socket", s->rt->route->name, addr_format(&s->client, c,
 	    sizeof(c)));
 	worker_pause_accept(s->w, what, err);
-	evtimer_add(s->timer, &tv);
+	session_timer_set(s->timer, SESSION_RETRY_SOCKET_MS);
+}
+
+/*
+ * Start a non-blocking connect to ${u} in a free slot.  Returns 0 when
+ * under way or done (the session may be gone then), or -1 when there was
+ * no socket for it (the caller decides; ${u} is still counted).
+ */
+static int
+session_attempt_start(struct session *s, struct upstream *u, int *errp)
+{
+	const struct route	*r = s->rt->route;
+	struct session_attempt	*a = s->a[0].fd == -1 ? &s->a[0] : &s->a[1];
+	struct timeval		 tv;
+	int			 fd, err;
+
+	assert(a->fd == -1);
+	fd = socket(u->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		*errp = errno;
+		return -1;
+	}
+	a->fd = fd;
+	a->u = u;
+	session_sockopts(fd, r->keepalive);
+	if (connect(fd, (struct sockaddr *)&u->addr.ss, u->addr.len) == 0)
+		err = 0;
+	else
+		err = errno;
+	if (err != 0 && err != EINPROGRESS) {
+		session_attempt_failed(s, a, err);
+		return 0;
+	}
+	if ((a->ev = event_new(s->w->base, fd, EV_WRITE, session_attempt_cb,
+	    s)) == NULL) {
+		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
+		return 0;
+	}
+	if (err == 0) {
+		session_connected(s, a);
+		return 0;
+	}
+	tv.tv_sec = (time_t)(r->connect_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(r->connect_timeout_ms % 1000) * 1000;
+	event_add(a->ev, &tv);
+	return 0;
+}
+
+/* Does ${u}'s host name also have an address of the other family? */
+static bool
+session_he_possible(const struct session *s, const struct upstream *u)
+{
+	const struct route	*r = s->rt->route;
+	struct pool		*pool = r->pool;
+	size_t			 i, n = pool_count(pool);
+
+	if (r->specs[u->spec].host == NULL)
+		return false;
+	for (i = 0; i < n; i++)
+		if (pool->u[i].spec == u->spec && !s->tried[i] &&
+		    pool->u[i].addr.ss.ss_family != u->addr.ss.ss_family &&
+		    atomic_load(&pool->u[i].present))
+			return true;
+	return false;
+}
+
+/* 250 ms and the first family has not answered: start the other one. */
+static void
+session_he_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session		*s = arg;
+	struct session_attempt	*a = s->a[0].fd != -1 ? &s->a[0] : &s->a[1];
+	struct upstream		*u;
+	int			 err;
+
+	(void)fd;
+	(void)what;
+	if (session_inflight(s) != 1)
+		return;
+	u = session_pick(s, a->u->addr.ss.ss_family == AF_INET ? AF_INET6 :
+	    AF_INET, (long)a->u->spec);
+	if (u == NULL)
+		return;
+	if (session_attempt_start(s, u, &err) == -1) {
+		/* No descriptor for the race: the first attempt goes on. */
+		s->tried[u - s->rt->route->pool->u] = 0;
+		pool_release(u);
+	}
 }
 
 static void
 session_connect_next(struct session *s)
 {
-	int	 i, err;
+	struct upstream	*u = NULL;
+	int		 err;
 
 	session_set_state(s, SESSION_CONNECTING);
-	if ((i = session_pick(s)) == -1) {
-		session_close(s, session_connect_end(s->last_err), 0);
+	if (s->attempts <= s->rt->route->retries)
+		u = session_pick(s, 0, -1);
+	if (u == NULL) {
+		session_close(s, s->last_err == 0 && s->saw_full ?
+		    SESSION_END_UPSTREAM_FULL : session_connect_end(s->last_err),
+		    0);
 		return;
 	}
-	s->up_idx = i;
-	s->upstream = s->rt->route->up[i].addr;
 	s->attempts++;
-	if ((err = session_connect_start(s)) == 0)
+	if (session_he_possible(s, u)) {
+		if (s->he_timer == NULL && (s->he_timer = evtimer_new(
+		    s->w->base, session_he_cb, s)) == NULL) {
+			pool_release(u);
+			session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
+			return;
+		}
+		session_timer_set(s->he_timer, SESSION_HE_DELAY_MS);
+	}
+	if (session_attempt_start(s, u, &err) == 0)
 		return;
-	if (s->ufd == -1 && session_local_shortage(err))
-		session_connect_later(s, i, err);
-	else
-		session_connect_failed(s, err);
+	if (s->he_timer != NULL)
+		evtimer_del(s->he_timer);
+	s->attempts--;
+	if (session_local_shortage(err))
+		session_connect_later(s, u, err);
+	else {
+		/* socket() refused the family itself (EAFNOSUPPORT). */
+		pool_release(u);
+		s->last_err = err;
+		session_log(s, u, "connect failed", err);
+		session_connect_next(s);
+	}
 }
 
 static void
@@ -408,12 +684,15 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->state == SESSION_ACCEPTED) {
+		session_log(s, NULL, "no whole PROXY header within "
+		    "connect_timeout", 0);
+		session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
+		return;
+	}
 	if (s->state == SESSION_CONNECTING) {
-		/* No socket yet: we were waiting for a descriptor. */
-		if (s->ufd == -1)
-			session_connect_next(s);
-		else
-			session_connect_failed(s, ETIMEDOUT);
+		/* We were waiting for a descriptor. */
+		session_connect_next(s);
 		return;
 	}
 	if (session_check_paused(s))
@@ -478,6 +757,120 @@ session_refuse(struct route_rt *rt, int fd, const struct addr *client,
 	close(fd);
 }
 
+/*
+ * The client is known (after accept, or after its PROXY header): may it
+ * come in?  Returns the reason it may not, or SESSION_END_DONE.
+ */
+static enum session_end
+session_admit(struct worker *w, const struct route *r, const struct addr *a)
+{
+	if (!acl_allows(&r->acl, a)) {
+		atomic_fetch_add_explicit(&w->stats.refused_denied, 1,
+		    memory_order_relaxed);
+		return SESSION_END_DENIED;
+	}
+	if (!pool_client_enter(r->pool, a, r->max_per_client)) {
+		atomic_fetch_add_explicit(&w->stats.refused_per_client, 1,
+		    memory_order_relaxed);
+		return SESSION_END_MAX_PER_CLIENT;
+	}
+	return SESSION_END_DONE;
+}
+
+/* Admitted: read the client while we connect; its bytes wait, bounded. */
+static void
+session_begin(struct session *s)
+{
+	s->client_counted = s->rt->route->max_per_client != 0;
+	if (pipe_init(&s->c2u, s->w->base, s->cfd, s->rt->route->buffer,
+	    &s->last_ms, session_pipe_cb, s) == -1) {
+		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
+		return;
+	}
+	pipe_start(&s->c2u);
+	session_connect_next(s);
+}
+
+/* The whole PROXY header is in: the client is who it says. */
+static void
+session_proxy_done(struct session *s, const struct proxyproto_info *info)
+{
+	enum session_end	 why;
+	char			 c[ADDR_STRLEN], v[ADDR_STRLEN];
+
+	event_free(s->pev);
+	s->pev = NULL;
+	evtimer_del(s->timer);
+	free(s->phdr);
+	s->phdr = NULL;
+	if (info->has_addr) {
+		s->peer = s->client;
+		s->client = info->src;
+		s->orig_dst = info->dst;
+		s->via_proxy = true;
+		if (log_level() >= LOG_LEVEL_DEBUG)
+			log_debug("route=%s client=%s via=%s msg=\"PROXY v%d "
+			    "header\"", s->rt->route->name, addr_format(
+			    &s->client, c, sizeof(c)), addr_format(&s->peer,
+			    v, sizeof(v)), info->version);
+	}
+	if ((why = session_admit(s->w, s->rt->route, &s->client)) !=
+	    SESSION_END_DONE) {
+		session_close(s, why, 0);
+		return;
+	}
+	session_begin(s);
+}
+
+/*
+ * accept_proxy: the client is readable.  Peek, then take exactly the bytes
+ * that are surely header (proxyproto_parse's promise), so not one byte of
+ * payload is read here and none of the header goes upstream.  Bytes of an
+ * unfinished header are taken too, or a level-triggered loop would spin.
+ */
+static void
+session_proxy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session		*s = arg;
+	struct proxyproto_info	 info;
+	char			 err[256], c[ADDR_STRLEN];
+	size_t			 room = PROXYPROTO_MAX - s->phdr_len, take;
+	ssize_t			 n, r;
+
+	(void)what;
+	n = recv(fd, s->phdr + s->phdr_len, room, MSG_PEEK);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		session_close(s, errno == ECONNRESET ?
+		    SESSION_END_CLIENT_RESET : SESSION_END_CLIENT_ERROR, errno);
+		return;
+	}
+	if (n == 0) {
+		session_log(s, NULL, "connection closed inside the PROXY "
+		    "header", 0);
+		session_close(s, SESSION_END_PROXY_ERROR, 0);
+		return;
+	}
+	r = proxyproto_parse(s->phdr, s->phdr_len + (size_t)n, &info, err,
+	    sizeof(err));
+	if (r == -1) {
+		log_warn("route=%s client=%s upstream=- msg=\"bad PROXY "
+		    "header: %s\"", s->rt->route->name, addr_format(&s->client,
+		    c, sizeof(c)), err);
+		session_close(s, SESSION_END_PROXY_ERROR, 0);
+		return;
+	}
+	take = r == 0 ? (size_t)n : (size_t)r - s->phdr_len;
+	if (recv(fd, s->phdr + s->phdr_len, take, 0) != (ssize_t)take) {
+		session_close(s, SESSION_END_CLIENT_ERROR, errno);
+		return;
+	}
+	s->phdr_len += take;
+	if (r > 0)
+		session_proxy_done(s, &info);
+}
+
 void
 session_accept(struct worker *w, struct route_rt *rt, int fd,
     const struct sockaddr *sa, socklen_t salen, const struct addr *local)
@@ -485,6 +878,7 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	const struct route	*r = rt->route;
 	struct session		*s;
 	struct addr		 client;
+	enum session_end	 why;
 
 	addr_from_sockaddr(&client, sa, salen);
 	addr_unmap(&client);
@@ -496,10 +890,21 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 		session_refuse(rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
 		return;
 	}
+	/* Without PROXY, the client is known now: refuse before any work. */
+	if (!r->accept_proxy &&
+	    (why = session_admit(w, r, &client)) != SESSION_END_DONE) {
+		session_refuse(rt, fd, &client, why);
+		return;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->tried = calloc(r->nup, 1)) == NULL) {
-		if (s != NULL)
+	    (s->tried = calloc(r->pool->cap, 1)) == NULL ||
+	    (r->accept_proxy && (s->phdr = malloc(PROXYPROTO_MAX)) == NULL)) {
+		if (s != NULL) {
+			free(s->tried);
 			free(s);
+		}
+		if (!r->accept_proxy)
+			pool_client_leave(r->pool, &client);
 		log_error("route=%s msg=\"out of memory, client dropped\"",
 		    r->name);
 		close(fd);
@@ -510,7 +915,7 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	s->rt = rt;
 	s->cfd = fd;
 	s->ufd = -1;
-	s->up_idx = -1;
+	s->a[0].fd = s->a[1].fd = -1;
 	s->client = client;
 	s->local = *local;
 	s->start_ms = s->last_ms = util_now_ms();
@@ -520,13 +925,21 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	    memory_order_relaxed);
 	rt->live++;
 	/* The client socket inherited its options from the listener. */
-	if ((s->timer = evtimer_new(w->base, session_timer_cb, s)) == NULL ||
-	    pipe_init(&s->c2u, w->base, fd, r->buffer, &s->last_ms,
-	    session_pipe_cb, s) == -1) {
+	if ((s->timer = evtimer_new(w->base, session_timer_cb, s)) == NULL) {
+		s->client_counted = !r->accept_proxy && r->max_per_client != 0;
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
 	}
-	/* Read the client while we connect: its bytes wait, bounded. */
-	pipe_start(&s->c2u);
-	session_connect_next(s);
+	if (!r->accept_proxy) {
+		session_begin(s);
+		return;
+	}
+	/* The header must come within connect_timeout. */
+	if ((s->pev = event_new(w->base, fd, EV_READ | EV_PERSIST,
+	    session_proxy_cb, s)) == NULL) {
+		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
+		return;
+	}
+	event_add(s->pev, NULL);
+	session_timer_set(s->timer, r->connect_timeout_ms);
 }

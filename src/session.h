@@ -9,7 +9,15 @@
 #include "pipe.h"
 
 struct route_rt;
+struct upstream;
 struct worker;
+
+/* One connect under way.  Happy Eyeballs races two at most. */
+struct session_attempt {
+	int		 fd;		/* -1: slot free */
+	struct event	*ev;		/* writable, or the connect timeout */
+	struct upstream	*u;
+};
 
 enum session_state {
 	SESSION_ACCEPTED = 0,
@@ -33,6 +41,11 @@ enum session_end {
 	SESSION_END_MAX_CONNECTIONS,
 	SESSION_END_SHUTDOWN,
 	SESSION_END_INTERNAL_ERROR,
+	SESSION_END_DENIED,		/* allow/deny refused the client */
+	SESSION_END_MAX_PER_CLIENT,
+	SESSION_END_UPSTREAM_FULL,	/* every upstream at max_connections */
+	SESSION_END_PROXY_ERROR,	/* a bad PROXY header from the client */
+	SESSION_END_PROXY_TIMEOUT,	/* no whole PROXY header in time */
 };
 
 /* session_end_name(e): "done", "client_reset", ... */
@@ -50,12 +63,22 @@ struct session {
 	enum session_state state;
 	int		 cfd, ufd;
 	struct addr	 client, upstream, local;
-	int		 up_idx;	/* in route->up, -1 before the first */
-	unsigned	 attempts;
-	unsigned char	*tried;		/* per upstream, this session */
+	struct addr	 peer;		/* accept_proxy: who really connected */
+	struct addr	 orig_dst;	/* accept_proxy: the header's destination */
+	bool		 via_proxy;	/* client came from a PROXY header */
+	bool		 client_counted;	/* in max_per_client */
+	struct upstream	*up;		/* the connected one, NULL before */
+	unsigned	 attempts;	/* sequential tries (Happy Eyeballs' not) */
+	unsigned char	*tried;		/* per pool entry, this session */
+	bool		 saw_full;	/* an upstream was skipped as full */
 	int		 last_err;	/* of the last failed connect */
-	struct event	*cev;		/* connect completion */
-	struct event	*timer;		/* connect, idle and fin timeouts */
+	struct session_attempt a[2];
+	struct event	*he_timer;	/* Happy Eyeballs: start the other family */
+	struct event	*timer;		/* PROXY read, socket retry, idle, fin */
+	struct event	*pev;		/* accept_proxy: client readable */
+	uint8_t		*phdr;		/* accept_proxy: the header so far */
+	size_t		 phdr_len;
+	size_t		 sent_hdr;	/* PROXY header bytes we sent upstream */
 	struct pipe	 c2u, u2c;
 	uint64_t	 start_ms, last_ms;
 };

@@ -11,7 +11,9 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "pool.h"
 #include "session.h"
+#include "util.h"
 #include "worker.h"
 
 static void
@@ -22,8 +24,9 @@ worker_rt_free(struct worker *w)
 	if (w->rt == NULL)
 		return;
 	for (i = 0; i < w->cfg->nroutes; i++) {
-		free(w->rt[i].weights);
-		free(w->rt[i].credit);
+		free(w->rt[i].bal.credit);
+		free(w->rt[i].cand);
+		free(w->rt[i].skip);
 	}
 	free(w->rt);
 	w->rt = NULL;
@@ -33,20 +36,26 @@ static int
 worker_rt_new(struct worker *w)
 {
 	const struct route	*r;
-	size_t			 i, j;
+	struct route_rt		*rt;
+	size_t			 i, cap;
+	uint64_t		 seed;
 
 	if ((w->rt = calloc(w->cfg->nroutes, sizeof(*w->rt))) == NULL)
 		return -1;
 	for (i = 0; i < w->cfg->nroutes; i++) {
 		r = &w->cfg->routes[i];
-		w->rt[i].route = r;
-		w->rt[i].index = i;
-		if ((w->rt[i].weights = calloc(r->nup, sizeof(unsigned))) ==
-		    NULL || (w->rt[i].credit = calloc(r->nup, sizeof(int))) ==
-		    NULL)
+		rt = &w->rt[i];
+		rt->route = r;
+		rt->index = i;
+		cap = r->pool->cap;
+		if ((rt->bal.credit = calloc(cap, sizeof(int))) == NULL ||
+		    (rt->cand = calloc(cap, sizeof(*rt->cand))) == NULL ||
+		    (rt->skip = calloc(cap, 1)) == NULL)
 			return -1;
-		for (j = 0; j < r->nup; j++)
-			w->rt[i].weights[j] = r->up[j].weight;
+		/* random: different in each process and worker, on purpose. */
+		if (getentropy(&seed, sizeof(seed)) == -1)
+			seed = util_now_ms() ^ (uint64_t)getpid() << 32 ^ i;
+		balance_seed(&rt->bal, seed);
 	}
 	return 0;
 }

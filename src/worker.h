@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "balance.h"
 
 struct config;
 struct event;
@@ -20,8 +21,9 @@ struct session;
 struct route_rt {
 	const struct route *route;
 	size_t		 index;		/* in config->routes */
-	unsigned	*weights;
-	int		*credit;	/* smooth round-robin state */
+	struct balance_state bal;	/* this worker's picker */
+	struct balance_cand *cand;	/* scratch, one per pool entry */
+	unsigned char	*skip;		/* scratch, one per pool entry */
 	unsigned	 live;		/* sessions at once */
 };
 
@@ -31,6 +33,7 @@ struct worker_stats {
 	atomic_uint_fast64_t bytes_up, bytes_down;
 	atomic_uint_fast64_t accept_errors;
 	atomic_uint_fast64_t refused_limit;
+	atomic_uint_fast64_t refused_denied, refused_per_client;
 	atomic_uint	 live;		/* nsessions, for other threads */
 };
 

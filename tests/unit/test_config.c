@@ -25,8 +25,10 @@
 #include <cmocka.h>
 
 #include "addr.h"
+#include "balance.h"
 #include "config.h"
 #include "log.h"
+#include "pool.h"
 #include "util.h"
 
 /* ---- fixture: one temporary directory per test ------------------------- */
@@ -223,11 +225,11 @@ static const char full_ini[] =
 	"retries = 0\n"					/* 24 */
 	"buffer = 1m\n"					/* 25 */
 	"max_connections = 77\n"			/* 26 */
-	"max_per_client = 0\n"				/* 27 */
-	"proxy_protocol = off\n"			/* 28 */
-	"accept_proxy = off\n"				/* 29 */
-	"health_check = off\n"				/* 30 */
-	"\n"						/* 31 */
+	"max_per_client = 4\n"				/* 27 */
+	"proxy_protocol = v2\n"				/* 28 */
+	"accept_proxy = on\n"				/* 29 */
+	"health_check = tcp\n"				/* 30 */
+	"allow = 10.0.0.0/8 ; rise=2 fall=3 default\n"	/* 31 */
 	"# a second route, all defaults\n"		/* 32 */
 	"[route db.internal_2-b]\n"			/* 33 */
 	"listen = 127.0.0.1:15432\n"			/* 34 */
@@ -236,7 +238,7 @@ static const char full_ini[] =
 static void
 check_defaults(const struct route *r)
 {
-	assert_int_equal(r->balance, CONFIG_BALANCE_ROUNDROBIN);
+	assert_int_equal(r->balance, BALANCE_ROUNDROBIN);
 	assert_int_equal(r->connect_timeout_ms, 5000);
 	assert_int_equal(r->idle_timeout_ms, 3600 * 1000);
 	assert_int_equal(r->fin_timeout_ms, 60 * 1000);
@@ -244,6 +246,15 @@ check_defaults(const struct route *r)
 	assert_int_equal(r->buffer, 64 * 1024);
 	assert_true(r->keepalive);
 	assert_int_equal(r->max_connections, 0);
+	assert_int_equal(r->max_per_client, 0);
+	assert_int_equal(r->proxy_protocol, 0);
+	assert_false(r->accept_proxy);
+	assert_false(r->health_check);
+	assert_int_equal(r->check_interval_ms, 5000);
+	assert_int_equal(r->rise, 2);
+	assert_int_equal(r->fall, 3);
+	assert_int_equal(r->resolve_ms, 30000);
+	assert_int_equal(r->acl.nallow + r->acl.ndeny, 0);
 }
 
 static void
@@ -286,10 +297,10 @@ test_full_file(void **state)
 	assert_int_equal(r->nup, NELEM(up));
 	for (i = 0; i < NELEM(up); i++) {
 		assert_string_equal(fmt(&r->up[i].addr, buf), up[i].addr);
-		assert_string_equal(r->up[i].spec, up[i].spec);
-		assert_int_equal(r->up[i].weight, up[i].w);
+		assert_string_equal(r->specs[r->up[i].spec].text, up[i].spec);
+		assert_int_equal(r->specs[r->up[i].spec].weight, up[i].w);
 	}
-	assert_int_equal(r->balance, CONFIG_BALANCE_ROUNDROBIN);
+	assert_int_equal(r->balance, BALANCE_ROUNDROBIN);
 	assert_int_equal(r->connect_timeout_ms, 250);
 	assert_int_equal(r->idle_timeout_ms, 120000);
 	assert_int_equal(r->fin_timeout_ms, 0);
@@ -297,6 +308,15 @@ test_full_file(void **state)
 	assert_int_equal(r->retries, 0);
 	assert_int_equal(r->buffer, 1024 * 1024);
 	assert_int_equal(r->max_connections, 77);
+	assert_int_equal(r->max_per_client, 4);
+	assert_int_equal(r->proxy_protocol, 2);
+	assert_true(r->accept_proxy);
+	assert_true(r->health_check);
+	assert_int_equal(r->acl.nallow, 1);
+	assert_int_equal(r->acl.ndeny, 0);
+	assert_int_equal(r->rise, 2);
+	assert_int_equal(r->fall, 3);
+	assert_non_null(r->pool);
 
 	r = &c->routes[1];
 	assert_string_equal(r->name, "db.internal_2-b");
@@ -306,7 +326,7 @@ test_full_file(void **state)
 	assert_int_equal(r->listen_line[0], 34);
 	assert_int_equal(r->nup, 1);
 	assert_string_equal(fmt(&r->up[0].addr, buf), "127.0.0.1:5432");
-	assert_int_equal(r->up[0].weight, 1);
+	assert_int_equal(r->specs[r->up[0].spec].weight, 1);
 	check_defaults(r);
 
 	/* Shared by reference: freed with the last unref. */
@@ -316,6 +336,55 @@ test_full_file(void **state)
 	assert_int_equal(c->refs, 1);
 	config_unref(c);
 	config_unref(NULL);
+}
+
+/* Pools: every balance method, upstream options, ACLs, health keys. */
+static void
+test_pool_keys(void **state)
+{
+	struct tmp		*t = *state;
+	struct config		*c;
+	const struct route	*r;
+
+	c = must_load(write_file(t, "pool.ini",
+	    "[route a]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10 weight=5 max_connections=7\n"
+	    "upstream = 127.0.0.1:11 backup weight=2\n"
+	    "upstream = [::1]:12 max_connections=1 backup\n"
+	    "balance = leastconn\ncheck_interval = 250ms\nrise = 1\n"
+	    "fall = 100\nresolve = 0\nallow = 10.0.0.0/8\nallow = ::1\n"
+	    "deny = 10.0.0.66\nproxy_protocol = v1\n"
+	    "[route b]\nlisten = 127.0.0.1:2\nupstream = 127.0.0.1:10\n"
+	    "balance = source\n"
+	    "[route c]\nlisten = 127.0.0.1:3\nupstream = 127.0.0.1:10\n"
+	    "balance = random\n"));
+	r = &c->routes[0];
+	assert_int_equal(r->balance, BALANCE_LEASTCONN);
+	assert_int_equal(r->nspecs, 3);
+	assert_int_equal(r->specs[0].weight, 5);
+	assert_int_equal(r->specs[0].max_connections, 7);
+	assert_false(r->specs[0].backup);
+	assert_null(r->specs[0].host);
+	assert_int_equal(r->specs[0].line, 3);
+	assert_true(r->specs[1].backup);
+	assert_int_equal(r->specs[1].weight, 2);
+	assert_int_equal(r->specs[1].max_connections, 0);
+	assert_true(r->specs[2].backup);
+	assert_int_equal(r->specs[2].max_connections, 1);
+	assert_int_equal(r->check_interval_ms, 250);
+	assert_int_equal(r->rise, 1);
+	assert_int_equal(r->fall, 100);
+	assert_int_equal(r->resolve_ms, 0);
+	assert_int_equal(r->acl.nallow, 2);
+	assert_int_equal(r->acl.ndeny, 1);
+	assert_int_equal(r->proxy_protocol, 1);
+	assert_int_equal(c->routes[1].balance, BALANCE_SOURCE);
+	assert_int_equal(c->routes[2].balance, BALANCE_RANDOM);
+	/* The pool mirrors the options. */
+	assert_int_equal(pool_count(r->pool), 3);
+	assert_true(r->pool->u[2].backup);
+	assert_int_equal(r->pool->u[0].max_connections, 7);
+	config_unref(c);
 }
 
 /* Global defaults when there is no [global] at all. */
@@ -337,7 +406,7 @@ test_defaults(void **state)
 	assert_int_equal(c->routes[0].line, 1);
 	assert_string_equal(fmt(&c->routes[0].listen[0], buf), "[::1]:18080");
 	assert_int_equal(c->routes[0].listen_line[0], 2);
-	assert_int_equal(c->routes[0].up[0].weight, 1);
+	assert_int_equal(c->routes[0].specs[0].weight, 1);
 	check_defaults(&c->routes[0]);
 	config_unref(c);
 }
@@ -506,8 +575,8 @@ test_localhost_upstream(void **state)
 		if (!is_loopback(&r->up[i].addr))
 			fail_msg("localhost gave %s", fmt(&r->up[i].addr, buf));
 		assert_int_equal(addr_port(&r->up[i].addr), 8000);
-		assert_int_equal(r->up[i].weight, 2);
-		assert_string_equal(r->up[i].spec, "localhost:8000");
+		assert_int_equal(r->specs[r->up[i].spec].weight, 2);
+		assert_string_equal(r->specs[r->up[i].spec].text, "localhost:8000");
 		for (j = 0; j < i; j++)
 			assert_false(addr_equal(&r->up[i].addr,
 			    &r->up[j].addr));
@@ -666,26 +735,39 @@ static const struct bad_row bad_rows[] = {
 	    "log_level = verbose: expected error, warn, info or debug", 1,
 	    true },
 	{ "bad balance", OK3 "balance = fastest\n", 4,
-	    "balance = fastest: expected roundrobin", 1, true },
+	    "balance = fastest: expected roundrobin, leastconn, source or "
+	    "random", 1, true },
+	{ "bad proxy_protocol", OK3 "proxy_protocol = v3\n", 4,
+	    "proxy_protocol = v3: expected off, v1 or v2", 1, true },
+	{ "bad accept_proxy", OK3 "accept_proxy = maybe\n", 4,
+	    "accept_proxy = maybe: 'maybe' is not on or off", 1, true },
+	{ "bad health_check", OK3 "health_check = http\n", 4,
+	    "health_check = http: expected off or tcp", 1, true },
+	{ "bad max_per_client", OK3 "max_per_client = lots\n", 4,
+	    "max_per_client = lots: 'lots' is not a number", 1, true },
+	{ "max_per_client too big", OK3 "max_per_client = 1000001\n", 4,
+	    "1000001 is out of range (0 to 1000000)", 1, false },
+	{ "rise 0", OK3 "rise = 0\n", 4,
+	    "rise = 0: 0 is out of range (1 to 100)", 1, true },
+	{ "fall 101", OK3 "fall = 101\n", 4,
+	    "fall = 101: 101 is out of range (1 to 100)", 1, true },
+	{ "check_interval too short", OK3 "check_interval = 5ms\n", 4,
+	    "check_interval = 5ms: must be at least 10ms", 1, true },
+	{ "bad resolve", OK3 "resolve = soon\n", 4,
+	    "resolve = soon: 'soon' is not a number", 1, true },
+	{ "allow host bits", OK3 "allow = 10.0.0.1/8\n", 4,
+	    "allow = 10.0.0.1/8: '10.0.0.1/8': host bits set: did you mean "
+	    "10.0.0.0/8?", 1, true },
+	{ "deny garbage", OK3 "allow = ::1\ndeny = nobody\n", 5,
+	    "deny = nobody: ", 1, false },
+	{ "allow with port", OK3 "allow = 10.0.0.1:80\n", 4,
+	    "allow = 10.0.0.1:80: ", 1, false },
 
 	/* Not supported yet. */
-	{ "accept_proxy on", OK3 "accept_proxy = on\n", 4,
-	    "key 'accept_proxy' is not supported yet", 1, true },
-	{ "health_check on", OK3 "health_check = tcp\n", 4,
-	    "key 'health_check' is not supported yet", 1, true },
-	{ "max_per_client set", OK3 "max_per_client = 10\n", 4,
-	    "key 'max_per_client' is not supported yet", 1, true },
-	{ "allow", OK3 "allow = 10.0.0.0/8\n", 4,
-	    "key 'allow' is not supported yet", 1, true },
-	{ "resolve", OK3 "resolve = 30s\n", 4,
-	    "key 'resolve' is not supported yet", 1, true },
 	{ "user", "[global]\nuser = relay46\n" OK3, 2,
 	    "key 'user' is not supported yet", 1, true },
 	{ "admin on", "[global]\nadmin = on\n" OK3, 2,
 	    "key 'admin' is not supported yet", 1, true },
-	{ "balance leastconn", OK3 "balance = leastconn\n", 4,
-	    "balance = leastconn: balance 'leastconn' is not supported yet", 1,
-	    true },
 	{ "workers 4", "[global]\nworkers = 4\n" OK3, 2,
 	    "workers = 4: several workers are not supported yet "
 	    "(use workers = 1)", 1, true },
@@ -693,13 +775,13 @@ static const struct bad_row bad_rows[] = {
 	    "several workers are not supported yet", 1, false },
 	{ "workers 0", "[global]\nworkers = 0\n" OK3, 2,
 	    "0 is out of range (1 to 1024)", 1, false },
-	{ "upstream backup", OK3 "upstream = 127.0.0.1:8001 backup\n", 4,
-	    "upstream = 127.0.0.1:8001 backup: upstream option 'backup' is "
-	    "not supported yet", 1, true },
-	{ "upstream max_connections", OK3
-	    "upstream = 127.0.0.1:8001 max_connections=5\n", 4,
-	    "upstream option 'max_connections=5' is not supported yet", 1,
-	    false },
+	{ "upstream max_connections 0", OK3
+	    "upstream = 127.0.0.1:8001 max_connections=0\n", 4,
+	    "upstream = 127.0.0.1:8001 max_connections=0: 0 is out of range "
+	    "(1 to 10000000)", 1, true },
+	{ "upstream option typo", OK3 "upstream = 127.0.0.1:8001 backups\n",
+	    4, "upstream = 127.0.0.1:8001 backups: unknown upstream option "
+	    "'backups' (weight=N, backup, max_connections=N)", 1, true },
 
 	/* Upstream options. */
 	{ "weight 0", OK3 "upstream = 127.0.0.1:8001 weight=0\n", 4,
@@ -912,10 +994,10 @@ test_quick_good(void **state)
 	assert_int_equal(r->listen_line[0], 0);
 	assert_int_equal(r->nup, 2);
 	assert_string_equal(fmt(&r->up[0].addr, buf), "127.0.0.1:8000");
-	assert_int_equal(r->up[0].weight, 1);
+	assert_int_equal(r->specs[r->up[0].spec].weight, 1);
 	assert_string_equal(fmt(&r->up[1].addr, buf), "[::1]:8001");
-	assert_int_equal(r->up[1].weight, 4);
-	assert_string_equal(r->up[1].spec, "[::1]:8001");
+	assert_int_equal(r->specs[r->up[1].spec].weight, 4);
+	assert_string_equal(r->specs[r->up[1].spec].text, "[::1]:8001");
 	check_defaults(r);
 	config_unref(c);
 }
@@ -938,9 +1020,9 @@ static const struct quick_row quick_rows[] = {
 	    NULL } },
 	{ { "127.0.0.1:80", NULL }, { "*:80", NULL },
 	    { "-u *:80: '*' is not an upstream address", NULL } },
-	{ { "127.0.0.1:80", NULL }, { "127.0.0.1:8000 backup", NULL },
-	    { "-u 127.0.0.1:8000 backup: upstream option 'backup' is not "
-	    "supported yet", NULL } },
+	{ { "127.0.0.1:80", NULL }, { "127.0.0.1:8000 backupx", NULL },
+	    { "-u 127.0.0.1:8000 backupx: unknown upstream option 'backupx' "
+	    "(weight=N, backup, max_connections=N)", NULL } },
 	{ { "[::1:80", NULL }, { "[::g]:80", NULL },
 	    { "-l [::1:80: '[::1:80': missing ']'",
 	    "-u [::g]:80: '[::g]:80': bad IPv6 address '::g'", NULL } },
@@ -1151,6 +1233,7 @@ main(void)
 		T(test_many_errors),
 		T(test_nul_byte),
 		cmocka_unit_test(test_load_fp),
+		T(test_pool_keys),
 		T(test_quick_good),
 		T(test_quick_bad),
 		T(test_quick_clash),

@@ -1,0 +1,339 @@
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "health.h"
+#include "log.h"
+#include "pool.h"
+#include "resolve.h"
+#include "util.h"
+
+/* A name with a down address is looked up again, but not more often. */
+#define HEALTH_RELOOK_MIN_MS	5000
+#define HEALTH_WATCH_MS		1000
+
+struct health;
+
+/* One TCP check under way. */
+struct health_probe {
+	struct health_route *hr;
+	size_t		 idx;		/* in the pool */
+	int		 fd;		/* -1: idle */
+	struct event	*ev;
+};
+
+struct health_route {
+	struct health	*h;
+	struct route	*r;
+	struct event	*tick;		/* every check_interval */
+	struct health_probe *probes;	/* one per pool entry (cap) */
+};
+
+/* One host name upstream line. */
+struct health_name {
+	struct health	*h;
+	struct route	*r;
+	size_t		 spec;
+	struct event	*tick;		/* every resolve interval */
+	bool		 busy;		/* a lookup is under way */
+	bool		 dead;		/* stopped while a lookup was under way */
+	uint64_t	 last_ms;	/* last lookup started */
+	unsigned	 fails;		/* lookups failed in a row */
+};
+
+struct health {
+	struct event_base *base;
+	struct config	*cfg;
+	struct health_route *routes;
+	size_t		 nroutes;
+	struct health_name **names;
+	size_t		 nnames;
+	struct event	*watch;		/* looks for names with down addresses */
+};
+
+static void
+health_timeval(struct timeval *tv, uint64_t ms)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+static void
+health_probe_end(struct health_probe *pr, int err)
+{
+	struct pool	*pool = pr->hr->r->pool;
+
+	event_free(pr->ev);
+	pr->ev = NULL;
+	close(pr->fd);
+	pr->fd = -1;
+	pool_check_result(pool, &pool->u[pr->idx], err);
+}
+
+static void
+health_probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct health_probe	*pr = arg;
+	int			 err;
+
+	err = (what & EV_TIMEOUT) ? ETIMEDOUT : util_sock_error(fd);
+	if (err == EINPROGRESS)
+		return;
+	health_probe_end(pr, err);
+}
+
+static void
+health_probe_start(struct health_probe *pr)
+{
+	struct route	*r = pr->hr->r;
+	struct upstream	*u = &r->pool->u[pr->idx];
+	struct timeval	 tv;
+	uint64_t	 ms;
+	int		 err;
+
+	if (pr->fd != -1)
+		return;		/* the last one is still going: it has its timeout */
+	if ((pr->fd = socket(u->addr.ss.ss_family, SOCK_STREAM |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		/* Our shortage, not the upstream's: no verdict. */
+		return;
+	}
+	if (connect(pr->fd, (struct sockaddr *)&u->addr.ss, u->addr.len) ==
+	    0)
+		err = 0;
+	else
+		err = errno == EINPROGRESS ? -1 : errno;
+	if (err != -1) {
+		close(pr->fd);
+		pr->fd = -1;
+		pool_check_result(r->pool, u, err);
+		return;
+	}
+	if ((pr->ev = event_new(pr->hr->h->base, pr->fd, EV_WRITE,
+	    health_probe_cb, pr)) == NULL) {
+		close(pr->fd);
+		pr->fd = -1;
+		return;
+	}
+	ms = r->connect_timeout_ms < r->check_interval_ms ?
+	    r->connect_timeout_ms : r->check_interval_ms;
+	health_timeval(&tv, ms);
+	event_add(pr->ev, &tv);
+}
+
+static void
+health_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct health_route	*hr = arg;
+	struct pool		*pool = hr->r->pool;
+	size_t			 i, n = pool_count(pool);
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < n; i++)
+		if (atomic_load(&pool->u[i].present))
+			health_probe_start(&hr->probes[i]);
+}
+
+static void	health_lookup(struct health_name *);
+
+static void
+health_lookup_cb(void *arg, const struct addr *addrs, size_t n,
+    const char *err)
+{
+	struct health_name	*hn = arg;
+	const struct upstream_spec *us;
+
+	hn->busy = false;
+	if (hn->dead) {
+		free(hn);
+		return;
+	}
+	us = &hn->r->specs[hn->spec];
+	if (n == 0) {
+		/* Keep the last good addresses; say so once per streak. */
+		if (hn->fails++ == 0)
+			log_warn("route=%s msg=\"looking up %s again failed, "
+			    "keeping its last addresses: %s\"", hn->r->name,
+			    us->host, err);
+		return;
+	}
+	if (hn->fails != 0)
+		log_warn("route=%s msg=\"%s resolves again\"", hn->r->name,
+		    us->host);
+	hn->fails = 0;
+	pool_set_name_addrs(hn->r->pool, hn->spec, addrs, n);
+}
+
+static void
+health_lookup(struct health_name *hn)
+{
+	const struct upstream_spec *us = &hn->r->specs[hn->spec];
+
+	if (hn->busy)
+		return;
+	hn->last_ms = util_now_ms();
+	if (resolve_start(hn->h->base, us->host, us->port, health_lookup_cb,
+	    hn) == 0)
+		hn->busy = true;
+}
+
+static void
+health_name_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	health_lookup(arg);
+}
+
+/* A name whose address is down may have moved: look again, soon. */
+static void
+health_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct health		*h = arg;
+	struct health_name	*hn;
+	struct pool		*pool;
+	size_t			 i, j, n;
+	uint64_t		 now = util_now_ms();
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < h->nnames; i++) {
+		hn = h->names[i];
+		if (hn->busy || now - hn->last_ms < HEALTH_RELOOK_MIN_MS)
+			continue;
+		pool = hn->r->pool;
+		n = pool_count(pool);
+		for (j = 0; j < n; j++)
+			if (pool->u[j].spec == hn->spec &&
+			    atomic_load(&pool->u[j].present) &&
+			    !atomic_load(&pool->u[j].up)) {
+				health_lookup(hn);
+				break;
+			}
+	}
+}
+
+void
+health_stop(struct health *h)
+{
+	struct health_route	*hr;
+	size_t			 i, j;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->nroutes; i++) {
+		hr = &h->routes[i];
+		if (hr->tick != NULL)
+			event_free(hr->tick);
+		for (j = 0; hr->probes != NULL && j < hr->r->pool->cap; j++)
+			if (hr->probes[j].fd != -1) {
+				event_free(hr->probes[j].ev);
+				close(hr->probes[j].fd);
+			}
+		free(hr->probes);
+	}
+	for (i = 0; i < h->nnames; i++) {
+		if (h->names[i]->tick != NULL)
+			event_free(h->names[i]->tick);
+		/* A lookup under way still calls back: it frees then. */
+		if (h->names[i]->busy)
+			h->names[i]->dead = true;
+		else
+			free(h->names[i]);
+	}
+	if (h->watch != NULL)
+		event_free(h->watch);
+	free(h->names);
+	free(h->routes);
+	config_unref(h->cfg);
+	free(h);
+}
+
+static int
+health_add_name(struct health *h, struct route *r, size_t spec)
+{
+	struct health_name	*hn, **nv;
+	struct timeval		 tv;
+
+	if ((nv = reallocarray(h->names, h->nnames + 1, sizeof(*nv))) == NULL)
+		return -1;
+	h->names = nv;
+	if ((hn = calloc(1, sizeof(*hn))) == NULL)
+		return -1;
+	hn->h = h;
+	hn->r = r;
+	hn->spec = spec;
+	hn->last_ms = util_now_ms();	/* config_load just looked */
+	h->names[h->nnames++] = hn;
+	if ((hn->tick = event_new(h->base, -1, EV_PERSIST,
+	    health_name_tick_cb, hn)) == NULL)
+		return -1;
+	health_timeval(&tv, r->resolve_ms);
+	event_add(hn->tick, &tv);
+	return 0;
+}
+
+struct health *
+health_start(struct event_base *base, struct config *cfg)
+{
+	struct health		*h;
+	struct health_route	*hr;
+	struct route		*r;
+	struct timeval		 tv;
+	size_t			 i, j;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->base = base;
+	h->cfg = config_ref(cfg);
+	if ((h->routes = calloc(cfg->nroutes, sizeof(*h->routes))) == NULL)
+		goto fail;
+	h->nroutes = cfg->nroutes;
+	for (i = 0; i < cfg->nroutes; i++) {
+		r = &cfg->routes[i];
+		hr = &h->routes[i];
+		hr->h = h;
+		hr->r = r;
+		for (j = 0; r->resolve_ms != 0 && j < r->nspecs; j++)
+			if (r->specs[j].host != NULL &&
+			    health_add_name(h, r, j) == -1)
+				goto fail;
+		if (!r->health_check)
+			continue;
+		if ((hr->probes = calloc(r->pool->cap,
+		    sizeof(*hr->probes))) == NULL)
+			goto fail;
+		for (j = 0; j < r->pool->cap; j++) {
+			hr->probes[j].hr = hr;
+			hr->probes[j].idx = j;
+			hr->probes[j].fd = -1;
+		}
+		if ((hr->tick = event_new(base, -1, EV_PERSIST, health_tick_cb,
+		    hr)) == NULL)
+			goto fail;
+		health_timeval(&tv, r->check_interval_ms);
+		event_add(hr->tick, &tv);
+		/* First round now: do not wait an interval to learn the state. */
+		health_tick_cb(-1, 0, hr);
+	}
+	if (h->nnames > 0) {
+		if ((h->watch = event_new(base, -1, EV_PERSIST,
+		    health_watch_cb, h)) == NULL)
+			goto fail;
+		health_timeval(&tv, HEALTH_WATCH_MS);
+		event_add(h->watch, &tv);
+	}
+	return h;
+fail:
+	health_stop(h);
+	return NULL;
+}

@@ -1,0 +1,355 @@
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+
+#define POOL_CLIENT_BUCKETS	1024
+
+struct pool_client {
+	struct pool_client *next;
+	int		 family;
+	uint8_t		 key[16];
+	unsigned	 live;
+};
+
+static void
+pool_fill(struct pool *p, struct upstream *u, const struct addr *a,
+    size_t spec)
+{
+	const struct upstream_spec *us = &p->route->specs[spec];
+
+	memset(u, 0, sizeof(*u));
+	u->addr = *a;
+	addr_format(a, u->name, sizeof(u->name));
+	u->key = balance_hash(u->name, strlen(u->name));
+	u->spec = spec;
+	u->weight = us->weight;
+	u->backup = us->backup;
+	u->max_connections = us->max_connections;
+	atomic_init(&u->present, true);
+	atomic_init(&u->up, true);
+	atomic_init(&u->live, 0);
+	atomic_init(&u->fails, 0);
+	atomic_init(&u->oks, 0);
+	atomic_init(&u->retry_ms, 0);
+	atomic_init(&u->connects, 0);
+	atomic_init(&u->connect_fails, 0);
+}
+
+struct pool *
+pool_new(const struct route *r)
+{
+	struct pool	*p;
+	size_t		 i, cap = r->nup;
+
+	for (i = 0; i < r->nspecs; i++)
+		if (r->specs[i].host != NULL)
+			cap += POOL_NAME_ROOM;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->route = r;
+	p->cap = cap;
+	p->nbuckets = POOL_CLIENT_BUCKETS;
+	if ((p->u = calloc(cap, sizeof(*p->u))) == NULL ||
+	    (p->clients = calloc(p->nbuckets, sizeof(*p->clients))) == NULL ||
+	    pthread_mutex_init(&p->clients_lock, NULL) != 0) {
+		free(p->u);
+		free(p->clients);
+		free(p);
+		return NULL;
+	}
+	for (i = 0; i < r->nup; i++)
+		pool_fill(p, &p->u[i], &r->up[i].addr, r->up[i].spec);
+	atomic_init(&p->n, r->nup);
+	return p;
+}
+
+void
+pool_free(struct pool *p)
+{
+	struct pool_client	*c, *next;
+	size_t			 i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nbuckets; i++)
+		for (c = p->clients[i]; c != NULL; c = next) {
+			next = c->next;
+			free(c);
+		}
+	pthread_mutex_destroy(&p->clients_lock);
+	free(p->clients);
+	free(p->u);
+	free(p);
+}
+
+size_t
+pool_count(const struct pool *p)
+{
+	return atomic_load_explicit(&p->n, memory_order_acquire);
+}
+
+bool
+pool_acquire(struct upstream *u)
+{
+	unsigned	 live = atomic_load_explicit(&u->live,
+			    memory_order_relaxed);
+
+	/* A compare-and-swap loop, so the limit holds across workers. */
+	do {
+		if (u->max_connections != 0 && live >= u->max_connections)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&u->live, &live,
+	    live + 1, memory_order_relaxed, memory_order_relaxed));
+	return true;
+}
+
+void
+pool_release(struct upstream *u)
+{
+	atomic_fetch_sub_explicit(&u->live, 1, memory_order_relaxed);
+}
+
+bool
+pool_usable(const struct upstream *u, uint64_t now)
+{
+	if (!atomic_load_explicit(&u->present, memory_order_relaxed))
+		return false;
+	return atomic_load_explicit(&u->up, memory_order_relaxed) ||
+	    now >= atomic_load_explicit(&u->retry_ms, memory_order_relaxed);
+}
+
+bool
+pool_claim_retry(struct upstream *u, uint64_t now, uint64_t interval)
+{
+	uint_fast64_t	 due = atomic_load_explicit(&u->retry_ms,
+			    memory_order_relaxed);
+
+	if (now < due)
+		return false;
+	return atomic_compare_exchange_strong_explicit(&u->retry_ms, &due,
+	    now + interval, memory_order_relaxed, memory_order_relaxed);
+}
+
+static void
+pool_log(const struct pool *p, const struct upstream *u, const char *msg,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+pool_log(const struct pool *p, const struct upstream *u, const char *msg,
+    const char *fmt, ...)
+{
+	char	 reason[256];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	log_warn("route=%s upstream=%s msg=\"%s\" reason=\"%s\"",
+	    p->route->name, u->name, msg, reason);
+}
+
+/* Down: logged by whichever thread flips it, once. */
+static void
+pool_mark_down(struct pool *p, struct upstream *u, const char *what, int err)
+{
+	unsigned	 fails = atomic_load(&u->fails);
+
+	atomic_store(&u->retry_ms, util_now_ms() + p->route->check_interval_ms);
+	if (atomic_exchange(&u->up, false))
+		pool_log(p, u, "upstream down", "%u %s failed in a row, last: "
+		    "%s", fails, what, strerror(err));
+}
+
+static void
+pool_mark_up(struct pool *p, struct upstream *u, const char *why)
+{
+	if (!atomic_exchange(&u->up, true))
+		pool_log(p, u, "upstream up", "%s", why);
+}
+
+void
+pool_connect_ok(struct pool *p, struct upstream *u)
+{
+	atomic_fetch_add_explicit(&u->connects, 1, memory_order_relaxed);
+	if (atomic_load_explicit(&u->fails, memory_order_relaxed) != 0)
+		atomic_store_explicit(&u->fails, 0, memory_order_relaxed);
+	if (!atomic_load_explicit(&u->up, memory_order_relaxed))
+		pool_mark_up(p, u, "a session connected");
+}
+
+void
+pool_connect_failed(struct pool *p, struct upstream *u, int err)
+{
+	unsigned	 fails;
+
+	atomic_fetch_add_explicit(&u->connect_fails, 1, memory_order_relaxed);
+	atomic_store(&u->oks, 0);
+	fails = atomic_fetch_add(&u->fails, 1) + 1;
+	if (!atomic_load(&u->up)) {
+		/* A retry of a down one failed: wait another interval. */
+		atomic_store(&u->retry_ms, util_now_ms() +
+		    p->route->check_interval_ms);
+		return;
+	}
+	if (fails >= p->route->fall)
+		pool_mark_down(p, u, "connects", err);
+}
+
+void
+pool_check_result(struct pool *p, struct upstream *u, int err)
+{
+	unsigned	 n;
+	char		 why[64];
+
+	if (err == 0) {
+		atomic_store(&u->fails, 0);
+		n = atomic_fetch_add(&u->oks, 1) + 1;
+		if (n >= p->route->rise && !atomic_load(&u->up)) {
+			snprintf(why, sizeof(why), "%u checks passed in a row",
+			    n);
+			pool_mark_up(p, u, why);
+		}
+		return;
+	}
+	atomic_store(&u->oks, 0);
+	n = atomic_fetch_add(&u->fails, 1) + 1;
+	if (!atomic_load(&u->up))
+		return;
+	if (n >= p->route->fall)
+		pool_mark_down(p, u, "checks", err);
+}
+
+void
+pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
+    size_t n)
+{
+	size_t		 i, j, have = pool_count(p);
+	struct upstream	*u;
+	bool		 found;
+
+	if (n == 0)
+		return;
+	/* Known addresses of this line: present or gone. */
+	for (i = 0; i < have; i++) {
+		u = &p->u[i];
+		if (u->spec != spec)
+			continue;
+		for (found = false, j = 0; j < n && !found; j++)
+			found = addr_equal(&u->addr, &addrs[j]);
+		if (atomic_exchange(&u->present, found) != found)
+			log_warn("route=%s upstream=%s msg=\"upstream %s\" "
+			    "reason=\"%s %s\"", p->route->name, u->name,
+			    found ? "added" : "removed",
+			    p->route->specs[spec].host, found ?
+			    "has it again" : "no longer has it");
+	}
+	/* New ones: appended, then published with a release store. */
+	for (j = 0; j < n; j++) {
+		for (found = false, i = 0; i < have && !found; i++)
+			found = addr_equal(&p->u[i].addr, &addrs[j]);
+		if (found)
+			continue;
+		if (have == p->cap) {
+			log_warn("route=%s msg=\"%s has more addresses than "
+			    "relay46 keeps (%d); ignoring the rest\"",
+			    p->route->name, p->route->specs[spec].host,
+			    POOL_NAME_ROOM);
+			break;
+		}
+		pool_fill(p, &p->u[have], &addrs[j], spec);
+		atomic_store_explicit(&p->n, have + 1, memory_order_release);
+		log_warn("route=%s upstream=%s msg=\"upstream added\" "
+		    "reason=\"new address of %s\"", p->route->name,
+		    p->u[have].name, p->route->specs[spec].host);
+		have++;
+	}
+}
+
+/* The counting key: the IPv4 address, or the /64 of an IPv6 one. */
+static void
+pool_client_key(const struct addr *a, int *family, uint8_t key[16])
+{
+	const struct sockaddr_in	*s4;
+	const struct sockaddr_in6	*s6;
+
+	memset(key, 0, 16);
+	*family = a->ss.ss_family;
+	if (a->ss.ss_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)&a->ss;
+		memcpy(key, &s4->sin_addr, 4);
+	} else if (a->ss.ss_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)&a->ss;
+		memcpy(key, &s6->sin6_addr, 8);
+	}
+}
+
+static struct pool_client **
+pool_client_find(struct pool *p, int family, const uint8_t key[16])
+{
+	struct pool_client	**cp;
+	uint64_t		 h = balance_hash(key, 16) ^ (uint64_t)family;
+
+	for (cp = &p->clients[h % p->nbuckets]; *cp != NULL;
+	    cp = &(*cp)->next)
+		if ((*cp)->family == family && memcmp((*cp)->key, key, 16) == 0)
+			break;
+	return cp;
+}
+
+bool
+pool_client_enter(struct pool *p, const struct addr *a, unsigned max)
+{
+	struct pool_client	**cp, *c;
+	uint8_t			 key[16];
+	int			 family;
+	bool			 ok = true;
+
+	if (max == 0)
+		return true;
+	pool_client_key(a, &family, key);
+	pthread_mutex_lock(&p->clients_lock);
+	cp = pool_client_find(p, family, key);
+	if ((c = *cp) == NULL) {
+		/* Out of memory: let the client in rather than guess. */
+		if ((c = calloc(1, sizeof(*c))) != NULL) {
+			c->family = family;
+			memcpy(c->key, key, 16);
+			*cp = c;
+		}
+	}
+	if (c != NULL) {
+		if (c->live >= max)
+			ok = false;
+		else
+			c->live++;
+	}
+	pthread_mutex_unlock(&p->clients_lock);
+	return ok;
+}
+
+void
+pool_client_leave(struct pool *p, const struct addr *a)
+{
+	struct pool_client	**cp, *c;
+	uint8_t			 key[16];
+	int			 family;
+
+	pool_client_key(a, &family, key);
+	pthread_mutex_lock(&p->clients_lock);
+	cp = pool_client_find(p, family, key);
+	if ((c = *cp) != NULL && --c->live == 0) {
+		*cp = c->next;
+		free(c);
+	}
+	pthread_mutex_unlock(&p->clients_lock);
+}

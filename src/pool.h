@@ -1,0 +1,122 @@
+#ifndef RELAY46_POOL_H
+#define RELAY46_POOL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct route;
+
+/*
+ * What relay46 knows at run time about a route's upstreams: which are up,
+ * how loaded, which addresses a host name has now.  One pool per route of
+ * a config, made and freed with it.  The settings stay immutable; only
+ * this state moves, and only through atomics, so workers (passive health,
+ * load counts) and the control thread (checks, lookups) share it without
+ * locks.  The array never moves: it is sized once for every literal
+ * upstream and POOL_NAME_ROOM addresses per host name, and entries are
+ * only appended (by the control thread) and published through ${n}.
+ */
+
+#define POOL_NAME_ROOM		32	/* addresses kept per host name */
+
+struct upstream {
+	struct addr	 addr;
+	char		 name[ADDR_STRLEN];	/* addr, formatted, for logs */
+	uint64_t	 key;		/* balance_hash(name): stable identity */
+	size_t		 spec;		/* its upstream line: route->specs[spec] */
+	unsigned	 weight;
+	bool		 backup;
+	unsigned	 max_connections;	/* 0: no limit */
+
+	atomic_bool	 present;	/* in the last lookup (literals: always) */
+	atomic_bool	 up;
+	atomic_uint	 live;		/* sessions using it, connecting included */
+	atomic_uint	 fails;		/* consecutive failures */
+	atomic_uint	 oks;		/* consecutive check successes */
+	atomic_uint_fast64_t retry_ms;	/* down: a session may try it from then */
+	atomic_uint_fast64_t connects, connect_fails;	/* counters */
+};
+
+/* max_per_client: live sessions per client address (IPv6 per /64). */
+struct pool_client;
+
+struct pool {
+	const struct route *route;
+	struct upstream	*u;
+	size_t		 cap;
+	atomic_size_t	 n;		/* published entries of u[] */
+	pthread_mutex_t	 clients_lock;	/* accept path only, never per byte */
+	struct pool_client **clients;	/* hash buckets */
+	size_t		 nbuckets;
+};
+
+/*
+ * pool_new(r): the pool of route ${r}, with every upstream address the
+ * config found, all up.  NULL on out of memory.
+ */
+struct pool *pool_new(const struct route *r);
+
+/* pool_free(p): NULL is fine. */
+void	 pool_free(struct pool *p);
+
+/* pool_count(p): how many entries of p->u[] may be read (acquire). */
+size_t	 pool_count(const struct pool *p);
+
+/*
+ * pool_acquire(u): count a session on ${u} unless it is at its
+ * max_connections; false if it is full.  pool_release(u) undoes it.
+ */
+bool	 pool_acquire(struct upstream *u);
+void	 pool_release(struct upstream *u);
+
+/*
+ * pool_usable(u, now): may a new session try ${u}?  Up, or down but due
+ * for another try (retry_ms has come); present in the last lookup.
+ */
+bool	 pool_usable(const struct upstream *u, uint64_t now);
+
+/*
+ * pool_claim_retry(u, now, interval): a down upstream is due: take the
+ * one try for this interval (so that one session, not all, probes it).
+ * True if this caller got it.
+ */
+bool	 pool_claim_retry(struct upstream *u, uint64_t now, uint64_t interval);
+
+/*
+ * Health results.  Each logs a state change once, at warn, with the
+ * reason: "upstream down" after ${fall} consecutive failures, "upstream
+ * up" after ${rise} consecutive successes (a real session's connect counts
+ * as enough on its own: rise 1).
+ * pool_connect_ok(p, u): a session connected.
+ * pool_connect_failed(p, u, err): a session's connect failed (errno, or
+ *   ETIMEDOUT for the connect timeout).
+ * pool_check_result(p, u, err): an active check ended: 0 or errno.
+ */
+void	 pool_connect_ok(struct pool *p, struct upstream *u);
+void	 pool_connect_failed(struct pool *p, struct upstream *u, int err);
+void	 pool_check_result(struct pool *p, struct upstream *u, int err);
+
+/*
+ * pool_set_name_addrs(p, spec, addrs, n): the control thread's new lookup
+ * result for host name upstream line ${spec}: addresses not yet known are
+ * appended (as far as there is room), known ones are marked present, and
+ * the rest of that line's are marked absent (live sessions on them go on).
+ * Each change is logged.  An empty result is ignored: keep the last good.
+ */
+void	 pool_set_name_addrs(struct pool *p, size_t spec,
+	    const struct addr *addrs, size_t n);
+
+/*
+ * pool_client_enter(p, a, max): one more session from client ${a} unless
+ * it already has ${max} (0: no limit, always true).  pool_client_leave(p,
+ * a) when it ends.  IPv6 clients are counted by /64.
+ */
+bool	 pool_client_enter(struct pool *p, const struct addr *a, unsigned max);
+void	 pool_client_leave(struct pool *p, const struct addr *a);
+
+#endif

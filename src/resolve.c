@@ -1,0 +1,203 @@
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "resolve.h"
+#include "util.h"
+
+/* Bounds for one lookup: evdns's defaults (5 s, 3 tries) are too patient. */
+#define RESOLVE_TIMEOUT		"2"
+#define RESOLVE_ATTEMPTS	"2"
+#define RESOLVE_MAX		64
+
+struct resolve_req {
+	struct event_base *base;
+	struct evdns_base *dns;
+	unsigned	 port;
+	resolve_cb	*cb;
+	void		*arg;
+	struct addr	 addrs[RESOLVE_MAX];
+	size_t		 n;
+	char		 err[256];
+	bool		 done;
+	struct event	*ev;		/* hands the result over, and frees */
+};
+
+static struct evdns_base *
+resolve_dns_new(struct event_base *base, char *err, size_t errlen)
+{
+	const char		*hosts = getenv("RELAY46_HOSTS");
+	struct evdns_base	*dns;
+
+	if (hosts != NULL && hosts[0] != '\0') {
+		if ((dns = evdns_base_new(base,
+		    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
+			goto fail;
+		if (evdns_base_load_hosts(dns, hosts) != 0) {
+			err_set(err, errlen, "cannot read RELAY46_HOSTS file "
+			    "%s", hosts);
+			evdns_base_free(dns, 0);
+			return NULL;
+		}
+		return dns;
+	}
+	if ((dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
+		goto fail;
+	(void)evdns_base_set_option(dns, "timeout:", RESOLVE_TIMEOUT);
+	(void)evdns_base_set_option(dns, "attempts:", RESOLVE_ATTEMPTS);
+	return dns;
+fail:
+	err_set(err, errlen, "cannot set up the resolver");
+	return NULL;
+}
+
+/*
+ * The result, delivered from a fresh callback: evdns must not be freed
+ * from inside its own callback, and the caller of resolve_start() is
+ * promised a call from the loop, never a nested one.
+ */
+static void
+resolve_deliver_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct resolve_req	*q = arg;
+
+	(void)fd;
+	(void)what;
+	evdns_base_free(q->dns, 0);
+	q->cb(q->arg, q->addrs, q->n, q->n == 0 ? q->err : NULL);
+	event_free(q->ev);
+	free(q);
+}
+
+static void
+resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct resolve_req	*q = arg;
+	struct evutil_addrinfo	*ai;
+	size_t			 i;
+
+	if (result != 0)
+		err_set(q->err, sizeof(q->err), "%s",
+		    evutil_gai_strerror(result));
+	for (ai = res; ai != NULL && q->n < RESOLVE_MAX; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		addr_from_sockaddr(&q->addrs[q->n], ai->ai_addr,
+		    (socklen_t)ai->ai_addrlen);
+		addr_set_port(&q->addrs[q->n], q->port);
+		for (i = 0; i < q->n; i++)
+			if (addr_equal(&q->addrs[i], &q->addrs[q->n]))
+				break;
+		if (i == q->n)
+			q->n++;
+	}
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+	if (result == 0 && q->n == 0)
+		err_set(q->err, sizeof(q->err), "no IPv4 or IPv6 address");
+	q->done = true;
+	event_active(q->ev, 0, 0);
+}
+
+int
+resolve_start(struct event_base *base, const char *host, unsigned port,
+    resolve_cb *cb, void *arg)
+{
+	struct resolve_req	*q;
+	struct evutil_addrinfo	 hints;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return -1;
+	q->base = base;
+	q->port = port;
+	q->cb = cb;
+	q->arg = arg;
+	if ((q->ev = event_new(base, -1, 0, resolve_deliver_cb, q)) == NULL) {
+		free(q);
+		return -1;
+	}
+	if ((q->dns = resolve_dns_new(base, q->err, sizeof(q->err))) == NULL) {
+		/* Still a result: delivered, like any failure, from the loop. */
+		if ((q->dns = evdns_base_new(base, 0)) == NULL) {
+			event_free(q->ev);
+			free(q);
+			return -1;
+		}
+		event_active(q->ev, 0, 0);
+		return 0;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	/* No AI_ADDRCONFIG: it hides ::1 on a host with only loopback v6. */
+	(void)evdns_getaddrinfo(q->dns, host, NULL, &hints, resolve_gai_cb, q);
+	return 0;
+}
+
+struct resolve_sync_state {
+	bool		 done;
+	struct addr	*out;
+	size_t		 max, n;
+	char		*err;
+	size_t		 errlen;
+};
+
+static void
+resolve_sync_cb(void *arg, const struct addr *addrs, size_t n,
+    const char *err)
+{
+	struct resolve_sync_state *st = arg;
+
+	st->done = true;
+	if (n == 0) {
+		err_set(st->err, st->errlen, "%s", err);
+		return;
+	}
+	st->n = n < st->max ? n : st->max;
+	memcpy(st->out, addrs, st->n * sizeof(*addrs));
+}
+
+int
+resolve_sync(const char *host, unsigned port, struct addr *out, size_t max,
+    size_t *n, char *err, size_t errlen)
+{
+	struct event_base		*base;
+	struct resolve_sync_state	 st;
+	char				 why[256] = "";
+	unsigned			 i;
+
+	memset(&st, 0, sizeof(st));
+	st.out = out;
+	st.max = max;
+	st.err = why;
+	st.errlen = sizeof(why);
+	if ((base = event_base_new()) == NULL ||
+	    resolve_start(base, host, port, resolve_sync_cb, &st) == -1) {
+		if (base != NULL)
+			event_base_free(base);
+		err_set(err, errlen, "cannot resolve '%s': out of memory",
+		    host);
+		return -1;
+	}
+	/* evdns bounds each lookup itself; this only guards against a bug. */
+	for (i = 0; !st.done && i < 100000; i++)
+		if (event_base_loop(base, EVLOOP_ONCE) == -1)
+			break;
+	event_base_free(base);
+	if (st.n == 0) {
+		err_set(err, errlen, "cannot resolve '%s': %s", host,
+		    st.done ? why : "lookup did not finish");
+		return -1;
+	}
+	*n = st.n;
+	return 0;
+}

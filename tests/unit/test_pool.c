@@ -1,0 +1,273 @@
+/*
+ * Run-time upstream state: per-upstream limits, passive and active health
+ * with rise and fall, host name addresses coming and going, and per-client
+ * counting (IPv6 by /64).  Configs come from config_load_fp, as in the
+ * daemon.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+
+static struct config *
+load(const char *text)
+{
+	struct config	*c;
+	FILE		*fp;
+	char		*errs = NULL;
+
+	if ((fp = fmemopen((void *)text, strlen(text), "r")) == NULL)
+		fail_msg("fmemopen: %s", strerror(errno));
+	c = config_load_fp(fp, "pool.ini", CONFIG_LOAD_NO_RESOLVE, &errs);
+	fclose(fp);
+	if (c == NULL)
+		fail_msg("config: %s", errs != NULL ? errs : "?");
+	return c;
+}
+
+static struct addr
+A(const char *s)
+{
+	struct addr	 a;
+	char		 err[128];
+
+	if (addr_parse(s, &a, err, sizeof(err)) == -1)
+		fail_msg("%s: %s", s, err);
+	return a;
+}
+
+/* Options reach the pool; max_connections holds, release frees a slot. */
+static void
+test_limits(void **state)
+{
+	struct config	*c;
+	struct pool	*p;
+	struct upstream	*u;
+
+	(void)state;
+	c = load("[route r]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10 weight=7 max_connections=2\n"
+	    "upstream = [::1]:11 backup\n");
+	p = c->routes[0].pool;
+	assert_int_equal(pool_count(p), 2);
+	assert_int_equal(p->cap, 2);	/* no names: no spare room */
+	u = &p->u[0];
+	assert_string_equal(u->name, "127.0.0.1:10");
+	assert_int_equal(u->weight, 7);
+	assert_false(u->backup);
+	assert_int_equal(u->max_connections, 2);
+	assert_true(p->u[1].backup);
+	assert_int_equal(p->u[1].max_connections, 0);
+	assert_true(pool_acquire(u));
+	assert_true(pool_acquire(u));
+	assert_false(pool_acquire(u));
+	assert_int_equal(atomic_load(&u->live), 2);
+	pool_release(u);
+	assert_true(pool_acquire(u));
+	/* No limit: any number. */
+	for (int i = 0; i < 1000; i++)
+		assert_true(pool_acquire(&p->u[1]));
+	assert_int_equal(atomic_load(&p->u[1].live), 1000);
+	config_unref(c);
+}
+
+/*
+ * Passive: fall failures in a row mark it down (a success in between
+ * starts the count again); down, it is due again after check_interval,
+ * one claimer per interval; a connect brings it up at once.
+ */
+static void
+test_passive(void **state)
+{
+	struct config	*c;
+	struct pool	*p;
+	struct upstream	*u;
+	uint64_t	 now;
+
+	(void)state;
+	c = load("[route r]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10\nfall = 3\ncheck_interval = 1h\n");
+	p = c->routes[0].pool;
+	u = &p->u[0];
+	now = util_now_ms();
+	assert_true(pool_usable(u, now));
+	pool_connect_failed(p, u, ECONNREFUSED);
+	pool_connect_failed(p, u, ECONNREFUSED);
+	pool_connect_ok(p, u);
+	pool_connect_failed(p, u, ECONNREFUSED);
+	pool_connect_failed(p, u, ECONNREFUSED);
+	assert_true(atomic_load(&u->up));
+	pool_connect_failed(p, u, ETIMEDOUT);
+	assert_false(atomic_load(&u->up));
+	now = util_now_ms();
+	assert_false(pool_usable(u, now));
+	/* An hour later it is due, and only one caller gets the probe. */
+	assert_true(pool_usable(u, now + 3600 * 1000));
+	assert_true(pool_claim_retry(u, now + 3600 * 1000, 3600 * 1000));
+	assert_false(pool_claim_retry(u, now + 3600 * 1000, 3600 * 1000));
+	assert_false(pool_usable(u, now + 3600 * 1000));
+	pool_connect_ok(p, u);
+	assert_true(atomic_load(&u->up));
+	assert_int_equal(atomic_load(&u->fails), 0);
+	assert_int_equal(atomic_load(&u->connect_fails), 5);
+	assert_int_equal(atomic_load(&u->connects), 2);
+	config_unref(c);
+}
+
+/* Active: rise successes in a row bring it up, fall failures take it down. */
+static void
+test_active(void **state)
+{
+	struct config	*c;
+	struct pool	*p;
+	struct upstream	*u;
+	int		 i;
+
+	(void)state;
+	c = load("[route r]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10\nhealth_check = tcp\nrise = 2\n"
+	    "fall = 2\n");
+	p = c->routes[0].pool;
+	u = &p->u[0];
+	pool_check_result(p, u, ECONNREFUSED);
+	assert_true(atomic_load(&u->up));
+	pool_check_result(p, u, 0);		/* breaks the streak */
+	pool_check_result(p, u, ECONNREFUSED);
+	assert_true(atomic_load(&u->up));
+	pool_check_result(p, u, ETIMEDOUT);
+	assert_false(atomic_load(&u->up));
+	/* More failures while down change nothing. */
+	for (i = 0; i < 5; i++)
+		pool_check_result(p, u, ECONNREFUSED);
+	assert_false(atomic_load(&u->up));
+	pool_check_result(p, u, 0);
+	assert_false(atomic_load(&u->up));
+	pool_check_result(p, u, ECONNREFUSED);	/* breaks the streak */
+	pool_check_result(p, u, 0);
+	assert_false(atomic_load(&u->up));
+	pool_check_result(p, u, 0);
+	assert_true(atomic_load(&u->up));
+	config_unref(c);
+}
+
+/*
+ * A name's addresses change: new ones are appended (the array never
+ * moves, so a worker may be reading it), vanished ones are marked absent
+ * and come back as the same entry, an empty answer changes nothing, and
+ * past POOL_NAME_ROOM the rest is ignored.  Built by hand: the test must
+ * not depend on the resolver.
+ */
+static void
+test_names(void **state)
+{
+	struct config	*c;
+	struct route	*r;
+	struct pool	*p;
+	struct upstream	*first;
+	struct addr	 v[POOL_NAME_ROOM + 8];
+	size_t		 i;
+
+	(void)state;
+	c = load("[route r]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10 weight=3\n");
+	r = &c->routes[0];
+	/* Make the line a name line, as config_load does for names. */
+	r->specs[0].host = util_strdup("backend.test");
+	pool_free(r->pool);
+	assert_non_null(r->pool = pool_new(r));
+	p = r->pool;
+	assert_int_equal(p->cap, 1 + POOL_NAME_ROOM);
+	first = p->u;
+
+	v[0] = A("127.0.0.2:10");
+	v[1] = A("[::1]:10");
+	pool_set_name_addrs(p, 0, v, 2);
+	assert_int_equal(pool_count(p), 3);
+	assert_ptr_equal(p->u, first);
+	assert_false(atomic_load(&p->u[0].present));
+	assert_true(atomic_load(&p->u[1].present));
+	assert_string_equal(p->u[2].name, "[::1]:10");
+	assert_int_equal(p->u[2].weight, 3);	/* the line's options */
+	assert_int_equal(p->u[2].spec, 0);
+
+	pool_set_name_addrs(p, 0, v, 0);	/* failed lookup: keep */
+	assert_true(atomic_load(&p->u[1].present));
+
+	v[0] = A("127.0.0.1:10");
+	pool_set_name_addrs(p, 0, v, 1);	/* the first one is back */
+	assert_int_equal(pool_count(p), 3);
+	assert_true(atomic_load(&p->u[0].present));
+	assert_false(atomic_load(&p->u[1].present));
+	assert_false(atomic_load(&p->u[2].present));
+
+	for (i = 0; i < NELEM(v); i++) {
+		char	 s[32];
+
+		snprintf(s, sizeof(s), "10.9.%zu.1:10", i);
+		v[i] = A(s);
+	}
+	pool_set_name_addrs(p, 0, v, NELEM(v));
+	assert_int_equal(pool_count(p), p->cap);
+	config_unref(c);
+}
+
+/* max_per_client: per address for IPv4, per /64 for IPv6. */
+static void
+test_clients(void **state)
+{
+	struct config	*c;
+	struct pool	*p;
+	struct addr	 a = A("192.0.2.1:1000"), b = A("192.0.2.2:1000");
+	struct addr	 x = A("[2001:db8:0:1::1]:1"), y = A("[2001:db8:0:1::ffff]:2");
+	struct addr	 z = A("[2001:db8:0:2::1]:1");
+
+	(void)state;
+	c = load("[route r]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:10\n"
+	    "max_per_client = 2\n");
+	p = c->routes[0].pool;
+	assert_true(pool_client_enter(p, &a, 2));
+	assert_true(pool_client_enter(p, &a, 2));
+	assert_false(pool_client_enter(p, &a, 2));
+	assert_true(pool_client_enter(p, &b, 2));
+	pool_client_leave(p, &a);
+	assert_true(pool_client_enter(p, &a, 2));
+	assert_true(pool_client_enter(p, &x, 2));
+	assert_true(pool_client_enter(p, &y, 2));	/* same /64 */
+	assert_false(pool_client_enter(p, &x, 2));
+	assert_true(pool_client_enter(p, &z, 2));	/* another /64 */
+	assert_true(pool_client_enter(p, &z, 0));	/* 0: no limit */
+	pool_client_leave(p, &y);
+	assert_true(pool_client_enter(p, &x, 2));
+	/* Entries left in the table are freed with the pool (ASan checks). */
+	config_unref(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_passive),
+		cmocka_unit_test(test_active),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_clients),
+	};
+
+	/* The state changes log at warn; keep the test output readable. */
+	log_init(false, LOG_LEVEL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
