@@ -1,13 +1,19 @@
 #include "autoconf.h"
 
 #include <sys/socket.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
+
+#include <arpa/inet.h>
 
 #include "resolve.h"
 #include "util.h"
@@ -30,33 +36,79 @@ struct resolve_req {
 	struct event	*ev;		/* hands the result over, and frees */
 };
 
+static void
+resolve_add(struct resolve_req *q, const struct sockaddr *sa, socklen_t len)
+{
+	size_t	 i;
+
+	if (q->n == RESOLVE_MAX)
+		return;
+	addr_from_sockaddr(&q->addrs[q->n], sa, len);
+	addr_set_port(&q->addrs[q->n], q->port);
+	for (i = 0; i < q->n; i++)
+		if (addr_equal(&q->addrs[i], &q->addrs[q->n]))
+			return;
+	q->n++;
+}
+
+/*
+ * RELAY46_HOSTS: "ADDRESS NAME..." lines, '#' comments.  Read here rather
+ * than by evdns, whose hosts-only lookups of a missing name wait for a
+ * name server that will never come.
+ */
+static void
+resolve_hosts_file(struct resolve_req *q, const char *path, const char *host)
+{
+	FILE			*fp;
+	char			 line[1024], *tok, *save, *a;
+	struct sockaddr_in	 s4;
+	struct sockaddr_in6	 s6;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		err_set(q->err, sizeof(q->err), "RELAY46_HOSTS %s: %s", path,
+		    strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "#\n")] = '\0';
+		if ((a = strtok_r(line, " \t", &save)) == NULL)
+			continue;
+		while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+			if (strcasecmp(tok, host) != 0)
+				continue;
+			memset(&s4, 0, sizeof(s4));
+			memset(&s6, 0, sizeof(s6));
+			if (inet_pton(AF_INET, a, &s4.sin_addr) == 1) {
+				s4.sin_family = AF_INET;
+				resolve_add(q, (struct sockaddr *)&s4,
+				    sizeof(s4));
+			} else if (inet_pton(AF_INET6, a, &s6.sin6_addr) == 1) {
+				s6.sin6_family = AF_INET6;
+				resolve_add(q, (struct sockaddr *)&s6,
+				    sizeof(s6));
+			}
+			break;
+		}
+	}
+	fclose(fp);
+	if (q->n == 0)
+		err_set(q->err, sizeof(q->err), "not in RELAY46_HOSTS file "
+		    "%s", path);
+}
+
 static struct evdns_base *
 resolve_dns_new(struct event_base *base, char *err, size_t errlen)
 {
-	const char		*hosts = getenv("RELAY46_HOSTS");
 	struct evdns_base	*dns;
 
-	if (hosts != NULL && hosts[0] != '\0') {
-		if ((dns = evdns_base_new(base,
-		    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
-			goto fail;
-		if (evdns_base_load_hosts(dns, hosts) != 0) {
-			err_set(err, errlen, "cannot read RELAY46_HOSTS file "
-			    "%s", hosts);
-			evdns_base_free(dns, 0);
-			return NULL;
-		}
-		return dns;
-	}
 	if ((dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
-		goto fail;
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
+		err_set(err, errlen, "cannot set up the resolver");
+		return NULL;
+	}
 	(void)evdns_base_set_option(dns, "timeout:", RESOLVE_TIMEOUT);
 	(void)evdns_base_set_option(dns, "attempts:", RESOLVE_ATTEMPTS);
 	return dns;
-fail:
-	err_set(err, errlen, "cannot set up the resolver");
-	return NULL;
 }
 
 /*
@@ -71,7 +123,8 @@ resolve_deliver_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	evdns_base_free(q->dns, 0);
+	if (q->dns != NULL)
+		evdns_base_free(q->dns, 0);
 	q->cb(q->arg, q->addrs, q->n, q->n == 0 ? q->err : NULL);
 	event_free(q->ev);
 	free(q);
@@ -82,23 +135,13 @@ resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
 	struct resolve_req	*q = arg;
 	struct evutil_addrinfo	*ai;
-	size_t			 i;
 
 	if (result != 0)
 		err_set(q->err, sizeof(q->err), "%s",
 		    evutil_gai_strerror(result));
-	for (ai = res; ai != NULL && q->n < RESOLVE_MAX; ai = ai->ai_next) {
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-			continue;
-		addr_from_sockaddr(&q->addrs[q->n], ai->ai_addr,
-		    (socklen_t)ai->ai_addrlen);
-		addr_set_port(&q->addrs[q->n], q->port);
-		for (i = 0; i < q->n; i++)
-			if (addr_equal(&q->addrs[i], &q->addrs[q->n]))
-				break;
-		if (i == q->n)
-			q->n++;
-	}
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+			resolve_add(q, ai->ai_addr, (socklen_t)ai->ai_addrlen);
 	if (res != NULL)
 		evutil_freeaddrinfo(res);
 	if (result == 0 && q->n == 0)
@@ -113,6 +156,7 @@ resolve_start(struct event_base *base, const char *host, unsigned port,
 {
 	struct resolve_req	*q;
 	struct evutil_addrinfo	 hints;
+	const char		*hosts = getenv("RELAY46_HOSTS");
 
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return -1;
@@ -124,13 +168,13 @@ resolve_start(struct event_base *base, const char *host, unsigned port,
 		free(q);
 		return -1;
 	}
+	/* Either way the result is delivered from the loop, later. */
+	if (hosts != NULL && hosts[0] != '\0') {
+		resolve_hosts_file(q, hosts, host);
+		event_active(q->ev, 0, 0);
+		return 0;
+	}
 	if ((q->dns = resolve_dns_new(base, q->err, sizeof(q->err))) == NULL) {
-		/* Still a result: delivered, like any failure, from the loop. */
-		if ((q->dns = evdns_base_new(base, 0)) == NULL) {
-			event_free(q->ev);
-			free(q);
-			return -1;
-		}
 		event_active(q->ev, 0, 0);
 		return 0;
 	}
@@ -190,8 +234,8 @@ resolve_sync(const char *host, unsigned port, struct addr *out, size_t max,
 	}
 	/* evdns bounds each lookup itself; this only guards against a bug. */
 	for (i = 0; !st.done && i < 100000; i++)
-		if (event_base_loop(base, EVLOOP_ONCE) == -1)
-			break;
+		if (event_base_loop(base, EVLOOP_ONCE) != 0)
+			break;		/* error, or nothing left to wait for */
 	event_base_free(base);
 	if (st.n == 0) {
 		err_set(err, errlen, "cannot resolve '%s': %s", host,
