@@ -645,9 +645,12 @@ session_connect_next(struct session *s)
 	if (s->attempts <= s->rt->route->retries)
 		u = session_pick(s, 0, -1);
 	if (u == NULL) {
-		session_close(s, s->last_err == 0 && s->saw_full ?
-		    SESSION_END_UPSTREAM_FULL : session_connect_end(s->last_err),
-		    0);
+		if (s->last_err == 0 && s->saw_full) {
+			atomic_fetch_add_explicit(&s->w->stats.refused_full, 1,
+			    memory_order_relaxed);
+			session_close(s, SESSION_END_UPSTREAM_FULL, 0);
+		} else
+			session_close(s, session_connect_end(s->last_err), 0);
 		return;
 	}
 	s->attempts++;
@@ -687,6 +690,8 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->state == SESSION_ACCEPTED) {
 		session_log(s, NULL, "no whole PROXY header within "
 		    "connect_timeout", 0);
+		atomic_fetch_add_explicit(&s->w->stats.proxy_errors, 1,
+		    memory_order_relaxed);
 		session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
 		return;
 	}
@@ -849,6 +854,8 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == 0) {
 		session_log(s, NULL, "connection closed inside the PROXY "
 		    "header", 0);
+		atomic_fetch_add_explicit(&s->w->stats.proxy_errors, 1,
+		    memory_order_relaxed);
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
 	}
@@ -858,6 +865,8 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 		log_warn("route=%s client=%s upstream=- msg=\"bad PROXY "
 		    "header: %s\"", s->rt->route->name, addr_format(&s->client,
 		    c, sizeof(c)), err);
+		atomic_fetch_add_explicit(&s->w->stats.proxy_errors, 1,
+		    memory_order_relaxed);
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
 	}
