@@ -115,9 +115,9 @@ session_log_end(const struct session *s, enum session_end why, int err)
 	if (log_level() < LOG_LEVEL_INFO)
 		return;
 	ms = util_now_ms() - s->start_ms;
-	if (s->via_proxy) {
+	if (s->via != NULL) {
 		memcpy(v, " via=", 5);
-		addr_format(&s->peer, v + 5, sizeof(v) - 5);
+		addr_format(&s->via->peer, v + 5, sizeof(v) - 5);
 	}
 	/* Bytes of the client's own: our PROXY header is not among them. */
 	up = s->c2u.bytes > s->sent_hdr ? s->c2u.bytes - s->sent_hdr : 0;
@@ -195,8 +195,10 @@ session_close(struct session *s, enum session_end why, int err)
 		close(s->cfd);
 	worker_session_gone(s->w, s);
 	config_unref(s->cfg);
+	free(s->via);
 	free(s->phdr);
-	free(s->tried);
+	if (s->tried != s->tried_buf)
+		free(s->tried);
 	free(s);
 }
 
@@ -319,7 +321,7 @@ static int
 session_send_proxy(struct session *s)
 {
 	uint8_t		 hdr[PROXYPROTO_MAX];
-	const struct addr *dst = s->via_proxy ? &s->orig_dst : &s->local;
+	const struct addr *dst = s->via != NULL ? &s->via->dst : &s->local;
 	ssize_t		 n;
 
 	n = proxyproto_format(s->rt->route->proxy_protocol, &s->client, dst,
@@ -344,7 +346,6 @@ session_connected(struct session *s, struct session_attempt *a)
 	a->ev = NULL;
 	s->ufd = a->fd;
 	s->up = a->u;
-	s->upstream = a->u->addr;
 	a->fd = -1;
 	a->u = NULL;
 	pool_connect_ok(pool, s->up);
@@ -809,15 +810,18 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 	free(s->phdr);
 	s->phdr = NULL;
 	if (info->has_addr) {
-		s->peer = s->client;
+		if ((s->via = malloc(sizeof(*s->via))) == NULL) {
+			session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
+			return;
+		}
+		s->via->peer = s->client;
+		s->via->dst = info->dst;
 		s->client = info->src;
-		s->orig_dst = info->dst;
-		s->via_proxy = true;
 		if (log_level() >= LOG_LEVEL_DEBUG)
 			log_debug("route=%s client=%s via=%s msg=\"PROXY v%d "
 			    "header\"", s->rt->route->name, addr_format(
-			    &s->client, c, sizeof(c)), addr_format(&s->peer,
-			    v, sizeof(v)), info->version);
+			    &s->client, c, sizeof(c)), addr_format(
+			    &s->via->peer, v, sizeof(v)), info->version);
 	}
 	if ((why = session_admit(s->w, s->rt->route, &s->client)) !=
 	    SESSION_END_DONE) {
@@ -905,11 +909,14 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 		session_refuse(rt, fd, &client, why);
 		return;
 	}
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->tried = calloc(r->pool->cap, 1)) == NULL ||
+	if ((s = calloc(1, sizeof(*s))) != NULL)
+		s->tried = r->pool->cap <= sizeof(s->tried_buf) ? s->tried_buf :
+		    calloc(r->pool->cap, 1);
+	if (s == NULL || s->tried == NULL ||
 	    (r->accept_proxy && (s->phdr = malloc(PROXYPROTO_MAX)) == NULL)) {
 		if (s != NULL) {
-			free(s->tried);
+			if (s->tried != s->tried_buf)
+				free(s->tried);
 			free(s);
 		}
 		if (!r->accept_proxy)

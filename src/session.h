@@ -12,6 +12,15 @@ struct route_rt;
 struct upstream;
 struct worker;
 
+/*
+ * What a PROXY header replaced: kept apart, since most sessions have
+ * none and every idle session's bytes count.
+ */
+struct session_via {
+	struct addr	 peer;		/* who really connected */
+	struct addr	 dst;		/* the header's destination */
+};
+
 /* One connect under way.  Happy Eyeballs races two at most. */
 struct session_attempt {
 	int		 fd;		/* -1: slot free */
@@ -62,14 +71,13 @@ struct session {
 	struct route_rt	*rt;
 	enum session_state state;
 	int		 cfd, ufd;
-	struct addr	 client, upstream, local;
-	struct addr	 peer;		/* accept_proxy: who really connected */
-	struct addr	 orig_dst;	/* accept_proxy: the header's destination */
-	bool		 via_proxy;	/* client came from a PROXY header */
+	struct addr	 client, local;
+	struct session_via *via;	/* client came from a PROXY header */
 	bool		 client_counted;	/* in max_per_client */
 	struct upstream	*up;		/* the connected one, NULL before */
 	unsigned	 attempts;	/* sequential tries (Happy Eyeballs' not) */
 	unsigned char	*tried;		/* per pool entry, this session */
+	unsigned char	 tried_buf[16];	/* ...here for small pools: no malloc */
 	bool		 saw_full;	/* an upstream was skipped as full */
 	int		 last_err;	/* of the last failed connect */
 	struct session_attempt a[2];
