@@ -262,6 +262,21 @@ h_write_file(char *path, size_t pathlen, const char *dir, const char *name,
 		fail_msg("write %s: %s", path, strerror(errno));
 }
 
+void
+h_replace_file(const char *path, const char *text)
+{
+	char	 tmp[H_PATH + 16];
+	FILE	*f;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if ((f = fopen(tmp, "w")) == NULL)
+		fail_msg("fopen %s: %s", tmp, strerror(errno));
+	if (fputs(text, f) == EOF || fclose(f) == EOF)
+		fail_msg("write %s: %s", tmp, strerror(errno));
+	if (rename(tmp, path) == -1)
+		fail_msg("rename %s: %s", tmp, strerror(errno));
+}
+
 char *
 h_read_file(const char *path)
 {
@@ -396,11 +411,10 @@ h_sa_port(const struct sockaddr_storage *ss)
  * sockets, but only the main thread creates them).
  */
 static int
-h_bound_socket(int family, bool listening, int *port)
+h_bound_socket_sa(struct sockaddr_storage *ss, socklen_t len, int backlog,
+    bool reuse, int *port)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = h_loopback(family, 0, &ss);
-	int			 fd, on = 1, saved;
+	int			 family = ss->ss_family, fd, on = 1, saved;
 
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -408,20 +422,33 @@ h_bound_socket(int family, bool listening, int *port)
 	if (family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		goto fail;
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1)
+	/* A port given again: its old connections may sit in TIME_WAIT. */
+	if (reuse &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
-	if (listening && listen(fd, 4096) == -1)
+	if (bind(fd, (struct sockaddr *)ss, len) == -1)
 		goto fail;
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+	if (backlog >= 0 && listen(fd, backlog) == -1)
 		goto fail;
-	*port = h_sa_port(&ss);
+	len = sizeof(*ss);
+	if (getsockname(fd, (struct sockaddr *)ss, &len) == -1)
+		goto fail;
+	*port = h_sa_port(ss);
 	return fd;
 fail:
 	saved = errno;
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+static int
+h_bound_socket(int family, bool listening, int *port)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = h_loopback(family, 0, &ss);
+
+	return h_bound_socket_sa(&ss, len, listening ? 4096 : -1, false, port);
 }
 
 /* Whether ${port} can be bound on loopback now, in both families we use. */
@@ -527,6 +554,142 @@ h_refused_port(int family, int *port)
 	if (fd == -1)
 		fail_msg("refused port: %s", strerror(errno));
 	return fd;
+}
+
+socklen_t
+h_sockaddr(const char *ip, int port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		return sizeof(*s4);
+	}
+	if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		return sizeof(*s6);
+	}
+	h_fault("not an IP address: \"%s\"", ip);
+}
+
+int
+h_listen_at(const char *ip, int *port)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = h_sockaddr(ip, *port, &ss);
+	int			 fd;
+
+	fd = h_bound_socket_sa(&ss, len, 4096, *port != 0, port);
+	if (fd == -1)
+		fail_msg("listen on %s: %s", ip, strerror(errno));
+	return fd;
+}
+
+int
+h_blackhole(int family, int *port, int *filler)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = h_loopback(family, *port, &ss);
+	int			 fd, c, i;
+
+	fd = h_bound_socket_sa(&ss, len, 0, *port != 0, port);
+	if (fd == -1)
+		fail_msg("blackhole listener: %s", strerror(errno));
+	*filler = -1;
+	/* Connect until one does not complete: the queue is then full. */
+	for (i = 0; i < 8; i++) {
+		if ((c = h_connect_port(family, *port, 300)) == -1)
+			return fd;
+		if (*filler != -1)
+			close(*filler);
+		*filler = c;
+	}
+	h_fault("blackhole: the accept queue never filled");
+}
+
+int
+h_connect_from(const char *src, const struct sockaddr *sa, socklen_t len,
+    int timeout_ms)
+{
+	struct sockaddr_storage	 from;
+	socklen_t		 flen = h_sockaddr(src, 0, &from);
+	struct pollfd		 p;
+	int			 fd, err, saved;
+
+	if (from.ss_family != sa->sa_family) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&from, flen) == -1)
+		goto fail;
+	if (connect(fd, sa, len) == 0)
+		return fd;
+	if (errno != EINPROGRESS)
+		goto fail;
+	p.fd = fd;
+	p.events = POLLOUT;
+	p.revents = 0;
+	switch (poll(&p, 1, timeout_ms)) {
+	case -1:
+		goto fail;
+	case 0:
+		errno = ETIMEDOUT;
+		goto fail;
+	}
+	if ((err = h_connect_result(fd)) != 0) {
+		errno = err;
+		goto fail;
+	}
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+h_accept(int lfd, int timeout_ms)
+{
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+	int		 fd;
+
+	for (i = 0; i < 100000u; i++) {
+		struct pollfd	 p = { lfd, POLLIN, 0 };
+
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1)
+			return fd;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED)
+			return -1;
+		if (h_left(deadline) == 0)
+			break;
+		if (poll(&p, 1, h_left(deadline)) == -1 && errno != EINTR)
+			return -1;
+	}
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+int
+h_sock_port(int fd, bool peer)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	int			 rc;
+
+	rc = peer ? getpeername(fd, (struct sockaddr *)&ss, &len) :
+	    getsockname(fd, (struct sockaddr *)&ss, &len);
+	return rc == -1 ? -1 : h_sa_port(&ss);
 }
 
 int
@@ -1348,6 +1511,28 @@ h_relay_connect(const struct h_relay *r, const char *route, int family)
 	return fd;
 }
 
+int
+h_relay_connect_from(const struct h_relay *r, const char *route, int family,
+    const char *src)
+{
+	const struct h_addr	*a = h_relay_addr(r, route, family);
+	struct sockaddr_storage	 ss = a->ss;
+	int			 fd;
+
+	if (family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr))
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	if (family == AF_INET &&
+	    ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY))
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
+		    htonl(INADDR_LOOPBACK);
+	fd = h_connect_from(src, (struct sockaddr *)&ss, a->len, H_IO_MS);
+	if (fd == -1)
+		fail_msg("connect from %s to relay46 %s: %s", src, a->text,
+		    strerror(errno));
+	return fd;
+}
+
 bool
 h_relay_running(struct h_relay *r)
 {
@@ -1450,6 +1635,62 @@ h_relay_log_wait_n(const struct h_relay *r, const char *needle, unsigned n,
 		poll(NULL, 0, 10);
 	}
 	return false;
+}
+
+/* Whether one line of ${log} holds both ${a} and ${b} (NULL: any). */
+static bool
+h_log_has_line(const char *log, const char *a, const char *b)
+{
+	const char	*p = log, *nl;
+	char		*line;
+	size_t		 len;
+	bool		 found = false;
+
+	while (p != NULL && *p != '\0' && !found) {
+		nl = strchr(p, '\n');
+		len = nl == NULL ? strlen(p) : (size_t)(nl - p);
+		if ((line = strndup(p, len)) == NULL)
+			h_fault("out of memory");
+		found = strstr(line, a) != NULL &&
+		    (b == NULL || strstr(line, b) != NULL);
+		free(line);
+		p = nl == NULL ? NULL : nl + 1;
+	}
+	return found;
+}
+
+bool
+h_relay_log_line(const struct h_relay *r, const char *a, const char *b,
+    int timeout_ms)
+{
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+	char		*log;
+	bool		 found;
+
+	for (i = 0; i < (unsigned)timeout_ms / 10 + 100; i++) {
+		log = h_relay_log(r);
+		found = log != NULL && h_log_has_line(log, a, b);
+		free(log);
+		if (found)
+			return true;
+		if (h_left(deadline) == 0)
+			break;
+		poll(NULL, 0, 10);
+	}
+	return false;
+}
+
+void
+h_expect_log_line(struct h_relay *r, const char *a, const char *b,
+    const char *file, int line)
+{
+	if (h_relay_log_line(r, a, b, H_IO_MS))
+		return;
+	h_relay_dump(r);
+	print_error("expected a line with \"%s\" and \"%s\" in relay46's "
+	    "log within %d ms\n", a, b == NULL ? "" : b, H_IO_MS);
+	_fail(file, line);
 }
 
 unsigned
@@ -1916,6 +2157,17 @@ h_backend_accept(struct h_backend *b)
 		c->x.out_len = b->cfg.out_len;
 		c->x.out_seed = b->cfg.out_seed;
 		c->x.out_after_eof = b->cfg.out_after_eof;
+		if (b->cfg.mode == H_ECHO && b->cfg.hello != NULL) {
+			/* The echo sends its buffer first: the hello leads. */
+			if ((c->buf = malloc(H_ECHO_BUF)) == NULL) {
+				close(fd);
+				free(c);
+				return false;
+			}
+			c->len = strlen(b->cfg.hello) < H_ECHO_BUF ?
+			    strlen(b->cfg.hello) : H_ECHO_BUF;
+			memcpy(c->buf, b->cfg.hello, c->len);
+		}
 		b->conns[b->nconn++] = c;
 		pthread_mutex_lock(&b->mu);
 		b->st.accepted++;
@@ -2013,8 +2265,9 @@ h_backend_main(void *arg)
 	return NULL;
 }
 
-struct h_backend *
-h_backend_start(int family, const struct h_backend_cfg *cfg)
+/* A backend thread on the listening socket ${lfd} (which it takes over). */
+static struct h_backend *
+h_backend_run(int lfd, int family, int port, const struct h_backend_cfg *cfg)
 {
 	struct h_backend	*b;
 	pthread_condattr_t	 ca;
@@ -2024,7 +2277,8 @@ h_backend_start(int family, const struct h_backend_cfg *cfg)
 		h_fault("out of memory");
 	b->cfg = *cfg;
 	b->family = family;
-	b->lfd = h_listen_socket(family, &b->port);
+	b->lfd = lfd;
+	b->port = port;
 	if (pipe2(b->stop, O_CLOEXEC | O_NONBLOCK) == -1)
 		h_fault("pipe: %s", strerror(errno));
 	pthread_mutex_init(&b->mu, NULL);
@@ -2036,6 +2290,32 @@ h_backend_start(int family, const struct h_backend_cfg *cfg)
 		h_fault("pthread_create failed");
 	h_reg_add(h_backends, b);
 	return b;
+}
+
+struct h_backend *
+h_backend_start(int family, const struct h_backend_cfg *cfg)
+{
+	int	 port, lfd = h_listen_socket(family, &port);
+
+	return h_backend_run(lfd, family, port, cfg);
+}
+
+struct h_backend *
+h_backend_start_at(const char *ip, int port, const struct h_backend_cfg *cfg)
+{
+	struct sockaddr_storage	 ss;
+	int			 lfd;
+
+	(void)h_sockaddr(ip, port, &ss);
+	lfd = h_listen_at(ip, &port);
+	return h_backend_run(lfd, ss.ss_family, port, cfg);
+}
+
+struct h_backend *
+h_backend_start_port(int family, int port, const struct h_backend_cfg *cfg)
+{
+	return h_backend_start_at(family == AF_INET6 ? "::1" : "127.0.0.1",
+	    port, cfg);
 }
 
 int

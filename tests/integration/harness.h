@@ -95,6 +95,12 @@ void	h_write_file(char *path, size_t pathlen, const char *dir,
 	    const char *name, const char *text);
 
 /*
+ * h_replace_file(path, text): main thread.  Replace ${path} atomically:
+ * write ${path}.new, then rename it over ${path}.
+ */
+void	h_replace_file(const char *path, const char *text);
+
+/*
  * h_read_file(path): the whole file, NUL-terminated, for the caller to
  * free; NULL if it cannot be read.
  */
@@ -152,6 +158,47 @@ int	h_listen_socket(int family, int *port);
  * gets ECONNREFUSED for as long as the caller holds the fd.
  */
 int	h_refused_port(int family, int *port);
+
+/*
+ * h_sockaddr(ip, port, ss): "127.0.0.5" or "::1" with ${port} in ${ss};
+ * returns its length.  A harness fault if ${ip} is not an address.
+ */
+socklen_t h_sockaddr(const char *ip, int port, struct sockaddr_storage *ss);
+
+/*
+ * h_listen_at(ip, port): main thread.  A listening socket on ${ip} (any
+ * loopback address: all of 127/8 works on Linux) and port *${port}; with
+ * *${port} 0 a new port, which goes to *${port}.  A given port is bound
+ * with SO_REUSEADDR, so a backend can come back on the port it had.  The
+ * caller owns the fd.
+ */
+int	h_listen_at(const char *ip, int *port);
+
+/*
+ * h_blackhole(family, port, filler): main thread.  A loopback listener
+ * whose accept queue is full, so that a connect to it hangs (the SYN is
+ * dropped) for as long as the caller holds both fds.  On *${port}, or on
+ * a new port (written to *${port}) when it is 0.  Returns the listening
+ * fd; *${filler} gets the queued connection (or -1).
+ */
+int	h_blackhole(int family, int *port, int *filler);
+
+/*
+ * h_connect_from(src, sa, len, timeout_ms): as h_connect_sa(), from the
+ * local address ${src} ("127.0.0.7"; port chosen by the kernel).
+ */
+int	h_connect_from(const char *src, const struct sockaddr *sa,
+	    socklen_t len, int timeout_ms);
+
+/*
+ * h_accept(lfd, timeout_ms): accept one connection on ${lfd} within
+ * ${timeout_ms}.  Returns the (non-blocking) fd, or -1 with errno
+ * (ETIMEDOUT on the deadline).
+ */
+int	h_accept(int lfd, int timeout_ms);
+
+/* h_sock_port(fd, peer): the local (or, with ${peer}, remote) port, or -1. */
+int	h_sock_port(int fd, bool peer);
 
 /*
  * h_connect_sa(sa, len, timeout_ms): connect within ${timeout_ms}.
@@ -328,6 +375,13 @@ int	h_relay_port(const struct h_relay *r, const char *route, int family);
  */
 int	h_relay_connect(const struct h_relay *r, const char *route, int family);
 
+/*
+ * h_relay_connect_from(r, route, family, src): main thread.  As
+ * h_relay_connect(), from the local address ${src} ("127.0.0.9").
+ */
+int	h_relay_connect_from(const struct h_relay *r, const char *route,
+	    int family, const char *src);
+
 /* h_relay_running(r): whether relay46 has not exited yet (reaps it if so). */
 bool	h_relay_running(struct h_relay *r);
 
@@ -371,6 +425,13 @@ bool	h_relay_log_wait(const struct h_relay *r, const char *needle,
 bool	h_relay_log_wait_n(const struct h_relay *r, const char *needle,
 	    unsigned n, int timeout_ms);
 
+/*
+ * h_relay_log_line(r, a, b, timeout_ms): whether one line of the log
+ * holds both ${a} and ${b} (${b} NULL: just ${a}) before the deadline.
+ */
+bool	h_relay_log_line(const struct h_relay *r, const char *a,
+	    const char *b, int timeout_ms);
+
 /* h_relay_log_count(r, needle): how many times ${needle} is in the log. */
 unsigned h_relay_log_count(const struct h_relay *r, const char *needle);
 
@@ -410,6 +471,9 @@ struct h_backend_cfg {
 	uint64_t	 out_seed;
 	bool		 out_after_eof;	/* H_STREAM: reply after the client's EOF */
 	uint64_t	 reset_after;	/* H_RESET */
+	const char	*hello;		/* H_ECHO: sent first on each connection
+					   (NULL: nothing); tells a client
+					   which backend it reached */
 };
 
 struct h_backend_stats {
@@ -430,6 +494,18 @@ struct h_backend;
  * until h_backend_free().
  */
 struct h_backend *h_backend_start(int family, const struct h_backend_cfg *cfg);
+
+/*
+ * h_backend_start_at(ip, port, cfg): main thread.  As h_backend_start(),
+ * listening on ${ip} and ${port} (0: a new port).  A given port is bound
+ * with SO_REUSEADDR: this is how a killed backend comes back.
+ */
+struct h_backend *h_backend_start_at(const char *ip, int port,
+	    const struct h_backend_cfg *cfg);
+
+/* h_backend_start_port(family, port, cfg): h_backend_start_at() on loopback. */
+struct h_backend *h_backend_start_port(int family, int port,
+	    const struct h_backend_cfg *cfg);
 
 /* h_backend_port(b): the port it listens on. */
 int	h_backend_port(const struct h_backend *b);
@@ -469,6 +545,16 @@ void	h_assert_contains(const char *hay, const char *needle,
 
 void	h_expect_log(struct h_relay *r, const char *needle, const char *file,
 	    int line);
+
+/*
+ * H_EXPECT_LOG_LINE(r, a, b): as H_EXPECT_LOG, for one line that holds
+ * both ${a} and ${b}.
+ */
+#define H_EXPECT_LOG_LINE(r, a, b)					\
+	h_expect_log_line((r), (a), (b), __FILE__, __LINE__)
+
+void	h_expect_log_line(struct h_relay *r, const char *a, const char *b,
+	    const char *file, int line);
 
 /*
  * H_ASSERT_END(got, a, b): fail unless the end code ${got} is ${a} or ${b}

@@ -1,0 +1,374 @@
+#include "autoconf.h"
+
+/*
+ * Who may come in: allow/deny over IPv4 (clients bound to 127.0.0.x) and
+ * IPv6 (::1), IPv4-mapped clients against IPv4 rules, and max_per_client
+ * over IPv4, ::1 and (through PROXY headers) IPv6 /64s.  A refused client
+ * is closed at once, and its bytes never reach the backend: every test
+ * ends by checking that the backend saw exactly the sessions let in.
+ */
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define PAYLOAD		1000
+#define REFUSE_MS	1000	/* "at once" */
+
+/* A client of ${route} on ${family}, from ${src} unless NULL. */
+static int
+client(struct h_relay *r, const char *route, int family, const char *src)
+{
+	return src == NULL ? h_relay_connect(r, route, family) :
+	    h_relay_connect_from(r, route, family, src);
+}
+
+/* Send ${hdr} (a PROXY header, or NULL), then check an echo of PAYLOAD. */
+static int
+served(struct h_relay *r, const char *route, int family, const char *src,
+    const char *hdr, uint64_t seed)
+{
+	int	 fd = client(r, route, family, src), end;
+
+	if (hdr != NULL)
+		H_ASSERT_END(h_send_all(fd, hdr, strlen(hdr), H_IO_MS), H_OK,
+		    H_OK);
+	end = h_echo(fd, seed, PAYLOAD, H_IO_MS);
+	if (end != H_OK)
+		fail_msg("client %s%s%s on %s was not served: %s",
+		    src == NULL ? "(loopback)" : src, hdr != NULL ? " with " : "",
+		    hdr != NULL ? hdr : "", route, h_end_str(end));
+	return fd;
+}
+
+/* As served(), and end the session cleanly. */
+static void
+served_close(struct h_relay *r, const char *route, int family,
+    const char *src, const char *hdr, uint64_t seed)
+{
+	int	 fd = served(r, route, family, src, hdr, seed);
+
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(fd);
+}
+
+/*
+ * The client is closed at once without a byte, after sending ${hdr} and
+ * some payload (which may fail: the relay may have closed already), and
+ * one log line shows its port and end=${why}.
+ */
+static void
+refused(struct h_relay *r, const char *route, int family, const char *src,
+    const char *hdr, const char *why)
+{
+	uint8_t		 req[PAYLOAD];
+	char		 c[64], e[64];
+	uint64_t	 extra = 0;
+	int64_t		 t0 = h_now_ms(), took;
+	int		 fd = client(r, route, family, src), end, port;
+
+	port = h_sock_port(fd, false);
+	if (hdr != NULL)
+		(void)h_send_all(fd, hdr, strlen(hdr), 1000);
+	h_pattern(1, 0, req, sizeof(req));
+	(void)h_send_all(fd, req, sizeof(req), 1000);
+	end = h_wait_end(fd, 3000, &extra);
+	took = h_now_ms() - t0;
+	close(fd);
+	if ((end != H_EOF && end != ECONNRESET) || extra != 0 ||
+	    took > REFUSE_MS)
+		fail_msg("client %s%s%s on %s: expected to be closed at once, "
+		    "got %s after %lld ms with %llu bytes", src == NULL ?
+		    "(loopback)" : src, hdr != NULL ? " with " : "",
+		    hdr != NULL ? hdr : "", route, h_end_str(end),
+		    (long long)took, (unsigned long long)extra);
+	snprintf(e, sizeof(e), "end=%s ", why);
+	/* With a PROXY header the real peer is shown as via=. */
+	if (hdr != NULL)
+		snprintf(c, sizeof(c), " via=127.0.0.1:%d ", port);
+	else if (family == AF_INET6)
+		snprintf(c, sizeof(c), "client=[::1]:%d ", port);
+	else
+		snprintf(c, sizeof(c), "client=%s:%d ", src == NULL ?
+		    "127.0.0.1" : src, port);
+	H_EXPECT_LOG_LINE(r, c, e);
+}
+
+/*
+ * The backend saw exactly ${n} sessions and ${echoes} * PAYLOAD bytes
+ * (${echoes} 0: one echo per session).
+ */
+static void
+backend_saw(struct h_backend *b, unsigned n, unsigned echoes)
+{
+	struct h_backend_stats	 st;
+	uint64_t		 rx;
+
+	rx = (uint64_t)(echoes == 0 ? n : echoes) * PAYLOAD;
+	/* The last session may still be ending on the backend's side. */
+	(void)h_backend_wait(b, n, n, rx, H_IO_MS);
+	h_backend_stats(b, &st);
+	print_message("backend: %u accepted, %llu bytes (expected %u, %llu)\n",
+	    st.accepted, (unsigned long long)st.rx, n, (unsigned long long)rx);
+	if (st.failed != 0)
+		fail_msg("%s", st.error);
+	assert_int_equal(st.accepted, n);
+	assert_int_equal(st.rx, rx);
+}
+
+/* --- allow / deny ------------------------------------------------------- */
+
+/*
+ * Route "mixed": allow 127.0.0.0/29, deny 127.0.0.5.  Route "denyonly":
+ * deny 127.0.0.0/30.  Route "narrow": allow 127.0.0.5, deny 127.0.0.0/8
+ * (deny wins even over a more specific allow).
+ */
+static void
+test_allow_deny_v4(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*up;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	up = h_hostport(AF_INET, h_backend_port(b));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route mixed]\nlisten = %s\nupstream = %s\n"
+	    "allow = 127.0.0.0/29\ndeny = 127.0.0.5\n"
+	    "[route denyonly]\nlisten = %s\nupstream = %s\n"
+	    "deny = 127.0.0.0/30\n"
+	    "[route narrow]\nlisten = %s\nupstream = %s\n"
+	    "allow = 127.0.0.5\ndeny = 127.0.0.0/8\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), up,
+	    h_hostport(AF_INET, h_free_port(AF_INET)), up,
+	    h_hostport(AF_INET, h_free_port(AF_INET)), up);
+	served_close(r, "mixed", AF_INET, "127.0.0.2", NULL, 1);
+	served_close(r, "mixed", AF_INET, NULL, NULL, 2);	/* 127.0.0.1 */
+	refused(r, "mixed", AF_INET, "127.0.0.5", NULL, "denied");
+	refused(r, "mixed", AF_INET, "127.0.0.9", NULL, "denied");
+	served_close(r, "mixed", AF_INET, "127.0.0.7", NULL, 3);
+
+	refused(r, "denyonly", AF_INET, "127.0.0.2", NULL, "denied");
+	refused(r, "denyonly", AF_INET, NULL, NULL, "denied");
+	served_close(r, "denyonly", AF_INET, "127.0.0.4", NULL, 4);
+	served_close(r, "denyonly", AF_INET, "127.0.0.200", NULL, 5);
+
+	refused(r, "narrow", AF_INET, "127.0.0.5", NULL, "denied");
+	refused(r, "narrow", AF_INET, "127.0.0.6", NULL, "denied");
+	/* The refusals were logged with upstream=-. */
+	H_EXPECT_LOG_LINE(r, "upstream=- msg=\"session end\" end=denied",
+	    "client=127.0.0.9:");
+	backend_saw(b, 5, 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * ::1 on four routes: allowed by "allow = ::1", refused by "deny =
+ * ::1/128", refused where only IPv4 is allowed, and on a route listening
+ * on both families with "allow = ::1/128", ::1 gets in and 127.0.0.1
+ * does not.
+ */
+static void
+test_allow_deny_v6(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*up;
+
+	(void)state;
+	h_require_ipv6();
+	b = h_backend_start(AF_INET, &cfg);
+	up = h_hostport(AF_INET, h_backend_port(b));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route allow6]\nlisten = %s\nupstream = %s\nallow = ::1\n"
+	    "[route deny6]\nlisten = %s\nupstream = %s\ndeny = ::1/128\n"
+	    "[route only4]\nlisten = %s\nupstream = %s\n"
+	    "allow = 127.0.0.0/8\n"
+	    "[route both]\nlisten = %s\nlisten = %s\nupstream = %s\n"
+	    "allow = ::1/128\n",
+	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
+	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
+	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
+	    h_hostport(AF_INET6, h_free_port(AF_INET6)),
+	    h_hostport(AF_INET, h_free_port(AF_INET)), up);
+	served_close(r, "allow6", AF_INET6, NULL, NULL, 1);
+	refused(r, "deny6", AF_INET6, NULL, NULL, "denied");
+	refused(r, "only4", AF_INET6, NULL, NULL, "denied");
+	served_close(r, "both", AF_INET6, NULL, NULL, 2);
+	refused(r, "both", AF_INET, NULL, NULL, "denied");
+	refused(r, "both", AF_INET, "127.0.0.3", NULL, "denied");
+	backend_saw(b, 2, 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * IPv4-mapped IPv6 clients match IPv4 rules.  The only way to be such a
+ * client over loopback is a PROXY header that says so (accept_proxy):
+ * ::ffff:192.0.2.5 is refused by "deny = 192.0.2.0/24", and
+ * ::ffff:10.1.2.3 is let in by "allow = 10.0.0.0/8".
+ */
+static void
+test_v4_mapped(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*up;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	up = h_hostport(AF_INET, h_backend_port(b));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route deny4]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
+	    "deny = 192.0.2.0/24\n"
+	    "[route allow4]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
+	    "allow = 10.0.0.0/8\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), up,
+	    h_hostport(AF_INET, h_free_port(AF_INET)), up);
+	refused(r, "deny4", AF_INET, NULL,
+	    "PROXY TCP6 ::ffff:192.0.2.5 ::1 1000 80\r\n", "denied");
+	refused(r, "deny4", AF_INET, NULL,
+	    "PROXY TCP4 192.0.2.77 127.0.0.1 1001 80\r\n", "denied");
+	served_close(r, "deny4", AF_INET, NULL,
+	    "PROXY TCP6 2001:db8::5 ::1 1002 80\r\n", 1);
+	served_close(r, "deny4", AF_INET, NULL,
+	    "PROXY TCP6 ::ffff:198.51.100.5 ::1 1003 80\r\n", 2);
+	served_close(r, "allow4", AF_INET, NULL,
+	    "PROXY TCP6 ::ffff:10.1.2.3 ::1 1004 80\r\n", 3);
+	served_close(r, "allow4", AF_INET, NULL,
+	    "PROXY TCP4 10.200.0.1 127.0.0.1 1005 80\r\n", 4);
+	refused(r, "allow4", AF_INET, NULL,
+	    "PROXY TCP6 2001:db8::1 ::1 1006 80\r\n", "denied");
+	/* The real peer (127.0.0.1) would be refused here, the header lets in. */
+	refused(r, "allow4", AF_INET, NULL,
+	    "PROXY TCP4 192.0.2.1 127.0.0.1 1007 80\r\n", "denied");
+	H_EXPECT_LOG_LINE(r, "client=192.0.2.5:1000 via=127.0.0.1:",
+	    "end=denied");
+	backend_saw(b, 4, 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* --- max_per_client -------------------------------------------------- */
+
+/*
+ * max_per_client = 2: a third session from 127.0.0.2 is refused while
+ * 127.0.0.3 still gets in; one ending frees a place, and only one.
+ */
+static void
+test_max_per_client_v4(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	int			 a1, a2, a3, c1;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route mpc]\nlisten = %s\nupstream = %s\nmax_per_client = 2\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	a1 = served(r, "mpc", AF_INET, "127.0.0.2", NULL, 1);
+	a2 = served(r, "mpc", AF_INET, "127.0.0.2", NULL, 2);
+	refused(r, "mpc", AF_INET, "127.0.0.2", NULL, "max_per_client");
+	c1 = served(r, "mpc", AF_INET, "127.0.0.3", NULL, 3);
+	/* The first two never noticed. */
+	H_ASSERT_END(h_echo(a1, 4, PAYLOAD, H_IO_MS), H_OK, H_OK);
+	H_ASSERT_END(h_echo(a2, 5, PAYLOAD, H_IO_MS), H_OK, H_OK);
+
+	assert_int_equal(shutdown(a1, SHUT_WR), 0);
+	H_ASSERT_END(h_wait_end(a1, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(a1);
+	H_EXPECT_LOG_LINE(r, "client=127.0.0.2:", "end=done");
+	a3 = served(r, "mpc", AF_INET, "127.0.0.2", NULL, 6);
+	refused(r, "mpc", AF_INET, "127.0.0.2", NULL, "max_per_client");
+	H_ASSERT_END(h_echo(c1, 7, PAYLOAD, H_IO_MS), H_OK, H_OK);
+	close(a2);
+	close(a3);
+	close(c1);
+	/* Echoes: a1, a2 and c1 twice each, a3 once. */
+	backend_saw(b, 4, 7);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * IPv6: max_per_client = 1 on ::1 itself, and through PROXY headers on
+ * IPv6 /64s: 2001:db8:1:2::1 and 2001:db8:1:2::ffff share one place,
+ * 2001:db8:1:3::1 has its own.  The real peer (127.0.0.1 for them all)
+ * is not what counts.
+ */
+static void
+test_max_per_client_v6(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*up;
+	int			 v6, p1, p2, p3;
+
+	(void)state;
+	h_require_ipv6();
+	b = h_backend_start(AF_INET, &cfg);
+	up = h_hostport(AF_INET, h_backend_port(b));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route loop6]\nlisten = %s\nupstream = %s\nmax_per_client = 1\n"
+	    "[route net64]\nlisten = %s\nupstream = %s\nmax_per_client = 1\n"
+	    "accept_proxy = on\n",
+	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
+	    h_hostport(AF_INET, h_free_port(AF_INET)), up);
+	v6 = served(r, "loop6", AF_INET6, NULL, NULL, 1);
+	refused(r, "loop6", AF_INET6, NULL, NULL, "max_per_client");
+
+	p1 = served(r, "net64", AF_INET, NULL,
+	    "PROXY TCP6 2001:db8:1:2::1 2001:db8::80 40000 80\r\n", 2);
+	refused(r, "net64", AF_INET, NULL,
+	    "PROXY TCP6 2001:db8:1:2::ffff 2001:db8::80 40001 80\r\n",
+	    "max_per_client");
+	p2 = served(r, "net64", AF_INET, NULL,
+	    "PROXY TCP6 2001:db8:1:3::1 2001:db8::80 40002 80\r\n", 3);
+	p3 = served(r, "net64", AF_INET, NULL,
+	    "PROXY TCP4 192.0.2.1 192.0.2.80 40003 80\r\n", 4);
+	H_EXPECT_LOG_LINE(r, "client=[2001:db8:1:2::ffff]:40001 ",
+	    "end=max_per_client");
+	close(v6);
+	close(p1);
+	close(p2);
+	close(p3);
+	backend_saw(b, 4, 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_allow_deny_v4, h_teardown),
+		cmocka_unit_test_teardown(test_allow_deny_v6, h_teardown),
+		cmocka_unit_test_teardown(test_v4_mapped, h_teardown),
+		cmocka_unit_test_teardown(test_max_per_client_v4, h_teardown),
+		cmocka_unit_test_teardown(test_max_per_client_v6, h_teardown),
+	};
+
+	h_init();
+	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -1,0 +1,870 @@
+#include "autoconf.h"
+
+/*
+ * Upstream pools over real sockets: each balancing method against three
+ * live backends, active and passive health, backups, per-upstream
+ * max_connections, hostname re-resolution from a hosts file, and Happy
+ * Eyeballs between ::1 and 127.0.0.1.
+ *
+ * Every backend here is an echo that first sends a two-byte tag ("b0",
+ * "b1", ...), so each client learns which upstream it reached without
+ * asking relay46.
+ */
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define NB		3		/* live backends per balancing test */
+#define MAXB		10		/* tags b0..b9 */
+#define TAGLEN		2
+#define ECHO_LEN	1000		/* bytes echoed per checked session */
+#define END_NEEDLE	"msg=\"session end\""
+
+static const char *const tags[MAXB] = {
+	"b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9",
+};
+
+/* --- helpers ---------------------------------------------------------- */
+
+/* An echo backend tagged ${i}, on a new port or on ${ip}:${port}. */
+static struct h_backend *
+tagged(int i)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO, .hello = tags[i] };
+
+	return h_backend_start(AF_INET, &cfg);
+}
+
+static struct h_backend *
+tagged_at(int i, const char *ip, int port)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO, .hello = tags[i] };
+
+	return h_backend_start_at(ip, port, &cfg);
+}
+
+/*
+ * The tag a backend sent first on ${fd}: its index, or -1 when relay46
+ * closed the client before any backend spoke.  Fails on anything else.
+ */
+static int
+read_tag(int fd, int timeout_ms)
+{
+	char	 t[TAGLEN];
+	size_t	 got = 0;
+	int	 end;
+
+	end = h_recv_n(fd, t, TAGLEN, timeout_ms, &got);
+	if ((end == H_EOF || end == ECONNRESET || end == EPIPE) && got == 0)
+		return -1;
+	if (end != H_OK)
+		fail_msg("no tag from a backend after %zu bytes: %s", got,
+		    h_end_str(end));
+	if (t[0] != 'b' || t[1] < '0' || t[1] > '9')
+		fail_msg("not a backend tag: %02x %02x", (unsigned char)t[0],
+		    (unsigned char)t[1]);
+	return t[1] - '0';
+}
+
+/* Connect to ${route} (from ${src} unless NULL); the tag goes to *${idx}. */
+static int
+open_session(struct h_relay *r, const char *route, const char *src, int *idx)
+{
+	int	 fd;
+
+	fd = src == NULL ? h_relay_connect(r, route, AF_INET) :
+	    h_relay_connect_from(r, route, AF_INET, src);
+	*idx = read_tag(fd, H_IO_MS);
+	return fd;
+}
+
+/* Check that bytes flow both ways, then end the session cleanly. */
+static void
+close_session(int fd, uint64_t seed)
+{
+	H_ASSERT_END(h_echo(fd, seed, ECHO_LEN, H_IO_MS), H_OK, H_OK);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(fd);
+}
+
+/* One whole session; the backend's index, or -1 if it never reached one. */
+static int
+try_session(struct h_relay *r, const char *route, const char *src,
+    uint64_t seed)
+{
+	int	 idx, fd = open_session(r, route, src, &idx);
+
+	if (idx >= 0)
+		close_session(fd, seed);
+	else
+		close(fd);
+	return idx;
+}
+
+/* One whole session that must succeed; the backend's index. */
+static int
+session(struct h_relay *r, const char *route, const char *src, uint64_t seed)
+{
+	int	 idx = try_session(r, route, src, seed);
+
+	if (idx < 0)
+		fail_msg("session %llu (from %s) was closed before it reached a "
+		    "backend", (unsigned long long)seed,
+		    src == NULL ? "127.0.0.1" : src);
+	return idx;
+}
+
+/* Wait until relay46 logged ${n} session ends in all. */
+static void
+wait_ends(struct h_relay *r, unsigned n)
+{
+	if (h_relay_log_wait_n(r, END_NEEDLE, n, H_IO_MS))
+		return;
+	h_relay_dump(r);
+	fail_msg("relay46 logged %u session ends, expected %u",
+	    h_relay_log_count(r, END_NEEDLE), n);
+}
+
+/* "upstream=127.0.0.1:P msg=\"upstream WHAT\"" into ${buf}. */
+static const char *
+state_needle(char *buf, size_t len, const char *hostport, const char *what)
+{
+	snprintf(buf, len, "upstream=%s msg=\"upstream %s\"", hostport, what);
+	return buf;
+}
+
+/* Run ${n} sessions; their count per backend is added to ${per}. */
+static void
+run_sessions(struct h_relay *r, const char *route, unsigned n,
+    uint64_t seed, unsigned per[MAXB])
+{
+	unsigned	 i;
+
+	for (i = 0; i < n; i++)
+		per[session(r, route, NULL, seed + i)]++;
+}
+
+/* --- balancing ---------------------------------------------------------- */
+
+/*
+ * Smooth weighted round robin, weights 5,1,1 and one worker (the state is
+ * per worker): the order is a a b a c a a, again and again.
+ */
+#define RR_CYCLES	10
+
+static void
+test_roundrobin_weights(void **state)
+{
+	static const int	 cycle[7] = { 0, 0, 1, 0, 2, 0, 0 };
+	struct h_backend	*b[NB];
+	struct h_relay		*r;
+	unsigned		 per[MAXB] = { 0 }, i;
+	char			 order[7 * RR_CYCLES + 1];
+	int			 idx;
+
+	(void)state;
+	for (i = 0; i < NB; i++)
+		b[i] = tagged((int)i);
+	r = h_relay_start(
+	    "[global]\nworkers = 1\nshutdown_timeout = 2s\n"
+	    "[route rr]\nlisten = %s\nbalance = roundrobin\n"
+	    "upstream = %s weight=5\nupstream = %s weight=1\n"
+	    "upstream = %s weight=1\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, h_backend_port(b[1])),
+	    h_hostport(AF_INET, h_backend_port(b[2])));
+	for (i = 0; i < 7 * RR_CYCLES; i++) {
+		idx = session(r, "rr", NULL, 100 + i);
+		order[i] = (char)('a' + idx);
+		per[idx]++;
+	}
+	order[7 * RR_CYCLES] = '\0';
+	print_message("roundrobin 5,1,1: %s\n", order);
+	for (i = 0; i < 7 * RR_CYCLES; i++)
+		if (order[i] != 'a' + cycle[i % 7])
+			fail_msg("pick %u went to %c; expected the order "
+			    "aabacaa repeated, got %s", i, order[i], order);
+	assert_int_equal(per[0], 5 * RR_CYCLES);
+	assert_int_equal(per[1], RR_CYCLES);
+	assert_int_equal(per[2], RR_CYCLES);
+	wait_ends(r, 7 * RR_CYCLES);
+	h_relay_finish(r);
+	for (i = 0; i < NB; i++)
+		h_backend_free(b[i]);
+}
+
+/*
+ * leastconn: six sessions held spread 2,2,2; free both on b0 and one on
+ * b1 (live 0,1,2): the next one must go to b0, the two after it to b0
+ * and b1, never to b2.
+ */
+static void
+test_leastconn(void **state)
+{
+	struct h_backend	*b[NB];
+	struct h_relay		*r;
+	unsigned		 live[NB] = { 0 }, i, n = 0;
+	int			 fds[9], idx[9], k, freed_b0 = 0, freed_b1 = 0;
+
+	(void)state;
+	for (i = 0; i < NB; i++)
+		b[i] = tagged((int)i);
+	r = h_relay_start(
+	    "[global]\nworkers = 1\nshutdown_timeout = 2s\n"
+	    "[route lc]\nlisten = %s\nbalance = leastconn\n"
+	    "upstream = %s\nupstream = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, h_backend_port(b[1])),
+	    h_hostport(AF_INET, h_backend_port(b[2])));
+	for (k = 0; k < 6; k++) {
+		fds[k] = open_session(r, "lc", NULL, &idx[k]);
+		if (idx[k] < 0)
+			fail_msg("held session %d was refused", k);
+		live[idx[k]]++;
+	}
+	print_message("leastconn: six held sessions spread %u,%u,%u\n",
+	    live[0], live[1], live[2]);
+	for (i = 0; i < NB; i++)
+		assert_int_equal(live[i], 2);
+	for (k = 0; k < 6; k++) {
+		if ((idx[k] == 0 && freed_b0 < 2) ||
+		    (idx[k] == 1 && freed_b1 < 1)) {
+			freed_b0 += idx[k] == 0;
+			freed_b1 += idx[k] == 1;
+			live[idx[k]]--;
+			close_session(fds[k], 200 + (uint64_t)k);
+			fds[k] = -1;
+			n++;
+		}
+	}
+	/* relay46 must have counted them gone before we pick again. */
+	wait_ends(r, n);
+	fds[6] = open_session(r, "lc", NULL, &idx[6]);
+	print_message("leastconn: with live 0,1,2 the next went to b%d\n",
+	    idx[6]);
+	assert_int_equal(idx[6], 0);
+	live[0]++;
+	for (k = 7; k < 9; k++) {
+		fds[k] = open_session(r, "lc", NULL, &idx[k]);
+		if (idx[k] < 0)
+			fail_msg("session %d was refused", k);
+		live[idx[k]]++;
+	}
+	print_message("leastconn: then b%d and b%d; live now %u,%u,%u\n",
+	    idx[7], idx[8], live[0], live[1], live[2]);
+	for (i = 0; i < NB; i++)
+		assert_int_equal(live[i], 2);
+	for (k = 0; k < 9; k++)
+		if (fds[k] != -1)
+			close_session(fds[k], 300 + (uint64_t)k);
+	h_relay_finish(r);
+	for (i = 0; i < NB; i++)
+		h_backend_free(b[i]);
+}
+
+/*
+ * source: clients from 127.0.0.2 .. 127.0.0.40.  Each address lands on
+ * one backend every time (its port changes), a second relay46 process
+ * with the same upstreams agrees, and a third with b2 removed moves only
+ * the clients that were on b2.
+ */
+#define SRC_FIRST	2
+#define SRC_LAST	40
+#define SRC_CONF \
+	"[global]\nshutdown_timeout = 2s\n" \
+	"[route src]\nlisten = %s\nbalance = source\n" \
+	"upstream = %s\nupstream = %s\nupstream = %s\n"
+
+static void
+test_source(void **state)
+{
+	struct h_backend	*b[NB];
+	struct h_relay		*r1, *r2, *r3;
+	unsigned		 per[MAXB] = { 0 }, moved = 0, i;
+	int			 home[SRC_LAST + 1], again, other, smaller;
+	char			 src[32];
+
+	(void)state;
+	for (i = 0; i < NB; i++)
+		b[i] = tagged((int)i);
+	r1 = h_relay_start(SRC_CONF, h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, h_backend_port(b[1])),
+	    h_hostport(AF_INET, h_backend_port(b[2])));
+	r2 = h_relay_start(SRC_CONF, h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, h_backend_port(b[1])),
+	    h_hostport(AF_INET, h_backend_port(b[2])));
+	r3 = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route src]\nlisten = %s\nbalance = source\n"
+	    "upstream = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, h_backend_port(b[1])));
+	for (i = SRC_FIRST; i <= SRC_LAST; i++) {
+		snprintf(src, sizeof(src), "127.0.0.%u", i);
+		home[i] = session(r1, "src", src, 1000 + i);
+		per[home[i]]++;
+		again = session(r1, "src", src, 2000 + i);
+		other = session(r2, "src", src, 3000 + i);
+		smaller = session(r3, "src", src, 4000 + i);
+		if (again != home[i] || other != home[i])
+			fail_msg("client %s went to b%d, then b%d, and to b%d "
+			    "through the second relay46", src, home[i], again,
+			    other);
+		if (home[i] != 2 && smaller != home[i])
+			fail_msg("client %s was on b%d, but went to b%d once b2 "
+			    "was removed", src, home[i], smaller);
+		moved += home[i] == 2;
+	}
+	print_message("source: %d addresses spread %u,%u,%u; %u moved when b2 "
+	    "was removed\n", SRC_LAST - SRC_FIRST + 1, per[0], per[1], per[2],
+	    moved);
+	/* 39 addresses hashed over 3: each gets some (P(none) < 1e-6). */
+	for (i = 0; i < NB; i++)
+		assert_true(per[i] > 0);
+	h_relay_finish(r1);
+	h_relay_finish(r2);
+	h_relay_finish(r3);
+	for (i = 0; i < NB; i++)
+		h_backend_free(b[i]);
+}
+
+/*
+ * random, two choices: sequential sessions (nothing live) spread about
+ * evenly; sessions held open stay balanced, because the busiest of two
+ * draws never wins unless it is tied: the most loaded backend is never
+ * more than one session ahead of the next.
+ */
+#define RANDOM_SEQ	300
+#define RANDOM_HELD	30
+
+static void
+test_random(void **state)
+{
+	struct h_backend	*b[NB];
+	struct h_relay		*r;
+	unsigned		 per[MAXB] = { 0 }, live[MAXB] = { 0 }, i, j;
+	unsigned		 top, second;
+	int			 fds[RANDOM_HELD], idx;
+
+	(void)state;
+	for (i = 0; i < NB; i++)
+		b[i] = tagged((int)i);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route rnd]\nlisten = %s\nbalance = random\n"
+	    "upstream = %s\nupstream = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, h_backend_port(b[1])),
+	    h_hostport(AF_INET, h_backend_port(b[2])));
+	for (i = 0; i < RANDOM_SEQ; i++) {
+		idx = try_session(r, "rnd", NULL, 500 + i);
+		if (idx < 0)
+			fail_msg("random: session %u failed", i);
+		per[idx]++;
+	}
+	print_message("random: %d sessions one at a time spread %u,%u,%u\n",
+	    RANDOM_SEQ, per[0], per[1], per[2]);
+	/* Expected 100 each, standard deviation about 8. */
+	for (i = 0; i < NB; i++)
+		assert_in_range(per[i], 60, 140);
+	wait_ends(r, RANDOM_SEQ);
+	for (i = 0; i < RANDOM_HELD; i++) {
+		fds[i] = open_session(r, "rnd", NULL, &idx);
+		if (idx < 0)
+			fail_msg("random: held session %u was refused", i);
+		live[idx]++;
+		for (top = second = 0, j = 0; j < NB; j++) {
+			if (live[j] > top) {
+				second = top;
+				top = live[j];
+			} else if (live[j] > second)
+				second = live[j];
+		}
+		if (top > second + 1)
+			fail_msg("random: held sessions %u,%u,%u after %u: the "
+			    "busier of two choices won", live[0], live[1],
+			    live[2], i + 1);
+	}
+	print_message("random: %d held sessions spread %u,%u,%u\n",
+	    RANDOM_HELD, live[0], live[1], live[2]);
+	for (i = 0; i < RANDOM_HELD; i++)
+		close_session(fds[i], 800 + i);
+	h_relay_finish(r);
+	for (i = 0; i < NB; i++)
+		h_backend_free(b[i]);
+}
+
+/* --- health ---------------------------------------------------------------- */
+
+/*
+ * Active checks every 200 ms: a backend killed mid-run is logged down
+ * once, after which no session fails (retries = 0, so a session sent to
+ * it would); restarted on its port it is logged up and gets sessions.
+ */
+static void
+test_active_kill_restart(void **state)
+{
+	struct h_backend	*b[NB];
+	struct h_relay		*r;
+	unsigned		 per[MAXB] = { 0 }, i;
+	char			 down[160], up[160], hp1[64];
+	int			 port1;
+
+	(void)state;
+	for (i = 0; i < NB; i++)
+		b[i] = tagged((int)i);
+	port1 = h_backend_port(b[1]);
+	snprintf(hp1, sizeof(hp1), "%s", h_hostport(AF_INET, port1));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route hc]\nlisten = %s\nupstream = %s\nupstream = %s\n"
+	    "upstream = %s\nretries = 0\nhealth_check = tcp\n"
+	    "check_interval = 200ms\nrise = 2\nfall = 2\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b[0])), hp1,
+	    h_hostport(AF_INET, h_backend_port(b[2])));
+	run_sessions(r, "hc", 9, 10, per);
+	print_message("all up: %u,%u,%u\n", per[0], per[1], per[2]);
+	for (i = 0; i < NB; i++)
+		assert_true(per[i] > 0);
+
+	h_backend_free(b[1]);
+	b[1] = NULL;
+	H_EXPECT_LOG(r, state_needle(down, sizeof(down), hp1, "down"));
+	memset(per, 0, sizeof(per));
+	run_sessions(r, "hc", 30, 100, per);
+	print_message("b1 down: %u,%u,%u\n", per[0], per[1], per[2]);
+	assert_int_equal(per[1], 0);
+	assert_true(per[0] > 0 && per[2] > 0);
+
+	b[1] = tagged_at(1, "127.0.0.1", port1);
+	H_EXPECT_LOG(r, state_needle(up, sizeof(up), hp1, "up"));
+	memset(per, 0, sizeof(per));
+	run_sessions(r, "hc", 30, 200, per);
+	print_message("b1 back: %u,%u,%u\n", per[0], per[1], per[2]);
+	/* Round robin: about 10 each. */
+	assert_true(per[1] >= 5);
+	/* Each change was logged once. */
+	assert_int_equal(h_relay_log_count(r, down), 1);
+	assert_int_equal(h_relay_log_count(r, up), 1);
+	h_relay_finish(r);
+	for (i = 0; i < NB; i++)
+		h_backend_free(b[i]);
+}
+
+/*
+ * Passive marking, health_check off, fall = 2: an upstream that refuses
+ * fails exactly two sessions (retries = 0, one worker, round robin over
+ * [echo, refused]), is logged down once, and is skipped from then on:
+ * check_interval is long, so nothing tries it again during the test.
+ */
+static void
+test_passive_fall(void **state)
+{
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 down[160], hpr[64];
+	unsigned		 failed = 0, i;
+	int			 hold, port, idx;
+
+	(void)state;
+	b = tagged(0);
+	hold = h_refused_port(AF_INET, &port);
+	snprintf(hpr, sizeof(hpr), "%s", h_hostport(AF_INET, port));
+	state_needle(down, sizeof(down), hpr, "down");
+	r = h_relay_start(
+	    "[global]\nworkers = 1\nshutdown_timeout = 2s\n"
+	    "[route pf]\nlisten = %s\nupstream = %s\nupstream = %s\n"
+	    "retries = 0\nhealth_check = off\nfall = 2\n"
+	    "check_interval = 1h\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)), hpr);
+	for (i = 0; i < 12 && h_relay_log_count(r, down) == 0; i++) {
+		idx = try_session(r, "pf", NULL, 10 + i);
+		failed += idx < 0;
+		if (idx > 0)
+			fail_msg("tag b%d from a one-backend pool", idx);
+	}
+	H_EXPECT_LOG(r, down);
+	print_message("passive: %u sessions failed before \"%s\"\n", failed,
+	    down);
+	assert_int_equal(failed, 2);
+	assert_int_equal(h_relay_log_count(r, "end=upstream_refused"), 2);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(session(r, "pf", NULL, 100 + i), 0);
+	assert_int_equal(h_relay_log_count(r, "end=upstream_refused"), 2);
+	assert_int_equal(h_relay_log_count(r, down), 1);
+	h_relay_finish(r);
+	h_backend_free(b);
+	close(hold);
+}
+
+/*
+ * A total outage heals at once: the only upstream goes away and is
+ * marked down (fall = 1); with check_interval = 1h, only "every upstream
+ * is down, so try them now" lets the first session after its return in.
+ */
+static void
+test_total_outage_heals(void **state)
+{
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 down[160], up[160], hp[64];
+	unsigned		 i;
+	int			 port, idx = 0;
+	int64_t			 t0;
+
+	(void)state;
+	b = tagged(0);
+	port = h_backend_port(b);
+	snprintf(hp, sizeof(hp), "%s", h_hostport(AF_INET, port));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route out]\nlisten = %s\nupstream = %s\nretries = 0\n"
+	    "health_check = off\nfall = 1\ncheck_interval = 1h\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), hp);
+	assert_int_equal(session(r, "out", NULL, 1), 0);
+	h_backend_free(b);
+	state_needle(down, sizeof(down), hp, "down");
+	for (i = 0; i < 5 && h_relay_log_count(r, down) == 0; i++)
+		idx = try_session(r, "out", NULL, 10 + i);
+	assert_int_equal(idx, -1);
+	H_EXPECT_LOG(r, down);
+	/* Still down, still all down: refused, not hung. */
+	assert_int_equal(try_session(r, "out", NULL, 20), -1);
+
+	b = tagged_at(0, "127.0.0.1", port);
+	t0 = h_now_ms();
+	idx = try_session(r, "out", NULL, 30);
+	print_message("outage: first session after the restart: %s after "
+	    "%lld ms\n", idx == 0 ? "served" : "refused",
+	    (long long)(h_now_ms() - t0));
+	assert_int_equal(idx, 0);
+	H_EXPECT_LOG(r, state_needle(up, sizeof(up), hp, "up"));
+	for (i = 0; i < 5; i++)
+		assert_int_equal(session(r, "out", NULL, 40 + i), 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * backup: used only while no primary is up.  Primaries b0 and b1, backup
+ * b2; active checks.  Killing b0 leaves b1 alone, killing b1 too hands
+ * everything to b2, and b1's return takes it all back.
+ */
+static void
+test_backup(void **state)
+{
+	struct h_backend	*b[NB];
+	struct h_relay		*r;
+	unsigned		 per[MAXB] = { 0 }, i;
+	char			 needle[160], hp0[64], hp1[64];
+	int			 port1;
+
+	(void)state;
+	for (i = 0; i < NB; i++)
+		b[i] = tagged((int)i);
+	port1 = h_backend_port(b[1]);
+	snprintf(hp0, sizeof(hp0), "%s", h_hostport(AF_INET,
+	    h_backend_port(b[0])));
+	snprintf(hp1, sizeof(hp1), "%s", h_hostport(AF_INET, port1));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route bk]\nlisten = %s\nupstream = %s\nupstream = %s\n"
+	    "upstream = %s backup\nretries = 0\nhealth_check = tcp\n"
+	    "check_interval = 200ms\nrise = 2\nfall = 2\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), hp0, hp1,
+	    h_hostport(AF_INET, h_backend_port(b[2])));
+	run_sessions(r, "bk", 12, 10, per);
+	print_message("backup, all up: %u,%u,%u\n", per[0], per[1], per[2]);
+	assert_int_equal(per[2], 0);
+	assert_true(per[0] > 0 && per[1] > 0);
+
+	h_backend_free(b[0]);
+	b[0] = NULL;
+	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp0, "down"));
+	memset(per, 0, sizeof(per));
+	run_sessions(r, "bk", 10, 100, per);
+	print_message("backup, b0 down: %u,%u,%u\n", per[0], per[1], per[2]);
+	assert_int_equal(per[1], 10);
+
+	h_backend_free(b[1]);
+	b[1] = NULL;
+	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp1, "down"));
+	memset(per, 0, sizeof(per));
+	run_sessions(r, "bk", 10, 200, per);
+	print_message("backup, all primaries down: %u,%u,%u\n", per[0],
+	    per[1], per[2]);
+	assert_int_equal(per[2], 10);
+
+	b[1] = tagged_at(1, "127.0.0.1", port1);
+	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp1, "up"));
+	memset(per, 0, sizeof(per));
+	run_sessions(r, "bk", 10, 300, per);
+	print_message("backup, b1 back: %u,%u,%u\n", per[0], per[1], per[2]);
+	assert_int_equal(per[1], 10);
+	h_relay_finish(r);
+	for (i = 0; i < NB; i++)
+		h_backend_free(b[i]);
+}
+
+/* --- per-upstream limits ------------------------------------------------- */
+
+/*
+ * b0 max_connections=1, b1 max_connections=2: three held sessions fill
+ * both, whatever round robin would have chosen; a fourth client is
+ * closed at once (end=upstream_full) and no backend hears of it; one
+ * session ending makes room again.
+ */
+static void
+test_upstream_max_connections(void **state)
+{
+	struct h_backend	*b[2];
+	struct h_backend_stats	 st0, st1;
+	struct h_relay		*r;
+	unsigned		 live[MAXB] = { 0 }, i;
+	int			 fds[3], idx[3], fd, k, n;
+	int64_t			 t0;
+
+	(void)state;
+	for (i = 0; i < 2; i++)
+		b[i] = tagged((int)i);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route mc]\nlisten = %s\nupstream = %s max_connections=1\n"
+	    "upstream = %s max_connections=2\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, h_backend_port(b[1])));
+	for (k = 0; k < 3; k++) {
+		fds[k] = open_session(r, "mc", NULL, &idx[k]);
+		if (idx[k] < 0)
+			fail_msg("held session %d was refused", k);
+		live[idx[k]]++;
+	}
+	print_message("max_connections 1,2: held %u,%u\n", live[0], live[1]);
+	assert_int_equal(live[0], 1);
+	assert_int_equal(live[1], 2);
+	h_backend_stats(b[0], &st0);
+	h_backend_stats(b[1], &st1);
+
+	t0 = h_now_ms();
+	fd = h_relay_connect(r, "mc", AF_INET);
+	n = read_tag(fd, 3000);
+	print_message("fourth client: %s after %lld ms\n",
+	    n < 0 ? "closed" : "served", (long long)(h_now_ms() - t0));
+	assert_int_equal(n, -1);
+	assert_in_range(h_now_ms() - t0, 0, 1000);
+	close(fd);
+	H_EXPECT_LOG(r, "end=upstream_full");
+	{
+		struct h_backend_stats	 a0, a1;
+
+		h_backend_stats(b[0], &a0);
+		h_backend_stats(b[1], &a1);
+		assert_int_equal(a0.accepted, st0.accepted);
+		assert_int_equal(a1.accepted, st1.accepted);
+	}
+	/* End one on b1: its place is free for the next client. */
+	for (k = 0; k < 3 && idx[k] != 1; k++)
+		;
+	assert_true(k < 3);
+	close_session(fds[k], 50);
+	fds[k] = -1;
+	wait_ends(r, 2);	/* the refused one and this one */
+	fds[k] = open_session(r, "mc", NULL, &idx[k]);
+	assert_int_equal(idx[k], 1);
+	for (k = 0; k < 3; k++)
+		close_session(fds[k], 60 + (uint64_t)k);
+	h_relay_finish(r);
+	for (i = 0; i < 2; i++)
+		h_backend_free(b[i]);
+}
+
+/* --- hostnames ------------------------------------------------------------ */
+
+/*
+ * backend.test, looked up in RELAY46_HOSTS every 200 ms.  127.0.0.2 and
+ * 127.0.0.3 run one backend each on the same port.  Moving the name from
+ * .2 to .3 logs both changes and moves new sessions, while one held on .2
+ * goes on; naming both spreads sessions over both; a file without the
+ * name keeps the last good addresses.
+ */
+static void
+test_resolve_hosts(void **state)
+{
+	struct h_backend	*b[2];
+	struct h_relay		*r;
+	const char		*dir;
+	char			 hosts[H_PATH + 64], needle[160], hp2[64], hp3[64];
+	unsigned		 per[MAXB] = { 0 }, mentions;
+	int			 port, held, idx;
+
+	(void)state;
+	b[0] = tagged_at(0, "127.0.0.2", 0);
+	port = h_backend_port(b[0]);
+	b[1] = tagged_at(1, "127.0.0.3", port);
+	snprintf(hp2, sizeof(hp2), "127.0.0.2:%d", port);
+	snprintf(hp3, sizeof(hp3), "127.0.0.3:%d", port);
+	dir = h_tmpdir();
+	h_write_file(hosts, sizeof(hosts), dir, "hosts",
+	    "# test hosts\n127.0.0.2\tbackend.test\n");
+	h_relay_setenv("RELAY46_HOSTS", hosts);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route rs]\nlisten = %s\nupstream = backend.test:%d\n"
+	    "resolve = 200ms\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), port);
+	h_relay_setenv(NULL, NULL);
+	run_sessions(r, "rs", 4, 10, per);
+	assert_int_equal(per[0], 4);
+	held = open_session(r, "rs", NULL, &idx);
+	assert_int_equal(idx, 0);
+
+	h_replace_file(hosts, "127.0.0.3 backend.test\n");
+	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp3, "added"));
+	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp2, "removed"));
+	memset(per, 0, sizeof(per));
+	run_sessions(r, "rs", 6, 100, per);
+	print_message("after the move: %u on .2, %u on .3\n", per[0], per[1]);
+	assert_int_equal(per[1], 6);
+	/* The live session on the vanished address was left alone. */
+	H_ASSERT_END(h_echo(held, 150, 5000, H_IO_MS), H_OK, H_OK);
+
+	h_replace_file(hosts, "127.0.0.2 backend.test\n"
+	    "127.0.0.3 backend.test\n");
+	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp2, "added"));
+	memset(per, 0, sizeof(per));
+	run_sessions(r, "rs", 10, 200, per);
+	print_message("both named: %u on .2, %u on .3\n", per[0], per[1]);
+	assert_true(per[0] > 0 && per[1] > 0);
+
+	/*
+	 * A lookup that finds nothing keeps what we had.  There is no line
+	 * we can count on, so give it a few resolve intervals (1.5 s, or
+	 * less if relay46 says something about the name).
+	 */
+	mentions = h_relay_log_count(r, "backend.test");
+	h_replace_file(hosts, "127.0.0.9 other.test\n");
+	(void)h_relay_log_wait_n(r, "backend.test", mentions + 1, 1500);
+	memset(per, 0, sizeof(per));
+	run_sessions(r, "rs", 10, 300, per);
+	print_message("name gone from the file: %u on .2, %u on .3\n",
+	    per[0], per[1]);
+	assert_true(per[0] > 0 && per[1] > 0);
+	assert_int_equal(h_relay_log_count(r, state_needle(needle,
+	    sizeof(needle), hp3, "removed")), 0);
+	close_session(held, 160);
+	h_relay_finish(r);
+	h_backend_free(b[0]);
+	h_backend_free(b[1]);
+}
+
+/*
+ * Happy Eyeballs: backend.test is ::1 and 127.0.0.1 on one port; on one
+ * of them the connect hangs (full accept queue), on the other a backend
+ * answers.  Whichever family relay46 tries first, each session must
+ * reach the backend in well under connect_timeout (5 s): the second
+ * family starts 250 ms after the first.  Both ways round are tried.
+ */
+#define HE_MAX_MS	1500
+
+static void
+happy_eyeballs(int hang_family, const char *hosts_text)
+{
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*dir;
+	char			 hosts[H_PATH + 64];
+	int			 port, lfd, filler, fd, idx, i;
+	int64_t			 t0, took, worst = 0;
+
+	port = h_free_port(AF_INET);
+	lfd = h_blackhole(hang_family, &port, &filler);
+	b = tagged_at(0, hang_family == AF_INET6 ? "127.0.0.1" : "::1", port);
+	dir = h_tmpdir();
+	h_write_file(hosts, sizeof(hosts), dir, "hosts", hosts_text);
+	h_relay_setenv("RELAY46_HOSTS", hosts);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route he]\nlisten = %s\nupstream = backend.test:%d\n"
+	    "connect_timeout = 5s\nretries = 0\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), port);
+	h_relay_setenv(NULL, NULL);
+	for (i = 0; i < 4; i++) {
+		t0 = h_now_ms();
+		fd = h_relay_connect(r, "he", AF_INET);
+		idx = read_tag(fd, 4000);
+		took = h_now_ms() - t0;
+		worst = took > worst ? took : worst;
+		if (idx != 0)
+			fail_msg("Happy Eyeballs (%s hangs): session %d not "
+			    "served (%lld ms)", hang_family == AF_INET6 ?
+			    "::1" : "127.0.0.1", i, (long long)took);
+		close_session(fd, 10 + (uint64_t)i);
+	}
+	print_message("Happy Eyeballs, %s hanging: slowest session reached "
+	    "the backend after %lld ms\n",
+	    hang_family == AF_INET6 ? "::1" : "127.0.0.1", (long long)worst);
+	assert_in_range(worst, 0, HE_MAX_MS);
+	h_relay_finish(r);
+	h_backend_free(b);
+	if (filler != -1)
+		close(filler);
+	close(lfd);
+}
+
+static void
+test_happy_eyeballs_v6_hangs(void **state)
+{
+	(void)state;
+	h_require_ipv6();
+	happy_eyeballs(AF_INET6, "::1 backend.test\n127.0.0.1 backend.test\n");
+}
+
+static void
+test_happy_eyeballs_v4_hangs(void **state)
+{
+	(void)state;
+	h_require_ipv6();
+	happy_eyeballs(AF_INET, "127.0.0.1 backend.test\n::1 backend.test\n");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_roundrobin_weights, h_teardown),
+		cmocka_unit_test_teardown(test_leastconn, h_teardown),
+		cmocka_unit_test_teardown(test_source, h_teardown),
+		cmocka_unit_test_teardown(test_random, h_teardown),
+		cmocka_unit_test_teardown(test_active_kill_restart, h_teardown),
+		cmocka_unit_test_teardown(test_passive_fall, h_teardown),
+		cmocka_unit_test_teardown(test_total_outage_heals, h_teardown),
+		cmocka_unit_test_teardown(test_backup, h_teardown),
+		cmocka_unit_test_teardown(test_upstream_max_connections,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_resolve_hosts, h_teardown),
+		cmocka_unit_test_teardown(test_happy_eyeballs_v6_hangs,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_happy_eyeballs_v4_hangs,
+		    h_teardown),
+	};
+
+	h_init();
+	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -1,0 +1,1047 @@
+#include "autoconf.h"
+
+/*
+ * The PROXY protocol over real sockets.  Sending (proxy_protocol = v1,
+ * v2): a backend in the test accepts relay46's connection, parses the
+ * header with its own parser (written from HAProxy's proxy-protocol.txt,
+ * independent of src/proxyproto.c) and compares it byte for byte with
+ * what the spec says for the real client and listener addresses; the
+ * client's bytes must follow unchanged.  Receiving (accept_proxy = on):
+ * good v1/v2 headers, LOCAL and UNKNOWN, TLVs, headers split over
+ * segments, every kind of bad header, the timeout, the header's source
+ * used for source hashing, and a chain of two relay46 processes.
+ */
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define PAYLOAD		5000
+#define V1_MAX		107	/* the spec: a v1 line is at most this long */
+#define V2_SIGLEN	12
+
+static const uint8_t v2sig[V2_SIGLEN] = {
+	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
+};
+
+/* --- an independent PROXY header parser ---------------------------------- */
+
+struct pp {
+	int		 version;	/* 1 or 2 */
+	bool		 local;		/* v2 LOCAL, v1 UNKNOWN */
+	int		 family;	/* AF_INET, AF_INET6, or 0 */
+	char		 src[INET6_ADDRSTRLEN];
+	char		 dst[INET6_ADDRSTRLEN];
+	unsigned	 sport, dport;
+	size_t		 tlv_len;	/* v2: bytes after the addresses */
+};
+
+/* A decimal port as the spec writes it: 0..65535, no leading zero. */
+static bool
+pp_port(const char *s, size_t len, unsigned *port)
+{
+	size_t		 i;
+	unsigned long	 v = 0;
+
+	if (len == 0 || len > 5 || (len > 1 && s[0] == '0'))
+		return false;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v > 65535)
+		return false;
+	*port = (unsigned)v;
+	return true;
+}
+
+/* An address of ${family} exactly as inet_ntop() writes it. */
+static bool
+pp_addr(int family, const char *s, size_t len, char *out)
+{
+	uint8_t	 bin[16];
+	char	 tmp[INET6_ADDRSTRLEN], back[INET6_ADDRSTRLEN];
+
+	if (len == 0 || len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (inet_pton(family, tmp, bin) != 1 ||
+	    inet_ntop(family, bin, back, sizeof(back)) == NULL ||
+	    strcmp(back, tmp) != 0)
+		return false;
+	strcpy(out, tmp);
+	return true;
+}
+
+/* v1: returns the header length, 0 for "need more", -1 if malformed. */
+static ssize_t
+pp_parse_v1(const uint8_t *b, size_t n, struct pp *pp, char *why, size_t wl)
+{
+	const char	*f[6];
+	size_t		 flen[6], nf = 0, i, start, end;
+	const uint8_t	*crlf = NULL;
+
+	for (i = 0; i + 1 < n && i + 1 < V1_MAX; i++)
+		if (b[i] == '\r' && b[i + 1] == '\n') {
+			crlf = b + i;
+			break;
+		}
+	if (crlf == NULL) {
+		if (n >= V1_MAX) {
+			snprintf(why, wl, "no CRLF within %d bytes", V1_MAX);
+			return -1;
+		}
+		return 0;
+	}
+	end = (size_t)(crlf - b);
+	/* Fields separated by exactly one space. */
+	for (start = 0, i = 0; i <= end; i++)
+		if (i == end || b[i] == ' ') {
+			if (nf == 6) {
+				snprintf(why, wl, "too many fields");
+				return -1;
+			}
+			f[nf] = (const char *)b + start;
+			flen[nf++] = i - start;
+			start = i + 1;
+		}
+	if (flen[0] != 5 || memcmp(f[0], "PROXY", 5) != 0) {
+		snprintf(why, wl, "v1: no PROXY");
+		return -1;
+	}
+	memset(pp, 0, sizeof(*pp));
+	pp->version = 1;
+	if (nf >= 2 && flen[1] == 7 && memcmp(f[1], "UNKNOWN", 7) == 0) {
+		pp->local = true;
+		return (ssize_t)(end + 2);
+	}
+	if (nf != 6) {
+		snprintf(why, wl, "v1: %zu fields", nf);
+		return -1;
+	}
+	if (flen[1] == 4 && memcmp(f[1], "TCP4", 4) == 0)
+		pp->family = AF_INET;
+	else if (flen[1] == 4 && memcmp(f[1], "TCP6", 4) == 0)
+		pp->family = AF_INET6;
+	else {
+		snprintf(why, wl, "v1: bad protocol");
+		return -1;
+	}
+	if (!pp_addr(pp->family, f[2], flen[2], pp->src) ||
+	    !pp_addr(pp->family, f[3], flen[3], pp->dst) ||
+	    !pp_port(f[4], flen[4], &pp->sport) ||
+	    !pp_port(f[5], flen[5], &pp->dport)) {
+		snprintf(why, wl, "v1: bad address or port");
+		return -1;
+	}
+	return (ssize_t)(end + 2);
+}
+
+static ssize_t
+pp_parse_v2(const uint8_t *b, size_t n, struct pp *pp, char *why, size_t wl)
+{
+	size_t	 len, alen, off;
+
+	if (n < 16)
+		return 0;
+	len = (size_t)b[14] << 8 | b[15];
+	if (n < 16 + len)
+		return 0;
+	memset(pp, 0, sizeof(*pp));
+	pp->version = 2;
+	if ((b[12] >> 4) != 2) {
+		snprintf(why, wl, "v2: version %d", b[12] >> 4);
+		return -1;
+	}
+	switch (b[12] & 0x0f) {
+	case 0:
+		pp->local = true;
+		return (ssize_t)(16 + len);
+	case 1:
+		break;
+	default:
+		snprintf(why, wl, "v2: command %d", b[12] & 0x0f);
+		return -1;
+	}
+	switch (b[13]) {
+	case 0x11:
+		pp->family = AF_INET;
+		alen = 12;
+		break;
+	case 0x21:
+		pp->family = AF_INET6;
+		alen = 36;
+		break;
+	default:
+		snprintf(why, wl, "v2: family/transport %#x", b[13]);
+		return -1;
+	}
+	if (len < alen) {
+		snprintf(why, wl, "v2: %zu bytes for %zu of addresses", len, alen);
+		return -1;
+	}
+	off = 16;
+	inet_ntop(pp->family, b + off, pp->src, sizeof(pp->src));
+	inet_ntop(pp->family, b + off + alen / 2 - 2, pp->dst, sizeof(pp->dst));
+	pp->sport = (unsigned)b[off + alen - 4] << 8 | b[off + alen - 3];
+	pp->dport = (unsigned)b[off + alen - 2] << 8 | b[off + alen - 1];
+	pp->tlv_len = len - alen;
+	/* TLVs: type, 16-bit length, value; each must fit. */
+	for (off = 16 + alen; off < 16 + len;) {
+		size_t	 tl;
+
+		if (16 + len - off < 3) {
+			snprintf(why, wl, "v2: a TLV cut short");
+			return -1;
+		}
+		tl = (size_t)b[off + 1] << 8 | b[off + 2];
+		if (off + 3 + tl > 16 + len) {
+			snprintf(why, wl, "v2: a TLV overflows the header");
+			return -1;
+		}
+		off += 3 + tl;
+	}
+	return (ssize_t)(16 + len);
+}
+
+/*
+ * pp_parse(b, n, pp, why, wl): the header at the start of ${b}: its
+ * length, 0 while it may still be a prefix of one, -1 if it is not one.
+ */
+static ssize_t
+pp_parse(const uint8_t *b, size_t n, struct pp *pp, char *why, size_t wl)
+{
+	size_t	 k;
+
+	k = n < V2_SIGLEN ? n : V2_SIGLEN;
+	if (memcmp(b, v2sig, k) == 0)
+		return n < V2_SIGLEN ? 0 : pp_parse_v2(b, n, pp, why, wl);
+	k = n < 6 ? n : 6;
+	if (memcmp(b, "PROXY ", k) == 0)
+		return n < 6 ? 0 : pp_parse_v1(b, n, pp, why, wl);
+	snprintf(why, wl, "neither a v1 nor a v2 header");
+	return -1;
+}
+
+/* --- building expected headers ---------------------------------------------- */
+
+/* The text of ${ss}'s address and its port. */
+static void
+sa_text(const struct sockaddr_storage *ss, char *buf, size_t len,
+    unsigned *port)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)len);
+		*port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)len);
+		*port = ntohs(s4->sin_port);
+	}
+}
+
+/* The client side of ${fd}: its own address (src) and its peer's (dst). */
+static void
+fd_addrs(int fd, struct sockaddr_storage *src, struct sockaddr_storage *dst)
+{
+	socklen_t	 l1 = sizeof(*src), l2 = sizeof(*dst);
+
+	if (getsockname(fd, (struct sockaddr *)src, &l1) == -1 ||
+	    getpeername(fd, (struct sockaddr *)dst, &l2) == -1)
+		fail_msg("getsockname/getpeername: %s", strerror(errno));
+}
+
+/* The header the spec gives for a TCP connection ${src} -> ${dst}. */
+static size_t
+expected_header(int version, const struct sockaddr_storage *src,
+    const struct sockaddr_storage *dst, uint8_t *out, size_t outlen)
+{
+	char		 s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+	unsigned	 sp, dp;
+	int		 n;
+	size_t		 alen;
+
+	assert_int_equal(src->ss_family, dst->ss_family);
+	sa_text(src, s, sizeof(s), &sp);
+	sa_text(dst, d, sizeof(d), &dp);
+	if (version == 1) {
+		n = snprintf((char *)out, outlen, "PROXY %s %s %s %u %u\r\n",
+		    src->ss_family == AF_INET6 ? "TCP6" : "TCP4", s, d, sp, dp);
+		assert_true(n > 0 && (size_t)n < outlen);
+		return (size_t)n;
+	}
+	alen = src->ss_family == AF_INET6 ? 36 : 12;
+	assert_true(outlen >= 16 + alen);
+	memcpy(out, v2sig, V2_SIGLEN);
+	out[12] = 0x21;		/* version 2, PROXY */
+	out[13] = src->ss_family == AF_INET6 ? 0x21 : 0x11;	/* STREAM */
+	out[14] = 0;
+	out[15] = (uint8_t)alen;
+	if (src->ss_family == AF_INET6) {
+		memcpy(out + 16, &((const struct sockaddr_in6 *)src)->sin6_addr, 16);
+		memcpy(out + 32, &((const struct sockaddr_in6 *)dst)->sin6_addr, 16);
+	} else {
+		memcpy(out + 16, &((const struct sockaddr_in *)src)->sin_addr, 4);
+		memcpy(out + 20, &((const struct sockaddr_in *)dst)->sin_addr, 4);
+	}
+	out[16 + alen - 4] = (uint8_t)(sp >> 8);
+	out[16 + alen - 3] = (uint8_t)sp;
+	out[16 + alen - 2] = (uint8_t)(dp >> 8);
+	out[16 + alen - 1] = (uint8_t)dp;
+	return 16 + alen;
+}
+
+/* Printable dump of a header, for failure messages. */
+static const char *
+dump(const uint8_t *b, size_t n)
+{
+	static char	 out[4 * 300 + 1];
+	size_t		 i, o = 0;
+
+	for (i = 0; i < n && o + 5 < sizeof(out); i++) {
+		if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\')
+			out[o++] = (char)b[i];
+		else
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02x",
+			    b[i]);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * The backend's side: accept relay46's connection on ${lfd}, read and
+ * parse the header (into ${pp}; its raw bytes into ${raw}, length
+ * returned), then the ${paylen} bytes of stream ${seed}, which must
+ * follow unchanged.  Returns the accepted fd.
+ */
+static int
+backend_take(int lfd, struct pp *pp, uint8_t *raw, size_t rawcap,
+    size_t *rawlen, uint64_t seed, size_t paylen)
+{
+	uint8_t		*buf;
+	size_t		 have = 0, cap = rawcap + paylen + 1;
+	int64_t		 deadline = h_now_ms() + H_IO_MS, bad;
+	ssize_t		 hl = 0, n;
+	unsigned	 i;
+	char		 why[128] = "";
+	int		 fd;
+
+	if ((fd = h_accept(lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted no connection: %s",
+		    strerror(errno));
+	if ((buf = malloc(cap)) == NULL)
+		h_fault("out of memory");
+	/* Byte by byte until the header is whole: never read past it. */
+	for (i = 0; i < 100000u && hl == 0; i++) {
+		struct pollfd	 p = { fd, POLLIN, 0 };
+
+		if (have == rawcap)
+			fail_msg("no header within %zu bytes: %s", rawcap,
+			    dump(buf, have));
+		n = recv(fd, buf + have, 1, 0);
+		if (n == 1) {
+			have++;
+			hl = pp_parse(buf, have, pp, why, sizeof(why));
+			if (hl == -1)
+				fail_msg("the backend got a bad PROXY header "
+				    "(%s): %s", why, dump(buf, have));
+			continue;
+		}
+		if (n == 0)
+			fail_msg("EOF inside the PROXY header: %s",
+			    dump(buf, have));
+		if (errno != EAGAIN && errno != EINTR)
+			fail_msg("recv: %s", strerror(errno));
+		if (h_left(deadline) == 0)
+			fail_msg("no whole PROXY header in time: %s",
+			    dump(buf, have));
+		(void)poll(&p, 1, h_left(deadline));
+	}
+	memcpy(raw, buf, (size_t)hl);
+	*rawlen = (size_t)hl;
+	if (paylen > 0) {
+		size_t	 got = 0;
+		int	 end = h_recv_n(fd, buf, paylen, H_IO_MS, &got);
+
+		if (end != H_OK)
+			fail_msg("payload after the header: %zu of %zu bytes, %s",
+			    got, paylen, h_end_str(end));
+		if ((bad = h_pattern_check(seed, 0, buf, paylen)) != -1)
+			fail_msg("payload byte %lld differs", (long long)bad);
+	}
+	free(buf);
+	return fd;
+}
+
+/* Send ${len} bytes of stream ${seed} on ${fd}. */
+static void
+send_stream(int fd, uint64_t seed, size_t len)
+{
+	uint8_t	*b;
+
+	if ((b = malloc(len)) == NULL)
+		h_fault("out of memory");
+	h_pattern(seed, 0, b, len);
+	H_ASSERT_END(h_send_all(fd, b, len, H_IO_MS), H_OK, H_OK);
+	free(b);
+}
+
+/* Receive exactly ${len} bytes of stream ${seed} on ${fd}. */
+static void
+recv_stream(int fd, uint64_t seed, size_t len)
+{
+	uint8_t	*b;
+	size_t	 got = 0;
+	int	 end;
+
+	if ((b = malloc(len + 1)) == NULL)
+		h_fault("out of memory");
+	end = h_recv_n(fd, b, len, H_IO_MS, &got);
+	if (end != H_OK)
+		fail_msg("received %zu of %zu bytes: %s", got, len,
+		    h_end_str(end));
+	assert_int_equal(h_pattern_check(seed, 0, b, len), -1);
+	free(b);
+}
+
+/* --- proxy_protocol = v1 | v2 ------------------------------------------- */
+
+/*
+ * A client (from ${src}, on ${family}) through a relay that sends a
+ * version ${version} header to a parsing backend.  The header must come
+ * first, even before the client says anything (server-speaks-first
+ * protocols need that), be byte-exact, and be followed by the payload;
+ * the reply must come back untouched, without any header.
+ */
+static void
+send_header(int version, int family, const char *src)
+{
+	struct sockaddr_storage	 cs, cd;
+	struct h_relay		*r;
+	struct pp		 pp;
+	uint8_t			 raw[256], want[256];
+	size_t			 rawlen, wantlen;
+	char			 csrc[INET6_ADDRSTRLEN], cdst[INET6_ADDRSTRLEN];
+	unsigned		 csp, cdp;
+	int			 lfd, bport = 0, fd, bfd;
+
+	lfd = h_listen_at("127.0.0.1", &bport);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route pp]\nlisten = %s\nupstream = %s\nproxy_protocol = v%d\n",
+	    h_hostport(family, h_free_port(family)),
+	    h_hostport(AF_INET, bport), version);
+	fd = src == NULL ? h_relay_connect(r, "pp", family) :
+	    h_relay_connect_from(r, "pp", family, src);
+	fd_addrs(fd, &cs, &cd);
+	sa_text(&cs, csrc, sizeof(csrc), &csp);
+	sa_text(&cd, cdst, sizeof(cdst), &cdp);
+	wantlen = expected_header(version, &cs, &cd, want, sizeof(want));
+
+	/* Nothing sent yet: the header alone must arrive. */
+	bfd = backend_take(lfd, &pp, raw, sizeof(raw), &rawlen, 0, 0);
+	print_message("v%d from %s:%u to %s:%u: backend got %zu bytes: %s\n",
+	    version, csrc, csp, cdst, cdp, rawlen, dump(raw, rawlen));
+	assert_int_equal(pp.version, version);
+	assert_false(pp.local);
+	assert_int_equal(pp.family, family);
+	assert_string_equal(pp.src, csrc);
+	assert_string_equal(pp.dst, cdst);
+	assert_int_equal(pp.sport, csp);
+	assert_int_equal(pp.dport, cdp);
+	assert_int_equal(pp.tlv_len, 0);
+	if (rawlen != wantlen || memcmp(raw, want, wantlen) != 0) {
+		fail_msg("header is not byte-exact: got %s", dump(raw, rawlen));
+	}
+	/* Then the client's bytes, unchanged, and the reply back. */
+	send_stream(fd, 77, PAYLOAD);
+	recv_stream(bfd, 77, PAYLOAD);
+	send_stream(bfd, 78, PAYLOAD);
+	recv_stream(fd, 78, PAYLOAD);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	H_ASSERT_END(h_wait_end(bfd, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(bfd);
+	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(fd);
+	H_EXPECT_LOG(r, "end=done");
+	h_relay_finish(r);
+	close(lfd);
+}
+
+static void
+test_send_v1_v4(void **state)
+{
+	(void)state;
+	send_header(1, AF_INET, "127.0.0.7");
+}
+
+static void
+test_send_v2_v4(void **state)
+{
+	(void)state;
+	send_header(2, AF_INET, "127.0.0.8");
+}
+
+static void
+test_send_v1_v6(void **state)
+{
+	(void)state;
+	h_require_ipv6();
+	send_header(1, AF_INET6, NULL);
+}
+
+static void
+test_send_v2_v6(void **state)
+{
+	(void)state;
+	h_require_ipv6();
+	send_header(2, AF_INET6, NULL);
+}
+
+/* --- accept_proxy = on: good headers ----------------------------------------- */
+
+/* A v2 header for ${family} from src:sport to dst:dport, ${tlv} appended. */
+static size_t
+v2_header(uint8_t *out, int cmd, int family, const char *src, unsigned sport,
+    const char *dst, unsigned dport, const uint8_t *tlv, size_t tlvlen)
+{
+	size_t	 alen = family == AF_INET6 ? 36 : family == AF_INET ? 12 : 0;
+	size_t	 len = alen + tlvlen;
+
+	memcpy(out, v2sig, V2_SIGLEN);
+	out[12] = (uint8_t)(0x20 | cmd);
+	out[13] = family == AF_INET6 ? 0x21 : family == AF_INET ? 0x11 : 0x00;
+	out[14] = (uint8_t)(len >> 8);
+	out[15] = (uint8_t)len;
+	if (family != 0) {
+		assert_int_equal(inet_pton(family, src, out + 16), 1);
+		assert_int_equal(inet_pton(family, dst, out + 16 + alen / 2 - 2),
+		    1);
+		out[16 + alen - 4] = (uint8_t)(sport >> 8);
+		out[16 + alen - 3] = (uint8_t)sport;
+		out[16 + alen - 2] = (uint8_t)(dport >> 8);
+		out[16 + alen - 1] = (uint8_t)dport;
+	}
+	if (tlvlen > 0)
+		memcpy(out + 16 + alen, tlv, tlvlen);
+	return 16 + len;
+}
+
+/*
+ * Send ${hdr} and PAYLOAD bytes in one go (or the header in two parts
+ * with a pause between, ${split} > 0) through an accept_proxy relay to
+ * an echo backend: the echo must be the payload alone; the backend must
+ * have received nothing else; the end line must show ${client}, and the
+ * real peer as via= (unless ${local}).
+ */
+static void
+accept_good(struct h_relay *r, struct h_backend *b, const uint8_t *hdr,
+    size_t hdrlen, size_t split, const char *client, bool local,
+    uint64_t seed)
+{
+	struct h_backend_stats	 before, after;
+	char			 a[128], v[64];
+	uint8_t			*msg;
+	int			 fd, port;
+
+	h_backend_stats(b, &before);
+	fd = h_relay_connect(r, "ap", AF_INET);
+	port = h_sock_port(fd, false);
+	if ((msg = malloc(hdrlen + PAYLOAD)) == NULL)
+		h_fault("out of memory");
+	memcpy(msg, hdr, hdrlen);
+	h_pattern(seed, 0, msg + hdrlen, PAYLOAD);
+	if (split > 0) {
+		struct pollfd	 p = { fd, POLLIN, 0 };
+
+		H_ASSERT_END(h_send_all(fd, msg, split, H_IO_MS), H_OK, H_OK);
+		/* Half a header: relay46 must wait, neither answer nor close. */
+		assert_int_equal(poll(&p, 1, 200), 0);
+		H_ASSERT_END(h_send_all(fd, msg + split, hdrlen - split +
+		    PAYLOAD, H_IO_MS), H_OK, H_OK);
+	} else
+		H_ASSERT_END(h_send_all(fd, msg, hdrlen + PAYLOAD, H_IO_MS),
+		    H_OK, H_OK);
+	free(msg);
+	recv_stream(fd, seed, PAYLOAD);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(fd);
+	assert_true(h_backend_wait(b, before.accepted + 1, before.done + 1,
+	    before.rx + PAYLOAD, H_IO_MS));
+	h_backend_stats(b, &after);
+	/* Not one byte of the header went upstream. */
+	assert_int_equal(after.rx - before.rx, PAYLOAD);
+	if (local) {
+		snprintf(a, sizeof(a), "client=127.0.0.1:%d ", port);
+		H_EXPECT_LOG_LINE(r, a, "end=done");
+	} else {
+		snprintf(a, sizeof(a), "client=%s via=127.0.0.1:%d upstream=",
+		    client, port);
+		snprintf(v, sizeof(v), "end=done");
+		H_EXPECT_LOG_LINE(r, a, v);
+	}
+}
+
+static struct h_relay *
+accept_relay(struct h_backend *b, const char *extra)
+{
+	return h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route ap]\nlisten = %s\nupstream = %s\naccept_proxy = on\n%s",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)), extra);
+}
+
+static void
+test_accept_v1(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*h4 = "PROXY TCP4 192.0.2.10 198.51.100.1 5555 443\r\n";
+	const char		*h6 =
+	    "PROXY TCP6 2001:db8::10 2001:db8::1 65535 443\r\n";
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = accept_relay(b, "");
+	accept_good(r, b, (const uint8_t *)h4, strlen(h4), 0,
+	    "192.0.2.10:5555", false, 1);
+	accept_good(r, b, (const uint8_t *)h6, strlen(h6), 0,
+	    "[2001:db8::10]:65535", false, 2);
+	/* Split inside the address, and right before the CRLF. */
+	accept_good(r, b, (const uint8_t *)h4, strlen(h4), 14,
+	    "192.0.2.10:5555", false, 3);
+	accept_good(r, b, (const uint8_t *)h4, strlen(h4), strlen(h4) - 1,
+	    "192.0.2.10:5555", false, 4);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+static void
+test_accept_v2(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	/* PP2_TYPE_NOOP (0x04) and PP2_TYPE_AUTHORITY (0x02) TLVs. */
+	static const uint8_t	 tlv[] = {
+		0x04, 0x00, 0x03, 0xaa, 0xbb, 0xcc,
+		0x02, 0x00, 0x08, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.',
+	};
+	uint8_t			 h[256];
+	size_t			 n;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = accept_relay(b, "");
+	n = v2_header(h, 1, AF_INET, "192.0.2.20", 1234, "198.51.100.2", 80,
+	    NULL, 0);
+	accept_good(r, b, h, n, 0, "192.0.2.20:1234", false, 1);
+	n = v2_header(h, 1, AF_INET6, "2001:db8::7", 4444, "2001:db8::1", 443,
+	    tlv, sizeof(tlv));
+	accept_good(r, b, h, n, 0, "[2001:db8::7]:4444", false, 2);
+	/* Split in the signature, and in the TLVs. */
+	accept_good(r, b, h, n, 5, "[2001:db8::7]:4444", false, 3);
+	accept_good(r, b, h, n, n - 4, "[2001:db8::7]:4444", false, 4);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * LOCAL (v2) and UNKNOWN (v1) carry no client: the real connection's
+ * addresses are used.
+ */
+static void
+test_accept_local(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	static const uint8_t	 tlv[] = { 0x04, 0x00, 0x01, 0x00 };
+	uint8_t			 h[256];
+	size_t			 n;
+	const char		*unk = "PROXY UNKNOWN\r\n";
+	const char		*unk2 =
+	    "PROXY UNKNOWN 192.0.2.1 192.0.2.2 1 2\r\n";
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = accept_relay(b, "");
+	n = v2_header(h, 0, 0, NULL, 0, NULL, 0, NULL, 0);
+	accept_good(r, b, h, n, 0, NULL, true, 1);
+	/* LOCAL with addresses and a TLV: the addresses are ignored. */
+	n = v2_header(h, 0, AF_INET, "192.0.2.30", 1, "192.0.2.31", 2, tlv,
+	    sizeof(tlv));
+	h[12] = 0x20;
+	accept_good(r, b, h, n, 0, NULL, true, 2);
+	accept_good(r, b, (const uint8_t *)unk, strlen(unk), 0, NULL, true, 3);
+	accept_good(r, b, (const uint8_t *)unk2, strlen(unk2), 0, NULL, true,
+	    4);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* --- accept_proxy = on: bad headers ----------------------------------------- */
+
+struct bad {
+	const char	*name;
+	uint8_t		 bytes[300];
+	size_t		 len;
+	bool		 eof;		/* then shut down the sending side */
+};
+
+static size_t
+fill_text(uint8_t *b, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	memcpy(b, s, n);
+	return n;
+}
+
+/*
+ * Each bad header closes the client well before connect_timeout (5 s),
+ * with end=proxy_error on its line; the backend receives nothing.
+ */
+static void
+test_accept_bad(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	static struct bad	 bad[20];
+	size_t			 nb = 0, i, n;
+	uint8_t			 h[300];
+	char			 needle[64];
+	int			 fd, port, end;
+	int64_t			 t0, took;
+
+#define BAD_TEXT(nm, s, e) do {						\
+	bad[nb].name = (nm);						\
+	bad[nb].len = fill_text(bad[nb].bytes, (s));			\
+	bad[nb++].eof = (e);						\
+} while (0)
+#define BAD_BIN(nm, p, l, e) do {					\
+	bad[nb].name = (nm);						\
+	memcpy(bad[nb].bytes, (p), (l));				\
+	bad[nb].len = (l);						\
+	bad[nb++].eof = (e);						\
+} while (0)
+
+	(void)state;
+	BAD_TEXT("no header at all", "GET / HTTP/1.0\r\n\r\n", false);
+	BAD_TEXT("lower-case proxy", "proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n", false);
+	BAD_TEXT("bad IPv4", "PROXY TCP4 300.1.2.3 5.6.7.8 1 2\r\n", false);
+	BAD_TEXT("port > 65535", "PROXY TCP4 1.2.3.4 5.6.7.8 70000 2\r\n",
+	    false);
+	BAD_TEXT("TCP5", "PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n", false);
+	BAD_TEXT("missing port", "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", false);
+	BAD_TEXT("IPv6 under TCP4", "PROXY TCP4 ::1 ::1 1 2\r\n", false);
+	BAD_TEXT("LF without CR", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n"
+	    "GET / HTTP/1.0\r\n", false);
+	memset(h, '1', sizeof(h));
+	memcpy(h, "PROXY TCP4 ", 11);
+	BAD_BIN("v1 over-long, no CRLF", h, 200, false);
+	BAD_TEXT("v1 cut short, then EOF", "PROXY TCP4 192.0.2.1 ", true);
+	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
+	h[12] = 0x11;
+	BAD_BIN("v2 version 1", h, n, false);
+	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
+	h[12] = 0x2f;
+	BAD_BIN("v2 command 15", h, n, false);
+	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
+	h[14] = 0xff;
+	h[15] = 0xff;
+	BAD_BIN("v2 length 65535", h, n, false);
+	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
+	h[15] = 8;
+	BAD_BIN("v2 TCP4 with 8 address bytes", h, 16 + 8, false);
+	{
+		static const uint8_t	 over[] = { 0x04, 0x00, 0x10, 0x00 };
+
+		n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2,
+		    over, sizeof(over));
+		BAD_BIN("v2 TLV longer than the header", h, n, false);
+	}
+	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
+	BAD_BIN("v2 cut short, then EOF", h, 20, true);
+	BAD_BIN("v2 signature cut short, then EOF", v2sig, 7, true);
+	assert_true(nb <= sizeof(bad) / sizeof(bad[0]));
+
+	b = h_backend_start(AF_INET, &cfg);
+	r = accept_relay(b, "connect_timeout = 5s\n");
+	for (i = 0; i < nb; i++) {
+		uint64_t	 extra = 0;
+
+		t0 = h_now_ms();
+		fd = h_relay_connect(r, "ap", AF_INET);
+		port = h_sock_port(fd, false);
+		(void)h_send_all(fd, bad[i].bytes, bad[i].len, 1000);
+		if (bad[i].eof)
+			(void)shutdown(fd, SHUT_WR);
+		end = h_wait_end(fd, 4000, &extra);
+		took = h_now_ms() - t0;
+		close(fd);
+		print_message("%-32s closed after %4lld ms (%s)\n", bad[i].name,
+		    (long long)took, h_end_str(end));
+		if ((end != H_EOF && end != ECONNRESET) || extra != 0)
+			fail_msg("%s: the client was not closed in time: %s "
+			    "(%llu bytes back)", bad[i].name, h_end_str(end),
+			    (unsigned long long)extra);
+		snprintf(needle, sizeof(needle), "127.0.0.1:%d ", port);
+		if (!h_relay_log_line(r, needle, "end=proxy_error", H_IO_MS)) {
+			h_relay_dump(r);
+			fail_msg("%s: no end=proxy_error line for port %d",
+			    bad[i].name, port);
+		}
+	}
+	h_backend_stats(b, &st);
+	print_message("backend: %u accepted, %llu bytes\n", st.accepted,
+	    (unsigned long long)st.rx);
+	/* The contract: nothing received (ideally not even a connect). */
+	assert_int_equal(st.rx, 0);
+	assert_int_equal(h_relay_log_count(r, "end=proxy_timeout"), 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+#undef BAD_TEXT
+#undef BAD_BIN
+}
+
+/*
+ * A header that never completes (or never starts) is given up at
+ * connect_timeout (1 s here): end=proxy_timeout, nothing upstream.
+ */
+static void
+test_accept_timeout(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	static const char *const starts[] = { "PROXY TCP4 192.0.2.1 ", "",
+	    "\r\n\r\n\0\r\nQUIT\n" };
+	char			 needle[64];
+	unsigned		 i;
+	int			 fd, port, end;
+	int64_t			 t0, took;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = accept_relay(b, "connect_timeout = 1s\n");
+	for (i = 0; i < 3; i++) {
+		size_t	 len = i == 2 ? 12 : strlen(starts[i]);
+
+		t0 = h_now_ms();
+		fd = h_relay_connect(r, "ap", AF_INET);
+		port = h_sock_port(fd, false);
+		if (len > 0)
+			H_ASSERT_END(h_send_all(fd, starts[i], len, H_IO_MS),
+			    H_OK, H_OK);
+		end = h_wait_end(fd, 4000, NULL);
+		took = h_now_ms() - t0;
+		close(fd);
+		print_message("header start %u (%zu bytes): closed after "
+		    "%lld ms (%s)\n", i, len, (long long)took, h_end_str(end));
+		H_ASSERT_END(end, H_EOF, ECONNRESET);
+		assert_in_range(took, 800, 3000);
+		snprintf(needle, sizeof(needle), "127.0.0.1:%d ", port);
+		H_EXPECT_LOG_LINE(r, needle, "end=proxy_timeout");
+	}
+	h_backend_stats(b, &st);
+	print_message("backend: %u accepted, %llu bytes\n", st.accepted,
+	    (unsigned long long)st.rx);
+	assert_int_equal(st.rx, 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * balance = source behind accept_proxy hashes the header's source, not
+ * the real peer (127.0.0.1 for every client here): one header source
+ * always lands on one backend, and 30 of them spread over more than one.
+ */
+static void
+test_accept_source_hash(void **state)
+{
+	struct h_backend	*b[3];
+	struct h_relay		*r;
+	static const char *const tags[3] = { "b0", "b1", "b2" };
+	unsigned		 per[3] = { 0 }, i, k, used = 0;
+	char			 hdr[128], t[2];
+	int			 fd, home = -1, idx;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		struct h_backend_cfg	 cfg = { .mode = H_ECHO,
+		    .hello = tags[i] };
+
+		b[i] = h_backend_start(AF_INET, &cfg);
+	}
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route ap]\nlisten = %s\naccept_proxy = on\nbalance = source\n"
+	    "upstream = %s\nupstream = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, h_backend_port(b[1])),
+	    h_hostport(AF_INET, h_backend_port(b[2])));
+	for (i = 1; i <= 30; i++) {
+		for (k = 0; k < 2; k++) {
+			snprintf(hdr, sizeof(hdr), "PROXY TCP4 192.0.2.%u "
+			    "198.51.100.1 %u 80\r\n", i, 1000 + 7 * k);
+			fd = h_relay_connect(r, "ap", AF_INET);
+			H_ASSERT_END(h_send_all(fd, hdr, strlen(hdr), H_IO_MS),
+			    H_OK, H_OK);
+			H_ASSERT_END(h_recv_n(fd, t, 2, H_IO_MS, NULL), H_OK,
+			    H_OK);
+			idx = t[1] - '0';
+			assert_in_range(idx, 0, 2);
+			close(fd);
+			if (k == 0) {
+				home = idx;
+				per[idx]++;
+			} else if (idx != home)
+				fail_msg("header source 192.0.2.%u went to b%d, "
+				    "then b%d", i, home, idx);
+		}
+	}
+	for (i = 0; i < 3; i++)
+		used += per[i] > 0;
+	print_message("source hash of header sources: %u,%u,%u\n", per[0],
+	    per[1], per[2]);
+	assert_true(used >= 2);
+	h_relay_finish(r);
+	for (i = 0; i < 3; i++)
+		h_backend_free(b[i]);
+}
+
+/* --- a chain of two relays -------------------------------------------------- */
+
+/*
+ * client (from ${src}) -> relay A (proxy_protocol = v2) -> relay B
+ * (accept_proxy = on, proxy_protocol = v1) -> parsing backend: the
+ * backend's header names the original client, and B's log shows it as
+ * client= with A as via=.
+ */
+static void
+chain(int family, const char *src)
+{
+	struct sockaddr_storage	 cs, cd;
+	struct h_relay		*ra, *rb;
+	struct pp		 pp;
+	uint8_t			 raw[256];
+	size_t			 rawlen;
+	char			 csrc[INET6_ADDRSTRLEN], cdst[INET6_ADDRSTRLEN];
+	char			 needle[128], bdst[INET6_ADDRSTRLEN];
+	unsigned		 csp, cdp, bport_l;
+	int			 lfd, bport = 0, fd, bfd;
+
+	lfd = h_listen_at("127.0.0.1", &bport);
+	rb = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route b]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
+	    "proxy_protocol = v1\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, bport));
+	bport_l = (unsigned)h_relay_port(rb, "b", AF_INET);
+	ra = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:%u\n"
+	    "proxy_protocol = v2\n",
+	    h_hostport(family, h_free_port(family)), bport_l);
+	fd = src == NULL ? h_relay_connect(ra, "a", family) :
+	    h_relay_connect_from(ra, "a", family, src);
+	fd_addrs(fd, &cs, &cd);
+	sa_text(&cs, csrc, sizeof(csrc), &csp);
+	sa_text(&cd, cdst, sizeof(cdst), &cdp);
+	send_stream(fd, 90, PAYLOAD);
+	bfd = backend_take(lfd, &pp, raw, sizeof(raw), &rawlen, 90, PAYLOAD);
+	print_message("chain: client %s:%u -> A %s:%u -> B 127.0.0.1:%u; "
+	    "backend got %s\n", csrc, csp, cdst, cdp, bport_l,
+	    dump(raw, rawlen));
+	assert_int_equal(pp.version, 1);
+	assert_int_equal(pp.family, family);
+	assert_string_equal(pp.src, csrc);
+	assert_int_equal(pp.sport, csp);
+	/*
+	 * The destination: A's listener (what the client connected to, as
+	 * HAProxy passes it on) or, for IPv4, B's own.
+	 */
+	snprintf(bdst, sizeof(bdst), "%s", pp.dst);
+	if (!((strcmp(bdst, cdst) == 0 && pp.dport == cdp) ||
+	    (family == AF_INET && strcmp(bdst, "127.0.0.1") == 0 &&
+	    pp.dport == bport_l)))
+		fail_msg("chain: destination %s:%u is neither A's listener "
+		    "%s:%u nor B's", bdst, pp.dport, cdst, cdp);
+	send_stream(bfd, 91, PAYLOAD);
+	recv_stream(fd, 91, PAYLOAD);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	H_ASSERT_END(h_wait_end(bfd, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(bfd);
+	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(fd);
+	if (family == AF_INET6)
+		snprintf(needle, sizeof(needle), "client=[%s]:%u via=127.0.0.1:",
+		    csrc, csp);
+	else
+		snprintf(needle, sizeof(needle), "client=%s:%u via=127.0.0.1:",
+		    csrc, csp);
+	H_EXPECT_LOG_LINE(rb, needle, "end=done");
+	h_relay_finish(ra);
+	h_relay_finish(rb);
+	close(lfd);
+}
+
+static void
+test_chain_v4(void **state)
+{
+	(void)state;
+	chain(AF_INET, "127.0.0.9");
+}
+
+static void
+test_chain_v6(void **state)
+{
+	(void)state;
+	h_require_ipv6();
+	chain(AF_INET6, NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_send_v1_v4, h_teardown),
+		cmocka_unit_test_teardown(test_send_v2_v4, h_teardown),
+		cmocka_unit_test_teardown(test_send_v1_v6, h_teardown),
+		cmocka_unit_test_teardown(test_send_v2_v6, h_teardown),
+		cmocka_unit_test_teardown(test_accept_v1, h_teardown),
+		cmocka_unit_test_teardown(test_accept_v2, h_teardown),
+		cmocka_unit_test_teardown(test_accept_local, h_teardown),
+		cmocka_unit_test_teardown(test_accept_bad, h_teardown),
+		cmocka_unit_test_teardown(test_accept_timeout, h_teardown),
+		cmocka_unit_test_teardown(test_accept_source_hash, h_teardown),
+		cmocka_unit_test_teardown(test_chain_v4, h_teardown),
+		cmocka_unit_test_teardown(test_chain_v6, h_teardown),
+	};
+
+	h_init();
+	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
+}
