@@ -141,6 +141,24 @@ state_needle(char *buf, size_t len, const char *hostport, const char *what)
 	return buf;
 }
 
+/*
+ * Open ${n} sessions and keep them: fds[from..from+n) and their backends
+ * in idx[]; each one counted in ${live}.
+ */
+static void
+hold(struct h_relay *r, const char *route, int *fds, int *idx, int from,
+    int n, unsigned live[MAXB])
+{
+	int	 k;
+
+	for (k = from; k < from + n; k++) {
+		fds[k] = open_session(r, route, NULL, &idx[k]);
+		if (idx[k] < 0)
+			fail_msg("%s: held session %d was refused", route, k);
+		live[idx[k]]++;
+	}
+}
+
 /* Run ${n} sessions; their count per backend is added to ${per}. */
 static void
 run_sessions(struct h_relay *r, const char *route, unsigned n,
@@ -212,7 +230,7 @@ test_leastconn(void **state)
 {
 	struct h_backend	*b[NB];
 	struct h_relay		*r;
-	unsigned		 live[NB] = { 0 }, i, n = 0;
+	unsigned		 live[MAXB] = { 0 }, i, n = 0;
 	int			 fds[9], idx[9], k, freed_b0 = 0, freed_b1 = 0;
 
 	(void)state;
@@ -226,12 +244,7 @@ test_leastconn(void **state)
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
-	for (k = 0; k < 6; k++) {
-		fds[k] = open_session(r, "lc", NULL, &idx[k]);
-		if (idx[k] < 0)
-			fail_msg("held session %d was refused", k);
-		live[idx[k]]++;
-	}
+	hold(r, "lc", fds, idx, 0, 6, live);
 	print_message("leastconn: six held sessions spread %u,%u,%u\n",
 	    live[0], live[1], live[2]);
 	for (i = 0; i < NB; i++)
@@ -254,12 +267,7 @@ test_leastconn(void **state)
 	    idx[6]);
 	assert_int_equal(idx[6], 0);
 	live[0]++;
-	for (k = 7; k < 9; k++) {
-		fds[k] = open_session(r, "lc", NULL, &idx[k]);
-		if (idx[k] < 0)
-			fail_msg("session %d was refused", k);
-		live[idx[k]]++;
-	}
+	hold(r, "lc", fds, idx, 7, 2, live);
 	print_message("leastconn: then b%d and b%d; live now %u,%u,%u\n",
 	    idx[7], idx[8], live[0], live[1], live[2]);
 	for (i = 0; i < NB; i++)
@@ -269,6 +277,45 @@ test_leastconn(void **state)
 			close_session(fds[k], 300 + (uint64_t)k);
 	h_relay_finish(r);
 	for (i = 0; i < NB; i++)
+		h_backend_free(b[i]);
+}
+
+/*
+ * leastconn is weight-aware: with weights 2 and 1, six held sessions
+ * split 4 and 2 (live/weight stays even), and nine split 6 and 3.
+ */
+static void
+test_leastconn_weighted(void **state)
+{
+	struct h_backend	*b[2];
+	struct h_relay		*r;
+	unsigned		 live[MAXB] = { 0 }, i;
+	int			 fds[9], idx[9], k;
+
+	(void)state;
+	for (i = 0; i < 2; i++)
+		b[i] = tagged((int)i);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route lw]\nlisten = %s\nbalance = leastconn\n"
+	    "upstream = %s weight=2\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, h_backend_port(b[1])));
+	hold(r, "lw", fds, idx, 0, 6, live);
+	print_message("leastconn 2,1: six held sessions spread %u,%u\n",
+	    live[0], live[1]);
+	assert_int_equal(live[0], 4);
+	assert_int_equal(live[1], 2);
+	hold(r, "lw", fds, idx, 6, 3, live);
+	print_message("leastconn 2,1: nine held sessions spread %u,%u\n",
+	    live[0], live[1]);
+	assert_int_equal(live[0], 6);
+	assert_int_equal(live[1], 3);
+	for (k = 0; k < 9; k++)
+		close_session(fds[k], 400 + (uint64_t)k);
+	h_relay_finish(r);
+	for (i = 0; i < 2; i++)
 		h_backend_free(b[i]);
 }
 
@@ -634,7 +681,7 @@ static void
 test_upstream_max_connections(void **state)
 {
 	struct h_backend	*b[2];
-	struct h_backend_stats	 st0, st1;
+	struct h_backend_stats	 st0, st1, a0, a1;
 	struct h_relay		*r;
 	unsigned		 live[MAXB] = { 0 }, i;
 	int			 fds[3], idx[3], fd, k, n;
@@ -650,12 +697,7 @@ test_upstream_max_connections(void **state)
 	    h_hostport(AF_INET, h_free_port(AF_INET)),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])));
-	for (k = 0; k < 3; k++) {
-		fds[k] = open_session(r, "mc", NULL, &idx[k]);
-		if (idx[k] < 0)
-			fail_msg("held session %d was refused", k);
-		live[idx[k]]++;
-	}
+	hold(r, "mc", fds, idx, 0, 3, live);
 	print_message("max_connections 1,2: held %u,%u\n", live[0], live[1]);
 	assert_int_equal(live[0], 1);
 	assert_int_equal(live[1], 2);
@@ -671,14 +713,10 @@ test_upstream_max_connections(void **state)
 	assert_in_range(h_now_ms() - t0, 0, 1000);
 	close(fd);
 	H_EXPECT_LOG(r, "end=upstream_full");
-	{
-		struct h_backend_stats	 a0, a1;
-
-		h_backend_stats(b[0], &a0);
-		h_backend_stats(b[1], &a1);
-		assert_int_equal(a0.accepted, st0.accepted);
-		assert_int_equal(a1.accepted, st1.accepted);
-	}
+	h_backend_stats(b[0], &a0);
+	h_backend_stats(b[1], &a1);
+	assert_int_equal(a0.accepted, st0.accepted);
+	assert_int_equal(a1.accepted, st1.accepted);
 	/* End one on b1: its place is free for the next client. */
 	for (k = 0; k < 3 && idx[k] != 1; k++)
 		;
@@ -698,6 +736,29 @@ test_upstream_max_connections(void **state)
 /* --- hostnames ------------------------------------------------------------ */
 
 /*
+ * A lookup that finds nothing keeps what we had (both backends, .2 and
+ * .3, named before).  There is no line we can count on, so give it a few
+ * resolve intervals (1.5 s, or less if relay46 says something about the
+ * name), then check that sessions still reach both.
+ */
+static void
+name_vanishes(struct h_relay *r, const char *hosts, const char *hp3)
+{
+	unsigned	 per[MAXB] = { 0 }, mentions;
+	char		 needle[160];
+
+	mentions = h_relay_log_count(r, "backend.test");
+	h_replace_file(hosts, "127.0.0.9 other.test\n");
+	(void)h_relay_log_wait_n(r, "backend.test", mentions + 1, 1500);
+	run_sessions(r, "rs", 10, 300, per);
+	print_message("name gone from the file: %u on .2, %u on .3\n",
+	    per[0], per[1]);
+	assert_true(per[0] > 0 && per[1] > 0);
+	assert_int_equal(h_relay_log_count(r, state_needle(needle,
+	    sizeof(needle), hp3, "removed")), 0);
+}
+
+/*
  * backend.test, looked up in RELAY46_HOSTS every 200 ms.  127.0.0.2 and
  * 127.0.0.3 run one backend each on the same port.  Moving the name from
  * .2 to .3 logs both changes and moves new sessions, while one held on .2
@@ -711,7 +772,7 @@ test_resolve_hosts(void **state)
 	struct h_relay		*r;
 	const char		*dir;
 	char			 hosts[H_PATH + 64], needle[160], hp2[64], hp3[64];
-	unsigned		 per[MAXB] = { 0 }, mentions;
+	unsigned		 per[MAXB] = { 0 };
 	int			 port, held, idx;
 
 	(void)state;
@@ -753,21 +814,7 @@ test_resolve_hosts(void **state)
 	print_message("both named: %u on .2, %u on .3\n", per[0], per[1]);
 	assert_true(per[0] > 0 && per[1] > 0);
 
-	/*
-	 * A lookup that finds nothing keeps what we had.  There is no line
-	 * we can count on, so give it a few resolve intervals (1.5 s, or
-	 * less if relay46 says something about the name).
-	 */
-	mentions = h_relay_log_count(r, "backend.test");
-	h_replace_file(hosts, "127.0.0.9 other.test\n");
-	(void)h_relay_log_wait_n(r, "backend.test", mentions + 1, 1500);
-	memset(per, 0, sizeof(per));
-	run_sessions(r, "rs", 10, 300, per);
-	print_message("name gone from the file: %u on .2, %u on .3\n",
-	    per[0], per[1]);
-	assert_true(per[0] > 0 && per[1] > 0);
-	assert_int_equal(h_relay_log_count(r, state_needle(needle,
-	    sizeof(needle), hp3, "removed")), 0);
+	name_vanishes(r, hosts, hp3);
 	close_session(held, 160);
 	h_relay_finish(r);
 	h_backend_free(b[0]);
@@ -850,6 +897,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_roundrobin_weights, h_teardown),
 		cmocka_unit_test_teardown(test_leastconn, h_teardown),
+		cmocka_unit_test_teardown(test_leastconn_weighted, h_teardown),
 		cmocka_unit_test_teardown(test_source, h_teardown),
 		cmocka_unit_test_teardown(test_random, h_teardown),
 		cmocka_unit_test_teardown(test_active_kill_restart, h_teardown),

@@ -715,6 +715,71 @@ fill_text(uint8_t *b, const char *s)
 	return n;
 }
 
+static void
+bad_text(struct bad *b, const char *name, const char *s, bool eof)
+{
+	b->name = name;
+	b->len = fill_text(b->bytes, s);
+	b->eof = eof;
+}
+
+static void
+bad_bin(struct bad *b, const char *name, const uint8_t *p, size_t len,
+    bool eof)
+{
+	assert_true(len <= sizeof(b->bytes));
+	b->name = name;
+	memcpy(b->bytes, p, len);
+	b->len = len;
+	b->eof = eof;
+}
+
+/* The rows of test_accept_bad: every malformed header we can think of. */
+static size_t
+bad_rows(struct bad *b)
+{
+	static const uint8_t	 over[] = { 0x04, 0x00, 0x10, 0x00 };
+	uint8_t			 h[300];
+	size_t			 n, k = 0;
+
+	bad_text(&b[k++], "no header at all", "GET / HTTP/1.0\r\n\r\n", false);
+	bad_text(&b[k++], "lower-case proxy",
+	    "proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n", false);
+	bad_text(&b[k++], "bad IPv4", "PROXY TCP4 300.1.2.3 5.6.7.8 1 2\r\n",
+	    false);
+	bad_text(&b[k++], "port > 65535",
+	    "PROXY TCP4 1.2.3.4 5.6.7.8 70000 2\r\n", false);
+	bad_text(&b[k++], "TCP5", "PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n", false);
+	bad_text(&b[k++], "missing port", "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",
+	    false);
+	bad_text(&b[k++], "IPv6 under TCP4", "PROXY TCP4 ::1 ::1 1 2\r\n",
+	    false);
+	bad_text(&b[k++], "LF without CR", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n"
+	    "GET / HTTP/1.0\r\n", false);
+	memset(h, '1', sizeof(h));
+	memcpy(h, "PROXY TCP4 ", 11);
+	bad_bin(&b[k++], "v1 over-long, no CRLF", h, 200, false);
+	bad_text(&b[k++], "v1 cut short, then EOF", "PROXY TCP4 192.0.2.1 ",
+	    true);
+	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
+	h[12] = 0x11;
+	bad_bin(&b[k++], "v2 version 1", h, n, false);
+	h[12] = 0x2f;
+	bad_bin(&b[k++], "v2 command 15", h, n, false);
+	h[12] = 0x21;
+	h[14] = h[15] = 0xff;
+	bad_bin(&b[k++], "v2 length 65535", h, n, false);
+	h[14] = 0;
+	h[15] = 8;
+	bad_bin(&b[k++], "v2 TCP4 with 8 address bytes", h, 16 + 8, false);
+	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, over,
+	    sizeof(over));
+	bad_bin(&b[k++], "v2 TLV longer than the header", h, n, false);
+	bad_bin(&b[k++], "v2 cut short, then EOF", h, 20, true);
+	bad_bin(&b[k++], "v2 signature cut short, then EOF", v2sig, 7, true);
+	return k;
+}
+
 /*
  * Each bad header closes the client well before connect_timeout (5 s),
  * with end=proxy_error on its line; the backend receives nothing.
@@ -726,76 +791,25 @@ test_accept_bad(void **state)
 	struct h_backend_stats	 st;
 	struct h_backend	*b;
 	struct h_relay		*r;
-	static struct bad	 bad[20];
-	size_t			 nb = 0, i, n;
-	uint8_t			 h[300];
+	struct bad		 bad[24];
+	size_t			 nb, i;
+	uint64_t		 extra;
 	char			 needle[64];
 	int			 fd, port, end;
 	int64_t			 t0, took;
 
-#define BAD_TEXT(nm, s, e) do {						\
-	bad[nb].name = (nm);						\
-	bad[nb].len = fill_text(bad[nb].bytes, (s));			\
-	bad[nb++].eof = (e);						\
-} while (0)
-#define BAD_BIN(nm, p, l, e) do {					\
-	bad[nb].name = (nm);						\
-	memcpy(bad[nb].bytes, (p), (l));				\
-	bad[nb].len = (l);						\
-	bad[nb++].eof = (e);						\
-} while (0)
-
 	(void)state;
-	BAD_TEXT("no header at all", "GET / HTTP/1.0\r\n\r\n", false);
-	BAD_TEXT("lower-case proxy", "proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n", false);
-	BAD_TEXT("bad IPv4", "PROXY TCP4 300.1.2.3 5.6.7.8 1 2\r\n", false);
-	BAD_TEXT("port > 65535", "PROXY TCP4 1.2.3.4 5.6.7.8 70000 2\r\n",
-	    false);
-	BAD_TEXT("TCP5", "PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n", false);
-	BAD_TEXT("missing port", "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", false);
-	BAD_TEXT("IPv6 under TCP4", "PROXY TCP4 ::1 ::1 1 2\r\n", false);
-	BAD_TEXT("LF without CR", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n"
-	    "GET / HTTP/1.0\r\n", false);
-	memset(h, '1', sizeof(h));
-	memcpy(h, "PROXY TCP4 ", 11);
-	BAD_BIN("v1 over-long, no CRLF", h, 200, false);
-	BAD_TEXT("v1 cut short, then EOF", "PROXY TCP4 192.0.2.1 ", true);
-	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
-	h[12] = 0x11;
-	BAD_BIN("v2 version 1", h, n, false);
-	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
-	h[12] = 0x2f;
-	BAD_BIN("v2 command 15", h, n, false);
-	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
-	h[14] = 0xff;
-	h[15] = 0xff;
-	BAD_BIN("v2 length 65535", h, n, false);
-	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
-	h[15] = 8;
-	BAD_BIN("v2 TCP4 with 8 address bytes", h, 16 + 8, false);
-	{
-		static const uint8_t	 over[] = { 0x04, 0x00, 0x10, 0x00 };
-
-		n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2,
-		    over, sizeof(over));
-		BAD_BIN("v2 TLV longer than the header", h, n, false);
-	}
-	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
-	BAD_BIN("v2 cut short, then EOF", h, 20, true);
-	BAD_BIN("v2 signature cut short, then EOF", v2sig, 7, true);
-	assert_true(nb <= sizeof(bad) / sizeof(bad[0]));
-
+	nb = bad_rows(bad);
 	b = h_backend_start(AF_INET, &cfg);
 	r = accept_relay(b, "connect_timeout = 5s\n");
 	for (i = 0; i < nb; i++) {
-		uint64_t	 extra = 0;
-
 		t0 = h_now_ms();
 		fd = h_relay_connect(r, "ap", AF_INET);
 		port = h_sock_port(fd, false);
 		(void)h_send_all(fd, bad[i].bytes, bad[i].len, 1000);
 		if (bad[i].eof)
 			(void)shutdown(fd, SHUT_WR);
+		extra = 0;
 		end = h_wait_end(fd, 4000, &extra);
 		took = h_now_ms() - t0;
 		close(fd);
@@ -820,8 +834,6 @@ test_accept_bad(void **state)
 	assert_int_equal(h_relay_log_count(r, "end=proxy_timeout"), 0);
 	h_relay_finish(r);
 	h_backend_free(b);
-#undef BAD_TEXT
-#undef BAD_BIN
 }
 
 /*
@@ -935,6 +947,24 @@ test_accept_source_hash(void **state)
 /* --- a chain of two relays -------------------------------------------------- */
 
 /*
+ * The destination B passes on: A's listener ${adst}:${aport} (what the
+ * client connected to, as HAProxy passes it on) or, for IPv4, B's own
+ * 127.0.0.1:${bport}.
+ */
+static void
+chain_dst(const struct pp *pp, const char *adst, unsigned aport,
+    unsigned bport)
+{
+	if (strcmp(pp->dst, adst) == 0 && pp->dport == aport)
+		return;
+	if (pp->family == AF_INET && strcmp(pp->dst, "127.0.0.1") == 0 &&
+	    pp->dport == bport)
+		return;
+	fail_msg("chain: destination %s:%u is neither A's listener %s:%u "
+	    "nor B's", pp->dst, pp->dport, adst, aport);
+}
+
+/*
  * client (from ${src}) -> relay A (proxy_protocol = v2) -> relay B
  * (accept_proxy = on, proxy_protocol = v1) -> parsing backend: the
  * backend's header names the original client, and B's log shows it as
@@ -949,7 +979,7 @@ chain(int family, const char *src)
 	uint8_t			 raw[256];
 	size_t			 rawlen;
 	char			 csrc[INET6_ADDRSTRLEN], cdst[INET6_ADDRSTRLEN];
-	char			 needle[128], bdst[INET6_ADDRSTRLEN];
+	char			 needle[128];
 	unsigned		 csp, cdp, bport_l;
 	int			 lfd, bport = 0, fd, bfd;
 
@@ -980,16 +1010,7 @@ chain(int family, const char *src)
 	assert_int_equal(pp.family, family);
 	assert_string_equal(pp.src, csrc);
 	assert_int_equal(pp.sport, csp);
-	/*
-	 * The destination: A's listener (what the client connected to, as
-	 * HAProxy passes it on) or, for IPv4, B's own.
-	 */
-	snprintf(bdst, sizeof(bdst), "%s", pp.dst);
-	if (!((strcmp(bdst, cdst) == 0 && pp.dport == cdp) ||
-	    (family == AF_INET && strcmp(bdst, "127.0.0.1") == 0 &&
-	    pp.dport == bport_l)))
-		fail_msg("chain: destination %s:%u is neither A's listener "
-		    "%s:%u nor B's", bdst, pp.dport, cdst, cdp);
+	chain_dst(&pp, cdst, cdp, bport_l);
 	send_stream(bfd, 91, PAYLOAD);
 	recv_stream(fd, 91, PAYLOAD);
 	assert_int_equal(shutdown(fd, SHUT_WR), 0);
