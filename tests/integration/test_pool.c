@@ -459,8 +459,9 @@ test_random(void **state)
 
 /*
  * Active checks every 200 ms: a backend killed mid-run is logged down
- * once, after which no session fails (retries = 0, so a session sent to
- * it would); restarted on its port it is logged up and gets sessions.
+ * once, at warn, with a reason, after which no session fails (retries =
+ * 0, so a session sent to it would); restarted on its port it is logged
+ * up and gets sessions.
  */
 static void
 test_active_kill_restart(void **state)
@@ -477,7 +478,7 @@ test_active_kill_restart(void **state)
 	port1 = h_backend_port(b[1]);
 	snprintf(hp1, sizeof(hp1), "%s", h_hostport(AF_INET, port1));
 	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
+	    "[global]\nshutdown_timeout = 2s\nlog_level = warn\n"
 	    "[route hc]\nlisten = %s\nupstream = %s\nupstream = %s\n"
 	    "upstream = %s\nretries = 0\nhealth_check = tcp\n"
 	    "check_interval = 200ms\nrise = 2\nfall = 2\n",
@@ -505,9 +506,13 @@ test_active_kill_restart(void **state)
 	print_message("b1 back: %u,%u,%u\n", per[0], per[1], per[2]);
 	/* Round robin: about 10 each. */
 	assert_true(per[1] >= 5);
-	/* Each change was logged once. */
+	/* Each change was logged once, with its reason. */
 	assert_int_equal(h_relay_log_count(r, down), 1);
 	assert_int_equal(h_relay_log_count(r, up), 1);
+	H_EXPECT_LOG_LINE(r, down, " reason=\"");
+	H_EXPECT_LOG_LINE(r, up, " reason=\"");
+	/* At warn: the relay runs with log_level = warn, and they are there. */
+	assert_int_equal(h_relay_log_count(r, "msg=\"session end\""), 0);
 	h_relay_finish(r);
 	for (i = 0; i < NB; i++)
 		h_backend_free(b[i]);
