@@ -43,9 +43,10 @@ struct balance_state {
  *    every candidate's credit, takes the highest, charges it the total of
  *    the weights taken part); over sum(weights) picks each is chosen
  *    weight times.
- *  - LEASTCONN: the lowest live/weight (compared as live_a * w_b <
- *    live_b * w_a, no division); ties go to the first at or after
- *    st->cursor, in circular order, and the cursor moves past the winner.
+ *  - LEASTCONN: the lowest (live + 1) / weight, the load it would have
+ *    with this session (compared as (live_a + 1) * w_b < (live_b + 1) *
+ *    w_a, no division); ties go to the first at or after st->cursor, in
+ *    circular order, and the cursor moves past the winner.
  *  - SOURCE: weighted rendezvous hashing: each candidate scores
  *    weight / -ln(u), u in (0,1) from mixing ${client} with its key; the
  *    highest wins.  Removing or skipping one of N moves only the clients

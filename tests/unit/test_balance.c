@@ -200,10 +200,11 @@ static const struct share_row share_rows[] = {
 /*
  * How long sessions last, and how close the shares must come.  Live
  * counts are whole numbers: with K = 100 and weights 5,1,1 a light
- * upstream holds about 14 sessions, and both methods (which compare
- * live/weight at pick time) over-serve light upstreams by up to ~9 %
- * (measured: leastconn 8.9 % for 1,2,3,4; random 3.2 % for 5,1,1).  With
- * K = 1000 that rounding is gone and the 2 % bound holds easily.
+ * upstream holds about 14 sessions, and both methods over-serve light
+ * upstreams a little (measured: leastconn 3.0 % for 5,1,1 with its
+ * (live + 1) / weight rule, 8.9 % with plain live / weight; random 3.2 %
+ * for 5,1,1).  With K = 1000 that rounding is gone and the 2 % bound
+ * holds easily.
  */
 static const struct {
 	size_t	 k;
@@ -297,7 +298,10 @@ test_leastconn_shares(void **state)
 	shares_under_load(BALANCE_LEASTCONN, "leastconn");
 }
 
-/* The lowest live/weight wins; equal ones take turns from the cursor. */
+/*
+ * The lowest (live + 1) / weight wins, counting the session being placed;
+ * equal ones take turns from the cursor.
+ */
 static void
 test_leastconn_choice(void **state)
 {
@@ -309,7 +313,9 @@ test_leastconn_choice(void **state)
 	} rows[] = {
 		{ { 1, 1, 1, 1 }, { 5, 3, 4, 9 }, { 0 }, 1 },
 		{ { 5, 1, 1, 1 }, { 10, 3, 3, 3 }, { 0 }, 0 },
-		{ { 5, 1, 1, 1 }, { 16, 3, 3, 3 }, { 0 }, 1 },
+		{ { 5, 1, 1, 1 }, { 16, 3, 3, 3 }, { 0 }, 0 },	/* 17/5 < 4 */
+		{ { 5, 1, 1, 1 }, { 20, 3, 3, 3 }, { 0 }, 1 },	/* 21/5 > 4 */
+		{ { 3, 1, 1, 1 }, { 0, 0, 0, 0 }, { 0 }, 0 },	/* 1/3 < 1 */
 		{ { 1, 1, 1, 1 }, { 5, 3, 4, 9 }, { 0, 1, 0, 0 }, 2 },
 		{ { 256, 1, 1, 1 }, { 4000000000u, 1, 1, 1 }, { 0 }, 1 },
 		{ { 1, 1, 1, 1 }, { 0, 0, 0, 0 }, { 1, 1, 1, 1 }, -1 },
