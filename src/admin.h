@@ -1,0 +1,39 @@
+#ifndef RELAY46_ADMIN_H
+#define RELAY46_ADMIN_H
+
+#include "acl.h"
+#include "addr.h"
+
+struct admin;
+struct event_base;
+struct metrics_snapshot;
+
+/*
+ * The admin HTTP endpoint (libevent evhttp) on the control thread's loop:
+ * GET /metrics (text/plain; version=0.0.4), /status (application/json),
+ * / (text/html).  Anything else: 404; a method other than GET or HEAD:
+ * 405.  A client not allowed by ${allow} gets 403 (an empty ACL allows
+ * everyone: the caller enforces "non-loopback needs admin_allow").
+ */
+
+/*
+ * Fill *${s} for one request; admin calls ${done} with the same pointer
+ * once it has formatted it, so the filler may free what it allocated.
+ */
+typedef void admin_snapshot_fn(void *arg, struct metrics_snapshot *s);
+typedef void admin_release_fn(void *arg, struct metrics_snapshot *s);
+
+/*
+ * admin_start(base, a, allow, fill, release, arg, err, errlen): listen on
+ * ${a} (bound here: call before dropping privileges) and serve.  ${allow}
+ * must outlive the admin.  Returns NULL with the reason in ${err}
+ * ("listen 127.0.0.1:9100: Address already in use").
+ */
+struct admin *admin_start(struct event_base *base, const struct addr *a,
+	    const struct acl *allow, admin_snapshot_fn *fill,
+	    admin_release_fn *release, void *arg, char *err, size_t errlen);
+
+/* admin_stop(a): close the listener and every connection; NULL is fine. */
+void	 admin_stop(struct admin *a);
+
+#endif

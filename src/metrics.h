@@ -1,0 +1,99 @@
+#ifndef RELAY46_METRICS_H
+#define RELAY46_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+/*
+ * What /metrics, /status and / show: a snapshot the control thread fills
+ * from the per-worker counters (summed) and the pools, then formats with
+ * the pure functions below.  Names follow DESIGN §5.
+ */
+
+/* Connect-time histogram upper bounds, seconds (Prometheus "le"). */
+#define METRICS_CONNECT_BUCKETS	12
+extern const double metrics_connect_bounds[METRICS_CONNECT_BUCKETS];
+/* = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5 } */
+
+struct metrics_upstream {
+	const char	*name;		/* "127.0.0.1:8000", "[::1]:8001" */
+	bool		 up;
+	bool		 present;	/* still in DNS (literals: always) */
+	bool		 backup;
+	unsigned	 weight;
+	uint64_t	 live;		/* sessions on it now */
+	uint64_t	 connects;	/* connects that succeeded */
+	uint64_t	 connect_fails;
+};
+
+struct metrics_route {
+	const char	*name;
+	uint64_t	 active;	/* sessions now */
+	/* sessions ended, by end reason ("done", "client_reset", ...) */
+	const char *const *result_names;
+	const uint64_t	*results;
+	size_t		 nresults;
+	uint64_t	 bytes_up, bytes_down;	/* client->upstream, upstream->client */
+	/* connect time: counts per bucket (NOT cumulative), plus +Inf */
+	uint64_t	 connect_buckets[METRICS_CONNECT_BUCKETS + 1];
+	double		 connect_sum;	/* seconds */
+	struct metrics_upstream *ups;
+	size_t		 nups;
+};
+
+struct metrics_snapshot {
+	const char	*version;	/* "0.1.0" */
+	uint64_t	 start_time;	/* unix seconds */
+	uint64_t	 now;		/* unix seconds */
+	unsigned	 workers;
+	uint64_t	 accept_errors;
+	uint64_t	 sessions_active;	/* all routes */
+	uint64_t	 access_log_dropped;
+	struct metrics_route *routes;
+	size_t		 nroutes;
+};
+
+/*
+ * metrics_prometheus(s, out): the Prometheus text exposition format
+ * (version 0.0.4): HELP and TYPE for every family, label values escaped
+ * (backslash, double quote, newline).  Families:
+ *   relay46_info{version} 1 (gauge)
+ *   relay46_start_time_seconds (gauge)
+ *   relay46_workers (gauge)
+ *   relay46_accept_errors_total (counter)
+ *   relay46_access_log_dropped_total (counter)
+ *   relay46_sessions_active{route} (gauge)
+ *   relay46_sessions_total{route,result} (counter)
+ *   relay46_bytes_total{route,direction="up"|"down"} (counter)
+ *   relay46_connect_seconds{route} (histogram: _bucket{le} cumulative,
+ *     le="+Inf" equal to _count, _sum, _count)
+ *   relay46_upstream_up{route,upstream} 1|0 (gauge)
+ *   relay46_upstream_sessions_active{route,upstream} (gauge)
+ *   relay46_upstream_connects_total{route,upstream,result="ok"|"failed"}
+ *     (counter)
+ * Returns 0, or -1 on out of memory.
+ */
+int	 metrics_prometheus(const struct metrics_snapshot *s,
+	    struct evbuffer *out);
+
+/*
+ * metrics_json(s, out): /status: {"version":..,"uptime_seconds":..,
+ * "workers":..,"sessions_active":..,"routes":[{"name":..,"active":..,
+ * "bytes_up":..,"bytes_down":..,"sessions":{"done":N,...},
+ * "upstreams":[{"address":..,"up":true,"present":true,"backup":false,
+ * "weight":1,"active":..,"connects":..,"connect_fails":..}]}]}, strings
+ * escaped per RFC 8259.  Returns 0 or -1.
+ */
+int	 metrics_json(const struct metrics_snapshot *s, struct evbuffer *out);
+
+/*
+ * metrics_html(s, out): / : a small self-contained HTML page (no
+ * scripts, no external resources) with the same facts as /status, every
+ * text HTML-escaped.  Returns 0 or -1.
+ */
+int	 metrics_html(const struct metrics_snapshot *s, struct evbuffer *out);
+
+#endif
