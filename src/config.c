@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -248,6 +249,21 @@ cfg_route_defaults(struct route *r)
 	r->resolve_ms = 30 * 1000;
 }
 
+/*
+ * Without a "workers" key: 1, or RELAY46_WORKERS when set (1..64), so
+ * that the test suite can run every scenario with several workers.
+ */
+static unsigned
+cfg_default_workers(void)
+{
+	const char	*v = getenv("RELAY46_WORKERS");
+	uint64_t	 n;
+
+	if (v == NULL || units_parse_uint(v, 1, 64, &n, NULL, 0) == -1)
+		return 1;
+	return (unsigned)n;
+}
+
 static struct config *
 cfg_new(void)
 {
@@ -256,7 +272,7 @@ cfg_new(void)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	atomic_init(&c->refs, 1);
-	c->workers = 1;
+	c->workers = cfg_default_workers();
 	c->max_connections = 50000;
 	c->log = CONFIG_LOG_STDERR;
 	c->log_level = LOG_LEVEL_INFO;
@@ -315,20 +331,28 @@ config_key_names(void)
 	return names;
 }
 
+/* "auto": one per online CPU, as many as the machine can run at once. */
+static unsigned
+cfg_cpus(void)
+{
+	long	 n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > CONFIG_WORKERS_MAX ? CONFIG_WORKERS_MAX :
+	    (unsigned)n;
+}
+
 static int
 cfg_set_workers(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
 	uint64_t	 n;
 
-	if (strcmp(v, "auto") != 0 &&
-	    units_parse_uint(v, 1, 1024, &n, err, errlen) == -1)
-		return -1;
-	if (strcmp(v, "auto") == 0 || n != 1) {
-		err_set(err, errlen, "several workers are not supported yet "
-		    "(use workers = 1)");
-		return -1;
+	if (strcmp(v, "auto") == 0) {
+		p->c->workers = cfg_cpus();
+		return 0;
 	}
-	p->c->workers = 1;
+	if (units_parse_uint(v, 1, CONFIG_WORKERS_MAX, &n, err, errlen) == -1)
+		return -1;
+	p->c->workers = (unsigned)n;
 	return 0;
 }
 

@@ -15,6 +15,7 @@ struct pool;
 /* Lines longer than this (without the newline) are refused. */
 #define CONFIG_LINE_MAX		190
 #define CONFIG_NAME_MAX		64
+#define CONFIG_WORKERS_MAX	256
 
 enum config_log {
 	CONFIG_LOG_STDERR = 0,

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -17,20 +19,43 @@
 struct control {
 	struct event_base *base;
 	struct config	*cfg;
-	struct worker	*w;
+	struct worker	**w;
+	unsigned	 nw;
+	atomic_uint	 drained;	/* workers done after a stop */
 	struct health	*health;
 	struct event	*drained_ev;
 	struct event	*stop_timer;
 	bool		 stopping;
 };
 
-/* On the worker's thread: wake the control loop. */
+/* On a worker's thread: wake the control loop once the last one is done. */
 static void
 control_drained(void *arg)
 {
 	struct control	*c = arg;
 
-	event_active(c->drained_ev, EV_READ, 0);
+	if (atomic_fetch_add(&c->drained, 1) + 1 == c->nw)
+		event_active(c->drained_ev, EV_READ, 0);
+}
+
+/* Live sessions of every worker (each one's count, read relaxed). */
+static unsigned
+control_live(const struct control *c)
+{
+	unsigned	 i, n = 0;
+
+	for (i = 0; i < c->nw; i++)
+		n += worker_live(c->w[i]);
+	return n;
+}
+
+static void
+control_each(struct control *c, void (*fn)(struct worker *))
+{
+	unsigned	 i;
+
+	for (i = 0; i < c->nw; i++)
+		fn(c->w[i]);
 }
 
 static void
@@ -52,8 +77,8 @@ control_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_warn("msg=\"shutdown_timeout reached: closing %u live sessions\"",
-	    worker_live(c->w));
-	worker_abort(c->w);
+	    control_live(c));
+	control_each(c, worker_abort);
 }
 
 static void
@@ -75,15 +100,15 @@ control_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	if (c->stopping) {
 		log_warn("msg=\"%s again: closing %u live sessions now\"",
-		    strsignal((int)sig), worker_live(c->w));
-		worker_abort(c->w);
+		    strsignal((int)sig), control_live(c));
+		control_each(c, worker_abort);
 		return;
 	}
 	c->stopping = true;
 	log_info("msg=\"%s: no longer accepting; waiting up to %s for %u "
 	    "live sessions\"", strsignal((int)sig),
-	    units_format_duration(ms, buf, sizeof(buf)), worker_live(c->w));
-	worker_stop(c->w);
+	    units_format_duration(ms, buf, sizeof(buf)), control_live(c));
+	control_each(c, worker_stop);
 	evtimer_add(c->stop_timer, &tv);
 }
 
@@ -93,7 +118,7 @@ control_run(struct config *cfg, const int *fds, size_t nfds)
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	struct event	*sev[4] = { NULL };
 	struct control	 c;
-	size_t		 i;
+	size_t		 i, per, given = 0;
 	int		 rc = 1;
 
 	memset(&c, 0, sizeof(c));
@@ -112,27 +137,48 @@ control_run(struct config *cfg, const int *fds, size_t nfds)
 			log_error("msg=\"cannot handle signals\"");
 			goto out;
 		}
-	if ((c.w = worker_new(cfg, fds, nfds, control_drained, &c)) == NULL) {
-		fds = NULL;
-		log_error("msg=\"cannot set up the worker\"");
+	/* Each worker gets its own socket of every address (main_listen). */
+	per = nfds / cfg->workers;
+	if ((c.w = calloc(cfg->workers, sizeof(*c.w))) == NULL) {
+		log_error("msg=\"out of memory\"");
 		goto out;
 	}
-	fds = NULL;
+	for (i = 0; i < cfg->workers; i++) {
+		c.w[i] = worker_new(cfg, fds + i * per, per, control_drained,
+		    &c);
+		given = (i + 1) * per;
+		if (c.w[i] == NULL) {
+			log_error("msg=\"cannot set up worker %zu\"", i);
+			goto out;
+		}
+		c.nw++;
+	}
 	if ((c.health = health_start(c.base, cfg)) == NULL) {
 		log_error("msg=\"cannot start health checks\"");
 		goto out;
 	}
-	if (worker_start(c.w) == -1) {
-		log_error("msg=\"cannot start the worker: %s\"",
-		    strerror(errno));
-		goto out;
-	}
+	for (i = 0; i < c.nw; i++)
+		if (worker_start(c.w[i]) == -1) {
+			log_error("msg=\"cannot start a worker: %s\"",
+			    strerror(errno));
+			/* Those started must be stopped before they are freed. */
+			control_each(&c, worker_abort);
+			for (i = 0; i < c.nw; i++)
+				worker_join(c.w[i]);
+			goto out;
+		}
 	event_base_dispatch(c.base);
-	worker_join(c.w);
+	for (i = 0; i < c.nw; i++)
+		worker_join(c.w[i]);
 	rc = 0;
 out:
+	/* Descriptors never handed to a worker are still ours. */
+	for (i = given; fds != NULL && i < nfds; i++)
+		close(fds[i]);
 	health_stop(c.health);
-	worker_free(c.w);
+	for (i = 0; i < c.nw; i++)
+		worker_free(c.w[i]);
+	free(c.w);
 	for (i = 0; i < 4; i++)
 		if (sev[i] != NULL)
 			event_free(sev[i]);

@@ -24,8 +24,8 @@
 #define LISTENER_BACKLOG	4096
 
 int
-listener_socket(const struct addr *a, bool keepalive, char *err,
-    size_t errlen)
+listener_socket(const struct addr *a, bool keepalive, bool reuseport,
+    char *err, size_t errlen)
 {
 	char	 abuf[ADDR_STRLEN];
 	int	 fd, on = 1, saved;
@@ -41,6 +41,10 @@ listener_socket(const struct addr *a, bool keepalive, char *err,
 	if (a->ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		goto fail;
+	/* One socket per worker on one address: the kernel spreads clients. */
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		goto fail;
 	/*
 	 * Accepted sockets inherit these on Linux: two system calls fewer
 	 * per session than setting them on each (session.c says why).
@@ -53,6 +57,32 @@ listener_socket(const struct addr *a, bool keepalive, char *err,
 	    listen(fd, LISTENER_BACKLOG) == -1)
 		goto fail;
 	return fd;
+fail:
+	saved = errno;
+	err_set(err, errlen, "listen %s: %s",
+	    addr_format(a, abuf, sizeof(abuf)), strerror(saved));
+	if (fd != -1)
+		close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+listener_probe(const struct addr *a, char *err, size_t errlen)
+{
+	char	 abuf[ADDR_STRLEN];
+	int	 fd, on = 1, saved;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (a->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
+	    bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1)
+		goto fail;
+	close(fd);
+	return 0;
 fail:
 	saved = errno;
 	err_set(err, errlen, "listen %s: %s",

@@ -23,14 +23,23 @@ struct listener {
 };
 
 /*
- * listener_socket(a, keepalive, err, errlen): open a non-blocking
- * listening socket on ${a}; an IPv6 one never accepts IPv4
+ * listener_socket(a, keepalive, reuseport, err, errlen): open a
+ * non-blocking listening socket on ${a}; an IPv6 one never accepts IPv4
  * (IPV6_V6ONLY).  TCP_NODELAY, and SO_KEEPALIVE if ${keepalive}, are set
- * on it for the accepted sockets to inherit (Linux).  Returns the fd,
- * which the caller owns, or -1 with "listen ADDR: reason" in ${err}.
+ * on it for the accepted sockets to inherit (Linux).  ${reuseport}: one
+ * of several sockets on ${a}, one per worker (SO_REUSEPORT).  Returns the
+ * fd, which the caller owns, or -1 with "listen ADDR: reason" in ${err}.
  */
-int	 listener_socket(const struct addr *a, bool keepalive, char *err,
-	    size_t errlen);
+int	 listener_socket(const struct addr *a, bool keepalive, bool reuseport,
+	    char *err, size_t errlen);
+
+/*
+ * listener_probe(a, err, errlen): can ${a} be bound by us alone?  Binds a
+ * socket without SO_REUSEPORT and closes it: SO_REUSEPORT sockets would
+ * otherwise share the port silently with another relay46 of the same
+ * user.  0, or -1 with "listen ADDR: reason".
+ */
+int	 listener_probe(const struct addr *a, char *err, size_t errlen);
 
 /*
  * listener_new(w, rt, fd): serve ${fd} on ${w}'s loop for route ${rt}.

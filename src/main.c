@@ -140,34 +140,54 @@ main_raise_nofile(const struct config *cfg)
 }
 
 /*
- * Open every listening socket, in route order.  All or nothing: on any
- * failure, log each one, close what was opened and return -1.
+ * Open every listening socket, in route order, once per worker: the fds
+ * come worker by worker (worker w's are fds[w * per .. w * per + per - 1]).
+ * With several workers each address is probed first, so that a port
+ * already taken is an error even though SO_REUSEPORT would share it.  All
+ * or nothing: on any failure, log each one, close what was opened and
+ * return -1.
  */
 static int
 main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 {
-	char	 err[256], abuf[ADDR_STRLEN];
-	size_t	 i, j, n = 0, total = 0;
-	int	*fds, bad = 0;
+	const struct route *r;
+	char		 err[256], abuf[ADDR_STRLEN];
+	size_t		 i, j, n = 0, per = 0, k;
+	unsigned	 w;
+	int		*fds, bad = 0;
+	bool		 many = cfg->workers > 1;
 
 	for (i = 0; i < cfg->nroutes; i++)
-		total += cfg->routes[i].nlisten;
-	if ((fds = calloc(total, sizeof(*fds))) == NULL)
+		per += cfg->routes[i].nlisten;
+	if ((fds = calloc(per * cfg->workers, sizeof(*fds))) == NULL)
 		fatalx("out of memory");
-	for (i = 0; i < cfg->nroutes; i++)
-		for (j = 0; j < cfg->routes[i].nlisten; j++) {
-			fds[n] = listener_socket(&cfg->routes[i].listen[j],
-			    cfg->routes[i].keepalive, err, sizeof(err));
-			if (fds[n] == -1) {
+	for (i = 0; many && i < cfg->nroutes; i++)
+		for (j = 0; j < cfg->routes[i].nlisten; j++)
+			if (listener_probe(&cfg->routes[i].listen[j], err,
+			    sizeof(err)) == -1) {
 				log_error("route=%s msg=\"%s\"",
 				    cfg->routes[i].name, err);
 				bad = 1;
-				continue;
 			}
-			log_info("route=%s addr=%s msg=\"listening\"",
-			    cfg->routes[i].name, addr_format(
-			    &cfg->routes[i].listen[j], abuf, sizeof(abuf)));
-			n++;
+	for (w = 0; !bad && w < cfg->workers; w++)
+		for (i = 0, k = 0; i < cfg->nroutes; i++) {
+			r = &cfg->routes[i];
+			for (j = 0; j < r->nlisten; j++, k++) {
+				fds[n] = listener_socket(&r->listen[j],
+				    r->keepalive, many, err, sizeof(err));
+				if (fds[n] == -1) {
+					log_error("route=%s msg=\"%s\"",
+					    r->name, err);
+					bad = 1;
+					continue;
+				}
+				if (w == 0)
+					log_info("route=%s addr=%s "
+					    "msg=\"listening\"", r->name,
+					    addr_format(&r->listen[j], abuf,
+					    sizeof(abuf)));
+				n++;
+			}
 		}
 	if (bad) {
 		while (n > 0)
@@ -266,8 +286,8 @@ main(int argc, char **argv)
 	if (o.ready != NULL && main_ready_file(o.ready, cfg, fds) == -1)
 		log_warn("msg=\"cannot write %s: %s\"", o.ready,
 		    strerror(errno));
-	log_info("msg=\"relay46 %s started\" routes=%zu", PACKAGE_VERSION,
-	    cfg->nroutes);
+	log_info("msg=\"relay46 %s started\" routes=%zu workers=%u",
+	    PACKAGE_VERSION, cfg->nroutes, cfg->workers);
 	rc = control_run(cfg, fds, nfds);
 	free(fds);
 	config_unref(cfg);

@@ -70,6 +70,7 @@ pool_new(const struct route *r)
 	for (i = 0; i < r->nup; i++)
 		pool_fill(p, &p->u[i], &r->up[i].addr, r->up[i].spec);
 	atomic_init(&p->n, r->nup);
+	atomic_init(&p->sessions, 0);
 	return p;
 }
 
@@ -117,6 +118,26 @@ void
 pool_release(struct upstream *u)
 {
 	atomic_fetch_sub_explicit(&u->live, 1, memory_order_relaxed);
+}
+
+bool
+pool_session_enter(struct pool *p, unsigned max)
+{
+	unsigned	 n = atomic_load_explicit(&p->sessions,
+			    memory_order_relaxed);
+
+	do {
+		if (max != 0 && n >= max)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&p->sessions, &n,
+	    n + 1, memory_order_relaxed, memory_order_relaxed));
+	return true;
+}
+
+void
+pool_session_leave(struct pool *p)
+{
+	atomic_fetch_sub_explicit(&p->sessions, 1, memory_order_relaxed);
 }
 
 bool

@@ -50,6 +50,7 @@ struct pool {
 	struct upstream	*u;
 	size_t		 cap;
 	atomic_size_t	 n;		/* published entries of u[] */
+	atomic_uint	 sessions;	/* the route's, all workers: max_connections */
 	pthread_mutex_t	 clients_lock;	/* accept path only, never per byte */
 	struct pool_client **clients;	/* hash buckets */
 	size_t		 nbuckets;
@@ -73,6 +74,13 @@ size_t	 pool_count(const struct pool *p);
  */
 bool	 pool_acquire(struct upstream *u);
 void	 pool_release(struct upstream *u);
+
+/*
+ * pool_session_enter(p, max): one more session on the route unless it has
+ * ${max} (0: no limit); pool_session_leave(p) when it ends.  Any thread.
+ */
+bool	 pool_session_enter(struct pool *p, unsigned max);
+void	 pool_session_leave(struct pool *p);
 
 /*
  * pool_usable(u, now): may a new session try ${u}?  Up, or down but due

@@ -895,9 +895,15 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 
 	addr_from_sockaddr(&client, sa, salen);
 	addr_unmap(&client);
-	if ((w->cfg->max_connections != 0 &&
-	    w->nsessions >= w->cfg->max_connections) ||
-	    (r->max_connections != 0 && rt->live >= r->max_connections)) {
+	/* Counted across every worker: the limits are the process's. */
+	if (!worker_global_enter(w->cfg->max_connections)) {
+		atomic_fetch_add_explicit(&w->stats.refused_limit, 1,
+		    memory_order_relaxed);
+		session_refuse(rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
+		return;
+	}
+	if (!pool_session_enter(r->pool, r->max_connections)) {
+		worker_global_leave();
 		atomic_fetch_add_explicit(&w->stats.refused_limit, 1,
 		    memory_order_relaxed);
 		session_refuse(rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
@@ -906,6 +912,8 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	/* Without PROXY, the client is known now: refuse before any work. */
 	if (!r->accept_proxy &&
 	    (why = session_admit(w, r, &client)) != SESSION_END_DONE) {
+		pool_session_leave(r->pool);
+		worker_global_leave();
 		session_refuse(rt, fd, &client, why);
 		return;
 	}
@@ -921,6 +929,8 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 		}
 		if (!r->accept_proxy)
 			pool_client_leave(r->pool, &client);
+		pool_session_leave(r->pool);
+		worker_global_leave();
 		log_error("route=%s msg=\"out of memory, client dropped\"",
 		    r->name);
 		close(fd);
@@ -939,7 +949,6 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	w->nsessions++;
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
-	rt->live++;
 	/* The client socket inherited its options from the listener. */
 	if ((s->timer = evtimer_new(w->base, session_timer_cb, s)) == NULL) {
 		s->client_counted = !r->accept_proxy && r->max_per_client != 0;

@@ -16,6 +16,29 @@
 #include "util.h"
 #include "worker.h"
 
+/* Sessions of the whole process, every worker's, for max_connections. */
+static atomic_uint	worker_global_live;
+
+bool
+worker_global_enter(unsigned max)
+{
+	unsigned	 n = atomic_load_explicit(&worker_global_live,
+			    memory_order_relaxed);
+
+	do {
+		if (max != 0 && n >= max)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&worker_global_live,
+	    &n, n + 1, memory_order_relaxed, memory_order_relaxed));
+	return true;
+}
+
+void
+worker_global_leave(void)
+{
+	atomic_fetch_sub_explicit(&worker_global_live, 1, memory_order_relaxed);
+}
+
 static void
 worker_rt_free(struct worker *w)
 {
@@ -64,7 +87,10 @@ worker_rt_new(struct worker *w)
 static void
 worker_check_drained(struct worker *w)
 {
-	if (w->stopping && w->nsessions == 0 && TAILQ_EMPTY(&w->listeners)) {
+	if (w->stopping && w->nsessions == 0 && TAILQ_EMPTY(&w->listeners) &&
+	    !w->drained_told) {
+		/* Once: the control thread counts workers that are done. */
+		w->drained_told = true;
 		event_base_loopbreak(w->base);
 		if (w->drained != NULL)
 			w->drained(w->drained_arg);
@@ -106,17 +132,25 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
  * Sessions switch events on and off many times per loop iteration
  * (connect, then read, pause, resume); epoll's changelist folds those into
  * one epoll_ctl per descriptor per iteration, or none when they cancel.
- * We never dup() a socket, which is the changelist's known pitfall.
+ * We never dup() a socket, which is the changelist's known pitfall.  With
+ * several workers it is left off: a deferred EPOLL_CTL_DEL then reaches
+ * the kernel after close(), when another worker may already have been
+ * given the same descriptor number.  Harmless (a DEL on another epoll
+ * set fails with ENOENT), but it is a cross-thread use of a reused
+ * number, which ThreadSanitizer rightly reports and we do not want to
+ * reason about.
  */
 static struct event_base *
-worker_base_new(void)
+worker_base_new(bool changelist)
 {
 	struct event_config	*cfg;
 	struct event_base	*base;
 
 	if ((cfg = event_config_new()) == NULL)
 		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	if (changelist)
+		event_config_set_flag(cfg,
+		    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	return base;
@@ -137,7 +171,7 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	w->cfg = config_ref(cfg);
 	w->drained = drained;
 	w->drained_arg = arg;
-	if ((w->base = worker_base_new()) == NULL || worker_rt_new(w) == -1 ||
+	if ((w->base = worker_base_new(cfg->workers == 1)) == NULL || worker_rt_new(w) == -1 ||
 	    (w->msg_ev = event_new(w->base, -1, 0, worker_msg_cb, w)) == NULL)
 		goto fail;
 	for (i = 0; i < cfg->nroutes; i++)
@@ -239,7 +273,8 @@ worker_session_gone(struct worker *w, struct session *s)
 	w->nsessions--;
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
-	s->rt->live--;
+	pool_session_leave(s->rt->route->pool);
+	worker_global_leave();
 	atomic_fetch_add_explicit(&w->stats.sessions_total, 1,
 	    memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->stats.bytes_up, s->c2u.bytes,

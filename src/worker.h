@@ -24,7 +24,6 @@ struct route_rt {
 	struct balance_state bal;	/* this worker's picker */
 	struct balance_cand *cand;	/* scratch, one per pool entry */
 	unsigned char	*skip;		/* scratch, one per pool entry */
-	unsigned	 live;		/* sessions at once */
 };
 
 /* Counters: written by the worker only, read by anyone (relaxed atomics). */
@@ -56,6 +55,7 @@ struct worker {
 	struct event	*msg_ev;	/* woken by the control thread */
 	atomic_int	 msg;		/* WORKER_MSG_* bits */
 	bool		 stopping;
+	bool		 drained_told;	/* drained() was called */
 	void		(*drained)(void *);	/* called on the worker thread */
 	void		*drained_arg;
 	unsigned long long accept_err_logged;
@@ -100,6 +100,14 @@ unsigned worker_live(const struct worker *w);
  * log line and ends inside an open msg=" quote.
  */
 void	 worker_pause_accept(struct worker *w, const char *what, int err);
+
+/*
+ * worker_global_enter(max): one more session in the whole process, unless
+ * there are ${max} already (0: no limit); any thread.  worker_global_leave()
+ * when it ends.
+ */
+bool	 worker_global_enter(unsigned max);
+void	 worker_global_leave(void);
 
 /* Called by sessions on the worker thread. */
 void	 worker_session_gone(struct worker *w, struct session *s);

@@ -185,7 +185,9 @@ run_emfile(bool odd)
 	b = h_backend_start(AF_INET, &cfg);
 	h_relay_set_nofile(NOFILE);
 	r = h_relay_start(
-	    "[global]\nmax_connections = 10000\nshutdown_timeout = 2s\n"
+	    /* One worker: the test reads one socket's accept queue. */
+	    "[global]\nworkers = 1\nmax_connections = 10000\n"
+	    "shutdown_timeout = 2s\n"
 	    "[route e]\nlisten = %s\nupstream = %s\n",
 	    h_hostport(AF_INET, h_free_port(AF_INET)),
 	    h_hostport(AF_INET, h_backend_port(b)));

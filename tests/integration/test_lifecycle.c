@@ -72,11 +72,11 @@ static const struct bad_config {
 	  "upstream = 127.0.0.1:9 weight=0\n",
 	  3, "upstream" },
 	{ "[global]\n"
-	  "workers = 4\n"
+	  "workers = 0\n"
 	  "[route web]\n"
 	  "listen = 127.0.0.1:8080\n"
 	  "upstream = 127.0.0.1:9\n",
-	  2, "not supported yet" },
+	  2, "out of range" },
 	{ "[route web]\n"
 	  "listen = 127.0.0.1:8080\n"
 	  "listen = 127.0.0.1:8080\n"

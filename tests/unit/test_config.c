@@ -387,6 +387,39 @@ test_pool_keys(void **state)
 	config_unref(c);
 }
 
+/* workers: a number, "auto" (the CPUs), or RELAY46_WORKERS by default. */
+static void
+test_workers(void **state)
+{
+	struct tmp	*t = *state;
+	struct config	*c;
+	long		 cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	const char	*path;
+
+	c = must_load(write_file(t, "w.ini", "[global]\nworkers = 3\n"
+	    "[route web]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\n"));
+	assert_int_equal(c->workers, 3);
+	config_unref(c);
+	c = must_load(write_file(t, "w.ini", "[global]\nworkers = auto\n"
+	    "[route web]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\n"));
+	assert_int_equal(c->workers, cpus < 1 ? 1 : cpus > 256 ? 256 : cpus);
+	config_unref(c);
+	path = write_file(t, "d.ini", "[route web]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:2\n");
+	setenv("RELAY46_WORKERS", "2", 1);
+	c = must_load(path);
+	assert_int_equal(c->workers, 2);
+	config_unref(c);
+	setenv("RELAY46_WORKERS", "lots", 1);	/* ignored, not an error */
+	c = must_load(path);
+	assert_int_equal(c->workers, 1);
+	config_unref(c);
+	unsetenv("RELAY46_WORKERS");
+	c = must_load(path);
+	assert_int_equal(c->workers, 1);
+	config_unref(c);
+}
+
 /* Global defaults when there is no [global] at all. */
 static void
 test_defaults(void **state)
@@ -768,13 +801,12 @@ static const struct bad_row bad_rows[] = {
 	    "key 'user' is not supported yet", 1, true },
 	{ "admin on", "[global]\nadmin = on\n" OK3, 2,
 	    "key 'admin' is not supported yet", 1, true },
-	{ "workers 4", "[global]\nworkers = 4\n" OK3, 2,
-	    "workers = 4: several workers are not supported yet "
-	    "(use workers = 1)", 1, true },
-	{ "workers auto", "[global]\nworkers = auto\n" OK3, 2,
-	    "several workers are not supported yet", 1, false },
+	{ "workers 300", "[global]\nworkers = 300\n" OK3, 2,
+	    "workers = 300: 300 is out of range (1 to 256)", 1, true },
+	{ "workers many", "[global]\nworkers = many\n" OK3, 2,
+	    "workers = many: 'many' is not a number", 1, true },
 	{ "workers 0", "[global]\nworkers = 0\n" OK3, 2,
-	    "0 is out of range (1 to 1024)", 1, false },
+	    "0 is out of range (1 to 256)", 1, false },
 	{ "upstream max_connections 0", OK3
 	    "upstream = 127.0.0.1:8001 max_connections=0\n", 4,
 	    "upstream = 127.0.0.1:8001 max_connections=0: 0 is out of range "
@@ -870,7 +902,7 @@ test_many_errors(void **state)
 
 	path = write_file(t, "many.ini",
 	    "[global]\n"					/*  1 */
-	    "workers = 4\n"					/*  2 */
+	    "workers = 300\n"					/*  2 */
 	    "[route web]\n"					/*  3 */
 	    "listen = 127.0.0.1:0\n"				/*  4 */
 	    "upstream = 127.0.0.1:8000 weight=0\n"		/*  5 */
@@ -888,8 +920,7 @@ test_many_errors(void **state)
 	want = malloc(len);
 	assert_non_null(want);
 	snprintf(want, len,
-	    "%s:2: workers = 4: several workers are not supported yet "
-	    "(use workers = 1)\n"
+	    "%s:2: workers = 300: 300 is out of range (1 to 256)\n"
 	    "%s:3: route 'web' has no listen\n"
 	    "%s:3: route 'web' has no upstream\n"
 	    "%s:4: listen = 127.0.0.1:0: '127.0.0.1:0': port out of range "
@@ -1234,6 +1265,7 @@ main(void)
 		T(test_nul_byte),
 		cmocka_unit_test(test_load_fp),
 		T(test_pool_keys),
+		T(test_workers),
 		T(test_quick_good),
 		T(test_quick_bad),
 		T(test_quick_clash),
@@ -1242,5 +1274,7 @@ main(void)
 	};
 #undef T
 
+	/* Defaults are checked as a file gives them, not as make check's. */
+	unsetenv("RELAY46_WORKERS");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
