@@ -85,6 +85,8 @@ struct cfg_parse {
 
 static int cfg_set_workers(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_log(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_access_log(struct cfg_parse *, const char *, char *,
+	    size_t);
 static int cfg_set_log_level(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_listen(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_upstream(struct cfg_parse *, const char *, char *, size_t);
@@ -111,7 +113,8 @@ static const struct cfg_key cfg_keys[] = {
 	    G(shutdown_timeout_ms), 0, UNITS_DURATION_MAX, NULL },
 	{ "user", CFG_GLOBAL, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
 	{ "group", CFG_GLOBAL, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
-	{ "access_log", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+	{ "access_log", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0,
+	    cfg_set_access_log },
 	{ "admin", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
 	{ "admin_allow", CFG_GLOBAL, CFG_T_UNSUPPORTED, CFG_REPEAT, 0, 0, 0,
 	    NULL },
@@ -301,6 +304,7 @@ cfg_free(struct config *c)
 		pool_free(c->routes[i].pool);
 	}
 	free(c->routes);
+	free(c->access_log);
 	free(c->path);
 	free(c);
 }
@@ -365,6 +369,23 @@ cfg_set_log(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 		p->c->log = CONFIG_LOG_SYSLOG;
 	else {
 		err_set(err, errlen, "expected stderr or syslog");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cfg_set_access_log(struct cfg_parse *p, const char *v, char *err,
+    size_t errlen)
+{
+	if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+		return 0;
+	if (strcmp(v, "stderr") != 0 && v[0] != '/') {
+		err_set(err, errlen, "expected off, stderr or an absolute path");
+		return -1;
+	}
+	if ((p->c->access_log = util_strdup(v)) == NULL) {
+		err_set(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;

@@ -82,6 +82,7 @@ struct config {
 	enum config_log	 log;
 	int		 log_level;	/* LOG_LEVEL_* from log.h */
 	uint64_t	 shutdown_timeout_ms;
+	char		*access_log;	/* "stderr" or a path; NULL: off */
 	struct route	*routes;
 	size_t		 nroutes;
 };

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "accesslog.h"
 #include "control.h"
 #include "health.h"
 #include "log.h"
@@ -23,6 +24,7 @@ struct control {
 	unsigned	 nw;
 	atomic_uint	 drained;	/* workers done after a stop */
 	struct health	*health;
+	struct accesslog *alog;
 	struct event	*drained_ev;
 	struct event	*stop_timer;
 	bool		 stopping;
@@ -96,8 +98,13 @@ control_signal_cb(evutil_socket_t sig, short what, void *arg)
 		    "relay46 to apply a new configuration\"");
 		return;
 	}
-	if (sig == SIGUSR1)
+	if (sig == SIGUSR1) {
+		if (c->alog != NULL) {
+			log_info("msg=\"SIGUSR1: reopening the access log\"");
+			accesslog_reopen(c->alog);
+		}
 		return;
+	}
 	if (c->stopping) {
 		log_warn("msg=\"%s again: closing %u live sessions now\"",
 		    strsignal((int)sig), control_live(c));
@@ -113,7 +120,8 @@ control_signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 int
-control_run(struct config *cfg, const int *fds, size_t nfds)
+control_run(struct config *cfg, const int *fds, size_t nfds,
+    struct accesslog *alog)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	struct event	*sev[4] = { NULL };
@@ -123,6 +131,7 @@ control_run(struct config *cfg, const int *fds, size_t nfds)
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
+	c.alog = alog;
 	if ((c.base = event_base_new()) == NULL ||
 	    (c.drained_ev = event_new(c.base, -1, 0, control_drained_cb,
 	    &c)) == NULL ||
@@ -147,6 +156,8 @@ control_run(struct config *cfg, const int *fds, size_t nfds)
 		c.w[i] = worker_new(cfg, fds + i * per, per, control_drained,
 		    &c);
 		given = (i + 1) * per;
+		if (c.w[i] != NULL)
+			c.w[i]->alog = c.alog;
 		if (c.w[i] == NULL) {
 			log_error("msg=\"cannot set up worker %zu\"", i);
 			goto out;
@@ -179,6 +190,8 @@ out:
 	for (i = 0; i < c.nw; i++)
 		worker_free(c.w[i]);
 	free(c.w);
+	/* After the workers: their last sessions were still logging. */
+	accesslog_close(c.alog);
 	for (i = 0; i < 4; i++)
 		if (sev[i] != NULL)
 			event_free(sev[i]);

@@ -3,13 +3,18 @@
 
 #include <stddef.h>
 
+struct accesslog;
 struct config;
 
 /*
- * control_run(cfg, fds, nfds): the main thread's loop.  Starts one worker
- * serving the listening sockets ${fds} (ownership passes to it), handles
- * signals, and returns once relay46 has stopped: the exit status.
+ * control_run(cfg, fds, nfds, alog): the main thread's loop.  Starts
+ * cfg->workers workers, each serving its share of the listening sockets
+ * ${fds} (main_listen's order; ownership passes to them), runs health
+ * checks and handles signals, and returns once relay46 has stopped: the
+ * exit status.  ${alog} (NULL: none) is the access log, closed here after
+ * the workers are gone.
  */
-int	 control_run(struct config *cfg, const int *fds, size_t nfds);
+int	 control_run(struct config *cfg, const int *fds, size_t nfds,
+	    struct accesslog *alog);
 
 #endif

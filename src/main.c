@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "accesslog.h"
 #include "config.h"
 #include "control.h"
 #include "listener.h"
@@ -259,6 +260,8 @@ main(int argc, char **argv)
 	struct opts	 o;
 	struct config	*cfg;
 	const char	*name;
+	struct accesslog *alog = NULL;
+	char		 err[512];
 	int		*fds = NULL, level, rc;
 	size_t		 nfds = 0;
 
@@ -279,7 +282,15 @@ main(int argc, char **argv)
 	if (evthread_use_pthreads() == -1)
 		fatalx("msg=\"libevent has no thread support\"");
 	main_raise_nofile(cfg);
+	/* Files first, like sockets: before any privileges could be dropped. */
+	if (cfg->access_log != NULL && (alog = accesslog_open(cfg->access_log,
+	    err, sizeof(err))) == NULL) {
+		log_error("msg=\"access_log: %s\"", err);
+		config_unref(cfg);
+		return 1;
+	}
 	if (main_listen(cfg, &fds, &nfds) == -1) {
+		accesslog_close(alog);
 		config_unref(cfg);
 		return 1;
 	}
@@ -288,7 +299,7 @@ main(int argc, char **argv)
 		    strerror(errno));
 	log_info("msg=\"relay46 %s started\" routes=%zu workers=%u",
 	    PACKAGE_VERSION, cfg->nroutes, cfg->workers);
-	rc = control_run(cfg, fds, nfds);
+	rc = control_run(cfg, fds, nfds, alog);
 	free(fds);
 	config_unref(cfg);
 	libevent_global_shutdown();

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "accesslog.h"
 #include "acl.h"
 #include "balance.h"
 #include "config.h"
@@ -104,13 +106,56 @@ session_log(const struct session *s, const struct upstream *u,
 	    err ? strerror(err) : "");
 }
 
-/* The session's line: one per session, at info. */
+/*
+ * The access log's line: UTC time, then the session line's fields.
+ * Formatted here, written by the access log's own thread.
+ */
+static void
+session_access_log(const struct session *s, enum session_end why, int err,
+    uint64_t ms, uint64_t up)
+{
+	char		 line[1024], c[ADDR_STRLEN], v[ADDR_STRLEN + 8] = "";
+	struct timespec	 ts;
+	struct tm	 tm;
+	size_t		 n;
+	int		 k;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (s->via != NULL) {
+		memcpy(v, " via=", 5);
+		addr_format(&s->via->peer, v + 5, sizeof(v) - 5);
+	}
+	k = snprintf(line + n, sizeof(line) - n, ".%03ldZ route=%s client=%s%s "
+	    "upstream=%s up=%llu down=%llu duration=%llu.%03llus end=%s%s%s%s\n",
+	    ts.tv_nsec / 1000000, s->rt->route->name, addr_format(&s->client,
+	    c, sizeof(c)), v, s->up == NULL ? "-" : s->up->name,
+	    (unsigned long long)up, (unsigned long long)s->u2c.bytes,
+	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
+	    session_end_name(why), err ? " error=\"" : "",
+	    err ? strerror(err) : "", err ? "\"" : "");
+	if (k > 0 && (size_t)k < sizeof(line) - n)
+		accesslog_write(s->w->alog, line, n + (size_t)k);
+}
+
+/*
+ * The session's line: one per session, at info in the daemon's log, or in
+ * the access log when there is one.
+ */
 static void
 session_log_end(const struct session *s, enum session_end why, int err)
 {
 	char		 c[ADDR_STRLEN], v[ADDR_STRLEN + 8] = "";
 	uint64_t	 ms, up;
 
+	if (s->w->alog != NULL) {
+		ms = util_now_ms() - s->start_ms;
+		up = s->c2u.bytes > s->sent_hdr ? s->c2u.bytes - s->sent_hdr :
+		    0;
+		session_access_log(s, why, err, ms, up);
+		return;
+	}
 	/* Formatting addresses costs: skip it when the line is dropped. */
 	if (log_level() < LOG_LEVEL_INFO)
 		return;
@@ -752,14 +797,23 @@ session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 
 /* Refused before a session exists: log it like a session line, and close. */
 static void
-session_refuse(struct route_rt *rt, int fd, const struct addr *client,
-    enum session_end why)
+session_refuse(struct worker *w, struct route_rt *rt, int fd,
+    const struct addr *client, enum session_end why)
 {
-	char	 c[ADDR_STRLEN];
+	struct session	 s;
+	char		 c[ADDR_STRLEN];
 
-	log_info("route=%s client=%s upstream=- msg=\"session end\" end=%s "
-	    "up=0 down=0 duration=0.000s", rt->route->name,
-	    addr_format(client, c, sizeof(c)), session_end_name(why));
+	if (w->alog != NULL) {
+		/* The access log's formatter wants a session: a bare one. */
+		memset(&s, 0, sizeof(s));
+		s.w = w;
+		s.rt = rt;
+		s.client = *client;
+		session_access_log(&s, why, 0, 0, 0);
+	} else
+		log_info("route=%s client=%s upstream=- msg=\"session end\" "
+		    "end=%s up=0 down=0 duration=0.000s", rt->route->name,
+		    addr_format(client, c, sizeof(c)), session_end_name(why));
 	close(fd);
 }
 
@@ -899,14 +953,14 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	if (!worker_global_enter(w->cfg->max_connections)) {
 		atomic_fetch_add_explicit(&w->stats.refused_limit, 1,
 		    memory_order_relaxed);
-		session_refuse(rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
+		session_refuse(w, rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
 		return;
 	}
 	if (!pool_session_enter(r->pool, r->max_connections)) {
 		worker_global_leave();
 		atomic_fetch_add_explicit(&w->stats.refused_limit, 1,
 		    memory_order_relaxed);
-		session_refuse(rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
+		session_refuse(w, rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
 		return;
 	}
 	/* Without PROXY, the client is known now: refuse before any work. */
@@ -914,7 +968,7 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	    (why = session_admit(w, r, &client)) != SESSION_END_DONE) {
 		pool_session_leave(r->pool);
 		worker_global_leave();
-		session_refuse(rt, fd, &client, why);
+		session_refuse(w, rt, fd, &client, why);
 		return;
 	}
 	if ((s = calloc(1, sizeof(*s))) != NULL)

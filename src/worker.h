@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "balance.h"
 
+struct accesslog;
 struct config;
 struct event;
 struct event_base;
@@ -48,6 +49,7 @@ struct worker {
 	pthread_t	 thread;
 	bool		 running;
 	struct config	*cfg;		/* a reference */
+	struct accesslog *alog;		/* the control thread's; NULL: none */
 	struct route_rt	*rt;		/* one per route */
 	TAILQ_HEAD(, listener) listeners;
 	TAILQ_HEAD(, session) sessions;

@@ -770,6 +770,9 @@ static const struct bad_row bad_rows[] = {
 	{ "bad balance", OK3 "balance = fastest\n", 4,
 	    "balance = fastest: expected roundrobin, leastconn, source or "
 	    "random", 1, true },
+	{ "relative access_log", "[global]\naccess_log = access.log\n" OK3,
+	    2, "access_log = access.log: expected off, stderr or an absolute "
+	    "path", 1, true },
 	{ "bad proxy_protocol", OK3 "proxy_protocol = v3\n", 4,
 	    "proxy_protocol = v3: expected off, v1 or v2", 1, true },
 	{ "bad accept_proxy", OK3 "accept_proxy = maybe\n", 4,
