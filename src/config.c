@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "privdrop.h"
 #include "resolve.h"
 #include "units.h"
 #include "util.h"
@@ -85,6 +86,8 @@ struct cfg_parse {
 
 static int cfg_set_workers(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_log(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_user(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_group(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_access_log(struct cfg_parse *, const char *, char *,
 	    size_t);
 static int cfg_set_log_level(struct cfg_parse *, const char *, char *, size_t);
@@ -111,8 +114,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "log_level", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_log_level },
 	{ "shutdown_timeout", CFG_GLOBAL, CFG_T_DURATION, 0,
 	    G(shutdown_timeout_ms), 0, UNITS_DURATION_MAX, NULL },
-	{ "user", CFG_GLOBAL, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
-	{ "group", CFG_GLOBAL, CFG_T_UNSUPPORTED, 0, 0, 0, 0, NULL },
+	{ "user", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_user },
+	{ "group", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_group },
 	{ "access_log", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0,
 	    cfg_set_access_log },
 	{ "admin", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
@@ -305,6 +308,8 @@ cfg_free(struct config *c)
 	}
 	free(c->routes);
 	free(c->access_log);
+	free(c->user);
+	free(c->group);
 	free(c->path);
 	free(c);
 }
@@ -369,6 +374,40 @@ cfg_set_log(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 		p->c->log = CONFIG_LOG_SYSLOG;
 	else {
 		err_set(err, errlen, "expected stderr or syslog");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The user and group must exist now, so that "relay46 -t" finds a typo
+ * rather than the start as root.
+ */
+static int
+cfg_set_user(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (privdrop_resolve(v, NULL, &uid, &gid, err, errlen) == -1)
+		return -1;
+	if ((p->c->user = util_strdup(v)) == NULL) {
+		err_set(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cfg_set_group(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (privdrop_resolve("root", v, &uid, &gid, err, errlen) == -1)
+		return -1;
+	if ((p->c->group = util_strdup(v)) == NULL) {
+		err_set(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -956,6 +995,9 @@ cfg_check(struct cfg_parse *p)
 {
 	struct route	*r, *o;
 	size_t		 i, j, k, l;
+	if (p->c->group != NULL && p->c->user == NULL)
+		cfg_error(p, 0, "group is set but user is not: set both, or "
+		    "only user (its own group is then used)");
 	if (p->c->nroutes == 0 && p->nerr == 0)
 		cfg_error(p, 0, "no routes: add a [route NAME] section with "
 		    "listen and upstream");

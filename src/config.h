@@ -83,6 +83,7 @@ struct config {
 	int		 log_level;	/* LOG_LEVEL_* from log.h */
 	uint64_t	 shutdown_timeout_ms;
 	char		*access_log;	/* "stderr" or a path; NULL: off */
+	char		*user, *group;	/* to drop to after binding; NULL: stay */
 	struct route	*routes;
 	size_t		 nroutes;
 };

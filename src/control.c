@@ -13,9 +13,13 @@
 #include "accesslog.h"
 #include "control.h"
 #include "health.h"
+#include "sdnotify.h"
 #include "log.h"
 #include "units.h"
 #include "worker.h"
+
+/* How often systemd's STATUS= line is refreshed. */
+#define CONTROL_STATUS_SECS	2
 
 struct control {
 	struct event_base *base;
@@ -27,7 +31,9 @@ struct control {
 	struct accesslog *alog;
 	struct event	*drained_ev;
 	struct event	*stop_timer;
+	struct event	*status_timer;	/* systemd's STATUS= line */
 	bool		 stopping;
+	unsigned long long notify_err_logged;
 };
 
 /* On a worker's thread: wake the control loop once the last one is done. */
@@ -49,6 +55,24 @@ control_live(const struct control *c)
 	for (i = 0; i < c->nw; i++)
 		n += worker_live(c->w[i]);
 	return n;
+}
+
+/* systemd shows this line in "systemctl status". */
+static void
+control_status(struct control *c, const char *state)
+{
+	if (sdnotify("%sSTATUS=%s%u live sessions, %u workers", state,
+	    c->stopping ? "stopping: " : "", control_live(c), c->nw) == -1 &&
+	    log_ratelimit(&c->notify_err_logged))
+		log_warn("msg=\"cannot notify systemd: %s\"", strerror(errno));
+}
+
+static void
+control_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	control_status(arg, "");
 }
 
 static void
@@ -112,6 +136,7 @@ control_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	c->stopping = true;
+	control_status(c, "STOPPING=1\n");
 	log_info("msg=\"%s: no longer accepting; waiting up to %s for %u "
 	    "live sessions\"", strsignal((int)sig),
 	    units_format_duration(ms, buf, sizeof(buf)), control_live(c));
@@ -178,6 +203,15 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 				worker_join(c.w[i]);
 			goto out;
 		}
+	/* Listening since main_listen, serving from now on: tell systemd. */
+	control_status(&c, "READY=1\n");
+	if (getenv("NOTIFY_SOCKET") != NULL &&
+	    (c.status_timer = event_new(c.base, -1, EV_PERSIST,
+	    control_status_cb, &c)) != NULL) {
+		struct timeval	 tv = { CONTROL_STATUS_SECS, 0 };
+
+		event_add(c.status_timer, &tv);
+	}
 	event_base_dispatch(c.base);
 	for (i = 0; i < c.nw; i++)
 		worker_join(c.w[i]);
@@ -197,6 +231,8 @@ out:
 			event_free(sev[i]);
 	if (c.stop_timer != NULL)
 		event_free(c.stop_timer);
+	if (c.status_timer != NULL)
+		event_free(c.status_timer);
 	if (c.drained_ev != NULL)
 		event_free(c.drained_ev);
 	if (c.base != NULL)

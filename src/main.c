@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 
 #include "accesslog.h"
 #include "config.h"
+#include "privdrop.h"
+#include "sdnotify.h"
 #include "control.h"
 #include "listener.h"
 #include "log.h"
@@ -141,42 +144,74 @@ main_raise_nofile(const struct config *cfg)
 }
 
 /*
+ * Sockets systemd passed (LISTEN_FDS) stand in for the listen addresses
+ * they are bound to.  Returns how many there are.  Exits on malformed
+ * variables.
+ */
+static size_t
+main_passed(int **passedp)
+{
+	char	 err[256];
+	size_t	 n;
+
+	if (sdnotify_listen_fds(passedp, &n, err, sizeof(err)) == -1)
+		fatalx("msg=\"socket activation: %s\"", err);
+	return n;
+}
+
+/*
  * Open every listening socket, in route order, once per worker: the fds
  * come worker by worker (worker w's are fds[w * per .. w * per + per - 1]).
- * With several workers each address is probed first, so that a port
- * already taken is an error even though SO_REUSEPORT would share it.  All
- * or nothing: on any failure, log each one, close what was opened and
- * return -1.
+ * A socket systemd passed for an address is used instead (dup'd for the
+ * other workers, which then share it).  With several workers each address
+ * we bind is probed first, so that a port already taken is an error even
+ * though SO_REUSEPORT would share it.  All or nothing: on any failure, log
+ * each one, close what was opened and return -1.
  */
 static int
 main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 {
 	const struct route *r;
 	char		 err[256], abuf[ADDR_STRLEN];
-	size_t		 i, j, n = 0, per = 0, k;
+	size_t		 i, j, n = 0, per = 0, k, npassed;
 	unsigned	 w;
-	int		*fds, bad = 0;
+	int		*fds, *passed = NULL, *match, bad = 0;
 	bool		 many = cfg->workers > 1;
 
+	npassed = main_passed(&passed);
 	for (i = 0; i < cfg->nroutes; i++)
 		per += cfg->routes[i].nlisten;
-	if ((fds = calloc(per * cfg->workers, sizeof(*fds))) == NULL)
+	if ((fds = calloc(per * cfg->workers, sizeof(*fds))) == NULL ||
+	    (match = calloc(per + 1, sizeof(*match))) == NULL)
 		fatalx("out of memory");
-	for (i = 0; many && i < cfg->nroutes; i++)
-		for (j = 0; j < cfg->routes[i].nlisten; j++)
-			if (listener_probe(&cfg->routes[i].listen[j], err,
-			    sizeof(err)) == -1) {
+	for (i = 0, k = 0; i < cfg->nroutes; i++)
+		for (j = 0; j < cfg->routes[i].nlisten; j++, k++) {
+			match[k] = sdnotify_match(passed, npassed,
+			    &cfg->routes[i].listen[j]);
+			if (match[k] == -1 && many && listener_probe(
+			    &cfg->routes[i].listen[j], err, sizeof(err)) == -1) {
 				log_error("route=%s msg=\"%s\"",
 				    cfg->routes[i].name, err);
 				bad = 1;
 			}
+		}
 	for (w = 0; !bad && w < cfg->workers; w++)
 		for (i = 0, k = 0; i < cfg->nroutes; i++) {
 			r = &cfg->routes[i];
 			for (j = 0; j < r->nlisten; j++, k++) {
-				fds[n] = listener_socket(&r->listen[j],
-				    r->keepalive, many, err, sizeof(err));
+				if (match[k] != -1 && w == 0)
+					fds[n] = passed[match[k]];
+				else if (match[k] != -1)
+					fds[n] = fcntl(passed[match[k]],
+					    F_DUPFD_CLOEXEC, 3);
+				else
+					fds[n] = listener_socket(&r->listen[j],
+					    r->keepalive, many, err,
+					    sizeof(err));
 				if (fds[n] == -1) {
+					if (match[k] != -1)
+						snprintf(err, sizeof(err),
+						    "dup: %s", strerror(errno));
 					log_error("route=%s msg=\"%s\"",
 					    r->name, err);
 					bad = 1;
@@ -184,12 +219,25 @@ main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 				}
 				if (w == 0)
 					log_info("route=%s addr=%s "
-					    "msg=\"listening\"", r->name,
+					    "msg=\"listening%s\"", r->name,
 					    addr_format(&r->listen[j], abuf,
-					    sizeof(abuf)));
+					    sizeof(abuf)), match[k] != -1 ?
+					    " (socket from systemd)" : "");
 				n++;
 			}
 		}
+	/* Passed sockets no listen address wants are not ours to keep. */
+	for (i = 0; i < npassed; i++) {
+		for (k = 0; k < per && match[k] != (int)i; k++)
+			;
+		if (k == per) {
+			log_warn("msg=\"systemd passed fd %d, which matches no "
+			    "listen address; closing it\"", passed[i]);
+			close(passed[i]);
+		}
+	}
+	free(passed);
+	free(match);
 	if (bad) {
 		while (n > 0)
 			close(fds[--n]);
@@ -199,6 +247,29 @@ main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 	*fdsp = fds;
 	*nfdsp = n;
 	return 0;
+}
+
+/* Started as root with "user": give root up now that everything is bound. */
+static void
+main_privdrop(const struct config *cfg)
+{
+	char	 err[256];
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (cfg->user == NULL)
+		return;
+	if (geteuid() != 0) {
+		log_warn("msg=\"not started as root: user %s is ignored\"",
+		    cfg->user);
+		return;
+	}
+	if (privdrop_resolve(cfg->user, cfg->group, &uid, &gid, err,
+	    sizeof(err)) == -1 ||
+	    privdrop_apply(cfg->user, uid, gid, err, sizeof(err)) == -1)
+		fatalx("msg=\"cannot drop privileges: %s\"", err);
+	log_info("msg=\"running as user %s (uid %u), group %u\"", cfg->user,
+	    (unsigned)uid, (unsigned)gid);
 }
 
 /*
@@ -297,6 +368,8 @@ main(int argc, char **argv)
 	if (o.ready != NULL && main_ready_file(o.ready, cfg, fds) == -1)
 		log_warn("msg=\"cannot write %s: %s\"", o.ready,
 		    strerror(errno));
+	/* Before any thread exists, so that every one runs unprivileged. */
+	main_privdrop(cfg);
 	log_info("msg=\"relay46 %s started\" routes=%zu workers=%u",
 	    PACKAGE_VERSION, cfg->nroutes, cfg->workers);
 	rc = control_run(cfg, fds, nfds, alog);

@@ -2,13 +2,20 @@
 
 /*
  * Running as a service: the access log (one line per session, in a file
- * or on stderr, reopened on SIGUSR1 for logrotate).
+ * or on stderr, reopened on SIGUSR1 for logrotate), systemd's notify
+ * protocol (a socket of ours stands in for systemd), socket activation
+ * (LISTEN_FDS) and dropping root for "user".
  */
 
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +174,250 @@ test_access_log_unwritable(void **state)
 	free(err);
 }
 
+/* --- systemd ---------------------------------------------------------- */
+
+/* A datagram socket at ${path}, standing in for systemd's notify socket. */
+static int
+notify_socket(char *path, size_t len)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	snprintf(path, len, "%s/notify", h_tmpdir());
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		fail_msg("notify socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fail_msg("notify socket: %s", strerror(errno));
+	return fd;
+}
+
+/* Wait for a datagram containing ${needle}; returns it (static buffer). */
+static const char *
+notify_wait(int fd, const char *needle)
+{
+	static char	 buf[1024];
+	int64_t		 deadline = h_now_ms() + H_IO_MS;
+	ssize_t		 n;
+	unsigned	 i;
+
+	for (i = 0; i < 1000 && h_left(deadline) > 0; i++) {
+		struct pollfd	 p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, h_left(deadline)) <= 0)
+			continue;
+		if ((n = recv(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, needle) != NULL)
+			return buf;
+	}
+	fail_msg("no notify message with '%s' within %d ms", needle,
+	    H_IO_MS);
+	return NULL;
+}
+
+/*
+ * Type=notify: READY=1 with a STATUS= line once relay46 serves, STATUS=
+ * again with the live count, STOPPING=1 on SIGTERM.
+ */
+static void
+test_notify(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 path[H_PATH + 32];
+	const char		*msg;
+	int			 nfd, fd;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	nfd = notify_socket(path, sizeof(path));
+	h_relay_setenv("NOTIFY_SOCKET", path);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route sd]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	h_relay_setenv(NULL, NULL);
+	msg = notify_wait(nfd, "READY=1");
+	H_ASSERT_CONTAINS(msg, "STATUS=0 live sessions");
+	/* A session held open shows in the next STATUS= (every 2 s). */
+	fd = h_relay_connect(r, "sd", AF_INET);
+	H_ASSERT_END(h_echo(fd, 3, 100, H_IO_MS), H_OK, H_OK);
+	msg = notify_wait(nfd, "STATUS=1 live sessions");
+	close(fd);
+	assert_int_equal(kill(r->pid, SIGTERM), 0);
+	msg = notify_wait(nfd, "STOPPING=1");
+	H_ASSERT_CONTAINS(msg, "STATUS=stopping: ");
+	h_relay_finish(r);
+	close(nfd);
+	h_backend_free(b);
+}
+
+/*
+ * Socket activation: a listening socket passed as fd 3 with LISTEN_PID
+ * and LISTEN_FDS serves its listen address (relay46 does not bind it
+ * again), and the other address of the route is bound as usual.  Started
+ * by hand: LISTEN_PID must be relay46's own pid, known only in the child.
+ */
+static void
+test_listen_fds(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	char			 conf[H_PATH + 32], ready[H_PATH + 32];
+	char			 log[H_PATH + 32], text[512], pid[32], *out;
+	const char		*dir = h_tmpdir(), *relay = getenv("RELAY46");
+	int			 lfd, port, other, fd, status, i, lg;
+	pid_t			 child;
+	int64_t			 deadline;
+
+	(void)state;
+	assert_non_null(relay);
+	b = h_backend_start(AF_INET, &cfg);
+	lfd = h_listen_socket(AF_INET, &port);
+	other = h_free_port(AF_INET);
+	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
+	    "[route act]\nlisten = 127.0.0.1:%d\nlisten = 127.0.0.1:%d\n"
+	    "upstream = %s\n", port, other,
+	    h_hostport(AF_INET, h_backend_port(b)));
+	h_write_file(conf, sizeof(conf), dir, "act.ini", text);
+	snprintf(ready, sizeof(ready), "%s/ready", dir);
+	snprintf(log, sizeof(log), "%s/relay.log", dir);
+	if ((lg = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
+		fail_msg("%s: %s", log, strerror(errno));
+	if ((child = fork()) == -1)
+		fail_msg("fork: %s", strerror(errno));
+	if (child == 0) {
+		if (dup2(lfd, 3) == -1 || dup2(lg, 1) == -1 ||
+		    dup2(lg, 2) == -1)
+			_exit(127);
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		setenv("LISTEN_PID", pid, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		execl(relay, relay, "-c", conf, "-R", ready, (char *)NULL);
+		_exit(127);
+	}
+	close(lg);
+	close(lfd);	/* relay46 has it now */
+	deadline = h_now_ms() + H_READY_MS;
+	for (i = 0; i < 10000 && access(ready, F_OK) == -1 &&
+	    h_left(deadline) > 0; i++)
+		(void)poll(NULL, 0, 10);
+	if (access(ready, F_OK) == -1) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		out = h_read_file(log);
+		fail_msg("relay46 not ready:\n%s", out);
+	}
+	for (i = 0; i < 2; i++) {
+		fd = h_connect_port(AF_INET, i == 0 ? port : other, H_IO_MS);
+		assert_true(fd != -1);
+		H_ASSERT_END(h_echo(fd, 40 + (uint64_t)i, 1000, H_IO_MS), H_OK,
+		    H_OK);
+		close(fd);
+	}
+	assert_int_equal(kill(child, SIGTERM), 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	out = h_read_file(log);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("relay46 did not exit 0:\n%s", out);
+	snprintf(text, sizeof(text), "addr=127.0.0.1:%d msg=\"listening "
+	    "(socket from systemd)\"", port);
+	H_ASSERT_CONTAINS(out, text);
+	snprintf(text, sizeof(text), "addr=127.0.0.1:%d msg=\"listening\"",
+	    other);
+	H_ASSERT_CONTAINS(out, text);
+	if (strstr(out, "Sanitizer") != NULL || strstr(out, "runtime error"))
+		fail_msg("sanitizer report:\n%s", out);
+	free(out);
+	h_backend_free(b);
+}
+
+/* --- dropping root -------------------------------------------------------- */
+
+/* The Uid: or Gid: line of /proc/PID/status: real, effective, saved, fs. */
+static void
+proc_ids(pid_t pid, const char *key, unsigned ids[4])
+{
+	char	 path[64], *text, *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	text = h_read_file(path);
+	if ((p = strstr(text, key)) == NULL ||
+	    sscanf(p + strlen(key), "%u %u %u %u", &ids[0], &ids[1], &ids[2],
+	    &ids[3]) != 4)
+		fail_msg("no %s in %s", key, path);
+	free(text);
+}
+
+/*
+ * Started as root with "user = nobody": every id of the process (and so of
+ * every thread, started after the drop) is nobody's, and it still serves.
+ * Skipped when the tests do not run as root or there is no "nobody".
+ */
+static void
+test_user(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	struct passwd		*pw;
+	unsigned		 ids[4], i;
+	int			 fd;
+
+	(void)state;
+	if (geteuid() != 0 || (pw = getpwnam("nobody")) == NULL) {
+		print_message("not root, or no user nobody: skipped\n");
+		skip();
+	}
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nuser = nobody\n"
+	    "[route u]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	H_EXPECT_LOG(r, "msg=\"running as user nobody");
+	proc_ids(r->pid, "Uid:", ids);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(ids[i], pw->pw_uid);
+	proc_ids(r->pid, "Gid:", ids);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(ids[i], pw->pw_gid);
+	fd = h_relay_connect(r, "u", AF_INET);
+	H_ASSERT_END(h_echo(fd, 8, 5000, H_IO_MS), H_OK, H_OK);
+	close(fd);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* A user that does not exist is a config error, found by -t already. */
+static void
+test_user_unknown(void **state)
+{
+	const char	*args[] = { "-t", "-c", NULL, NULL };
+	char		 conf[H_PATH + 32], *out = NULL, *err = NULL;
+	int		 rc;
+
+	(void)state;
+	h_write_file(conf, sizeof(conf), h_tmpdir(), "u.ini",
+	    "[global]\nuser = no-such-user-r46\n"
+	    "[route x]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\n");
+	args[2] = conf;
+	rc = h_run(args, &out, &err, 10000);
+	assert_int_equal(rc, 1);
+	H_ASSERT_CONTAINS(err, "u.ini:2: user = no-such-user-r46: user "
+	    "'no-such-user-r46' does not exist");
+	free(out);
+	free(err);
+}
+
 int
 main(void)
 {
@@ -175,6 +426,10 @@ main(void)
 		cmocka_unit_test_teardown(test_access_log_stderr, h_teardown),
 		cmocka_unit_test_teardown(test_access_log_unwritable,
 		    h_teardown),
+		cmocka_unit_test_teardown(test_notify, h_teardown),
+		cmocka_unit_test_teardown(test_listen_fds, h_teardown),
+		cmocka_unit_test_teardown(test_user, h_teardown),
+		cmocka_unit_test_teardown(test_user_unknown, h_teardown),
 	};
 
 	h_init();

@@ -800,8 +800,14 @@ static const struct bad_row bad_rows[] = {
 	    "allow = 10.0.0.1:80: ", 1, false },
 
 	/* Not supported yet. */
-	{ "user", "[global]\nuser = relay46\n" OK3, 2,
-	    "key 'user' is not supported yet", 1, true },
+	{ "unknown user", "[global]\nuser = no-such-user-r46\n" OK3, 2,
+	    "user = no-such-user-r46: user 'no-such-user-r46' does not exist",
+	    1, true },
+	{ "unknown group", "[global]\nuser = root\ngroup = no-such-grp-r46\n"
+	    OK3, 3, "group = no-such-grp-r46: group 'no-such-grp-r46' does not "
+	    "exist", 1, true },
+	{ "group without user", "[global]\ngroup = root\n" OK3, 0,
+	    "group is set but user is not", 1, false },
 	{ "admin on", "[global]\nadmin = on\n" OK3, 2,
 	    "key 'admin' is not supported yet", 1, true },
 	{ "workers 300", "[global]\nworkers = 300\n" OK3, 2,
