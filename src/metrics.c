@@ -1,0 +1,497 @@
+#include "autoconf.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "metrics.h"
+#include "util.h"
+
+const double metrics_connect_bounds[METRICS_CONNECT_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5
+};
+
+/* U+FFFD, shown in place of bytes that are not UTF-8. */
+#define METRICS_REPLACEMENT	"\xef\xbf\xbd"
+
+/*
+ * Output with a sticky error: the formatters write many small pieces, and
+ * checking each one would bury what they write.  Once an add fails
+ * (out of memory) the rest are skipped and the result is -1.
+ */
+struct out {
+	struct evbuffer	*buf;
+	int		 rc;
+};
+
+enum metrics_esc {
+	ESC_LABEL = 0,		/* Prometheus label value */
+	ESC_JSON,		/* JSON string, RFC 8259 */
+	ESC_HTML		/* HTML text or attribute */
+};
+
+static void	 out_printf(struct out *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+out_add(struct out *o, const void *p, size_t n)
+{
+	if (o->rc == 0 && n > 0 && evbuffer_add(o->buf, p, n) == -1)
+		o->rc = -1;
+}
+
+static void
+out_str(struct out *o, const char *s)
+{
+	out_add(o, s, strlen(s));
+}
+
+static void
+out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (o->rc != 0)
+		return;
+	va_start(ap, fmt);
+	if (evbuffer_add_vprintf(o->buf, fmt, ap) == -1)
+		o->rc = -1;
+	va_end(ap);
+}
+
+/*
+ * The length of the well-formed UTF-8 sequence at ${p} (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+ */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	size_t		 n, i;
+	unsigned char	 lo = 0x80, hi = 0xbf;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* The second byte's range is what rules out the bad forms. */
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* The escape for ASCII byte ${c} in context ${how}, or NULL if none. */
+static const char *
+esc_ascii(unsigned char c, enum metrics_esc how, char *tmp, size_t len)
+{
+	static const char *const html[] = {
+		['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;",
+		['"'] = "&quot;", ['\''] = "&#39;"
+	};
+
+	switch (how) {
+	case ESC_LABEL:
+		if (c == '\\' || c == '"')
+			return c == '\\' ? "\\\\" : "\\\"";
+		return c == '\n' ? "\\n" : NULL;
+	case ESC_JSON:
+		if (c == '\\' || c == '"')
+			return c == '\\' ? "\\\\" : "\\\"";
+		if (c >= 0x20)
+			return NULL;
+		if (c == '\n' || c == '\r' || c == '\t')
+			return c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t";
+		snprintf(tmp, len, "\\u%04x", c);
+		return tmp;
+	case ESC_HTML:
+		return c < NELEM(html) ? html[c] : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Write ${s} escaped for ${how}.  Runs that need no escaping go out in
+ * one piece; a byte that does not start well-formed UTF-8 becomes U+FFFD,
+ * since Prometheus refuses label values that are not UTF-8 and a JSON
+ * reader may too.
+ */
+static void
+out_escaped(struct out *o, const char *s, enum metrics_esc how)
+{
+	const unsigned char	*p = (const unsigned char *)
+				    (s != NULL ? s : "");
+	const char		*e;
+	char			 tmp[8];
+	size_t			 run, n;
+
+	while (*p != '\0') {
+		run = 0;
+		e = NULL;
+		while (p[run] != '\0') {
+			if ((n = utf8_len(p + run)) == 0)
+				break;
+			if (n == 1 &&
+			    (e = esc_ascii(p[run], how, tmp, sizeof(tmp))) != NULL)
+				break;
+			run += n;
+		}
+		out_add(o, p, run);
+		p += run;
+		if (*p == '\0')
+			break;
+		out_str(o, e != NULL ? e : METRICS_REPLACEMENT);
+		p++;
+	}
+}
+
+/* ---- Prometheus text format 0.0.4 ------------------------------------ */
+
+static void
+prom_family(struct out *o, const char *name, const char *type,
+    const char *help)
+{
+	out_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Opens a sample: name{route="..."; prom_label() and prom_u64() follow. */
+static void
+prom_start(struct out *o, const char *name, const char *route)
+{
+	out_printf(o, "%s{route=\"", name);
+	out_escaped(o, route, ESC_LABEL);
+	out_str(o, "\"");
+}
+
+static void
+prom_label(struct out *o, const char *key, const char *value)
+{
+	out_printf(o, ",%s=\"", key);
+	out_escaped(o, value, ESC_LABEL);
+	out_str(o, "\"");
+}
+
+static void
+prom_u64(struct out *o, uint64_t v)
+{
+	out_printf(o, "} %" PRIu64 "\n", v);
+}
+
+static void
+prom_global(struct out *o, const struct metrics_snapshot *s)
+{
+	prom_family(o, "relay46_info", "gauge", "Version of relay46, as a label.");
+	out_str(o, "relay46_info{version=\"");
+	out_escaped(o, s->version, ESC_LABEL);
+	out_str(o, "\"} 1\n");
+	prom_family(o, "relay46_start_time_seconds", "gauge",
+	    "When relay46 started, in seconds since the Unix epoch.");
+	out_printf(o, "relay46_start_time_seconds %" PRIu64 "\n", s->start_time);
+	prom_family(o, "relay46_workers", "gauge", "Worker threads.");
+	out_printf(o, "relay46_workers %u\n", s->workers);
+	prom_family(o, "relay46_accept_errors_total", "counter",
+	    "accept() failures other than the transient ones.");
+	out_printf(o, "relay46_accept_errors_total %" PRIu64 "\n",
+	    s->accept_errors);
+	prom_family(o, "relay46_access_log_dropped_total", "counter",
+	    "Access log lines dropped because the writer fell behind.");
+	out_printf(o, "relay46_access_log_dropped_total %" PRIu64 "\n",
+	    s->access_log_dropped);
+}
+
+static void
+prom_sessions(struct out *o, const struct metrics_snapshot *s)
+{
+	const struct metrics_route	*r;
+	size_t				 i, j;
+
+	prom_family(o, "relay46_sessions_active", "gauge",
+	    "Sessions open now.");
+	for (i = 0; i < s->nroutes; i++) {
+		prom_start(o, "relay46_sessions_active", s->routes[i].name);
+		prom_u64(o, s->routes[i].active);
+	}
+	prom_family(o, "relay46_sessions_total", "counter",
+	    "Sessions ended, by how they ended.");
+	for (i = 0; i < s->nroutes; i++) {
+		r = &s->routes[i];
+		for (j = 0; j < r->nresults; j++) {
+			prom_start(o, "relay46_sessions_total", r->name);
+			prom_label(o, "result", r->result_names[j]);
+			prom_u64(o, r->results[j]);
+		}
+	}
+	prom_family(o, "relay46_bytes_total", "counter",
+	    "Bytes relayed: up is client to upstream, down the other way.");
+	for (i = 0; i < s->nroutes; i++) {
+		r = &s->routes[i];
+		prom_start(o, "relay46_bytes_total", r->name);
+		prom_label(o, "direction", "up");
+		prom_u64(o, r->bytes_up);
+		prom_start(o, "relay46_bytes_total", r->name);
+		prom_label(o, "direction", "down");
+		prom_u64(o, r->bytes_down);
+	}
+}
+
+/* The snapshot counts per bucket; Prometheus wants running totals. */
+static void
+prom_histogram(struct out *o, const struct metrics_snapshot *s)
+{
+	const struct metrics_route	*r;
+	uint64_t			 sum;
+	size_t				 i, b;
+
+	prom_family(o, "relay46_connect_seconds", "histogram",
+	    "Time to connect to an upstream.");
+	for (i = 0; i < s->nroutes; i++) {
+		r = &s->routes[i];
+		sum = 0;
+		for (b = 0; b <= METRICS_CONNECT_BUCKETS; b++) {
+			sum += r->connect_buckets[b];
+			prom_start(o, "relay46_connect_seconds_bucket", r->name);
+			if (b < METRICS_CONNECT_BUCKETS)
+				out_printf(o, ",le=\"%g\"",
+				    metrics_connect_bounds[b]);
+			else
+				out_str(o, ",le=\"+Inf\"");
+			prom_u64(o, sum);
+		}
+		prom_start(o, "relay46_connect_seconds_sum", r->name);
+		out_printf(o, "} %.6f\n", r->connect_sum);
+		prom_start(o, "relay46_connect_seconds_count", r->name);
+		prom_u64(o, sum);
+	}
+}
+
+/* One upstream sample: name{route,upstream[,result]} value. */
+static void
+prom_upstream(struct out *o, const char *name, const char *route,
+    const struct metrics_upstream *u, const char *result, uint64_t v)
+{
+	prom_start(o, name, route);
+	prom_label(o, "upstream", u->name);
+	if (result != NULL)
+		prom_label(o, "result", result);
+	prom_u64(o, v);
+}
+
+static void
+prom_upstreams(struct out *o, const struct metrics_snapshot *s)
+{
+	static const char *const names[] = {
+		"relay46_upstream_up", "relay46_upstream_sessions_active",
+		"relay46_upstream_connects_total"
+	};
+	static const char *const types[] = { "gauge", "gauge", "counter" };
+	static const char *const helps[] = {
+		"1 if health checks pass, else 0.",
+		"Sessions on this upstream now.",
+		"Connects to this upstream, by result."
+	};
+	const struct metrics_route	*r;
+	const struct metrics_upstream	*u;
+	size_t				 f, i, j;
+
+	/* Family by family: each family's samples must be together. */
+	for (f = 0; f < NELEM(names); f++) {
+		prom_family(o, names[f], types[f], helps[f]);
+		for (i = 0; i < s->nroutes; i++) {
+			r = &s->routes[i];
+			for (j = 0; j < r->nups; j++) {
+				u = &r->ups[j];
+				if (f == 0)
+					prom_upstream(o, names[f], r->name, u,
+					    NULL, u->up ? 1 : 0);
+				else if (f == 1)
+					prom_upstream(o, names[f], r->name, u,
+					    NULL, u->live);
+				else {
+					prom_upstream(o, names[f], r->name, u,
+					    "ok", u->connects);
+					prom_upstream(o, names[f], r->name, u,
+					    "failed", u->connect_fails);
+				}
+			}
+		}
+	}
+}
+
+int
+metrics_prometheus(const struct metrics_snapshot *s, struct evbuffer *out)
+{
+	struct out	 o = { out, 0 };
+
+	prom_global(&o, s);
+	prom_sessions(&o, s);
+	prom_histogram(&o, s);
+	prom_upstreams(&o, s);
+	return o.rc;
+}
+
+/* ---- JSON ------------------------------------------------------------ */
+
+static void
+json_str(struct out *o, const char *s)
+{
+	out_str(o, "\"");
+	out_escaped(o, s, ESC_JSON);
+	out_str(o, "\"");
+}
+
+static void
+json_upstream(struct out *o, const struct metrics_upstream *u)
+{
+	out_str(o, "{\"address\":");
+	json_str(o, u->name);
+	out_printf(o, ",\"up\":%s,\"present\":%s,\"backup\":%s,\"weight\":%u,"
+	    "\"active\":%" PRIu64 ",\"connects\":%" PRIu64 ","
+	    "\"connect_fails\":%" PRIu64 "}",
+	    u->up ? "true" : "false", u->present ? "true" : "false",
+	    u->backup ? "true" : "false", u->weight, u->live, u->connects,
+	    u->connect_fails);
+}
+
+static void
+json_route(struct out *o, const struct metrics_route *r)
+{
+	size_t	 i;
+
+	out_str(o, "{\"name\":");
+	json_str(o, r->name);
+	out_printf(o, ",\"active\":%" PRIu64 ",\"bytes_up\":%" PRIu64
+	    ",\"bytes_down\":%" PRIu64 ",\"sessions\":{", r->active,
+	    r->bytes_up, r->bytes_down);
+	for (i = 0; i < r->nresults; i++) {
+		if (i > 0)
+			out_str(o, ",");
+		json_str(o, r->result_names[i]);
+		out_printf(o, ":%" PRIu64, r->results[i]);
+	}
+	out_str(o, "},\"upstreams\":[");
+	for (i = 0; i < r->nups; i++) {
+		if (i > 0)
+			out_str(o, ",");
+		json_upstream(o, &r->ups[i]);
+	}
+	out_str(o, "]}");
+}
+
+/* A clock stepped back must not show an uptime near 2^64. */
+static uint64_t
+uptime(const struct metrics_snapshot *s)
+{
+	return s->now > s->start_time ? s->now - s->start_time : 0;
+}
+
+int
+metrics_json(const struct metrics_snapshot *s, struct evbuffer *out)
+{
+	struct out	 o = { out, 0 };
+	size_t		 i;
+
+	out_str(&o, "{\"version\":");
+	json_str(&o, s->version);
+	out_printf(&o, ",\"uptime_seconds\":%" PRIu64 ",\"workers\":%u,"
+	    "\"sessions_active\":%" PRIu64 ",\"routes\":[", uptime(s),
+	    s->workers, s->sessions_active);
+	for (i = 0; i < s->nroutes; i++) {
+		if (i > 0)
+			out_str(&o, ",");
+		json_route(&o, &s->routes[i]);
+	}
+	out_str(&o, "]}\n");
+	return o.rc;
+}
+
+/* ---- HTML ------------------------------------------------------------ */
+
+static const char html_head[] =
+	"<!DOCTYPE html>\n"
+	"<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	"<title>relay46</title>\n<style>\n"
+	"body{font-family:sans-serif;margin:1em 2em}\n"
+	"table{border-collapse:collapse}\n"
+	"th,td{border:1px solid #bbb;padding:.2em .6em;text-align:right}\n"
+	"th:first-child,td:first-child{text-align:left}\n"
+	".down{color:#b00}\n"
+	"</style>\n</head>\n<body>\n";
+
+static void
+html_upstream(struct out *o, const struct metrics_upstream *u)
+{
+	out_printf(o, "<tr%s><td>", u->up ? "" : " class=\"down\"");
+	out_escaped(o, u->name, ESC_HTML);
+	out_printf(o, "</td><td>%s%s%s</td><td>%u</td><td>%" PRIu64
+	    "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>\n",
+	    u->up ? "up" : "down", u->backup ? ", backup" : "",
+	    u->present ? "" : ", gone from DNS", u->weight, u->live,
+	    u->connects, u->connect_fails);
+}
+
+static void
+html_route(struct out *o, const struct metrics_route *r)
+{
+	size_t	 i;
+
+	out_str(o, "<h2>Route ");
+	out_escaped(o, r->name, ESC_HTML);
+	out_printf(o, "</h2>\n<p>%" PRIu64 " sessions active, %" PRIu64
+	    " bytes up, %" PRIu64 " bytes down.</p>\n<p>Sessions ended:",
+	    r->active, r->bytes_up, r->bytes_down);
+	for (i = 0; i < r->nresults; i++) {
+		out_str(o, i > 0 ? ", " : " ");
+		out_escaped(o, r->result_names[i], ESC_HTML);
+		out_printf(o, " %" PRIu64, r->results[i]);
+	}
+	out_str(o, r->nresults == 0 ? " none.</p>\n" : ".</p>\n");
+	out_str(o, "<table>\n<tr><th>Upstream</th><th>Health</th>"
+	    "<th>Weight</th><th>Active</th><th>Connects</th>"
+	    "<th>Failed</th></tr>\n");
+	for (i = 0; i < r->nups; i++)
+		html_upstream(o, &r->ups[i]);
+	out_str(o, "</table>\n");
+}
+
+int
+metrics_html(const struct metrics_snapshot *s, struct evbuffer *out)
+{
+	struct out	 o = { out, 0 };
+	uint64_t	 up = uptime(s);
+	size_t		 i;
+
+	out_str(&o, html_head);
+	out_str(&o, "<h1>relay46 ");
+	out_escaped(&o, s->version, ESC_HTML);
+	out_printf(&o, "</h1>\n<p>Up %" PRIu64 "d %02u:%02u:%02u, %u workers, "
+	    "%" PRIu64 " sessions active, %" PRIu64 " accept errors, %"
+	    PRIu64 " access log lines dropped.</p>\n", up / 86400,
+	    (unsigned)(up / 3600 % 24), (unsigned)(up / 60 % 60),
+	    (unsigned)(up % 60), s->workers, s->sessions_active,
+	    s->accept_errors, s->access_log_dropped);
+	for (i = 0; i < s->nroutes; i++)
+		html_route(&o, &s->routes[i]);
+	out_str(&o, "</body>\n</html>\n");
+	return o.rc;
+}

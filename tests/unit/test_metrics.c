@@ -1,0 +1,1119 @@
+/*
+ * Unit tests for metrics.c: a snapshot built by hand (two routes, upstreams
+ * with hostile names) is formatted three ways and each output is checked by
+ * a small validator written here: the Prometheus text format (0.0.4)
+ * grammar and family rules, a JSON (RFC 8259) recursive-descent parser,
+ * and an HTML check that every tag and entity is one the page means to
+ * write.  The validators are themselves fed bad input, so that a lenient
+ * one cannot pass everything.  Specific lines are checked as well.
+ */
+#include "autoconf.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+
+#include "metrics.h"
+#include "util.h"
+
+/* ---- the snapshot ------------------------------------------------------- */
+
+/* Quotes, backslashes, a newline, markup, a bad byte, and real UTF-8. */
+#define EVIL_UP		"ev\"il\\up\nline<b>&amp;</b>'x\xff\xc3\xa9"
+/* The same with the bad byte as U+FFFD, as every output must show it. */
+#define EVIL_UP_SHOWN	"ev\"il\\up\nline<b>&amp;</b>'x\xef\xbf\xbd\xc3\xa9"
+#define EVIL_ROUTE	"r\"2\\\n<&>"
+
+static const char *const web_result_names[] = {
+	"done", "client_reset", "upstream_refused", "idle_timeout"
+};
+static const uint64_t web_results[] = { 5, 1, 2, 0 };
+static const char *const evil_result_names[] = { "done", "we\"ird\\\n<&>" };
+static const uint64_t evil_results[] = { 7, 3 };
+
+static struct metrics_upstream web_ups[] = {
+	{ "127.0.0.1:8000", true, true, false, 1, 3, 40, 2 },
+	{ "[::1]:8001", false, true, true, 5, 0, 7, 9 },
+	{ EVIL_UP, false, false, false, 2, 1, 1, 1 },
+};
+static struct metrics_upstream evil_ups[] = {
+	{ "[2001:db8::1]:443", true, true, false, 1, 0, 0, 0 },
+};
+
+static void
+snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
+{
+	static const uint64_t buckets[METRICS_CONNECT_BUCKETS + 1] = {
+		1, 0, 2, 0, 0, 3, 0, 0, 0, 1, 0, 0, 4
+	};
+
+	memset(r, 0, 2 * sizeof(*r));
+	r[0].name = "web";
+	r[0].active = 3;
+	r[0].result_names = web_result_names;
+	r[0].results = web_results;
+	r[0].nresults = NELEM(web_results);
+	r[0].bytes_up = 1234;
+	r[0].bytes_down = UINT64_MAX;
+	memcpy(r[0].connect_buckets, buckets, sizeof(buckets));
+	r[0].connect_sum = 21.123456;
+	r[0].ups = web_ups;
+	r[0].nups = NELEM(web_ups);
+	r[1].name = EVIL_ROUTE;
+	r[1].result_names = evil_result_names;
+	r[1].results = evil_results;
+	r[1].nresults = NELEM(evil_results);
+	r[1].ups = evil_ups;
+	r[1].nups = NELEM(evil_ups);
+	memset(s, 0, sizeof(*s));
+	s->version = "0.1.0";
+	s->start_time = 1700000000;
+	s->now = 1700000000 + 2 * 86400 + 3 * 3600 + 4 * 60 + 5;
+	s->workers = 2;
+	s->accept_errors = 4;
+	s->sessions_active = 3;
+	s->access_log_dropped = 6;
+	s->routes = r;
+	s->nroutes = 2;
+}
+
+/* Format with ${fn} into a NUL-terminated string the caller frees. */
+static char *
+format(int (*fn)(const struct metrics_snapshot *, struct evbuffer *),
+    const struct metrics_snapshot *s)
+{
+	struct evbuffer	*b;
+	char		*text;
+	size_t		 n;
+
+	assert_non_null(b = evbuffer_new());
+	assert_int_equal(fn(s, b), 0);
+	n = evbuffer_get_length(b);
+	assert_non_null(text = malloc(n + 1));
+	assert_int_equal(evbuffer_remove(b, text, n), (int)n);
+	text[n] = '\0';
+	evbuffer_free(b);
+	assert_int_equal(strlen(text), n);	/* no NUL inside */
+	return text;
+}
+
+static bool
+utf8_ok(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n, i;
+
+	while (*p != '\0') {
+		if (*p < 0x80)
+			n = 1;
+		else if (*p >= 0xc2 && *p <= 0xdf)
+			n = 2;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			n = 3;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			n = 4;
+		else
+			return false;
+		for (i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		if ((n == 3 && *p == 0xe0 && p[1] < 0xa0) ||
+		    (n == 3 && *p == 0xed && p[1] > 0x9f) ||
+		    (n == 4 && *p == 0xf0 && p[1] < 0x90) ||
+		    (n == 4 && *p == 0xf4 && p[1] > 0x8f))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+/* ---- a Prometheus text format validator ------------------------------- */
+
+#define PV_MAXFAM	64
+#define PV_MAXSER	512
+#define PV_MAXLAB	8
+#define PV_STR		160
+
+struct pv_family {
+	char		 name[PV_STR];
+	char		 type[16];
+	int		 help, typed;	/* lines seen */
+	bool		 sampled;	/* its samples began */
+	bool		 closed;	/* another family's samples followed */
+};
+
+struct pv_sample {
+	char		 name[PV_STR];
+	size_t		 nlab;
+	char		 key[PV_MAXLAB][PV_STR];
+	char		 val[PV_MAXLAB][PV_STR];	/* decoded */
+	double		 v;
+	char		 series[2 * PV_STR];	/* name{labels} as written */
+};
+
+struct pv {
+	struct pv_family fam[PV_MAXFAM];
+	size_t		 nfam;
+	struct pv_sample ser[PV_MAXSER];
+	size_t		 nser;
+	int		 last;		/* family of the previous sample, or -1 */
+	char		 why[256];	/* why it is not valid */
+};
+
+static bool pv_fail(struct pv *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static bool
+pv_fail(struct pv *pv, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pv->why, sizeof(pv->why), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static bool
+pv_name_ok(const char *s, size_t n, bool label)
+{
+	size_t	 i;
+
+	if (n == 0 || n >= PV_STR)
+		return false;
+	for (i = 0; i < n; i++) {
+		char	 c = s[i];
+		bool	 alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    c == '_' || (!label && c == ':');
+
+		if (!alpha && (i == 0 || c < '0' || c > '9'))
+			return false;
+	}
+	return true;
+}
+
+static struct pv_family *
+pv_find(struct pv *pv, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < pv->nfam; i++)
+		if (strcmp(pv->fam[i].name, name) == 0)
+			return &pv->fam[i];
+	return NULL;
+}
+
+/* "# HELP name text" or "# TYPE name type"; other comments are allowed. */
+static bool
+pv_comment(struct pv *pv, const char *line)
+{
+	static const char *const types[] = {
+		"counter", "gauge", "histogram", "summary", "untyped"
+	};
+	struct pv_family	*f;
+	char			 name[PV_STR];
+	const char		*p, *sp;
+	bool			 help;
+	size_t			 i;
+
+	if (strncmp(line, "# HELP ", 7) != 0 && strncmp(line, "# TYPE ", 7) != 0)
+		return true;
+	help = line[2] == 'H';
+	p = line + 7;
+	if ((sp = strchr(p, ' ')) == NULL || !pv_name_ok(p, sp - p, false))
+		return pv_fail(pv, "bad metadata line '%s'", line);
+	snprintf(name, sizeof(name), "%.*s", (int)(sp - p), p);
+	if ((f = pv_find(pv, name)) == NULL) {
+		if (pv->nfam == PV_MAXFAM)
+			return pv_fail(pv, "too many families");
+		f = &pv->fam[pv->nfam++];
+		snprintf(f->name, sizeof(f->name), "%s", name);
+	}
+	if (f->sampled)
+		return pv_fail(pv, "%s: metadata after its samples", name);
+	if (help)
+		return f->help++ == 0 ? true :
+		    pv_fail(pv, "%s: second HELP", name);
+	if (f->typed++ != 0)
+		return pv_fail(pv, "%s: second TYPE", name);
+	for (i = 0; i < NELEM(types); i++)
+		if (strcmp(sp + 1, types[i]) == 0)
+			break;
+	if (i == NELEM(types))
+		return pv_fail(pv, "%s: unknown type '%s'", name, sp + 1);
+	snprintf(f->type, sizeof(f->type), "%s", sp + 1);
+	if (strcmp(f->type, "counter") == 0 &&
+	    (strlen(name) < 6 || strcmp(name + strlen(name) - 6, "_total") != 0))
+		return pv_fail(pv, "%s: a counter not ending in _total", name);
+	return true;
+}
+
+/* One label value after the opening quote; ${p} ends past the closing one. */
+static bool
+pv_label_value(struct pv *pv, const char **pp, char *out)
+{
+	const char	*p = *pp;
+	size_t		 n = 0;
+
+	for (; *p != '"'; p++) {
+		if (*p == '\0')
+			return pv_fail(pv, "unterminated label value");
+		if (n + 2 >= PV_STR)
+			return pv_fail(pv, "label value too long");
+		if (*p != '\\') {
+			out[n++] = *p;
+			continue;
+		}
+		p++;
+		if (*p == '\\' || *p == '"')
+			out[n++] = *p;
+		else if (*p == 'n')
+			out[n++] = '\n';
+		else
+			return pv_fail(pv, "bad escape '\\%c'", *p);
+	}
+	out[n] = '\0';
+	*pp = p + 1;
+	if (!utf8_ok(out))
+		return pv_fail(pv, "label value is not UTF-8");
+	return true;
+}
+
+static bool
+pv_labels(struct pv *pv, const char **pp, struct pv_sample *sm)
+{
+	const char	*p = *pp, *eq;
+	size_t		 i;
+
+	for (;;) {
+		if ((eq = strchr(p, '=')) == NULL || !pv_name_ok(p, eq - p, true))
+			return pv_fail(pv, "bad label name at '%s'", p);
+		if (sm->nlab == PV_MAXLAB || eq[1] != '"')
+			return pv_fail(pv, "bad label at '%s'", p);
+		snprintf(sm->key[sm->nlab], PV_STR, "%.*s", (int)(eq - p), p);
+		for (i = 0; i < sm->nlab; i++)
+			if (strcmp(sm->key[i], sm->key[sm->nlab]) == 0)
+				return pv_fail(pv, "label %s twice", sm->key[i]);
+		p = eq + 2;
+		if (!pv_label_value(pv, &p, sm->val[sm->nlab++]))
+			return false;
+		if (*p == '}')
+			break;
+		if (*p++ != ',')
+			return pv_fail(pv, "expected ',' or '}' at '%s'", p - 1);
+	}
+	*pp = p + 1;
+	return true;
+}
+
+/* name[{labels}] value: fills ${sm}. */
+static bool
+pv_sample_parse(struct pv *pv, const char *line, struct pv_sample *sm)
+{
+	const char	*p = line, *end;
+	size_t		 n;
+
+	memset(sm, 0, sizeof(*sm));
+	n = strcspn(p, "{ ");
+	if (!pv_name_ok(p, n, false))
+		return pv_fail(pv, "bad metric name in '%s'", line);
+	snprintf(sm->name, sizeof(sm->name), "%.*s", (int)n, p);
+	p += n;
+	if (*p == '{' && (p++, !pv_labels(pv, &p, sm)))
+		return false;
+	snprintf(sm->series, sizeof(sm->series), "%.*s", (int)(p - line),
+	    line);
+	if (*p++ != ' ' || *p == '\0' || *p == ' ')
+		return pv_fail(pv, "no value in '%s'", line);
+	sm->v = strtod(p, (char **)&end);
+	if (*end != '\0')
+		return pv_fail(pv, "bad value (or a timestamp) in '%s'", line);
+	return true;
+}
+
+/* The family a sample belongs to: its own name, or a histogram's. */
+static struct pv_family *
+pv_family_of(struct pv *pv, const char *name)
+{
+	static const char *const sfx[] = { "_bucket", "_sum", "_count" };
+	struct pv_family	*f;
+	char			 base[PV_STR];
+	size_t			 i, n = strlen(name), k;
+
+	if ((f = pv_find(pv, name)) != NULL &&
+	    strcmp(f->type, "histogram") != 0)
+		return f;
+	for (i = 0; i < NELEM(sfx); i++) {
+		k = strlen(sfx[i]);
+		if (n <= k || strcmp(name + n - k, sfx[i]) != 0)
+			continue;
+		snprintf(base, sizeof(base), "%.*s", (int)(n - k), name);
+		if ((f = pv_find(pv, base)) != NULL &&
+		    strcmp(f->type, "histogram") == 0)
+			return f;
+	}
+	return NULL;
+}
+
+static bool
+pv_sample(struct pv *pv, const char *line)
+{
+	struct pv_sample	*sm;
+	struct pv_family	*f;
+	size_t			 i;
+	int			 fi;
+
+	if (pv->nser == PV_MAXSER)
+		return pv_fail(pv, "too many samples");
+	sm = &pv->ser[pv->nser];
+	if (!pv_sample_parse(pv, line, sm))
+		return false;
+	if ((f = pv_family_of(pv, sm->name)) == NULL)
+		return pv_fail(pv, "%s: no HELP/TYPE before it", sm->name);
+	if (f->help != 1 || f->typed != 1)
+		return pv_fail(pv, "%s: needs one HELP and one TYPE", f->name);
+	fi = (int)(f - pv->fam);
+	if (f->closed)
+		return pv_fail(pv, "%s: samples not together", f->name);
+	if (pv->last != -1 && pv->last != fi)
+		pv->fam[pv->last].closed = true;
+	pv->last = fi;
+	f->sampled = true;
+	for (i = 0; i < pv->nser; i++)
+		if (strcmp(pv->ser[i].series, sm->series) == 0)
+			return pv_fail(pv, "series %s twice", sm->series);
+	pv->nser++;
+	return true;
+}
+
+static const char *
+pv_label(const struct pv_sample *sm, const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < sm->nlab; i++)
+		if (strcmp(sm->key[i], key) == 0)
+			return sm->val[i];
+	return NULL;
+}
+
+/* Do ${a} and ${b} have the same labels, ignoring "le"? */
+static bool
+pv_same_series(const struct pv_sample *a, const struct pv_sample *b)
+{
+	const char	*v;
+	size_t		 i, na = 0, nb = 0;
+
+	for (i = 0; i < a->nlab; i++) {
+		if (strcmp(a->key[i], "le") == 0)
+			continue;
+		na++;
+		if ((v = pv_label(b, a->key[i])) == NULL ||
+		    strcmp(v, a->val[i]) != 0)
+			return false;
+	}
+	for (i = 0; i < b->nlab; i++)
+		nb += strcmp(b->key[i], "le") != 0;
+	return na == nb;
+}
+
+/*
+ * One histogram series, starting at its first bucket ${first}: "le"
+ * rising, counts cumulative, +Inf last and equal to _count, a _sum.
+ */
+static bool
+pv_histogram_series(struct pv *pv, const struct pv_family *f, size_t first)
+{
+	char		 bname[PV_STR + 16], name[PV_STR + 16];
+	const char	*le;
+	double		 prev_le = -INFINITY, prev_v = 0, inf = NAN, x;
+	bool		 sum = false, count = false;
+	size_t		 i;
+
+	snprintf(bname, sizeof(bname), "%s_bucket", f->name);
+	for (i = first; i < pv->nser; i++) {
+		const struct pv_sample *sm = &pv->ser[i];
+
+		if (!pv_same_series(&pv->ser[first], sm))
+			continue;
+		if (strcmp(sm->name, bname) == 0) {
+			if ((le = pv_label(sm, "le")) == NULL)
+				return pv_fail(pv, "%s without le", sm->series);
+			x = strcmp(le, "+Inf") == 0 ? INFINITY : strtod(le, NULL);
+			if (!(x > prev_le) || sm->v < prev_v)
+				return pv_fail(pv, "%s: not cumulative",
+				    sm->series);
+			prev_le = x;
+			prev_v = sm->v;
+			if (isinf(x))
+				inf = sm->v;
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s_count", f->name);
+		if (strcmp(sm->name, name) == 0) {
+			if (count || sm->v != inf)
+				return pv_fail(pv, "%s: +Inf %g, count %g",
+				    sm->series, inf, sm->v);
+			count = true;
+		} else
+			sum = true;
+	}
+	return sum && count ? true : pv_fail(pv, "%s: no _sum or _count",
+	    pv->ser[first].series);
+}
+
+static bool
+pv_histograms(struct pv *pv)
+{
+	char	 bname[PV_STR + 16];
+	size_t	 i, j;
+	bool	 seen;
+
+	for (i = 0; i < pv->nser; i++) {
+		const struct pv_family *f = pv_family_of(pv, pv->ser[i].name);
+
+		if (strcmp(f->type, "histogram") != 0)
+			continue;
+		snprintf(bname, sizeof(bname), "%s_bucket", f->name);
+		if (strcmp(pv->ser[i].name, bname) != 0)
+			continue;
+		/* Check each series once, from its first bucket. */
+		for (seen = false, j = 0; j < i && !seen; j++)
+			seen = strcmp(pv->ser[j].name, bname) == 0 &&
+			    pv_same_series(&pv->ser[i], &pv->ser[j]);
+		if (!seen && !pv_histogram_series(pv, f, i))
+			return false;
+	}
+	return true;
+}
+
+/* Validate ${text}; false with the reason in pv->why. */
+static bool
+pv_check(struct pv *pv, const char *text)
+{
+	char		 line[1024];
+	const char	*p = text, *nl;
+	size_t		 i;
+
+	memset(pv, 0, sizeof(*pv));
+	pv->last = -1;
+	if (!utf8_ok(text))
+		return pv_fail(pv, "not UTF-8");
+	for (; *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			return pv_fail(pv, "last line has no newline");
+		if ((size_t)(nl - p) >= sizeof(line))
+			return pv_fail(pv, "line too long");
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - p), p);
+		if (line[0] == '#' ? !pv_comment(pv, line) :
+		    !pv_sample(pv, line))
+			return false;
+	}
+	for (i = 0; i < pv->nfam; i++)
+		if (pv->fam[i].help != 1 || pv->fam[i].typed != 1)
+			return pv_fail(pv, "%s: needs one HELP and one TYPE",
+			    pv->fam[i].name);
+	return pv_histograms(pv);
+}
+
+/* The value of the sample written exactly as ${series}, or fail. */
+static double
+pv_value(const struct pv *pv, const char *series)
+{
+	size_t	 i;
+
+	for (i = 0; i < pv->nser; i++)
+		if (strcmp(pv->ser[i].series, series) == 0)
+			return pv->ser[i].v;
+	fail_msg("no sample %s", series);
+	return NAN;
+}
+
+/* ---- Prometheus tests ---------------------------------------------------- */
+
+static struct pv	 pv;	/* big: kept off the stack */
+
+static void
+test_prom_validator_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"x 1\n",					/* no TYPE */
+		"# HELP x h\n# TYPE x gauge\nx 1",		/* no newline */
+		"# HELP x h\n# TYPE x gauge\n1x 1\n",
+		"# HELP x h\n# TYPE x gauge\nx{a=\"\\t\"} 1\n",
+		"# HELP x h\n# TYPE x gauge\nx{a=\"b\",a=\"c\"} 1\n",
+		"# HELP x h\n# TYPE x gauge\nx{a=\"b} 1\n",
+		"# HELP x h\n# TYPE x gauge\nx{a=\"\xff\"} 1\n",
+		"# HELP x h\n# TYPE x gauge\nx{1a=\"b\"} 1\n",
+		"# HELP x h\n# TYPE x gauge\nx one\n",
+		"# HELP x h\n# TYPE x gauge\nx 1 2\n",
+		"# HELP x h\n# TYPE x gauge\nx 1\nx 2\n",
+		"# HELP x h\n# HELP x h\n# TYPE x gauge\nx 1\n",
+		"# HELP x h\n# TYPE x gauge\nx 1\n# TYPE x gauge\n",
+		"# HELP x h\n# TYPE x counter\nx 1\n",
+		"# HELP x_total h\n# TYPE x_total counter\n# HELP y h\n"
+		    "# TYPE y gauge\nx_total 1\ny 1\nx_total{a=\"b\"} 1\n",
+		"# HELP h h\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\n"
+		    "h_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+		"# HELP h h\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\n"
+		    "h_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 3\n",
+		"# HELP h h\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\n"
+		    "h_sum 1\nh_count 1\n",
+		"# HELP h h\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\n"
+		    "h_count 1\n",
+	};
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < NELEM(bad); i++)
+		if (pv_check(&pv, bad[i]))
+			fail_msg("validator took bad input %zu:\n%s", i, bad[i]);
+	assert_true(pv_check(&pv, "# HELP h h\n# TYPE h histogram\n"
+	    "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 1.5\n"
+	    "h_count 2\n"));
+}
+
+static void
+test_prom_valid(void **state)
+{
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	char			*text;
+
+	(void)state;
+	snapshot_make(&s, r);
+	text = format(metrics_prometheus, &s);
+	if (!pv_check(&pv, text))
+		fail_msg("invalid: %s\n%s", pv.why, text);
+	/* Every family of the contract, typed as it says. */
+	assert_string_equal(pv_find(&pv, "relay46_info")->type, "gauge");
+	assert_string_equal(pv_find(&pv, "relay46_connect_seconds")->type,
+	    "histogram");
+	assert_string_equal(pv_find(&pv,
+	    "relay46_upstream_connects_total")->type, "counter");
+	assert_int_equal(pv.nfam, 12);
+	free(text);
+
+	/* No routes at all is still a valid page. */
+	s.nroutes = 0;
+	text = format(metrics_prometheus, &s);
+	if (!pv_check(&pv, text))
+		fail_msg("invalid: %s\n%s", pv.why, text);
+	free(text);
+}
+
+static void
+test_prom_lines(void **state)
+{
+	static const char *const lines[] = {
+		"relay46_info{version=\"0.1.0\"} 1\n",
+		"relay46_start_time_seconds 1700000000\n",
+		"relay46_workers 2\n",
+		"relay46_accept_errors_total 4\n",
+		"relay46_access_log_dropped_total 6\n",
+		"relay46_sessions_active{route=\"web\"} 3\n",
+		"relay46_sessions_total{route=\"web\",result=\"done\"} 5\n",
+		"relay46_sessions_total{route=\"web\",result=\"idle_timeout\"} 0\n",
+		"relay46_bytes_total{route=\"web\",direction=\"up\"} 1234\n",
+		"relay46_bytes_total{route=\"web\",direction=\"down\"} "
+		    "18446744073709551615\n",
+		"relay46_connect_seconds_bucket{route=\"web\",le=\"0.0005\"} 1\n",
+		"relay46_connect_seconds_bucket{route=\"web\",le=\"0.0025\"} 3\n",
+		"relay46_connect_seconds_bucket{route=\"web\",le=\"1\"} 7\n",
+		"relay46_connect_seconds_bucket{route=\"web\",le=\"5\"} 7\n",
+		"relay46_connect_seconds_bucket{route=\"web\",le=\"+Inf\"} 11\n",
+		"relay46_connect_seconds_sum{route=\"web\"} 21.123456\n",
+		"relay46_connect_seconds_count{route=\"web\"} 11\n",
+		"relay46_upstream_up{route=\"web\",upstream=\"127.0.0.1:8000\"} 1\n",
+		"relay46_upstream_up{route=\"web\",upstream=\"[::1]:8001\"} 0\n",
+		"relay46_upstream_sessions_active{route=\"web\","
+		    "upstream=\"127.0.0.1:8000\"} 3\n",
+		"relay46_upstream_connects_total{route=\"web\","
+		    "upstream=\"[::1]:8001\",result=\"ok\"} 7\n",
+		"relay46_upstream_connects_total{route=\"web\","
+		    "upstream=\"[::1]:8001\",result=\"failed\"} 9\n",
+		"relay46_upstream_up{route=\"web\",upstream=\"ev\\\"il\\\\up\\n"
+		    "line<b>&amp;</b>'x\xef\xbf\xbd\xc3\xa9\"} 0\n",
+		"relay46_sessions_total{route=\"r\\\"2\\\\\\n<&>\","
+		    "result=\"we\\\"ird\\\\\\n<&>\"} 3\n",
+		"relay46_connect_seconds_count{route=\"r\\\"2\\\\\\n<&>\"} 0\n",
+	};
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	char			*text;
+	size_t			 i;
+
+	(void)state;
+	snapshot_make(&s, r);
+	text = format(metrics_prometheus, &s);
+	for (i = 0; i < NELEM(lines); i++) {
+		const char *p = strstr(text, lines[i]);
+
+		/* Whole lines only: the match must start a line. */
+		if (p == NULL || (p != text && p[-1] != '\n'))
+			fail_msg("missing line %s", lines[i]);
+	}
+	free(text);
+}
+
+/* The hostile names come back intact once the label escapes are undone. */
+static void
+test_prom_round_trip(void **state)
+{
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	char			*text;
+	size_t			 i, hits = 0;
+
+	(void)state;
+	snapshot_make(&s, r);
+	text = format(metrics_prometheus, &s);
+	assert_true(pv_check(&pv, text));
+	for (i = 0; i < pv.nser; i++) {
+		const char *u = pv_label(&pv.ser[i], "upstream");
+		const char *rt = pv_label(&pv.ser[i], "route");
+
+		if (u != NULL && strstr(u, "line") != NULL) {
+			assert_string_equal(u, EVIL_UP_SHOWN);
+			hits++;
+		}
+		if (rt != NULL && strcmp(rt, "web") != 0)
+			assert_string_equal(rt, EVIL_ROUTE);
+	}
+	/* up, sessions_active, and two connects_total samples. */
+	assert_int_equal(hits, 4);
+	assert_true(pv_value(&pv,
+	    "relay46_connect_seconds_bucket{route=\"web\",le=\"0.5\"}") == 7);
+	free(text);
+}
+
+/* ---- a JSON validator (RFC 8259) ------------------------------------------ */
+
+#define JV_DEPTH	32
+#define JV_MAXSTR	128
+
+struct jv {
+	const char	*p;
+	char		 strs[JV_MAXSTR][PV_STR];	/* every string, decoded */
+	size_t		 nstr;
+};
+
+static void
+jv_ws(struct jv *j)
+{
+	while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')
+		j->p++;
+}
+
+static bool
+jv_lit(struct jv *j, const char *lit)
+{
+	size_t	 n = strlen(lit);
+
+	if (strncmp(j->p, lit, n) != 0)
+		return false;
+	j->p += n;
+	return true;
+}
+
+static int
+jv_hex4(const char *p)
+{
+	int	 v = 0, i;
+
+	for (i = 0; i < 4; i++) {
+		char	 c = p[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/* One escape after the backslash, decoded into ${out} (BMP only). */
+static bool
+jv_escape(struct jv *j, char *out, size_t *n)
+{
+	static const char	 from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char		*q;
+	int			 u;
+
+	if (*j->p != '\0' && (q = strchr(from, *j->p)) != NULL) {
+		out[(*n)++] = to[q - from];
+		j->p++;
+		return true;
+	}
+	if (*j->p++ != 'u' || (u = jv_hex4(j->p)) == -1 ||
+	    (u >= 0xd800 && u <= 0xdfff))
+		return false;
+	j->p += 4;
+	if (u < 0x80)
+		out[(*n)++] = (char)u;
+	else if (u < 0x800) {
+		out[(*n)++] = (char)(0xc0 | u >> 6);
+		out[(*n)++] = (char)(0x80 | (u & 0x3f));
+	} else {
+		out[(*n)++] = (char)(0xe0 | u >> 12);
+		out[(*n)++] = (char)(0x80 | ((u >> 6) & 0x3f));
+		out[(*n)++] = (char)(0x80 | (u & 0x3f));
+	}
+	return true;
+}
+
+static bool
+jv_string(struct jv *j)
+{
+	char	 buf[PV_STR];
+	size_t	 n = 0;
+
+	if (*j->p++ != '"')
+		return false;
+	while (*j->p != '"') {
+		if ((unsigned char)*j->p < 0x20 || n + 4 >= sizeof(buf))
+			return false;	/* raw control character, or NUL */
+		if (*j->p == '\\') {
+			j->p++;
+			if (!jv_escape(j, buf, &n))
+				return false;
+		} else
+			buf[n++] = *j->p++;
+	}
+	j->p++;
+	buf[n] = '\0';
+	if (!utf8_ok(buf) || j->nstr == JV_MAXSTR)
+		return false;
+	memcpy(j->strs[j->nstr++], buf, n + 1);
+	return true;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool
+jv_number(struct jv *j)
+{
+	const char	*p = j->p;
+
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (*p >= '0' && *p <= '9')
+			p++;
+	else
+		return false;
+	if (*p == '.') {
+		if (*++p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'e' || *p == 'E') {
+		if (*++p == '+' || *p == '-')
+			p++;
+		if (*p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	j->p = p;
+	return true;
+}
+
+static bool	 jv_value(struct jv *, int);
+
+/* The members or elements of an object (${close} '}') or array (']'). */
+static bool
+jv_members(struct jv *j, char close, int depth)
+{
+	jv_ws(j);
+	if (*j->p == close) {
+		j->p++;
+		return true;
+	}
+	for (;;) {
+		jv_ws(j);
+		if (close == '}') {
+			if (!jv_string(j))
+				return false;
+			jv_ws(j);
+			if (*j->p++ != ':')
+				return false;
+		}
+		if (!jv_value(j, depth + 1))
+			return false;
+		jv_ws(j);
+		if (*j->p == close) {
+			j->p++;
+			return true;
+		}
+		if (*j->p++ != ',')
+			return false;
+	}
+}
+
+static bool
+jv_value(struct jv *j, int depth)
+{
+	if (depth > JV_DEPTH)
+		return false;
+	jv_ws(j);
+	switch (*j->p) {
+	case '{':
+	case '[':
+		return j->p++, jv_members(j, j->p[-1] == '{' ? '}' : ']', depth);
+	case '"':
+		return jv_string(j);
+	case 't':
+		return jv_lit(j, "true");
+	case 'f':
+		return jv_lit(j, "false");
+	case 'n':
+		return jv_lit(j, "null");
+	default:
+		return jv_number(j);
+	}
+}
+
+static bool
+jv_check(struct jv *j, const char *text)
+{
+	memset(j, 0, sizeof(*j));
+	j->p = text;
+	if (!jv_value(j, 0))
+		return false;
+	jv_ws(j);
+	return *j->p == '\0';
+}
+
+static bool
+jv_has_string(const struct jv *j, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < j->nstr; i++)
+		if (strcmp(j->strs[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* ---- JSON tests -------------------------------------------------------- */
+
+static struct jv	 jv;
+
+static void
+test_json_validator_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"", "{", "{}}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]",
+		"[01]", "[1.]", "[-]", "[1e]", "[.5]", "[\"a\nb\"]",
+		"[\"\\x\"]", "[\"\\u12\"]", "[\"\\ud800\"]", "[\"\xff\"]",
+		"{a:1}", "[tru]", "[1] [2]", "['a']", "[+1]",
+		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+	};
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < NELEM(bad); i++)
+		if (jv_check(&jv, bad[i]))
+			fail_msg("validator took bad input '%s'", bad[i]);
+	assert_true(jv_check(&jv, " {\"a\": [1, -2.5e+3, true, false, null, "
+	    "{}, [], \"\\u00e9\\n\"]} "));
+	assert_true(jv_has_string(&jv, "\xc3\xa9\n"));
+}
+
+static void
+test_json(void **state)
+{
+	static const char *const frags[] = {
+		"{\"version\":\"0.1.0\",\"uptime_seconds\":183845,"
+		    "\"workers\":2,\"sessions_active\":3,\"routes\":[",
+		"{\"name\":\"web\",\"active\":3,\"bytes_up\":1234,"
+		    "\"bytes_down\":18446744073709551615,\"sessions\":"
+		    "{\"done\":5,\"client_reset\":1,\"upstream_refused\":2,"
+		    "\"idle_timeout\":0},\"upstreams\":[",
+		"{\"address\":\"127.0.0.1:8000\",\"up\":true,\"present\":true,"
+		    "\"backup\":false,\"weight\":1,\"active\":3,\"connects\":40,"
+		    "\"connect_fails\":2}",
+		"{\"address\":\"[::1]:8001\",\"up\":false,\"present\":true,"
+		    "\"backup\":true,\"weight\":5,",
+		"\"address\":\"ev\\\"il\\\\up\\nline<b>&amp;</b>'x"
+		    "\xef\xbf\xbd\xc3\xa9\",\"up\":false,\"present\":false,",
+		"{\"name\":\"r\\\"2\\\\\\n<&>\",",
+	};
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	char			*text;
+	size_t			 i;
+
+	(void)state;
+	snapshot_make(&s, r);
+	text = format(metrics_json, &s);
+	if (!jv_check(&jv, text))
+		fail_msg("invalid JSON near '%.40s' in\n%s", jv.p, text);
+	assert_true(jv_has_string(&jv, EVIL_UP_SHOWN));
+	assert_true(jv_has_string(&jv, EVIL_ROUTE));
+	assert_true(jv_has_string(&jv, "we\"ird\\\n<&>"));
+	for (i = 0; i < NELEM(frags); i++)
+		if (strstr(text, frags[i]) == NULL)
+			fail_msg("missing %s in\n%s", frags[i], text);
+	free(text);
+
+	/* A clock stepped back shows no uptime rather than 2^64 - n. */
+	s.now = s.start_time - 10;
+	s.nroutes = 0;
+	text = format(metrics_json, &s);
+	assert_true(jv_check(&jv, text));
+	assert_non_null(strstr(text, "\"uptime_seconds\":0,"));
+	assert_non_null(strstr(text, "\"routes\":[]}"));
+	free(text);
+}
+
+/* ---- HTML ---------------------------------------------------------------- */
+
+/*
+ * Every tag is one the page means to write, every '&' starts one of the
+ * entities it writes, and nothing loads from elsewhere.  An unescaped
+ * hostile name shows up as a stray tag or a stray '&'.
+ */
+static bool
+html_ok(const char *t, char *why, size_t len)
+{
+	static const char *const tags[] = {
+		"<!DOCTYPE html>", "<html lang=\"en\">", "</html>", "<head>",
+		"</head>", "<meta charset=\"utf-8\">", "<title>", "</title>",
+		"<body>", "</body>", "<h1>", "</h1>", "<h2>", "</h2>", "<p>",
+		"</p>", "<table>", "</table>", "<tr>", "<tr class=\"down\">",
+		"</tr>", "<th>", "</th>", "<td>", "</td>"
+	};
+	static const char *const ents[] = {
+		"&amp;", "&lt;", "&gt;", "&quot;", "&#39;"
+	};
+	const char	*p, *e;
+	size_t		 i;
+
+	if (!utf8_ok(t))
+		return snprintf(why, len, "not UTF-8"), false;
+	for (p = t; *p != '\0'; p++) {
+		if (strncmp(p, "<style>", 7) == 0) {
+			if ((e = strstr(p, "</style>")) == NULL ||
+			    memchr(p, '"', e - p) != NULL)
+				return snprintf(why, len, "style"), false;
+			p = e + 7;
+		} else if (*p == '<' || *p == '&') {
+			const char *const *set = *p == '<' ? tags : ents;
+			size_t n = *p == '<' ? NELEM(tags) : NELEM(ents);
+
+			for (i = 0; i < n; i++)
+				if (strncmp(p, set[i], strlen(set[i])) == 0)
+					break;
+			if (i == n)
+				return snprintf(why, len, "stray '%.20s'", p),
+				    false;
+			p += strlen(set[i]) - 1;
+		} else if (*p == '>')
+			return snprintf(why, len, "stray '>'"), false;
+	}
+	return true;
+}
+
+static void
+test_html(void **state)
+{
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	char			*text, why[64];
+
+	(void)state;
+	assert_false(html_ok("<p><b>x</b></p>", why, sizeof(why)));
+	assert_false(html_ok("<p>a & b</p>", why, sizeof(why)));
+	assert_false(html_ok("<p>a > b</p>", why, sizeof(why)));
+	snapshot_make(&s, r);
+	text = format(metrics_html, &s);
+	if (!html_ok(text, why, sizeof(why)))
+		fail_msg("%s in\n%s", why, text);
+	assert_non_null(strstr(text, "<td>ev&quot;il\\up\nline&lt;b&gt;"
+	    "&amp;amp;&lt;/b&gt;&#39;x\xef\xbf\xbd\xc3\xa9</td>"));
+	assert_non_null(strstr(text, "<h2>Route r&quot;2\\\n&lt;&amp;&gt;"
+	    "</h2>"));
+	assert_non_null(strstr(text, "we&quot;ird\\\n&lt;&amp;&gt; 3"));
+	assert_non_null(strstr(text, "<h1>relay46 0.1.0</h1>"));
+	assert_non_null(strstr(text, "Up 2d 03:04:05, 2 workers"));
+	assert_null(strstr(text, "<script"));
+	assert_null(strstr(text, "src="));
+	assert_null(strstr(text, "href="));
+	assert_null(strstr(text, "url("));
+	free(text);
+}
+
+/* ---- out of memory ---------------------------------------------------- */
+
+/* A buffer frozen at its end refuses every add, as when memory runs out. */
+static void
+test_add_fails(void **state)
+{
+	int (*const fns[])(const struct metrics_snapshot *,
+	    struct evbuffer *) = { metrics_prometheus, metrics_json,
+	    metrics_html };
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	struct evbuffer		*b;
+	size_t			 i;
+
+	(void)state;
+	snapshot_make(&s, r);
+	for (i = 0; i < NELEM(fns); i++) {
+		assert_non_null(b = evbuffer_new());
+		assert_int_equal(evbuffer_freeze(b, 0), 0);
+		assert_int_equal(fns[i](&s, b), -1);
+		assert_int_equal(evbuffer_get_length(b), 0);
+		evbuffer_free(b);
+	}
+}
+
+static void
+test_bounds(void **state)
+{
+	size_t	 i;
+
+	(void)state;
+	assert_true(metrics_connect_bounds[0] == 0.0005);
+	assert_true(metrics_connect_bounds[METRICS_CONNECT_BUCKETS - 1] == 5);
+	for (i = 1; i < METRICS_CONNECT_BUCKETS; i++)
+		assert_true(metrics_connect_bounds[i] >
+		    metrics_connect_bounds[i - 1]);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_prom_validator_rejects),
+		cmocka_unit_test(test_prom_valid),
+		cmocka_unit_test(test_prom_lines),
+		cmocka_unit_test(test_prom_round_trip),
+		cmocka_unit_test(test_json_validator_rejects),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_add_fails),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
