@@ -1,0 +1,281 @@
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "acl.h"
+#include "addr.h"
+#include "admin.h"
+#include "metrics.h"
+#include "util.h"
+
+/*
+ * Limits that keep a slow or hostile client from holding the endpoint:
+ * a request is a line and a few headers, never a body worth reading.
+ */
+#define ADMIN_BACKLOG		64
+#define ADMIN_TIMEOUT_S		10
+#define ADMIN_MAX_HEADERS	8192
+#define ADMIN_MAX_BODY		1024
+
+/* libevent 2.1 names no 403. */
+#define ADMIN_FORBIDDEN		403
+
+/*
+ * Every method evhttp can parse.  evhttp answers a method outside its
+ * allowed set with 501 itself; admitting them all lets admin_request_cb()
+ * give the 405 (with Allow) that HTTP asks for.
+ */
+#define ADMIN_PARSED_METHODS	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | \
+	EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
+	EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | \
+	EVHTTP_REQ_PATCH)
+
+struct admin {
+	struct evhttp		*http;
+	const struct acl	*allow;
+	admin_snapshot_fn	*fill;
+	admin_release_fn	*release;
+	void			*arg;
+};
+
+typedef int admin_format_fn(const struct metrics_snapshot *,
+    struct evbuffer *);
+
+static const struct admin_page {
+	const char	*path;
+	const char	*type;
+	admin_format_fn	*format;
+} admin_pages[] = {
+	{ "/metrics", "text/plain; version=0.0.4; charset=utf-8",
+	    metrics_prometheus },
+	{ "/status", "application/json", metrics_json },
+	{ "/", "text/html; charset=utf-8", metrics_html },
+};
+
+static int
+admin_socket(const struct addr *a, char *err, size_t errlen)
+{
+	char	 abuf[ADDR_STRLEN];
+	int	 fd, on = 1, saved;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		goto fail;
+	/* Restarting must not wait for old connections in TIME_WAIT. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	/* "[::]:9100" must not also take IPv4, whatever the sysctl says. */
+	if (a->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
+	    listen(fd, ADMIN_BACKLOG) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	err_set(err, errlen, "listen %s: %s",
+	    addr_format(a, abuf, sizeof(abuf)), strerror(saved));
+	if (fd != -1)
+		close(fd);
+	errno = saved;
+	return -1;
+}
+
+static bool
+admin_acl_empty(const struct acl *acl)
+{
+	return acl == NULL || (acl->nallow == 0 && acl->ndeny == 0);
+}
+
+/*
+ * May the peer of ${req} see the pages?  A peer we cannot name is let in
+ * only when nobody is shut out anyway: an ACL fails closed.
+ */
+static bool
+admin_peer_allowed(const struct admin *a, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon;
+	struct bufferevent	*bev;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	struct addr		 peer;
+	evutil_socket_t		 fd;
+
+	if (admin_acl_empty(a->allow))
+		return true;
+	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) == -1 ||
+	    getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return false;
+	addr_from_sockaddr(&peer, (struct sockaddr *)&ss, len);
+	return acl_allows(a->allow, &peer);
+}
+
+/* Headers every answer carries: these pages are live, never cache them. */
+static void
+admin_headers(struct evhttp_request *req, const char *type)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+}
+
+/*
+ * A short plain-text error.  evhttp_send_error() would send HTML without
+ * our headers.  ${close}: hang up afterwards, for clients we refuse.
+ */
+static void
+admin_error(struct evhttp_request *req, int code, const char *reason,
+    bool close)
+{
+	struct evbuffer	*body;
+
+	admin_headers(req, "text/plain; charset=utf-8");
+	if (code == HTTP_BADMETHOD)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "GET, HEAD");
+	if (close)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+	/* Out of memory the reply still goes, just without its body. */
+	if ((body = evbuffer_new()) != NULL)
+		evbuffer_add_printf(body, "%d %s\n", code, reason);
+	evhttp_send_reply(req, code, reason, body);
+	if (body != NULL)
+		evbuffer_free(body);
+}
+
+static const struct admin_page *
+admin_route(struct evhttp_request *req)
+{
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*path;
+	size_t			 i;
+
+	if (uri == NULL || (path = evhttp_uri_get_path(uri)) == NULL)
+		return NULL;
+	for (i = 0; i < NELEM(admin_pages); i++)
+		if (strcmp(path, admin_pages[i].path) == 0)
+			return &admin_pages[i];
+	return NULL;
+}
+
+/* Fill a snapshot, format it, release it: exactly once each. */
+static void
+admin_serve(struct admin *a, struct evhttp_request *req,
+    const struct admin_page *pg)
+{
+	struct metrics_snapshot	 s;
+	struct evbuffer		*body;
+	char			 len[32];
+	int			 rc;
+
+	if ((body = evbuffer_new()) == NULL) {
+		admin_error(req, HTTP_INTERNAL, "Internal Server Error", true);
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	a->fill(a->arg, &s);
+	rc = pg->format(&s, body);
+	if (a->release != NULL)
+		a->release(a->arg, &s);
+	if (rc == -1) {
+		evbuffer_free(body);
+		admin_error(req, HTTP_INTERNAL, "Internal Server Error", true);
+		return;
+	}
+	admin_headers(req, pg->type);
+	/* For HEAD too: the length GET would send (RFC 9110 9.3.2). */
+	snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Length", len);
+	/* libevent 2.1 would send a body even to HEAD. */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
+		evbuffer_drain(body, evbuffer_get_length(body));
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	evbuffer_free(body);
+}
+
+static void
+admin_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct admin			*a = arg;
+	const struct admin_page		*pg;
+	enum evhttp_cmd_type		 m = evhttp_request_get_command(req);
+
+	if (!admin_peer_allowed(a, req))
+		admin_error(req, ADMIN_FORBIDDEN, "Forbidden", true);
+	else if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD)
+		admin_error(req, HTTP_BADMETHOD, "Method Not Allowed", false);
+	else if ((pg = admin_route(req)) == NULL)
+		admin_error(req, HTTP_NOTFOUND, "Not Found", false);
+	else
+		admin_serve(a, req, pg);
+}
+
+struct admin *
+admin_start(struct event_base *base, const struct addr *addr,
+    const struct acl *allow, admin_snapshot_fn *fill,
+    admin_release_fn *release, void *arg, char *err, size_t errlen)
+{
+	struct admin	*a;
+	int		 fd = -1;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL ||
+	    (a->http = evhttp_new(base)) == NULL) {
+		err_set(err, errlen, "admin: out of memory");
+		goto fail;
+	}
+	a->allow = allow;
+	a->fill = fill;
+	a->release = release;
+	a->arg = arg;
+	evhttp_set_timeout(a->http, ADMIN_TIMEOUT_S);
+	evhttp_set_max_headers_size(a->http, ADMIN_MAX_HEADERS);
+	evhttp_set_max_body_size(a->http, ADMIN_MAX_BODY);
+	evhttp_set_allowed_methods(a->http, ADMIN_PARSED_METHODS);
+	evhttp_set_gencb(a->http, admin_request_cb, a);
+	if ((fd = admin_socket(addr, err, errlen)) == -1)
+		goto fail;
+	/* On success evhttp owns the socket and closes it in evhttp_free(). */
+	if (evhttp_accept_socket_with_handle(a->http, fd) == NULL) {
+		err_set(err, errlen, "admin: cannot serve on the socket");
+		goto fail;
+	}
+	return a;
+fail:
+	if (fd != -1)
+		close(fd);
+	if (a != NULL && a->http != NULL)
+		evhttp_free(a->http);
+	free(a);
+	return NULL;
+}
+
+void
+admin_stop(struct admin *a)
+{
+	if (a == NULL)
+		return;
+	/* Closes the listener and every connection, pending or not. */
+	evhttp_free(a->http);
+	free(a);
+}
