@@ -2,6 +2,8 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -86,6 +88,9 @@ struct cfg_parse {
 
 static int cfg_set_workers(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_log(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_admin(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_admin_allow(struct cfg_parse *, const char *, char *,
+	    size_t);
 static int cfg_set_user(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_group(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_access_log(struct cfg_parse *, const char *, char *,
@@ -118,9 +123,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "group", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_group },
 	{ "access_log", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0,
 	    cfg_set_access_log },
-	{ "admin", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
-	{ "admin_allow", CFG_GLOBAL, CFG_T_UNSUPPORTED, CFG_REPEAT, 0, 0, 0,
-	    NULL },
+	{ "admin", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_admin },
+	{ "admin_allow", CFG_GLOBAL, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
+	    cfg_set_admin_allow },
 	{ "splice", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
 
 	{ "listen", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
@@ -310,6 +315,7 @@ cfg_free(struct config *c)
 	free(c->access_log);
 	free(c->user);
 	free(c->group);
+	acl_free(&c->admin_allow);
 	free(c->path);
 	free(c);
 }
@@ -377,6 +383,38 @@ cfg_set_log(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+cfg_set_admin(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+		return 0;
+	if (addr_parse(v, &p->c->admin, err, errlen) == -1)
+		return -1;
+	p->c->admin_on = true;
+	p->c->admin_line = p->line;
+	return 0;
+}
+
+static int
+cfg_set_admin_allow(struct cfg_parse *p, const char *v, char *err,
+    size_t errlen)
+{
+	return acl_add(&p->c->admin_allow, false, v, err, errlen);
+}
+
+/* 127.0.0.0/8 or ::1: only this machine can reach it. */
+static bool
+cfg_is_loopback(const struct addr *a)
+{
+	const struct sockaddr_in	*s4 = (const struct sockaddr_in *)&a->ss;
+	const struct sockaddr_in6	*s6 = (const struct sockaddr_in6 *)&a->ss;
+
+	if (a->ss.ss_family == AF_INET)
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	return a->ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
 }
 
 /*
@@ -995,6 +1033,14 @@ cfg_check(struct cfg_parse *p)
 {
 	struct route	*r, *o;
 	size_t		 i, j, k, l;
+	if (p->c->admin_on && !cfg_is_loopback(&p->c->admin) &&
+	    p->c->admin_allow.nallow == 0) {
+		char	 a[ADDR_STRLEN];
+
+		cfg_error(p, p->c->admin_line, "admin %s is not a loopback "
+		    "address: add admin_allow = CIDR lines for who may use it",
+		    addr_format(&p->c->admin, a, sizeof(a)));
+	}
 	if (p->c->group != NULL && p->c->user == NULL)
 		cfg_error(p, 0, "group is set but user is not: set both, or "
 		    "only user (its own group is then used)");

@@ -84,6 +84,10 @@ struct config {
 	uint64_t	 shutdown_timeout_ms;
 	char		*access_log;	/* "stderr" or a path; NULL: off */
 	char		*user, *group;	/* to drop to after binding; NULL: stay */
+	bool		 admin_on;	/* the admin HTTP endpoint */
+	struct addr	 admin;
+	int		 admin_line;
+	struct acl	 admin_allow;	/* empty: anyone who can reach it */
 	struct route	*routes;
 	size_t		 nroutes;
 };

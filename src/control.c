@@ -3,17 +3,25 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "config.h"
 #include "accesslog.h"
+#include "admin.h"
 #include "control.h"
 #include "health.h"
+#include "metrics.h"
+#include "pool.h"
+#include "privdrop.h"
 #include "sdnotify.h"
+#include "session.h"
 #include "log.h"
 #include "units.h"
 #include "worker.h"
@@ -29,6 +37,8 @@ struct control {
 	atomic_uint	 drained;	/* workers done after a stop */
 	struct health	*health;
 	struct accesslog *alog;
+	struct admin	*admin;
+	uint64_t	 start_time;	/* unix seconds */
 	struct event	*drained_ev;
 	struct event	*stop_timer;
 	struct event	*status_timer;	/* systemd's STATUS= line */
@@ -55,6 +65,119 @@ control_live(const struct control *c)
 	for (i = 0; i < c->nw; i++)
 		n += worker_live(c->w[i]);
 	return n;
+}
+
+/* /metrics, /status, /: sum the workers' and the routes' counters now. */
+static void
+control_fill(void *arg, struct metrics_snapshot *m)
+{
+	static const char	*names[SESSION_END_COUNT];
+	struct control		*c = arg;
+	const struct config	*cfg = c->cfg;
+	struct metrics_route	*mr;
+	struct metrics_upstream	*mu;
+	struct route_stats	*st;
+	struct pool		*p;
+	struct upstream		*u;
+	uint64_t		*res;
+	size_t			 i, j, n;
+	unsigned		 k;
+
+	for (i = 0; i < SESSION_END_COUNT; i++)
+		names[i] = session_end_name((enum session_end)i);
+	memset(m, 0, sizeof(*m));
+	m->version = PACKAGE_VERSION;
+	m->start_time = c->start_time;
+	m->now = (uint64_t)time(NULL);
+	m->workers = c->nw;
+	for (k = 0; k < c->nw; k++)
+		m->accept_errors += atomic_load_explicit(
+		    &c->w[k]->stats.accept_errors, memory_order_relaxed);
+	m->sessions_active = control_live(c);
+	m->access_log_dropped = c->alog != NULL ?
+	    accesslog_dropped(c->alog) : 0;
+	if ((m->routes = calloc(cfg->nroutes, sizeof(*m->routes))) == NULL)
+		return;		/* an empty page rather than none */
+	for (i = 0; i < cfg->nroutes; i++) {
+		mr = &m->routes[m->nroutes];
+		p = cfg->routes[i].pool;
+		st = p->stats;
+		mr->name = cfg->routes[i].name;
+		mr->active = atomic_load(&st->active);
+		mr->result_names = names;
+		/* Copied one by one: they are atomics that workers add to. */
+		if ((res = calloc(SESSION_END_COUNT, sizeof(*res))) == NULL)
+			continue;
+		for (j = 0; j < SESSION_END_COUNT; j++)
+			res[j] = atomic_load_explicit(&st->ends[j],
+			    memory_order_relaxed);
+		mr->results = res;
+		mr->nresults = SESSION_END_COUNT;
+		mr->bytes_up = atomic_load(&st->bytes_up);
+		mr->bytes_down = atomic_load(&st->bytes_down);
+		for (j = 0; j < METRICS_CONNECT_BUCKETS + 1; j++)
+			mr->connect_buckets[j] = atomic_load(
+			    &st->connect_buckets[j]);
+		mr->connect_sum = (double)atomic_load(&st->connect_sum_us) /
+		    1e6;
+		n = pool_count(p);
+		if ((mr->ups = calloc(n + 1, sizeof(*mr->ups))) == NULL) {
+			free(res);
+			continue;
+		}
+		m->nroutes++;
+		for (j = 0; j < n; j++) {
+			u = &p->u[j];
+			mu = &mr->ups[mr->nups++];
+			mu->name = u->name;
+			mu->up = atomic_load(&u->up);
+			mu->present = atomic_load(&u->present);
+			mu->backup = u->backup;
+			mu->weight = u->weight;
+			mu->live = atomic_load(&u->live);
+			mu->connects = atomic_load(&u->connects);
+			mu->connect_fails = atomic_load(&u->connect_fails);
+		}
+	}
+}
+
+static void
+control_release(void *arg, struct metrics_snapshot *m)
+{
+	size_t	 i;
+
+	(void)arg;
+	for (i = 0; i < m->nroutes; i++) {
+		free(m->routes[i].ups);
+		free((uint64_t *)(uintptr_t)m->routes[i].results);
+	}
+	free(m->routes);
+}
+
+/* Started as root with "user": bound and opened everything; give root up. */
+static int
+control_privdrop(const struct config *cfg)
+{
+	char	 err[256];
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (cfg->user == NULL)
+		return 0;
+	if (geteuid() != 0) {
+		log_warn("msg=\"not started as root: user %s is ignored\"",
+		    cfg->user);
+		return 0;
+	}
+	if (privdrop_resolve(cfg->user, cfg->group, &uid, &gid, err,
+	    sizeof(err)) == -1 ||
+	    privdrop_apply(cfg->user, uid, gid, err, sizeof(err)) == -1) {
+		log_error("msg=\"cannot drop privileges: %s\"", err);
+		return -1;
+	}
+	log_info("msg=\"running as user %s (uid %u), group %u\"", cfg->user,
+	    (unsigned)uid, (unsigned)gid);
+	return 0;
 }
 
 /* systemd shows this line in "systemctl status". */
@@ -171,6 +294,22 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 			log_error("msg=\"cannot handle signals\"");
 			goto out;
 		}
+	c.start_time = (uint64_t)time(NULL);
+	if (cfg->admin_on) {
+		char	 err[512], abuf[ADDR_STRLEN];
+
+		if ((c.admin = admin_start(c.base, &cfg->admin,
+		    &cfg->admin_allow, control_fill, control_release, &c, err,
+		    sizeof(err))) == NULL) {
+			log_error("msg=\"admin: %s\"", err);
+			goto out;
+		}
+		log_info("addr=%s msg=\"admin endpoint listening\"",
+		    addr_format(&cfg->admin, abuf, sizeof(abuf)));
+	}
+	/* Everything is bound and open: no thread may start as root. */
+	if (control_privdrop(cfg) == -1)
+		goto out;
 	/* Each worker gets its own socket of every address (main_listen). */
 	per = nfds / cfg->workers;
 	if ((c.w = calloc(cfg->workers, sizeof(*c.w))) == NULL) {
@@ -217,6 +356,7 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		worker_join(c.w[i]);
 	rc = 0;
 out:
+	admin_stop(c.admin);
 	/* Descriptors never handed to a worker are still ours. */
 	for (i = given; fds != NULL && i < nfds; i++)
 		close(fds[i]);

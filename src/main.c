@@ -15,7 +15,7 @@
 
 #include "accesslog.h"
 #include "config.h"
-#include "privdrop.h"
+#include "pool.h"
 #include "sdnotify.h"
 #include "control.h"
 #include "listener.h"
@@ -249,28 +249,6 @@ main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 	return 0;
 }
 
-/* Started as root with "user": give root up now that everything is bound. */
-static void
-main_privdrop(const struct config *cfg)
-{
-	char	 err[256];
-	uid_t	 uid;
-	gid_t	 gid;
-
-	if (cfg->user == NULL)
-		return;
-	if (geteuid() != 0) {
-		log_warn("msg=\"not started as root: user %s is ignored\"",
-		    cfg->user);
-		return;
-	}
-	if (privdrop_resolve(cfg->user, cfg->group, &uid, &gid, err,
-	    sizeof(err)) == -1 ||
-	    privdrop_apply(cfg->user, uid, gid, err, sizeof(err)) == -1)
-		fatalx("msg=\"cannot drop privileges: %s\"", err);
-	log_info("msg=\"running as user %s (uid %u), group %u\"", cfg->user,
-	    (unsigned)uid, (unsigned)gid);
-}
 
 /*
  * Tell whoever waits (tests, scripts) which addresses we really bound,
@@ -368,13 +346,12 @@ main(int argc, char **argv)
 	if (o.ready != NULL && main_ready_file(o.ready, cfg, fds) == -1)
 		log_warn("msg=\"cannot write %s: %s\"", o.ready,
 		    strerror(errno));
-	/* Before any thread exists, so that every one runs unprivileged. */
-	main_privdrop(cfg);
 	log_info("msg=\"relay46 %s started\" routes=%zu workers=%u",
 	    PACKAGE_VERSION, cfg->nroutes, cfg->workers);
 	rc = control_run(cfg, fds, nfds, alog);
 	free(fds);
 	config_unref(cfg);
+	pool_stats_free_all();
 	libevent_global_shutdown();
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include "balance.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "util.h"
 
@@ -45,6 +46,84 @@ pool_fill(struct pool *p, struct upstream *u, const struct addr *a,
 	atomic_init(&u->connect_fails, 0);
 }
 
+static pthread_mutex_t	 pool_stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct route_stats *pool_stats_list;
+
+struct route_stats *
+pool_stats(const char *name)
+{
+	struct route_stats	*st;
+
+	pthread_mutex_lock(&pool_stats_lock);
+	for (st = pool_stats_list; st != NULL; st = st->next)
+		if (strcmp(st->name, name) == 0)
+			break;
+	if (st == NULL && (st = calloc(1, sizeof(*st))) != NULL) {
+		if ((st->name = util_strdup(name)) == NULL) {
+			free(st);
+			st = NULL;
+		} else {
+			st->next = pool_stats_list;
+			pool_stats_list = st;
+		}
+	}
+	pthread_mutex_unlock(&pool_stats_lock);
+	return st;
+}
+
+void
+pool_stats_free_all(void)
+{
+	struct route_stats	*st;
+
+	pthread_mutex_lock(&pool_stats_lock);
+	while ((st = pool_stats_list) != NULL) {
+		pool_stats_list = st->next;
+		free(st->name);
+		free(st);
+	}
+	pthread_mutex_unlock(&pool_stats_lock);
+}
+
+void
+pool_stats_connect(struct route_stats *st, uint64_t us)
+{
+	size_t	 i;
+
+	for (i = 0; i < METRICS_CONNECT_BUCKETS &&
+	    (double)us / 1e6 > metrics_connect_bounds[i]; i++)
+		;
+	atomic_fetch_add_explicit(&st->connect_buckets[i], 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->connect_sum_us, us,
+	    memory_order_relaxed);
+}
+
+void
+pool_inherit(struct pool *p, const struct pool *old)
+{
+	size_t		 i, j, n = pool_count(p), no = pool_count(old);
+	struct upstream	*u;
+	const struct upstream *o;
+
+	for (i = 0; i < n; i++) {
+		u = &p->u[i];
+		for (j = 0; j < no; j++) {
+			o = &old->u[j];
+			if (!addr_equal(&u->addr, &o->addr))
+				continue;
+			atomic_store(&u->up, atomic_load(&o->up));
+			atomic_store(&u->fails, atomic_load(&o->fails));
+			atomic_store(&u->oks, atomic_load(&o->oks));
+			atomic_store(&u->retry_ms, atomic_load(&o->retry_ms));
+			atomic_store(&u->connects, atomic_load(&o->connects));
+			atomic_store(&u->connect_fails,
+			    atomic_load(&o->connect_fails));
+			break;
+		}
+	}
+}
+
 struct pool *
 pool_new(const struct route *r)
 {
@@ -58,6 +137,10 @@ pool_new(const struct route *r)
 		return NULL;
 	p->route = r;
 	p->cap = cap;
+	if ((p->stats = pool_stats(r->name)) == NULL) {
+		free(p);
+		return NULL;
+	}
 	p->nbuckets = POOL_CLIENT_BUCKETS;
 	if ((p->u = calloc(cap, sizeof(*p->u))) == NULL ||
 	    (p->clients = calloc(p->nbuckets, sizeof(*p->clients))) == NULL ||

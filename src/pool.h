@@ -12,6 +12,34 @@
 struct route;
 
 /*
+ * A route's counters, kept by route name for the life of the process so
+ * that they run on across reloads (a Prometheus counter must not go
+ * back).  Workers add to them with relaxed atomics.
+ */
+#define POOL_STATS_ENDS		32	/* > every enum session_end */
+#define POOL_STATS_BUCKETS	13	/* METRICS_CONNECT_BUCKETS + 1 */
+
+struct route_stats {
+	struct route_stats *next;
+	char		*name;
+	atomic_uint_fast64_t active;
+	atomic_uint_fast64_t ends[POOL_STATS_ENDS];
+	atomic_uint_fast64_t bytes_up, bytes_down;
+	atomic_uint_fast64_t connect_buckets[POOL_STATS_BUCKETS];
+	atomic_uint_fast64_t connect_sum_us;
+};
+
+/*
+ * pool_stats(name): the counters of route ${name}, made on first use and
+ * kept until pool_stats_free_all() at exit.  NULL on out of memory.
+ */
+struct route_stats *pool_stats(const char *name);
+void	 pool_stats_free_all(void);
+
+/* pool_stats_connect(st, us): one connect that took ${us} microseconds. */
+void	 pool_stats_connect(struct route_stats *st, uint64_t us);
+
+/*
  * What relay46 knows at run time about a route's upstreams: which are up,
  * how loaded, which addresses a host name has now.  One pool per route of
  * a config, made and freed with it.  The settings stay immutable; only
@@ -47,6 +75,7 @@ struct pool_client;
 
 struct pool {
 	const struct route *route;
+	struct route_stats *stats;
 	struct upstream	*u;
 	size_t		 cap;
 	atomic_size_t	 n;		/* published entries of u[] */
@@ -61,6 +90,13 @@ struct pool {
  * config found, all up.  NULL on out of memory.
  */
 struct pool *pool_new(const struct route *r);
+
+/*
+ * pool_inherit(p, old): a reload: upstreams of ${p} at addresses ${old}
+ * also had take over its health (up, failure streaks) and counters, so a
+ * down backend stays down and counters do not restart.
+ */
+void	 pool_inherit(struct pool *p, const struct pool *old);
 
 /* pool_free(p): NULL is fine. */
 void	 pool_free(struct pool *p);

@@ -176,6 +176,22 @@ session_log_end(const struct session *s, enum session_end why, int err)
 	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
 }
 
+/* The route's counters (pool.h), read by /metrics. */
+static void
+session_count(struct route_stats *st, enum session_end why, uint64_t up,
+    uint64_t down)
+{
+	if ((size_t)why < POOL_STATS_ENDS)
+		atomic_fetch_add_explicit(&st->ends[why], 1,
+		    memory_order_relaxed);
+	if (up != 0)
+		atomic_fetch_add_explicit(&st->bytes_up, up,
+		    memory_order_relaxed);
+	if (down != 0)
+		atomic_fetch_add_explicit(&st->bytes_down, down,
+		    memory_order_relaxed);
+}
+
 /* Give up a connect under way: no verdict on the upstream. */
 static void
 session_attempt_drop(struct session *s, struct session_attempt *a)
@@ -205,6 +221,8 @@ session_close(struct session *s, enum session_end why, int err)
 	bool		 reset_client, reset_up;
 
 	session_log_end(s, why, err);
+	session_count(s->rt->route->pool->stats, why, s->c2u.bytes >
+	    s->sent_hdr ? s->c2u.bytes - s->sent_hdr : 0, s->u2c.bytes);
 	/* An abort on one side is passed on as an abort on the other. */
 	reset_up = why == SESSION_END_CLIENT_RESET ||
 	    why == SESSION_END_CLIENT_ERROR ||
@@ -394,6 +412,7 @@ session_connected(struct session *s, struct session_attempt *a)
 	a->fd = -1;
 	a->u = NULL;
 	pool_connect_ok(pool, s->up);
+	pool_stats_connect(pool->stats, util_now_us() - s->connect_us);
 	if ((s->rt->route->proxy_protocol != 0 &&
 	    session_send_proxy(s) == -1) ||
 	    pipe_init(&s->u2c, s->w->base, s->ufd, s->rt->route->buffer,
@@ -607,6 +626,8 @@ session_attempt_start(struct session *s, struct upstream *u, int *errp)
 	int			 fd, err;
 
 	assert(a->fd == -1);
+	if (s->connect_us == 0)
+		s->connect_us = util_now_us();
 	fd = socket(u->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1) {
@@ -803,6 +824,7 @@ session_refuse(struct worker *w, struct route_rt *rt, int fd,
 	struct session	 s;
 	char		 c[ADDR_STRLEN];
 
+	session_count(rt->route->pool->stats, why, 0, 0);
 	if (w->alog != NULL) {
 		/* The access log's formatter wants a session: a bare one. */
 		memset(&s, 0, sizeof(s));
@@ -1001,6 +1023,8 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	s->start_ms = s->last_ms = util_now_ms();
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
 	w->nsessions++;
+	atomic_fetch_add_explicit(&r->pool->stats->active, 1,
+	    memory_order_relaxed);
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
 	/* The client socket inherited its options from the listener. */

@@ -56,6 +56,7 @@ enum session_end {
 	SESSION_END_PROXY_ERROR,	/* a bad PROXY header from the client */
 	SESSION_END_PROXY_TIMEOUT,	/* no whole PROXY header in time */
 };
+#define SESSION_END_COUNT	(SESSION_END_PROXY_TIMEOUT + 1)
 
 /* session_end_name(e): "done", "client_reset", ... */
 const char *session_end_name(enum session_end e);
@@ -89,6 +90,7 @@ struct session {
 	size_t		 sent_hdr;	/* PROXY header bytes we sent upstream */
 	struct pipe	 c2u, u2c;
 	uint64_t	 start_ms, last_ms;
+	uint64_t	 connect_us;	/* the first connect attempt's start */
 };
 
 /*

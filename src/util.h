@@ -14,8 +14,9 @@
 void	err_set(char *err, size_t errlen, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
-/* util_now_ms(): milliseconds of CLOCK_MONOTONIC. */
+/* util_now_ms(), util_now_us(): milli- and microseconds of CLOCK_MONOTONIC. */
 uint64_t util_now_ms(void);
+uint64_t util_now_us(void);
 
 /*
  * util_sock_error(fd): the pending error of socket ${fd} (SO_ERROR, which

@@ -174,6 +174,131 @@ test_access_log_unwritable(void **state)
 	free(err);
 }
 
+/* --- admin endpoint ------------------------------------------------------ */
+
+/*
+ * GET ${path} from 127.0.0.1:${port} with HTTP/1.0; the whole response
+ * (headers and body), for the caller to free.
+ */
+static char *
+http_get(int port, const char *path)
+{
+	char	 req[256], *buf;
+	size_t	 cap = 1 << 20, len = 0;
+	int	 fd, end;
+
+	if ((buf = malloc(cap)) == NULL)
+		fail_msg("out of memory");
+	fd = h_connect_port(AF_INET, port, H_IO_MS);
+	assert_true(fd != -1);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n",
+	    path);
+	assert_int_equal(h_send_all(fd, req, strlen(req), H_IO_MS), H_OK);
+	/* HTTP/1.0: the server closes after the body. */
+	end = h_recv_n(fd, buf, cap - 1, H_IO_MS, &len);
+	H_ASSERT_END(end, H_EOF, H_EOF);
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* promtool, where it is installed, on the body of ${resp}. */
+static void
+promtool_check(const char *resp)
+{
+	char		 path[H_PATH + 32], cmd[H_PATH + 128];
+	const char	*body = strstr(resp, "\r\n\r\n");
+	FILE		*fp;
+	int		 rc;
+
+	if (system("command -v promtool >/dev/null 2>&1") != 0) {
+		print_message("promtool not installed: the format is checked "
+		    "by tests/unit/test_metrics\n");
+		return;
+	}
+	assert_non_null(body);
+	snprintf(path, sizeof(path), "%s/metrics.txt", h_tmpdir());
+	if ((fp = fopen(path, "w")) == NULL || fputs(body + 4, fp) == EOF ||
+	    fclose(fp) == EOF)
+		fail_msg("%s: %s", path, strerror(errno));
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+	rc = system(cmd);
+	print_message("promtool check metrics: exit %d\n", rc);
+	assert_int_equal(rc, 0);
+}
+
+/*
+ * admin = 127.0.0.1:P: /metrics counts the sessions, bytes, connects and
+ * upstream health of a route with two workers' sessions summed; /status
+ * is JSON with the same; a client outside admin_allow gets 403.
+ */
+static void
+test_admin(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r, *r2;
+	char			*resp, want[256];
+	int			 port, port2, i, dead, dead_port;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	dead = h_refused_port(AF_INET, &dead_port);
+	port = h_free_port(AF_INET);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nworkers = 2\nadmin = 127.0.0.1:%d\n"
+	    "[route m]\nlisten = %s\nupstream = %s\nupstream = %s\n"
+	    "fall = 1\n", port, h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)),
+	    h_hostport(AF_INET, dead_port));
+	H_EXPECT_LOG(r, "admin endpoint listening");
+	for (i = 0; i < 6; i++)
+		one_session(r, "m", 200 + (uint64_t)i);
+	H_EXPECT_LOG(r, "msg=\"upstream down\"");
+	resp = http_get(port, "/metrics");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	H_ASSERT_CONTAINS(resp, "Content-Type: text/plain; version=0.0.4");
+	H_ASSERT_CONTAINS(resp, "relay46_workers 2\n");
+	H_ASSERT_CONTAINS(resp, "relay46_sessions_total{route=\"m\","
+	    "result=\"done\"} 6\n");
+	H_ASSERT_CONTAINS(resp, "relay46_bytes_total{route=\"m\","
+	    "direction=\"up\"} 6000\n");
+	H_ASSERT_CONTAINS(resp, "relay46_connect_seconds_count{route=\"m\"} "
+	    "6\n");
+	snprintf(want, sizeof(want), "relay46_upstream_up{route=\"m\","
+	    "upstream=\"%s\"} 1\n", h_hostport(AF_INET, h_backend_port(b)));
+	H_ASSERT_CONTAINS(resp, want);
+	snprintf(want, sizeof(want), "relay46_upstream_up{route=\"m\","
+	    "upstream=\"%s\"} 0\n", h_hostport(AF_INET, dead_port));
+	H_ASSERT_CONTAINS(resp, want);
+	promtool_check(resp);
+	free(resp);
+	resp = http_get(port, "/status");
+	H_ASSERT_CONTAINS(resp, "application/json");
+	H_ASSERT_CONTAINS(resp, "\"name\":\"m\"");
+	H_ASSERT_CONTAINS(resp, "\"done\":6");
+	free(resp);
+	resp = http_get(port, "/");
+	H_ASSERT_CONTAINS(resp, "text/html");
+	free(resp);
+	h_relay_finish(r);
+
+	/* Reachable, but not allowed: 403. */
+	port2 = h_free_port(AF_INET);
+	r2 = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nadmin = 127.0.0.1:%d\n"
+	    "admin_allow = 10.0.0.0/8\n"
+	    "[route m]\nlisten = %s\nupstream = %s\n", port2,
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	resp = http_get(port2, "/metrics");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 403");
+	free(resp);
+	h_relay_finish(r2);
+	close(dead);
+	h_backend_free(b);
+}
+
 /* --- systemd ---------------------------------------------------------- */
 
 /* A datagram socket at ${path}, standing in for systemd's notify socket. */
@@ -426,6 +551,7 @@ main(void)
 		cmocka_unit_test_teardown(test_access_log_stderr, h_teardown),
 		cmocka_unit_test_teardown(test_access_log_unwritable,
 		    h_teardown),
+		cmocka_unit_test_teardown(test_admin, h_teardown),
 		cmocka_unit_test_teardown(test_notify, h_teardown),
 		cmocka_unit_test_teardown(test_listen_fds, h_teardown),
 		cmocka_unit_test_teardown(test_user, h_teardown),

@@ -809,7 +809,13 @@ static const struct bad_row bad_rows[] = {
 	{ "group without user", "[global]\ngroup = root\n" OK3, 0,
 	    "group is set but user is not", 1, false },
 	{ "admin on", "[global]\nadmin = on\n" OK3, 2,
-	    "key 'admin' is not supported yet", 1, true },
+	    "admin = on: 'on': missing port", 1, false },
+	{ "admin not loopback", "[global]\nadmin = 0.0.0.0:9100\n" OK3, 2,
+	    "admin 0.0.0.0:9100 is not a loopback address: add admin_allow = "
+	    "CIDR lines for who may use it", 1, true },
+	{ "admin_allow bad", "[global]\nadmin = [::1]:9100\n"
+	    "admin_allow = 10.0.0.1/8\n" OK3, 3, "admin_allow = 10.0.0.1/8: "
+	    "'10.0.0.1/8': host bits set", 1, false },
 	{ "workers 300", "[global]\nworkers = 300\n" OK3, 2,
 	    "workers = 300: 300 is out of range (1 to 256)", 1, true },
 	{ "workers many", "[global]\nworkers = many\n" OK3, 2,
