@@ -17,11 +17,13 @@
 #include "admin.h"
 #include "control.h"
 #include "health.h"
+#include "listener.h"
 #include "metrics.h"
 #include "pool.h"
 #include "privdrop.h"
 #include "sdnotify.h"
 #include "session.h"
+#include "util.h"
 #include "log.h"
 #include "units.h"
 #include "worker.h"
@@ -39,6 +41,12 @@ struct control {
 	struct accesslog *alog;
 	struct admin	*admin;
 	uint64_t	 start_time;	/* unix seconds */
+	int		*lfds;		/* listening sockets, worker by worker */
+	size_t		 per;		/* ...and per worker: cfg's listens */
+	bool		 reloading;	/* waiting for the workers' answers */
+	atomic_uint	 reload_acks, reload_fails;
+	struct event	*reload_ev;	/* the last worker has answered */
+	unsigned	 reloads;
 	struct event	*drained_ev;
 	struct event	*stop_timer;
 	struct event	*status_timer;	/* systemd's STATUS= line */
@@ -230,6 +238,206 @@ control_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	control_each(c, worker_abort);
 }
 
+/* On a worker's thread: one more worker has applied the reload. */
+static void
+control_reloaded(void *arg, bool ok)
+{
+	struct control	*c = arg;
+
+	if (!ok)
+		atomic_fetch_add(&c->reload_fails, 1);
+	if (atomic_fetch_add(&c->reload_acks, 1) + 1 == c->nw)
+		event_active(c->reload_ev, EV_READ, 0);
+}
+
+static void
+control_reload_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control	*c = arg;
+
+	(void)fd;
+	(void)what;
+	c->reloading = false;
+	c->reloads++;
+	if (atomic_load(&c->reload_fails) != 0)
+		log_error("msg=\"reload: %u workers kept the old configuration "
+		    "(out of memory); restart relay46\"",
+		    atomic_load(&c->reload_fails));
+	else
+		log_info("msg=\"configuration reloaded\" routes=%zu "
+		    "reloads=%u", c->cfg->nroutes, c->reloads);
+	control_status(c, "READY=1\n");
+}
+
+/* A reload that will not happen: say why, keep running as before. */
+static void
+control_reload_refused(struct control *c, const char *why)
+{
+	log_error("msg=\"reload: %s; keeping the running configuration\"",
+	    why);
+	control_status(c, "READY=1\n");
+}
+
+/* Warn about keys a reload cannot change in a running process. */
+static void
+control_reload_fixed(const struct config *o, const struct config *n)
+{
+	static const char *const later = "takes effect at the next restart";
+
+	if ((o->user == NULL) != (n->user == NULL) || (o->user != NULL &&
+	    strcmp(o->user, n->user) != 0))
+		log_warn("msg=\"reload: a change of user %s\"", later);
+	if ((o->access_log == NULL) != (n->access_log == NULL) ||
+	    (o->access_log != NULL && strcmp(o->access_log,
+	    n->access_log) != 0))
+		log_warn("msg=\"reload: a change of access_log %s\"", later);
+	if (o->admin_on != n->admin_on || (o->admin_on &&
+	    !addr_equal(&o->admin, &n->admin)))
+		log_warn("msg=\"reload: a change of admin %s\"", later);
+	if (o->log != n->log || o->log_level != n->log_level)
+		log_warn("msg=\"reload: a change of log or log_level %s\"",
+		    later);
+}
+
+/*
+ * SIGHUP: read the file again.  A bad file changes nothing.  A good one:
+ * listening sockets whose address stays are handed to the new routes as
+ * they are (their accept queue never closes, so no client is refused),
+ * new addresses are bound (all of them first: one failure and nothing
+ * changes), addresses gone are closed by the workers; sessions under way
+ * keep the configuration they started with.
+ */
+static void
+control_reload(struct control *c)
+{
+	struct config	*n;
+	const struct route *r;
+	char		*errs = NULL, *line, *save = NULL, err[512], why[600];
+	char		 abuf[ADDR_STRLEN];
+	struct addr	*olda;
+	int		*nfds, *tmp;
+	size_t		 i, j, k, k2, nper = 0, nw = c->nw;
+	unsigned	 w;
+
+	if (c->stopping)
+		return;
+	if (c->reloading) {
+		log_warn("msg=\"SIGHUP: a reload is still under way; try again "
+		    "in a moment\"");
+		return;
+	}
+	if (c->cfg->path == NULL) {
+		log_warn("msg=\"SIGHUP: started without a file (-l/-u): "
+		    "nothing to reload\"");
+		return;
+	}
+	log_info("msg=\"SIGHUP: reloading %s\"", c->cfg->path);
+	/* systemd (253 on) wants the time with RELOADING=1. */
+	snprintf(why, sizeof(why), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
+	    (unsigned long long)util_now_us());
+	control_status(c, why);
+	if ((n = config_load(c->cfg->path, &errs)) == NULL) {
+		for (line = strtok_r(errs, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_error("msg=\"reload: %s\"", line);
+		free(errs);
+		control_reload_refused(c, "the file has errors");
+		return;
+	}
+	if (n->workers != c->nw) {
+		snprintf(why, sizeof(why), "workers changed from %u to %u, "
+		    "which needs a restart", c->nw, n->workers);
+		config_unref(n);
+		control_reload_refused(c, why);
+		return;
+	}
+	control_reload_fixed(c->cfg, n);
+	for (i = 0; i < n->nroutes; i++)
+		nper += n->routes[i].nlisten;
+	/* The old addresses, in the old order, to match the new ones to. */
+	if ((nfds = calloc(nper * nw + 1, sizeof(*nfds))) == NULL ||
+	    (tmp = calloc(nw, sizeof(*tmp))) == NULL ||
+	    (olda = calloc(c->per + 1, sizeof(*olda))) == NULL) {
+		free(nfds);
+		config_unref(n);
+		control_reload_refused(c, "out of memory");
+		return;
+	}
+	for (i = 0, k = 0; i < c->cfg->nroutes; i++)
+		for (j = 0; j < c->cfg->routes[i].nlisten; j++)
+			olda[k++] = c->cfg->routes[i].listen[j];
+	for (i = 0, k = 0; i < n->nroutes; i++) {
+		r = &n->routes[i];
+		for (j = 0; j < r->nlisten; j++, k++) {
+			for (k2 = 0; k2 < c->per &&
+			    !addr_equal(&olda[k2], &r->listen[j]); k2++)
+				;
+			if (k2 < c->per) {
+				for (w = 0; w < nw; w++)
+					nfds[w * nper + k] =
+					    c->lfds[w * c->per + k2];
+				continue;
+			}
+			if (listener_open(&r->listen[j], r->keepalive,
+			    (unsigned)nw, tmp, err, sizeof(err)) == -1) {
+				snprintf(why, sizeof(why), "route %s: %s%s",
+				    r->name, err, errno == EACCES &&
+				    geteuid() != 0 ? " (relay46 no longer runs "
+				    "as root: a new port below 1024 needs a "
+				    "restart)" : "");
+				goto undo;
+			}
+			log_info("route=%s addr=%s msg=\"listening\"",
+			    r->name, addr_format(&r->listen[j], abuf,
+			    sizeof(abuf)));
+			for (w = 0; w < nw; w++)
+				nfds[w * nper + k] = tmp[w];
+		}
+	}
+	/* Health and counters carry over for routes that keep their name. */
+	for (i = 0; i < n->nroutes; i++)
+		for (j = 0; j < c->cfg->nroutes; j++)
+			if (strcmp(n->routes[i].name,
+			    c->cfg->routes[j].name) == 0)
+				pool_inherit(n->routes[i].pool,
+				    c->cfg->routes[j].pool);
+	health_stop(c->health);
+	if ((c->health = health_start(c->base, n)) == NULL)
+		log_error("msg=\"reload: cannot start health checks\"");
+	c->reloading = true;
+	atomic_store(&c->reload_acks, 0);
+	atomic_store(&c->reload_fails, 0);
+	for (w = 0; w < nw; w++)
+		if (worker_reload(c->w[w], n, nfds + w * nper, nper) == -1) {
+			/* Nothing to wait for from this one. */
+			log_error("msg=\"reload: out of memory handing over "
+			    "to a worker\"");
+			control_reloaded(c, false);
+		}
+	free(c->lfds);
+	c->lfds = nfds;
+	c->per = nper;
+	config_unref(c->cfg);
+	c->cfg = n;
+	free(tmp);
+	free(olda);
+	return;
+undo:
+	/* Close what this reload opened; the kept sockets are the workers'. */
+	for (i = 0; i < k; i++) {
+		for (k2 = 0; k2 < c->per && nfds[i] != c->lfds[k2]; k2++)
+			;
+		if (k2 == c->per)
+			for (w = 0; w < nw; w++)
+				close(nfds[w * nper + i]);
+	}
+	free(nfds);
+	free(tmp);
+	free(olda);
+	config_unref(n);
+	control_reload_refused(c, why);
+}
+
 static void
 control_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -241,8 +449,7 @@ control_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		log_warn("msg=\"SIGHUP: reload is not supported yet; restart "
-		    "relay46 to apply a new configuration\"");
+		control_reload(c);
 		return;
 	}
 	if (sig == SIGUSR1) {
@@ -278,12 +485,16 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 	int		 rc = 1;
 
 	memset(&c, 0, sizeof(c));
-	c.cfg = cfg;
+	c.cfg = config_ref(cfg);
 	c.alog = alog;
+	atomic_init(&c.reload_acks, 0);
+	atomic_init(&c.reload_fails, 0);
 	if ((c.base = event_base_new()) == NULL ||
 	    (c.drained_ev = event_new(c.base, -1, 0, control_drained_cb,
 	    &c)) == NULL ||
 	    (c.stop_timer = evtimer_new(c.base, control_stop_timer_cb,
+	    &c)) == NULL ||
+	    (c.reload_ev = event_new(c.base, -1, 0, control_reload_done_cb,
 	    &c)) == NULL) {
 		log_error("msg=\"cannot set up the event loop\"");
 		goto out;
@@ -312,6 +523,13 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		goto out;
 	/* Each worker gets its own socket of every address (main_listen). */
 	per = nfds / cfg->workers;
+	/* Kept to hand the ones that stay over on a reload. */
+	if ((c.lfds = calloc(nfds + 1, sizeof(*c.lfds))) == NULL) {
+		log_error("msg=\"out of memory\"");
+		goto out;
+	}
+	memcpy(c.lfds, fds, nfds * sizeof(*fds));
+	c.per = per;
 	if ((c.w = calloc(cfg->workers, sizeof(*c.w))) == NULL) {
 		log_error("msg=\"out of memory\"");
 		goto out;
@@ -320,8 +538,10 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		c.w[i] = worker_new(cfg, fds + i * per, per, control_drained,
 		    &c);
 		given = (i + 1) * per;
-		if (c.w[i] != NULL)
+		if (c.w[i] != NULL) {
 			c.w[i]->alog = c.alog;
+			c.w[i]->reloaded = control_reloaded;
+		}
 		if (c.w[i] == NULL) {
 			log_error("msg=\"cannot set up worker %zu\"", i);
 			goto out;
@@ -373,6 +593,10 @@ out:
 		event_free(c.stop_timer);
 	if (c.status_timer != NULL)
 		event_free(c.status_timer);
+	if (c.reload_ev != NULL)
+		event_free(c.reload_ev);
+	free(c.lfds);
+	config_unref(c.cfg);
 	if (c.drained_ev != NULL)
 		event_free(c.drained_ev);
 	if (c.base != NULL)

@@ -93,6 +93,24 @@ fail:
 	return -1;
 }
 
+int
+listener_open(const struct addr *a, bool keepalive, unsigned n, int *fds,
+    char *err, size_t errlen)
+{
+	unsigned	 i;
+
+	if (n > 1 && listener_probe(a, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((fds[i] = listener_socket(a, keepalive, n > 1, err,
+		    errlen)) == -1) {
+			while (i > 0)
+				close(fds[--i]);
+			return -1;
+		}
+	return 0;
+}
+
 static void
 listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)

@@ -42,6 +42,14 @@ int	 listener_socket(const struct addr *a, bool keepalive, bool reuseport,
 int	 listener_probe(const struct addr *a, char *err, size_t errlen);
 
 /*
+ * listener_open(a, keepalive, n, fds, err, errlen): ${n} listening sockets
+ * on ${a}, one per worker (probed first, SO_REUSEPORT, when n > 1), into
+ * ${fds}.  All or none: 0, or -1 with the reason in ${err}.
+ */
+int	 listener_open(const struct addr *a, bool keepalive, unsigned n,
+	    int *fds, char *err, size_t errlen);
+
+/*
  * listener_new(w, rt, fd): serve ${fd} on ${w}'s loop for route ${rt}.
  * Takes ownership of ${fd}, also on failure (NULL).
  */

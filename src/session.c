@@ -1014,6 +1014,8 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	}
 	s->w = w;
 	s->cfg = config_ref(w->cfg);
+	s->gen = w->gen;
+	s->gen->nsessions++;
 	s->rt = rt;
 	s->cfd = fd;
 	s->ufd = -1;

@@ -10,6 +10,7 @@
 
 struct route_rt;
 struct upstream;
+struct worker_gen;
 struct worker;
 
 /*
@@ -69,6 +70,7 @@ struct session {
 	TAILQ_ENTRY(session) entry;
 	struct worker	*w;
 	struct config	*cfg;		/* a reference: the route lives on */
+	struct worker_gen *gen;		/* whose rt[] this session uses */
 	struct route_rt	*rt;
 	enum session_state state;
 	int		 cfd, ufd;

@@ -1,5 +1,6 @@
 #include "autoconf.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/listener.h>
 
 #include "config.h"
 #include "listener.h"
@@ -40,46 +42,156 @@ worker_global_leave(void)
 }
 
 static void
-worker_rt_free(struct worker *w)
+worker_gen_free(struct worker_gen *g)
 {
 	size_t	 i;
 
-	if (w->rt == NULL)
+	if (g == NULL)
 		return;
-	for (i = 0; i < w->cfg->nroutes; i++) {
-		free(w->rt[i].bal.credit);
-		free(w->rt[i].cand);
-		free(w->rt[i].skip);
+	for (i = 0; g->rt != NULL && i < g->cfg->nroutes; i++) {
+		free(g->rt[i].bal.credit);
+		free(g->rt[i].cand);
+		free(g->rt[i].skip);
 	}
-	free(w->rt);
-	w->rt = NULL;
+	free(g->rt);
+	config_unref(g->cfg);
+	free(g);
 }
 
-static int
-worker_rt_new(struct worker *w)
+static struct worker_gen *
+worker_gen_new(struct config *cfg)
 {
+	struct worker_gen	*g;
 	const struct route	*r;
 	struct route_rt		*rt;
 	size_t			 i, cap;
 	uint64_t		 seed;
 
-	if ((w->rt = calloc(w->cfg->nroutes, sizeof(*w->rt))) == NULL)
-		return -1;
-	for (i = 0; i < w->cfg->nroutes; i++) {
-		r = &w->cfg->routes[i];
-		rt = &w->rt[i];
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	g->cfg = config_ref(cfg);
+	if ((g->rt = calloc(cfg->nroutes, sizeof(*g->rt))) == NULL)
+		goto fail;
+	for (i = 0; i < cfg->nroutes; i++) {
+		r = &cfg->routes[i];
+		rt = &g->rt[i];
 		rt->route = r;
 		rt->index = i;
 		cap = r->pool->cap;
 		if ((rt->bal.credit = calloc(cap, sizeof(int))) == NULL ||
 		    (rt->cand = calloc(cap, sizeof(*rt->cand))) == NULL ||
 		    (rt->skip = calloc(cap, 1)) == NULL)
-			return -1;
+			goto fail;
 		/* random: different in each process and worker, on purpose. */
 		if (getentropy(&seed, sizeof(seed)) == -1)
 			seed = util_now_ms() ^ (uint64_t)getpid() << 32 ^ i;
 		balance_seed(&rt->bal, seed);
 	}
+	return g;
+fail:
+	worker_gen_free(g);
+	return NULL;
+}
+
+/* The route of the ${k}th listen address of ${cfg}, in listen order. */
+static size_t
+worker_route_of(const struct config *cfg, size_t k)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nroutes; i++) {
+		if (k < cfg->routes[i].nlisten)
+			return i;
+		k -= cfg->routes[i].nlisten;
+	}
+	return 0;
+}
+
+/*
+ * Apply a reload: listeners whose socket stays are kept as they are (no
+ * accept is missed) and pointed at the new routes; the rest close; new
+ * sockets get listeners.  The old configuration stays for its sessions.
+ */
+static void
+worker_apply_reload(struct worker *w, struct worker_reload *rl)
+{
+	struct worker_gen	*g;
+	struct listener		*l, *next;
+	unsigned char		*kept;
+	size_t			 k;
+	bool			 ok = false;
+
+	if ((kept = calloc(rl->nfds + 1, 1)) == NULL ||
+	    (g = worker_gen_new(rl->cfg)) == NULL) {
+		log_error("msg=\"reload: out of memory in a worker; it keeps "
+		    "the old configuration\"");
+		/* The new sockets are ours to close; the kept ones are not. */
+		for (k = 0; k < rl->nfds; k++) {
+			TAILQ_FOREACH(l, &w->listeners, entry)
+				if (evconnlistener_get_fd(l->lev) == rl->fds[k])
+					break;
+			if (l == NULL)
+				close(rl->fds[k]);
+		}
+		goto out;
+	}
+	for (l = TAILQ_FIRST(&w->listeners); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, entry);
+		for (k = 0; k < rl->nfds; k++)
+			if (evconnlistener_get_fd(l->lev) == rl->fds[k])
+				break;
+		if (k < rl->nfds) {
+			kept[k] = 1;
+			l->rt = &g->rt[worker_route_of(rl->cfg, k)];
+			continue;
+		}
+		TAILQ_REMOVE(&w->listeners, l, entry);
+		listener_free(l);
+	}
+	for (k = 0; k < rl->nfds; k++) {
+		if (kept[k])
+			continue;
+		if ((l = listener_new(w, &g->rt[worker_route_of(rl->cfg, k)],
+		    rl->fds[k])) == NULL)
+			log_error("msg=\"reload: cannot serve a new listening "
+			    "socket\"");
+		else
+			TAILQ_INSERT_TAIL(&w->listeners, l, entry);
+	}
+	if (w->gen->nsessions > 0)
+		TAILQ_INSERT_TAIL(&w->old_gens, w->gen, entry);
+	else
+		worker_gen_free(w->gen);
+	w->gen = g;
+	w->cfg = g->cfg;
+	ok = true;
+out:
+	free(kept);
+	config_unref(rl->cfg);
+	free(rl->fds);
+	free(rl);
+	if (w->reloaded != NULL)
+		w->reloaded(w->drained_arg, ok);
+}
+
+int
+worker_reload(struct worker *w, struct config *cfg, const int *fds,
+    size_t nfds)
+{
+	struct worker_reload	*rl;
+
+	if ((rl = calloc(1, sizeof(*rl))) == NULL ||
+	    (rl->fds = calloc(nfds + 1, sizeof(*fds))) == NULL) {
+		free(rl);
+		return -1;
+	}
+	memcpy(rl->fds, fds, nfds * sizeof(*fds));
+	rl->nfds = nfds;
+	rl->cfg = config_ref(cfg);
+	rl = atomic_exchange(&w->reload, rl);
+	assert(rl == NULL);	/* one at a time: the caller waits */
+	atomic_fetch_or(&w->msg, WORKER_MSG_RELOAD);
+	event_active(w->msg_ev, EV_READ, 0);
 	return 0;
 }
 
@@ -112,12 +224,16 @@ static void
 worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
+	struct worker_reload *rl;
 	struct session	*s;
 	int		 msg;
 
 	(void)fd;
 	(void)what;
 	msg = atomic_exchange(&w->msg, 0);
+	if ((msg & WORKER_MSG_RELOAD) &&
+	    (rl = atomic_exchange(&w->reload, NULL)) != NULL)
+		worker_apply_reload(w, rl);
 	if (msg & (WORKER_MSG_STOP | WORKER_MSG_ABORT)) {
 		w->stopping = true;
 		worker_close_listeners(w);
@@ -168,17 +284,22 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 		goto fail;
 	TAILQ_INIT(&w->listeners);
 	TAILQ_INIT(&w->sessions);
-	w->cfg = config_ref(cfg);
+	TAILQ_INIT(&w->old_gens);
+	atomic_init(&w->reload, NULL);
 	w->drained = drained;
 	w->drained_arg = arg;
-	if ((w->base = worker_base_new(cfg->workers == 1)) == NULL || worker_rt_new(w) == -1 ||
+	if ((w->gen = worker_gen_new(cfg)) == NULL)
+		goto fail;
+	w->cfg = w->gen->cfg;
+	if ((w->base = worker_base_new(cfg->workers == 1)) == NULL ||
 	    (w->msg_ev = event_new(w->base, -1, 0, worker_msg_cb, w)) == NULL)
 		goto fail;
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++) {
 			if (k >= nfds)
 				goto fail;
-			if ((l = listener_new(w, &w->rt[i], fds[k++])) == NULL)
+			if ((l = listener_new(w, &w->gen->rt[i], fds[k++])) ==
+			    NULL)
 				goto fail;
 			TAILQ_INSERT_TAIL(&w->listeners, l, entry);
 		}
@@ -283,6 +404,11 @@ worker_session_gone(struct worker *w, struct session *s)
 	    memory_order_relaxed);
 	atomic_fetch_add_explicit(&w->stats.bytes_down, s->u2c.bytes,
 	    memory_order_relaxed);
+	/* The last session of an older configuration: let it go. */
+	if (--s->gen->nsessions == 0 && s->gen != w->gen) {
+		TAILQ_REMOVE(&w->old_gens, s->gen, entry);
+		worker_gen_free(s->gen);
+	}
 	if (w->stopping)
 		worker_check_drained(w);
 }
@@ -290,6 +416,7 @@ worker_session_gone(struct worker *w, struct session *s)
 void
 worker_free(struct worker *w)
 {
+	struct worker_reload *rl;
 	struct session	*s;
 
 	if (w == NULL)
@@ -300,10 +427,14 @@ worker_free(struct worker *w)
 	worker_close_listeners(w);
 	if (w->msg_ev != NULL)
 		event_free(w->msg_ev);
-	if (w->cfg != NULL)
-		worker_rt_free(w);
+	/* A reload handed over but never applied. */
+	if ((rl = atomic_exchange(&w->reload, NULL)) != NULL) {
+		config_unref(rl->cfg);
+		free(rl->fds);
+		free(rl);
+	}
+	worker_gen_free(w->gen);
 	if (w->base != NULL)
 		event_base_free(w->base);
-	config_unref(w->cfg);
 	free(w);
 }

@@ -27,6 +27,26 @@ struct route_rt {
 	unsigned char	*skip;		/* scratch, one per pool entry */
 };
 
+/*
+ * One configuration as a worker runs it: its routes' balancing state.
+ * New sessions take the current one; a reload makes a new one, and the
+ * old lives on until the last session that started under it has ended,
+ * so live sessions finish on the route and upstreams they started with.
+ */
+struct worker_gen {
+	TAILQ_ENTRY(worker_gen) entry;
+	struct config	*cfg;		/* a reference */
+	struct route_rt	*rt;		/* one per route */
+	unsigned	 nsessions;
+};
+
+/* A reload handed to a worker: its listening sockets for ${cfg}. */
+struct worker_reload {
+	struct config	*cfg;		/* a reference, the worker's now */
+	int		*fds;		/* in ${cfg}'s listen order */
+	size_t		 nfds;
+};
+
 /* Counters: written by the worker only, read by anyone (relaxed atomics). */
 struct worker_stats {
 	atomic_uint_fast64_t sessions_total;
@@ -48,9 +68,12 @@ struct worker {
 	struct event_base *base;
 	pthread_t	 thread;
 	bool		 running;
-	struct config	*cfg;		/* a reference */
+	struct config	*cfg;		/* gen->cfg: what new sessions get */
 	struct accesslog *alog;		/* the control thread's; NULL: none */
-	struct route_rt	*rt;		/* one per route */
+	struct worker_gen *gen;		/* the current configuration */
+	TAILQ_HEAD(, worker_gen) old_gens;	/* with sessions still on them */
+	_Atomic(struct worker_reload *) reload;	/* handed over, not applied */
+	void		(*reloaded)(void *, bool);	/* on the worker thread */
 	TAILQ_HEAD(, listener) listeners;
 	TAILQ_HEAD(, session) sessions;
 	unsigned	 nsessions;	/* worker thread only */
@@ -66,6 +89,7 @@ struct worker {
 
 #define WORKER_MSG_STOP		0x1	/* close listeners, drain */
 #define WORKER_MSG_ABORT	0x2	/* end every session now, then exit */
+#define WORKER_MSG_RELOAD	0x4	/* apply w->reload */
 
 /*
  * worker_new(cfg, fds, nfds, drained, arg): a worker for ${cfg} (it takes
@@ -85,6 +109,18 @@ void	 worker_stop(struct worker *w);
 
 /* worker_abort(w): any thread: end every session now and leave the loop. */
 void	 worker_abort(struct worker *w);
+
+/*
+ * worker_reload(w, cfg, fds, nfds): any thread: from now on serve ${cfg}
+ * (the worker takes its own reference) on the listening sockets ${fds}
+ * (copied), in ${cfg}'s listen order.  Sockets the worker already listens
+ * on stay open and keep their queue; the others it closes, and new ones
+ * it takes over.  Sessions under way keep their configuration.  When done,
+ * w->reloaded(drained_arg, ok) is called on the worker's thread.  One
+ * reload at a time: the caller waits for that call.  0, or -1 (memory).
+ */
+int	 worker_reload(struct worker *w, struct config *cfg, const int *fds,
+	    size_t nfds);
 
 /* worker_join(w): wait for the thread to end. */
 void	 worker_join(struct worker *w);
