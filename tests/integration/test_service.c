@@ -381,6 +381,11 @@ test_notify(void **state)
 	H_ASSERT_END(h_echo(fd, 3, 100, H_IO_MS), H_OK, H_OK);
 	msg = notify_wait(nfd, "STATUS=1 live sessions");
 	close(fd);
+	/* A reload: RELOADING=1 (with the time systemd 253 wants), READY=1. */
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	msg = notify_wait(nfd, "RELOADING=1");
+	H_ASSERT_CONTAINS(msg, "MONOTONIC_USEC=");
+	msg = notify_wait(nfd, "READY=1");
 	assert_int_equal(kill(r->pid, SIGTERM), 0);
 	msg = notify_wait(nfd, "STOPPING=1");
 	H_ASSERT_CONTAINS(msg, "STATUS=stopping: ");
@@ -527,6 +532,100 @@ test_user(void **state)
 	h_backend_free(b);
 }
 
+/* A free port below 1024 on 127.0.0.1 (we are root), or 0 if none. */
+static int
+low_port(void)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 port, fd, on = 1;
+
+	for (port = 1000; port > 900; port--) {
+		len = h_loopback(AF_INET, port, &ss);
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+			return 0;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (bind(fd, (struct sockaddr *)&ss, len) == 0) {
+			close(fd);
+			return port;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/*
+ * After dropping root, a reload still works for the listeners it keeps
+ * (and for new ports above 1024), while a new port below 1024 is refused
+ * with a clear reason and changes nothing.
+ */
+static void
+test_user_reload(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 text[512], tmp[H_PATH + 8];
+	int			 port, high, low, fd;
+	FILE			*fp;
+
+	(void)state;
+	if (geteuid() != 0 || getpwnam("nobody") == NULL ||
+	    (low = low_port()) == 0) {
+		print_message("not root, no user nobody or no free low port: "
+		    "skipped\n");
+		skip();
+	}
+	b = h_backend_start(AF_INET, &cfg);
+	port = h_free_port(AF_INET);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nuser = nobody\n"
+	    "[route u]\nlisten = 127.0.0.1:%d\nupstream = %s\n", port,
+	    h_hostport(AF_INET, h_backend_port(b)));
+	H_EXPECT_LOG(r, "msg=\"running as user nobody");
+	/* nobody must be able to read the file again, as in /etc. */
+	assert_int_equal(chmod(r->dir, 0755), 0);
+	high = h_free_port(AF_INET);
+	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
+	    "user = nobody\n[route u]\nlisten = 127.0.0.1:%d\n"
+	    "listen = 127.0.0.1:%d\nupstream = %s\n", port, high,
+	    h_hostport(AF_INET, h_backend_port(b)));
+	snprintf(tmp, sizeof(tmp), "%s.new", r->conf);
+	if ((fp = fopen(tmp, "w")) == NULL || fputs(text, fp) == EOF ||
+	    fclose(fp) == EOF || chmod(tmp, 0644) == -1 ||
+	    rename(tmp, r->conf) == -1)
+		fail_msg("%s: %s", r->conf, strerror(errno));
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "msg=\"configuration reloaded\"");
+	fd = h_connect_port(AF_INET, high, H_IO_MS);
+	assert_true(fd != -1);
+	H_ASSERT_END(h_echo(fd, 11, 1000, H_IO_MS), H_OK, H_OK);
+	close(fd);
+
+	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
+	    "user = nobody\n[route u]\nlisten = 127.0.0.1:%d\n"
+	    "listen = 127.0.0.1:%d\nupstream = %s\n", port, low,
+	    h_hostport(AF_INET, h_backend_port(b)));
+	if ((fp = fopen(tmp, "w")) == NULL || fputs(text, fp) == EOF ||
+	    fclose(fp) == EOF || chmod(tmp, 0644) == -1 ||
+	    rename(tmp, r->conf) == -1)
+		fail_msg("%s: %s", r->conf, strerror(errno));
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "Permission denied (relay46 no longer runs as root: "
+	    "a new port below 1024 needs a restart)");
+	H_EXPECT_LOG(r, "keeping the running configuration");
+	/* Nothing changed: both earlier listeners still serve. */
+	fd = h_connect_port(AF_INET, high, H_IO_MS);
+	assert_true(fd != -1);
+	H_ASSERT_END(h_echo(fd, 12, 1000, H_IO_MS), H_OK, H_OK);
+	close(fd);
+	fd = h_relay_connect(r, "u", AF_INET);
+	H_ASSERT_END(h_echo(fd, 13, 1000, H_IO_MS), H_OK, H_OK);
+	close(fd);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
 /* A user that does not exist is a config error, found by -t already. */
 static void
 test_user_unknown(void **state)
@@ -560,6 +659,7 @@ main(void)
 		cmocka_unit_test_teardown(test_notify, h_teardown),
 		cmocka_unit_test_teardown(test_listen_fds, h_teardown),
 		cmocka_unit_test_teardown(test_user, h_teardown),
+		cmocka_unit_test_teardown(test_user_reload, h_teardown),
 		cmocka_unit_test_teardown(test_user_unknown, h_teardown),
 	};
 
