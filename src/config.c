@@ -1075,7 +1075,8 @@ cfg_finish(struct cfg_parse *p, char **errs)
 	free(p->buf);
 	free(p->seen);
 	for (i = 0; p->nerr == 0 && !p->oom && i < p->c->nroutes; i++)
-		if ((p->c->routes[i].pool = pool_new(&p->c->routes[i])) ==
+		if ((p->c->routes[i].pool = pool_new(&p->c->routes[i],
+		    p->c->workers)) ==
 		    NULL)
 			p->oom = true;
 	if (p->nerr == 0 && !p->oom) {

@@ -85,6 +85,7 @@ control_fill(void *arg, struct metrics_snapshot *m)
 	struct metrics_route	*mr;
 	struct metrics_upstream	*mu;
 	struct route_stats	*st;
+	struct route_stats_slot	*sl;
 	struct pool		*p;
 	struct upstream		*u;
 	uint64_t		*res;
@@ -111,23 +112,32 @@ control_fill(void *arg, struct metrics_snapshot *m)
 		p = cfg->routes[i].pool;
 		st = p->stats;
 		mr->name = cfg->routes[i].name;
-		mr->active = atomic_load(&st->active);
+		/* Each worker's slot, summed: nobody else writes them. */
+		for (k = 0; k < st->nslots; k++) {
+			sl = &st->slot[k];
+			mr->active += atomic_load_explicit(&sl->active,
+			    memory_order_relaxed);
+			mr->bytes_up += atomic_load_explicit(&sl->bytes_up,
+			    memory_order_relaxed);
+			mr->bytes_down += atomic_load_explicit(&sl->bytes_down,
+			    memory_order_relaxed);
+			for (j = 0; j < METRICS_CONNECT_BUCKETS + 1; j++)
+				mr->connect_buckets[j] += atomic_load_explicit(
+				    &sl->connect_buckets[j],
+				    memory_order_relaxed);
+			mr->connect_sum += (double)atomic_load_explicit(
+			    &sl->connect_sum_us, memory_order_relaxed) / 1e6;
+		}
 		mr->result_names = names;
 		/* Copied one by one: they are atomics that workers add to. */
 		if ((res = calloc(SESSION_END_COUNT, sizeof(*res))) == NULL)
 			continue;
 		for (j = 0; j < SESSION_END_COUNT; j++)
-			res[j] = atomic_load_explicit(&st->ends[j],
-			    memory_order_relaxed);
+			for (k = 0; k < st->nslots; k++)
+				res[j] += atomic_load_explicit(
+				    &st->slot[k].ends[j], memory_order_relaxed);
 		mr->results = res;
 		mr->nresults = SESSION_END_COUNT;
-		mr->bytes_up = atomic_load(&st->bytes_up);
-		mr->bytes_down = atomic_load(&st->bytes_down);
-		for (j = 0; j < METRICS_CONNECT_BUCKETS + 1; j++)
-			mr->connect_buckets[j] = atomic_load(
-			    &st->connect_buckets[j]);
-		mr->connect_sum = (double)atomic_load(&st->connect_sum_us) /
-		    1e6;
 		n = pool_count(p);
 		if ((mr->ups = calloc(n + 1, sizeof(*mr->ups))) == NULL) {
 			free(res);
@@ -539,6 +549,7 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		    &c);
 		given = (i + 1) * per;
 		if (c.w[i] != NULL) {
+			c.w[i]->index = (unsigned)i;
 			c.w[i]->alog = c.alog;
 			c.w[i]->reloaded = control_reloaded;
 		}

@@ -50,25 +50,38 @@ static pthread_mutex_t	 pool_stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct route_stats *pool_stats_list;
 
 struct route_stats *
-pool_stats(const char *name)
+pool_stats(const char *name, unsigned nslots)
 {
 	struct route_stats	*st;
 
+	if (nslots == 0)
+		nslots = 1;
 	pthread_mutex_lock(&pool_stats_lock);
 	for (st = pool_stats_list; st != NULL; st = st->next)
 		if (strcmp(st->name, name) == 0)
 			break;
 	if (st == NULL && (st = calloc(1, sizeof(*st))) != NULL) {
-		if ((st->name = util_strdup(name)) == NULL) {
+		st->nslots = nslots;
+		if ((st->name = util_strdup(name)) == NULL ||
+		    (st->slot = aligned_alloc(64, nslots *
+		    sizeof(*st->slot))) == NULL) {
+			free(st->name);
 			free(st);
 			st = NULL;
 		} else {
+			memset(st->slot, 0, nslots * sizeof(*st->slot));
 			st->next = pool_stats_list;
 			pool_stats_list = st;
 		}
 	}
 	pthread_mutex_unlock(&pool_stats_lock);
 	return st;
+}
+
+struct route_stats_slot *
+pool_stats_slot(struct route_stats *st, unsigned w)
+{
+	return &st->slot[w < st->nslots ? w : st->nslots - 1];
 }
 
 void
@@ -79,6 +92,7 @@ pool_stats_free_all(void)
 	pthread_mutex_lock(&pool_stats_lock);
 	while ((st = pool_stats_list) != NULL) {
 		pool_stats_list = st->next;
+		free(st->slot);
 		free(st->name);
 		free(st);
 	}
@@ -86,16 +100,16 @@ pool_stats_free_all(void)
 }
 
 void
-pool_stats_connect(struct route_stats *st, uint64_t us)
+pool_stats_connect(struct route_stats_slot *sl, uint64_t us)
 {
 	size_t	 i;
 
 	for (i = 0; i < METRICS_CONNECT_BUCKETS &&
 	    (double)us / 1e6 > metrics_connect_bounds[i]; i++)
 		;
-	atomic_fetch_add_explicit(&st->connect_buckets[i], 1,
+	atomic_fetch_add_explicit(&sl->connect_buckets[i], 1,
 	    memory_order_relaxed);
-	atomic_fetch_add_explicit(&st->connect_sum_us, us,
+	atomic_fetch_add_explicit(&sl->connect_sum_us, us,
 	    memory_order_relaxed);
 }
 
@@ -125,7 +139,7 @@ pool_inherit(struct pool *p, const struct pool *old)
 }
 
 struct pool *
-pool_new(const struct route *r)
+pool_new(const struct route *r, unsigned workers)
 {
 	struct pool	*p;
 	size_t		 i, cap = r->nup;
@@ -137,7 +151,7 @@ pool_new(const struct route *r)
 		return NULL;
 	p->route = r;
 	p->cap = cap;
-	if ((p->stats = pool_stats(r->name)) == NULL) {
+	if ((p->stats = pool_stats(r->name, workers)) == NULL) {
 		free(p);
 		return NULL;
 	}

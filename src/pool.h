@@ -19,25 +19,36 @@ struct route;
 #define POOL_STATS_ENDS		32	/* > every enum session_end */
 #define POOL_STATS_BUCKETS	13	/* METRICS_CONNECT_BUCKETS + 1 */
 
-struct route_stats {
-	struct route_stats *next;
-	char		*name;
-	atomic_uint_fast64_t active;
+/* One worker's share, on cache lines of its own: no line is shared. */
+struct route_stats_slot {
+	_Alignas(64) atomic_uint_fast64_t active;
 	atomic_uint_fast64_t ends[POOL_STATS_ENDS];
 	atomic_uint_fast64_t bytes_up, bytes_down;
 	atomic_uint_fast64_t connect_buckets[POOL_STATS_BUCKETS];
 	atomic_uint_fast64_t connect_sum_us;
 };
 
+struct route_stats {
+	struct route_stats *next;
+	char		*name;
+	unsigned	 nslots;	/* one per worker */
+	struct route_stats_slot *slot;
+};
+
 /*
- * pool_stats(name): the counters of route ${name}, made on first use and
- * kept until pool_stats_free_all() at exit.  NULL on out of memory.
+ * pool_stats(name, nslots): the counters of route ${name}, one slot per
+ * worker (each written by its worker only, summed when read), made on
+ * first use and kept until pool_stats_free_all() at exit.  NULL on out of
+ * memory.
  */
-struct route_stats *pool_stats(const char *name);
+struct route_stats *pool_stats(const char *name, unsigned nslots);
 void	 pool_stats_free_all(void);
 
-/* pool_stats_connect(st, us): one connect that took ${us} microseconds. */
-void	 pool_stats_connect(struct route_stats *st, uint64_t us);
+/* pool_stats_slot(st, w): worker ${w}'s slot (the last one if out of range). */
+struct route_stats_slot *pool_stats_slot(struct route_stats *st, unsigned w);
+
+/* pool_stats_connect(sl, us): one connect that took ${us} microseconds. */
+void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
 
 /*
  * What relay46 knows at run time about a route's upstreams: which are up,
@@ -86,10 +97,11 @@ struct pool {
 };
 
 /*
- * pool_new(r): the pool of route ${r}, with every upstream address the
- * config found, all up.  NULL on out of memory.
+ * pool_new(r, workers): the pool of route ${r}, with every upstream
+ * address the config found, all up, and counters for ${workers} workers.
+ * NULL on out of memory.
  */
-struct pool *pool_new(const struct route *r);
+struct pool *pool_new(const struct route *r, unsigned workers);
 
 /*
  * pool_inherit(p, old): a reload: upstreams of ${p} at addresses ${old}

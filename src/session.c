@@ -178,7 +178,7 @@ session_log_end(const struct session *s, enum session_end why, int err)
 
 /* The route's counters (pool.h), read by /metrics. */
 static void
-session_count(struct route_stats *st, enum session_end why, uint64_t up,
+session_count(struct route_stats_slot *st, enum session_end why, uint64_t up,
     uint64_t down)
 {
 	if ((size_t)why < POOL_STATS_ENDS)
@@ -221,7 +221,8 @@ session_close(struct session *s, enum session_end why, int err)
 	bool		 reset_client, reset_up;
 
 	session_log_end(s, why, err);
-	session_count(s->rt->route->pool->stats, why, s->c2u.bytes >
+	session_count(pool_stats_slot(s->rt->route->pool->stats, s->w->index),
+	    why, s->c2u.bytes >
 	    s->sent_hdr ? s->c2u.bytes - s->sent_hdr : 0, s->u2c.bytes);
 	/* An abort on one side is passed on as an abort on the other. */
 	reset_up = why == SESSION_END_CLIENT_RESET ||
@@ -412,7 +413,8 @@ session_connected(struct session *s, struct session_attempt *a)
 	a->fd = -1;
 	a->u = NULL;
 	pool_connect_ok(pool, s->up);
-	pool_stats_connect(pool->stats, util_now_us() - s->connect_us);
+	pool_stats_connect(pool_stats_slot(pool->stats, s->w->index),
+	    util_now_us() - s->connect_us);
 	if ((s->rt->route->proxy_protocol != 0 &&
 	    session_send_proxy(s) == -1) ||
 	    pipe_init(&s->u2c, s->w->base, s->ufd, s->rt->route->buffer,
@@ -824,7 +826,8 @@ session_refuse(struct worker *w, struct route_rt *rt, int fd,
 	struct session	 s;
 	char		 c[ADDR_STRLEN];
 
-	session_count(rt->route->pool->stats, why, 0, 0);
+	session_count(pool_stats_slot(rt->route->pool->stats, w->index), why,
+	    0, 0);
 	if (w->alog != NULL) {
 		/* The access log's formatter wants a session: a bare one. */
 		memset(&s, 0, sizeof(s));
@@ -1025,8 +1028,8 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	s->start_ms = s->last_ms = util_now_ms();
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
 	w->nsessions++;
-	atomic_fetch_add_explicit(&r->pool->stats->active, 1,
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&pool_stats_slot(r->pool->stats,
+	    w->index)->active, 1, memory_order_relaxed);
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
 	/* The client socket inherited its options from the listener. */

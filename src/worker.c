@@ -395,8 +395,8 @@ worker_session_gone(struct worker *w, struct session *s)
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
 	pool_session_leave(s->rt->route->pool);
-	atomic_fetch_sub_explicit(&s->rt->route->pool->stats->active, 1,
-	    memory_order_relaxed);
+	atomic_fetch_sub_explicit(&pool_stats_slot(s->rt->route->pool->stats,
+	    w->index)->active, 1, memory_order_relaxed);
 	worker_global_leave();
 	atomic_fetch_add_explicit(&w->stats.sessions_total, 1,
 	    memory_order_relaxed);

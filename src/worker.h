@@ -70,6 +70,7 @@ struct worker {
 	bool		 running;
 	struct config	*cfg;		/* gen->cfg: what new sessions get */
 	struct accesslog *alog;		/* the control thread's; NULL: none */
+	unsigned	 index;		/* 0..workers-1: its counter slots */
 	struct worker_gen *gen;		/* the current configuration */
 	TAILQ_HEAD(, worker_gen) old_gens;	/* with sessions still on them */
 	_Atomic(struct worker_reload *) reload;	/* handed over, not applied */

@@ -188,7 +188,7 @@ test_names(void **state)
 	/* Make the line a name line, as config_load does for names. */
 	r->specs[0].host = util_strdup("backend.test");
 	pool_free(r->pool);
-	assert_non_null(r->pool = pool_new(r));
+	assert_non_null(r->pool = pool_new(r, 1));
 	p = r->pool;
 	assert_int_equal(p->cap, 1 + POOL_NAME_ROOM);
 	first = p->u;
