@@ -93,8 +93,8 @@ int
 privdrop_resolve(const char *user, const char *group, uid_t *uid,
     gid_t *gid, char *err, size_t errlen)
 {
-	uid_t	 u;
-	gid_t	 g;
+	uid_t	 u = 0;
+	gid_t	 g = 0;	/* set by privdrop_user; gcc -O2 cannot tell */
 
 	if (privdrop_user(user, &u, &g, err, errlen) == -1)
 		return -1;

@@ -1,6 +1,7 @@
 #include "autoconf.h"
 
 #include <assert.h>
+#include <sys/eventfd.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -174,6 +175,8 @@ out:
 		w->reloaded(w->drained_arg, ok);
 }
 
+static void	worker_post(struct worker *, int);
+
 int
 worker_reload(struct worker *w, struct config *cfg, const int *fds,
     size_t nfds)
@@ -190,8 +193,7 @@ worker_reload(struct worker *w, struct config *cfg, const int *fds,
 	rl->cfg = config_ref(cfg);
 	rl = atomic_exchange(&w->reload, rl);
 	assert(rl == NULL);	/* one at a time: the caller waits */
-	atomic_fetch_or(&w->msg, WORKER_MSG_RELOAD);
-	event_active(w->msg_ev, EV_READ, 0);
+	worker_post(w, WORKER_MSG_RELOAD);
 	return 0;
 }
 
@@ -230,6 +232,10 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	uint64_t	 n;
+
+	if (read(w->wake_fd, &n, sizeof(n)) == -1)
+		n = 0;		/* EAGAIN: woken twice for one write */
 	msg = atomic_exchange(&w->msg, 0);
 	if ((msg & WORKER_MSG_RELOAD) &&
 	    (rl = atomic_exchange(&w->reload, NULL)) != NULL)
@@ -267,6 +273,8 @@ worker_base_new(bool changelist)
 	if (changelist)
 		event_config_set_flag(cfg,
 		    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	/* Only its own thread ever touches it (worker_post). */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	return base;
@@ -285,6 +293,7 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	TAILQ_INIT(&w->listeners);
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->old_gens);
+	w->wake_fd = -1;
 	atomic_init(&w->reload, NULL);
 	w->drained = drained;
 	w->drained_arg = arg;
@@ -292,7 +301,10 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 		goto fail;
 	w->cfg = w->gen->cfg;
 	if ((w->base = worker_base_new(cfg->workers == 1)) == NULL ||
-	    (w->msg_ev = event_new(w->base, -1, 0, worker_msg_cb, w)) == NULL)
+	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (w->msg_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
+	    worker_msg_cb, w)) == NULL ||
+	    event_add(w->msg_ev, NULL) == -1)
 		goto fail;
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++) {
@@ -340,11 +352,20 @@ worker_start(struct worker *w)
 	return 0;
 }
 
+/*
+ * Any thread: set message bits and wake the worker through its eventfd.
+ * Its event_base is never touched from outside, so it needs no lock
+ * (EVENT_BASE_FLAG_NOLOCK): nothing on the data path locks.
+ */
 static void
 worker_post(struct worker *w, int msg)
 {
+	uint64_t	 one = 1;
+
 	atomic_fetch_or(&w->msg, msg);
-	event_active(w->msg_ev, EV_READ, 0);
+	/* EAGAIN: the counter is saturated, so a wake-up is pending anyway. */
+	if (write(w->wake_fd, &one, sizeof(one)) == -1)
+		return;
 }
 
 void
@@ -427,6 +448,8 @@ worker_free(struct worker *w)
 	worker_close_listeners(w);
 	if (w->msg_ev != NULL)
 		event_free(w->msg_ev);
+	if (w->wake_fd != -1)
+		close(w->wake_fd);
 	/* A reload handed over but never applied. */
 	if ((rl = atomic_exchange(&w->reload, NULL)) != NULL) {
 		config_unref(rl->cfg);

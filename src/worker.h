@@ -78,7 +78,8 @@ struct worker {
 	TAILQ_HEAD(, listener) listeners;
 	TAILQ_HEAD(, session) sessions;
 	unsigned	 nsessions;	/* worker thread only */
-	struct event	*msg_ev;	/* woken by the control thread */
+	int		 wake_fd;	/* eventfd: the control thread wakes us */
+	struct event	*msg_ev;	/* ...and this reads it */
 	atomic_int	 msg;		/* WORKER_MSG_* bits */
 	bool		 stopping;
 	bool		 drained_told;	/* drained() was called */

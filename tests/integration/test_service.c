@@ -566,7 +566,7 @@ test_user_reload(void **state)
 	struct h_backend	*b;
 	struct h_relay		*r;
 	char			 text[512], tmp[H_PATH + 8];
-	int			 port, high, low, fd;
+	int			 port, high, low = 0, fd;
 	FILE			*fp;
 
 	(void)state;
