@@ -16,6 +16,8 @@
 #   TP_CONNS=8      connections for the multi-connection throughput run.
 #   CR_CONC=32      concurrent connections for the connection-rate run.
 #   TP_SECS, CR_SECS, LAT_COUNT   override the per-run durations/counts.
+#   THREADS=1       worker threads for every proxy (relay46 workers,
+#                   HAProxy nbthread, nginx worker_processes).
 #   KEEP=1          keep the temporary directory (configs, logs) afterwards.
 #   RESULTS=FILE    also write the table (markdown) to FILE.
 set -uo pipefail
@@ -36,6 +38,7 @@ else
 	CR_SECS=${CR_SECS:-3}
 	LAT_COUNT=${LAT_COUNT:-10000}
 fi
+THREADS=${THREADS:-1}
 KEEP=${KEEP:-0}
 RESULTS=${RESULTS:-}
 BUFSIZE=65536			# user-space buffer per direction, all proxies
@@ -192,7 +195,7 @@ PIN[direct]=""
 # ---------------------------------------------------------------- relay46
 cat >"$WORK/relay46.ini" <<EOF
 [global]
-workers = 1
+workers = $THREADS
 log = stderr
 log_level = error
 max_connections = 50000
@@ -233,7 +236,7 @@ if command -v haproxy >/dev/null; then
 	H_VER=$(haproxy -v 2>&1 | head -1 | awk '{print $1, $2, $3}')
 	cat >"$WORK/haproxy.cfg" <<EOF
 global
-    nbthread 1
+    nbthread $THREADS
     maxconn $MAXCONN
     tune.bufsize $BUFSIZE
     # no log line: logging off
@@ -308,7 +311,7 @@ if command -v nginx >/dev/null; then
 $LOADMOD
 $USERLINE
 daemon off;
-worker_processes 1;
+worker_processes $THREADS;
 worker_rlimit_nofile $NOFILE;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
@@ -553,7 +556,7 @@ PINNED="not pinned (no taskset)"
 	echo
 	echo "relay46 benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')), Linux $(uname -r)"
 	echo "relay46: $R_VER ($RELAY46); haproxy: $H_VER; nginx: $N_VER"
-	echo "each proxy: 1 thread/worker, logging off, 64 KiB user-space buffer per direction"
+	echo "each proxy: $THREADS thread(s)/worker(s), logging off, 64 KiB user-space buffer per direction"
 	echo "(relay46 buffer=64k, haproxy tune.bufsize 65536, nginx proxy_buffer_size 64k);"
 	echo "median of $REPS runs; throughput ${TP_SECS}s/run, latency $LAT_COUNT round trips/run $PINNED, connrate ${CR_SECS}s/run"
 	echo "MB/s = 10^6 bytes/s one way; relay46/X < 1 is worse for MB/s and conn/s, better for µs and KiB"
