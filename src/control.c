@@ -347,8 +347,8 @@ control_reload(struct control *c)
 	    (unsigned long long)util_now_us());
 	control_status(c, why);
 	if ((n = config_load(c->cfg->path, &errs)) == NULL) {
-		for (line = strtok_r(errs, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save))
+		for (line = errs != NULL ? strtok_r(errs, "\n", &save) : NULL;
+		    line != NULL; line = strtok_r(NULL, "\n", &save))
 			log_error("msg=\"reload: %s\"", line);
 		free(errs);
 		control_reload_refused(c, "the file has errors");

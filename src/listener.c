@@ -104,8 +104,11 @@ listener_open(const struct addr *a, bool keepalive, unsigned n, int *fds,
 	for (i = 0; i < n; i++)
 		if ((fds[i] = listener_socket(a, keepalive, n > 1, err,
 		    errlen)) == -1) {
+			int	 saved = errno;	/* the caller reads it */
+
 			while (i > 0)
 				close(fds[--i]);
+			errno = saved;
 			return -1;
 		}
 	return 0;
