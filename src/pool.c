@@ -157,9 +157,11 @@ pool_new(const struct route *r, unsigned workers)
 	}
 	p->nbuckets = POOL_CLIENT_BUCKETS;
 	if ((p->u = calloc(cap, sizeof(*p->u))) == NULL ||
+	    (p->he = calloc(r->nspecs + 1, sizeof(*p->he))) == NULL ||
 	    (p->clients = calloc(p->nbuckets, sizeof(*p->clients))) == NULL ||
 	    pthread_mutex_init(&p->clients_lock, NULL) != 0) {
 		free(p->u);
+		free(p->he);
 		free(p->clients);
 		free(p);
 		return NULL;
@@ -186,6 +188,7 @@ pool_free(struct pool *p)
 		}
 	pthread_mutex_destroy(&p->clients_lock);
 	free(p->clients);
+	free(p->he);
 	free(p->u);
 	free(p);
 }
@@ -391,6 +394,35 @@ pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
 		    p->u[have].name, p->route->specs[spec].host);
 		have++;
 	}
+}
+
+int
+pool_he_family(struct pool *p, size_t spec, uint64_t now)
+{
+	struct pool_he	*he = &p->he[spec];
+
+	if (now >= atomic_load_explicit(&he->until_ms, memory_order_relaxed))
+		return 0;
+	return atomic_load_explicit(&he->family, memory_order_relaxed);
+}
+
+void
+pool_he_won(struct pool *p, size_t spec, int family)
+{
+	struct pool_he	*he = &p->he[spec];
+	uint64_t	 now = util_now_ms();
+	int		 was = pool_he_family(p, spec, now);
+
+	atomic_store_explicit(&he->family, family, memory_order_relaxed);
+	atomic_store_explicit(&he->until_ms, now + POOL_HE_MEMORY_MS,
+	    memory_order_relaxed);
+	if (was != family)
+		log_info("route=%s msg=\"Happy Eyeballs: %s of %s answers "
+		    "first; trying it first for %d minutes\"", p->route->name,
+		    family == AF_INET ? "IPv4" : "IPv6",
+		    p->route->specs[spec].host != NULL ?
+		    p->route->specs[spec].host : p->route->specs[spec].text,
+		    POOL_HE_MEMORY_MS / 60000);
 }
 
 /* The counting key: the IPv4 address, or the /64 of an IPv6 one. */

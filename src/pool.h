@@ -84,6 +84,19 @@ struct upstream {
 /* max_per_client: live sessions per client address (IPv6 per /64). */
 struct pool_client;
 
+/*
+ * Happy Eyeballs' memory, per host name line: the family that won a race
+ * the other family had started first, tried first until ${until_ms}
+ * (RFC 8305 §4 suggests caching), so a black-holed family costs one
+ * session its head start, not every session.
+ */
+#define POOL_HE_MEMORY_MS	(10 * 60 * 1000)
+
+struct pool_he {
+	atomic_int	 family;	/* AF_INET, AF_INET6, or 0: none */
+	atomic_uint_fast64_t until_ms;
+};
+
 struct pool {
 	const struct route *route;
 	struct route_stats *stats;
@@ -94,6 +107,7 @@ struct pool {
 	pthread_mutex_t	 clients_lock;	/* accept path only, never per byte */
 	struct pool_client **clients;	/* hash buckets */
 	size_t		 nbuckets;
+	struct pool_he	*he;		/* one per upstream line */
 };
 
 /*
@@ -166,6 +180,15 @@ void	 pool_check_result(struct pool *p, struct upstream *u, int err);
  */
 void	 pool_set_name_addrs(struct pool *p, size_t spec,
 	    const struct addr *addrs, size_t n);
+
+/*
+ * pool_he_family(p, spec, now): the family that Happy Eyeballs found
+ * answers for upstream line ${spec}, or 0.  pool_he_won(p, spec, family):
+ * that family won a race the other had started first: prefer it for
+ * POOL_HE_MEMORY_MS (logged when it changes).
+ */
+int	 pool_he_family(struct pool *p, size_t spec, uint64_t now);
+void	 pool_he_won(struct pool *p, size_t spec, int family);
 
 /*
  * pool_client_enter(p, a, max): one more session from client ${a} unless

@@ -413,6 +413,9 @@ session_connected(struct session *s, struct session_attempt *a)
 	a->fd = -1;
 	a->u = NULL;
 	pool_connect_ok(pool, s->up);
+	/* The other family overtook the one the race began with: remember. */
+	if (s->he_first != 0 && s->up->addr.ss.ss_family != s->he_first)
+		pool_he_won(pool, s->up->spec, s->up->addr.ss.ss_family);
 	pool_stats_connect(pool_stats_slot(pool->stats, s->w->index),
 	    util_now_us() - s->connect_us);
 	if ((s->rt->route->proxy_protocol != 0 &&
@@ -697,11 +700,35 @@ session_he_cb(evutil_socket_t fd, short what, void *arg)
 	    AF_INET, (long)a->u->spec);
 	if (u == NULL)
 		return;
+	s->he_first = a->u->addr.ss.ss_family;
 	if (session_attempt_start(s, u, &err) == -1) {
 		/* No descriptor for the race: the first attempt goes on. */
 		s->tried[u - s->rt->route->pool->u] = 0;
 		pool_release(u);
 	}
+}
+
+/*
+ * A host name whose other family won a Happy Eyeballs race lately: start
+ * with that family rather than give the one that lost its head start
+ * again.  Returns the upstream to try (${u}, or its replacement).
+ */
+static struct upstream *
+session_he_prefer(struct session *s, struct upstream *u)
+{
+	struct pool	*pool = s->rt->route->pool;
+	struct upstream	*v;
+	int		 fam;
+
+	if (s->rt->route->specs[u->spec].host == NULL ||
+	    (fam = pool_he_family(pool, u->spec, util_now_ms())) == 0 ||
+	    u->addr.ss.ss_family == fam ||
+	    (v = session_pick(s, fam, (long)u->spec)) == NULL)
+		return u;
+	/* Give ${u} back untried: it may still race later. */
+	s->tried[u - pool->u] = 0;
+	pool_release(u);
+	return v;
 }
 
 static void
@@ -722,6 +749,7 @@ session_connect_next(struct session *s)
 			session_close(s, session_connect_end(s->last_err), 0);
 		return;
 	}
+	u = session_he_prefer(s, u);
 	s->attempts++;
 	if (session_he_possible(s, u)) {
 		if (s->he_timer == NULL && (s->he_timer = evtimer_new(

@@ -85,6 +85,7 @@ struct session {
 	int		 last_err;	/* of the last failed connect */
 	struct session_attempt a[2];
 	struct event	*he_timer;	/* Happy Eyeballs: start the other family */
+	int		 he_first;	/* family the race began with; 0: none */
 	struct event	*timer;		/* PROXY read, socket retry, idle, fin */
 	struct event	*pev;		/* accept_proxy: client readable */
 	uint8_t		*phdr;		/* accept_proxy: the header so far */
