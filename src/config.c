@@ -84,6 +84,8 @@ struct cfg_parse {
 	struct cfg_err	*errv;
 	size_t		 nerr;
 	bool		 oom;
+	size_t		*bad_up;	/* routes with an upstream line in error */
+	size_t		 nbad_up;
 };
 
 static int cfg_set_workers(struct cfg_parse *, const char *, char *, size_t);
@@ -802,6 +804,32 @@ cfg_find_key(const char *name, enum cfg_scope scope, bool *other_scope)
 	return NULL;
 }
 
+/*
+ * An upstream line of the current route was refused: "has no upstream"
+ * would only repeat it, so cfg_check() keeps quiet about this route.
+ */
+static void
+cfg_bad_upstream(struct cfg_parse *p)
+{
+	size_t	*n;
+
+	if ((n = reallocarray(p->bad_up, p->nbad_up + 1, sizeof(*n))) == NULL)
+		return;		/* then the extra line is said after all */
+	p->bad_up = n;
+	n[p->nbad_up++] = (size_t)(p->cur - p->c->routes);
+}
+
+static bool
+cfg_had_bad_upstream(const struct cfg_parse *p, size_t route)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nbad_up; i++)
+		if (p->bad_up[i] == route)
+			return true;
+	return false;
+}
+
 /* inih calls this for every "key = value"; we always return 1 (go on). */
 static int
 cfg_handler(void *arg, const char *section, const char *name,
@@ -850,6 +878,8 @@ cfg_handler(void *arg, const char *section, const char *name,
 	switch (cfg_set_typed(p, k, value, err, sizeof(err))) {
 	case -1:
 		cfg_error(p, p->line, "%s = %s: %s", name, value, err);
+		if (k->set == cfg_set_upstream)
+			cfg_bad_upstream(p);
 		break;
 	case -2:
 		cfg_error(p, p->line, "%s", err);
@@ -1052,7 +1082,7 @@ cfg_check(struct cfg_parse *p)
 		if (r->nlisten == 0)
 			cfg_error(p, r->line, "route '%s' has no listen",
 			    r->name);
-		if (r->nup == 0)
+		if (r->nup == 0 && !cfg_had_bad_upstream(p, i))
 			cfg_error(p, r->line, "route '%s' has no upstream",
 			    r->name);
 		for (j = 0; j < r->nlisten; j++)
@@ -1074,6 +1104,7 @@ cfg_finish(struct cfg_parse *p, char **errs)
 
 	free(p->buf);
 	free(p->seen);
+	free(p->bad_up);
 	for (i = 0; p->nerr == 0 && !p->oom && i < p->c->nroutes; i++)
 		if ((p->c->routes[i].pool = pool_new(&p->c->routes[i],
 		    p->c->workers)) ==
