@@ -18,6 +18,7 @@
 #include "acl.h"
 #include "addr.h"
 #include "admin.h"
+#include "listener.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -65,36 +66,6 @@ static const struct admin_page {
 	{ "/", "text/html; charset=utf-8", metrics_html },
 };
 
-static int
-admin_socket(const struct addr *a, char *err, size_t errlen)
-{
-	char	 abuf[ADDR_STRLEN];
-	int	 fd, on = 1, saved;
-
-	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1)
-		goto fail;
-	/* Restarting must not wait for old connections in TIME_WAIT. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
-		goto fail;
-	/* "[::]:9100" must not also take IPv4, whatever the sysctl says. */
-	if (a->ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
-		goto fail;
-	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
-	    listen(fd, ADMIN_BACKLOG) == -1)
-		goto fail;
-	return fd;
-fail:
-	saved = errno;
-	err_set(err, errlen, "listen %s: %s",
-	    addr_format(a, abuf, sizeof(abuf)), strerror(saved));
-	if (fd != -1)
-		close(fd);
-	errno = saved;
-	return -1;
-}
 
 static bool
 admin_acl_empty(const struct acl *acl)
@@ -253,7 +224,8 @@ admin_start(struct event_base *base, const struct addr *addr,
 	evhttp_set_max_body_size(a->http, ADMIN_MAX_BODY);
 	evhttp_set_allowed_methods(a->http, ADMIN_PARSED_METHODS);
 	evhttp_set_gencb(a->http, admin_request_cb, a);
-	if ((fd = admin_socket(addr, err, errlen)) == -1)
+	/* Bound like a listener, with a small backlog of its own. */
+	if ((fd = listener_bind(addr, false, ADMIN_BACKLOG, err, errlen)) == -1)
 		goto fail;
 	/* On success evhttp owns the socket and closes it in evhttp_free(). */
 	if (evhttp_accept_socket_with_handle(a->http, fd) == NULL) {

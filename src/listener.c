@@ -23,42 +23,13 @@
 #define LISTENER_BACKOFF_MS	250
 #define LISTENER_BACKLOG	4096
 
-int
-listener_socket(const struct addr *a, bool keepalive, bool reuseport,
-    char *err, size_t errlen)
+/* "listen ADDR: reason" for the errno of a failed call on ${fd}; -1. */
+static int
+listener_fail(const struct addr *a, int fd, char *err, size_t errlen)
 {
 	char	 abuf[ADDR_STRLEN];
-	int	 fd, on = 1, saved;
+	int	 saved = errno;
 
-	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1)
-		goto fail;
-	/* Restarting must not wait for old connections in TIME_WAIT. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
-		goto fail;
-	/* "[::]:80" must not also take IPv4, whatever net.ipv6.bindv6only says. */
-	if (a->ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
-		goto fail;
-	/* One socket per worker on one address: the kernel spreads clients. */
-	if (reuseport &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
-		goto fail;
-	/*
-	 * Accepted sockets inherit these on Linux: two system calls fewer
-	 * per session than setting them on each (session.c says why).
-	 */
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1 ||
-	    (keepalive && setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on,
-	    sizeof(on)) == -1))
-		goto fail;
-	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
-	    listen(fd, LISTENER_BACKLOG) == -1)
-		goto fail;
-	return fd;
-fail:
-	saved = errno;
 	err_set(err, errlen, "listen %s: %s",
 	    addr_format(a, abuf, sizeof(abuf)), strerror(saved));
 	if (fd != -1)
@@ -68,29 +39,61 @@ fail:
 }
 
 int
+listener_bind(const struct addr *a, bool reuseport, int backlog, char *err,
+    size_t errlen)
+{
+	int	 fd, on = 1;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return listener_fail(a, fd, err, errlen);
+	/* Restarting must not wait for old connections in TIME_WAIT. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		return listener_fail(a, fd, err, errlen);
+	/* "[::]:80" must not also take IPv4, whatever net.ipv6.bindv6only says. */
+	if (a->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		return listener_fail(a, fd, err, errlen);
+	/* One socket per worker on one address: the kernel spreads clients. */
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		return listener_fail(a, fd, err, errlen);
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 ||
+	    (backlog > 0 && listen(fd, backlog) == -1))
+		return listener_fail(a, fd, err, errlen);
+	return fd;
+}
+
+int
+listener_socket(const struct addr *a, bool keepalive, bool reuseport,
+    char *err, size_t errlen)
+{
+	int	 fd, on = 1;
+
+	if ((fd = listener_bind(a, reuseport, 0, err, errlen)) == -1)
+		return -1;
+	/*
+	 * Accepted sockets inherit these on Linux: two system calls fewer
+	 * per session than setting them on each (session.c says why).
+	 */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1 ||
+	    (keepalive && setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on,
+	    sizeof(on)) == -1) ||
+	    listen(fd, LISTENER_BACKLOG) == -1)
+		return listener_fail(a, fd, err, errlen);
+	return fd;
+}
+
+int
 listener_probe(const struct addr *a, char *err, size_t errlen)
 {
-	char	 abuf[ADDR_STRLEN];
-	int	 fd, on = 1, saved;
+	int	 fd;
 
-	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    (a->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
-	    bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1)
-		goto fail;
+	if ((fd = listener_bind(a, false, 0, err, errlen)) == -1)
+		return -1;
 	close(fd);
 	return 0;
-fail:
-	saved = errno;
-	err_set(err, errlen, "listen %s: %s",
-	    addr_format(a, abuf, sizeof(abuf)), strerror(saved));
-	if (fd != -1)
-		close(fd);
-	errno = saved;
-	return -1;
 }
 
 int

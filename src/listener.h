@@ -23,6 +23,16 @@ struct listener {
 };
 
 /*
+ * listener_bind(a, reuseport, backlog, err, errlen): a non-blocking TCP
+ * socket bound to ${a} (SO_REUSEADDR; IPV6_V6ONLY for IPv6; SO_REUSEPORT
+ * if ${reuseport}), listening with ${backlog} if it is above 0.  Returns
+ * the fd, which the caller owns, or -1 with "listen ADDR: reason" in
+ * ${err} and errno kept.
+ */
+int	 listener_bind(const struct addr *a, bool reuseport, int backlog,
+	    char *err, size_t errlen);
+
+/*
  * listener_socket(a, keepalive, reuseport, err, errlen): open a
  * non-blocking listening socket on ${a}; an IPv6 one never accepts IPv4
  * (IPV6_V6ONLY).  TCP_NODELAY, and SO_KEEPALIVE if ${keepalive}, are set

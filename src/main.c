@@ -173,79 +173,66 @@ main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 {
 	const struct route *r;
 	char		 err[256], abuf[ADDR_STRLEN];
-	size_t		 i, j, n = 0, per = 0, k, npassed;
+	size_t		 i, j, per = 0, k, npassed, nw = cfg->workers;
 	unsigned	 w;
-	int		*fds, *passed = NULL, *match, bad = 0;
-	bool		 many = cfg->workers > 1;
+	int		*fds, *passed = NULL, *one, m, bad = 0;
 
 	npassed = main_passed(&passed);
 	for (i = 0; i < cfg->nroutes; i++)
 		per += cfg->routes[i].nlisten;
-	if ((fds = calloc(per * cfg->workers, sizeof(*fds))) == NULL ||
-	    (match = calloc(per + 1, sizeof(*match))) == NULL)
+	if ((fds = calloc(per * nw, sizeof(*fds))) == NULL ||
+	    (one = calloc(nw, sizeof(*one))) == NULL)
 		fatalx("out of memory");
-	for (i = 0, k = 0; i < cfg->nroutes; i++)
-		for (j = 0; j < cfg->routes[i].nlisten; j++, k++) {
-			match[k] = sdnotify_match(passed, npassed,
-			    &cfg->routes[i].listen[j]);
-			if (match[k] == -1 && many && listener_probe(
-			    &cfg->routes[i].listen[j], err, sizeof(err)) == -1) {
-				log_error("route=%s msg=\"%s\"",
-				    cfg->routes[i].name, err);
-				bad = 1;
-			}
-		}
-	for (w = 0; !bad && w < cfg->workers; w++)
-		for (i = 0, k = 0; i < cfg->nroutes; i++) {
-			r = &cfg->routes[i];
-			for (j = 0; j < r->nlisten; j++, k++) {
-				if (match[k] != -1 && w == 0)
-					fds[n] = passed[match[k]];
-				else if (match[k] != -1)
-					fds[n] = fcntl(passed[match[k]],
-					    F_DUPFD_CLOEXEC, 3);
-				else
-					fds[n] = listener_socket(&r->listen[j],
-					    r->keepalive, many, err,
-					    sizeof(err));
-				if (fds[n] == -1) {
-					if (match[k] != -1)
-						snprintf(err, sizeof(err),
-						    "dup: %s", strerror(errno));
-					log_error("route=%s msg=\"%s\"",
-					    r->name, err);
+	for (k = 0; k < per * nw; k++)
+		fds[k] = -1;
+	for (i = 0, k = 0; i < cfg->nroutes; i++) {
+		r = &cfg->routes[i];
+		for (j = 0; j < r->nlisten; j++, k++) {
+			m = sdnotify_match(passed, npassed, &r->listen[j]);
+			if (m == -1) {
+				/* As a reload binds: probe, then one per worker. */
+				if (listener_open(&r->listen[j], r->keepalive,
+				    cfg->workers, one, err, sizeof(err)) == -1) {
+					log_error("route=%s msg=\"%s\"", r->name,
+					    err);
 					bad = 1;
 					continue;
 				}
-				if (w == 0)
-					log_info("route=%s addr=%s "
-					    "msg=\"listening%s\"", r->name,
-					    addr_format(&r->listen[j], abuf,
-					    sizeof(abuf)), match[k] != -1 ?
-					    " (socket from systemd)" : "");
-				n++;
+			} else {
+				one[0] = passed[m];
+				passed[m] = -1;		/* now fds' */
+				for (w = 1; w < nw; w++)
+					if ((one[w] = fcntl(one[0],
+					    F_DUPFD_CLOEXEC, 3)) == -1)
+						fatalx("msg=\"dup: %s\"",
+						    strerror(errno));
 			}
+			for (w = 0; w < nw; w++)
+				fds[w * per + k] = one[w];
+			log_info("route=%s addr=%s msg=\"listening%s\"",
+			    r->name, addr_format(&r->listen[j], abuf,
+			    sizeof(abuf)), m != -1 ? " (socket from systemd)" :
+			    "");
 		}
+	}
 	/* Passed sockets no listen address wants are not ours to keep. */
-	for (i = 0; i < npassed; i++) {
-		for (k = 0; k < per && match[k] != (int)i; k++)
-			;
-		if (k == per) {
+	for (i = 0; i < npassed; i++)
+		if (passed[i] != -1) {
 			log_warn("msg=\"systemd passed fd %d, which matches no "
 			    "listen address; closing it\"", passed[i]);
 			close(passed[i]);
 		}
-	}
 	free(passed);
-	free(match);
+	free(one);
 	if (bad) {
-		while (n > 0)
-			close(fds[--n]);
+		for (k = 0; k < per * nw; k++)
+			if (fds[k] != -1)
+				close(fds[k]);
 		free(fds);
 		return -1;
 	}
 	*fdsp = fds;
-	*nfdsp = n;
+	*nfdsp = per * nw;
 	return 0;
 }
 
