@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -139,23 +138,6 @@ accesslog_main(void *arg)
 	return NULL;
 }
 
-static int
-accesslog_start(struct accesslog *l)
-{
-	sigset_t	 all, old;
-	int		 rc;
-
-	/*
-	 * The thread starts with every signal blocked, so SIGHUP, SIGTERM
-	 * and SIGUSR1 stay with the control thread's libevent handlers.
-	 */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&l->thread, NULL, accesslog_main, l);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc;
-}
-
 static void
 accesslog_free(struct accesslog *l)
 {
@@ -195,7 +177,8 @@ accesslog_open(const char *path, char *err, size_t errlen)
 		goto fail_fd;
 	if ((rc = pthread_cond_init(&l->wake, NULL)) != 0)
 		goto fail_lock;
-	if ((rc = accesslog_start(l)) != 0)
+	/* SIGHUP, SIGTERM and SIGUSR1 stay with the control thread. */
+	if ((rc = util_thread_start(&l->thread, accesslog_main, l)) != 0)
 		goto fail_cond;
 	return l;
 

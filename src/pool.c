@@ -202,16 +202,7 @@ pool_count(const struct pool *p)
 bool
 pool_acquire(struct upstream *u)
 {
-	unsigned	 live = atomic_load_explicit(&u->live,
-			    memory_order_relaxed);
-
-	/* A compare-and-swap loop, so the limit holds across workers. */
-	do {
-		if (u->max_connections != 0 && live >= u->max_connections)
-			return false;
-	} while (!atomic_compare_exchange_weak_explicit(&u->live, &live,
-	    live + 1, memory_order_relaxed, memory_order_relaxed));
-	return true;
+	return util_count_enter(&u->live, u->max_connections);
 }
 
 void
@@ -223,15 +214,7 @@ pool_release(struct upstream *u)
 bool
 pool_session_enter(struct pool *p, unsigned max)
 {
-	unsigned	 n = atomic_load_explicit(&p->sessions,
-			    memory_order_relaxed);
-
-	do {
-		if (max != 0 && n >= max)
-			return false;
-	} while (!atomic_compare_exchange_weak_explicit(&p->sessions, &n,
-	    n + 1, memory_order_relaxed, memory_order_relaxed));
-	return true;
+	return util_count_enter(&p->sessions, max);
 }
 
 void

@@ -1,5 +1,7 @@
 #include "autoconf.h"
 
+#include <signal.h>
+
 #include <sys/socket.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -60,4 +62,30 @@ util_strdup(const char *s)
 	if ((p = malloc(n)) != NULL)
 		memcpy(p, s, n);
 	return p;
+}
+
+bool
+util_count_enter(atomic_uint *n, unsigned max)
+{
+	unsigned	 v = atomic_load_explicit(n, memory_order_relaxed);
+
+	do {
+		if (max != 0 && v >= max)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(n, &v, v + 1,
+	    memory_order_relaxed, memory_order_relaxed));
+	return true;
+}
+
+int
+util_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t	 all, old;
+	int		 rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }

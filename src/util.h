@@ -1,6 +1,9 @@
 #ifndef RELAY46_UTIL_H
 #define RELAY46_UTIL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +26,20 @@ uint64_t util_now_us(void);
  * reading clears), or the errno of asking; 0 if none.
  */
 int	 util_sock_error(int fd);
+
+/*
+ * util_count_enter(n, max): add one to *${n} unless it has reached ${max}
+ * (0: no limit), with a compare-and-swap, so that a limit shared by
+ * several threads holds.  Returns whether it was added.
+ */
+bool	 util_count_enter(atomic_uint *n, unsigned max);
+
+/*
+ * util_thread_start(t, fn, arg): pthread_create with every signal
+ * blocked in the new thread, so signals stay with the main thread's
+ * libevent handlers.  0, or the pthread error number.
+ */
+int	 util_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /*
  * util_strdup(s): strdup that the tests can rely on; NULL on out of memory.

@@ -3,7 +3,6 @@
 #include <assert.h>
 #include <sys/eventfd.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,15 +24,7 @@ static atomic_uint	worker_global_live;
 bool
 worker_global_enter(unsigned max)
 {
-	unsigned	 n = atomic_load_explicit(&worker_global_live,
-			    memory_order_relaxed);
-
-	do {
-		if (max != 0 && n >= max)
-			return false;
-	} while (!atomic_compare_exchange_weak_explicit(&worker_global_live,
-	    &n, n + 1, memory_order_relaxed, memory_order_relaxed));
-	return true;
+	return util_count_enter(&worker_global_live, max);
 }
 
 void
@@ -336,15 +327,10 @@ worker_main(void *arg)
 int
 worker_start(struct worker *w)
 {
-	sigset_t	 all, old;
-	int		 rc;
+	int	 rc;
 
 	/* Signals belong to the control thread; workers never see them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&w->thread, NULL, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	if ((rc = util_thread_start(&w->thread, worker_main, w)) != 0) {
 		errno = rc;
 		return -1;
 	}
