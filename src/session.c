@@ -741,12 +741,9 @@ session_connect_next(struct session *s)
 	if (s->attempts <= s->rt->route->retries)
 		u = session_pick(s, 0, -1);
 	if (u == NULL) {
-		if (s->last_err == 0 && s->saw_full) {
-			atomic_fetch_add_explicit(&s->w->stats.refused_full, 1,
-			    memory_order_relaxed);
-			session_close(s, SESSION_END_UPSTREAM_FULL, 0);
-		} else
-			session_close(s, session_connect_end(s->last_err), 0);
+		session_close(s, s->last_err == 0 && s->saw_full ?
+		    SESSION_END_UPSTREAM_FULL : session_connect_end(s->last_err),
+		    0);
 		return;
 	}
 	u = session_he_prefer(s, u);
@@ -787,8 +784,6 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->state == SESSION_ACCEPTED) {
 		session_log(s, NULL, "no whole PROXY header within "
 		    "connect_timeout", 0);
-		atomic_fetch_add_explicit(&s->w->stats.proxy_errors, 1,
-		    memory_order_relaxed);
 		session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
 		return;
 	}
@@ -875,18 +870,12 @@ session_refuse(struct worker *w, struct route_rt *rt, int fd,
  * come in?  Returns the reason it may not, or SESSION_END_DONE.
  */
 static enum session_end
-session_admit(struct worker *w, const struct route *r, const struct addr *a)
+session_admit(const struct route *r, const struct addr *a)
 {
-	if (!acl_allows(&r->acl, a)) {
-		atomic_fetch_add_explicit(&w->stats.refused_denied, 1,
-		    memory_order_relaxed);
+	if (!acl_allows(&r->acl, a))
 		return SESSION_END_DENIED;
-	}
-	if (!pool_client_enter(r->pool, a, r->max_per_client)) {
-		atomic_fetch_add_explicit(&w->stats.refused_per_client, 1,
-		    memory_order_relaxed);
+	if (!pool_client_enter(r->pool, a, r->max_per_client))
 		return SESSION_END_MAX_PER_CLIENT;
-	}
 	return SESSION_END_DONE;
 }
 
@@ -930,7 +919,7 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 			    &s->client, c, sizeof(c)), addr_format(
 			    &s->via->peer, v, sizeof(v)), info->version);
 	}
-	if ((why = session_admit(s->w, s->rt->route, &s->client)) !=
+	if ((why = session_admit(s->rt->route, &s->client)) !=
 	    SESSION_END_DONE) {
 		session_close(s, why, 0);
 		return;
@@ -965,8 +954,6 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == 0) {
 		session_log(s, NULL, "connection closed inside the PROXY "
 		    "header", 0);
-		atomic_fetch_add_explicit(&s->w->stats.proxy_errors, 1,
-		    memory_order_relaxed);
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
 	}
@@ -976,8 +963,6 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 		log_warn("route=%s client=%s upstream=- msg=\"bad PROXY "
 		    "header: %s\"", s->rt->route->name, addr_format(&s->client,
 		    c, sizeof(c)), err);
-		atomic_fetch_add_explicit(&s->w->stats.proxy_errors, 1,
-		    memory_order_relaxed);
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
 	}
@@ -1004,21 +989,17 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	addr_unmap(&client);
 	/* Counted across every worker: the limits are the process's. */
 	if (!worker_global_enter(w->cfg->max_connections)) {
-		atomic_fetch_add_explicit(&w->stats.refused_limit, 1,
-		    memory_order_relaxed);
 		session_refuse(w, rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
 		return;
 	}
 	if (!pool_session_enter(r->pool, r->max_connections)) {
 		worker_global_leave();
-		atomic_fetch_add_explicit(&w->stats.refused_limit, 1,
-		    memory_order_relaxed);
 		session_refuse(w, rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
 		return;
 	}
 	/* Without PROXY, the client is known now: refuse before any work. */
 	if (!r->accept_proxy &&
-	    (why = session_admit(w, r, &client)) != SESSION_END_DONE) {
+	    (why = session_admit(r, &client)) != SESSION_END_DONE) {
 		pool_session_leave(r->pool);
 		worker_global_leave();
 		session_refuse(w, rt, fd, &client, why);

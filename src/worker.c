@@ -405,12 +405,6 @@ worker_session_gone(struct worker *w, struct session *s)
 	atomic_fetch_sub_explicit(&pool_stats_slot(s->rt->route->pool->stats,
 	    w->index)->active, 1, memory_order_relaxed);
 	worker_global_leave();
-	atomic_fetch_add_explicit(&w->stats.sessions_total, 1,
-	    memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->stats.bytes_up, s->c2u.bytes,
-	    memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->stats.bytes_down, s->u2c.bytes,
-	    memory_order_relaxed);
 	/* The last session of an older configuration: let it go. */
 	if (--s->gen->nsessions == 0 && s->gen != w->gen) {
 		TAILQ_REMOVE(&w->old_gens, s->gen, entry);

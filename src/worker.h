@@ -49,13 +49,7 @@ struct worker_reload {
 
 /* Counters: written by the worker only, read by anyone (relaxed atomics). */
 struct worker_stats {
-	atomic_uint_fast64_t sessions_total;
-	atomic_uint_fast64_t bytes_up, bytes_down;
 	atomic_uint_fast64_t accept_errors;
-	atomic_uint_fast64_t refused_limit;
-	atomic_uint_fast64_t refused_denied, refused_per_client;
-	atomic_uint_fast64_t refused_full;	/* every upstream at its limit */
-	atomic_uint_fast64_t proxy_errors;	/* bad or late PROXY headers */
 	atomic_uint	 live;		/* nsessions, for other threads */
 };
 
