@@ -351,9 +351,8 @@ pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
 		for (found = false, j = 0; j < n && !found; j++)
 			found = addr_equal(&u->addr, &addrs[j]);
 		if (atomic_exchange(&u->present, found) != found)
-			log_warn("route=%s upstream=%s msg=\"upstream %s\" "
-			    "reason=\"%s %s\"", p->route->name, u->name,
-			    found ? "added" : "removed",
+			pool_log(p, u, found ? "upstream added" :
+			    "upstream removed", "%s %s",
 			    p->route->specs[spec].host, found ?
 			    "has it again" : "no longer has it");
 	}
@@ -372,9 +371,8 @@ pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
 		}
 		pool_fill(p, &p->u[have], &addrs[j], spec);
 		atomic_store_explicit(&p->n, have + 1, memory_order_release);
-		log_warn("route=%s upstream=%s msg=\"upstream added\" "
-		    "reason=\"new address of %s\"", p->route->name,
-		    p->u[have].name, p->route->specs[spec].host);
+		pool_log(p, &p->u[have], "upstream added",
+		    "new address of %s", p->route->specs[spec].host);
 		have++;
 	}
 }

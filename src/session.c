@@ -106,15 +106,34 @@ session_log(const struct session *s, const struct upstream *u,
 	    err ? strerror(err) : "");
 }
 
+/* Bytes of the client's own: our PROXY header is not among them. */
+static uint64_t
+session_up_bytes(const struct session *s)
+{
+	return s->c2u.bytes > s->sent_hdr ? s->c2u.bytes - s->sent_hdr : 0;
+}
+
+/* " via=PEER" for a client named by a PROXY header, else "". */
+static const char *
+session_via(const struct session *s, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (s->via != NULL && len > 5) {
+		memcpy(buf, " via=", 5);
+		addr_format(&s->via->peer, buf + 5, len - 5);
+	}
+	return buf;
+}
+
 /*
  * The access log's line: UTC time, then the session line's fields.
  * Formatted here, written by the access log's own thread.
  */
 static void
-session_access_log(const struct session *s, enum session_end why, int err,
-    uint64_t ms, uint64_t up)
+session_access_log(const struct session *s, enum session_end why, int err)
 {
-	char		 line[1024], c[ADDR_STRLEN], v[ADDR_STRLEN + 8] = "";
+	char		 line[1024], c[ADDR_STRLEN], v[ADDR_STRLEN + 8];
+	uint64_t	 ms = util_now_ms() - s->start_ms;
 	struct timespec	 ts;
 	struct tm	 tm;
 	size_t		 n;
@@ -123,15 +142,12 @@ session_access_log(const struct session *s, enum session_end why, int err,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (s->via != NULL) {
-		memcpy(v, " via=", 5);
-		addr_format(&s->via->peer, v + 5, sizeof(v) - 5);
-	}
 	k = snprintf(line + n, sizeof(line) - n, ".%03ldZ route=%s client=%s%s "
 	    "upstream=%s up=%llu down=%llu duration=%llu.%03llus end=%s%s%s%s\n",
 	    ts.tv_nsec / 1000000, s->rt->route->name, addr_format(&s->client,
-	    c, sizeof(c)), v, s->up == NULL ? "-" : s->up->name,
-	    (unsigned long long)up, (unsigned long long)s->u2c.bytes,
+	    c, sizeof(c)), session_via(s, v, sizeof(v)), s->up == NULL ? "-" :
+	    s->up->name, (unsigned long long)session_up_bytes(s),
+	    (unsigned long long)s->u2c.bytes,
 	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
 	    session_end_name(why), err ? " error=\"" : "",
 	    err ? strerror(err) : "", err ? "\"" : "");
@@ -146,32 +162,24 @@ session_access_log(const struct session *s, enum session_end why, int err,
 static void
 session_log_end(const struct session *s, enum session_end why, int err)
 {
-	char		 c[ADDR_STRLEN], v[ADDR_STRLEN + 8] = "";
-	uint64_t	 ms, up;
+	char		 c[ADDR_STRLEN], v[ADDR_STRLEN + 8];
+	uint64_t	 ms;
 
 	if (s->w->alog != NULL) {
-		ms = util_now_ms() - s->start_ms;
-		up = s->c2u.bytes > s->sent_hdr ? s->c2u.bytes - s->sent_hdr :
-		    0;
-		session_access_log(s, why, err, ms, up);
+		session_access_log(s, why, err);
 		return;
 	}
 	/* Formatting addresses costs: skip it when the line is dropped. */
 	if (log_level() < LOG_LEVEL_INFO)
 		return;
 	ms = util_now_ms() - s->start_ms;
-	if (s->via != NULL) {
-		memcpy(v, " via=", 5);
-		addr_format(&s->via->peer, v + 5, sizeof(v) - 5);
-	}
-	/* Bytes of the client's own: our PROXY header is not among them. */
-	up = s->c2u.bytes > s->sent_hdr ? s->c2u.bytes - s->sent_hdr : 0;
 	log_info("route=%s client=%s%s upstream=%s msg=\"session end\" "
 	    "end=%s%s%s%s up=%llu down=%llu duration=%llu.%03llus",
-	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)), v,
-	    s->up == NULL ? "-" : s->up->name, session_end_name(why),
-	    err ? " error=\"" : "", err ? strerror(err) : "",
-	    err ? "\"" : "", (unsigned long long)up,
+	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
+	    session_via(s, v, sizeof(v)), s->up == NULL ? "-" : s->up->name,
+	    session_end_name(why), err ? " error=\"" : "",
+	    err ? strerror(err) : "", err ? "\"" : "",
+	    (unsigned long long)session_up_bytes(s),
 	    (unsigned long long)s->u2c.bytes,
 	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
 }
@@ -221,9 +229,8 @@ session_close(struct session *s, enum session_end why, int err)
 	bool		 reset_client, reset_up;
 
 	session_log_end(s, why, err);
-	session_count(pool_stats_slot(s->rt->route->pool->stats, s->w->index),
-	    why, s->c2u.bytes >
-	    s->sent_hdr ? s->c2u.bytes - s->sent_hdr : 0, s->u2c.bytes);
+	session_count(pool_stats_slot(pool->stats, s->w->index), why,
+	    session_up_bytes(s), s->u2c.bytes);
 	/* An abort on one side is passed on as an abort on the other. */
 	reset_up = why == SESSION_END_CLIENT_RESET ||
 	    why == SESSION_END_CLIENT_ERROR ||
@@ -857,7 +864,8 @@ session_refuse(struct worker *w, struct route_rt *rt, int fd,
 		s.w = w;
 		s.rt = rt;
 		s.client = *client;
-		session_access_log(&s, why, 0, 0, 0);
+		s.start_ms = util_now_ms();
+		session_access_log(&s, why, 0);
 	} else
 		log_info("route=%s client=%s upstream=- msg=\"session end\" "
 		    "end=%s up=0 down=0 duration=0.000s", rt->route->name,
