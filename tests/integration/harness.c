@@ -611,48 +611,22 @@ h_blackhole(int family, int *port, int *filler)
 	h_fault("blackhole: the accept queue never filled");
 }
 
+static int	h_connect_via(const struct sockaddr *, socklen_t,
+		    const struct sockaddr *, socklen_t, int);
+
 int
 h_connect_from(const char *src, const struct sockaddr *sa, socklen_t len,
     int timeout_ms)
 {
 	struct sockaddr_storage	 from;
 	socklen_t		 flen = h_sockaddr(src, 0, &from);
-	struct pollfd		 p;
-	int			 fd, err, saved;
 
 	if (from.ss_family != sa->sa_family) {
 		errno = EAFNOSUPPORT;
 		return -1;
 	}
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&from, flen) == -1)
-		goto fail;
-	if (connect(fd, sa, len) == 0)
-		return fd;
-	if (errno != EINPROGRESS)
-		goto fail;
-	p.fd = fd;
-	p.events = POLLOUT;
-	p.revents = 0;
-	switch (poll(&p, 1, timeout_ms)) {
-	case -1:
-		goto fail;
-	case 0:
-		errno = ETIMEDOUT;
-		goto fail;
-	}
-	if ((err = h_connect_result(fd)) != 0) {
-		errno = err;
-		goto fail;
-	}
-	return fd;
-fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
+	return h_connect_via((struct sockaddr *)&from, flen, sa, len,
+	    timeout_ms);
 }
 
 int
@@ -692,16 +666,22 @@ h_sock_port(int fd, bool peer)
 	return rc == -1 ? -1 : h_sa_port(&ss);
 }
 
-int
-h_connect_sa(const struct sockaddr *sa, socklen_t len, int timeout_ms)
+/*
+ * Connect to ${sa} from ${from} (bound first; NULL: any) within
+ * ${timeout_ms}.  The fd (non-blocking), or -1 with errno.
+ */
+static int
+h_connect_via(const struct sockaddr *from, socklen_t flen,
+    const struct sockaddr *sa, socklen_t len, int timeout_ms)
 {
 	struct pollfd	 p;
-	int		 fd, err = 0, saved;
-	socklen_t	 elen = sizeof(err);
+	int		 fd, err, saved;
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
+	if (from != NULL && bind(fd, from, flen) == -1)
+		goto fail;
 	if (connect(fd, sa, len) == 0)
 		return fd;
 	if (errno != EINPROGRESS)
@@ -716,9 +696,7 @@ h_connect_sa(const struct sockaddr *sa, socklen_t len, int timeout_ms)
 		errno = ETIMEDOUT;
 		goto fail;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1)
-		goto fail;
-	if (err != 0) {
+	if ((err = h_connect_result(fd)) != 0) {
 		errno = err;
 		goto fail;
 	}
@@ -728,6 +706,12 @@ fail:
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+int
+h_connect_sa(const struct sockaddr *sa, socklen_t len, int timeout_ms)
+{
+	return h_connect_via(NULL, 0, sa, len, timeout_ms);
 }
 
 int
