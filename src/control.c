@@ -454,8 +454,7 @@ control_signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct control	*c = arg;
 	char		 buf[32];
 	uint64_t	 ms = c->cfg->shutdown_timeout_ms;
-	struct timeval	 tv = { (time_t)(ms / 1000),
-			    (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval	 tv = util_timeval(ms);
 
 	(void)what;
 	if (sig == SIGHUP) {

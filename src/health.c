@@ -60,13 +60,6 @@ struct health {
 };
 
 static void
-health_timeval(struct timeval *tv, uint64_t ms)
-{
-	tv->tv_sec = (time_t)(ms / 1000);
-	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-}
-
-static void
 health_probe_end(struct health_probe *pr, int err)
 {
 	struct pool	*pool = pr->hr->r->pool;
@@ -125,7 +118,7 @@ health_probe_start(struct health_probe *pr)
 	}
 	ms = r->connect_timeout_ms < r->check_interval_ms ?
 	    r->connect_timeout_ms : r->check_interval_ms;
-	health_timeval(&tv, ms);
+	tv = util_timeval(ms);
 	event_add(pr->ev, &tv);
 }
 
@@ -277,7 +270,7 @@ health_add_name(struct health *h, struct route *r, size_t spec)
 	if ((hn->tick = event_new(h->base, -1, EV_PERSIST,
 	    health_name_tick_cb, hn)) == NULL)
 		return -1;
-	health_timeval(&tv, r->resolve_ms);
+	tv = util_timeval(r->resolve_ms);
 	event_add(hn->tick, &tv);
 	return 0;
 }
@@ -320,7 +313,7 @@ health_start(struct event_base *base, struct config *cfg)
 		if ((hr->tick = event_new(base, -1, EV_PERSIST, health_tick_cb,
 		    hr)) == NULL)
 			goto fail;
-		health_timeval(&tv, r->check_interval_ms);
+		tv = util_timeval(r->check_interval_ms);
 		event_add(hr->tick, &tv);
 		/* First round now: do not wait an interval to learn the state. */
 		health_tick_cb(-1, 0, hr);
@@ -329,7 +322,7 @@ health_start(struct event_base *base, struct config *cfg)
 		if ((h->watch = event_new(base, -1, EV_PERSIST,
 		    health_watch_cb, h)) == NULL)
 			goto fail;
-		health_timeval(&tv, HEALTH_WATCH_MS);
+		tv = util_timeval(HEALTH_WATCH_MS);
 		event_add(h->watch, &tv);
 	}
 	return h;

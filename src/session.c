@@ -354,10 +354,8 @@ session_check_paused(struct session *s)
 static void
 session_timer_set(struct event *ev, uint64_t ms)
 {
-	struct timeval	 tv;
+	struct timeval	 tv = util_timeval(ms);
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(ev, &tv);
 }
 
@@ -666,8 +664,7 @@ session_attempt_start(struct session *s, struct upstream *u, int *errp)
 		session_connected(s, a);
 		return 0;
 	}
-	tv.tv_sec = (time_t)(r->connect_timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(r->connect_timeout_ms % 1000) * 1000;
+	tv = util_timeval(r->connect_timeout_ms);
 	event_add(a->ev, &tv);
 	return 0;
 }

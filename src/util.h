@@ -1,6 +1,7 @@
 #ifndef RELAY46_UTIL_H
 #define RELAY46_UTIL_H
 
+#include <sys/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -16,6 +17,9 @@
  */
 void	err_set(char *err, size_t errlen, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+
+/* util_timeval(ms): ${ms} milliseconds as a struct timeval (libevent's). */
+struct timeval util_timeval(uint64_t ms);
 
 /* util_now_ms(), util_now_us(): milli- and microseconds of CLOCK_MONOTONIC. */
 uint64_t util_now_ms(void);
