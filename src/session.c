@@ -264,8 +264,8 @@ session_close(struct session *s, enum session_end why, int err)
 		session_reset_fd(s->cfd);
 	else
 		close(s->cfd);
+	/* May free the session's configuration generation: rt is gone too. */
 	worker_session_gone(s->w, s);
-	config_unref(s->cfg);
 	free(s->via);
 	free(s->phdr);
 	if (s->tried != s->tried_buf)
@@ -1030,7 +1030,6 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 		return;
 	}
 	s->w = w;
-	s->cfg = config_ref(w->cfg);
 	s->gen = w->gen;
 	s->gen->nsessions++;
 	s->rt = rt;

@@ -69,8 +69,7 @@ const char *session_end_name(enum session_end e);
 struct session {
 	TAILQ_ENTRY(session) entry;
 	struct worker	*w;
-	struct config	*cfg;		/* a reference: the route lives on */
-	struct worker_gen *gen;		/* whose rt[] this session uses */
+	struct worker_gen *gen;		/* its config and rt[] live while it does */
 	struct route_rt	*rt;
 	enum session_state state;
 	int		 cfd, ufd;

@@ -68,7 +68,6 @@ worker_gen_new(struct config *cfg)
 		r = &cfg->routes[i];
 		rt = &g->rt[i];
 		rt->route = r;
-		rt->index = i;
 		cap = r->pool->cap;
 		if ((rt->bal.credit = calloc(cap, sizeof(int))) == NULL ||
 		    (rt->cand = calloc(cap, sizeof(*rt->cand))) == NULL ||

@@ -21,7 +21,6 @@ struct session;
 /* What a worker keeps per route of its config: balancing and counts. */
 struct route_rt {
 	const struct route *route;
-	size_t		 index;		/* in config->routes */
 	struct balance_state bal;	/* this worker's picker */
 	struct balance_cand *cand;	/* scratch, one per pool entry */
 	unsigned char	*skip;		/* scratch, one per pool entry */
