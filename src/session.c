@@ -508,12 +508,11 @@ session_usable(const struct route *r, const struct upstream *u, uint64_t now)
  * are left.
  */
 static size_t
-session_tier(struct session *s, size_t n, bool backup, bool any_health,
-    int family, long spec)
+session_tier(struct session *s, size_t n, uint64_t now, bool backup,
+    bool any_health, int family, long spec)
 {
 	struct route_rt		*rt = s->rt;
 	struct upstream		*u = rt->route->pool->u;
-	uint64_t		 now = util_now_ms();
 	size_t			 i, left = 0;
 
 	for (i = 0; i < n; i++) {
@@ -554,10 +553,11 @@ session_pick(struct session *s, int family, long spec)
 	struct pool	*pool = r->pool;
 	struct upstream	*u;
 	size_t		 n = pool_count(pool), k, i;
-	uint64_t	 now = util_now_ms();
+	uint64_t	 now = util_now_ms(), hash;
 	bool		 prim_up = false, back_up = false, outage, backup;
 	int		 j, tier;
 
+	hash = r->balance == BALANCE_SOURCE ? session_client_hash(s) : 0;
 	for (i = 0; i < n; i++)
 		if (atomic_load_explicit(&pool->u[i].present,
 		    memory_order_relaxed) && atomic_load_explicit(
@@ -566,13 +566,12 @@ session_pick(struct session *s, int family, long spec)
 	outage = !prim_up && !back_up;
 	for (tier = 0; tier < 2; tier++) {
 		backup = tier == 1;
-		if (session_tier(s, n, backup, outage, family, spec) == 0)
+		if (session_tier(s, n, now, backup, outage, family, spec) == 0)
 			continue;
 		/* Each round returns or skips one more: n rounds at most. */
 		for (k = 0; k < n; k++) {
 			j = balance_pick(r->balance, rt->cand, n, rt->skip,
-			    &rt->bal, r->balance == BALANCE_SOURCE ?
-			    session_client_hash(s) : 0);
+			    &rt->bal, hash);
 			if (j == -1)
 				break;
 			u = &pool->u[j];
