@@ -1,6 +1,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -483,12 +484,33 @@ control_signal_cb(evutil_socket_t sig, short what, void *arg)
 	evtimer_add(c->stop_timer, &tv);
 }
 
+/* The signals the control loop handles. */
+static const int control_sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+
+static void
+control_mask(int how)
+{
+	sigset_t	 set;
+	size_t		 i;
+
+	sigemptyset(&set);
+	for (i = 0; i < NELEM(control_sigs); i++)
+		sigaddset(&set, control_sigs[i]);
+	pthread_sigmask(how, &set, NULL);
+}
+
+void
+control_hold_signals(void)
+{
+	control_mask(SIG_BLOCK);
+}
+
 int
 control_run(struct config *cfg, const int *fds, size_t nfds,
     struct accesslog *alog)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-	struct event	*sev[4] = { NULL };
+	const int	*sigs = control_sigs;
+	struct event	*sev[NELEM(control_sigs)] = { NULL };
 	struct control	 c;
 	size_t		 i, per, given = 0;
 	int		 rc = 1;
@@ -508,12 +530,14 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		log_error("msg=\"cannot set up the event loop\"");
 		goto out;
 	}
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < NELEM(control_sigs); i++)
 		if ((sev[i] = evsignal_new(c.base, sigs[i], control_signal_cb,
 		    &c)) == NULL || evsignal_add(sev[i], NULL) == -1) {
 			log_error("msg=\"cannot handle signals\"");
 			goto out;
 		}
+	/* Handlers in: what came while held is delivered to them now. */
+	control_mask(SIG_UNBLOCK);
 	c.start_time = (uint64_t)time(NULL);
 	if (cfg->admin_on) {
 		char	 err[512], abuf[ADDR_STRLEN];
@@ -596,7 +620,7 @@ out:
 	free(c.w);
 	/* After the workers: their last sessions were still logging. */
 	accesslog_close(c.alog);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < NELEM(control_sigs); i++)
 		if (sev[i] != NULL)
 			event_free(sev[i]);
 	if (c.stop_timer != NULL)

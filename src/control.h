@@ -7,6 +7,14 @@ struct accesslog;
 struct config;
 
 /*
+ * control_hold_signals(): block the signals control_run() handles
+ * (SIGTERM, SIGINT, SIGHUP, SIGUSR1) until it has installed its handlers;
+ * call it before anything that tells the world we are up.  Threads
+ * started meanwhile inherit the mask.
+ */
+void	 control_hold_signals(void);
+
+/*
  * control_run(cfg, fds, nfds, alog): the main thread's loop.  Starts
  * cfg->workers workers, each serving its share of the listening sockets
  * ${fds} (main_listen's order; ownership passes to them), runs health

@@ -315,6 +315,12 @@ main(int argc, char **argv)
 	    level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level;
 	log_init(cfg->log == CONFIG_LOG_SYSLOG, level);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Hold the signals the control loop handles until its handlers are
+	 * in (control_run unblocks them): the ready file goes out before
+	 * that, and a SIGHUP sent on seeing it would otherwise kill us.
+	 */
+	control_hold_signals();
 	if (evthread_use_pthreads() == -1)
 		fatalx("msg=\"libevent has no thread support\"");
 	main_raise_nofile(cfg);

@@ -10,8 +10,10 @@
  */
 
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -310,12 +312,71 @@ test_reload_bad_file(void **state)
 	h_backend_free(b);
 }
 
+/*
+ * A SIGHUP sent the moment relay46 says it is ready (the -R file) is a
+ * reload, not the default action that ends the process: the signals are
+ * held from before the ready file until the handlers are in.  Started by
+ * hand and watched in a tight loop, since the harness polls the ready
+ * file too slowly to hit that window; without the fix about half of
+ * these starts died of the SIGHUP.
+ */
+#define EARLY_HUPS	20
+
+static void
+test_reload_right_after_start(void **state)
+{
+	char		 conf[H_PATH + 32], ready[H_PATH + 32], text[256];
+	const char	*dir = h_tmpdir(), *relay = getenv("RELAY46");
+	int64_t		 deadline;
+	unsigned long	 spins;
+	pid_t		 pid;
+	int		 i, status, devnull;
+
+	(void)state;
+	assert_non_null(relay);
+	snprintf(text, sizeof(text), "[route e]\nlisten = %s\n"
+	    "upstream = 127.0.0.1:9\n", h_hostport(AF_INET,
+	    h_free_port(AF_INET)));
+	h_write_file(conf, sizeof(conf), dir, "early.ini", text);
+	snprintf(ready, sizeof(ready), "%s/early.ready", dir);
+	for (i = 0; i < EARLY_HUPS; i++) {
+		unlink(ready);
+		if ((pid = fork()) == -1)
+			fail_msg("fork: %s", strerror(errno));
+		if (pid == 0) {
+			if ((devnull = open("/dev/null", O_WRONLY)) != -1) {
+				dup2(devnull, 1);
+				dup2(devnull, 2);
+			}
+			execl(relay, relay, "-c", conf, "-R", ready,
+			    (char *)NULL);
+			_exit(127);
+		}
+		deadline = h_now_ms() + H_READY_MS;
+		for (spins = 0; access(ready, F_OK) == -1 &&
+		    spins < 100000000ul && h_now_ms() < deadline; spins++)
+			;
+		assert_int_equal(kill(pid, SIGHUP), 0);
+		/* Then a normal stop: it must still be there to get it. */
+		(void)poll(NULL, 0, 50);
+		if (kill(pid, SIGTERM) == -1 || waitpid(pid, &status, 0) != pid ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			if (WIFSIGNALED(status))
+				fail_msg("start %d: relay46 died of signal %d",
+				    i, WTERMSIG(status));
+			fail_msg("start %d: relay46 did not exit 0", i);
+		}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_reload_under_load, h_teardown),
 		cmocka_unit_test_teardown(test_reload_bad_file, h_teardown),
+		cmocka_unit_test_teardown(test_reload_right_after_start,
+		    h_teardown),
 	};
 
 	h_init();
