@@ -183,8 +183,9 @@ listener_new(struct worker *w, struct route_rt *rt, int fd)
 	if ((l->backoff = evtimer_new(w->base, listener_backoff_cb, l)) == NULL)
 		goto fail;
 	/* Backlog 0: the socket is already listening. */
+	/* No LEV_OPT_CLOSE_ON_FREE: listener_free closes (worker_close_fd). */
 	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	    LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l->lev == NULL)
 		goto fail;
 	evconnlistener_set_error_cb(l->lev, listener_error_cb);
@@ -200,9 +201,13 @@ fail:
 void
 listener_free(struct listener *l)
 {
+	int	 fd;
+
 	if (l == NULL)
 		return;
+	fd = evconnlistener_get_fd(l->lev);
 	evconnlistener_free(l->lev);
+	worker_close_fd(l->w, fd);
 	event_free(l->backoff);
 	free(l);
 }

@@ -86,12 +86,12 @@ session_sockopts(int fd, bool keepalive)
 
 /* Close with RST rather than FIN, so the peer learns of the abort at once. */
 static void
-session_reset_fd(int fd)
+session_reset_fd(struct worker *w, int fd)
 {
 	struct linger	 l = { 1, 0 };
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
+	worker_close_fd(w, fd);
 }
 
 static void
@@ -209,11 +209,10 @@ session_attempt_drop(struct session *s, struct session_attempt *a)
 	if (a->ev != NULL)
 		event_free(a->ev);
 	a->ev = NULL;
-	close(a->fd);
+	worker_close_fd(s->w, a->fd);
 	a->fd = -1;
 	pool_release(a->u);
 	a->u = NULL;
-	(void)s;
 }
 
 static unsigned
@@ -252,18 +251,18 @@ session_close(struct session *s, enum session_end why, int err)
 		event_free(s->timer);
 	if (s->ufd != -1) {
 		if (reset_up)
-			session_reset_fd(s->ufd);
+			session_reset_fd(s->w, s->ufd);
 		else
-			close(s->ufd);
+			worker_close_fd(s->w, s->ufd);
 	}
 	if (s->up != NULL)
 		pool_release(s->up);
 	if (s->client_counted)
 		pool_client_leave(pool, &s->client);
 	if (reset_client)
-		session_reset_fd(s->cfd);
+		session_reset_fd(s->w, s->cfd);
 	else
-		close(s->cfd);
+		worker_close_fd(s->w, s->cfd);
 	/* May free the session's configuration generation: rt is gone too. */
 	worker_session_gone(s->w, s);
 	free(s->via);

@@ -244,29 +244,79 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
  * Sessions switch events on and off many times per loop iteration
  * (connect, then read, pause, resume); epoll's changelist folds those into
  * one epoll_ctl per descriptor per iteration, or none when they cancel.
- * We never dup() a socket, which is the changelist's known pitfall.  With
- * several workers it is left off: a deferred EPOLL_CTL_DEL then reaches
- * the kernel after close(), when another worker may already have been
- * given the same descriptor number.  Harmless (a DEL on another epoll
- * set fails with ENOENT), but it is a cross-thread use of a reused
- * number, which ThreadSanitizer rightly reports and we do not want to
- * reason about.
+ * We never dup() a socket, which is the changelist's known pitfall.
+ *
+ * The price: an event_del() reaches the kernel only at the start of the
+ * next iteration.  Were the socket closed at once, that EPOLL_CTL_DEL
+ * would name a descriptor number the process had given up, and another
+ * thread (a worker's accept, the control thread's health check or reload
+ * bind) may already have been given it.  The DEL would fail harmlessly,
+ * but it is a cross-thread use of a reused number, which ThreadSanitizer
+ * rightly reports.  So worker_close_fd() keeps the socket open until the
+ * changes are in: a zero timeout fires only after the next dispatch has
+ * applied them, and the reaper has the higher of two priorities, so it
+ * runs before any other callback of that iteration can doom another
+ * socket whose DEL is still waiting.  (libevent then leaves the rest of
+ * the iteration's callbacks to the next one: one more epoll_wait, with a
+ * zero timeout, per iteration that closes something.)
  */
+static void
+worker_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	size_t		 i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < w->ndoomed; i++)
+		close(w->doomed[i]);
+	w->ndoomed = 0;
+}
+
+void
+worker_close_fd(struct worker *w, int fd)
+{
+	static const struct timeval zero = { 0, 0 };
+	int		*p;
+	size_t		 cap;
+
+	if (w->reap_ev == NULL) {	/* a worker_new() that failed */
+		close(fd);
+		return;
+	}
+	if (w->ndoomed == w->doomed_cap) {
+		cap = w->doomed_cap == 0 ? 64 : w->doomed_cap * 2;
+		if ((p = realloc(w->doomed, cap * sizeof(*p))) == NULL) {
+			/* The late DEL fails harmlessly (see above). */
+			close(fd);
+			return;
+		}
+		w->doomed = p;
+		w->doomed_cap = cap;
+	}
+	w->doomed[w->ndoomed++] = fd;
+	if (w->ndoomed == 1 && evtimer_add(w->reap_ev, &zero) == -1)
+		worker_reap_cb(-1, 0, w);
+}
+
 static struct event_base *
-worker_base_new(bool changelist)
+worker_base_new(void)
 {
 	struct event_config	*cfg;
 	struct event_base	*base;
 
 	if ((cfg = event_config_new()) == NULL)
 		return NULL;
-	if (changelist)
-		event_config_set_flag(cfg,
-		    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	/* Only its own thread ever touches it (worker_post). */
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
+	/* Everything else gets the default, 1; the reaper 0 (see above). */
+	if (base != NULL && event_base_priority_init(base, 2) == -1) {
+		event_base_free(base);
+		base = NULL;
+	}
 	return base;
 }
 
@@ -290,7 +340,9 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	if ((w->gen = worker_gen_new(cfg)) == NULL)
 		goto fail;
 	w->cfg = w->gen->cfg;
-	if ((w->base = worker_base_new(cfg->workers == 1)) == NULL ||
+	if ((w->base = worker_base_new()) == NULL ||
+	    (w->reap_ev = evtimer_new(w->base, worker_reap_cb, w)) == NULL ||
+	    event_priority_set(w->reap_ev, 0) == -1 ||
 	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    (w->msg_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
 	    worker_msg_cb, w)) == NULL ||
@@ -320,6 +372,12 @@ worker_main(void *arg)
 	struct worker	*w = arg;
 
 	event_base_dispatch(w->base);
+	/*
+	 * Stopped (drained, or a loop error): what is left to close would
+	 * otherwise stay open, a listener still taking connections into its
+	 * backlog, until worker_free().  No dispatch follows, so no late DEL.
+	 */
+	worker_reap_cb(-1, 0, w);
 	return NULL;
 }
 
@@ -429,6 +487,11 @@ worker_free(struct worker *w)
 		event_free(w->msg_ev);
 	if (w->wake_fd != -1)
 		close(w->wake_fd);
+	/* The loop has stopped: nothing of ours is left in the changelist. */
+	worker_reap_cb(-1, 0, w);
+	free(w->doomed);
+	if (w->reap_ev != NULL)
+		event_free(w->reap_ev);
 	/* A reload handed over but never applied. */
 	if ((rl = atomic_exchange(&w->reload, NULL)) != NULL) {
 		config_unref(rl->cfg);

@@ -78,6 +78,9 @@ struct worker {
 	bool		 drained_told;	/* drained() was called */
 	void		(*drained)(void *);	/* called on the worker thread */
 	void		*drained_arg;
+	int		*doomed;	/* to close once their DELs are in */
+	size_t		 ndoomed, doomed_cap;
+	struct event	*reap_ev;	/* ...which this does */
 	unsigned long long accept_err_logged;
 	struct worker_stats stats;
 };
@@ -95,6 +98,14 @@ struct worker {
  */
 struct worker *worker_new(struct config *cfg, const int *fds, size_t nfds,
 	    void (*drained)(void *), void *arg);
+
+/*
+ * worker_close_fd(w, fd): close a descriptor this worker's loop may have
+ * watched (a session's or a listener's socket), on the worker's thread.
+ * The close waits until the loop has passed its pending event changes to
+ * the kernel (see worker.c), at most one loop iteration.
+ */
+void	 worker_close_fd(struct worker *w, int fd);
 
 /* worker_start(w): run its loop on a new thread.  0, or -1 with errno. */
 int	 worker_start(struct worker *w);

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,6 +357,88 @@ test_connect_timeout_with_full_buffer(void **state)
 	close(lfd);
 }
 
+/*
+ * Sessions end by the thousand while the control thread opens and closes
+ * a health-check socket every 10 ms (the backup upstream refuses).  Both
+ * threads take the lowest free descriptor number, so the numbers a worker
+ * gives up are reused at once: a worker that passed an fd to epoll_ctl
+ * after closing it (libevent's changelist applies event_del() only at the
+ * next dispatch) did so on the control thread's socket, which
+ * ThreadSanitizer reports (and, in clang 14-16, then crashes on).  Under
+ * --enable-tsan this is the test for worker_close_fd(); in every build,
+ * no session may fail.
+ */
+#define CHURN_THREADS	4
+#define CHURN_MAX	5000	/* sessions per thread */
+#define CHURN_MS	2000
+
+struct churn {
+	const struct h_relay *r;
+	int64_t		 deadline;
+	unsigned	 ok, failed;
+};
+
+static void *
+churn_main(void *arg)
+{
+	struct churn	*c = arg;
+	unsigned	 i;
+	int		 fd;
+
+	for (i = 0; i < CHURN_MAX && h_now_ms() < c->deadline; i++) {
+		fd = h_connect_port(AF_INET,
+		    h_relay_port(c->r, "churn", AF_INET), 2000);
+		if (fd != -1 && h_echo(fd, i, 16, 2000) == H_OK)
+			c->ok++;
+		else
+			c->failed++;
+		if (fd != -1)
+			close(fd);
+	}
+	return NULL;
+}
+
+static void
+test_churn_with_health_checks(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	struct churn		 c[CHURN_THREADS];
+	pthread_t		 t[CHURN_THREADS];
+	unsigned		 ok = 0, failed = 0, i;
+	int			 hold, port;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	hold = h_refused_port(AF_INET, &port);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route churn]\nlisten = %s\nupstream = %s\n"
+	    "upstream = 127.0.0.1:%d backup\n"
+	    "health_check = tcp\ncheck_interval = 10ms\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)), port);
+	H_EXPECT_LOG(r, "msg=\"upstream down\"");	/* the backup */
+	for (i = 0; i < CHURN_THREADS; i++) {
+		c[i] = (struct churn){ .r = r,
+		    .deadline = h_now_ms() + CHURN_MS };
+		assert_int_equal(pthread_create(&t[i], NULL, churn_main,
+		    &c[i]), 0);
+	}
+	for (i = 0; i < CHURN_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		ok += c[i].ok;
+		failed += c[i].failed;
+	}
+	print_message("%u sessions, %u failed\n", ok + failed, failed);
+	assert_int_equal(failed, 0);
+	assert_true(ok >= 100);
+	assert_true(h_relay_running(r));
+	h_relay_finish(r);
+	close(hold);
+}
+
 int
 main(void)
 {
@@ -368,6 +452,8 @@ main(void)
 		cmocka_unit_test_teardown(test_upstream_reset_while_stalled,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_refused_with_pending_bytes,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_churn_with_health_checks,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_connect_timeout_with_full_buffer,
 		    h_teardown),
