@@ -65,21 +65,30 @@ listener_bind(const struct addr *a, bool reuseport, int backlog, char *err,
 	return fd;
 }
 
+/*
+ * Accepted sockets inherit these on Linux: two system calls fewer per
+ * session than setting them on each (session.c says why).
+ */
+int
+listener_sockopts(int fd, bool keepalive)
+{
+	int	 on = 1, ka = keepalive;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &ka, sizeof(ka)) == -1)
+		return -1;
+	return 0;
+}
+
 int
 listener_socket(const struct addr *a, bool keepalive, bool reuseport,
     char *err, size_t errlen)
 {
-	int	 fd, on = 1;
+	int	 fd;
 
 	if ((fd = listener_bind(a, reuseport, 0, err, errlen)) == -1)
 		return -1;
-	/*
-	 * Accepted sockets inherit these on Linux: two system calls fewer
-	 * per session than setting them on each (session.c says why).
-	 */
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1 ||
-	    (keepalive && setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on,
-	    sizeof(on)) == -1) ||
+	if (listener_sockopts(fd, keepalive) == -1 ||
 	    listen(fd, LISTENER_BACKLOG) == -1)
 		return listener_fail(a, fd, err, errlen);
 	return fd;

@@ -44,6 +44,14 @@ int	 listener_socket(const struct addr *a, bool keepalive, bool reuseport,
 	    char *err, size_t errlen);
 
 /*
+ * listener_sockopts(fd, keepalive): TCP_NODELAY, and SO_KEEPALIVE on or
+ * off as ${keepalive} says, on listening socket ${fd} for the sockets it
+ * accepts to inherit.  Also for sockets systemd passed and sockets a
+ * reload keeps.  0, or -1 with errno.
+ */
+int	 listener_sockopts(int fd, bool keepalive);
+
+/*
  * listener_probe(a, err, errlen): can ${a} be bound by us alone?  Binds a
  * socket without SO_REUSEPORT and closes it: SO_REUSEPORT sockets would
  * otherwise share the port silently with another relay46 of the same

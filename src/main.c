@@ -201,6 +201,11 @@ main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 			} else {
 				one[0] = passed[m];
 				passed[m] = -1;		/* now fds' */
+				/* As our own sockets get (the dups share them). */
+				if (listener_sockopts(one[0], r->keepalive) == -1)
+					log_warn("route=%s msg=\"socket from "
+					    "systemd: %s\"", r->name,
+					    strerror(errno));
 				for (w = 1; w < nw; w++)
 					if ((one[w] = fcntl(one[0],
 					    F_DUPFD_CLOEXEC, 3)) == -1)

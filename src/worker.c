@@ -134,6 +134,12 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 		if (k < rl->nfds) {
 			kept[k] = 1;
 			l->rt = &g->rt[worker_route_of(rl->cfg, k)];
+			/* The route's keepalive may have changed. */
+			if (listener_sockopts(rl->fds[k],
+			    l->rt->route->keepalive) == -1)
+				log_warn("route=%s msg=\"reload: keepalive on a "
+				    "kept listener: %s\"", l->rt->route->name,
+				    strerror(errno));
 			continue;
 		}
 		TAILQ_REMOVE(&w->listeners, l, entry);
@@ -287,7 +293,12 @@ worker_close_fd(struct worker *w, int fd)
 	if (w->ndoomed == w->doomed_cap) {
 		cap = w->doomed_cap == 0 ? 64 : w->doomed_cap * 2;
 		if ((p = realloc(w->doomed, cap * sizeof(*p))) == NULL) {
-			/* The late DEL fails harmlessly (see above). */
+			/*
+			 * Out of memory: close now.  The late DEL fails; for
+			 * our own sockets that is harmless, but a socket
+			 * systemd passed (dup'd per worker) would stay in
+			 * this loop's epoll set until the worker stops.
+			 */
 			close(fd);
 			return;
 		}

@@ -1708,6 +1708,33 @@ h_relay_dump(struct h_relay *r)
 	free(log);
 }
 
+/*
+ * The timer column of /proc/net/tcp for the connection from 127.0.0.1
+ * port ${lport} to port ${rport}: 2 while a keepalive timer runs on an
+ * idle connection, 0 without one; -1 if there is no such line.
+ */
+int
+h_tcp_timer(int lport, int rport)
+{
+	char		 line[512], want_l[32], want_r[32], l[64], r[64];
+	unsigned	 tr;
+	int		 found = -1;
+	FILE		*fp;
+
+	snprintf(want_l, sizeof(want_l), "0100007F:%04X", lport);
+	snprintf(want_r, sizeof(want_r), "0100007F:%04X", rport);
+	if ((fp = fopen("/proc/net/tcp", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, " %*s %63s %63s %*s %*s %x:", l, r, &tr) == 3 &&
+		    strcmp(l, want_l) == 0 && strcmp(r, want_r) == 0) {
+			found = (int)tr;
+			break;
+		}
+	fclose(fp);
+	return found;
+}
+
 long
 h_rss_kb(pid_t pid)
 {

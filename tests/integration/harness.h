@@ -438,6 +438,14 @@ unsigned h_relay_log_count(const struct h_relay *r, const char *needle);
 /* h_relay_dump(r): print the log to stderr (once). */
 void	h_relay_dump(struct h_relay *r);
 
+/*
+ * h_tcp_timer(lport, rport): the timer column of /proc/net/tcp for the
+ * connection from 127.0.0.1 port ${lport} to 127.0.0.1 port ${rport}: 2
+ * while a keepalive timer runs on an idle connection (SO_KEEPALIVE), 0
+ * without one; -1 if there is no such line.
+ */
+int	h_tcp_timer(int lport, int rport);
+
 /* h_rss_kb(pid): VmRSS of ${pid} in KiB from /proc, or -1. */
 long	h_rss_kb(pid_t pid);
 

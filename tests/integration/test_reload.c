@@ -369,12 +369,58 @@ test_reload_right_after_start(void **state)
 	}
 }
 
+/* A reload that turns keepalive on reaches listeners it keeps. */
+static void
+test_reload_keepalive(void **state)
+{
+	static const char *const onoff[] = { "off", "on", "off" };
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r = NULL;
+	char			 text[512];
+	int			 port, fd, i, j, tr;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	port = h_free_port(AF_INET);
+	for (i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
+		    "[route ka]\nlisten = 127.0.0.1:%d\nupstream = %s\n"
+		    "keepalive = %s\n", port,
+		    h_hostport(AF_INET, h_backend_port(b)), onoff[i]);
+		if (i == 0)
+			r = h_relay_start("%s", text);
+		else {
+			write_conf(r, text);
+			assert_int_equal(kill(r->pid, SIGHUP), 0);
+			assert_true(h_relay_log_wait_n(r,
+			    "msg=\"configuration reloaded\"", (unsigned)i,
+			    H_IO_MS));
+		}
+		/* Every worker's socket: 8 clients reach each of 2. */
+		for (j = 0; j < 8; j++) {
+			fd = h_relay_connect(r, "ka", AF_INET);
+			H_ASSERT_END(h_echo(fd, (uint64_t)j, 100, H_IO_MS),
+			    H_OK, H_OK);
+			tr = h_tcp_timer(port, h_sock_port(fd, false));
+			if (j == 0)
+				print_message("keepalive = %s: timer %d\n",
+				    onoff[i], tr);
+			assert_int_equal(tr, i == 1 ? 2 : 0);
+			close(fd);
+		}
+	}
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_reload_under_load, h_teardown),
 		cmocka_unit_test_teardown(test_reload_bad_file, h_teardown),
+		cmocka_unit_test_teardown(test_reload_keepalive, h_teardown),
 		cmocka_unit_test_teardown(test_reload_right_after_start,
 		    h_teardown),
 	};
