@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "pool.h"
 #include "privdrop.h"
+#include "resolve.h"
 #include "sdnotify.h"
 #include "session.h"
 #include "util.h"
@@ -633,6 +634,15 @@ out:
 	config_unref(c.cfg);
 	if (c.drained_ev != NULL)
 		event_free(c.drained_ev);
+	/*
+	 * Host name lookups cancelled by health_stop() free themselves from
+	 * the loop: let them (every other event is gone by now).
+	 */
+	for (i = 0; c.base != NULL && resolve_pending() > 0 && i < 16; i++)
+		(void)event_base_loop(c.base, EVLOOP_NONBLOCK);
+	if (resolve_pending() > 0)
+		log_warn("msg=\"%u host name lookups did not finish\"",
+		    resolve_pending());
 	if (c.base != NULL)
 		event_base_free(c.base);
 	return rc;

@@ -43,8 +43,7 @@ struct health_name {
 	struct route	*r;
 	size_t		 spec;
 	struct event	*tick;		/* every resolve interval */
-	bool		 busy;		/* a lookup is under way */
-	bool		 dead;		/* stopped while a lookup was under way */
+	struct resolve_req *busy;	/* a lookup under way */
 	uint64_t	 last_ms;	/* last lookup started */
 	unsigned	 fails;		/* lookups failed in a row */
 };
@@ -145,11 +144,7 @@ health_lookup_cb(void *arg, const struct addr *addrs, size_t n,
 	struct health_name	*hn = arg;
 	const struct upstream_spec *us;
 
-	hn->busy = false;
-	if (hn->dead) {
-		free(hn);
-		return;
-	}
+	hn->busy = NULL;
 	us = &hn->r->specs[hn->spec];
 	if (n == 0) {
 		/* Keep the last good addresses; say so once per streak. */
@@ -171,12 +166,11 @@ health_lookup(struct health_name *hn)
 {
 	const struct upstream_spec *us = &hn->r->specs[hn->spec];
 
-	if (hn->busy)
+	if (hn->busy != NULL)
 		return;
 	hn->last_ms = util_now_ms();
-	if (resolve_start(hn->h->base, us->host, us->port, health_lookup_cb,
-	    hn) == 0)
-		hn->busy = true;
+	hn->busy = resolve_start(hn->h->base, us->host, us->port,
+	    health_lookup_cb, hn);
 }
 
 static void
@@ -201,7 +195,7 @@ health_watch_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (i = 0; i < h->nnames; i++) {
 		hn = h->names[i];
-		if (hn->busy || now - hn->last_ms < HEALTH_RELOOK_MIN_MS)
+		if (hn->busy != NULL || now - hn->last_ms < HEALTH_RELOOK_MIN_MS)
 			continue;
 		pool = hn->r->pool;
 		n = pool_count(pool);
@@ -237,11 +231,10 @@ health_stop(struct health *h)
 	for (i = 0; i < h->nnames; i++) {
 		if (h->names[i]->tick != NULL)
 			event_free(h->names[i]->tick);
-		/* A lookup under way still calls back: it frees then. */
-		if (h->names[i]->busy)
-			h->names[i]->dead = true;
-		else
-			free(h->names[i]);
+		/* Its lookup frees itself from the loop (resolve_pending). */
+		if (h->names[i]->busy != NULL)
+			resolve_cancel(h->names[i]->busy);
+		free(h->names[i]);
 	}
 	if (h->watch != NULL)
 		event_free(h->watch);

@@ -34,7 +34,11 @@ struct resolve_req {
 	char		 err[256];
 	bool		 done;
 	struct event	*ev;		/* hands the result over, and frees */
+	struct evdns_getaddrinfo_request *gai;	/* under way in evdns */
 };
+
+/* Lookups started and not yet freed: resolve_pending(). */
+static unsigned	resolve_live;
 
 static void
 resolve_add(struct resolve_req *q, const struct sockaddr *sa, socklen_t len)
@@ -96,14 +100,32 @@ resolve_hosts_file(struct resolve_req *q, const char *path, const char *host)
 		    "%s", path);
 }
 
+/*
+ * RELAY46_RESOLV_CONF: read this file instead of /etc/resolv.conf (the
+ * tests' other seam: a name server of their own on loopback, named as
+ * "nameserver 127.0.0.1:PORT").
+ */
 static struct evdns_base *
 resolve_dns_new(struct event_base *base, char *err, size_t errlen)
 {
 	struct evdns_base	*dns;
+	const char		*conf = getenv("RELAY46_RESOLV_CONF");
+	int			 rc;
 
-	if ((dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	if (conf != NULL && conf[0] == '\0')
+		conf = NULL;
+	if ((dns = evdns_base_new(base, (conf == NULL ?
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS : 0) |
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
 		err_set(err, errlen, "cannot set up the resolver");
+		return NULL;
+	}
+	if (conf != NULL && (rc = evdns_base_resolv_conf_parse(dns,
+	    DNS_OPTIONS_ALL, conf)) != 0 && rc != 6) {
+		/* 6: no name server in it, which evdns then assumes. */
+		err_set(err, errlen, "RELAY46_RESOLV_CONF %s: cannot read it "
+		    "(evdns error %d)", conf, rc);
+		evdns_base_free(dns, 0);
 		return NULL;
 	}
 	(void)evdns_base_set_option(dns, "timeout:", RESOLVE_TIMEOUT);
@@ -125,9 +147,11 @@ resolve_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (q->dns != NULL)
 		evdns_base_free(q->dns, 0);
-	q->cb(q->arg, q->addrs, q->n, q->n == 0 ? q->err : NULL);
+	if (q->cb != NULL)		/* NULL: cancelled */
+		q->cb(q->arg, q->addrs, q->n, q->n == 0 ? q->err : NULL);
 	event_free(q->ev);
 	free(q);
+	resolve_live--;
 }
 
 static void
@@ -146,11 +170,12 @@ resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 		evutil_freeaddrinfo(res);
 	if (result == 0 && q->n == 0)
 		err_set(q->err, sizeof(q->err), "no IPv4 or IPv6 address");
+	q->gai = NULL;		/* evdns frees it after this call */
 	q->done = true;
 	event_active(q->ev, 0, 0);
 }
 
-int
+struct resolve_req *
 resolve_start(struct event_base *base, const char *host, unsigned port,
     resolve_cb *cb, void *arg)
 {
@@ -159,32 +184,53 @@ resolve_start(struct event_base *base, const char *host, unsigned port,
 	const char		*hosts = getenv("RELAY46_HOSTS");
 
 	if ((q = calloc(1, sizeof(*q))) == NULL)
-		return -1;
+		return NULL;
 	q->base = base;
 	q->port = port;
 	q->cb = cb;
 	q->arg = arg;
 	if ((q->ev = event_new(base, -1, 0, resolve_deliver_cb, q)) == NULL) {
 		free(q);
-		return -1;
+		return NULL;
 	}
+	resolve_live++;
 	/* Either way the result is delivered from the loop, later. */
 	if (hosts != NULL && hosts[0] != '\0') {
 		resolve_hosts_file(q, hosts, host);
 		event_active(q->ev, 0, 0);
-		return 0;
+		return q;
 	}
 	if ((q->dns = resolve_dns_new(base, q->err, sizeof(q->err))) == NULL) {
 		event_active(q->ev, 0, 0);
-		return 0;
+		return q;
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	/* No AI_ADDRCONFIG: it hides ::1 on a host with only loopback v6. */
-	(void)evdns_getaddrinfo(q->dns, host, NULL, &hints, resolve_gai_cb, q);
-	return 0;
+	q->gai = evdns_getaddrinfo(q->dns, host, NULL, &hints, resolve_gai_cb,
+	    q);
+	if (q->done)		/* answered at once (an address, /etc/hosts) */
+		q->gai = NULL;
+	return q;
+}
+
+void
+resolve_cancel(struct resolve_req *q)
+{
+	struct evdns_getaddrinfo_request *gai = q->gai;
+
+	q->cb = NULL;
+	/* evdns calls resolve_gai_cb back, from the loop; that frees all. */
+	if (gai != NULL)
+		evdns_getaddrinfo_cancel(gai);
+}
+
+unsigned
+resolve_pending(void)
+{
+	return resolve_live;
 }
 
 struct resolve_sync_state {
@@ -225,7 +271,7 @@ resolve_sync(const char *host, unsigned port, struct addr *out, size_t max,
 	st.err = why;
 	st.errlen = sizeof(why);
 	if ((base = event_base_new()) == NULL ||
-	    resolve_start(base, host, port, resolve_sync_cb, &st) == -1) {
+	    resolve_start(base, host, port, resolve_sync_cb, &st) == NULL) {
 		if (base != NULL)
 			event_base_free(base);
 		err_set(err, errlen, "cannot resolve '%s': out of memory",

@@ -13,7 +13,9 @@ struct resolve_req;
  * name.  Each lookup reads /etc/resolv.conf and /etc/hosts afresh, so a
  * changed resolver setup is picked up without a restart.  When the
  * environment variable RELAY46_HOSTS names a file, names are looked up
- * in that hosts(5) file only, with no DNS: the tests' seam.
+ * in that hosts(5) file only, with no DNS: the tests' seam.  When
+ * RELAY46_RESOLV_CONF names a file, evdns reads it instead of
+ * /etc/resolv.conf (a test's own name server on a loopback port).
  */
 
 /*
@@ -35,11 +37,26 @@ typedef void resolve_cb(void *arg, const struct addr *addrs, size_t n,
 
 /*
  * resolve_start(base, host, port, cb, arg): look ${host} up without
- * blocking, on ${base}; ${cb} is always called later, from ${base}'s loop,
- * never from inside this call.  Returns 0, or -1 if it could not start
+ * blocking, on ${base}; ${cb} is called later, from ${base}'s loop, never
+ * from inside this call, unless resolve_cancel() comes first.  Returns
+ * the lookup, valid until ${cb} is called, or NULL if it could not start
  * (out of memory; ${cb} is then not called).
  */
-int	 resolve_start(struct event_base *base, const char *host,
+struct resolve_req *resolve_start(struct event_base *base, const char *host,
 	    unsigned port, resolve_cb *cb, void *arg);
+
+/*
+ * resolve_cancel(q): ${q}'s callback will not be called.  What the lookup
+ * holds is freed from ${base}'s loop a moment later (a loop that is not
+ * run again leaks it: see resolve_pending()).
+ */
+void	 resolve_cancel(struct resolve_req *q);
+
+/*
+ * resolve_pending(): lookups started and not yet freed, on any base (one
+ * thread only: the control thread's).  Before freeing a base, run its
+ * loop until this is 0, so cancelled lookups can finish.
+ */
+unsigned resolve_pending(void);
 
 #endif

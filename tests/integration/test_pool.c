@@ -14,11 +14,13 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "harness.h"
 
 #define NB		3		/* live backends per balancing test */
@@ -825,6 +827,71 @@ test_resolve_hosts(void **state)
 }
 
 /*
+ * The same through real DNS packets: evdns asks the test's own name
+ * server (RELAY46_RESOLV_CONF), at start-up and every 200 ms.  Moving the
+ * name's A record from .2 to .3 moves new sessions.  Then the server goes
+ * silent: lookups fail (logged once), the last addresses stay, and a
+ * SIGTERM while a lookup is still waiting for its answer ends relay46
+ * cleanly, with nothing leaked (LeakSanitizer in the sanitizer build).
+ */
+static void
+test_resolve_dns(void **state)
+{
+	static const char *const a2[] = { "127.0.0.2" }, *const a3[] = {
+	    "127.0.0.3" };
+	struct h_backend	*b[2];
+	struct h_relay		*r;
+	struct h_dns		*dns;
+	char			 needle[160], hp2[64], hp3[64];
+	unsigned		 per[MAXB] = { 0 }, q0, i;
+	int			 port;
+
+	(void)state;
+	b[0] = tagged_at(0, "127.0.0.2", 0);
+	port = h_backend_port(b[0]);
+	b[1] = tagged_at(1, "127.0.0.3", port);
+	snprintf(hp2, sizeof(hp2), "127.0.0.2:%d", port);
+	snprintf(hp3, sizeof(hp3), "127.0.0.3:%d", port);
+	dns = h_dns_start();
+	h_dns_set(dns, "backend.relay46.test", a2, 1);
+	h_relay_setenv("RELAY46_RESOLV_CONF", h_dns_resolv_conf(dns));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route rd]\nlisten = %s\nupstream = backend.relay46.test:%d\n"
+	    "resolve = 200ms\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), port);
+	h_relay_setenv(NULL, NULL);
+	assert_true(h_dns_queries(dns) > 0);	/* start-up asked it */
+	run_sessions(r, "rd", 4, 10, per);
+	assert_int_equal(per[0], 4);
+
+	h_dns_set(dns, "backend.relay46.test", a3, 1);
+	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp3, "added"));
+	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp2, "removed"));
+	memset(per, 0, sizeof(per));
+	run_sessions(r, "rd", 6, 100, per);
+	print_message("after the move: %u on .2, %u on .3 (%u questions)\n",
+	    per[0], per[1], h_dns_queries(dns));
+	assert_int_equal(per[1], 6);
+
+	h_dns_silent(dns, true);
+	H_EXPECT_LOG(r, "looking up backend.relay46.test again failed, "
+	    "keeping its last addresses");
+	memset(per, 0, sizeof(per));
+	run_sessions(r, "rd", 4, 200, per);
+	assert_int_equal(per[1], 4);
+	/* Stop while a question is out (each waits 2 s for its answer). */
+	q0 = h_dns_queries(dns);
+	for (i = 0; i < 200 && h_dns_queries(dns) == q0; i++)
+		(void)poll(NULL, 0, 10);
+	assert_true(h_dns_queries(dns) > q0);
+	h_relay_finish(r);
+	h_dns_free(dns);
+	h_backend_free(b[0]);
+	h_backend_free(b[1]);
+}
+
+/*
  * Happy Eyeballs: backend.test is ::1 and 127.0.0.1 on one port; on one
  * of them the connect hangs (full accept queue), on the other a backend
  * answers.  Whichever family relay46 tries first, each session must
@@ -921,6 +988,7 @@ main(void)
 		cmocka_unit_test_teardown(test_upstream_max_connections,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_resolve_hosts, h_teardown),
+		cmocka_unit_test_teardown(test_resolve_dns, h_teardown),
 		cmocka_unit_test_teardown(test_happy_eyeballs_v6_hangs,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_happy_eyeballs_v4_hangs,
