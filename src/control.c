@@ -1,10 +1,12 @@
 #include "autoconf.h"
 
+#include <sys/socket.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
@@ -506,9 +508,43 @@ control_hold_signals(void)
 	control_mask(SIG_BLOCK);
 }
 
+/*
+ * Tell whoever waits (tests, scripts) which addresses we really bound,
+ * once all of them listen and so does the admin endpoint, and signals are
+ * handled.  Written whole and renamed into place, so a reader never sees
+ * half a file.  As root still, like the sockets.
+ */
+static int
+control_ready_file(const char *path, const struct config *cfg, const int *fds)
+{
+	char		 tmp[4096], abuf[ADDR_STRLEN];
+	struct sockaddr_storage ss;
+	struct addr	 a;
+	socklen_t	 len;
+	size_t		 i, j, k = 0;
+	FILE		*fp;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fp = fopen(tmp, "w")) == NULL)
+		return -1;
+	for (i = 0; i < cfg->nroutes; i++)
+		for (j = 0; j < cfg->routes[i].nlisten; j++, k++) {
+			len = sizeof(ss);
+			if (getsockname(fds[k], (struct sockaddr *)&ss,
+			    &len) == -1)
+				continue;
+			addr_from_sockaddr(&a, (struct sockaddr *)&ss, len);
+			fprintf(fp, "%s %s\n", cfg->routes[i].name,
+			    addr_format(&a, abuf, sizeof(abuf)));
+		}
+	if (fclose(fp) == EOF || rename(tmp, path) == -1)
+		return -1;
+	return 0;
+}
+
 int
 control_run(struct config *cfg, const int *fds, size_t nfds,
-    struct accesslog *alog)
+    struct accesslog *alog, const char *ready)
 {
 	const int	*sigs = control_sigs;
 	struct event	*sev[NELEM(control_sigs)] = { NULL };
@@ -552,6 +588,9 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		log_info("addr=%s msg=\"admin endpoint listening\"",
 		    addr_format(&cfg->admin, abuf, sizeof(abuf)));
 	}
+	if (ready != NULL && control_ready_file(ready, cfg, fds) == -1)
+		log_warn("msg=\"cannot write %s: %s\"", ready,
+		    strerror(errno));
 	/* Everything is bound and open: no thread may start as root. */
 	if (control_privdrop(cfg) == -1)
 		goto out;

@@ -242,39 +242,6 @@ main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 }
 
 
-/*
- * Tell whoever waits (tests, scripts) which addresses we really bound,
- * once all of them listen.  Written whole and renamed into place, so a
- * reader never sees half a file.
- */
-static int
-main_ready_file(const char *path, const struct config *cfg, const int *fds)
-{
-	char		 tmp[4096], abuf[ADDR_STRLEN];
-	struct sockaddr_storage ss;
-	struct addr	 a;
-	socklen_t	 len;
-	size_t		 i, j, k = 0;
-	FILE		*fp;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fp = fopen(tmp, "w")) == NULL)
-		return -1;
-	for (i = 0; i < cfg->nroutes; i++)
-		for (j = 0; j < cfg->routes[i].nlisten; j++, k++) {
-			len = sizeof(ss);
-			if (getsockname(fds[k], (struct sockaddr *)&ss,
-			    &len) == -1)
-				continue;
-			addr_from_sockaddr(&a, (struct sockaddr *)&ss, len);
-			fprintf(fp, "%s %s\n", cfg->routes[i].name,
-			    addr_format(&a, abuf, sizeof(abuf)));
-		}
-	if (fclose(fp) == EOF || rename(tmp, path) == -1)
-		return -1;
-	return 0;
-}
-
 static struct config *
 main_config(const struct opts *o, const char **name)
 {
@@ -322,8 +289,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * Hold the signals the control loop handles until its handlers are
-	 * in (control_run unblocks them): the ready file goes out before
-	 * that, and a SIGHUP sent on seeing it would otherwise kill us.
+	 * in (control_run unblocks them): threads started meanwhile inherit
+	 * the mask, and a SIGHUP that came early would otherwise kill us.
 	 */
 	control_hold_signals();
 	if (evthread_use_pthreads() == -1)
@@ -341,12 +308,9 @@ main(int argc, char **argv)
 		config_unref(cfg);
 		return 1;
 	}
-	if (o.ready != NULL && main_ready_file(o.ready, cfg, fds) == -1)
-		log_warn("msg=\"cannot write %s: %s\"", o.ready,
-		    strerror(errno));
 	log_info("msg=\"relay46 %s started\" routes=%zu workers=%u",
 	    PACKAGE_VERSION, cfg->nroutes, cfg->workers);
-	rc = control_run(cfg, fds, nfds, alog);
+	rc = control_run(cfg, fds, nfds, alog, o.ready);
 	free(fds);
 	config_unref(cfg);
 	pool_stats_free_all();

@@ -1735,6 +1735,41 @@ h_tcp_timer(int lport, int rport)
 	return found;
 }
 
+pid_t
+h_spawn_ready(const char *conf, const char *ready)
+{
+	const char	*relay = getenv("RELAY46");
+	int64_t		 deadline;
+	unsigned long	 spins;
+	pid_t		 pid;
+	int		 devnull;
+
+	if (relay == NULL)
+		h_fault("RELAY46 is not set (the path of the built relay46)");
+	unlink(ready);
+	if ((pid = fork()) == -1)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		if ((devnull = open("/dev/null", O_WRONLY)) != -1) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		execl(relay, relay, "-c", conf, "-R", ready, (char *)NULL);
+		_exit(127);
+	}
+	deadline = h_now_ms() + H_READY_MS;
+	for (spins = 0; access(ready, F_OK) == -1 && spins < 100000000ul &&
+	    h_now_ms() < deadline; spins++)
+		;
+	if (access(ready, F_OK) == -1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		fail_msg("relay46 (-c %s) was not ready within %d ms", conf,
+		    H_READY_MS);
+	}
+	return pid;
+}
+
 long
 h_rss_kb(pid_t pid)
 {

@@ -446,6 +446,14 @@ void	h_relay_dump(struct h_relay *r);
  */
 int	h_tcp_timer(int lport, int rport);
 
+/*
+ * h_spawn_ready(conf, ready): main thread.  Start "$RELAY46 -c ${conf} -R
+ * ${ready}" (output to /dev/null) and return its pid the moment ${ready}
+ * exists, watched in a busy loop (h_relay_start polls every 10 ms, too
+ * slowly to catch what happens just after).  The caller reaps it.
+ */
+pid_t	h_spawn_ready(const char *conf, const char *ready);
+
 /* h_rss_kb(pid): VmRSS of ${pid} in KiB from /proc, or -1. */
 long	h_rss_kb(pid_t pid);
 

@@ -326,36 +326,18 @@ static void
 test_reload_right_after_start(void **state)
 {
 	char		 conf[H_PATH + 32], ready[H_PATH + 32], text[256];
-	const char	*dir = h_tmpdir(), *relay = getenv("RELAY46");
-	int64_t		 deadline;
-	unsigned long	 spins;
+	const char	*dir = h_tmpdir();
 	pid_t		 pid;
-	int		 i, status, devnull;
+	int		 i, status;
 
 	(void)state;
-	assert_non_null(relay);
 	snprintf(text, sizeof(text), "[route e]\nlisten = %s\n"
 	    "upstream = 127.0.0.1:9\n", h_hostport(AF_INET,
 	    h_free_port(AF_INET)));
 	h_write_file(conf, sizeof(conf), dir, "early.ini", text);
 	snprintf(ready, sizeof(ready), "%s/early.ready", dir);
 	for (i = 0; i < EARLY_HUPS; i++) {
-		unlink(ready);
-		if ((pid = fork()) == -1)
-			fail_msg("fork: %s", strerror(errno));
-		if (pid == 0) {
-			if ((devnull = open("/dev/null", O_WRONLY)) != -1) {
-				dup2(devnull, 1);
-				dup2(devnull, 2);
-			}
-			execl(relay, relay, "-c", conf, "-R", ready,
-			    (char *)NULL);
-			_exit(127);
-		}
-		deadline = h_now_ms() + H_READY_MS;
-		for (spins = 0; access(ready, F_OK) == -1 &&
-		    spins < 100000000ul && h_now_ms() < deadline; spins++)
-			;
+		pid = h_spawn_ready(conf, ready);
 		assert_int_equal(kill(pid, SIGHUP), 0);
 		/* Then a normal stop: it must still be there to get it. */
 		(void)poll(NULL, 0, 50);

@@ -304,6 +304,39 @@ test_admin(void **state)
 	h_backend_free(b);
 }
 
+/*
+ * The ready file means the admin endpoint answers too: connect the moment
+ * it appears, 10 starts in a row.  (It used to be written before the
+ * admin socket was opened.)
+ */
+#define ADMIN_READY_STARTS	10
+
+static void
+test_admin_ready(void **state)
+{
+	char		 conf[H_PATH + 32], ready[H_PATH + 32], text[256], *resp;
+	const char	*dir = h_tmpdir();
+	pid_t		 pid;
+	int		 i, port, status;
+
+	(void)state;
+	port = h_free_port(AF_INET);
+	snprintf(text, sizeof(text), "[global]\nadmin = 127.0.0.1:%d\n"
+	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	h_write_file(conf, sizeof(conf), dir, "admin.ini", text);
+	snprintf(ready, sizeof(ready), "%s/admin.ready", dir);
+	for (i = 0; i < ADMIN_READY_STARTS; i++) {
+		pid = h_spawn_ready(conf, ready);
+		resp = http_get(port, "/status");
+		H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+		free(resp);
+		if (kill(pid, SIGTERM) == -1 || waitpid(pid, &status, 0) != pid ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("start %d: relay46 did not exit 0", i);
+	}
+}
+
 /* --- systemd ---------------------------------------------------------- */
 
 /* A datagram socket at ${path}, standing in for systemd's notify socket. */
@@ -659,6 +692,7 @@ main(void)
 		cmocka_unit_test_teardown(test_access_log_unwritable,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_admin, h_teardown),
+		cmocka_unit_test_teardown(test_admin_ready, h_teardown),
 		cmocka_unit_test_teardown(test_notify, h_teardown),
 		cmocka_unit_test_teardown(test_listen_fds, h_teardown),
 		cmocka_unit_test_teardown(test_user, h_teardown),
