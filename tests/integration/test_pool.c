@@ -764,6 +764,56 @@ name_vanishes(struct h_relay *r, const char *hosts, const char *hp3)
 }
 
 /*
+ * The name-moving tests' set-up: one tagged backend each on 127.0.0.2 and
+ * 127.0.0.3, on one port (returned); "IP:PORT" of each into ${hp2} and
+ * ${hp3}.  Then relay46 with route ${route} to ${name} on that port,
+ * looked up every 200 ms, started with ${env}=${val} in its environment.
+ */
+static int
+named_pair(struct h_backend *b[2], char hp2[64], char hp3[64])
+{
+	int	 port;
+
+	b[0] = tagged_at(0, "127.0.0.2", 0);
+	port = h_backend_port(b[0]);
+	b[1] = tagged_at(1, "127.0.0.3", port);
+	snprintf(hp2, 64, "127.0.0.2:%d", port);
+	snprintf(hp3, 64, "127.0.0.3:%d", port);
+	return port;
+}
+
+static struct h_relay *
+named_relay(const char *env, const char *val, const char *route,
+    const char *name, int port)
+{
+	struct h_relay	*r;
+
+	h_relay_setenv(env, val);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route %s]\nlisten = %s\nupstream = %s:%d\n"
+	    "resolve = 200ms\n", route,
+	    h_hostport(AF_INET, h_free_port(AF_INET)), name, port);
+	h_relay_setenv(NULL, NULL);
+	return r;
+}
+
+/* The name moved from .2 to .3: both changes logged, new sessions on .3. */
+static void
+expect_moved(struct h_relay *r, const char *route, const char *hp2,
+    const char *hp3)
+{
+	char		 needle[160];
+	unsigned	 per[MAXB] = { 0 };
+
+	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp3, "added"));
+	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp2, "removed"));
+	run_sessions(r, route, 6, 100, per);
+	print_message("after the move: %u on .2, %u on .3\n", per[0], per[1]);
+	assert_int_equal(per[1], 6);
+}
+
+/*
  * backend.test, looked up in RELAY46_HOSTS every 200 ms.  127.0.0.2 and
  * 127.0.0.3 run one backend each on the same port.  Moving the name from
  * .2 to .3 logs both changes and moves new sessions, while one held on .2
@@ -781,33 +831,18 @@ test_resolve_hosts(void **state)
 	int			 port, held, idx;
 
 	(void)state;
-	b[0] = tagged_at(0, "127.0.0.2", 0);
-	port = h_backend_port(b[0]);
-	b[1] = tagged_at(1, "127.0.0.3", port);
-	snprintf(hp2, sizeof(hp2), "127.0.0.2:%d", port);
-	snprintf(hp3, sizeof(hp3), "127.0.0.3:%d", port);
+	port = named_pair(b, hp2, hp3);
 	dir = h_tmpdir();
 	h_write_file(hosts, sizeof(hosts), dir, "hosts",
 	    "# test hosts\n127.0.0.2\tbackend.test\n");
-	h_relay_setenv("RELAY46_HOSTS", hosts);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route rs]\nlisten = %s\nupstream = backend.test:%d\n"
-	    "resolve = 200ms\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), port);
-	h_relay_setenv(NULL, NULL);
+	r = named_relay("RELAY46_HOSTS", hosts, "rs", "backend.test", port);
 	run_sessions(r, "rs", 4, 10, per);
 	assert_int_equal(per[0], 4);
 	held = open_session(r, "rs", NULL, &idx);
 	assert_int_equal(idx, 0);
 
 	h_replace_file(hosts, "127.0.0.3 backend.test\n");
-	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp3, "added"));
-	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp2, "removed"));
-	memset(per, 0, sizeof(per));
-	run_sessions(r, "rs", 6, 100, per);
-	print_message("after the move: %u on .2, %u on .3\n", per[0], per[1]);
-	assert_int_equal(per[1], 6);
+	expect_moved(r, "rs", hp2, hp3);
 	/* The live session on the vanished address was left alone. */
 	H_ASSERT_END(h_echo(held, 150, 5000, H_IO_MS), H_OK, H_OK);
 
@@ -842,37 +877,23 @@ test_resolve_dns(void **state)
 	struct h_backend	*b[2];
 	struct h_relay		*r;
 	struct h_dns		*dns;
-	char			 needle[160], hp2[64], hp3[64];
+	char			 hp2[64], hp3[64];
 	unsigned		 per[MAXB] = { 0 }, q0, i;
 	int			 port;
 
 	(void)state;
-	b[0] = tagged_at(0, "127.0.0.2", 0);
-	port = h_backend_port(b[0]);
-	b[1] = tagged_at(1, "127.0.0.3", port);
-	snprintf(hp2, sizeof(hp2), "127.0.0.2:%d", port);
-	snprintf(hp3, sizeof(hp3), "127.0.0.3:%d", port);
+	port = named_pair(b, hp2, hp3);
 	dns = h_dns_start();
 	h_dns_set(dns, "backend.relay46.test", a2, 1);
-	h_relay_setenv("RELAY46_RESOLV_CONF", h_dns_resolv_conf(dns));
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route rd]\nlisten = %s\nupstream = backend.relay46.test:%d\n"
-	    "resolve = 200ms\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), port);
-	h_relay_setenv(NULL, NULL);
+	r = named_relay("RELAY46_RESOLV_CONF", h_dns_resolv_conf(dns), "rd",
+	    "backend.relay46.test", port);
 	assert_true(h_dns_queries(dns) > 0);	/* start-up asked it */
 	run_sessions(r, "rd", 4, 10, per);
 	assert_int_equal(per[0], 4);
 
 	h_dns_set(dns, "backend.relay46.test", a3, 1);
-	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp3, "added"));
-	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp2, "removed"));
-	memset(per, 0, sizeof(per));
-	run_sessions(r, "rd", 6, 100, per);
-	print_message("after the move: %u on .2, %u on .3 (%u questions)\n",
-	    per[0], per[1], h_dns_queries(dns));
-	assert_int_equal(per[1], 6);
+	expect_moved(r, "rd", hp2, hp3);
+	print_message("%u questions so far\n", h_dns_queries(dns));
 
 	h_dns_silent(dns, true);
 	H_EXPECT_LOG(r, "looking up backend.relay46.test again failed, "
