@@ -1710,10 +1710,10 @@ h_relay_dump(struct h_relay *r)
 
 /*
  * The timer column of /proc/net/tcp for the connection from 127.0.0.1
- * port ${lport} to port ${rport}: 2 while a keepalive timer runs on an
- * idle connection, 0 without one; -1 if there is no such line.
+ * port ${lport} to port ${rport}: 0 none, 1 retransmit, 2 keepalive,
+ * 4 zero-window probe; -1 if there is no such line.
  */
-int
+static int
 h_tcp_timer(int lport, int rport)
 {
 	char		 line[512], want_l[32], want_r[32], l[64], r[64];
@@ -1733,6 +1733,26 @@ h_tcp_timer(int lport, int rport)
 		}
 	fclose(fp);
 	return found;
+}
+
+int
+h_tcp_keepalive(int lport, int rport)
+{
+	int64_t		 deadline = h_now_ms() + H_IO_MS;
+	unsigned	 i;
+	int		 tr;
+
+	for (i = 0; i < H_IO_MS / 5 + 1; i++) {
+		tr = h_tcp_timer(lport, rport);
+		if (tr != 1 && tr != 4)
+			return tr == -1 ? -1 : tr == 2;
+		if (h_left(deadline) == 0)
+			break;
+		(void)poll(NULL, 0, 5);
+	}
+	fail_msg("127.0.0.1:%d -> %d still has data unacknowledged after %d ms",
+	    lport, rport, H_IO_MS);
+	return -1;
 }
 
 pid_t

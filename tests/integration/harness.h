@@ -439,12 +439,14 @@ unsigned h_relay_log_count(const struct h_relay *r, const char *needle);
 void	h_relay_dump(struct h_relay *r);
 
 /*
- * h_tcp_timer(lport, rport): the timer column of /proc/net/tcp for the
- * connection from 127.0.0.1 port ${lport} to 127.0.0.1 port ${rport}: 2
- * while a keepalive timer runs on an idle connection (SO_KEEPALIVE), 0
- * without one; -1 if there is no such line.
+ * h_tcp_keepalive(lport, rport): whether the connection from 127.0.0.1
+ * port ${lport} to 127.0.0.1 port ${rport} has SO_KEEPALIVE on, as the
+ * timer column of /proc/net/tcp shows it on an idle connection: 1 (a
+ * keepalive timer runs) or 0 (none); -1 if there is no such connection.
+ * /proc shows a retransmit timer instead while data is unacknowledged,
+ * so that is waited out (up to H_IO_MS).
  */
-int	h_tcp_timer(int lport, int rport);
+int	h_tcp_keepalive(int lport, int rport);
 
 /*
  * h_spawn_ready(conf, ready): main thread.  Start "$RELAY46 -c ${conf} -R

@@ -490,8 +490,8 @@ test_listen_fds(void **state)
 		H_ASSERT_END(h_echo(fd, 40 + (uint64_t)i, 1000, H_IO_MS), H_OK,
 		    H_OK);
 		/* keepalive (on by default) reaches the passed socket too. */
-		assert_int_equal(h_tcp_timer(i == 0 ? port : other,
-		    h_sock_port(fd, false)), 2);
+		assert_int_equal(h_tcp_keepalive(i == 0 ? port : other,
+		    h_sock_port(fd, false)), 1);
 		close(fd);
 	}
 	assert_int_equal(kill(child, SIGTERM), 0);
