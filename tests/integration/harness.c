@@ -37,6 +37,7 @@
 static void		*h_relays[H_MAX_OBJ];	/* struct h_relay * */
 static void		*h_backends[H_MAX_OBJ];	/* struct h_backend * */
 static void		*h_dirs[H_MAX_OBJ];	/* char *, malloc'd */
+static pid_t		 h_spawned[H_MAX_OBJ];	/* h_spawn_track(), 0: free */
 static char		 h_env_over[1024];	/* "NAME=value" or "" */
 static rlim_t		 h_nofile;		/* child RLIMIT_NOFILE, 0: ours */
 static int		 h_v6 = -1;		/* h_ipv6_ok(), -1: not yet known */
@@ -221,6 +222,9 @@ h_teardown(void **state)
 			free(h_dirs[i]);
 			h_dirs[i] = NULL;
 		}
+		/* A test that failed before stopping its relay46. */
+		if (h_spawned[i] != 0)
+			(void)h_spawn_stop(h_spawned[i], SIGKILL);
 	}
 	return 0;
 }
@@ -1755,6 +1759,38 @@ h_tcp_keepalive(int lport, int rport)
 	return -1;
 }
 
+void
+h_spawn_track(pid_t pid)
+{
+	size_t	 i;
+
+	for (i = 0; i < H_MAX_OBJ; i++)
+		if (h_spawned[i] == 0) {
+			h_spawned[i] = pid;
+			return;
+		}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	h_fault("more than %d relay46 processes of one test", H_MAX_OBJ);
+}
+
+int
+h_spawn_stop(pid_t pid, int sig)
+{
+	size_t	 i;
+	int	 st;
+
+	for (i = 0; i < H_MAX_OBJ; i++)
+		if (h_spawned[i] == pid)
+			h_spawned[i] = 0;
+	kill(pid, sig);
+	if (h_waitpid(pid, &st, H_STOP_MS) == 0)
+		return st;
+	kill(pid, SIGKILL);
+	(void)h_waitpid(pid, &st, 5000);
+	return -1;
+}
+
 pid_t
 h_spawn_ready(const char *conf, const char *ready)
 {
@@ -1777,13 +1813,13 @@ h_spawn_ready(const char *conf, const char *ready)
 		execl(relay, relay, "-c", conf, "-R", ready, (char *)NULL);
 		_exit(127);
 	}
+	h_spawn_track(pid);
 	deadline = h_now_ms() + H_READY_MS;
 	for (spins = 0; access(ready, F_OK) == -1 && spins < 100000000ul &&
 	    h_now_ms() < deadline; spins++)
 		;
 	if (access(ready, F_OK) == -1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		(void)h_spawn_stop(pid, SIGKILL);
 		fail_msg("relay46 (-c %s) was not ready within %d ms", conf,
 		    H_READY_MS);
 	}

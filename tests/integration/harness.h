@@ -452,9 +452,22 @@ int	h_tcp_keepalive(int lport, int rport);
  * h_spawn_ready(conf, ready): main thread.  Start "$RELAY46 -c ${conf} -R
  * ${ready}" (output to /dev/null) and return its pid the moment ${ready}
  * exists, watched in a busy loop (h_relay_start polls every 10 ms, too
- * slowly to catch what happens just after).  The caller reaps it.
+ * slowly to catch what happens just after).  Stop it with h_spawn_stop().
  */
 pid_t	h_spawn_ready(const char *conf, const char *ready);
+
+/*
+ * h_spawn_track(pid): a relay46 the test forked itself; h_teardown() kills
+ * it if the test ends (or fails) before h_spawn_stop().
+ */
+void	h_spawn_track(pid_t pid);
+
+/*
+ * h_spawn_stop(pid, sig): send ${sig}, reap it within H_STOP_MS (else
+ * SIGKILL) and stop tracking it.  Its wait status, or -1 if it had to be
+ * killed.
+ */
+int	h_spawn_stop(pid_t pid, int sig);
 
 /* h_rss_kb(pid): VmRSS of ${pid} in KiB from /proc, or -1. */
 long	h_rss_kb(pid_t pid);

@@ -341,9 +341,10 @@ test_reload_right_after_start(void **state)
 		assert_int_equal(kill(pid, SIGHUP), 0);
 		/* Then a normal stop: it must still be there to get it. */
 		(void)poll(NULL, 0, 50);
-		if (kill(pid, SIGTERM) == -1 || waitpid(pid, &status, 0) != pid ||
-		    !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			if (WIFSIGNALED(status))
+		status = h_spawn_stop(pid, SIGTERM);
+		if (status == -1 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0) {
+			if (status != -1 && WIFSIGNALED(status))
 				fail_msg("start %d: relay46 died of signal %d",
 				    i, WTERMSIG(status));
 			fail_msg("start %d: relay46 did not exit 0", i);

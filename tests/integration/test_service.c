@@ -331,8 +331,9 @@ test_admin_ready(void **state)
 		resp = http_get(port, "/status");
 		H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
 		free(resp);
-		if (kill(pid, SIGTERM) == -1 || waitpid(pid, &status, 0) != pid ||
-		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		status = h_spawn_stop(pid, SIGTERM);
+		if (status == -1 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
 			fail_msg("start %d: relay46 did not exit 0", i);
 	}
 }
@@ -472,6 +473,7 @@ test_listen_fds(void **state)
 		execl(relay, relay, "-c", conf, "-R", ready, (char *)NULL);
 		_exit(127);
 	}
+	h_spawn_track(child);
 	close(lg);
 	close(lfd);	/* relay46 has it now */
 	deadline = h_now_ms() + H_READY_MS;
@@ -479,8 +481,7 @@ test_listen_fds(void **state)
 	    h_left(deadline) > 0; i++)
 		(void)poll(NULL, 0, 10);
 	if (access(ready, F_OK) == -1) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		(void)h_spawn_stop(child, SIGKILL);
 		out = h_read_file(log);
 		fail_msg("relay46 not ready:\n%s", out);
 	}
@@ -494,10 +495,9 @@ test_listen_fds(void **state)
 		    h_sock_port(fd, false)), 1);
 		close(fd);
 	}
-	assert_int_equal(kill(child, SIGTERM), 0);
-	assert_int_equal(waitpid(child, &status, 0), child);
+	status = h_spawn_stop(child, SIGTERM);
 	out = h_read_file(log);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("relay46 did not exit 0:\n%s", out);
 	snprintf(text, sizeof(text), "addr=127.0.0.1:%d msg=\"listening "
 	    "(socket from systemd)\"", port);
