@@ -3,7 +3,7 @@
 /*
  * A name server for the tests (dns.h): UDP on 127.0.0.1, one thread,
  * answers A and AAAA questions from a small table.  Just enough of RFC
- * 1035 for a stub resolver: one question, answers by compression pointer
+ * 1035 for evdns as a client: one question, answers by compression pointer
  * to it, nothing in the other sections.
  */
 
