@@ -1481,6 +1481,13 @@ h_relay_port(const struct h_relay *r, const char *route, int family)
 int
 h_relay_connect(const struct h_relay *r, const char *route, int family)
 {
+	return h_relay_connect_from(r, route, family, NULL);
+}
+
+int
+h_relay_connect_from(const struct h_relay *r, const char *route, int family,
+    const char *src)
+{
 	const struct h_addr	*a = h_relay_addr(r, route, family);
 	struct sockaddr_storage	 ss = a->ss;
 	int			 fd;
@@ -1493,27 +1500,13 @@ h_relay_connect(const struct h_relay *r, const char *route, int family)
 	    ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY))
 		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
 		    htonl(INADDR_LOOPBACK);
-	fd = h_connect_sa((struct sockaddr *)&ss, a->len, H_IO_MS);
-	if (fd == -1)
-		fail_msg("connect to relay46 %s: %s", a->text, strerror(errno));
-	return fd;
-}
-
-int
-h_relay_connect_from(const struct h_relay *r, const char *route, int family,
-    const char *src)
-{
-	const struct h_addr	*a = h_relay_addr(r, route, family);
-	struct sockaddr_storage	 ss = a->ss;
-	int			 fd;
-
-	if (family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
-	    &((struct sockaddr_in6 *)&ss)->sin6_addr))
-		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
-	if (family == AF_INET &&
-	    ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY))
-		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
-		    htonl(INADDR_LOOPBACK);
+	if (src == NULL) {
+		if ((fd = h_connect_sa((struct sockaddr *)&ss, a->len,
+		    H_IO_MS)) == -1)
+			fail_msg("connect to relay46 %s: %s", a->text,
+			    strerror(errno));
+		return fd;
+	}
 	fd = h_connect_from(src, (struct sockaddr *)&ss, a->len, H_IO_MS);
 	if (fd == -1)
 		fail_msg("connect from %s to relay46 %s: %s", src, a->text,

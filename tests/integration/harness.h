@@ -377,7 +377,8 @@ int	h_relay_connect(const struct h_relay *r, const char *route, int family);
 
 /*
  * h_relay_connect_from(r, route, family, src): main thread.  As
- * h_relay_connect(), from the local address ${src} ("127.0.0.9").
+ * h_relay_connect(), from the local address ${src} ("127.0.0.9"; NULL:
+ * any, which is h_relay_connect()).
  */
 int	h_relay_connect_from(const struct h_relay *r, const char *route,
 	    int family, const char *src);
