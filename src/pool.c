@@ -169,7 +169,6 @@ pool_new(const struct route *r, unsigned workers)
 	for (i = 0; i < r->nup; i++)
 		pool_fill(p, &p->u[i], &r->up[i].addr, r->up[i].spec);
 	atomic_init(&p->n, r->nup);
-	atomic_init(&p->sessions, 0);
 	return p;
 }
 
@@ -214,13 +213,13 @@ pool_release(struct upstream *u)
 bool
 pool_session_enter(struct pool *p, unsigned max)
 {
-	return util_count_enter(&p->sessions, max);
+	return util_count_enter(&p->stats->sessions, max);
 }
 
 void
 pool_session_leave(struct pool *p)
 {
-	atomic_fetch_sub_explicit(&p->sessions, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&p->stats->sessions, 1, memory_order_relaxed);
 }
 
 bool

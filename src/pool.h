@@ -31,6 +31,12 @@ struct route_stats_slot {
 struct route_stats {
 	struct route_stats *next;
 	char		*name;
+	/*
+	 * The route's live sessions, all workers and all configurations
+	 * (max_connections): kept here, by route name, so that a reload's
+	 * new pool still counts the sessions that started before it.
+	 */
+	atomic_uint	 sessions;
 	unsigned	 nslots;	/* one per worker */
 	struct route_stats_slot *slot;
 };
@@ -103,7 +109,6 @@ struct pool {
 	struct upstream	*u;
 	size_t		 cap;
 	atomic_size_t	 n;		/* published entries of u[] */
-	atomic_uint	 sessions;	/* the route's, all workers: max_connections */
 	pthread_mutex_t	 clients_lock;	/* accept path only, never per byte */
 	struct pool_client **clients;	/* hash buckets */
 	size_t		 nbuckets;
@@ -139,7 +144,9 @@ void	 pool_release(struct upstream *u);
 
 /*
  * pool_session_enter(p, max): one more session on the route unless it has
- * ${max} (0: no limit); pool_session_leave(p) when it ends.  Any thread.
+ * ${max} (0: no limit), counting those of earlier configurations of the
+ * same route name still live; pool_session_leave(p) when it ends.  Any
+ * thread.
  */
 bool	 pool_session_enter(struct pool *p, unsigned max);
 void	 pool_session_leave(struct pool *p);

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,19 +355,27 @@ test_route_max_connections(void **state)
 	struct h_backend_stats	 st;
 	struct h_backend	*b;
 	struct h_relay		*r;
+	char			 text[512];
 	int			 fd1, fd3;
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
+	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
 	    "[route one]\nlisten = %s\nupstream = %s\nmax_connections = 1\n",
 	    h_hostport(AF_INET, h_free_port(AF_INET)),
 	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("%s", text);
 	fd1 = h_relay_connect(r, "one", AF_INET);
 	H_ASSERT_END(h_echo(fd1, 101, 5000, H_IO_MS), H_OK, H_OK);
 	assert_turned_away(r, "one");
 	H_EXPECT_LOG(r, "end=max_connections");
+	/* A reload makes the route anew; the session begun before counts. */
+	strncat(text, "idle_timeout = 5m\n", sizeof(text) - strlen(text) - 1);
+	h_replace_file(r->conf, text);
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "msg=\"configuration reloaded\"");
+	assert_turned_away(r, "one");
+	assert_true(h_relay_log_wait_n(r, "end=max_connections", 2, H_IO_MS));
 	/* The first client never noticed. */
 	H_ASSERT_END(h_echo(fd1, 102, 5000, H_IO_MS), H_OK, H_OK);
 	h_backend_stats(b, &st);
