@@ -110,6 +110,28 @@ admin_headers(struct evhttp_request *req, const char *type)
 }
 
 /*
+ * Every answer goes out here: our headers, the length of ${body} (NULL: out
+ * of memory, no body), and for HEAD the length GET would get with no body
+ * (RFC 9110 9.3.2); libevent 2.1 would send the body even to HEAD.
+ */
+static void
+admin_reply(struct evhttp_request *req, int code, const char *reason,
+    const char *type, struct evbuffer *body)
+{
+	char	 len[32];
+
+	admin_headers(req, type);
+	if (body != NULL) {
+		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Length", len);
+		if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
+			evbuffer_drain(body, evbuffer_get_length(body));
+	}
+	evhttp_send_reply(req, code, reason, body);
+}
+
+/*
  * A short plain-text error.  evhttp_send_error() would send HTML without
  * our headers.  ${close}: hang up afterwards, for clients we refuse.
  */
@@ -119,7 +141,6 @@ admin_error(struct evhttp_request *req, int code, const char *reason,
 {
 	struct evbuffer	*body;
 
-	admin_headers(req, "text/plain; charset=utf-8");
 	if (code == HTTP_BADMETHOD)
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Allow", "GET, HEAD");
@@ -129,7 +150,7 @@ admin_error(struct evhttp_request *req, int code, const char *reason,
 	/* Out of memory the reply still goes, just without its body. */
 	if ((body = evbuffer_new()) != NULL)
 		evbuffer_add_printf(body, "%d %s\n", code, reason);
-	evhttp_send_reply(req, code, reason, body);
+	admin_reply(req, code, reason, "text/plain; charset=utf-8", body);
 	if (body != NULL)
 		evbuffer_free(body);
 }
@@ -156,7 +177,6 @@ admin_serve(struct admin *a, struct evhttp_request *req,
 {
 	struct metrics_snapshot	 s;
 	struct evbuffer		*body;
-	char			 len[32];
 	int			 rc;
 
 	if ((body = evbuffer_new()) == NULL) {
@@ -173,15 +193,7 @@ admin_serve(struct admin *a, struct evhttp_request *req,
 		admin_error(req, HTTP_INTERNAL, "Internal Server Error", true);
 		return;
 	}
-	admin_headers(req, pg->type);
-	/* For HEAD too: the length GET would send (RFC 9110 9.3.2). */
-	snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Length", len);
-	/* libevent 2.1 would send a body even to HEAD. */
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
-		evbuffer_drain(body, evbuffer_get_length(body));
-	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	admin_reply(req, HTTP_OK, "OK", pg->type, body);
 	evbuffer_free(body);
 }
 

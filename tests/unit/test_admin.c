@@ -378,7 +378,10 @@ test_pages(void **state)
 	assert_int_equal(fx.fills, 6);
 }
 
-/* HEAD: the headers GET would send, no body; HTTP/1.0 gets an answer too. */
+/*
+ * HEAD: the headers GET would send, no body, for a page and for an error;
+ * HTTP/1.0 gets an answer too.
+ */
 static void
 test_head(void **state)
 {
@@ -394,6 +397,13 @@ test_head(void **state)
 	expect_header(&r, "Content-Type", CT_METRICS);
 	assert_non_null(header(&r, "Content-Length", buf, sizeof(buf)));
 	assert_true(strtoul(buf, NULL, 10) > 100);
+	assert_string_equal(r.body, "");
+	free(r.raw);
+	/* Errors too: the length GET would get, and no body. */
+	fetch_str(&fx, "HEAD /nope HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", &r);
+	assert_int_equal(r.status, 404);
+	expect_header(&r, "Content-Length", "14");
 	assert_string_equal(r.body, "");
 	free(r.raw);
 	fetch_str(&fx, "GET /status HTTP/1.0\r\n\r\n", &r);
