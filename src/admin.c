@@ -255,6 +255,12 @@ fail:
 }
 
 void
+admin_set_allow(struct admin *a, const struct acl *allow)
+{
+	a->allow = allow;
+}
+
+void
 admin_stop(struct admin *a)
 {
 	if (a == NULL)

@@ -33,6 +33,12 @@ struct admin *admin_start(struct event_base *base, const struct addr *a,
 	    const struct acl *allow, admin_snapshot_fn *fill,
 	    admin_release_fn *release, void *arg, char *err, size_t errlen);
 
+/*
+ * admin_set_allow(a, allow): from the next request on, ${allow} decides
+ * (a reload's admin_allow); it must outlive the admin or the next call.
+ */
+void	 admin_set_allow(struct admin *a, const struct acl *allow);
+
 /* admin_stop(a): close the listener and every connection; NULL is fine. */
 void	 admin_stop(struct admin *a);
 

@@ -44,6 +44,7 @@ struct control {
 	struct health	*health;
 	struct accesslog *alog;
 	struct admin	*admin;
+	struct config	*admin_cfg;	/* whose admin_allow it uses (a ref) */
 	uint64_t	 start_time;	/* unix seconds */
 	int		*lfds;		/* listening sockets, worker by worker */
 	size_t		 per;		/* ...and per worker: cfg's listens */
@@ -301,6 +302,9 @@ control_reload_fixed(const struct config *o, const struct config *n)
 	if ((o->user == NULL) != (n->user == NULL) || (o->user != NULL &&
 	    strcmp(o->user, n->user) != 0))
 		log_warn("msg=\"reload: a change of user %s\"", later);
+	if ((o->group == NULL) != (n->group == NULL) || (o->group != NULL &&
+	    strcmp(o->group, n->group) != 0))
+		log_warn("msg=\"reload: a change of group %s\"", later);
 	if ((o->access_log == NULL) != (n->access_log == NULL) ||
 	    (o->access_log != NULL && strcmp(o->access_log,
 	    n->access_log) != 0))
@@ -431,6 +435,13 @@ control_reload(struct control *c)
 	free(c->lfds);
 	c->lfds = nfds;
 	c->per = nper;
+	/* The endpoint stays where it is: its admin_allow is the new one. */
+	if (c->admin != NULL && n->admin_on &&
+	    addr_equal(&n->admin, &c->admin_cfg->admin)) {
+		admin_set_allow(c->admin, &n->admin_allow);
+		config_unref(c->admin_cfg);
+		c->admin_cfg = config_ref(n);
+	}
 	config_unref(c->cfg);
 	c->cfg = n;
 	free(tmp);
@@ -579,6 +590,7 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 	if (cfg->admin_on) {
 		char	 err[512], abuf[ADDR_STRLEN];
 
+		c.admin_cfg = config_ref(cfg);
 		if ((c.admin = admin_start(c.base, &cfg->admin,
 		    &cfg->admin_allow, control_fill, control_release, &c, err,
 		    sizeof(err))) == NULL) {
@@ -651,6 +663,8 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 	rc = 0;
 out:
 	admin_stop(c.admin);
+	if (c.admin_cfg != NULL)
+		config_unref(c.admin_cfg);
 	/* Descriptors never handed to a worker are still ours. */
 	for (i = given; fds != NULL && i < nfds; i++)
 		close(fds[i]);

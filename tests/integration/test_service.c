@@ -242,8 +242,11 @@ test_admin(void **state)
 {
 	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
 	struct h_backend	*b;
+	static const char	 admin_conf[] = "[global]\nshutdown_timeout = 2s\n"
+	    "admin = 127.0.0.1:%d\nadmin_allow = %s\n"
+	    "[route m]\nlisten = %s\nupstream = %s\n";
 	struct h_relay		*r, *r2;
-	char			*resp, want[256];
+	char			*resp, want[256], text[512], listen[64];
 	int			 port, port2, i, dead, dead_port;
 
 	(void)state;
@@ -290,14 +293,22 @@ test_admin(void **state)
 
 	/* Reachable, but not allowed: 403. */
 	port2 = h_free_port(AF_INET);
-	r2 = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\nadmin = 127.0.0.1:%d\n"
-	    "admin_allow = 10.0.0.0/8\n"
-	    "[route m]\nlisten = %s\nupstream = %s\n", port2,
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	snprintf(listen, sizeof(listen), "%s",
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	snprintf(text, sizeof(text), admin_conf, port2, "10.0.0.0/8", listen,
 	    h_hostport(AF_INET, h_backend_port(b)));
+	r2 = h_relay_start("%s", text);
 	resp = http_get(port2, "/metrics");
 	H_ASSERT_CONTAINS(resp, "HTTP/1.0 403");
+	free(resp);
+	/* A reload's admin_allow applies at once. */
+	snprintf(text, sizeof(text), admin_conf, port2, "127.0.0.0/8", listen,
+	    h_hostport(AF_INET, h_backend_port(b)));
+	h_replace_file(r2->conf, text);
+	assert_int_equal(kill(r2->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r2, "msg=\"configuration reloaded\"");
+	resp = http_get(port2, "/metrics");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
 	free(resp);
 	h_relay_finish(r2);
 	close(dead);
