@@ -317,6 +317,19 @@ control_reload_fixed(const struct config *o, const struct config *n)
 		    later);
 }
 
+/* Where ${a} is among c->cfg's listens (main_listen's order), or c->per. */
+static size_t
+control_kept(const struct control *c, const struct addr *a)
+{
+	size_t	 i, j, k = 0;
+
+	for (i = 0; i < c->cfg->nroutes; i++)
+		for (j = 0; j < c->cfg->routes[i].nlisten; j++, k++)
+			if (addr_equal(&c->cfg->routes[i].listen[j], a))
+				return k;
+	return c->per;
+}
+
 /*
  * SIGHUP: read the file again.  A bad file changes nothing.  A good one:
  * listening sockets whose address stays are handed to the new routes as
@@ -332,7 +345,6 @@ control_reload(struct control *c)
 	const struct route *r;
 	char		*errs = NULL, *line, *save = NULL, err[512], why[600];
 	char		 abuf[ADDR_STRLEN];
-	struct addr	*olda;
 	int		*nfds, *tmp;
 	size_t		 i, j, k, k2, nper = 0, nw = c->nw;
 	unsigned	 w;
@@ -372,25 +384,17 @@ control_reload(struct control *c)
 	control_reload_fixed(c->cfg, n);
 	for (i = 0; i < n->nroutes; i++)
 		nper += n->routes[i].nlisten;
-	/* The old addresses, in the old order, to match the new ones to. */
 	if ((nfds = calloc(nper * nw + 1, sizeof(*nfds))) == NULL ||
-	    (tmp = calloc(nw, sizeof(*tmp))) == NULL ||
-	    (olda = calloc(c->per + 1, sizeof(*olda))) == NULL) {
+	    (tmp = calloc(nw, sizeof(*tmp))) == NULL) {
 		free(nfds);
 		config_unref(n);
 		control_reload_refused(c, "out of memory");
 		return;
 	}
-	for (i = 0, k = 0; i < c->cfg->nroutes; i++)
-		for (j = 0; j < c->cfg->routes[i].nlisten; j++)
-			olda[k++] = c->cfg->routes[i].listen[j];
 	for (i = 0, k = 0; i < n->nroutes; i++) {
 		r = &n->routes[i];
 		for (j = 0; j < r->nlisten; j++, k++) {
-			for (k2 = 0; k2 < c->per &&
-			    !addr_equal(&olda[k2], &r->listen[j]); k2++)
-				;
-			if (k2 < c->per) {
+			if ((k2 = control_kept(c, &r->listen[j])) < c->per) {
 				for (w = 0; w < nw; w++)
 					nfds[w * nper + k] =
 					    c->lfds[w * c->per + k2];
@@ -445,7 +449,6 @@ control_reload(struct control *c)
 	config_unref(c->cfg);
 	c->cfg = n;
 	free(tmp);
-	free(olda);
 	return;
 undo:
 	/* Close what this reload opened; the kept sockets are the workers'. */
@@ -458,7 +461,6 @@ undo:
 	}
 	free(nfds);
 	free(tmp);
-	free(olda);
 	config_unref(n);
 	control_reload_refused(c, why);
 }
