@@ -462,15 +462,18 @@ session_attempt_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session		*s = arg;
 	struct session_attempt	*a = s->a[0].fd == fd ? &s->a[0] : &s->a[1];
+	struct timeval		 tv;
 	int			 err;
 
 	assert(a->fd == fd);
 	err = (what & EV_TIMEOUT) ? ETIMEDOUT : util_sock_error(fd);
 	if (err == 0)
 		session_connected(s, a);
-	else if (err == EINPROGRESS)
-		event_add(a->ev, NULL);	/* spurious: keep waiting */
-	else
+	else if (err == EINPROGRESS) {
+		/* Spurious: keep waiting, still bounded by connect_timeout. */
+		tv = util_timeval(s->rt->route->connect_timeout_ms);
+		event_add(a->ev, &tv);
+	} else
 		session_attempt_failed(s, a, err);
 }
 
