@@ -74,13 +74,20 @@ accesslog_flush(struct accesslog *l, const char *p, size_t n)
 			atomic_fetch_add(&l->dropped,
 			    accesslog_count_lines(p + off, n - off));
 			if (log_ratelimit(&l->last_warn))
-				log_warn("access log %s: %s; lines dropped",
-				    l->path != NULL ? l->path : "stderr",
-				    strerror(saved));
+				log_warn("path=%s msg=\"access log: %s; lines "
+				    "dropped\"", l->path != NULL ? l->path :
+				    "stderr", strerror(saved));
 			return;
 		}
 		off += (size_t)w;
 	}
+}
+
+/* The access log file, opened the same way at start and on SIGUSR1. */
+static int
+accesslog_open_path(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
 /*
@@ -92,10 +99,9 @@ accesslog_reopen_fd(struct accesslog *l)
 {
 	int	 fd;
 
-	fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1) {
-		log_warn("access log %s: reopen: %s; still writing to the "
-		    "old file", l->path, strerror(errno));
+	if ((fd = accesslog_open_path(l->path)) == -1) {
+		log_warn("path=%s msg=\"access log: reopen: %s; still writing "
+		    "to the old file\"", l->path, strerror(errno));
 		return;
 	}
 	close(l->fd);
@@ -166,9 +172,7 @@ accesslog_open(const char *path, char *err, size_t errlen)
 			err_set(err, errlen, "%s: %s", path, strerror(ENOMEM));
 			goto fail;
 		}
-		l->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		    0640);
-		if (l->fd == -1) {
+		if ((l->fd = accesslog_open_path(path)) == -1) {
 			err_set(err, errlen, "%s: %s", path, strerror(errno));
 			goto fail;
 		}
