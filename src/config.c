@@ -444,7 +444,7 @@ cfg_set_group(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	uid_t	 uid;
 	gid_t	 gid;
 
-	if (privdrop_resolve("root", v, &uid, &gid, err, errlen) == -1)
+	if (privdrop_resolve(NULL, v, &uid, &gid, err, errlen) == -1)
 		return -1;
 	if ((p->c->group = util_strdup(v)) == NULL) {
 		err_set(err, errlen, "out of memory");

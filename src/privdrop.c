@@ -96,7 +96,7 @@ privdrop_resolve(const char *user, const char *group, uid_t *uid,
 	uid_t	 u = 0;
 	gid_t	 g = 0;	/* set by privdrop_user; gcc -O2 cannot tell */
 
-	if (privdrop_user(user, &u, &g, err, errlen) == -1)
+	if (user != NULL && privdrop_user(user, &u, &g, err, errlen) == -1)
 		return -1;
 	if (group != NULL && privdrop_group(group, &g, err, errlen) == -1)
 		return -1;

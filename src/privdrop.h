@@ -13,7 +13,8 @@
 /*
  * privdrop_resolve(user, group, uid, gid, err, errlen): look ${user} up
  * (getpwnam_r) into *${uid}, and ${group} (getgrnam_r) into *${gid}, or
- * the user's primary group when ${group} is NULL.  Returns 0, or -1 with
+ * the user's primary group when ${group} is NULL (NULL ${user}: the group
+ * only, *${uid} is 0).  Returns 0, or -1 with
  * "user 'x' does not exist", "group 'x' does not exist" or the lookup's
  * error in ${err}.
  */

@@ -59,6 +59,11 @@ test_resolve_root(void **state)
 	assert_int_equal(privdrop_resolve("root", name, &uid, &gid, err,
 	    sizeof(err)), 0);
 	assert_int_equal(gid, 0);
+	/* No user: the group only (how the config checks "group ="). */
+	gid = 99;
+	assert_int_equal(privdrop_resolve(NULL, name, &uid, &gid, err,
+	    sizeof(err)), 0);
+	assert_int_equal(gid, 0);
 }
 
 static void
@@ -76,6 +81,9 @@ test_resolve_unknown(void **state)
 	    sizeof(err)), -1);
 	assert_string_equal(err, "user '" NO_USER "' does not exist");
 	assert_int_equal(privdrop_resolve("root", NO_GROUP, &uid, &gid, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "group '" NO_GROUP "' does not exist");
+	assert_int_equal(privdrop_resolve(NULL, NO_GROUP, &uid, &gid, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "group '" NO_GROUP "' does not exist");
 	/* Nothing is written on failure. */
