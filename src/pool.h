@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "metrics.h"
+#include "session.h"
 
 struct route;
 
@@ -16,15 +18,13 @@ struct route;
  * that they run on across reloads (a Prometheus counter must not go
  * back).  Workers add to them with relaxed atomics.
  */
-#define POOL_STATS_ENDS		32	/* > every enum session_end */
-#define POOL_STATS_BUCKETS	13	/* METRICS_CONNECT_BUCKETS + 1 */
 
 /* One worker's share, on cache lines of its own: no line is shared. */
 struct route_stats_slot {
 	_Alignas(64) atomic_uint_fast64_t active;
-	atomic_uint_fast64_t ends[POOL_STATS_ENDS];
+	atomic_uint_fast64_t ends[SESSION_END_COUNT];
 	atomic_uint_fast64_t bytes_up, bytes_down;
-	atomic_uint_fast64_t connect_buckets[POOL_STATS_BUCKETS];
+	atomic_uint_fast64_t connect_buckets[METRICS_CONNECT_BUCKETS + 1];
 	atomic_uint_fast64_t connect_sum_us;
 };
 

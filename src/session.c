@@ -189,9 +189,7 @@ static void
 session_count(struct route_stats_slot *st, enum session_end why, uint64_t up,
     uint64_t down)
 {
-	if ((size_t)why < POOL_STATS_ENDS)
-		atomic_fetch_add_explicit(&st->ends[why], 1,
-		    memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->ends[why], 1, memory_order_relaxed);
 	if (up != 0)
 		atomic_fetch_add_explicit(&st->bytes_up, up,
 		    memory_order_relaxed);
