@@ -38,7 +38,6 @@ enum cfg_type {
 	CFG_T_UINT,		/* unsigned, [min, max] */
 	CFG_T_BOOL,		/* bool */
 	CFG_T_OFF_ONLY,		/* not built yet: only "off"/"0" is accepted */
-	CFG_T_UNSUPPORTED,	/* not built yet: refused whatever the value */
 };
 
 #define CFG_REPEAT	0x1	/* may be given more than once */
@@ -387,10 +386,17 @@ cfg_set_log(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* "off" or "0": a key whose default is off, set to its default. */
+static bool
+cfg_is_off(const char *v)
+{
+	return strcmp(v, "off") == 0 || strcmp(v, "0") == 0;
+}
+
 static int
 cfg_set_admin(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
-	if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+	if (cfg_is_off(v))
 		return 0;
 	if (addr_parse(v, &p->c->admin, err, errlen) == -1)
 		return -1;
@@ -457,7 +463,7 @@ static int
 cfg_set_access_log(struct cfg_parse *p, const char *v, char *err,
     size_t errlen)
 {
-	if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+	if (cfg_is_off(v))
 		return 0;
 	if (strcmp(v, "stderr") != 0 && v[0] != '/') {
 		err_set(err, errlen, "expected off, stderr or an absolute path");
@@ -535,7 +541,7 @@ static int
 cfg_set_proxy_protocol(struct cfg_parse *p, const char *v, char *err,
     size_t errlen)
 {
-	if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+	if (cfg_is_off(v))
 		p->cur->proxy_protocol = 0;
 	else if (strcmp(v, "v1") == 0)
 		p->cur->proxy_protocol = 1;
@@ -552,7 +558,7 @@ static int
 cfg_set_health_check(struct cfg_parse *p, const char *v, char *err,
     size_t errlen)
 {
-	if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+	if (cfg_is_off(v))
 		p->cur->health_check = false;
 	else if (strcmp(v, "tcp") == 0)
 		p->cur->health_check = true;
@@ -778,10 +784,8 @@ cfg_set_typed(struct cfg_parse *p, const struct cfg_key *k, const char *v,
 		*(bool *)(base + k->off) = b != 0;
 		return 0;
 	case CFG_T_OFF_ONLY:
-		if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+		if (cfg_is_off(v))
 			return 0;
-		/* FALLTHROUGH */
-	case CFG_T_UNSUPPORTED:
 		break;
 	}
 	err_set(err, errlen, "key '%s' is not supported yet", k->name);
