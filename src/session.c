@@ -598,6 +598,14 @@ session_local_shortage(int err)
 	    err == ENOMEM;
 }
 
+/* Undo session_pick(): ${u} goes back to the pool, untried by this session. */
+static void
+session_unpick(struct session *s, struct upstream *u)
+{
+	s->tried[u - s->rt->route->pool->u] = 0;
+	pool_release(u);
+}
+
 /*
  * No socket for the upstream: give the attempt back, pause accepting, and
  * try again after a moment, while connect_timeout lasts.  The client keeps
@@ -608,8 +616,7 @@ session_connect_later(struct session *s, struct upstream *u, int err)
 {
 	char		 c[ADDR_STRLEN], what[ADDR_STRLEN + CONFIG_NAME_MAX + 64];
 
-	s->tried[u - s->rt->route->pool->u] = 0;
-	pool_release(u);
+	session_unpick(s, u);
 	if (util_now_ms() - s->start_ms >= s->rt->route->connect_timeout_ms) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, err);
 		return;
@@ -706,8 +713,7 @@ session_he_cb(evutil_socket_t fd, short what, void *arg)
 	s->he_first = a->u->addr.ss.ss_family;
 	if (session_attempt_start(s, u, &err) == -1) {
 		/* No descriptor for the race: the first attempt goes on. */
-		s->tried[u - s->rt->route->pool->u] = 0;
-		pool_release(u);
+		session_unpick(s, u);
 	}
 }
 
@@ -729,8 +735,7 @@ session_he_prefer(struct session *s, struct upstream *u)
 	    (v = session_pick(s, fam, (long)u->spec)) == NULL)
 		return u;
 	/* Give ${u} back untried: it may still race later. */
-	s->tried[u - pool->u] = 0;
-	pool_release(u);
+	session_unpick(s, u);
 	return v;
 }
 
@@ -992,7 +997,7 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	addr_from_sockaddr(&client, sa, salen);
 	addr_unmap(&client);
 	/* Counted across every worker: the limits are the process's. */
-	if (!worker_global_enter(w->cfg->max_connections)) {
+	if (!worker_global_enter(w->gen->cfg->max_connections)) {
 		session_refuse(w, rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
 		return;
 	}

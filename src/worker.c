@@ -160,7 +160,6 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 	else
 		worker_gen_free(w->gen);
 	w->gen = g;
-	w->cfg = g->cfg;
 	ok = true;
 out:
 	free(kept);
@@ -350,7 +349,6 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	w->drained_arg = arg;
 	if ((w->gen = worker_gen_new(cfg)) == NULL)
 		goto fail;
-	w->cfg = w->gen->cfg;
 	if ((w->base = worker_base_new()) == NULL ||
 	    (w->reap_ev = evtimer_new(w->base, worker_reap_cb, w)) == NULL ||
 	    event_priority_set(w->reap_ev, 0) == -1 ||

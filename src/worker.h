@@ -61,7 +61,6 @@ struct worker {
 	struct event_base *base;
 	pthread_t	 thread;
 	bool		 running;
-	struct config	*cfg;		/* gen->cfg: what new sessions get */
 	struct accesslog *alog;		/* the control thread's; NULL: none */
 	unsigned	 index;		/* 0..workers-1: its counter slots */
 	struct worker_gen *gen;		/* the current configuration */
