@@ -625,15 +625,13 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		c.w[i] = worker_new(cfg, fds + i * per, per, control_drained,
 		    &c);
 		given = (i + 1) * per;
-		if (c.w[i] != NULL) {
-			c.w[i]->index = (unsigned)i;
-			c.w[i]->alog = c.alog;
-			c.w[i]->reloaded = control_reloaded;
-		}
 		if (c.w[i] == NULL) {
 			log_error("msg=\"cannot set up worker %zu\"", i);
 			goto out;
 		}
+		c.w[i]->index = (unsigned)i;
+		c.w[i]->alog = c.alog;
+		c.w[i]->reloaded = control_reloaded;
 		c.nw++;
 	}
 	if ((c.health = health_start(c.base, cfg)) == NULL) {

@@ -96,9 +96,9 @@ out:
 	return rc;
 }
 
-/* A decimal number of digits only, at most ${max}; 0 or -1. */
+/* A decimal number of digits only that fits an unsigned long; 0 or -1. */
 static int
-sdnotify_number(const char *s, unsigned long max, unsigned long *out)
+sdnotify_number(const char *s, unsigned long *out)
 {
 	char		*end;
 	unsigned long	 v;
@@ -107,7 +107,7 @@ sdnotify_number(const char *s, unsigned long max, unsigned long *out)
 		return -1;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
+	if (errno != 0 || *end != '\0')
 		return -1;
 	*out = v;
 	return 0;
@@ -154,7 +154,7 @@ sdnotify_listen_fds(int **fds, size_t *n, char *err, size_t errlen)
 		rc = 0;
 		goto out;
 	}
-	if (sdnotify_number(pid_s, ULONG_MAX, &pid) == -1) {
+	if (sdnotify_number(pid_s, &pid) == -1) {
 		err_set(err, errlen, "LISTEN_PID=%s: not a process id", pid_s);
 		goto out;
 	}
@@ -162,7 +162,7 @@ sdnotify_listen_fds(int **fds, size_t *n, char *err, size_t errlen)
 		rc = 0;
 		goto out;
 	}
-	if (sdnotify_number(n_s, ULONG_MAX, &count) == -1) {
+	if (sdnotify_number(n_s, &count) == -1) {
 		err_set(err, errlen, "LISTEN_FDS=%s: not a number", n_s);
 		goto out;
 	}
