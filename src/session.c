@@ -855,22 +855,16 @@ session_refuse(struct worker *w, struct route_rt *rt, int fd,
     const struct addr *client, enum session_end why)
 {
 	struct session	 s;
-	char		 c[ADDR_STRLEN];
 
 	session_count(pool_stats_slot(rt->route->pool->stats, w->index), why,
 	    0, 0);
-	if (w->alog != NULL) {
-		/* The access log's formatter wants a session: a bare one. */
-		memset(&s, 0, sizeof(s));
-		s.w = w;
-		s.rt = rt;
-		s.client = *client;
-		s.start_ms = util_now_ms();
-		session_access_log(&s, why, 0);
-	} else
-		log_info("route=%s client=%s upstream=- msg=\"session end\" "
-		    "end=%s up=0 down=0 duration=0.000s", rt->route->name,
-		    addr_format(client, c, sizeof(c)), session_end_name(why));
+	/* The session line as any other: a bare session, no upstream. */
+	memset(&s, 0, sizeof(s));
+	s.w = w;
+	s.rt = rt;
+	s.client = *client;
+	s.start_ms = util_now_ms();
+	session_log_end(&s, why, 0);
 	close(fd);
 }
 
