@@ -556,7 +556,7 @@ control_ready_file(const char *path, const struct config *cfg, const int *fds)
 }
 
 int
-control_run(struct config *cfg, const int *fds, size_t nfds,
+control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
     struct accesslog *alog, const char *ready)
 {
 	const int	*sigs = control_sigs;
@@ -589,13 +589,14 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 	/* Handlers in: what came while held is delivered to them now. */
 	control_mask(SIG_UNBLOCK);
 	c.start_time = (uint64_t)time(NULL);
-	if (cfg->admin_on) {
+	if (afd != -1) {
 		char	 err[512], abuf[ADDR_STRLEN];
 
 		c.admin_cfg = config_ref(cfg);
-		if ((c.admin = admin_start(c.base, &cfg->admin,
-		    &cfg->admin_allow, control_fill, control_release, &c, err,
-		    sizeof(err))) == NULL) {
+		c.admin = admin_start(c.base, afd, &cfg->admin_allow,
+		    control_fill, control_release, &c, err, sizeof(err));
+		afd = -1;	/* the admin's now, even when that failed */
+		if (c.admin == NULL) {
 			log_error("msg=\"admin: %s\"", err);
 			goto out;
 		}
@@ -662,6 +663,8 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		worker_join(c.w[i]);
 	rc = 0;
 out:
+	if (afd != -1)
+		close(afd);	/* we never got as far as serving on it */
 	admin_stop(c.admin);
 	if (c.admin_cfg != NULL)
 		config_unref(c.admin_cfg);

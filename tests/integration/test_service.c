@@ -349,6 +349,40 @@ test_admin_ready(void **state)
 	}
 }
 
+/*
+ * An admin port already taken stops start-up as a listener's would: exit
+ * 1, the admin line's FILE:LINE and the reason on stderr, and never a
+ * "started" line first.  (It used to say "started", then fail.)
+ */
+static void
+test_admin_busy(void **state)
+{
+	const char	*args[] = { "-c", NULL, NULL };
+	char		 conf[H_PATH + 32], text[256], want[H_PATH + 128];
+	char		*out = NULL, *err = NULL;
+	int		 busy, port, rc;
+
+	(void)state;
+	busy = h_listen_socket(AF_INET, &port);
+	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n[route a]\nlisten = %s\n"
+	    "upstream = 127.0.0.1:9\n", port,
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	h_write_file(conf, sizeof(conf), h_tmpdir(), "busy.ini", text);
+	args[1] = conf;
+	rc = h_run(args, &out, &err, 10000);
+	if (rc != 1)
+		fail_msg("relay46 exited %d, not 1; stderr:\n%s", rc, err);
+	snprintf(want, sizeof(want), "%s:3: admin: listen 127.0.0.1:%d: %s",
+	    conf, port, strerror(EADDRINUSE));
+	H_ASSERT_CONTAINS(err, want);
+	if (strstr(err, "started") != NULL)
+		fail_msg("\"started\" before the admin bind failed:\n%s", err);
+	free(out);
+	free(err);
+	close(busy);
+}
+
 /* --- systemd ---------------------------------------------------------- */
 
 /* A datagram socket at ${path}, standing in for systemd's notify socket. */
@@ -704,6 +738,7 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_admin, h_teardown),
 		cmocka_unit_test_teardown(test_admin_ready, h_teardown),
+		cmocka_unit_test_teardown(test_admin_busy, h_teardown),
 		cmocka_unit_test_teardown(test_notify, h_teardown),
 		cmocka_unit_test_teardown(test_listen_fds, h_teardown),
 		cmocka_unit_test_teardown(test_user, h_teardown),

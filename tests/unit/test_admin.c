@@ -119,7 +119,7 @@ loopback(int family, struct addr *a)
 
 /*
  * A port nobody listens on now: bind port 0, read what the kernel chose,
- * close.  addr_parse() takes ports 1..65535 only, so admin_start() cannot
+ * close.  addr_parse() takes ports 1..65535 only, so admin_open() cannot
  * be given 0 itself.  Returns 0 if ${family} has no loopback here.
  */
 static unsigned
@@ -150,7 +150,7 @@ fx_start(struct fx *fx, int family, const char *allow)
 {
 	char		 err[256];
 	unsigned	 port;
-	int		 tries;
+	int		 fd, tries;
 
 	memset(fx, 0, sizeof(*fx));
 	assert_non_null(fx->base = event_base_new());
@@ -164,9 +164,13 @@ fx_start(struct fx *fx, int family, const char *allow)
 		assert_true(loopback(family, &fx->addr));
 		addr_set_port(&fx->addr, port);
 		err[0] = '\0';
-		fx->admin = admin_start(fx->base, &fx->addr, &fx->acl, fill_cb,
-		    release_cb, fx, err, sizeof(err));
-		if (fx->admin == NULL && strstr(err, "in use") == NULL)
+		if ((fd = admin_open(&fx->addr, err, sizeof(err))) == -1) {
+			if (strstr(err, "in use") == NULL)
+				fail_msg("admin_open: %s", err);
+			continue;
+		}
+		if ((fx->admin = admin_start(fx->base, fd, &fx->acl, fill_cb,
+		    release_cb, fx, err, sizeof(err))) == NULL)
 			fail_msg("admin_start: %s", err);
 	}
 	assert_non_null(fx->admin);
@@ -561,16 +565,13 @@ static void
 test_start_errors(void **state)
 {
 	struct fx	 fx;
-	struct admin	*a;
 	char		 err[256], want[128], abuf[ADDR_STRLEN];
 
 	(void)state;
 	admin_stop(NULL);
 	/* The port of a running admin is taken, and the reason says so. */
 	assert_true(fx_start(&fx, AF_INET, NULL));
-	a = admin_start(fx.base, &fx.addr, NULL, fill_cb, release_cb, &fx,
-	    err, sizeof(err));
-	assert_null(a);
+	assert_int_equal(admin_open(&fx.addr, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "listen %s: %s",
 	    addr_format(&fx.addr, abuf, sizeof(abuf)), strerror(EADDRINUSE));
 	assert_string_equal(err, want);
