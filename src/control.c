@@ -80,6 +80,82 @@ control_live(const struct control *c)
 	return n;
 }
 
+/* One upstream's line in the snapshot: its state, read now. */
+static void
+control_fill_upstream(struct metrics_upstream *mu, struct upstream *u)
+{
+	mu->name = u->name;
+	mu->up = atomic_load(&u->up);
+	mu->present = atomic_load(&u->present);
+	mu->backup = u->backup;
+	mu->weight = u->weight;
+	mu->live = atomic_load(&u->live);
+	mu->connects = atomic_load(&u->connects);
+	mu->connect_fails = atomic_load(&u->connect_fails);
+}
+
+/* The counters of route ${r}: each worker's slot, summed. */
+static void
+control_fill_counters(struct metrics_route *mr, const struct route *r)
+{
+	struct route_stats	*st = r->pool->stats;
+	struct route_stats_slot	*sl;
+	size_t			 j;
+	unsigned		 k;
+
+	mr->name = r->name;
+	/* Nobody but its worker writes a slot: relaxed reads suffice. */
+	for (k = 0; k < st->nslots; k++) {
+		sl = &st->slot[k];
+		mr->active += atomic_load_explicit(&sl->active,
+		    memory_order_relaxed);
+		mr->bytes_up += atomic_load_explicit(&sl->bytes_up,
+		    memory_order_relaxed);
+		mr->bytes_down += atomic_load_explicit(&sl->bytes_down,
+		    memory_order_relaxed);
+		for (j = 0; j < METRICS_CONNECT_BUCKETS + 1; j++)
+			mr->connect_buckets[j] += atomic_load_explicit(
+			    &sl->connect_buckets[j], memory_order_relaxed);
+		mr->connect_sum += (double)atomic_load_explicit(
+		    &sl->connect_sum_us, memory_order_relaxed) / 1e6;
+	}
+}
+
+/*
+ * Route ${r} into *${mr}, which it fills from zero, so that a slot left
+ * by a route given up on (out of memory) holds nothing of it.  Returns 0,
+ * or -1 having freed what it allocated.
+ */
+static int
+control_fill_route(struct metrics_route *mr, const struct route *r,
+    const char *const *names)
+{
+	struct route_stats	*st = r->pool->stats;
+	uint64_t		*res;
+	size_t			 j, n;
+	unsigned		 k;
+
+	memset(mr, 0, sizeof(*mr));
+	n = pool_count(r->pool);
+	if ((res = calloc(SESSION_END_COUNT, sizeof(*res))) == NULL ||
+	    (mr->ups = calloc(n + 1, sizeof(*mr->ups))) == NULL) {
+		free(res);
+		return -1;
+	}
+	control_fill_counters(mr, r);
+	/* Copied one by one: they are atomics that workers add to. */
+	for (j = 0; j < SESSION_END_COUNT; j++)
+		for (k = 0; k < st->nslots; k++)
+			res[j] += atomic_load_explicit(&st->slot[k].ends[j],
+			    memory_order_relaxed);
+	mr->result_names = names;
+	mr->results = res;
+	mr->nresults = SESSION_END_COUNT;
+	for (j = 0; j < n; j++)
+		control_fill_upstream(&mr->ups[mr->nups++], &r->pool->u[j]);
+	return 0;
+}
+
 /* /metrics, /status, /: sum the workers' and the routes' counters now. */
 static void
 control_fill(void *arg, struct metrics_snapshot *m)
@@ -87,14 +163,7 @@ control_fill(void *arg, struct metrics_snapshot *m)
 	static const char	*names[SESSION_END_COUNT];
 	struct control		*c = arg;
 	const struct config	*cfg = c->cfg;
-	struct metrics_route	*mr;
-	struct metrics_upstream	*mu;
-	struct route_stats	*st;
-	struct route_stats_slot	*sl;
-	struct pool		*p;
-	struct upstream		*u;
-	uint64_t		*res;
-	size_t			 i, j, n;
+	size_t			 i;
 	unsigned		 k;
 
 	for (i = 0; i < SESSION_END_COUNT; i++)
@@ -112,56 +181,11 @@ control_fill(void *arg, struct metrics_snapshot *m)
 	    accesslog_dropped(c->alog) : 0;
 	if ((m->routes = calloc(cfg->nroutes, sizeof(*m->routes))) == NULL)
 		return;		/* an empty page rather than none */
-	for (i = 0; i < cfg->nroutes; i++) {
-		mr = &m->routes[m->nroutes];
-		p = cfg->routes[i].pool;
-		st = p->stats;
-		mr->name = cfg->routes[i].name;
-		/* Each worker's slot, summed: nobody else writes them. */
-		for (k = 0; k < st->nslots; k++) {
-			sl = &st->slot[k];
-			mr->active += atomic_load_explicit(&sl->active,
-			    memory_order_relaxed);
-			mr->bytes_up += atomic_load_explicit(&sl->bytes_up,
-			    memory_order_relaxed);
-			mr->bytes_down += atomic_load_explicit(&sl->bytes_down,
-			    memory_order_relaxed);
-			for (j = 0; j < METRICS_CONNECT_BUCKETS + 1; j++)
-				mr->connect_buckets[j] += atomic_load_explicit(
-				    &sl->connect_buckets[j],
-				    memory_order_relaxed);
-			mr->connect_sum += (double)atomic_load_explicit(
-			    &sl->connect_sum_us, memory_order_relaxed) / 1e6;
-		}
-		mr->result_names = names;
-		/* Copied one by one: they are atomics that workers add to. */
-		if ((res = calloc(SESSION_END_COUNT, sizeof(*res))) == NULL)
-			continue;
-		for (j = 0; j < SESSION_END_COUNT; j++)
-			for (k = 0; k < st->nslots; k++)
-				res[j] += atomic_load_explicit(
-				    &st->slot[k].ends[j], memory_order_relaxed);
-		mr->results = res;
-		mr->nresults = SESSION_END_COUNT;
-		n = pool_count(p);
-		if ((mr->ups = calloc(n + 1, sizeof(*mr->ups))) == NULL) {
-			free(res);
-			continue;
-		}
-		m->nroutes++;
-		for (j = 0; j < n; j++) {
-			u = &p->u[j];
-			mu = &mr->ups[mr->nups++];
-			mu->name = u->name;
-			mu->up = atomic_load(&u->up);
-			mu->present = atomic_load(&u->present);
-			mu->backup = u->backup;
-			mu->weight = u->weight;
-			mu->live = atomic_load(&u->live);
-			mu->connects = atomic_load(&u->connects);
-			mu->connect_fails = atomic_load(&u->connect_fails);
-		}
-	}
+	/* A route out of memory is left out; the page shows the rest. */
+	for (i = 0; i < cfg->nroutes; i++)
+		if (control_fill_route(&m->routes[m->nroutes], &cfg->routes[i],
+		    names) == 0)
+			m->nroutes++;
 }
 
 static void
