@@ -82,9 +82,12 @@ control_live(const struct control *c)
 
 /* One upstream's line in the snapshot: its state, read now. */
 static void
-control_fill_upstream(struct metrics_upstream *mu, struct upstream *u)
+control_fill_upstream(struct metrics_upstream *mu, const struct route *r,
+    struct upstream *u)
 {
 	mu->name = u->name;
+	mu->host = r->specs[u->spec].text;
+	mu->checked = r->health_check;
 	mu->up = atomic_load(&u->up);
 	mu->present = atomic_load(&u->present);
 	mu->backup = u->backup;
@@ -92,6 +95,7 @@ control_fill_upstream(struct metrics_upstream *mu, struct upstream *u)
 	mu->live = atomic_load(&u->live);
 	mu->connects = atomic_load(&u->connects);
 	mu->connect_fails = atomic_load(&u->connect_fails);
+	mu->check_fails = atomic_load(&u->check_fails);
 }
 
 /* The counters of route ${r}: each worker's slot, summed. */
@@ -152,7 +156,7 @@ control_fill_route(struct metrics_route *mr, const struct route *r,
 	mr->results = res;
 	mr->nresults = SESSION_END_COUNT;
 	for (j = 0; j < n; j++)
-		control_fill_upstream(&mr->ups[mr->nups++], &r->pool->u[j]);
+		control_fill_upstream(&mr->ups[mr->nups++], r, &r->pool->u[j]);
 	return 0;
 }
 

@@ -80,6 +80,7 @@ fill_cb(void *arg, struct metrics_snapshot *s)
 	assert_non_null(r = calloc(1, sizeof(*r)));
 	assert_non_null(u = calloc(1, sizeof(*u)));
 	u->name = "127.0.0.1:8000";
+	u->host = "backend.internal:8000";	/* a host name line */
 	u->up = u->present = true;
 	u->weight = 1;
 	u->connects = 9;
@@ -383,6 +384,41 @@ test_pages(void **state)
 }
 
 /*
+ * An upstream no check tests shows as "unchecked" on every page, never
+ * "up", and its host name shows beside its address.
+ */
+static void
+test_health_pages(void **state)
+{
+	struct fx	 fx;
+	struct resp	 r;
+
+	(void)state;
+	assert_true(fx_start(&fx, AF_INET, NULL));
+	fetch_str(&fx, "GET /status HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", &r);
+	assert_non_null(strstr(r.body, "{\"address\":\"127.0.0.1:8000\","
+	    "\"host\":\"backend.internal:8000\",\"health\":\"unchecked\","));
+	assert_non_null(strstr(r.body, "\"checked\":false,\"check_fails\":0}"));
+	free(r.raw);
+	fetch_str(&fx, "GET /metrics HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", &r);
+	assert_non_null(strstr(r.body, "\nrelay46_upstream_checked{route=\"web\","
+	    "upstream=\"127.0.0.1:8000\"} 0\n"));
+	assert_non_null(strstr(r.body, "\nrelay46_upstream_info{route=\"web\","
+	    "upstream=\"127.0.0.1:8000\",host=\"backend.internal:8000\"} 1\n"));
+	assert_null(strstr(r.body, "health checks pass"));
+	free(r.raw);
+	fetch_str(&fx, "GET / HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", &r);
+	assert_non_null(strstr(r.body, "<td>127.0.0.1:8000</td>"
+	    "<td>backend.internal:8000</td><td>unchecked</td>"));
+	free(r.raw);
+	fx_stop(&fx);
+	assert_int_equal(fx.fills, 3);
+}
+
+/*
  * HEAD: the headers GET would send, no body, for a page and for an error;
  * HTTP/1.0 gets an answer too.
  */
@@ -591,6 +627,7 @@ main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_start_errors),
+		cmocka_unit_test(test_health_pages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
