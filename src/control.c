@@ -583,15 +583,146 @@ control_ready_file(const char *path, const struct config *cfg, const int *fds)
 	return 0;
 }
 
+/* Serve the admin endpoint on ${afd} (ours now; -1: none). */
+static int
+control_admin_start(struct control *c, struct config *cfg, int afd)
+{
+	char	 err[512], abuf[ADDR_STRLEN];
+
+	if (afd == -1)
+		return 0;
+	c->admin_cfg = config_ref(cfg);
+	if ((c->admin = admin_start(c->base, afd, &cfg->admin_allow,
+	    control_fill, control_release, c, err, sizeof(err))) == NULL) {
+		log_error("msg=\"admin: %s\"", err);
+		return -1;
+	}
+	log_info("addr=%s msg=\"admin endpoint listening\"",
+	    addr_format(&cfg->admin, abuf, sizeof(abuf)));
+	return 0;
+}
+
+/*
+ * Make a worker for each share of ${fds} (main_listen's order: each
+ * worker gets its own socket of every address).  *${given} counts the
+ * fds handed over, which are the workers' from then on.
+ */
+static int
+control_workers_new(struct control *c, struct config *cfg, const int *fds,
+    size_t nfds, size_t *given)
+{
+	size_t	 i, per = nfds / cfg->workers;
+
+	/* Kept to hand the ones that stay over on a reload. */
+	if ((c->lfds = calloc(nfds + 1, sizeof(*c->lfds))) == NULL ||
+	    (c->w = calloc(cfg->workers, sizeof(*c->w))) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	memcpy(c->lfds, fds, nfds * sizeof(*fds));
+	c->per = per;
+	for (i = 0; i < cfg->workers; i++) {
+		c->w[i] = worker_new(cfg, fds + i * per, per, control_drained,
+		    c);
+		*given = (i + 1) * per;
+		if (c->w[i] == NULL) {
+			log_error("msg=\"cannot set up worker %zu\"", i);
+			return -1;
+		}
+		c->w[i]->index = (unsigned)i;
+		c->w[i]->alog = c->alog;
+		c->w[i]->reloaded = control_reloaded;
+		c->nw++;
+	}
+	return 0;
+}
+
+/* Health checks, then the workers' threads: from now on we serve. */
+static int
+control_workers_start(struct control *c, struct config *cfg)
+{
+	unsigned	 i;
+
+	if ((c->health = health_start(c->base, cfg)) == NULL) {
+		log_error("msg=\"cannot start health checks\"");
+		return -1;
+	}
+	for (i = 0; i < c->nw; i++)
+		if (worker_start(c->w[i]) == -1) {
+			log_error("msg=\"cannot start a worker: %s\"",
+			    strerror(errno));
+			/* Those started must be stopped before they are freed. */
+			control_each(c, worker_abort);
+			for (i = 0; i < c->nw; i++)
+				worker_join(c->w[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/* Listening since main_listen, serving from now on: tell systemd. */
+static void
+control_ready(struct control *c)
+{
+	struct timeval	 tv = { CONTROL_STATUS_SECS, 0 };
+
+	control_status(c, "READY=1\n");
+	if (getenv("NOTIFY_SOCKET") != NULL &&
+	    (c->status_timer = event_new(c->base, -1, EV_PERSIST,
+	    control_status_cb, c)) != NULL)
+		event_add(c->status_timer, &tv);
+}
+
+/* Undo control_run(), whatever it got to; ${sev}: its signal events. */
+static void
+control_free(struct control *c, struct event **sev)
+{
+	size_t	 i;
+
+	admin_stop(c->admin);
+	if (c->admin_cfg != NULL)
+		config_unref(c->admin_cfg);
+	health_stop(c->health);
+	for (i = 0; i < c->nw; i++)
+		worker_free(c->w[i]);
+	free(c->w);
+	/* After the workers: their last sessions were still logging. */
+	accesslog_close(c->alog);
+	for (i = 0; i < NELEM(control_sigs); i++)
+		if (sev[i] != NULL)
+			event_free(sev[i]);
+	if (c->stop_timer != NULL)
+		event_free(c->stop_timer);
+	if (c->status_timer != NULL)
+		event_free(c->status_timer);
+	if (c->reload_ev != NULL)
+		event_free(c->reload_ev);
+	free(c->lfds);
+	config_unref(c->cfg);
+	if (c->drained_ev != NULL)
+		event_free(c->drained_ev);
+	/*
+	 * Host name lookups cancelled by health_stop() free themselves from
+	 * the loop: let them (every other event is gone by now).
+	 */
+	for (i = 0; c->base != NULL && resolve_pending() > 0 && i < 16; i++)
+		(void)event_base_loop(c->base, EVLOOP_NONBLOCK);
+	if (resolve_pending() > 0)
+		log_warn("msg=\"%u host name lookups did not finish\"",
+		    resolve_pending());
+	if (c->base != NULL)
+		event_base_free(c->base);
+}
+
 int
 control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
     struct accesslog *alog, const char *ready)
 {
-	const int	*sigs = control_sigs;
 	struct event	*sev[NELEM(control_sigs)] = { NULL };
 	struct control	 c;
-	size_t		 i, per, given = 0;
+	size_t		 i, given = 0;
 	int		 rc = 1;
+	bool		 bad;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = config_ref(cfg);
@@ -609,83 +740,28 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 		goto out;
 	}
 	for (i = 0; i < NELEM(control_sigs); i++)
-		if ((sev[i] = evsignal_new(c.base, sigs[i], control_signal_cb,
-		    &c)) == NULL || evsignal_add(sev[i], NULL) == -1) {
+		if ((sev[i] = evsignal_new(c.base, control_sigs[i],
+		    control_signal_cb, &c)) == NULL ||
+		    evsignal_add(sev[i], NULL) == -1) {
 			log_error("msg=\"cannot handle signals\"");
 			goto out;
 		}
 	/* Handlers in: what came while held is delivered to them now. */
 	control_mask(SIG_UNBLOCK);
 	c.start_time = (uint64_t)time(NULL);
-	if (afd != -1) {
-		char	 err[512], abuf[ADDR_STRLEN];
-
-		c.admin_cfg = config_ref(cfg);
-		c.admin = admin_start(c.base, afd, &cfg->admin_allow,
-		    control_fill, control_release, &c, err, sizeof(err));
-		afd = -1;	/* the admin's now, even when that failed */
-		if (c.admin == NULL) {
-			log_error("msg=\"admin: %s\"", err);
-			goto out;
-		}
-		log_info("addr=%s msg=\"admin endpoint listening\"",
-		    addr_format(&cfg->admin, abuf, sizeof(abuf)));
-	}
+	bad = control_admin_start(&c, cfg, afd) == -1;
+	afd = -1;	/* the admin's now, even when that failed */
+	if (bad)
+		goto out;
 	if (ready != NULL && control_ready_file(ready, cfg, fds) == -1)
 		log_warn("msg=\"cannot write %s: %s\"", ready,
 		    strerror(errno));
 	/* Everything is bound and open: no thread may start as root. */
-	if (control_privdrop(cfg) == -1)
+	if (control_privdrop(cfg) == -1 ||
+	    control_workers_new(&c, cfg, fds, nfds, &given) == -1 ||
+	    control_workers_start(&c, cfg) == -1)
 		goto out;
-	/* Each worker gets its own socket of every address (main_listen). */
-	per = nfds / cfg->workers;
-	/* Kept to hand the ones that stay over on a reload. */
-	if ((c.lfds = calloc(nfds + 1, sizeof(*c.lfds))) == NULL) {
-		log_error("msg=\"out of memory\"");
-		goto out;
-	}
-	memcpy(c.lfds, fds, nfds * sizeof(*fds));
-	c.per = per;
-	if ((c.w = calloc(cfg->workers, sizeof(*c.w))) == NULL) {
-		log_error("msg=\"out of memory\"");
-		goto out;
-	}
-	for (i = 0; i < cfg->workers; i++) {
-		c.w[i] = worker_new(cfg, fds + i * per, per, control_drained,
-		    &c);
-		given = (i + 1) * per;
-		if (c.w[i] == NULL) {
-			log_error("msg=\"cannot set up worker %zu\"", i);
-			goto out;
-		}
-		c.w[i]->index = (unsigned)i;
-		c.w[i]->alog = c.alog;
-		c.w[i]->reloaded = control_reloaded;
-		c.nw++;
-	}
-	if ((c.health = health_start(c.base, cfg)) == NULL) {
-		log_error("msg=\"cannot start health checks\"");
-		goto out;
-	}
-	for (i = 0; i < c.nw; i++)
-		if (worker_start(c.w[i]) == -1) {
-			log_error("msg=\"cannot start a worker: %s\"",
-			    strerror(errno));
-			/* Those started must be stopped before they are freed. */
-			control_each(&c, worker_abort);
-			for (i = 0; i < c.nw; i++)
-				worker_join(c.w[i]);
-			goto out;
-		}
-	/* Listening since main_listen, serving from now on: tell systemd. */
-	control_status(&c, "READY=1\n");
-	if (getenv("NOTIFY_SOCKET") != NULL &&
-	    (c.status_timer = event_new(c.base, -1, EV_PERSIST,
-	    control_status_cb, &c)) != NULL) {
-		struct timeval	 tv = { CONTROL_STATUS_SECS, 0 };
-
-		event_add(c.status_timer, &tv);
-	}
+	control_ready(&c);
 	event_base_dispatch(c.base);
 	for (i = 0; i < c.nw; i++)
 		worker_join(c.w[i]);
@@ -693,41 +769,9 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 out:
 	if (afd != -1)
 		close(afd);	/* we never got as far as serving on it */
-	admin_stop(c.admin);
-	if (c.admin_cfg != NULL)
-		config_unref(c.admin_cfg);
 	/* Descriptors never handed to a worker are still ours. */
 	for (i = given; fds != NULL && i < nfds; i++)
 		close(fds[i]);
-	health_stop(c.health);
-	for (i = 0; i < c.nw; i++)
-		worker_free(c.w[i]);
-	free(c.w);
-	/* After the workers: their last sessions were still logging. */
-	accesslog_close(c.alog);
-	for (i = 0; i < NELEM(control_sigs); i++)
-		if (sev[i] != NULL)
-			event_free(sev[i]);
-	if (c.stop_timer != NULL)
-		event_free(c.stop_timer);
-	if (c.status_timer != NULL)
-		event_free(c.status_timer);
-	if (c.reload_ev != NULL)
-		event_free(c.reload_ev);
-	free(c.lfds);
-	config_unref(c.cfg);
-	if (c.drained_ev != NULL)
-		event_free(c.drained_ev);
-	/*
-	 * Host name lookups cancelled by health_stop() free themselves from
-	 * the loop: let them (every other event is gone by now).
-	 */
-	for (i = 0; c.base != NULL && resolve_pending() > 0 && i < 16; i++)
-		(void)event_base_loop(c.base, EVLOOP_NONBLOCK);
-	if (resolve_pending() > 0)
-		log_warn("msg=\"%u host name lookups did not finish\"",
-		    resolve_pending());
-	if (c.base != NULL)
-		event_base_free(c.base);
+	control_free(&c, sev);
 	return rc;
 }
