@@ -470,6 +470,43 @@ test_admin_health(void **state)
 	close(fd3);
 }
 
+/*
+ * The admin socket is bound once, at start: a reload that moves admin is
+ * applied otherwise, says the move needs a restart, and the endpoint
+ * keeps answering where it was.
+ */
+static void
+test_admin_reload_moved(void **state)
+{
+	static const char	 conf[] = "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n[route a]\nlisten = %s\n"
+	    "upstream = 127.0.0.1:9\n";
+	struct h_relay		*r;
+	char			 text[256], listen[64], *resp;
+	int			 port, port2, fd;
+
+	(void)state;
+	port = h_free_port(AF_INET);
+	port2 = h_free_port(AF_INET);
+	snprintf(listen, sizeof(listen), "%s",
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	r = h_relay_start(conf, port, listen);
+	snprintf(text, sizeof(text), conf, port2, listen);
+	h_replace_file(r->conf, text);
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "msg=\"configuration reloaded\"");
+	H_EXPECT_LOG(r, "reload: a change of admin takes effect at the next "
+	    "restart");
+	resp = http_get(port, "/status");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	free(resp);
+	fd = h_connect_port(AF_INET, port2, H_IO_MS);
+	if (fd != -1)
+		fail_msg("the new admin port %d answers before a restart",
+		    port2);
+	h_relay_finish(r);
+}
+
 /* --- systemd ---------------------------------------------------------- */
 
 /* A datagram socket at ${path}, standing in for systemd's notify socket. */
@@ -827,6 +864,7 @@ main(void)
 		cmocka_unit_test_teardown(test_admin_ready, h_teardown),
 		cmocka_unit_test_teardown(test_admin_busy, h_teardown),
 		cmocka_unit_test_teardown(test_admin_health, h_teardown),
+		cmocka_unit_test_teardown(test_admin_reload_moved, h_teardown),
 		cmocka_unit_test_teardown(test_notify, h_teardown),
 		cmocka_unit_test_teardown(test_listen_fds, h_teardown),
 		cmocka_unit_test_teardown(test_user, h_teardown),
