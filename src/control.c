@@ -1,6 +1,7 @@
 #include "autoconf.h"
 
 #include <sys/socket.h>
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -359,66 +360,51 @@ control_kept(const struct control *c, const struct addr *a)
 }
 
 /*
- * SIGHUP: read the file again.  A bad file changes nothing.  A good one:
- * listening sockets whose address stays are handed to the new routes as
- * they are (their accept queue never closes, so no client is refused),
- * new addresses are bound (all of them first: one failure and nothing
- * changes), addresses gone are closed by the workers; sessions under way
- * keep the configuration they started with.
+ * A reload's new configuration, or NULL (logged, refused) if the file has
+ * errors or asks for what only a restart can do.
  */
-static void
-control_reload(struct control *c)
+static struct config *
+control_reload_load(struct control *c)
 {
 	struct config	*n;
-	const struct route *r;
-	char		*errs = NULL, *line, *save = NULL, err[512], why[600];
-	char		 abuf[ADDR_STRLEN];
-	int		*nfds, *tmp;
-	size_t		 i, j, k, k2, nper = 0, nw = c->nw;
-	unsigned	 w;
+	char		*errs = NULL, *line, *save = NULL, why[128];
 
-	if (c->stopping)
-		return;
-	if (c->reloading) {
-		log_warn("msg=\"SIGHUP: a reload is still under way; try again "
-		    "in a moment\"");
-		return;
-	}
-	if (c->cfg->path == NULL) {
-		log_warn("msg=\"SIGHUP: started without a file (-l/-u): "
-		    "nothing to reload\"");
-		return;
-	}
-	log_info("msg=\"SIGHUP: reloading %s\"", c->cfg->path);
-	/* systemd (253 on) wants the time with RELOADING=1. */
-	snprintf(why, sizeof(why), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
-	    (unsigned long long)util_now_us());
-	control_status(c, why);
 	if ((n = config_load(c->cfg->path, &errs)) == NULL) {
 		for (line = errs != NULL ? strtok_r(errs, "\n", &save) : NULL;
 		    line != NULL; line = strtok_r(NULL, "\n", &save))
 			log_error("msg=\"reload: %s\"", line);
 		free(errs);
 		control_reload_refused(c, "the file has errors");
-		return;
+		return NULL;
 	}
 	if (n->workers != c->nw) {
 		snprintf(why, sizeof(why), "workers changed from %u to %u, "
 		    "which needs a restart", c->nw, n->workers);
 		config_unref(n);
 		control_reload_refused(c, why);
-		return;
+		return NULL;
 	}
 	control_reload_fixed(c->cfg, n);
-	for (i = 0; i < n->nroutes; i++)
-		nper += n->routes[i].nlisten;
-	if ((nfds = calloc(nper * nw + 1, sizeof(*nfds))) == NULL ||
-	    (tmp = calloc(nw, sizeof(*tmp))) == NULL) {
-		free(nfds);
-		config_unref(n);
-		control_reload_refused(c, "out of memory");
-		return;
-	}
+	return n;
+}
+
+/*
+ * Fill ${nfds} (worker by worker, ${nper} each) with ${n}'s listening
+ * sockets: the running ones for addresses that stay, new ones for the
+ * rest.  All or nothing: on a failure, close what this opened and return
+ * -1 with the reason in ${why}.
+ */
+static int
+control_reload_bind(struct control *c, const struct config *n, int *nfds,
+    size_t nper, char *why, size_t whylen)
+{
+	const struct route *r;
+	char		 err[512], abuf[ADDR_STRLEN];
+	int		 tmp[CONFIG_WORKERS_MAX];
+	size_t		 i, j, k, k2, nw = c->nw;
+	unsigned	 w;
+
+	assert(nw <= CONFIG_WORKERS_MAX);	/* config.c caps workers */
 	for (i = 0, k = 0; i < n->nroutes; i++) {
 		r = &n->routes[i];
 		for (j = 0; j < r->nlisten; j++, k++) {
@@ -430,11 +416,10 @@ control_reload(struct control *c)
 			}
 			if (listener_open(&r->listen[j], r->keepalive,
 			    (unsigned)nw, tmp, err, sizeof(err)) == -1) {
-				snprintf(why, sizeof(why), "route %s: %s%s",
-				    r->name, err, errno == EACCES &&
-				    geteuid() != 0 ? " (relay46 no longer runs "
-				    "as root: a new port below 1024 needs a "
-				    "restart)" : "");
+				snprintf(why, whylen, "route %s: %s%s", r->name,
+				    err, errno == EACCES && geteuid() != 0 ?
+				    " (relay46 no longer runs as root: a new "
+				    "port below 1024 needs a restart)" : "");
 				goto undo;
 			}
 			log_info("route=%s addr=%s msg=\"listening\"",
@@ -444,6 +429,27 @@ control_reload(struct control *c)
 				nfds[w * nper + k] = tmp[w];
 		}
 	}
+	return 0;
+undo:
+	/* Close what this reload opened; the kept sockets are the workers'. */
+	for (i = 0; i < k; i++) {
+		for (k2 = 0; k2 < c->per && nfds[i] != c->lfds[k2]; k2++)
+			;
+		if (k2 == c->per)
+			for (w = 0; w < nw; w++)
+				close(nfds[w * nper + i]);
+	}
+	return -1;
+}
+
+/* Hand ${n} and its sockets ${nfds} over: from now on it is the config. */
+static void
+control_reload_apply(struct control *c, struct config *n, int *nfds,
+    size_t nper)
+{
+	size_t		 i, j;
+	unsigned	 w;
+
 	/* Health and counters carry over for routes that keep their name. */
 	for (i = 0; i < n->nroutes; i++)
 		for (j = 0; j < c->cfg->nroutes; j++)
@@ -457,7 +463,7 @@ control_reload(struct control *c)
 	c->reloading = true;
 	atomic_store(&c->reload_acks, 0);
 	atomic_store(&c->reload_fails, 0);
-	for (w = 0; w < nw; w++)
+	for (w = 0; w < c->nw; w++)
 		if (worker_reload(c->w[w], n, nfds + w * nper, nper) == -1) {
 			/* Nothing to wait for from this one. */
 			log_error("msg=\"reload: out of memory handing over "
@@ -476,21 +482,57 @@ control_reload(struct control *c)
 	}
 	config_unref(c->cfg);
 	c->cfg = n;
-	free(tmp);
-	return;
-undo:
-	/* Close what this reload opened; the kept sockets are the workers'. */
-	for (i = 0; i < k; i++) {
-		for (k2 = 0; k2 < c->per && nfds[i] != c->lfds[k2]; k2++)
-			;
-		if (k2 == c->per)
-			for (w = 0; w < nw; w++)
-				close(nfds[w * nper + i]);
+}
+
+/*
+ * SIGHUP: read the file again.  A bad file changes nothing.  A good one:
+ * listening sockets whose address stays are handed to the new routes as
+ * they are (their accept queue never closes, so no client is refused),
+ * new addresses are bound (all of them first: one failure and nothing
+ * changes), addresses gone are closed by the workers; sessions under way
+ * keep the configuration they started with.
+ */
+static void
+control_reload(struct control *c)
+{
+	struct config	*n;
+	char		 why[600];
+	int		*nfds;
+	size_t		 i, nper = 0;
+
+	if (c->stopping)
+		return;
+	if (c->reloading) {
+		log_warn("msg=\"SIGHUP: a reload is still under way; try again "
+		    "in a moment\"");
+		return;
 	}
-	free(nfds);
-	free(tmp);
-	config_unref(n);
-	control_reload_refused(c, why);
+	if (c->cfg->path == NULL) {
+		log_warn("msg=\"SIGHUP: started without a file (-l/-u): "
+		    "nothing to reload\"");
+		return;
+	}
+	log_info("msg=\"SIGHUP: reloading %s\"", c->cfg->path);
+	/* systemd (253 on) wants the time with RELOADING=1. */
+	snprintf(why, sizeof(why), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
+	    (unsigned long long)util_now_us());
+	control_status(c, why);
+	if ((n = control_reload_load(c)) == NULL)
+		return;
+	for (i = 0; i < n->nroutes; i++)
+		nper += n->routes[i].nlisten;
+	if ((nfds = calloc(nper * c->nw + 1, sizeof(*nfds))) == NULL) {
+		config_unref(n);
+		control_reload_refused(c, "out of memory");
+		return;
+	}
+	if (control_reload_bind(c, n, nfds, nper, why, sizeof(why)) == -1) {
+		free(nfds);
+		config_unref(n);
+		control_reload_refused(c, why);
+		return;
+	}
+	control_reload_apply(c, n, nfds, nper);
 }
 
 static void
