@@ -214,13 +214,19 @@ admin_request_cb(struct evhttp_request *req, void *arg)
 		admin_serve(a, req, pg);
 }
 
+int
+admin_open(const struct addr *addr, char *err, size_t errlen)
+{
+	/* Bound like a listener, with a small backlog of its own. */
+	return listener_bind(addr, false, ADMIN_BACKLOG, err, errlen);
+}
+
 struct admin *
-admin_start(struct event_base *base, const struct addr *addr,
-    const struct acl *allow, admin_snapshot_fn *fill,
-    admin_release_fn *release, void *arg, char *err, size_t errlen)
+admin_start(struct event_base *base, int fd, const struct acl *allow,
+    admin_snapshot_fn *fill, admin_release_fn *release, void *arg, char *err,
+    size_t errlen)
 {
 	struct admin	*a;
-	int		 fd = -1;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL ||
 	    (a->http = evhttp_new(base)) == NULL) {
@@ -236,9 +242,6 @@ admin_start(struct event_base *base, const struct addr *addr,
 	evhttp_set_max_body_size(a->http, ADMIN_MAX_BODY);
 	evhttp_set_allowed_methods(a->http, ADMIN_PARSED_METHODS);
 	evhttp_set_gencb(a->http, admin_request_cb, a);
-	/* Bound like a listener, with a small backlog of its own. */
-	if ((fd = listener_bind(addr, false, ADMIN_BACKLOG, err, errlen)) == -1)
-		goto fail;
 	/* On success evhttp owns the socket and closes it in evhttp_free(). */
 	if (evhttp_accept_socket_with_handle(a->http, fd) == NULL) {
 		err_set(err, errlen, "admin: cannot serve on the socket");
@@ -246,8 +249,7 @@ admin_start(struct event_base *base, const struct addr *addr,
 	}
 	return a;
 fail:
-	if (fd != -1)
-		close(fd);
+	close(fd);
 	if (a != NULL && a->http != NULL)
 		evhttp_free(a->http);
 	free(a);

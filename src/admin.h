@@ -24,12 +24,22 @@ typedef void admin_snapshot_fn(void *arg, struct metrics_snapshot *s);
 typedef void admin_release_fn(void *arg, struct metrics_snapshot *s);
 
 /*
- * admin_start(base, a, allow, fill, release, arg, err, errlen): listen on
- * ${a} (bound here: call before dropping privileges) and serve.  ${allow}
- * must outlive the admin.  Returns NULL with the reason in ${err}
+ * admin_open(a, err, errlen): bind and listen on ${a}, as root if need be:
+ * main() calls it beside the route listeners, before anything says
+ * "started", so that a port in use stops start-up like theirs does.
+ * Returns the fd, which the caller owns, or -1 with the reason in ${err}
  * ("listen 127.0.0.1:9100: Address already in use").
  */
-struct admin *admin_start(struct event_base *base, const struct addr *a,
+int	 admin_open(const struct addr *a, char *err, size_t errlen);
+
+/*
+ * admin_start(base, fd, allow, fill, release, arg, err, errlen): serve on
+ * the listening socket ${fd} (from admin_open()), which the admin owns
+ * from now on, even when this fails (it is closed then).  ${allow} must
+ * outlive the admin.  Returns NULL (out of memory) with the reason in
+ * ${err}.
+ */
+struct admin *admin_start(struct event_base *base, int fd,
 	    const struct acl *allow, admin_snapshot_fn *fill,
 	    admin_release_fn *release, void *arg, char *err, size_t errlen);
 

@@ -1,6 +1,7 @@
 #include "autoconf.h"
 
 #include <sys/socket.h>
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -80,6 +81,86 @@ control_live(const struct control *c)
 	return n;
 }
 
+/* One upstream's line in the snapshot: its state, read now. */
+static void
+control_fill_upstream(struct metrics_upstream *mu, const struct route *r,
+    struct upstream *u)
+{
+	mu->name = u->name;
+	mu->host = r->specs[u->spec].text;
+	mu->checked = r->health_check;
+	mu->up = atomic_load(&u->up);
+	mu->present = atomic_load(&u->present);
+	mu->backup = u->backup;
+	mu->weight = u->weight;
+	mu->live = atomic_load(&u->live);
+	mu->connects = atomic_load(&u->connects);
+	mu->connect_fails = atomic_load(&u->connect_fails);
+	mu->check_fails = atomic_load(&u->check_fails);
+}
+
+/* The counters of route ${r}: each worker's slot, summed. */
+static void
+control_fill_counters(struct metrics_route *mr, const struct route *r)
+{
+	struct route_stats	*st = r->pool->stats;
+	struct route_stats_slot	*sl;
+	size_t			 j;
+	unsigned		 k;
+
+	mr->name = r->name;
+	/* Nobody but its worker writes a slot: relaxed reads suffice. */
+	for (k = 0; k < st->nslots; k++) {
+		sl = &st->slot[k];
+		mr->active += atomic_load_explicit(&sl->active,
+		    memory_order_relaxed);
+		mr->bytes_up += atomic_load_explicit(&sl->bytes_up,
+		    memory_order_relaxed);
+		mr->bytes_down += atomic_load_explicit(&sl->bytes_down,
+		    memory_order_relaxed);
+		for (j = 0; j < METRICS_CONNECT_BUCKETS + 1; j++)
+			mr->connect_buckets[j] += atomic_load_explicit(
+			    &sl->connect_buckets[j], memory_order_relaxed);
+		mr->connect_sum += (double)atomic_load_explicit(
+		    &sl->connect_sum_us, memory_order_relaxed) / 1e6;
+	}
+}
+
+/*
+ * Route ${r} into *${mr}, which it fills from zero, so that a slot left
+ * by a route given up on (out of memory) holds nothing of it.  Returns 0,
+ * or -1 having freed what it allocated.
+ */
+static int
+control_fill_route(struct metrics_route *mr, const struct route *r,
+    const char *const *names)
+{
+	struct route_stats	*st = r->pool->stats;
+	uint64_t		*res;
+	size_t			 j, n;
+	unsigned		 k;
+
+	memset(mr, 0, sizeof(*mr));
+	n = pool_count(r->pool);
+	if ((res = calloc(SESSION_END_COUNT, sizeof(*res))) == NULL ||
+	    (mr->ups = calloc(n + 1, sizeof(*mr->ups))) == NULL) {
+		free(res);
+		return -1;
+	}
+	control_fill_counters(mr, r);
+	/* Copied one by one: they are atomics that workers add to. */
+	for (j = 0; j < SESSION_END_COUNT; j++)
+		for (k = 0; k < st->nslots; k++)
+			res[j] += atomic_load_explicit(&st->slot[k].ends[j],
+			    memory_order_relaxed);
+	mr->result_names = names;
+	mr->results = res;
+	mr->nresults = SESSION_END_COUNT;
+	for (j = 0; j < n; j++)
+		control_fill_upstream(&mr->ups[mr->nups++], r, &r->pool->u[j]);
+	return 0;
+}
+
 /* /metrics, /status, /: sum the workers' and the routes' counters now. */
 static void
 control_fill(void *arg, struct metrics_snapshot *m)
@@ -87,14 +168,7 @@ control_fill(void *arg, struct metrics_snapshot *m)
 	static const char	*names[SESSION_END_COUNT];
 	struct control		*c = arg;
 	const struct config	*cfg = c->cfg;
-	struct metrics_route	*mr;
-	struct metrics_upstream	*mu;
-	struct route_stats	*st;
-	struct route_stats_slot	*sl;
-	struct pool		*p;
-	struct upstream		*u;
-	uint64_t		*res;
-	size_t			 i, j, n;
+	size_t			 i;
 	unsigned		 k;
 
 	for (i = 0; i < SESSION_END_COUNT; i++)
@@ -112,56 +186,11 @@ control_fill(void *arg, struct metrics_snapshot *m)
 	    accesslog_dropped(c->alog) : 0;
 	if ((m->routes = calloc(cfg->nroutes, sizeof(*m->routes))) == NULL)
 		return;		/* an empty page rather than none */
-	for (i = 0; i < cfg->nroutes; i++) {
-		mr = &m->routes[m->nroutes];
-		p = cfg->routes[i].pool;
-		st = p->stats;
-		mr->name = cfg->routes[i].name;
-		/* Each worker's slot, summed: nobody else writes them. */
-		for (k = 0; k < st->nslots; k++) {
-			sl = &st->slot[k];
-			mr->active += atomic_load_explicit(&sl->active,
-			    memory_order_relaxed);
-			mr->bytes_up += atomic_load_explicit(&sl->bytes_up,
-			    memory_order_relaxed);
-			mr->bytes_down += atomic_load_explicit(&sl->bytes_down,
-			    memory_order_relaxed);
-			for (j = 0; j < METRICS_CONNECT_BUCKETS + 1; j++)
-				mr->connect_buckets[j] += atomic_load_explicit(
-				    &sl->connect_buckets[j],
-				    memory_order_relaxed);
-			mr->connect_sum += (double)atomic_load_explicit(
-			    &sl->connect_sum_us, memory_order_relaxed) / 1e6;
-		}
-		mr->result_names = names;
-		/* Copied one by one: they are atomics that workers add to. */
-		if ((res = calloc(SESSION_END_COUNT, sizeof(*res))) == NULL)
-			continue;
-		for (j = 0; j < SESSION_END_COUNT; j++)
-			for (k = 0; k < st->nslots; k++)
-				res[j] += atomic_load_explicit(
-				    &st->slot[k].ends[j], memory_order_relaxed);
-		mr->results = res;
-		mr->nresults = SESSION_END_COUNT;
-		n = pool_count(p);
-		if ((mr->ups = calloc(n + 1, sizeof(*mr->ups))) == NULL) {
-			free(res);
-			continue;
-		}
-		m->nroutes++;
-		for (j = 0; j < n; j++) {
-			u = &p->u[j];
-			mu = &mr->ups[mr->nups++];
-			mu->name = u->name;
-			mu->up = atomic_load(&u->up);
-			mu->present = atomic_load(&u->present);
-			mu->backup = u->backup;
-			mu->weight = u->weight;
-			mu->live = atomic_load(&u->live);
-			mu->connects = atomic_load(&u->connects);
-			mu->connect_fails = atomic_load(&u->connect_fails);
-		}
-	}
+	/* A route out of memory is left out; the page shows the rest. */
+	for (i = 0; i < cfg->nroutes; i++)
+		if (control_fill_route(&m->routes[m->nroutes], &cfg->routes[i],
+		    names) == 0)
+			m->nroutes++;
 }
 
 static void
@@ -331,66 +360,51 @@ control_kept(const struct control *c, const struct addr *a)
 }
 
 /*
- * SIGHUP: read the file again.  A bad file changes nothing.  A good one:
- * listening sockets whose address stays are handed to the new routes as
- * they are (their accept queue never closes, so no client is refused),
- * new addresses are bound (all of them first: one failure and nothing
- * changes), addresses gone are closed by the workers; sessions under way
- * keep the configuration they started with.
+ * A reload's new configuration, or NULL (logged, refused) if the file has
+ * errors or asks for what only a restart can do.
  */
-static void
-control_reload(struct control *c)
+static struct config *
+control_reload_load(struct control *c)
 {
 	struct config	*n;
-	const struct route *r;
-	char		*errs = NULL, *line, *save = NULL, err[512], why[600];
-	char		 abuf[ADDR_STRLEN];
-	int		*nfds, *tmp;
-	size_t		 i, j, k, k2, nper = 0, nw = c->nw;
-	unsigned	 w;
+	char		*errs = NULL, *line, *save = NULL, why[128];
 
-	if (c->stopping)
-		return;
-	if (c->reloading) {
-		log_warn("msg=\"SIGHUP: a reload is still under way; try again "
-		    "in a moment\"");
-		return;
-	}
-	if (c->cfg->path == NULL) {
-		log_warn("msg=\"SIGHUP: started without a file (-l/-u): "
-		    "nothing to reload\"");
-		return;
-	}
-	log_info("msg=\"SIGHUP: reloading %s\"", c->cfg->path);
-	/* systemd (253 on) wants the time with RELOADING=1. */
-	snprintf(why, sizeof(why), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
-	    (unsigned long long)util_now_us());
-	control_status(c, why);
 	if ((n = config_load(c->cfg->path, &errs)) == NULL) {
 		for (line = errs != NULL ? strtok_r(errs, "\n", &save) : NULL;
 		    line != NULL; line = strtok_r(NULL, "\n", &save))
 			log_error("msg=\"reload: %s\"", line);
 		free(errs);
 		control_reload_refused(c, "the file has errors");
-		return;
+		return NULL;
 	}
 	if (n->workers != c->nw) {
 		snprintf(why, sizeof(why), "workers changed from %u to %u, "
 		    "which needs a restart", c->nw, n->workers);
 		config_unref(n);
 		control_reload_refused(c, why);
-		return;
+		return NULL;
 	}
 	control_reload_fixed(c->cfg, n);
-	for (i = 0; i < n->nroutes; i++)
-		nper += n->routes[i].nlisten;
-	if ((nfds = calloc(nper * nw + 1, sizeof(*nfds))) == NULL ||
-	    (tmp = calloc(nw, sizeof(*tmp))) == NULL) {
-		free(nfds);
-		config_unref(n);
-		control_reload_refused(c, "out of memory");
-		return;
-	}
+	return n;
+}
+
+/*
+ * Fill ${nfds} (worker by worker, ${nper} each) with ${n}'s listening
+ * sockets: the running ones for addresses that stay, new ones for the
+ * rest.  All or nothing: on a failure, close what this opened and return
+ * -1 with the reason in ${why}.
+ */
+static int
+control_reload_bind(struct control *c, const struct config *n, int *nfds,
+    size_t nper, char *why, size_t whylen)
+{
+	const struct route *r;
+	char		 err[512], abuf[ADDR_STRLEN];
+	int		 tmp[CONFIG_WORKERS_MAX];
+	size_t		 i, j, k, k2, nw = c->nw;
+	unsigned	 w;
+
+	assert(nw <= CONFIG_WORKERS_MAX);	/* config.c caps workers */
 	for (i = 0, k = 0; i < n->nroutes; i++) {
 		r = &n->routes[i];
 		for (j = 0; j < r->nlisten; j++, k++) {
@@ -402,11 +416,10 @@ control_reload(struct control *c)
 			}
 			if (listener_open(&r->listen[j], r->keepalive,
 			    (unsigned)nw, tmp, err, sizeof(err)) == -1) {
-				snprintf(why, sizeof(why), "route %s: %s%s",
-				    r->name, err, errno == EACCES &&
-				    geteuid() != 0 ? " (relay46 no longer runs "
-				    "as root: a new port below 1024 needs a "
-				    "restart)" : "");
+				snprintf(why, whylen, "route %s: %s%s", r->name,
+				    err, errno == EACCES && geteuid() != 0 ?
+				    " (relay46 no longer runs as root: a new "
+				    "port below 1024 needs a restart)" : "");
 				goto undo;
 			}
 			log_info("route=%s addr=%s msg=\"listening\"",
@@ -416,6 +429,27 @@ control_reload(struct control *c)
 				nfds[w * nper + k] = tmp[w];
 		}
 	}
+	return 0;
+undo:
+	/* Close what this reload opened; the kept sockets are the workers'. */
+	for (i = 0; i < k; i++) {
+		for (k2 = 0; k2 < c->per && nfds[i] != c->lfds[k2]; k2++)
+			;
+		if (k2 == c->per)
+			for (w = 0; w < nw; w++)
+				close(nfds[w * nper + i]);
+	}
+	return -1;
+}
+
+/* Hand ${n} and its sockets ${nfds} over: from now on it is the config. */
+static void
+control_reload_apply(struct control *c, struct config *n, int *nfds,
+    size_t nper)
+{
+	size_t		 i, j;
+	unsigned	 w;
+
 	/* Health and counters carry over for routes that keep their name. */
 	for (i = 0; i < n->nroutes; i++)
 		for (j = 0; j < c->cfg->nroutes; j++)
@@ -429,7 +463,7 @@ control_reload(struct control *c)
 	c->reloading = true;
 	atomic_store(&c->reload_acks, 0);
 	atomic_store(&c->reload_fails, 0);
-	for (w = 0; w < nw; w++)
+	for (w = 0; w < c->nw; w++)
 		if (worker_reload(c->w[w], n, nfds + w * nper, nper) == -1) {
 			/* Nothing to wait for from this one. */
 			log_error("msg=\"reload: out of memory handing over "
@@ -448,21 +482,57 @@ control_reload(struct control *c)
 	}
 	config_unref(c->cfg);
 	c->cfg = n;
-	free(tmp);
-	return;
-undo:
-	/* Close what this reload opened; the kept sockets are the workers'. */
-	for (i = 0; i < k; i++) {
-		for (k2 = 0; k2 < c->per && nfds[i] != c->lfds[k2]; k2++)
-			;
-		if (k2 == c->per)
-			for (w = 0; w < nw; w++)
-				close(nfds[w * nper + i]);
+}
+
+/*
+ * SIGHUP: read the file again.  A bad file changes nothing.  A good one:
+ * listening sockets whose address stays are handed to the new routes as
+ * they are (their accept queue never closes, so no client is refused),
+ * new addresses are bound (all of them first: one failure and nothing
+ * changes), addresses gone are closed by the workers; sessions under way
+ * keep the configuration they started with.
+ */
+static void
+control_reload(struct control *c)
+{
+	struct config	*n;
+	char		 why[600];
+	int		*nfds;
+	size_t		 i, nper = 0;
+
+	if (c->stopping)
+		return;
+	if (c->reloading) {
+		log_warn("msg=\"SIGHUP: a reload is still under way; try again "
+		    "in a moment\"");
+		return;
 	}
-	free(nfds);
-	free(tmp);
-	config_unref(n);
-	control_reload_refused(c, why);
+	if (c->cfg->path == NULL) {
+		log_warn("msg=\"SIGHUP: started without a file (-l/-u): "
+		    "nothing to reload\"");
+		return;
+	}
+	log_info("msg=\"SIGHUP: reloading %s\"", c->cfg->path);
+	/* systemd (253 on) wants the time with RELOADING=1. */
+	snprintf(why, sizeof(why), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
+	    (unsigned long long)util_now_us());
+	control_status(c, why);
+	if ((n = control_reload_load(c)) == NULL)
+		return;
+	for (i = 0; i < n->nroutes; i++)
+		nper += n->routes[i].nlisten;
+	if ((nfds = calloc(nper * c->nw + 1, sizeof(*nfds))) == NULL) {
+		config_unref(n);
+		control_reload_refused(c, "out of memory");
+		return;
+	}
+	if (control_reload_bind(c, n, nfds, nper, why, sizeof(why)) == -1) {
+		free(nfds);
+		config_unref(n);
+		control_reload_refused(c, why);
+		return;
+	}
+	control_reload_apply(c, n, nfds, nper);
 }
 
 static void
@@ -555,15 +625,146 @@ control_ready_file(const char *path, const struct config *cfg, const int *fds)
 	return 0;
 }
 
+/* Serve the admin endpoint on ${afd} (ours now; -1: none). */
+static int
+control_admin_start(struct control *c, struct config *cfg, int afd)
+{
+	char	 err[512], abuf[ADDR_STRLEN];
+
+	if (afd == -1)
+		return 0;
+	c->admin_cfg = config_ref(cfg);
+	if ((c->admin = admin_start(c->base, afd, &cfg->admin_allow,
+	    control_fill, control_release, c, err, sizeof(err))) == NULL) {
+		log_error("msg=\"admin: %s\"", err);
+		return -1;
+	}
+	log_info("addr=%s msg=\"admin endpoint listening\"",
+	    addr_format(&cfg->admin, abuf, sizeof(abuf)));
+	return 0;
+}
+
+/*
+ * Make a worker for each share of ${fds} (main_listen's order: each
+ * worker gets its own socket of every address).  *${given} counts the
+ * fds handed over, which are the workers' from then on.
+ */
+static int
+control_workers_new(struct control *c, struct config *cfg, const int *fds,
+    size_t nfds, size_t *given)
+{
+	size_t	 i, per = nfds / cfg->workers;
+
+	/* Kept to hand the ones that stay over on a reload. */
+	if ((c->lfds = calloc(nfds + 1, sizeof(*c->lfds))) == NULL ||
+	    (c->w = calloc(cfg->workers, sizeof(*c->w))) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	memcpy(c->lfds, fds, nfds * sizeof(*fds));
+	c->per = per;
+	for (i = 0; i < cfg->workers; i++) {
+		c->w[i] = worker_new(cfg, fds + i * per, per, control_drained,
+		    c);
+		*given = (i + 1) * per;
+		if (c->w[i] == NULL) {
+			log_error("msg=\"cannot set up worker %zu\"", i);
+			return -1;
+		}
+		c->w[i]->index = (unsigned)i;
+		c->w[i]->alog = c->alog;
+		c->w[i]->reloaded = control_reloaded;
+		c->nw++;
+	}
+	return 0;
+}
+
+/* Health checks, then the workers' threads: from now on we serve. */
+static int
+control_workers_start(struct control *c, struct config *cfg)
+{
+	unsigned	 i;
+
+	if ((c->health = health_start(c->base, cfg)) == NULL) {
+		log_error("msg=\"cannot start health checks\"");
+		return -1;
+	}
+	for (i = 0; i < c->nw; i++)
+		if (worker_start(c->w[i]) == -1) {
+			log_error("msg=\"cannot start a worker: %s\"",
+			    strerror(errno));
+			/* Those started must be stopped before they are freed. */
+			control_each(c, worker_abort);
+			for (i = 0; i < c->nw; i++)
+				worker_join(c->w[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/* Listening since main_listen, serving from now on: tell systemd. */
+static void
+control_ready(struct control *c)
+{
+	struct timeval	 tv = { CONTROL_STATUS_SECS, 0 };
+
+	control_status(c, "READY=1\n");
+	if (getenv("NOTIFY_SOCKET") != NULL &&
+	    (c->status_timer = event_new(c->base, -1, EV_PERSIST,
+	    control_status_cb, c)) != NULL)
+		event_add(c->status_timer, &tv);
+}
+
+/* Undo control_run(), whatever it got to; ${sev}: its signal events. */
+static void
+control_free(struct control *c, struct event **sev)
+{
+	size_t	 i;
+
+	admin_stop(c->admin);
+	if (c->admin_cfg != NULL)
+		config_unref(c->admin_cfg);
+	health_stop(c->health);
+	for (i = 0; i < c->nw; i++)
+		worker_free(c->w[i]);
+	free(c->w);
+	/* After the workers: their last sessions were still logging. */
+	accesslog_close(c->alog);
+	for (i = 0; i < NELEM(control_sigs); i++)
+		if (sev[i] != NULL)
+			event_free(sev[i]);
+	if (c->stop_timer != NULL)
+		event_free(c->stop_timer);
+	if (c->status_timer != NULL)
+		event_free(c->status_timer);
+	if (c->reload_ev != NULL)
+		event_free(c->reload_ev);
+	free(c->lfds);
+	config_unref(c->cfg);
+	if (c->drained_ev != NULL)
+		event_free(c->drained_ev);
+	/*
+	 * Host name lookups cancelled by health_stop() free themselves from
+	 * the loop: let them (every other event is gone by now).
+	 */
+	for (i = 0; c->base != NULL && resolve_pending() > 0 && i < 16; i++)
+		(void)event_base_loop(c->base, EVLOOP_NONBLOCK);
+	if (resolve_pending() > 0)
+		log_warn("msg=\"%u host name lookups did not finish\"",
+		    resolve_pending());
+	if (c->base != NULL)
+		event_base_free(c->base);
+}
+
 int
-control_run(struct config *cfg, const int *fds, size_t nfds,
+control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
     struct accesslog *alog, const char *ready)
 {
-	const int	*sigs = control_sigs;
 	struct event	*sev[NELEM(control_sigs)] = { NULL };
 	struct control	 c;
-	size_t		 i, per, given = 0;
+	size_t		 i, given = 0;
 	int		 rc = 1;
+	bool		 bad;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = config_ref(cfg);
@@ -581,122 +782,38 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		goto out;
 	}
 	for (i = 0; i < NELEM(control_sigs); i++)
-		if ((sev[i] = evsignal_new(c.base, sigs[i], control_signal_cb,
-		    &c)) == NULL || evsignal_add(sev[i], NULL) == -1) {
+		if ((sev[i] = evsignal_new(c.base, control_sigs[i],
+		    control_signal_cb, &c)) == NULL ||
+		    evsignal_add(sev[i], NULL) == -1) {
 			log_error("msg=\"cannot handle signals\"");
 			goto out;
 		}
 	/* Handlers in: what came while held is delivered to them now. */
 	control_mask(SIG_UNBLOCK);
 	c.start_time = (uint64_t)time(NULL);
-	if (cfg->admin_on) {
-		char	 err[512], abuf[ADDR_STRLEN];
-
-		c.admin_cfg = config_ref(cfg);
-		if ((c.admin = admin_start(c.base, &cfg->admin,
-		    &cfg->admin_allow, control_fill, control_release, &c, err,
-		    sizeof(err))) == NULL) {
-			log_error("msg=\"admin: %s\"", err);
-			goto out;
-		}
-		log_info("addr=%s msg=\"admin endpoint listening\"",
-		    addr_format(&cfg->admin, abuf, sizeof(abuf)));
-	}
+	bad = control_admin_start(&c, cfg, afd) == -1;
+	afd = -1;	/* the admin's now, even when that failed */
+	if (bad)
+		goto out;
 	if (ready != NULL && control_ready_file(ready, cfg, fds) == -1)
 		log_warn("msg=\"cannot write %s: %s\"", ready,
 		    strerror(errno));
 	/* Everything is bound and open: no thread may start as root. */
-	if (control_privdrop(cfg) == -1)
+	if (control_privdrop(cfg) == -1 ||
+	    control_workers_new(&c, cfg, fds, nfds, &given) == -1 ||
+	    control_workers_start(&c, cfg) == -1)
 		goto out;
-	/* Each worker gets its own socket of every address (main_listen). */
-	per = nfds / cfg->workers;
-	/* Kept to hand the ones that stay over on a reload. */
-	if ((c.lfds = calloc(nfds + 1, sizeof(*c.lfds))) == NULL) {
-		log_error("msg=\"out of memory\"");
-		goto out;
-	}
-	memcpy(c.lfds, fds, nfds * sizeof(*fds));
-	c.per = per;
-	if ((c.w = calloc(cfg->workers, sizeof(*c.w))) == NULL) {
-		log_error("msg=\"out of memory\"");
-		goto out;
-	}
-	for (i = 0; i < cfg->workers; i++) {
-		c.w[i] = worker_new(cfg, fds + i * per, per, control_drained,
-		    &c);
-		given = (i + 1) * per;
-		if (c.w[i] == NULL) {
-			log_error("msg=\"cannot set up worker %zu\"", i);
-			goto out;
-		}
-		c.w[i]->index = (unsigned)i;
-		c.w[i]->alog = c.alog;
-		c.w[i]->reloaded = control_reloaded;
-		c.nw++;
-	}
-	if ((c.health = health_start(c.base, cfg)) == NULL) {
-		log_error("msg=\"cannot start health checks\"");
-		goto out;
-	}
-	for (i = 0; i < c.nw; i++)
-		if (worker_start(c.w[i]) == -1) {
-			log_error("msg=\"cannot start a worker: %s\"",
-			    strerror(errno));
-			/* Those started must be stopped before they are freed. */
-			control_each(&c, worker_abort);
-			for (i = 0; i < c.nw; i++)
-				worker_join(c.w[i]);
-			goto out;
-		}
-	/* Listening since main_listen, serving from now on: tell systemd. */
-	control_status(&c, "READY=1\n");
-	if (getenv("NOTIFY_SOCKET") != NULL &&
-	    (c.status_timer = event_new(c.base, -1, EV_PERSIST,
-	    control_status_cb, &c)) != NULL) {
-		struct timeval	 tv = { CONTROL_STATUS_SECS, 0 };
-
-		event_add(c.status_timer, &tv);
-	}
+	control_ready(&c);
 	event_base_dispatch(c.base);
 	for (i = 0; i < c.nw; i++)
 		worker_join(c.w[i]);
 	rc = 0;
 out:
-	admin_stop(c.admin);
-	if (c.admin_cfg != NULL)
-		config_unref(c.admin_cfg);
+	if (afd != -1)
+		close(afd);	/* we never got as far as serving on it */
 	/* Descriptors never handed to a worker are still ours. */
 	for (i = given; fds != NULL && i < nfds; i++)
 		close(fds[i]);
-	health_stop(c.health);
-	for (i = 0; i < c.nw; i++)
-		worker_free(c.w[i]);
-	free(c.w);
-	/* After the workers: their last sessions were still logging. */
-	accesslog_close(c.alog);
-	for (i = 0; i < NELEM(control_sigs); i++)
-		if (sev[i] != NULL)
-			event_free(sev[i]);
-	if (c.stop_timer != NULL)
-		event_free(c.stop_timer);
-	if (c.status_timer != NULL)
-		event_free(c.status_timer);
-	if (c.reload_ev != NULL)
-		event_free(c.reload_ev);
-	free(c.lfds);
-	config_unref(c.cfg);
-	if (c.drained_ev != NULL)
-		event_free(c.drained_ev);
-	/*
-	 * Host name lookups cancelled by health_stop() free themselves from
-	 * the loop: let them (every other event is gone by now).
-	 */
-	for (i = 0; c.base != NULL && resolve_pending() > 0 && i < 16; i++)
-		(void)event_base_loop(c.base, EVLOOP_NONBLOCK);
-	if (resolve_pending() > 0)
-		log_warn("msg=\"%u host name lookups did not finish\"",
-		    resolve_pending());
-	if (c.base != NULL)
-		event_base_free(c.base);
+	control_free(&c, sev);
 	return rc;
 }

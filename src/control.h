@@ -15,15 +15,16 @@ struct config;
 void	 control_hold_signals(void);
 
 /*
- * control_run(cfg, fds, nfds, alog, ready): the main thread's loop.
+ * control_run(cfg, fds, nfds, afd, alog, ready): the main thread's loop.
  * Starts cfg->workers workers, each serving its share of the listening
- * sockets ${fds} (main_listen's order; ownership passes to them), runs
- * health checks and handles signals, and returns once relay46 has
- * stopped: the exit status.  ${alog} (NULL: none) is the access log,
- * closed here after the workers are gone.  ${ready} (NULL: none) is the
- * -R file, written once the admin endpoint listens too.
+ * sockets ${fds} (main_listen's order; ownership passes to them), serves
+ * the admin endpoint on ${afd} (admin_open()'s socket, which passes to
+ * us; -1: none), runs health checks and handles signals, and returns once
+ * relay46 has stopped: the exit status.  ${alog} (NULL: none) is the
+ * access log, closed here after the workers are gone.  ${ready} (NULL:
+ * none) is the -R file, written once the admin endpoint serves too.
  */
-int	 control_run(struct config *cfg, const int *fds, size_t nfds,
+int	 control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	    struct accesslog *alog, const char *ready);
 
 #endif

@@ -70,6 +70,18 @@ health_probe_end(struct health_probe *pr, int err)
 	pool_check_result(pool, &pool->u[pr->idx], err);
 }
 
+/* Wait for the connect to end, bounded like a session's and the interval. */
+static void
+health_probe_arm(struct health_probe *pr)
+{
+	const struct route	*r = pr->hr->r;
+	struct timeval		 tv;
+
+	tv = util_timeval(r->connect_timeout_ms < r->check_interval_ms ?
+	    r->connect_timeout_ms : r->check_interval_ms);
+	event_add(pr->ev, &tv);
+}
+
 static void
 health_probe_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -77,8 +89,15 @@ health_probe_cb(evutil_socket_t fd, short what, void *arg)
 	int			 err;
 
 	err = (what & EV_TIMEOUT) ? ETIMEDOUT : util_sock_error(fd);
-	if (err == EINPROGRESS)
+	/*
+	 * Spurious: wait again, as session_attempt_cb() does.  The event is
+	 * one-shot, so returning without re-adding it would leave the probe
+	 * busy (fd != -1) for good and this upstream never checked again.
+	 */
+	if (err == EINPROGRESS) {
+		health_probe_arm(pr);
 		return;
+	}
 	health_probe_end(pr, err);
 }
 
@@ -87,8 +106,6 @@ health_probe_start(struct health_probe *pr)
 {
 	struct route	*r = pr->hr->r;
 	struct upstream	*u = &r->pool->u[pr->idx];
-	struct timeval	 tv;
-	uint64_t	 ms;
 	int		 err;
 
 	if (pr->fd != -1)
@@ -115,10 +132,7 @@ health_probe_start(struct health_probe *pr)
 		pr->fd = -1;
 		return;
 	}
-	ms = r->connect_timeout_ms < r->check_interval_ms ?
-	    r->connect_timeout_ms : r->check_interval_ms;
-	tv = util_timeval(ms);
-	event_add(pr->ev, &tv);
+	health_probe_arm(pr);
 }
 
 static void

@@ -1,5 +1,9 @@
 #include "autoconf.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +16,79 @@
 #include "util.h"
 
 /*
- * The log sink: set at start-up and on reload by the control thread
- * before workers read it; plain ints are enough for that.
+ * The log sink: set by main() through log_init() before any other thread
+ * starts, and not changed afterwards (a reload that changes log or
+ * log_level is told it needs a restart), so plain ints are enough.
  */
 static int	 log_use_syslog;
 static int	 log_cur_level = LOG_LEVEL_INFO;
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 
+/* Where syslog(3) sends lines: glibc names it in <syslog.h>. */
+#ifndef _PATH_LOG
+#define _PATH_LOG	"/dev/log"
+#endif
+
+/* Connect to ${sun} as syslog(3) would: 0, or -1 with errno kept. */
+static int
+log_syslog_connect(const struct sockaddr_un *sun)
+{
+	int	 fd, rc, saved;
+
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	if (rc == -1 && errno == EPROTOTYPE) {
+		/* A stream socket there: syslog(3) tries that next. */
+		close(fd);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			return -1;
+		rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+/*
+ * syslog(3) drops every line, without a word, when nothing listens at
+ * _PATH_LOG (a container, a system with no syslog daemon), and so would
+ * every error of ours: say so on stderr, once, and carry on.
+ */
+static void
+log_syslog_check(void)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	char			 why[128];
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	if (stat(_PATH_LOG, &st) == -1)
+		snprintf(why, sizeof(why), "is %s", errno == ENOENT ?
+		    "missing" : strerror(errno));
+	else if (!S_ISSOCK(st.st_mode))
+		snprintf(why, sizeof(why), "is not a socket");
+	else if (log_syslog_connect(&sun) == 0)
+		return;
+	else
+		snprintf(why, sizeof(why), "does not answer (%s)",
+		    strerror(errno));
+	fprintf(stderr, "relay46: log = syslog but %s %s: nothing will be "
+	    "logged; use log = stderr or start a syslog daemon\n", _PATH_LOG,
+	    why);
+}
+
 void
 log_init(bool use_syslog, int level)
 {
-	if (use_syslog && !log_use_syslog)
+	if (use_syslog && !log_use_syslog) {
+		log_syslog_check();
 		openlog("relay46", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	}
 	else if (!use_syslog && log_use_syslog)
 		closelog();
 	log_use_syslog = use_syslog;

@@ -12,8 +12,10 @@ enum {
 
 /*
  * log_init(syslog, level): send log lines to stderr or syslog, dropping
- * those above ${level}.  Safe to call again (the log sink is the one
- * mutable global besides the signal bridge).
+ * those above ${level}.  Call before starting threads.  On switching to
+ * syslog it checks that _PATH_LOG (/dev/log) takes a connection, and if
+ * not says so in one line on stderr (syslog(3) would drop every line
+ * without a word); relay46 carries on either way.
  */
 void	 log_init(bool use_syslog, int level);
 

@@ -14,6 +14,7 @@
 #include <event2/thread.h>
 
 #include "accesslog.h"
+#include "admin.h"
 #include "config.h"
 #include "pool.h"
 #include "sdnotify.h"
@@ -241,6 +242,25 @@ main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 	return 0;
 }
 
+/*
+ * The admin endpoint's socket, bound where the listeners are (as root,
+ * before anything says "started"), so that a port in use stops start-up
+ * the same way and names the line that asked for it.  Returns the fd
+ * (-1 with admin = off), or exits 1 on failure.
+ */
+static int
+main_admin(const struct config *cfg)
+{
+	char	 err[256];
+	int	 fd;
+
+	if (!cfg->admin_on)
+		return -1;
+	if ((fd = admin_open(&cfg->admin, err, sizeof(err))) == -1)
+		fatalx("msg=\"%s:%d: admin: %s\"", cfg->path != NULL ?
+		    cfg->path : "command line", cfg->admin_line, err);
+	return fd;
+}
 
 static struct config *
 main_config(const struct opts *o, const char **name)
@@ -270,7 +290,7 @@ main(int argc, char **argv)
 	const char	*name;
 	struct accesslog *alog = NULL;
 	char		 err[512];
-	int		*fds = NULL, level, rc;
+	int		*fds = NULL, afd, level, rc;
 	size_t		 nfds = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -303,14 +323,17 @@ main(int argc, char **argv)
 		config_unref(cfg);
 		return 1;
 	}
+	afd = main_admin(cfg);
 	if (main_listen(cfg, &fds, &nfds) == -1) {
+		if (afd != -1)
+			close(afd);
 		accesslog_close(alog);
 		config_unref(cfg);
 		return 1;
 	}
 	log_info("msg=\"relay46 %s started\" routes=%zu workers=%u",
 	    PACKAGE_VERSION, cfg->nroutes, cfg->workers);
-	rc = control_run(cfg, fds, nfds, alog, o.ready);
+	rc = control_run(cfg, fds, nfds, afd, alog, o.ready);
 	free(fds);
 	config_unref(cfg);
 	pool_stats_free_all();

@@ -285,55 +285,104 @@ prom_histogram(struct out *o, const struct metrics_snapshot *s)
 	}
 }
 
-/* One upstream sample: name{route,upstream[,result]} value. */
+const char *
+metrics_health(const struct metrics_upstream *u)
+{
+	return !u->up ? "down" : u->checked ? "up" : "unchecked";
+}
+
+/* One upstream sample: name{route,upstream[,key=value]} v. */
 static void
 prom_upstream(struct out *o, const char *name, const char *route,
-    const struct metrics_upstream *u, const char *result, uint64_t v)
+    const struct metrics_upstream *u, const char *key, const char *value,
+    uint64_t v)
 {
 	prom_start(o, name, route);
 	prom_label(o, "upstream", u->name);
-	if (result != NULL)
-		prom_label(o, "result", result);
+	if (key != NULL)
+		prom_label(o, key, value);
 	prom_u64(o, v);
+}
+
+/*
+ * Upstream health as two 0/1 gauges rather than one state label: "up"
+ * keeps its meaning for the alerts already written on it (== 0: marked
+ * down), and "checked" says whether a 1 rests on checks at all.  The
+ * upstream line's host name is metadata, so it goes in an _info gauge
+ * to join on, not into every series' identity.
+ */
+enum prom_ufam {
+	PROM_U_UP = 0, PROM_U_CHECKED, PROM_U_LIVE, PROM_U_CONNECTS,
+	PROM_U_CHECK_FAILS, PROM_U_INFO, PROM_U_COUNT
+};
+
+static const struct {
+	const char	*name, *type, *help;
+} prom_ufams[PROM_U_COUNT] = {
+	{ "relay46_upstream_up", "gauge", "1 unless marked down by failed "
+	    "connects or failed health checks, else 0; see "
+	    "relay46_upstream_checked." },
+	{ "relay46_upstream_checked", "gauge", "1 if active health checks "
+	    "(health_check = tcp) test this upstream, else 0." },
+	{ "relay46_upstream_sessions_active", "gauge",
+	    "Sessions on this upstream now." },
+	{ "relay46_upstream_connects_total", "counter",
+	    "Connects to this upstream, by result." },
+	{ "relay46_upstream_check_failures_total", "counter",
+	    "Active health checks of this upstream that failed." },
+	{ "relay46_upstream_info", "gauge", "Always 1: host is the upstream "
+	    "line this address came from, as written." },
+};
+
+static void
+prom_upstream_samples(struct out *o, enum prom_ufam f, const char *route,
+    const struct metrics_upstream *u)
+{
+	const char	*name = prom_ufams[f].name;
+
+	switch (f) {
+	case PROM_U_UP:
+		prom_upstream(o, name, route, u, NULL, NULL, u->up ? 1 : 0);
+		break;
+	case PROM_U_CHECKED:
+		prom_upstream(o, name, route, u, NULL, NULL, u->checked ? 1 : 0);
+		break;
+	case PROM_U_LIVE:
+		prom_upstream(o, name, route, u, NULL, NULL, u->live);
+		break;
+	case PROM_U_CONNECTS:
+		prom_upstream(o, name, route, u, "result", "ok", u->connects);
+		prom_upstream(o, name, route, u, "result", "failed",
+		    u->connect_fails);
+		break;
+	case PROM_U_CHECK_FAILS:
+		prom_upstream(o, name, route, u, NULL, NULL, u->check_fails);
+		break;
+	case PROM_U_INFO:
+		prom_upstream(o, name, route, u, "host",
+		    u->host != NULL ? u->host : u->name, 1);
+		break;
+	case PROM_U_COUNT:
+		break;
+	}
 }
 
 static void
 prom_upstreams(struct out *o, const struct metrics_snapshot *s)
 {
-	static const char *const names[] = {
-		"relay46_upstream_up", "relay46_upstream_sessions_active",
-		"relay46_upstream_connects_total"
-	};
-	static const char *const types[] = { "gauge", "gauge", "counter" };
-	static const char *const helps[] = {
-		"1 if health checks pass, else 0.",
-		"Sessions on this upstream now.",
-		"Connects to this upstream, by result."
-	};
 	const struct metrics_route	*r;
-	const struct metrics_upstream	*u;
-	size_t				 f, i, j;
+	size_t				 i, j;
+	int				 f;
 
 	/* Family by family: each family's samples must be together. */
-	for (f = 0; f < NELEM(names); f++) {
-		prom_family(o, names[f], types[f], helps[f]);
+	for (f = 0; f < PROM_U_COUNT; f++) {
+		prom_family(o, prom_ufams[f].name, prom_ufams[f].type,
+		    prom_ufams[f].help);
 		for (i = 0; i < s->nroutes; i++) {
 			r = &s->routes[i];
-			for (j = 0; j < r->nups; j++) {
-				u = &r->ups[j];
-				if (f == 0)
-					prom_upstream(o, names[f], r->name, u,
-					    NULL, u->up ? 1 : 0);
-				else if (f == 1)
-					prom_upstream(o, names[f], r->name, u,
-					    NULL, u->live);
-				else {
-					prom_upstream(o, names[f], r->name, u,
-					    "ok", u->connects);
-					prom_upstream(o, names[f], r->name, u,
-					    "failed", u->connect_fails);
-				}
-			}
+			for (j = 0; j < r->nups; j++)
+				prom_upstream_samples(o, (enum prom_ufam)f,
+				    r->name, &r->ups[j]);
 		}
 	}
 }
@@ -365,12 +414,15 @@ json_upstream(struct out *o, const struct metrics_upstream *u)
 {
 	out_str(o, "{\"address\":");
 	json_str(o, u->name);
+	out_str(o, ",\"host\":");
+	json_str(o, u->host != NULL ? u->host : u->name);
+	out_printf(o, ",\"health\":\"%s\"", metrics_health(u));
 	out_printf(o, ",\"up\":%s,\"present\":%s,\"backup\":%s,\"weight\":%u,"
 	    "\"active\":%" PRIu64 ",\"connects\":%" PRIu64 ","
-	    "\"connect_fails\":%" PRIu64 "}",
-	    u->up ? "true" : "false", u->present ? "true" : "false",
+	    "\"connect_fails\":%" PRIu64 ",\"checked\":%s,\"check_fails\":%"
+	    PRIu64 "}", u->up ? "true" : "false", u->present ? "true" : "false",
 	    u->backup ? "true" : "false", u->weight, u->live, u->connects,
-	    u->connect_fails);
+	    u->connect_fails, u->checked ? "true" : "false", u->check_fails);
 }
 
 static void
@@ -443,11 +495,13 @@ html_upstream(struct out *o, const struct metrics_upstream *u)
 {
 	out_printf(o, "<tr%s><td>", u->up ? "" : " class=\"down\"");
 	out_escaped(o, u->name, ESC_HTML);
+	out_str(o, "</td><td>");
+	out_escaped(o, u->host != NULL ? u->host : u->name, ESC_HTML);
 	out_printf(o, "</td><td>%s%s%s</td><td>%u</td><td>%" PRIu64
-	    "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>\n",
-	    u->up ? "up" : "down", u->backup ? ", backup" : "",
+	    "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
+	    "</td></tr>\n", metrics_health(u), u->backup ? ", backup" : "",
 	    u->present ? "" : ", gone from DNS", u->weight, u->live,
-	    u->connects, u->connect_fails);
+	    u->connects, u->connect_fails, u->check_fails);
 }
 
 static void
@@ -466,9 +520,9 @@ html_route(struct out *o, const struct metrics_route *r)
 		out_printf(o, " %" PRIu64, r->results[i]);
 	}
 	out_str(o, r->nresults == 0 ? " none.</p>\n" : ".</p>\n");
-	out_str(o, "<table>\n<tr><th>Upstream</th><th>Health</th>"
-	    "<th>Weight</th><th>Active</th><th>Connects</th>"
-	    "<th>Failed</th></tr>\n");
+	out_str(o, "<table>\n<tr><th>Upstream</th><th>Host</th>"
+	    "<th>Health</th><th>Weight</th><th>Active</th><th>Connects</th>"
+	    "<th>Failed</th><th>Checks failed</th></tr>\n");
 	for (i = 0; i < r->nups; i++)
 		html_upstream(o, &r->ups[i]);
 	out_str(o, "</table>\n");

@@ -20,14 +20,25 @@ extern const double metrics_connect_bounds[METRICS_CONNECT_BUCKETS];
 
 struct metrics_upstream {
 	const char	*name;		/* "127.0.0.1:8000", "[::1]:8001" */
-	bool		 up;
+	bool		 up;		/* not marked down (connects or checks) */
 	bool		 present;	/* still in DNS (literals: always) */
 	bool		 backup;
 	unsigned	 weight;
 	uint64_t	 live;		/* sessions on it now */
 	uint64_t	 connects;	/* connects that succeeded */
 	uint64_t	 connect_fails;
+	/* its upstream line as written: "backend.internal:80", "[::1]:8001" */
+	const char	*host;
+	bool		 checked;	/* active health checks run for it */
+	uint64_t	 check_fails;	/* active checks that failed */
 };
+
+/*
+ * metrics_health(u): "down" (marked down by failed connects or checks),
+ * "up" (checks run and pass) or "unchecked" (no checks run, and nothing
+ * has marked it down: nobody knows more).
+ */
+const char *metrics_health(const struct metrics_upstream *u);
 
 struct metrics_route {
 	const char	*name;
@@ -70,10 +81,15 @@ struct metrics_snapshot {
  *   relay46_bytes_total{route,direction="up"|"down"} (counter)
  *   relay46_connect_seconds{route} (histogram: _bucket{le} cumulative,
  *     le="+Inf" equal to _count, _sum, _count)
- *   relay46_upstream_up{route,upstream} 1|0 (gauge)
+ *   relay46_upstream_up{route,upstream} 1|0 (gauge): 0 once marked down
+ *     by failed connects or checks
+ *   relay46_upstream_checked{route,upstream} 1|0 (gauge): active checks run
  *   relay46_upstream_sessions_active{route,upstream} (gauge)
  *   relay46_upstream_connects_total{route,upstream,result="ok"|"failed"}
  *     (counter)
+ *   relay46_upstream_check_failures_total{route,upstream} (counter)
+ *   relay46_upstream_info{route,upstream,host} 1 (gauge): the upstream
+ *     line an address came from, joinable on {route,upstream}
  * Returns 0, or -1 on out of memory.
  */
 int	 metrics_prometheus(const struct metrics_snapshot *s,
@@ -83,9 +99,10 @@ int	 metrics_prometheus(const struct metrics_snapshot *s,
  * metrics_json(s, out): /status: {"version":..,"uptime_seconds":..,
  * "workers":..,"sessions_active":..,"routes":[{"name":..,"active":..,
  * "bytes_up":..,"bytes_down":..,"sessions":{"done":N,...},
- * "upstreams":[{"address":..,"up":true,"present":true,"backup":false,
- * "weight":1,"active":..,"connects":..,"connect_fails":..}]}]}, strings
- * escaped per RFC 8259.  Returns 0 or -1.
+ * "upstreams":[{"address":..,"host":..,"health":"up"|"down"|"unchecked",
+ * "up":true,"present":true,"backup":false,"weight":1,"active":..,
+ * "connects":..,"connect_fails":..,"checked":true,"check_fails":..}]}]},
+ * strings escaped per RFC 8259.  Returns 0 or -1.
  */
 int	 metrics_json(const struct metrics_snapshot *s, struct evbuffer *out);
 

@@ -44,6 +44,7 @@ pool_fill(struct pool *p, struct upstream *u, const struct addr *a,
 	atomic_init(&u->retry_ms, 0);
 	atomic_init(&u->connects, 0);
 	atomic_init(&u->connect_fails, 0);
+	atomic_init(&u->check_fails, 0);
 }
 
 static pthread_mutex_t	 pool_stats_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -133,6 +134,8 @@ pool_inherit(struct pool *p, const struct pool *old)
 			atomic_store(&u->connects, atomic_load(&o->connects));
 			atomic_store(&u->connect_fails,
 			    atomic_load(&o->connect_fails));
+			atomic_store(&u->check_fails,
+			    atomic_load(&o->check_fails));
 			break;
 		}
 	}
@@ -325,6 +328,7 @@ pool_check_result(struct pool *p, struct upstream *u, int err)
 		return;
 	}
 	atomic_store(&u->oks, 0);
+	atomic_fetch_add_explicit(&u->check_fails, 1, memory_order_relaxed);
 	n = atomic_fetch_add(&u->fails, 1) + 1;
 	if (!atomic_load(&u->up))
 		return;

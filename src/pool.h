@@ -85,6 +85,7 @@ struct upstream {
 	atomic_uint	 oks;		/* consecutive check successes */
 	atomic_uint_fast64_t retry_ms;	/* down: a session may try it from then */
 	atomic_uint_fast64_t connects, connect_fails;	/* counters */
+	atomic_uint_fast64_t check_fails;	/* active checks failed: counter */
 };
 
 /* max_per_client: live sessions per client address (IPv6 per /64). */

@@ -54,8 +54,11 @@ struct worker_stats {
 
 /*
  * One event loop on one thread.  It owns its listeners and every session
- * it accepted; no other thread touches them.  The control thread talks to
- * it only through worker_stop() and worker_abort().
+ * it accepted; no other thread touches them.  Once it runs, the control
+ * thread reaches it only through its wake-up channel (worker_stop(),
+ * worker_abort() and worker_reload() post a message and write its
+ * eventfd) and reads its counters (stats, worker_live()) as relaxed
+ * atomics.
  */
 struct worker {
 	struct event_base *base;

@@ -476,6 +476,32 @@ test_second_signal(void **state)
 	h_backend_free(b);
 }
 
+/*
+ * log = syslog where nothing listens at /dev/log: syslog(3) would drop
+ * every line without a word, so relay46 says so on stderr at start and
+ * keeps running.  Skipped where /dev/log exists (its daemon may answer).
+ */
+static void
+test_syslog_missing(void **state)
+{
+	struct h_relay	*r;
+
+	(void)state;
+	if (access("/dev/log", F_OK) == 0) {
+		print_message("/dev/log exists here: skipping\n");
+		skip();
+	}
+	r = h_relay_start("[global]\nlog = syslog\nshutdown_timeout = 1s\n"
+	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	H_EXPECT_LOG(r, "relay46: log = syslog but /dev/log is missing: "
+	    "nothing will be logged; use log = stderr or start a syslog "
+	    "daemon\n");
+	assert_int_equal(h_relay_log_count(r, "log = syslog"), 1);
+	assert_true(h_relay_running(r));
+	h_relay_finish(r);
+}
+
 int
 main(void)
 {
@@ -491,6 +517,7 @@ main(void)
 		cmocka_unit_test_teardown(test_sigterm_drains, h_teardown),
 		cmocka_unit_test_teardown(test_sigterm_timeout, h_teardown),
 		cmocka_unit_test_teardown(test_second_signal, h_teardown),
+		cmocka_unit_test_teardown(test_syslog_missing, h_teardown),
 	};
 
 	h_init();

@@ -349,6 +349,164 @@ test_admin_ready(void **state)
 	}
 }
 
+/*
+ * An admin port already taken stops start-up as a listener's would: exit
+ * 1, the admin line's FILE:LINE and the reason on stderr, and never a
+ * "started" line first.  (It used to say "started", then fail.)
+ */
+static void
+test_admin_busy(void **state)
+{
+	const char	*args[] = { "-c", NULL, NULL };
+	char		 conf[H_PATH + 32], text[256], want[H_PATH + 128];
+	char		*out = NULL, *err = NULL;
+	int		 busy, port, rc;
+
+	(void)state;
+	busy = h_listen_socket(AF_INET, &port);
+	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n[route a]\nlisten = %s\n"
+	    "upstream = 127.0.0.1:9\n", port,
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	h_write_file(conf, sizeof(conf), h_tmpdir(), "busy.ini", text);
+	args[1] = conf;
+	rc = h_run(args, &out, &err, 10000);
+	if (rc != 1)
+		fail_msg("relay46 exited %d, not 1; stderr:\n%s", rc, err);
+	snprintf(want, sizeof(want), "%s:3: admin: listen 127.0.0.1:%d: %s",
+	    conf, port, strerror(EADDRINUSE));
+	H_ASSERT_CONTAINS(err, want);
+	if (strstr(err, "started") != NULL)
+		fail_msg("\"started\" before the admin bind failed:\n%s", err);
+	free(out);
+	free(err);
+	close(busy);
+}
+
+/* The number after ${key} in ${text}, from the first ${after} on; or fail. */
+static unsigned long
+number_after(const char *text, const char *after, const char *key)
+{
+	const char	*p;
+
+	if ((p = strstr(text, after)) == NULL ||
+	    (p = strstr(p, key)) == NULL)
+		fail_msg("no %s after %s in\n%s", key, after, text);
+	return strtoul(p + strlen(key), NULL, 10);
+}
+
+/*
+ * The admin pages say what relay46 knows of an upstream: with no checks
+ * and nothing listening, "unchecked" (never "up", and
+ * relay46_upstream_checked 0); with health_check = tcp and nothing
+ * listening, "down" with its failed checks counted; a host name upstream
+ * shows the name beside its address.
+ */
+static void
+test_admin_health(void **state)
+{
+	struct h_relay	*r;
+	char		*resp, want[256], pl[64], ck[64];
+	int		 fd1, fd2, fd3, p1, p2, p3, port;
+
+	(void)state;
+	fd1 = h_refused_port(AF_INET, &p1);
+	fd2 = h_refused_port(AF_INET, &p2);
+	fd3 = h_refused_port(AF_INET, &p3);
+	port = h_free_port(AF_INET);
+	snprintf(pl, sizeof(pl), "%s", h_hostport(AF_INET, p1));
+	snprintf(ck, sizeof(ck), "%s", h_hostport(AF_INET, p2));
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n"
+	    "[route plain]\nlisten = %s\nupstream = %s\n"
+	    "[route checked]\nlisten = %s\nupstream = %s\n"
+	    "health_check = tcp\ncheck_interval = 100ms\nfall = 1\n"
+	    "[route named]\nlisten = %s\nupstream = localhost:%d\n"
+	    "resolve = 0\n", port, h_hostport(AF_INET, h_free_port(AF_INET)),
+	    pl, h_hostport(AF_INET, h_free_port(AF_INET)), ck,
+	    h_hostport(AF_INET, h_free_port(AF_INET)), p3);
+	H_EXPECT_LOG_LINE(r, "route=checked", "msg=\"upstream down\"");
+	resp = http_get(port, "/status");
+	snprintf(want, sizeof(want), "{\"address\":\"%s\",\"host\":\"%s\","
+	    "\"health\":\"unchecked\",\"up\":true,", pl, pl);
+	H_ASSERT_CONTAINS(resp, want);
+	snprintf(want, sizeof(want), "{\"address\":\"%s\",\"host\":\"%s\","
+	    "\"health\":\"down\",\"up\":false,", ck, ck);
+	H_ASSERT_CONTAINS(resp, want);
+	if (number_after(resp, want, "\"check_fails\":") == 0)
+		fail_msg("no failed check counted:\n%s", resp);
+	snprintf(want, sizeof(want), "{\"address\":\"127.0.0.1:%d\","
+	    "\"host\":\"localhost:%d\",\"health\":\"unchecked\",", p3, p3);
+	H_ASSERT_CONTAINS(resp, want);
+	free(resp);
+
+	resp = http_get(port, "/metrics");
+	H_ASSERT_CONTAINS(resp, "# HELP relay46_upstream_up 1 unless marked "
+	    "down by failed connects or failed health checks");
+	snprintf(want, sizeof(want), "relay46_upstream_checked{route=\"plain\","
+	    "upstream=\"%s\"} 0\n", pl);
+	H_ASSERT_CONTAINS(resp, want);
+	snprintf(want, sizeof(want), "relay46_upstream_checked{"
+	    "route=\"checked\",upstream=\"%s\"} 1\n", ck);
+	H_ASSERT_CONTAINS(resp, want);
+	snprintf(want, sizeof(want), "relay46_upstream_check_failures_total{"
+	    "route=\"checked\",upstream=\"%s\"} ", ck);
+	if (number_after(resp, want, "} ") == 0)
+		fail_msg("check failures 0 in\n%s", resp);
+	snprintf(want, sizeof(want), "relay46_upstream_info{route=\"named\","
+	    "upstream=\"127.0.0.1:%d\",host=\"localhost:%d\"} 1\n", p3, p3);
+	H_ASSERT_CONTAINS(resp, want);
+	promtool_check(resp);
+	free(resp);
+
+	resp = http_get(port, "/");
+	snprintf(want, sizeof(want), "<td>127.0.0.1:%d</td><td>localhost:%d"
+	    "</td><td>unchecked</td>", p3, p3);
+	H_ASSERT_CONTAINS(resp, want);
+	free(resp);
+	h_relay_finish(r);
+	close(fd1);
+	close(fd2);
+	close(fd3);
+}
+
+/*
+ * The admin socket is bound once, at start: a reload that moves admin is
+ * applied otherwise, says the move needs a restart, and the endpoint
+ * keeps answering where it was.
+ */
+static void
+test_admin_reload_moved(void **state)
+{
+	static const char	 conf[] = "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n[route a]\nlisten = %s\n"
+	    "upstream = 127.0.0.1:9\n";
+	struct h_relay		*r;
+	char			 text[256], listen[64], *resp;
+	int			 port, port2, fd;
+
+	(void)state;
+	port = h_free_port(AF_INET);
+	port2 = h_free_port(AF_INET);
+	snprintf(listen, sizeof(listen), "%s",
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	r = h_relay_start(conf, port, listen);
+	snprintf(text, sizeof(text), conf, port2, listen);
+	h_replace_file(r->conf, text);
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "msg=\"configuration reloaded\"");
+	H_EXPECT_LOG(r, "reload: a change of admin takes effect at the next "
+	    "restart");
+	resp = http_get(port, "/status");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	free(resp);
+	fd = h_connect_port(AF_INET, port2, H_IO_MS);
+	if (fd != -1)
+		fail_msg("the new admin port %d answers before a restart",
+		    port2);
+	h_relay_finish(r);
+}
+
 /* --- systemd ---------------------------------------------------------- */
 
 /* A datagram socket at ${path}, standing in for systemd's notify socket. */
@@ -704,6 +862,9 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_admin, h_teardown),
 		cmocka_unit_test_teardown(test_admin_ready, h_teardown),
+		cmocka_unit_test_teardown(test_admin_busy, h_teardown),
+		cmocka_unit_test_teardown(test_admin_health, h_teardown),
+		cmocka_unit_test_teardown(test_admin_reload_moved, h_teardown),
 		cmocka_unit_test_teardown(test_notify, h_teardown),
 		cmocka_unit_test_teardown(test_listen_fds, h_teardown),
 		cmocka_unit_test_teardown(test_user, h_teardown),

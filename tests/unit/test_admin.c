@@ -80,6 +80,7 @@ fill_cb(void *arg, struct metrics_snapshot *s)
 	assert_non_null(r = calloc(1, sizeof(*r)));
 	assert_non_null(u = calloc(1, sizeof(*u)));
 	u->name = "127.0.0.1:8000";
+	u->host = "backend.internal:8000";	/* a host name line */
 	u->up = u->present = true;
 	u->weight = 1;
 	u->connects = 9;
@@ -119,7 +120,7 @@ loopback(int family, struct addr *a)
 
 /*
  * A port nobody listens on now: bind port 0, read what the kernel chose,
- * close.  addr_parse() takes ports 1..65535 only, so admin_start() cannot
+ * close.  addr_parse() takes ports 1..65535 only, so admin_open() cannot
  * be given 0 itself.  Returns 0 if ${family} has no loopback here.
  */
 static unsigned
@@ -150,7 +151,7 @@ fx_start(struct fx *fx, int family, const char *allow)
 {
 	char		 err[256];
 	unsigned	 port;
-	int		 tries;
+	int		 fd, tries;
 
 	memset(fx, 0, sizeof(*fx));
 	assert_non_null(fx->base = event_base_new());
@@ -164,9 +165,13 @@ fx_start(struct fx *fx, int family, const char *allow)
 		assert_true(loopback(family, &fx->addr));
 		addr_set_port(&fx->addr, port);
 		err[0] = '\0';
-		fx->admin = admin_start(fx->base, &fx->addr, &fx->acl, fill_cb,
-		    release_cb, fx, err, sizeof(err));
-		if (fx->admin == NULL && strstr(err, "in use") == NULL)
+		if ((fd = admin_open(&fx->addr, err, sizeof(err))) == -1) {
+			if (strstr(err, "in use") == NULL)
+				fail_msg("admin_open: %s", err);
+			continue;
+		}
+		if ((fx->admin = admin_start(fx->base, fd, &fx->acl, fill_cb,
+		    release_cb, fx, err, sizeof(err))) == NULL)
 			fail_msg("admin_start: %s", err);
 	}
 	assert_non_null(fx->admin);
@@ -379,6 +384,41 @@ test_pages(void **state)
 }
 
 /*
+ * An upstream no check tests shows as "unchecked" on every page, never
+ * "up", and its host name shows beside its address.
+ */
+static void
+test_health_pages(void **state)
+{
+	struct fx	 fx;
+	struct resp	 r;
+
+	(void)state;
+	assert_true(fx_start(&fx, AF_INET, NULL));
+	fetch_str(&fx, "GET /status HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", &r);
+	assert_non_null(strstr(r.body, "{\"address\":\"127.0.0.1:8000\","
+	    "\"host\":\"backend.internal:8000\",\"health\":\"unchecked\","));
+	assert_non_null(strstr(r.body, "\"checked\":false,\"check_fails\":0}"));
+	free(r.raw);
+	fetch_str(&fx, "GET /metrics HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", &r);
+	assert_non_null(strstr(r.body, "\nrelay46_upstream_checked{route=\"web\","
+	    "upstream=\"127.0.0.1:8000\"} 0\n"));
+	assert_non_null(strstr(r.body, "\nrelay46_upstream_info{route=\"web\","
+	    "upstream=\"127.0.0.1:8000\",host=\"backend.internal:8000\"} 1\n"));
+	assert_null(strstr(r.body, "health checks pass"));
+	free(r.raw);
+	fetch_str(&fx, "GET / HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", &r);
+	assert_non_null(strstr(r.body, "<td>127.0.0.1:8000</td>"
+	    "<td>backend.internal:8000</td><td>unchecked</td>"));
+	free(r.raw);
+	fx_stop(&fx);
+	assert_int_equal(fx.fills, 3);
+}
+
+/*
  * HEAD: the headers GET would send, no body, for a page and for an error;
  * HTTP/1.0 gets an answer too.
  */
@@ -561,16 +601,13 @@ static void
 test_start_errors(void **state)
 {
 	struct fx	 fx;
-	struct admin	*a;
 	char		 err[256], want[128], abuf[ADDR_STRLEN];
 
 	(void)state;
 	admin_stop(NULL);
 	/* The port of a running admin is taken, and the reason says so. */
 	assert_true(fx_start(&fx, AF_INET, NULL));
-	a = admin_start(fx.base, &fx.addr, NULL, fill_cb, release_cb, &fx,
-	    err, sizeof(err));
-	assert_null(a);
+	assert_int_equal(admin_open(&fx.addr, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "listen %s: %s",
 	    addr_format(&fx.addr, abuf, sizeof(abuf)), strerror(EADDRINUSE));
 	assert_string_equal(err, want);
@@ -590,6 +627,7 @@ main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_start_errors),
+		cmocka_unit_test(test_health_pages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

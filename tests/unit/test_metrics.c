@@ -41,13 +41,20 @@ static const uint64_t web_results[] = { 5, 1, 2, 0 };
 static const char *const evil_result_names[] = { "done", "we\"ird\\\n<&>" };
 static const uint64_t evil_results[] = { 7, 3 };
 
+/*
+ * address, up, present, backup, weight, live, connects, connect_fails,
+ * host (the upstream line as written), checked, check_fails.
+ */
 static struct metrics_upstream web_ups[] = {
-	{ "127.0.0.1:8000", true, true, false, 1, 3, 40, 2 },
-	{ "[::1]:8001", false, true, true, 5, 0, 7, 9 },
-	{ EVIL_UP, false, false, false, 2, 1, 1, 1 },
+	{ "127.0.0.1:8000", true, true, false, 1, 3, 40, 2, "127.0.0.1:8000",
+	    true, 0 },
+	{ "[::1]:8001", false, true, true, 5, 0, 7, 9, "backend.internal:8001",
+	    true, 4 },
+	{ EVIL_UP, false, false, false, 2, 1, 1, 1, EVIL_UP, false, 0 },
 };
 static struct metrics_upstream evil_ups[] = {
-	{ "[2001:db8::1]:443", true, true, false, 1, 0, 0, 0 },
+	{ "[2001:db8::1]:443", true, true, false, 1, 0, 0, 0, "evil.example:443",
+	    false, 0 },
 };
 
 static void
@@ -601,7 +608,7 @@ test_prom_valid(void **state)
 	    "histogram");
 	assert_string_equal(pv_find(&pv,
 	    "relay46_upstream_connects_total")->type, "counter");
-	assert_int_equal(pv.nfam, 12);
+	assert_int_equal(pv.nfam, 15);
 	free(text);
 
 	/* No routes at all is still a valid page. */
@@ -647,6 +654,14 @@ test_prom_lines(void **state)
 		"relay46_sessions_total{route=\"r\\\"2\\\\\\n<&>\","
 		    "result=\"we\\\"ird\\\\\\n<&>\"} 3\n",
 		"relay46_connect_seconds_count{route=\"r\\\"2\\\\\\n<&>\"} 0\n",
+		"relay46_upstream_checked{route=\"web\","
+		    "upstream=\"127.0.0.1:8000\"} 1\n",
+		"relay46_upstream_checked{route=\"r\\\"2\\\\\\n<&>\","
+		    "upstream=\"[2001:db8::1]:443\"} 0\n",
+		"relay46_upstream_check_failures_total{route=\"web\","
+		    "upstream=\"[::1]:8001\"} 4\n",
+		"relay46_upstream_info{route=\"web\",upstream=\"[::1]:8001\","
+		    "host=\"backend.internal:8001\"} 1\n",
 	};
 	struct metrics_snapshot	 s;
 	struct metrics_route	 r[2];
@@ -690,8 +705,11 @@ test_prom_round_trip(void **state)
 		if (rt != NULL && strcmp(rt, "web") != 0)
 			assert_string_equal(rt, EVIL_ROUTE);
 	}
-	/* up, sessions_active, and two connects_total samples. */
-	assert_int_equal(hits, 4);
+	/*
+	 * up, checked, sessions_active, two connects_total samples,
+	 * check_failures_total, info.
+	 */
+	assert_int_equal(hits, 7);
 	assert_true(pv_value(&pv,
 	    "relay46_connect_seconds_bucket{route=\"web\",le=\"0.5\"}") == 7);
 	free(text);
@@ -948,13 +966,19 @@ test_json(void **state)
 		    "\"bytes_down\":18446744073709551615,\"sessions\":"
 		    "{\"done\":5,\"client_reset\":1,\"upstream_refused\":2,"
 		    "\"idle_timeout\":0},\"upstreams\":[",
-		"{\"address\":\"127.0.0.1:8000\",\"up\":true,\"present\":true,"
+		"{\"address\":\"127.0.0.1:8000\",\"host\":\"127.0.0.1:8000\","
+		    "\"health\":\"up\",\"up\":true,\"present\":true,"
 		    "\"backup\":false,\"weight\":1,\"active\":3,\"connects\":40,"
-		    "\"connect_fails\":2}",
-		"{\"address\":\"[::1]:8001\",\"up\":false,\"present\":true,"
+		    "\"connect_fails\":2,\"checked\":true,\"check_fails\":0}",
+		"{\"address\":\"[::1]:8001\",\"host\":\"backend.internal:8001\","
+		    "\"health\":\"down\",\"up\":false,\"present\":true,"
 		    "\"backup\":true,\"weight\":5,",
+		"\"connect_fails\":9,\"checked\":true,\"check_fails\":4}",
 		"\"address\":\"ev\\\"il\\\\up\\nline<b>&amp;</b>'x"
-		    "\xef\xbf\xbd\xc3\xa9\",\"up\":false,\"present\":false,",
+		    "\xef\xbf\xbd\xc3\xa9\",\"host\":",
+		"\"health\":\"down\",\"up\":false,\"present\":false,",
+		"{\"address\":\"[2001:db8::1]:443\",\"host\":"
+		    "\"evil.example:443\",\"health\":\"unchecked\",\"up\":true,",
 		"{\"name\":\"r\\\"2\\\\\\n<&>\",",
 	};
 	struct metrics_snapshot	 s;
@@ -1062,6 +1086,54 @@ test_html(void **state)
 	free(text);
 }
 
+/* ---- upstream health ------------------------------------------------------ */
+
+/*
+ * Health says what is known: "unchecked" where no checks run and nothing
+ * marked the upstream down, and "up" only where checks run.  The HELP of
+ * relay46_upstream_up no longer claims checks pass; host names show.
+ */
+static void
+test_health(void **state)
+{
+	static const struct {
+		bool		 up, checked;
+		const char	*want;
+	} rows[] = {
+		{ true, true, "up" },
+		{ true, false, "unchecked" },
+		{ false, true, "down" },
+		{ false, false, "down" },
+	};
+	struct metrics_upstream	 u;
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	char			*text;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < NELEM(rows); i++) {
+		memset(&u, 0, sizeof(u));
+		u.up = rows[i].up;
+		u.checked = rows[i].checked;
+		assert_string_equal(metrics_health(&u), rows[i].want);
+	}
+	snapshot_make(&s, r);
+	text = format(metrics_prometheus, &s);
+	assert_null(strstr(text, "health checks pass"));
+	assert_non_null(strstr(text, "# HELP relay46_upstream_up 1 unless "
+	    "marked down by failed connects or failed health checks"));
+	free(text);
+	text = format(metrics_html, &s);
+	assert_non_null(strstr(text, "<td>[::1]:8001</td>"
+	    "<td>backend.internal:8001</td><td>down, backup</td>"));
+	assert_non_null(strstr(text, "<td>evil.example:443</td>"
+	    "<td>unchecked</td>"));
+	/* Checks failed: the last column of the [::1]:8001 row. */
+	assert_non_null(strstr(text, "<td>7</td><td>9</td><td>4</td></tr>"));
+	free(text);
+}
+
 /* ---- out of memory ---------------------------------------------------- */
 
 /* A buffer frozen at its end refuses every add, as when memory runs out. */
@@ -1112,6 +1184,7 @@ main(void)
 		cmocka_unit_test(test_json_validator_rejects),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_add_fails),
 	};
 
