@@ -219,6 +219,20 @@ session_inflight(const struct session *s)
 	return (s->a[0].fd != -1) + (s->a[1].fd != -1);
 }
 
+/*
+ * No upstream could be reached.  A FIN would read as an empty reply; a
+ * reset is the nearest an accepting relay comes to the ECONNREFUSED a
+ * client connecting directly would get.
+ */
+static bool
+session_end_unreached(enum session_end why)
+{
+	return why == SESSION_END_UPSTREAM_REFUSED ||
+	    why == SESSION_END_CONNECT_TIMEOUT ||
+	    why == SESSION_END_UPSTREAM_UNREACHABLE ||
+	    why == SESSION_END_UPSTREAM_FULL;
+}
+
 void
 session_close(struct session *s, enum session_end why, int err)
 {
@@ -236,7 +250,8 @@ session_close(struct session *s, enum session_end why, int err)
 	reset_client = why == SESSION_END_UPSTREAM_RESET ||
 	    why == SESSION_END_UPSTREAM_ERROR ||
 	    why == SESSION_END_CLIENT_ERROR ||
-	    why == SESSION_END_INTERNAL_ERROR;
+	    why == SESSION_END_INTERNAL_ERROR ||
+	    session_end_unreached(why);
 	pipe_free(&s->c2u);
 	pipe_free(&s->u2c);
 	session_attempt_drop(s, &s->a[0]);
