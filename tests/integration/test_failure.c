@@ -36,15 +36,17 @@ unreached(const char *route, const char *end, int64_t max_ms)
 	    "[route un]\nlisten = %s\n%s",
 	    h_hostport(AF_INET, h_free_port(AF_INET)), route);
 	t0 = h_now_ms();
-	fd = h_relay_connect(r, "un", AF_INET);
-	got = h_wait_end(fd, (int)max_ms + 3000, &extra);
+	fd = h_relay_try_connect(r, "un", AF_INET, NULL);
+	got = fd == -1 ? ECONNRESET : h_wait_end(fd, (int)max_ms + 3000,
+	    &extra);
 	took = h_now_ms() - t0;
 	print_message("%s: client saw %s after %lld ms, %llu bytes\n", end,
 	    h_end_str(got), (long long)took, (unsigned long long)extra);
 	H_ASSERT_END(got, ECONNRESET, ECONNRESET);
 	assert_int_equal(extra, 0);
 	assert_in_range(took, 0, max_ms);
-	close(fd);
+	if (fd != -1)
+		close(fd);
 	snprintf(needle, sizeof(needle), "end=%s", end);
 	H_EXPECT_LOG(r, needle);
 	h_relay_finish(r);
@@ -322,12 +324,14 @@ test_refused_with_pending_bytes(void **state)
 	    "[route rp]\nlisten = %s\nupstream = %s\nretries = 0\n",
 	    h_hostport(AF_INET, h_free_port(AF_INET)),
 	    h_hostport(AF_INET, port));
-	fd = h_relay_connect(r, "rp", AF_INET);
-	h_pattern(50, 0, req, sizeof(req));
-	/* The relay may already have closed: EPIPE/ECONNRESET are fine. */
-	(void)h_send_all(fd, req, sizeof(req), 1000);
-	H_ASSERT_END(h_wait_end(fd, 3000, NULL), H_EOF, ECONNRESET);
-	close(fd);
+	if ((fd = h_relay_try_connect(r, "rp", AF_INET, NULL)) != -1) {
+		h_pattern(50, 0, req, sizeof(req));
+		/* The relay may already have reset: EPIPE/ECONNRESET are fine. */
+		(void)h_send_all(fd, req, sizeof(req), 1000);
+		H_ASSERT_END(h_wait_end(fd, 3000, NULL), ECONNRESET,
+		    ECONNRESET);
+		close(fd);
+	}
 	H_EXPECT_LOG(r, "end=upstream_refused");
 	h_relay_finish(r);
 	close(hold);
