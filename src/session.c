@@ -465,6 +465,11 @@ session_attempt_failed(struct session *s, struct session_attempt *a, int err)
 	/* The other family's attempt is still under way: let it finish. */
 	if (session_inflight(s) > 0)
 		return;
+	/*
+	 * A race with no winner is over: whatever connects next is a plain
+	 * try, maybe on another upstream line, and no race won.
+	 */
+	s->he_first = 0;
 	if (s->he_timer != NULL)
 		evtimer_del(s->he_timer);
 	session_connect_next(s);

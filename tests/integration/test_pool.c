@@ -1001,6 +1001,76 @@ test_happy_eyeballs_v4_hangs(void **state)
 	happy_eyeballs(AF_INET, "127.0.0.1 backend.test\n::1 backend.test\n");
 }
 
+/*
+ * A race that nobody wins is no race won.  a.test is ::1 and 127.0.0.1
+ * on one port, both black-holed: the first family times out (400 ms),
+ * the second, started 250 ms in, times out too.  The session then moves
+ * on to the backup line, b4.test (IPv4 only) on route he4 and b6.test
+ * (IPv6 only) on route he6; one of them is of the family that started
+ * second.  Its plain sequential connect must not count as a Happy
+ * Eyeballs win: no "answers first" line, no preference remembered.
+ */
+static void
+test_happy_eyeballs_no_winner(void **state)
+{
+	struct h_backend	*b4, *b6;
+	struct h_relay		*r;
+	char			 hosts[H_PATH + 64], text[256];
+	const char		*routes[2] = { "he4", "he6" };
+	int			 port, l4, l6, f4, f6, fd, idx, k;
+	int64_t			 t0;
+
+	(void)state;
+	h_require_ipv6();
+	port = h_free_port(AF_INET);
+	l4 = h_blackhole(AF_INET, &port, &f4);
+	l6 = h_blackhole(AF_INET6, &port, &f6);
+	b4 = tagged_at(0, "127.0.0.1", 0);
+	b6 = tagged_at(1, "::1", 0);
+	snprintf(text, sizeof(text), "::1 a.test\n127.0.0.1 a.test\n"
+	    "127.0.0.1 b4.test\n::1 b6.test\n");
+	h_write_file(hosts, sizeof(hosts), h_tmpdir(), "hosts", text);
+	h_relay_setenv("RELAY46_HOSTS", hosts);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route he4]\nlisten = %s\nupstream = a.test:%d\n"
+	    "upstream = b4.test:%d backup\nconnect_timeout = 400ms\n"
+	    "retries = 2\n"
+	    "[route he6]\nlisten = %s\nupstream = a.test:%d\n"
+	    "upstream = b6.test:%d backup\nconnect_timeout = 400ms\n"
+	    "retries = 2\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), port,
+	    h_backend_port(b4), h_hostport(AF_INET, h_free_port(AF_INET)),
+	    port, h_backend_port(b6));
+	h_relay_setenv(NULL, NULL);
+	for (k = 0; k < 2; k++) {
+		t0 = h_now_ms();
+		fd = h_relay_connect(r, routes[k], AF_INET);
+		idx = read_tag(fd, 4000);
+		print_message("%s: served by b%d after %lld ms\n", routes[k],
+		    idx, (long long)(h_now_ms() - t0));
+		assert_int_equal(idx, k);
+		/* Both raced attempts failed first: 650 ms at least. */
+		assert_true(h_now_ms() - t0 >= 600);
+		close_session(fd, 300 + (uint64_t)k);
+	}
+	H_EXPECT_LOG(r, "session end\" end=done");
+	if (h_relay_log_count(r, "Happy Eyeballs") != 0) {
+		h_relay_dump(r);
+		fail_msg("a connect after a race with no winner was credited "
+		    "as a Happy Eyeballs win");
+	}
+	h_relay_finish(r);
+	h_backend_free(b4);
+	h_backend_free(b6);
+	if (f4 != -1)
+		close(f4);
+	if (f6 != -1)
+		close(f6);
+	close(l4);
+	close(l6);
+}
+
 int
 main(void)
 {
@@ -1021,6 +1091,8 @@ main(void)
 		cmocka_unit_test_teardown(test_happy_eyeballs_v6_hangs,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_happy_eyeballs_v4_hangs,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_happy_eyeballs_no_winner,
 		    h_teardown),
 	};
 
