@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "harness.h"
 
 /*
@@ -94,6 +95,37 @@ test_upstream_unreachable_resets(void **state)
 	(void)state;
 	unreached("upstream = 224.0.0.1:9\nretries = 0\n",
 	    "upstream_unreachable", 1000);
+}
+
+/*
+ * A host name that does not exist (the test's name server answers
+ * NXDOMAIN) is reported in the system's words, as getaddrinfo(3) users
+ * know them, not in libevent's BSD ones.
+ */
+static void
+test_unknown_host_wording(void **state)
+{
+	const char	*args[] = { "-t", "-c", NULL, NULL };
+	struct h_dns	*dns;
+	char		 conf[H_PATH + 32], *out = NULL, *err = NULL;
+	int		 rc;
+
+	(void)state;
+	dns = h_dns_start();
+	h_write_file(conf, sizeof(conf), h_tmpdir(), "nx.ini",
+	    "[route nx]\nlisten = 127.0.0.1:1\n"
+	    "upstream = nosuch.relay46.test:80\n");
+	args[2] = conf;
+	h_relay_setenv("RELAY46_RESOLV_CONF", h_dns_resolv_conf(dns));
+	rc = h_run(args, &out, &err, 10000);
+	h_relay_setenv(NULL, NULL);
+	print_message("relay46 -t: %s", err);
+	assert_int_equal(rc, 1);
+	H_ASSERT_CONTAINS(err, "cannot resolve 'nosuch.relay46.test': "
+	    "Name or service not known");
+	free(out);
+	free(err);
+	h_dns_free(dns);
 }
 
 /*
@@ -499,6 +531,8 @@ main(void)
 		cmocka_unit_test_teardown(test_connect_timeout_resets,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_upstream_unreachable_resets,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_unknown_host_wording,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_retry_next_upstream, h_teardown),
 		cmocka_unit_test_teardown(test_upstream_reset, h_teardown),
