@@ -951,6 +951,40 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 }
 
 /*
+ * Take ${take} bytes of header that a peek has just shown us.  Anything
+ * but all of them ends the session (-1).  Only a failed recv() sets
+ * errno: an end or a short count logged with strerror(errno) would name
+ * whatever error came last, elsewhere.
+ */
+static int
+session_proxy_take(struct session *s, int fd, size_t take)
+{
+	char	 msg[96];
+	ssize_t	 n;
+	int	 err;
+
+	if ((n = recv(fd, s->phdr + s->phdr_len, take, 0)) == (ssize_t)take) {
+		s->phdr_len += take;
+		return 0;
+	}
+	if (n == -1) {
+		err = errno;
+		session_close(s, err == ECONNRESET ? SESSION_END_CLIENT_RESET :
+		    SESSION_END_CLIENT_ERROR, err);
+		return -1;
+	}
+	if (n == 0)
+		snprintf(msg, sizeof(msg), "connection closed inside the PROXY "
+		    "header");
+	else
+		snprintf(msg, sizeof(msg), "PROXY header: read %zd of the %zu "
+		    "bytes peeked", n, take);
+	session_log(s, NULL, msg, 0);
+	session_close(s, SESSION_END_PROXY_ERROR, 0);
+	return -1;
+}
+
+/*
  * accept_proxy: the client is readable.  Peek, then take exactly the bytes
  * that are surely header (proxyproto_parse's promise), so not one byte of
  * payload is read here and none of the header goes upstream.  Bytes of an
@@ -964,14 +998,16 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	char			 err[256], c[ADDR_STRLEN];
 	size_t			 room = PROXYPROTO_MAX - s->phdr_len, take;
 	ssize_t			 n, r;
+	int			 e;
 
 	(void)what;
 	n = recv(fd, s->phdr + s->phdr_len, room, MSG_PEEK);
 	if (n == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		e = errno;
+		if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
 			return;
-		session_close(s, errno == ECONNRESET ?
-		    SESSION_END_CLIENT_RESET : SESSION_END_CLIENT_ERROR, errno);
+		session_close(s, e == ECONNRESET ? SESSION_END_CLIENT_RESET :
+		    SESSION_END_CLIENT_ERROR, e);
 		return;
 	}
 	if (n == 0) {
@@ -990,11 +1026,8 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	take = r == 0 ? (size_t)n : (size_t)r - s->phdr_len;
-	if (recv(fd, s->phdr + s->phdr_len, take, 0) != (ssize_t)take) {
-		session_close(s, SESSION_END_CLIENT_ERROR, errno);
+	if (session_proxy_take(s, fd, take) == -1)
 		return;
-	}
-	s->phdr_len += take;
 	if (r > 0)
 		session_proxy_done(s, &info);
 }
