@@ -106,6 +106,48 @@ session_log(const struct session *s, const struct upstream *u,
 	    err ? strerror(err) : "");
 }
 
+/* The slot of ${u}'s connect_log that a failure with ${err} counts in. */
+static size_t
+session_connect_kind(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return 0;
+	case ETIMEDOUT:
+		return 1;
+	case EHOSTUNREACH:
+		return 2;
+	case ENETUNREACH:
+		return 3;
+	default:
+		return UPSTREAM_LOG_KINDS - 1;
+	}
+}
+
+/*
+ * "connect failed" for ${u}: in an outage every client would add one, so
+ * at most one a second per upstream and kind goes out, telling how many
+ * were held back.  Each session's own line still says how it ended.
+ */
+static void
+session_log_connect(const struct session *s, struct upstream *u, int err)
+{
+	char		 c[ADDR_STRLEN];
+	unsigned	 held;
+
+	if (log_level() < LOG_LEVEL_WARN ||
+	    !log_limit_pass(&u->connect_log[session_connect_kind(err)], &held))
+		return;
+	if (held == 0) {
+		session_log(s, u, "connect failed", err);
+		return;
+	}
+	log_warn("route=%s client=%s upstream=%s msg=\"connect failed: %s "
+	    "(%u more like this suppressed)\"", s->rt->route->name,
+	    addr_format(&s->client, c, sizeof(c)), u->name, strerror(err),
+	    held);
+}
+
 /* Bytes of the client's own: our PROXY header is not among them. */
 static uint64_t
 session_up_bytes(const struct session *s)
@@ -458,7 +500,7 @@ session_attempt_failed(struct session *s, struct session_attempt *a, int err)
 {
 	struct upstream	*u = a->u;
 
-	session_log(s, u, "connect failed", err);
+	session_log_connect(s, u, err);
 	pool_connect_failed(s->rt->route->pool, u, err);
 	s->last_err = err;
 	session_attempt_drop(s, a);
@@ -796,7 +838,7 @@ session_connect_next(struct session *s)
 		/* socket() refused the family itself (EAFNOSUPPORT). */
 		pool_release(u);
 		s->last_err = err;
-		session_log(s, u, "connect failed", err);
+		session_log_connect(s, u, err);
 		session_connect_next(s);
 	}
 }

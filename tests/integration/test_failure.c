@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -126,6 +127,95 @@ test_unknown_host_wording(void **state)
 	free(out);
 	free(err);
 	h_dns_free(dns);
+}
+
+/*
+ * The "connect failed" lines in ${log}: how many, and the sum of the
+ * "(N more like this suppressed)" counts they carry.
+ */
+static void
+count_connect_failed(const char *log, unsigned *lines, unsigned *held)
+{
+	const char	*p, *q, *eol;
+	unsigned	 n;
+
+	*lines = *held = 0;
+	for (p = log; (p = strstr(p, "msg=\"connect failed")) != NULL;
+	    p = eol) {
+		if ((eol = strchr(p, '\n')) == NULL)
+			eol = p + strlen(p);
+		(*lines)++;
+		if ((q = strstr(p, "more like this suppressed")) != NULL &&
+		    q < eol) {
+			while (q > p && q[-1] == ' ')
+				q--;
+			while (q > p && q[-1] >= '0' && q[-1] <= '9')
+				q--;
+			if (sscanf(q, "%u", &n) == 1)
+				*held += n;
+		}
+	}
+}
+
+/*
+ * An outage must not flood the log: 200 clients refused in a burst give
+ * each its session line, but "connect failed" comes at most once a second
+ * (so one or two lines, three on a slow machine), and the next one that
+ * goes out tells how many were held back: every failure is accounted for.
+ */
+#define FLOOD_CLIENTS	200
+
+static void
+test_refused_no_flood(void **state)
+{
+	struct h_relay	*r;
+	char		*log;
+	unsigned	 i, lines, held;
+	int64_t		 t0, took;
+	int		 hold, port, fd;
+
+	(void)state;
+	hold = h_refused_port(AF_INET, &port);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route fl]\nlisten = %s\nupstream = %s\nretries = 0\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, port));
+	t0 = h_now_ms();
+	for (i = 0; i < FLOOD_CLIENTS; i++)
+		if ((fd = h_relay_try_connect(r, "fl", AF_INET, NULL)) != -1) {
+			(void)h_wait_end(fd, 3000, NULL);
+			close(fd);
+		}
+	took = h_now_ms() - t0;
+	if (!h_relay_log_wait_n(r, "end=upstream_refused", FLOOD_CLIENTS,
+	    H_IO_MS)) {
+		h_relay_dump(r);
+		fail_msg("fewer than %d session lines", FLOOD_CLIENTS);
+	}
+	/* One more once the second is over: it carries the count. */
+	while (h_now_ms() - t0 < 1100)
+		(void)poll(NULL, 0, 50);
+	if ((fd = h_relay_try_connect(r, "fl", AF_INET, NULL)) != -1) {
+		(void)h_wait_end(fd, 3000, NULL);
+		close(fd);
+	}
+	if (!h_relay_log_wait_n(r, "end=upstream_refused", FLOOD_CLIENTS + 1,
+	    H_IO_MS))
+		fail_msg("no session line for the last client");
+	H_EXPECT_LOG(r, "more like this suppressed");
+	log = h_relay_log(r);
+	count_connect_failed(log, &lines, &held);
+	print_message("%d refused clients in %lld ms, then one more: %u "
+	    "\"connect failed\" lines, %u held back\n", FLOOD_CLIENTS,
+	    (long long)took, lines, held);
+	free(log);
+	assert_in_range(lines, 2, 2 + (unsigned)(took / 1000));
+	assert_int_equal(lines + held, FLOOD_CLIENTS + 1);
+	assert_int_equal(h_relay_log_count(r, "end=upstream_refused"),
+	    FLOOD_CLIENTS + 1);
+	h_relay_finish(r);
+	close(hold);
 }
 
 /*
@@ -534,6 +624,7 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_unknown_host_wording,
 		    h_teardown),
+		cmocka_unit_test_teardown(test_refused_no_flood, h_teardown),
 		cmocka_unit_test_teardown(test_retry_next_upstream, h_teardown),
 		cmocka_unit_test_teardown(test_upstream_reset, h_teardown),
 		cmocka_unit_test_teardown(test_client_reset, h_teardown),
