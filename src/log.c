@@ -183,3 +183,23 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+bool
+log_limit_pass(struct log_limit *l, unsigned *held)
+{
+	uint_fast64_t	 now = util_now_ms(), last;
+
+	last = atomic_load_explicit(&l->last_ms, memory_order_relaxed);
+	/*
+	 * Of several threads due at once, the one whose exchange succeeds
+	 * writes the line; the others count as held back.
+	 */
+	if ((last != 0 && now - last < 1000) ||
+	    !atomic_compare_exchange_strong_explicit(&l->last_ms, &last, now,
+	    memory_order_relaxed, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&l->held, 1, memory_order_relaxed);
+		return false;
+	}
+	*held = atomic_exchange_explicit(&l->held, 0, memory_order_relaxed);
+	return true;
+}

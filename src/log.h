@@ -1,7 +1,9 @@
 #ifndef RELAY46_LOG_H
 #define RELAY46_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 enum {
 	LOG_LEVEL_ERROR = 0,
@@ -39,6 +41,25 @@ void	 log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * slot, for errors that can repeat in a tight loop (accept failures).
  */
 bool	 log_ratelimit(unsigned long long *last_ms);
+
+/*
+ * A limit for one kind of line that can come once per client, such as a
+ * connect failure in an outage: at most one a second goes out, and the
+ * number held back meanwhile is told in the next.  Lock-free, so every
+ * worker may share one; zeroed memory is a fresh limit.
+ */
+struct log_limit {
+	atomic_uint_fast64_t	 last_ms;	/* the last line out; 0: none */
+	atomic_uint		 held;		/* lines held back since */
+};
+
+/*
+ * log_limit_pass(l, held): may a line limited by ${l} go out now?  true
+ * at most once a second, with *${held} the number held back since the
+ * last one that went out (to be told in this one); false counts the line
+ * as held back.
+ */
+bool	 log_limit_pass(struct log_limit *l, unsigned *held);
 
 /* fatalx(fmt, ...): log at error level and exit(1).  Start-up only. */
 void	 fatalx(const char *fmt, ...)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "log.h"
 #include "metrics.h"
 #include "session.h"
 
@@ -69,6 +70,12 @@ void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
 
 #define POOL_NAME_ROOM		32	/* addresses kept per host name */
 
+/*
+ * Kinds of connect failure whose log lines are limited apart: refused,
+ * timed out, no route to the host, to the network, anything else.
+ */
+#define UPSTREAM_LOG_KINDS	5
+
 struct upstream {
 	struct addr	 addr;
 	char		 name[ADDR_STRLEN];	/* addr, formatted, for logs */
@@ -86,6 +93,8 @@ struct upstream {
 	atomic_uint_fast64_t retry_ms;	/* down: a session may try it from then */
 	atomic_uint_fast64_t connects, connect_fails;	/* counters */
 	atomic_uint_fast64_t check_fails;	/* active checks failed: counter */
+	/* "connect failed" lines, limited per kind (session.c) */
+	struct log_limit connect_log[UPSTREAM_LOG_KINDS];
 };
 
 /* max_per_client: live sessions per client address (IPv6 per /64). */

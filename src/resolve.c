@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <ctype.h>
+#include <netdb.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -154,6 +155,43 @@ resolve_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	resolve_live--;
 }
 
+/*
+ * The system's words for a lookup error.  evutil_gai_strerror() has its
+ * own, from BSD ("nodename nor servname provided, or not known"), even
+ * for codes that are the system's EAI_* under another name; operators
+ * know glibc's ("Name or service not known") from every other tool.
+ */
+static const char *
+resolve_gai_strerror(int e)
+{
+	static const struct {
+		int	 ev, sys;
+	} map[] = {
+#ifdef EAI_ADDRFAMILY
+		{ EVUTIL_EAI_ADDRFAMILY,	EAI_ADDRFAMILY },
+#endif
+		{ EVUTIL_EAI_AGAIN,		EAI_AGAIN },
+		{ EVUTIL_EAI_BADFLAGS,		EAI_BADFLAGS },
+		{ EVUTIL_EAI_FAIL,		EAI_FAIL },
+		{ EVUTIL_EAI_FAMILY,		EAI_FAMILY },
+		{ EVUTIL_EAI_MEMORY,		EAI_MEMORY },
+#ifdef EAI_NODATA
+		{ EVUTIL_EAI_NODATA,		EAI_NODATA },
+#endif
+		{ EVUTIL_EAI_NONAME,		EAI_NONAME },
+		{ EVUTIL_EAI_SERVICE,		EAI_SERVICE },
+		{ EVUTIL_EAI_SOCKTYPE,		EAI_SOCKTYPE },
+		{ EVUTIL_EAI_SYSTEM,		EAI_SYSTEM },
+	};
+	size_t	 i;
+
+	for (i = 0; i < NELEM(map); i++)
+		if (map[i].ev == e)
+			return gai_strerror(map[i].sys);
+	/* EVUTIL_EAI_CANCEL and the like have no system twin. */
+	return evutil_gai_strerror(e);
+}
+
 static void
 resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
@@ -162,7 +200,7 @@ resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 
 	if (result != 0)
 		err_set(q->err, sizeof(q->err), "%s",
-		    evutil_gai_strerror(result));
+		    resolve_gai_strerror(result));
 	for (ai = res; ai != NULL; ai = ai->ai_next)
 		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
 			resolve_add(q, ai->ai_addr, (socklen_t)ai->ai_addrlen);

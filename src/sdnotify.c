@@ -3,6 +3,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -113,10 +114,57 @@ sdnotify_number(const char *s, unsigned long *out)
 	return 0;
 }
 
-/* Make the passed fds ours: open, and not leaked into any exec. */
+/*
+ * Is ${fd} a listening TCP socket of IPv4 or IPv6?  If so, make it
+ * non-blocking and return 0; else -1 with why in ${why}.  systemd passes
+ * a blocking socket unless the unit says NonBlocking=yes, and a worker
+ * that accept()s on one blocks there for the next client, so it never
+ * serves those it already took.
+ */
+static int
+sdnotify_check_fd(int fd, char *why, size_t whylen)
+{
+	socklen_t	 len;
+	int		 type, domain, proto, listening, flags;
+
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+		goto sys;
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1)
+		goto sys;
+	len = sizeof(proto);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == -1)
+		goto sys;
+	if (type != SOCK_STREAM || proto != IPPROTO_TCP ||
+	    (domain != AF_INET && domain != AF_INET6)) {
+		err_set(why, whylen, "not a TCP socket of IPv4 or IPv6");
+		return -1;
+	}
+	len = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1)
+		goto sys;
+	if (!listening) {
+		err_set(why, whylen, "a TCP socket, but not listening");
+		return -1;
+	}
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		goto sys;
+	return 0;
+sys:
+	err_set(why, whylen, "%s", strerror(errno));
+	return -1;
+}
+
+/*
+ * Make the passed fds ours: open, not leaked into any exec, listening TCP
+ * sockets and non-blocking.
+ */
 static int *
 sdnotify_take_fds(unsigned long count, char *err, size_t errlen)
 {
+	char	 why[128];
 	int	*v;
 	int	 fd, flags;
 
@@ -127,13 +175,16 @@ sdnotify_take_fds(unsigned long count, char *err, size_t errlen)
 	for (fd = SDNOTIFY_FD_START; fd < SDNOTIFY_FD_START + (int)count;
 	    fd++) {
 		if ((flags = fcntl(fd, F_GETFD)) == -1 ||
-		    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1) {
-			err_set(err, errlen, "LISTEN_FDS=%lu: fd %d: %s", count,
-			    fd, strerror(errno));
-			free(v);
-			return NULL;
+		    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1)
+			err_set(why, sizeof(why), "%s", strerror(errno));
+		else if (sdnotify_check_fd(fd, why, sizeof(why)) == 0) {
+			v[fd - SDNOTIFY_FD_START] = fd;
+			continue;
 		}
-		v[fd - SDNOTIFY_FD_START] = fd;
+		err_set(err, errlen, "LISTEN_FDS=%lu: fd %d: %s", count, fd,
+		    why);
+		free(v);
+		return NULL;
 	}
 	return v;
 }

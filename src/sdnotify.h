@@ -30,14 +30,18 @@ int	 sdnotify(const char *fmt, ...)
 /*
  * sdnotify_listen_fds(fds, n, err, errlen): take the listening sockets
  * systemd passed: when $LISTEN_PID is our pid and $LISTEN_FDS is N, they
- * are fds 3 .. 3+N-1.  Each gets FD_CLOEXEC.  On success *${fds} is a
+ * are fds 3 .. 3+N-1.  Each must be a listening TCP socket of IPv4 or
+ * IPv6, and gets FD_CLOEXEC and O_NONBLOCK (systemd passes it blocking
+ * unless the unit says NonBlocking=yes).  On success *${fds} is a
  * malloc'd array of them (the caller frees it and owns the fds) and *${n}
  * their count; *${n} is 0 and *${fds} NULL when we were not activated
  * ($LISTEN_PID unset or another process's, or LISTEN_FDS unset or 0).
  * $LISTEN_PID, $LISTEN_FDS and $LISTEN_FDNAMES are removed from the
  * environment in every case, so that no child takes them for its own.
  * Returns 0, or -1 with the reason in ${err} when a value is malformed,
- * LISTEN_FDS exceeds SDNOTIFY_FDS_MAX, or a passed fd is not open.
+ * LISTEN_FDS exceeds SDNOTIFY_FDS_MAX, or a passed fd is not open or not
+ * a listening TCP socket ("LISTEN_FDS=2: fd 4: a TCP socket, but not
+ * listening").  The fds are left open then: they were never ours.
  */
 int	 sdnotify_listen_fds(int **fds, size_t *n, char *err, size_t errlen);
 

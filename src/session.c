@@ -106,6 +106,48 @@ session_log(const struct session *s, const struct upstream *u,
 	    err ? strerror(err) : "");
 }
 
+/* The slot of ${u}'s connect_log that a failure with ${err} counts in. */
+static size_t
+session_connect_kind(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return 0;
+	case ETIMEDOUT:
+		return 1;
+	case EHOSTUNREACH:
+		return 2;
+	case ENETUNREACH:
+		return 3;
+	default:
+		return UPSTREAM_LOG_KINDS - 1;
+	}
+}
+
+/*
+ * "connect failed" for ${u}: in an outage every client would add one, so
+ * at most one a second per upstream and kind goes out, telling how many
+ * were held back.  Each session's own line still says how it ended.
+ */
+static void
+session_log_connect(const struct session *s, struct upstream *u, int err)
+{
+	char		 c[ADDR_STRLEN];
+	unsigned	 held;
+
+	if (log_level() < LOG_LEVEL_WARN ||
+	    !log_limit_pass(&u->connect_log[session_connect_kind(err)], &held))
+		return;
+	if (held == 0) {
+		session_log(s, u, "connect failed", err);
+		return;
+	}
+	log_warn("route=%s client=%s upstream=%s msg=\"connect failed: %s "
+	    "(%u more like this suppressed)\"", s->rt->route->name,
+	    addr_format(&s->client, c, sizeof(c)), u->name, strerror(err),
+	    held);
+}
+
 /* Bytes of the client's own: our PROXY header is not among them. */
 static uint64_t
 session_up_bytes(const struct session *s)
@@ -219,6 +261,20 @@ session_inflight(const struct session *s)
 	return (s->a[0].fd != -1) + (s->a[1].fd != -1);
 }
 
+/*
+ * No upstream could be reached.  A FIN would read as an empty reply; a
+ * reset is the nearest an accepting relay comes to the ECONNREFUSED a
+ * client connecting directly would get.
+ */
+static bool
+session_end_unreached(enum session_end why)
+{
+	return why == SESSION_END_UPSTREAM_REFUSED ||
+	    why == SESSION_END_CONNECT_TIMEOUT ||
+	    why == SESSION_END_UPSTREAM_UNREACHABLE ||
+	    why == SESSION_END_UPSTREAM_FULL;
+}
+
 void
 session_close(struct session *s, enum session_end why, int err)
 {
@@ -236,7 +292,8 @@ session_close(struct session *s, enum session_end why, int err)
 	reset_client = why == SESSION_END_UPSTREAM_RESET ||
 	    why == SESSION_END_UPSTREAM_ERROR ||
 	    why == SESSION_END_CLIENT_ERROR ||
-	    why == SESSION_END_INTERNAL_ERROR;
+	    why == SESSION_END_INTERNAL_ERROR ||
+	    session_end_unreached(why);
 	pipe_free(&s->c2u);
 	pipe_free(&s->u2c);
 	session_attempt_drop(s, &s->a[0]);
@@ -443,13 +500,18 @@ session_attempt_failed(struct session *s, struct session_attempt *a, int err)
 {
 	struct upstream	*u = a->u;
 
-	session_log(s, u, "connect failed", err);
+	session_log_connect(s, u, err);
 	pool_connect_failed(s->rt->route->pool, u, err);
 	s->last_err = err;
 	session_attempt_drop(s, a);
 	/* The other family's attempt is still under way: let it finish. */
 	if (session_inflight(s) > 0)
 		return;
+	/*
+	 * A race with no winner is over: whatever connects next is a plain
+	 * try, maybe on another upstream line, and no race won.
+	 */
+	s->he_first = 0;
 	if (s->he_timer != NULL)
 		evtimer_del(s->he_timer);
 	session_connect_next(s);
@@ -776,7 +838,7 @@ session_connect_next(struct session *s)
 		/* socket() refused the family itself (EAFNOSUPPORT). */
 		pool_release(u);
 		s->last_err = err;
-		session_log(s, u, "connect failed", err);
+		session_log_connect(s, u, err);
 		session_connect_next(s);
 	}
 }
@@ -931,6 +993,40 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 }
 
 /*
+ * Take ${take} bytes of header that a peek has just shown us.  Anything
+ * but all of them ends the session (-1).  Only a failed recv() sets
+ * errno: an end or a short count logged with strerror(errno) would name
+ * whatever error came last, elsewhere.
+ */
+static int
+session_proxy_take(struct session *s, int fd, size_t take)
+{
+	char	 msg[96];
+	ssize_t	 n;
+	int	 err;
+
+	if ((n = recv(fd, s->phdr + s->phdr_len, take, 0)) == (ssize_t)take) {
+		s->phdr_len += take;
+		return 0;
+	}
+	if (n == -1) {
+		err = errno;
+		session_close(s, err == ECONNRESET ? SESSION_END_CLIENT_RESET :
+		    SESSION_END_CLIENT_ERROR, err);
+		return -1;
+	}
+	if (n == 0)
+		snprintf(msg, sizeof(msg), "connection closed inside the PROXY "
+		    "header");
+	else
+		snprintf(msg, sizeof(msg), "PROXY header: read %zd of the %zu "
+		    "bytes peeked", n, take);
+	session_log(s, NULL, msg, 0);
+	session_close(s, SESSION_END_PROXY_ERROR, 0);
+	return -1;
+}
+
+/*
  * accept_proxy: the client is readable.  Peek, then take exactly the bytes
  * that are surely header (proxyproto_parse's promise), so not one byte of
  * payload is read here and none of the header goes upstream.  Bytes of an
@@ -944,14 +1040,16 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	char			 err[256], c[ADDR_STRLEN];
 	size_t			 room = PROXYPROTO_MAX - s->phdr_len, take;
 	ssize_t			 n, r;
+	int			 e;
 
 	(void)what;
 	n = recv(fd, s->phdr + s->phdr_len, room, MSG_PEEK);
 	if (n == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		e = errno;
+		if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
 			return;
-		session_close(s, errno == ECONNRESET ?
-		    SESSION_END_CLIENT_RESET : SESSION_END_CLIENT_ERROR, errno);
+		session_close(s, e == ECONNRESET ? SESSION_END_CLIENT_RESET :
+		    SESSION_END_CLIENT_ERROR, e);
 		return;
 	}
 	if (n == 0) {
@@ -970,11 +1068,8 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	take = r == 0 ? (size_t)n : (size_t)r - s->phdr_len;
-	if (recv(fd, s->phdr + s->phdr_len, take, 0) != (ssize_t)take) {
-		session_close(s, SESSION_END_CLIENT_ERROR, errno);
+	if (session_proxy_take(s, fd, take) == -1)
 		return;
-	}
-	s->phdr_len += take;
 	if (r > 0)
 		session_proxy_done(s, &info);
 }

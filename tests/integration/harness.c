@@ -1514,6 +1514,34 @@ h_relay_connect_from(const struct h_relay *r, const char *route, int family,
 	return fd;
 }
 
+int
+h_relay_try_connect(const struct h_relay *r, const char *route, int family,
+    const char *src)
+{
+	const struct h_addr	*a = h_relay_addr(r, route, family);
+	struct sockaddr_storage	 ss = a->ss;
+	int			 fd;
+
+	if (family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr))
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	if (family == AF_INET &&
+	    ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY))
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr =
+		    htonl(INADDR_LOOPBACK);
+	fd = src == NULL ? h_connect_sa((struct sockaddr *)&ss, a->len,
+	    H_IO_MS) : h_connect_from(src, (struct sockaddr *)&ss, a->len,
+	    H_IO_MS);
+	/*
+	 * ECONNRESET, not ECONNREFUSED: the handshake was done and relay46
+	 * reset the connection before we read the connect's result.
+	 */
+	if (fd == -1 && errno != ECONNRESET)
+		fail_msg("connect from %s to relay46 %s: %s", src == NULL ?
+		    "loopback" : src, a->text, strerror(errno));
+	return fd;
+}
+
 bool
 h_relay_running(struct h_relay *r)
 {

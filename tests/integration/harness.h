@@ -383,6 +383,15 @@ int	h_relay_connect(const struct h_relay *r, const char *route, int family);
 int	h_relay_connect_from(const struct h_relay *r, const char *route,
 	    int family, const char *src);
 
+/*
+ * h_relay_try_connect(r, route, family, src): main thread.  As
+ * h_relay_connect_from(), for a client relay46 may reset at once (no
+ * upstream reached): a reset that comes before the connect's result is
+ * read is not a failure.  Returns the fd, or -1 with errno ECONNRESET.
+ */
+int	h_relay_try_connect(const struct h_relay *r, const char *route,
+	    int family, const char *src);
+
 /* h_relay_running(r): whether relay46 has not exited yet (reaps it if so). */
 bool	h_relay_running(struct h_relay *r);
 

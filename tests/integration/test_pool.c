@@ -75,15 +75,18 @@ read_tag(int fd, int timeout_ms)
 	return t[1] - '0';
 }
 
-/* Connect to ${route} (from ${src} unless NULL); the tag goes to *${idx}. */
+/*
+ * Connect to ${route} (from ${src} unless NULL); the tag goes to *${idx}.
+ * A client reset at once (no upstream reached) gets -1 in *${idx}, and
+ * perhaps -1 for its fd.
+ */
 static int
 open_session(struct h_relay *r, const char *route, const char *src, int *idx)
 {
 	int	 fd;
 
-	fd = src == NULL ? h_relay_connect(r, route, AF_INET) :
-	    h_relay_connect_from(r, route, AF_INET, src);
-	*idx = read_tag(fd, H_IO_MS);
+	fd = h_relay_try_connect(r, route, AF_INET, src);
+	*idx = fd == -1 ? -1 : read_tag(fd, H_IO_MS);
 	return fd;
 }
 
@@ -106,7 +109,7 @@ try_session(struct h_relay *r, const char *route, const char *src,
 
 	if (idx >= 0)
 		close_session(fd, seed);
-	else
+	else if (fd != -1)
 		close(fd);
 	return idx;
 }
@@ -691,6 +694,7 @@ test_upstream_max_connections(void **state)
 	struct h_backend_stats	 st0, st1, a0, a1;
 	struct h_relay		*r;
 	unsigned		 live[MAXB] = { 0 }, i;
+	uint64_t		 extra = 0;
 	int			 fds[3], idx[3], fd, k, n;
 	int64_t			 t0;
 
@@ -712,13 +716,17 @@ test_upstream_max_connections(void **state)
 	h_backend_stats(b[1], &st1);
 
 	t0 = h_now_ms();
-	fd = h_relay_connect(r, "mc", AF_INET);
-	n = read_tag(fd, 3000);
-	print_message("fourth client: %s after %lld ms\n",
-	    n < 0 ? "closed" : "served", (long long)(h_now_ms() - t0));
-	assert_int_equal(n, -1);
+	fd = h_relay_try_connect(r, "mc", AF_INET, NULL);
+	/* Reset, as when no upstream answers: not an empty reply. */
+	n = fd == -1 ? ECONNRESET : h_wait_end(fd, 3000, &extra);
+	print_message("fourth client: %s, %llu bytes, after %lld ms\n",
+	    h_end_str(n), (unsigned long long)extra,
+	    (long long)(h_now_ms() - t0));
+	H_ASSERT_END(n, ECONNRESET, ECONNRESET);
+	assert_int_equal(extra, 0);
 	assert_in_range(h_now_ms() - t0, 0, 1000);
-	close(fd);
+	if (fd != -1)
+		close(fd);
 	H_EXPECT_LOG(r, "end=upstream_full");
 	h_backend_stats(b[0], &a0);
 	h_backend_stats(b[1], &a1);
@@ -993,6 +1001,76 @@ test_happy_eyeballs_v4_hangs(void **state)
 	happy_eyeballs(AF_INET, "127.0.0.1 backend.test\n::1 backend.test\n");
 }
 
+/*
+ * A race that nobody wins is no race won.  a.test is ::1 and 127.0.0.1
+ * on one port, both black-holed: the first family times out (400 ms),
+ * the second, started 250 ms in, times out too.  The session then moves
+ * on to the backup line, b4.test (IPv4 only) on route he4 and b6.test
+ * (IPv6 only) on route he6; one of them is of the family that started
+ * second.  Its plain sequential connect must not count as a Happy
+ * Eyeballs win: no "answers first" line, no preference remembered.
+ */
+static void
+test_happy_eyeballs_no_winner(void **state)
+{
+	struct h_backend	*b4, *b6;
+	struct h_relay		*r;
+	char			 hosts[H_PATH + 64], text[256];
+	const char		*routes[2] = { "he4", "he6" };
+	int			 port, l4, l6, f4, f6, fd, idx, k;
+	int64_t			 t0;
+
+	(void)state;
+	h_require_ipv6();
+	port = h_free_port(AF_INET);
+	l4 = h_blackhole(AF_INET, &port, &f4);
+	l6 = h_blackhole(AF_INET6, &port, &f6);
+	b4 = tagged_at(0, "127.0.0.1", 0);
+	b6 = tagged_at(1, "::1", 0);
+	snprintf(text, sizeof(text), "::1 a.test\n127.0.0.1 a.test\n"
+	    "127.0.0.1 b4.test\n::1 b6.test\n");
+	h_write_file(hosts, sizeof(hosts), h_tmpdir(), "hosts", text);
+	h_relay_setenv("RELAY46_HOSTS", hosts);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route he4]\nlisten = %s\nupstream = a.test:%d\n"
+	    "upstream = b4.test:%d backup\nconnect_timeout = 400ms\n"
+	    "retries = 2\n"
+	    "[route he6]\nlisten = %s\nupstream = a.test:%d\n"
+	    "upstream = b6.test:%d backup\nconnect_timeout = 400ms\n"
+	    "retries = 2\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), port,
+	    h_backend_port(b4), h_hostport(AF_INET, h_free_port(AF_INET)),
+	    port, h_backend_port(b6));
+	h_relay_setenv(NULL, NULL);
+	for (k = 0; k < 2; k++) {
+		t0 = h_now_ms();
+		fd = h_relay_connect(r, routes[k], AF_INET);
+		idx = read_tag(fd, 4000);
+		print_message("%s: served by b%d after %lld ms\n", routes[k],
+		    idx, (long long)(h_now_ms() - t0));
+		assert_int_equal(idx, k);
+		/* Both raced attempts failed first: 650 ms at least. */
+		assert_true(h_now_ms() - t0 >= 600);
+		close_session(fd, 300 + (uint64_t)k);
+	}
+	H_EXPECT_LOG(r, "session end\" end=done");
+	if (h_relay_log_count(r, "Happy Eyeballs") != 0) {
+		h_relay_dump(r);
+		fail_msg("a connect after a race with no winner was credited "
+		    "as a Happy Eyeballs win");
+	}
+	h_relay_finish(r);
+	h_backend_free(b4);
+	h_backend_free(b6);
+	if (f4 != -1)
+		close(f4);
+	if (f6 != -1)
+		close(f6);
+	close(l4);
+	close(l6);
+}
+
 int
 main(void)
 {
@@ -1013,6 +1091,8 @@ main(void)
 		cmocka_unit_test_teardown(test_happy_eyeballs_v6_hangs,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_happy_eyeballs_v4_hangs,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_happy_eyeballs_no_winner,
 		    h_teardown),
 	};
 

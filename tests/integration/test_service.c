@@ -598,10 +598,50 @@ test_notify(void **state)
 }
 
 /*
+ * ${n} clients connect to ${port} before any of them sends; then each
+ * sends, and only then does any read its echo.  A relay that handles one
+ * client at a time (a worker stuck in accept() on a blocking listening
+ * socket) fails this within the deadline.
+ */
+#define AT_ONCE_MAX	8
+#define AT_ONCE_LEN	1000
+
+static void
+serve_at_once(int port, unsigned n)
+{
+	uint8_t		 buf[AT_ONCE_LEN];
+	size_t		 got;
+	unsigned	 k;
+	int		 fds[AT_ONCE_MAX], end;
+
+	assert_true(n <= AT_ONCE_MAX);
+	for (k = 0; k < n; k++) {
+		fds[k] = h_connect_port(AF_INET, port, 2000);
+		assert_true(fds[k] != -1);
+	}
+	for (k = 0; k < n; k++) {
+		h_pattern(200 + k, 0, buf, sizeof(buf));
+		H_ASSERT_END(h_send_all(fds[k], buf, sizeof(buf), 2000), H_OK,
+		    H_OK);
+	}
+	for (k = 0; k < n; k++) {
+		end = h_recv_n(fds[k], buf, sizeof(buf), 3000, &got);
+		if (end != H_OK)
+			fail_msg("client %u of %u at once: %s after %zu bytes",
+			    k + 1, n, h_end_str(end), got);
+		assert_int_equal(h_pattern_check(200 + k, 0, buf, sizeof(buf)),
+		    -1);
+		close(fds[k]);
+	}
+}
+
+/*
  * Socket activation: a listening socket passed as fd 3 with LISTEN_PID
  * and LISTEN_FDS serves its listen address (relay46 does not bind it
- * again), and the other address of the route is bound as usual.  Started
- * by hand: LISTEN_PID must be relay46's own pid, known only in the child.
+ * again), and the other address of the route is bound as usual.  The
+ * socket is passed blocking, as systemd does without NonBlocking=yes,
+ * and must still serve several clients at once.  Started by hand:
+ * LISTEN_PID must be relay46's own pid, known only in the child.
  */
 static void
 test_listen_fds(void **state)
@@ -619,6 +659,9 @@ test_listen_fds(void **state)
 	assert_non_null(relay);
 	b = h_backend_start(AF_INET, &cfg);
 	lfd = h_listen_socket(AF_INET, &port);
+	if ((i = fcntl(lfd, F_GETFL)) == -1 ||
+	    fcntl(lfd, F_SETFL, i & ~O_NONBLOCK) == -1)
+		fail_msg("fcntl: %s", strerror(errno));
 	other = h_free_port(AF_INET);
 	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
 	    "[route act]\nlisten = 127.0.0.1:%d\nlisten = 127.0.0.1:%d\n"
@@ -654,6 +697,7 @@ test_listen_fds(void **state)
 		out = h_read_file(log);
 		fail_msg("relay46 not ready:\n%s", out);
 	}
+	serve_at_once(port, 3);
 	for (i = 0; i < 2; i++) {
 		fd = h_connect_port(AF_INET, i == 0 ? port : other, H_IO_MS);
 		assert_true(fd != -1);

@@ -441,35 +441,81 @@ child_match(struct child *c, const int *fds, size_t n)
 	CHECK(c, sdnotify_match(fds, n, &b) == -1);
 }
 
+/* LISTEN_PID is us and LISTEN_FDS is ${n}. */
+static void
+child_env(struct child *c, size_t n)
+{
+	char	 buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", (long)getpid());
+	CHECK(c, setenv("LISTEN_PID", buf, 1) == 0);
+	snprintf(buf, sizeof(buf), "%zu", n);
+	CHECK(c, setenv("LISTEN_FDS", buf, 1) == 0);
+}
+
+/* Taking the passed fds fails, naming ${fd}, and leaves nothing. */
+static void
+child_refused(struct child *c, const char *fd_why)
+{
+	char	 err[256];
+	int	*fds;
+	size_t	 n;
+
+	CHECK(c, sdnotify_listen_fds(&fds, &n, err, sizeof(err)) == -1);
+	if (strstr(err, fd_why) == NULL)
+		child_fail(c, __LINE__, err);
+	CHECK(c, n == 0 && fds == NULL);
+	CHECK(c, getenv("LISTEN_PID") == NULL);
+	CHECK(c, getenv("LISTEN_FDS") == NULL);
+}
+
 static void
 child_activated(struct child *c)
 {
-	char	 buf[32], err[256];
-	int	*fds;
+	char	 err[256];
+	int	*fds, all[3], idle;
 	size_t	 n, i;
 
+	/* A bound socket that does not listen is not a listener to take. */
 	child_layout(c);
+	child_refused(c, "fd 4: a TCP socket, but not listening");
+	/* Without it: 3 and (if ::1 works) 4, as systemd passes them. */
+	idle = child_high(c, 4);
+	if (c->has6)
+		child_place(c, child_high(c, 5), 4);
+	child_env(c, c->want - 1);
+	CHECK(c, setenv("LISTEN_FDNAMES", "v4:v6", 1) == 0);
 	CHECK(c, sdnotify_listen_fds(&fds, &n, err, sizeof(err)) == 0);
-	CHECK(c, n == c->want);
+	CHECK(c, n == c->want - 1);
 	for (i = 0; i < n; i++) {
 		CHECK(c, fds[i] == 3 + (int)i);
 		CHECK(c, (fcntl(fds[i], F_GETFD) & FD_CLOEXEC) != 0);
+		/* Passed blocking (systemd's default): made non-blocking. */
+		CHECK(c, (fcntl(fds[i], F_GETFL) & O_NONBLOCK) != 0);
 	}
 	CHECK(c, getenv("LISTEN_PID") == NULL);
 	CHECK(c, getenv("LISTEN_FDS") == NULL);
 	CHECK(c, getenv("LISTEN_FDNAMES") == NULL);
-	child_match(c, fds, n);
+	/* sdnotify_match() checks for itself, the idle socket included. */
+	all[0] = fds[0];
+	all[1] = idle;
+	all[2] = c->has6 ? fds[1] : -1;
+	child_match(c, all, c->has6 ? 3 : 2);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
 	free(fds);
+	close(idle);
+
+	/* A UDP socket is not a TCP listener. */
+	CHECK(c, (idle = socket(AF_INET, SOCK_DGRAM, 0)) != -1);
+	child_place(c, child_high(c, idle), 3);
+	child_env(c, 1);
+	child_refused(c, "LISTEN_FDS=1: fd 3: not a TCP socket");
+	close(3);
 
 	/* A count that names an fd which is not open. */
-	for (i = 0; i < c->want; i++)
-		close(3 + (int)i);
-	snprintf(buf, sizeof(buf), "%ld", (long)getpid());
-	CHECK(c, setenv("LISTEN_PID", buf, 1) == 0);
-	CHECK(c, setenv("LISTEN_FDS", "1", 1) == 0);
-	CHECK(c, sdnotify_listen_fds(&fds, &n, err, sizeof(err)) == -1);
-	CHECK(c, strstr(err, "LISTEN_FDS=1: fd 3") != NULL);
-	CHECK(c, n == 0 && fds == NULL);
+	child_env(c, 1);
+	child_refused(c, "LISTEN_FDS=1: fd 3");
 	_exit(0);
 }
 
