@@ -1109,10 +1109,11 @@ cfg_finish(struct cfg_parse *p, char **errs)
 	free(p->buf);
 	free(p->seen);
 	free(p->bad_up);
-	for (i = 0; p->nerr == 0 && !p->oom && i < p->c->nroutes; i++)
+	/* Pools register counters process-wide: only for a config to run. */
+	for (i = 0; p->nerr == 0 && !p->oom && i < p->c->nroutes &&
+	    !(p->flags & CONFIG_LOAD_NO_POOLS); i++)
 		if ((p->c->routes[i].pool = pool_new(&p->c->routes[i],
-		    p->c->workers)) ==
-		    NULL)
+		    p->c->workers)) == NULL)
 			p->oom = true;
 	if (p->nerr == 0 && !p->oom) {
 		*errs = NULL;

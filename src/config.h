@@ -102,6 +102,12 @@ struct config {
 struct config *config_load(const char *path, char **errs);
 
 #define CONFIG_LOAD_NO_RESOLVE	0x1	/* refuse host names (fuzzing) */
+/*
+ * Check only: build no run-time state.  Routes get no pool (route->pool
+ * stays NULL), so nothing is registered process-wide (pool_stats()); a
+ * fuzzer loading millions of files must not grow a global list.
+ */
+#define CONFIG_LOAD_NO_POOLS	0x2
 
 /*
  * config_load_fp(fp, name, flags, errs): as config_load(), reading the

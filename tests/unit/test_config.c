@@ -1005,6 +1005,40 @@ test_load_fp(void **state)
 	free(errs);
 }
 
+/*
+ * The fuzzer's way in (tests/fuzz/fuzz_config.c): loading builds no pools,
+ * so no route's counters join pool.c's process-wide list, which a long
+ * fuzz run with a new route name each time would otherwise grow forever.
+ */
+static void
+test_load_no_pools(void **state)
+{
+	struct config	*c;
+	FILE		*fp;
+	char		 text[256], *errs;
+	size_t		 before, i;
+	int		 n;
+	bool		 pooled;
+
+	(void)state;
+	before = pool_stats_count();
+	for (i = 0; i < 8; i++) {
+		n = snprintf(text, sizeof(text), "[route fuzz%zu]\n"
+		    "listen = 127.0.0.1:1234\nupstream = 127.0.0.1:80\n", i);
+		assert_non_null(fp = fmemopen(text, (size_t)n, "r"));
+		errs = NULL;
+		c = config_load_fp(fp, "fuzz.ini", CONFIG_LOAD_NO_RESOLVE |
+		    CONFIG_LOAD_NO_POOLS, &errs);
+		fclose(fp);
+		assert_non_null(c);
+		assert_null(errs);
+		pooled = c->routes[0].pool != NULL;
+		config_unref(c);
+		assert_int_equal(pool_stats_count(), before);
+		assert_false(pooled);
+	}
+}
+
 /* ---- config_quick ------------------------------------------------------ */
 
 static void
@@ -1278,6 +1312,7 @@ main(void)
 		T(test_many_errors),
 		T(test_nul_byte),
 		cmocka_unit_test(test_load_fp),
+		cmocka_unit_test(test_load_no_pools),
 		T(test_pool_keys),
 		T(test_workers),
 		T(test_quick_good),
