@@ -809,6 +809,90 @@ cfg_find_key(const char *name, enum cfg_scope scope, bool *other_scope)
 }
 
 /*
+ * Edit distance between ${a} and ${b}, ignoring case: insertions,
+ * deletions, substitutions and swaps of two neighbours ("timout",
+ * "lsiten") each count one (optimal string alignment).  Names longer
+ * than CFG_SUGGEST_LEN are never close to a key: CFG_SUGGEST_LEN + 1.
+ */
+#define CFG_SUGGEST_LEN	40
+
+static size_t
+cfg_distance(const char *a, const char *b)
+{
+	size_t	 d[3][CFG_SUGGEST_LEN + 1], la = strlen(a), lb = strlen(b);
+	size_t	 i, j, cost, v, *prev2, *prev, *cur;
+
+	if (la > CFG_SUGGEST_LEN || lb > CFG_SUGGEST_LEN)
+		return CFG_SUGGEST_LEN + 1;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		prev2 = d[(i + 1) % 3];		/* row i - 2 */
+		prev = d[(i - 1) % 3];
+		cur = d[i % 3];
+		cur[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cost = tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j - 1]);
+			v = prev[j - 1] + cost;
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) ==
+			    tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) ==
+			    tolower((unsigned char)b[j - 1]) &&
+			    prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	return d[la % 3][lb];
+}
+
+/*
+ * The key of ${scope} nearest to the unknown ${name}, or NULL when none
+ * is near enough to be a likely typo: at most two edits, and fewer than
+ * half of ${name}'s letters (so "foo" does not become "log").
+ */
+static const char *
+cfg_suggest(const char *name, enum cfg_scope scope)
+{
+	const char	*best = NULL;
+	size_t		 i, d, bestd = 3;
+
+	for (i = 0; i < NELEM(cfg_keys); i++) {
+		if (cfg_keys[i].scope != scope)
+			continue;
+		d = cfg_distance(name, cfg_keys[i].name);
+		if (d < bestd && 2 * d < strlen(name)) {
+			best = cfg_keys[i].name;
+			bestd = d;
+		}
+	}
+	return best;
+}
+
+/* A key that ${scope} does not know: say where it goes, or what was meant. */
+static void
+cfg_unknown_key(struct cfg_parse *p, const char *name, enum cfg_scope scope,
+    const char *where, bool other_scope)
+{
+	const char	*near;
+
+	if (other_scope)
+		cfg_error(p, p->line, "key '%s' belongs in %s, not in %s",
+		    name, scope == CFG_GLOBAL ? "[route NAME]" : "[global]",
+		    where);
+	else if ((near = cfg_suggest(name, scope)) != NULL)
+		cfg_error(p, p->line, "unknown key '%s' in %s; did you mean "
+		    "'%s'?", name, where, near);
+	else
+		cfg_error(p, p->line, "unknown key '%s' in %s", name, where);
+}
+
+/*
  * An upstream line of the current route was refused: "has no upstream"
  * would only repeat it, so cfg_check() keeps quiet about this route.
  */
@@ -860,13 +944,7 @@ cfg_handler(void *arg, const char *section, const char *name,
 	else
 		snprintf(where, sizeof(where), "[route %s]", p->cur->name);
 	if ((k = cfg_find_key(name, scope, &other)) == NULL) {
-		if (other)
-			cfg_error(p, p->line, "key '%s' belongs in %s, not "
-			    "in %s", name, scope == CFG_GLOBAL ?
-			    "[route NAME]" : "[global]", where);
-		else
-			cfg_error(p, p->line, "unknown key '%s' in %s", name,
-			    where);
+		cfg_unknown_key(p, name, scope, where, other);
 		return 1;
 	}
 	if (!(k->flags & CFG_REPEAT) && p->seen[k - cfg_keys] != 0) {
