@@ -603,9 +603,10 @@ cfg_add_upstream(struct route *r, const struct addr *a, size_t spec,
 	struct upstream_conf	*n;
 	size_t			 i;
 
+	/* Other lines' were refused before: a name that lists one twice. */
 	for (i = 0; i < r->nup; i++)
 		if (addr_equal(&r->up[i].addr, a))
-			return 0;	/* a name that repeats an address */
+			return 0;
 	if ((n = reallocarray(r->up, r->nup + 1, sizeof(*n))) == NULL) {
 		err_set(err, errlen, "out of memory");
 		return -1;
@@ -646,6 +647,73 @@ cfg_upstream_opts(char *opts, struct upstream_spec *us, char *err,
 		}
 	}
 	return 0;
+}
+
+/*
+ * How upstream line ${o}'s options differ from ${us}'s, as "with weight=1
+ * and without backup" (what ${o} says), into ${buf}; "" if they do not.
+ */
+static void
+cfg_opts_diff(const struct upstream_spec *o, const struct upstream_spec *us,
+    char *buf, size_t len)
+{
+	const char	*and = "";
+	size_t		 off = 0;
+	int		 n;
+
+	buf[0] = '\0';
+	if (o->weight != us->weight) {
+		n = snprintf(buf, len, "with weight=%u", o->weight);
+		off += n > 0 ? (size_t)n : 0;
+		and = " and ";
+	}
+	if (o->max_connections != us->max_connections && off < len) {
+		if (o->max_connections == 0)
+			n = snprintf(buf + off, len - off, "%swithout "
+			    "max_connections", and);
+		else
+			n = snprintf(buf + off, len - off, "%swith "
+			    "max_connections=%u", and, o->max_connections);
+		off += n > 0 ? (size_t)n : 0;
+		and = " and ";
+	}
+	if (o->backup != us->backup && off < len)
+		snprintf(buf + off, len - off, "%s%s backup", and,
+		    o->backup ? "with" : "without");
+}
+
+/*
+ * An address may come from one upstream line of a route only: with two,
+ * which line's weight, backup or max_connections holds is a guess (the
+ * first one used to win silently, so "backup" could vanish).  -1 with
+ * both lines in ${err} if ${a}, from line ${us}, is already in ${r}.
+ */
+static int
+cfg_upstream_dup(const struct route *r, const struct upstream_spec *us,
+    const struct addr *a, char *err, size_t errlen)
+{
+	const struct upstream_spec *o;
+	char		 abuf[ADDR_STRLEN], where[48], diff[128];
+	size_t		 i;
+
+	for (i = 0; i < r->nup && !addr_equal(&r->up[i].addr, a); i++)
+		;
+	if (i == r->nup)
+		return 0;
+	o = &r->specs[r->up[i].spec];
+	if (o->line > 0)
+		snprintf(where, sizeof(where), "line %d", o->line);
+	else
+		snprintf(where, sizeof(where), "the command line");
+	addr_format(a, abuf, sizeof(abuf));
+	cfg_opts_diff(o, us, diff, sizeof(diff));
+	if (diff[0] != '\0')
+		err_set(err, errlen, "%s is also given on %s (as %s) %s",
+		    abuf, where, o->text, diff);
+	else
+		err_set(err, errlen, "%s is given twice (also on %s as %s)",
+		    abuf, where, o->text);
+	return -1;
 }
 
 /* Keep the line as written: names are looked up again from it. */
@@ -707,13 +775,6 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	if (literal) {
 		if (addr_parse(spec, &a, err, errlen) == -1)
 			return -1;
-		for (i = 0; i < p->cur->nup; i++)
-			if (addr_equal(&p->cur->up[i].addr, &a)) {
-				err_set(err, errlen, "upstream %s is already "
-				    "in this route (as %s)", spec,
-				    p->cur->specs[p->cur->up[i].spec].text);
-				return -1;
-			}
 		found[0] = a;
 		nfound = 1;
 	} else if (p->flags & CONFIG_LOAD_NO_RESOLVE) {
@@ -723,6 +784,9 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	} else if (resolve_sync(host, us.port, found, NELEM(found), &nfound,
 	    err, errlen) == -1)
 		return -1;
+	for (i = 0; i < nfound; i++)
+		if (cfg_upstream_dup(p->cur, &us, &found[i], err, errlen) == -1)
+			return -1;
 	if (cfg_add_spec(p->cur, &us, spec, literal ? NULL : host, &idx, err,
 	    errlen) == -1)
 		return -1;

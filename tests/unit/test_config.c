@@ -78,6 +78,8 @@ tmp_teardown(void **state)
 	}
 	rmdir(t->dir);
 	free(t);
+	/* A test that failed half-way must not leave its hosts file on. */
+	unsetenv("RELAY46_HOSTS");
 	return 0;
 }
 
@@ -617,6 +619,104 @@ test_localhost_upstream(void **state)
 	config_unref(c);
 }
 
+/*
+ * One address, two upstream lines: whichever line's options held was a
+ * guess (a name repeating a literal was dropped silently, "backup" and
+ * all), so it is an error naming both lines, however the address came.
+ * dup.test is 127.0.0.1 and ::1 in a RELAY46_HOSTS file (resolve.h).
+ */
+static const struct {
+	const char	*ups;		/* upstream lines 3 and 4 */
+	const char	*err;		/* line 4's whole error; NULL: good */
+	size_t		 nup;		/* good: upstream addresses */
+} dup_rows[] = {
+	{ "upstream = 127.0.0.1:18000\nupstream = dup.test:18000 backup\n",
+	    "upstream = dup.test:18000 backup: 127.0.0.1:18000 is also given "
+	    "on line 3 (as 127.0.0.1:18000) without backup", 0 },
+	{ "upstream = dup.test:18000 backup\nupstream = [::1]:18000\n",
+	    "upstream = [::1]:18000: [::1]:18000 is also given on line 3 (as "
+	    "dup.test:18000) with backup", 0 },
+	{ "upstream = 127.0.0.1:18000\nupstream = dup.test:18000\n",
+	    "upstream = dup.test:18000: 127.0.0.1:18000 is given twice (also "
+	    "on line 3 as 127.0.0.1:18000)", 0 },
+	{ "upstream = dup.test:18000\nupstream = dup.test:18000\n",
+	    "upstream = dup.test:18000: 127.0.0.1:18000 is given twice (also "
+	    "on line 3 as dup.test:18000)", 0 },
+	{ "upstream = [::1]:18000 weight=2 max_connections=5\n"
+	    "upstream = dup.test:18000 backup\n",
+	    "upstream = dup.test:18000 backup: [::1]:18000 is also given on "
+	    "line 3 (as [::1]:18000) with weight=2 and with max_connections=5 "
+	    "and without backup", 0 },
+	{ "upstream = dup.test:18000 max_connections=9\n"
+	    "upstream = 127.0.0.1:18000 max_connections=8\n",
+	    "upstream = 127.0.0.1:18000 max_connections=8: 127.0.0.1:18000 is "
+	    "also given on line 3 (as dup.test:18000) with max_connections=9",
+	    0 },
+	/* Another port is another upstream. */
+	{ "upstream = 127.0.0.1:18000\nupstream = dup.test:18001 backup\n",
+	    NULL, 3 },
+	/* A name listing an address twice is one upstream, not an error. */
+	{ "upstream = twice.test:18000\nupstream = [::1]:18001\n", NULL, 2 },
+};
+
+static void
+test_upstream_dup(void **state)
+{
+	struct tmp	*t = *state;
+	struct config	*c;
+	const char	*path;
+	char		 hosts[PATH_MAX], text[512], *errs;
+	size_t		 i;
+
+	snprintf(hosts, sizeof(hosts), "%s", write_file(t, "hosts",
+	    "127.0.0.1 dup.test\n::1 dup.test\n"
+	    "127.0.0.1 twice.test\n127.0.0.1 twice.test\n"));
+	setenv("RELAY46_HOSTS", hosts, 1);
+	for (i = 0; i < NELEM(dup_rows); i++) {
+		snprintf(text, sizeof(text), "[route web]\n"
+		    "listen = 127.0.0.1:1\n%s", dup_rows[i].ups);
+		path = write_file(t, "dup.ini", text);
+		errs = NULL;
+		c = config_load(path, &errs);
+		if (dup_rows[i].err == NULL) {
+			if (c == NULL)
+				fail_msg("dup row %zu: %s", i, errs);
+			assert_int_equal(c->routes[0].nup, dup_rows[i].nup);
+			config_unref(c);
+			continue;
+		}
+		if (c != NULL)
+			fail_msg("dup row %zu: accepted", i);
+		if (check_err_lines(errs, path) != 1 ||
+		    !has_err(errs, path, 4, dup_rows[i].err, true))
+			fail_msg("dup row %zu: got\n%swant line 4: %s", i, errs,
+			    dup_rows[i].err);
+		free(errs);
+	}
+	unsetenv("RELAY46_HOSTS");
+}
+
+/*
+ * The report as it came: "localhost" (127.0.0.1 in every /etc/hosts)
+ * after the literal, with "backup", passed "-t" and lost the backup.
+ */
+static void
+test_upstream_dup_localhost(void **state)
+{
+	struct tmp	*t = *state;
+	const char	*path;
+	char		*errs = NULL;
+
+	path = write_file(t, "lh.ini", "[route web]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:18000\nupstream = localhost:18000 backup\n");
+	assert_null(config_load(path, &errs));
+	if (!has_err(errs, path, 4, "upstream = localhost:18000 backup: "
+	    "127.0.0.1:18000 is also given on line 3 (as 127.0.0.1:18000) "
+	    "without backup", true))
+		fail_msg("got %s", errs);
+	free(errs);
+}
+
 /* ---- bad files --------------------------------------------------------- */
 
 struct bad_row {
@@ -648,8 +748,11 @@ static const struct bad_row bad_rows[] = {
 	{ "text after a section header", "[route web] junk\n" L1 U1, 1,
 	    "unexpected text after ']'", 1, true },
 	{ "upstream given twice", OK3 "upstream = 127.0.0.1:8000 weight=5\n",
-	    4, "upstream = 127.0.0.1:8000 weight=5: upstream 127.0.0.1:8000 is "
-	    "already in this route (as 127.0.0.1:8000)", 1, true },
+	    4, "upstream = 127.0.0.1:8000 weight=5: 127.0.0.1:8000 is also "
+	    "given on line 3 (as 127.0.0.1:8000) with weight=1", 1, true },
+	{ "same upstream line twice", OK3 U1, 4, "upstream = 127.0.0.1:8000: "
+	    "127.0.0.1:8000 is given twice (also on line 3 as 127.0.0.1:8000)",
+	    1, true },
 	/* Addresses. */
 	{ "bad port", OK3 "listen = 127.0.0.1:8o\n", 4,
 	    "listen = 127.0.0.1:8o: '127.0.0.1:8o': bad port '8o'", 1, true },
@@ -1105,7 +1208,7 @@ test_quick_good(void **state)
 
 struct quick_row {
 	const char	*l[3];		/* NULL-terminated */
-	const char	*u[3];
+	const char	*u[4];
 	const char	*err[3];	/* whole lines after "relay46: " */
 };
 
@@ -1127,6 +1230,10 @@ static const struct quick_row quick_rows[] = {
 	{ { "[::1:80", NULL }, { "[::g]:80", NULL },
 	    { "-l [::1:80: '[::1:80': missing ']'",
 	    "-u [::g]:80: '[::g]:80': bad IPv6 address '::g'", NULL } },
+	{ { "127.0.0.1:80", NULL }, { "127.0.0.1:8000", "[::1]:8001",
+	    "127.0.0.1:8000 backup" }, { "-u 127.0.0.1:8000 backup: "
+	    "127.0.0.1:8000 is also given on the command line (as "
+	    "127.0.0.1:8000) without backup", NULL } },
 	{ { NULL }, { "127.0.0.1:8000", NULL },
 	    { "route 'quick' has no listen", NULL } },
 	{ { "127.0.0.1:80", NULL }, { NULL },
@@ -1330,6 +1437,8 @@ main(void)
 		T(test_names_and_order),
 		T(test_values),
 		T(test_localhost_upstream),
+		T(test_upstream_dup),
+		T(test_upstream_dup_localhost),
 		T(test_bad_files),
 		T(test_many_errors),
 		T(test_nul_byte),
