@@ -717,6 +717,50 @@ test_upstream_dup_localhost(void **state)
 	free(errs);
 }
 
+/*
+ * Service names as ports, in listen and upstream alike (addr.c looks
+ * them up in /etc/services, from netbase: skipped, saying so, without).
+ */
+static void
+test_service_names(void **state)
+{
+	struct tmp		*t = *state;
+	struct config		*c;
+	const struct route	*r;
+	const char		*path;
+	char			 buf[ADDR_STRLEN], *errs = NULL;
+	size_t			 i;
+
+	if (access("/etc/services", R_OK) == -1) {
+		print_message("no /etc/services (package netbase): skipped\n");
+		skip();
+	}
+	c = must_load(write_file(t, "svc.ini", "[route web]\n"
+	    "listen = *:http\nlisten = 127.0.0.1:https\n"
+	    "upstream = localhost:http weight=2\nupstream = [::1]:ssh\n"));
+	r = &c->routes[0];
+	assert_int_equal(r->nlisten, 3);
+	assert_string_equal(fmt(&r->listen[0], buf), "0.0.0.0:80");
+	assert_string_equal(fmt(&r->listen[1], buf), "[::]:80");
+	assert_string_equal(fmt(&r->listen[2], buf), "127.0.0.1:443");
+	assert_int_equal(r->specs[0].port, 80);
+	assert_string_equal(r->specs[0].text, "localhost:http");
+	for (i = 0; i < r->nup; i++)
+		assert_int_equal(addr_port(&r->up[i].addr),
+		    r->specs[r->up[i].spec].host != NULL ? 80 : 22);
+	config_unref(c);
+
+	path = write_file(t, "svc-bad.ini", "[route web]\n"
+	    "listen = 127.0.0.1:htp\nupstream = localhost:htp\n");
+	assert_null(config_load(path, &errs));
+	if (!has_err(errs, path, 2, "listen = 127.0.0.1:htp: "
+	    "'127.0.0.1:htp': unknown service 'htp'", true) ||
+	    !has_err(errs, path, 3, "upstream = localhost:htp: "
+	    "'localhost:htp': unknown service 'htp'", true))
+		fail_msg("got %s", errs);
+	free(errs);
+}
+
 /* ---- bad files --------------------------------------------------------- */
 
 struct bad_row {
@@ -1439,6 +1483,7 @@ main(void)
 		T(test_localhost_upstream),
 		T(test_upstream_dup),
 		T(test_upstream_dup_localhost),
+		T(test_service_names),
 		T(test_bad_files),
 		T(test_many_errors),
 		T(test_nul_byte),
