@@ -1,6 +1,7 @@
 #include "autoconf.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -88,6 +89,8 @@ struct cfg_parse {
 };
 
 static int cfg_set_workers(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_max_connections(struct cfg_parse *, const char *, char *,
+	    size_t);
 static int cfg_set_log(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_admin(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_admin_allow(struct cfg_parse *, const char *, char *,
@@ -114,8 +117,8 @@ static int cfg_set_health_check(struct cfg_parse *, const char *, char *,
 
 static const struct cfg_key cfg_keys[] = {
 	{ "workers", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_workers },
-	{ "max_connections", CFG_GLOBAL, CFG_T_UINT, 0, G(max_connections),
-	    0, 10000000, NULL },
+	{ "max_connections", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0,
+	    cfg_set_max_connections },
 	{ "log", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_log },
 	{ "log_level", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_log_level },
 	{ "shutdown_timeout", CFG_GLOBAL, CFG_T_DURATION, 0,
@@ -285,7 +288,7 @@ cfg_new(void)
 		return NULL;
 	atomic_init(&c->refs, 1);
 	c->workers = cfg_default_workers();
-	c->max_connections = 50000;
+	c->max_connections_auto = true;		/* cfg_finish() sets it */
 	c->log = CONFIG_LOG_STDERR;
 	c->log_level = LOG_LEVEL_INFO;
 	c->shutdown_timeout_ms = 30 * 1000;
@@ -370,6 +373,77 @@ cfg_set_workers(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 		return -1;
 	p->c->workers = (unsigned)n;
 	return 0;
+}
+
+/* A number (0: no limit), or "auto": what the open files limit allows. */
+static int
+cfg_set_max_connections(struct cfg_parse *p, const char *v, char *err,
+    size_t errlen)
+{
+	uint64_t	 n;
+
+	if (strcmp(v, "auto") == 0) {
+		p->c->max_connections_auto = true;
+		return 0;
+	}
+	if (units_parse_uint(v, 0, CONFIG_MAX_CONNECTIONS_MAX, &n, err,
+	    errlen) == -1)
+		return -1;
+	p->c->max_connections = (unsigned)n;
+	p->c->max_connections_auto = false;
+	return 0;
+}
+
+unsigned long long
+config_fd_reserve(const struct config *c)
+{
+	const struct route	*r;
+	unsigned long long	 n = CONFIG_FD_SPARE, listens = 0;
+	size_t			 i, j;
+
+	for (i = 0; i < c->nroutes; i++) {
+		r = &c->routes[i];
+		listens += r->nlisten;
+		if (!r->health_check)
+			continue;
+		/* As pool_new() sizes a pool: room for each name's addresses. */
+		n += r->nup;
+		for (j = 0; j < r->nspecs; j++)
+			if (r->specs[j].host != NULL)
+				n += POOL_NAME_ROOM;
+	}
+	return n + (unsigned long long)c->workers *
+	    (CONFIG_FD_PER_WORKER + listens);
+}
+
+unsigned
+config_max_connections_for(unsigned long long nofile,
+    unsigned long long reserve)
+{
+	unsigned long long	 n;
+
+	n = nofile > reserve ? (nofile - reserve) / 2 : 0;
+	return n < 1 ? 1 : n > CONFIG_MAX_CONNECTIONS_MAX ?
+	    CONFIG_MAX_CONNECTIONS_MAX : (unsigned)n;
+}
+
+/*
+ * max_connections "auto": from the hard limit, which main_raise_nofile()
+ * raises the soft one to before any session, so that the limit that holds
+ * is the one the system grants rather than a number the file guessed.
+ */
+static void
+cfg_derive_max_connections(struct config *c)
+{
+	struct rlimit	 rl;
+
+	if (!c->max_connections_auto)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		rl.rlim_max = RLIM_INFINITY;
+	c->max_connections = config_max_connections_for(
+	    rl.rlim_max == RLIM_INFINITY ? ULLONG_MAX :
+	    (unsigned long long)rl.rlim_max, config_fd_reserve(c));
 }
 
 static int
@@ -1251,6 +1325,8 @@ cfg_finish(struct cfg_parse *p, char **errs)
 	free(p->buf);
 	free(p->seen);
 	free(p->bad_up);
+	if (p->c != NULL)
+		cfg_derive_max_connections(p->c);
 	/* Pools register counters process-wide: only for a config to run. */
 	for (i = 0; p->nerr == 0 && !p->oom && i < p->c->nroutes &&
 	    !(p->flags & CONFIG_LOAD_NO_POOLS); i++)

@@ -120,26 +120,41 @@ main_opts(int argc, char **argv, struct opts *o)
 /*
  * As HAProxy does: take every descriptor the hard limit allows, so that
  * max_connections, not an accident of the login shell, is what bounds us.
+ * Without max_connections (or with "auto") the config derived it from
+ * that hard limit (config_max_connections_for()), so it fits by
+ * construction; only a number the operator chose can ask for more
+ * descriptors than there are, and then the warning says what to raise.
  */
 static void
 main_raise_nofile(const struct config *cfg)
 {
 	struct rlimit	 rl;
-	unsigned long long need;
+	unsigned long long need, reserve = config_fd_reserve(cfg);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("msg=\"cannot raise the open files limit: "
-			    "%s\"", strerror(errno));
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 &&
+		    getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_warn("msg=\"cannot raise the open files limit to "
+			    "the hard limit: %s\"", strerror(errno));
 	}
-	need = 2ULL * cfg->max_connections + 64;
+	if (cfg->max_connections_auto) {
+		log_info("max_connections=%u nofile=%llu msg=\"max_connections "
+		    "is what nofile allows (2 descriptors a session, %llu "
+		    "kept back); set max_connections to choose\"",
+		    cfg->max_connections, (unsigned long long)rl.rlim_max,
+		    reserve);
+		return;
+	}
+	need = 2ULL * cfg->max_connections + reserve;
 	if (cfg->max_connections != 0 && need > rl.rlim_cur)
 		log_warn("msg=\"open files limit %llu is below what "
-		    "max_connections %u needs (%llu); accept will pause when "
-		    "it runs out\"", (unsigned long long)rl.rlim_cur,
+		    "max_connections %u needs (%llu): raise it (ulimit -n, or "
+		    "LimitNOFILE= in the systemd unit) or lower "
+		    "max_connections; until then accept pauses when "
+		    "descriptors run out\"", (unsigned long long)rl.rlim_cur,
 		    cfg->max_connections, need);
 }
 

@@ -7,6 +7,7 @@
 #include "autoconf.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -283,6 +284,7 @@ test_full_file(void **state)
 	assert_int_equal(c->refs, 1);
 	assert_int_equal(c->workers, 1);
 	assert_int_equal(c->max_connections, 1000);
+	assert_false(c->max_connections_auto);
 	assert_int_equal(c->log, CONFIG_LOG_SYSLOG);
 	assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
 	assert_int_equal(c->shutdown_timeout_ms, 10000);
@@ -389,6 +391,73 @@ test_pool_keys(void **state)
 	config_unref(c);
 }
 
+/*
+ * No max_connections: what the hard open files limit leaves after the
+ * config's reserve (two descriptors a session), not a fixed 50000 that
+ * a limit of 20000 or systemd's 65536 cannot hold.
+ */
+static void
+check_auto_max(const struct config *c)
+{
+	struct rlimit	 rl;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(c->max_connections_auto);
+	assert_int_equal(c->max_connections, config_max_connections_for(
+	    rl.rlim_max == RLIM_INFINITY ? ULLONG_MAX : rl.rlim_max,
+	    config_fd_reserve(c)));
+	if (rl.rlim_max != RLIM_INFINITY)
+		assert_true(2ULL * c->max_connections + config_fd_reserve(c) <=
+		    rl.rlim_max);
+}
+
+/* max_connections: a number (0: no limit) or auto, the default. */
+static void
+test_max_connections(void **state)
+{
+	static const struct {
+		unsigned long long nofile, reserve;
+		unsigned	 want;
+	} rows[] = {
+		{ 20000, 69, 9965 },		/* this project's test box */
+		{ 65536, 69, 32733 },		/* LimitNOFILE=65536 */
+		{ 1024, 64, 480 },
+		{ 600, 600, 1 },		/* never 0: that is no limit */
+		{ 10, 600, 1 },
+		{ ULLONG_MAX, 64, CONFIG_MAX_CONNECTIONS_MAX },
+	};
+	struct tmp	*t = *state;
+	struct config	*c;
+	size_t		 i;
+
+	for (i = 0; i < NELEM(rows); i++)
+		assert_int_equal(config_max_connections_for(rows[i].nofile,
+		    rows[i].reserve), rows[i].want);
+	c = must_load(write_file(t, "m.ini", "[global]\nmax_connections = 0\n"
+	    "[route web]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\n"));
+	assert_int_equal(c->max_connections, 0);
+	assert_false(c->max_connections_auto);
+	config_unref(c);
+	c = must_load(write_file(t, "m.ini", "[global]\n"
+	    "max_connections = auto\n[route web]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:2\n"));
+	check_auto_max(c);
+	config_unref(c);
+	/*
+	 * The reserve: 64, and per worker 4 and its listening sockets (3),
+	 * and, with health checks, one per upstream and 32 per host name.
+	 */
+	c = must_load(write_file(t, "m.ini", "[global]\nworkers = 2\n"
+	    "[route a]\nlisten = *:1\nupstream = 127.0.0.1:2\n"
+	    "upstream = 127.0.0.1:3\nupstream = localhost:4\n"
+	    "health_check = tcp\n"
+	    "[route b]\nlisten = 127.0.0.1:5\nupstream = 127.0.0.1:2\n"));
+	assert_int_equal(config_fd_reserve(c), 64 + 2 * (4 + 3) +
+	    c->routes[0].nup + 32);
+	check_auto_max(c);
+	config_unref(c);
+}
+
 /* workers: a number, "auto" (the CPUs), or RELAY46_WORKERS by default. */
 static void
 test_workers(void **state)
@@ -433,7 +502,7 @@ test_defaults(void **state)
 	c = must_load(write_file(t, "min.ini", "[route web]\n"
 	    "listen = [::1]:18080\nupstream = [::1]:8000\n"));
 	assert_int_equal(c->workers, 1);
-	assert_int_equal(c->max_connections, 50000);
+	check_auto_max(c);
 	assert_int_equal(c->log, CONFIG_LOG_STDERR);
 	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
 	assert_int_equal(c->shutdown_timeout_ms, 30000);
@@ -855,6 +924,11 @@ static const struct bad_row bad_rows[] = {
 	    false },
 	{ "missing file", NULL, 0, "No such file or directory", 1, true },
 
+	{ "max_connections not a number", "[global]\nmax_connections = lots\n"
+	    OK3, 2, "max_connections = lots: 'lots' is not a number", 1,
+	    false },
+	{ "max_connections too big", "[global]\n"
+	    "max_connections = 10000001\n" OK3, 2, "out of range", 1, false },
 	/* Keys. */
 	{ "unknown key", OK3 "foo = bar\n", 4,
 	    "unknown key 'foo' in [route web]", 1, true },
@@ -1231,7 +1305,7 @@ test_quick_good(void **state)
 	assert_null(errs);
 	assert_null(c->path);
 	assert_int_equal(c->workers, 1);
-	assert_int_equal(c->max_connections, 50000);
+	check_auto_max(c);
 	assert_int_equal(c->nroutes, 1);
 	r = &c->routes[0];
 	assert_string_equal(r->name, "quick");
@@ -1491,6 +1565,7 @@ main(void)
 		cmocka_unit_test(test_load_no_pools),
 		T(test_pool_keys),
 		T(test_workers),
+		T(test_max_connections),
 		T(test_quick_good),
 		T(test_quick_bad),
 		T(test_quick_clash),
