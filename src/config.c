@@ -100,6 +100,7 @@ static int cfg_set_group(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_access_log(struct cfg_parse *, const char *, char *,
 	    size_t);
 static int cfg_set_log_level(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_pidfile(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_listen(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_upstream(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_balance(struct cfg_parse *, const char *, char *, size_t);
@@ -131,6 +132,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "admin_allow", CFG_GLOBAL, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
 	    cfg_set_admin_allow },
 	{ "splice", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+	{ "pidfile", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_pidfile },
 
 	{ "listen", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
 	    cfg_set_listen },
@@ -317,6 +319,7 @@ cfg_free(struct config *c)
 	}
 	free(c->routes);
 	free(c->access_log);
+	free(c->pidfile);
 	free(c->user);
 	free(c->group);
 	acl_free(&c->admin_allow);
@@ -544,6 +547,23 @@ cfg_set_access_log(struct cfg_parse *p, const char *v, char *err,
 		return -1;
 	}
 	if ((p->c->access_log = util_strdup(v)) == NULL) {
+		err_set(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Absolute: relay46 may be started from any directory, and -p wins. */
+static int
+cfg_set_pidfile(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	if (cfg_is_off(v))
+		return 0;
+	if (v[0] != '/') {
+		err_set(err, errlen, "expected off or an absolute path");
+		return -1;
+	}
+	if ((p->c->pidfile = util_strdup(v)) == NULL) {
 		err_set(err, errlen, "out of memory");
 		return -1;
 	}

@@ -88,6 +88,7 @@ struct config {
 	int		 log_level;	/* LOG_LEVEL_* from log.h */
 	uint64_t	 shutdown_timeout_ms;
 	char		*access_log;	/* "stderr" or a path; NULL: off */
+	char		*pidfile;	/* an absolute path; NULL: off */
 	char		*user, *group;	/* to drop to after binding; NULL: stay */
 	bool		 admin_on;	/* the admin HTTP endpoint */
 	struct addr	 admin;

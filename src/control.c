@@ -312,6 +312,9 @@ control_reload_fixed(const struct config *o, const struct config *n)
 	if (o->admin_on != n->admin_on || (o->admin_on &&
 	    !addr_equal(&o->admin, &n->admin)))
 		log_warn("msg=\"reload: a change of admin %s\"", later);
+	if ((o->pidfile == NULL) != (n->pidfile == NULL) ||
+	    (o->pidfile != NULL && strcmp(o->pidfile, n->pidfile) != 0))
+		log_warn("msg=\"reload: a change of pidfile %s\"", later);
 	if (o->log != n->log || o->log_level != n->log_level)
 		log_warn("msg=\"reload: a change of log or log_level %s\"",
 		    later);
@@ -525,20 +528,21 @@ control_hold_signals(void)
  * Tell whoever waits (tests, scripts) which addresses we really bound,
  * once all of them listen and so does the admin endpoint, and signals are
  * handled.  Written whole and renamed into place, so a reader never sees
- * half a file.  As root still, like the sockets.
+ * half a file.  As root still, like the sockets: util_write_file() does
+ * not follow a symlink planted at PATH.tmp.
  */
 static int
 control_ready_file(const char *path, const struct config *cfg, const int *fds)
 {
-	char		 tmp[4096], abuf[ADDR_STRLEN];
+	char		 abuf[ADDR_STRLEN], *text = NULL;
 	struct sockaddr_storage ss;
 	struct addr	 a;
 	socklen_t	 len;
-	size_t		 i, j, k = 0;
+	size_t		 i, j, k = 0, n = 0;
 	FILE		*fp;
+	int		 rc, saved;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fp = fopen(tmp, "w")) == NULL)
+	if ((fp = open_memstream(&text, &n)) == NULL)
 		return -1;
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++, k++) {
@@ -550,20 +554,38 @@ control_ready_file(const char *path, const struct config *cfg, const int *fds)
 			fprintf(fp, "%s %s\n", cfg->routes[i].name,
 			    addr_format(&a, abuf, sizeof(abuf)));
 		}
-	if (fclose(fp) == EOF || rename(tmp, path) == -1)
+	if (fclose(fp) == EOF) {
+		free(text);
 		return -1;
-	return 0;
+	}
+	rc = util_write_file(path, text, n);
+	saved = errno;
+	free(text);
+	errno = saved;
+	return rc;
+}
+
+/* The pidfile: our pid and a newline, written like the ready file. */
+static int
+control_pidfile(const char *path)
+{
+	char	 buf[32];
+	int	 n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	return util_write_file(path, buf, (size_t)n);
 }
 
 int
 control_run(struct config *cfg, const int *fds, size_t nfds,
-    struct accesslog *alog, const char *ready)
+    struct accesslog *alog, const char *ready, const char *pidfile)
 {
 	const int	*sigs = control_sigs;
 	struct event	*sev[NELEM(control_sigs)] = { NULL };
 	struct control	 c;
 	size_t		 i, per, given = 0;
 	int		 rc = 1;
+	bool		 pid_written = false;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = config_ref(cfg);
@@ -601,6 +623,15 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		}
 		log_info("addr=%s msg=\"admin endpoint listening\"",
 		    addr_format(&cfg->admin, abuf, sizeof(abuf)));
+	}
+	/* Before the ready file, so whoever waits for that finds it. */
+	if (pidfile != NULL) {
+		if (control_pidfile(pidfile) == -1) {
+			log_error("msg=\"cannot write pidfile %s: %s\"",
+			    pidfile, strerror(errno));
+			goto out;
+		}
+		pid_written = true;
 	}
 	if (ready != NULL && control_ready_file(ready, cfg, fds) == -1)
 		log_warn("msg=\"cannot write %s: %s\"", ready,
@@ -698,5 +729,9 @@ out:
 		    resolve_pending());
 	if (c.base != NULL)
 		event_base_free(c.base);
+	/* Privileges may be gone: the directory must let the user remove it. */
+	if (pid_written && unlink(pidfile) == -1 && errno != ENOENT)
+		log_warn("msg=\"cannot remove pidfile %s: %s\"", pidfile,
+		    strerror(errno));
 	return rc;
 }

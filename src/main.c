@@ -28,6 +28,7 @@
 struct opts {
 	const char	*config;
 	const char	*ready;
+	const char	*pidfile;	/* -p: wins over the pidfile key */
 	bool		 test;
 	int		 verbosity;
 	char		*listen[MAIN_MAX_QUICK], *up[MAIN_MAX_QUICK];
@@ -38,13 +39,15 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: relay46 [-tvqVh] [-c FILE] [-R FILE]\n"
-	    "       relay46 [-tvq] -l LISTEN [-l LISTEN ...] -u UPSTREAM "
+	    "usage: relay46 [-tvqVh] [-c FILE] [-p FILE] [-R FILE]\n"
+	    "       relay46 [-tvq] [-p FILE] -l LISTEN [-l LISTEN ...] -u UPSTREAM "
 	    "[-u UPSTREAM ...]\n"
 	    "  -c, --config FILE      configuration file (default %s)\n"
 	    "  -t, --test             check the configuration and exit\n"
 	    "  -l, --listen ADDR      quick mode: listen here (repeatable)\n"
 	    "  -u, --upstream ADDR    quick mode: relay to here (repeatable)\n"
+	    "  -p, --pidfile FILE     write the pid here once listening "
+	    "(over pidfile =)\n"
 	    "  -R, --ready-file FILE  write the bound addresses here once "
 	    "listening\n"
 	    "  -v, --verbose          more log output (repeatable)\n"
@@ -62,6 +65,7 @@ main_opts(int argc, char **argv, struct opts *o)
 		{ "test", no_argument, NULL, 't' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "upstream", required_argument, NULL, 'u' },
+		{ "pidfile", required_argument, NULL, 'p' },
 		{ "ready-file", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -71,11 +75,12 @@ main_opts(int argc, char **argv, struct opts *o)
 	};
 	int	 ch;
 
-	while ((ch = getopt_long(argc, argv, "c:tl:u:R:vqVh", longopts,
+	while ((ch = getopt_long(argc, argv, "c:tl:u:p:R:vqVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': o->config = optarg; break;
 		case 't': o->test = true; break;
+		case 'p': o->pidfile = optarg; break;
 		case 'R': o->ready = optarg; break;
 		case 'v': o->verbosity++; break;
 		case 'q': o->verbosity--; break;
@@ -325,7 +330,8 @@ main(int argc, char **argv)
 	}
 	log_info("msg=\"relay46 %s started\" routes=%zu workers=%u",
 	    PACKAGE_VERSION, cfg->nroutes, cfg->workers);
-	rc = control_run(cfg, fds, nfds, alog, o.ready);
+	rc = control_run(cfg, fds, nfds, alog, o.ready,
+	    o.pidfile != NULL ? o.pidfile : cfg->pidfile);
 	free(fds);
 	config_unref(cfg);
 	pool_stats_free_all();

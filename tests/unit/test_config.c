@@ -212,7 +212,7 @@ static const char full_ini[] =
 	"access_log = off\n"				/*  8 */
 	"admin = off\n"					/*  9 */
 	"splice = 0\n"					/* 10 */
-	"\n"						/* 11 */
+	"pidfile = /run/relay46.pid\n"			/* 11 */
 	"[route web]\n"					/* 12 */
 	"listen = *:18080\n"				/* 13 */
 	"listen = [::1]:18081        ; an inline comment\n"	/* 14 */
@@ -285,6 +285,7 @@ test_full_file(void **state)
 	assert_int_equal(c->workers, 1);
 	assert_int_equal(c->max_connections, 1000);
 	assert_false(c->max_connections_auto);
+	assert_string_equal(c->pidfile, "/run/relay46.pid");
 	assert_int_equal(c->log, CONFIG_LOG_SYSLOG);
 	assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
 	assert_int_equal(c->shutdown_timeout_ms, 10000);
@@ -503,6 +504,7 @@ test_defaults(void **state)
 	    "listen = [::1]:18080\nupstream = [::1]:8000\n"));
 	assert_int_equal(c->workers, 1);
 	check_auto_max(c);
+	assert_null(c->pidfile);
 	assert_int_equal(c->log, CONFIG_LOG_STDERR);
 	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
 	assert_int_equal(c->shutdown_timeout_ms, 30000);
@@ -929,6 +931,9 @@ static const struct bad_row bad_rows[] = {
 	    false },
 	{ "max_connections too big", "[global]\n"
 	    "max_connections = 10000001\n" OK3, 2, "out of range", 1, false },
+	{ "relative pidfile", "[global]\npidfile = relay46.pid\n" OK3, 2,
+	    "pidfile = relay46.pid: expected off or an absolute path", 1,
+	    true },
 	/* Keys. */
 	{ "unknown key", OK3 "foo = bar\n", 4,
 	    "unknown key 'foo' in [route web]", 1, true },
