@@ -576,6 +576,26 @@ control_pidfile(const char *path)
 	return util_write_file(path, buf, (size_t)n);
 }
 
+/*
+ * Listening: say so in the pidfile, then the ready file (so whoever waits
+ * for that finds the pidfile too).  A pidfile that cannot be written is
+ * fatal, as init scripts would act on a stale one: -1.
+ */
+static int
+control_announce(const struct config *cfg, const int *fds, const char *ready,
+    const char *pidfile)
+{
+	if (pidfile != NULL && control_pidfile(pidfile) == -1) {
+		log_error("msg=\"cannot write pidfile %s: %s\"", pidfile,
+		    strerror(errno));
+		return -1;
+	}
+	if (ready != NULL && control_ready_file(ready, cfg, fds) == -1)
+		log_warn("msg=\"cannot write %s: %s\"", ready,
+		    strerror(errno));
+	return 0;
+}
+
 int
 control_run(struct config *cfg, const int *fds, size_t nfds,
     struct accesslog *alog, const char *ready, const char *pidfile)
@@ -624,18 +644,9 @@ control_run(struct config *cfg, const int *fds, size_t nfds,
 		log_info("addr=%s msg=\"admin endpoint listening\"",
 		    addr_format(&cfg->admin, abuf, sizeof(abuf)));
 	}
-	/* Before the ready file, so whoever waits for that finds it. */
-	if (pidfile != NULL) {
-		if (control_pidfile(pidfile) == -1) {
-			log_error("msg=\"cannot write pidfile %s: %s\"",
-			    pidfile, strerror(errno));
-			goto out;
-		}
-		pid_written = true;
-	}
-	if (ready != NULL && control_ready_file(ready, cfg, fds) == -1)
-		log_warn("msg=\"cannot write %s: %s\"", ready,
-		    strerror(errno));
+	if (control_announce(cfg, fds, ready, pidfile) == -1)
+		goto out;
+	pid_written = pidfile != NULL;
 	/* Everything is bound and open: no thread may start as root. */
 	if (control_privdrop(cfg) == -1)
 		goto out;
