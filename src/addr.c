@@ -14,6 +14,31 @@
 #include "addr.h"
 #include "util.h"
 
+/*
+ * A service name ("http", "http-alt") as the port: looked up in
+ * services(5) for TCP.  getservbyname_r, since a reload parses on the
+ * control thread while the tests may parse on others.
+ */
+static int
+addr_service(const char *p, const char *whole, unsigned *port, char *err,
+    size_t errlen)
+{
+	struct servent	 se, *res = NULL;
+	char		 buf[1024];
+
+	if (getservbyname_r(p, "tcp", &se, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL) {
+		err_set(err, errlen, "'%s': unknown service '%s'", whole, p);
+		return -1;
+	}
+	*port = ntohs((uint16_t)res->s_port);
+	if (*port < 1) {
+		err_set(err, errlen, "'%s': service '%s' has port 0", whole, p);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 addr_port_parse(const char *p, const char *whole, unsigned *port, char *err,
     size_t errlen)
@@ -25,6 +50,13 @@ addr_port_parse(const char *p, const char *whole, unsigned *port, char *err,
 		err_set(err, errlen, "'%s': missing port", whole);
 		return -1;
 	}
+	/*
+	 * A name starts with a letter; one starting with a digit ("8o") is
+	 * a mistyped number, and is reported as a bad port.
+	 */
+	if (isalpha((unsigned char)*p) && strspn(p, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == strlen(p))
+		return addr_service(p, whole, port, err, errlen);
 	for (q = p; *q != '\0'; q++) {
 		if (!isdigit((unsigned char)*q)) {
 			err_set(err, errlen, "'%s': bad port '%s'", whole, p);

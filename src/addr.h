@@ -18,16 +18,19 @@ struct addr {
 
 /*
  * addr_parse(s, a, err, errlen): parse a numeric "A.B.C.D:P", "[V6]:P" or
- * "[fe80::1%ifname]:P" into ${a}.  The port must be 1..65535.  Returns 0,
- * or -1 with the reason in ${err} ("missing port", "port out of range",
+ * "[fe80::1%ifname]:P" into ${a}.  The port P is a number, 1..65535, or a
+ * TCP service name from services(5) that starts with a letter ("http",
+ * looked up with getservbyname_r).  Returns 0, or -1 with the reason in
+ * ${err} ("missing port", "port out of range", "unknown service 'htp'",
  * "bad IPv6 address", "missing ']'", "not an IP address", ...).
  */
 int	 addr_parse(const char *s, struct addr *a, char *err, size_t errlen);
 
 /*
  * addr_split(s, host, hostlen, port, err, errlen): split "HOST:P",
- * "[V6]:P" or "*:P" into ${host} (brackets removed) and the port number,
- * checked to be 1..65535.  Returns 0 or -1 with the reason in ${err}.
+ * "[V6]:P" or "*:P" into ${host} (brackets removed) and the port number
+ * (P as in addr_parse(): 1..65535 or a service name).  Returns 0 or -1
+ * with the reason in ${err}.
  */
 int	 addr_split(const char *s, char *host, size_t hostlen,
 	    unsigned *port, char *err, size_t errlen);

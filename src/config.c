@@ -1,6 +1,7 @@
 #include "autoconf.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -88,6 +89,8 @@ struct cfg_parse {
 };
 
 static int cfg_set_workers(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_max_connections(struct cfg_parse *, const char *, char *,
+	    size_t);
 static int cfg_set_log(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_admin(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_admin_allow(struct cfg_parse *, const char *, char *,
@@ -97,6 +100,7 @@ static int cfg_set_group(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_access_log(struct cfg_parse *, const char *, char *,
 	    size_t);
 static int cfg_set_log_level(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_pidfile(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_listen(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_upstream(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_balance(struct cfg_parse *, const char *, char *, size_t);
@@ -114,8 +118,8 @@ static int cfg_set_health_check(struct cfg_parse *, const char *, char *,
 
 static const struct cfg_key cfg_keys[] = {
 	{ "workers", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_workers },
-	{ "max_connections", CFG_GLOBAL, CFG_T_UINT, 0, G(max_connections),
-	    0, 10000000, NULL },
+	{ "max_connections", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0,
+	    cfg_set_max_connections },
 	{ "log", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_log },
 	{ "log_level", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_log_level },
 	{ "shutdown_timeout", CFG_GLOBAL, CFG_T_DURATION, 0,
@@ -128,6 +132,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "admin_allow", CFG_GLOBAL, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
 	    cfg_set_admin_allow },
 	{ "splice", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+	{ "pidfile", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_pidfile },
 
 	{ "listen", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
 	    cfg_set_listen },
@@ -285,7 +290,7 @@ cfg_new(void)
 		return NULL;
 	atomic_init(&c->refs, 1);
 	c->workers = cfg_default_workers();
-	c->max_connections = 50000;
+	c->max_connections_auto = true;		/* cfg_finish() sets it */
 	c->log = CONFIG_LOG_STDERR;
 	c->log_level = LOG_LEVEL_INFO;
 	c->shutdown_timeout_ms = 30 * 1000;
@@ -314,6 +319,7 @@ cfg_free(struct config *c)
 	}
 	free(c->routes);
 	free(c->access_log);
+	free(c->pidfile);
 	free(c->user);
 	free(c->group);
 	acl_free(&c->admin_allow);
@@ -370,6 +376,77 @@ cfg_set_workers(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 		return -1;
 	p->c->workers = (unsigned)n;
 	return 0;
+}
+
+/* A number (0: no limit), or "auto": what the open files limit allows. */
+static int
+cfg_set_max_connections(struct cfg_parse *p, const char *v, char *err,
+    size_t errlen)
+{
+	uint64_t	 n;
+
+	if (strcmp(v, "auto") == 0) {
+		p->c->max_connections_auto = true;
+		return 0;
+	}
+	if (units_parse_uint(v, 0, CONFIG_MAX_CONNECTIONS_MAX, &n, err,
+	    errlen) == -1)
+		return -1;
+	p->c->max_connections = (unsigned)n;
+	p->c->max_connections_auto = false;
+	return 0;
+}
+
+unsigned long long
+config_fd_reserve(const struct config *c)
+{
+	const struct route	*r;
+	unsigned long long	 n = CONFIG_FD_SPARE, listens = 0;
+	size_t			 i, j;
+
+	for (i = 0; i < c->nroutes; i++) {
+		r = &c->routes[i];
+		listens += r->nlisten;
+		if (!r->health_check)
+			continue;
+		/* As pool_new() sizes a pool: room for each name's addresses. */
+		n += r->nup;
+		for (j = 0; j < r->nspecs; j++)
+			if (r->specs[j].host != NULL)
+				n += POOL_NAME_ROOM;
+	}
+	return n + (unsigned long long)c->workers *
+	    (CONFIG_FD_PER_WORKER + listens);
+}
+
+unsigned
+config_max_connections_for(unsigned long long nofile,
+    unsigned long long reserve)
+{
+	unsigned long long	 n;
+
+	n = nofile > reserve ? (nofile - reserve) / 2 : 0;
+	return n < 1 ? 1 : n > CONFIG_MAX_CONNECTIONS_MAX ?
+	    CONFIG_MAX_CONNECTIONS_MAX : (unsigned)n;
+}
+
+/*
+ * max_connections "auto": from the hard limit, which main_raise_nofile()
+ * raises the soft one to before any session, so that the limit that holds
+ * is the one the system grants rather than a number the file guessed.
+ */
+static void
+cfg_derive_max_connections(struct config *c)
+{
+	struct rlimit	 rl;
+
+	if (!c->max_connections_auto)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		rl.rlim_max = RLIM_INFINITY;
+	c->max_connections = config_max_connections_for(
+	    rl.rlim_max == RLIM_INFINITY ? ULLONG_MAX :
+	    (unsigned long long)rl.rlim_max, config_fd_reserve(c));
 }
 
 static int
@@ -470,6 +547,23 @@ cfg_set_access_log(struct cfg_parse *p, const char *v, char *err,
 		return -1;
 	}
 	if ((p->c->access_log = util_strdup(v)) == NULL) {
+		err_set(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Absolute: relay46 may be started from any directory, and -p wins. */
+static int
+cfg_set_pidfile(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	if (cfg_is_off(v))
+		return 0;
+	if (v[0] != '/') {
+		err_set(err, errlen, "expected off or an absolute path");
+		return -1;
+	}
+	if ((p->c->pidfile = util_strdup(v)) == NULL) {
 		err_set(err, errlen, "out of memory");
 		return -1;
 	}
@@ -603,9 +697,10 @@ cfg_add_upstream(struct route *r, const struct addr *a, size_t spec,
 	struct upstream_conf	*n;
 	size_t			 i;
 
+	/* Other lines' were refused before: a name that lists one twice. */
 	for (i = 0; i < r->nup; i++)
 		if (addr_equal(&r->up[i].addr, a))
-			return 0;	/* a name that repeats an address */
+			return 0;
 	if ((n = reallocarray(r->up, r->nup + 1, sizeof(*n))) == NULL) {
 		err_set(err, errlen, "out of memory");
 		return -1;
@@ -646,6 +741,73 @@ cfg_upstream_opts(char *opts, struct upstream_spec *us, char *err,
 		}
 	}
 	return 0;
+}
+
+/*
+ * How upstream line ${o}'s options differ from ${us}'s, as "with weight=1
+ * and without backup" (what ${o} says), into ${buf}; "" if they do not.
+ */
+static void
+cfg_opts_diff(const struct upstream_spec *o, const struct upstream_spec *us,
+    char *buf, size_t len)
+{
+	const char	*and = "";
+	size_t		 off = 0;
+	int		 n;
+
+	buf[0] = '\0';
+	if (o->weight != us->weight) {
+		n = snprintf(buf, len, "with weight=%u", o->weight);
+		off += n > 0 ? (size_t)n : 0;
+		and = " and ";
+	}
+	if (o->max_connections != us->max_connections && off < len) {
+		if (o->max_connections == 0)
+			n = snprintf(buf + off, len - off, "%swithout "
+			    "max_connections", and);
+		else
+			n = snprintf(buf + off, len - off, "%swith "
+			    "max_connections=%u", and, o->max_connections);
+		off += n > 0 ? (size_t)n : 0;
+		and = " and ";
+	}
+	if (o->backup != us->backup && off < len)
+		snprintf(buf + off, len - off, "%s%s backup", and,
+		    o->backup ? "with" : "without");
+}
+
+/*
+ * An address may come from one upstream line of a route only: with two,
+ * which line's weight, backup or max_connections holds is a guess (the
+ * first one used to win silently, so "backup" could vanish).  -1 with
+ * both lines in ${err} if ${a}, from line ${us}, is already in ${r}.
+ */
+static int
+cfg_upstream_dup(const struct route *r, const struct upstream_spec *us,
+    const struct addr *a, char *err, size_t errlen)
+{
+	const struct upstream_spec *o;
+	char		 abuf[ADDR_STRLEN], where[48], diff[128];
+	size_t		 i;
+
+	for (i = 0; i < r->nup && !addr_equal(&r->up[i].addr, a); i++)
+		;
+	if (i == r->nup)
+		return 0;
+	o = &r->specs[r->up[i].spec];
+	if (o->line > 0)
+		snprintf(where, sizeof(where), "line %d", o->line);
+	else
+		snprintf(where, sizeof(where), "the command line");
+	addr_format(a, abuf, sizeof(abuf));
+	cfg_opts_diff(o, us, diff, sizeof(diff));
+	if (diff[0] != '\0')
+		err_set(err, errlen, "%s is also given on %s (as %s) %s",
+		    abuf, where, o->text, diff);
+	else
+		err_set(err, errlen, "%s is given twice (also on %s as %s)",
+		    abuf, where, o->text);
+	return -1;
 }
 
 /* Keep the line as written: names are looked up again from it. */
@@ -707,13 +869,6 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	if (literal) {
 		if (addr_parse(spec, &a, err, errlen) == -1)
 			return -1;
-		for (i = 0; i < p->cur->nup; i++)
-			if (addr_equal(&p->cur->up[i].addr, &a)) {
-				err_set(err, errlen, "upstream %s is already "
-				    "in this route (as %s)", spec,
-				    p->cur->specs[p->cur->up[i].spec].text);
-				return -1;
-			}
 		found[0] = a;
 		nfound = 1;
 	} else if (p->flags & CONFIG_LOAD_NO_RESOLVE) {
@@ -723,6 +878,9 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	} else if (resolve_sync(host, us.port, found, NELEM(found), &nfound,
 	    err, errlen) == -1)
 		return -1;
+	for (i = 0; i < nfound; i++)
+		if (cfg_upstream_dup(p->cur, &us, &found[i], err, errlen) == -1)
+			return -1;
 	if (cfg_add_spec(p->cur, &us, spec, literal ? NULL : host, &idx, err,
 	    errlen) == -1)
 		return -1;
@@ -809,6 +967,90 @@ cfg_find_key(const char *name, enum cfg_scope scope, bool *other_scope)
 }
 
 /*
+ * Edit distance between ${a} and ${b}, ignoring case: insertions,
+ * deletions, substitutions and swaps of two neighbours ("timout",
+ * "lsiten") each count one (optimal string alignment).  Names longer
+ * than CFG_SUGGEST_LEN are never close to a key: CFG_SUGGEST_LEN + 1.
+ */
+#define CFG_SUGGEST_LEN	40
+
+static size_t
+cfg_distance(const char *a, const char *b)
+{
+	size_t	 d[3][CFG_SUGGEST_LEN + 1], la = strlen(a), lb = strlen(b);
+	size_t	 i, j, cost, v, *prev2, *prev, *cur;
+
+	if (la > CFG_SUGGEST_LEN || lb > CFG_SUGGEST_LEN)
+		return CFG_SUGGEST_LEN + 1;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		prev2 = d[(i + 1) % 3];		/* row i - 2 */
+		prev = d[(i - 1) % 3];
+		cur = d[i % 3];
+		cur[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cost = tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j - 1]);
+			v = prev[j - 1] + cost;
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) ==
+			    tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) ==
+			    tolower((unsigned char)b[j - 1]) &&
+			    prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	return d[la % 3][lb];
+}
+
+/*
+ * The key of ${scope} nearest to the unknown ${name}, or NULL when none
+ * is near enough to be a likely typo: at most two edits, and fewer than
+ * half of ${name}'s letters (so "foo" does not become "log").
+ */
+static const char *
+cfg_suggest(const char *name, enum cfg_scope scope)
+{
+	const char	*best = NULL;
+	size_t		 i, d, bestd = 3;
+
+	for (i = 0; i < NELEM(cfg_keys); i++) {
+		if (cfg_keys[i].scope != scope)
+			continue;
+		d = cfg_distance(name, cfg_keys[i].name);
+		if (d < bestd && 2 * d < strlen(name)) {
+			best = cfg_keys[i].name;
+			bestd = d;
+		}
+	}
+	return best;
+}
+
+/* A key that ${scope} does not know: say where it goes, or what was meant. */
+static void
+cfg_unknown_key(struct cfg_parse *p, const char *name, enum cfg_scope scope,
+    const char *where, bool other_scope)
+{
+	const char	*near;
+
+	if (other_scope)
+		cfg_error(p, p->line, "key '%s' belongs in %s, not in %s",
+		    name, scope == CFG_GLOBAL ? "[route NAME]" : "[global]",
+		    where);
+	else if ((near = cfg_suggest(name, scope)) != NULL)
+		cfg_error(p, p->line, "unknown key '%s' in %s; did you mean "
+		    "'%s'?", name, where, near);
+	else
+		cfg_error(p, p->line, "unknown key '%s' in %s", name, where);
+}
+
+/*
  * An upstream line of the current route was refused: "has no upstream"
  * would only repeat it, so cfg_check() keeps quiet about this route.
  */
@@ -860,13 +1102,7 @@ cfg_handler(void *arg, const char *section, const char *name,
 	else
 		snprintf(where, sizeof(where), "[route %s]", p->cur->name);
 	if ((k = cfg_find_key(name, scope, &other)) == NULL) {
-		if (other)
-			cfg_error(p, p->line, "key '%s' belongs in %s, not "
-			    "in %s", name, scope == CFG_GLOBAL ?
-			    "[route NAME]" : "[global]", where);
-		else
-			cfg_error(p, p->line, "unknown key '%s' in %s", name,
-			    where);
+		cfg_unknown_key(p, name, scope, where, other);
 		return 1;
 	}
 	if (!(k->flags & CFG_REPEAT) && p->seen[k - cfg_keys] != 0) {
@@ -1109,10 +1345,13 @@ cfg_finish(struct cfg_parse *p, char **errs)
 	free(p->buf);
 	free(p->seen);
 	free(p->bad_up);
-	for (i = 0; p->nerr == 0 && !p->oom && i < p->c->nroutes; i++)
+	if (p->c != NULL)
+		cfg_derive_max_connections(p->c);
+	/* Pools register counters process-wide: only for a config to run. */
+	for (i = 0; p->nerr == 0 && !p->oom && i < p->c->nroutes &&
+	    !(p->flags & CONFIG_LOAD_NO_POOLS); i++)
 		if ((p->c->routes[i].pool = pool_new(&p->c->routes[i],
-		    p->c->workers)) ==
-		    NULL)
+		    p->c->workers)) == NULL)
 			p->oom = true;
 	if (p->nerr == 0 && !p->oom) {
 		*errs = NULL;

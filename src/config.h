@@ -79,10 +79,16 @@ struct config {
 	char		*path;		/* NULL in quick mode */
 	unsigned	 workers;
 	unsigned	 max_connections;	/* 0: no limit */
+	/*
+	 * max_connections was not given, or was "auto": it is then what the
+	 * open files limit allows (config_max_connections_for()).
+	 */
+	bool		 max_connections_auto;
 	enum config_log	 log;
 	int		 log_level;	/* LOG_LEVEL_* from log.h */
 	uint64_t	 shutdown_timeout_ms;
 	char		*access_log;	/* "stderr" or a path; NULL: off */
+	char		*pidfile;	/* an absolute path; NULL: off */
 	char		*user, *group;	/* to drop to after binding; NULL: stay */
 	bool		 admin_on;	/* the admin HTTP endpoint */
 	struct addr	 admin;
@@ -97,11 +103,19 @@ struct config {
  * a config with one reference, or NULL; then *${errs} holds every error
  * found, one "FILE:LINE: message\n" each in file order (or "FILE: ..."
  * where no line applies), and the caller frees it.  On success *${errs}
- * is NULL.  Hostname upstreams are looked up here (getaddrinfo).
+ * is NULL.  Hostname upstreams are looked up here (getaddrinfo).  Without
+ * max_connections (or with "auto"), it is derived from the hard
+ * RLIMIT_NOFILE, which relay46 raises its soft limit to at start.
  */
 struct config *config_load(const char *path, char **errs);
 
 #define CONFIG_LOAD_NO_RESOLVE	0x1	/* refuse host names (fuzzing) */
+/*
+ * Check only: build no run-time state.  Routes get no pool (route->pool
+ * stays NULL), so nothing is registered process-wide (pool_stats()); a
+ * fuzzer loading millions of files must not grow a global list.
+ */
+#define CONFIG_LOAD_NO_POOLS	0x2
 
 /*
  * config_load_fp(fp, name, flags, errs): as config_load(), reading the
@@ -117,6 +131,29 @@ struct config *config_load_fp(FILE *fp, const char *name, unsigned flags,
  */
 struct config *config_quick(char *const *listen, size_t nlisten,
 	    char *const *up, size_t nup, char **errs);
+
+/* Descriptors kept out of any session's reach, whatever the config. */
+#define CONFIG_FD_SPARE		64	/* stdio, logs, admin, resolver, signals */
+#define CONFIG_FD_PER_WORKER	4	/* event loop, its wake-ups, margin */
+#define CONFIG_MAX_CONNECTIONS_MAX 10000000
+
+/*
+ * config_fd_reserve(c): how many descriptors ${c} needs apart from its
+ * sessions: CONFIG_FD_SPARE, each worker's listening sockets and
+ * CONFIG_FD_PER_WORKER, and one per upstream a health check may connect
+ * to at once.  A session holds two (client and upstream), so the open
+ * files limit ${c} needs is 2 * max_connections + config_fd_reserve(c).
+ */
+unsigned long long config_fd_reserve(const struct config *c);
+
+/*
+ * config_max_connections_for(nofile, reserve): the sessions an open files
+ * limit of ${nofile} leaves room for after ${reserve}: (nofile - reserve)
+ * / 2, at least 1 (0 would mean no limit) and at most
+ * CONFIG_MAX_CONNECTIONS_MAX.  As HAProxy derives maxconn from ulimit -n.
+ */
+unsigned config_max_connections_for(unsigned long long nofile,
+	    unsigned long long reserve);
 
 /* config_ref(c): take a reference; returns ${c}. */
 struct config *config_ref(struct config *c);

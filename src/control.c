@@ -341,6 +341,9 @@ control_reload_fixed(const struct config *o, const struct config *n)
 	if (o->admin_on != n->admin_on || (o->admin_on &&
 	    !addr_equal(&o->admin, &n->admin)))
 		log_warn("msg=\"reload: a change of admin %s\"", later);
+	if ((o->pidfile == NULL) != (n->pidfile == NULL) ||
+	    (o->pidfile != NULL && strcmp(o->pidfile, n->pidfile) != 0))
+		log_warn("msg=\"reload: a change of pidfile %s\"", later);
 	if (o->log != n->log || o->log_level != n->log_level)
 		log_warn("msg=\"reload: a change of log or log_level %s\"",
 		    later);
@@ -595,20 +598,21 @@ control_hold_signals(void)
  * Tell whoever waits (tests, scripts) which addresses we really bound,
  * once all of them listen and so does the admin endpoint, and signals are
  * handled.  Written whole and renamed into place, so a reader never sees
- * half a file.  As root still, like the sockets.
+ * half a file.  As root still, like the sockets: util_write_file() does
+ * not follow a symlink planted at PATH.tmp.
  */
 static int
 control_ready_file(const char *path, const struct config *cfg, const int *fds)
 {
-	char		 tmp[4096], abuf[ADDR_STRLEN];
+	char		 abuf[ADDR_STRLEN], *text = NULL;
 	struct sockaddr_storage ss;
 	struct addr	 a;
 	socklen_t	 len;
-	size_t		 i, j, k = 0;
+	size_t		 i, j, k = 0, n = 0;
 	FILE		*fp;
+	int		 rc, saved;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fp = fopen(tmp, "w")) == NULL)
+	if ((fp = open_memstream(&text, &n)) == NULL)
 		return -1;
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++, k++) {
@@ -620,8 +624,45 @@ control_ready_file(const char *path, const struct config *cfg, const int *fds)
 			fprintf(fp, "%s %s\n", cfg->routes[i].name,
 			    addr_format(&a, abuf, sizeof(abuf)));
 		}
-	if (fclose(fp) == EOF || rename(tmp, path) == -1)
+	if (fclose(fp) == EOF) {
+		free(text);
 		return -1;
+	}
+	rc = util_write_file(path, text, n);
+	saved = errno;
+	free(text);
+	errno = saved;
+	return rc;
+}
+
+/* The pidfile: our pid and a newline, written like the ready file. */
+static int
+control_pidfile(const char *path)
+{
+	char	 buf[32];
+	int	 n;
+
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	return util_write_file(path, buf, (size_t)n);
+}
+
+/*
+ * Listening: say so in the pidfile, then the ready file (so whoever waits
+ * for that finds the pidfile too).  A pidfile that cannot be written is
+ * fatal, as init scripts would act on a stale one: -1.
+ */
+static int
+control_announce(const struct config *cfg, const int *fds, const char *ready,
+    const char *pidfile)
+{
+	if (pidfile != NULL && control_pidfile(pidfile) == -1) {
+		log_error("msg=\"cannot write pidfile %s: %s\"", pidfile,
+		    strerror(errno));
+		return -1;
+	}
+	if (ready != NULL && control_ready_file(ready, cfg, fds) == -1)
+		log_warn("msg=\"cannot write %s: %s\"", ready,
+		    strerror(errno));
 	return 0;
 }
 
@@ -758,13 +799,13 @@ control_free(struct control *c, struct event **sev)
 
 int
 control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
-    struct accesslog *alog, const char *ready)
+    struct accesslog *alog, const char *ready, const char *pidfile)
 {
 	struct event	*sev[NELEM(control_sigs)] = { NULL };
 	struct control	 c;
 	size_t		 i, given = 0;
 	int		 rc = 1;
-	bool		 bad;
+	bool		 bad, pid_written = false;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = config_ref(cfg);
@@ -795,9 +836,9 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	afd = -1;	/* the admin's now, even when that failed */
 	if (bad)
 		goto out;
-	if (ready != NULL && control_ready_file(ready, cfg, fds) == -1)
-		log_warn("msg=\"cannot write %s: %s\"", ready,
-		    strerror(errno));
+	if (control_announce(cfg, fds, ready, pidfile) == -1)
+		goto out;
+	pid_written = pidfile != NULL;
 	/* Everything is bound and open: no thread may start as root. */
 	if (control_privdrop(cfg) == -1 ||
 	    control_workers_new(&c, cfg, fds, nfds, &given) == -1 ||
@@ -815,5 +856,9 @@ out:
 	for (i = given; fds != NULL && i < nfds; i++)
 		close(fds[i]);
 	control_free(&c, sev);
+	/* Privileges may be gone: the directory must let the user remove it. */
+	if (pid_written && unlink(pidfile) == -1 && errno != ENOENT)
+		log_warn("msg=\"cannot remove pidfile %s: %s\"", pidfile,
+		    strerror(errno));
 	return rc;
 }

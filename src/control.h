@@ -23,8 +23,10 @@ void	 control_hold_signals(void);
  * relay46 has stopped: the exit status.  ${alog} (NULL: none) is the
  * access log, closed here after the workers are gone.  ${ready} (NULL:
  * none) is the -R file, written once the admin endpoint serves too.
+ * ${pidfile} (NULL: none) gets our pid just before it, and is removed on
+ * the way out; one that cannot be written ends the start (exit status 1).
  */
 int	 control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
-	    struct accesslog *alog, const char *ready);
+	    struct accesslog *alog, const char *ready, const char *pidfile);
 
 #endif

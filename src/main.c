@@ -29,6 +29,7 @@
 struct opts {
 	const char	*config;
 	const char	*ready;
+	const char	*pidfile;	/* -p: wins over the pidfile key */
 	bool		 test;
 	int		 verbosity;
 	char		*listen[MAIN_MAX_QUICK], *up[MAIN_MAX_QUICK];
@@ -39,13 +40,15 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: relay46 [-tvqVh] [-c FILE] [-R FILE]\n"
-	    "       relay46 [-tvq] -l LISTEN [-l LISTEN ...] -u UPSTREAM "
+	    "usage: relay46 [-tvqVh] [-c FILE] [-p FILE] [-R FILE]\n"
+	    "       relay46 [-tvq] [-p FILE] -l LISTEN [-l LISTEN ...] -u UPSTREAM "
 	    "[-u UPSTREAM ...]\n"
 	    "  -c, --config FILE      configuration file (default %s)\n"
 	    "  -t, --test             check the configuration and exit\n"
 	    "  -l, --listen ADDR      quick mode: listen here (repeatable)\n"
 	    "  -u, --upstream ADDR    quick mode: relay to here (repeatable)\n"
+	    "  -p, --pidfile FILE     write the pid here once listening "
+	    "(over pidfile =)\n"
 	    "  -R, --ready-file FILE  write the bound addresses here once "
 	    "listening\n"
 	    "  -v, --verbose          more log output (repeatable)\n"
@@ -63,6 +66,7 @@ main_opts(int argc, char **argv, struct opts *o)
 		{ "test", no_argument, NULL, 't' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "upstream", required_argument, NULL, 'u' },
+		{ "pidfile", required_argument, NULL, 'p' },
 		{ "ready-file", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -72,11 +76,12 @@ main_opts(int argc, char **argv, struct opts *o)
 	};
 	int	 ch;
 
-	while ((ch = getopt_long(argc, argv, "c:tl:u:R:vqVh", longopts,
+	while ((ch = getopt_long(argc, argv, "c:tl:u:p:R:vqVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': o->config = optarg; break;
 		case 't': o->test = true; break;
+		case 'p': o->pidfile = optarg; break;
 		case 'R': o->ready = optarg; break;
 		case 'v': o->verbosity++; break;
 		case 'q': o->verbosity--; break;
@@ -121,26 +126,41 @@ main_opts(int argc, char **argv, struct opts *o)
 /*
  * As HAProxy does: take every descriptor the hard limit allows, so that
  * max_connections, not an accident of the login shell, is what bounds us.
+ * Without max_connections (or with "auto") the config derived it from
+ * that hard limit (config_max_connections_for()), so it fits by
+ * construction; only a number the operator chose can ask for more
+ * descriptors than there are, and then the warning says what to raise.
  */
 static void
 main_raise_nofile(const struct config *cfg)
 {
 	struct rlimit	 rl;
-	unsigned long long need;
+	unsigned long long need, reserve = config_fd_reserve(cfg);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("msg=\"cannot raise the open files limit: "
-			    "%s\"", strerror(errno));
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 &&
+		    getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_warn("msg=\"cannot raise the open files limit to "
+			    "the hard limit: %s\"", strerror(errno));
 	}
-	need = 2ULL * cfg->max_connections + 64;
+	if (cfg->max_connections_auto) {
+		log_info("max_connections=%u nofile=%llu msg=\"max_connections "
+		    "is what nofile allows (2 descriptors a session, %llu "
+		    "kept back); set max_connections to choose\"",
+		    cfg->max_connections, (unsigned long long)rl.rlim_max,
+		    reserve);
+		return;
+	}
+	need = 2ULL * cfg->max_connections + reserve;
 	if (cfg->max_connections != 0 && need > rl.rlim_cur)
 		log_warn("msg=\"open files limit %llu is below what "
-		    "max_connections %u needs (%llu); accept will pause when "
-		    "it runs out\"", (unsigned long long)rl.rlim_cur,
+		    "max_connections %u needs (%llu): raise it (ulimit -n, or "
+		    "LimitNOFILE= in the systemd unit) or lower "
+		    "max_connections; until then accept pauses when "
+		    "descriptors run out\"", (unsigned long long)rl.rlim_cur,
 		    cfg->max_connections, need);
 }
 
@@ -333,7 +353,8 @@ main(int argc, char **argv)
 	}
 	log_info("msg=\"relay46 %s started\" routes=%zu workers=%u",
 	    PACKAGE_VERSION, cfg->nroutes, cfg->workers);
-	rc = control_run(cfg, fds, nfds, afd, alog, o.ready);
+	rc = control_run(cfg, fds, nfds, afd, alog, o.ready,
+	    o.pidfile != NULL ? o.pidfile : cfg->pidfile);
 	free(fds);
 	config_unref(cfg);
 	pool_stats_free_all();

@@ -100,6 +100,19 @@ pool_stats_free_all(void)
 	pthread_mutex_unlock(&pool_stats_lock);
 }
 
+size_t
+pool_stats_count(void)
+{
+	struct route_stats	*st;
+	size_t			 n = 0;
+
+	pthread_mutex_lock(&pool_stats_lock);
+	for (st = pool_stats_list; st != NULL; st = st->next)
+		n++;
+	pthread_mutex_unlock(&pool_stats_lock);
+	return n;
+}
+
 void
 pool_stats_connect(struct route_stats_slot *sl, uint64_t us)
 {

@@ -51,6 +51,9 @@ struct route_stats {
 struct route_stats *pool_stats(const char *name, unsigned nslots);
 void	 pool_stats_free_all(void);
 
+/* pool_stats_count(): how many routes' counters are kept (for tests). */
+size_t	 pool_stats_count(void);
+
 /* pool_stats_slot(st, w): worker ${w}'s slot (the last one if out of range). */
 struct route_stats_slot *pool_stats_slot(struct route_stats *st, unsigned w);
 

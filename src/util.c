@@ -4,11 +4,14 @@
 
 #include <sys/socket.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -98,4 +101,50 @@ util_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	rc = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
+}
+
+int
+util_write_file(const char *path, const void *data, size_t len)
+{
+	char		 tmp[PATH_MAX];
+	const char	*p = data;
+	ssize_t		 n;
+	int		 fd = -1, saved;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >=
+	    sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/*
+	 * fopen(tmp, "w") would write through a symlink someone planted at
+	 * tmp, as root, into any file it names: unlink the name instead
+	 * (that removes the link, not its target) and create it anew.
+	 */
+	if (unlink(tmp) == -1 && errno != ENOENT)
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1)
+		return -1;
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	n = close(fd);
+	fd = -1;
+	if (n == -1 || rename(tmp, path) == -1)
+		goto fail;
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
 }

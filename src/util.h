@@ -50,4 +50,15 @@ int	 util_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
  */
 char	*util_strdup(const char *s);
 
+/*
+ * util_write_file(path, data, len): replace ${path} with the ${len} bytes
+ * of ${data}, whole, safely as root in a directory others may write to:
+ * a stale "${path}.tmp" (or a symlink planted there) is removed, never
+ * followed; a new one is created with O_EXCL | O_NOFOLLOW (mode 0644,
+ * less the umask), written and renamed over ${path}, so a reader sees the
+ * old file or the new one, never half.  Returns 0, or -1 with errno set
+ * and no .tmp file left behind.
+ */
+int	 util_write_file(const char *path, const void *data, size_t len);
+
 #endif

@@ -24,7 +24,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if ((fp = fmemopen((void *)(uintptr_t)data, size, "r")) == NULL)
 		return 0;
-	c = config_load_fp(fp, "fuzz.ini", CONFIG_LOAD_NO_RESOLVE, &errs);
+	/* No pools: their counters would pile up in pool.c's global list. */
+	c = config_load_fp(fp, "fuzz.ini", CONFIG_LOAD_NO_RESOLVE |
+	    CONFIG_LOAD_NO_POOLS, &errs);
 	fclose(fp);
 	if (c == NULL) {
 		/* Every failure explains itself, naming the input. */

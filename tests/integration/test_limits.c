@@ -2,7 +2,8 @@
 
 /*
  * Bounds: memory per session under a reader that never reads, thousands
- * of sessions at once, the idle and fin timers, max_connections.
+ * of sessions at once, the idle and fin timers, max_connections (and
+ * its default, from the open files limit).
  */
 
 #include <sys/socket.h>
@@ -420,6 +421,74 @@ test_global_max_connections(void **state)
 	h_backend_free(b);
 }
 
+/* --- max_connections from the open files limit ---------------------------- */
+
+#define NOFILE_LIMIT	600
+
+/*
+ * No max_connections: relay46 derives it from RLIMIT_NOFILE (here 600,
+ * set before exec), so there is nothing to warn about, and it says which
+ * value it took; two descriptors a session, so at most 300.
+ */
+static void
+test_nofile_auto(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			*log, *at;
+	unsigned long		 n;
+	int			 fd;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	h_relay_set_nofile(NOFILE_LIMIT);
+	r = h_relay_start("[route a]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	H_EXPECT_LOG_LINE(r, "max_connections=", "nofile=600");
+	fd = h_relay_connect(r, "a", AF_INET);
+	H_ASSERT_END(h_echo(fd, 301, 5000, H_IO_MS), H_OK, H_OK);
+	close(fd);
+	log = h_relay_log(r);
+	at = strstr(log, "max_connections=");
+	n = strtoul(at + strlen("max_connections="), NULL, 10);
+	if (n <= NOFILE_LIMIT / 3 || n > NOFILE_LIMIT / 2)
+		fail_msg("derived max_connections %lu under nofile %d:\n%s", n,
+		    NOFILE_LIMIT, log);
+	if (strstr(log, "open files limit") != NULL)
+		fail_msg("a default start warned:\n%s", log);
+	free(log);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * An explicit max_connections the limit cannot hold warns, and says what
+ * to raise: the shell's ulimit -n or the unit's LimitNOFILE=.
+ */
+static void
+test_nofile_explicit(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	h_relay_set_nofile(NOFILE_LIMIT);
+	r = h_relay_start("[global]\nmax_connections = 50000\n"
+	    "[route a]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	H_EXPECT_LOG_LINE(r, "open files limit 600 is below what "
+	    "max_connections 50000 needs", "ulimit -n");
+	H_EXPECT_LOG_LINE(r, "open files limit 600", "LimitNOFILE=");
+	assert_int_equal(h_relay_log_count(r, "nofile="), 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
 int
 main(void)
 {
@@ -432,6 +501,8 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_global_max_connections,
 		    h_teardown),
+		cmocka_unit_test_teardown(test_nofile_auto, h_teardown),
+		cmocka_unit_test_teardown(test_nofile_explicit, h_teardown),
 	};
 
 	h_init();

@@ -4,7 +4,8 @@
  * Running as a service: the access log (one line per session, in a file
  * or on stderr, reopened on SIGUSR1 for logrotate), systemd's notify
  * protocol (a socket of ours stands in for systemd), socket activation
- * (LISTEN_FDS) and dropping root for "user".
+ * (LISTEN_FDS), dropping root for "user", the pidfile, and writing the
+ * pidfile and ready file without following a planted symlink.
  */
 
 #include <sys/socket.h>
@@ -896,6 +897,143 @@ test_user_unknown(void **state)
 	free(err);
 }
 
+/* --- pidfile and the ready file -------------------------------------------- */
+
+/* ${path} holds exactly ${want}. */
+static void
+assert_file_is(const char *path, const char *want)
+{
+	char	*text = h_read_file(path);
+
+	if (text == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	if (strcmp(text, want) != 0)
+		fail_msg("%s holds '%s', want '%s'", path, text, want);
+	free(text);
+}
+
+/*
+ * Plant ${dir}/${name}.tmp as a symlink to ${dir}/victim, as someone who
+ * can write to the directory could, hoping root writes through it.
+ */
+static void
+plant_symlink(const char *dir, const char *name, char *victim, size_t len)
+{
+	char	 link[H_PATH + 16];
+
+	h_write_file(victim, len, dir, "victim", "precious\n");
+	snprintf(link, sizeof(link), "%s/%s.tmp", dir, name);
+	if (symlink(victim, link) == -1)
+		fail_msg("symlink %s: %s", link, strerror(errno));
+}
+
+/*
+ * pidfile = FILE: the daemon's pid while it runs (written without
+ * following a symlink at FILE.tmp), gone once SIGTERM has stopped it; a
+ * reload that changes it says it needs a restart.
+ */
+static void
+test_pidfile(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*dir = h_tmpdir();
+	char			 pidf[H_PATH + 16], victim[H_PATH + 16];
+	char			 want[32];
+	struct stat		 st;
+
+	(void)state;
+	snprintf(pidf, sizeof(pidf), "%s/relay.pid", dir);
+	plant_symlink(dir, "relay.pid", victim, sizeof(victim));
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start("[global]\npidfile = %s\n"
+	    "[route p]\nlisten = %s\nupstream = %s\n", pidf,
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	snprintf(want, sizeof(want), "%ld\n", (long)r->pid);
+	assert_file_is(pidf, want);
+	assert_file_is(victim, "precious\n");
+	assert_int_equal(lstat(victim, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+
+	h_replace_file(r->conf, "[global]\npidfile = /nonexistent/x.pid\n"
+	    "[route p]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\n");
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "reload: a change of pidfile takes effect at the "
+	    "next restart");
+	assert_file_is(pidf, want);
+
+	h_relay_finish(r);
+	if (access(pidf, F_OK) == 0)
+		fail_msg("%s is still there after SIGTERM", pidf);
+	h_backend_free(b);
+}
+
+/* -p FILE wins over the key; -t writes no pidfile. */
+static void
+test_pidfile_option(void **state)
+{
+	const char		*dir = h_tmpdir();
+	const char		*args[] = { "-c", NULL, "-p", NULL, NULL };
+	const char		*targs[] = { "-t", "-c", NULL, "-p", NULL,
+				    NULL };
+	char			 conf[H_PATH + 16], keyf[H_PATH + 16];
+	char			 optf[H_PATH + 16], text[2 * H_PATH], want[32];
+	char			*out = NULL, *err = NULL;
+	struct h_relay		*r;
+	int			 rc;
+
+	(void)state;
+	snprintf(keyf, sizeof(keyf), "%s/key.pid", dir);
+	snprintf(optf, sizeof(optf), "%s/opt.pid", dir);
+	snprintf(text, sizeof(text), "[global]\npidfile = %s\n"
+	    "[route p]\nlisten = %s\nupstream = 127.0.0.1:1\n", keyf,
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	h_write_file(conf, sizeof(conf), dir, "p.ini", text);
+	targs[2] = conf;
+	targs[4] = optf;
+	rc = h_run(targs, &out, &err, 10000);
+	free(out);
+	free(err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(access(optf, F_OK), -1);
+	assert_int_equal(access(keyf, F_OK), -1);
+
+	args[1] = conf;
+	args[3] = optf;
+	r = h_relay_start_args(args);
+	snprintf(want, sizeof(want), "%ld\n", (long)r->pid);
+	assert_file_is(optf, want);
+	assert_int_equal(access(keyf, F_OK), -1);
+	h_relay_finish(r);
+	assert_int_equal(access(optf, F_OK), -1);
+}
+
+/* -R FILE, written as root too, does not follow a symlink at FILE.tmp. */
+static void
+test_ready_symlink(void **state)
+{
+	const char	*dir = h_tmpdir();
+	char		 conf[H_PATH + 16], ready[H_PATH + 16];
+	char		 victim[H_PATH + 16], text[256], *got;
+	pid_t		 pid;
+
+	(void)state;
+	snprintf(ready, sizeof(ready), "%s/ready", dir);
+	plant_symlink(dir, "ready", victim, sizeof(victim));
+	snprintf(text, sizeof(text), "[route s]\nlisten = 127.0.0.1:%d\n"
+	    "upstream = 127.0.0.1:1\n", h_free_port(AF_INET));
+	h_write_file(conf, sizeof(conf), dir, "s.ini", text);
+	pid = h_spawn_ready(conf, ready);
+	assert_file_is(victim, "precious\n");
+	got = h_read_file(ready);
+	assert_non_null(got);
+	H_ASSERT_CONTAINS(got, "s 127.0.0.1:");
+	free(got);
+	assert_int_equal(h_spawn_stop(pid, SIGTERM), 0);
+}
+
 int
 main(void)
 {
@@ -914,6 +1052,9 @@ main(void)
 		cmocka_unit_test_teardown(test_user, h_teardown),
 		cmocka_unit_test_teardown(test_user_reload, h_teardown),
 		cmocka_unit_test_teardown(test_user_unknown, h_teardown),
+		cmocka_unit_test_teardown(test_pidfile, h_teardown),
+		cmocka_unit_test_teardown(test_pidfile_option, h_teardown),
+		cmocka_unit_test_teardown(test_ready_symlink, h_teardown),
 	};
 
 	h_init();

@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -100,6 +101,57 @@ test_parse_good(void **state)
 	}
 }
 
+/*
+ * A service name is a port (services(5), TCP).  /etc/services comes with
+ * Debian's netbase, which a minimal system may lack: those rows are then
+ * skipped with a message rather than failed.
+ */
+static const struct {
+	const char	*in;
+	int		 n;		/* addr_parse_listen()'s count */
+	const char	*shown[2];
+} service_rows[] = {
+	{ "127.0.0.1:http", 1, { "127.0.0.1:80", NULL } },
+	{ "127.0.0.1:https", 1, { "127.0.0.1:443", NULL } },
+	{ "[::1]:ssh", 1, { "[::1]:22", NULL } },
+	{ "[::1]:http-alt", 1, { "[::1]:8080", NULL } },
+	{ "*:http", 2, { "0.0.0.0:80", "[::]:80" } },
+};
+
+static void
+test_service_ports(void **state)
+{
+	struct addr	 out[2];
+	char		 buf[ADDR_STRLEN], host[ADDR_STRLEN], err[256];
+	unsigned	 port;
+	size_t		 i;
+	int		 j;
+
+	(void)state;
+	if (access("/etc/services", R_OK) == -1) {
+		print_message("no /etc/services (package netbase): service "
+		    "name rows skipped\n");
+		skip();
+	}
+	for (i = 0; i < NELEM(service_rows); i++) {
+		err[0] = '\0';
+		if (addr_parse_listen(service_rows[i].in, out, err,
+		    sizeof(err)) != service_rows[i].n)
+			fail_msg("'%s': %s", service_rows[i].in, err);
+		for (j = 0; j < service_rows[i].n; j++)
+			if (strcmp(addr_format(&out[j], buf, sizeof(buf)),
+			    service_rows[i].shown[j]) != 0)
+				fail_msg("'%s' [%d]: '%s', want '%s'",
+				    service_rows[i].in, j, buf,
+				    service_rows[i].shown[j]);
+	}
+	/* A host name keeps its service port for the resolver. */
+	assert_int_equal(addr_split("localhost:https", host, sizeof(host),
+	    &port, err, sizeof(err)), 0);
+	assert_string_equal(host, "localhost");
+	assert_int_equal(port, 443);
+}
+
 /* ---- addr_parse: bad inputs -------------------------------------------- */
 
 struct bad_row {
@@ -123,7 +175,10 @@ static const struct bad_row bad_rows[] = {
 	{ "1.2.3.4:+80", "bad port '+80'" },
 	{ "1.2.3.4: 80", "bad port ' 80'" },
 	{ "1.2.3.4:80 ", "bad port '80 '" },
-	{ "1.2.3.4:http", "bad port 'http'" },
+	{ "1.2.3.4:htp", "'1.2.3.4:htp': unknown service 'htp'" },
+	{ "1.2.3.4:http ", "bad port 'http '" },
+	{ "1.2.3.4:-http", "bad port '-http'" },
+	{ "1.2.3.4:ht/tp", "bad port 'ht/tp'" },
 	{ "[::g]:80", "'[::g]:80': bad IPv6 address '::g'" },
 	{ "[1.2.3.4]:80", "bad IPv6 address '1.2.3.4'" },
 	{ "[::1::2]:80", "bad IPv6 address '::1::2'" },
@@ -295,7 +350,7 @@ static const struct listen_row listen_rows[] = {
 	{ "*:65536", -1, { "port out of range", NULL } },
 	{ "*:", -1, { "'*:': missing port", NULL } },
 	{ "*", -1, { "'*': missing port", NULL } },
-	{ "*:http", -1, { "bad port 'http'", NULL } },
+	{ "*:htp", -1, { "'*:htp': unknown service 'htp'", NULL } },
 	{ "**:80", -1, { "'**' is not an IP address", NULL } },
 	{ "localhost:80", -1, { "'localhost' is not an IP address", NULL } },
 	{ "::1:80", -1, { "an IPv6 address needs brackets", NULL } },
@@ -586,6 +641,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_service_ports),
 		cmocka_unit_test(test_parse_too_long),
 		cmocka_unit_test(test_parse_short_err),
 		cmocka_unit_test(test_split),

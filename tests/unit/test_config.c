@@ -7,6 +7,7 @@
 #include "autoconf.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -78,6 +79,8 @@ tmp_teardown(void **state)
 	}
 	rmdir(t->dir);
 	free(t);
+	/* A test that failed half-way must not leave its hosts file on. */
+	unsetenv("RELAY46_HOSTS");
 	return 0;
 }
 
@@ -209,7 +212,7 @@ static const char full_ini[] =
 	"access_log = off\n"				/*  8 */
 	"admin = off\n"					/*  9 */
 	"splice = 0\n"					/* 10 */
-	"\n"						/* 11 */
+	"pidfile = /run/relay46.pid\n"			/* 11 */
 	"[route web]\n"					/* 12 */
 	"listen = *:18080\n"				/* 13 */
 	"listen = [::1]:18081        ; an inline comment\n"	/* 14 */
@@ -281,6 +284,8 @@ test_full_file(void **state)
 	assert_int_equal(c->refs, 1);
 	assert_int_equal(c->workers, 1);
 	assert_int_equal(c->max_connections, 1000);
+	assert_false(c->max_connections_auto);
+	assert_string_equal(c->pidfile, "/run/relay46.pid");
 	assert_int_equal(c->log, CONFIG_LOG_SYSLOG);
 	assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
 	assert_int_equal(c->shutdown_timeout_ms, 10000);
@@ -387,6 +392,73 @@ test_pool_keys(void **state)
 	config_unref(c);
 }
 
+/*
+ * No max_connections: what the hard open files limit leaves after the
+ * config's reserve (two descriptors a session), not a fixed 50000 that
+ * a limit of 20000 or systemd's 65536 cannot hold.
+ */
+static void
+check_auto_max(const struct config *c)
+{
+	struct rlimit	 rl;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(c->max_connections_auto);
+	assert_int_equal(c->max_connections, config_max_connections_for(
+	    rl.rlim_max == RLIM_INFINITY ? ULLONG_MAX : rl.rlim_max,
+	    config_fd_reserve(c)));
+	if (rl.rlim_max != RLIM_INFINITY)
+		assert_true(2ULL * c->max_connections + config_fd_reserve(c) <=
+		    rl.rlim_max);
+}
+
+/* max_connections: a number (0: no limit) or auto, the default. */
+static void
+test_max_connections(void **state)
+{
+	static const struct {
+		unsigned long long nofile, reserve;
+		unsigned	 want;
+	} rows[] = {
+		{ 20000, 69, 9965 },		/* this project's test box */
+		{ 65536, 69, 32733 },		/* LimitNOFILE=65536 */
+		{ 1024, 64, 480 },
+		{ 600, 600, 1 },		/* never 0: that is no limit */
+		{ 10, 600, 1 },
+		{ ULLONG_MAX, 64, CONFIG_MAX_CONNECTIONS_MAX },
+	};
+	struct tmp	*t = *state;
+	struct config	*c;
+	size_t		 i;
+
+	for (i = 0; i < NELEM(rows); i++)
+		assert_int_equal(config_max_connections_for(rows[i].nofile,
+		    rows[i].reserve), rows[i].want);
+	c = must_load(write_file(t, "m.ini", "[global]\nmax_connections = 0\n"
+	    "[route web]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\n"));
+	assert_int_equal(c->max_connections, 0);
+	assert_false(c->max_connections_auto);
+	config_unref(c);
+	c = must_load(write_file(t, "m.ini", "[global]\n"
+	    "max_connections = auto\n[route web]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:2\n"));
+	check_auto_max(c);
+	config_unref(c);
+	/*
+	 * The reserve: 64, and per worker 4 and its listening sockets (3),
+	 * and, with health checks, one per upstream and 32 per host name.
+	 */
+	c = must_load(write_file(t, "m.ini", "[global]\nworkers = 2\n"
+	    "[route a]\nlisten = *:1\nupstream = 127.0.0.1:2\n"
+	    "upstream = 127.0.0.1:3\nupstream = localhost:4\n"
+	    "health_check = tcp\n"
+	    "[route b]\nlisten = 127.0.0.1:5\nupstream = 127.0.0.1:2\n"));
+	assert_int_equal(config_fd_reserve(c), 64 + 2 * (4 + 3) +
+	    c->routes[0].nup + 32);
+	check_auto_max(c);
+	config_unref(c);
+}
+
 /* workers: a number, "auto" (the CPUs), or RELAY46_WORKERS by default. */
 static void
 test_workers(void **state)
@@ -431,7 +503,8 @@ test_defaults(void **state)
 	c = must_load(write_file(t, "min.ini", "[route web]\n"
 	    "listen = [::1]:18080\nupstream = [::1]:8000\n"));
 	assert_int_equal(c->workers, 1);
-	assert_int_equal(c->max_connections, 50000);
+	check_auto_max(c);
+	assert_null(c->pidfile);
 	assert_int_equal(c->log, CONFIG_LOG_STDERR);
 	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
 	assert_int_equal(c->shutdown_timeout_ms, 30000);
@@ -617,6 +690,148 @@ test_localhost_upstream(void **state)
 	config_unref(c);
 }
 
+/*
+ * One address, two upstream lines: whichever line's options held was a
+ * guess (a name repeating a literal was dropped silently, "backup" and
+ * all), so it is an error naming both lines, however the address came.
+ * dup.test is 127.0.0.1 and ::1 in a RELAY46_HOSTS file (resolve.h).
+ */
+static const struct {
+	const char	*ups;		/* upstream lines 3 and 4 */
+	const char	*err;		/* line 4's whole error; NULL: good */
+	size_t		 nup;		/* good: upstream addresses */
+} dup_rows[] = {
+	{ "upstream = 127.0.0.1:18000\nupstream = dup.test:18000 backup\n",
+	    "upstream = dup.test:18000 backup: 127.0.0.1:18000 is also given "
+	    "on line 3 (as 127.0.0.1:18000) without backup", 0 },
+	{ "upstream = dup.test:18000 backup\nupstream = [::1]:18000\n",
+	    "upstream = [::1]:18000: [::1]:18000 is also given on line 3 (as "
+	    "dup.test:18000) with backup", 0 },
+	{ "upstream = 127.0.0.1:18000\nupstream = dup.test:18000\n",
+	    "upstream = dup.test:18000: 127.0.0.1:18000 is given twice (also "
+	    "on line 3 as 127.0.0.1:18000)", 0 },
+	{ "upstream = dup.test:18000\nupstream = dup.test:18000\n",
+	    "upstream = dup.test:18000: 127.0.0.1:18000 is given twice (also "
+	    "on line 3 as dup.test:18000)", 0 },
+	{ "upstream = [::1]:18000 weight=2 max_connections=5\n"
+	    "upstream = dup.test:18000 backup\n",
+	    "upstream = dup.test:18000 backup: [::1]:18000 is also given on "
+	    "line 3 (as [::1]:18000) with weight=2 and with max_connections=5 "
+	    "and without backup", 0 },
+	{ "upstream = dup.test:18000 max_connections=9\n"
+	    "upstream = 127.0.0.1:18000 max_connections=8\n",
+	    "upstream = 127.0.0.1:18000 max_connections=8: 127.0.0.1:18000 is "
+	    "also given on line 3 (as dup.test:18000) with max_connections=9",
+	    0 },
+	/* Another port is another upstream. */
+	{ "upstream = 127.0.0.1:18000\nupstream = dup.test:18001 backup\n",
+	    NULL, 3 },
+	/* A name listing an address twice is one upstream, not an error. */
+	{ "upstream = twice.test:18000\nupstream = [::1]:18001\n", NULL, 2 },
+};
+
+static void
+test_upstream_dup(void **state)
+{
+	struct tmp	*t = *state;
+	struct config	*c;
+	const char	*path;
+	char		 hosts[PATH_MAX], text[512], *errs;
+	size_t		 i;
+
+	snprintf(hosts, sizeof(hosts), "%s", write_file(t, "hosts",
+	    "127.0.0.1 dup.test\n::1 dup.test\n"
+	    "127.0.0.1 twice.test\n127.0.0.1 twice.test\n"));
+	setenv("RELAY46_HOSTS", hosts, 1);
+	for (i = 0; i < NELEM(dup_rows); i++) {
+		snprintf(text, sizeof(text), "[route web]\n"
+		    "listen = 127.0.0.1:1\n%s", dup_rows[i].ups);
+		path = write_file(t, "dup.ini", text);
+		errs = NULL;
+		c = config_load(path, &errs);
+		if (dup_rows[i].err == NULL) {
+			if (c == NULL)
+				fail_msg("dup row %zu: %s", i, errs);
+			assert_int_equal(c->routes[0].nup, dup_rows[i].nup);
+			config_unref(c);
+			continue;
+		}
+		if (c != NULL)
+			fail_msg("dup row %zu: accepted", i);
+		if (check_err_lines(errs, path) != 1 ||
+		    !has_err(errs, path, 4, dup_rows[i].err, true))
+			fail_msg("dup row %zu: got\n%swant line 4: %s", i, errs,
+			    dup_rows[i].err);
+		free(errs);
+	}
+	unsetenv("RELAY46_HOSTS");
+}
+
+/*
+ * The report as it came: "localhost" (127.0.0.1 in every /etc/hosts)
+ * after the literal, with "backup", passed "-t" and lost the backup.
+ */
+static void
+test_upstream_dup_localhost(void **state)
+{
+	struct tmp	*t = *state;
+	const char	*path;
+	char		*errs = NULL;
+
+	path = write_file(t, "lh.ini", "[route web]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:18000\nupstream = localhost:18000 backup\n");
+	assert_null(config_load(path, &errs));
+	if (!has_err(errs, path, 4, "upstream = localhost:18000 backup: "
+	    "127.0.0.1:18000 is also given on line 3 (as 127.0.0.1:18000) "
+	    "without backup", true))
+		fail_msg("got %s", errs);
+	free(errs);
+}
+
+/*
+ * Service names as ports, in listen and upstream alike (addr.c looks
+ * them up in /etc/services, from netbase: skipped, saying so, without).
+ */
+static void
+test_service_names(void **state)
+{
+	struct tmp		*t = *state;
+	struct config		*c;
+	const struct route	*r;
+	const char		*path;
+	char			 buf[ADDR_STRLEN], *errs = NULL;
+	size_t			 i;
+
+	if (access("/etc/services", R_OK) == -1) {
+		print_message("no /etc/services (package netbase): skipped\n");
+		skip();
+	}
+	c = must_load(write_file(t, "svc.ini", "[route web]\n"
+	    "listen = *:http\nlisten = 127.0.0.1:https\n"
+	    "upstream = localhost:http weight=2\nupstream = [::1]:ssh\n"));
+	r = &c->routes[0];
+	assert_int_equal(r->nlisten, 3);
+	assert_string_equal(fmt(&r->listen[0], buf), "0.0.0.0:80");
+	assert_string_equal(fmt(&r->listen[1], buf), "[::]:80");
+	assert_string_equal(fmt(&r->listen[2], buf), "127.0.0.1:443");
+	assert_int_equal(r->specs[0].port, 80);
+	assert_string_equal(r->specs[0].text, "localhost:http");
+	for (i = 0; i < r->nup; i++)
+		assert_int_equal(addr_port(&r->up[i].addr),
+		    r->specs[r->up[i].spec].host != NULL ? 80 : 22);
+	config_unref(c);
+
+	path = write_file(t, "svc-bad.ini", "[route web]\n"
+	    "listen = 127.0.0.1:htp\nupstream = localhost:htp\n");
+	assert_null(config_load(path, &errs));
+	if (!has_err(errs, path, 2, "listen = 127.0.0.1:htp: "
+	    "'127.0.0.1:htp': unknown service 'htp'", true) ||
+	    !has_err(errs, path, 3, "upstream = localhost:htp: "
+	    "'localhost:htp': unknown service 'htp'", true))
+		fail_msg("got %s", errs);
+	free(errs);
+}
+
 /* ---- bad files --------------------------------------------------------- */
 
 struct bad_row {
@@ -648,8 +863,11 @@ static const struct bad_row bad_rows[] = {
 	{ "text after a section header", "[route web] junk\n" L1 U1, 1,
 	    "unexpected text after ']'", 1, true },
 	{ "upstream given twice", OK3 "upstream = 127.0.0.1:8000 weight=5\n",
-	    4, "upstream = 127.0.0.1:8000 weight=5: upstream 127.0.0.1:8000 is "
-	    "already in this route (as 127.0.0.1:8000)", 1, true },
+	    4, "upstream = 127.0.0.1:8000 weight=5: 127.0.0.1:8000 is also "
+	    "given on line 3 (as 127.0.0.1:8000) with weight=1", 1, true },
+	{ "same upstream line twice", OK3 U1, 4, "upstream = 127.0.0.1:8000: "
+	    "127.0.0.1:8000 is given twice (also on line 3 as 127.0.0.1:8000)",
+	    1, true },
 	/* Addresses. */
 	{ "bad port", OK3 "listen = 127.0.0.1:8o\n", 4,
 	    "listen = 127.0.0.1:8o: '127.0.0.1:8o': bad port '8o'", 1, true },
@@ -708,11 +926,41 @@ static const struct bad_row bad_rows[] = {
 	    false },
 	{ "missing file", NULL, 0, "No such file or directory", 1, true },
 
+	{ "max_connections not a number", "[global]\nmax_connections = lots\n"
+	    OK3, 2, "max_connections = lots: 'lots' is not a number", 1,
+	    false },
+	{ "max_connections too big", "[global]\n"
+	    "max_connections = 10000001\n" OK3, 2, "out of range", 1, false },
+	{ "relative pidfile", "[global]\npidfile = relay46.pid\n" OK3, 2,
+	    "pidfile = relay46.pid: expected off or an absolute path", 1,
+	    true },
 	/* Keys. */
 	{ "unknown key", OK3 "foo = bar\n", 4,
 	    "unknown key 'foo' in [route web]", 1, true },
 	{ "unknown global key", "[global]\nfoo = 1\n" OK3, 2,
 	    "unknown key 'foo' in [global]", 1, true },
+	/* A near miss names the key meant, from that section's keys only. */
+	{ "misspelt key", OK3 "idle_timout = 5s\n", 4,
+	    "unknown key 'idle_timout' in [route web]; did you mean "
+	    "'idle_timeout'?", 1, true },
+	{ "swapped letters", OK3 "lsiten = 127.0.0.1:1\n", 4,
+	    "unknown key 'lsiten' in [route web]; did you mean 'listen'?", 1,
+	    true },
+	{ "capitals", OK3 "Balance = leastconn\n", 4,
+	    "unknown key 'Balance' in [route web]; did you mean 'balance'?",
+	    1, true },
+	{ "misspelt global key", "[global]\nworkres = 2\n" OK3, 2,
+	    "unknown key 'workres' in [global]; did you mean 'workers'?", 1,
+	    true },
+	{ "two edits", OK3 "max_per_clients_ = 1\n", 4,
+	    "unknown key 'max_per_clients_' in [route web]; did you mean "
+	    "'max_per_client'?", 1, true },
+	{ "near only a route key", "[global]\nidle_timout = 5s\n" OK3, 2,
+	    "unknown key 'idle_timout' in [global]", 1, true },
+	{ "nothing near", OK3 "timeout = 5s\n", 4,
+	    "unknown key 'timeout' in [route web]", 1, true },
+	{ "short and far", OK3 "lag = 1\n", 4,
+	    "unknown key 'lag' in [route web]", 1, true },
 	{ "route key in global", "[global]\nlisten = 127.0.0.1:1\n" OK3, 2,
 	    "key 'listen' belongs in [route NAME], not in [global]", 1, true },
 	{ "global key in route", OK3 "workers = 1\n", 4,
@@ -1005,6 +1253,40 @@ test_load_fp(void **state)
 	free(errs);
 }
 
+/*
+ * The fuzzer's way in (tests/fuzz/fuzz_config.c): loading builds no pools,
+ * so no route's counters join pool.c's process-wide list, which a long
+ * fuzz run with a new route name each time would otherwise grow forever.
+ */
+static void
+test_load_no_pools(void **state)
+{
+	struct config	*c;
+	FILE		*fp;
+	char		 text[256], *errs;
+	size_t		 before, i;
+	int		 n;
+	bool		 pooled;
+
+	(void)state;
+	before = pool_stats_count();
+	for (i = 0; i < 8; i++) {
+		n = snprintf(text, sizeof(text), "[route fuzz%zu]\n"
+		    "listen = 127.0.0.1:1234\nupstream = 127.0.0.1:80\n", i);
+		assert_non_null(fp = fmemopen(text, (size_t)n, "r"));
+		errs = NULL;
+		c = config_load_fp(fp, "fuzz.ini", CONFIG_LOAD_NO_RESOLVE |
+		    CONFIG_LOAD_NO_POOLS, &errs);
+		fclose(fp);
+		assert_non_null(c);
+		assert_null(errs);
+		pooled = c->routes[0].pool != NULL;
+		config_unref(c);
+		assert_int_equal(pool_stats_count(), before);
+		assert_false(pooled);
+	}
+}
+
 /* ---- config_quick ------------------------------------------------------ */
 
 static void
@@ -1028,7 +1310,7 @@ test_quick_good(void **state)
 	assert_null(errs);
 	assert_null(c->path);
 	assert_int_equal(c->workers, 1);
-	assert_int_equal(c->max_connections, 50000);
+	check_auto_max(c);
 	assert_int_equal(c->nroutes, 1);
 	r = &c->routes[0];
 	assert_string_equal(r->name, "quick");
@@ -1049,7 +1331,7 @@ test_quick_good(void **state)
 
 struct quick_row {
 	const char	*l[3];		/* NULL-terminated */
-	const char	*u[3];
+	const char	*u[4];
 	const char	*err[3];	/* whole lines after "relay46: " */
 };
 
@@ -1071,6 +1353,10 @@ static const struct quick_row quick_rows[] = {
 	{ { "[::1:80", NULL }, { "[::g]:80", NULL },
 	    { "-l [::1:80: '[::1:80': missing ']'",
 	    "-u [::g]:80: '[::g]:80': bad IPv6 address '::g'", NULL } },
+	{ { "127.0.0.1:80", NULL }, { "127.0.0.1:8000", "[::1]:8001",
+	    "127.0.0.1:8000 backup" }, { "-u 127.0.0.1:8000 backup: "
+	    "127.0.0.1:8000 is also given on the command line (as "
+	    "127.0.0.1:8000) without backup", NULL } },
 	{ { NULL }, { "127.0.0.1:8000", NULL },
 	    { "route 'quick' has no listen", NULL } },
 	{ { "127.0.0.1:80", NULL }, { NULL },
@@ -1274,12 +1560,17 @@ main(void)
 		T(test_names_and_order),
 		T(test_values),
 		T(test_localhost_upstream),
+		T(test_upstream_dup),
+		T(test_upstream_dup_localhost),
+		T(test_service_names),
 		T(test_bad_files),
 		T(test_many_errors),
 		T(test_nul_byte),
 		cmocka_unit_test(test_load_fp),
+		cmocka_unit_test(test_load_no_pools),
 		T(test_pool_keys),
 		T(test_workers),
+		T(test_max_connections),
 		T(test_quick_good),
 		T(test_quick_bad),
 		T(test_quick_clash),
