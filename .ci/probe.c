@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * probe: is a relay on 127.0.0.1:8080 relaying to 127.0.0.1:8000?  For
  * .ci/run's test of the README's daemon command, on machines with

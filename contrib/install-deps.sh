@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Install what building relay46 needs, on Debian or Ubuntu (apt-get).
 #   sh contrib/install-deps.sh           the compiler, autotools, libevent, inih
 #   sh contrib/install-deps.sh --tests   the same and cmocka, for "make check"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for config.c.  Each test writes INI text into files in its
  * own mkdtemp() directory and calls config_load() on them: good files

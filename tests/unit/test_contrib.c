@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * What a packager and a newcomer meet, checked: the sample configurations
  * in contrib/examples load with the parser that ships beside them (a
