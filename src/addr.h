@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef RELAY46_ADDR_H
 #define RELAY46_ADDR_H
 

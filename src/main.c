@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "autoconf.h"
 
 #include <sys/resource.h>
@@ -58,6 +59,39 @@ usage(FILE *fp)
 	    MAIN_DEFAULT_CONFIG);
 }
 
+/* -V: the version, and what this binary was built with, for bug reports. */
+static void
+main_version(void)
+{
+	static const char *const sanitizers[] = {
+#ifdef WITH_ASAN
+		"ASan",
+#endif
+#ifdef WITH_UBSAN
+		"UBSan",
+#endif
+#ifdef WITH_TSAN
+		"TSan",
+#endif
+		NULL,
+	};
+	size_t	 i;
+
+	printf("relay46 %s\n", PACKAGE_VERSION);
+	printf("libevent %s (built against %s)\n", event_get_version(),
+	    LIBEVENT_VERSION);
+#ifdef HAVE_SPLICE
+	printf("splice: yes\n");
+#else
+	printf("splice: no\n");
+#endif
+	printf("systemd notify: yes (built in, no libsystemd)\n");
+	printf("sanitizers:");
+	for (i = 0; sanitizers[i] != NULL; i++)
+		printf(" %s", sanitizers[i]);
+	printf("%s\n", i == 0 ? " none" : "");
+}
+
 static void
 main_opts(int argc, char **argv, struct opts *o)
 {
@@ -86,7 +120,7 @@ main_opts(int argc, char **argv, struct opts *o)
 		case 'v': o->verbosity++; break;
 		case 'q': o->verbosity--; break;
 		case 'V':
-			printf("relay46 %s\n", PACKAGE_VERSION);
+			main_version();
 			exit(0);
 		case 'h':
 			usage(stdout);

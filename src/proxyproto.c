@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * PROXY protocol v1 and v2 headers: a strict parser that can tell "not
  * yet whole" from "never valid", and a writer.  See proxyproto.h.

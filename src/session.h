@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #ifndef RELAY46_SESSION_H
 #define RELAY46_SESSION_H
 

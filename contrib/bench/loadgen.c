@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * loadgen: load generator and backend for benchmarking relay46 (or any TCP
  * relay) on the loopback interface.

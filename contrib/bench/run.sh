@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # relay46 benchmark: direct vs relay46 vs HAProxy (TCP mode) vs nginx stream,
 # side by side in one run, on loopback only.  See README.md in this folder.
 #

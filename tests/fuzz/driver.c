@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Runs a fuzz target over its seed corpus without libFuzzer, so that
  * "make check" keeps every target building and replays the seeds under

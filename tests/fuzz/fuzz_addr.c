@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target for address parsing: whatever parses must format and
  * parse back to the same address.

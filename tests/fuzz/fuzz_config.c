@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target for the config reader: any bytes must give either a
  * config or a list of "NAME:LINE: ..." errors, never a crash or a leak.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target for the PROXY protocol parser: it never claims more
  * than it was given, always says why it refuses, asks for more on every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for accesslog.c: lines from several threads all arrive once
  * and whole, reopen after a rename splits old and new lines between the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for acl.c: rule parsing (good rules and how they are shown,
  * bad rules and the reason given), prefix matching in both families and

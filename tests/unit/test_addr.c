@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for addr.c: parsing, splitting, listen wildcards,
  * formatting, v4-mapped addresses, equality and listen clashes.  Tables

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for admin.c: the endpoint runs on a private event_base, and
  * the test's HTTP client is a bufferevent on that same base, so one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for balance.c.  Smooth weighted round robin: exact shares,
  * spread out, skips honoured.  Then every method over 100 000 simulated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for config.c.  Each test writes INI text into files in its
  * own mkdtemp() directory and calls config_load() on them: good files
@@ -1501,7 +1502,7 @@ test_keys_documented(void **state)
 		skip();
 	snprintf(path, sizeof(path), "%s/etc/relay46.ini", src);
 	ini = slurp(path);
-	snprintf(path, sizeof(path), "%s/src/relay46.ini.5", src);
+	snprintf(path, sizeof(path), "%s/src/relay46.ini.5.in", src);
 	man = slurp(path);
 	names = config_key_names();
 	assert_non_null(names[0]);
@@ -1512,7 +1513,7 @@ test_keys_documented(void **state)
 			missing++;
 		}
 		if (!man_has_key(man, names[i])) {
-			print_error("key '%s' is not in src/relay46.ini.5\n",
+			print_error("key '%s' is not in src/relay46.ini.5.in\n",
 			    names[i]);
 			missing++;
 		}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for metrics.c: a snapshot built by hand (two routes, upstreams
  * with hostile names) is formatted three ways and each output is checked by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Run-time upstream state: per-upstream limits, passive and active health
  * with rise and fall, host name addresses coming and going, and per-client

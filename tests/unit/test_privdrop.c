@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for privdrop.c: looking users and groups up, the errors for
  * unknown ones, and, when run as root, a real drop to "nobody" in a

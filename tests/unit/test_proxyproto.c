@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for proxyproto.c: good v1/v2 headers and every prefix of
  * them, malformed headers with their reasons, and format -> parse round

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for sdnotify.c.  A unix datagram socket in a temporary
  * directory (or in the abstract namespace) stands in for systemd and

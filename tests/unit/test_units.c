@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests for units.c: durations, sizes, bounded integers, switches
  * and the duration formatter.  Every parser is driven by a table of
