@@ -8,7 +8,7 @@
 # image), and does nothing when everything is installed already.
 set -eu
 
-pkgs="build-essential autoconf automake pkg-config libevent-dev libinih-dev"
+pkgs="build-essential autoconf automake pkg-config libevent-dev libinih-dev netbase"
 case "${1-}" in
 "") ;;
 --tests) pkgs="$pkgs libcmocka-dev" ;;
