@@ -1,7 +1,9 @@
 #include "autoconf.h"
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,22 +16,32 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "acl.h"
 #include "addr.h"
 #include "admin.h"
 #include "listener.h"
+#include "log.h"
 #include "metrics.h"
 #include "util.h"
 
 /*
  * Limits that keep a slow or hostile client from holding the endpoint:
  * a request is a line and a few headers, never a body worth reading.
+ * ADMIN_TIMEOUT_S bounds a whole connection from its accept, however
+ * slowly bytes trickle in (evhttp's own timeout is reset by each byte);
+ * ADMIN_MAX_CONNS bounds the descriptors the endpoint can ever hold, so
+ * it cannot starve the relay's sessions.
  */
 #define ADMIN_BACKLOG		64
 #define ADMIN_TIMEOUT_S		10
 #define ADMIN_MAX_HEADERS	8192
 #define ADMIN_MAX_BODY		1024
+#define ADMIN_MAX_CONNS		16
+
+/* How long accepting pauses when descriptors run out, as listener.c. */
+#define ADMIN_BACKOFF_MS	250
 
 /* libevent 2.1 names no 403. */
 #define ADMIN_FORBIDDEN		403
@@ -44,13 +56,48 @@
 	EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | \
 	EVHTTP_REQ_PATCH)
 
+struct admin;
+
+/*
+ * One accepted connection, from evhttp's asking us for its bufferevent
+ * until evhttp frees the connection (admin_conn_close_cb).  Until
+ * admin_conn_check_cb() has run, ${bev} holds a reference of ours, so
+ * it outlives an evhttp that gave the connection up at once.
+ */
+struct admin_conn {
+	struct admin		*a;
+	struct bufferevent	*bev;
+	struct evhttp_connection *evcon;	/* NULL until checked */
+	struct event		*timer;		/* the check, then the deadline */
+	bool			 over;		/* accepted past the limit */
+	LIST_ENTRY(admin_conn)	 entry;
+};
+
 struct admin {
 	struct evhttp		*http;
+	struct evconnlistener	*lev;		/* evhttp's, on our socket */
+	struct event		*backoff;	/* accept paused: resume */
 	const struct acl	*allow;
 	admin_snapshot_fn	*fill;
 	admin_release_fn	*release;
 	void			*arg;
+	struct addr		 addr;		/* where we listen, for logs */
+	unsigned		 nconns;	/* in conns */
+	bool			 full;		/* paused at ADMIN_MAX_CONNS */
+	bool			 stopping;	/* in admin_stop() */
+	unsigned long long	 err_logged;	/* log_ratelimit() */
+	LIST_HEAD(, admin_conn)	 conns;
+	LIST_ENTRY(admin)	 entry;		/* in admin_all */
 };
+
+/*
+ * Every admin serving, for admin_accept_error_cb() alone: libevent 2.1
+ * hands a listener's error callback the listener's argument, which evhttp
+ * has made its own evhttp, so the listener is the only way back to us.
+ * Touched only on the thread running the admins' loop (the control
+ * thread), like everything else here.
+ */
+static LIST_HEAD(, admin) admin_all = LIST_HEAD_INITIALIZER(admin_all);
 
 typedef int admin_format_fn(const struct metrics_snapshot *,
     struct evbuffer *);
@@ -74,28 +121,35 @@ admin_acl_empty(const struct acl *acl)
 }
 
 /*
- * May the peer of ${req} see the pages?  A peer we cannot name is let in
- * only when nobody is shut out anyway: an ACL fails closed.
+ * Is the peer of ${fd} allowed in?  A peer we cannot name is let in only
+ * when nobody is shut out anyway: an ACL fails closed.
  */
+static bool
+admin_fd_allowed(const struct admin *a, evutil_socket_t fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	struct addr		 peer;
+
+	if (admin_acl_empty(a->allow))
+		return true;
+	if (fd == -1 || getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return false;
+	addr_from_sockaddr(&peer, (struct sockaddr *)&ss, len);
+	return acl_allows(a->allow, &peer);
+}
+
+/* May the peer of ${req} see the pages? */
 static bool
 admin_peer_allowed(const struct admin *a, struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon;
 	struct bufferevent	*bev;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	struct addr		 peer;
-	evutil_socket_t		 fd;
 
-	if (admin_acl_empty(a->allow))
-		return true;
 	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
-	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
-	    (fd = bufferevent_getfd(bev)) == -1 ||
-	    getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
-		return false;
-	addr_from_sockaddr(&peer, (struct sockaddr *)&ss, len);
-	return acl_allows(a->allow, &peer);
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return admin_fd_allowed(a, -1);
+	return admin_fd_allowed(a, bufferevent_getfd(bev));
 }
 
 /* Headers every answer carries: these pages are live, never cache them. */
@@ -204,6 +258,10 @@ admin_request_cb(struct evhttp_request *req, void *arg)
 	const struct admin_page		*pg;
 	enum evhttp_cmd_type		 m = evhttp_request_get_command(req);
 
+	/*
+	 * The peer was checked at accept; this catches one accepted before
+	 * a reload narrowed admin_allow.
+	 */
 	if (!admin_peer_allowed(a, req))
 		admin_error(req, ADMIN_FORBIDDEN, "Forbidden", true);
 	else if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD)
@@ -221,6 +279,183 @@ admin_open(const struct addr *addr, char *err, size_t errlen)
 	return listener_bind(addr, false, ADMIN_BACKLOG, err, errlen);
 }
 
+/* Accepting is paused (out of descriptors, or full): resume if we may. */
+static void
+admin_resume(struct admin *a)
+{
+	if (!a->stopping && !a->full && !evtimer_pending(a->backoff, NULL))
+		evconnlistener_enable(a->lev);
+}
+
+/* ${c} is gone: forget it, and make room for the next one. */
+static void
+admin_conn_free(struct admin_conn *c)
+{
+	struct admin	*a = c->a;
+
+	LIST_REMOVE(c, entry);
+	event_free(c->timer);
+	free(c);
+	a->nconns--;
+	if (a->full && a->nconns < ADMIN_MAX_CONNS) {
+		a->full = false;
+		admin_resume(a);
+	}
+}
+
+/* evhttp frees a connection we checked: by then it has closed the fd. */
+static void
+admin_conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	/* Once: evhttp calls this from a reset and a free alike. */
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	admin_conn_free(arg);
+}
+
+/*
+ * Right after the accept, in the same turn of the loop, before evhttp
+ * has read a byte: close a peer outside admin_allow, or one past the
+ * limit, at once and without an answer; give the rest their deadline.
+ */
+static void
+admin_conn_check(struct admin_conn *c)
+{
+	struct timeval		 tv = { ADMIN_TIMEOUT_S, 0 };
+	void			*cbarg = NULL;
+	struct evhttp_connection *evcon;
+
+	/*
+	 * evhttp makes its connection the argument of the bufferevent's
+	 * callbacks; NULL means it gave the connection up already (out of
+	 * memory), and freed the bufferevent, or never took it.
+	 */
+	bufferevent_getcb(c->bev, NULL, NULL, NULL, &cbarg);
+	evcon = cbarg;
+	if (evcon == NULL || evhttp_connection_get_bufferevent(evcon) !=
+	    c->bev) {
+		if (bufferevent_decref(c->bev) == 0 && evcon == NULL)
+			bufferevent_free(c->bev);
+		admin_conn_free(c);
+		return;
+	}
+	bufferevent_decref(c->bev);	/* evhttp's alone from now on */
+	if (c->over || !admin_fd_allowed(c->a, bufferevent_getfd(c->bev))) {
+		evhttp_connection_free(evcon);
+		admin_conn_free(c);
+		return;
+	}
+	c->evcon = evcon;
+	evhttp_connection_set_closecb(evcon, admin_conn_close_cb, c);
+	evtimer_add(c->timer, &tv);
+}
+
+/*
+ * First the check, then the deadline: however it is getting on, the
+ * connection has had ADMIN_TIMEOUT_S since its accept (evhttp's own
+ * timeout starts again with every byte).  Freeing it calls
+ * admin_conn_close_cb().
+ */
+static void
+admin_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->evcon == NULL)
+		admin_conn_check(c);
+	else
+		evhttp_connection_free(c->evcon);
+}
+
+/*
+ * evhttp has accepted a connection and asks for its bufferevent: the one
+ * hook libevent 2.1 gives us at accept.  Count it (at the limit, pause
+ * accepting until one ends) and check it before evhttp reads from it.
+ */
+static struct bufferevent *
+admin_bev_cb(struct event_base *base, void *arg)
+{
+	struct admin		*a = arg;
+	struct admin_conn	*c;
+
+	/* Out of memory evhttp makes its own: admin_request_cb() checks. */
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->timer = evtimer_new(base, admin_conn_timer_cb, c)) == NULL ||
+	    (c->bev = bufferevent_socket_new(base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		if (c->timer != NULL)
+			event_free(c->timer);
+		free(c);
+		return NULL;
+	}
+	bufferevent_incref(c->bev);
+	c->a = a;
+	/* More than the limit in one burst: evhttp accepts in a loop. */
+	c->over = a->nconns >= ADMIN_MAX_CONNS;
+	LIST_INSERT_HEAD(&a->conns, c, entry);
+	if (++a->nconns >= ADMIN_MAX_CONNS && !a->full) {
+		a->full = true;
+		evconnlistener_disable(a->lev);
+	}
+	event_active(c->timer, EV_TIMEOUT, 0);
+	return c->bev;
+}
+
+static void
+admin_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	admin_resume(arg);
+}
+
+/*
+ * accept() failed with something other than EAGAIN, EINTR or
+ * ECONNABORTED.  Out of descriptors or memory the socket stays readable,
+ * and accepting again at once would spin (and, without this callback,
+ * libevent would print a line each time): pause, as the routes' listeners
+ * do, and say so at most once a second.
+ */
+static void
+admin_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct timeval	 tv = { 0, ADMIN_BACKOFF_MS * 1000 };
+	struct admin	*a;
+	char		 abuf[ADDR_STRLEN];
+	int		 e = EVUTIL_SOCKET_ERROR();
+
+	(void)arg;
+	evconnlistener_disable(lev);
+	LIST_FOREACH(a, &admin_all, entry)
+		if (a->lev == lev)
+			break;
+	assert(a != NULL);
+	if (log_ratelimit(&a->err_logged))
+		log_error("addr=%s msg=\"admin accept: %s (pausing the admin "
+		    "endpoint)\"", addr_format(&a->addr, abuf, sizeof(abuf)),
+		    strerror(e));
+	evtimer_add(a->backoff, &tv);
+}
+
+/* Hand ${fd} to evhttp: from now on it is the listener's, closed with it. */
+static int
+admin_listen(struct admin *a, int fd)
+{
+	struct evhttp_bound_socket *bound;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		addr_from_sockaddr(&a->addr, (struct sockaddr *)&ss, len);
+	if ((bound = evhttp_accept_socket_with_handle(a->http, fd)) == NULL)
+		return -1;
+	a->lev = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(a->lev, admin_accept_error_cb);
+	return 0;
+}
+
 struct admin *
 admin_start(struct event_base *base, int fd, const struct acl *allow,
     admin_snapshot_fn *fill, admin_release_fn *release, void *arg, char *err,
@@ -229,10 +464,12 @@ admin_start(struct event_base *base, int fd, const struct acl *allow,
 	struct admin	*a;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL ||
-	    (a->http = evhttp_new(base)) == NULL) {
+	    (a->http = evhttp_new(base)) == NULL ||
+	    (a->backoff = evtimer_new(base, admin_backoff_cb, a)) == NULL) {
 		err_set(err, errlen, "admin: out of memory");
 		goto fail;
 	}
+	LIST_INIT(&a->conns);
 	a->allow = allow;
 	a->fill = fill;
 	a->release = release;
@@ -242,16 +479,19 @@ admin_start(struct event_base *base, int fd, const struct acl *allow,
 	evhttp_set_max_body_size(a->http, ADMIN_MAX_BODY);
 	evhttp_set_allowed_methods(a->http, ADMIN_PARSED_METHODS);
 	evhttp_set_gencb(a->http, admin_request_cb, a);
-	/* On success evhttp owns the socket and closes it in evhttp_free(). */
-	if (evhttp_accept_socket_with_handle(a->http, fd) == NULL) {
+	evhttp_set_bevcb(a->http, admin_bev_cb, a);
+	if (admin_listen(a, fd) == -1) {
 		err_set(err, errlen, "admin: cannot serve on the socket");
 		goto fail;
 	}
+	LIST_INSERT_HEAD(&admin_all, a, entry);
 	return a;
 fail:
 	close(fd);
 	if (a != NULL && a->http != NULL)
 		evhttp_free(a->http);
+	if (a != NULL && a->backoff != NULL)
+		event_free(a->backoff);
 	free(a);
 	return NULL;
 }
@@ -265,9 +505,22 @@ admin_set_allow(struct admin *a, const struct acl *allow)
 void
 admin_stop(struct admin *a)
 {
+	struct admin_conn	*c;
+
 	if (a == NULL)
 		return;
-	/* Closes the listener and every connection, pending or not. */
+	a->stopping = true;
+	LIST_REMOVE(a, entry);
+	/*
+	 * Closes the listener and every connection, pending or not; those
+	 * checked leave through admin_conn_close_cb().
+	 */
 	evhttp_free(a->http);
+	/* Those accepted but not checked yet: only our reference is left. */
+	while ((c = LIST_FIRST(&a->conns)) != NULL) {
+		bufferevent_decref(c->bev);
+		admin_conn_free(c);
+	}
+	event_free(a->backoff);
 	free(a);
 }
