@@ -2,6 +2,7 @@
 
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <assert.h>
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -186,12 +188,13 @@ admin_reply(struct evhttp_request *req, int code, const char *reason,
 }
 
 /*
- * A short plain-text error.  evhttp_send_error() would send HTML without
- * our headers.  ${close}: hang up afterwards, for clients we refuse.
+ * A short plain-text error, "CODE REASON" and ${why} when not NULL.
+ * evhttp_send_error() would send HTML without our headers.  ${close}:
+ * hang up afterwards, for clients we refuse.
  */
 static void
-admin_error(struct evhttp_request *req, int code, const char *reason,
-    bool close)
+admin_error_why(struct evhttp_request *req, int code, const char *reason,
+    const char *why, bool close)
 {
 	struct evbuffer	*body;
 
@@ -203,10 +206,18 @@ admin_error(struct evhttp_request *req, int code, const char *reason,
 		    "Connection", "close");
 	/* Out of memory the reply still goes, just without its body. */
 	if ((body = evbuffer_new()) != NULL)
-		evbuffer_add_printf(body, "%d %s\n", code, reason);
+		evbuffer_add_printf(body, "%d %s%s%s\n", code, reason,
+		    why != NULL ? ": " : "", why != NULL ? why : "");
 	admin_reply(req, code, reason, "text/plain; charset=utf-8", body);
 	if (body != NULL)
 		evbuffer_free(body);
+}
+
+static void
+admin_error(struct evhttp_request *req, int code, const char *reason,
+    bool close)
+{
+	admin_error_why(req, code, reason, NULL, close);
 }
 
 static const struct admin_page *
@@ -251,6 +262,82 @@ admin_serve(struct admin *a, struct evhttp_request *req,
 	evbuffer_free(body);
 }
 
+/* ${p}: nothing, or a colon and at most five digits (an empty port too). */
+static bool
+admin_port_ok(const char *p)
+{
+	size_t	 n;
+
+	if (*p == '\0')
+		return true;
+	if (*p++ != ':')
+		return false;
+	n = strspn(p, "0123456789");
+	return n <= 5 && p[n] == '\0';
+}
+
+/*
+ * Does ${host}, a Host header or the authority of an absolute URI, name
+ * this endpoint by address: an IPv4 literal, an [IPv6] literal (with a
+ * %zone or not) or "localhost", each with an optional port?  Any other
+ * name may be one whose DNS an attacker turned to 127.0.0.1 (DNS
+ * rebinding), so that a web page in a browser here could read the pages.
+ */
+static bool
+admin_host_ok(const char *host)
+{
+	char		 ip[INET6_ADDRSTRLEN + 1];
+	unsigned char	 bin[sizeof(struct in6_addr)];
+	const char	*end, *zone;
+	size_t		 n;
+	bool		 v6 = host[0] == '[';
+
+	if (v6) {
+		if ((end = strchr(host, ']')) == NULL)
+			return false;
+		host++;
+		n = (size_t)(end - host);
+		end++;
+		/* A zone (fe80::1%25eth0) is the kernel's business, not DNS's. */
+		if ((zone = memchr(host, '%', n)) != NULL)
+			n = (size_t)(zone - host);
+	} else {
+		n = strcspn(host, ":");
+		end = host + n;
+	}
+	if (n == 0 || n >= sizeof(ip))
+		return false;
+	memcpy(ip, host, n);
+	ip[n] = '\0';
+	if (v6 ? inet_pton(AF_INET6, ip, bin) != 1 :
+	    inet_pton(AF_INET, ip, bin) != 1 && strcasecmp(ip, "localhost") != 0)
+		return false;
+	return admin_port_ok(end);
+}
+
+/*
+ * Every Host header of ${req} and the host of an absolute request URI
+ * pass admin_host_ok(); a request with neither (HTTP/1.0) passes too.
+ */
+static bool
+admin_host_allowed(struct evhttp_request *req)
+{
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
+	struct evkeyval		*kv;
+	const char		*host;
+	unsigned char		 bin[sizeof(struct in6_addr)];
+
+	TAILQ_FOREACH(kv, h, next)
+		if (strcasecmp(kv->key, "Host") == 0 &&
+		    !admin_host_ok(kv->value))
+			return false;
+	if (uri == NULL || (host = evhttp_uri_get_host(uri)) == NULL)
+		return true;
+	/* evhttp may hand an IPv6 host over without its brackets. */
+	return admin_host_ok(host) || inet_pton(AF_INET6, host, bin) == 1;
+}
+
 static void
 admin_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -264,6 +351,9 @@ admin_request_cb(struct evhttp_request *req, void *arg)
 	 */
 	if (!admin_peer_allowed(a, req))
 		admin_error(req, ADMIN_FORBIDDEN, "Forbidden", true);
+	else if (!admin_host_allowed(req))
+		admin_error_why(req, ADMIN_FORBIDDEN, "Forbidden", "the Host "
+		    "header must be an IP address or localhost", true);
 	else if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD)
 		admin_error(req, HTTP_BADMETHOD, "Method Not Allowed", false);
 	else if ((pg = admin_route(req)) == NULL)

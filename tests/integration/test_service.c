@@ -790,6 +790,55 @@ test_admin_deadline(void **state)
 	h_relay_finish(r);
 }
 
+/*
+ * DNS rebinding: a Host that names no address is refused with a short
+ * 403, so a web page whose name was turned to 127.0.0.1 cannot read the
+ * pages; addresses, localhost (with a port or not) and no Host are served.
+ */
+static void
+test_admin_host(void **state)
+{
+	static const char *const ok[] = {
+		"127.0.0.1:", "localhost:", "[::1]:", "127.0.0.1",
+	};
+	struct h_relay	*r;
+	char		 req[256], host[64], *resp;
+	int		 port;
+	size_t		 i;
+
+	(void)state;
+	port = h_free_port(AF_INET);
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n"
+	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	snprintf(req, sizeof(req), "GET /status HTTP/1.1\r\n"
+	    "Host: evil.example:%d\r\n\r\n", port);
+	resp = http_req(NULL, port, req);
+	H_ASSERT_CONTAINS(resp, "HTTP/1.1 403 ");
+	H_ASSERT_CONTAINS(resp, "Host");
+	if (strstr(resp, "\"routes\"") != NULL)
+		fail_msg("refused, but with the page:\n%s", resp);
+	free(resp);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		/* With the port where the entry ends in a colon. */
+		snprintf(host, sizeof(host), "%s", ok[i]);
+		if (host[strlen(host) - 1] == ':')
+			snprintf(host + strlen(host), sizeof(host) -
+			    strlen(host), "%d", port);
+		snprintf(req, sizeof(req), "GET /status HTTP/1.1\r\n"
+		    "Host: %s\r\nConnection: close\r\n\r\n", host);
+		resp = http_req(NULL, port, req);
+		if (strncmp(resp, "HTTP/1.1 200 ", 13) != 0)
+			fail_msg("Host: %s: not served:\n%s", host, resp);
+		free(resp);
+	}
+	resp = http_req(NULL, port, "GET /status HTTP/1.0\r\n\r\n");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	free(resp);
+	h_relay_finish(r);
+}
+
 /* --- systemd ---------------------------------------------------------- */
 
 /* A datagram socket at ${path}, standing in for systemd's notify socket. */
@@ -1197,6 +1246,7 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_admin_conn_limit, h_teardown),
 		cmocka_unit_test_teardown(test_admin_deadline, h_teardown),
+		cmocka_unit_test_teardown(test_admin_host, h_teardown),
 		cmocka_unit_test_teardown(test_notify, h_teardown),
 		cmocka_unit_test_teardown(test_listen_fds, h_teardown),
 		cmocka_unit_test_teardown(test_user, h_teardown),

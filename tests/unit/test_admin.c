@@ -596,6 +596,71 @@ test_limits(void **state)
 	assert_int_equal(fx.fills, 0);
 }
 
+/*
+ * DNS rebinding: a Host that is not an IP literal or localhost is
+ * refused with a short 403 and a hang-up, before anything is filled;
+ * addresses (with or without a port), localhost and no Host at all are
+ * served.
+ */
+static void
+test_host(void **state)
+{
+	static const char *const good[] = {
+		"127.0.0.1", "127.0.0.1:9100", "localhost", "LocalHost:9100",
+		"[::1]", "[::1]:9100", "[fe80::1%25eth0]:80", "192.0.2.7:",
+	};
+	static const char *const bad[] = {
+		"evil.example", "evil.example:9100", "localhost.evil.example",
+		"127.0.0.1.evil.example", "[::1", "[evil.example]:80",
+		"127.0.0.1:80:80", "127.0.0.1:123456", "::1", "", "127.1",
+	};
+	struct fx	 fx;
+	struct resp	 r;
+	char		 req[256];
+	size_t		 i;
+	int		 fills = 0;
+
+	(void)state;
+	assert_true(fx_start(&fx, AF_INET, NULL));
+	for (i = 0; i < NELEM(bad); i++) {
+		snprintf(req, sizeof(req), "GET /status HTTP/1.1\r\nHost: %s"
+		    "\r\n\r\n", bad[i]);
+		fetch_str(&fx, req, &r);
+		if (r.status != 403 || strstr(r.body, "Host") == NULL)
+			fail_msg("Host: %s: want 403, got\n%s", bad[i], r.raw);
+		expect_header(&r, "Connection", "close");
+		free(r.raw);
+	}
+	/* A second Host, or an absolute URI naming another host. */
+	fetch_str(&fx, "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Host: evil.example\r\n\r\n", &r);
+	assert_int_equal(r.status, 403);
+	free(r.raw);
+	fetch_str(&fx, "GET http://evil.example/status HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\n\r\n", &r);
+	assert_int_equal(r.status, 403);
+	free(r.raw);
+	assert_int_equal(fx.fills, 0);
+	for (i = 0; i < NELEM(good); i++) {
+		snprintf(req, sizeof(req), "GET /status HTTP/1.1\r\nHost: %s"
+		    "\r\nConnection: close\r\n\r\n", good[i]);
+		fetch_str(&fx, req, &r);
+		if (r.status != 200)
+			fail_msg("Host: %s: want 200, got\n%s", good[i], r.raw);
+		free(r.raw);
+		fills++;
+	}
+	fetch_str(&fx, "GET /status HTTP/1.0\r\n\r\n", &r);
+	assert_true(strncmp(r.raw, "HTTP/1.0 200 ", 13) == 0);
+	free(r.raw);
+	fetch_str(&fx, "GET http://127.0.0.1:9/status HTTP/1.1\r\n"
+	    "Host: 127.0.0.1:9\r\nConnection: close\r\n\r\n", &r);
+	assert_int_equal(r.status, 200);
+	free(r.raw);
+	fx_stop(&fx);
+	assert_int_equal(fx.fills, fills + 2);
+}
+
 static void
 test_start_errors(void **state)
 {
@@ -627,6 +692,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_health_pages),
+		cmocka_unit_test(test_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
