@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "acl.h"
 #include "addr.h"
 #include "admin.h"
+#include "log.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -662,6 +664,55 @@ test_host(void **state)
 }
 
 static void
+never_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	fail_msg("called");
+}
+
+/*
+ * libevent's own messages come through our log (the admin listener once
+ * made libevent print millions of "[warn] Error from accept() call"
+ * lines to stderr, past log = syslog): a burst of 200 warnings is one
+ * line of ours, at warn, and nothing in libevent's format.
+ */
+static void
+test_libevent_log(void **state)
+{
+	struct event_base	*base;
+	char			 path[] = "/tmp/test_admin.XXXXXX", buf[8192];
+	const char		*p;
+	ssize_t			 n;
+	int			 fd, saved, i, lines = 0;
+
+	(void)state;
+	log_init(false, LOG_LEVEL_INFO);
+	log_libevent_init();
+	assert_non_null(base = event_base_new());
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_int_equal(unlink(path), 0);
+	assert_true((saved = dup(STDERR_FILENO)) != -1);
+	assert_true(dup2(fd, STDERR_FILENO) != -1);
+	/* A signal event cannot also wait for reading: libevent warns. */
+	for (i = 0; i < 200; i++)
+		assert_null(event_new(base, SIGUSR2, EV_SIGNAL | EV_READ,
+		    never_cb, NULL));
+	assert_true(dup2(saved, STDERR_FILENO) != -1);
+	close(saved);
+	assert_true((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0);
+	close(fd);
+	buf[n] = '\0';
+	for (p = buf; (p = strstr(p, " warn msg=\"libevent: ")) != NULL; p++)
+		lines++;
+	if (lines != 1 || strstr(buf, "[warn]") != NULL ||
+	    strstr(buf, "EV_SIGNAL is not compatible") == NULL)
+		fail_msg("want one line of ours, got:\n%s", buf);
+	event_base_free(base);
+}
+
+static void
 test_start_errors(void **state)
 {
 	struct fx	 fx;
@@ -693,6 +744,7 @@ main(void)
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_health_pages),
 		cmocka_unit_test(test_host),
+		cmocka_unit_test(test_libevent_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
