@@ -63,7 +63,7 @@ struct admin;
 /*
  * One accepted connection, from evhttp's asking us for its bufferevent
  * until evhttp frees the connection (admin_conn_close_cb).  Until
- * admin_conn_check_cb() has run, ${bev} holds a reference of ours, so
+ * admin_conn_check() has run, ${bev} holds a reference of ours, so
  * it outlives an evhttp that gave the connection up at once.
  */
 struct admin_conn {
