@@ -13,8 +13,15 @@ struct metrics_snapshot;
  * The admin HTTP endpoint (libevent evhttp) on the control thread's loop:
  * GET /metrics (text/plain; version=0.0.4), /status (application/json),
  * / (text/html).  Anything else: 404; a method other than GET or HEAD:
- * 405.  A client not allowed by ${allow} gets 403 (an empty ACL allows
- * everyone: the caller enforces "non-loopback needs admin_allow").
+ * 405.  A client not allowed by ${allow} is closed at accept, before a
+ * byte of it is read, without an answer (an empty ACL allows everyone:
+ * the caller enforces "non-loopback needs admin_allow"); one let in
+ * before a reload narrowed ${allow} gets 403.  A request whose Host (or
+ * absolute URI) is not an IP address or localhost, with a port or not,
+ * gets 403: DNS rebinding.  At most 16 connections are held at once
+ * (accepting pauses until one ends), each for at most 10 s from its
+ * accept, however slowly it sends; out of descriptors, accepting pauses
+ * for 250 ms, logged at most once a second.
  */
 
 /*

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 #include "util.h"
 
@@ -25,6 +27,12 @@ static int	 log_use_syslog;
 static int	 log_cur_level = LOG_LEVEL_INFO;
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
+
+/*
+ * libevent's messages: in a busy loop it can say the same thing millions
+ * of times a second ("Error from accept() call"), on any thread.
+ */
+static struct log_limit	 log_libevent_limit;
 
 /* Where syslog(3) sends lines: glibc names it in <syslog.h>. */
 #ifndef _PATH_LOG
@@ -203,4 +211,55 @@ log_limit_pass(struct log_limit *l, unsigned *held)
 	}
 	*held = atomic_exchange_explicit(&l->held, 0, memory_order_relaxed);
 	return true;
+}
+
+/* libevent's severity, EVENT_LOG_DEBUG .. EVENT_LOG_ERR, as ours. */
+static int
+log_libevent_level(int severity)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		return LOG_LEVEL_DEBUG;
+	case EVENT_LOG_MSG:
+		return LOG_LEVEL_INFO;
+	case EVENT_LOG_WARN:
+		return LOG_LEVEL_WARN;
+	default:
+		return LOG_LEVEL_ERROR;
+	}
+}
+
+static void
+log_libevent_cb(int severity, const char *msg)
+{
+	char		 more[64] = "";
+	unsigned	 held;
+	int		 level = log_libevent_level(severity);
+
+	/* Lines we would drop anyway must not use up the limit. */
+	if (level > log_cur_level || !log_limit_pass(&log_libevent_limit,
+	    &held))
+		return;
+	if (held > 0)
+		snprintf(more, sizeof(more), " held_back=%u", held);
+	switch (level) {
+	case LOG_LEVEL_DEBUG:
+		log_debug("msg=\"libevent: %s\"%s", msg, more);
+		break;
+	case LOG_LEVEL_INFO:
+		log_info("msg=\"libevent: %s\"%s", msg, more);
+		break;
+	case LOG_LEVEL_WARN:
+		log_warn("msg=\"libevent: %s\"%s", msg, more);
+		break;
+	default:
+		log_error("msg=\"libevent: %s\"%s", msg, more);
+		break;
+	}
+}
+
+void
+log_libevent_init(void)
+{
+	event_set_log_callback(log_libevent_cb);
 }

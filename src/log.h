@@ -62,6 +62,15 @@ struct log_limit {
  */
 bool	 log_limit_pass(struct log_limit *l, unsigned *held);
 
+/*
+ * log_libevent_init(): send libevent's own messages through this log, at
+ * our level for theirs (debug, info, warn, error), at most one a second
+ * with the number held back told in the next, instead of libevent
+ * writing them to stderr itself (bypassing "log = syslog" and any limit).
+ * Call first in main(), before anything uses libevent.
+ */
+void	 log_libevent_init(void);
+
 /* fatalx(fmt, ...): log at error level and exit(1).  Start-up only. */
 void	 fatalx(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));

@@ -347,6 +347,8 @@ main(int argc, char **argv)
 	int		*fds = NULL, afd, level, rc;
 	size_t		 nfds = 0;
 
+	/* Before anything touches libevent, so it never writes on its own. */
+	log_libevent_init();
 	memset(&o, 0, sizeof(o));
 	main_opts(argc, argv, &o);
 	if ((cfg = main_config(&o, &name)) == NULL)

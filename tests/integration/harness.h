@@ -237,6 +237,9 @@ int	h_wait_error(int fd, int timeout_ms);
 /* h_cpu_ms(pid): user + system CPU time ${pid} used so far, or -1. */
 long	h_cpu_ms(pid_t pid);
 
+/* h_fd_count(pid): how many descriptors ${pid} has open (/proc), or -1. */
+int	h_fd_count(pid_t pid);
+
 /* h_linger_reset(fd): close ${fd} with SO_LINGER {1, 0}: the peer gets RST. */
 void	h_linger_reset(int fd);
 

@@ -198,8 +198,8 @@ http_get(int port, const char *path)
 		fail_msg("out of memory");
 	fd = h_connect_port(AF_INET, port, H_IO_MS);
 	assert_true(fd != -1);
-	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n",
-	    path);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+	    "\r\n", path);
 	assert_int_equal(h_send_all(fd, req, strlen(req), H_IO_MS), H_OK);
 	/* HTTP/1.0: the server closes after the body. */
 	end = h_recv_n(fd, buf, cap - 1, H_IO_MS, &len);
@@ -293,7 +293,7 @@ test_admin(void **state)
 	free(resp);
 	h_relay_finish(r);
 
-	/* Reachable, but not allowed: 403. */
+	/* Reachable, but not allowed: hung up on, without an answer. */
 	port2 = h_free_port(AF_INET);
 	snprintf(listen, sizeof(listen), "%s",
 	    h_hostport(AF_INET, h_free_port(AF_INET)));
@@ -301,7 +301,9 @@ test_admin(void **state)
 	    h_hostport(AF_INET, h_backend_port(b)));
 	r2 = h_relay_start("%s", text);
 	resp = http_get(port2, "/metrics");
-	H_ASSERT_CONTAINS(resp, "HTTP/1.0 403");
+	if (resp[0] != '\0')
+		fail_msg("a client outside admin_allow got an answer:\n%s",
+		    resp);
 	free(resp);
 	/* A reload's admin_allow applies at once. */
 	snprintf(text, sizeof(text), admin_conf, port2, "127.0.0.0/8", listen,
@@ -506,6 +508,345 @@ test_admin_reload_moved(void **state)
 	if (fd != -1)
 		fail_msg("the new admin port %d answers before a restart",
 		    port2);
+	h_relay_finish(r);
+}
+
+/* --- admin endpoint under attack (issue 9) -------------------------------- */
+
+/*
+ * Send ${req} to ${port} from ${src} (NULL: any) and read until the
+ * server hangs up: the whole answer, "" for none, for the caller to free.
+ */
+static char *
+http_req(const char *src, int port, const char *req)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = h_loopback(AF_INET, port, &ss);
+	char			*buf;
+	size_t			 cap = 1 << 20, len = 0;
+	int			 fd, end;
+
+	if ((buf = malloc(cap)) == NULL)
+		fail_msg("out of memory");
+	fd = src != NULL ? h_connect_from(src, (struct sockaddr *)&ss, sl,
+	    H_IO_MS) : h_connect_sa((struct sockaddr *)&ss, sl, H_IO_MS);
+	assert_true(fd != -1);
+	assert_int_equal(h_send_all(fd, req, strlen(req), H_IO_MS), H_OK);
+	end = h_recv_n(fd, buf, cap - 1, H_IO_MS, &len);
+	H_ASSERT_END(end, H_EOF, ECONNRESET);
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* The size of ${path} in bytes, or -1. */
+static long long
+file_size(const char *path)
+{
+	struct stat	 st;
+
+	return stat(path, &st) == -1 ? -1 : (long long)st.st_size;
+}
+
+#define EMF_NOFILE	64	/* relay46's limit (soft = hard) */
+#define EMF_CLIENTS	40	/* two descriptors each: more than it has */
+#define EMF_HOLD_MS	2000	/* how long it is held out of descriptors */
+#define EMF_CPU_MS	500	/* a busy loop takes about EMF_HOLD_MS */
+#define EMF_LOG_BYTES	4096	/* a few lines a second, not a flood */
+
+/* Wait until ${pid} has ${want} descriptors open; the last count seen. */
+static int
+fd_count_wait(pid_t pid, int want, int timeout_ms)
+{
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+	int		 n = -1;
+
+	for (i = 0; i < 10000 && h_left(deadline) > 0; i++) {
+		if ((n = h_fd_count(pid)) == want)
+			break;
+		(void)poll(NULL, 0, 10);
+	}
+	return n;
+}
+
+/*
+ * Hold relay46 out of descriptors for EMF_HOLD_MS with the admin client
+ * ${afd} waiting: it must get nothing, and relay46 must neither spin nor
+ * flood its log.
+ */
+static void
+emf_hold(struct h_relay *r, int afd)
+{
+	struct pollfd	 p = { afd, POLLIN, 0 };
+	long		 cpu0, cpu1;
+	long long	 log0, log1;
+
+	cpu0 = h_cpu_ms(r->pid);
+	log0 = file_size(r->log);
+	if (poll(&p, 1, EMF_HOLD_MS) != 0)
+		fail_msg("the admin client got events %#x with no descriptor "
+		    "left for it", (unsigned)p.revents);
+	cpu1 = h_cpu_ms(r->pid);
+	log1 = file_size(r->log);
+	print_message("out of descriptors for %d ms: relay46 used %ld ms of "
+	    "CPU and logged %lld bytes\n", EMF_HOLD_MS, cpu1 - cpu0,
+	    log1 - log0);
+	assert_true(cpu0 >= 0 && log0 >= 0);
+	if (cpu1 - cpu0 >= EMF_CPU_MS || log1 - log0 >= EMF_LOG_BYTES) {
+		if (log1 - log0 < 65536)
+			h_relay_dump(r);
+		fail_msg("out of descriptors with an admin client waiting: "
+		    "%ld ms of CPU in %d ms, %lld bytes of log", cpu1 - cpu0,
+		    EMF_HOLD_MS, log1 - log0);
+	}
+	if (h_relay_log_count(r, "Error from accept") != 0 ||
+	    h_relay_log_count(r, "admin accept: Too many open files") == 0)
+		fail_msg("no \"admin accept\" line, or libevent's own");
+}
+
+/*
+ * Out of descriptors, a pending admin connection must not make the
+ * control thread spin, nor libevent flood stderr with "Error from
+ * accept() call" (it did: 100 % CPU and millions of lines): the endpoint
+ * pauses accepting like the routes' listeners, logs at most once a
+ * second, and answers again once descriptors are free.
+ */
+static void
+test_admin_emfile(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	static const char	 req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 buf[4096], *resp;
+	int			 fds[EMF_CLIENTS], port, afd, i, n, end;
+	size_t			 got = 0;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	port = h_free_port(AF_INET);
+	h_relay_set_nofile(EMF_NOFILE);
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
+	    "max_connections = 10000\nadmin = 127.0.0.1:%d\n"
+	    "[route f]\nlisten = %s\nupstream = %s\n", port,
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	h_relay_set_nofile(0);
+	for (i = 0; i < EMF_CLIENTS; i++)
+		fds[i] = h_relay_connect(r, "f", AF_INET);
+	n = fd_count_wait(r->pid, EMF_NOFILE, H_IO_MS);
+	if (n != EMF_NOFILE)
+		fail_msg("relay46 holds %d descriptors, not %d", n, EMF_NOFILE);
+	/* One admin client, its request sent, waits in the backlog. */
+	afd = h_connect_port(AF_INET, port, H_IO_MS);
+	assert_true(afd != -1);
+	assert_int_equal(h_send_all(afd, req, strlen(req), H_IO_MS), H_OK);
+	emf_hold(r, afd);
+	/* Descriptors free again: the waiting client is answered. */
+	for (i = 0; i < EMF_CLIENTS; i++)
+		close(fds[i]);
+	end = h_recv_n(afd, buf, sizeof(buf) - 1, H_IO_MS, &got);
+	buf[got] = '\0';
+	/* H_OK: the buffer is full, the answer may be longer. */
+	if ((end != H_EOF && end != H_OK) ||
+	    strncmp(buf, "HTTP/1.0 200 ", 13) != 0)
+		fail_msg("the waiting admin client: %s after\n%s",
+		    h_end_str(end), buf);
+	close(afd);
+	resp = http_get(port, "/metrics");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	free(resp);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * A client outside admin_allow is closed at accept, before it sends a
+ * byte (it used to be held until it had sent a whole request, or for the
+ * 10 s idle timeout), and gets no answer; an allowed one is served.
+ */
+static void
+test_admin_denied_at_accept(void **state)
+{
+	struct h_relay	*r;
+	char		*resp;
+	int		 port, fd, end;
+	int64_t		 t0;
+	uint64_t	 extra = 0;
+
+	(void)state;
+	port = h_free_port(AF_INET);
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\nadmin_allow = 127.0.0.2/32\n"
+	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	fd = h_connect_port(AF_INET, port, H_IO_MS);
+	assert_true(fd != -1);
+	t0 = h_now_ms();
+	end = h_wait_end(fd, 2000, &extra);
+	print_message("denied peer: %s after %lld ms\n", h_end_str(end),
+	    (long long)(h_now_ms() - t0));
+	H_ASSERT_END(end, H_EOF, ECONNRESET);
+	assert_int_equal(extra, 0);
+	close(fd);
+	/* Sending first changes nothing: no answer. */
+	resp = http_req(NULL, port, "GET /metrics HTTP/1.0\r\n\r\n");
+	if (resp[0] != '\0')
+		fail_msg("a denied peer got an answer:\n%s", resp);
+	free(resp);
+	resp = http_req("127.0.0.2", port, "GET /metrics HTTP/1.0\r\n\r\n");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	free(resp);
+	h_relay_finish(r);
+}
+
+#define LIM_CLIENTS	40
+#define LIM_MAX		16	/* admin.c's ADMIN_MAX_CONNS */
+
+/*
+ * However many clients connect and say nothing, relay46 holds at most 16
+ * of them (it held every one, 500 of them in the review, until the relay
+ * had no descriptor left for its sessions); the rest wait in the backlog
+ * and are served once the first ones are gone.
+ */
+static void
+test_admin_conn_limit(void **state)
+{
+	struct h_relay	*r;
+	char		*resp;
+	int		 fds[LIM_CLIENTS], port, i, base, n, nclosed = 0;
+
+	(void)state;
+	port = h_free_port(AF_INET);
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n"
+	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	assert_true((base = h_fd_count(r->pid)) > 0);
+	for (i = 0; i < LIM_CLIENTS; i++) {
+		fds[i] = h_connect_port(AF_INET, port, H_IO_MS);
+		assert_true(fds[i] != -1);
+	}
+	(void)fd_count_wait(r->pid, base + LIM_MAX, 2000);
+	/* Give it time to take more, if it would. */
+	(void)fd_count_wait(r->pid, base + LIM_CLIENTS, 500);
+	n = h_fd_count(r->pid) - base;
+	for (i = 0; i < LIM_CLIENTS; i++)
+		if (h_wait_error(fds[i], 0) != ETIMEDOUT)
+			nclosed++;
+	print_message("%d idle admin clients: relay46 holds %d of them, "
+	    "closed %d\n", LIM_CLIENTS, n, nclosed);
+	if (n != LIM_MAX)
+		fail_msg("relay46 holds %d admin connections, want %d", n,
+		    LIM_MAX);
+	for (i = 0; i < LIM_CLIENTS; i++)
+		close(fds[i]);
+	resp = http_get(port, "/metrics");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	free(resp);
+	h_relay_finish(r);
+}
+
+#define SLOW_STEP_MS	300	/* one header byte this often */
+#define SLOW_MIN_MS	9500	/* the deadline is 10 s from the accept */
+#define SLOW_MAX_MS	12000
+
+/*
+ * A client that sends a header byte every 300 ms is closed 10 s after it
+ * connected (each byte used to start evhttp's 10 s timeout again, which
+ * kept such a client for hours).
+ */
+static void
+test_admin_deadline(void **state)
+{
+	static const char	 start[] = "GET /metrics HTTP/1.1\r\nX-Slow: ";
+	struct h_relay		*r;
+	struct pollfd		 p;
+	char			 buf[512];
+	int			 port, fd, i, rc;
+	int64_t			 t0, took = -1;
+	ssize_t			 k;
+
+	(void)state;
+	port = h_free_port(AF_INET);
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n"
+	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	fd = h_connect_port(AF_INET, port, H_IO_MS);
+	assert_true(fd != -1);
+	t0 = h_now_ms();
+	assert_int_equal(h_send_all(fd, start, strlen(start), H_IO_MS), H_OK);
+	for (i = 0; i < SLOW_MAX_MS / SLOW_STEP_MS + 2 && took == -1; i++) {
+		if (send(fd, "a", 1, MSG_NOSIGNAL) != 1) {
+			took = h_now_ms() - t0;
+			break;
+		}
+		p = (struct pollfd){ fd, POLLIN, 0 };
+		if ((rc = poll(&p, 1, SLOW_STEP_MS)) == 1) {
+			k = recv(fd, buf, sizeof(buf), 0);
+			if (k > 0)
+				fail_msg("the slow client got an answer: %.*s",
+				    (int)k, buf);
+			took = h_now_ms() - t0;
+		}
+	}
+	close(fd);
+	print_message("a client sending a byte every %d ms was closed after "
+	    "%lld ms\n", SLOW_STEP_MS, (long long)took);
+	if (took < SLOW_MIN_MS || took > SLOW_MAX_MS)
+		fail_msg("closed after %lld ms, want %d..%d (-1: never)",
+		    (long long)took, SLOW_MIN_MS, SLOW_MAX_MS);
+	h_relay_finish(r);
+}
+
+/*
+ * DNS rebinding: a Host that names no address is refused with a short
+ * 403, so a web page whose name was turned to 127.0.0.1 cannot read the
+ * pages; addresses, localhost (with a port or not) and no Host are served.
+ */
+static void
+test_admin_host(void **state)
+{
+	static const char *const ok[] = {
+		"127.0.0.1:", "localhost:", "[::1]:", "127.0.0.1",
+	};
+	struct h_relay	*r;
+	char		 req[256], host[64], *resp;
+	int		 port;
+	size_t		 i;
+
+	(void)state;
+	port = h_free_port(AF_INET);
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n"
+	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	snprintf(req, sizeof(req), "GET /status HTTP/1.1\r\n"
+	    "Host: evil.example:%d\r\n\r\n", port);
+	resp = http_req(NULL, port, req);
+	H_ASSERT_CONTAINS(resp, "HTTP/1.1 403 ");
+	H_ASSERT_CONTAINS(resp, "Host");
+	if (strstr(resp, "\"routes\"") != NULL)
+		fail_msg("refused, but with the page:\n%s", resp);
+	free(resp);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		/* With the port where the entry ends in a colon. */
+		snprintf(host, sizeof(host), "%s", ok[i]);
+		if (host[strlen(host) - 1] == ':')
+			snprintf(host + strlen(host), sizeof(host) -
+			    strlen(host), "%d", port);
+		snprintf(req, sizeof(req), "GET /status HTTP/1.1\r\n"
+		    "Host: %s\r\nConnection: close\r\n\r\n", host);
+		resp = http_req(NULL, port, req);
+		if (strncmp(resp, "HTTP/1.1 200 ", 13) != 0)
+			fail_msg("Host: %s: not served:\n%s", host, resp);
+		free(resp);
+	}
+	resp = http_req(NULL, port, "GET /status HTTP/1.0\r\n\r\n");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	free(resp);
 	h_relay_finish(r);
 }
 
@@ -1048,6 +1389,12 @@ main(void)
 		cmocka_unit_test_teardown(test_admin_busy, h_teardown),
 		cmocka_unit_test_teardown(test_admin_health, h_teardown),
 		cmocka_unit_test_teardown(test_admin_reload_moved, h_teardown),
+		cmocka_unit_test_teardown(test_admin_emfile, h_teardown),
+		cmocka_unit_test_teardown(test_admin_denied_at_accept,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_admin_conn_limit, h_teardown),
+		cmocka_unit_test_teardown(test_admin_deadline, h_teardown),
+		cmocka_unit_test_teardown(test_admin_host, h_teardown),
 		cmocka_unit_test_teardown(test_notify, h_teardown),
 		cmocka_unit_test_teardown(test_listen_fds, h_teardown),
 		cmocka_unit_test_teardown(test_user, h_teardown),
