@@ -247,17 +247,23 @@ control_privdrop(const struct config *cfg, struct accesslog *alog)
 	return 0;
 }
 
-/* The access log's writer thread, once root is given up (if it was). */
+/*
+ * Give root up (if asked to), and only then start the access log's
+ * writer, so that no thread of ours ever runs as root past the drop.
+ */
 static int
-control_accesslog_start(struct accesslog *alog)
+control_drop(struct control *c, const struct config *cfg)
 {
 	int	 rc;
 
-	if (alog == NULL || (rc = accesslog_start(alog)) == 0)
-		return 0;
-	log_error("msg=\"cannot start the access log writer: %s\"",
-	    strerror(rc));
-	return -1;
+	if (control_privdrop(cfg, c->alog) == -1)
+		return -1;
+	if (c->alog != NULL && (rc = accesslog_start(c->alog)) != 0) {
+		log_error("msg=\"cannot start the access log writer: %s\"",
+		    strerror(rc));
+		return -1;
+	}
+	return 0;
 }
 
 /* systemd shows this line in "systemctl status". */
@@ -867,12 +873,8 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	if (control_announce(cfg, fds, ready, pidfile) == -1)
 		goto out;
 	pid_written = pidfile != NULL;
-	/*
-	 * Everything is bound and open: no thread may start as root, so
-	 * the access log's writer and the workers start only now.
-	 */
-	if (control_privdrop(cfg, c.alog) == -1 ||
-	    control_accesslog_start(c.alog) == -1 ||
+	/* Everything is bound and open: no thread may start as root. */
+	if (control_drop(&c, cfg) == -1 ||
 	    control_workers_new(&c, cfg, fds, nfds, &given) == -1 ||
 	    control_workers_start(&c, cfg) == -1)
 		goto out;
