@@ -9,7 +9,8 @@
  * pidfile and ready file without following a planted symlink.  Issue 9:
  * the access log refuses a planted symlink and belongs to "user", so a
  * logrotate reopen as that user works (and a failed one is loud), every
- * thread runs as "user".
+ * thread runs as "user", root without "user" is warned about, and the
+ * tests' lookup seams need RELAY46_TEST_SEAMS=1.
  */
 
 #include <sys/socket.h>
@@ -1299,6 +1300,95 @@ test_access_log_symlink(void **state)
 	free(err);
 }
 
+/*
+ * Root with no "user": a warning at start naming the key; with user =
+ * nobody, none.
+ */
+static void
+test_root_warning(void **state)
+{
+	struct h_relay	*r;
+	const char	*needle = "warn msg=\"running as root: set user = "
+			    "relay46 (or another unprivileged user) in "
+			    "[global]";
+
+	(void)state;
+	need_nobody();
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+	    "[route w]\nlisten = %s\nupstream = 127.0.0.1:1\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	H_EXPECT_LOG(r, needle);
+	h_relay_finish(r);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\nuser = nobody\n"
+	    "[route w]\nlisten = %s\nupstream = 127.0.0.1:1\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	H_EXPECT_LOG(r, "msg=\"running as user nobody");
+	assert_int_equal(h_relay_log_count(r, "running as root"), 0);
+	h_relay_finish(r);
+}
+
+/*
+ * RELAY46_HOSTS and RELAY46_RESOLV_CONF without RELAY46_TEST_SEAMS=1 (as
+ * a unit file or a shell might carry them) are ignored, with a warning:
+ * "localhost" is what the system says it is, not what the planted file
+ * says (127.0.0.3, where nothing listens).  With the switch, as the
+ * tests run, the file is used and that is said too.
+ */
+static void
+test_seams_ignored(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*dir = h_tmpdir();
+	const char		*args[] = { "-t", "-c", NULL, NULL };
+	char			 hosts[H_PATH + 16], conf[H_PATH + 16];
+	char			 text[512], *out = NULL, *err = NULL;
+	int			 fd, rc;
+
+	(void)state;
+	h_write_file(hosts, sizeof(hosts), dir, "hosts",
+	    "127.0.0.3 localhost seam.test\n");
+	b = h_backend_start(AF_INET, &cfg);
+	unsetenv("RELAY46_TEST_SEAMS");
+	h_relay_setenv("RELAY46_HOSTS", hosts);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+	    "[route sm]\nlisten = %s\nupstream = localhost:%d\nretries = 2\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), h_backend_port(b));
+	H_EXPECT_LOG(r, "warn msg=\"RELAY46_HOSTS is ignored");
+	fd = h_relay_connect(r, "sm", AF_INET);
+	H_ASSERT_END(h_echo(fd, 21, 1000, H_IO_MS), H_OK, H_OK);
+	close(fd);
+	h_relay_finish(r);
+
+	snprintf(text, sizeof(text), "[route sm]\nlisten = 127.0.0.1:1\n"
+	    "upstream = localhost:%d\n", h_backend_port(b));
+	h_write_file(conf, sizeof(conf), dir, "sm.ini", text);
+	args[2] = conf;
+	h_relay_setenv("RELAY46_RESOLV_CONF", "/nonexistent/resolv.conf");
+	rc = h_run(args, &out, &err, 10000);
+	H_ASSERT_CONTAINS(err, "RELAY46_RESOLV_CONF is ignored");
+	assert_int_equal(rc, 0);
+	free(out);
+	free(err);
+
+	/* The tests' way: the switch and the file. */
+	assert_int_equal(setenv("RELAY46_TEST_SEAMS", "1", 1), 0);
+	h_relay_setenv("RELAY46_HOSTS", hosts);
+	snprintf(text, sizeof(text), "[route sm]\nlisten = 127.0.0.1:1\n"
+	    "upstream = seam.test:%d\n", h_backend_port(b));
+	h_write_file(conf, sizeof(conf), dir, "sm.ini", text);
+	rc = h_run(args, &out, &err, 10000);
+	H_ASSERT_CONTAINS(err, "RELAY46_HOSTS=");
+	H_ASSERT_CONTAINS(err, "upstream names are looked up there "
+	    "(RELAY46_TEST_SEAMS=1; for tests only)");
+	assert_int_equal(rc, 0);
+	free(out);
+	free(err);
+	h_relay_setenv(NULL, NULL);
+	h_backend_free(b);
+}
+
 int
 main(void)
 {
@@ -1324,6 +1414,8 @@ main(void)
 		cmocka_unit_test_teardown(test_access_log_reopen_fails,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_access_log_symlink, h_teardown),
+		cmocka_unit_test_teardown(test_root_warning, h_teardown),
+		cmocka_unit_test_teardown(test_seams_ignored, h_teardown),
 	};
 
 	h_init();
