@@ -1046,7 +1046,7 @@ test_ready_symlink(void **state)
 static struct passwd *
 need_nobody(void)
 {
-	struct passwd	*pw;
+	struct passwd	*pw = NULL;
 
 	if (geteuid() != 0 || (pw = getpwnam("nobody")) == NULL) {
 		print_message("not root, or no user nobody: skipped\n");
