@@ -89,21 +89,22 @@ accesslog_flush(struct accesslog *l, const char *p, size_t n)
 }
 
 /*
- * Why ${path} was refused, when open() said ELOOP (O_NOFOLLOW met a
- * symlink) or ENXIO (a FIFO with no reader, a socket): say what it is.
+ * Why open(${path}) failed with ${saved}: ELOOP (O_NOFOLLOW met a
+ * symlink), ENXIO (a FIFO with no reader, a socket) and EISDIR say
+ * little to an operator, so say what is there instead.
  */
 static void
 accesslog_refused(const char *path, int saved, char *err, size_t errlen)
 {
 	struct stat	 st;
 
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+	if (lstat(path, &st) == -1 || S_ISREG(st.st_mode))
+		err_set(err, errlen, "%s: %s", path, strerror(saved));
+	else if (S_ISLNK(st.st_mode))
 		err_set(err, errlen, "%s: is a symbolic link (not followed)",
 		    path);
-	else if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
-		err_set(err, errlen, "%s: not a regular file", path);
 	else
-		err_set(err, errlen, "%s: %s", path, strerror(saved));
+		err_set(err, errlen, "%s: not a regular file", path);
 }
 
 /*
