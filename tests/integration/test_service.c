@@ -1121,6 +1121,25 @@ assert_tasks_are(pid_t pid, const struct passwd *pw)
 }
 
 /*
+ * The threads start just after the drop is logged: check them (as
+ * assert_tasks_are()) until there are ${want}, or the deadline.  Returns
+ * how many there were last.
+ */
+static unsigned
+wait_tasks_are(pid_t pid, const struct passwd *pw, unsigned want)
+{
+	int64_t		 deadline = h_now_ms() + H_IO_MS;
+	unsigned	 i, n = 0;
+
+	for (i = 0; i < 10000 && h_left(deadline) > 0; i++) {
+		if ((n = assert_tasks_are(pid, pw)) >= want)
+			break;
+		(void)poll(NULL, 0, 5);
+	}
+	return n;
+}
+
+/*
  * What logrotate's "create" does with no arguments (and what "create
  * 0640 relay46 relay46" does when relay46 already owns the file): rename
  * ${path} to ${old}, then make a new empty ${path} with the old file's
@@ -1185,8 +1204,8 @@ test_user_access_log(void **state)
 	    h_hostport(AF_INET, h_free_port(AF_INET)),
 	    h_hostport(AF_INET, h_backend_port(b)));
 	H_EXPECT_LOG(r, "msg=\"running as user nobody");
-	/* main, two workers, the access log's writer */
-	assert_true(assert_tasks_are(r->pid, pw) >= 4);
+	/* main, two workers, the access log's writer: all started by now */
+	assert_true(wait_tasks_are(r->pid, pw, 4) >= 4);
 	assert_owned_by(path, pw);
 	one_session(r, "ua", 1);
 	wait_lines(path, " end=done", 1);
