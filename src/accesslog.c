@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "autoconf.h"
 
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@ struct accesslog {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 wake;		/* writer: work, reopen or stop */
 	pthread_t	 thread;
+	bool		 started;	/* accesslog_start() ran the thread */
 
 	/* Guarded by ${lock}. */
 	char		*fill;
@@ -39,6 +42,7 @@ struct accesslog {
 
 	char		*path;		/* NULL: stderr */
 	_Atomic uint64_t dropped;
+	_Atomic uint64_t reopen_failures;
 };
 
 static uint64_t
@@ -84,25 +88,87 @@ accesslog_flush(struct accesslog *l, const char *p, size_t n)
 	}
 }
 
-/* The access log file, opened the same way at start and on SIGUSR1. */
-static int
-accesslog_open_path(const char *path)
+/*
+ * Why open(${path}) failed with ${saved}: ELOOP (O_NOFOLLOW met a
+ * symlink), ENXIO (a FIFO with no reader, a socket) and EISDIR say
+ * little to an operator, so say what is there instead.
+ */
+static void
+accesslog_refused(const char *path, int saved, char *err, size_t errlen)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	struct stat	 st;
+
+	if (lstat(path, &st) == -1 || S_ISREG(st.st_mode))
+		err_set(err, errlen, "%s: %s", path, strerror(saved));
+	else if (S_ISLNK(st.st_mode))
+		err_set(err, errlen, "%s: is a symbolic link (not followed)",
+		    path);
+	else
+		err_set(err, errlen, "%s: not a regular file", path);
+}
+
+/*
+ * The access log file, opened the same way at start (as root) and on
+ * SIGUSR1.  The directory may belong to the user we drop to, so what is
+ * at ${path} is not to be trusted: never through a symlink (root would
+ * append to whatever it names), only a regular file (O_NONBLOCK: a FIFO
+ * with no reader fails here instead of hanging the start), and one with
+ * no other name (a hard link to another file would be appended to and
+ * handed to the user by accesslog_chown()).  -1 with the reason in ${err}.
+ */
+static int
+accesslog_open_path(const char *path, char *err, size_t errlen)
+{
+	struct stat	 st;
+	int		 fd, flags, saved;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		saved = errno;
+		accesslog_refused(path, saved, err, errlen);
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || (flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+		saved = errno;
+		err_set(err, errlen, "%s: %s", path, strerror(saved));
+		goto fail;
+	}
+	saved = EINVAL;
+	if (!S_ISREG(st.st_mode)) {
+		err_set(err, errlen, "%s: not a regular file", path);
+		goto fail;
+	}
+	if (st.st_nlink != 1) {
+		err_set(err, errlen, "%s: has %ju hard links; refusing a file "
+		    "that is also elsewhere", path, (uintmax_t)st.st_nlink);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
 /*
  * Open the new file before closing the old one: if logrotate left us
- * nowhere to write, the old descriptor still works and nothing is lost.
+ * nowhere to write, the old descriptor still works and nothing is lost
+ * yet; but the old file will be compressed and removed, so say it loudly
+ * and count it (/metrics) rather than carry on quietly.
  */
 static void
 accesslog_reopen_fd(struct accesslog *l)
 {
+	char	 err[512];
 	int	 fd;
 
-	if ((fd = accesslog_open_path(l->path)) == -1) {
-		log_warn("path=%s msg=\"access log: reopen: %s; still writing "
-		    "to the old file\"", l->path, strerror(errno));
+	if ((fd = accesslog_open_path(l->path, err, sizeof(err))) == -1) {
+		atomic_fetch_add(&l->reopen_failures, 1);
+		log_error("msg=\"access_log: reopen %s; still writing to the "
+		    "old file\"", err);
 		return;
 	}
 	close(l->fd);
@@ -168,29 +234,23 @@ accesslog_open(const char *path, char *err, size_t errlen)
 	}
 	l->fd = STDERR_FILENO;
 	atomic_init(&l->dropped, 0);
+	atomic_init(&l->reopen_failures, 0);
 	if (strcmp(path, "stderr") != 0) {
 		if ((l->path = util_strdup(path)) == NULL) {
 			err_set(err, errlen, "%s: %s", path, strerror(ENOMEM));
 			goto fail;
 		}
-		if ((l->fd = accesslog_open_path(path)) == -1) {
-			err_set(err, errlen, "%s: %s", path, strerror(errno));
+		if ((l->fd = accesslog_open_path(path, err, errlen)) == -1)
 			goto fail;
-		}
 	}
 	if ((rc = pthread_mutex_init(&l->lock, NULL)) != 0)
 		goto fail_fd;
-	if ((rc = pthread_cond_init(&l->wake, NULL)) != 0)
-		goto fail_lock;
-	/* SIGHUP, SIGTERM and SIGUSR1 stay with the control thread. */
-	if ((rc = util_thread_start(&l->thread, accesslog_main, l)) != 0)
-		goto fail_cond;
+	if ((rc = pthread_cond_init(&l->wake, NULL)) != 0) {
+		pthread_mutex_destroy(&l->lock);
+		goto fail_fd;
+	}
 	return l;
 
-fail_cond:
-	pthread_cond_destroy(&l->wake);
-fail_lock:
-	pthread_mutex_destroy(&l->lock);
 fail_fd:
 	err_set(err, errlen, "%s: %s", path, strerror(rc));
 	if (l->path != NULL)
@@ -199,6 +259,32 @@ fail:
 	if (l != NULL)
 		accesslog_free(l);
 	return NULL;
+}
+
+int
+accesslog_chown(struct accesslog *l, uid_t uid, gid_t gid, char *err,
+    size_t errlen)
+{
+	if (l->path == NULL)
+		return 0;
+	if (fchown(l->fd, uid, gid) == -1) {
+		err_set(err, errlen, "%s: chown to %u:%u: %s", l->path,
+		    (unsigned)uid, (unsigned)gid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+accesslog_start(struct accesslog *l)
+{
+	int	 rc;
+
+	/* SIGHUP, SIGTERM and SIGUSR1 stay with the control thread. */
+	if ((rc = util_thread_start(&l->thread, accesslog_main, l)) != 0)
+		return rc;
+	l->started = true;
+	return 0;
 }
 
 void
@@ -245,16 +331,24 @@ accesslog_dropped(const struct accesslog *l)
 	return atomic_load(&l->dropped);
 }
 
+uint64_t
+accesslog_reopen_failures(const struct accesslog *l)
+{
+	return atomic_load(&l->reopen_failures);
+}
+
 void
 accesslog_close(struct accesslog *l)
 {
 	if (l == NULL)
 		return;
-	pthread_mutex_lock(&l->lock);
-	l->stop = true;
-	pthread_mutex_unlock(&l->lock);
-	pthread_cond_signal(&l->wake);
-	pthread_join(l->thread, NULL);
+	if (l->started) {
+		pthread_mutex_lock(&l->lock);
+		l->stop = true;
+		pthread_mutex_unlock(&l->lock);
+		pthread_cond_signal(&l->wake);
+		pthread_join(l->thread, NULL);
+	}
 	pthread_cond_destroy(&l->wake);
 	pthread_mutex_destroy(&l->lock);
 	if (l->path != NULL)

@@ -185,6 +185,8 @@ control_fill(void *arg, struct metrics_snapshot *m)
 	m->sessions_active = control_live(c);
 	m->access_log_dropped = c->alog != NULL ?
 	    accesslog_dropped(c->alog) : 0;
+	m->access_log_reopen_failures = c->alog != NULL ?
+	    accesslog_reopen_failures(c->alog) : 0;
 	if ((m->routes = calloc(cfg->nroutes, sizeof(*m->routes))) == NULL)
 		return;		/* an empty page rather than none */
 	/* A route out of memory is left out; the page shows the rest. */
@@ -207,11 +209,15 @@ control_release(void *arg, struct metrics_snapshot *m)
 	free(m->routes);
 }
 
-/* Started as root with "user": bound and opened everything; give root up. */
+/*
+ * Started as root with "user": bound and opened everything; give the
+ * access log to the user (its reopens on SIGUSR1 run as that user), then
+ * give root up.
+ */
 static int
-control_privdrop(const struct config *cfg)
+control_privdrop(const struct config *cfg, struct accesslog *alog)
 {
-	char	 err[256];
+	char	 err[512];
 	uid_t	 uid;
 	gid_t	 gid;
 
@@ -223,13 +229,40 @@ control_privdrop(const struct config *cfg)
 		return 0;
 	}
 	if (privdrop_resolve(cfg->user, cfg->group, &uid, &gid, err,
-	    sizeof(err)) == -1 ||
-	    privdrop_apply(cfg->user, uid, gid, err, sizeof(err)) == -1) {
+	    sizeof(err)) == -1) {
+		log_error("msg=\"cannot drop privileges: %s\"", err);
+		return -1;
+	}
+	if (alog != NULL && accesslog_chown(alog, uid, gid, err,
+	    sizeof(err)) == -1) {
+		log_error("msg=\"access_log: %s\"", err);
+		return -1;
+	}
+	if (privdrop_apply(cfg->user, uid, gid, err, sizeof(err)) == -1) {
 		log_error("msg=\"cannot drop privileges: %s\"", err);
 		return -1;
 	}
 	log_info("msg=\"running as user %s (uid %u), group %u\"", cfg->user,
 	    (unsigned)uid, (unsigned)gid);
+	return 0;
+}
+
+/*
+ * Give root up (if asked to), and only then start the access log's
+ * writer, so that no thread of ours ever runs as root past the drop.
+ */
+static int
+control_drop(struct control *c, const struct config *cfg)
+{
+	int	 rc;
+
+	if (control_privdrop(cfg, c->alog) == -1)
+		return -1;
+	if (c->alog != NULL && (rc = accesslog_start(c->alog)) != 0) {
+		log_error("msg=\"cannot start the access log writer: %s\"",
+		    strerror(rc));
+		return -1;
+	}
 	return 0;
 }
 
@@ -841,7 +874,7 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 		goto out;
 	pid_written = pidfile != NULL;
 	/* Everything is bound and open: no thread may start as root. */
-	if (control_privdrop(cfg) == -1 ||
+	if (control_drop(&c, cfg) == -1 ||
 	    control_workers_new(&c, cfg, fds, nfds, &given) == -1 ||
 	    control_workers_start(&c, cfg) == -1)
 		goto out;

@@ -22,7 +22,9 @@ void	 control_hold_signals(void);
  * the admin endpoint on ${afd} (admin_open()'s socket, which passes to
  * us; -1: none), runs health checks and handles signals, and returns once
  * relay46 has stopped: the exit status.  ${alog} (NULL: none) is the
- * access log, closed here after the workers are gone.  ${ready} (NULL:
+ * access log (accesslog_open()'s, its writer not started yet): given to
+ * "user" and started here once root is dropped, closed here after the
+ * workers are gone.  ${ready} (NULL:
  * none) is the -R file, written once the admin endpoint serves too.
  * ${pidfile} (NULL: none) gets our pid just before it, and is removed on
  * the way out; one that cannot be written ends the start (exit status 1).

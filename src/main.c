@@ -33,6 +33,8 @@ struct opts {
 	const char	*pidfile;	/* -p: wins over the pidfile key */
 	bool		 test;
 	int		 verbosity;
+	unsigned	 seams;		/* main_seams_check() */
+	bool		 seams_on;
 	char		*listen[MAIN_MAX_QUICK], *up[MAIN_MAX_QUICK];
 	size_t		 nlisten, nup;
 };
@@ -316,6 +318,81 @@ main_admin(const struct config *cfg)
 	return fd;
 }
 
+/*
+ * The tests' seams (resolve.h): files named by these variables stand in
+ * for /etc/hosts, DNS and /etc/resolv.conf in every upstream lookup.
+ */
+static const char *const main_seam_names[] = {
+	"RELAY46_HOSTS", "RELAY46_RESOLV_CONF",
+};
+
+/*
+ * A unit file, an EnvironmentFile or an operator's shell that happens to
+ * carry a seam would quietly send a production relay46 (root, or about
+ * to drop root) to other upstreams.  So they count only beside
+ * RELAY46_TEST_SEAMS=1, which no one sets by accident and the tests set
+ * (tests/integration/harness.c), and never in a set-id or file-capability
+ * start (secure_getenv).  Otherwise they leave the environment here,
+ * before the configuration's lookups, so no lookup ever sees them.
+ * Returns a bit (1 << i) for each seam that was set, for main_seams_warn()
+ * once the log is set up; *${honoured}: whether they are used.
+ */
+static unsigned
+main_seams_check(bool *honoured)
+{
+	const char	*v = secure_getenv("RELAY46_TEST_SEAMS");
+	unsigned	 set = 0;
+	size_t		 i;
+
+	*honoured = v != NULL && strcmp(v, "1") == 0;
+	for (i = 0; i < NELEM(main_seam_names); i++) {
+		if ((v = getenv(main_seam_names[i])) == NULL || *v == '\0')
+			continue;
+		set |= 1u << i;
+		if (!*honoured && unsetenv(main_seam_names[i]) == -1)
+			fatalx("msg=\"unsetenv %s: %s\"", main_seam_names[i],
+			    strerror(errno));
+	}
+	return set;
+}
+
+/* Say once, at start, which seams were set and what became of them. */
+static void
+main_seams_warn(unsigned set, bool honoured)
+{
+	size_t	 i;
+
+	for (i = 0; i < NELEM(main_seam_names); i++) {
+		if ((set & (1u << i)) == 0)
+			continue;
+		if (honoured)
+			log_warn("msg=\"%s=%s: upstream names are looked up "
+			    "there (RELAY46_TEST_SEAMS=1; for tests only)\"",
+			    main_seam_names[i], getenv(main_seam_names[i]));
+		else
+			log_warn("msg=\"%s is ignored: a test setting "
+			    "(ENVIRONMENT in relay46(8))\"",
+			    main_seam_names[i]);
+	}
+}
+
+/*
+ * Start-up warnings, once the log is set up.  Root for the whole run,
+ * with nothing to say so, is how a sample config with ";user = relay46"
+ * ends up in production: say it, and which key ends it.  Not an error:
+ * that same sample must start as written from the source tree, where no
+ * user relay46 exists.
+ */
+static void
+main_warn(const struct opts *o, const struct config *cfg)
+{
+	main_seams_warn(o->seams, o->seams_on);
+	if (geteuid() == 0 && cfg->user == NULL)
+		log_warn("msg=\"running as root: set user = relay46 (or "
+		    "another unprivileged user) in [global] to drop root once "
+		    "listening\"");
+}
+
 static struct config *
 main_config(const struct opts *o, const char **name)
 {
@@ -333,6 +410,9 @@ main_config(const struct opts *o, const char **name)
 		fputs(errs, stderr);
 		free(errs);
 	}
+	/* No log_init() for these: the warnings go to stderr as they are. */
+	if (cfg == NULL || o->test)
+		main_seams_warn(o->seams, o->seams_on);
 	return cfg;
 }
 
@@ -351,6 +431,7 @@ main(int argc, char **argv)
 	log_libevent_init();
 	memset(&o, 0, sizeof(o));
 	main_opts(argc, argv, &o);
+	o.seams = main_seams_check(&o.seams_on);
 	if ((cfg = main_config(&o, &name)) == NULL)
 		return 1;
 	if (o.test) {
@@ -362,6 +443,7 @@ main(int argc, char **argv)
 	level = level < LOG_LEVEL_ERROR ? LOG_LEVEL_ERROR :
 	    level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level;
 	log_init(cfg->log == CONFIG_LOG_SYSLOG, level);
+	main_warn(&o, cfg);
 	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * Hold the signals the control loop handles until its handlers are

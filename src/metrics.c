@@ -219,6 +219,11 @@ prom_global(struct out *o, const struct metrics_snapshot *s)
 	    "Access log lines dropped because the writer fell behind.");
 	out_printf(o, "relay46_access_log_dropped_total %" PRIu64 "\n",
 	    s->access_log_dropped);
+	prom_family(o, "relay46_access_log_reopen_failures_total", "counter",
+	    "SIGUSR1 reopens of the access log that failed (lines kept going "
+	    "to the old file).");
+	out_printf(o, "relay46_access_log_reopen_failures_total %" PRIu64
+	    "\n", s->access_log_reopen_failures);
 }
 
 static void

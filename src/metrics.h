@@ -64,6 +64,7 @@ struct metrics_snapshot {
 	uint64_t	 accept_errors;
 	uint64_t	 sessions_active;	/* all routes */
 	uint64_t	 access_log_dropped;
+	uint64_t	 access_log_reopen_failures;	/* SIGUSR1 reopens */
 	struct metrics_route *routes;
 	size_t		 nroutes;
 };
@@ -77,6 +78,7 @@ struct metrics_snapshot {
  *   relay46_workers (gauge)
  *   relay46_accept_errors_total (counter)
  *   relay46_access_log_dropped_total (counter)
+ *   relay46_access_log_reopen_failures_total (counter)
  *   relay46_sessions_active{route} (gauge)
  *   relay46_sessions_total{route,result} (counter)
  *   relay46_bytes_total{route,direction="up"|"down"} (counter)

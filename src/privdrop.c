@@ -2,9 +2,13 @@
 #include "autoconf.h"
 
 #include <sys/types.h>
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -144,6 +148,86 @@ privdrop_verify(uid_t uid, gid_t gid, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The Uid: and Gid: lines (real, effective, saved, filesystem) of thread
+ * ${tid}'s status.  0; 1 if the thread is gone (it ended meanwhile); -1
+ * with errno.
+ */
+static int
+privdrop_task_ids(const char *tid, unsigned uids[4], unsigned gids[4])
+{
+	char	 path[NAME_MAX + 32], line[256];
+	FILE	*fp;
+	int	 found = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return errno == ENOENT || errno == ESRCH ? 1 : -1;
+	while (found != 3 && fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "Uid: %u %u %u %u", &uids[0], &uids[1],
+		    &uids[2], &uids[3]) == 4)
+			found |= 1;
+		else if (sscanf(line, "Gid: %u %u %u %u", &gids[0], &gids[1],
+		    &gids[2], &gids[3]) == 4)
+			found |= 2;
+	}
+	fclose(fp);
+	if (found != 3) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether all four ids of ${ids} are ${want}. */
+static bool
+privdrop_all(const unsigned ids[4], unsigned want)
+{
+	return ids[0] == want && ids[1] == want && ids[2] == want &&
+	    ids[3] == want;
+}
+
+int
+privdrop_check_threads(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	struct dirent	*de;
+	DIR		*d;
+	unsigned	 u[4], g[4];
+	int		 rc = -1, r;
+
+	if ((d = opendir("/proc/self/task")) == NULL) {
+		err_set(err, errlen, "cannot check every thread's ids: "
+		    "/proc/self/task: %s", strerror(errno));
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((r = privdrop_task_ids(de->d_name, u, g)) == 1)
+			continue;
+		if (r == -1) {
+			err_set(err, errlen, "cannot check thread %s's ids: "
+			    "%s", de->d_name, strerror(errno));
+			goto out;
+		}
+		if (!privdrop_all(u, (unsigned)uid) ||
+		    !privdrop_all(g, (unsigned)gid)) {
+			err_set(err, errlen, "thread %s still has uids "
+			    "%u/%u/%u/%u and gids %u/%u/%u/%u, not %u and %u",
+			    de->d_name, u[0], u[1], u[2], u[3], g[0], g[1],
+			    g[2], g[3], (unsigned)uid, (unsigned)gid);
+			goto out;
+		}
+	}
+	if (errno != 0)
+		err_set(err, errlen, "/proc/self/task: %s", strerror(errno));
+	else
+		rc = 0;
+out:
+	closedir(d);
+	return rc;
+}
+
 int
 privdrop_apply(const char *user, uid_t uid, gid_t gid, char *err,
     size_t errlen)
@@ -168,5 +252,12 @@ privdrop_apply(const char *user, uid_t uid, gid_t gid, char *err,
 		    strerror(errno));
 		return -1;
 	}
-	return privdrop_verify(uid, gid, err, errlen);
+	/*
+	 * The kernel keeps ids per thread; glibc's setuid() changes every
+	 * thread it knows of, but a thread it does not know (or a libc that
+	 * does not) would stay root, unseen by getresuid().
+	 */
+	if (privdrop_verify(uid, gid, err, errlen) == -1)
+		return -1;
+	return privdrop_check_threads(uid, gid, err, errlen);
 }

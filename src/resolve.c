@@ -111,7 +111,8 @@ static struct evdns_base *
 resolve_dns_new(struct event_base *base, char *err, size_t errlen)
 {
 	struct evdns_base	*dns;
-	const char		*conf = getenv("RELAY46_RESOLV_CONF");
+	/* Never from a set-id start; main_seams_check() has the rest. */
+	const char		*conf = secure_getenv("RELAY46_RESOLV_CONF");
 	int			 rc;
 
 	if (conf != NULL && conf[0] == '\0')
@@ -220,7 +221,8 @@ resolve_start(struct event_base *base, const char *host, unsigned port,
 {
 	struct resolve_req	*q;
 	struct evutil_addrinfo	 hints;
-	const char		*hosts = getenv("RELAY46_HOSTS");
+	/* Never from a set-id start; main_seams_check() has the rest. */
+	const char		*hosts = secure_getenv("RELAY46_HOSTS");
 
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return NULL;

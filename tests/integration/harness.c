@@ -103,6 +103,12 @@ h_init(void)
 		h_fault("setrlimit: %s", strerror(errno));
 	/* A peer's reset must show up as EPIPE, not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * relay46 honours RELAY46_HOSTS and RELAY46_RESOLV_CONF only beside
+	 * this (relay46(8), ENVIRONMENT); every relay we start inherits it.
+	 */
+	if (setenv("RELAY46_TEST_SEAMS", "1", 1) == -1)
+		h_fault("setenv: %s", strerror(errno));
 }
 
 int

@@ -6,7 +6,11 @@
  * or on stderr, reopened on SIGUSR1 for logrotate), systemd's notify
  * protocol (a socket of ours stands in for systemd), socket activation
  * (LISTEN_FDS), dropping root for "user", the pidfile, and writing the
- * pidfile and ready file without following a planted symlink.
+ * pidfile and ready file without following a planted symlink.  Issue 9:
+ * the access log refuses a planted symlink and belongs to "user", so a
+ * logrotate reopen as that user works (and a failed one is loud), every
+ * thread runs as "user", root without "user" is warned about, and the
+ * tests' lookup seams need RELAY46_TEST_SEAMS=1.
  */
 
 #include <sys/socket.h>
@@ -14,6 +18,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -1376,6 +1381,374 @@ test_ready_symlink(void **state)
 	assert_int_equal(h_spawn_stop(pid, SIGTERM), 0);
 }
 
+/* --- files written as root, and what runs as root (issue 9) --------------- */
+
+/* The user "nobody", or skip the test (not root, or no such user). */
+static struct passwd *
+need_nobody(void)
+{
+	struct passwd	*pw = NULL;
+
+	if (geteuid() != 0 || (pw = getpwnam("nobody")) == NULL) {
+		print_message("not root, or no user nobody: skipped\n");
+		skip();
+	}
+	return pw;
+}
+
+/*
+ * A new directory of ${pw}'s (mode 0755), as /var/log/relay46 is the
+ * service user's; skipped if that user could not reach it (a TMPDIR it
+ * may not search).
+ */
+static const char *
+user_dir(const struct passwd *pw)
+{
+	const char	*d = h_tmpdir();
+	char		 parent[H_PATH];
+	struct stat	 st;
+
+	snprintf(parent, sizeof(parent), "%s", d);
+	*strrchr(parent, '/') = '\0';
+	if (stat(parent, &st) == -1 || (st.st_mode & S_IXOTH) == 0) {
+		print_message("%s is closed to others: skipped\n", parent);
+		skip();
+	}
+	if (chown(d, pw->pw_uid, pw->pw_gid) == -1 || chmod(d, 0755) == -1)
+		fail_msg("%s: %s", d, strerror(errno));
+	return d;
+}
+
+/*
+ * Every thread of ${pid} (/proc/PID/task/TID/status) has ${pw}'s uid and
+ * gid as its real, effective, saved and filesystem id.  Returns how many
+ * threads there are.
+ */
+static unsigned
+assert_tasks_are(pid_t pid, const struct passwd *pw)
+{
+	char		 path[64], status[H_PATH], *text, *p;
+	unsigned	 ids[4], n = 0, i, k;
+	struct dirent	*e;
+	DIR		*d;
+	static const char *const keys[] = { "\nUid:", "\nGid:" };
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(status, sizeof(status), "%s/%s/status", path,
+		    e->d_name);
+		if ((text = h_read_file(status)) == NULL)
+			continue;	/* it ended meanwhile */
+		for (k = 0; k < 2; k++) {
+			if ((p = strstr(text, keys[k])) == NULL ||
+			    sscanf(p + strlen(keys[k]), "%u %u %u %u", &ids[0],
+			    &ids[1], &ids[2], &ids[3]) != 4)
+				fail_msg("no %s in %s", keys[k] + 1, status);
+			for (i = 0; i < 4; i++)
+				if (ids[i] != (k == 0 ? pw->pw_uid : pw->pw_gid))
+					fail_msg("thread %s: %s %u %u %u %u",
+					    e->d_name, keys[k] + 1, ids[0],
+					    ids[1], ids[2], ids[3]);
+		}
+		free(text);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The threads start just after the drop is logged: check them (as
+ * assert_tasks_are()) until there are ${want}, or the deadline.  Returns
+ * how many there were last.
+ */
+static unsigned
+wait_tasks_are(pid_t pid, const struct passwd *pw, unsigned want)
+{
+	int64_t		 deadline = h_now_ms() + H_IO_MS;
+	unsigned	 i, n = 0;
+
+	for (i = 0; i < 10000 && h_left(deadline) > 0; i++) {
+		if ((n = assert_tasks_are(pid, pw)) >= want)
+			break;
+		(void)poll(NULL, 0, 5);
+	}
+	return n;
+}
+
+/*
+ * What logrotate's "create" does with no arguments (and what "create
+ * 0640 relay46 relay46" does when relay46 already owns the file): rename
+ * ${path} to ${old}, then make a new empty ${path} with the old file's
+ * mode, owner and group.
+ */
+static void
+rotate_create(const char *path, const char *old)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if (stat(path, &st) == -1 || rename(path, old) == -1)
+		fail_msg("%s: %s", path, strerror(errno));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 || fchown(fd, st.st_uid, st.st_gid) == -1 ||
+	    fchmod(fd, st.st_mode & 07777) == -1)
+		fail_msg("create %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* ${path}'s owner and group are ${pw}'s; its mode gives others nothing. */
+static void
+assert_owned_by(const char *path, const struct passwd *pw)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1)
+		fail_msg("%s: %s", path, strerror(errno));
+	if (st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid)
+		fail_msg("%s is %u:%u, not %u:%u", path, (unsigned)st.st_uid,
+		    (unsigned)st.st_gid, (unsigned)pw->pw_uid,
+		    (unsigned)pw->pw_gid);
+	assert_int_equal(st.st_mode & 0137, 0);
+}
+
+/*
+ * user = nobody with an access log in nobody's directory: every thread,
+ * the log's writer and the workers included, runs as nobody; the file is
+ * nobody's, so after logrotate renames it and creates the next one with
+ * the same owner (or creates none), the SIGUSR1 reopen, as nobody, works
+ * and new sessions are logged in the new file.
+ */
+static void
+test_user_access_log(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	struct passwd		*pw = need_nobody();
+	const char		*dir = user_dir(pw);
+	char			 path[H_PATH + 16], old[H_PATH + 32];
+	char			 old2[H_PATH + 32];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	snprintf(old, sizeof(old), "%s.1", path);
+	snprintf(old2, sizeof(old2), "%s.2", path);
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nuser = nobody\nworkers = 2\n"
+	    "access_log = %s\n[route ua]\nlisten = %s\nupstream = %s\n", path,
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	H_EXPECT_LOG(r, "msg=\"running as user nobody");
+	/* main, two workers, the access log's writer: all started by now */
+	assert_true(wait_tasks_are(r->pid, pw, 4) >= 4);
+	assert_owned_by(path, pw);
+	one_session(r, "ua", 1);
+	wait_lines(path, " end=done", 1);
+
+	rotate_create(path, old);
+	assert_int_equal(kill(r->pid, SIGUSR1), 0);
+	H_EXPECT_LOG(r, "reopening the access log");
+	one_session(r, "ua", 2);
+	wait_lines(path, " end=done", 1);
+	assert_int_equal(count_lines(old, "route=ua"), 1);
+
+	/* No "create": nobody makes the file in its own directory. */
+	if (rename(path, old2) == -1)
+		fail_msg("rename: %s", strerror(errno));
+	assert_int_equal(kill(r->pid, SIGUSR1), 0);
+	assert_true(h_relay_log_wait_n(r, "reopening the access log", 2,
+	    H_IO_MS));
+	one_session(r, "ua", 3);
+	wait_lines(path, " end=done", 1);
+	assert_owned_by(path, pw);
+	assert_int_equal(count_lines(old2, "route=ua"), 1);
+	assert_int_equal(h_relay_log_count(r, "access_log: reopen"), 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * The reopen fails (renamed, nothing created, and nobody may not create
+ * files in root's directory): logged at error with the path and the
+ * reason, counted in /metrics, and lines keep going to the old file.
+ */
+static void
+test_access_log_reopen_fails(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*dir;
+	char			 path[H_PATH + 16], old[H_PATH + 32];
+	char			 want[2 * H_PATH], *resp;
+	int			 aport;
+
+	(void)state;
+	need_nobody();
+	dir = h_tmpdir();
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	snprintf(old, sizeof(old), "%s.1", path);
+	aport = h_free_port(AF_INET);
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nuser = nobody\n"
+	    "access_log = %s\nadmin = 127.0.0.1:%d\n"
+	    "[route rf]\nlisten = %s\nupstream = %s\n", path, aport,
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	one_session(r, "rf", 1);
+	wait_lines(path, " end=done", 1);
+	if (rename(path, old) == -1)
+		fail_msg("rename: %s", strerror(errno));
+	assert_int_equal(kill(r->pid, SIGUSR1), 0);
+	snprintf(want, sizeof(want), "access_log: reopen %s: %s; still "
+	    "writing to the old file", path, strerror(EACCES));
+	H_EXPECT_LOG_LINE(r, " error ", want);
+	resp = http_get(aport, "/metrics");
+	H_ASSERT_CONTAINS(resp, "\nrelay46_access_log_reopen_failures_total "
+	    "1\n");
+	free(resp);
+	one_session(r, "rf", 2);
+	wait_lines(old, " end=done", 2);
+	assert_int_equal(access(path, F_OK), -1);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * A symlink at the access_log path (planted by whoever may write to the
+ * directory) stops the start with a clear reason; its target is left
+ * as it was.
+ */
+static void
+test_access_log_symlink(void **state)
+{
+	const char	*args[] = { "-c", NULL, NULL };
+	const char	*dir = h_tmpdir();
+	char		 conf[H_PATH + 16], victim[H_PATH + 16];
+	char		 path[H_PATH + 16], text[2 * H_PATH], want[3 * H_PATH];
+	char		*out = NULL, *err = NULL;
+	struct stat	 st;
+	int		 rc;
+
+	(void)state;
+	h_write_file(victim, sizeof(victim), dir, "victim", "precious\n");
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	if (symlink(victim, path) == -1)
+		fail_msg("symlink: %s", strerror(errno));
+	snprintf(text, sizeof(text), "[global]\naccess_log = %s\n"
+	    "[route x]\nlisten = %s\nupstream = 127.0.0.1:1\n", path,
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	h_write_file(conf, sizeof(conf), dir, "l.ini", text);
+	args[1] = conf;
+	rc = h_run(args, &out, &err, 5000);
+	snprintf(want, sizeof(want), "access_log: %s: is a symbolic link "
+	    "(not followed)", path);
+	H_ASSERT_CONTAINS(err, want);
+	assert_int_equal(rc, 1);
+	assert_file_is(victim, "precious\n");
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	free(out);
+	free(err);
+}
+
+/*
+ * Root with no "user": a warning at start naming the key; with user =
+ * nobody, none.
+ */
+static void
+test_root_warning(void **state)
+{
+	struct h_relay	*r;
+	const char	*needle = "warn msg=\"running as root: set user = "
+			    "relay46 (or another unprivileged user) in "
+			    "[global]";
+
+	(void)state;
+	need_nobody();
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+	    "[route w]\nlisten = %s\nupstream = 127.0.0.1:1\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	H_EXPECT_LOG(r, needle);
+	h_relay_finish(r);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\nuser = nobody\n"
+	    "[route w]\nlisten = %s\nupstream = 127.0.0.1:1\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	H_EXPECT_LOG(r, "msg=\"running as user nobody");
+	assert_int_equal(h_relay_log_count(r, "running as root"), 0);
+	h_relay_finish(r);
+}
+
+/*
+ * RELAY46_HOSTS and RELAY46_RESOLV_CONF without RELAY46_TEST_SEAMS=1 (as
+ * a unit file or a shell might carry them) are ignored, with a warning:
+ * "localhost" is what the system says it is, not what the planted file
+ * says (127.0.0.3, where nothing listens).  With the switch, as the
+ * tests run, the file is used and that is said too.
+ */
+static void
+test_seams_ignored(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*dir = h_tmpdir();
+	const char		*args[] = { "-t", "-c", NULL, NULL };
+	char			 hosts[H_PATH + 16], conf[H_PATH + 16];
+	char			 text[512], *out = NULL, *err = NULL;
+	int			 fd, rc;
+
+	(void)state;
+	h_write_file(hosts, sizeof(hosts), dir, "hosts",
+	    "127.0.0.3 localhost seam.test\n");
+	b = h_backend_start(AF_INET, &cfg);
+	unsetenv("RELAY46_TEST_SEAMS");
+	h_relay_setenv("RELAY46_HOSTS", hosts);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+	    "[route sm]\nlisten = %s\nupstream = localhost:%d\nretries = 2\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)), h_backend_port(b));
+	H_EXPECT_LOG(r, "warn msg=\"RELAY46_HOSTS is ignored");
+	fd = h_relay_connect(r, "sm", AF_INET);
+	H_ASSERT_END(h_echo(fd, 21, 1000, H_IO_MS), H_OK, H_OK);
+	close(fd);
+	h_relay_finish(r);
+
+	snprintf(text, sizeof(text), "[route sm]\nlisten = 127.0.0.1:1\n"
+	    "upstream = localhost:%d\n", h_backend_port(b));
+	h_write_file(conf, sizeof(conf), dir, "sm.ini", text);
+	args[2] = conf;
+	h_relay_setenv("RELAY46_RESOLV_CONF", "/nonexistent/resolv.conf");
+	rc = h_run(args, &out, &err, 10000);
+	H_ASSERT_CONTAINS(err, "RELAY46_RESOLV_CONF is ignored");
+	assert_int_equal(rc, 0);
+	free(out);
+	free(err);
+
+	/* The tests' way: the switch and the file. */
+	assert_int_equal(setenv("RELAY46_TEST_SEAMS", "1", 1), 0);
+	h_relay_setenv("RELAY46_HOSTS", hosts);
+	snprintf(text, sizeof(text), "[route sm]\nlisten = 127.0.0.1:1\n"
+	    "upstream = seam.test:%d\n", h_backend_port(b));
+	h_write_file(conf, sizeof(conf), dir, "sm.ini", text);
+	rc = h_run(args, &out, &err, 10000);
+	H_ASSERT_CONTAINS(err, "RELAY46_HOSTS=");
+	H_ASSERT_CONTAINS(err, "upstream names are looked up there "
+	    "(RELAY46_TEST_SEAMS=1; for tests only)");
+	assert_int_equal(rc, 0);
+	free(out);
+	free(err);
+	h_relay_setenv(NULL, NULL);
+	h_backend_free(b);
+}
+
 int
 main(void)
 {
@@ -1403,6 +1776,12 @@ main(void)
 		cmocka_unit_test_teardown(test_pidfile, h_teardown),
 		cmocka_unit_test_teardown(test_pidfile_option, h_teardown),
 		cmocka_unit_test_teardown(test_ready_symlink, h_teardown),
+		cmocka_unit_test_teardown(test_user_access_log, h_teardown),
+		cmocka_unit_test_teardown(test_access_log_reopen_fails,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_access_log_symlink, h_teardown),
+		cmocka_unit_test_teardown(test_root_warning, h_teardown),
+		cmocka_unit_test_teardown(test_seams_ignored, h_teardown),
 	};
 
 	h_init();

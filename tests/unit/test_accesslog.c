@@ -4,7 +4,8 @@
  * and whole, reopen after a rename splits old and new lines between the
  * two files, a writer stuck on a full FIFO never holds up the callers
  * (lines are dropped and counted instead), a failed reopen keeps the old
- * file, stderr mode, and open errors.  Every wait polls with a deadline.
+ * file and is counted, stderr mode, open errors, and what is refused at
+ * the path (symlink, FIFO, hard link).  Every wait polls with a deadline.
  */
 #include "autoconf.h"
 
@@ -154,6 +155,19 @@ file_check(const char *path, int want_t, unsigned char *seen)
 	return count;
 }
 
+/* accesslog_open() and accesslog_start(), or fail the test. */
+static struct accesslog *
+open_started(const char *path)
+{
+	struct accesslog *l;
+	char		 err[512];
+
+	if ((l = accesslog_open(path, err, sizeof(err))) == NULL)
+		fail_msg("accesslog_open: %s", err);
+	assert_int_equal(accesslog_start(l), 0);
+	return l;
+}
+
 static void
 write_lines(struct accesslog *l, int t, int from, int to)
 {
@@ -188,15 +202,13 @@ test_threads(void **state)
 	pthread_t	 th[NTHREADS];
 	struct accesslog *l;
 	unsigned char	*seen;
-	char		 path[256], err[256];
+	char		 path[256];
 	uint64_t	 dropped;
 	size_t		 lines;
 	int		 i;
 
 	fpath(f, "access.log", path, sizeof(path));
-	l = accesslog_open(path, err, sizeof(err));
-	if (l == NULL)
-		fail_msg("accesslog_open: %s", err);
+	l = open_started(path);
 	for (i = 0; i < NTHREADS; i++) {
 		p[i].l = l;
 		p[i].t = i;
@@ -230,13 +242,11 @@ test_reopen(void **state)
 	struct fixture	*f = *state;
 	struct accesslog *l;
 	unsigned char	*seen;
-	char		 path[256], old[256], err[256];
+	char		 path[256], old[256];
 
 	fpath(f, "access.log", path, sizeof(path));
 	fpath(f, "access.log.1", old, sizeof(old));
-	l = accesslog_open(path, err, sizeof(err));
-	if (l == NULL)
-		fail_msg("accesslog_open: %s", err);
+	l = open_started(path);
 	write_lines(l, 0, 0, 100);
 	assert_int_equal(rename(path, old), 0);	/* what logrotate does */
 	accesslog_reopen(l);
@@ -252,26 +262,41 @@ test_reopen(void **state)
 	free(seen);
 }
 
-/* The new path cannot be opened: keep writing to the old file. */
+/* Wait (bounded) for accesslog_reopen_failures(l) to reach ${want}. */
+static void
+wait_reopen_failures(struct accesslog *l, uint64_t want)
+{
+	uint64_t	 deadline = util_now_ms() + DRAIN_MS;
+
+	while (accesslog_reopen_failures(l) < want &&
+	    util_now_ms() < deadline)
+		(void)poll(NULL, 0, 5);
+	assert_int_equal(accesslog_reopen_failures(l), want);
+}
+
+/*
+ * The new path cannot be opened: keep writing to the old file, and count
+ * the failure.
+ */
 static void
 test_reopen_fails(void **state)
 {
 	struct fixture	*f = *state;
 	struct accesslog *l;
 	unsigned char	*seen;
-	char		 path[256], dir[256], old[256], err[256];
+	char		 path[256], dir[256], old[256];
 
 	fpath(f, "sub", dir, sizeof(dir));
 	assert_int_equal(mkdir(dir, 0700), 0);
 	fpath(f, "sub/access.log", path, sizeof(path));
-	l = accesslog_open(path, err, sizeof(err));
-	if (l == NULL)
-		fail_msg("accesslog_open: %s", err);
+	l = open_started(path);
 	write_lines(l, 0, 0, 100);
 	assert_int_equal(rename(dir, fpath(f, "sub.old", old, sizeof(old))),
 	    0);
 	accesslog_reopen(l);
 	write_lines(l, 1, 0, 100);
+	/* Counted for /metrics, once the writer has tried. */
+	wait_reopen_failures(l, 1);
 	accesslog_close(l);
 
 	assert_non_null(seen = calloc(NTHREADS * NLINES, 1));
@@ -323,25 +348,30 @@ drain_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The writer is stuck on a pipe that nobody reads (access_log = stderr,
+ * with stderr a pipe, as under a service manager that stopped reading).
+ */
 static void
 test_stuck_writer(void **state)
 {
-	struct fixture	*f = *state;
 	struct accesslog *l;
 	struct drain	 d = { .fd = -1 };
 	pthread_t	 th;
-	char		 path[256], err[256], line[LINE_LEN];
+	char		 err[256], line[LINE_LEN];
 	uint64_t	 start, took, dropped;
 	size_t		 i, total = 10 * 1024 * 1024 / LINE_LEN;
+	int		 p[2], saved;
 
-	fpath(f, "fifo", path, sizeof(path));
-	assert_int_equal(mkfifo(path, 0600), 0);
-	/* A reader that never reads (yet), so the log's open does not block. */
-	d.fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	assert_int_not_equal(d.fd, -1);
-	l = accesslog_open(path, err, sizeof(err));
-	if (l == NULL)
-		fail_msg("accesslog_open: %s", err);
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	d.fd = p[0];
+	assert_int_not_equal(saved = dup(STDERR_FILENO), -1);
+	assert_int_equal(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
+	close(p[1]);
+	l = accesslog_open("stderr", err, sizeof(err));
+	assert_non_null(l);
+	assert_int_equal(accesslog_start(l), 0);
 
 	start = util_now_ms();
 	for (i = 0; i < total; i++)
@@ -354,6 +384,9 @@ test_stuck_writer(void **state)
 
 	assert_int_equal(pthread_create(&th, NULL, drain_main, &d), 0);
 	accesslog_close(l);
+	/* Our stderr back: the pipe's last writer gone, the drain sees EOF. */
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_true(d.eof);
 	assert_int_equal(d.bytes, d.lines * LINE_LEN);
@@ -380,6 +413,7 @@ test_stderr(void **state)
 
 	l = accesslog_open("stderr", err, sizeof(err));
 	assert_non_null(l);
+	assert_int_equal(accesslog_start(l), 0);
 	write_lines(l, 2, 0, 10);
 	accesslog_reopen(l);			/* no-op */
 	/* Larger than the whole buffer: dropped whole, counted once. */
@@ -417,6 +451,68 @@ test_open_errors(void **state)
 	assert_null(accesslog_open(path, NULL, 0));
 }
 
+/*
+ * What the service user could leave at the path in a directory of its
+ * own, hoping root opens it at the next start: a symlink to a file root
+ * may append to, a FIFO (which would hang the start), a hard link to
+ * someone else's file.  Each is refused, with a reason, and the target
+ * is untouched.
+ */
+static void
+test_open_refuses(void **state)
+{
+	struct fixture	*f = *state;
+	struct accesslog *l;
+	struct stat	 st;
+	char		 path[256], victim[256], err[512], want[600];
+	int		 fd;
+
+	fpath(f, "access.log.1", victim, sizeof(victim));
+	fd = open(victim, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_int_not_equal(fd, -1);
+	assert_int_equal(write(fd, "precious\n", 9), 9);
+	close(fd);
+	fpath(f, "access.log", path, sizeof(path));
+
+	assert_int_equal(symlink(victim, path), 0);
+	assert_null(accesslog_open(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: is a symbolic link (not followed)",
+	    path);
+	assert_string_equal(err, want);
+	assert_int_equal(unlink(path), 0);
+
+	/* Hard links: two names, so not a log file of ours alone. */
+	assert_int_equal(link(victim, path), 0);
+	assert_null(accesslog_open(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: has 2 hard links; refusing a file "
+	    "that is also elsewhere", path);
+	assert_string_equal(err, want);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_size, 9);
+
+	/* No reader: a blocking open would never return. */
+	fpath(f, "fifo", path, sizeof(path));
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_null(accesslog_open(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: not a regular file", path);
+	assert_string_equal(err, want);
+	/* With a reader the open works, and the check after it refuses. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_int_not_equal(fd, -1);
+	assert_null(accesslog_open(path, err, sizeof(err)));
+	assert_string_equal(err, want);
+	close(fd);
+
+	/* A plain file is fine, and starts empty with mode 0640 at most. */
+	fpath(f, "access.log", path, sizeof(path));
+	assert_non_null(l = accesslog_open(path, err, sizeof(err)));
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0137, 0);
+	accesslog_close(l);
+}
+
 int
 main(void)
 {
@@ -429,6 +525,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stderr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_open_refuses, setup,
 		    teardown),
 	};
 

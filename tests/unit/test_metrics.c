@@ -91,6 +91,7 @@ snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
 	s->accept_errors = 4;
 	s->sessions_active = 3;
 	s->access_log_dropped = 6;
+	s->access_log_reopen_failures = 2;
 	s->routes = r;
 	s->nroutes = 2;
 }
@@ -609,7 +610,7 @@ test_prom_valid(void **state)
 	    "histogram");
 	assert_string_equal(pv_find(&pv,
 	    "relay46_upstream_connects_total")->type, "counter");
-	assert_int_equal(pv.nfam, 15);
+	assert_int_equal(pv.nfam, 16);
 	free(text);
 
 	/* No routes at all is still a valid page. */
@@ -629,6 +630,7 @@ test_prom_lines(void **state)
 		"relay46_workers 2\n",
 		"relay46_accept_errors_total 4\n",
 		"relay46_access_log_dropped_total 6\n",
+		"relay46_access_log_reopen_failures_total 2\n",
 		"relay46_sessions_active{route=\"web\"} 3\n",
 		"relay46_sessions_total{route=\"web\",result=\"done\"} 5\n",
 		"relay46_sessions_total{route=\"web\",result=\"idle_timeout\"} 0\n",

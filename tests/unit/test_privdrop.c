@@ -2,12 +2,14 @@
 /*
  * Unit tests for privdrop.c: looking users and groups up, the errors for
  * unknown ones, and, when run as root, a real drop to "nobody" in a
- * forked child that then checks from the inside what it may still do.
+ * forked child that then checks from the inside what it may still do,
+ * and the check that every thread, not only the caller, was changed.
  * The child reports the first failed check through a pipe and its exit
  * status; the parent asserts.
  */
 #include "autoconf.h"
 
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,6 +18,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -180,9 +183,9 @@ make_file(const char *path, mode_t mode)
 	assert_int_equal(chmod(path, mode), 0);
 }
 
-/* Run child_drop(); its wait status, and its report in ${buf}. */
+/* Run ${fn} in a child; its wait status, and its report in ${buf}. */
 static int
-run_drop(struct drop *d, char *buf, size_t len)
+run_child(struct drop *d, void (*fn)(struct drop *), char *buf, size_t len)
 {
 	struct pollfd	 p;
 	ssize_t		 r;
@@ -196,7 +199,8 @@ run_drop(struct drop *d, char *buf, size_t len)
 	if (pid == 0) {
 		close(pfd[0]);
 		d->report = pfd[1];
-		child_drop(d);
+		fn(d);
+		_exit(0);
 	}
 	close(pfd[1]);
 	p.fd = pfd[0];
@@ -254,12 +258,97 @@ test_apply_nobody(void **state)
 	make_file(d.secret, 0600);
 	make_file(d.open, 0644);
 
-	status = run_drop(&d, report, sizeof(report));
+	status = run_child(&d, child_drop, report, sizeof(report));
 	unlink(d.secret);
 	unlink(d.open);
 	rmdir(d.dir);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("child failed (status %#x): %s", status, report);
+}
+
+/* ---- every thread, not just the caller ---------------------------------- */
+
+/* A thread that sits in read() until its pipe closes (the child's exit). */
+static void *
+idle_main(void *arg)
+{
+	char	 c;
+
+	(void)!read(*(int *)arg, &c, 1);
+	return NULL;
+}
+
+static void
+start_idle(struct drop *d, pthread_t *th, int *pfd)
+{
+	CHECK(d, pipe(pfd) == 0);
+	CHECK(d, pthread_create(th, NULL, idle_main, &pfd[0]) == 0);
+}
+
+/*
+ * Only the calling thread drops (the raw system calls, which glibc does
+ * not pass on to the other threads as it does for setuid()): the other
+ * thread is still root, and privdrop_check_threads() must say so.
+ */
+static void
+child_raw_drop(struct drop *d)
+{
+	pthread_t	 th;
+	char		 err[256];
+	int		 pfd[2];
+
+	start_idle(d, &th, pfd);
+	CHECK(d, syscall(SYS_setgroups, 1, &d->gid) == 0);
+	CHECK(d, syscall(SYS_setresgid, d->gid, d->gid, d->gid) == 0);
+	CHECK(d, syscall(SYS_setresuid, d->uid, d->uid, d->uid) == 0);
+	CHECK(d, privdrop_check_threads(d->uid, d->gid, err,
+	    sizeof(err)) == -1);
+	CHECK(d, strstr(err, " still has uids 0/0/0/0 and gids 0/0/0/0, "
+	    "not ") != NULL);
+	_exit(0);
+}
+
+/* privdrop_apply() with a second thread running: both are changed. */
+static void
+child_apply_threads(struct drop *d)
+{
+	pthread_t	 th;
+	char		 err[256];
+	int		 pfd[2];
+
+	start_idle(d, &th, pfd);
+	if (privdrop_apply("nobody", d->uid, d->gid, err, sizeof(err)) != 0) {
+		errno = 0;
+		child_fail(d, __LINE__, err);
+	}
+	CHECK(d, privdrop_check_threads(d->uid, d->gid, err,
+	    sizeof(err)) == 0);
+	_exit(0);
+}
+
+static void
+test_threads(void **state)
+{
+	struct drop	 d;
+	char		 err[256], report[512];
+	int		 status;
+
+	(void)state;
+	/* As we are, every thread has our ids. */
+	if (privdrop_check_threads(getuid(), getgid(), err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	if (geteuid() != 0 || getpwnam("nobody") == NULL)
+		skip();
+	memset(&d, 0, sizeof(d));
+	if (privdrop_resolve("nobody", NULL, &d.uid, &d.gid, err,
+	    sizeof(err)) != 0)
+		fail_msg("nobody: %s", err);
+	status = run_child(&d, child_raw_drop, report, sizeof(report));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("raw drop (status %#x): %s", status, report);
+	status = run_child(&d, child_apply_threads, report, sizeof(report));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("apply (status %#x): %s", status, report);
 }
 
 int
@@ -269,6 +358,7 @@ main(void)
 		cmocka_unit_test(test_resolve_root),
 		cmocka_unit_test(test_resolve_unknown),
 		cmocka_unit_test(test_apply_nobody),
+		cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
