@@ -445,8 +445,20 @@ session_send_proxy(struct session *s)
 {
 	uint8_t		 hdr[PROXYPROTO_MAX];
 	const struct addr *dst = s->via != NULL ? &s->via->dst : &s->local;
+	struct sockaddr_storage ss;
+	socklen_t	 len = sizeof(ss);
 	ssize_t		 n;
 
+	/*
+	 * The listener's address is a wildcard (0.0.0.0, ::) on "*:80": the
+	 * address the client really reached is the accepted socket's own.
+	 * Asked here, not at accept, so that only PROXY routes pay for it.
+	 */
+	if (s->via == NULL &&
+	    getsockname(s->cfd, (struct sockaddr *)&ss, &len) == 0) {
+		addr_from_sockaddr(&s->local, (struct sockaddr *)&ss, len);
+		addr_unmap(&s->local);
+	}
 	n = proxyproto_format(s->rt->route->proxy_protocol, &s->client, dst,
 	    hdr, sizeof(hdr));
 	if (n == -1 || evbuffer_prepend(s->c2u.buf, hdr, (size_t)n) == -1)
