@@ -294,6 +294,8 @@ session_close(struct session *s, enum session_end why, int err)
 	    why == SESSION_END_CLIENT_ERROR ||
 	    why == SESSION_END_INTERNAL_ERROR ||
 	    session_end_unreached(why);
+	worker_watch_stop(s->w, &s->c2u);
+	worker_watch_stop(s->w, &s->u2c);
 	pipe_free(&s->c2u);
 	pipe_free(&s->u2c);
 	session_attempt_drop(s, &s->a[0]);
@@ -383,6 +385,24 @@ session_period(const struct session *s)
 }
 
 /*
+ * How a session ends when a socket of one side (${client}: the client's)
+ * failed with ${err}.  Each of these says the peer reset: ECONNRESET;
+ * EPIPE, which Linux records for a reset that came after the peer's FIN;
+ * ENOTCONN, when a call (shutdown) finds the connection already gone and
+ * no pending error is left to tell why.
+ */
+static enum session_end
+session_end_side(bool client, int err)
+{
+	if (err == ECONNRESET || err == EPIPE || err == ENOTCONN)
+		return client ? SESSION_END_CLIENT_RESET :
+		    SESSION_END_UPSTREAM_RESET;
+	if (err == ENOMEM)
+		return SESSION_END_INTERNAL_ERROR;
+	return client ? SESSION_END_CLIENT_ERROR : SESSION_END_UPSTREAM_ERROR;
+}
+
+/*
  * A side that reset while we were not reading it, because the other side
  * was slow: end the session as if the read had failed.  Returns true if
  * the session is gone.
@@ -393,13 +413,11 @@ session_check_paused(struct session *s)
 	int	 err;
 
 	if (s->c2u.paused && (err = pipe_src_error(&s->c2u)) != 0) {
-		session_close(s, err == ECONNRESET ? SESSION_END_CLIENT_RESET :
-		    SESSION_END_CLIENT_ERROR, err);
+		session_close(s, session_end_side(true, err), err);
 		return true;
 	}
 	if (s->u2c.paused && (err = pipe_src_error(&s->u2c)) != 0) {
-		session_close(s, err == ECONNRESET ? SESSION_END_UPSTREAM_RESET :
-		    SESSION_END_UPSTREAM_ERROR, err);
+		session_close(s, session_end_side(false, err), err);
 		return true;
 	}
 	return false;
@@ -897,6 +915,13 @@ session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 		session_arm(s);
 		break;
 	case PIPE_EOF:
+		/*
+		 * Nothing reads this side any more, yet a reset after its FIN
+		 * must still reach the other peer at once (DESIGN §1).
+		 */
+		if (worker_watch_start(s->w, p) == -1)
+			session_log(s, s->up, "cannot watch an ended side for "
+			    "resets", errno);
 		if (s->state == SESSION_RELAYING) {
 			session_set_state(s, SESSION_HALF_CLOSED);
 			session_arm(s);
@@ -908,17 +933,11 @@ session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 		break;
 	case PIPE_READ_ERROR:
 		/* Reading one side failed: that side is the culprit. */
-		session_close(s, err == ECONNRESET ? (from_client ?
-		    SESSION_END_CLIENT_RESET : SESSION_END_UPSTREAM_RESET) :
-		    err == ENOMEM ? SESSION_END_INTERNAL_ERROR : (from_client ?
-		    SESSION_END_CLIENT_ERROR : SESSION_END_UPSTREAM_ERROR), err);
+		session_close(s, session_end_side(from_client, err), err);
 		break;
 	case PIPE_WRITE_ERROR:
 		/* Writing failed: the destination is gone. */
-		session_close(s, err == ECONNRESET || err == EPIPE ?
-		    (from_client ? SESSION_END_UPSTREAM_RESET :
-		    SESSION_END_CLIENT_RESET) : (from_client ?
-		    SESSION_END_UPSTREAM_ERROR : SESSION_END_CLIENT_ERROR), err);
+		session_close(s, session_end_side(!from_client, err), err);
 		break;
 	}
 }

@@ -1,6 +1,7 @@
 #include "autoconf.h"
 
 #include <assert.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "pipe.h"
 #include "pool.h"
 #include "session.h"
 #include "util.h"
@@ -309,6 +311,56 @@ worker_close_fd(struct worker *w, int fd)
 		worker_reap_cb(-1, 0, w);
 }
 
+/*
+ * Once per loop at most, the ended sources that have an error or hang-up.
+ * One event per epoll_wait(): handling one may end a session, which takes
+ * its other socket out of the set before a second event could name it.
+ */
+static void
+worker_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker		*w = arg;
+	struct epoll_event	 ev;
+	struct pipe		*p;
+	unsigned		 i;
+
+	(void)what;
+	for (i = 0; i < 64; i++) {
+		if (epoll_wait(fd, &ev, 1, 0) != 1)
+			break;
+		p = ev.data.ptr;
+		if (!pipe_src_hangup(p))
+			worker_watch_stop(w, p);	/* no error: both ways shut */
+	}
+}
+
+int
+worker_watch_start(struct worker *w, struct pipe *p)
+{
+	struct epoll_event	 ev;
+
+	if (p->watched)
+		return 0;
+	/* No events asked for: epoll reports EPOLLERR and EPOLLHUP anyway. */
+	memset(&ev, 0, sizeof(ev));
+	ev.data.ptr = p;
+	if (w->watch_fd == -1 ||
+	    epoll_ctl(w->watch_fd, EPOLL_CTL_ADD, p->src_fd, &ev) == -1)
+		return -1;
+	p->watched = true;
+	return 0;
+}
+
+void
+worker_watch_stop(struct worker *w, struct pipe *p)
+{
+	if (!p->watched)
+		return;
+	/* At once, unlike libevent's changelist: the fd is still open here. */
+	(void)epoll_ctl(w->watch_fd, EPOLL_CTL_DEL, p->src_fd, NULL);
+	p->watched = false;
+}
+
 static struct event_base *
 worker_base_new(void)
 {
@@ -344,6 +396,7 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->old_gens);
 	w->wake_fd = -1;
+	w->watch_fd = -1;
 	atomic_init(&w->reload, NULL);
 	w->drained = drained;
 	w->drained_arg = arg;
@@ -355,7 +408,11 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    (w->msg_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
 	    worker_msg_cb, w)) == NULL ||
-	    event_add(w->msg_ev, NULL) == -1)
+	    event_add(w->msg_ev, NULL) == -1 ||
+	    (w->watch_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (w->watch_ev = event_new(w->base, w->watch_fd, EV_READ | EV_PERSIST,
+	    worker_watch_cb, w)) == NULL ||
+	    event_add(w->watch_ev, NULL) == -1)
 		goto fail;
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++) {
@@ -496,6 +553,10 @@ worker_free(struct worker *w)
 		event_free(w->msg_ev);
 	if (w->wake_fd != -1)
 		close(w->wake_fd);
+	if (w->watch_ev != NULL)
+		event_free(w->watch_ev);
+	if (w->watch_fd != -1)
+		close(w->watch_fd);
 	/* The loop has stopped: nothing of ours is left in the changelist. */
 	worker_reap_cb(-1, 0, w);
 	free(w->doomed);
