@@ -93,7 +93,7 @@ control_fill_upstream(struct metrics_upstream *mu, const struct route *r,
 	mu->present = atomic_load(&u->present);
 	mu->backup = u->backup;
 	mu->weight = u->weight;
-	mu->live = atomic_load(&u->live);
+	mu->live = pool_live(u);
 	mu->connects = atomic_load(&u->connects);
 	mu->connect_fails = atomic_load(&u->connect_fails);
 	mu->check_fails = atomic_load(&u->check_fails);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "balance.h"
 #include "config.h"
@@ -22,13 +23,61 @@ struct pool_client {
 	unsigned	 live;
 };
 
+static pthread_mutex_t	 pool_stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct route_stats *pool_stats_list;
+
+/* The shared count of ${a} on route ${st}, one more reference.  NULL: ENOMEM. */
+static struct pool_load *
+pool_load_get(struct route_stats *st, const struct addr *a)
+{
+	struct pool_load	*l;
+
+	pthread_mutex_lock(&pool_stats_lock);
+	for (l = st->loads; l != NULL; l = l->next)
+		if (addr_equal(&l->addr, a))
+			break;
+	if (l == NULL && (l = calloc(1, sizeof(*l))) != NULL) {
+		l->addr = *a;
+		atomic_init(&l->live, 0);
+		l->next = st->loads;
+		st->loads = l;
+	}
+	if (l != NULL)
+		l->refs++;
+	pthread_mutex_unlock(&pool_stats_lock);
+	return l;
+}
+
+/* Drop a reference; the last pool entry for the address frees it. */
 static void
+pool_load_put(struct route_stats *st, struct pool_load *l)
+{
+	struct pool_load	**lp;
+
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&pool_stats_lock);
+	if (--l->refs == 0) {
+		for (lp = &st->loads; *lp != l; lp = &(*lp)->next)
+			;
+		*lp = l->next;
+		free(l);
+	}
+	pthread_mutex_unlock(&pool_stats_lock);
+}
+
+/* Entry ${u} of ${p} for address ${a} of line ${spec}.  -1: out of memory. */
+static int
 pool_fill(struct pool *p, struct upstream *u, const struct addr *a,
     size_t spec)
 {
 	const struct upstream_spec *us = &p->route->specs[spec];
+	struct pool_load	*l;
 
+	if ((l = pool_load_get(p->stats, a)) == NULL)
+		return -1;
 	memset(u, 0, sizeof(*u));
+	u->load = l;
 	u->addr = *a;
 	addr_format(a, u->name, sizeof(u->name));
 	u->key = balance_hash(u->name, strlen(u->name));
@@ -38,17 +87,44 @@ pool_fill(struct pool *p, struct upstream *u, const struct addr *a,
 	u->max_connections = us->max_connections;
 	atomic_init(&u->present, true);
 	atomic_init(&u->up, true);
-	atomic_init(&u->live, 0);
 	atomic_init(&u->fails, 0);
 	atomic_init(&u->oks, 0);
 	atomic_init(&u->retry_ms, 0);
 	atomic_init(&u->connects, 0);
 	atomic_init(&u->connect_fails, 0);
 	atomic_init(&u->check_fails, 0);
+	return 0;
 }
 
-static pthread_mutex_t	 pool_stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct route_stats *pool_stats_list;
+/* A new route's counters and client table; NULL on out of memory. */
+static struct route_stats *
+pool_stats_new(const char *name, unsigned nslots)
+{
+	struct route_stats	*st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	st->nslots = nslots;
+	st->nbuckets = POOL_CLIENT_BUCKETS;
+	if ((st->name = util_strdup(name)) == NULL ||
+	    (st->slot = aligned_alloc(64, nslots * sizeof(*st->slot))) ==
+	    NULL || (st->clients = calloc(st->nbuckets,
+	    sizeof(*st->clients))) == NULL ||
+	    pthread_mutex_init(&st->clients_lock, NULL) != 0) {
+		free(st->clients);
+		free(st->slot);
+		free(st->name);
+		free(st);
+		return NULL;
+	}
+	memset(st->slot, 0, nslots * sizeof(*st->slot));
+	/* Unguessable without the key; a fallback still differs per table. */
+	if (getentropy(st->clients_key, sizeof(st->clients_key)) == -1) {
+		st->clients_key[0] = util_now_us() ^ (uint64_t)getpid() << 32;
+		st->clients_key[1] = (uint64_t)(uintptr_t)st;
+	}
+	return st;
+}
 
 struct route_stats *
 pool_stats(const char *name, unsigned nslots)
@@ -61,19 +137,9 @@ pool_stats(const char *name, unsigned nslots)
 	for (st = pool_stats_list; st != NULL; st = st->next)
 		if (strcmp(st->name, name) == 0)
 			break;
-	if (st == NULL && (st = calloc(1, sizeof(*st))) != NULL) {
-		st->nslots = nslots;
-		if ((st->name = util_strdup(name)) == NULL ||
-		    (st->slot = aligned_alloc(64, nslots *
-		    sizeof(*st->slot))) == NULL) {
-			free(st->name);
-			free(st);
-			st = NULL;
-		} else {
-			memset(st->slot, 0, nslots * sizeof(*st->slot));
-			st->next = pool_stats_list;
-			pool_stats_list = st;
-		}
+	if (st == NULL && (st = pool_stats_new(name, nslots)) != NULL) {
+		st->next = pool_stats_list;
+		pool_stats_list = st;
 	}
 	pthread_mutex_unlock(&pool_stats_lock);
 	return st;
@@ -89,10 +155,25 @@ void
 pool_stats_free_all(void)
 {
 	struct route_stats	*st;
+	struct pool_client	*c, *next;
+	struct pool_load	*l;
+	size_t			 i;
 
 	pthread_mutex_lock(&pool_stats_lock);
 	while ((st = pool_stats_list) != NULL) {
 		pool_stats_list = st->next;
+		for (i = 0; i < st->nbuckets; i++)
+			for (c = st->clients[i]; c != NULL; c = next) {
+				next = c->next;
+				free(c);
+			}
+		/* Pools still hold loads only if they outlive us: none do. */
+		while ((l = st->loads) != NULL) {
+			st->loads = l->next;
+			free(l);
+		}
+		pthread_mutex_destroy(&st->clients_lock);
+		free(st->clients);
 		free(st->slot);
 		free(st->name);
 		free(st);
@@ -158,38 +239,34 @@ pool_new(const struct route *r, unsigned workers)
 		free(p);
 		return NULL;
 	}
-	p->nbuckets = POOL_CLIENT_BUCKETS;
+	atomic_init(&p->n, 0);
 	if ((p->u = calloc(cap, sizeof(*p->u))) == NULL ||
-	    (p->he = calloc(r->nspecs + 1, sizeof(*p->he))) == NULL ||
-	    (p->clients = calloc(p->nbuckets, sizeof(*p->clients))) == NULL ||
-	    pthread_mutex_init(&p->clients_lock, NULL) != 0) {
-		free(p->u);
-		free(p->he);
-		free(p->clients);
-		free(p);
+	    (p->he = calloc(r->nspecs + 1, sizeof(*p->he))) == NULL) {
+		pool_free(p);
 		return NULL;
 	}
-	for (i = 0; i < r->nup; i++)
-		pool_fill(p, &p->u[i], &r->up[i].addr, r->up[i].spec);
-	atomic_init(&p->n, r->nup);
+	for (i = 0; i < r->nup; i++) {
+		if (pool_fill(p, &p->u[i], &r->up[i].addr, r->up[i].spec) ==
+		    -1) {
+			pool_free(p);
+			return NULL;
+		}
+		/* No worker sees the pool yet; pool_free() needs the count. */
+		atomic_store_explicit(&p->n, i + 1, memory_order_relaxed);
+	}
 	return p;
 }
 
 void
 pool_free(struct pool *p)
 {
-	struct pool_client	*c, *next;
-	size_t			 i;
+	size_t	 i, n;
 
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->nbuckets; i++)
-		for (c = p->clients[i]; c != NULL; c = next) {
-			next = c->next;
-			free(c);
-		}
-	pthread_mutex_destroy(&p->clients_lock);
-	free(p->clients);
+	n = p->u != NULL ? pool_count(p) : 0;
+	for (i = 0; i < n; i++)
+		pool_load_put(p->stats, p->u[i].load);
 	free(p->he);
 	free(p->u);
 	free(p);
@@ -204,13 +281,19 @@ pool_count(const struct pool *p)
 bool
 pool_acquire(struct upstream *u)
 {
-	return util_count_enter(&u->live, u->max_connections);
+	return util_count_enter(&u->load->live, u->max_connections);
 }
 
 void
 pool_release(struct upstream *u)
 {
-	atomic_fetch_sub_explicit(&u->live, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&u->load->live, 1, memory_order_relaxed);
+}
+
+unsigned
+pool_live(const struct upstream *u)
+{
+	return atomic_load_explicit(&u->load->live, memory_order_relaxed);
 }
 
 bool
@@ -372,7 +455,12 @@ pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
 			    POOL_NAME_ROOM);
 			break;
 		}
-		pool_fill(p, &p->u[have], &addrs[j], spec);
+		if (pool_fill(p, &p->u[have], &addrs[j], spec) == -1) {
+			log_error("route=%s msg=\"%s: out of memory for a new "
+			    "address\"", p->route->name,
+			    p->route->specs[spec].host);
+			break;
+		}
 		atomic_store_explicit(&p->n, have + 1, memory_order_release);
 		pool_log(p, &p->u[have], "upstream added",
 		    "new address of %s", p->route->specs[spec].host);
@@ -427,14 +515,80 @@ pool_client_key(const struct addr *a, int *family, uint8_t key[16])
 	}
 }
 
+#define POOL_ROTL(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void
+pool_sipround(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = POOL_ROTL(v[1], 13); v[1] ^= v[0];
+	v[0] = POOL_ROTL(v[0], 32);
+	v[2] += v[3]; v[3] = POOL_ROTL(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = POOL_ROTL(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = POOL_ROTL(v[1], 17); v[1] ^= v[2];
+	v[2] = POOL_ROTL(v[2], 32);
+}
+
+/*
+ * SipHash-2-4 (Aumasson and Bernstein) of a counting key, which is always
+ * three words: the 16 address bytes and the family.  Keyed, so that the
+ * bucket of an address cannot be known, nor chosen, from outside.
+ */
+static uint64_t
+pool_siphash(const uint64_t k[2], const uint64_t m[3])
+{
+	uint64_t	 v[4];
+	unsigned	 i, r;
+
+	v[0] = k[0] ^ 0x736f6d6570736575ULL;
+	v[1] = k[1] ^ 0x646f72616e646f6dULL;
+	v[2] = k[0] ^ 0x6c7967656e657261ULL;
+	v[3] = k[1] ^ 0x7465646279746573ULL;
+	for (i = 0; i < 3; i++) {
+		v[3] ^= m[i];
+		for (r = 0; r < 2; r++)
+			pool_sipround(v);
+		v[0] ^= m[i];
+	}
+	/* The last block: the message length (24) in the top byte. */
+	v[3] ^= (uint64_t)24 << 56;
+	pool_sipround(v);
+	pool_sipround(v);
+	v[0] ^= (uint64_t)24 << 56;
+	v[2] ^= 0xff;
+	for (r = 0; r < 4; r++)
+		pool_sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+static size_t
+pool_client_hash(const struct route_stats *st, int family,
+    const uint8_t key[16])
+{
+	uint64_t	 m[3];
+
+	memcpy(&m[0], key, 8);
+	memcpy(&m[1], key + 8, 8);
+	m[2] = (uint64_t)family;
+	return (size_t)(pool_siphash(st->clients_key, m) % st->nbuckets);
+}
+
+size_t
+pool_client_bucket(const struct route_stats *st, const struct addr *a)
+{
+	uint8_t	 key[16];
+	int	 family;
+
+	pool_client_key(a, &family, key);
+	return pool_client_hash(st, family, key);
+}
+
 static struct pool_client **
-pool_client_find(struct pool *p, int family, const uint8_t key[16])
+pool_client_find(struct route_stats *st, int family, const uint8_t key[16])
 {
 	struct pool_client	**cp;
-	uint64_t		 h = balance_hash(key, 16) ^ (uint64_t)family;
 
-	for (cp = &p->clients[h % p->nbuckets]; *cp != NULL;
-	    cp = &(*cp)->next)
+	for (cp = &st->clients[pool_client_hash(st, family, key)];
+	    *cp != NULL; cp = &(*cp)->next)
 		if ((*cp)->family == family && memcmp((*cp)->key, key, 16) == 0)
 			break;
 	return cp;
@@ -451,8 +605,8 @@ pool_client_enter(struct pool *p, const struct addr *a, unsigned max)
 	if (max == 0)
 		return true;
 	pool_client_key(a, &family, key);
-	pthread_mutex_lock(&p->clients_lock);
-	cp = pool_client_find(p, family, key);
+	pthread_mutex_lock(&p->stats->clients_lock);
+	cp = pool_client_find(p->stats, family, key);
 	if ((c = *cp) == NULL) {
 		/* Out of memory: let the client in rather than guess. */
 		if ((c = calloc(1, sizeof(*c))) != NULL) {
@@ -467,7 +621,7 @@ pool_client_enter(struct pool *p, const struct addr *a, unsigned max)
 		else
 			c->live++;
 	}
-	pthread_mutex_unlock(&p->clients_lock);
+	pthread_mutex_unlock(&p->stats->clients_lock);
 	return ok;
 }
 
@@ -479,11 +633,11 @@ pool_client_leave(struct pool *p, const struct addr *a)
 	int			 family;
 
 	pool_client_key(a, &family, key);
-	pthread_mutex_lock(&p->clients_lock);
-	cp = pool_client_find(p, family, key);
+	pthread_mutex_lock(&p->stats->clients_lock);
+	cp = pool_client_find(p->stats, family, key);
 	if ((c = *cp) != NULL && --c->live == 0) {
 		*cp = c->next;
 		free(c);
 	}
-	pthread_mutex_unlock(&p->clients_lock);
+	pthread_mutex_unlock(&p->stats->clients_lock);
 }

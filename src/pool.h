@@ -29,15 +29,34 @@ struct route_stats_slot {
 	atomic_uint_fast64_t connect_sum_us;
 };
 
+/*
+ * An upstream address's live sessions (connecting included) on one route,
+ * shared by the pool entries for that address of every configuration, so
+ * that after a reload max_connections, leastconn and /metrics still count
+ * the sessions begun before it.  Refcounted by those entries.
+ */
+struct pool_load {
+	struct pool_load *next;
+	struct addr	 addr;
+	unsigned	 refs;		/* under the stats lock */
+	atomic_uint	 live;
+};
+
 struct route_stats {
 	struct route_stats *next;
 	char		*name;
 	/*
 	 * The route's live sessions, all workers and all configurations
 	 * (max_connections): kept here, by route name, so that a reload's
-	 * new pool still counts the sessions that started before it.
+	 * new pool still counts the sessions that started before it.  The
+	 * per-client and per-upstream counts live here for the same reason.
 	 */
 	atomic_uint	 sessions;
+	struct pool_load *loads;	/* under the stats lock */
+	pthread_mutex_t	 clients_lock;	/* accept path only, never per byte */
+	struct pool_client **clients;	/* hash buckets */
+	size_t		 nbuckets;
+	uint64_t	 clients_key[2];	/* random: a peer cannot aim */
 	unsigned	 nslots;	/* one per worker */
 	struct route_stats_slot *slot;
 };
@@ -84,10 +103,10 @@ struct upstream {
 	unsigned	 weight;
 	bool		 backup;
 	unsigned	 max_connections;	/* 0: no limit */
+	struct pool_load *load;		/* sessions using its address */
 
 	atomic_bool	 present;	/* in the last lookup (literals: always) */
 	atomic_bool	 up;
-	atomic_uint	 live;		/* sessions using it, connecting included */
 	atomic_uint	 fails;		/* consecutive failures */
 	atomic_uint	 oks;		/* consecutive check successes */
 	atomic_uint_fast64_t retry_ms;	/* down: a session may try it from then */
@@ -96,9 +115,6 @@ struct upstream {
 	/* "connect failed" lines, limited per kind (session.c) */
 	struct log_limit connect_log[UPSTREAM_LOG_KINDS];
 };
-
-/* max_per_client: live sessions per client address (IPv6 per /64). */
-struct pool_client;
 
 /*
  * Happy Eyeballs' memory, per host name line: the family that won a race
@@ -119,9 +135,6 @@ struct pool {
 	struct upstream	*u;
 	size_t		 cap;
 	atomic_size_t	 n;		/* published entries of u[] */
-	pthread_mutex_t	 clients_lock;	/* accept path only, never per byte */
-	struct pool_client **clients;	/* hash buckets */
-	size_t		 nbuckets;
 	struct pool_he	*he;		/* one per upstream line */
 };
 
@@ -148,9 +161,14 @@ size_t	 pool_count(const struct pool *p);
 /*
  * pool_acquire(u): count a session on ${u} unless it is at its
  * max_connections; false if it is full.  pool_release(u) undoes it.
+ * Counted by route name and address (struct pool_load): sessions of
+ * earlier configurations count too.
  */
 bool	 pool_acquire(struct upstream *u);
 void	 pool_release(struct upstream *u);
+
+/* pool_live(u): sessions on ${u}'s address now, every configuration's. */
+unsigned pool_live(const struct upstream *u);
 
 /*
  * pool_session_enter(p, max): one more session on the route unless it has
@@ -210,9 +228,18 @@ void	 pool_he_won(struct pool *p, size_t spec, int family);
 /*
  * pool_client_enter(p, a, max): one more session from client ${a} unless
  * it already has ${max} (0: no limit, always true).  pool_client_leave(p,
- * a) when it ends.  IPv6 clients are counted by /64.
+ * a) when it ends.  IPv6 clients are counted by /64, and by route name,
+ * so sessions of earlier configurations count too.
  */
 bool	 pool_client_enter(struct pool *p, const struct addr *a, unsigned max);
 void	 pool_client_leave(struct pool *p, const struct addr *a);
+
+/*
+ * pool_client_bucket(st, a): the bucket of ${st}'s client table that
+ * counts ${a}.  The hash is keyed at random per table (SipHash-2-4), so
+ * a peer that chooses its addresses (accept_proxy) cannot aim them all
+ * at one bucket.  For tests.
+ */
+size_t	 pool_client_bucket(const struct route_stats *st, const struct addr *a);
 
 #endif

@@ -609,8 +609,7 @@ session_tier(struct session *s, size_t n, uint64_t now, bool backup,
 
 	for (i = 0; i < n; i++) {
 		rt->cand[i].weight = u[i].weight;
-		rt->cand[i].live = atomic_load_explicit(&u[i].live,
-		    memory_order_relaxed);
+		rt->cand[i].live = pool_live(&u[i]);
 		rt->cand[i].key = u[i].key;
 		rt->skip[i] = s->tried[i] || u[i].backup != backup ||
 		    !atomic_load_explicit(&u[i].present, memory_order_relaxed) ||
