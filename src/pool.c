@@ -30,13 +30,21 @@ static struct route_stats *pool_stats_list;
 static struct pool_load *
 pool_load_get(struct route_stats *st, const struct addr *a)
 {
-	struct pool_load	*l;
+
+	struct pool_load	*l, *idle = NULL;
 
 	pthread_mutex_lock(&pool_stats_lock);
-	for (l = st->loads; l != NULL; l = l->next)
+	for (l = st->loads; l != NULL; l = l->next) {
 		if (addr_equal(&l->addr, a))
 			break;
-	if (l == NULL && (l = calloc(1, sizeof(*l))) != NULL) {
+		if (l->refs == 0 && idle == NULL &&
+		    atomic_load(&l->live) == 0)
+			idle = l;
+	}
+	/* Unused, so workers only ever read its count, which is 0: reuse. */
+	if (l == NULL && (l = idle) != NULL)
+		l->addr = *a;
+	else if (l == NULL && (l = calloc(1, sizeof(*l))) != NULL) {
 		l->addr = *a;
 		atomic_init(&l->live, 0);
 		l->next = st->loads;
@@ -48,21 +56,14 @@ pool_load_get(struct route_stats *st, const struct addr *a)
 	return l;
 }
 
-/* Drop a reference; the last pool entry for the address frees it. */
+/* Drop a reference; the count stays listed (struct pool_load). */
 static void
-pool_load_put(struct route_stats *st, struct pool_load *l)
+pool_load_put(struct pool_load *l)
 {
-	struct pool_load	**lp;
-
 	if (l == NULL)
 		return;
 	pthread_mutex_lock(&pool_stats_lock);
-	if (--l->refs == 0) {
-		for (lp = &st->loads; *lp != l; lp = &(*lp)->next)
-			;
-		*lp = l->next;
-		free(l);
-	}
+	l->refs--;
 	pthread_mutex_unlock(&pool_stats_lock);
 }
 
@@ -77,10 +78,12 @@ pool_fill(struct pool *p, struct upstream *u, const struct addr *a,
 	if ((l = pool_load_get(p->stats, a)) == NULL)
 		return -1;
 	memset(u, 0, sizeof(*u));
-	u->load = l;
+	atomic_init(&u->load, l);
+	atomic_init(&u->gen, 0);
 	u->addr = *a;
 	addr_format(a, u->name, sizeof(u->name));
-	u->key = balance_hash(u->name, strlen(u->name));
+	atomic_init(&u->key, balance_hash(u->name, strlen(u->name)));
+	atomic_init(&u->family, a->ss.ss_family);
 	u->spec = spec;
 	u->weight = us->weight;
 	u->backup = us->backup;
@@ -241,10 +244,14 @@ pool_new(const struct route *r, unsigned workers)
 	}
 	atomic_init(&p->n, 0);
 	if ((p->u = calloc(cap, sizeof(*p->u))) == NULL ||
-	    (p->he = calloc(r->nspecs + 1, sizeof(*p->he))) == NULL) {
+	    (p->he = calloc(r->nspecs + 1, sizeof(*p->he))) == NULL ||
+	    (p->spare = calloc(r->nspecs + 1, sizeof(*p->spare))) == NULL) {
 		pool_free(p);
 		return NULL;
 	}
+	for (i = 0; i < r->nspecs; i++)
+		if (r->specs[i].host != NULL)
+			p->spare[i] = POOL_NAME_ROOM;
 	for (i = 0; i < r->nup; i++) {
 		if (pool_fill(p, &p->u[i], &r->up[i].addr, r->up[i].spec) ==
 		    -1) {
@@ -266,7 +273,8 @@ pool_free(struct pool *p)
 		return;
 	n = p->u != NULL ? pool_count(p) : 0;
 	for (i = 0; i < n; i++)
-		pool_load_put(p->stats, p->u[i].load);
+		pool_load_put(atomic_load(&p->u[i].load));
+	free(p->spare);
 	free(p->he);
 	free(p->u);
 	free(p);
@@ -281,19 +289,40 @@ pool_count(const struct pool *p)
 bool
 pool_acquire(struct upstream *u)
 {
-	return util_count_enter(&u->load->live, u->max_connections);
+	struct pool_load	*l;
+	unsigned		 g, v;
+
+	/* Odd: the control thread is writing the entry (struct upstream). */
+	if ((g = atomic_load_explicit(&u->gen, memory_order_acquire)) & 1)
+		return false;
+	l = atomic_load_explicit(&u->load, memory_order_acquire);
+	v = atomic_load_explicit(&l->live, memory_order_relaxed);
+	do {
+		if (u->max_connections != 0 && v >= u->max_connections)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&l->live, &v, v + 1,
+	    memory_order_seq_cst, memory_order_relaxed));
+	/* Counted first, then checked: pool_reuse() does the reverse. */
+	if (atomic_load_explicit(&u->gen, memory_order_seq_cst) != g) {
+		atomic_fetch_sub_explicit(&l->live, 1, memory_order_release);
+		return false;
+	}
+	return true;
 }
 
 void
 pool_release(struct upstream *u)
 {
-	atomic_fetch_sub_explicit(&u->load->live, 1, memory_order_relaxed);
+	/* Release: pool_reuse() may rewrite what this session read. */
+	atomic_fetch_sub_explicit(&atomic_load_explicit(&u->load,
+	    memory_order_relaxed)->live, 1, memory_order_release);
 }
 
 unsigned
 pool_live(const struct upstream *u)
 {
-	return atomic_load_explicit(&u->load->live, memory_order_relaxed);
+	return atomic_load_explicit(&atomic_load_explicit(&u->load,
+	    memory_order_acquire)->live, memory_order_relaxed);
 }
 
 bool
@@ -419,17 +448,15 @@ pool_check_result(struct pool *p, struct upstream *u, int err)
 		pool_mark_down(p, u, "checks", err);
 }
 
-void
-pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
+/* Mark the addresses of line ${spec} present or absent, as ${addrs} says. */
+static void
+pool_mark_present(struct pool *p, size_t spec, const struct addr *addrs,
     size_t n)
 {
 	size_t		 i, j, have = pool_count(p);
 	struct upstream	*u;
 	bool		 found;
 
-	if (n == 0)
-		return;
-	/* Known addresses of this line: present or gone. */
 	for (i = 0; i < have; i++) {
 		u = &p->u[i];
 		if (u->spec != spec)
@@ -442,29 +469,100 @@ pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
 			    p->route->specs[spec].host, found ?
 			    "has it again" : "no longer has it");
 	}
-	/* New ones: appended, then published with a release store. */
+}
+
+/*
+ * Give entry ${u}, absent, to address ${a}, if no session uses it: the
+ * control thread's half of the protocol in struct upstream.  The counts
+ * and health are the new address's own, from zero.  0, or -1 (in use).
+ */
+static int
+pool_reuse(struct pool *p, struct upstream *u, const struct addr *a)
+{
+	struct pool_load	*old = atomic_load(&u->load), *l;
+
+	atomic_fetch_add(&u->gen, 1);
+	if (atomic_load(&old->live) != 0 ||
+	    (l = pool_load_get(p->stats, a)) == NULL) {
+		atomic_fetch_add_explicit(&u->gen, 1, memory_order_release);
+		return -1;
+	}
+	u->addr = *a;
+	addr_format(a, u->name, sizeof(u->name));
+	atomic_store(&u->key, balance_hash(u->name, strlen(u->name)));
+	atomic_store(&u->family, a->ss.ss_family);
+	atomic_store(&u->load, l);
+	atomic_store(&u->up, true);
+	atomic_store(&u->fails, 0);
+	atomic_store(&u->oks, 0);
+	atomic_store(&u->retry_ms, 0);
+	atomic_store(&u->connects, 0);
+	atomic_store(&u->connect_fails, 0);
+	atomic_store(&u->check_fails, 0);
+	memset(u->connect_log, 0, sizeof(u->connect_log));
+	pool_load_put(old);
+	atomic_fetch_add_explicit(&u->gen, 1, memory_order_release);
+	atomic_store(&u->present, true);
+	return 0;
+}
+
+/*
+ * A new address for line ${spec}: appended while the line has room, else
+ * in the place of one of its addresses gone.  0, or -1 (no place).
+ */
+static int
+pool_add(struct pool *p, size_t spec, const struct addr *a)
+{
+	const char	*host = p->route->specs[spec].host;
+	char		 was[ADDR_STRLEN];
+	size_t		 i, have = pool_count(p);
+	struct upstream	*u;
+
+	if (p->spare[spec] > 0 && have < p->cap) {
+		if (pool_fill(p, &p->u[have], a, spec) == -1)
+			return -1;
+		p->spare[spec]--;
+		/* Filled first, then published: workers read up to ${n}. */
+		atomic_store_explicit(&p->n, have + 1, memory_order_release);
+		pool_log(p, &p->u[have], "upstream added", "new address of %s",
+		    host);
+		return 0;
+	}
+	for (i = 0; i < have; i++) {
+		u = &p->u[i];
+		if (u->spec != spec || atomic_load(&u->present))
+			continue;
+		memcpy(was, u->name, sizeof(was));
+		if (pool_reuse(p, u, a) == 0) {
+			pool_log(p, u, "upstream added", "new address of %s, "
+			    "in the place of %s, gone", host, was);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
+    size_t n)
+{
+	size_t		 i, j, have;
+	bool		 found;
+
+	if (n == 0)
+		return;
+	pool_mark_present(p, spec, addrs, n);
 	for (j = 0; j < n; j++) {
+		have = pool_count(p);
 		for (found = false, i = 0; i < have && !found; i++)
 			found = addr_equal(&p->u[i].addr, &addrs[j]);
-		if (found)
+		if (found || pool_add(p, spec, &addrs[j]) == 0)
 			continue;
-		if (have == p->cap) {
-			log_warn("route=%s msg=\"%s has more addresses than "
-			    "relay46 keeps (%d); ignoring the rest\"",
-			    p->route->name, p->route->specs[spec].host,
-			    POOL_NAME_ROOM);
-			break;
-		}
-		if (pool_fill(p, &p->u[have], &addrs[j], spec) == -1) {
-			log_error("route=%s msg=\"%s: out of memory for a new "
-			    "address\"", p->route->name,
-			    p->route->specs[spec].host);
-			break;
-		}
-		atomic_store_explicit(&p->n, have + 1, memory_order_release);
-		pool_log(p, &p->u[have], "upstream added",
-		    "new address of %s", p->route->specs[spec].host);
-		have++;
+		log_warn("route=%s msg=\"%s has more addresses than relay46 "
+		    "keeps (%d more, and those gone that no session uses); "
+		    "ignoring the rest\"", p->route->name,
+		    p->route->specs[spec].host, POOL_NAME_ROOM);
+		break;
 	}
 }
 

@@ -33,7 +33,10 @@ struct route_stats_slot {
  * An upstream address's live sessions (connecting included) on one route,
  * shared by the pool entries for that address of every configuration, so
  * that after a reload max_connections, leastconn and /metrics still count
- * the sessions begun before it.  Refcounted by those entries.
+ * the sessions begun before it.  Refcounted by those entries; one no
+ * entry refers to stays on the route's list, to serve another address
+ * later, rather than being freed under a worker that may still be
+ * reading its count (freed with the route's stats, at exit).
  */
 struct pool_load {
 	struct pool_load *next;
@@ -84,10 +87,12 @@ void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
  * load counts) and the control thread (checks, lookups) share it without
  * locks.  The array never moves: it is sized once for every literal
  * upstream and POOL_NAME_ROOM addresses per host name, and entries are
- * only appended (by the control thread) and published through ${n}.
+ * appended (by the control thread) and published through ${n}, each name
+ * within its own POOL_NAME_ROOM; past that, a name's new address takes
+ * the entry of one of its addresses gone, once unused (struct upstream).
  */
 
-#define POOL_NAME_ROOM		32	/* addresses kept per host name */
+#define POOL_NAME_ROOM		32	/* addresses added per host name */
 
 /*
  * Kinds of connect failure whose log lines are limited apart: refused,
@@ -95,15 +100,30 @@ void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
  */
 #define UPSTREAM_LOG_KINDS	5
 
+/*
+ * An entry of a host name's line may be given to another address once its
+ * own has left the name and no session uses it (pool_set_name_addrs).
+ * Workers read entries without locks, so:
+ * - addr and name are read only by a session that holds the entry (after
+ *   pool_acquire() succeeded), which keeps it from being reused;
+ * - what balancing reads of every entry (key, family, load) is atomic;
+ * - ${gen} is odd while the control thread rewrites the entry, and
+ *   pool_acquire() takes an entry only if ${gen} was even and unchanged
+ *   around its count, which the control thread checks is 0 after making
+ *   ${gen} odd (both sequentially consistent: one of them sees the other).
+ * spec, weight, backup and max_connections are the line's: never change.
+ */
 struct upstream {
 	struct addr	 addr;
 	char		 name[ADDR_STRLEN];	/* addr, formatted, for logs */
-	uint64_t	 key;		/* balance_hash(name): stable identity */
+	atomic_uint_fast64_t key;	/* balance_hash(name): stable identity */
+	atomic_int	 family;	/* addr's */
 	size_t		 spec;		/* its upstream line: route->specs[spec] */
 	unsigned	 weight;
 	bool		 backup;
 	unsigned	 max_connections;	/* 0: no limit */
-	struct pool_load *load;		/* sessions using its address */
+	_Atomic(struct pool_load *) load;	/* sessions using its address */
+	atomic_uint	 gen;		/* odd: being given another address */
 
 	atomic_bool	 present;	/* in the last lookup (literals: always) */
 	atomic_bool	 up;
@@ -135,6 +155,7 @@ struct pool {
 	struct upstream	*u;
 	size_t		 cap;
 	atomic_size_t	 n;		/* published entries of u[] */
+	size_t		*spare;		/* per line: entries it may still add */
 	struct pool_he	*he;		/* one per upstream line */
 };
 
@@ -209,9 +230,11 @@ void	 pool_check_result(struct pool *p, struct upstream *u, int err);
 /*
  * pool_set_name_addrs(p, spec, addrs, n): the control thread's new lookup
  * result for host name upstream line ${spec}: addresses not yet known are
- * appended (as far as there is room), known ones are marked present, and
- * the rest of that line's are marked absent (live sessions on them go on).
- * Each change is logged.  An empty result is ignored: keep the last good.
+ * added (appended while the line has room, else in the entry of one of
+ * its absent addresses that no session uses), known ones are marked
+ * present, and the rest of that line's are marked absent (live sessions
+ * on them go on).  Each change is logged.  An empty result is ignored:
+ * keep the last good.
  */
 void	 pool_set_name_addrs(struct pool *p, size_t spec,
 	    const struct addr *addrs, size_t n);

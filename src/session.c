@@ -610,11 +610,13 @@ session_tier(struct session *s, size_t n, uint64_t now, bool backup,
 	for (i = 0; i < n; i++) {
 		rt->cand[i].weight = u[i].weight;
 		rt->cand[i].live = pool_live(&u[i]);
-		rt->cand[i].key = u[i].key;
+		rt->cand[i].key = atomic_load_explicit(&u[i].key,
+		    memory_order_relaxed);
 		rt->skip[i] = s->tried[i] || u[i].backup != backup ||
 		    !atomic_load_explicit(&u[i].present, memory_order_relaxed) ||
 		    (!any_health && !session_usable(rt->route, &u[i], now)) ||
-		    (family != 0 && u[i].addr.ss.ss_family != family) ||
+		    (family != 0 && atomic_load_explicit(&u[i].family,
+		    memory_order_relaxed) != family) ||
 		    (spec != -1 && u[i].spec != (size_t)spec);
 		if (!rt->skip[i] && u[i].max_connections != 0 &&
 		    rt->cand[i].live >= u[i].max_connections) {
@@ -778,7 +780,8 @@ session_he_possible(const struct session *s, const struct upstream *u)
 		return false;
 	for (i = 0; i < n; i++)
 		if (pool->u[i].spec == u->spec && !s->tried[i] &&
-		    pool->u[i].addr.ss.ss_family != u->addr.ss.ss_family &&
+		    atomic_load_explicit(&pool->u[i].family,
+		    memory_order_relaxed) != u->addr.ss.ss_family &&
 		    atomic_load(&pool->u[i].present))
 			return true;
 	return false;
@@ -865,9 +868,10 @@ session_connect_next(struct session *s)
 		session_connect_later(s, u, err);
 	else {
 		/* socket() refused the family itself (EAFNOSUPPORT). */
-		pool_release(u);
 		s->last_err = err;
 		session_log_connect(s, u, err);
+		/* Released after its last use: then it may be reused. */
+		pool_release(u);
 		session_connect_next(s);
 	}
 }

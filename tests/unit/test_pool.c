@@ -225,6 +225,79 @@ test_names(void **state)
 	config_unref(c);
 }
 
+/* The present entry of line ${spec}; fails unless there is exactly one. */
+static struct upstream *
+present_of(struct pool *p, size_t spec)
+{
+	struct upstream	*u = NULL;
+	size_t		 i;
+
+	for (i = 0; i < pool_count(p); i++)
+		if (p->u[i].spec == spec && atomic_load(&p->u[i].present)) {
+			assert_null(u);
+			u = &p->u[i];
+		}
+	assert_non_null(u);
+	return u;
+}
+
+/*
+ * A name that moves on and on: each name has its own room, and past it a
+ * new address takes the place of one gone, but never of one a session
+ * still uses, nor another name's.
+ */
+static void
+test_names_reuse(void **state)
+{
+	struct config	*c;
+	struct route	*r;
+	struct pool	*p;
+	struct upstream	*held, *u;
+	struct addr	 v;
+	char		 s[32];
+	size_t		 i;
+
+	(void)state;
+	c = load("[route reuse]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:20\n");
+	r = &c->routes[0];
+	r->specs[0].host = util_strdup("one.test");
+	r->specs[1].host = util_strdup("two.test");
+	pool_free(r->pool);
+	assert_non_null(r->pool = pool_new(r, 1));
+	p = r->pool;
+	for (i = 1; i <= 3 * POOL_NAME_ROOM; i++) {
+		snprintf(s, sizeof(s), "10.1.%zu.%zu:10", i / 256, i % 256);
+		v = A(s);
+		pool_set_name_addrs(p, 0, &v, 1);
+		u = present_of(p, 0);
+		assert_true(addr_equal(&u->addr, &v));
+		assert_string_equal(u->name, s);
+		assert_int_equal(atomic_load(&u->family), AF_INET);
+	}
+	/* One's room is used up; two's is untouched. */
+	assert_int_equal(pool_count(p), 2 + POOL_NAME_ROOM);
+	v = A("10.2.0.1:20");
+	pool_set_name_addrs(p, 1, &v, 1);
+	assert_int_equal(pool_count(p), 3 + POOL_NAME_ROOM);
+	assert_true(addr_equal(&present_of(p, 1)->addr, &v));
+	/* A session holds one's address: its place is not taken under it. */
+	held = present_of(p, 0);
+	assert_true(pool_acquire(held));
+	for (i = 1; i <= 2 * POOL_NAME_ROOM; i++) {
+		snprintf(s, sizeof(s), "10.3.%zu.%zu:10", i / 256, i % 256);
+		v = A(s);
+		pool_set_name_addrs(p, 0, &v, 1);
+		u = present_of(p, 0);
+		assert_ptr_not_equal(u, held);
+		assert_true(addr_equal(&u->addr, &v));
+	}
+	assert_string_equal(held->name, "10.1.0.96:10");
+	assert_int_equal(pool_live(held), 1);
+	pool_release(held);
+	config_unref(c);
+}
+
 /* max_per_client: per address for IPv4, per /64 for IPv6. */
 static void
 test_clients(void **state)
@@ -337,6 +410,7 @@ main(void)
 		cmocka_unit_test(test_passive),
 		cmocka_unit_test(test_active),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names_reuse),
 		cmocka_unit_test(test_clients),
 		cmocka_unit_test(test_counts_survive_reload),
 		cmocka_unit_test(test_client_hash_keyed),
