@@ -104,37 +104,23 @@ worker_route_of(const struct config *cfg, size_t k)
  * Apply a reload: listeners whose socket stays are kept as they are (no
  * accept is missed) and pointed at the new routes; the rest close; new
  * sockets get listeners.  The old configuration stays for its sessions.
+ * Everything that needs memory was made by worker_reload_prepare(), so
+ * this cannot fail but for a new socket's listener (libevent's memory).
  */
 static void
 worker_apply_reload(struct worker *w, struct worker_reload *rl)
 {
-	struct worker_gen	*g;
+	struct worker_gen	*g = rl->gen;
 	struct listener		*l, *next;
-	unsigned char		*kept;
 	size_t			 k;
-	bool			 ok = false;
 
-	if ((kept = calloc(rl->nfds + 1, 1)) == NULL ||
-	    (g = worker_gen_new(rl->cfg)) == NULL) {
-		log_error("msg=\"reload: out of memory in a worker; it keeps "
-		    "the old configuration\"");
-		/* The new sockets are ours to close; the kept ones are not. */
-		for (k = 0; k < rl->nfds; k++) {
-			TAILQ_FOREACH(l, &w->listeners, entry)
-				if (evconnlistener_get_fd(l->lev) == rl->fds[k])
-					break;
-			if (l == NULL)
-				close(rl->fds[k]);
-		}
-		goto out;
-	}
 	for (l = TAILQ_FIRST(&w->listeners); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, entry);
 		for (k = 0; k < rl->nfds; k++)
 			if (evconnlistener_get_fd(l->lev) == rl->fds[k])
 				break;
 		if (k < rl->nfds) {
-			kept[k] = 1;
+			rl->kept[k] = 1;
 			l->rt = &g->rt[worker_route_of(rl->cfg, k)];
 			/* The route's keepalive may have changed. */
 			if (listener_sockopts(rl->fds[k],
@@ -148,50 +134,73 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 		listener_free(l);
 	}
 	for (k = 0; k < rl->nfds; k++) {
-		if (kept[k])
+		/* -1: a socket an earlier reload could not serve. */
+		if (rl->kept[k] || rl->fds[k] == -1)
 			continue;
 		if ((l = listener_new(w, &g->rt[worker_route_of(rl->cfg, k)],
-		    rl->fds[k])) == NULL)
-			log_error("msg=\"reload: cannot serve a new listening "
-			    "socket\"");
-		else
+		    rl->fds[k])) != NULL) {
 			TAILQ_INSERT_TAIL(&w->listeners, l, entry);
+			continue;
+		}
+		/* listener_new() closed it: the caller's record must say so. */
+		rl->record[k] = -1;
+		log_error("route=%s msg=\"reload: out of memory: a worker cannot "
+		    "serve a new listening socket; restart relay46\"",
+		    g->rt[worker_route_of(rl->cfg, k)].route->name);
 	}
 	if (w->gen->nsessions > 0)
 		TAILQ_INSERT_TAIL(&w->old_gens, w->gen, entry);
 	else
 		worker_gen_free(w->gen);
 	w->gen = g;
-	ok = true;
-out:
-	free(kept);
-	config_unref(rl->cfg);
-	free(rl->fds);
-	free(rl);
+	rl->gen = NULL;
+	worker_reload_discard(rl);
 	if (w->reloaded != NULL)
-		w->reloaded(w->drained_arg, ok);
+		w->reloaded(w->drained_arg, true);
 }
 
 static void	worker_post(struct worker *, int);
 
-int
-worker_reload(struct worker *w, struct config *cfg, const int *fds,
+struct worker_reload *
+worker_reload_prepare(struct worker *w, struct config *cfg, int *fds,
     size_t nfds)
 {
 	struct worker_reload	*rl;
 
-	if ((rl = calloc(1, sizeof(*rl))) == NULL ||
-	    (rl->fds = calloc(nfds + 1, sizeof(*fds))) == NULL) {
-		free(rl);
-		return -1;
+	(void)w;
+	if ((rl = calloc(1, sizeof(*rl))) == NULL)
+		return NULL;
+	rl->cfg = config_ref(cfg);
+	rl->nfds = nfds;
+	rl->record = fds;
+	if ((rl->fds = calloc(nfds + 1, sizeof(*fds))) == NULL ||
+	    (rl->kept = calloc(nfds + 1, 1)) == NULL ||
+	    (rl->gen = worker_gen_new(cfg)) == NULL) {
+		worker_reload_discard(rl);
+		return NULL;
 	}
 	memcpy(rl->fds, fds, nfds * sizeof(*fds));
-	rl->nfds = nfds;
-	rl->cfg = config_ref(cfg);
+	return rl;
+}
+
+void
+worker_reload_post(struct worker *w, struct worker_reload *rl)
+{
 	rl = atomic_exchange(&w->reload, rl);
 	assert(rl == NULL);	/* one at a time: the caller waits */
 	worker_post(w, WORKER_MSG_RELOAD);
-	return 0;
+}
+
+void
+worker_reload_discard(struct worker_reload *rl)
+{
+	if (rl == NULL)
+		return;
+	worker_gen_free(rl->gen);
+	config_unref(rl->cfg);
+	free(rl->kept);
+	free(rl->fds);
+	free(rl);
 }
 
 /* The last session is gone after a stop: tell the control thread. */
@@ -540,7 +549,6 @@ worker_session_gone(struct worker *w, struct session *s)
 void
 worker_free(struct worker *w)
 {
-	struct worker_reload *rl;
 	struct session	*s;
 
 	if (w == NULL)
@@ -563,11 +571,7 @@ worker_free(struct worker *w)
 	if (w->reap_ev != NULL)
 		event_free(w->reap_ev);
 	/* A reload handed over but never applied. */
-	if ((rl = atomic_exchange(&w->reload, NULL)) != NULL) {
-		config_unref(rl->cfg);
-		free(rl->fds);
-		free(rl);
-	}
+	worker_reload_discard(atomic_exchange(&w->reload, NULL));
 	worker_gen_free(w->gen);
 	if (w->base != NULL)
 		event_base_free(w->base);
