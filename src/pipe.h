@@ -42,7 +42,7 @@ struct pipe {
 	bool		 reading, writing;	/* events added */
 	bool		 paused;	/* reading stopped by a full buffer */
 	bool		 eof, done;
-	bool		 watched;	/* src_fd is in the worker's error watch */
+	bool		 watched;	/* src_fd is in the worker's watch */
 	pipe_status_fn	*status;
 	void		*arg;
 };

@@ -26,11 +26,10 @@ struct pool_client {
 static pthread_mutex_t	 pool_stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct route_stats *pool_stats_list;
 
-/* The shared count of ${a} on route ${st}, one more reference.  NULL: ENOMEM. */
+/* The shared count of ${a} on route ${st}, one more reference; NULL: ENOMEM. */
 static struct pool_load *
 pool_load_get(struct route_stats *st, const struct addr *a)
 {
-
 	struct pool_load	*l, *idle = NULL;
 
 	pthread_mutex_lock(&pool_stats_lock);

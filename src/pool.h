@@ -116,7 +116,7 @@ void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
 struct upstream {
 	struct addr	 addr;
 	char		 name[ADDR_STRLEN];	/* addr, formatted, for logs */
-	atomic_uint_fast64_t key;	/* balance_hash(name): stable identity */
+	atomic_uint_fast64_t key;	/* balance_hash(name): identity */
 	atomic_int	 family;	/* addr's */
 	size_t		 spec;		/* its upstream line: route->specs[spec] */
 	unsigned	 weight;

@@ -144,8 +144,8 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 		}
 		/* listener_new() closed it: the caller's record must say so. */
 		rl->record[k] = -1;
-		log_error("route=%s msg=\"reload: out of memory: a worker cannot "
-		    "serve a new listening socket; restart relay46\"",
+		log_error("route=%s msg=\"reload: out of memory: a worker "
+		    "cannot serve a new listening socket; restart relay46\"",
 		    g->rt[worker_route_of(rl->cfg, k)].route->name);
 	}
 	if (w->gen->nsessions > 0)
@@ -321,9 +321,10 @@ worker_close_fd(struct worker *w, int fd)
 }
 
 /*
- * Once per loop at most, the ended sources that have an error or hang-up.
- * One event per epoll_wait(): handling one may end a session, which takes
- * its other socket out of the set before a second event could name it.
+ * Ended sources with an error or hang-up, up to 64 per loop iteration
+ * (the rest keep the set readable for the next).  One event per
+ * epoll_wait(): handling one may end a session, which takes its other
+ * socket out of the set before a second event could name it.
  */
 static void
 worker_watch_cb(evutil_socket_t fd, short what, void *arg)
@@ -338,8 +339,9 @@ worker_watch_cb(evutil_socket_t fd, short what, void *arg)
 		if (epoll_wait(fd, &ev, 1, 0) != 1)
 			break;
 		p = ev.data.ptr;
+		/* No error: the socket is only shut both ways. */
 		if (!pipe_src_hangup(p))
-			worker_watch_stop(w, p);	/* no error: both ways shut */
+			worker_watch_stop(w, p);
 	}
 }
 

@@ -50,7 +50,7 @@ struct worker_reload {
 	size_t		 nfds;
 	struct worker_gen *gen;		/* ${cfg} as the worker will run it */
 	unsigned char	*kept;		/* scratch: per fd, a listener stays */
-	int		*record;	/* the caller's copy of fds (see below) */
+	int		*record;	/* the caller's fds (see below) */
 };
 
 /* Counters: written by the worker only, read by anyone (relaxed atomics). */

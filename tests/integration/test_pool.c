@@ -902,7 +902,7 @@ test_resolve_rotate(void **state)
 		snprintf(text, sizeof(text), "127.0.1.%d backend.test\n", i);
 		h_replace_file(hosts, text);
 		snprintf(hp, sizeof(hp), "127.0.1.%d:%d", i, port);
-		/* Seen: the one address, either appended or in a place reused. */
+		/* Taken: appended, or in the place of one gone. */
 		if (!h_relay_log_wait(r, state_needle(needle, sizeof(needle),
 		    hp, "added"), H_IO_MS)) {
 			h_relay_dump(r);
