@@ -94,7 +94,7 @@ control_fill_upstream(struct metrics_upstream *mu, const struct route *r,
 	mu->present = atomic_load(&u->present);
 	mu->backup = u->backup;
 	mu->weight = u->weight;
-	mu->live = atomic_load(&u->live);
+	mu->live = pool_live(u);
 	mu->connects = atomic_load(&u->connects);
 	mu->connect_fails = atomic_load(&u->connect_fails);
 	mu->check_fails = atomic_load(&u->check_fails);
@@ -426,6 +426,25 @@ control_reload_load(struct control *c)
 }
 
 /*
+ * Undo control_reload_bind() for the first ${k} listens of ${nfds}: close
+ * what the reload opened; the kept sockets are the workers'.
+ */
+static void
+control_reload_unbind(struct control *c, int *nfds, size_t nper, size_t k)
+{
+	size_t		 i, k2;
+	unsigned	 w;
+
+	for (i = 0; i < k; i++) {
+		for (k2 = 0; k2 < c->per && nfds[i] != c->lfds[k2]; k2++)
+			;
+		if (k2 == c->per)
+			for (w = 0; w < c->nw; w++)
+				close(nfds[w * nper + i]);
+	}
+}
+
+/*
  * Fill ${nfds} (worker by worker, ${nper} each) with ${n}'s listening
  * sockets: the running ones for addresses that stay, new ones for the
  * rest.  All or nothing: on a failure, close what this opened and return
@@ -468,24 +487,30 @@ control_reload_bind(struct control *c, const struct config *n, int *nfds,
 	}
 	return 0;
 undo:
-	/* Close what this reload opened; the kept sockets are the workers'. */
-	for (i = 0; i < k; i++) {
-		for (k2 = 0; k2 < c->per && nfds[i] != c->lfds[k2]; k2++)
-			;
-		if (k2 == c->per)
-			for (w = 0; w < nw; w++)
-				close(nfds[w * nper + i]);
-	}
+	control_reload_unbind(c, nfds, nper, k);
 	return -1;
 }
 
-/* Hand ${n} and its sockets ${nfds} over: from now on it is the config. */
-static void
+/*
+ * Hand ${n} and its sockets ${nfds} over: from now on it is the config.
+ * All or nothing: every worker's part is prepared before any is handed
+ * over, so running out of memory here changes nothing (-1).
+ */
+static int
 control_reload_apply(struct control *c, struct config *n, int *nfds,
     size_t nper)
 {
+	struct worker_reload *rl[CONFIG_WORKERS_MAX];
 	size_t		 i, j;
 	unsigned	 w;
+
+	for (w = 0; w < c->nw; w++)
+		if ((rl[w] = worker_reload_prepare(c->w[w], n, nfds + w * nper,
+		    nper)) == NULL) {
+			while (w > 0)
+				worker_reload_discard(rl[--w]);
+			return -1;
+		}
 
 	/* Health and counters carry over for routes that keep their name. */
 	for (i = 0; i < n->nroutes; i++)
@@ -501,12 +526,8 @@ control_reload_apply(struct control *c, struct config *n, int *nfds,
 	atomic_store(&c->reload_acks, 0);
 	atomic_store(&c->reload_fails, 0);
 	for (w = 0; w < c->nw; w++)
-		if (worker_reload(c->w[w], n, nfds + w * nper, nper) == -1) {
-			/* Nothing to wait for from this one. */
-			log_error("msg=\"reload: out of memory handing over "
-			    "to a worker\"");
-			control_reloaded(c, false);
-		}
+		worker_reload_post(c->w[w], rl[w]);
+	/* The workers write -1 where a new socket could not be served. */
 	free(c->lfds);
 	c->lfds = nfds;
 	c->per = nper;
@@ -519,6 +540,7 @@ control_reload_apply(struct control *c, struct config *n, int *nfds,
 	}
 	config_unref(c->cfg);
 	c->cfg = n;
+	return 0;
 }
 
 /*
@@ -569,7 +591,12 @@ control_reload(struct control *c)
 		control_reload_refused(c, why);
 		return;
 	}
-	control_reload_apply(c, n, nfds, nper);
+	if (control_reload_apply(c, n, nfds, nper) == -1) {
+		control_reload_unbind(c, nfds, nper, nper);
+		free(nfds);
+		config_unref(n);
+		control_reload_refused(c, "out of memory");
+	}
 }
 
 static void

@@ -83,6 +83,42 @@ pipe_src_error(const struct pipe *p)
 	return util_sock_error(p->src_fd);
 }
 
+bool
+pipe_src_hangup(struct pipe *p)
+{
+	int	 err;
+
+	if ((err = util_sock_error(p->src_fd)) == 0)
+		return false;
+	/*
+	 * A reset that follows the peer's FIN finds the socket in CLOSE_WAIT,
+	 * for which Linux records EPIPE: it is the peer's reset all the same.
+	 */
+	if (err == EPIPE)
+		err = ECONNRESET;
+	p->status(p->arg, p, PIPE_READ_ERROR, err);
+	return true;
+}
+
+/*
+ * Pass the source's FIN on: 0, or the errno.  ENOTCONN means that the
+ * destination is gone and this is the first call to find out; its
+ * pending error says why (a reset, as a rule), and that is what the owner
+ * needs to end the session with the right reason.
+ */
+static int
+pipe_shut_dst(struct pipe *p)
+{
+	int	 e, soerr;
+
+	if (shutdown(p->dst_fd, SHUT_WR) == 0)
+		return 0;
+	if ((e = errno) == ENOTCONN && (soerr = util_sock_error(p->dst_fd)) !=
+	    0)
+		e = soerr;
+	return e;
+}
+
 /*
  * Write what we can.  Returns 0, or -1 after a status call (which may
  * have freed ${p}: the caller must not touch it then).
@@ -117,8 +153,8 @@ pipe_flush(struct pipe *p)
 	}
 	if (len == 0 && p->eof && !p->done) {
 		p->done = true;
-		if (shutdown(p->dst_fd, SHUT_WR) == -1) {
-			p->status(p->arg, p, PIPE_WRITE_ERROR, errno);
+		if ((e = pipe_shut_dst(p)) != 0) {
+			p->status(p->arg, p, PIPE_WRITE_ERROR, e);
 			return -1;
 		}
 		p->status(p->arg, p, PIPE_DONE, 0);

@@ -43,6 +43,7 @@ struct pipe {
 	bool		 reading, writing;	/* events added */
 	bool		 paused;	/* reading stopped by a full buffer */
 	bool		 eof, done;
+	bool		 watched;	/* src_fd is in the worker's watch */
 	pipe_status_fn	*status;
 	void		*arg;
 };
@@ -72,6 +73,16 @@ int	 pipe_set_dst(struct pipe *p, int fd);
  * read event is registered); the owner asks this now and then instead.
  */
 int	 pipe_src_error(const struct pipe *p);
+
+/*
+ * pipe_src_hangup(p): the worker's error watch saw the source hang up or
+ * fail after it had ended (EOF), when no read event of ours is there to
+ * notice.  With an error pending, it is passed on as PIPE_READ_ERROR
+ * (which may free ${p}) and true is returned.  False: no error, only both
+ * directions of the socket shut, which is no news; the caller stops
+ * watching.
+ */
+bool	 pipe_src_hangup(struct pipe *p);
 
 /* pipe_free(p): release events and buffer (not the descriptors). */
 void	 pipe_free(struct pipe *p);

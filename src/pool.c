@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "balance.h"
 #include "config.h"
@@ -23,33 +24,110 @@ struct pool_client {
 	unsigned	 live;
 };
 
+static pthread_mutex_t	 pool_stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct route_stats *pool_stats_list;
+
+/* The shared count of ${a} on route ${st}, one more reference; NULL: ENOMEM. */
+static struct pool_load *
+pool_load_get(struct route_stats *st, const struct addr *a)
+{
+	struct pool_load	*l, *idle = NULL;
+
+	pthread_mutex_lock(&pool_stats_lock);
+	for (l = st->loads; l != NULL; l = l->next) {
+		if (addr_equal(&l->addr, a))
+			break;
+		if (l->refs == 0 && idle == NULL &&
+		    atomic_load(&l->live) == 0)
+			idle = l;
+	}
+	/* Unused, so workers only ever read its count, which is 0: reuse. */
+	if (l == NULL && (l = idle) != NULL)
+		l->addr = *a;
+	else if (l == NULL && (l = calloc(1, sizeof(*l))) != NULL) {
+		l->addr = *a;
+		atomic_init(&l->live, 0);
+		l->next = st->loads;
+		st->loads = l;
+	}
+	if (l != NULL)
+		l->refs++;
+	pthread_mutex_unlock(&pool_stats_lock);
+	return l;
+}
+
+/* Drop a reference; the count stays listed (struct pool_load). */
 static void
+pool_load_put(struct pool_load *l)
+{
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&pool_stats_lock);
+	l->refs--;
+	pthread_mutex_unlock(&pool_stats_lock);
+}
+
+/* Entry ${u} of ${p} for address ${a} of line ${spec}.  -1: out of memory. */
+static int
 pool_fill(struct pool *p, struct upstream *u, const struct addr *a,
     size_t spec)
 {
 	const struct upstream_spec *us = &p->route->specs[spec];
+	struct pool_load	*l;
 
+	if ((l = pool_load_get(p->stats, a)) == NULL)
+		return -1;
 	memset(u, 0, sizeof(*u));
+	atomic_init(&u->load, l);
+	atomic_init(&u->gen, 0);
 	u->addr = *a;
 	addr_format(a, u->name, sizeof(u->name));
-	u->key = balance_hash(u->name, strlen(u->name));
+	atomic_init(&u->key, balance_hash(u->name, strlen(u->name)));
+	atomic_init(&u->family, a->ss.ss_family);
 	u->spec = spec;
 	u->weight = us->weight;
 	u->backup = us->backup;
 	u->max_connections = us->max_connections;
 	atomic_init(&u->present, true);
 	atomic_init(&u->up, true);
-	atomic_init(&u->live, 0);
 	atomic_init(&u->fails, 0);
 	atomic_init(&u->oks, 0);
 	atomic_init(&u->retry_ms, 0);
 	atomic_init(&u->connects, 0);
 	atomic_init(&u->connect_fails, 0);
 	atomic_init(&u->check_fails, 0);
+	return 0;
 }
 
-static pthread_mutex_t	 pool_stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct route_stats *pool_stats_list;
+/* A new route's counters and client table; NULL on out of memory. */
+static struct route_stats *
+pool_stats_new(const char *name, unsigned nslots)
+{
+	struct route_stats	*st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	st->nslots = nslots;
+	st->nbuckets = POOL_CLIENT_BUCKETS;
+	if ((st->name = util_strdup(name)) == NULL ||
+	    (st->slot = aligned_alloc(64, nslots * sizeof(*st->slot))) ==
+	    NULL || (st->clients = calloc(st->nbuckets,
+	    sizeof(*st->clients))) == NULL ||
+	    pthread_mutex_init(&st->clients_lock, NULL) != 0) {
+		free(st->clients);
+		free(st->slot);
+		free(st->name);
+		free(st);
+		return NULL;
+	}
+	memset(st->slot, 0, nslots * sizeof(*st->slot));
+	/* Unguessable without the key; a fallback still differs per table. */
+	if (getentropy(st->clients_key, sizeof(st->clients_key)) == -1) {
+		st->clients_key[0] = util_now_us() ^ (uint64_t)getpid() << 32;
+		st->clients_key[1] = (uint64_t)(uintptr_t)st;
+	}
+	return st;
+}
 
 struct route_stats *
 pool_stats(const char *name, unsigned nslots)
@@ -62,19 +140,9 @@ pool_stats(const char *name, unsigned nslots)
 	for (st = pool_stats_list; st != NULL; st = st->next)
 		if (strcmp(st->name, name) == 0)
 			break;
-	if (st == NULL && (st = calloc(1, sizeof(*st))) != NULL) {
-		st->nslots = nslots;
-		if ((st->name = util_strdup(name)) == NULL ||
-		    (st->slot = aligned_alloc(64, nslots *
-		    sizeof(*st->slot))) == NULL) {
-			free(st->name);
-			free(st);
-			st = NULL;
-		} else {
-			memset(st->slot, 0, nslots * sizeof(*st->slot));
-			st->next = pool_stats_list;
-			pool_stats_list = st;
-		}
+	if (st == NULL && (st = pool_stats_new(name, nslots)) != NULL) {
+		st->next = pool_stats_list;
+		pool_stats_list = st;
 	}
 	pthread_mutex_unlock(&pool_stats_lock);
 	return st;
@@ -90,10 +158,25 @@ void
 pool_stats_free_all(void)
 {
 	struct route_stats	*st;
+	struct pool_client	*c, *next;
+	struct pool_load	*l;
+	size_t			 i;
 
 	pthread_mutex_lock(&pool_stats_lock);
 	while ((st = pool_stats_list) != NULL) {
 		pool_stats_list = st->next;
+		for (i = 0; i < st->nbuckets; i++)
+			for (c = st->clients[i]; c != NULL; c = next) {
+				next = c->next;
+				free(c);
+			}
+		/* Pools still hold loads only if they outlive us: none do. */
+		while ((l = st->loads) != NULL) {
+			st->loads = l->next;
+			free(l);
+		}
+		pthread_mutex_destroy(&st->clients_lock);
+		free(st->clients);
 		free(st->slot);
 		free(st->name);
 		free(st);
@@ -172,38 +255,39 @@ pool_new(const struct route *r, unsigned workers)
 		free(p);
 		return NULL;
 	}
-	p->nbuckets = POOL_CLIENT_BUCKETS;
+	atomic_init(&p->n, 0);
 	if ((p->u = calloc(cap, sizeof(*p->u))) == NULL ||
 	    (p->he = calloc(r->nspecs + 1, sizeof(*p->he))) == NULL ||
-	    (p->clients = calloc(p->nbuckets, sizeof(*p->clients))) == NULL ||
-	    pthread_mutex_init(&p->clients_lock, NULL) != 0) {
-		free(p->u);
-		free(p->he);
-		free(p->clients);
-		free(p);
+	    (p->spare = calloc(r->nspecs + 1, sizeof(*p->spare))) == NULL) {
+		pool_free(p);
 		return NULL;
 	}
-	for (i = 0; i < r->nup; i++)
-		pool_fill(p, &p->u[i], &r->up[i].addr, r->up[i].spec);
-	atomic_init(&p->n, r->nup);
+	for (i = 0; i < r->nspecs; i++)
+		if (r->specs[i].host != NULL)
+			p->spare[i] = POOL_NAME_ROOM;
+	for (i = 0; i < r->nup; i++) {
+		if (pool_fill(p, &p->u[i], &r->up[i].addr, r->up[i].spec) ==
+		    -1) {
+			pool_free(p);
+			return NULL;
+		}
+		/* No worker sees the pool yet; pool_free() needs the count. */
+		atomic_store_explicit(&p->n, i + 1, memory_order_relaxed);
+	}
 	return p;
 }
 
 void
 pool_free(struct pool *p)
 {
-	struct pool_client	*c, *next;
-	size_t			 i;
+	size_t	 i, n;
 
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->nbuckets; i++)
-		for (c = p->clients[i]; c != NULL; c = next) {
-			next = c->next;
-			free(c);
-		}
-	pthread_mutex_destroy(&p->clients_lock);
-	free(p->clients);
+	n = p->u != NULL ? pool_count(p) : 0;
+	for (i = 0; i < n; i++)
+		pool_load_put(atomic_load(&p->u[i].load));
+	free(p->spare);
 	free(p->he);
 	free(p->u);
 	free(p);
@@ -218,13 +302,40 @@ pool_count(const struct pool *p)
 bool
 pool_acquire(struct upstream *u)
 {
-	return util_count_enter(&u->live, u->max_connections);
+	struct pool_load	*l;
+	unsigned		 g, v;
+
+	/* Odd: the control thread is writing the entry (struct upstream). */
+	if ((g = atomic_load_explicit(&u->gen, memory_order_acquire)) & 1)
+		return false;
+	l = atomic_load_explicit(&u->load, memory_order_acquire);
+	v = atomic_load_explicit(&l->live, memory_order_relaxed);
+	do {
+		if (u->max_connections != 0 && v >= u->max_connections)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&l->live, &v, v + 1,
+	    memory_order_seq_cst, memory_order_relaxed));
+	/* Counted first, then checked: pool_reuse() does the reverse. */
+	if (atomic_load_explicit(&u->gen, memory_order_seq_cst) != g) {
+		atomic_fetch_sub_explicit(&l->live, 1, memory_order_release);
+		return false;
+	}
+	return true;
 }
 
 void
 pool_release(struct upstream *u)
 {
-	atomic_fetch_sub_explicit(&u->live, 1, memory_order_relaxed);
+	/* Release: pool_reuse() may rewrite what this session read. */
+	atomic_fetch_sub_explicit(&atomic_load_explicit(&u->load,
+	    memory_order_relaxed)->live, 1, memory_order_release);
+}
+
+unsigned
+pool_live(const struct upstream *u)
+{
+	return atomic_load_explicit(&atomic_load_explicit(&u->load,
+	    memory_order_acquire)->live, memory_order_relaxed);
 }
 
 bool
@@ -350,17 +461,15 @@ pool_check_result(struct pool *p, struct upstream *u, int err)
 		pool_mark_down(p, u, "checks", err);
 }
 
-void
-pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
+/* Mark the addresses of line ${spec} present or absent, as ${addrs} says. */
+static void
+pool_mark_present(struct pool *p, size_t spec, const struct addr *addrs,
     size_t n)
 {
 	size_t		 i, j, have = pool_count(p);
 	struct upstream	*u;
 	bool		 found;
 
-	if (n == 0)
-		return;
-	/* Known addresses of this line: present or gone. */
 	for (i = 0; i < have; i++) {
 		u = &p->u[i];
 		if (u->spec != spec)
@@ -373,24 +482,100 @@ pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
 			    p->route->specs[spec].host, found ?
 			    "has it again" : "no longer has it");
 	}
-	/* New ones: appended, then published with a release store. */
+}
+
+/*
+ * Give entry ${u}, absent, to address ${a}, if no session uses it: the
+ * control thread's half of the protocol in struct upstream.  The counts
+ * and health are the new address's own, from zero.  0, or -1 (in use).
+ */
+static int
+pool_reuse(struct pool *p, struct upstream *u, const struct addr *a)
+{
+	struct pool_load	*old = atomic_load(&u->load), *l;
+
+	atomic_fetch_add(&u->gen, 1);
+	if (atomic_load(&old->live) != 0 ||
+	    (l = pool_load_get(p->stats, a)) == NULL) {
+		atomic_fetch_add_explicit(&u->gen, 1, memory_order_release);
+		return -1;
+	}
+	u->addr = *a;
+	addr_format(a, u->name, sizeof(u->name));
+	atomic_store(&u->key, balance_hash(u->name, strlen(u->name)));
+	atomic_store(&u->family, a->ss.ss_family);
+	atomic_store(&u->load, l);
+	atomic_store(&u->up, true);
+	atomic_store(&u->fails, 0);
+	atomic_store(&u->oks, 0);
+	atomic_store(&u->retry_ms, 0);
+	atomic_store(&u->connects, 0);
+	atomic_store(&u->connect_fails, 0);
+	atomic_store(&u->check_fails, 0);
+	memset(u->connect_log, 0, sizeof(u->connect_log));
+	pool_load_put(old);
+	atomic_fetch_add_explicit(&u->gen, 1, memory_order_release);
+	atomic_store(&u->present, true);
+	return 0;
+}
+
+/*
+ * A new address for line ${spec}: appended while the line has room, else
+ * in the place of one of its addresses gone.  0, or -1 (no place).
+ */
+static int
+pool_add(struct pool *p, size_t spec, const struct addr *a)
+{
+	const char	*host = p->route->specs[spec].host;
+	char		 was[ADDR_STRLEN];
+	size_t		 i, have = pool_count(p);
+	struct upstream	*u;
+
+	if (p->spare[spec] > 0 && have < p->cap) {
+		if (pool_fill(p, &p->u[have], a, spec) == -1)
+			return -1;
+		p->spare[spec]--;
+		/* Filled first, then published: workers read up to ${n}. */
+		atomic_store_explicit(&p->n, have + 1, memory_order_release);
+		pool_log(p, &p->u[have], "upstream added", "new address of %s",
+		    host);
+		return 0;
+	}
+	for (i = 0; i < have; i++) {
+		u = &p->u[i];
+		if (u->spec != spec || atomic_load(&u->present))
+			continue;
+		memcpy(was, u->name, sizeof(was));
+		if (pool_reuse(p, u, a) == 0) {
+			pool_log(p, u, "upstream added", "new address of %s, "
+			    "in the place of %s, gone", host, was);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
+    size_t n)
+{
+	size_t		 i, j, have;
+	bool		 found;
+
+	if (n == 0)
+		return;
+	pool_mark_present(p, spec, addrs, n);
 	for (j = 0; j < n; j++) {
+		have = pool_count(p);
 		for (found = false, i = 0; i < have && !found; i++)
 			found = addr_equal(&p->u[i].addr, &addrs[j]);
-		if (found)
+		if (found || pool_add(p, spec, &addrs[j]) == 0)
 			continue;
-		if (have == p->cap) {
-			log_warn("route=%s msg=\"%s has more addresses than "
-			    "relay46 keeps (%d); ignoring the rest\"",
-			    p->route->name, p->route->specs[spec].host,
-			    POOL_NAME_ROOM);
-			break;
-		}
-		pool_fill(p, &p->u[have], &addrs[j], spec);
-		atomic_store_explicit(&p->n, have + 1, memory_order_release);
-		pool_log(p, &p->u[have], "upstream added",
-		    "new address of %s", p->route->specs[spec].host);
-		have++;
+		log_warn("route=%s msg=\"%s has more addresses than relay46 "
+		    "keeps (%d more, and those gone that no session uses); "
+		    "ignoring the rest\"", p->route->name,
+		    p->route->specs[spec].host, POOL_NAME_ROOM);
+		break;
 	}
 }
 
@@ -441,14 +626,80 @@ pool_client_key(const struct addr *a, int *family, uint8_t key[16])
 	}
 }
 
+#define POOL_ROTL(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void
+pool_sipround(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = POOL_ROTL(v[1], 13); v[1] ^= v[0];
+	v[0] = POOL_ROTL(v[0], 32);
+	v[2] += v[3]; v[3] = POOL_ROTL(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = POOL_ROTL(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = POOL_ROTL(v[1], 17); v[1] ^= v[2];
+	v[2] = POOL_ROTL(v[2], 32);
+}
+
+/*
+ * SipHash-2-4 (Aumasson and Bernstein) of a counting key, which is always
+ * three words: the 16 address bytes and the family.  Keyed, so that the
+ * bucket of an address cannot be known, nor chosen, from outside.
+ */
+static uint64_t
+pool_siphash(const uint64_t k[2], const uint64_t m[3])
+{
+	uint64_t	 v[4];
+	unsigned	 i, r;
+
+	v[0] = k[0] ^ 0x736f6d6570736575ULL;
+	v[1] = k[1] ^ 0x646f72616e646f6dULL;
+	v[2] = k[0] ^ 0x6c7967656e657261ULL;
+	v[3] = k[1] ^ 0x7465646279746573ULL;
+	for (i = 0; i < 3; i++) {
+		v[3] ^= m[i];
+		for (r = 0; r < 2; r++)
+			pool_sipround(v);
+		v[0] ^= m[i];
+	}
+	/* The last block: the message length (24) in the top byte. */
+	v[3] ^= (uint64_t)24 << 56;
+	pool_sipround(v);
+	pool_sipround(v);
+	v[0] ^= (uint64_t)24 << 56;
+	v[2] ^= 0xff;
+	for (r = 0; r < 4; r++)
+		pool_sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+static size_t
+pool_client_hash(const struct route_stats *st, int family,
+    const uint8_t key[16])
+{
+	uint64_t	 m[3];
+
+	memcpy(&m[0], key, 8);
+	memcpy(&m[1], key + 8, 8);
+	m[2] = (uint64_t)family;
+	return (size_t)(pool_siphash(st->clients_key, m) % st->nbuckets);
+}
+
+size_t
+pool_client_bucket(const struct route_stats *st, const struct addr *a)
+{
+	uint8_t	 key[16];
+	int	 family;
+
+	pool_client_key(a, &family, key);
+	return pool_client_hash(st, family, key);
+}
+
 static struct pool_client **
-pool_client_find(struct pool *p, int family, const uint8_t key[16])
+pool_client_find(struct route_stats *st, int family, const uint8_t key[16])
 {
 	struct pool_client	**cp;
-	uint64_t		 h = balance_hash(key, 16) ^ (uint64_t)family;
 
-	for (cp = &p->clients[h % p->nbuckets]; *cp != NULL;
-	    cp = &(*cp)->next)
+	for (cp = &st->clients[pool_client_hash(st, family, key)];
+	    *cp != NULL; cp = &(*cp)->next)
 		if ((*cp)->family == family && memcmp((*cp)->key, key, 16) == 0)
 			break;
 	return cp;
@@ -465,8 +716,8 @@ pool_client_enter(struct pool *p, const struct addr *a, unsigned max)
 	if (max == 0)
 		return true;
 	pool_client_key(a, &family, key);
-	pthread_mutex_lock(&p->clients_lock);
-	cp = pool_client_find(p, family, key);
+	pthread_mutex_lock(&p->stats->clients_lock);
+	cp = pool_client_find(p->stats, family, key);
 	if ((c = *cp) == NULL) {
 		/* Out of memory: let the client in rather than guess. */
 		if ((c = calloc(1, sizeof(*c))) != NULL) {
@@ -481,7 +732,7 @@ pool_client_enter(struct pool *p, const struct addr *a, unsigned max)
 		else
 			c->live++;
 	}
-	pthread_mutex_unlock(&p->clients_lock);
+	pthread_mutex_unlock(&p->stats->clients_lock);
 	return ok;
 }
 
@@ -493,11 +744,11 @@ pool_client_leave(struct pool *p, const struct addr *a)
 	int			 family;
 
 	pool_client_key(a, &family, key);
-	pthread_mutex_lock(&p->clients_lock);
-	cp = pool_client_find(p, family, key);
+	pthread_mutex_lock(&p->stats->clients_lock);
+	cp = pool_client_find(p->stats, family, key);
 	if ((c = *cp) != NULL && --c->live == 0) {
 		*cp = c->next;
 		free(c);
 	}
-	pthread_mutex_unlock(&p->clients_lock);
+	pthread_mutex_unlock(&p->stats->clients_lock);
 }

@@ -30,15 +30,37 @@ struct route_stats_slot {
 	atomic_uint_fast64_t connect_sum_us;
 };
 
+/*
+ * An upstream address's live sessions (connecting included) on one route,
+ * shared by the pool entries for that address of every configuration, so
+ * that after a reload max_connections, leastconn and /metrics still count
+ * the sessions begun before it.  Refcounted by those entries; one no
+ * entry refers to stays on the route's list, to serve another address
+ * later, rather than being freed under a worker that may still be
+ * reading its count (freed with the route's stats, at exit).
+ */
+struct pool_load {
+	struct pool_load *next;
+	struct addr	 addr;
+	unsigned	 refs;		/* under the stats lock */
+	atomic_uint	 live;
+};
+
 struct route_stats {
 	struct route_stats *next;
 	char		*name;
 	/*
 	 * The route's live sessions, all workers and all configurations
 	 * (max_connections): kept here, by route name, so that a reload's
-	 * new pool still counts the sessions that started before it.
+	 * new pool still counts the sessions that started before it.  The
+	 * per-client and per-upstream counts live here for the same reason.
 	 */
 	atomic_uint	 sessions;
+	struct pool_load *loads;	/* under the stats lock */
+	pthread_mutex_t	 clients_lock;	/* accept path only, never per byte */
+	struct pool_client **clients;	/* hash buckets */
+	size_t		 nbuckets;
+	uint64_t	 clients_key[2];	/* random: a peer cannot aim */
 	unsigned	 nslots;	/* one per worker */
 	struct route_stats_slot *slot;
 };
@@ -69,10 +91,12 @@ void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
  * load counts) and the control thread (checks, lookups) share it without
  * locks.  The array never moves: it is sized once for every literal
  * upstream and POOL_NAME_ROOM addresses per host name, and entries are
- * only appended (by the control thread) and published through ${n}.
+ * appended (by the control thread) and published through ${n}, each name
+ * within its own POOL_NAME_ROOM; past that, a name's new address takes
+ * the entry of one of its addresses gone, once unused (struct upstream).
  */
 
-#define POOL_NAME_ROOM		32	/* addresses kept per host name */
+#define POOL_NAME_ROOM		32	/* addresses added per host name */
 
 /*
  * Kinds of connect failure whose log lines are limited apart: refused,
@@ -80,18 +104,33 @@ void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
  */
 #define UPSTREAM_LOG_KINDS	5
 
+/*
+ * An entry of a host name's line may be given to another address once its
+ * own has left the name and no session uses it (pool_set_name_addrs).
+ * Workers read entries without locks, so:
+ * - addr and name are read only by a session that holds the entry (after
+ *   pool_acquire() succeeded), which keeps it from being reused;
+ * - what balancing reads of every entry (key, family, load) is atomic;
+ * - ${gen} is odd while the control thread rewrites the entry, and
+ *   pool_acquire() takes an entry only if ${gen} was even and unchanged
+ *   around its count, which the control thread checks is 0 after making
+ *   ${gen} odd (both sequentially consistent: one of them sees the other).
+ * spec, weight, backup and max_connections are the line's: never change.
+ */
 struct upstream {
 	struct addr	 addr;
 	char		 name[ADDR_STRLEN];	/* addr, formatted, for logs */
-	uint64_t	 key;		/* balance_hash(name): stable identity */
+	atomic_uint_fast64_t key;	/* balance_hash(name): identity */
+	atomic_int	 family;	/* addr's */
 	size_t		 spec;		/* its upstream line: route->specs[spec] */
 	unsigned	 weight;
 	bool		 backup;
 	unsigned	 max_connections;	/* 0: no limit */
+	_Atomic(struct pool_load *) load;	/* sessions using its address */
+	atomic_uint	 gen;		/* odd: being given another address */
 
 	atomic_bool	 present;	/* in the last lookup (literals: always) */
 	atomic_bool	 up;
-	atomic_uint	 live;		/* sessions using it, connecting included */
 	atomic_uint	 fails;		/* consecutive failures */
 	atomic_uint	 oks;		/* consecutive check successes */
 	atomic_uint_fast64_t retry_ms;	/* down: a session may try it from then */
@@ -100,9 +139,6 @@ struct upstream {
 	/* "connect failed" lines, limited per kind (session.c) */
 	struct log_limit connect_log[UPSTREAM_LOG_KINDS];
 };
-
-/* max_per_client: live sessions per client address (IPv6 per /64). */
-struct pool_client;
 
 /*
  * Happy Eyeballs' memory, per host name line: the family that won a race
@@ -123,9 +159,7 @@ struct pool {
 	struct upstream	*u;
 	size_t		 cap;
 	atomic_size_t	 n;		/* published entries of u[] */
-	pthread_mutex_t	 clients_lock;	/* accept path only, never per byte */
-	struct pool_client **clients;	/* hash buckets */
-	size_t		 nbuckets;
+	size_t		*spare;		/* per line: entries it may still add */
 	struct pool_he	*he;		/* one per upstream line */
 };
 
@@ -152,9 +186,14 @@ size_t	 pool_count(const struct pool *p);
 /*
  * pool_acquire(u): count a session on ${u} unless it is at its
  * max_connections; false if it is full.  pool_release(u) undoes it.
+ * Counted by route name and address (struct pool_load): sessions of
+ * earlier configurations count too.
  */
 bool	 pool_acquire(struct upstream *u);
 void	 pool_release(struct upstream *u);
+
+/* pool_live(u): sessions on ${u}'s address now, every configuration's. */
+unsigned pool_live(const struct upstream *u);
 
 /*
  * pool_session_enter(p, max): one more session on the route unless it has
@@ -195,9 +234,11 @@ void	 pool_check_result(struct pool *p, struct upstream *u, int err);
 /*
  * pool_set_name_addrs(p, spec, addrs, n): the control thread's new lookup
  * result for host name upstream line ${spec}: addresses not yet known are
- * appended (as far as there is room), known ones are marked present, and
- * the rest of that line's are marked absent (live sessions on them go on).
- * Each change is logged.  An empty result is ignored: keep the last good.
+ * added (appended while the line has room, else in the entry of one of
+ * its absent addresses that no session uses), known ones are marked
+ * present, and the rest of that line's are marked absent (live sessions
+ * on them go on).  Each change is logged.  An empty result is ignored:
+ * keep the last good.
  */
 void	 pool_set_name_addrs(struct pool *p, size_t spec,
 	    const struct addr *addrs, size_t n);
@@ -214,9 +255,18 @@ void	 pool_he_won(struct pool *p, size_t spec, int family);
 /*
  * pool_client_enter(p, a, max): one more session from client ${a} unless
  * it already has ${max} (0: no limit, always true).  pool_client_leave(p,
- * a) when it ends.  IPv6 clients are counted by /64.
+ * a) when it ends.  IPv6 clients are counted by /64, and by route name,
+ * so sessions of earlier configurations count too.
  */
 bool	 pool_client_enter(struct pool *p, const struct addr *a, unsigned max);
 void	 pool_client_leave(struct pool *p, const struct addr *a);
+
+/*
+ * pool_client_bucket(st, a): the bucket of ${st}'s client table that
+ * counts ${a}.  The hash is keyed at random per table (SipHash-2-4), so
+ * a peer that chooses its addresses (accept_proxy) cannot aim them all
+ * at one bucket.  For tests.
+ */
+size_t	 pool_client_bucket(const struct route_stats *st, const struct addr *a);
 
 #endif

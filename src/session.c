@@ -295,6 +295,8 @@ session_close(struct session *s, enum session_end why, int err)
 	    why == SESSION_END_CLIENT_ERROR ||
 	    why == SESSION_END_INTERNAL_ERROR ||
 	    session_end_unreached(why);
+	worker_watch_stop(s->w, &s->c2u);
+	worker_watch_stop(s->w, &s->u2c);
 	pipe_free(&s->c2u);
 	pipe_free(&s->u2c);
 	session_attempt_drop(s, &s->a[0]);
@@ -384,6 +386,24 @@ session_period(const struct session *s)
 }
 
 /*
+ * How a session ends when a socket of one side (${client}: the client's)
+ * failed with ${err}.  Each of these says the peer reset: ECONNRESET;
+ * EPIPE, which Linux records for a reset that came after the peer's FIN;
+ * ENOTCONN, when a call (shutdown) finds the connection already gone and
+ * no pending error is left to tell why.
+ */
+static enum session_end
+session_end_side(bool client, int err)
+{
+	if (err == ECONNRESET || err == EPIPE || err == ENOTCONN)
+		return client ? SESSION_END_CLIENT_RESET :
+		    SESSION_END_UPSTREAM_RESET;
+	if (err == ENOMEM)
+		return SESSION_END_INTERNAL_ERROR;
+	return client ? SESSION_END_CLIENT_ERROR : SESSION_END_UPSTREAM_ERROR;
+}
+
+/*
  * A side that reset while we were not reading it, because the other side
  * was slow: end the session as if the read had failed.  Returns true if
  * the session is gone.
@@ -394,13 +414,11 @@ session_check_paused(struct session *s)
 	int	 err;
 
 	if (s->c2u.paused && (err = pipe_src_error(&s->c2u)) != 0) {
-		session_close(s, err == ECONNRESET ? SESSION_END_CLIENT_RESET :
-		    SESSION_END_CLIENT_ERROR, err);
+		session_close(s, session_end_side(true, err), err);
 		return true;
 	}
 	if (s->u2c.paused && (err = pipe_src_error(&s->u2c)) != 0) {
-		session_close(s, err == ECONNRESET ? SESSION_END_UPSTREAM_RESET :
-		    SESSION_END_UPSTREAM_ERROR, err);
+		session_close(s, session_end_side(false, err), err);
 		return true;
 	}
 	return false;
@@ -446,8 +464,20 @@ session_send_proxy(struct session *s)
 {
 	uint8_t		 hdr[PROXYPROTO_MAX];
 	const struct addr *dst = s->via != NULL ? &s->via->dst : &s->local;
+	struct sockaddr_storage ss;
+	socklen_t	 len = sizeof(ss);
 	ssize_t		 n;
 
+	/*
+	 * The listener's address is a wildcard (0.0.0.0, ::) on "*:80": the
+	 * address the client really reached is the accepted socket's own.
+	 * Asked here, not at accept, so that only PROXY routes pay for it.
+	 */
+	if (s->via == NULL &&
+	    getsockname(s->cfd, (struct sockaddr *)&ss, &len) == 0) {
+		addr_from_sockaddr(&s->local, (struct sockaddr *)&ss, len);
+		addr_unmap(&s->local);
+	}
 	n = proxyproto_format(s->rt->route->proxy_protocol, &s->client, dst,
 	    hdr, sizeof(hdr));
 	if (n == -1 || evbuffer_prepend(s->c2u.buf, hdr, (size_t)n) == -1)
@@ -580,13 +610,14 @@ session_tier(struct session *s, size_t n, uint64_t now, bool backup,
 
 	for (i = 0; i < n; i++) {
 		rt->cand[i].weight = u[i].weight;
-		rt->cand[i].live = atomic_load_explicit(&u[i].live,
+		rt->cand[i].live = pool_live(&u[i]);
+		rt->cand[i].key = atomic_load_explicit(&u[i].key,
 		    memory_order_relaxed);
-		rt->cand[i].key = u[i].key;
 		rt->skip[i] = s->tried[i] || u[i].backup != backup ||
 		    !atomic_load_explicit(&u[i].present, memory_order_relaxed) ||
 		    (!any_health && !session_usable(rt->route, &u[i], now)) ||
-		    (family != 0 && u[i].addr.ss.ss_family != family) ||
+		    (family != 0 && atomic_load_explicit(&u[i].family,
+		    memory_order_relaxed) != family) ||
 		    (spec != -1 && u[i].spec != (size_t)spec);
 		if (!rt->skip[i] && u[i].max_connections != 0 &&
 		    rt->cand[i].live >= u[i].max_connections) {
@@ -750,7 +781,8 @@ session_he_possible(const struct session *s, const struct upstream *u)
 		return false;
 	for (i = 0; i < n; i++)
 		if (pool->u[i].spec == u->spec && !s->tried[i] &&
-		    pool->u[i].addr.ss.ss_family != u->addr.ss.ss_family &&
+		    atomic_load_explicit(&pool->u[i].family,
+		    memory_order_relaxed) != u->addr.ss.ss_family &&
 		    atomic_load(&pool->u[i].present))
 			return true;
 	return false;
@@ -837,9 +869,10 @@ session_connect_next(struct session *s)
 		session_connect_later(s, u, err);
 	else {
 		/* socket() refused the family itself (EAFNOSUPPORT). */
-		pool_release(u);
 		s->last_err = err;
 		session_log_connect(s, u, err);
+		/* Released after its last use: then it may be reused. */
+		pool_release(u);
 		session_connect_next(s);
 	}
 }
@@ -886,6 +919,13 @@ session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 		session_arm(s);
 		break;
 	case PIPE_EOF:
+		/*
+		 * Nothing reads this side any more, yet a reset after its FIN
+		 * must still reach the other peer at once (DESIGN §1).
+		 */
+		if (worker_watch_start(s->w, p) == -1)
+			session_log(s, s->up, "cannot watch an ended side for "
+			    "resets", errno);
 		if (s->state == SESSION_RELAYING) {
 			session_set_state(s, SESSION_HALF_CLOSED);
 			session_arm(s);
@@ -897,17 +937,11 @@ session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 		break;
 	case PIPE_READ_ERROR:
 		/* Reading one side failed: that side is the culprit. */
-		session_close(s, err == ECONNRESET ? (from_client ?
-		    SESSION_END_CLIENT_RESET : SESSION_END_UPSTREAM_RESET) :
-		    err == ENOMEM ? SESSION_END_INTERNAL_ERROR : (from_client ?
-		    SESSION_END_CLIENT_ERROR : SESSION_END_UPSTREAM_ERROR), err);
+		session_close(s, session_end_side(from_client, err), err);
 		break;
 	case PIPE_WRITE_ERROR:
 		/* Writing failed: the destination is gone. */
-		session_close(s, err == ECONNRESET || err == EPIPE ?
-		    (from_client ? SESSION_END_UPSTREAM_RESET :
-		    SESSION_END_CLIENT_RESET) : (from_client ?
-		    SESSION_END_UPSTREAM_ERROR : SESSION_END_CLIENT_ERROR), err);
+		session_close(s, session_end_side(!from_client, err), err);
 		break;
 	}
 }

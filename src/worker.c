@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <assert.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "pipe.h"
 #include "pool.h"
 #include "session.h"
 #include "util.h"
@@ -103,37 +105,23 @@ worker_route_of(const struct config *cfg, size_t k)
  * Apply a reload: listeners whose socket stays are kept as they are (no
  * accept is missed) and pointed at the new routes; the rest close; new
  * sockets get listeners.  The old configuration stays for its sessions.
+ * Everything that needs memory was made by worker_reload_prepare(), so
+ * this cannot fail but for a new socket's listener (libevent's memory).
  */
 static void
 worker_apply_reload(struct worker *w, struct worker_reload *rl)
 {
-	struct worker_gen	*g;
+	struct worker_gen	*g = rl->gen;
 	struct listener		*l, *next;
-	unsigned char		*kept;
 	size_t			 k;
-	bool			 ok = false;
 
-	if ((kept = calloc(rl->nfds + 1, 1)) == NULL ||
-	    (g = worker_gen_new(rl->cfg)) == NULL) {
-		log_error("msg=\"reload: out of memory in a worker; it keeps "
-		    "the old configuration\"");
-		/* The new sockets are ours to close; the kept ones are not. */
-		for (k = 0; k < rl->nfds; k++) {
-			TAILQ_FOREACH(l, &w->listeners, entry)
-				if (evconnlistener_get_fd(l->lev) == rl->fds[k])
-					break;
-			if (l == NULL)
-				close(rl->fds[k]);
-		}
-		goto out;
-	}
 	for (l = TAILQ_FIRST(&w->listeners); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, entry);
 		for (k = 0; k < rl->nfds; k++)
 			if (evconnlistener_get_fd(l->lev) == rl->fds[k])
 				break;
 		if (k < rl->nfds) {
-			kept[k] = 1;
+			rl->kept[k] = 1;
 			l->rt = &g->rt[worker_route_of(rl->cfg, k)];
 			/* The route's keepalive may have changed. */
 			if (listener_sockopts(rl->fds[k],
@@ -147,50 +135,73 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 		listener_free(l);
 	}
 	for (k = 0; k < rl->nfds; k++) {
-		if (kept[k])
+		/* -1: a socket an earlier reload could not serve. */
+		if (rl->kept[k] || rl->fds[k] == -1)
 			continue;
 		if ((l = listener_new(w, &g->rt[worker_route_of(rl->cfg, k)],
-		    rl->fds[k])) == NULL)
-			log_error("msg=\"reload: cannot serve a new listening "
-			    "socket\"");
-		else
+		    rl->fds[k])) != NULL) {
 			TAILQ_INSERT_TAIL(&w->listeners, l, entry);
+			continue;
+		}
+		/* listener_new() closed it: the caller's record must say so. */
+		rl->record[k] = -1;
+		log_error("route=%s msg=\"reload: out of memory: a worker "
+		    "cannot serve a new listening socket; restart relay46\"",
+		    g->rt[worker_route_of(rl->cfg, k)].route->name);
 	}
 	if (w->gen->nsessions > 0)
 		TAILQ_INSERT_TAIL(&w->old_gens, w->gen, entry);
 	else
 		worker_gen_free(w->gen);
 	w->gen = g;
-	ok = true;
-out:
-	free(kept);
-	config_unref(rl->cfg);
-	free(rl->fds);
-	free(rl);
+	rl->gen = NULL;
+	worker_reload_discard(rl);
 	if (w->reloaded != NULL)
-		w->reloaded(w->drained_arg, ok);
+		w->reloaded(w->drained_arg, true);
 }
 
 static void	worker_post(struct worker *, int);
 
-int
-worker_reload(struct worker *w, struct config *cfg, const int *fds,
+struct worker_reload *
+worker_reload_prepare(struct worker *w, struct config *cfg, int *fds,
     size_t nfds)
 {
 	struct worker_reload	*rl;
 
-	if ((rl = calloc(1, sizeof(*rl))) == NULL ||
-	    (rl->fds = calloc(nfds + 1, sizeof(*fds))) == NULL) {
-		free(rl);
-		return -1;
+	(void)w;
+	if ((rl = calloc(1, sizeof(*rl))) == NULL)
+		return NULL;
+	rl->cfg = config_ref(cfg);
+	rl->nfds = nfds;
+	rl->record = fds;
+	if ((rl->fds = calloc(nfds + 1, sizeof(*fds))) == NULL ||
+	    (rl->kept = calloc(nfds + 1, 1)) == NULL ||
+	    (rl->gen = worker_gen_new(cfg)) == NULL) {
+		worker_reload_discard(rl);
+		return NULL;
 	}
 	memcpy(rl->fds, fds, nfds * sizeof(*fds));
-	rl->nfds = nfds;
-	rl->cfg = config_ref(cfg);
+	return rl;
+}
+
+void
+worker_reload_post(struct worker *w, struct worker_reload *rl)
+{
 	rl = atomic_exchange(&w->reload, rl);
 	assert(rl == NULL);	/* one at a time: the caller waits */
 	worker_post(w, WORKER_MSG_RELOAD);
-	return 0;
+}
+
+void
+worker_reload_discard(struct worker_reload *rl)
+{
+	if (rl == NULL)
+		return;
+	worker_gen_free(rl->gen);
+	config_unref(rl->cfg);
+	free(rl->kept);
+	free(rl->fds);
+	free(rl);
 }
 
 /* The last session is gone after a stop: tell the control thread. */
@@ -310,6 +321,58 @@ worker_close_fd(struct worker *w, int fd)
 		worker_reap_cb(-1, 0, w);
 }
 
+/*
+ * Ended sources with an error or hang-up, up to 64 per loop iteration
+ * (the rest keep the set readable for the next).  One event per
+ * epoll_wait(): handling one may end a session, which takes its other
+ * socket out of the set before a second event could name it.
+ */
+static void
+worker_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker		*w = arg;
+	struct epoll_event	 ev;
+	struct pipe		*p;
+	unsigned		 i;
+
+	(void)what;
+	for (i = 0; i < 64; i++) {
+		if (epoll_wait(fd, &ev, 1, 0) != 1)
+			break;
+		p = ev.data.ptr;
+		/* No error: the socket is only shut both ways. */
+		if (!pipe_src_hangup(p))
+			worker_watch_stop(w, p);
+	}
+}
+
+int
+worker_watch_start(struct worker *w, struct pipe *p)
+{
+	struct epoll_event	 ev;
+
+	if (p->watched)
+		return 0;
+	/* No events asked for: epoll reports EPOLLERR and EPOLLHUP anyway. */
+	memset(&ev, 0, sizeof(ev));
+	ev.data.ptr = p;
+	if (w->watch_fd == -1 ||
+	    epoll_ctl(w->watch_fd, EPOLL_CTL_ADD, p->src_fd, &ev) == -1)
+		return -1;
+	p->watched = true;
+	return 0;
+}
+
+void
+worker_watch_stop(struct worker *w, struct pipe *p)
+{
+	if (!p->watched)
+		return;
+	/* At once, unlike libevent's changelist: the fd is still open here. */
+	(void)epoll_ctl(w->watch_fd, EPOLL_CTL_DEL, p->src_fd, NULL);
+	p->watched = false;
+}
+
 static struct event_base *
 worker_base_new(void)
 {
@@ -345,6 +408,7 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->old_gens);
 	w->wake_fd = -1;
+	w->watch_fd = -1;
 	atomic_init(&w->reload, NULL);
 	w->drained = drained;
 	w->drained_arg = arg;
@@ -356,7 +420,11 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    (w->msg_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
 	    worker_msg_cb, w)) == NULL ||
-	    event_add(w->msg_ev, NULL) == -1)
+	    event_add(w->msg_ev, NULL) == -1 ||
+	    (w->watch_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (w->watch_ev = event_new(w->base, w->watch_fd, EV_READ | EV_PERSIST,
+	    worker_watch_cb, w)) == NULL ||
+	    event_add(w->watch_ev, NULL) == -1)
 		goto fail;
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++) {
@@ -484,7 +552,6 @@ worker_session_gone(struct worker *w, struct session *s)
 void
 worker_free(struct worker *w)
 {
-	struct worker_reload *rl;
 	struct session	*s;
 
 	if (w == NULL)
@@ -497,17 +564,17 @@ worker_free(struct worker *w)
 		event_free(w->msg_ev);
 	if (w->wake_fd != -1)
 		close(w->wake_fd);
+	if (w->watch_ev != NULL)
+		event_free(w->watch_ev);
+	if (w->watch_fd != -1)
+		close(w->watch_fd);
 	/* The loop has stopped: nothing of ours is left in the changelist. */
 	worker_reap_cb(-1, 0, w);
 	free(w->doomed);
 	if (w->reap_ev != NULL)
 		event_free(w->reap_ev);
 	/* A reload handed over but never applied. */
-	if ((rl = atomic_exchange(&w->reload, NULL)) != NULL) {
-		config_unref(rl->cfg);
-		free(rl->fds);
-		free(rl);
-	}
+	worker_reload_discard(atomic_exchange(&w->reload, NULL));
 	worker_gen_free(w->gen);
 	if (w->base != NULL)
 		event_base_free(w->base);

@@ -16,6 +16,7 @@ struct config;
 struct event;
 struct event_base;
 struct listener;
+struct pipe;
 struct route;
 struct session;
 
@@ -40,11 +41,17 @@ struct worker_gen {
 	unsigned	 nsessions;
 };
 
-/* A reload handed to a worker: its listening sockets for ${cfg}. */
+/*
+ * A reload handed to a worker: its listening sockets for ${cfg}, and all
+ * it needs memory for, made before anything is handed over.
+ */
 struct worker_reload {
 	struct config	*cfg;		/* a reference, the worker's now */
 	int		*fds;		/* in ${cfg}'s listen order */
 	size_t		 nfds;
+	struct worker_gen *gen;		/* ${cfg} as the worker will run it */
+	unsigned char	*kept;		/* scratch: per fd, a listener stays */
+	int		*record;	/* the caller's fds (see below) */
 };
 
 /* Counters: written by the worker only, read by anyone (relaxed atomics). */
@@ -84,6 +91,8 @@ struct worker {
 	int		*doomed;	/* to close once their DELs are in */
 	size_t		 ndoomed, doomed_cap;
 	struct event	*reap_ev;	/* ...which this does */
+	int		 watch_fd;	/* epoll: ended sources, errors only */
+	struct event	*watch_ev;	/* ...readable when one has one */
 	unsigned long long accept_err_logged;
 	struct worker_stats stats;
 };
@@ -110,6 +119,19 @@ struct worker *worker_new(struct config *cfg, const int *fds, size_t nfds,
  */
 void	 worker_close_fd(struct worker *w, int fd);
 
+/*
+ * worker_watch_start(w, p): watch the source of pipe ${p}, which has
+ * ended (EOF), for a reset or hang-up only, so that a reset after a FIN
+ * is passed on at once (pipe_src_hangup) although nothing reads that
+ * socket any more.  libevent cannot watch a socket for errors alone: a
+ * read event on a socket at EOF would fire on every loop.
+ * worker_watch_stop(w, p): before the socket is closed; harmless if
+ * ${p} is not watched.  On the worker's thread.  0, or -1 with errno
+ * (not watched then: the session's timeouts still end it).
+ */
+int	 worker_watch_start(struct worker *w, struct pipe *p);
+void	 worker_watch_stop(struct worker *w, struct pipe *p);
+
 /* worker_start(w): run its loop on a new thread.  0, or -1 with errno. */
 int	 worker_start(struct worker *w);
 
@@ -120,16 +142,27 @@ void	 worker_stop(struct worker *w);
 void	 worker_abort(struct worker *w);
 
 /*
- * worker_reload(w, cfg, fds, nfds): any thread: from now on serve ${cfg}
- * (the worker takes its own reference) on the listening sockets ${fds}
- * (copied), in ${cfg}'s listen order.  Sockets the worker already listens
- * on stay open and keep their queue; the others it closes, and new ones
- * it takes over.  Sessions under way keep their configuration.  When done,
- * w->reloaded(drained_arg, ok) is called on the worker's thread.  One
- * reload at a time: the caller waits for that call.  0, or -1 (memory).
+ * A reload is all or nothing, so it comes in two steps.
+ * worker_reload_prepare(w, cfg, fds, nfds): any thread: make everything a
+ * reload of ${w} to ${cfg} on the listening sockets ${fds} (copied; in
+ * ${cfg}'s listen order) needs memory for; nothing is handed over yet.
+ * NULL on out of memory.  Then, once every worker's is prepared,
+ * worker_reload_post(w, rl), which cannot fail: from now on ${w} serves
+ * ${cfg} (the worker takes its own reference).  Sockets it already listens
+ * on stay open and keep their queue; the others it closes, and new ones it
+ * takes over.  Sessions under way keep their configuration.  Should one
+ * new socket find no memory in the worker's loop, the worker closes it
+ * and writes -1 at its place in ${fds}, which must therefore stay valid
+ * (the caller keeps it as its record), so the caller never hands a closed
+ * number over again.  When done, w->reloaded(drained_arg, true) is called
+ * on the worker's thread.  One reload at a time: the caller waits for
+ * that call.  A prepared reload not posted: worker_reload_discard(rl),
+ * which closes no socket.
  */
-int	 worker_reload(struct worker *w, struct config *cfg, const int *fds,
-	    size_t nfds);
+struct worker_reload *worker_reload_prepare(struct worker *w,
+	    struct config *cfg, int *fds, size_t nfds);
+void	 worker_reload_post(struct worker *w, struct worker_reload *rl);
+void	 worker_reload_discard(struct worker_reload *rl);
 
 /* worker_join(w): wait for the thread to end. */
 void	 worker_join(struct worker *w);

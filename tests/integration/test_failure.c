@@ -430,6 +430,107 @@ test_upstream_reset_while_stalled(void **state)
 }
 
 /*
+ * A peer that has sent its request and FIN, then resets (${client}: the
+ * client does; else the upstream).  relay46 reads nothing more from that
+ * side, yet the other peer must learn of the reset at once (DESIGN §1),
+ * well before fin_timeout, and the session line must say it was a reset.
+ */
+static void
+reset_after_fin(bool client)
+{
+	struct h_relay	*r;
+	char		 buf[16];
+	size_t		 got = 0;
+	int64_t		 t0, ms;
+	int		 lfd, port = 0, fd, bfd, a, b, end;
+
+	lfd = h_listen_at("127.0.0.1", &port);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route rf]\nlisten = %s\nupstream = %s\nfin_timeout = 6s\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, port));
+	fd = h_relay_connect(r, "rf", AF_INET);
+	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	a = client ? fd : bfd;
+	b = client ? bfd : fd;
+	H_ASSERT_END(h_send_all(a, "request", 7, H_IO_MS), H_OK, H_OK);
+	assert_int_equal(shutdown(a, SHUT_WR), 0);
+	/* The other peer has it all, FIN included: relay46 read the EOF. */
+	H_ASSERT_END(h_recv_n(b, buf, 7, H_IO_MS, &got), H_OK, H_OK);
+	H_ASSERT_END(h_wait_end(b, H_IO_MS, NULL), H_EOF, H_EOF);
+	t0 = h_now_ms();
+	h_linger_reset(a);
+	end = h_wait_error(b, 3000);
+	ms = h_now_ms() - t0;
+	print_message("%s reset after its FIN: the %s saw %s after %lld ms\n",
+	    client ? "client" : "upstream", client ? "upstream" : "client",
+	    h_end_str(end), (long long)ms);
+	if (end == ETIMEDOUT)
+		h_relay_dump(r);
+	/* In CLOSE_WAIT (its FIN came first) Linux reports a reset as EPIPE. */
+	H_ASSERT_END(end, ECONNRESET, EPIPE);
+	assert_in_range(ms, 0, 1000);
+	close(b);
+	H_EXPECT_LOG(r, client ? "end=client_reset" : "end=upstream_reset");
+	h_relay_finish(r);
+	close(lfd);
+}
+
+static void
+test_client_reset_after_fin(void **state)
+{
+	(void)state;
+	reset_after_fin(true);
+}
+
+static void
+test_upstream_reset_after_fin(void **state)
+{
+	(void)state;
+	reset_after_fin(false);
+}
+
+/*
+ * The upstream resets while relay46 is not reading it (the client reads
+ * nothing, so that direction is paused), and the client's FIN comes
+ * first: passing the FIN on (shutdown) is what finds the upstream gone,
+ * with ENOTCONN.  That is the upstream's reset, and must be logged as one,
+ * not as an upstream error "Transport endpoint is not connected".
+ */
+static void
+test_upstream_reset_seen_at_fin(void **state)
+{
+	struct h_relay	*r;
+	int		 lfd, port = 0, fd, bfd, end, small = 4096;
+
+	(void)state;
+	lfd = h_listen_at("127.0.0.1", &port);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route rs]\nlisten = %s\nupstream = %s\nbuffer = 16k\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, port));
+	fd = h_relay_connect(r, "rs", AF_INET);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	/* Stalled: relay46 has stopped reading the upstream. */
+	(void)h_fill(bfd, 80, 20000);
+	h_linger_reset(bfd);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	end = h_wait_error(fd, 3000);
+	print_message("the client saw %s\n", h_end_str(end));
+	H_ASSERT_END(end, ECONNRESET, ECONNRESET);
+	close(fd);
+	H_EXPECT_LOG(r, "end=upstream_reset");
+	assert_int_equal(h_relay_log_count(r, "end=upstream_error"), 0);
+	h_relay_finish(r);
+	close(lfd);
+}
+
+/*
  * A refused upstream with the client already sending: the bytes it sent
  * while the relay was connecting do not keep the session alive.
  */
@@ -632,6 +733,12 @@ main(void)
 		cmocka_unit_test_teardown(test_client_reset_while_stalled,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_upstream_reset_while_stalled,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_client_reset_after_fin,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_upstream_reset_after_fin,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_upstream_reset_seen_at_fin,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_refused_with_pending_bytes,
 		    h_teardown),

@@ -394,6 +394,85 @@ test_route_max_connections(void **state)
 	h_backend_free(b);
 }
 
+/*
+ * A limit that a reload must not reset: one session holds the only place
+ * (${limit} is the route's or its upstream line's setting), a reload with
+ * a changed file makes the route's pools anew, and the next client is
+ * still turned away, ending as ${end}.
+ */
+/*
+ * As assert_turned_away(), for a client relay46 resets (upstream_full):
+ * the reset may come before the connect's result is read.
+ */
+static void
+assert_reset_soon(struct h_relay *r, const char *route)
+{
+	int64_t	 t0 = h_now_ms();
+	int	 fd = h_relay_try_connect(r, route, AF_INET, NULL), end;
+	uint64_t extra = 0;
+
+	if (fd == -1)
+		return;
+	end = h_wait_end(fd, 3000, &extra);
+	H_ASSERT_END(end, H_EOF, ECONNRESET);
+	assert_int_equal(extra, 0);
+	assert_in_range(h_now_ms() - t0, 0, 1000);
+	close(fd);
+}
+
+static void
+limit_across_reload(const char *limit, const char *upstream_opt,
+    const char *end)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 text[512], needle[64];
+	void			(*turned_away)(struct h_relay *, const char *);
+	int			 fd1;
+
+	turned_away = strcmp(end, "upstream_full") == 0 ? assert_reset_soon :
+	    assert_turned_away;
+	b = h_backend_start(AF_INET, &cfg);
+	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
+	    "[route one]\nlisten = %s\nupstream = %s%s\n%s",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)), upstream_opt, limit);
+	r = h_relay_start("%s", text);
+	snprintf(needle, sizeof(needle), "end=%s", end);
+	fd1 = h_relay_connect(r, "one", AF_INET);
+	H_ASSERT_END(h_echo(fd1, 111, 5000, H_IO_MS), H_OK, H_OK);
+	turned_away(r, "one");
+	H_EXPECT_LOG(r, needle);
+	strncat(text, "idle_timeout = 5m\n", sizeof(text) - strlen(text) - 1);
+	h_replace_file(r->conf, text);
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "msg=\"configuration reloaded\"");
+	turned_away(r, "one");
+	assert_true(h_relay_log_wait_n(r, needle, 2, H_IO_MS));
+	H_ASSERT_END(h_echo(fd1, 112, 5000, H_IO_MS), H_OK, H_OK);
+	h_backend_stats(b, &st);
+	assert_int_equal(st.accepted, 1);
+	close(fd1);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+static void
+test_max_per_client_reload(void **state)
+{
+	(void)state;
+	limit_across_reload("max_per_client = 1\n", "", "max_per_client");
+}
+
+static void
+test_upstream_max_connections_reload(void **state)
+{
+	(void)state;
+	limit_across_reload("", " max_connections=1", "upstream_full");
+}
+
 /* The global limit counts the sessions of every route together. */
 static void
 test_global_max_connections(void **state)
@@ -504,6 +583,10 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_nofile_auto, h_teardown),
 		cmocka_unit_test_teardown(test_nofile_explicit, h_teardown),
+		cmocka_unit_test_teardown(test_max_per_client_reload,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_upstream_max_connections_reload,
+		    h_teardown),
 	};
 
 	h_init();

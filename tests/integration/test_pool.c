@@ -871,6 +871,61 @@ test_resolve_hosts(void **state)
 }
 
 /*
+ * A name that moves on and on: RELAY46_HOSTS names backend.test at one
+ * new address after another (127.0.1.1, .2, ... 45 of them, far past the
+ * 32 places a name had), looked up every 200 ms; one backend listens on
+ * 0.0.0.0, so it answers at every 127.x address.  The places of addresses
+ * gone are reused once unused, so a session after the last move still
+ * reaches the backend, at the last address; one held on the first address
+ * all along (its place is never reused under it) still works.
+ */
+#define ROTATE_ADDRS	45
+#define POOL_ROOM	32	/* pool.h's POOL_NAME_ROOM */
+
+static void
+test_resolve_rotate(void **state)
+{
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 hosts[H_PATH + 64], text[64], hp[64];
+	char			 needle[160];
+	int			 port, held, idx, i;
+
+	(void)state;
+	b = tagged_at(0, "0.0.0.0", 0);
+	port = h_backend_port(b);
+	h_write_file(hosts, sizeof(hosts), h_tmpdir(), "hosts",
+	    "127.0.1.1 backend.test\n");
+	r = named_relay("RELAY46_HOSTS", hosts, "rot", "backend.test", port);
+	held = open_session(r, "rot", NULL, &idx);
+	assert_int_equal(idx, 0);
+	for (i = 2; i <= ROTATE_ADDRS; i++) {
+		snprintf(text, sizeof(text), "127.0.1.%d backend.test\n", i);
+		h_replace_file(hosts, text);
+		snprintf(hp, sizeof(hp), "127.0.1.%d:%d", i, port);
+		/* Taken: appended, or in the place of one gone. */
+		if (!h_relay_log_wait(r, state_needle(needle, sizeof(needle),
+		    hp, "added"), H_IO_MS)) {
+			h_relay_dump(r);
+			fail_msg("move %d: relay46 never took %s", i, hp);
+		}
+		if (i % 10 == 0)
+			assert_int_equal(session(r, "rot", NULL, 300 + i), 0);
+	}
+	assert_int_equal(session(r, "rot", NULL, 400), 0);
+	snprintf(needle, sizeof(needle), "upstream=%s msg=\"session end\"", hp);
+	H_EXPECT_LOG_LINE(r, needle, "end=done");
+	assert_int_equal(h_relay_log_count(r, "has more addresses"), 0);
+	print_message("%u addresses took the place of one gone\n",
+	    h_relay_log_count(r, "in the place of"));
+	assert_true(h_relay_log_count(r, "in the place of") >=
+	    ROTATE_ADDRS - 1 - POOL_ROOM);
+	close_session(held, 401);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
  * The same through real DNS packets: evdns asks the test's own name
  * server (RELAY46_RESOLV_CONF), at start-up and every 200 ms.  Moving the
  * name's A record from .2 to .3 moves new sessions.  Then the server goes
@@ -1089,6 +1144,7 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_resolve_hosts, h_teardown),
 		cmocka_unit_test_teardown(test_resolve_dns, h_teardown),
+		cmocka_unit_test_teardown(test_resolve_rotate, h_teardown),
 		cmocka_unit_test_teardown(test_happy_eyeballs_v6_hangs,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_happy_eyeballs_v4_hangs,

@@ -483,6 +483,57 @@ send_header(int version, int family, const char *src)
 	close(lfd);
 }
 
+/*
+ * A wildcard listener (0.0.0.0:P, [::]:P): the header's destination is
+ * the address the client reached, 127.0.0.1 or ::1, never the wildcard.
+ */
+static void
+send_header_wild(int version, int family)
+{
+	struct h_relay		*r;
+	struct pp		 pp;
+	uint8_t			 raw[256];
+	size_t			 rawlen;
+	int			 lfd, bport = 0, port, fd, bfd;
+
+	lfd = h_listen_at("127.0.0.1", &bport);
+	port = h_free_port(family);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route pp]\nlisten = %s:%d\nupstream = %s\nproxy_protocol = v%d\n",
+	    family == AF_INET6 ? "[::]" : "0.0.0.0", port,
+	    h_hostport(AF_INET, bport), version);
+	fd = h_connect_port(family, port, H_IO_MS);
+	assert_true(fd != -1);
+	bfd = backend_take(lfd, &pp, raw, sizeof(raw), &rawlen, 0, 0);
+	print_message("v%d on a wildcard listener: backend got %s\n", version,
+	    dump(raw, rawlen));
+	assert_int_equal(pp.family, family);
+	assert_string_equal(pp.dst, family == AF_INET6 ? "::1" : "127.0.0.1");
+	assert_int_equal(pp.dport, port);
+	close(bfd);
+	close(fd);
+	h_relay_finish(r);
+	close(lfd);
+}
+
+static void
+test_send_wild_v4(void **state)
+{
+	(void)state;
+	send_header_wild(1, AF_INET);
+	send_header_wild(2, AF_INET);
+}
+
+static void
+test_send_wild_v6(void **state)
+{
+	(void)state;
+	h_require_ipv6();
+	send_header_wild(1, AF_INET6);
+	send_header_wild(2, AF_INET6);
+}
+
 static void
 test_send_v1_v4(void **state)
 {
@@ -1050,6 +1101,8 @@ main(void)
 		cmocka_unit_test_teardown(test_send_v2_v4, h_teardown),
 		cmocka_unit_test_teardown(test_send_v1_v6, h_teardown),
 		cmocka_unit_test_teardown(test_send_v2_v6, h_teardown),
+		cmocka_unit_test_teardown(test_send_wild_v4, h_teardown),
+		cmocka_unit_test_teardown(test_send_wild_v6, h_teardown),
 		cmocka_unit_test_teardown(test_accept_v1, h_teardown),
 		cmocka_unit_test_teardown(test_accept_v2, h_teardown),
 		cmocka_unit_test_teardown(test_accept_local, h_teardown),

@@ -76,13 +76,13 @@ test_limits(void **state)
 	assert_true(pool_acquire(u));
 	assert_true(pool_acquire(u));
 	assert_false(pool_acquire(u));
-	assert_int_equal(atomic_load(&u->live), 2);
+	assert_int_equal(pool_live(u), 2);
 	pool_release(u);
 	assert_true(pool_acquire(u));
 	/* No limit: any number. */
 	for (int i = 0; i < 1000; i++)
 		assert_true(pool_acquire(&p->u[1]));
-	assert_int_equal(atomic_load(&p->u[1].live), 1000);
+	assert_int_equal(pool_live(&p->u[1]), 1000);
 	config_unref(c);
 }
 
@@ -226,6 +226,79 @@ test_names(void **state)
 	config_unref(c);
 }
 
+/* The present entry of line ${spec}; fails unless there is exactly one. */
+static struct upstream *
+present_of(struct pool *p, size_t spec)
+{
+	struct upstream	*u = NULL;
+	size_t		 i;
+
+	for (i = 0; i < pool_count(p); i++)
+		if (p->u[i].spec == spec && atomic_load(&p->u[i].present)) {
+			assert_null(u);
+			u = &p->u[i];
+		}
+	assert_non_null(u);
+	return u;
+}
+
+/*
+ * A name that moves on and on: each name has its own room, and past it a
+ * new address takes the place of one gone, but never of one a session
+ * still uses, nor another name's.
+ */
+static void
+test_names_reuse(void **state)
+{
+	struct config	*c;
+	struct route	*r;
+	struct pool	*p;
+	struct upstream	*held, *u;
+	struct addr	 v;
+	char		 s[32];
+	size_t		 i;
+
+	(void)state;
+	c = load("[route reuse]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:20\n");
+	r = &c->routes[0];
+	r->specs[0].host = util_strdup("one.test");
+	r->specs[1].host = util_strdup("two.test");
+	pool_free(r->pool);
+	assert_non_null(r->pool = pool_new(r, 1));
+	p = r->pool;
+	for (i = 1; i <= 3 * POOL_NAME_ROOM; i++) {
+		snprintf(s, sizeof(s), "10.1.%zu.%zu:10", i / 256, i % 256);
+		v = A(s);
+		pool_set_name_addrs(p, 0, &v, 1);
+		u = present_of(p, 0);
+		assert_true(addr_equal(&u->addr, &v));
+		assert_string_equal(u->name, s);
+		assert_int_equal(atomic_load(&u->family), AF_INET);
+	}
+	/* One's room is used up; two's is untouched. */
+	assert_int_equal(pool_count(p), 2 + POOL_NAME_ROOM);
+	v = A("10.2.0.1:20");
+	pool_set_name_addrs(p, 1, &v, 1);
+	assert_int_equal(pool_count(p), 3 + POOL_NAME_ROOM);
+	assert_true(addr_equal(&present_of(p, 1)->addr, &v));
+	/* A session holds one's address: its place is not taken under it. */
+	held = present_of(p, 0);
+	assert_true(pool_acquire(held));
+	for (i = 1; i <= 2 * POOL_NAME_ROOM; i++) {
+		snprintf(s, sizeof(s), "10.3.%zu.%zu:10", i / 256, i % 256);
+		v = A(s);
+		pool_set_name_addrs(p, 0, &v, 1);
+		u = present_of(p, 0);
+		assert_ptr_not_equal(u, held);
+		assert_true(addr_equal(&u->addr, &v));
+	}
+	assert_string_equal(held->name, "10.1.0.96:10");
+	assert_int_equal(pool_live(held), 1);
+	pool_release(held);
+	config_unref(c);
+}
+
 /* max_per_client: per address for IPv4, per /64 for IPv6. */
 static void
 test_clients(void **state)
@@ -253,22 +326,100 @@ test_clients(void **state)
 	assert_true(pool_client_enter(p, &z, 0));	/* 0: no limit */
 	pool_client_leave(p, &y);
 	assert_true(pool_client_enter(p, &x, 2));
-	/* Entries left in the table are freed with the pool (ASan checks). */
+	/* The table is the route name's: what is left counts on (and the
+	 * test's last pool_stats_free_all() frees it, ASan checks). */
 	config_unref(c);
+}
+
+/*
+ * A reload makes new pools, but the counts are the route's: the sessions
+ * of the first configuration still count against the second's limits,
+ * per client and per upstream address, and in pool_live().
+ */
+static void
+test_counts_survive_reload(void **state)
+{
+	static const char text[] = "[route keep]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10 max_connections=1\n"
+	    "upstream = 127.0.0.1:11\nmax_per_client = 1\n";
+	struct config	*c1, *c2;
+	struct pool	*p1, *p2;
+	struct addr	 a = A("192.0.2.1:1000");
+
+	(void)state;
+	c1 = load(text);
+	p1 = c1->routes[0].pool;
+	assert_true(pool_client_enter(p1, &a, 1));
+	assert_true(pool_acquire(&p1->u[0]));
+	c2 = load(text);
+	p2 = c2->routes[0].pool;
+	assert_false(pool_client_enter(p2, &a, 1));
+	assert_false(pool_acquire(&p2->u[0]));
+	assert_int_equal(pool_live(&p2->u[0]), 1);
+	assert_int_equal(pool_live(&p2->u[1]), 0);
+	/* The old configuration goes; its session ends later. */
+	config_unref(c1);
+	pool_client_leave(p2, &a);
+	pool_release(&p2->u[0]);
+	assert_true(pool_client_enter(p2, &a, 1));
+	assert_true(pool_acquire(&p2->u[0]));
+	pool_client_leave(p2, &a);
+	pool_release(&p2->u[0]);
+	config_unref(c2);
+}
+
+/*
+ * max_per_client's table is hashed with a random key per table: the same
+ * addresses land in other buckets in another table (so a peer cannot
+ * choose addresses that share one), and always in the same one within a
+ * table.
+ */
+static void
+test_client_hash_keyed(void **state)
+{
+	struct route_stats	*s1, *s2;
+	struct addr		 a[64];
+	size_t			 i, differ = 0, b1;
+	char			 buf[64];
+
+	(void)state;
+	s1 = pool_stats("hash-one", 1);
+	s2 = pool_stats("hash-two", 1);
+	assert_non_null(s1);
+	assert_non_null(s2);
+	assert_true(s1->clients_key[0] != s2->clients_key[0] ||
+	    s1->clients_key[1] != s2->clients_key[1]);
+	for (i = 0; i < NELEM(a); i++) {
+		snprintf(buf, sizeof(buf), i % 2 ? "192.0.2.%zu:1" :
+		    "[2001:db8:%zx::1]:1", i);
+		a[i] = A(buf);
+		b1 = pool_client_bucket(s1, &a[i]);
+		assert_true(b1 < s1->nbuckets);
+		assert_int_equal(pool_client_bucket(s1, &a[i]), b1);
+		differ += pool_client_bucket(s2, &a[i]) != b1;
+	}
+	/* By chance alike: 1/1024 per address. */
+	assert_true(differ >= NELEM(a) / 2);
 }
 
 int
 main(void)
 {
+	int	 rc;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_passive),
 		cmocka_unit_test(test_active),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names_reuse),
 		cmocka_unit_test(test_clients),
+		cmocka_unit_test(test_counts_survive_reload),
+		cmocka_unit_test(test_client_hash_keyed),
 	};
 
 	/* The state changes log at warn; keep the test output readable. */
 	log_init(false, LOG_LEVEL_ERROR);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	pool_stats_free_all();
+	return rc;
 }
