@@ -9,8 +9,10 @@
  * what the spec says for the real client and listener addresses; the
  * client's bytes must follow unchanged.  Receiving (accept_proxy = on):
  * good v1/v2 headers, LOCAL and UNKNOWN, TLVs, headers split over
- * segments, every kind of bad header, the timeout, the header's source
- * used for source hashing, and a chain of two relay46 processes.
+ * segments, every kind of bad header, proxy_timeout, the warning or error for a route without
+ * proxy_from, the header's source used for source hashing, and a chain
+ * of two relay46 processes.  Who may send a header (proxy_from) is in
+ * test_access.c.
  */
 
 #include <sys/socket.h>
@@ -890,7 +892,8 @@ test_accept_bad(void **state)
 
 /*
  * A header that never completes (or never starts) is given up at
- * connect_timeout (1 s here): end=proxy_timeout, nothing upstream.
+ * proxy_timeout (300 ms here), not at the far longer connect_timeout:
+ * end=proxy_timeout, nothing upstream.
  */
 static void
 test_accept_timeout(void **state)
@@ -908,7 +911,7 @@ test_accept_timeout(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = accept_relay(b, "connect_timeout = 1s\n");
+	r = accept_relay(b, "connect_timeout = 5s\nproxy_timeout = 300ms\n");
 	for (i = 0; i < 3; i++) {
 		size_t	 len = i == 2 ? 12 : strlen(starts[i]);
 
@@ -924,7 +927,7 @@ test_accept_timeout(void **state)
 		print_message("header start %u (%zu bytes): closed after "
 		    "%lld ms (%s)\n", i, len, (long long)took, h_end_str(end));
 		H_ASSERT_END(end, H_EOF, ECONNRESET);
-		assert_in_range(took, 800, 3000);
+		assert_in_range(took, 250, 1500);
 		snprintf(needle, sizeof(needle), "127.0.0.1:%d ", port);
 		H_EXPECT_LOG_LINE(r, needle, "end=proxy_timeout");
 	}
@@ -932,7 +935,60 @@ test_accept_timeout(void **state)
 	print_message("backend: %u accepted, %llu bytes\n", st.accepted,
 	    (unsigned long long)st.rx);
 	assert_int_equal(st.rx, 0);
+	H_EXPECT_LOG(r, "no whole PROXY header within proxy_timeout");
 	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* "relay46 -t" on ${text}: its exit code, with stderr in *${err}. */
+static int
+check_file(const char *text, char **err)
+{
+	char		 path[H_PATH], *out = NULL;
+	const char	*args[] = { "-t", "-c", path, NULL };
+	int		 rc;
+
+	h_write_file(path, sizeof(path), h_tmpdir(), "t.ini", text);
+	rc = h_run(args, &out, err, H_IO_MS);
+	free(out);
+	return rc;
+}
+
+/*
+ * accept_proxy without proxy_from: on loopback relay46 starts and warns
+ * that anyone who reaches the listener can claim any address; on a
+ * wildcard address the file is refused at the accept_proxy line, unless
+ * "proxy_from = any" says it is meant.  Nothing binds the wildcard.
+ */
+static void
+test_accept_no_proxy_from(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 text[512], *err = NULL;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = accept_relay(b, "");
+	H_EXPECT_LOG(r, "warn msg=\"");
+	H_EXPECT_LOG_LINE(r, ": route ap: accept_proxy without proxy_from: "
+	    "anyone who reaches 127.0.0.1:", " can claim any client address");
+	h_relay_finish(r);
+	snprintf(text, sizeof(text), "[route ap]\nlisten = 0.0.0.0:%d\n"
+	    "upstream = %s\naccept_proxy = on\n", h_free_port(AF_INET),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	assert_int_equal(check_file(text, &err), 1);
+	H_ASSERT_CONTAINS(err, "t.ini:4: accept_proxy without proxy_from on "
+	    "listen 0.0.0.0:");
+	H_ASSERT_CONTAINS(err, "a wildcard address");
+	free(err);
+	strcat(text, "proxy_from = any\n");
+	err = NULL;
+	assert_int_equal(check_file(text, &err), 0);
+	if (strstr(err, "proxy_from") != NULL)
+		fail_msg("a warning after all: %s", err);
+	free(err);
 	h_backend_free(b);
 }
 
@@ -1108,6 +1164,8 @@ main(void)
 		cmocka_unit_test_teardown(test_accept_local, h_teardown),
 		cmocka_unit_test_teardown(test_accept_bad, h_teardown),
 		cmocka_unit_test_teardown(test_accept_timeout, h_teardown),
+		cmocka_unit_test_teardown(test_accept_no_proxy_from,
+		    h_teardown),
 		cmocka_unit_test_teardown(test_accept_source_hash, h_teardown),
 		cmocka_unit_test_teardown(test_chain_v4, h_teardown),
 		cmocka_unit_test_teardown(test_chain_v6, h_teardown),
