@@ -56,6 +56,13 @@ static const char *const session_end_names[] = {
 	[SESSION_END_PROXY_UNTRUSTED] = "proxy_untrusted",
 };
 
+/* Which of a route's limits (pool->proxy_log) a PROXY warning counts in. */
+enum session_proxy_log {
+	SESSION_PROXY_LOG_BAD = 0,	/* malformed or too long */
+	SESSION_PROXY_LOG_CUT,		/* the client closed inside it */
+	SESSION_PROXY_LOG_SLOW,		/* not whole within proxy_timeout */
+};
+
 static void	session_connect_next(struct session *);
 static void	session_attempt_cb(evutil_socket_t, short, void *);
 static void	session_timer_cb(evutil_socket_t, short, void *);
@@ -1034,11 +1041,36 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 	session_begin(s);
 }
 
+/*
+ * A warning about a client's PROXY header: whoever reaches the listener
+ * can cause one per connection, so at most one a second per route and
+ * ${kind} goes out, telling how many were held back.  The session's own
+ * line still says how each one ended.
+ */
+static void
+session_proxy_warn(const struct session *s, enum session_proxy_log kind,
+    const char *msg)
+{
+	char		 m[320];
+	unsigned	 held;
+
+	if (log_level() < LOG_LEVEL_WARN ||
+	    !log_limit_pass(&s->rt->route->pool->proxy_log[kind], &held))
+		return;
+	if (held == 0) {
+		session_log(s, NULL, msg, 0);
+		return;
+	}
+	snprintf(m, sizeof(m), "%s (%u more like this suppressed)", msg, held);
+	session_log(s, NULL, m, 0);
+}
+
 /* The header's deadline (session_timer_cb): the client is too slow. */
 static void
 session_proxy_timeout(struct session *s)
 {
-	session_log(s, NULL, "no whole PROXY header within proxy_timeout", 0);
+	session_proxy_warn(s, SESSION_PROXY_LOG_SLOW, "no whole PROXY header "
+	    "within proxy_timeout");
 	session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
 }
 
@@ -1071,7 +1103,7 @@ session_proxy_take(struct session *s, int fd, size_t take)
 	else
 		snprintf(msg, sizeof(msg), "PROXY header: read %zd of the %zu "
 		    "bytes peeked", n, take);
-	session_log(s, NULL, msg, 0);
+	session_proxy_warn(s, SESSION_PROXY_LOG_CUT, msg);
 	session_close(s, SESSION_END_PROXY_ERROR, 0);
 	return -1;
 }
@@ -1103,8 +1135,8 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == 0) {
-		session_log(s, NULL, "connection closed inside the PROXY "
-		    "header", 0);
+		session_proxy_warn(s, SESSION_PROXY_LOG_CUT, "connection "
+		    "closed inside the PROXY header");
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
 	}
@@ -1112,7 +1144,7 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	    sizeof(err));
 	if (r == -1) {
 		snprintf(msg, sizeof(msg), "bad PROXY header: %s", err);
-		session_log(s, NULL, msg, 0);
+		session_proxy_warn(s, SESSION_PROXY_LOG_BAD, msg);
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
 	}

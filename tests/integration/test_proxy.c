@@ -9,7 +9,8 @@
  * what the spec says for the real client and listener addresses; the
  * client's bytes must follow unchanged.  Receiving (accept_proxy = on):
  * good v1/v2 headers, LOCAL and UNKNOWN, TLVs, headers split over
- * segments, every kind of bad header, proxy_timeout, the warning or error for a route without
+ * segments, every kind of bad header and a burst of them (warnings held
+ * back), proxy_timeout, the warning or error for a route without
  * proxy_from, the header's source used for source hashing, and a chain
  * of two relay46 processes.  Who may send a header (proxy_from) is in
  * test_access.c.
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -940,6 +942,93 @@ test_accept_timeout(void **state)
 	h_backend_free(b);
 }
 
+#define FLOOD	100
+
+/*
+ * Sum of the "(N more like this suppressed)" counts in ${log}, and the
+ * number of "bad PROXY header" warnings in *${lines}.
+ */
+static unsigned long
+held_back(const char *log, unsigned *lines)
+{
+	const char	*p, *q;
+	unsigned long	 held = 0;
+
+	*lines = 0;
+	for (p = log; (p = strstr(p, "bad PROXY header")) != NULL; p++)
+		(*lines)++;
+	for (p = log; (p = strstr(p, " more like this suppressed)")) != NULL;
+	    p++) {
+		for (q = p; q > log && isdigit((unsigned char)q[-1]); q--)
+			;
+		held += strtoul(q, NULL, 10);
+	}
+	return held;
+}
+
+/* A client that sends ${junk} for a header; the caller closes it. */
+static int
+junk_client(struct h_relay *r, const char *junk)
+{
+	int	 fd = h_relay_connect(r, "ap", AF_INET);
+
+	/* relay46 may have closed already: what it read was enough. */
+	(void)h_send_all(fd, junk, strlen(junk), H_IO_MS);
+	return fd;
+}
+
+/*
+ * A burst of FLOOD clients with garbage for a header: each gets its own
+ * session line (end=proxy_error), but warnings go out at most once a
+ * second per route and kind, and the first one after the burst tells
+ * how many were held back: every bad header is accounted for.
+ */
+static void
+test_accept_flood(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*junk = "GET / HTTP/1.0\r\n\r\n";
+	unsigned long		 held;
+	unsigned		 lines, i;
+	int			 fds[FLOOD], fd;
+	char			*log;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = accept_relay(b, "");
+	for (i = 0; i < FLOOD; i++)
+		fds[i] = junk_client(r, junk);
+	if (!h_relay_log_wait_n(r, "end=proxy_error", FLOOD, H_IO_MS))
+		fail_msg("not %d end=proxy_error lines", FLOOD);
+	for (i = 0; i < FLOOD; i++)
+		close(fds[i]);
+	log = h_relay_log(r);
+	held = held_back(log, &lines);
+	free(log);
+	print_message("burst: %u warnings, %lu held back\n", lines, held);
+	assert_in_range(lines, 1, 3);
+	/* Let the limit's second pass: the next warning goes out, with the count. */
+	(void)poll(NULL, 0, 1100);
+	fd = junk_client(r, junk);
+	H_EXPECT_LOG(r, " more like this suppressed)");
+	if (!h_relay_log_wait_n(r, "end=proxy_error", FLOOD + 1, H_IO_MS))
+		fail_msg("not %d end=proxy_error lines", FLOOD + 1);
+	close(fd);
+	log = h_relay_log(r);
+	held = held_back(log, &lines);
+	free(log);
+	print_message("after: %u warnings, %lu held back\n", lines, held);
+	assert_in_range(lines, 2, 3);
+	assert_int_equal(lines + held, FLOOD + 1);
+	h_backend_stats(b, &st);
+	assert_int_equal(st.rx, 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
 /* "relay46 -t" on ${text}: its exit code, with stderr in *${err}. */
 static int
 check_file(const char *text, char **err)
@@ -1164,6 +1253,7 @@ main(void)
 		cmocka_unit_test_teardown(test_accept_local, h_teardown),
 		cmocka_unit_test_teardown(test_accept_bad, h_teardown),
 		cmocka_unit_test_teardown(test_accept_timeout, h_teardown),
+		cmocka_unit_test_teardown(test_accept_flood, h_teardown),
 		cmocka_unit_test_teardown(test_accept_no_proxy_from,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_accept_source_hash, h_teardown),
