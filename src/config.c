@@ -1401,7 +1401,8 @@ cfg_is_private(const struct addr *a)
 	if (cfg_is_loopback(&u))
 		return true;
 	if (u.ss.ss_family == AF_INET) {
-		v4 = ntohl(((const struct sockaddr_in *)&u.ss)->sin_addr.s_addr);
+		v4 = ntohl(((const struct sockaddr_in *)&u.ss)->
+		    sin_addr.s_addr);
 		return (v4 >> 24) == 10 || (v4 >> 20) == 0xac1 ||
 		    (v4 >> 16) == 0xc0a8 || (v4 >> 16) == 0xa9fe;
 	}

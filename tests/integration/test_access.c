@@ -387,9 +387,9 @@ untrusted(struct h_relay *r, const char *route, int family, const char *src,
 	}
 	took = h_now_ms() - t0;
 	if ((end != ECONNRESET && end != EPIPE) || took > REFUSE_MS)
-		fail_msg("peer %s on %s: expected a reset at once, got %s after "
-		    "%lld ms", src == NULL ? "::1" : src, route, h_end_str(end),
-		    (long long)took);
+		fail_msg("peer %s on %s: expected a reset at once, got %s "
+		    "after %lld ms", src == NULL ? "::1" : src, route,
+		    h_end_str(end), (long long)took);
 	if (port == -1)
 		return;
 	if (family == AF_INET6)
@@ -457,7 +457,8 @@ test_proxy_from_v6(void **state)
 	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
 	struct h_backend	*b;
 	struct h_relay		*r;
-	const char		*up, *hdr = "PROXY TCP6 2001:db8::5 ::1 1000 80\r\n";
+	const char		*up;
+	const char		*hdr = "PROXY TCP6 2001:db8::5 ::1 1000 80\r\n";
 
 	(void)state;
 	h_require_ipv6();

@@ -1010,7 +1010,7 @@ test_accept_flood(void **state)
 	free(log);
 	print_message("burst: %u warnings, %lu held back\n", lines, held);
 	assert_in_range(lines, 1, 3);
-	/* Let the limit's second pass: the next warning goes out, with the count. */
+	/* Once the limit's second is over, the next warning tells the count. */
 	(void)poll(NULL, 0, 1100);
 	fd = junk_client(r, junk);
 	H_EXPECT_LOG(r, " more like this suppressed)");

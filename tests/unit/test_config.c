@@ -1237,7 +1237,8 @@ test_proxy_trust(void **state)
 		if ((c == NULL) != (trust_rows[i].want == TRUST_ERROR) ||
 		    (want == NULL) != (trust_rows[i].want == TRUST_QUIET)) {
 			print_error("%s%s", errs != NULL ? errs : "",
-			    c != NULL && c->warnings != NULL ? c->warnings : "");
+			    c != NULL && c->warnings != NULL ?
+			    c->warnings : "");
 			fail_msg("row %zu (%s): not as expected (%d)", i,
 			    trust_rows[i].listen, trust_rows[i].want);
 		}
