@@ -84,6 +84,8 @@ struct cfg_parse {
 	int		*seen;		/* per key: line where it was set in this section */
 	struct cfg_err	*errv;
 	size_t		 nerr;
+	struct cfg_err	*warnv;		/* as errv, for config->warnings */
+	size_t		 nwarn;
 	bool		 oom;
 	size_t		*bad_up;	/* routes with an upstream line in error */
 	size_t		 nbad_up;
@@ -112,6 +114,10 @@ static int cfg_set_max_per_client(struct cfg_parse *, const char *, char *,
 static int cfg_set_proxy_protocol(struct cfg_parse *, const char *, char *,
 	    size_t);
 static int cfg_set_health_check(struct cfg_parse *, const char *, char *,
+	    size_t);
+static int cfg_set_accept_proxy(struct cfg_parse *, const char *, char *,
+	    size_t);
+static int cfg_set_proxy_from(struct cfg_parse *, const char *, char *,
 	    size_t);
 
 #define G(m)	offsetof(struct config, m)
@@ -158,8 +164,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ "deny", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0, cfg_set_deny },
 	{ "proxy_protocol", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0,
 	    cfg_set_proxy_protocol },
-	{ "accept_proxy", CFG_ROUTE, CFG_T_BOOL, 0, R(accept_proxy), 0, 0,
-	    NULL },
+	{ "accept_proxy", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0,
+	    cfg_set_accept_proxy },
+	{ "proxy_from", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
+	    cfg_set_proxy_from },
+	{ "proxy_timeout", CFG_ROUTE, CFG_T_DURATION, 0, R(proxy_timeout_ms),
+	    1, UNITS_DURATION_MAX, NULL },
 	{ "health_check", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0,
 	    cfg_set_health_check },
 	{ "check_interval", CFG_ROUTE, CFG_T_DURATION, 0,
@@ -173,29 +183,54 @@ static const struct cfg_key cfg_keys[] = {
 #undef G
 #undef R
 
+/* Append ${msg} at ${line} to the list *${v} of *${n}. */
+static void
+cfg_note(struct cfg_parse *p, struct cfg_err **v, size_t *n, int line,
+    const char *msg)
+{
+	struct cfg_err	*nv;
+
+	if ((nv = reallocarray(*v, *n + 1, sizeof(*nv))) == NULL) {
+		p->oom = true;
+		return;
+	}
+	*v = nv;
+	nv[*n].line = line;
+	nv[*n].seq = *n;
+	if ((nv[*n].msg = util_strdup(msg)) == NULL) {
+		p->oom = true;
+		return;
+	}
+	(*n)++;
+}
+
 /* Record one error; "FILE:LINE: " when ${line} > 0, else "FILE: ". */
 static void __attribute__((format(printf, 3, 4)))
 cfg_error(struct cfg_parse *p, int line, const char *fmt, ...)
 {
 	char		 msg[512];
-	struct cfg_err	*n;
 	va_list		 ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if ((n = reallocarray(p->errv, p->nerr + 1, sizeof(*n))) == NULL) {
-		p->oom = true;
-		return;
-	}
-	p->errv = n;
-	n[p->nerr].line = line;
-	n[p->nerr].seq = p->nerr;
-	if ((n[p->nerr].msg = util_strdup(msg)) == NULL) {
-		p->oom = true;
-		return;
-	}
-	p->nerr++;
+	cfg_note(p, &p->errv, &p->nerr, line, msg);
+}
+
+/*
+ * Record one warning, as cfg_error(): what works but is likely a mistake,
+ * which must not stop a file that ran before from loading.
+ */
+static void __attribute__((format(printf, 3, 4)))
+cfg_warn(struct cfg_parse *p, int line, const char *fmt, ...)
+{
+	char		 msg[512];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cfg_note(p, &p->warnv, &p->nwarn, line, msg);
 }
 
 static bool
@@ -222,31 +257,44 @@ cfg_err_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* All errors, sorted, as one string of lines; NULL on out of memory. */
+/*
+ * The ${n} notes of ${v}, sorted, as one string of lines: "FILE:LINE: "
+ * each, or "FILE: " without a line.  NULL on out of memory.
+ */
 static char *
-cfg_err_join(struct cfg_parse *p)
+cfg_err_join(const char *path, struct cfg_err *v, size_t n)
 {
 	size_t	 i, len = 0, off = 0;
 	char	*out;
-	int	 n;
+	int	 k;
 
-	qsort(p->errv, p->nerr, sizeof(*p->errv), cfg_err_cmp);
-	for (i = 0; i < p->nerr; i++)
-		len += strlen(p->path) + strlen(p->errv[i].msg) + 16;
+	qsort(v, n, sizeof(*v), cfg_err_cmp);
+	for (i = 0; i < n; i++)
+		len += strlen(path) + strlen(v[i].msg) + 16;
 	if ((out = malloc(len + 1)) == NULL)
 		return NULL;
 	out[0] = '\0';
-	for (i = 0; i < p->nerr; i++) {
-		if (p->errv[i].line > 0)
-			n = snprintf(out + off, len + 1 - off, "%s:%d: %s\n",
-			    p->path, p->errv[i].line, p->errv[i].msg);
+	for (i = 0; i < n; i++) {
+		if (v[i].line > 0)
+			k = snprintf(out + off, len + 1 - off, "%s:%d: %s\n",
+			    path, v[i].line, v[i].msg);
 		else
-			n = snprintf(out + off, len + 1 - off, "%s: %s\n",
-			    p->path, p->errv[i].msg);
-		if (n > 0)
-			off += (size_t)n;
+			k = snprintf(out + off, len + 1 - off, "%s: %s\n",
+			    path, v[i].msg);
+		if (k > 0)
+			off += (size_t)k;
 	}
 	return out;
+}
+
+static void
+cfg_notes_free(struct cfg_err *v, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].msg);
+	free(v);
 }
 
 static void
@@ -265,6 +313,8 @@ cfg_route_defaults(struct route *r)
 	r->rise = 2;
 	r->fall = 3;
 	r->resolve_ms = 30 * 1000;
+	/* A relay sends its header at once: only a stranger takes longer. */
+	r->proxy_timeout_ms = 3000;
 }
 
 /*
@@ -316,6 +366,7 @@ cfg_free(struct config *c)
 		free(c->routes[i].specs);
 		free(c->routes[i].up);
 		acl_free(&c->routes[i].acl);
+		acl_free(&c->routes[i].proxy_from);
 		pool_free(c->routes[i].pool);
 	}
 	free(c->routes);
@@ -325,6 +376,7 @@ cfg_free(struct config *c)
 	free(c->group);
 	acl_free(&c->admin_allow);
 	free(c->path);
+	free(c->warnings);
 	free(c);
 }
 
@@ -661,6 +713,41 @@ cfg_set_health_check(struct cfg_parse *p, const char *v, char *err,
 		err_set(err, errlen, "expected off or tcp");
 		return -1;
 	}
+	return 0;
+}
+
+/* The line is kept for cfg_check_proxy()'s messages. */
+static int
+cfg_set_accept_proxy(struct cfg_parse *p, const char *v, char *err,
+    size_t errlen)
+{
+	int	 b;
+
+	if (units_parse_bool(v, &b, err, errlen) == -1)
+		return -1;
+	p->cur->accept_proxy = b != 0;
+	p->cur->accept_proxy_line = p->line;
+	return 0;
+}
+
+/*
+ * A CIDR rule, or "any": the operator trusts every peer on purpose, which
+ * a wildcard or public listener needs said in so many words.
+ */
+static int
+cfg_set_proxy_from(struct cfg_parse *p, const char *v, char *err,
+    size_t errlen)
+{
+	struct acl	*a = &p->cur->proxy_from;
+
+	if (strcmp(v, "any") == 0) {
+		if (acl_add(a, false, "0.0.0.0/0", err, errlen) == -1 ||
+		    acl_add(a, false, "::/0", err, errlen) == -1)
+			return -1;
+	} else if (acl_add(a, false, v, err, errlen) == -1)
+		return -1;
+	if (p->cur->proxy_from_line == 0)
+		p->cur->proxy_from_line = p->line;
 	return 0;
 }
 
@@ -1298,12 +1385,100 @@ cfg_clash(struct cfg_parse *p, const struct route *r, size_t j,
 	    addr_format(&o->listen[l], a2, sizeof(a2)), o->name, at);
 }
 
+/*
+ * Reachable from this host or a private network only: loopback, RFC 1918,
+ * link-local, IPv6 unique local (fc00::/7).  Not a wildcard, which takes
+ * every address the host has, public ones too.
+ */
+static bool
+cfg_is_private(const struct addr *a)
+{
+	struct addr		 u = *a;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&u.ss;
+	uint32_t		 v4;
+
+	addr_unmap(&u);
+	if (cfg_is_loopback(&u))
+		return true;
+	if (u.ss.ss_family == AF_INET) {
+		v4 = ntohl(((const struct sockaddr_in *)&u.ss)->
+		    sin_addr.s_addr);
+		return (v4 >> 24) == 10 || (v4 >> 20) == 0xac1 ||
+		    (v4 >> 16) == 0xc0a8 || (v4 >> 16) == 0xa9fe;
+	}
+	return u.ss.ss_family == AF_INET6 &&
+	    ((s6->sin6_addr.s6_addr[0] & 0xfe) == 0xfc ||
+	    IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr));
+}
+
+/* ${r}'s listen addresses, "A, B", into ${buf}; cut short with "...". */
+static const char *
+cfg_listen_list(const struct route *r, char *buf, size_t len)
+{
+	char	 a[ADDR_STRLEN];
+	size_t	 i, off = 0;
+	int	 n;
+
+	buf[0] = '\0';
+	for (i = 0; i < r->nlisten && off < len; i++) {
+		n = snprintf(buf + off, len - off, "%s%s", i > 0 ? ", " : "",
+		    addr_format(&r->listen[i], a, sizeof(a)));
+		if (n < 0 || (size_t)n >= len - off) {
+			if (len > 4)
+				memcpy(buf + len - 4, "...", 4);
+			break;
+		}
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+/*
+ * accept_proxy believes the header: without proxy_from, whoever reaches
+ * the listener picks the address that allow, deny and max_per_client
+ * judge.  Tolerable (with a warning) where only this host or a private
+ * network can connect; refused where the listener may face the Internet,
+ * unless "proxy_from = any" says it is meant.
+ */
+static void
+cfg_check_proxy(struct cfg_parse *p, const struct route *r)
+{
+	char	 a[ADDR_STRLEN], list[256];
+	size_t	 j;
+
+	if (!r->accept_proxy) {
+		if (r->proxy_from_line != 0)
+			cfg_error(p, r->proxy_from_line, "proxy_from needs "
+			    "accept_proxy = on");
+		return;
+	}
+	if (r->proxy_from.nallow != 0)
+		return;
+	for (j = 0; j < r->nlisten; j++) {
+		if (cfg_is_private(&r->listen[j]) &&
+		    !addr_is_any(&r->listen[j]))
+			continue;
+		cfg_error(p, r->accept_proxy_line, "accept_proxy without "
+		    "proxy_from on listen %s (line %d), %s: anyone who reaches "
+		    "it can claim any client address; add proxy_from = the "
+		    "CIDR of the relays that send headers (or proxy_from = "
+		    "any)", addr_format(&r->listen[j], a, sizeof(a)),
+		    r->listen_line[j], addr_is_any(&r->listen[j]) ?
+		    "a wildcard address" : "a public address");
+		return;
+	}
+	cfg_warn(p, r->accept_proxy_line, "route %s: accept_proxy without "
+	    "proxy_from: anyone who reaches %s can claim any client address",
+	    r->name, cfg_listen_list(r, list, sizeof(list)));
+}
+
 /* Checks that need the whole file: required keys, listen clashes. */
 static void
 cfg_check(struct cfg_parse *p)
 {
 	struct route	*r, *o;
 	size_t		 i, j, k, l;
+
 	if (p->c->admin_on && !cfg_is_loopback(&p->c->admin) &&
 	    p->c->admin_allow.nallow == 0) {
 		char	 a[ADDR_STRLEN];
@@ -1326,6 +1501,7 @@ cfg_check(struct cfg_parse *p)
 		if (r->nup == 0 && !cfg_had_bad_upstream(p, i))
 			cfg_error(p, r->line, "route '%s' has no upstream",
 			    r->name);
+		cfg_check_proxy(p, r);
 		for (j = 0; j < r->nlisten; j++)
 			for (k = 0; k <= i; k++) {
 				o = &p->c->routes[k];
@@ -1354,16 +1530,19 @@ cfg_finish(struct cfg_parse *p, char **errs)
 		if ((p->c->routes[i].pool = pool_new(&p->c->routes[i],
 		    p->c->workers)) == NULL)
 			p->oom = true;
+	if (p->nerr == 0 && !p->oom && p->nwarn > 0 &&
+	    (p->c->warnings = cfg_err_join(p->path, p->warnv, p->nwarn)) ==
+	    NULL)
+		p->oom = true;
+	cfg_notes_free(p->warnv, p->nwarn);
 	if (p->nerr == 0 && !p->oom) {
 		*errs = NULL;
 		return p->c;
 	}
-	*errs = p->oom ? NULL : cfg_err_join(p);
+	*errs = p->oom ? NULL : cfg_err_join(p->path, p->errv, p->nerr);
 	if (*errs == NULL)
 		*errs = util_strdup("out of memory\n");
-	for (i = 0; i < p->nerr; i++)
-		free(p->errv[i].msg);
-	free(p->errv);
+	cfg_notes_free(p->errv, p->nerr);
 	cfg_free(p->c);
 	return NULL;
 }

@@ -62,6 +62,16 @@ struct route {
 	struct acl	 acl;
 	int		 proxy_protocol;	/* 0 (off), 1 or 2 */
 	bool		 accept_proxy;
+	int		 accept_proxy_line;	/* where it was set; 0: not */
+	/*
+	 * accept_proxy: the real peers that may send a PROXY header, as
+	 * allow rules ("any" is 0.0.0.0/0 and ::/0).  Empty: anyone may, as
+	 * before proxy_from existed; config_load() allows that only on
+	 * private listen addresses, with a warning.
+	 */
+	struct acl	 proxy_from;
+	int		 proxy_from_line;	/* the first one; 0: none */
+	uint64_t	 proxy_timeout_ms;	/* for the whole PROXY header */
 	bool		 health_check;		/* active TCP checks */
 	uint64_t	 check_interval_ms;
 	unsigned	 rise, fall;
@@ -97,6 +107,11 @@ struct config {
 	struct acl	 admin_allow;	/* empty: anyone who can reach it */
 	struct route	*routes;
 	size_t		 nroutes;
+	/*
+	 * What works but is likely a mistake: "FILE:LINE: message\n" each,
+	 * in file order, for the caller to log; NULL when there is none.
+	 */
+	char		*warnings;
 };
 
 /*
@@ -104,9 +119,10 @@ struct config {
  * a config with one reference, or NULL; then *${errs} holds every error
  * found, one "FILE:LINE: message\n" each in file order (or "FILE: ..."
  * where no line applies), and the caller frees it.  On success *${errs}
- * is NULL.  Hostname upstreams are looked up here (getaddrinfo).  Without
- * max_connections (or with "auto"), it is derived from the hard
- * RLIMIT_NOFILE, which relay46 raises its soft limit to at start.
+ * is NULL, and c->warnings holds what deserves a warning.  Hostname
+ * upstreams are looked up here (getaddrinfo).  Without max_connections
+ * (or with "auto"), it is derived from the hard RLIMIT_NOFILE, which
+ * relay46 raises its soft limit to at start.
  */
 struct config *config_load(const char *path, char **errs);
 

@@ -414,6 +414,7 @@ control_reload_load(struct control *c)
 		control_reload_refused(c, "the file has errors");
 		return NULL;
 	}
+	log_warn_lines("reload: ", n->warnings);
 	if (n->workers != c->nw) {
 		snprintf(why, sizeof(why), "workers changed from %u to %u, "
 		    "which needs a restart", c->nw, n->workers);

@@ -171,6 +171,18 @@ LOG_FN(log_warn, LOG_LEVEL_WARN)
 LOG_FN(log_info, LOG_LEVEL_INFO)
 LOG_FN(log_debug, LOG_LEVEL_DEBUG)
 
+void
+log_warn_lines(const char *prefix, const char *text)
+{
+	const char	*eol;
+
+	for (; text != NULL && *text != '\0'; text = eol + (*eol != '\0')) {
+		if ((eol = strchr(text, '\n')) == NULL)
+			eol = text + strlen(text);
+		log_warn("msg=\"%s%.*s\"", prefix, (int)(eol - text), text);
+	}
+}
+
 bool
 log_ratelimit(unsigned long long *last_ms)
 {

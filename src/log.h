@@ -38,6 +38,12 @@ void	 log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * log_warn_lines(prefix, text): log_warn() each line of ${text} (NULL:
+ * none) as msg="${prefix}LINE", such as a config's warnings.
+ */
+void	 log_warn_lines(const char *prefix, const char *text);
+
+/*
  * log_ratelimit(last_ms): true at most once a second per ${last_ms}
  * slot, for errors that can repeat in a tight loop (accept failures).
  */

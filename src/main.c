@@ -387,6 +387,7 @@ static void
 main_warn(const struct opts *o, const struct config *cfg)
 {
 	main_seams_warn(o->seams, o->seams_on);
+	log_warn_lines("", cfg->warnings);
 	if (geteuid() == 0 && cfg->user == NULL)
 		log_warn("msg=\"running as root: set user = relay46 (or "
 		    "another unprivileged user) in [global] to drop root once "
@@ -413,6 +414,8 @@ main_config(const struct opts *o, const char **name)
 	/* No log_init() for these: the warnings go to stderr as they are. */
 	if (cfg == NULL || o->test)
 		main_seams_warn(o->seams, o->seams_on);
+	if (cfg != NULL && o->test && cfg->warnings != NULL)
+		fputs(cfg->warnings, stderr);
 	return cfg;
 }
 

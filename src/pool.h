@@ -105,6 +105,12 @@ void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
 #define UPSTREAM_LOG_KINDS	5
 
 /*
+ * Kinds of bad PROXY header whose warnings are limited apart: malformed,
+ * cut short, too slow (session.c).
+ */
+#define POOL_PROXY_LOG_KINDS	3
+
+/*
  * An entry of a host name's line may be given to another address once its
  * own has left the name and no session uses it (pool_set_name_addrs).
  * Workers read entries without locks, so:
@@ -161,6 +167,8 @@ struct pool {
 	atomic_size_t	 n;		/* published entries of u[] */
 	size_t		*spare;		/* per line: entries it may still add */
 	struct pool_he	*he;		/* one per upstream line */
+	/* accept_proxy: anyone who connects can make one, all workers share */
+	struct log_limit proxy_log[POOL_PROXY_LOG_KINDS];
 };
 
 /*

@@ -53,12 +53,21 @@ static const char *const session_end_names[] = {
 	[SESSION_END_UPSTREAM_FULL] = "upstream_full",
 	[SESSION_END_PROXY_ERROR] = "proxy_error",
 	[SESSION_END_PROXY_TIMEOUT] = "proxy_timeout",
+	[SESSION_END_PROXY_UNTRUSTED] = "proxy_untrusted",
+};
+
+/* Which of a route's limits (pool->proxy_log) a PROXY warning counts in. */
+enum session_proxy_log {
+	SESSION_PROXY_LOG_BAD = 0,	/* malformed or too long */
+	SESSION_PROXY_LOG_CUT,		/* the client closed inside it */
+	SESSION_PROXY_LOG_SLOW,		/* not whole within proxy_timeout */
 };
 
 static void	session_connect_next(struct session *);
 static void	session_attempt_cb(evutil_socket_t, short, void *);
 static void	session_timer_cb(evutil_socket_t, short, void *);
 static void	session_pipe_cb(void *, struct pipe *, enum pipe_status, int);
+static void	session_proxy_timeout(struct session *);
 
 const char *
 session_end_name(enum session_end e)
@@ -886,9 +895,7 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (s->state == SESSION_ACCEPTED) {
-		session_log(s, NULL, "no whole PROXY header within "
-		    "connect_timeout", 0);
-		session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
+		session_proxy_timeout(s);
 		return;
 	}
 	if (s->state == SESSION_CONNECTING) {
@@ -946,11 +953,16 @@ session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 	}
 }
 
-/* Refused before a session exists: log it like a session line, and close. */
+/*
+ * Refused before a session exists: log it like a session line, and close.
+ * A peer that may not send a PROXY header is reset: it is no client but
+ * a misplaced relay or a probe, and should learn at once.
+ */
 static void
 session_refuse(struct worker *w, struct route_rt *rt, int fd,
     const struct addr *client, enum session_end why)
 {
+	struct linger	 l = { 1, 0 };
 	struct session	 s;
 
 	session_count(pool_stats_slot(rt->route->pool->stats, w->index), why,
@@ -962,6 +974,8 @@ session_refuse(struct worker *w, struct route_rt *rt, int fd,
 	s.client = *client;
 	s.start_ms = util_now_ms();
 	session_log_end(&s, why, 0);
+	if (why == SESSION_END_PROXY_UNTRUSTED)
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
 }
 
@@ -1028,6 +1042,39 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 }
 
 /*
+ * A warning about a client's PROXY header: whoever reaches the listener
+ * can cause one per connection, so at most one a second per route and
+ * ${kind} goes out, telling how many were held back.  The session's own
+ * line still says how each one ended.
+ */
+static void
+session_proxy_warn(const struct session *s, enum session_proxy_log kind,
+    const char *msg)
+{
+	char		 m[320];
+	unsigned	 held;
+
+	if (log_level() < LOG_LEVEL_WARN ||
+	    !log_limit_pass(&s->rt->route->pool->proxy_log[kind], &held))
+		return;
+	if (held == 0) {
+		session_log(s, NULL, msg, 0);
+		return;
+	}
+	snprintf(m, sizeof(m), "%s (%u more like this suppressed)", msg, held);
+	session_log(s, NULL, m, 0);
+}
+
+/* The header's deadline (session_timer_cb): the client is too slow. */
+static void
+session_proxy_timeout(struct session *s)
+{
+	session_proxy_warn(s, SESSION_PROXY_LOG_SLOW, "no whole PROXY header "
+	    "within proxy_timeout");
+	session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
+}
+
+/*
  * Take ${take} bytes of header that a peek has just shown us.  Anything
  * but all of them ends the session (-1).  Only a failed recv() sets
  * errno: an end or a short count logged with strerror(errno) would name
@@ -1056,7 +1103,7 @@ session_proxy_take(struct session *s, int fd, size_t take)
 	else
 		snprintf(msg, sizeof(msg), "PROXY header: read %zd of the %zu "
 		    "bytes peeked", n, take);
-	session_log(s, NULL, msg, 0);
+	session_proxy_warn(s, SESSION_PROXY_LOG_CUT, msg);
 	session_close(s, SESSION_END_PROXY_ERROR, 0);
 	return -1;
 }
@@ -1072,7 +1119,7 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session		*s = arg;
 	struct proxyproto_info	 info;
-	char			 err[256], c[ADDR_STRLEN];
+	char			 err[256], msg[288];
 	size_t			 room = PROXYPROTO_MAX - s->phdr_len, take;
 	ssize_t			 n, r;
 	int			 e;
@@ -1088,17 +1135,16 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == 0) {
-		session_log(s, NULL, "connection closed inside the PROXY "
-		    "header", 0);
+		session_proxy_warn(s, SESSION_PROXY_LOG_CUT, "connection "
+		    "closed inside the PROXY header");
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
 	}
 	r = proxyproto_parse(s->phdr, s->phdr_len + (size_t)n, &info, err,
 	    sizeof(err));
 	if (r == -1) {
-		log_warn("route=%s client=%s upstream=- msg=\"bad PROXY "
-		    "header: %s\"", s->rt->route->name, addr_format(&s->client,
-		    c, sizeof(c)), err);
+		snprintf(msg, sizeof(msg), "bad PROXY header: %s", err);
+		session_proxy_warn(s, SESSION_PROXY_LOG_BAD, msg);
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
 	}
@@ -1107,6 +1153,55 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (r > 0)
 		session_proxy_done(s, &info);
+}
+
+/*
+ * accept_proxy: wait for the header within proxy_timeout, not the longer
+ * connect_timeout: a relay sends it with its first bytes, so a long wait
+ * would only let a silent stranger hold a max_connections place.
+ */
+static void
+session_proxy_start(struct session *s)
+{
+	if ((s->pev = event_new(s->w->base, s->cfd, EV_READ | EV_PERSIST,
+	    session_proxy_cb, s)) == NULL) {
+		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
+		return;
+	}
+	event_add(s->pev, NULL);
+	session_timer_set(s->timer, s->rt->route->proxy_timeout_ms);
+}
+
+/*
+ * May the peer at ${client} in, before anything is allocated for it?
+ * With accept_proxy, first whether it may send a header at all
+ * (proxy_from): ahead of the limits, so that a stranger never holds a
+ * place in them.  Without, allow/deny and max_per_client are judged now.
+ * Returns SESSION_END_DONE with the route's and the global count taken,
+ * or the reason for refusing with nothing taken.
+ */
+static enum session_end
+session_accept_check(struct worker *w, const struct route *r,
+    const struct addr *client)
+{
+	enum session_end	 why;
+
+	if (r->accept_proxy && !acl_allows(&r->proxy_from, client))
+		return SESSION_END_PROXY_UNTRUSTED;
+	/* Counted across every worker: the limits are the process's. */
+	if (!worker_global_enter(w->gen->cfg->max_connections))
+		return SESSION_END_MAX_CONNECTIONS;
+	if (!pool_session_enter(r->pool, r->max_connections)) {
+		worker_global_leave();
+		return SESSION_END_MAX_CONNECTIONS;
+	}
+	if (!r->accept_proxy &&
+	    (why = session_admit(r, client)) != SESSION_END_DONE) {
+		pool_session_leave(r->pool);
+		worker_global_leave();
+		return why;
+	}
+	return SESSION_END_DONE;
 }
 
 void
@@ -1120,21 +1215,7 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 
 	addr_from_sockaddr(&client, sa, salen);
 	addr_unmap(&client);
-	/* Counted across every worker: the limits are the process's. */
-	if (!worker_global_enter(w->gen->cfg->max_connections)) {
-		session_refuse(w, rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
-		return;
-	}
-	if (!pool_session_enter(r->pool, r->max_connections)) {
-		worker_global_leave();
-		session_refuse(w, rt, fd, &client, SESSION_END_MAX_CONNECTIONS);
-		return;
-	}
-	/* Without PROXY, the client is known now: refuse before any work. */
-	if (!r->accept_proxy &&
-	    (why = session_admit(r, &client)) != SESSION_END_DONE) {
-		pool_session_leave(r->pool);
-		worker_global_leave();
+	if ((why = session_accept_check(w, r, &client)) != SESSION_END_DONE) {
 		session_refuse(w, rt, fd, &client, why);
 		return;
 	}
@@ -1179,16 +1260,8 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
 	}
-	if (!r->accept_proxy) {
+	if (r->accept_proxy)
+		session_proxy_start(s);
+	else
 		session_begin(s);
-		return;
-	}
-	/* The header must come within connect_timeout. */
-	if ((s->pev = event_new(w->base, fd, EV_READ | EV_PERSIST,
-	    session_proxy_cb, s)) == NULL) {
-		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
-		return;
-	}
-	event_add(s->pev, NULL);
-	session_timer_set(s->timer, r->connect_timeout_ms);
 }

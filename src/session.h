@@ -57,8 +57,9 @@ enum session_end {
 	SESSION_END_UPSTREAM_FULL,	/* every upstream at max_connections */
 	SESSION_END_PROXY_ERROR,	/* a bad PROXY header from the client */
 	SESSION_END_PROXY_TIMEOUT,	/* no whole PROXY header in time */
+	SESSION_END_PROXY_UNTRUSTED,	/* peer not in proxy_from */
 };
-#define SESSION_END_COUNT	(SESSION_END_PROXY_TIMEOUT + 1)
+#define SESSION_END_COUNT	(SESSION_END_PROXY_UNTRUSTED + 1)
 
 /* session_end_name(e): "done", "client_reset", ... */
 const char *session_end_name(enum session_end e);
@@ -98,8 +99,10 @@ struct session {
 
 /*
  * session_accept(w, rt, fd, sa, salen, local): a new client on ${fd}
- * (owned from here on, also on failure) for route ${rt}.  Applies the
- * limits, then starts connecting upstream.
+ * (owned from here on, also on failure) for route ${rt}.  With
+ * accept_proxy, a peer outside proxy_from is reset at once, before it
+ * counts anywhere; the others get proxy_timeout for their header.  Then
+ * applies the limits and starts connecting upstream.
  */
 void	 session_accept(struct worker *w, struct route_rt *rt, int fd,
 	    const struct sockaddr *sa, socklen_t salen, const struct addr *local);

@@ -3,10 +3,11 @@
 
 /*
  * Who may come in: allow/deny over IPv4 (clients bound to 127.0.0.x) and
- * IPv6 (::1), IPv4-mapped clients against IPv4 rules, and max_per_client
- * over IPv4, ::1 and (through PROXY headers) IPv6 /64s.  A refused client
- * is closed at once, and its bytes never reach the backend: every test
- * ends by checking that the backend saw exactly the sessions let in.
+ * IPv6 (::1), IPv4-mapped clients against IPv4 rules, max_per_client
+ * over IPv4, ::1 and (through PROXY headers) IPv6 /64s, and who may send
+ * a PROXY header at all (proxy_from).  A refused client is closed at
+ * once, and its bytes never reach the backend: every test ends by
+ * checking that the backend saw exactly the sessions let in.
  */
 
 #include <sys/socket.h>
@@ -93,7 +94,8 @@ refused(struct h_relay *r, const char *route, int family, const char *src,
 	snprintf(e, sizeof(e), "end=%s ", why);
 	/* With a PROXY header the real peer is shown as via=. */
 	if (hdr != NULL)
-		snprintf(c, sizeof(c), " via=127.0.0.1:%d ", port);
+		snprintf(c, sizeof(c), " via=%s:%d ", src == NULL ?
+		    "127.0.0.1" : src, port);
 	else if (family == AF_INET6)
 		snprintf(c, sizeof(c), "client=[::1]:%d ", port);
 	else
@@ -236,9 +238,9 @@ test_v4_mapped(void **state)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route deny4]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
-	    "deny = 192.0.2.0/24\n"
+	    "proxy_from = 127.0.0.0/8\ndeny = 192.0.2.0/24\n"
 	    "[route allow4]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
-	    "allow = 10.0.0.0/8\n",
+	    "proxy_from = 127.0.0.1\nallow = 10.0.0.0/8\n",
 	    h_hostport(AF_INET, h_free_port(AF_INET)), up,
 	    h_hostport(AF_INET, h_free_port(AF_INET)), up);
 	refused(r, "deny4", AF_INET, NULL,
@@ -333,7 +335,7 @@ test_max_per_client_v6(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route loop6]\nlisten = %s\nupstream = %s\nmax_per_client = 1\n"
 	    "[route net64]\nlisten = %s\nupstream = %s\nmax_per_client = 1\n"
-	    "accept_proxy = on\n",
+	    "accept_proxy = on\nproxy_from = 127.0.0.0/8\nproxy_from = ::1\n",
 	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
 	    h_hostport(AF_INET, h_free_port(AF_INET)), up);
 	v6 = served(r, "loop6", AF_INET6, NULL, NULL, 1);
@@ -359,6 +361,130 @@ test_max_per_client_v6(void **state)
 	h_backend_free(b);
 }
 
+/* --- proxy_from --------------------------------------------------------- */
+
+/*
+ * A peer outside proxy_from, from ${src} (NULL: ::1), sending ${hdr}: it
+ * is reset at once, whatever it sends, and its line names the real peer
+ * (no via=, nothing was read) with end=proxy_untrusted.
+ */
+static void
+untrusted(struct h_relay *r, const char *route, int family, const char *src,
+    const char *hdr)
+{
+	char		 c[64];
+	int64_t		 t0 = h_now_ms(), took;
+	int		 fd, end, port = -1;
+
+	if ((fd = h_relay_try_connect(r, route, family, src)) == -1)
+		end = errno;	/* reset before the connect was seen */
+	else {
+		port = h_sock_port(fd, false);
+		end = h_send_all(fd, hdr, strlen(hdr), 1000);
+		if (end == H_OK)
+			end = h_wait_error(fd, 3000);
+		close(fd);
+	}
+	took = h_now_ms() - t0;
+	if ((end != ECONNRESET && end != EPIPE) || took > REFUSE_MS)
+		fail_msg("peer %s on %s: expected a reset at once, got %s "
+		    "after %lld ms", src == NULL ? "::1" : src, route,
+		    h_end_str(end), (long long)took);
+	if (port == -1)
+		return;
+	if (family == AF_INET6)
+		snprintf(c, sizeof(c), "client=[::1]:%d upstream=- ", port);
+	else
+		snprintf(c, sizeof(c), "client=%s:%d upstream=- ", src, port);
+	H_EXPECT_LOG_LINE(r, c, "end=proxy_untrusted ");
+}
+
+/*
+ * The issue's two cases, with proxy_from naming the relay (127.0.0.2):
+ * from 127.0.0.1 a header claiming 10.1.2.3 no longer passes
+ * "allow = 10.0.0.0/8", and one peer no longer holds five sessions under
+ * max_per_client = 1 by claiming five addresses.  The relay itself is
+ * judged by its headers as before.
+ */
+static void
+test_proxy_from_v4(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 hdr[96];
+	int			 i, held;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route lb]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
+	    "proxy_from = 127.0.0.2\nproxy_from = 127.0.1.0/24\n"
+	    "allow = 10.0.0.0/8\nmax_per_client = 1\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	untrusted(r, "lb", AF_INET, "127.0.0.1",
+	    "PROXY TCP4 10.1.2.3 127.0.0.1 1000 80\r\n");
+	for (i = 0; i < 5; i++) {
+		snprintf(hdr, sizeof(hdr), "PROXY TCP4 10.9.9.%d 127.0.0.1 "
+		    "%d 80\r\n", i + 1, 2000 + i);
+		untrusted(r, "lb", AF_INET, "127.0.0.3", hdr);
+	}
+	assert_true(h_relay_log_wait_n(r, "end=proxy_untrusted ", 6, H_IO_MS));
+	held = served(r, "lb", AF_INET, "127.0.0.2",
+	    "PROXY TCP4 10.1.2.3 127.0.0.1 3000 80\r\n", 1);
+	refused(r, "lb", AF_INET, "127.0.0.2",
+	    "PROXY TCP4 10.1.2.3 127.0.0.1 3001 80\r\n", "max_per_client");
+	refused(r, "lb", AF_INET, "127.0.0.2",
+	    "PROXY TCP4 192.0.2.1 127.0.0.1 3002 80\r\n", "denied");
+	served_close(r, "lb", AF_INET, "127.0.1.9",
+	    "PROXY TCP4 10.1.2.4 127.0.0.1 3003 80\r\n", 2);
+	close(held);
+	H_EXPECT_LOG_LINE(r, "client=10.1.2.3:3000 via=127.0.0.2:", "end=done");
+	backend_saw(b, 2, 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * IPv6: proxy_from = ::1 lets ::1 send headers; a route whose proxy_from
+ * names only IPv4 resets ::1; "any" lets everyone.
+ */
+static void
+test_proxy_from_v6(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*up;
+	const char		*hdr = "PROXY TCP6 2001:db8::5 ::1 1000 80\r\n";
+
+	(void)state;
+	h_require_ipv6();
+	b = h_backend_start(AF_INET, &cfg);
+	up = h_hostport(AF_INET, h_backend_port(b));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route six]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
+	    "proxy_from = ::1\n"
+	    "[route four]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
+	    "proxy_from = 127.0.0.0/8\n"
+	    "[route all]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
+	    "proxy_from = any\n",
+	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
+	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
+	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up);
+	served_close(r, "six", AF_INET6, NULL, hdr, 1);
+	untrusted(r, "four", AF_INET6, NULL, hdr);
+	served_close(r, "all", AF_INET6, NULL, hdr, 2);
+	H_EXPECT_LOG(r, "client=[2001:db8::5]:1000 via=[::1]:");
+	assert_int_equal(h_relay_log_count(r, "without proxy_from"), 0);
+	backend_saw(b, 2, 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
 int
 main(void)
 {
@@ -368,6 +494,8 @@ main(void)
 		cmocka_unit_test_teardown(test_v4_mapped, h_teardown),
 		cmocka_unit_test_teardown(test_max_per_client_v4, h_teardown),
 		cmocka_unit_test_teardown(test_max_per_client_v6, h_teardown),
+		cmocka_unit_test_teardown(test_proxy_from_v4, h_teardown),
+		cmocka_unit_test_teardown(test_proxy_from_v6, h_teardown),
 	};
 
 	h_init();

@@ -9,13 +9,17 @@
  * what the spec says for the real client and listener addresses; the
  * client's bytes must follow unchanged.  Receiving (accept_proxy = on):
  * good v1/v2 headers, LOCAL and UNKNOWN, TLVs, headers split over
- * segments, every kind of bad header, the timeout, the header's source
- * used for source hashing, and a chain of two relay46 processes.
+ * segments, every kind of bad header and a burst of them (warnings held
+ * back), proxy_timeout, the warning or error for a route without
+ * proxy_from, the header's source used for source hashing, and a chain
+ * of two relay46 processes.  Who may send a header (proxy_from) is in
+ * test_access.c.
  */
 
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -890,7 +894,8 @@ test_accept_bad(void **state)
 
 /*
  * A header that never completes (or never starts) is given up at
- * connect_timeout (1 s here): end=proxy_timeout, nothing upstream.
+ * proxy_timeout (300 ms here), not at the far longer connect_timeout:
+ * end=proxy_timeout, nothing upstream.
  */
 static void
 test_accept_timeout(void **state)
@@ -908,7 +913,7 @@ test_accept_timeout(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = accept_relay(b, "connect_timeout = 1s\n");
+	r = accept_relay(b, "connect_timeout = 5s\nproxy_timeout = 300ms\n");
 	for (i = 0; i < 3; i++) {
 		size_t	 len = i == 2 ? 12 : strlen(starts[i]);
 
@@ -924,7 +929,7 @@ test_accept_timeout(void **state)
 		print_message("header start %u (%zu bytes): closed after "
 		    "%lld ms (%s)\n", i, len, (long long)took, h_end_str(end));
 		H_ASSERT_END(end, H_EOF, ECONNRESET);
-		assert_in_range(took, 800, 3000);
+		assert_in_range(took, 250, 1500);
 		snprintf(needle, sizeof(needle), "127.0.0.1:%d ", port);
 		H_EXPECT_LOG_LINE(r, needle, "end=proxy_timeout");
 	}
@@ -932,7 +937,147 @@ test_accept_timeout(void **state)
 	print_message("backend: %u accepted, %llu bytes\n", st.accepted,
 	    (unsigned long long)st.rx);
 	assert_int_equal(st.rx, 0);
+	H_EXPECT_LOG(r, "no whole PROXY header within proxy_timeout");
 	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+#define FLOOD	100
+
+/*
+ * Sum of the "(N more like this suppressed)" counts in ${log}, and the
+ * number of "bad PROXY header" warnings in *${lines}.
+ */
+static unsigned long
+held_back(const char *log, unsigned *lines)
+{
+	const char	*p, *q;
+	unsigned long	 held = 0;
+
+	*lines = 0;
+	for (p = log; (p = strstr(p, "bad PROXY header")) != NULL; p++)
+		(*lines)++;
+	for (p = log; (p = strstr(p, " more like this suppressed)")) != NULL;
+	    p++) {
+		for (q = p; q > log && isdigit((unsigned char)q[-1]); q--)
+			;
+		held += strtoul(q, NULL, 10);
+	}
+	return held;
+}
+
+/* A client that sends ${junk} for a header; the caller closes it. */
+static int
+junk_client(struct h_relay *r, const char *junk)
+{
+	int	 fd = h_relay_connect(r, "ap", AF_INET);
+
+	/* relay46 may have closed already: what it read was enough. */
+	(void)h_send_all(fd, junk, strlen(junk), H_IO_MS);
+	return fd;
+}
+
+/*
+ * A burst of FLOOD clients with garbage for a header: each gets its own
+ * session line (end=proxy_error), but warnings go out at most once a
+ * second per route and kind, and the first one after the burst tells
+ * how many were held back: every bad header is accounted for.
+ */
+static void
+test_accept_flood(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	const char		*junk = "GET / HTTP/1.0\r\n\r\n";
+	unsigned long		 held;
+	unsigned		 lines, i;
+	int			 fds[FLOOD], fd;
+	char			*log;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = accept_relay(b, "");
+	for (i = 0; i < FLOOD; i++)
+		fds[i] = junk_client(r, junk);
+	if (!h_relay_log_wait_n(r, "end=proxy_error", FLOOD, H_IO_MS))
+		fail_msg("not %d end=proxy_error lines", FLOOD);
+	for (i = 0; i < FLOOD; i++)
+		close(fds[i]);
+	log = h_relay_log(r);
+	held = held_back(log, &lines);
+	free(log);
+	print_message("burst: %u warnings, %lu held back\n", lines, held);
+	assert_in_range(lines, 1, 3);
+	/* Once the limit's second is over, the next warning tells the count. */
+	(void)poll(NULL, 0, 1100);
+	fd = junk_client(r, junk);
+	H_EXPECT_LOG(r, " more like this suppressed)");
+	if (!h_relay_log_wait_n(r, "end=proxy_error", FLOOD + 1, H_IO_MS))
+		fail_msg("not %d end=proxy_error lines", FLOOD + 1);
+	close(fd);
+	log = h_relay_log(r);
+	held = held_back(log, &lines);
+	free(log);
+	print_message("after: %u warnings, %lu held back\n", lines, held);
+	assert_in_range(lines, 2, 3);
+	assert_int_equal(lines + held, FLOOD + 1);
+	h_backend_stats(b, &st);
+	assert_int_equal(st.rx, 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/* "relay46 -t" on ${text}: its exit code, with stderr in *${err}. */
+static int
+check_file(const char *text, char **err)
+{
+	char		 path[H_PATH], *out = NULL;
+	const char	*args[] = { "-t", "-c", path, NULL };
+	int		 rc;
+
+	h_write_file(path, sizeof(path), h_tmpdir(), "t.ini", text);
+	rc = h_run(args, &out, err, H_IO_MS);
+	free(out);
+	return rc;
+}
+
+/*
+ * accept_proxy without proxy_from: on loopback relay46 starts and warns
+ * that anyone who reaches the listener can claim any address; on a
+ * wildcard address the file is refused at the accept_proxy line, unless
+ * "proxy_from = any" says it is meant.  Nothing binds the wildcard.
+ */
+static void
+test_accept_no_proxy_from(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 text[512], *err = NULL;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = accept_relay(b, "");
+	H_EXPECT_LOG(r, "warn msg=\"");
+	H_EXPECT_LOG_LINE(r, ": route ap: accept_proxy without proxy_from: "
+	    "anyone who reaches 127.0.0.1:", " can claim any client address");
+	h_relay_finish(r);
+	snprintf(text, sizeof(text), "[route ap]\nlisten = 0.0.0.0:%d\n"
+	    "upstream = %s\naccept_proxy = on\n", h_free_port(AF_INET),
+	    h_hostport(AF_INET, h_backend_port(b)));
+	assert_int_equal(check_file(text, &err), 1);
+	H_ASSERT_CONTAINS(err, "t.ini:4: accept_proxy without proxy_from on "
+	    "listen 0.0.0.0:");
+	H_ASSERT_CONTAINS(err, "a wildcard address");
+	free(err);
+	strcat(text, "proxy_from = any\n");
+	err = NULL;
+	assert_int_equal(check_file(text, &err), 0);
+	if (strstr(err, "proxy_from") != NULL)
+		fail_msg("a warning after all: %s", err);
+	free(err);
 	h_backend_free(b);
 }
 
@@ -1108,6 +1253,9 @@ main(void)
 		cmocka_unit_test_teardown(test_accept_local, h_teardown),
 		cmocka_unit_test_teardown(test_accept_bad, h_teardown),
 		cmocka_unit_test_teardown(test_accept_timeout, h_teardown),
+		cmocka_unit_test_teardown(test_accept_flood, h_teardown),
+		cmocka_unit_test_teardown(test_accept_no_proxy_from,
+		    h_teardown),
 		cmocka_unit_test_teardown(test_accept_source_hash, h_teardown),
 		cmocka_unit_test_teardown(test_chain_v4, h_teardown),
 		cmocka_unit_test_teardown(test_chain_v6, h_teardown),

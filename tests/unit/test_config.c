@@ -234,10 +234,12 @@ static const char full_ini[] =
 	"accept_proxy = on\n"				/* 29 */
 	"health_check = tcp\n"				/* 30 */
 	"allow = 10.0.0.0/8 ; rise=2 fall=3 default\n"	/* 31 */
-	"# a second route, all defaults\n"		/* 32 */
-	"[route db.internal_2-b]\n"			/* 33 */
-	"listen = 127.0.0.1:15432\n"			/* 34 */
-	"upstream = 127.0.0.1:5432\n";			/* 35 */
+	"proxy_from = 10.0.0.0/8\n"			/* 32 */
+	"proxy_timeout = 1500ms\n"			/* 33 */
+	"# a second route, all defaults\n"		/* 34 */
+	"[route db.internal_2-b]\n"			/* 35 */
+	"listen = 127.0.0.1:15432\n"			/* 36 */
+	"upstream = 127.0.0.1:5432\n";			/* 37 */
 
 static void
 check_defaults(const struct route *r)
@@ -253,6 +255,10 @@ check_defaults(const struct route *r)
 	assert_int_equal(r->max_per_client, 0);
 	assert_int_equal(r->proxy_protocol, 0);
 	assert_false(r->accept_proxy);
+	assert_int_equal(r->accept_proxy_line, 0);
+	assert_int_equal(r->proxy_from.nallow, 0);
+	assert_int_equal(r->proxy_from_line, 0);
+	assert_int_equal(r->proxy_timeout_ms, 3000);
 	assert_false(r->health_check);
 	assert_int_equal(r->check_interval_ms, 5000);
 	assert_int_equal(r->rise, 2);
@@ -317,6 +323,12 @@ test_full_file(void **state)
 	assert_int_equal(r->max_per_client, 4);
 	assert_int_equal(r->proxy_protocol, 2);
 	assert_true(r->accept_proxy);
+	assert_int_equal(r->accept_proxy_line, 29);
+	assert_int_equal(r->proxy_from.nallow, 1);
+	assert_int_equal(r->proxy_from_line, 32);
+	assert_int_equal(r->proxy_timeout_ms, 1500);
+	/* A wildcard listen is fine for accept_proxy with proxy_from. */
+	assert_null(c->warnings);
 	assert_true(r->health_check);
 	assert_int_equal(r->acl.nallow, 1);
 	assert_int_equal(r->acl.ndeny, 0);
@@ -326,10 +338,10 @@ test_full_file(void **state)
 
 	r = &c->routes[1];
 	assert_string_equal(r->name, "db.internal_2-b");
-	assert_int_equal(r->line, 33);
+	assert_int_equal(r->line, 35);
 	assert_int_equal(r->nlisten, 1);
 	assert_string_equal(fmt(&r->listen[0], buf), "127.0.0.1:15432");
-	assert_int_equal(r->listen_line[0], 34);
+	assert_int_equal(r->listen_line[0], 36);
 	assert_int_equal(r->nup, 1);
 	assert_string_equal(fmt(&r->up[0].addr, buf), "127.0.0.1:5432");
 	assert_int_equal(r->specs[r->up[0].spec].weight, 1);
@@ -1026,6 +1038,22 @@ static const struct bad_row bad_rows[] = {
 	    "proxy_protocol = v3: expected off, v1 or v2", 1, true },
 	{ "bad accept_proxy", OK3 "accept_proxy = maybe\n", 4,
 	    "accept_proxy = maybe: 'maybe' is not on or off", 1, true },
+	{ "proxy_from without accept_proxy", OK3 "proxy_from = 10.0.0.0/8\n"
+	    "proxy_from = 10.1.0.0/16\n", 4,
+	    "proxy_from needs accept_proxy = on", 1, true },
+	{ "proxy_from with accept_proxy off", OK3 "accept_proxy = off\n"
+	    "proxy_from = any\n", 5, "proxy_from needs accept_proxy = on", 1,
+	    true },
+	{ "bad proxy_from", OK3 "accept_proxy = on\nproxy_from = relays\n", 5,
+	    "proxy_from = relays: ", 1, false },
+	{ "proxy_from host bits", OK3 "accept_proxy = on\n"
+	    "proxy_from = 10.0.0.1/8\n", 5, "proxy_from = 10.0.0.1/8: "
+	    "'10.0.0.1/8': host bits set: did you mean 10.0.0.0/8?", 1, true },
+	{ "proxy_timeout 0", OK3 "proxy_timeout = 0\n", 4,
+	    "proxy_timeout = 0: must be more than 0", 1, true },
+	{ "proxy_timeout twice", OK3 "proxy_timeout = 1s\nproxy_timeout = 2s\n",
+	    5, "key 'proxy_timeout' is given twice (first on line 4)", 1,
+	    true },
 	{ "bad health_check", OK3 "health_check = http\n", 4,
 	    "health_check = http: expected off or tcp", 1, true },
 	{ "bad max_per_client", OK3 "max_per_client = lots\n", 4,
@@ -1109,6 +1137,145 @@ static const struct bad_row bad_rows[] = {
 	    "listen 127.0.0.1:18080 clashes with listen 127.0.0.1:18080 of "
 	    "route 'web' (line 2)", 1, true },
 };
+
+/* ---- who may send a PROXY header --------------------------------------- */
+
+enum trust_want {
+	TRUST_QUIET = 0,	/* loads, no warning */
+	TRUST_WARN,		/* loads, one warning */
+	TRUST_ERROR,		/* refused */
+};
+
+/*
+ * A route "web" with ${listen} lines from line 2, upstream after them,
+ * then "accept_proxy = on" and ${extra}: what it does, at which line (the
+ * warning's or the error's), with what text.
+ */
+static const struct {
+	const char	*listen, *extra;
+	enum trust_want	 want;
+	int		 line;
+	const char	*text;
+} trust_rows[] = {
+	{ "listen = 127.0.0.1:18080\n", "", TRUST_WARN, 4, "route web: "
+	    "accept_proxy without proxy_from: anyone who reaches "
+	    "127.0.0.1:18080 can claim any client address" },
+	{ "listen = [::1]:18080\nlisten = 127.0.0.2:18080\n", "", TRUST_WARN,
+	    5, "anyone who reaches [::1]:18080, 127.0.0.2:18080 can claim" },
+	{ "listen = 10.1.2.3:18080\n", "", TRUST_WARN, 4, "10.1.2.3:18080" },
+	{ "listen = 172.16.0.1:18080\n", "", TRUST_WARN, 4, "172.16.0.1" },
+	{ "listen = 172.31.255.254:18080\n", "", TRUST_WARN, 4, "172.31." },
+	{ "listen = 192.168.1.1:18080\n", "", TRUST_WARN, 4, "192.168.1.1" },
+	{ "listen = 169.254.1.1:18080\n", "", TRUST_WARN, 4, "169.254.1.1" },
+	{ "listen = [fd12:3456::1]:18080\n", "", TRUST_WARN, 4, "fd12:" },
+	{ "listen = [fc00::1]:18080\n", "", TRUST_WARN, 4, "[fc00::1]" },
+	{ "listen = [fe80::1%lo]:18080\n", "", TRUST_WARN, 4, "[fe80::1%lo]" },
+	/* Wildcards and public addresses: refused, at accept_proxy's line. */
+	{ "listen = 0.0.0.0:18080\n", "", TRUST_ERROR, 4, "accept_proxy "
+	    "without proxy_from on listen 0.0.0.0:18080 (line 2), a wildcard "
+	    "address: anyone who reaches it can claim any client address; "
+	    "add proxy_from = the CIDR of the relays that send headers (or "
+	    "proxy_from = any)" },
+	{ "listen = [::]:18080\n", "", TRUST_ERROR, 4,
+	    "listen [::]:18080 (line 2), a wildcard address" },
+	{ "listen = *:18080\n", "", TRUST_ERROR, 4,
+	    "listen 0.0.0.0:18080 (line 2), a wildcard address" },
+	{ "listen = 192.0.2.7:18080\n", "", TRUST_ERROR, 4,
+	    "listen 192.0.2.7:18080 (line 2), a public address" },
+	{ "listen = 172.32.0.1:18080\n", "", TRUST_ERROR, 4,
+	    "172.32.0.1:18080 (line 2), a public address" },
+	{ "listen = 11.0.0.1:18080\n", "", TRUST_ERROR, 4, "a public" },
+	{ "listen = 100.64.0.1:18080\n", "", TRUST_ERROR, 4, "a public" },
+	{ "listen = [2001:db8::1]:18080\n", "", TRUST_ERROR, 4,
+	    "[2001:db8::1]:18080 (line 2), a public address" },
+	{ "listen = [fe00::1]:18080\n", "", TRUST_ERROR, 4, "a public" },
+	{ "listen = 127.0.0.1:18080\nlisten = 198.51.100.1:18080\n", "",
+	    TRUST_ERROR, 5, "listen 198.51.100.1:18080 (line 3), a public" },
+	/* Said in so many words: quiet. */
+	{ "listen = 0.0.0.0:18080\n", "proxy_from = any\n", TRUST_QUIET, 0,
+	    NULL },
+	{ "listen = *:18080\n", "proxy_from = 10.0.0.0/8\nproxy_from = "
+	    "2001:db8::/32\n", TRUST_QUIET, 0, NULL },
+	{ "listen = [2001:db8::1]:18080\n", "proxy_from = 2001:db8::7\n",
+	    TRUST_QUIET, 0, NULL },
+	{ "listen = 127.0.0.1:18080\n", "proxy_from = 127.0.0.1\n",
+	    TRUST_QUIET, 0, NULL },
+};
+
+/* Load trust_rows[${i}]; returns the config or NULL, errors in *${errs}. */
+static struct config *
+trust_load(struct tmp *t, size_t i, const char **path, char **errs)
+{
+	char	 text[512], name[32];
+
+	snprintf(text, sizeof(text), WEB "%s" U1 "accept_proxy = on\n%s",
+	    trust_rows[i].listen, trust_rows[i].extra);
+	snprintf(name, sizeof(name), "trust-%02zu.ini", i);
+	*path = write_file(t, name, text);
+	*errs = NULL;
+	return config_load(*path, errs);
+}
+
+/*
+ * accept_proxy without proxy_from: a warning where only this host or a
+ * private network can connect, an error on a wildcard or public address,
+ * nothing once proxy_from says who may send headers.
+ */
+static void
+test_proxy_trust(void **state)
+{
+	struct tmp	*t = *state;
+	struct config	*c;
+	const char	*path, *want;
+	char		*errs;
+	size_t		 i;
+
+	for (i = 0; i < NELEM(trust_rows); i++) {
+		c = trust_load(t, i, &path, &errs);
+		want = trust_rows[i].want == TRUST_ERROR ? errs : c != NULL ?
+		    c->warnings : NULL;
+		if ((c == NULL) != (trust_rows[i].want == TRUST_ERROR) ||
+		    (want == NULL) != (trust_rows[i].want == TRUST_QUIET)) {
+			print_error("%s%s", errs != NULL ? errs : "",
+			    c != NULL && c->warnings != NULL ?
+			    c->warnings : "");
+			fail_msg("row %zu (%s): not as expected (%d)", i,
+			    trust_rows[i].listen, trust_rows[i].want);
+		}
+		if (want != NULL && (check_err_lines(want, path) != 1 ||
+		    !has_err(want, path, trust_rows[i].line,
+		    trust_rows[i].text, i == 0 || i == 10)))
+			fail_msg("row %zu: want line %d '%s' in:\n%s", i,
+			    trust_rows[i].line, trust_rows[i].text, want);
+		free(errs);
+		config_unref(c);
+	}
+}
+
+/* proxy_from = any is both families' every address; no warning anywhere. */
+static void
+test_proxy_from_any(void **state)
+{
+	struct tmp	*t = *state;
+	struct config	*c;
+	struct addr	 a;
+
+	c = must_load(write_file(t, "any.ini", WEB "listen = *:18080\n" U1
+	    "accept_proxy = on\nproxy_from = any\nproxy_timeout = 300ms\n"));
+	assert_int_equal(c->routes[0].proxy_from.nallow, 2);
+	assert_int_equal(c->routes[0].proxy_from_line, 5);
+	assert_int_equal(c->routes[0].proxy_timeout_ms, 300);
+	assert_int_equal(addr_parse("[2001:db8::1]:1", &a, NULL, 0), 0);
+	assert_true(acl_allows(&c->routes[0].proxy_from, &a));
+	assert_int_equal(addr_parse("192.0.2.1:1", &a, NULL, 0), 0);
+	assert_true(acl_allows(&c->routes[0].proxy_from, &a));
+	assert_null(c->warnings);
+	config_unref(c);
+	/* Without accept_proxy there is nothing to warn about. */
+	c = must_load(write_file(t, "plain.ini", WEB "listen = *:18080\n" U1));
+	assert_null(c->warnings);
+	config_unref(c);
+}
 
 static void
 test_bad_files(void **state)
@@ -1575,6 +1742,8 @@ main(void)
 		T(test_quick_good),
 		T(test_quick_bad),
 		T(test_quick_clash),
+		T(test_proxy_trust),
+		T(test_proxy_from_any),
 		T(test_keys_documented),
 		T(test_key_names_known),
 	};
