@@ -365,7 +365,7 @@ start_haproxy() {	# INST shipped|equal
 		    -e '/^[[:space:]]*stats[[:space:]]+socket[[:space:]]/d' \
 		    -e '/^[[:space:]]*(user|group)[[:space:]]/d' \
 		    -e '/^[[:space:]]*daemon[[:space:]]*$/d' \
-		    -e '0,/^[[:space:]]*log[[:space:]]+\/dev\/log/s/.*/\tlog stderr format raw local0  # was: log \/dev\/log (2 lines)/' \
+		    -e '0,/^[[:space:]]*log[[:space:]]+\/dev\/log/{/^[[:space:]]*log[[:space:]]+\/dev\/log/s/.*/\tlog stderr format raw local0  # was: log \/dev\/log (2 lines)/}' \
 		    -e '/^[[:space:]]*log[[:space:]]+\/dev\/log/d' \
 		    -e 's/^([[:space:]]*mode[[:space:]]+)http/\1tcp/' \
 		    -e 's/option[[:space:]]+httplog/option tcplog/' "$HAPROXY_CFG" >"$cfg"
@@ -802,7 +802,7 @@ EOF
 		echo
 		echo "relay46 benchmark, real clients, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), Linux $(uname -r)"
 		echo "relay46: $("$WORK/relay46" -V 2>&1 | head -1); $(haproxy -v 2>&1 | head -1 | awk '{print $1, $2, $3}'); nginx $(nginx -v 2>&1 | sed 's/.*version: //')"
-		echo "$(redis-server --version | awk '{print $1, $2, $3}'); $(ab -V | head -1 | sed 's/,.*//'), $(iperf3 --version | head -1 | awk '{print $1, $2}')"
+		echo "$(redis-server --version | awk '{print $1, $2, $3}'); $(ab -V | head -1 | sed "s/This is //; s/, Version//; s/ <.*//"), $(iperf3 --version | head -1 | awk '{print $1, $2}')"
 		echo "each relay as shipped (see the proxies mode header); median of $REPS runs;"
 		echo "redis-benchmark -n $CL_REDIS_N (P1) / $((CL_REDIS_N * 10)) (P16); ab -n $CL_AB_N; iperf3 -t $CL_IPERF_SECS, 1 stream"
 		echo "share = relay / direct (1.00 = as fast as no relay); relay46/haproxy = relay46's share / HAProxy's share"
