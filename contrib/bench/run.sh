@@ -186,8 +186,14 @@ if [ "$NOFILE" -lt $((IDLE * 2 + 1000)) ]; then
 	IDLE=$(( (NOFILE - 1000) / 2 ))
 	log "run.sh: ulimit -n is $NOFILE; lowering IDLE to $IDLE"
 fi
-MAXCONN=$(( IDLE * 2 + 1024 ))	# equal footing haproxy maxconn / nginx worker_connections
-[ "$MAXCONN" -lt 4096 ] && MAXCONN=4096
+# Equal footing limits, room for the idle sessions.  HAProxy's maxconn
+# counts sessions (and it needs 2 descriptors each, which must fit in
+# ulimit -n); nginx's worker_connections counts both sides of a session.
+HAP_MAXCONN=$(( IDLE + 1024 ))
+[ "$HAP_MAXCONN" -lt 4096 ] && HAP_MAXCONN=4096
+[ $((HAP_MAXCONN * 2 + 100)) -gt "$NOFILE" ] && HAP_MAXCONN=$(( (NOFILE - 100) / 2 ))
+NGX_CONNS=$(( IDLE * 2 + 1024 ))
+[ "$NGX_CONNS" -lt 4096 ] && NGX_CONNS=4096
 
 ORIG_CPUS=$(taskset -pc $$ 2>/dev/null | sed 's/.*: //')
 PIN_CPU=${ORIG_CPUS%%[-,]*}
@@ -373,7 +379,7 @@ start_haproxy() {	# INST shipped|equal
 		cat >"$cfg" <<EOF
 global
     nbthread $THREADS
-    maxconn $MAXCONN
+    maxconn $HAP_MAXCONN
     tune.bufsize $EQBUF
     # no log line: logging off
 
@@ -407,7 +413,7 @@ EOF
 		CONF[$inst]="nbthread=$(nproc) (default) tune.bufsize=16384 (default) maxconn=default, logs each session ($cfg, from $HAPROXY_CFG, $(conffile_state haproxy "$HAPROXY_CFG"))"
 	else
 		BUF[$inst]=$EQBUF
-		CONF[$inst]="nbthread=$THREADS tune.bufsize=$EQBUF maxconn=$MAXCONN, no log"
+		CONF[$inst]="nbthread=$THREADS tune.bufsize=$EQBUF maxconn=$HAP_MAXCONN, no log"
 	fi
 }
 
@@ -442,7 +448,7 @@ pid $WORK/$inst.pid;
 error_log $logf warn;
 
 events {
-    worker_connections $MAXCONN;
+    worker_connections $NGX_CONNS;
 }
 EOF
 		extra="proxy_buffer_size 64k; proxy_connect_timeout 5s; proxy_timeout 1h;"
@@ -475,7 +481,7 @@ EOF
 		CONF[$inst]="worker_processes auto ($want) worker_connections $(awk '$1 == "worker_connections" {gsub(/;/, "", $2); print $2}' "$cfg") proxy_buffer_size 16k (default), no stream log ($cfg, from $NGINX_CONF, $(conffile_state nginx-common "$NGINX_CONF"))"
 	else
 		BUF[$inst]=$EQBUF
-		CONF[$inst]="worker_processes $THREADS worker_connections $MAXCONN proxy_buffer_size 64k, no stream log"
+		CONF[$inst]="worker_processes $THREADS worker_connections $NGX_CONNS proxy_buffer_size 64k, no stream log"
 	fi
 }
 
