@@ -5,12 +5,27 @@
  *
  * Build:  cc -O2 -pthread -o loadgen loadgen.c
  *
- *   loadgen server echo|sink|close PORT [MAXSECONDS]
+ *   loadgen server echo|sink|source|close PORT [MAXSECONDS]
  *	epoll backend on 127.0.0.1:PORT and [::1]:PORT.  echo sends every
- *	byte back, sink discards, close sends back the first 16 bytes of each
- *	connection and then closes it (the server ends the connection, as an
- *	HTTP/1.0 server does).  Runs until SIGTERM/SIGINT or MAXSECONDS
- *	(default 3600).
+ *	byte back; sink checks that every byte follows the pattern and
+ *	acknowledges every MiB received with its 8-byte total; source sends
+ *	the pattern as fast as the connection takes it; close sends back the
+ *	first 64 bytes of each connection and then closes it (the server
+ *	ends the connection, as an HTTP/1.0 server does).  Runs until
+ *	SIGTERM/SIGINT or MAXSECONDS (default 3600).
+ *   loadgen bulk up|down HOST PORT CONNS SECONDS
+ *	up: CONNS connections stream the pattern to a sink backend; the run
+ *	ends when the sink has acknowledged every byte.  down: CONNS
+ *	connections read the pattern from a source backend, checking every
+ *	byte, after a warm-up of SECONDS/10.  Reports Gbit/s, all
+ *	connections together.
+ *   loadgen rr HOST PORT CONNS SECONDS
+ *	CONNS connections each do 64-byte request/response round trips with
+ *	an echo backend, one outstanding per connection, for SECONDS; reports
+ *	requests, p50 and p99 round trip (first 10% of the time is warm-up).
+ *   loadgen slowread HOST PORT SECONDS KIB_PER_S
+ *	one connection reads from a source backend at KIB_PER_S, in 4 KiB
+ *	reads, checking every byte.
  *   loadgen throughput HOST PORT CONNS SECONDS
  *	CONNS connections each stream 64 KiB writes of a known pattern to an
  *	echo backend and read everything back, checking every byte.  Reports
@@ -19,11 +34,11 @@
  *	one connection, COUNT ping-pongs of 64 bytes; reports min, median,
  *	p99, mean and max round trip in microseconds.
  *   loadgen connrate HOST PORT SECONDS CONCURRENCY [server|client]
- *	CONCURRENCY connections at a time: connect, send 16 bytes, read them
+ *	CONCURRENCY connections at a time: connect, send 64 bytes, read them
  *	back, close.  Reports connections per second and failures.  "server"
- *	(the default, for a "close" backend): after the 16 bytes, wait for the
+ *	(the default, for a "close" backend): after the 64 bytes, wait for the
  *	server to close first, then close.  "client" (for an "echo" backend):
- *	close as soon as the 16 bytes are back.  Whoever closes first keeps
+ *	close as soon as the 64 bytes are back.  Whoever closes first keeps
  *	the TIME_WAIT state; when that is the connecting side, every
  *	connect() to the same address competes for ~28k ephemeral ports that
  *	each stay blocked for a second or more, and the rate measured is the
@@ -32,6 +47,7 @@
  *	opens N connections, one 16-byte ping-pong on each (so a relay has
  *	connected its upstream and moved data), prints "READY held=N", then
  *	holds them idle for SECONDS (or until SIGTERM/SIGINT) and closes them.
+ *	Stops opening after 3 failures in a row (a proxy at its limit).
  *
  * HOST must be a loopback address: 127.0.0.0/8, ::1 or localhost.  Every
  * client mode prints one machine-readable line starting with "RESULT".
@@ -64,8 +80,11 @@
 #define RBUF		(256 * 1024)	/* largest single read */
 #define PERIOD		251		/* pattern period: prime, unaligned */
 #define PAT_LEN		(RBUF + PERIOD)
-#define LAT_MSG		64
-#define CR_MSG		16
+#define LAT_MSG		64		/* latency / rr message */
+#define CR_MSG		64		/* connrate message, each way */
+#define HOLD_MSG	16		/* hold: bytes moved before idling */
+#define ACK_EVERY	(1024 * 1024)	/* sink: ack every MiB received */
+#define RR_MAX_SAMPLES	(4 * 1024 * 1024)
 #define IO_TIMEOUT_S	5		/* per blocking call / per connection */
 #define DRAIN_TIMEOUT_S	15		/* throughput: wait for the echo tail */
 #define MAX_CONNS	100000
@@ -302,12 +321,14 @@ signals(void)
 /* ---------------------------------------------------------------- server */
 
 enum { K_LISTENER, K_CONN };
-enum { S_ECHO, S_SINK, S_CLOSE };
+enum { S_ECHO, S_SINK, S_CLOSE, S_SOURCE };
 
 struct sconn {
 	int		 kind;
 	int		 fd;
 	size_t		 echoed;	/* S_CLOSE: bytes sent back so far */
+	uint64_t	 count;		/* S_SINK: received, S_SOURCE: sent */
+	uint64_t	 acked;		/* S_SINK: count last acknowledged */
 	unsigned char	*pend;		/* echo bytes the socket did not take */
 	size_t		 plen, poff;
 };
@@ -370,8 +391,35 @@ sconn_read(int ep, struct sconn *c, int mode, unsigned char *buf)
 			sconn_close(ep, c);
 			return;
 		}
-		if (mode == S_SINK)
+		if (mode == S_SOURCE)
+			continue;	/* whatever the client says: ignored */
+		if (mode == S_SINK) {
+			if (memcmp(buf, pat + c->count % PERIOD, (size_t)n)
+			    != 0) {
+				fprintf(stderr, "loadgen: sink: protocol error:"
+				    " wrong bytes at stream offset %llu\n",
+				    (unsigned long long)c->count);
+				sconn_close(ep, c);
+				return;
+			}
+			c->count += (uint64_t)n;
+			if (c->count / ACK_EVERY != c->acked / ACK_EVERY) {
+				/* 8 bytes, little endian: total received.
+				 * Tiny, so the socket always takes it. */
+				unsigned char	 a[8];
+				int		 b;
+
+				for (b = 0; b < 8; b++)
+					a[b] = (unsigned char)(c->count >>
+					    (8 * b));
+				if (write(c->fd, a, 8) != 8) {
+					sconn_close(ep, c);
+					return;
+				}
+				c->acked = c->count;
+			}
 			continue;
+		}
 		if (mode == S_CLOSE) {
 			/* Echo up to CR_MSG bytes in all, then hang up. */
 			k = CR_MSG - c->echoed;
@@ -401,6 +449,27 @@ sconn_read(int ep, struct sconn *c, int mode, unsigned char *buf)
 			sconn_want(ep, c, EPOLLOUT);
 			return;
 		}
+	}
+}
+
+/* S_SOURCE: send the pattern as fast as the socket takes it. */
+static void
+sconn_source(int ep, struct sconn *c)
+{
+	ssize_t	 n;
+	int	 i;
+
+	for (i = 0; i < 16; i++) {
+		n = write(c->fd, pat + c->count % PERIOD, CHUNK);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			sconn_close(ep, c);
+			return;
+		}
+		c->count += (uint64_t)n;
+		if (n < CHUNK)
+			return;
 	}
 }
 
@@ -450,7 +519,7 @@ server_listen(int ep, int family, int port, struct sconn *l)
 }
 
 static void
-server_accept(int ep, struct sconn *l)
+server_accept(int ep, struct sconn *l, int mode)
 {
 	struct epoll_event	 ev;
 	struct sconn		*c;
@@ -472,7 +541,7 @@ server_accept(int ep, struct sconn *l)
 			die("out of memory");
 		c->kind = K_CONN;
 		c->fd = fd;
-		ev.events = EPOLLIN;
+		ev.events = EPOLLIN | (mode == S_SOURCE ? EPOLLOUT : 0);
 		ev.data.ptr = c;
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
 			die("epoll_ctl: %s", strerror(errno));
@@ -489,16 +558,19 @@ cmd_server(int argc, char **argv)
 	int			 mode, ep, port, n, i, nl = 0;
 
 	if (argc < 2 || argc > 3)
-		die("usage: loadgen server echo|sink|close PORT [MAXSECONDS]");
+		die("usage: loadgen server echo|sink|source|close PORT "
+		    "[MAXSECONDS]");
 	if (strcmp(argv[0], "echo") == 0)
 		mode = S_ECHO;
 	else if (strcmp(argv[0], "sink") == 0)
 		mode = S_SINK;
 	else if (strcmp(argv[0], "close") == 0)
 		mode = S_CLOSE;
+	else if (strcmp(argv[0], "source") == 0)
+		mode = S_SOURCE;
 	else
-		die("server mode must be echo, sink or close, not '%s'",
-		    argv[0]);
+		die("server mode must be echo, sink, source or close, not "
+		    "'%s'", argv[0]);
 	port = (int)parse_long(argv[1], 1, 65535, "PORT");
 	deadline = now_s() + (argc == 3 ? parse_secs(argv[2], 1, 86400) :
 	    3600);
@@ -523,7 +595,20 @@ cmd_server(int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			c = evs[i].data.ptr;
 			if (c->kind == K_LISTENER) {
-				server_accept(ep, c);
+				server_accept(ep, c, mode);
+				continue;
+			}
+			if (mode == S_SOURCE) {
+				if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
+					sconn_close(ep, c);
+					continue;
+				}
+				if (evs[i].events & EPOLLIN) {
+					sconn_read(ep, c, mode, buf);
+					continue;	/* c may be gone */
+				}
+				if (evs[i].events & EPOLLOUT)
+					sconn_source(ep, c);
 				continue;
 			}
 			if (c->pend != NULL) {
@@ -982,10 +1067,10 @@ static int
 cmd_hold(int argc, char **argv)
 {
 	struct sockaddr_storage	 ss;
-	unsigned char		 out[CR_MSG], in[CR_MSG];
+	unsigned char		 out[HOLD_MSG], in[HOLD_MSG];
 	socklen_t		 len;
 	double			 secs, deadline;
-	long			 want, held = 0, failed = 0, i, j;
+	long			 want, held = 0, failed = 0, i, j, row = 0;
 	ssize_t			 n;
 	int			*fds;
 
@@ -1010,15 +1095,24 @@ cmd_hold(int argc, char **argv)
 				break;
 			continue;
 		}
-		for (j = 0; j < CR_MSG; j++)
+		for (j = 0; j < HOLD_MSG; j++)
 			out[j] = (unsigned char)(i * 7 + j);
-		if (write_all(fd, out, CR_MSG) == -1 ||
-		    (n = read_all(fd, in, CR_MSG)) != CR_MSG) {
-			failed++;
+		n = -1;
+		set_timeouts(fd, 2);
+		if (write_all(fd, out, HOLD_MSG) == -1 ||
+		    (n = read_all(fd, in, HOLD_MSG)) != HOLD_MSG) {
+			if (failed++ == 0)
+				fprintf(stderr, "loadgen: connection %ld: no "
+				    "echo (%s)\n", i, n == -1 ?
+				    strerror(errno) : "closed");
 			close(fd);
+			/* A proxy at its connection limit: stop there. */
+			if (++row >= 3)
+				break;
 			continue;
 		}
-		if (memcmp(in, out, CR_MSG) != 0)
+		row = 0;
+		if (memcmp(in, out, HOLD_MSG) != 0)
 			proto_error("wrong bytes on connection %ld", i);
 		fds[held++] = fd;
 	}
@@ -1034,17 +1128,418 @@ cmd_hold(int argc, char **argv)
 	return failed > 0 ? 1 : 0;
 }
 
+/* ------------------------------------------------------------------ bulk */
+
+struct bconn {
+	int		 fd;
+	uint64_t	 sent, acked, rcvd, target;
+	unsigned char	 ack[8];
+	int		 ackn;
+	bool		 done;
+};
+
+/* Read the sink's 8-byte acknowledgements; false once the conn is done. */
+static void
+bconn_acks(struct bconn *c, unsigned char *buf)
+{
+	ssize_t	 n, i;
+	uint64_t v;
+	int	 b;
+
+	for (;;) {
+		n = read(c->fd, buf, 4096);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n == -1)
+			die("read: %s", strerror(errno));
+		if (n == 0)
+			proto_error("sink closed after acknowledging %llu of "
+			    "%llu bytes", (unsigned long long)c->acked,
+			    (unsigned long long)c->sent);
+		for (i = 0; i < n; i++) {
+			c->ack[c->ackn++] = buf[i];
+			if (c->ackn < 8)
+				continue;
+			c->ackn = 0;
+			for (v = 0, b = 7; b >= 0; b--)
+				v = v << 8 | c->ack[b];
+			if (v > c->sent || v < c->acked)
+				proto_error("sink acknowledged %llu bytes, "
+				    "sent %llu", (unsigned long long)v,
+				    (unsigned long long)c->sent);
+			c->acked = v;
+		}
+	}
+}
+
+/*
+ * bulk up: CONNS connections write the pattern to a "sink" backend, which
+ * checks every byte and acknowledges every MiB.  After SECONDS each
+ * connection tops its stream up to a whole MiB, and the run ends when the
+ * sink has acknowledged everything: bytes / time, nothing left in buffers.
+ * bulk down: CONNS connections read from a "source" backend and check
+ * every byte; after a warm-up of a tenth of SECONDS (so the buffers on
+ * the path are as full at the start as at the end), bytes read in SECONDS
+ * / SECONDS.  total_bytes counts the warm-up too (for CPU per byte).
+ */
+static int
+cmd_bulk(int argc, char **argv)
+{
+	struct sockaddr_storage	 ss;
+	struct epoll_event	 ev, evs[64];
+	struct bconn		*cs;
+	unsigned char		*buf;
+	socklen_t		 len;
+	double			 secs, t0, t, t_stop, t_end, t_warm = 0, dt;
+	uint64_t		 total = 0, before = 0;
+	long			 nconn, i, left;
+	bool			 up, writing = true;
+	int			 ep, n, k, j;
+
+	if (argc != 5)
+		die("usage: loadgen bulk up|down HOST PORT CONNS SECONDS");
+	if (strcmp(argv[0], "up") == 0)
+		up = true;
+	else if (strcmp(argv[0], "down") == 0)
+		up = false;
+	else
+		die("bulk: direction must be up or down, not '%s'", argv[0]);
+	len = resolve(argv[1], argv[2], &ss);
+	nconn = parse_long(argv[3], 1, 4096, "CONNS");
+	secs = parse_secs(argv[4], 0.05, 3600);
+	if ((cs = calloc((size_t)nconn, sizeof(*cs))) == NULL ||
+	    (buf = malloc(RBUF)) == NULL)
+		die("out of memory");
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		die("epoll_create1: %s", strerror(errno));
+	for (i = 0; i < nconn; i++) {
+		if ((cs[i].fd = connect_blocking(&ss, len)) == -1)
+			die("connect %s:%s: %s", argv[1], argv[2],
+			    strerror(errno));
+		set_nonblock(cs[i].fd);
+		ev.events = EPOLLIN | (up ? EPOLLOUT : 0);
+		ev.data.ptr = &cs[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) == -1)
+			die("epoll_ctl: %s", strerror(errno));
+	}
+	t0 = now_s();
+	if (!up) {
+		t_warm = t0 + secs / 10;
+		t_stop = t_warm + secs;
+	} else
+		t_stop = t0 + secs;
+	t_end = t_stop + DRAIN_TIMEOUT_S;
+	left = nconn;
+	while (left > 0) {
+		t = now_s();
+		if (!up && t_warm > 0 && t >= t_warm) {
+			/* Warm-up over: the window starts now. */
+			for (i = 0; i < nconn; i++)
+				before += cs[i].rcvd;
+			t0 = t;
+			t_warm = 0;
+		}
+		if (writing && (t >= t_stop || stop_flag)) {
+			writing = false;
+			if (!up)
+				break;
+			for (i = 0; i < nconn; i++)
+				cs[i].target = (cs[i].sent + ACK_EVERY - 1) /
+				    ACK_EVERY * ACK_EVERY;
+		}
+		if (t >= t_end)
+			die("timed out waiting %ds for the sink's "
+			    "acknowledgements", DRAIN_TIMEOUT_S);
+		n = epoll_wait(ep, evs, 64, 10);
+		if (n == -1 && errno != EINTR)
+			die("epoll_wait: %s", strerror(errno));
+		for (k = 0; k < n; k++) {
+			struct bconn	*c = evs[k].data.ptr;
+			ssize_t		 w;
+			size_t		 want;
+
+			if (c->done)
+				continue;
+			if (!up) {
+				for (j = 0; j < 16; j++) {
+					w = read(c->fd, buf, RBUF);
+					if (w == -1 && (errno == EAGAIN ||
+					    errno == EINTR))
+						break;
+					if (w == -1)
+						die("read: %s", strerror(errno));
+					if (w == 0)
+						proto_error("source closed after "
+						    "%llu bytes", (unsigned long
+						    long)c->rcvd);
+					if (memcmp(buf, pat + c->rcvd % PERIOD,
+					    (size_t)w) != 0)
+						proto_error("wrong bytes at "
+						    "stream offset %llu",
+						    (unsigned long long)c->rcvd);
+					c->rcvd += (uint64_t)w;
+					if (w < RBUF)
+						break;
+				}
+				continue;
+			}
+			if (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				bconn_acks(c, buf);
+			if (evs[k].events & EPOLLOUT) {
+				for (j = 0; j < 16; j++) {
+					want = CHUNK;
+					if (!writing) {
+						if (c->sent >= c->target)
+							break;
+						if (c->target - c->sent < want)
+							want = (size_t)(c->target
+							    - c->sent);
+					}
+					w = write(c->fd, pat + c->sent % PERIOD,
+					    want);
+					if (w == -1 && (errno == EAGAIN ||
+					    errno == EINTR))
+						break;
+					if (w == -1)
+						die("write: %s",
+						    strerror(errno));
+					c->sent += (uint64_t)w;
+					if ((size_t)w < want)
+						break;
+				}
+			}
+			if (!writing && c->sent == c->target) {
+				if (c->acked == c->target) {
+					c->done = true;
+					left--;
+				} else {
+					ev.events = EPOLLIN;
+					ev.data.ptr = c;
+					epoll_ctl(ep, EPOLL_CTL_MOD, c->fd,
+					    &ev);
+				}
+			}
+		}
+	}
+	dt = now_s() - t0;
+	for (i = 0; i < nconn; i++) {
+		total += up ? cs[i].acked : cs[i].rcvd;
+		close(cs[i].fd);
+	}
+	printf("RESULT mode=bulk dir=%s conns=%ld seconds=%.3f bytes=%llu "
+	    "total_bytes=%llu gbps=%.3f\n", up ? "up" : "down", nconn, dt,
+	    (unsigned long long)(total - before), (unsigned long long)total,
+	    (double)(total - before) * 8 / dt / 1e9);
+	free(cs);
+	free(buf);
+	return 0;
+}
+
+/* -------------------------------------------------------------------- rr */
+
+struct rconn {
+	int		 fd;
+	size_t		 off;		/* bytes of the reply read so far */
+	uint64_t	 n, t;		/* requests done; start of the current */
+	unsigned char	 msg[LAT_MSG];
+};
+
+static void
+rconn_send(struct rconn *c)
+{
+	size_t	 j;
+
+	for (j = 0; j < LAT_MSG; j++)
+		c->msg[j] = (unsigned char)(c->n * 13 + j + (size_t)c->fd);
+	c->off = 0;
+	c->t = now_ns();
+	if (write_all(c->fd, c->msg, LAT_MSG) == -1)
+		die("write: %s", strerror(errno));
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * rr: CONNS connections, each sends 64 bytes to an echo backend and waits
+ * for them before the next, for SECONDS.  Round trips in the first 10% of
+ * the time are warm-up: counted in requests, not in the percentiles.
+ */
+static int
+cmd_rr(int argc, char **argv)
+{
+	struct sockaddr_storage	 ss;
+	struct epoll_event	 ev, evs[256];
+	struct rconn		*cs;
+	uint32_t		*lat;
+	unsigned char		 in[LAT_MSG];
+	socklen_t		 len;
+	double			 secs, t0, t_warm, t_stop, dt;
+	uint64_t		 total = 0, now, d;
+	size_t			 ns = 0, p50, p99;
+	long			 nconn, i;
+	ssize_t			 r;
+	int			 ep, n, k;
+
+	if (argc != 4)
+		die("usage: loadgen rr HOST PORT CONNS SECONDS");
+	len = resolve(argv[0], argv[1], &ss);
+	nconn = parse_long(argv[2], 1, 4096, "CONNS");
+	secs = parse_secs(argv[3], 0.05, 600);
+	if ((cs = calloc((size_t)nconn, sizeof(*cs))) == NULL ||
+	    (lat = malloc(RR_MAX_SAMPLES * sizeof(*lat))) == NULL)
+		die("out of memory");
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		die("epoll_create1: %s", strerror(errno));
+	for (i = 0; i < nconn; i++) {
+		if ((cs[i].fd = connect_blocking(&ss, len)) == -1)
+			die("connect %s:%s: %s", argv[0], argv[1],
+			    strerror(errno));
+		set_nodelay(cs[i].fd);
+		set_nonblock(cs[i].fd);
+		ev.events = EPOLLIN;
+		ev.data.ptr = &cs[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) == -1)
+			die("epoll_ctl: %s", strerror(errno));
+	}
+	t0 = now_s();
+	t_warm = t0 + secs / 10;
+	t_stop = t0 + secs;
+	for (i = 0; i < nconn; i++)
+		rconn_send(&cs[i]);
+	while (!stop_flag) {
+		n = epoll_wait(ep, evs, 256, 1000);
+		if (n == -1 && errno != EINTR)
+			die("epoll_wait: %s", strerror(errno));
+		if (n == 0)
+			die("no reply for 1 s");
+		now = now_ns();
+		for (k = 0; k < n; k++) {
+			struct rconn *c = evs[k].data.ptr;
+
+			r = read(c->fd, in, LAT_MSG - c->off);
+			if (r == -1 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (r == -1)
+				die("read: %s", strerror(errno));
+			if (r == 0)
+				proto_error("connection closed after %llu "
+				    "requests", (unsigned long long)c->n);
+			if (memcmp(in, c->msg + c->off, (size_t)r) != 0)
+				proto_error("wrong bytes in reply %llu",
+				    (unsigned long long)c->n);
+			c->off += (size_t)r;
+			if (c->off < LAT_MSG)
+				continue;
+			d = now - c->t;
+			c->n++;
+			total++;
+			if ((double)c->t / 1e9 >= t_warm &&
+			    ns < RR_MAX_SAMPLES)
+				lat[ns++] = d > UINT32_MAX ? UINT32_MAX :
+				    (uint32_t)d;
+		}
+		if (now_s() >= t_stop)
+			break;
+		for (k = 0; k < n; k++) {
+			struct rconn *c = evs[k].data.ptr;
+
+			if (c->off == LAT_MSG)
+				rconn_send(c);
+		}
+	}
+	dt = now_s() - t0;
+	for (i = 0; i < nconn; i++)
+		close(cs[i].fd);
+	if (ns == 0)
+		die("no round trip measured");
+	qsort(lat, ns, sizeof(*lat), cmp_u32);
+	p50 = ns / 2;
+	p99 = ns * 99 / 100;
+	if (p99 >= ns)
+		p99 = ns - 1;
+	printf("RESULT mode=rr conns=%ld seconds=%.3f requests=%llu "
+	    "measured=%zu rps=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
+	    nconn, dt, (unsigned long long)total, ns, (double)total / dt,
+	    lat[p50] / 1e3, lat[p99] / 1e3, lat[ns - 1] / 1e3);
+	free(cs);
+	free(lat);
+	return 0;
+}
+
+/* -------------------------------------------------------------- slowread */
+
+/*
+ * slowread: one connection from a "source" backend, read KIB_PER_S KiB/s
+ * in 4 KiB reads for SECONDS, checking every byte.  The backend sends as
+ * fast as it can, so whatever sits between them fills up: a relay that
+ * bounds its buffer stops reading from the backend, one that does not
+ * grows.
+ */
+static int
+cmd_slowread(int argc, char **argv)
+{
+	struct sockaddr_storage	 ss;
+	unsigned char		 buf[4096];
+	socklen_t		 len;
+	double			 secs, t0, next, step;
+	uint64_t		 rcvd = 0;
+	long			 kps;
+	ssize_t			 n;
+	int			 fd;
+
+	if (argc != 4)
+		die("usage: loadgen slowread HOST PORT SECONDS KIB_PER_S");
+	len = resolve(argv[0], argv[1], &ss);
+	secs = parse_secs(argv[2], 0.05, 600);
+	kps = parse_long(argv[3], 4, 1000000, "KIB_PER_S");
+	if ((fd = connect_blocking(&ss, len)) == -1)
+		die("connect %s:%s: %s", argv[0], argv[1], strerror(errno));
+	step = 4.0 / (double)kps;
+	t0 = next = now_s();
+	while (!stop_flag && now_s() < t0 + secs) {
+		n = read(fd, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			die("read: %s", strerror(errno));
+		if (n == 0)
+			proto_error("source closed after %llu bytes",
+			    (unsigned long long)rcvd);
+		if (memcmp(buf, pat + rcvd % PERIOD, (size_t)n) != 0)
+			proto_error("wrong bytes at stream offset %llu",
+			    (unsigned long long)rcvd);
+		rcvd += (uint64_t)n;
+		next += step * (double)n / sizeof(buf);
+		if (next > now_s())
+			usleep((useconds_t)((next - now_s()) * 1e6));
+	}
+	close(fd);
+	printf("RESULT mode=slowread seconds=%.3f bytes=%llu\n",
+	    now_s() - t0, (unsigned long long)rcvd);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void
 usage(void)
 {
-	fputs("usage: loadgen server echo|sink|close PORT [MAXSECONDS]\n"
+	fputs("usage: loadgen server echo|sink|source|close PORT "
+	    "[MAXSECONDS]\n"
 	    "       loadgen throughput HOST PORT CONNS SECONDS\n"
 	    "       loadgen latency HOST PORT COUNT\n"
 	    "       loadgen connrate HOST PORT SECONDS CONCURRENCY "
 	    "[server|client]\n"
 	    "       loadgen hold HOST PORT N SECONDS\n"
+	    "       loadgen bulk up|down HOST PORT CONNS SECONDS\n"
+	    "       loadgen rr HOST PORT CONNS SECONDS\n"
+	    "       loadgen slowread HOST PORT SECONDS KIB_PER_S\n"
 	    "HOST: 127.x.y.z, ::1 or localhost\n", stderr);
 	exit(1);
 }
@@ -1071,6 +1566,12 @@ main(int argc, char **argv)
 		return cmd_connrate(argc - 2, argv + 2);
 	if (strcmp(argv[1], "hold") == 0)
 		return cmd_hold(argc - 2, argv + 2);
+	if (strcmp(argv[1], "bulk") == 0)
+		return cmd_bulk(argc - 2, argv + 2);
+	if (strcmp(argv[1], "rr") == 0)
+		return cmd_rr(argc - 2, argv + 2);
+	if (strcmp(argv[1], "slowread") == 0)
+		return cmd_slowread(argc - 2, argv + 2);
 	usage();
 	return 1;
 }
