@@ -12,7 +12,6 @@
  * counters are snapshot.c's.
  */
 
-#include <sys/socket.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -239,9 +238,7 @@ static int
 control_ready_file(const char *path, const struct config *cfg, const int *fds)
 {
 	char		 abuf[ADDR_STRLEN], *text = NULL;
-	struct sockaddr_storage ss;
 	struct addr	 a;
-	socklen_t	 len;
 	size_t		 i, j, k = 0, n = 0;
 	FILE		*fp;
 	int		 rc, saved;
@@ -250,11 +247,9 @@ control_ready_file(const char *path, const struct config *cfg, const int *fds)
 		return -1;
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++, k++) {
-			len = sizeof(ss);
-			if (getsockname(fds[k], (struct sockaddr *)&ss,
-			    &len) == -1)
+			/* As bound: the port the kernel chose for port 0. */
+			if (listener_address(fds[k], &a) == -1)
 				continue;
-			addr_from_sockaddr(&a, (struct sockaddr *)&ss, len);
 			fprintf(fp, "%s %s\n", cfg->routes[i].name,
 			    addr_format(&a, abuf, sizeof(abuf)));
 		}

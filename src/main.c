@@ -242,14 +242,15 @@ main_passed(int **passedp)
  * one systemd passed for it (dup'd for the other workers, which then
  * share it), else new ones (listener_open(): with several workers the
  * address is probed first, so that a port already taken is an error even
- * though SO_REUSEPORT would share it).  Logs "listening".  0, or -1
- * (logged).
+ * though SO_REUSEPORT would share it).  Logs "listening" with the address
+ * as bound, whose port the kernel chose for port 0.  0, or -1 (logged).
  */
 static int
 main_listen_one(const struct route *r, const struct addr *a, unsigned nw,
     int *passed, size_t npassed, int *one)
 {
 	char		 err[256], abuf[ADDR_STRLEN];
+	struct addr	 bound = *a;
 	unsigned	 w;
 	int		 m;
 
@@ -271,8 +272,9 @@ main_listen_one(const struct route *r, const struct addr *a, unsigned nw,
 			if ((one[w] = fcntl(one[0], F_DUPFD_CLOEXEC, 3)) == -1)
 				fatalx("msg=\"dup: %s\"", strerror(errno));
 	}
+	(void)listener_address(one[0], &bound);
 	log_info("route=%s addr=%s msg=\"listening%s\"", r->name,
-	    addr_format(a, abuf, sizeof(abuf)), m != -1 ?
+	    addr_format(&bound, abuf, sizeof(abuf)), m != -1 ?
 	    " (socket from systemd)" : "");
 	return 0;
 }

@@ -3,8 +3,8 @@
 
 /*
  * SIGHUP: the configuration reloaded in a running process.  It reads the
- * file again, works out which listening sockets stay (matched by
- * address, so that their accept queues never close), binds the new
+ * file again, works out which listening sockets stay (matched by address
+ * and route, so that their accept queues never close), binds the new
  * ones, and hands the new configuration to every worker all or nothing,
  * then waits for each worker's answer.  It owns, between a SIGHUP and the
  * hand-over, the new configuration and the sockets it opened for it; the
@@ -98,17 +98,49 @@ reload_fixed(const struct config *o, const struct config *n)
 		    later);
 }
 
-/* Where ${a} is among c->cfg's listens (main_listen's order), or c->per. */
+/*
+ * Where listen ${a} of route ${name} (NULL: of any route) is among
+ * ${cfg}'s listens (main_listen's order), ${nth} counting equal ones of
+ * that route from 0; ${cfg}'s count of listens if it is not there.
+ */
 static size_t
-reload_kept(const struct control *c, const struct addr *a)
+reload_find(const struct config *cfg, const char *name, const struct addr *a,
+    size_t nth)
 {
-	size_t	 i, j, k = 0;
+	const struct route *r;
+	size_t		 i, j, k = 0;
 
-	for (i = 0; i < c->cfg->nroutes; i++)
-		for (j = 0; j < c->cfg->routes[i].nlisten; j++, k++)
-			if (addr_equal(&c->cfg->routes[i].listen[j], a))
+	for (i = 0; i < cfg->nroutes; i++) {
+		r = &cfg->routes[i];
+		for (j = 0; j < r->nlisten; j++, k++)
+			if ((name == NULL || strcmp(r->name, name) == 0) &&
+			    addr_equal(&r->listen[j], a) && nth-- == 0)
 				return k;
-	return c->per;
+	}
+	return k;
+}
+
+/*
+ * Which running listen (c->cfg's, main_listen's order) listen ${j} of the
+ * new route ${r} takes over, or c->per: a new one.  The same address in
+ * the same route; failing that, for a fixed port, the same address in any
+ * route (the file forbids it twice).  "ADDR:0" stays where it was, on
+ * the port it was given, as long as its route keeps that line: the Nth
+ * of a route's equal "ADDR:0" lines takes over the Nth's sockets.
+ */
+static size_t
+reload_kept(const struct control *c, const struct route *r, size_t j)
+{
+	const struct addr *a = &r->listen[j];
+	size_t		 l, k, nth = 0;
+
+	for (l = 0; l < j; l++)
+		if (addr_equal(&r->listen[l], a))
+			nth++;
+	if ((k = reload_find(c->cfg, r->name, a, nth)) == c->per &&
+	    addr_port(a) != 0)
+		k = reload_find(c->cfg, NULL, a, 0);
+	return k;
 }
 
 /*
@@ -160,6 +192,18 @@ reload_unbind(struct control *c, int *nfds, size_t nper, size_t k)
 	}
 }
 
+/* "listening" for new socket ${fd} of ${a}: the port as bound (port 0). */
+static void
+reload_listening(const struct route *r, const struct addr *a, int fd)
+{
+	char		 abuf[ADDR_STRLEN];
+	struct addr	 bound = *a;
+
+	(void)listener_address(fd, &bound);
+	log_info("route=%s addr=%s msg=\"listening\"", r->name,
+	    addr_format(&bound, abuf, sizeof(abuf)));
+}
+
 /*
  * Fill ${nfds} (worker by worker, ${nper} each) with ${n}'s listening
  * sockets: the running ones for addresses that stay, new ones for the
@@ -171,7 +215,7 @@ reload_bind(struct control *c, const struct config *n, int *nfds,
     size_t nper, char *why, size_t whylen)
 {
 	const struct route *r;
-	char		 err[512], abuf[ADDR_STRLEN];
+	char		 err[512];
 	int		 tmp[CONFIG_WORKERS_MAX];
 	size_t		 i, j, k, k2, nw = c->nw;
 	unsigned	 w;
@@ -180,7 +224,7 @@ reload_bind(struct control *c, const struct config *n, int *nfds,
 	for (i = 0, k = 0; i < n->nroutes; i++) {
 		r = &n->routes[i];
 		for (j = 0; j < r->nlisten; j++, k++) {
-			if ((k2 = reload_kept(c, &r->listen[j])) < c->per) {
+			if ((k2 = reload_kept(c, r, j)) < c->per) {
 				for (w = 0; w < nw; w++)
 					nfds[w * nper + k] =
 					    c->lfds[w * c->per + k2];
@@ -194,9 +238,7 @@ reload_bind(struct control *c, const struct config *n, int *nfds,
 				    "port below 1024 needs a restart)" : "");
 				goto undo;
 			}
-			log_info("route=%s addr=%s msg=\"listening\"",
-			    r->name, addr_format(&r->listen[j], abuf,
-			    sizeof(abuf)));
+			reload_listening(r, &r->listen[j], tmp[0]);
 			for (w = 0; w < nw; w++)
 				nfds[w * nper + k] = tmp[w];
 		}
