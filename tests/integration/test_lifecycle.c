@@ -485,9 +485,8 @@ start_echo_relay(struct h_backend *b, const char *shutdown_timeout)
 {
 	return h_relay_start(
 	    "[global]\nshutdown_timeout = %s\n"
-	    "[route live]\nlisten = %s\nupstream = %s\n",
-	    shutdown_timeout, h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    "[route live]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+	    shutdown_timeout, h_hostport(AF_INET, h_backend_port(b)));
 }
 
 /*
@@ -613,8 +612,7 @@ test_syslog_missing(void **state)
 		skip();
 	}
 	r = h_relay_start("[global]\nlog = syslog\nshutdown_timeout = 1s\n"
-	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	    "[route a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n");
 	H_EXPECT_LOG(r, "relay46: log = syslog but /dev/log is missing: "
 	    "nothing will be logged; use log = stderr or start a syslog "
 	    "daemon\n");

@@ -105,8 +105,8 @@ test_access_log_file(void **state)
 	 */
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\naccess_log = %s\nworkers = 1\n"
-	    "[route al]\nlisten = %s\nupstream = %s\nmax_connections = 1\n",
-	    path, h_hostport(AF_INET, h_free_port(AF_INET)),
+	    "[route al]\nlisten = 127.0.0.1:0\nupstream = %s\n"
+	    "max_connections = 1\n", path,
 	    h_hostport(AF_INET, h_backend_port(b)));
 	for (i = 0; i < 3; i++)
 		one_session(r, "al", 70 + (uint64_t)i);
@@ -153,8 +153,7 @@ test_access_log_stderr(void **state)
 	b = h_backend_start(AF_INET, &cfg);
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\naccess_log = stderr\n"
-	    "[route as]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    "[route as]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	one_session(r, "as", 5);
 	H_EXPECT_LOG(r, "Z route=as client=127.0.0.1:");
@@ -1295,8 +1294,7 @@ test_pidfile(void **state)
 	plant_symlink(dir, "relay.pid", victim, sizeof(victim));
 	b = h_backend_start(AF_INET, &cfg);
 	r = h_relay_start("[global]\npidfile = %s\n"
-	    "[route p]\nlisten = %s\nupstream = %s\n", pidf,
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    "[route p]\nlisten = 127.0.0.1:0\nupstream = %s\n", pidf,
 	    h_hostport(AF_INET, h_backend_port(b)));
 	snprintf(want, sizeof(want), "%ld\n", (long)r->pid);
 	assert_file_is(pidf, want);
@@ -1355,6 +1353,35 @@ test_pidfile_option(void **state)
 	assert_int_equal(access(keyf, F_OK), -1);
 	h_relay_finish(r);
 	assert_int_equal(access(optf, F_OK), -1);
+}
+
+/*
+ * The -R file lists every listen address as bound, one "ROUTE ADDRESS"
+ * line each in the file's order, so "ADDR:0" shows the port the kernel
+ * chose and a fixed port shows itself.
+ */
+static void
+test_ready_ports(void **state)
+{
+	struct h_relay	*r;
+	char		 want[256], *got;
+	int		 fixed = h_free_port(AF_INET), p1, p2;
+
+	(void)state;
+	r = h_relay_start("[route one]\nlisten = 127.0.0.1:0\n"
+	    "listen = %s\nupstream = 127.0.0.1:9\n"
+	    "[route two]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n",
+	    h_hostport(AF_INET, fixed));
+	p1 = h_relay_ready_port(r, "one", 0);
+	p2 = h_relay_ready_port(r, "two", 0);
+	assert_int_equal(h_relay_ready_port(r, "one", 1), fixed);
+	snprintf(want, sizeof(want), "one 127.0.0.1:%d\none 127.0.0.1:%d\n"
+	    "two 127.0.0.1:%d\n", p1, fixed, p2);
+	if ((got = h_read_file(r->ready)) == NULL)
+		fail_msg("cannot read %s", r->ready);
+	assert_string_equal(got, want);
+	free(got);
+	h_relay_finish(r);
 }
 
 /* -R FILE, written as root too, does not follow a symlink at FILE.tmp. */
@@ -1775,6 +1802,7 @@ main(void)
 		cmocka_unit_test_teardown(test_user_unknown, h_teardown),
 		cmocka_unit_test_teardown(test_pidfile, h_teardown),
 		cmocka_unit_test_teardown(test_pidfile_option, h_teardown),
+		cmocka_unit_test_teardown(test_ready_ports, h_teardown),
 		cmocka_unit_test_teardown(test_ready_symlink, h_teardown),
 		cmocka_unit_test_teardown(test_user_access_log, h_teardown),
 		cmocka_unit_test_teardown(test_access_log_reopen_fails,
