@@ -1827,7 +1827,9 @@ h_tcp_keepalive(int lport, int rport)
 int
 h_tcp_listeners(int port)
 {
-	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	static const char *const files[] = {
+		"/proc/net/tcp", "/proc/net/tcp6",
+	};
 	char		 line[512], l[64], st[8], *colon;
 	size_t		 i;
 	int		 n = 0;
