@@ -40,9 +40,13 @@ addr_service(const char *p, const char *whole, unsigned *port, char *err,
 	return 0;
 }
 
+/*
+ * The port of "HOST:P": ${min} is 1, or 0 for a listen address, where 0
+ * asks the kernel for any free port.
+ */
 static int
-addr_port_parse(const char *p, const char *whole, unsigned *port, char *err,
-    size_t errlen)
+addr_port_parse(const char *p, const char *whole, unsigned min,
+    unsigned *port, char *err, size_t errlen)
 {
 	unsigned long	 n = 0;
 	const char	*q;
@@ -66,18 +70,19 @@ addr_port_parse(const char *p, const char *whole, unsigned *port, char *err,
 		if (n <= 65535)
 			n = n * 10 + (unsigned long)(*q - '0');
 	}
-	if (n < 1 || n > 65535) {
-		err_set(err, errlen, "'%s': port out of range (1 to 65535)",
-		    whole);
+	if (n < min || n > 65535) {
+		err_set(err, errlen, "'%s': port out of range (%u to 65535)",
+		    whole, min);
 		return -1;
 	}
 	*port = (unsigned)n;
 	return 0;
 }
 
-int
-addr_split(const char *s, char *host, size_t hostlen, unsigned *port,
-    char *err, size_t errlen)
+/* addr_split(), with ports from ${min} up. */
+static int
+addr_split_min(const char *s, char *host, size_t hostlen, unsigned min,
+    unsigned *port, char *err, size_t errlen)
 {
 	const char	*h, *end, *colon;
 	size_t		 n;
@@ -117,7 +122,14 @@ addr_split(const char *s, char *host, size_t hostlen, unsigned *port,
 	}
 	memcpy(host, h, n);
 	host[n] = '\0';
-	return addr_port_parse(colon + 1, s, port, err, errlen);
+	return addr_port_parse(colon + 1, s, min, port, err, errlen);
+}
+
+int
+addr_split(const char *s, char *host, size_t hostlen, unsigned *port,
+    char *err, size_t errlen)
+{
+	return addr_split_min(s, host, hostlen, 1, port, err, errlen);
 }
 
 /* Parse a numeric host of family ${af} (AF_UNSPEC: either). */
@@ -163,14 +175,17 @@ addr_scope(const char *scope, struct addr *a)
 	return 0;
 }
 
-int
-addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
+/* addr_parse(), with ports from ${min} up. */
+static int
+addr_parse_min(const char *s, struct addr *a, unsigned min, char *err,
+    size_t errlen)
 {
 	char		 host[ADDR_STRLEN], *scope;
 	unsigned	 port;
 	struct in_addr	 in4;
 
-	if (addr_split(s, host, sizeof(host), &port, err, errlen) == -1)
+	if (addr_split_min(s, host, sizeof(host), min, &port, err,
+	    errlen) == -1)
 		return -1;
 	if (*s == '[') {
 		/*
@@ -203,13 +218,20 @@ addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
 }
 
 int
+addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
+{
+	return addr_parse_min(s, a, 1, err, errlen);
+}
+
+int
 addr_parse_listen(const char *s, struct addr out[2], char *err, size_t errlen)
 {
 	char		 host[ADDR_STRLEN];
 	unsigned	 port;
 
+	/* Port 0: any free port, which the listener reads back once bound. */
 	if (s[0] == '*' && s[1] == ':') {
-		if (addr_split(s, host, sizeof(host), &port, err,
+		if (addr_split_min(s, host, sizeof(host), 0, &port, err,
 		    errlen) == -1)
 			return -1;
 		if (addr_numeric("0.0.0.0", AF_INET, port, &out[0]) == -1 ||
@@ -219,7 +241,7 @@ addr_parse_listen(const char *s, struct addr out[2], char *err, size_t errlen)
 		}
 		return 2;
 	}
-	if (addr_parse(s, &out[0], err, errlen) == -1)
+	if (addr_parse_min(s, &out[0], 0, err, errlen) == -1)
 		return -1;
 	return 1;
 }
@@ -339,8 +361,9 @@ addr_is_any(const struct addr *a)
 bool
 addr_overlap(const struct addr *a, const struct addr *b)
 {
+	/* Port 0 gets a port of its own from the kernel: never a clash. */
 	if (a->ss.ss_family != b->ss.ss_family ||
-	    addr_port(a) != addr_port(b))
+	    addr_port(a) != addr_port(b) || addr_port(a) == 0)
 		return false;
 	return addr_same_host(a, b) || addr_is_any(a) || addr_is_any(b);
 }

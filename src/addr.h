@@ -38,7 +38,8 @@ int	 addr_split(const char *s, char *host, size_t hostlen,
 
 /*
  * addr_parse_listen(s, out, err, errlen): parse a listen address.  As
- * addr_parse(), and "*:P" means both 0.0.0.0:P and [::]:P.  Fills ${out}
+ * addr_parse(), and "*:P" means both 0.0.0.0:P and [::]:P; P may be 0
+ * (any free port, chosen when the socket is bound).  Fills ${out}
  * (room for two) and returns how many addresses it holds (1 or 2), or -1
  * with the reason in ${err}.
  */
@@ -69,6 +70,7 @@ bool	 addr_is_any(const struct addr *a);
 /*
  * addr_overlap(a, b): true if listening on both at once would clash: the
  * same family and port, and the same address or either one a wildcard.
+ * Never for port 0, which the kernel makes a new port on each bind.
  */
 bool	 addr_overlap(const struct addr *a, const struct addr *b);
 

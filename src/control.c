@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "autoconf.h"
 
-#include <sys/socket.h>
-#include <assert.h>
+/*
+ * The control thread's life: start-up (signals, the admin endpoint, the
+ * pidfile and the -R ready file, dropping root, the workers and health
+ * checks), its event loop (signals, systemd's STATUS= line) and the
+ * shutdown (SIGTERM's drain, shutdown_timeout, teardown).  It owns
+ * struct control (control-int.h), the workers, the listening sockets'
+ * record c->lfds, the health checks and, once handed over, the access log
+ * and the admin endpoint.  A reload is reload.c's; the admin endpoint's
+ * counters are snapshot.c's.
+ */
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,14 +30,12 @@
 #include "accesslog.h"
 #include "admin.h"
 #include "control.h"
+#include "control-int.h"
 #include "health.h"
 #include "listener.h"
-#include "metrics.h"
-#include "pool.h"
 #include "privdrop.h"
 #include "resolve.h"
 #include "sdnotify.h"
-#include "session.h"
 #include "util.h"
 #include "log.h"
 #include "units.h"
@@ -36,30 +43,6 @@
 
 /* How often systemd's STATUS= line is refreshed. */
 #define CONTROL_STATUS_SECS	2
-
-struct control {
-	struct event_base *base;
-	struct config	*cfg;
-	struct worker	**w;
-	unsigned	 nw;
-	atomic_uint	 drained;	/* workers done after a stop */
-	struct health	*health;
-	struct accesslog *alog;
-	struct admin	*admin;
-	struct config	*admin_cfg;	/* whose admin_allow it uses (a ref) */
-	uint64_t	 start_time;	/* unix seconds */
-	int		*lfds;		/* listening sockets, worker by worker */
-	size_t		 per;		/* ...and per worker: cfg's listens */
-	bool		 reloading;	/* waiting for the workers' answers */
-	atomic_uint	 reload_acks, reload_fails;
-	struct event	*reload_ev;	/* the last worker has answered */
-	unsigned	 reloads;
-	struct event	*drained_ev;
-	struct event	*stop_timer;
-	struct event	*status_timer;	/* systemd's STATUS= line */
-	bool		 stopping;
-	unsigned long long notify_err_logged;
-};
 
 /* On a worker's thread: wake the control loop once the last one is done. */
 static void
@@ -71,8 +54,7 @@ control_drained(void *arg)
 		event_active(c->drained_ev, EV_READ, 0);
 }
 
-/* Live sessions of every worker (each one's count, read relaxed). */
-static unsigned
+unsigned
 control_live(const struct control *c)
 {
 	unsigned	 i, n = 0;
@@ -80,133 +62,6 @@ control_live(const struct control *c)
 	for (i = 0; i < c->nw; i++)
 		n += worker_live(c->w[i]);
 	return n;
-}
-
-/* One upstream's line in the snapshot: its state, read now. */
-static void
-control_fill_upstream(struct metrics_upstream *mu, const struct route *r,
-    struct upstream *u)
-{
-	mu->name = u->name;
-	mu->host = r->specs[u->spec].text;
-	mu->checked = r->health_check;
-	mu->up = atomic_load(&u->up);
-	mu->present = atomic_load(&u->present);
-	mu->backup = u->backup;
-	mu->weight = u->weight;
-	mu->live = pool_live(u);
-	mu->connects = atomic_load(&u->connects);
-	mu->connect_fails = atomic_load(&u->connect_fails);
-	mu->check_fails = atomic_load(&u->check_fails);
-}
-
-/* The counters of route ${r}: each worker's slot, summed. */
-static void
-control_fill_counters(struct metrics_route *mr, const struct route *r)
-{
-	struct route_stats	*st = r->pool->stats;
-	struct route_stats_slot	*sl;
-	size_t			 j;
-	unsigned		 k;
-
-	mr->name = r->name;
-	/* Nobody but its worker writes a slot: relaxed reads suffice. */
-	for (k = 0; k < st->nslots; k++) {
-		sl = &st->slot[k];
-		mr->active += atomic_load_explicit(&sl->active,
-		    memory_order_relaxed);
-		mr->bytes_up += atomic_load_explicit(&sl->bytes_up,
-		    memory_order_relaxed);
-		mr->bytes_down += atomic_load_explicit(&sl->bytes_down,
-		    memory_order_relaxed);
-		for (j = 0; j < METRICS_CONNECT_BUCKETS + 1; j++)
-			mr->connect_buckets[j] += atomic_load_explicit(
-			    &sl->connect_buckets[j], memory_order_relaxed);
-		mr->connect_sum += (double)atomic_load_explicit(
-		    &sl->connect_sum_us, memory_order_relaxed) / 1e6;
-	}
-}
-
-/*
- * Route ${r} into *${mr}, which it fills from zero, so that a slot left
- * by a route given up on (out of memory) holds nothing of it.  Returns 0,
- * or -1 having freed what it allocated.
- */
-static int
-control_fill_route(struct metrics_route *mr, const struct route *r,
-    const char *const *names)
-{
-	struct route_stats	*st = r->pool->stats;
-	uint64_t		*res;
-	size_t			 j, n;
-	unsigned		 k;
-
-	memset(mr, 0, sizeof(*mr));
-	n = pool_count(r->pool);
-	if ((res = calloc(SESSION_END_COUNT, sizeof(*res))) == NULL ||
-	    (mr->ups = calloc(n + 1, sizeof(*mr->ups))) == NULL) {
-		free(res);
-		return -1;
-	}
-	control_fill_counters(mr, r);
-	/* Copied one by one: they are atomics that workers add to. */
-	for (j = 0; j < SESSION_END_COUNT; j++)
-		for (k = 0; k < st->nslots; k++)
-			res[j] += atomic_load_explicit(&st->slot[k].ends[j],
-			    memory_order_relaxed);
-	mr->result_names = names;
-	mr->results = res;
-	mr->nresults = SESSION_END_COUNT;
-	for (j = 0; j < n; j++)
-		control_fill_upstream(&mr->ups[mr->nups++], r, &r->pool->u[j]);
-	return 0;
-}
-
-/* /metrics, /status, /: sum the workers' and the routes' counters now. */
-static void
-control_fill(void *arg, struct metrics_snapshot *m)
-{
-	static const char	*names[SESSION_END_COUNT];
-	struct control		*c = arg;
-	const struct config	*cfg = c->cfg;
-	size_t			 i;
-	unsigned		 k;
-
-	for (i = 0; i < SESSION_END_COUNT; i++)
-		names[i] = session_end_name((enum session_end)i);
-	memset(m, 0, sizeof(*m));
-	m->version = PACKAGE_VERSION;
-	m->start_time = c->start_time;
-	m->now = (uint64_t)time(NULL);
-	m->workers = c->nw;
-	for (k = 0; k < c->nw; k++)
-		m->accept_errors += atomic_load_explicit(
-		    &c->w[k]->stats.accept_errors, memory_order_relaxed);
-	m->sessions_active = control_live(c);
-	m->access_log_dropped = c->alog != NULL ?
-	    accesslog_dropped(c->alog) : 0;
-	m->access_log_reopen_failures = c->alog != NULL ?
-	    accesslog_reopen_failures(c->alog) : 0;
-	if ((m->routes = calloc(cfg->nroutes, sizeof(*m->routes))) == NULL)
-		return;		/* an empty page rather than none */
-	/* A route out of memory is left out; the page shows the rest. */
-	for (i = 0; i < cfg->nroutes; i++)
-		if (control_fill_route(&m->routes[m->nroutes], &cfg->routes[i],
-		    names) == 0)
-			m->nroutes++;
-}
-
-static void
-control_release(void *arg, struct metrics_snapshot *m)
-{
-	size_t	 i;
-
-	(void)arg;
-	for (i = 0; i < m->nroutes; i++) {
-		free(m->routes[i].ups);
-		free((uint64_t *)(uintptr_t)m->routes[i].results);
-	}
-	free(m->routes);
 }
 
 /*
@@ -267,7 +122,7 @@ control_drop(struct control *c, const struct config *cfg)
 }
 
 /* systemd shows this line in "systemctl status". */
-static void
+void
 control_status(struct control *c, const char *state)
 {
 	if (sdnotify("%sSTATUS=%s%u live sessions, %u workers", state,
@@ -316,290 +171,6 @@ control_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	control_each(c, worker_abort);
 }
 
-/* On a worker's thread: one more worker has applied the reload. */
-static void
-control_reloaded(void *arg, bool ok)
-{
-	struct control	*c = arg;
-
-	if (!ok)
-		atomic_fetch_add(&c->reload_fails, 1);
-	if (atomic_fetch_add(&c->reload_acks, 1) + 1 == c->nw)
-		event_active(c->reload_ev, EV_READ, 0);
-}
-
-static void
-control_reload_done_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct control	*c = arg;
-
-	(void)fd;
-	(void)what;
-	c->reloading = false;
-	c->reloads++;
-	if (atomic_load(&c->reload_fails) != 0)
-		log_error("msg=\"reload: %u workers kept the old configuration "
-		    "(out of memory); restart relay46\"",
-		    atomic_load(&c->reload_fails));
-	else
-		log_info("msg=\"configuration reloaded\" routes=%zu "
-		    "reloads=%u", c->cfg->nroutes, c->reloads);
-	control_status(c, "READY=1\n");
-}
-
-/* A reload that will not happen: say why, keep running as before. */
-static void
-control_reload_refused(struct control *c, const char *why)
-{
-	log_error("msg=\"reload: %s; keeping the running configuration\"",
-	    why);
-	control_status(c, "READY=1\n");
-}
-
-/* Warn about keys a reload cannot change in a running process. */
-static void
-control_reload_fixed(const struct config *o, const struct config *n)
-{
-	static const char *const later = "takes effect at the next restart";
-
-	if ((o->user == NULL) != (n->user == NULL) || (o->user != NULL &&
-	    strcmp(o->user, n->user) != 0))
-		log_warn("msg=\"reload: a change of user %s\"", later);
-	if ((o->group == NULL) != (n->group == NULL) || (o->group != NULL &&
-	    strcmp(o->group, n->group) != 0))
-		log_warn("msg=\"reload: a change of group %s\"", later);
-	if ((o->access_log == NULL) != (n->access_log == NULL) ||
-	    (o->access_log != NULL && strcmp(o->access_log,
-	    n->access_log) != 0))
-		log_warn("msg=\"reload: a change of access_log %s\"", later);
-	if (o->admin_on != n->admin_on || (o->admin_on &&
-	    !addr_equal(&o->admin, &n->admin)))
-		log_warn("msg=\"reload: a change of admin %s\"", later);
-	if ((o->pidfile == NULL) != (n->pidfile == NULL) ||
-	    (o->pidfile != NULL && strcmp(o->pidfile, n->pidfile) != 0))
-		log_warn("msg=\"reload: a change of pidfile %s\"", later);
-	if (o->log != n->log || o->log_level != n->log_level)
-		log_warn("msg=\"reload: a change of log or log_level %s\"",
-		    later);
-}
-
-/* Where ${a} is among c->cfg's listens (main_listen's order), or c->per. */
-static size_t
-control_kept(const struct control *c, const struct addr *a)
-{
-	size_t	 i, j, k = 0;
-
-	for (i = 0; i < c->cfg->nroutes; i++)
-		for (j = 0; j < c->cfg->routes[i].nlisten; j++, k++)
-			if (addr_equal(&c->cfg->routes[i].listen[j], a))
-				return k;
-	return c->per;
-}
-
-/*
- * A reload's new configuration, or NULL (logged, refused) if the file has
- * errors or asks for what only a restart can do.
- */
-static struct config *
-control_reload_load(struct control *c)
-{
-	struct config	*n;
-	char		*errs = NULL, *line, *save = NULL, why[128];
-
-	if ((n = config_load(c->cfg->path, &errs)) == NULL) {
-		for (line = errs != NULL ? strtok_r(errs, "\n", &save) : NULL;
-		    line != NULL; line = strtok_r(NULL, "\n", &save))
-			log_error("msg=\"reload: %s\"", line);
-		free(errs);
-		control_reload_refused(c, "the file has errors");
-		return NULL;
-	}
-	log_warn_lines("reload: ", n->warnings);
-	if (n->workers != c->nw) {
-		snprintf(why, sizeof(why), "workers changed from %u to %u, "
-		    "which needs a restart", c->nw, n->workers);
-		config_unref(n);
-		control_reload_refused(c, why);
-		return NULL;
-	}
-	control_reload_fixed(c->cfg, n);
-	return n;
-}
-
-/*
- * Undo control_reload_bind() for the first ${k} listens of ${nfds}: close
- * what the reload opened; the kept sockets are the workers'.
- */
-static void
-control_reload_unbind(struct control *c, int *nfds, size_t nper, size_t k)
-{
-	size_t		 i, k2;
-	unsigned	 w;
-
-	for (i = 0; i < k; i++) {
-		for (k2 = 0; k2 < c->per && nfds[i] != c->lfds[k2]; k2++)
-			;
-		if (k2 == c->per)
-			for (w = 0; w < c->nw; w++)
-				close(nfds[w * nper + i]);
-	}
-}
-
-/*
- * Fill ${nfds} (worker by worker, ${nper} each) with ${n}'s listening
- * sockets: the running ones for addresses that stay, new ones for the
- * rest.  All or nothing: on a failure, close what this opened and return
- * -1 with the reason in ${why}.
- */
-static int
-control_reload_bind(struct control *c, const struct config *n, int *nfds,
-    size_t nper, char *why, size_t whylen)
-{
-	const struct route *r;
-	char		 err[512], abuf[ADDR_STRLEN];
-	int		 tmp[CONFIG_WORKERS_MAX];
-	size_t		 i, j, k, k2, nw = c->nw;
-	unsigned	 w;
-
-	assert(nw <= CONFIG_WORKERS_MAX);	/* config.c caps workers */
-	for (i = 0, k = 0; i < n->nroutes; i++) {
-		r = &n->routes[i];
-		for (j = 0; j < r->nlisten; j++, k++) {
-			if ((k2 = control_kept(c, &r->listen[j])) < c->per) {
-				for (w = 0; w < nw; w++)
-					nfds[w * nper + k] =
-					    c->lfds[w * c->per + k2];
-				continue;
-			}
-			if (listener_open(&r->listen[j], r->keepalive,
-			    (unsigned)nw, tmp, err, sizeof(err)) == -1) {
-				snprintf(why, whylen, "route %s: %s%s", r->name,
-				    err, errno == EACCES && geteuid() != 0 ?
-				    " (relay46 no longer runs as root: a new "
-				    "port below 1024 needs a restart)" : "");
-				goto undo;
-			}
-			log_info("route=%s addr=%s msg=\"listening\"",
-			    r->name, addr_format(&r->listen[j], abuf,
-			    sizeof(abuf)));
-			for (w = 0; w < nw; w++)
-				nfds[w * nper + k] = tmp[w];
-		}
-	}
-	return 0;
-undo:
-	control_reload_unbind(c, nfds, nper, k);
-	return -1;
-}
-
-/*
- * Hand ${n} and its sockets ${nfds} over: from now on it is the config.
- * All or nothing: every worker's part is prepared before any is handed
- * over, so running out of memory here changes nothing (-1).
- */
-static int
-control_reload_apply(struct control *c, struct config *n, int *nfds,
-    size_t nper)
-{
-	struct worker_reload *rl[CONFIG_WORKERS_MAX];
-	size_t		 i, j;
-	unsigned	 w;
-
-	for (w = 0; w < c->nw; w++)
-		if ((rl[w] = worker_reload_prepare(c->w[w], n, nfds + w * nper,
-		    nper)) == NULL) {
-			while (w > 0)
-				worker_reload_discard(rl[--w]);
-			return -1;
-		}
-
-	/* Health and counters carry over for routes that keep their name. */
-	for (i = 0; i < n->nroutes; i++)
-		for (j = 0; j < c->cfg->nroutes; j++)
-			if (strcmp(n->routes[i].name,
-			    c->cfg->routes[j].name) == 0)
-				pool_inherit(n->routes[i].pool,
-				    c->cfg->routes[j].pool);
-	health_stop(c->health);
-	if ((c->health = health_start(c->base, n)) == NULL)
-		log_error("msg=\"reload: cannot start health checks\"");
-	c->reloading = true;
-	atomic_store(&c->reload_acks, 0);
-	atomic_store(&c->reload_fails, 0);
-	for (w = 0; w < c->nw; w++)
-		worker_reload_post(c->w[w], rl[w]);
-	/* The workers write -1 where a new socket could not be served. */
-	free(c->lfds);
-	c->lfds = nfds;
-	c->per = nper;
-	/* The endpoint stays where it is: its admin_allow is the new one. */
-	if (c->admin != NULL && n->admin_on &&
-	    addr_equal(&n->admin, &c->admin_cfg->admin)) {
-		admin_set_allow(c->admin, &n->admin_allow);
-		config_unref(c->admin_cfg);
-		c->admin_cfg = config_ref(n);
-	}
-	config_unref(c->cfg);
-	c->cfg = n;
-	return 0;
-}
-
-/*
- * SIGHUP: read the file again.  A bad file changes nothing.  A good one:
- * listening sockets whose address stays are handed to the new routes as
- * they are (their accept queue never closes, so no client is refused),
- * new addresses are bound (all of them first: one failure and nothing
- * changes), addresses gone are closed by the workers; sessions under way
- * keep the configuration they started with.
- */
-static void
-control_reload(struct control *c)
-{
-	struct config	*n;
-	char		 why[600];
-	int		*nfds;
-	size_t		 i, nper = 0;
-
-	if (c->stopping)
-		return;
-	if (c->reloading) {
-		log_warn("msg=\"SIGHUP: a reload is still under way; try again "
-		    "in a moment\"");
-		return;
-	}
-	if (c->cfg->path == NULL) {
-		log_warn("msg=\"SIGHUP: started without a file (-l/-u): "
-		    "nothing to reload\"");
-		return;
-	}
-	log_info("msg=\"SIGHUP: reloading %s\"", c->cfg->path);
-	/* systemd (253 on) wants the time with RELOADING=1. */
-	snprintf(why, sizeof(why), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
-	    (unsigned long long)util_now_us());
-	control_status(c, why);
-	if ((n = control_reload_load(c)) == NULL)
-		return;
-	for (i = 0; i < n->nroutes; i++)
-		nper += n->routes[i].nlisten;
-	if ((nfds = calloc(nper * c->nw + 1, sizeof(*nfds))) == NULL) {
-		config_unref(n);
-		control_reload_refused(c, "out of memory");
-		return;
-	}
-	if (control_reload_bind(c, n, nfds, nper, why, sizeof(why)) == -1) {
-		free(nfds);
-		config_unref(n);
-		control_reload_refused(c, why);
-		return;
-	}
-	if (control_reload_apply(c, n, nfds, nper) == -1) {
-		control_reload_unbind(c, nfds, nper, nper);
-		free(nfds);
-		config_unref(n);
-		control_reload_refused(c, "out of memory");
-	}
-}
-
 static void
 control_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -610,7 +181,7 @@ control_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		control_reload(c);
+		reload_start(c);
 		return;
 	}
 	if (sig == SIGUSR1) {
@@ -667,9 +238,7 @@ static int
 control_ready_file(const char *path, const struct config *cfg, const int *fds)
 {
 	char		 abuf[ADDR_STRLEN], *text = NULL;
-	struct sockaddr_storage ss;
 	struct addr	 a;
-	socklen_t	 len;
 	size_t		 i, j, k = 0, n = 0;
 	FILE		*fp;
 	int		 rc, saved;
@@ -678,11 +247,9 @@ control_ready_file(const char *path, const struct config *cfg, const int *fds)
 		return -1;
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++, k++) {
-			len = sizeof(ss);
-			if (getsockname(fds[k], (struct sockaddr *)&ss,
-			    &len) == -1)
+			/* As bound: the port the kernel chose for port 0. */
+			if (listener_address(fds[k], &a) == -1)
 				continue;
-			addr_from_sockaddr(&a, (struct sockaddr *)&ss, len);
 			fprintf(fp, "%s %s\n", cfg->routes[i].name,
 			    addr_format(&a, abuf, sizeof(abuf)));
 		}
@@ -738,7 +305,7 @@ control_admin_start(struct control *c, struct config *cfg, int afd)
 		return 0;
 	c->admin_cfg = config_ref(cfg);
 	if ((c->admin = admin_start(c->base, afd, &cfg->admin_allow,
-	    control_fill, control_release, c, err, sizeof(err))) == NULL) {
+	    snapshot_fill, snapshot_release, c, err, sizeof(err))) == NULL) {
 		log_error("msg=\"admin: %s\"", err);
 		return -1;
 	}
@@ -776,7 +343,7 @@ control_workers_new(struct control *c, struct config *cfg, const int *fds,
 		}
 		c->w[i]->index = (unsigned)i;
 		c->w[i]->alog = c->alog;
-		c->w[i]->reloaded = control_reloaded;
+		c->w[i]->reloaded = reload_acked;
 		c->nw++;
 	}
 	return 0;
@@ -859,6 +426,37 @@ control_free(struct control *c, struct event **sev)
 		event_base_free(c->base);
 }
 
+/*
+ * The control loop's events: its wake-ups and the signals, handled from
+ * now on.  0, or -1 (logged); control_free() frees what was made.
+ */
+static int
+control_events(struct control *c, struct event **sev)
+{
+	size_t	 i;
+
+	if ((c->base = event_base_new()) == NULL ||
+	    (c->drained_ev = event_new(c->base, -1, 0, control_drained_cb,
+	    c)) == NULL ||
+	    (c->stop_timer = evtimer_new(c->base, control_stop_timer_cb,
+	    c)) == NULL ||
+	    (c->reload_ev = event_new(c->base, -1, 0, reload_done_cb,
+	    c)) == NULL) {
+		log_error("msg=\"cannot set up the event loop\"");
+		return -1;
+	}
+	for (i = 0; i < NELEM(control_sigs); i++)
+		if ((sev[i] = evsignal_new(c->base, control_sigs[i],
+		    control_signal_cb, c)) == NULL ||
+		    evsignal_add(sev[i], NULL) == -1) {
+			log_error("msg=\"cannot handle signals\"");
+			return -1;
+		}
+	/* Handlers in: what came while held is delivered to them now. */
+	control_mask(SIG_UNBLOCK);
+	return 0;
+}
+
 int
 control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
     struct accesslog *alog, const char *ready, const char *pidfile)
@@ -874,25 +472,8 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	c.alog = alog;
 	atomic_init(&c.reload_acks, 0);
 	atomic_init(&c.reload_fails, 0);
-	if ((c.base = event_base_new()) == NULL ||
-	    (c.drained_ev = event_new(c.base, -1, 0, control_drained_cb,
-	    &c)) == NULL ||
-	    (c.stop_timer = evtimer_new(c.base, control_stop_timer_cb,
-	    &c)) == NULL ||
-	    (c.reload_ev = event_new(c.base, -1, 0, control_reload_done_cb,
-	    &c)) == NULL) {
-		log_error("msg=\"cannot set up the event loop\"");
+	if (control_events(&c, sev) == -1)
 		goto out;
-	}
-	for (i = 0; i < NELEM(control_sigs); i++)
-		if ((sev[i] = evsignal_new(c.base, control_sigs[i],
-		    control_signal_cb, &c)) == NULL ||
-		    evsignal_add(sev[i], NULL) == -1) {
-			log_error("msg=\"cannot handle signals\"");
-			goto out;
-		}
-	/* Handlers in: what came while held is delivered to them now. */
-	control_mask(SIG_UNBLOCK);
 	c.start_time = (uint64_t)time(NULL);
 	bad = control_admin_start(&c, cfg, afd) == -1;
 	afd = -1;	/* the admin's now, even when that failed */

@@ -1,6 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "autoconf.h"
 
+/*
+ * Listening sockets: opening them (one per worker per address, probed
+ * first so SO_REUSEPORT cannot hide another relay46; port 0 read back
+ * and shared) and serving one on a worker's loop (accept, the EMFILE
+ * back-off).  A struct listener owns its evconnlistener and back-off
+ * timer; its socket is closed through worker_close_fd().  The sockets
+ * listener_open() returns are the caller's.
+ */
+
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -107,11 +116,62 @@ listener_probe(const struct addr *a, char *err, size_t errlen)
 }
 
 int
+listener_address(int fd, struct addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t	 len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	addr_from_sockaddr(a, (struct sockaddr *)&ss, len);
+	return 0;
+}
+
+/*
+ * Port 0 with several workers: each worker binding port 0 would get a
+ * port of its own, so the first socket asks the kernel for one and the
+ * others take that (DESIGN 2.5).  No probe is needed for it: a port the
+ * kernel picks for bind(0) is one nobody holds, not even through
+ * SO_REUSEPORT.  The others bind ${a} with that port filled in.
+ */
+static int
+listener_open_any(const struct addr *a, bool keepalive, unsigned n,
+    int *fds, char *err, size_t errlen)
+{
+	struct addr	 b = *a, got;
+	unsigned	 i;
+	int		 saved;
+
+	if ((fds[0] = listener_socket(a, keepalive, n > 1, err,
+	    errlen)) == -1)
+		return -1;
+	if (listener_address(fds[0], &got) == -1) {
+		saved = errno;
+		close(fds[0]);
+		errno = saved;
+		return listener_fail(a, -1, err, errlen);
+	}
+	addr_set_port(&b, addr_port(&got));
+	for (i = 1; i < n; i++)
+		if ((fds[i] = listener_socket(&b, keepalive, true, err,
+		    errlen)) == -1) {
+			saved = errno;	/* the caller reads it */
+			while (i > 0)
+				close(fds[--i]);
+			errno = saved;
+			return -1;
+		}
+	return 0;
+}
+
+int
 listener_open(const struct addr *a, bool keepalive, unsigned n, int *fds,
     char *err, size_t errlen)
 {
 	unsigned	 i;
 
+	if (addr_port(a) == 0)
+		return listener_open_any(a, keepalive, n, fds, err, errlen);
 	if (n > 1 && listener_probe(a, err, errlen) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
@@ -181,15 +241,12 @@ struct listener *
 listener_new(struct worker *w, struct route_rt *rt, int fd)
 {
 	struct listener	*l;
-	struct sockaddr_storage ss;
-	socklen_t	 len = sizeof(ss);
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		goto fail;
 	l->w = w;
 	l->rt = rt;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		addr_from_sockaddr(&l->addr, (struct sockaddr *)&ss, len);
+	(void)listener_address(fd, &l->addr);
 	if ((l->backoff = evtimer_new(w->base, listener_backoff_cb, l)) == NULL)
 		goto fail;
 	/* Backlog 0: the socket is already listening. */

@@ -63,10 +63,19 @@ int	 listener_probe(const struct addr *a, char *err, size_t errlen);
 /*
  * listener_open(a, keepalive, n, fds, err, errlen): ${n} listening sockets
  * on ${a}, one per worker (probed first, SO_REUSEPORT, when n > 1), into
- * ${fds}.  All or none: 0, or -1 with the reason in ${err}.
+ * ${fds}.  Port 0: the first socket gets a free port from the kernel and
+ * the other n - 1 are bound to that same port (listener_address() tells
+ * which).  All or none: 0, or -1 with the reason in ${err} and errno
+ * kept.
  */
 int	 listener_open(const struct addr *a, bool keepalive, unsigned n,
 	    int *fds, char *err, size_t errlen);
+
+/*
+ * listener_address(fd, a): the address socket ${fd} is bound to, with the
+ * port the kernel chose for port 0, into ${a}.  0, or -1 with errno.
+ */
+int	 listener_address(int fd, struct addr *a);
 
 /*
  * listener_new(w, rt, fd): serve ${fd} on ${w}'s loop for route ${rt}.

@@ -1,6 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "autoconf.h"
 
+/*
+ * The command line and start-up as root: options, the configuration (or
+ * -t), the log, the open files limit, the access log, the admin socket
+ * and every listening socket (systemd's, or bound here), all before
+ * control_run() takes them over and, if asked, drops root.  Owns nothing
+ * past start-up but the configuration's first reference.
+ */
+
 #include <sys/resource.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -94,6 +102,39 @@ main_version(void)
 	printf("%s\n", i == 0 ? " none" : "");
 }
 
+/* -l or -u (${ch}) ${arg}: one more quick-mode address; exits 2 if full. */
+static void
+main_quick_arg(struct opts *o, int ch, char *arg)
+{
+	if ((ch == 'l' ? o->nlisten : o->nup) == MAIN_MAX_QUICK) {
+		fprintf(stderr, "relay46: too many -%c\n", ch);
+		exit(2);
+	}
+	if (ch == 'l')
+		o->listen[o->nlisten++] = arg;
+	else
+		o->up[o->nup++] = arg;
+}
+
+/* What getopt cannot check: no stray argument, -l with -u, not with -c. */
+static void
+main_opts_check(int argc, char **argv, const struct opts *o)
+{
+	if (optind < argc) {
+		fprintf(stderr, "relay46: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+	if ((o->nlisten > 0) != (o->nup > 0) ||
+	    (o->nlisten > 0 && o->config != NULL)) {
+		fprintf(stderr, "relay46: -l and -u go together, and not "
+		    "with -c\n");
+		usage(stderr);
+		exit(2);
+	}
+}
+
 static void
 main_opts(int argc, char **argv, struct opts *o)
 {
@@ -129,34 +170,14 @@ main_opts(int argc, char **argv, struct opts *o)
 			exit(0);
 		case 'l':
 		case 'u':
-			if ((ch == 'l' ? o->nlisten : o->nup) ==
-			    MAIN_MAX_QUICK) {
-				fprintf(stderr, "relay46: too many -%c\n", ch);
-				exit(2);
-			}
-			if (ch == 'l')
-				o->listen[o->nlisten++] = optarg;
-			else
-				o->up[o->nup++] = optarg;
+			main_quick_arg(o, ch, optarg);
 			break;
 		default:
 			usage(stderr);
 			exit(2);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "relay46: unexpected argument '%s'\n",
-		    argv[optind]);
-		usage(stderr);
-		exit(2);
-	}
-	if ((o->nlisten > 0) != (o->nup > 0) ||
-	    (o->nlisten > 0 && o->config != NULL)) {
-		fprintf(stderr, "relay46: -l and -u go together, and not "
-		    "with -c\n");
-		usage(stderr);
-		exit(2);
-	}
+	main_opts_check(argc, argv, o);
 }
 
 /*
@@ -217,22 +238,75 @@ main_passed(int **passedp)
 }
 
 /*
+ * The ${nw} sockets of listen address ${a} of route ${r} into ${one}: the
+ * one systemd passed for it (dup'd for the other workers, which then
+ * share it), else new ones (listener_open(): with several workers the
+ * address is probed first, so that a port already taken is an error even
+ * though SO_REUSEPORT would share it).  Logs "listening" with the address
+ * as bound, whose port the kernel chose for port 0.  0, or -1 (logged).
+ */
+static int
+main_listen_one(const struct route *r, const struct addr *a, unsigned nw,
+    int *passed, size_t npassed, int *one)
+{
+	char		 err[256], abuf[ADDR_STRLEN];
+	struct addr	 bound = *a;
+	unsigned	 w;
+	int		 m;
+
+	if ((m = sdnotify_match(passed, npassed, a)) == -1) {
+		/* As a reload binds: probe, then one per worker. */
+		if (listener_open(a, r->keepalive, nw, one, err,
+		    sizeof(err)) == -1) {
+			log_error("route=%s msg=\"%s\"", r->name, err);
+			return -1;
+		}
+	} else {
+		one[0] = passed[m];
+		passed[m] = -1;		/* now the caller's */
+		/* As our own sockets get (the dups share them). */
+		if (listener_sockopts(one[0], r->keepalive) == -1)
+			log_warn("route=%s msg=\"socket from systemd: %s\"",
+			    r->name, strerror(errno));
+		for (w = 1; w < nw; w++)
+			if ((one[w] = fcntl(one[0], F_DUPFD_CLOEXEC, 3)) == -1)
+				fatalx("msg=\"dup: %s\"", strerror(errno));
+	}
+	(void)listener_address(one[0], &bound);
+	log_info("route=%s addr=%s msg=\"listening%s\"", r->name,
+	    addr_format(&bound, abuf, sizeof(abuf)), m != -1 ?
+	    " (socket from systemd)" : "");
+	return 0;
+}
+
+/* Passed sockets no listen address wants are not ours to keep. */
+static void
+main_passed_close(int *passed, size_t npassed)
+{
+	size_t	 i;
+
+	for (i = 0; i < npassed; i++)
+		if (passed[i] != -1) {
+			log_warn("msg=\"systemd passed fd %d, which matches no "
+			    "listen address; closing it\"", passed[i]);
+			close(passed[i]);
+		}
+	free(passed);
+}
+
+/*
  * Open every listening socket, in route order, once per worker: the fds
  * come worker by worker (worker w's are fds[w * per .. w * per + per - 1]).
- * A socket systemd passed for an address is used instead (dup'd for the
- * other workers, which then share it).  With several workers each address
- * we bind is probed first, so that a port already taken is an error even
- * though SO_REUSEPORT would share it.  All or nothing: on any failure, log
- * each one, close what was opened and return -1.
+ * main_listen_one() says where each comes from.  All or nothing: on any
+ * failure, log each one, close what was opened and return -1.
  */
 static int
 main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 {
 	const struct route *r;
-	char		 err[256], abuf[ADDR_STRLEN];
 	size_t		 i, j, per = 0, k, npassed, nw = cfg->workers;
 	unsigned	 w;
-	int		*fds, *passed = NULL, *one, m, bad = 0;
+	int		*fds, *passed = NULL, *one, bad = 0;
 
 	npassed = main_passed(&passed);
 	for (i = 0; i < cfg->nroutes; i++)
@@ -245,46 +319,16 @@ main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 	for (i = 0, k = 0; i < cfg->nroutes; i++) {
 		r = &cfg->routes[i];
 		for (j = 0; j < r->nlisten; j++, k++) {
-			m = sdnotify_match(passed, npassed, &r->listen[j]);
-			if (m == -1) {
-				/* As a reload binds: probe, then one per worker. */
-				if (listener_open(&r->listen[j], r->keepalive,
-				    cfg->workers, one, err, sizeof(err)) == -1) {
-					log_error("route=%s msg=\"%s\"", r->name,
-					    err);
-					bad = 1;
-					continue;
-				}
-			} else {
-				one[0] = passed[m];
-				passed[m] = -1;		/* now fds' */
-				/* As our own sockets get (the dups share them). */
-				if (listener_sockopts(one[0], r->keepalive) == -1)
-					log_warn("route=%s msg=\"socket from "
-					    "systemd: %s\"", r->name,
-					    strerror(errno));
-				for (w = 1; w < nw; w++)
-					if ((one[w] = fcntl(one[0],
-					    F_DUPFD_CLOEXEC, 3)) == -1)
-						fatalx("msg=\"dup: %s\"",
-						    strerror(errno));
+			if (main_listen_one(r, &r->listen[j], cfg->workers,
+			    passed, npassed, one) == -1) {
+				bad = 1;
+				continue;
 			}
 			for (w = 0; w < nw; w++)
 				fds[w * per + k] = one[w];
-			log_info("route=%s addr=%s msg=\"listening%s\"",
-			    r->name, addr_format(&r->listen[j], abuf,
-			    sizeof(abuf)), m != -1 ? " (socket from systemd)" :
-			    "");
 		}
 	}
-	/* Passed sockets no listen address wants are not ours to keep. */
-	for (i = 0; i < npassed; i++)
-		if (passed[i] != -1) {
-			log_warn("msg=\"systemd passed fd %d, which matches no "
-			    "listen address; closing it\"", passed[i]);
-			close(passed[i]);
-		}
-	free(passed);
+	main_passed_close(passed, npassed);
 	free(one);
 	if (bad) {
 		for (k = 0; k < per * nw; k++)
@@ -394,6 +438,18 @@ main_warn(const struct opts *o, const struct config *cfg)
 		    "listening\"");
 }
 
+/* The log as the config says, -v and -q moving its level; then warnings. */
+static void
+main_log_init(const struct opts *o, const struct config *cfg)
+{
+	int	 level = cfg->log_level + o->verbosity;
+
+	level = level < LOG_LEVEL_ERROR ? LOG_LEVEL_ERROR :
+	    level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level;
+	log_init(cfg->log == CONFIG_LOG_SYSLOG, level);
+	main_warn(o, cfg);
+}
+
 static struct config *
 main_config(const struct opts *o, const char **name)
 {
@@ -427,7 +483,7 @@ main(int argc, char **argv)
 	const char	*name;
 	struct accesslog *alog = NULL;
 	char		 err[512];
-	int		*fds = NULL, afd, level, rc;
+	int		*fds = NULL, afd, rc;
 	size_t		 nfds = 0;
 
 	/* Before anything touches libevent, so it never writes on its own. */
@@ -442,11 +498,7 @@ main(int argc, char **argv)
 		config_unref(cfg);
 		return 0;
 	}
-	level = cfg->log_level + o.verbosity;
-	level = level < LOG_LEVEL_ERROR ? LOG_LEVEL_ERROR :
-	    level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level;
-	log_init(cfg->log == CONFIG_LOG_SYSLOG, level);
-	main_warn(&o, cfg);
+	main_log_init(&o, cfg);
 	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * Hold the signals the control loop handles until its handlers are

@@ -1503,6 +1503,25 @@ h_relay_port(const struct h_relay *r, const char *route, int family)
 	return h_sa_port(&h_relay_addr(r, route, family)->ss);
 }
 
+const struct h_addr *
+h_relay_ready_addr(const struct h_relay *r, const char *route, size_t n)
+{
+	size_t	 i, seen = 0;
+
+	for (i = 0; i < r->naddr; i++)
+		if (strcmp(r->addr[i].route, route) == 0 && seen++ == n)
+			return &r->addr[i];
+	fail_msg("the ready file has %zu listeners for route %s, not %zu",
+	    seen, route, n + 1);
+	return NULL;
+}
+
+int
+h_relay_ready_port(const struct h_relay *r, const char *route, size_t n)
+{
+	return h_sa_port(&h_relay_ready_addr(r, route, n)->ss);
+}
+
 int
 h_relay_connect(const struct h_relay *r, const char *route, int family)
 {
@@ -1803,6 +1822,32 @@ h_tcp_keepalive(int lport, int rport)
 	fail_msg("127.0.0.1:%d -> %d still has data unacknowledged after %d ms",
 	    lport, rport, H_IO_MS);
 	return -1;
+}
+
+int
+h_tcp_listeners(int port)
+{
+	static const char *const files[] = {
+		"/proc/net/tcp", "/proc/net/tcp6",
+	};
+	char		 line[512], l[64], st[8], *colon;
+	size_t		 i;
+	int		 n = 0;
+	FILE		*fp;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if ((fp = fopen(files[i], "r")) == NULL)
+			continue;	/* no IPv6 here: none of that family */
+		while (fgets(line, sizeof(line), fp) != NULL)
+			/* "sl local rem st": the port is after the colon. */
+			if (sscanf(line, " %*s %63s %*s %7s", l, st) == 2 &&
+			    (colon = strrchr(l, ':')) != NULL &&
+			    strtol(colon + 1, NULL, 16) == port &&
+			    strcmp(st, "0A") == 0)
+				n++;
+		fclose(fp);
+	}
+	return n;
 }
 
 void

@@ -374,6 +374,19 @@ const struct h_addr *h_relay_addr(const struct h_relay *r, const char *route,
 int	h_relay_port(const struct h_relay *r, const char *route, int family);
 
 /*
+ * h_relay_ready_addr(r, route, n): main thread.  Listener ${n} (from 0)
+ * of ${route} in the ready file, which lists a route's listen addresses
+ * in the order of its listen lines ("*:P" is two: 0.0.0.0, then [::]),
+ * as bound: "listen = 127.0.0.1:0" shows the port the kernel chose.
+ * Fails the test if the route has no such listener.
+ * h_relay_ready_port(r, route, n): that listener's port.
+ */
+const struct h_addr *h_relay_ready_addr(const struct h_relay *r,
+	    const char *route, size_t n);
+int	h_relay_ready_port(const struct h_relay *r, const char *route,
+	    size_t n);
+
+/*
  * h_relay_connect(r, route, family): main thread.  A client connected to
  * that listener; fails the test if the connect fails.
  */
@@ -461,6 +474,13 @@ void	h_relay_dump(struct h_relay *r);
  * so that is waited out (up to H_IO_MS).
  */
 int	h_tcp_keepalive(int lport, int rport);
+
+/*
+ * h_tcp_listeners(port): how many sockets listen on TCP port ${port}, of
+ * any address and family, as /proc/net/tcp and tcp6 show them: with
+ * SO_REUSEPORT, one per relay46 worker that shares the port.
+ */
+int	h_tcp_listeners(int port);
 
 /*
  * h_spawn_ready(conf, ready): main thread.  Start "$RELAY46 -c ${conf} -R

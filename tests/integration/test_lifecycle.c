@@ -3,7 +3,8 @@
 
 /*
  * The process around the relay: command line, config checking, start-up
- * failures and the SIGTERM shutdown.
+ * failures, "listen = ADDR:0" (any free port, read from the ready file)
+ * and the SIGTERM shutdown.
  */
 
 #include <sys/socket.h>
@@ -36,7 +37,7 @@ static const struct bad_config {
 	  "log_level = info\n"
 	  "\n"
 	  "[route web]\n"
-	  "listen = 127.0.0.1:0\n"
+	  "listen = 127.0.0.1:65536\n"
 	  "upstream = 127.0.0.1:9\n",
 	  5, "port out of range" },
 	{ "[route web]\n"
@@ -330,6 +331,125 @@ test_bind_in_use(void **state)
 	close(hold);
 }
 
+/* --- listen = ADDR:0 ------------------------------------------------------------ */
+
+/* Port ${p} relays to an echo backend: stream ${seed} comes back. */
+static void
+check_echo_port(int p, uint64_t seed)
+{
+	int	 fd;
+
+	if ((fd = h_connect_port(AF_INET, p, H_IO_MS)) == -1)
+		fail_msg("connect to 127.0.0.1:%d: %s", p, strerror(errno));
+	H_ASSERT_END(h_echo(fd, seed, 1000, H_IO_MS), H_OK, H_OK);
+	close(fd);
+}
+
+/* The port of route ${route}'s "listening" line in the log, or fail. */
+static int
+logged_port(const struct h_relay *r, const char *route)
+{
+	char	 needle[96], *log, *at;
+	int	 p;
+
+	snprintf(needle, sizeof(needle), "route=%s addr=127.0.0.1:", route);
+	if (!h_relay_log_line(r, needle, "msg=\"listening\"", H_IO_MS))
+		fail_msg("no \"listening\" line for route %s", route);
+	log = h_relay_log(r);
+	at = strstr(log, needle);
+	p = at != NULL ? atoi(at + strlen(needle)) : 0;
+	free(log);
+	assert_in_range(p, 1, 65535);
+	return p;
+}
+
+/*
+ * listen = ADDR:0: the kernel picks a free port, and both workers'
+ * sockets are on it (bound to it after the first one got it, not each
+ * on a port of its own); the log and the ready file show it.  Each such
+ * line gets a port of its own, also twice in one route.
+ */
+static void
+test_listen_any_port(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 up[64], needle[96];
+	int			 p[3];
+	size_t			 i;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	snprintf(up, sizeof(up), "%s", h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nworkers = 2\n"
+	    "[route a]\nlisten = 127.0.0.1:0\nlisten = 127.0.0.1:0\n"
+	    "upstream = %s\n[route b]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+	    up, up);
+	p[0] = h_relay_ready_port(r, "a", 0);
+	p[1] = h_relay_ready_port(r, "a", 1);
+	p[2] = h_relay_ready_port(r, "b", 0);
+	assert_int_not_equal(p[0], p[1]);
+	assert_int_not_equal(p[0], p[2]);
+	assert_int_not_equal(p[1], p[2]);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(h_tcp_listeners(p[i]), 2);
+		snprintf(needle, sizeof(needle), "addr=%s msg=\"listening\"",
+		    h_hostport(AF_INET, p[i]));
+		H_EXPECT_LOG(r, needle);
+		check_echo_port(p[i], 20 + i);
+	}
+	assert_int_equal(h_relay_log_count(r, "msg=\"listening\""), 3);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * A reload keeps an "ADDR:0" listener that stays in its route: the same
+ * sockets, so the same port (a new one would strand every client that
+ * read the old one), and a session on it goes on.  A new "ADDR:0" line
+ * gets a new port.
+ */
+static void
+test_reload_any_port(void **state)
+{
+	static const char conf[] = "[global]\nworkers = 2\n"
+	    "[route a]\nlisten = 127.0.0.1:0\nupstream = %s\n%s";
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 up[64], text[512], more[128];
+	int			 fd, p, pb;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	snprintf(up, sizeof(up), "%s", h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start(conf, up, "");
+	p = h_relay_ready_port(r, "a", 0);
+	assert_int_equal(logged_port(r, "a"), p);
+	fd = h_relay_connect(r, "a", AF_INET);
+	H_ASSERT_END(h_echo(fd, 30, 1000, H_IO_MS), H_OK, H_OK);
+
+	snprintf(more, sizeof(more), "[route b]\nlisten = 127.0.0.1:0\n"
+	    "upstream = %s\n", up);
+	snprintf(text, sizeof(text), conf, up, more);
+	h_replace_file(r->conf, text);
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "configuration reloaded");
+	pb = logged_port(r, "b");
+	assert_int_not_equal(pb, p);
+	/* Route a was not bound again: one "listening" line each. */
+	assert_int_equal(h_relay_log_count(r, "msg=\"listening\""), 2);
+	assert_int_equal(h_tcp_listeners(p), 2);
+	assert_int_equal(h_tcp_listeners(pb), 2);
+	H_ASSERT_END(h_echo(fd, 31, 1000, H_IO_MS), H_OK, H_OK);
+	close(fd);
+	check_echo_port(p, 32);
+	check_echo_port(pb, 33);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
 /* --- SIGTERM -------------------------------------------------------------------- */
 
 /* Connect until the listener is gone, which must happen soon. */
@@ -365,9 +485,8 @@ start_echo_relay(struct h_backend *b, const char *shutdown_timeout)
 {
 	return h_relay_start(
 	    "[global]\nshutdown_timeout = %s\n"
-	    "[route live]\nlisten = %s\nupstream = %s\n",
-	    shutdown_timeout, h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    "[route live]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+	    shutdown_timeout, h_hostport(AF_INET, h_backend_port(b)));
 }
 
 /*
@@ -493,8 +612,7 @@ test_syslog_missing(void **state)
 		skip();
 	}
 	r = h_relay_start("[global]\nlog = syslog\nshutdown_timeout = 1s\n"
-	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	    "[route a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n");
 	H_EXPECT_LOG(r, "relay46: log = syslog but /dev/log is missing: "
 	    "nothing will be logged; use log = stderr or start a syslog "
 	    "daemon\n");
@@ -515,6 +633,8 @@ main(void)
 		cmocka_unit_test_teardown(test_version_and_help, h_teardown),
 		cmocka_unit_test_teardown(test_bad_usage, h_teardown),
 		cmocka_unit_test_teardown(test_bind_in_use, h_teardown),
+		cmocka_unit_test_teardown(test_listen_any_port, h_teardown),
+		cmocka_unit_test_teardown(test_reload_any_port, h_teardown),
 		cmocka_unit_test_teardown(test_sigterm_drains, h_teardown),
 		cmocka_unit_test_teardown(test_sigterm_timeout, h_teardown),
 		cmocka_unit_test_teardown(test_second_signal, h_teardown),

@@ -105,8 +105,8 @@ test_access_log_file(void **state)
 	 */
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\naccess_log = %s\nworkers = 1\n"
-	    "[route al]\nlisten = %s\nupstream = %s\nmax_connections = 1\n",
-	    path, h_hostport(AF_INET, h_free_port(AF_INET)),
+	    "[route al]\nlisten = 127.0.0.1:0\nupstream = %s\n"
+	    "max_connections = 1\n", path,
 	    h_hostport(AF_INET, h_backend_port(b)));
 	for (i = 0; i < 3; i++)
 		one_session(r, "al", 70 + (uint64_t)i);
@@ -153,8 +153,7 @@ test_access_log_stderr(void **state)
 	b = h_backend_start(AF_INET, &cfg);
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\naccess_log = stderr\n"
-	    "[route as]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    "[route as]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	one_session(r, "as", 5);
 	H_EXPECT_LOG(r, "Z route=as client=127.0.0.1:");
@@ -240,6 +239,43 @@ promtool_check(const char *resp)
 }
 
 /*
+ * An admin endpoint reachable but not allowed (admin_allow) hangs up
+ * without an answer, until a reload's admin_allow lets us in at once.
+ */
+static void
+check_admin_allow(struct h_backend *b)
+{
+	static const char	 admin_conf[] = "[global]\nshutdown_timeout = 2s\n"
+	    "admin = 127.0.0.1:%d\nadmin_allow = %s\n"
+	    "[route m]\nlisten = %s\nupstream = %s\n";
+	struct h_relay		*r2;
+	char			*resp, text[512], listen[64];
+	int			 port2;
+
+	port2 = h_free_port(AF_INET);
+	snprintf(listen, sizeof(listen), "%s",
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	snprintf(text, sizeof(text), admin_conf, port2, "10.0.0.0/8", listen,
+	    h_hostport(AF_INET, h_backend_port(b)));
+	r2 = h_relay_start("%s", text);
+	resp = http_get(port2, "/metrics");
+	if (resp[0] != '\0')
+		fail_msg("a client outside admin_allow got an answer:\n%s",
+		    resp);
+	free(resp);
+	/* A reload's admin_allow applies at once. */
+	snprintf(text, sizeof(text), admin_conf, port2, "127.0.0.0/8", listen,
+	    h_hostport(AF_INET, h_backend_port(b)));
+	h_replace_file(r2->conf, text);
+	assert_int_equal(kill(r2->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r2, "msg=\"configuration reloaded\"");
+	resp = http_get(port2, "/metrics");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	free(resp);
+	h_relay_finish(r2);
+}
+
+/*
  * admin = 127.0.0.1:P: /metrics counts the sessions, bytes, connects and
  * upstream health of a route with two workers' sessions summed; /status
  * is JSON with the same; a client outside admin_allow gets 403.
@@ -249,12 +285,9 @@ test_admin(void **state)
 {
 	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
 	struct h_backend	*b;
-	static const char	 admin_conf[] = "[global]\nshutdown_timeout = 2s\n"
-	    "admin = 127.0.0.1:%d\nadmin_allow = %s\n"
-	    "[route m]\nlisten = %s\nupstream = %s\n";
-	struct h_relay		*r, *r2;
-	char			*resp, want[256], text[512], listen[64];
-	int			 port, port2, i, dead, dead_port;
+	struct h_relay		*r;
+	char			*resp, want[256];
+	int			 port, i, dead, dead_port;
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
@@ -297,29 +330,7 @@ test_admin(void **state)
 	H_ASSERT_CONTAINS(resp, "text/html");
 	free(resp);
 	h_relay_finish(r);
-
-	/* Reachable, but not allowed: hung up on, without an answer. */
-	port2 = h_free_port(AF_INET);
-	snprintf(listen, sizeof(listen), "%s",
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
-	snprintf(text, sizeof(text), admin_conf, port2, "10.0.0.0/8", listen,
-	    h_hostport(AF_INET, h_backend_port(b)));
-	r2 = h_relay_start("%s", text);
-	resp = http_get(port2, "/metrics");
-	if (resp[0] != '\0')
-		fail_msg("a client outside admin_allow got an answer:\n%s",
-		    resp);
-	free(resp);
-	/* A reload's admin_allow applies at once. */
-	snprintf(text, sizeof(text), admin_conf, port2, "127.0.0.0/8", listen,
-	    h_hostport(AF_INET, h_backend_port(b)));
-	h_replace_file(r2->conf, text);
-	assert_int_equal(kill(r2->pid, SIGHUP), 0);
-	H_EXPECT_LOG(r2, "msg=\"configuration reloaded\"");
-	resp = http_get(port2, "/metrics");
-	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
-	free(resp);
-	h_relay_finish(r2);
+	check_admin_allow(b);
 	close(dead);
 	h_backend_free(b);
 }
@@ -405,6 +416,42 @@ number_after(const char *text, const char *after, const char *key)
 }
 
 /*
+ * test_admin_health's /metrics and /: route plain's upstream ${pl} is not
+ * checked, route checked's ${ck} failed its checks, route named's is
+ * localhost:${p3}.
+ */
+static void
+check_health_pages(int port, const char *pl, const char *ck, int p3)
+{
+	char	*resp, want[256];
+
+	resp = http_get(port, "/metrics");
+	H_ASSERT_CONTAINS(resp, "# HELP relay46_upstream_up 1 unless marked "
+	    "down by failed connects or failed health checks");
+	snprintf(want, sizeof(want), "relay46_upstream_checked{route=\"plain\","
+	    "upstream=\"%s\"} 0\n", pl);
+	H_ASSERT_CONTAINS(resp, want);
+	snprintf(want, sizeof(want), "relay46_upstream_checked{"
+	    "route=\"checked\",upstream=\"%s\"} 1\n", ck);
+	H_ASSERT_CONTAINS(resp, want);
+	snprintf(want, sizeof(want), "relay46_upstream_check_failures_total{"
+	    "route=\"checked\",upstream=\"%s\"} ", ck);
+	if (number_after(resp, want, "} ") == 0)
+		fail_msg("check failures 0 in\n%s", resp);
+	snprintf(want, sizeof(want), "relay46_upstream_info{route=\"named\","
+	    "upstream=\"127.0.0.1:%d\",host=\"localhost:%d\"} 1\n", p3, p3);
+	H_ASSERT_CONTAINS(resp, want);
+	promtool_check(resp);
+	free(resp);
+
+	resp = http_get(port, "/");
+	snprintf(want, sizeof(want), "<td>127.0.0.1:%d</td><td>localhost:%d"
+	    "</td><td>unchecked</td>", p3, p3);
+	H_ASSERT_CONTAINS(resp, want);
+	free(resp);
+}
+
+/*
  * The admin pages say what relay46 knows of an upstream: with no checks
  * and nothing listening, "unchecked" (never "up", and
  * relay46_upstream_checked 0); with health_check = tcp and nothing
@@ -448,31 +495,7 @@ test_admin_health(void **state)
 	    "\"host\":\"localhost:%d\",\"health\":\"unchecked\",", p3, p3);
 	H_ASSERT_CONTAINS(resp, want);
 	free(resp);
-
-	resp = http_get(port, "/metrics");
-	H_ASSERT_CONTAINS(resp, "# HELP relay46_upstream_up 1 unless marked "
-	    "down by failed connects or failed health checks");
-	snprintf(want, sizeof(want), "relay46_upstream_checked{route=\"plain\","
-	    "upstream=\"%s\"} 0\n", pl);
-	H_ASSERT_CONTAINS(resp, want);
-	snprintf(want, sizeof(want), "relay46_upstream_checked{"
-	    "route=\"checked\",upstream=\"%s\"} 1\n", ck);
-	H_ASSERT_CONTAINS(resp, want);
-	snprintf(want, sizeof(want), "relay46_upstream_check_failures_total{"
-	    "route=\"checked\",upstream=\"%s\"} ", ck);
-	if (number_after(resp, want, "} ") == 0)
-		fail_msg("check failures 0 in\n%s", resp);
-	snprintf(want, sizeof(want), "relay46_upstream_info{route=\"named\","
-	    "upstream=\"127.0.0.1:%d\",host=\"localhost:%d\"} 1\n", p3, p3);
-	H_ASSERT_CONTAINS(resp, want);
-	promtool_check(resp);
-	free(resp);
-
-	resp = http_get(port, "/");
-	snprintf(want, sizeof(want), "<td>127.0.0.1:%d</td><td>localhost:%d"
-	    "</td><td>unchecked</td>", p3, p3);
-	H_ASSERT_CONTAINS(resp, want);
-	free(resp);
+	check_health_pages(port, pl, ck, p3);
 	h_relay_finish(r);
 	close(fd1);
 	close(fd2);
@@ -984,40 +1007,23 @@ serve_at_once(int port, unsigned n)
 }
 
 /*
- * Socket activation: a listening socket passed as fd 3 with LISTEN_PID
- * and LISTEN_FDS serves its listen address (relay46 does not bind it
- * again), and the other address of the route is bound as usual.  The
- * socket is passed blocking, as systemd does without NonBlocking=yes,
- * and must still serve several clients at once.  Started by hand:
- * LISTEN_PID must be relay46's own pid, known only in the child.
+ * Start "$RELAY46 -c ${conf}" as systemd would with one socket, ${lfd},
+ * as fd 3 (LISTEN_PID is the child's own pid, known only in the child),
+ * its output to ${log}, and wait for its ready file (in a directory of
+ * its own).
+ * Returns the pid (tracked: h_teardown() kills it).
  */
-static void
-test_listen_fds(void **state)
+static pid_t
+spawn_activated(const char *conf, const char *log, int lfd)
 {
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	char			 conf[H_PATH + 32], ready[H_PATH + 32];
-	char			 log[H_PATH + 32], text[512], pid[32], *out;
-	const char		*dir = h_tmpdir(), *relay = getenv("RELAY46");
-	int			 lfd, port, other, fd, status, i, lg;
-	pid_t			 child;
-	int64_t			 deadline;
+	const char	*relay = getenv("RELAY46");
+	char		 ready[H_PATH + 32], pid[32];
+	pid_t		 child;
+	int64_t		 deadline;
+	int		 i, lg;
 
-	(void)state;
 	assert_non_null(relay);
-	b = h_backend_start(AF_INET, &cfg);
-	lfd = h_listen_socket(AF_INET, &port);
-	if ((i = fcntl(lfd, F_GETFL)) == -1 ||
-	    fcntl(lfd, F_SETFL, i & ~O_NONBLOCK) == -1)
-		fail_msg("fcntl: %s", strerror(errno));
-	other = h_free_port(AF_INET);
-	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
-	    "[route act]\nlisten = 127.0.0.1:%d\nlisten = 127.0.0.1:%d\n"
-	    "upstream = %s\n", port, other,
-	    h_hostport(AF_INET, h_backend_port(b)));
-	h_write_file(conf, sizeof(conf), dir, "act.ini", text);
-	snprintf(ready, sizeof(ready), "%s/ready", dir);
-	snprintf(log, sizeof(log), "%s/relay.log", dir);
+	snprintf(ready, sizeof(ready), "%s/ready", h_tmpdir());
 	if ((lg = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1)
 		fail_msg("%s: %s", log, strerror(errno));
@@ -1035,16 +1041,51 @@ test_listen_fds(void **state)
 	}
 	h_spawn_track(child);
 	close(lg);
-	close(lfd);	/* relay46 has it now */
 	deadline = h_now_ms() + H_READY_MS;
 	for (i = 0; i < 10000 && access(ready, F_OK) == -1 &&
 	    h_left(deadline) > 0; i++)
 		(void)poll(NULL, 0, 10);
 	if (access(ready, F_OK) == -1) {
 		(void)h_spawn_stop(child, SIGKILL);
-		out = h_read_file(log);
-		fail_msg("relay46 not ready:\n%s", out);
+		fail_msg("relay46 not ready:\n%s", h_read_file(log));
 	}
+	return child;
+}
+
+/*
+ * Socket activation: a listening socket passed as fd 3 with LISTEN_PID
+ * and LISTEN_FDS serves its listen address (relay46 does not bind it
+ * again), and the other address of the route is bound as usual.  The
+ * socket is passed blocking, as systemd does without NonBlocking=yes,
+ * and must still serve several clients at once.  Started by hand:
+ * LISTEN_PID must be relay46's own pid, known only in the child.
+ */
+static void
+test_listen_fds(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	char			 conf[H_PATH + 32], log[H_PATH + 32];
+	char			 text[512], *out;
+	const char		*dir = h_tmpdir();
+	int			 lfd, port, other, fd, status, i;
+	pid_t			 child;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	lfd = h_listen_socket(AF_INET, &port);
+	if ((i = fcntl(lfd, F_GETFL)) == -1 ||
+	    fcntl(lfd, F_SETFL, i & ~O_NONBLOCK) == -1)
+		fail_msg("fcntl: %s", strerror(errno));
+	other = h_free_port(AF_INET);
+	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
+	    "[route act]\nlisten = 127.0.0.1:%d\nlisten = 127.0.0.1:%d\n"
+	    "upstream = %s\n", port, other,
+	    h_hostport(AF_INET, h_backend_port(b)));
+	h_write_file(conf, sizeof(conf), dir, "act.ini", text);
+	snprintf(log, sizeof(log), "%s/relay.log", dir);
+	child = spawn_activated(conf, log, lfd);
+	close(lfd);	/* relay46 has it now */
 	serve_at_once(port, 3);
 	for (i = 0; i < 2; i++) {
 		fd = h_connect_port(AF_INET, i == 0 ? port : other, H_IO_MS);
@@ -1152,6 +1193,23 @@ low_port(void)
 }
 
 /*
+ * Replace ${path} with ${text}, mode 0644 whatever the umask: a relay46
+ * that has dropped root must be able to read it again, as in /etc.
+ */
+static void
+replace_readable(const char *path, const char *text)
+{
+	char	 tmp[H_PATH + 8];
+	FILE	*fp;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if ((fp = fopen(tmp, "w")) == NULL || fputs(text, fp) == EOF ||
+	    fclose(fp) == EOF || chmod(tmp, 0644) == -1 ||
+	    rename(tmp, path) == -1)
+		fail_msg("%s: %s", path, strerror(errno));
+}
+
+/*
  * After dropping root, a reload still works for the listeners it keeps
  * (and for new ports above 1024), while a new port below 1024 is refused
  * with a clear reason and changes nothing.
@@ -1162,9 +1220,8 @@ test_user_reload(void **state)
 	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
 	struct h_backend	*b;
 	struct h_relay		*r;
-	char			 text[512], tmp[H_PATH + 8];
+	char			 text[512];
 	int			 port, high, low = 0, fd;
-	FILE			*fp;
 
 	(void)state;
 	if (geteuid() != 0 || getpwnam("nobody") == NULL ||
@@ -1187,11 +1244,7 @@ test_user_reload(void **state)
 	    "user = nobody\n[route u]\nlisten = 127.0.0.1:%d\n"
 	    "listen = 127.0.0.1:%d\nupstream = %s\n", port, high,
 	    h_hostport(AF_INET, h_backend_port(b)));
-	snprintf(tmp, sizeof(tmp), "%s.new", r->conf);
-	if ((fp = fopen(tmp, "w")) == NULL || fputs(text, fp) == EOF ||
-	    fclose(fp) == EOF || chmod(tmp, 0644) == -1 ||
-	    rename(tmp, r->conf) == -1)
-		fail_msg("%s: %s", r->conf, strerror(errno));
+	replace_readable(r->conf, text);
 	assert_int_equal(kill(r->pid, SIGHUP), 0);
 	H_EXPECT_LOG(r, "msg=\"configuration reloaded\"");
 	fd = h_connect_port(AF_INET, high, H_IO_MS);
@@ -1203,10 +1256,7 @@ test_user_reload(void **state)
 	    "user = nobody\n[route u]\nlisten = 127.0.0.1:%d\n"
 	    "listen = 127.0.0.1:%d\nupstream = %s\n", port, low,
 	    h_hostport(AF_INET, h_backend_port(b)));
-	if ((fp = fopen(tmp, "w")) == NULL || fputs(text, fp) == EOF ||
-	    fclose(fp) == EOF || chmod(tmp, 0644) == -1 ||
-	    rename(tmp, r->conf) == -1)
-		fail_msg("%s: %s", r->conf, strerror(errno));
+	replace_readable(r->conf, text);
 	assert_int_equal(kill(r->pid, SIGHUP), 0);
 	H_EXPECT_LOG(r, "Permission denied (relay46 no longer runs as root: "
 	    "a new port below 1024 needs a restart)");
@@ -1295,8 +1345,7 @@ test_pidfile(void **state)
 	plant_symlink(dir, "relay.pid", victim, sizeof(victim));
 	b = h_backend_start(AF_INET, &cfg);
 	r = h_relay_start("[global]\npidfile = %s\n"
-	    "[route p]\nlisten = %s\nupstream = %s\n", pidf,
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    "[route p]\nlisten = 127.0.0.1:0\nupstream = %s\n", pidf,
 	    h_hostport(AF_INET, h_backend_port(b)));
 	snprintf(want, sizeof(want), "%ld\n", (long)r->pid);
 	assert_file_is(pidf, want);
@@ -1355,6 +1404,35 @@ test_pidfile_option(void **state)
 	assert_int_equal(access(keyf, F_OK), -1);
 	h_relay_finish(r);
 	assert_int_equal(access(optf, F_OK), -1);
+}
+
+/*
+ * The -R file lists every listen address as bound, one "ROUTE ADDRESS"
+ * line each in the file's order, so "ADDR:0" shows the port the kernel
+ * chose and a fixed port shows itself.
+ */
+static void
+test_ready_ports(void **state)
+{
+	struct h_relay	*r;
+	char		 want[256], *got;
+	int		 fixed = h_free_port(AF_INET), p1, p2;
+
+	(void)state;
+	r = h_relay_start("[route one]\nlisten = 127.0.0.1:0\n"
+	    "listen = %s\nupstream = 127.0.0.1:9\n"
+	    "[route two]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n",
+	    h_hostport(AF_INET, fixed));
+	p1 = h_relay_ready_port(r, "one", 0);
+	p2 = h_relay_ready_port(r, "two", 0);
+	assert_int_equal(h_relay_ready_port(r, "one", 1), fixed);
+	snprintf(want, sizeof(want), "one 127.0.0.1:%d\none 127.0.0.1:%d\n"
+	    "two 127.0.0.1:%d\n", p1, fixed, p2);
+	if ((got = h_read_file(r->ready)) == NULL)
+		fail_msg("cannot read %s", r->ready);
+	assert_string_equal(got, want);
+	free(got);
+	h_relay_finish(r);
 }
 
 /* -R FILE, written as root too, does not follow a symlink at FILE.tmp. */
@@ -1775,6 +1853,7 @@ main(void)
 		cmocka_unit_test_teardown(test_user_unknown, h_teardown),
 		cmocka_unit_test_teardown(test_pidfile, h_teardown),
 		cmocka_unit_test_teardown(test_pidfile_option, h_teardown),
+		cmocka_unit_test_teardown(test_ready_ports, h_teardown),
 		cmocka_unit_test_teardown(test_ready_symlink, h_teardown),
 		cmocka_unit_test_teardown(test_user_access_log, h_teardown),
 		cmocka_unit_test_teardown(test_access_log_reopen_fails,

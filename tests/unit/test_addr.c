@@ -347,8 +347,11 @@ static const struct listen_row listen_rows[] = {
 	{ "[::]:80", 1, { "[::]:80", NULL } },
 	{ "[::1]:8080", 1, { "[::1]:8080", NULL } },
 	{ "[fe80::1%lo]:80", 1, { "[fe80::1%lo]:80", NULL } },
-	{ "*:0", -1, { "'*:0': port out of range (1 to 65535)", NULL } },
-	{ "*:65536", -1, { "port out of range", NULL } },
+	{ "*:0", 2, { "0.0.0.0:0", "[::]:0" } },
+	{ "127.0.0.1:0", 1, { "127.0.0.1:0", NULL } },
+	{ "[::1]:0", 1, { "[::1]:0", NULL } },
+	{ "*:65536", -1, { "'*:65536': port out of range (0 to 65535)",
+	    NULL } },
 	{ "*:", -1, { "'*:': missing port", NULL } },
 	{ "*", -1, { "'*': missing port", NULL } },
 	{ "*:htp", -1, { "'*:htp': unknown service 'htp'", NULL } },
@@ -356,7 +359,7 @@ static const struct listen_row listen_rows[] = {
 	{ "localhost:80", -1, { "'localhost' is not an IP address", NULL } },
 	{ "::1:80", -1, { "an IPv6 address needs brackets", NULL } },
 	{ "[::1:80", -1, { "missing ']'", NULL } },
-	{ "1.2.3.4:0", -1, { "port out of range", NULL } },
+	{ "1.2.3.4:65536", -1, { "port out of range (0 to 65535)", NULL } },
 };
 
 static void
@@ -413,6 +416,32 @@ test_listen_wildcard(void **state)
 	assert_int_equal(addr_port(&out[1]), 8080);
 	/* The two never clash with each other (IPV6_V6ONLY). */
 	assert_false(addr_overlap(&out[0], &out[1]));
+}
+
+/*
+ * Port 0 (any free port) is for listen addresses only, and never clashes:
+ * the kernel gives each bind a port of its own.
+ */
+static void
+test_listen_any_port(void **state)
+{
+	struct addr	 a[2], b[2], c;
+	char		 err[256];
+
+	(void)state;
+	assert_int_equal(addr_parse_listen("127.0.0.1:0", a, err,
+	    sizeof(err)), 1);
+	assert_int_equal(addr_port(&a[0]), 0);
+	assert_int_equal(addr_parse_listen("0.0.0.0:0", b, err, sizeof(err)),
+	    1);
+	assert_true(addr_equal(&a[0], &a[0]));
+	assert_false(addr_overlap(&a[0], &a[0]));
+	assert_false(addr_overlap(&a[0], &b[0]));
+	assert_int_equal(addr_parse_listen("*:0", b, err, sizeof(err)), 2);
+	assert_int_equal(addr_port(&b[1]), 0);
+	/* Not for an upstream or the admin endpoint. */
+	assert_int_equal(addr_parse("127.0.0.1:0", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "port out of range (1 to 65535)"));
 }
 
 /* ---- addr_unmap -------------------------------------------------------- */
@@ -649,6 +678,7 @@ main(void)
 		cmocka_unit_test(test_split_small_host),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_listen_wildcard),
+		cmocka_unit_test(test_listen_any_port),
 		cmocka_unit_test(test_unmap),
 		cmocka_unit_test(test_equal_overlap),
 		cmocka_unit_test(test_is_any),

@@ -871,7 +871,8 @@ static const struct bad_row bad_rows[] = {
 	    "expected 'key = value' or '[section]'", 1, true },
 	{ "no separator", OK3 "listen 127.0.0.1:81\n", 4,
 	    "expected 'key = value' or '[section]'", 1, true },
-	{ "'=' only in a comment", OK3 "listen = 127.0.0.1:0\nfoo ; a=b\n", 5,
+	{ "'=' only in a comment",
+	    OK3 "listen = 127.0.0.1:65536\nfoo ; a=b\n", 5,
 	    "expected 'key = value' or '[section]'", 2, true },
 	{ "text after a section header", "[route web] junk\n" L1 U1, 1,
 	    "unexpected text after ']'", 1, true },
@@ -886,8 +887,11 @@ static const struct bad_row bad_rows[] = {
 	    "listen = 127.0.0.1:8o: '127.0.0.1:8o': bad port '8o'", 1, true },
 	{ "missing port", OK3 "listen = 127.0.0.1\n", 4,
 	    "listen = 127.0.0.1: '127.0.0.1': missing port", 1, true },
-	{ "port 0", OK3 "listen = 127.0.0.1:0\n", 4,
-	    "listen = 127.0.0.1:0: '127.0.0.1:0': port out of range "
+	{ "listen port 65536", OK3 "listen = 127.0.0.1:65536\n", 4,
+	    "listen = 127.0.0.1:65536: '127.0.0.1:65536': port out of range "
+	    "(0 to 65535)", 1, true },
+	{ "upstream port 0", OK3 "upstream = 127.0.0.1:0\n", 4,
+	    "upstream = 127.0.0.1:0: '127.0.0.1:0': port out of range "
 	    "(1 to 65535)", 1, true },
 	{ "port 65536", OK3 "upstream = 127.0.0.1:65536\n", 4,
 	    "upstream = 127.0.0.1:65536: '127.0.0.1:65536': port out of "
@@ -1335,7 +1339,7 @@ test_many_errors(void **state)
 	    "[global]\n"					/*  1 */
 	    "workers = 300\n"					/*  2 */
 	    "[route web]\n"					/*  3 */
-	    "listen = 127.0.0.1:0\n"				/*  4 */
+	    "listen = 127.0.0.1:65536\n"			/*  4 */
 	    "upstream = 127.0.0.1:8000 weight=0\n"		/*  5 */
 	    "bogus = 1\n"					/*  6 */
 	    "[route web]\n"					/*  7 */
@@ -1353,8 +1357,8 @@ test_many_errors(void **state)
 	snprintf(want, len,
 	    "%s:2: workers = 300: 300 is out of range (1 to 256)\n"
 	    "%s:3: route 'web' has no listen\n"
-	    "%s:4: listen = 127.0.0.1:0: '127.0.0.1:0': port out of range "
-	    "(1 to 65535)\n"
+	    "%s:4: listen = 127.0.0.1:65536: '127.0.0.1:65536': port out of "
+	    "range (0 to 65535)\n"
 	    "%s:5: upstream = 127.0.0.1:8000 weight=0: 0 is out of range "
 	    "(1 to 256)\n"
 	    "%s:6: unknown key 'bogus' in [route web]\n"
@@ -1504,9 +1508,9 @@ struct quick_row {
 };
 
 static const struct quick_row quick_rows[] = {
-	{ { "127.0.0.1:0", NULL }, { "127.0.0.1:8000", NULL },
-	    { "-l 127.0.0.1:0: '127.0.0.1:0': port out of range (1 to 65535)",
-	    NULL } },
+	{ { "127.0.0.1:65536", NULL }, { "127.0.0.1:8000", NULL },
+	    { "-l 127.0.0.1:65536: '127.0.0.1:65536': port out of range (0 "
+	    "to 65535)", NULL } },
 	{ { "localhost:80", NULL }, { "127.0.0.1:8000", NULL },
 	    { "-l localhost:80: 'localhost:80': 'localhost' is not an IP "
 	    "address", NULL } },

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef RELAY46_CONTROL_INT_H
+#define RELAY46_CONTROL_INT_H
+
+/*
+ * Inside the control plane, and nowhere else (other modules use
+ * control.h): struct control, which three files share.  control.c starts
+ * and stops everything, handles signals and runs the loop; reload.c
+ * applies a SIGHUP; snapshot.c copies the counters the admin endpoint
+ * shows.  All of it runs on the control thread unless it says otherwise.
+ */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/util.h>
+
+struct accesslog;
+struct admin;
+struct config;
+struct event;
+struct event_base;
+struct health;
+struct metrics_snapshot;
+struct worker;
+
+struct control {
+	struct event_base *base;
+	struct config	*cfg;
+	struct worker	**w;
+	unsigned	 nw;
+	atomic_uint	 drained;	/* workers done after a stop */
+	struct health	*health;
+	struct accesslog *alog;
+	struct admin	*admin;
+	struct config	*admin_cfg;	/* whose admin_allow it uses (a ref) */
+	uint64_t	 start_time;	/* unix seconds */
+	int		*lfds;		/* listening sockets, worker by worker */
+	size_t		 per;		/* ...and per worker: cfg's listens */
+	bool		 reloading;	/* waiting for the workers' answers */
+	atomic_uint	 reload_acks, reload_fails;
+	struct event	*reload_ev;	/* the last worker has answered */
+	unsigned	 reloads;
+	struct event	*drained_ev;
+	struct event	*stop_timer;
+	struct event	*status_timer;	/* systemd's STATUS= line */
+	bool		 stopping;
+	unsigned long long notify_err_logged;
+};
+
+/* control.c */
+
+/* control_live(c): live sessions of every worker (read relaxed). */
+unsigned control_live(const struct control *c);
+
+/*
+ * control_status(c, state): send systemd ${state} ("READY=1\n", or "")
+ * and the STATUS= line "systemctl status" shows.  A failure is logged,
+ * at most once a second.
+ */
+void	 control_status(struct control *c, const char *state);
+
+/* reload.c */
+
+/*
+ * reload_start(c): SIGHUP: read the file again and hand the new
+ * configuration, with its listening sockets, to the workers.  Refused
+ * (logged, nothing changes) while stopping or while a reload is under
+ * way, without a file, or when the file is bad.
+ */
+void	 reload_start(struct control *c);
+
+/*
+ * reload_acked(c, ok): each worker's "reloaded" callback, called on that
+ * worker's thread once it has applied the reload (${ok}: it could);
+ * the last one wakes the control loop's c->reload_ev.
+ */
+void	 reload_acked(void *c, bool ok);
+
+/* reload_done_cb(): c->reload_ev's callback: every worker has answered. */
+void	 reload_done_cb(evutil_socket_t fd, short what, void *c);
+
+/* snapshot.c */
+
+/*
+ * snapshot_fill(c, m), snapshot_release(c, m): the admin endpoint's
+ * admin_snapshot_fn and admin_release_fn: sum the workers' and routes'
+ * counters into *${m} now, and free what that allocated.
+ */
+void	 snapshot_fill(void *c, struct metrics_snapshot *m);
+void	 snapshot_release(void *c, struct metrics_snapshot *m);
+
+#endif

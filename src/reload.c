@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "autoconf.h"
+
+/*
+ * SIGHUP: the configuration reloaded in a running process.  It reads the
+ * file again, works out which listening sockets stay (matched by address
+ * and route, so that their accept queues never close), binds the new
+ * ones, and hands the new configuration to every worker all or nothing,
+ * then waits for each worker's answer.  It owns, between a SIGHUP and the
+ * hand-over, the new configuration and the sockets it opened for it; the
+ * running ones are control.c's (c->lfds) and the workers'.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "admin.h"
+#include "config.h"
+#include "control-int.h"
+#include "health.h"
+#include "listener.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+#include "worker.h"
+
+/* On a worker's thread: one more worker has applied the reload. */
+void
+reload_acked(void *arg, bool ok)
+{
+	struct control	*c = arg;
+
+	if (!ok)
+		atomic_fetch_add(&c->reload_fails, 1);
+	if (atomic_fetch_add(&c->reload_acks, 1) + 1 == c->nw)
+		event_active(c->reload_ev, EV_READ, 0);
+}
+
+void
+reload_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control	*c = arg;
+
+	(void)fd;
+	(void)what;
+	c->reloading = false;
+	c->reloads++;
+	if (atomic_load(&c->reload_fails) != 0)
+		log_error("msg=\"reload: %u workers kept the old configuration "
+		    "(out of memory); restart relay46\"",
+		    atomic_load(&c->reload_fails));
+	else
+		log_info("msg=\"configuration reloaded\" routes=%zu "
+		    "reloads=%u", c->cfg->nroutes, c->reloads);
+	control_status(c, "READY=1\n");
+}
+
+/* A reload that will not happen: say why, keep running as before. */
+static void
+reload_refused(struct control *c, const char *why)
+{
+	log_error("msg=\"reload: %s; keeping the running configuration\"",
+	    why);
+	control_status(c, "READY=1\n");
+}
+
+/* Warn about keys a reload cannot change in a running process. */
+static void
+reload_fixed(const struct config *o, const struct config *n)
+{
+	static const char *const later = "takes effect at the next restart";
+
+	if ((o->user == NULL) != (n->user == NULL) || (o->user != NULL &&
+	    strcmp(o->user, n->user) != 0))
+		log_warn("msg=\"reload: a change of user %s\"", later);
+	if ((o->group == NULL) != (n->group == NULL) || (o->group != NULL &&
+	    strcmp(o->group, n->group) != 0))
+		log_warn("msg=\"reload: a change of group %s\"", later);
+	if ((o->access_log == NULL) != (n->access_log == NULL) ||
+	    (o->access_log != NULL && strcmp(o->access_log,
+	    n->access_log) != 0))
+		log_warn("msg=\"reload: a change of access_log %s\"", later);
+	if (o->admin_on != n->admin_on || (o->admin_on &&
+	    !addr_equal(&o->admin, &n->admin)))
+		log_warn("msg=\"reload: a change of admin %s\"", later);
+	if ((o->pidfile == NULL) != (n->pidfile == NULL) ||
+	    (o->pidfile != NULL && strcmp(o->pidfile, n->pidfile) != 0))
+		log_warn("msg=\"reload: a change of pidfile %s\"", later);
+	if (o->log != n->log || o->log_level != n->log_level)
+		log_warn("msg=\"reload: a change of log or log_level %s\"",
+		    later);
+}
+
+/*
+ * Where listen ${a} of route ${name} (NULL: of any route) is among
+ * ${cfg}'s listens (main_listen's order), ${nth} counting equal ones of
+ * that route from 0; ${cfg}'s count of listens if it is not there.
+ */
+static size_t
+reload_find(const struct config *cfg, const char *name, const struct addr *a,
+    size_t nth)
+{
+	const struct route *r;
+	size_t		 i, j, k = 0;
+
+	for (i = 0; i < cfg->nroutes; i++) {
+		r = &cfg->routes[i];
+		for (j = 0; j < r->nlisten; j++, k++)
+			if ((name == NULL || strcmp(r->name, name) == 0) &&
+			    addr_equal(&r->listen[j], a) && nth-- == 0)
+				return k;
+	}
+	return k;
+}
+
+/*
+ * Which running listen (c->cfg's, main_listen's order) listen ${j} of the
+ * new route ${r} takes over, or c->per: a new one.  The same address in
+ * the same route; failing that, for a fixed port, the same address in any
+ * route (the file forbids it twice).  "ADDR:0" stays where it was, on
+ * the port it was given, as long as its route keeps that line: the Nth
+ * of a route's equal "ADDR:0" lines takes over the Nth's sockets.
+ */
+static size_t
+reload_kept(const struct control *c, const struct route *r, size_t j)
+{
+	const struct addr *a = &r->listen[j];
+	size_t		 l, k, nth = 0;
+
+	for (l = 0; l < j; l++)
+		if (addr_equal(&r->listen[l], a))
+			nth++;
+	if ((k = reload_find(c->cfg, r->name, a, nth)) == c->per &&
+	    addr_port(a) != 0)
+		k = reload_find(c->cfg, NULL, a, 0);
+	return k;
+}
+
+/*
+ * A reload's new configuration, or NULL (logged, refused) if the file has
+ * errors or asks for what only a restart can do.
+ */
+static struct config *
+reload_load(struct control *c)
+{
+	struct config	*n;
+	char		*errs = NULL, *line, *save = NULL, why[128];
+
+	if ((n = config_load(c->cfg->path, &errs)) == NULL) {
+		for (line = errs != NULL ? strtok_r(errs, "\n", &save) : NULL;
+		    line != NULL; line = strtok_r(NULL, "\n", &save))
+			log_error("msg=\"reload: %s\"", line);
+		free(errs);
+		reload_refused(c, "the file has errors");
+		return NULL;
+	}
+	log_warn_lines("reload: ", n->warnings);
+	if (n->workers != c->nw) {
+		snprintf(why, sizeof(why), "workers changed from %u to %u, "
+		    "which needs a restart", c->nw, n->workers);
+		config_unref(n);
+		reload_refused(c, why);
+		return NULL;
+	}
+	reload_fixed(c->cfg, n);
+	return n;
+}
+
+/*
+ * Undo reload_bind() for the first ${k} listens of ${nfds}: close
+ * what the reload opened; the kept sockets are the workers'.
+ */
+static void
+reload_unbind(struct control *c, int *nfds, size_t nper, size_t k)
+{
+	size_t		 i, k2;
+	unsigned	 w;
+
+	for (i = 0; i < k; i++) {
+		for (k2 = 0; k2 < c->per && nfds[i] != c->lfds[k2]; k2++)
+			;
+		if (k2 == c->per)
+			for (w = 0; w < c->nw; w++)
+				close(nfds[w * nper + i]);
+	}
+}
+
+/* "listening" for new socket ${fd} of ${a}: the port as bound (port 0). */
+static void
+reload_listening(const struct route *r, const struct addr *a, int fd)
+{
+	char		 abuf[ADDR_STRLEN];
+	struct addr	 bound = *a;
+
+	(void)listener_address(fd, &bound);
+	log_info("route=%s addr=%s msg=\"listening\"", r->name,
+	    addr_format(&bound, abuf, sizeof(abuf)));
+}
+
+/*
+ * Fill ${nfds} (worker by worker, ${nper} each) with ${n}'s listening
+ * sockets: the running ones for addresses that stay, new ones for the
+ * rest.  All or nothing: on a failure, close what this opened and return
+ * -1 with the reason in ${why}.
+ */
+static int
+reload_bind(struct control *c, const struct config *n, int *nfds,
+    size_t nper, char *why, size_t whylen)
+{
+	const struct route *r;
+	char		 err[512];
+	int		 tmp[CONFIG_WORKERS_MAX];
+	size_t		 i, j, k, k2, nw = c->nw;
+	unsigned	 w;
+
+	assert(nw <= CONFIG_WORKERS_MAX);	/* config.c caps workers */
+	for (i = 0, k = 0; i < n->nroutes; i++) {
+		r = &n->routes[i];
+		for (j = 0; j < r->nlisten; j++, k++) {
+			if ((k2 = reload_kept(c, r, j)) < c->per) {
+				for (w = 0; w < nw; w++)
+					nfds[w * nper + k] =
+					    c->lfds[w * c->per + k2];
+				continue;
+			}
+			if (listener_open(&r->listen[j], r->keepalive,
+			    (unsigned)nw, tmp, err, sizeof(err)) == -1) {
+				snprintf(why, whylen, "route %s: %s%s", r->name,
+				    err, errno == EACCES && geteuid() != 0 ?
+				    " (relay46 no longer runs as root: a new "
+				    "port below 1024 needs a restart)" : "");
+				goto undo;
+			}
+			reload_listening(r, &r->listen[j], tmp[0]);
+			for (w = 0; w < nw; w++)
+				nfds[w * nper + k] = tmp[w];
+		}
+	}
+	return 0;
+undo:
+	reload_unbind(c, nfds, nper, k);
+	return -1;
+}
+
+/*
+ * Hand ${n} and its sockets ${nfds} over: from now on it is the config.
+ * All or nothing: every worker's part is prepared before any is handed
+ * over, so running out of memory here changes nothing (-1).
+ */
+static int
+reload_apply(struct control *c, struct config *n, int *nfds,
+    size_t nper)
+{
+	struct worker_reload *rl[CONFIG_WORKERS_MAX];
+	size_t		 i, j;
+	unsigned	 w;
+
+	for (w = 0; w < c->nw; w++)
+		if ((rl[w] = worker_reload_prepare(c->w[w], n, nfds + w * nper,
+		    nper)) == NULL) {
+			while (w > 0)
+				worker_reload_discard(rl[--w]);
+			return -1;
+		}
+
+	/* Health and counters carry over for routes that keep their name. */
+	for (i = 0; i < n->nroutes; i++)
+		for (j = 0; j < c->cfg->nroutes; j++)
+			if (strcmp(n->routes[i].name,
+			    c->cfg->routes[j].name) == 0)
+				pool_inherit(n->routes[i].pool,
+				    c->cfg->routes[j].pool);
+	health_stop(c->health);
+	if ((c->health = health_start(c->base, n)) == NULL)
+		log_error("msg=\"reload: cannot start health checks\"");
+	c->reloading = true;
+	atomic_store(&c->reload_acks, 0);
+	atomic_store(&c->reload_fails, 0);
+	for (w = 0; w < c->nw; w++)
+		worker_reload_post(c->w[w], rl[w]);
+	/* The workers write -1 where a new socket could not be served. */
+	free(c->lfds);
+	c->lfds = nfds;
+	c->per = nper;
+	/* The endpoint stays where it is: its admin_allow is the new one. */
+	if (c->admin != NULL && n->admin_on &&
+	    addr_equal(&n->admin, &c->admin_cfg->admin)) {
+		admin_set_allow(c->admin, &n->admin_allow);
+		config_unref(c->admin_cfg);
+		c->admin_cfg = config_ref(n);
+	}
+	config_unref(c->cfg);
+	c->cfg = n;
+	return 0;
+}
+
+/*
+ * SIGHUP: read the file again.  A bad file changes nothing.  A good one:
+ * listening sockets whose address stays are handed to the new routes as
+ * they are (their accept queue never closes, so no client is refused),
+ * new addresses are bound (all of them first: one failure and nothing
+ * changes), addresses gone are closed by the workers; sessions under way
+ * keep the configuration they started with.
+ */
+void
+reload_start(struct control *c)
+{
+	struct config	*n;
+	char		 why[600];
+	int		*nfds;
+	size_t		 i, nper = 0;
+
+	if (c->stopping)
+		return;
+	if (c->reloading) {
+		log_warn("msg=\"SIGHUP: a reload is still under way; try again "
+		    "in a moment\"");
+		return;
+	}
+	if (c->cfg->path == NULL) {
+		log_warn("msg=\"SIGHUP: started without a file (-l/-u): "
+		    "nothing to reload\"");
+		return;
+	}
+	log_info("msg=\"SIGHUP: reloading %s\"", c->cfg->path);
+	/* systemd (253 on) wants the time with RELOADING=1. */
+	snprintf(why, sizeof(why), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
+	    (unsigned long long)util_now_us());
+	control_status(c, why);
+	if ((n = reload_load(c)) == NULL)
+		return;
+	for (i = 0; i < n->nroutes; i++)
+		nper += n->routes[i].nlisten;
+	if ((nfds = calloc(nper * c->nw + 1, sizeof(*nfds))) == NULL) {
+		config_unref(n);
+		reload_refused(c, "out of memory");
+		return;
+	}
+	if (reload_bind(c, n, nfds, nper, why, sizeof(why)) == -1) {
+		free(nfds);
+		config_unref(n);
+		reload_refused(c, why);
+		return;
+	}
+	if (reload_apply(c, n, nfds, nper) == -1) {
+		reload_unbind(c, nfds, nper, nper);
+		free(nfds);
+		config_unref(n);
+		reload_refused(c, "out of memory");
+	}
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "autoconf.h"
+
+/*
+ * The counters behind the admin endpoint (/metrics, /status, /): a
+ * snapshot, taken on the control thread for each request, of every
+ * worker's and every route's counters, summed into the plain structs
+ * metrics.c formats.  It owns only the arrays it allocates for one
+ * snapshot, which snapshot_release() frees; the counters themselves are
+ * the workers' and the pools', read here as relaxed atomics.
+ */
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "accesslog.h"
+#include "config.h"
+#include "control-int.h"
+#include "metrics.h"
+#include "pool.h"
+#include "session.h"
+#include "worker.h"
+
+/* One upstream's line in the snapshot: its state, read now. */
+static void
+snapshot_upstream(struct metrics_upstream *mu, const struct route *r,
+    struct upstream *u)
+{
+	mu->name = u->name;
+	mu->host = r->specs[u->spec].text;
+	mu->checked = r->health_check;
+	mu->up = atomic_load(&u->up);
+	mu->present = atomic_load(&u->present);
+	mu->backup = u->backup;
+	mu->weight = u->weight;
+	mu->live = pool_live(u);
+	mu->connects = atomic_load(&u->connects);
+	mu->connect_fails = atomic_load(&u->connect_fails);
+	mu->check_fails = atomic_load(&u->check_fails);
+}
+
+/* The counters of route ${r}: each worker's slot, summed. */
+static void
+snapshot_counters(struct metrics_route *mr, const struct route *r)
+{
+	struct route_stats	*st = r->pool->stats;
+	struct route_stats_slot	*sl;
+	size_t			 j;
+	unsigned		 k;
+
+	mr->name = r->name;
+	/* Nobody but its worker writes a slot: relaxed reads suffice. */
+	for (k = 0; k < st->nslots; k++) {
+		sl = &st->slot[k];
+		mr->active += atomic_load_explicit(&sl->active,
+		    memory_order_relaxed);
+		mr->bytes_up += atomic_load_explicit(&sl->bytes_up,
+		    memory_order_relaxed);
+		mr->bytes_down += atomic_load_explicit(&sl->bytes_down,
+		    memory_order_relaxed);
+		for (j = 0; j < METRICS_CONNECT_BUCKETS + 1; j++)
+			mr->connect_buckets[j] += atomic_load_explicit(
+			    &sl->connect_buckets[j], memory_order_relaxed);
+		mr->connect_sum += (double)atomic_load_explicit(
+		    &sl->connect_sum_us, memory_order_relaxed) / 1e6;
+	}
+}
+
+/*
+ * Route ${r} into *${mr}, which it fills from zero, so that a slot left
+ * by a route given up on (out of memory) holds nothing of it.  Returns 0,
+ * or -1 having freed what it allocated.
+ */
+static int
+snapshot_route(struct metrics_route *mr, const struct route *r,
+    const char *const *names)
+{
+	struct route_stats	*st = r->pool->stats;
+	uint64_t		*res;
+	size_t			 j, n;
+	unsigned		 k;
+
+	memset(mr, 0, sizeof(*mr));
+	n = pool_count(r->pool);
+	if ((res = calloc(SESSION_END_COUNT, sizeof(*res))) == NULL ||
+	    (mr->ups = calloc(n + 1, sizeof(*mr->ups))) == NULL) {
+		free(res);
+		return -1;
+	}
+	snapshot_counters(mr, r);
+	/* Copied one by one: they are atomics that workers add to. */
+	for (j = 0; j < SESSION_END_COUNT; j++)
+		for (k = 0; k < st->nslots; k++)
+			res[j] += atomic_load_explicit(&st->slot[k].ends[j],
+			    memory_order_relaxed);
+	mr->result_names = names;
+	mr->results = res;
+	mr->nresults = SESSION_END_COUNT;
+	for (j = 0; j < n; j++)
+		snapshot_upstream(&mr->ups[mr->nups++], r, &r->pool->u[j]);
+	return 0;
+}
+
+/* /metrics, /status, /: sum the workers' and the routes' counters now. */
+void
+snapshot_fill(void *arg, struct metrics_snapshot *m)
+{
+	static const char	*names[SESSION_END_COUNT];
+	struct control		*c = arg;
+	const struct config	*cfg = c->cfg;
+	size_t			 i;
+	unsigned		 k;
+
+	for (i = 0; i < SESSION_END_COUNT; i++)
+		names[i] = session_end_name((enum session_end)i);
+	memset(m, 0, sizeof(*m));
+	m->version = PACKAGE_VERSION;
+	m->start_time = c->start_time;
+	m->now = (uint64_t)time(NULL);
+	m->workers = c->nw;
+	for (k = 0; k < c->nw; k++)
+		m->accept_errors += atomic_load_explicit(
+		    &c->w[k]->stats.accept_errors, memory_order_relaxed);
+	m->sessions_active = control_live(c);
+	m->access_log_dropped = c->alog != NULL ?
+	    accesslog_dropped(c->alog) : 0;
+	m->access_log_reopen_failures = c->alog != NULL ?
+	    accesslog_reopen_failures(c->alog) : 0;
+	if ((m->routes = calloc(cfg->nroutes, sizeof(*m->routes))) == NULL)
+		return;		/* an empty page rather than none */
+	/* A route out of memory is left out; the page shows the rest. */
+	for (i = 0; i < cfg->nroutes; i++)
+		if (snapshot_route(&m->routes[m->nroutes], &cfg->routes[i],
+		    names) == 0)
+			m->nroutes++;
+}
+
+void
+snapshot_release(void *arg, struct metrics_snapshot *m)
+{
+	size_t	 i;
+
+	(void)arg;
+	for (i = 0; i < m->nroutes; i++) {
+		free(m->routes[i].ups);
+		free((uint64_t *)(uintptr_t)m->routes[i].results);
+	}
+	free(m->routes);
+}
