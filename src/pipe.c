@@ -208,7 +208,7 @@ pipe_read_end(struct pipe *p, ssize_t n, int e)
 		return 0;
 	}
 	if (e == EAGAIN || e == EWOULDBLOCK) {
-		p->readable = false;
+		p->readable = p->drain = false;
 		return 0;
 	}
 	if (e == EINTR)
@@ -280,9 +280,10 @@ pipe_read_copy(struct pipe *p)
 	*p->touch = util_now_ms();
 	/*
 	 * A short read drained the socket: new bytes will raise a new edge.
-	 * A FIN that came with these bytes raises none, hence rdhup.
+	 * A FIN or a reset that came with these bytes raises none: after
+	 * such an edge we read on until EAGAIN, EOF or the error.
 	 */
-	if ((size_t)n < room && !p->rdhup)
+	if ((size_t)n < room && !p->drain)
 		p->readable = false;
 	if (pipe_buf_len(p) == 0 && p->dst_fd != -1 && p->writable) {
 		if ((w = write(p->dst_fd, b, (size_t)n)) == -1) {
@@ -416,8 +417,14 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 	bool		 q_live = q != NULL && q->ev != NULL;
 
 	(void)fd;
-	if (what & EV_CLOSED)
-		p->rdhup = true;
+	/*
+	 * libevent reports EPOLLERR and EPOLLHUP as read and write at once,
+	 * EPOLLRDHUP as EV_CLOSED: the source may hold an end or an error
+	 * behind its last bytes.
+	 */
+	if ((what & EV_CLOSED) ||
+	    (what & (EV_READ | EV_WRITE)) == (EV_READ | EV_WRITE))
+		p->drain = true;
 	if (what & EV_READ)
 		p->readable = true;
 	/* Before q is set up too: pipe_init() keeps it. */

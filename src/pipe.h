@@ -77,7 +77,8 @@ struct pipe {
 	uint64_t	*touch;		/* set to now (ms) whenever bytes move */
 	bool		 splice;	/* may borrow a kernel pipe */
 	bool		 readable;	/* src: no EAGAIN since its last edge */
-	bool		 rdhup;		/* src: FIN seen by epoll, read to 0 */
+	bool		 drain;		/* src: an end or error may follow: read
+					   to EAGAIN, not to a short read */
 	bool		 writable;	/* dst: no EAGAIN since its last edge */
 	bool		 paused;	/* reading stopped by a full buffer */
 	bool		 pause_told;
