@@ -268,9 +268,13 @@ cfg_route_defaults(struct route *r)
 	r->resolve_ms = 30 * 1000;
 }
 
+static unsigned	cfg_cpus(void);
+
 /*
- * Without a "workers" key: 1, or RELAY46_WORKERS when set (1..64), so
- * that the test suite can run every scenario with several workers.
+ * Without a "workers" key: one per online CPU, as HAProxy and nginx do
+ * (short connections, accept-bound, scale with them; see NEWS), or
+ * RELAY46_WORKERS when set (1..64), so that the test suite can run every
+ * scenario with one worker and with several.
  */
 static unsigned
 cfg_default_workers(void)
@@ -279,7 +283,7 @@ cfg_default_workers(void)
 	uint64_t	 n;
 
 	if (v == NULL || units_parse_uint(v, 1, 64, &n, NULL, 0) == -1)
-		return 1;
+		return cfg_cpus();
 	return (unsigned)n;
 }
 
