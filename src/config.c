@@ -25,6 +25,7 @@
 #include "pool.h"
 #include "privdrop.h"
 #include "resolve.h"
+#include "splice.h"
 #include "units.h"
 #include "util.h"
 
@@ -138,7 +139,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "admin", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_admin },
 	{ "admin_allow", CFG_GLOBAL, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
 	    cfg_set_admin_allow },
-	{ "splice", CFG_GLOBAL, CFG_T_OFF_ONLY, 0, 0, 0, 0, NULL },
+	{ "splice", CFG_GLOBAL, CFG_T_BOOL, 0, G(splice), 0, 0, NULL },
 	{ "pidfile", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_pidfile },
 
 	{ "listen", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
@@ -317,9 +318,13 @@ cfg_route_defaults(struct route *r)
 	r->proxy_timeout_ms = 3000;
 }
 
+static unsigned	cfg_cpus(void);
+
 /*
- * Without a "workers" key: 1, or RELAY46_WORKERS when set (1..64), so
- * that the test suite can run every scenario with several workers.
+ * Without a "workers" key: one per online CPU, as HAProxy and nginx do
+ * (short connections, accept-bound, scale with them; see NEWS), or
+ * RELAY46_WORKERS when set (1..64), so that the test suite can run every
+ * scenario with one worker and with several.
  */
 static unsigned
 cfg_default_workers(void)
@@ -328,8 +333,24 @@ cfg_default_workers(void)
 	uint64_t	 n;
 
 	if (v == NULL || units_parse_uint(v, 1, 64, &n, NULL, 0) == -1)
-		return 1;
+		return cfg_cpus();
 	return (unsigned)n;
+}
+
+/*
+ * Without a "splice" key: on where this build has splice(2), unless
+ * RELAY46_SPLICE says otherwise, so that the test suite can run every
+ * scenario on the buffered path too.
+ */
+static bool
+cfg_default_splice(void)
+{
+	const char	*v = getenv("RELAY46_SPLICE");
+	int		 b;
+
+	if (v != NULL && units_parse_bool(v, &b, NULL, 0) == 0)
+		return b != 0 && splice_supported();
+	return splice_supported();
 }
 
 static struct config *
@@ -341,6 +362,7 @@ cfg_new(void)
 		return NULL;
 	atomic_init(&c->refs, 1);
 	c->workers = cfg_default_workers();
+	c->splice = cfg_default_splice();
 	c->max_connections_auto = true;		/* cfg_finish() sets it */
 	c->log = CONFIG_LOG_STDERR;
 	c->log_level = LOG_LEVEL_INFO;

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * pipe.c: one direction of a session, on either path (splice or
+ * buffered), driven by one edge-triggered event per socket.  Owns its
+ * buffer and the kernel pipe it borrowed; never a session socket.
+ */
 #include "autoconf.h"
 
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,90 +17,91 @@
 #include "pipe.h"
 #include "util.h"
 
-/*
- * Largest single read.  A full default buffer in one call keeps the
- * syscall count per byte low for bulk transfers, while a reservation
- * only costs memory as long as bytes wait in it.
- */
-#define PIPE_READ_MAX	(64 * 1024)
+/* Reads per wake-up before others get their turn: 1 MiB at 64k. */
+#define PIPE_PUMP_READS	16
 
-static void	pipe_read_cb(evutil_socket_t, short, void *);
-static void	pipe_write_cb(evutil_socket_t, short, void *);
+static void	pipe_io_cb(evutil_socket_t, short, void *);
 
 int
-pipe_init(struct pipe *p, struct event_base *base, int src_fd, size_t limit,
-    uint64_t *touch, pipe_status_fn *status, void *arg)
+pipe_init(struct pipe *p, struct event_base *base, struct pipe_shared *sh,
+    int src_fd, size_t limit, bool splice, uint64_t *touch,
+    pipe_status_fn *status, void *arg)
 {
-	memset(p, 0, sizeof(*p));
-	p->base = base;
+	p->sh = sh;
 	p->src_fd = src_fd;
 	p->dst_fd = -1;
+	p->kp.fd[0] = p->kp.fd[1] = -1;
 	p->limit = limit;
+	p->splice = splice && splice_supported();
 	p->touch = touch;
 	p->status = status;
 	p->arg = arg;
-	if ((p->buf = evbuffer_new()) == NULL ||
-	    (p->rev = event_new(base, src_fd, EV_READ | EV_PERSIST,
-	    pipe_read_cb, p)) == NULL)
+	/*
+	 * One event for everything on this socket, registered once: EV_ET so
+	 * that a readiness we do not act on at once (a paused source, a
+	 * socket at EOF) does not wake the loop again and again; EV_CLOSED so
+	 * that a short read can tell "drained" from "FIN waiting".
+	 */
+	if ((p->ev = event_new(base, src_fd, EV_READ | EV_WRITE | EV_CLOSED |
+	    EV_ET | EV_PERSIST, pipe_io_cb, p)) == NULL)
 		return -1;
 	return 0;
 }
 
-static void
-pipe_want_read(struct pipe *p, bool on)
+void
+pipe_pair(struct pipe *a, struct pipe *b)
 {
-	if (on == p->reading)
-		return;
-	if (on)
-		event_add(p->rev, NULL);
-	else
-		event_del(p->rev);
-	p->reading = on;
-}
-
-static void
-pipe_want_write(struct pipe *p, bool on)
-{
-	if (on == p->writing || p->wev == NULL)
-		return;
-	if (on)
-		event_add(p->wev, NULL);
-	else
-		event_del(p->wev);
-	p->writing = on;
+	a->peer = b;
+	b->peer = a;
 }
 
 void
 pipe_start(struct pipe *p)
 {
-	if (p->eof)
-		return;
-	/* Full already (client bytes that came while we connected)? */
-	p->paused = evbuffer_get_length(p->buf) >= p->limit;
-	pipe_want_read(p, !p->paused);
+	event_add(p->ev, NULL);
+}
+
+void
+pipe_set_dst(struct pipe *p, int fd)
+{
+	p->dst_fd = fd;
+	/* A socket just connected has an empty send buffer. */
+	p->writable = true;
+}
+
+static size_t
+pipe_buf_len(const struct pipe *p)
+{
+	return p->buf == NULL ? 0 : evbuffer_get_length(p->buf);
+}
+
+/* Bytes read and not yet written, on either path. */
+static size_t
+pipe_pending(const struct pipe *p)
+{
+	return pipe_buf_len(p) + p->kfill;
+}
+
+static int
+pipe_buf_need(struct pipe *p)
+{
+	if (p->buf == NULL && (p->buf = evbuffer_new()) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+pipe_prepend(struct pipe *p, const void *data, size_t len)
+{
+	if (pipe_buf_need(p) == -1 || evbuffer_prepend(p->buf, data, len) == -1)
+		return -1;
+	return 0;
 }
 
 int
 pipe_src_error(const struct pipe *p)
 {
 	return util_sock_error(p->src_fd);
-}
-
-bool
-pipe_src_hangup(struct pipe *p)
-{
-	int	 err;
-
-	if ((err = util_sock_error(p->src_fd)) == 0)
-		return false;
-	/*
-	 * A reset that follows the peer's FIN finds the socket in CLOSE_WAIT,
-	 * for which Linux records EPIPE: it is the peer's reset all the same.
-	 */
-	if (err == EPIPE)
-		err = ECONNRESET;
-	p->status(p->arg, p, PIPE_READ_ERROR, err);
-	return true;
 }
 
 /*
@@ -119,158 +123,332 @@ pipe_shut_dst(struct pipe *p)
 	return e;
 }
 
+/* A write of ${n} bytes went out. */
+static void
+pipe_wrote(struct pipe *p, size_t n)
+{
+	p->bytes += n;
+	*p->touch = util_now_ms();
+}
+
 /*
- * Write what we can.  Returns 0, or -1 after a status call (which may
- * have freed ${p}: the caller must not touch it then).
+ * A write failed with ${e}: EAGAIN waits for the next writable edge;
+ * anything else ends the direction.  Returns 0, or -1 when the owner
+ * freed the pipe.
+ */
+static int
+pipe_write_failed(struct pipe *p, int e)
+{
+	if (e == EAGAIN || e == EWOULDBLOCK) {
+		p->writable = false;
+		return 0;
+	}
+	if (e == EINTR)
+		return 0;
+	p->writable = false;
+	return p->status(p->arg, p, PIPE_WRITE_ERROR, e) ? -1 : 0;
+}
+
+/*
+ * Write what waits while the destination takes it: the buffer first (it
+ * holds the PROXY header, and bytes read before a kernel pipe was
+ * borrowed), then the kernel pipe.  A short write means the send buffer
+ * is full, and the kernel then marks the socket so that the next free
+ * space raises an edge: no EAGAIN call is needed to learn it.  Returns 0,
+ * or -1 when the pipe was freed.
  */
 static int
 pipe_flush(struct pipe *p)
 {
 	size_t	 len;
-	int	 n, e;
+	ssize_t	 n;
 
-	while ((len = evbuffer_get_length(p->buf)) > 0) {
-		n = evbuffer_write_atmost(p->buf, p->dst_fd, -1);
-		if (n == -1) {
-			e = errno;
-			if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
-				break;
-			pipe_want_write(p, false);
-			p->status(p->arg, p, PIPE_WRITE_ERROR, e);
-			return -1;
+	while (p->writable && (len = pipe_buf_len(p)) > 0) {
+		if ((n = evbuffer_write_atmost(p->buf, p->dst_fd, -1)) == -1) {
+			if (pipe_write_failed(p, errno) == -1)
+				return -1;
+			continue;
 		}
-		p->bytes += (uint64_t)n;
-		*p->touch = util_now_ms();
+		pipe_wrote(p, (size_t)n);
 		if ((size_t)n < len)
-			break;	/* the socket is full: wait for writability */
+			p->writable = false;
 	}
-	len = evbuffer_get_length(p->buf);
-	pipe_want_write(p, len > 0);
-	/* Resume at half, not at once, so we do not wake for every few bytes. */
-	if (!p->eof && p->paused && len <= p->limit / 2) {
-		p->paused = false;
-		pipe_want_read(p, true);
-	}
-	if (len == 0 && p->eof && !p->done) {
-		p->done = true;
-		if ((e = pipe_shut_dst(p)) != 0) {
-			p->status(p->arg, p, PIPE_WRITE_ERROR, e);
-			return -1;
+	while (p->writable && pipe_buf_len(p) == 0 && p->kfill > 0) {
+		if ((n = splice_out(&p->kp, p->dst_fd, p->kfill)) == -1) {
+			if (pipe_write_failed(p, errno) == -1)
+				return -1;
+			continue;
 		}
-		p->status(p->arg, p, PIPE_DONE, 0);
-		return -1;
+		p->kfill -= (size_t)n;
+		pipe_wrote(p, (size_t)n);
+		if (p->kfill > 0)
+			p->writable = false;
+	}
+	/* Resume at half, not at once, so we do not read a few bytes a time. */
+	if (p->paused && (p->kp.fd[0] != -1 ? p->kfill <= p->kp.cap / 2 :
+	    pipe_buf_len(p) <= p->limit / 2)) {
+		p->paused = false;
+		p->pause_told = false;
 	}
 	return 0;
 }
 
 /*
- * Read what the source has into the buffer, never past the limit.
- * Returns as readv(2).
+ * A read returned ${n} <= 0 with ${e}: EOF, nothing there, or an error.
+ * Returns 0 (no progress, stop reading for now), or -1 when the pipe was
+ * freed.
  */
-static ssize_t
-pipe_readv(struct pipe *p)
+static int
+pipe_read_end(struct pipe *p, ssize_t n, int e)
 {
-	struct evbuffer_iovec	 vec[2];
-	size_t			 space;
-	ssize_t			 n;
-	int			 nvec, e;
-
-	/* Reading is on only below the limit (pipe_want_read callers). */
-	space = p->limit - evbuffer_get_length(p->buf);
-	assert(space > 0);
-	if (space > PIPE_READ_MAX)
-		space = PIPE_READ_MAX;
-	if ((nvec = evbuffer_reserve_space(p->buf, (ev_ssize_t)space, vec,
-	    2)) == -1) {
-		errno = ENOMEM;
-		return -1;
-	}
-	/* A reservation may be larger than asked. */
-	if (vec[0].iov_len >= space) {
-		vec[0].iov_len = space;
-		nvec = 1;
-	} else if (nvec == 2 && vec[0].iov_len + vec[1].iov_len > space)
-		vec[1].iov_len = space - vec[0].iov_len;
-	n = readv(p->src_fd, (struct iovec *)vec, nvec);
-	e = errno;
-	if (n <= 0)
-		nvec = 0;
-	else if ((size_t)n <= vec[0].iov_len) {
-		vec[0].iov_len = (size_t)n;
-		nvec = 1;
-	} else
-		vec[1].iov_len = (size_t)n - vec[0].iov_len;
-	evbuffer_commit_space(p->buf, vec, nvec);
-	errno = e;
-	return n;
-}
-
-static void
-pipe_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pipe	*p = arg;
-	ssize_t		 n;
-	int		 e;
-
-	(void)fd;
-	(void)what;
-	if ((n = pipe_readv(p)) == -1) {
-		e = errno;
-		if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
-			return;
-		pipe_want_read(p, false);
-		p->status(p->arg, p, PIPE_READ_ERROR, e);
-		return;
-	}
 	if (n == 0) {
 		p->eof = true;
-		pipe_want_read(p, false);
-		/* PIPE_EOF only informs: the owner never frees us here. */
-		p->status(p->arg, p, PIPE_EOF, 0);
-	} else {
-		*p->touch = util_now_ms();
-		if (evbuffer_get_length(p->buf) >= p->limit) {
-			pipe_want_read(p, false);
-			p->paused = true;
-			p->status(p->arg, p, PIPE_PAUSED, 0);	/* never frees us */
+		p->readable = false;
+		(void)p->status(p->arg, p, PIPE_EOF, 0);
+		return 0;
+	}
+	if (e == EAGAIN || e == EWOULDBLOCK) {
+		p->readable = p->drain = false;
+		return 0;
+	}
+	if (e == EINTR)
+		return 0;
+	p->readable = false;
+	return p->status(p->arg, p, PIPE_READ_ERROR, e) ? -1 : 0;
+}
+
+/*
+ * Splice what the source has into the kernel pipe.  splice(2) says EAGAIN
+ * both for "socket empty" and "pipe full", and a pipe runs out of slots
+ * (one per socket buffer) before it runs out of bytes: only an EAGAIN
+ * into an empty pipe proves the socket empty.  Otherwise the source stays
+ * readable and is tried again once the pipe has drained.  Returns 1 when
+ * bytes moved, 0 when not, -1 when the pipe was freed.
+ */
+static int
+pipe_read_splice(struct pipe *p)
+{
+	ssize_t	 n;
+
+	n = splice_in(p->src_fd, &p->kp, p->kp.cap - p->kfill);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+	    p->kfill > 0)
+		return 0;
+	if (n <= 0)
+		return pipe_read_end(p, n, errno);
+	p->kfill += (size_t)n;
+	*p->touch = util_now_ms();
+	if (p->kfill >= p->kp.cap)
+		p->paused = true;
+	return 1;
+}
+
+/* Keep ${len} bytes that the destination did not take.  0, or -1 (ENOMEM). */
+static int
+pipe_keep(struct pipe *p, const unsigned char *data, size_t len)
+{
+	if (pipe_buf_need(p) == -1 || evbuffer_add(p->buf, data, len) == -1)
+		return -1;
+	if (evbuffer_get_length(p->buf) >= p->limit)
+		p->paused = true;
+	return 0;
+}
+
+/*
+ * The buffered path: read into the worker's scratch buffer and write
+ * straight on when nothing waits before these bytes; only what the
+ * destination does not take is copied into our own buffer.  Returns as
+ * pipe_read_splice().
+ */
+static int
+pipe_read_copy(struct pipe *p)
+{
+	unsigned char	*b = p->sh->scratch;
+	size_t		 room, off = 0;
+	ssize_t		 n, w;
+
+	/* A PROXY header may have pushed the buffer past the limit. */
+	if (pipe_buf_len(p) >= p->limit) {
+		p->paused = true;
+		return 0;
+	}
+	room = p->limit - pipe_buf_len(p);
+	if (room > PIPE_READ_MAX)
+		room = PIPE_READ_MAX;
+	if ((n = read(p->src_fd, b, room)) <= 0)
+		return pipe_read_end(p, n, errno);
+	*p->touch = util_now_ms();
+	/*
+	 * A short read drained the socket: new bytes will raise a new edge.
+	 * A FIN or a reset that came with these bytes raises none: after
+	 * such an edge we read on until EAGAIN, EOF or the error.
+	 */
+	if ((size_t)n < room && !p->drain)
+		p->readable = false;
+	if (pipe_buf_len(p) == 0 && p->dst_fd != -1 && p->writable) {
+		if ((w = write(p->dst_fd, b, (size_t)n)) == -1) {
+			if (pipe_write_failed(p, errno) == -1)
+				return -1;
+			w = 0;
+		} else {
+			pipe_wrote(p, (size_t)w);
+			if (w < n)
+				p->writable = false;
+		}
+		off = (size_t)w;
+	}
+	if (off < (size_t)n && pipe_keep(p, b + off, (size_t)n - off) == -1)
+		return p->status(p->arg, p, PIPE_READ_ERROR, ENOMEM) ? -1 : 0;
+	return 1;
+}
+
+/*
+ * Read once, by splice when we may.  Not before the destination is
+ * connected: the bytes a client sends with its request would hold a
+ * kernel pipe (two descriptors) for as long as the connect takes, so
+ * they wait in the buffer instead (bounded, and seldom more than one
+ * request).  Returns as pipe_read_splice().
+ */
+static int
+pipe_read(struct pipe *p)
+{
+	if (p->kp.fd[0] == -1 && p->splice && p->dst_fd != -1 &&
+	    splice_pool_get(&p->sh->sp, p->limit, util_now_ms(), &p->kp) == -1)
+		p->splice = false;	/* out of pipes: copy, this session */
+	if (p->kp.fd[0] != -1)
+		return pipe_read_splice(p);
+	return pipe_read_copy(p);
+}
+
+/*
+ * After a pump: pass a flushed EOF on; give back what an idle direction
+ * holds; tell the owner of a pause once, so it can watch the source.
+ * Returns 0, or -1 when the pipe was freed.
+ */
+static int
+pipe_settle(struct pipe *p)
+{
+	int	 e;
+
+	if (pipe_pending(p) == 0 && (!p->readable || p->eof)) {
+		if (p->kp.fd[0] != -1)
+			splice_pool_put(&p->sh->sp, &p->kp, true);
+		if (p->buf != NULL) {
+			evbuffer_free(p->buf);
+			p->buf = NULL;
 		}
 	}
-	if (p->dst_fd != -1)
-		(void)pipe_flush(p);
+	if (p->eof && !p->done && p->dst_fd != -1 && pipe_pending(p) == 0) {
+		p->done = true;
+		if ((e = pipe_shut_dst(p)) != 0)
+			return p->status(p->arg, p, PIPE_WRITE_ERROR, e) ? -1 : 0;
+		return p->status(p->arg, p, PIPE_DONE, 0) ? -1 : 0;
+	}
+	if (p->paused && !p->pause_told) {
+		p->pause_told = true;
+		(void)p->status(p->arg, p, PIPE_PAUSED, 0);
+	}
+	return 0;
+}
+
+/*
+ * Move as much as the sockets allow: write, read, write again while the
+ * source has bytes and the destination takes them, so one wake-up does
+ * all it can.  Returns 0, or -1 when the pipe was freed.
+ */
+static int
+pipe_pump(struct pipe *p)
+{
+	unsigned	 reads = 0;
+	int		 r;
+
+	if (p->ev == NULL || p->done)
+		return 0;
+	for (;;) {
+		if (p->dst_fd != -1 && pipe_flush(p) == -1)
+			return -1;
+		if (p->eof || !p->readable || p->paused)
+			break;
+		/*
+		 * Fair to the worker's other sessions: a source that never
+		 * runs dry gets another turn later, since no new edge would
+		 * wake us for bytes already there (worker.c caps a turn).
+		 */
+		if (++reads > PIPE_PUMP_READS) {
+			event_active(p->ev, EV_READ, 0);
+			break;
+		}
+		if ((r = pipe_read(p)) == -1)
+			return -1;
+		if (r == 0)
+			break;
+	}
+	return pipe_settle(p);
+}
+
+/*
+ * The source of ${p} ended long ago and an edge says it is readable: a
+ * socket at EOF stays readable, so that is news only as an error or a
+ * hang-up.  A reset that follows the peer's FIN must reach the other peer
+ * at once (DESIGN §1).  Asked only when no write of ours to this socket
+ * is waiting: such a write would report the reset itself.  Returns true
+ * when the pipe was freed.
+ */
+static bool
+pipe_src_hangup(struct pipe *p)
+{
+	int	 err;
+
+	if ((err = util_sock_error(p->src_fd)) == 0)
+		return false;
+	/*
+	 * A reset that follows the peer's FIN finds the socket in CLOSE_WAIT,
+	 * for which Linux records EPIPE: it is the peer's reset all the same.
+	 */
+	if (err == EPIPE)
+		err = ECONNRESET;
+	return p->status(p->arg, p, PIPE_READ_ERROR, err);
 }
 
 static void
-pipe_write_cb(evutil_socket_t fd, short what, void *arg)
+pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd;
-	(void)what;
-	(void)pipe_flush(arg);
-}
+	struct pipe	*p = arg, *q = p->peer;	/* q writes to this socket */
+	bool		 q_live = q != NULL && q->ev != NULL;
 
-int
-pipe_set_dst(struct pipe *p, int fd)
-{
-	p->dst_fd = fd;
-	if ((p->wev = event_new(p->base, fd, EV_WRITE | EV_PERSIST,
-	    pipe_write_cb, p)) == NULL)
-		return -1;
+	(void)fd;
 	/*
-	 * Write from the event loop, not from here: the first write may end
-	 * the session, and our caller is still using it.
+	 * libevent reports EPOLLERR and EPOLLHUP as read and write at once,
+	 * EPOLLRDHUP as EV_CLOSED: the source may hold an end or an error
+	 * behind its last bytes.
 	 */
-	pipe_want_write(p, evbuffer_get_length(p->buf) > 0 || p->eof);
-	return 0;
+	if ((what & EV_CLOSED) ||
+	    (what & (EV_READ | EV_WRITE)) == (EV_READ | EV_WRITE))
+		p->drain = true;
+	if (what & EV_READ)
+		p->readable = true;
+	/* Before q is set up too: pipe_init() keeps it. */
+	if ((what & EV_WRITE) && q != NULL)
+		q->writable = true;
+	if (p->eof && (what & EV_READ) && (!q_live || q->done ||
+	    pipe_pending(q) == 0) && pipe_src_hangup(p))
+		return;
+	if (pipe_pump(p) == -1)
+		return;
+	if (q_live)
+		(void)pipe_pump(q);
 }
 
 void
 pipe_free(struct pipe *p)
 {
-	if (p->rev != NULL)
-		event_free(p->rev);
-	if (p->wev != NULL)
-		event_free(p->wev);
+	if (p->ev != NULL)
+		event_free(p->ev);
+	p->ev = NULL;
 	if (p->buf != NULL)
 		evbuffer_free(p->buf);
-	p->rev = p->wev = NULL;
 	p->buf = NULL;
+	if (p->kp.fd[0] != -1 && p->sh != NULL)
+		splice_pool_put(&p->sh->sp, &p->kp, p->kfill == 0);
+	p->kfill = 0;
 }

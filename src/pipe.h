@@ -6,10 +6,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "splice.h"
+
 struct event;
 struct event_base;
 struct evbuffer;
 struct pipe;
+
+/*
+ * Largest single read on the buffered path.  A full default buffer in one
+ * call keeps the syscall count per byte low for bulk transfers.
+ */
+#define PIPE_READ_MAX	(64 * 1024)
 
 enum pipe_status {
 	PIPE_EOF = 0,		/* the source sent FIN (read returned 0) */
@@ -19,72 +27,108 @@ enum pipe_status {
 	PIPE_WRITE_ERROR,	/* writing the destination failed: errno */
 };
 
-/* Told of a pipe's progress; may free the pipe (through its owner). */
-typedef void pipe_status_fn(void *arg, struct pipe *p, enum pipe_status st,
+/*
+ * Told of a pipe's progress.  Returns true when it has freed the pipe
+ * (through its owner), false when the pipe lives on.  PIPE_EOF and
+ * PIPE_PAUSED only inform: the owner must not free the pipe then.
+ */
+typedef bool pipe_status_fn(void *arg, struct pipe *p, enum pipe_status st,
 	    int err);
 
 /*
+ * What the pipes of one worker share: the kernel pipes splice(2) borrows,
+ * and one read buffer for the buffered path, where bytes only stay in a
+ * pipe's own evbuffer when the destination cannot take them at once.
+ * Owned by the worker; one thread only.
+ */
+struct pipe_shared {
+	struct splice_pool sp;
+	unsigned char	 scratch[PIPE_READ_MAX];
+};
+
+/*
  * One direction of a session: bytes read from src_fd are written to
- * dst_fd, through a user-space buffer of at most `limit` bytes.  Reading
- * stops when the buffer is full and resumes when it has drained to half,
- * so a slow destination slows the source through TCP flow control.  On
- * EOF from the source, what is buffered is flushed, then the destination
- * is shut down for writing; the other direction is not touched.  The
- * pipe never closes a descriptor: its owner does.
+ * dst_fd.  Two ways: splice(2) through a kernel pipe borrowed from the
+ * worker's pool (Linux, splice on), or read(2)/write(2) through a buffer
+ * that holds bytes only while the destination is full.  Either way at
+ * most `limit` bytes (one kernel pipe's worth on the splice path) wait
+ * per direction: past that, reading stops, and it resumes once half has
+ * drained, so a slow destination slows the source through TCP flow
+ * control.  On EOF from the source, what waits is flushed, then the
+ * destination is shut down for writing; the other direction is not
+ * touched.  A pipe that is idle (nothing waiting, source drained) holds
+ * neither a kernel pipe nor a buffer.
+ *
+ * Each socket has one edge-triggered event, registered once (pipe_start)
+ * and owned by the pipe that reads it; readiness is tracked in the flags
+ * below (set by an edge, cleared by EAGAIN), so the data path makes no
+ * epoll_ctl.  The pipe never closes a session socket: its owner does.
  */
 struct pipe {
-	struct event_base *base;
+	struct pipe_shared *sh;
+	struct pipe	*peer;		/* the other direction of the session */
+	struct event	*ev;		/* src_fd: our reads, peer's writes */
 	int		 src_fd, dst_fd;	/* dst_fd -1 until set */
-	struct event	*rev, *wev;
-	struct evbuffer	*buf;
+	struct evbuffer	*buf;		/* buffered path, PROXY header; or NULL */
+	struct splice_pipe kp;		/* kp.fd[0] -1: none borrowed */
+	size_t		 kfill;		/* bytes in kp: splice's EAGAIN is vague */
 	size_t		 limit;
 	uint64_t	 bytes;		/* passed to the destination */
 	uint64_t	*touch;		/* set to now (ms) whenever bytes move */
-	bool		 reading, writing;	/* events added */
+	bool		 splice;	/* may borrow a kernel pipe */
+	bool		 readable;	/* src: no EAGAIN since its last edge */
+	bool		 drain;		/* src: an end or error may follow: read
+					   to EAGAIN, not to a short read */
+	bool		 writable;	/* dst: no EAGAIN since its last edge */
 	bool		 paused;	/* reading stopped by a full buffer */
+	bool		 pause_told;
 	bool		 eof, done;
-	bool		 watched;	/* src_fd is in the worker's watch */
 	pipe_status_fn	*status;
 	void		*arg;
 };
 
 /*
- * pipe_init(p, base, src_fd, limit, touch, status, arg): set up ${p} to
- * read ${src_fd}; nothing is registered yet.  Returns 0, or -1 (out of
- * memory) with ${p} safe to pipe_free().
+ * pipe_init(p, base, sh, src_fd, limit, splice, touch, status, arg): set
+ * up ${p}, which must have been zeroed (readiness its peer's event saw
+ * already is kept), to read ${src_fd}; nothing is registered yet.
+ * ${splice}: move bytes with splice(2) when the pool has a pipe.
+ * Returns 0, or -1 (out of memory) with ${p} safe to pipe_free().
  */
-int	 pipe_init(struct pipe *p, struct event_base *base, int src_fd,
-	    size_t limit, uint64_t *touch, pipe_status_fn *status, void *arg);
+int	 pipe_init(struct pipe *p, struct event_base *base,
+	    struct pipe_shared *sh, int src_fd, size_t limit, bool splice,
+	    uint64_t *touch, pipe_status_fn *status, void *arg);
 
-/* pipe_start(p): start reading the source. */
+/*
+ * pipe_pair(a, b): ${a} and ${b} are the two directions of one session
+ * (a's source is b's destination): an edge on one socket serves both.
+ */
+void	 pipe_pair(struct pipe *a, struct pipe *b);
+
+/* pipe_start(p): register the source's event; reading starts. */
 void	 pipe_start(struct pipe *p);
 
 /*
- * pipe_set_dst(p, fd): the destination is connected: start passing bytes
- * on (what was read meanwhile goes first).  Returns 0, or -1 on out of
- * memory.
+ * pipe_set_dst(p, fd): the destination is connected.  What was read
+ * meanwhile goes first, from the event loop (the connected socket's first
+ * edge), not from here: a write may end the session.
  */
-int	 pipe_set_dst(struct pipe *p, int fd);
+void	 pipe_set_dst(struct pipe *p, int fd);
+
+/*
+ * pipe_prepend(p, data, len): ${len} bytes to send before anything read
+ * so far or later (a PROXY header).  0, or -1 on out of memory.
+ */
+int	 pipe_prepend(struct pipe *p, const void *data, size_t len);
 
 /*
  * pipe_src_error(p): the pending error (errno) of the source socket, or 0.
- * While a pipe is paused nothing polls its source, so a reset there goes
- * unseen (libevent maps EPOLLERR to read/write readiness only, and no
- * read event is registered); the owner asks this now and then instead.
+ * While a pipe is paused nothing reads its source, so a reset there shows
+ * only as an edge we cannot tell from new data; the owner asks this now
+ * and then instead.
  */
 int	 pipe_src_error(const struct pipe *p);
 
-/*
- * pipe_src_hangup(p): the worker's error watch saw the source hang up or
- * fail after it had ended (EOF), when no read event of ours is there to
- * notice.  With an error pending, it is passed on as PIPE_READ_ERROR
- * (which may free ${p}) and true is returned.  False: no error, only both
- * directions of the socket shut, which is no news; the caller stops
- * watching.
- */
-bool	 pipe_src_hangup(struct pipe *p);
-
-/* pipe_free(p): release events and buffer (not the descriptors). */
+/* pipe_free(p): release the event, buffer and kernel pipe (not the sockets). */
 void	 pipe_free(struct pipe *p);
 
 #endif

@@ -66,7 +66,7 @@ enum session_proxy_log {
 static void	session_connect_next(struct session *);
 static void	session_attempt_cb(evutil_socket_t, short, void *);
 static void	session_timer_cb(evutil_socket_t, short, void *);
-static void	session_pipe_cb(void *, struct pipe *, enum pipe_status, int);
+static bool	session_pipe_cb(void *, struct pipe *, enum pipe_status, int);
 static void	session_proxy_timeout(struct session *);
 
 const char *
@@ -304,8 +304,6 @@ session_close(struct session *s, enum session_end why, int err)
 	    why == SESSION_END_CLIENT_ERROR ||
 	    why == SESSION_END_INTERNAL_ERROR ||
 	    session_end_unreached(why);
-	worker_watch_stop(s->w, &s->c2u);
-	worker_watch_stop(s->w, &s->u2c);
 	pipe_free(&s->c2u);
 	pipe_free(&s->u2c);
 	session_attempt_drop(s, &s->a[0]);
@@ -489,7 +487,8 @@ session_send_proxy(struct session *s)
 	}
 	n = proxyproto_format(s->rt->route->proxy_protocol, &s->client, dst,
 	    hdr, sizeof(hdr));
-	if (n == -1 || evbuffer_prepend(s->c2u.buf, hdr, (size_t)n) == -1)
+	/* Before any byte the client sent, spliced or not (pipe.h). */
+	if (n == -1 || pipe_prepend(&s->c2u, hdr, (size_t)n) == -1)
 		return -1;
 	s->sent_hdr = (size_t)n;
 	return 0;
@@ -519,18 +518,22 @@ session_connected(struct session *s, struct session_attempt *a)
 	    util_now_us() - s->connect_us);
 	if ((s->rt->route->proxy_protocol != 0 &&
 	    session_send_proxy(s) == -1) ||
-	    pipe_init(&s->u2c, s->w->base, s->ufd, s->rt->route->buffer,
-	    &s->last_ms, session_pipe_cb, s) == -1 ||
-	    pipe_set_dst(&s->u2c, s->cfd) == -1 ||
-	    pipe_set_dst(&s->c2u, s->ufd) == -1) {
+	    pipe_init(&s->u2c, s->w->base, s->w->pipes, s->ufd,
+	    s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
+	    session_pipe_cb, s) == -1) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
 	}
+	pipe_set_dst(&s->u2c, s->cfd);
+	pipe_set_dst(&s->c2u, s->ufd);
 	session_set_state(s, s->c2u.eof ? SESSION_HALF_CLOSED :
 	    SESSION_RELAYING);
 	s->last_ms = util_now_ms();
+	/*
+	 * The new socket's first edge (writable) pumps both directions: what
+	 * the client sent meanwhile goes first, from the loop, not from here.
+	 */
 	pipe_start(&s->u2c);
-	pipe_start(&s->c2u);
 	session_arm(s);
 }
 
@@ -566,7 +569,18 @@ session_attempt_cb(evutil_socket_t fd, short what, void *arg)
 	int			 err;
 
 	assert(a->fd == fd);
-	err = (what & EV_TIMEOUT) ? ETIMEDOUT : util_sock_error(fd);
+	/*
+	 * Writable and nothing else is a connect that worked: a failed one
+	 * always has an error or hang-up, which libevent reports as read and
+	 * write at once.  Only then (or with the upstream's first bytes
+	 * already in) is SO_ERROR worth a system call.
+	 */
+	if (what & EV_TIMEOUT)
+		err = ETIMEDOUT;
+	else if (what == EV_WRITE)
+		err = 0;
+	else
+		err = util_sock_error(fd);
 	if (err == 0)
 		session_connected(s, a);
 	else if (err == EINPROGRESS) {
@@ -764,8 +778,9 @@ session_attempt_start(struct session *s, struct upstream *u, int *errp)
 		session_attempt_failed(s, a, err);
 		return 0;
 	}
-	if ((a->ev = event_new(s->w->base, fd, EV_WRITE, session_attempt_cb,
-	    s)) == NULL) {
+	/* EV_READ too: it tells a failed connect from one that worked. */
+	if ((a->ev = event_new(s->w->base, fd, EV_READ | EV_WRITE,
+	    session_attempt_cb, s)) == NULL) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return 0;
 	}
@@ -915,7 +930,11 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	session_arm(s);
 }
 
-static void
+/*
+ * A pipe's news.  A reset after an ended side's FIN needs no watch of
+ * ours: the socket's edge-triggered event reports it (pipe.c).
+ */
+static bool
 session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 {
 	struct session	*s = arg;
@@ -924,33 +943,28 @@ session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 	switch (st) {
 	case PIPE_PAUSED:
 		session_arm(s);
-		break;
+		return false;
 	case PIPE_EOF:
-		/*
-		 * Nothing reads this side any more, yet a reset after its FIN
-		 * must still reach the other peer at once (DESIGN §1).
-		 */
-		if (worker_watch_start(s->w, p) == -1)
-			session_log(s, s->up, "cannot watch an ended side for "
-			    "resets", errno);
 		if (s->state == SESSION_RELAYING) {
 			session_set_state(s, SESSION_HALF_CLOSED);
 			session_arm(s);
 		}
-		break;
+		return false;
 	case PIPE_DONE:
-		if (s->c2u.done && s->u2c.done)
-			session_close(s, SESSION_END_DONE, 0);
-		break;
+		if (!s->c2u.done || !s->u2c.done)
+			return false;
+		session_close(s, SESSION_END_DONE, 0);
+		return true;
 	case PIPE_READ_ERROR:
 		/* Reading one side failed: that side is the culprit. */
 		session_close(s, session_end_side(from_client, err), err);
-		break;
+		return true;
 	case PIPE_WRITE_ERROR:
 		/* Writing failed: the destination is gone. */
 		session_close(s, session_end_side(!from_client, err), err);
-		break;
+		return true;
 	}
+	return false;
 }
 
 /*
@@ -998,11 +1012,13 @@ static void
 session_begin(struct session *s)
 {
 	s->client_counted = s->rt->route->max_per_client != 0;
-	if (pipe_init(&s->c2u, s->w->base, s->cfd, s->rt->route->buffer,
-	    &s->last_ms, session_pipe_cb, s) == -1) {
+	if (pipe_init(&s->c2u, s->w->base, s->w->pipes, s->cfd,
+	    s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
+	    session_pipe_cb, s) == -1) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
 	}
+	pipe_pair(&s->c2u, &s->u2c);
 	pipe_start(&s->c2u);
 	session_connect_next(s);
 }

@@ -2,7 +2,6 @@
 #include "autoconf.h"
 
 #include <assert.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -321,58 +320,6 @@ worker_close_fd(struct worker *w, int fd)
 		worker_reap_cb(-1, 0, w);
 }
 
-/*
- * Ended sources with an error or hang-up, up to 64 per loop iteration
- * (the rest keep the set readable for the next).  One event per
- * epoll_wait(): handling one may end a session, which takes its other
- * socket out of the set before a second event could name it.
- */
-static void
-worker_watch_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker		*w = arg;
-	struct epoll_event	 ev;
-	struct pipe		*p;
-	unsigned		 i;
-
-	(void)what;
-	for (i = 0; i < 64; i++) {
-		if (epoll_wait(fd, &ev, 1, 0) != 1)
-			break;
-		p = ev.data.ptr;
-		/* No error: the socket is only shut both ways. */
-		if (!pipe_src_hangup(p))
-			worker_watch_stop(w, p);
-	}
-}
-
-int
-worker_watch_start(struct worker *w, struct pipe *p)
-{
-	struct epoll_event	 ev;
-
-	if (p->watched)
-		return 0;
-	/* No events asked for: epoll reports EPOLLERR and EPOLLHUP anyway. */
-	memset(&ev, 0, sizeof(ev));
-	ev.data.ptr = p;
-	if (w->watch_fd == -1 ||
-	    epoll_ctl(w->watch_fd, EPOLL_CTL_ADD, p->src_fd, &ev) == -1)
-		return -1;
-	p->watched = true;
-	return 0;
-}
-
-void
-worker_watch_stop(struct worker *w, struct pipe *p)
-{
-	if (!p->watched)
-		return;
-	/* At once, unlike libevent's changelist: the fd is still open here. */
-	(void)epoll_ctl(w->watch_fd, EPOLL_CTL_DEL, p->src_fd, NULL);
-	p->watched = false;
-}
-
 static struct event_base *
 worker_base_new(void)
 {
@@ -384,6 +331,13 @@ worker_base_new(void)
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	/* Only its own thread ever touches it (worker_post). */
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	/*
+	 * A bulk stream whose source never runs dry re-activates itself
+	 * (pipe_pump): after this many callbacks the loop polls again, so
+	 * every other socket's edges get their turn.  Priority 0 (the
+	 * reaper) is not limited.
+	 */
+	event_config_set_max_dispatch_interval(cfg, NULL, 64, 1);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	/* Everything else gets the default, 1; the reaper 0 (see above). */
@@ -408,7 +362,6 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->old_gens);
 	w->wake_fd = -1;
-	w->watch_fd = -1;
 	atomic_init(&w->reload, NULL);
 	w->drained = drained;
 	w->drained_arg = arg;
@@ -421,11 +374,9 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	    (w->msg_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
 	    worker_msg_cb, w)) == NULL ||
 	    event_add(w->msg_ev, NULL) == -1 ||
-	    (w->watch_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-	    (w->watch_ev = event_new(w->base, w->watch_fd, EV_READ | EV_PERSIST,
-	    worker_watch_cb, w)) == NULL ||
-	    event_add(w->watch_ev, NULL) == -1)
+	    (w->pipes = calloc(1, sizeof(*w->pipes))) == NULL)
 		goto fail;
+	splice_pool_init(&w->pipes->sp);
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++) {
 			if (k >= nfds)
@@ -524,6 +475,9 @@ worker_pause_accept(struct worker *w, const char *what, int err)
 		log_error("%s: %s%s\"", what, strerror(err),
 		    err == EMFILE || err == ENFILE ? " (pausing accept; raise "
 		    "the open files limit or lower max_connections)" : "");
+	/* Idle kernel pipes hold descriptors that sessions need more. */
+	if (w->pipes != NULL && (err == EMFILE || err == ENFILE))
+		splice_pool_lean(&w->pipes->sp, util_now_ms());
 	/* Descriptors are per process: every listener would hit the wall. */
 	TAILQ_FOREACH(l, &w->listeners, entry)
 		listener_pause(l);
@@ -564,10 +518,10 @@ worker_free(struct worker *w)
 		event_free(w->msg_ev);
 	if (w->wake_fd != -1)
 		close(w->wake_fd);
-	if (w->watch_ev != NULL)
-		event_free(w->watch_ev);
-	if (w->watch_fd != -1)
-		close(w->watch_fd);
+	/* After the sessions: they hand their kernel pipes back. */
+	if (w->pipes != NULL)
+		splice_pool_free(&w->pipes->sp);
+	free(w->pipes);
 	/* The loop has stopped: nothing of ours is left in the changelist. */
 	worker_reap_cb(-1, 0, w);
 	free(w->doomed);

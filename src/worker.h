@@ -16,7 +16,7 @@ struct config;
 struct event;
 struct event_base;
 struct listener;
-struct pipe;
+struct pipe_shared;
 struct route;
 struct session;
 
@@ -91,8 +91,7 @@ struct worker {
 	int		*doomed;	/* to close once their DELs are in */
 	size_t		 ndoomed, doomed_cap;
 	struct event	*reap_ev;	/* ...which this does */
-	int		 watch_fd;	/* epoll: ended sources, errors only */
-	struct event	*watch_ev;	/* ...readable when one has one */
+	struct pipe_shared *pipes;	/* its sessions' kernel pipes, scratch */
 	unsigned long long accept_err_logged;
 	struct worker_stats stats;
 };
@@ -118,19 +117,6 @@ struct worker *worker_new(struct config *cfg, const int *fds, size_t nfds,
  * the kernel (see worker.c), at most one loop iteration.
  */
 void	 worker_close_fd(struct worker *w, int fd);
-
-/*
- * worker_watch_start(w, p): watch the source of pipe ${p}, which has
- * ended (EOF), for a reset or hang-up only, so that a reset after a FIN
- * is passed on at once (pipe_src_hangup) although nothing reads that
- * socket any more.  libevent cannot watch a socket for errors alone: a
- * read event on a socket at EOF would fire on every loop.
- * worker_watch_stop(w, p): before the socket is closed; harmless if
- * ${p} is not watched.  On the worker's thread.  0, or -1 with errno
- * (not watched then: the session's timeouts still end it).
- */
-int	 worker_watch_start(struct worker *w, struct pipe *p);
-void	 worker_watch_stop(struct worker *w, struct pipe *p);
 
 /* worker_start(w): run its loop on a new thread.  0, or -1 with errno. */
 int	 worker_start(struct worker *w);

@@ -897,6 +897,33 @@ h_fd_count(pid_t pid)
 	return n;
 }
 
+int
+h_pipe_fd_count(pid_t pid)
+{
+	char		 path[300], link[64];
+	DIR		*d;
+	struct dirent	*e;
+	ssize_t		 n;
+	int		 count = 0, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	for (i = 0; i < 100000 && (e = readdir(d)) != NULL; i++) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid,
+		    e->d_name);
+		if ((n = readlink(path, link, sizeof(link) - 1)) == -1)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, "pipe:", 5) == 0)
+			count++;
+	}
+	closedir(d);
+	return count;
+}
+
 static int
 h_poll1(int fd, short events, int64_t deadline)
 {

@@ -240,6 +240,9 @@ long	h_cpu_ms(pid_t pid);
 /* h_fd_count(pid): how many descriptors ${pid} has open (/proc), or -1. */
 int	h_fd_count(pid_t pid);
 
+/* h_pipe_fd_count(pid): how many of them are pipe ends; -1 on error. */
+int	h_pipe_fd_count(pid_t pid);
+
 /* h_linger_reset(fd): close ${fd} with SO_LINGER {1, 0}: the peer gets RST. */
 void	h_linger_reset(int fd);
 

@@ -472,7 +472,20 @@ test_max_connections(void **state)
 	config_unref(c);
 }
 
-/* workers: a number, "auto" (the CPUs), or RELAY46_WORKERS by default. */
+/* Without a workers key: RELAY46_WORKERS (1..64), else one per CPU. */
+static unsigned
+default_workers(void)
+{
+	const char	*v = getenv("RELAY46_WORKERS");
+	long		 cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int		 n = v != NULL ? atoi(v) : 0;
+
+	if (n >= 1 && n <= 64)
+		return (unsigned)n;
+	return cpus < 1 ? 1 : cpus > 256 ? 256 : (unsigned)cpus;
+}
+
+/* workers: a number, "auto" (the CPUs, the default), or RELAY46_WORKERS. */
 static void
 test_workers(void **state)
 {
@@ -497,11 +510,11 @@ test_workers(void **state)
 	config_unref(c);
 	setenv("RELAY46_WORKERS", "lots", 1);	/* ignored, not an error */
 	c = must_load(path);
-	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->workers, cpus < 1 ? 1 : cpus > 256 ? 256 : cpus);
 	config_unref(c);
 	unsetenv("RELAY46_WORKERS");
 	c = must_load(path);
-	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->workers, cpus < 1 ? 1 : cpus > 256 ? 256 : cpus);
 	config_unref(c);
 }
 
@@ -515,7 +528,7 @@ test_defaults(void **state)
 
 	c = must_load(write_file(t, "min.ini", "[route web]\n"
 	    "listen = [::1]:18080\nupstream = [::1]:8000\n"));
-	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->workers, default_workers());
 	check_auto_max(c);
 	assert_null(c->pidfile);
 	assert_int_equal(c->log, CONFIG_LOG_STDERR);
@@ -1481,7 +1494,7 @@ test_quick_good(void **state)
 	}
 	assert_null(errs);
 	assert_null(c->path);
-	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->workers, default_workers());
 	check_auto_max(c);
 	assert_int_equal(c->nroutes, 1);
 	r = &c->routes[0];

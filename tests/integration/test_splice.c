@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "autoconf.h"
+
+/*
+ * The splice(2) data path: byte-exact both ways, no kernel pipe held by
+ * an idle session, and the buffered path taking over, byte-exact too,
+ * when descriptors for pipes run out.  Every other scenario runs with
+ * splice on (the default) and again with RELAY46_SPLICE=off in CI.
+ */
+
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define MiB		(1024u * 1024u)
+#define NSESS		12	/* sessions at once */
+#define POOL_CACHE	16	/* SPLICE_CACHE: idle pipes a worker keeps */
+
+/*
+ * Drive ${n} transfers at once until all are done or ${timeout_ms} pass;
+ * fails the test on any error or wrong byte.
+ */
+static void
+xfer_all(const int *fds, struct h_xfer *x, size_t n, int timeout_ms)
+{
+	static uint8_t	 scratch[64 * 1024];
+	struct pollfd	 p[NSESS * 4];
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	size_t		 i, left;
+	unsigned	 it;
+
+	assert_true(n <= NSESS * 4);
+	for (it = 0; it < 10000000u; it++) {
+		for (i = 0, left = 0; i < n; i++) {
+			p[i] = (struct pollfd){ x[i].done ? -1 : fds[i],
+			    h_xfer_events(&x[i]), 0 };
+			left += !x[i].done;
+		}
+		if (left == 0 || h_left(deadline) == 0)
+			break;
+		if (poll(p, n, h_left(deadline)) <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (p[i].revents != 0)
+				h_xfer_step(fds[i], &x[i], p[i].revents,
+				    scratch, sizeof(scratch));
+	}
+	for (i = 0; i < n; i++)
+		if (!x[i].done || x[i].end != H_OK)
+			fail_msg("session %zu: %s at tx=%llu rx=%llu (bad at "
+			    "%llu)", i, x[i].done ? h_end_str(x[i].end) :
+			    "timeout", (unsigned long long)x[i].tx,
+			    (unsigned long long)x[i].rx,
+			    (unsigned long long)x[i].bad_at);
+}
+
+static struct h_relay *
+relay_for(struct h_backend *b, const char *extra)
+{
+	return h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nsplice = on\n%s"
+	    "[route s]\nlisten = %s\nupstream = %s\n", extra,
+	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, h_backend_port(b)));
+}
+
+/* ${n} sessions each send and receive ${len} bytes at once, checked. */
+static void
+run_sessions(struct h_relay *r, struct h_backend *b, size_t n, uint64_t len)
+{
+	struct h_xfer		 x[NSESS];
+	struct h_backend_stats	 st;
+	int			 fds[NSESS];
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = h_relay_connect(r, "s", AF_INET);
+		x[i] = (struct h_xfer){ .out_len = len, .out_seed = 71,
+		    .in_len = len, .in_seed = 72 };
+	}
+	xfer_all(fds, x, n, 60000);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	assert_true(h_backend_wait(b, (unsigned)n, (unsigned)n, 0, H_IO_MS));
+	h_backend_stats(b, &st);
+	if (st.failed != 0)
+		fail_msg("backend: %s", st.error);
+	assert_int_equal(st.rx, n * len);
+	assert_int_equal(st.tx, n * len);
+}
+
+/* Megabytes both ways at once, spliced, and the counts in the log. */
+static void
+test_splice_duplex(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_STREAM,
+		.in_len = 24 * MiB, .in_seed = 71,
+		.out_len = 24 * MiB, .out_seed = 72 };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			*log;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = relay_for(b, "");
+	run_sessions(r, b, 2, 24 * MiB);
+	assert_true(h_relay_log_wait_n(r, "end=done", 2, H_IO_MS));
+	log = h_relay_log(r);
+	H_ASSERT_CONTAINS(log, "up=25165824 down=25165824");
+	free(log);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * Sessions that moved bytes and went quiet hold no kernel pipe: what is
+ * left is the worker's cache of idle ones, POOL_CACHE at most.
+ */
+static void
+test_splice_idle_holds_no_pipe(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	int			 fds[40], i, p0, p1, end;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = relay_for(b, "workers = 1\n");
+	p0 = h_pipe_fd_count(r->pid);
+	for (i = 0; i < 40; i++)
+		fds[i] = h_relay_connect(r, "s", AF_INET);
+	for (i = 0; i < 40; i++)
+		if ((end = h_echo(fds[i], 500 + (uint64_t)i, 256 * 1024,
+		    H_IO_MS)) != H_OK)
+			fail_msg("session %d: %s", i, h_end_str(end));
+	p1 = h_pipe_fd_count(r->pid);
+	print_message("pipe ends: %d before, %d with 40 idle sessions\n", p0,
+	    p1);
+	assert_in_range(p1 - p0, 0, 2 * POOL_CACHE);
+	for (i = 0; i < 40; i++)
+		close(fds[i]);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
+ * An open files limit that leaves room for the sessions' sockets but not
+ * for their pipes: pipe2() fails with EMFILE, and every session relays,
+ * byte-exact, on the buffered path instead.
+ */
+static void
+test_splice_no_pipes_falls_back(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_STREAM,
+		.in_len = 2 * MiB, .in_seed = 71,
+		.out_len = 2 * MiB, .out_seed = 72 };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	struct rlimit		 rl;
+	int			 base;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	h_relay_set_nofile(256);
+	r = relay_for(b, "workers = 1\nmax_connections = 100\n");
+	h_relay_set_nofile(0);
+	/* Its own descriptors, then exactly NSESS sessions' sockets more. */
+	base = h_fd_count(r->pid);	/* no kernel pipe made yet */
+	rl.rlim_cur = rl.rlim_max = (rlim_t)(base + 2 * NSESS);
+	assert_int_equal(prlimit(r->pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	print_message("relay46 holds %d descriptors; limit %d\n", base,
+	    base + 2 * NSESS);
+	run_sessions(r, b, NSESS, 2 * MiB);
+	assert_true(h_relay_log_wait_n(r, "end=done", NSESS, H_IO_MS));
+	assert_int_equal(h_relay_log_count(r, "end=internal_error"), 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_splice_duplex, h_teardown),
+		cmocka_unit_test_teardown(test_splice_idle_holds_no_pipe,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_splice_no_pipes_falls_back,
+		    h_teardown),
+	};
+
+	h_init();
+	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
+}
