@@ -26,6 +26,26 @@
 
 #include "harness.h"
 
+/*
+ * RSS may grow by at most 1/RELOAD_RSS_SLACK over the reloads.  The bound
+ * that means something is the normal build's 10 % (make distcheck runs
+ * it): a sanitizer's allocator keeps per-thread caches of every size
+ * class a run touched, so with two workers and the buffered path's
+ * on-demand buffers an ASan relay grows about 21 % where a normal one
+ * grows 1.3 %.  Under a sanitizer the test still catches a leak of
+ * whole generations (each holds every route, pool and listener).
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RELOAD_RSS_SLACK	3
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RELOAD_RSS_SLACK	3
+#endif
+#endif
+#ifndef RELOAD_RSS_SLACK
+#define RELOAD_RSS_SLACK	10
+#endif
+
 #define NLONG		100
 #define NRELOADS	20
 #define HAMMER_MS	120000	/* a bound; the test stops it long before */
@@ -272,7 +292,7 @@ test_reload_under_load(void **state)
 	print_message("RSS: %ld kB after the first 2 reloads, %ld kB after "
 	    "%u more (%+.1f %%)\n", rss0, rss1, NRELOADS,
 	    100.0 * (double)(rss1 - rss0) / (double)rss0);
-	assert_true(rss1 <= rss0 + rss0 / 10);
+	assert_true(rss1 <= rss0 + rss0 / RELOAD_RSS_SLACK);
 	h_relay_finish(r);
 	h_backend_free(b1);
 	h_backend_free(b2);
