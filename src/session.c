@@ -291,9 +291,13 @@ session_close(struct session *s, enum session_end why, int err)
 	struct pool	*pool = s->rt->route->pool;
 	bool		 reset_client, reset_up;
 
-	session_log_end(s, why, err);
+	/*
+	 * Count before the line goes out: whoever sees the line (a test, an
+	 * operator tailing the log) then finds the session in /metrics too.
+	 */
 	session_count(pool_stats_slot(pool->stats, s->w->index), why,
 	    session_up_bytes(s), s->u2c.bytes);
+	session_log_end(s, why, err);
 	/* An abort on one side is passed on as an abort on the other. */
 	reset_up = why == SESSION_END_CLIENT_RESET ||
 	    why == SESSION_END_CLIENT_ERROR ||
