@@ -51,25 +51,6 @@ struct cli {
 	uint64_t	 seed;	/* stream of the round-trip under way */
 };
 
-/* How many descriptors ${pid} has open, from /proc; -1 if unknown. */
-static int
-fd_count(pid_t pid)
-{
-	char		 path[64];
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0, i;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	for (i = 0; i < 100000 && (e = readdir(d)) != NULL; i++)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /*
  * Connections waiting in the accept queue of the IPv4 listener ${a}: for a
  * listening socket, the rx_queue column of /proc/net/tcp.  -1 if unknown.
@@ -207,7 +188,7 @@ run_emfile(bool odd)
 	live[0].fd = h_relay_connect(r, "e", AF_INET);
 	echo_check(&live[0], seed++, "session", 0);
 	nlive = 1;
-	assert_true((nfd = fd_count(r->pid)) > 0);
+	assert_true((nfd = h_fd_count(r->pid)) > 0);
 	base = nfd - 2 - (h_pipe_fd_count(r->pid) - pipes0);
 	limit = NOFILE - (((NOFILE - base) & 1) != (odd ? 1 : 0));
 	if (limit != NOFILE) {
@@ -236,7 +217,7 @@ run_emfile(bool odd)
 		echo_send(c, seed++);
 		end = echo_recv(c, 0, STUCK_MS, &got);
 		if (end == ETIMEDOUT && got == 0 &&
-		    fd_count(r->pid) == limit && accept_queue(a) == inq) {
+		    h_fd_count(r->pid) == limit && accept_queue(a) == inq) {
 			waiting[nwait++] = *c;
 			t_full = t0;
 			break;
@@ -246,7 +227,7 @@ run_emfile(bool odd)
 		if (end != H_OK)
 			fail_msg("client %zu, at %d of relay46's %d descriptors: "
 			    "%s instead of an echo or of waiting in the backlog",
-			    nlive, fd_count(r->pid), limit, h_end_str(end));
+			    nlive, h_fd_count(r->pid), limit, h_end_str(end));
 		nlive++;
 	}
 	print_message("%zu sessions live; client %zu waits in the backlog\n",
@@ -314,7 +295,7 @@ run_emfile(bool odd)
 		fail_msg("\"Too many open files\" logged %u times, only %u of "
 		    "them as a pause; or a session ended", nall, nlog);
 	}
-	assert_int_equal(fd_count(r->pid), limit);
+	assert_int_equal(h_fd_count(r->pid), limit);
 	assert_int_equal(accept_queue(a), NWAIT - 1 + inq);
 
 	/* Room for the waiting clients and one more: they are served. */
