@@ -297,6 +297,15 @@ session_close(struct session *s, enum session_end why, int err)
 	 */
 	session_count(pool_stats_slot(pool->stats, s->w->index), why,
 	    session_up_bytes(s), s->u2c.bytes);
+	/*
+	 * Give back the places too: whoever sees the line may connect again
+	 * at once, on another worker, and must find the place free.  The
+	 * upstream's waits for the line, which reads its name.
+	 */
+	pool_session_leave(pool);
+	worker_global_leave();
+	if (s->client_counted)
+		pool_client_leave(pool, &s->client);
 	session_log_end(s, why, err);
 	/* An abort on one side is passed on as an abort on the other. */
 	reset_up = why == SESSION_END_CLIENT_RESET ||
@@ -326,8 +335,6 @@ session_close(struct session *s, enum session_end why, int err)
 	}
 	if (s->up != NULL)
 		pool_release(s->up);
-	if (s->client_counted)
-		pool_client_leave(pool, &s->client);
 	if (reset_client)
 		session_reset_fd(s->w, s->cfd);
 	else

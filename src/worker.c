@@ -490,10 +490,8 @@ worker_session_gone(struct worker *w, struct session *s)
 	w->nsessions--;
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
-	pool_session_leave(s->rt->route->pool);
 	atomic_fetch_sub_explicit(&pool_stats_slot(s->rt->route->pool->stats,
 	    w->index)->active, 1, memory_order_relaxed);
-	worker_global_leave();
 	/* The last session of an older configuration: let it go. */
 	if (--s->gen->nsessions == 0 && s->gen != w->gen) {
 		TAILQ_REMOVE(&w->old_gens, s->gen, entry);

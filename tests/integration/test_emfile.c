@@ -225,7 +225,8 @@ run_emfile(bool odd)
 		if (end == ETIMEDOUT)
 			end = echo_recv(c, got, H_IO_MS, NULL);
 		if (end != H_OK)
-			fail_msg("client %zu, at %d of relay46's %d descriptors: "
+			fail_msg(
+			    "client %zu, at %d of relay46's %d descriptors: "
 			    "%s instead of an echo or of waiting in the backlog",
 			    nlive, h_fd_count(r->pid), limit, h_end_str(end));
 		nlive++;
