@@ -22,7 +22,7 @@
  * pool_set_name_addrs() from health.c, and the reads behind /metrics.
  * An entry changes under the workers only through atomics and the
  * generation protocol described at struct upstream in pool.h.  The two
- * mutexes are taken when a session is accepted (clients_lock) and when
+ * mutexes are taken when a session starts or ends (clients_lock) and when
  * entries are made, reused or freed (pool_stats_lock), never per byte.
  *
  * It must never block on I/O, and never free what a worker may still
@@ -919,8 +919,9 @@ pool_client_enter(struct pool *p, const struct addr *a, unsigned max)
 	bool			 ok = true;
 
 	/*
-	 * No limit: not counted at all, so pool_client_leave() of a client
-	 * that was never entered finds nothing and does nothing.
+	 * No limit: not counted at all.  The session remembers that
+	 * (client_counted in session.c) and then never calls
+	 * pool_client_leave(), which would take from another's count.
 	 */
 	if (max == 0)
 		return true;
