@@ -1,4 +1,26 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * accesslog.c: the access log, one line per finished session, written by
+ * a thread of its own.
+ *
+ * The workers format their lines (session.c) and hand them over with
+ * accesslog_write(), which only copies into memory under a mutex; the
+ * writer thread does every write(2), so a slow disk, a full pipe or a
+ * stopped reader of stderr delays the log, never a session.  When the
+ * writer falls ACCESSLOG_BUFFER behind, lines are dropped whole and
+ * counted (relay46_access_log_dropped_total) instead of blocking a
+ * worker: losing log lines is the lesser harm.
+ *
+ * A struct accesslog owns both buffers, the file descriptor (unless it is
+ * stderr), the path and the writer thread.  main.c opens it as root;
+ * control.c gives the file to the service user, starts the writer after
+ * the privilege drop, asks for a reopen on SIGUSR1 (logrotate), and
+ * closes it at exit once the workers are gone, which flushes what waits.
+ *
+ * The writer logs its own trouble (write errors, at most once a second;
+ * a failed reopen, at error) through log.c, whose lines are single
+ * write(2)s and safe from any thread.
+ */
 #include "autoconf.h"
 
 #include <sys/stat.h>
@@ -45,6 +67,11 @@ struct accesslog {
 	_Atomic uint64_t reopen_failures;
 };
 
+/*
+ * The lines in ${p}[0..${n}), counted by their '\n': every line handed
+ * over ends in one, so a line that a failed write cut short is counted
+ * by its tail.
+ */
 static uint64_t
 accesslog_count_lines(const char *p, size_t n)
 {
@@ -69,6 +96,11 @@ accesslog_flush(struct accesslog *l, const char *p, size_t n)
 	size_t	 off = 0;
 	int	 saved;
 
+	/*
+	 * Blocking writes: this thread exists to wait on the disk, and
+	 * O_APPEND keeps each write at the end even if logrotate's
+	 * copytruncate shortens the file meanwhile.
+	 */
 	while (off < n) {
 		w = write(l->fd, p + off, n - off);
 		if (w == -1 && errno == EINTR)
@@ -175,6 +207,12 @@ accesslog_reopen_fd(struct accesslog *l)
 	l->fd = fd;
 }
 
+/*
+ * The writer thread: swap buffers under the lock, write with it released.
+ * A reopen splits the batch at ${reopen_at}, so lines accepted before
+ * SIGUSR1 go to the old file and the rest to the new, as logrotate
+ * expects of a postrotate signal.
+ */
 static void *
 accesslog_main(void *arg)
 {
@@ -211,6 +249,7 @@ accesslog_main(void *arg)
 	return NULL;
 }
 
+/* The memory only: the caller has closed the file and ended the thread. */
 static void
 accesslog_free(struct accesslog *l)
 {
@@ -226,6 +265,10 @@ accesslog_open(const char *path, char *err, size_t errlen)
 	struct accesslog *l;
 	int		 rc;
 
+	/*
+	 * Both buffers now, at their full size: the writer swaps them, and
+	 * accesslog_write() must never allocate on a worker's path.
+	 */
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
 	    (l->fill = malloc(ACCESSLOG_BUFFER)) == NULL ||
 	    (l->out = malloc(ACCESSLOG_BUFFER)) == NULL) {
@@ -261,6 +304,10 @@ fail:
 	return NULL;
 }
 
+/*
+ * fchown() on the descriptor, never chown() on the path: the path may
+ * name another file by now, and the descriptor is the file we checked.
+ */
 int
 accesslog_chown(struct accesslog *l, uid_t uid, gid_t gid, char *err,
     size_t errlen)
@@ -294,6 +341,11 @@ accesslog_write(struct accesslog *l, const char *line, size_t len)
 
 	if (len == 0)
 		return;
+	/*
+	 * The lock is held for one memcpy of one line (a few hundred bytes):
+	 * the writer holds it only to swap two pointers, so a worker never
+	 * waits behind a write(2).
+	 */
 	pthread_mutex_lock(&l->lock);
 	if (len > ACCESSLOG_BUFFER - l->len)
 		drop = true;
@@ -306,6 +358,11 @@ accesslog_write(struct accesslog *l, const char *line, size_t len)
 	pthread_mutex_unlock(&l->lock);
 	if (drop)
 		atomic_fetch_add(&l->dropped, 1);
+	/*
+	 * Signalled after the unlock, so the writer does not wake only to
+	 * block on the mutex we still hold; a waiter cannot miss it, since
+	 * it rechecks ${len} under the lock before it sleeps.
+	 */
 	if (wake)
 		pthread_cond_signal(&l->wake);
 }
@@ -337,6 +394,11 @@ accesslog_reopen_failures(const struct accesslog *l)
 	return atomic_load(&l->reopen_failures);
 }
 
+/*
+ * The writer drains the buffer before it sees ${stop} (accesslog_main()),
+ * so every line written before this call reaches the file.  The caller
+ * must have stopped every thread that writes lines first.
+ */
 void
 accesslog_close(struct accesslog *l)
 {

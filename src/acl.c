@@ -1,4 +1,19 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * acl.c: allow and deny lists of CIDR prefixes (allow, deny, admin_allow,
+ * proxy_from), parsed at config load and matched against each client as
+ * it is accepted.
+ *
+ * A struct acl owns its two arrays and nothing else; it lives inside the
+ * struct config or struct route that holds it and is freed with it
+ * (acl_free()).  Parsing runs where the config is loaded; matching runs
+ * on the workers (and the control thread, for admin_allow) with no lock,
+ * since a loaded ACL is never written again.
+ *
+ * Pure: no I/O, no logging, no global state.  A rule is kept in its
+ * canonical form (host bits refused rather than cleared, IPv4-mapped
+ * prefixes as IPv4), so that what acl_format() shows is what matches.
+ */
 #include "autoconf.h"
 
 #include <sys/types.h>
@@ -19,10 +34,12 @@
 /* The longest rule: a full IPv6 address with an embedded quad, "/128". */
 #define ACL_STRLEN	(INET6_ADDRSTRLEN + 4)
 
+/* ::ffff:0:0/96, the prefix of an IPv4-mapped IPv6 address. */
 static const uint8_t v4mapped_prefix[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
 
+/* The longest prefix of ${family}: a whole address. */
 static unsigned
 family_bits(int family)
 {
@@ -149,7 +166,7 @@ acl_rule_parse(const char *s, struct acl_rule *r, char *err, size_t errlen)
 {
 	struct acl_rule	 t, masked;
 	const char	*slash, *q;
-	char		 buf[ACL_STRLEN + 8];
+	char		 buf[ACL_STRLEN + 8];	/* acl_format(), with room */
 
 	if (s == NULL || *s == '\0') {
 		err_set(err, errlen, "empty address rule");
@@ -165,10 +182,16 @@ acl_rule_parse(const char *s, struct acl_rule *r, char *err, size_t errlen)
 	}
 	if (rule_addr_parse(s, &t, &slash, err, errlen) == -1)
 		return -1;
+	/* No "/LEN": the one address, as "allow = 192.0.2.7" reads. */
 	t.prefix = family_bits(t.family);
 	if (slash != NULL && prefix_parse(slash + 1, s,
 	    family_bits(t.family), &t.prefix, err, errlen) == -1)
 		return -1;
+	/*
+	 * Unmapped before the host bits are checked, so the hint names the
+	 * IPv4 rule that will actually match.  Clients are unmapped too
+	 * (acl_match()), so ::ffff:10.0.0.0/104 and 10.0.0.0/8 match alike.
+	 */
 	rule_unmap(&t);
 	/*
 	 * 10.0.0.1/8 is usually a typo for either 10.0.0.1 or 10.0.0.0/8;
@@ -240,6 +263,7 @@ acl_match(const struct acl_rule *r, const struct addr *a)
 		    16);
 	full = r->prefix / 8;
 	rest = r->prefix % 8;
+	/* Whole bytes first, then the bits of the one byte cut by the prefix. */
 	if (memcmp(bytes, r->addr, full) != 0)
 		return false;
 	if (rest == 0)
@@ -247,6 +271,11 @@ acl_match(const struct acl_rule *r, const struct addr *a)
 	return ((bytes[full] ^ r->addr[full]) & (0xff << (8 - rest))) == 0;
 }
 
+/*
+ * Does ${a} match any of the ${n} rules of ${list}?  A linear scan: lists
+ * are a few lines of a config file, and the scan runs once per accepted
+ * session, not per byte.
+ */
 static bool
 any_match(const struct acl_rule *list, size_t n, const struct addr *a)
 {
@@ -282,6 +311,10 @@ acl_format(const struct acl_rule *r, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Leaves ${a} empty, not dangling: an ACL freed twice, or used after,
+ * allows everyone rather than reading freed memory.
+ */
 void
 acl_free(struct acl *a)
 {

@@ -1,4 +1,20 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * addr.c: socket addresses of either family as relay46 reads and writes
+ * them: "A.B.C.D:P", "[V6]:P", "[fe80::1%eth0]:P", "*:P" for listening,
+ * and the comparisons the config checks and the pools need.
+ *
+ * Pure: it owns no memory beyond the caller's buffers, keeps no state,
+ * never logs and never exits; a reason goes into the caller's ${err}.
+ * Any thread may call it.  The only calls that reach outside the process
+ * are getservbyname_r() (a service name as the port: services(5)),
+ * if_nametoindex() and if_indextoname() (an IPv6 scope); none of them
+ * is made for a plain numeric address.
+ *
+ * It must never resolve a host name: that is resolve.c's job, with its
+ * own timeouts.  AI_NUMERICHOST makes sure getaddrinfo() here never asks
+ * DNS.
+ */
 #include "autoconf.h"
 
 #include <sys/types.h>
@@ -25,13 +41,14 @@ addr_service(const char *p, const char *whole, unsigned *port, char *err,
     size_t errlen)
 {
 	struct servent	 se, *res = NULL;
-	char		 buf[1024];
+	char		 buf[1024];	/* a services(5) line fits many times */
 
 	if (getservbyname_r(p, "tcp", &se, buf, sizeof(buf), &res) != 0 ||
 	    res == NULL) {
 		err_set(err, errlen, "'%s': unknown service '%s'", whole, p);
 		return -1;
 	}
+	/* s_port is an int that holds the port in network byte order. */
 	*port = ntohs((uint16_t)res->s_port);
 	if (*port < 1) {
 		err_set(err, errlen, "'%s': service '%s' has port 0", whole, p);
@@ -67,6 +84,10 @@ addr_port_parse(const char *p, const char *whole, unsigned min,
 			err_set(err, errlen, "'%s': bad port '%s'", whole, p);
 			return -1;
 		}
+		/*
+		 * Stop growing once past 65535: the value is out of range
+		 * anyway, and a long run of digits cannot overflow.
+		 */
 		if (n <= 65535)
 			n = n * 10 + (unsigned long)(*q - '0');
 	}
@@ -79,7 +100,13 @@ addr_port_parse(const char *p, const char *whole, unsigned min,
 	return 0;
 }
 
-/* addr_split(), with ports from ${min} up. */
+/*
+ * addr_split(), with ports from ${min} up.  The port is whatever follows
+ * the last ':' (or the "]:" of a bracketed address), so "[::1]:80" and
+ * "10.0.0.1:80" split alike; an unbracketed host with a ':' in it is an
+ * IPv6 address written without brackets, which is refused with a hint
+ * rather than guessed at ("::1:80" has no unambiguous port).
+ */
 static int
 addr_split_min(const char *s, char *host, size_t hostlen, unsigned min,
     unsigned *port, char *err, size_t errlen)
@@ -132,7 +159,13 @@ addr_split(const char *s, char *host, size_t hostlen, unsigned *port,
 	return addr_split_min(s, host, hostlen, 1, port, err, errlen);
 }
 
-/* Parse a numeric host of family ${af} (AF_UNSPEC: either). */
+/*
+ * Parse a numeric host of family ${af} (AF_UNSPEC: either) into ${a},
+ * with ${port}: getaddrinfo() fills in the whole sockaddr and its length,
+ * and AI_NUMERICHOST keeps it from ever asking DNS.  It is lax about IPv4
+ * ("1" is 0.0.0.1), which is why addr_parse_min() asks inet_pton() first.
+ * 0, or -1 without a reason: the caller knows what it asked for.
+ */
 static int
 addr_numeric(const char *host, int af, unsigned port, struct addr *a)
 {
@@ -152,7 +185,12 @@ addr_numeric(const char *host, int af, unsigned port, struct addr *a)
 	return 0;
 }
 
-/* Set the scope of IPv6 ${a} from an interface name or index. */
+/*
+ * Set the scope of IPv6 ${a} from an interface name or index.  A name is
+ * looked up now (if_nametoindex()), so an interface that does not exist
+ * yet is an error at load time, not a bind that fails later.  -1: not an
+ * interface.
+ */
 static int
 addr_scope(const char *scope, struct addr *a)
 {
@@ -175,7 +213,7 @@ addr_scope(const char *scope, struct addr *a)
 	return 0;
 }
 
-/* addr_parse(), with ports from ${min} up. */
+/* addr_parse(), with ports from ${min} up (0 for a listen address). */
 static int
 addr_parse_min(const char *s, struct addr *a, unsigned min, char *err,
     size_t errlen)
@@ -246,6 +284,11 @@ addr_parse_listen(const char *s, struct addr out[2], char *err, size_t errlen)
 	return 1;
 }
 
+/*
+ * A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d; relay46
+ * logs, matches and counts it as the IPv4 address it is.  Copied out
+ * first: the IPv4 form is written over the same storage.
+ */
 void
 addr_unmap(struct addr *a)
 {
@@ -265,6 +308,14 @@ addr_unmap(struct addr *a)
 	a->len = sizeof(*s4);
 }
 
+/*
+ * Written so that addr_parse() reads it back, and an operator can paste
+ * it into a config file (an IPv4-mapped address comes back as plain
+ * IPv4).  A scope is shown by interface name while the interface exists,
+ * else by number, which addr_parse() reads too; looking the name up asks
+ * the kernel, but only for a scoped address.  Never fails: an unknown
+ * family gives "(family N)".
+ */
 const char *
 addr_format(const struct addr *a, char *buf, size_t len)
 {
@@ -294,6 +345,7 @@ addr_format(const struct addr *a, char *buf, size_t len)
 	return buf;
 }
 
+/* 0 for a family other than AF_INET and AF_INET6, which has no port. */
 unsigned
 addr_port(const struct addr *a)
 {
@@ -304,6 +356,7 @@ addr_port(const struct addr *a)
 	return 0;
 }
 
+/* Does nothing to a family other than AF_INET and AF_INET6. */
 void
 addr_set_port(struct addr *a, unsigned port)
 {
@@ -314,7 +367,11 @@ addr_set_port(struct addr *a, unsigned port)
 		    htons((uint16_t)port);
 }
 
-/* Same family and address, ignoring the port. */
+/*
+ * Same family and address, ignoring the port.  The IPv6 scope counts:
+ * fe80::1 on eth0 and fe80::1 on eth1 are different hosts.  No unmapping
+ * here: callers that want ::ffff:a.b.c.d to equal a.b.c.d unmap first.
+ */
 static bool
 addr_same_host(const struct addr *a, const struct addr *b)
 {
@@ -337,6 +394,10 @@ addr_same_host(const struct addr *a, const struct addr *b)
 	return false;
 }
 
+/*
+ * Compares the fields, never the bytes of ${ss}: padding and sin6_flowinfo
+ * may differ between two copies of the same address.
+ */
 bool
 addr_equal(const struct addr *a, const struct addr *b)
 {
@@ -368,6 +429,11 @@ addr_overlap(const struct addr *a, const struct addr *b)
 	return addr_same_host(a, b) || addr_is_any(a) || addr_is_any(b);
 }
 
+/*
+ * A length larger than the storage (a kernel that returned a truncated
+ * address says how long the whole one was) is cut to what was copied,
+ * never trusted.
+ */
 void
 addr_from_sockaddr(struct addr *a, const struct sockaddr *sa, socklen_t len)
 {

@@ -1,4 +1,16 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * balance.c: choosing an upstream among candidates, by the four methods
+ * of balance.h.  session.c fills the candidate array from the pool (the
+ * weights, live counts and keys) and marks in skip[] those a session may
+ * not use; this file only picks.
+ *
+ * It owns nothing: the arrays are the caller's, and the only state that
+ * lasts between picks is the caller's struct balance_state, one per
+ * route per worker, so no two threads ever share one and there is
+ * nothing to lock.  It must never do I/O, read a clock, log or allocate:
+ * it runs once or more per accepted session, on the worker's thread.
+ */
 #include "autoconf.h"
 
 #include <math.h>
@@ -49,6 +61,7 @@ balance_seed(struct balance_state *st, uint64_t seed)
 	st->rng = seed;
 }
 
+/* The next 64 random bits of ${st}'s stream. */
 static uint64_t
 rng_next(struct balance_state *st)
 {
@@ -64,6 +77,7 @@ rng_below(struct balance_state *st, uint64_t bound)
 	return ((rng_next(st) >> 32) * bound) >> 32;
 }
 
+/* Is candidate ${i} out of this pick?  ${skip} NULL: none is. */
 static bool
 skipped(const unsigned char *skip, size_t i)
 {
@@ -89,6 +103,11 @@ rr_pick(const unsigned *w, const struct balance_cand *c, size_t n,
 	size_t	 i;
 	int	 best = -1, total = 0, wi;
 
+	/*
+	 * A skipped candidate's credit stands still: it neither earns nor
+	 * pays, so when it comes back it takes up its turn where it left it
+	 * rather than with a burst of saved-up credit.
+	 */
 	for (i = 0; i < n; i++) {
 		if (skipped(skip, i))
 			continue;
@@ -133,6 +152,12 @@ lighter_after(const struct balance_cand *a, const struct balance_cand *b)
 	    ((uint64_t)b->live + 1) * weight_of(a);
 }
 
+/*
+ * LEASTCONN: the candidate that would be least loaded per weight with
+ * this session on it.  The live counts are the pool's, read a moment ago
+ * and shared by every worker, so two workers picking at once may both
+ * choose the same one; the next picks see it heavier and even it out.
+ */
 static int
 leastconn_pick(const struct balance_cand *c, size_t n,
     const unsigned char *skip, struct balance_state *st)
@@ -183,6 +208,12 @@ weighted_draw(const struct balance_cand *c, size_t n,
 	return -1;	/* not reached: r < total */
 }
 
+/*
+ * RANDOM: the power of two choices (Mitzenmacher): two weighted draws,
+ * the lighter one wins.  Nearly as even as leastconn, but two workers
+ * picking at once rarely pile onto the same upstream, since their draws
+ * differ.
+ */
 static int
 random_pick(const struct balance_cand *c, size_t n,
     const unsigned char *skip, struct balance_state *st)
@@ -222,6 +253,12 @@ source_neglog(uint64_t client, uint64_t key)
 	return -log((double)x * 0x1p-53);
 }
 
+/*
+ * SOURCE: the highest weight / -ln(u) wins (weighted rendezvous hashing,
+ * as balance.h describes).  One pass, no table to rebuild when the
+ * candidates change: a skipped candidate simply takes no part, and only
+ * its clients move.
+ */
 static int
 source_pick(const struct balance_cand *c, size_t n,
     const unsigned char *skip, uint64_t client)
@@ -259,5 +296,6 @@ balance_pick(enum balance_method m, const struct balance_cand *c, size_t n,
 	case BALANCE_RANDOM:
 		return random_pick(c, n, skip, st);
 	}
+	/* A method config.c never sets: no choice rather than a wrong one. */
 	return -1;
 }

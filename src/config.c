@@ -1,4 +1,32 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * config.c: the INI file (or the -l/-u command line) made into one
+ * immutable struct config.
+ *
+ * The parse is table-driven: cfg_keys[] names every key once, with its
+ * section, its type and its range, and the same table serves the parser,
+ * the "did you mean" suggestions and the documentation test
+ * (config_key_names()).  Every error is collected as "FILE:LINE: message"
+ * and all of them are returned at once, in file order, so that one run
+ * of "relay46 -t" shows everything wrong; nothing is bound or started
+ * from a file with an error.
+ *
+ * What it owns: the struct config it builds and everything hanging from
+ * it (routes, their upstream lines and addresses, ACLs, and one pool per
+ * route unless CONFIG_LOAD_NO_POOLS), freed with the last reference
+ * (config_unref()); and, while a load runs, the struct cfg_parse with its
+ * error lists.  It has no global state.
+ *
+ * Threads: config_load() runs on the main thread, at start and again on
+ * SIGHUP (the control loop runs there too), never on a worker.  It blocks
+ * while host name upstreams are looked up (resolve_sync(), bounded by the
+ * resolver's timeouts); that stalls the control loop only, never a
+ * session.  Once returned, a config is never written again and any
+ * thread may read it; config_ref() and config_unref() are atomic.
+ *
+ * It never logs and never exits: errors and warnings go back to the
+ * caller as text, and main.c or reload.c decides what to do with them.
+ */
 #include "autoconf.h"
 
 #include <sys/types.h>
@@ -29,6 +57,7 @@
 #include "units.h"
 #include "util.h"
 
+/* Where a key may be given: under [global], or under a [route NAME]. */
 enum cfg_scope {
 	CFG_GLOBAL = 0,
 	CFG_ROUTE,
@@ -47,6 +76,11 @@ enum cfg_type {
 
 struct cfg_parse;
 
+/*
+ * One key: most are stored straight into struct config or struct route
+ * at ${off} by type; those that need more (several fields, a lookup, a
+ * special word such as "auto") are CFG_T_FUNC and have a set().
+ */
 struct cfg_key {
 	const char	*name;
 	enum cfg_scope	 scope;
@@ -64,6 +98,7 @@ enum cfg_section {
 	CFG_SEC_BAD,		/* header was wrong: its keys are skipped */
 };
 
+/* One error or warning, until cfg_err_join() makes the text. */
 struct cfg_err {
 	int		 line;		/* 0: about the whole file */
 	size_t		 seq;		/* keeps the order within a line */
@@ -121,6 +156,12 @@ static int cfg_set_accept_proxy(struct cfg_parse *, const char *, char *,
 static int cfg_set_proxy_from(struct cfg_parse *, const char *, char *,
 	    size_t);
 
+/*
+ * Every key, each with the range relay46.ini(5) documents for it: a range
+ * changed here must change there too (test_config checks that every key
+ * is documented, not what its range says).  min and max of a duration
+ * are in milliseconds, of a size in bytes.
+ */
 #define G(m)	offsetof(struct config, m)
 #define R(m)	offsetof(struct route, m)
 
@@ -184,7 +225,11 @@ static const struct cfg_key cfg_keys[] = {
 #undef G
 #undef R
 
-/* Append ${msg} at ${line} to the list *${v} of *${n}. */
+/*
+ * Append ${msg} at ${line} to the list *${v} of *${n}.  Out of memory is
+ * remembered in ${p}->oom rather than returned: the load then fails with
+ * "out of memory" in place of the list it could not keep.
+ */
 static void
 cfg_note(struct cfg_parse *p, struct cfg_err **v, size_t *n, int line,
     const char *msg)
@@ -234,6 +279,7 @@ cfg_warn(struct cfg_parse *p, int line, const char *fmt, ...)
 	cfg_note(p, &p->warnv, &p->nwarn, line, msg);
 }
 
+/* Has line ${line} an error already?  Used to keep inih's vaguer one out. */
 static bool
 cfg_has_error(const struct cfg_parse *p, int line)
 {
@@ -270,6 +316,7 @@ cfg_err_join(const char *path, struct cfg_err *v, size_t n)
 	int	 k;
 
 	qsort(v, n, sizeof(*v), cfg_err_cmp);
+	/* 16: ':', an int's digits and sign, ": " and '\n', with room over. */
 	for (i = 0; i < n; i++)
 		len += strlen(path) + strlen(v[i].msg) + 16;
 	if ((out = malloc(len + 1)) == NULL)
@@ -298,6 +345,11 @@ cfg_notes_free(struct cfg_err *v, size_t n)
 	free(v);
 }
 
+/*
+ * A new route's values before its keys are read: the defaults that
+ * relay46.ini(5) and etc/relay46.ini document, which must agree with
+ * these.
+ */
 static void
 cfg_route_defaults(struct route *r)
 {
@@ -353,6 +405,10 @@ cfg_default_splice(void)
 	return splice_supported();
 }
 
+/*
+ * An empty configuration with the global defaults and one reference; the
+ * [global] keys then overwrite them.  NULL on out of memory.
+ */
 static struct config *
 cfg_new(void)
 {
@@ -370,6 +426,11 @@ cfg_new(void)
 	return c;
 }
 
+/*
+ * Free ${c} and all it owns, pools included.  Only through
+ * config_unref(), or on a load that failed (no other reference exists
+ * then); a half-built config is fine, every pointer being NULL or valid.
+ */
 static void
 cfg_free(struct config *c)
 {
@@ -402,6 +463,11 @@ cfg_free(struct config *c)
 	free(c);
 }
 
+/*
+ * Sequentially consistent, the default: references are taken a few times
+ * per start or reload (each worker's generation, health, admin), never
+ * per session, so a weaker order would save nothing.
+ */
 struct config *
 config_ref(struct config *c)
 {
@@ -409,6 +475,11 @@ config_ref(struct config *c)
 	return c;
 }
 
+/*
+ * The thread that drops the last reference frees the config, which may
+ * be a worker freeing an old generation; the decrement's full ordering
+ * makes every other thread's use of the config happen before the free.
+ */
 void
 config_unref(struct config *c)
 {
@@ -416,6 +487,7 @@ config_unref(struct config *c)
 		cfg_free(c);
 }
 
+/* Filled on each call, from cfg_keys[], so the two can never disagree. */
 const char *const *
 config_key_names(void)
 {
@@ -438,6 +510,7 @@ cfg_cpus(void)
 	    (unsigned)n;
 }
 
+/* "auto" (one per online CPU) or 1..CONFIG_WORKERS_MAX. */
 static int
 cfg_set_workers(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
@@ -472,6 +545,12 @@ cfg_set_max_connections(struct cfg_parse *p, const char *v, char *err,
 	return 0;
 }
 
+/*
+ * Counted generously rather than exactly: too small a reserve lets the
+ * sessions use up the descriptors that health checks, lookups, the admin
+ * endpoint or a log reopen need, and then those fail with EMFILE instead
+ * of max_connections turning a client away.
+ */
 unsigned long long
 config_fd_reserve(const struct config *c)
 {
@@ -500,6 +579,7 @@ config_max_connections_for(unsigned long long nofile,
 {
 	unsigned long long	 n;
 
+	/* Two descriptors per session: the client's and the upstream's. */
 	n = nofile > reserve ? (nofile - reserve) / 2 : 0;
 	return n < 1 ? 1 : n > CONFIG_MAX_CONNECTIONS_MAX ?
 	    CONFIG_MAX_CONNECTIONS_MAX : (unsigned)n;
@@ -524,6 +604,10 @@ cfg_derive_max_connections(struct config *c)
 	    (unsigned long long)rl.rlim_max, config_fd_reserve(c));
 }
 
+/*
+ * Where the log goes.  log_init() applies it at start only: a reload that
+ * changes it logs that the change waits for the next restart (reload.c).
+ */
 static int
 cfg_set_log(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
@@ -545,6 +629,11 @@ cfg_is_off(const char *v)
 	return strcmp(v, "off") == 0 || strcmp(v, "0") == 0;
 }
 
+/*
+ * The admin endpoint's address, or off.  Whether a non-loopback address
+ * has admin_allow lines can only be told once the whole file is read:
+ * cfg_check() does it, with this line.
+ */
 static int
 cfg_set_admin(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
@@ -564,7 +653,12 @@ cfg_set_admin_allow(struct cfg_parse *p, const char *v, char *err,
 	return acl_add(&p->c->admin_allow, false, v, err, errlen);
 }
 
-/* 127.0.0.0/8 or ::1: only this machine can reach it. */
+/*
+ * 127.0.0.0/8 or ::1: only this machine can reach it.  Not unmapped here
+ * (cfg_is_private() unmaps first): an admin address written as
+ * ::ffff:127.0.0.1 is taken as reachable from outside and needs
+ * admin_allow, the safe side to err on.
+ */
 static bool
 cfg_is_loopback(const struct addr *a)
 {
@@ -611,6 +705,11 @@ cfg_set_group(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Off, stderr or an absolute path: relative paths would depend on the
+ * directory relay46 happened to be started from.  The file is opened by
+ * main.c (accesslog_open()), not here, so "relay46 -t" creates nothing.
+ */
 static int
 cfg_set_access_log(struct cfg_parse *p, const char *v, char *err,
     size_t errlen)
@@ -645,6 +744,7 @@ cfg_set_pidfile(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* error, warn, info or debug, as log_level_parse() knows them. */
 static int
 cfg_set_log_level(struct cfg_parse *p, const char *v, char *err,
     size_t errlen)
@@ -659,6 +759,7 @@ cfg_set_log_level(struct cfg_parse *p, const char *v, char *err,
 	return 0;
 }
 
+/* The balancing method by its name in relay46.ini(5); see balance.h. */
 static int
 cfg_set_balance(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
@@ -680,6 +781,10 @@ cfg_set_balance(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * allow and deny lines add to the route's one ACL; the order of lines
+ * does not matter, deny always wins (acl_allows()).
+ */
 static int
 cfg_set_allow(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
@@ -692,6 +797,7 @@ cfg_set_deny(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	return acl_add(&p->cur->acl, true, v, err, errlen);
 }
 
+/* A number (0 or "off": no limit), counted per IPv4 address or IPv6 /64. */
 static int
 cfg_set_max_per_client(struct cfg_parse *p, const char *v, char *err,
     size_t errlen)
@@ -706,6 +812,7 @@ cfg_set_max_per_client(struct cfg_parse *p, const char *v, char *err,
 	return 0;
 }
 
+/* The PROXY header relay46 sends to the upstream: off, v1 or v2. */
 static int
 cfg_set_proxy_protocol(struct cfg_parse *p, const char *v, char *err,
     size_t errlen)
@@ -723,6 +830,7 @@ cfg_set_proxy_protocol(struct cfg_parse *p, const char *v, char *err,
 	return 0;
 }
 
+/* Active checks: off, or tcp (a connect every check_interval). */
 static int
 cfg_set_health_check(struct cfg_parse *p, const char *v, char *err,
     size_t errlen)
@@ -773,6 +881,13 @@ cfg_set_proxy_from(struct cfg_parse *p, const char *v, char *err,
 	return 0;
 }
 
+/*
+ * One listen line: one address, or two for "*:P" (0.0.0.0:P and [::]:P,
+ * so that IPv4 never depends on net.ipv6.bindv6only).  Each address
+ * remembers its line for the clash errors of cfg_check().  Both arrays
+ * grow together; if one grows and the other cannot, nlisten is unchanged
+ * and the larger one is merely larger.
+ */
 static int
 cfg_set_listen(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
@@ -830,6 +945,7 @@ cfg_upstream_opts(char *opts, struct upstream_spec *us, char *err,
 	char		*tok, *save = NULL;
 	uint64_t	 n;
 
+	/* strtok_r, not strtok: no hidden state shared between calls. */
 	for (tok = strtok_r(opts, " \t", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t", &save)) {
 		if (strncmp(tok, "weight=", 7) == 0) {
@@ -946,6 +1062,14 @@ oom:
 	return -1;
 }
 
+/*
+ * "upstream = ADDRESS [weight=N] [backup] [max_connections=N]".  A
+ * literal address gives one upstream; a host name is looked up now, with
+ * every A and AAAA address kept (up to POOL_NAME_ROOM), and the line is
+ * kept too so that health.c can look it up again.  A name that does not
+ * resolve is an error: relay46 does not start, or a reload is refused,
+ * rather than run a route with nowhere to send clients.
+ */
 static int
 cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
@@ -959,6 +1083,10 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	memset(&us, 0, sizeof(us));
 	us.weight = 1;
 	us.line = p->line;
+	/*
+	 * A copy to cut: a value from the file is never longer than a line;
+	 * one from -u is cut at CONFIG_LINE_MAX.
+	 */
 	snprintf(spec, sizeof(spec), "%s", v);
 	if ((opts = strpbrk(spec, " \t")) != NULL)
 		*opts++ = '\0';
@@ -988,6 +1116,7 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	} else if (resolve_sync(host, us.port, found, NELEM(found), &nfound,
 	    err, errlen) == -1)
 		return -1;
+	/* All checks before the first change: a refused line leaves no trace. */
 	for (i = 0; i < nfound; i++)
 		if (cfg_upstream_dup(p->cur, &us, &found[i], err, errlen) == -1)
 			return -1;
@@ -1022,6 +1151,10 @@ cfg_set_typed(struct cfg_parse *p, const struct cfg_key *k, const char *v,
 		if (n < k->min) {
 			char	 m[32];
 
+			/*
+			 * As relay46.ini(5) words it: "at least 1ms" would
+			 * hide that 0 is what was refused.
+			 */
 			if (k->min == 1)
 				err_set(err, errlen, "must be more than 0");
 			else
@@ -1035,6 +1168,7 @@ cfg_set_typed(struct cfg_parse *p, const struct cfg_key *k, const char *v,
 	case CFG_T_SIZE:
 		if (units_parse_size(v, &n, err, errlen) == -1)
 			return -1;
+		/* buffer is the only size key: the message states its range. */
 		if (n < k->min || n > k->max) {
 			err_set(err, errlen, "out of range (1k to 64m)");
 			return -1;
@@ -1060,6 +1194,11 @@ cfg_set_typed(struct cfg_parse *p, const struct cfg_key *k, const char *v,
 	return -2;
 }
 
+/*
+ * The key ${name} of ${scope}, or NULL; then *${other_scope} says whether
+ * the other section knows it, for a better message than "unknown".  A
+ * linear search: some thirty keys, once per line.
+ */
 static const struct cfg_key *
 cfg_find_key(const char *name, enum cfg_scope scope, bool *other_scope)
 {
@@ -1090,6 +1229,11 @@ cfg_distance(const char *a, const char *b)
 	size_t	 d[3][CFG_SUGGEST_LEN + 1], la = strlen(a), lb = strlen(b);
 	size_t	 i, j, cost, v, *prev2, *prev, *cur;
 
+	/*
+	 * Three rows of the usual table, reused in turn: a swap needs the
+	 * row two back, and nothing older.  Bounded lengths keep the rows on
+	 * the stack, and an unknown key of any length costs no allocation.
+	 */
 	if (la > CFG_SUGGEST_LEN || lb > CFG_SUGGEST_LEN)
 		return CFG_SUGGEST_LEN + 1;
 	for (j = 0; j <= lb; j++)
@@ -1167,6 +1311,7 @@ cfg_unknown_key(struct cfg_parse *p, const char *name, enum cfg_scope scope,
 static void
 cfg_bad_upstream(struct cfg_parse *p)
 {
+	/* By index: p->cur points into routes[], which may move. */
 	size_t	*n;
 
 	if ((n = reallocarray(p->bad_up, p->nbad_up + 1, sizeof(*n))) == NULL)
@@ -1199,6 +1344,13 @@ cfg_handler(void *arg, const char *section, const char *name,
 	char			 where[CONFIG_NAME_MAX + 16];
 
 	(void)section;	/* we track sections ourselves, with their lines */
+	/*
+	 * Returning 1 even for a bad key: we report it ourselves, with the
+	 * reason, and a 0 would only make inih count the line as an error of
+	 * its own (or stop there, if ini_stop_on_first_error were set).  The
+	 * keys of a section whose header was refused are skipped, since the
+	 * header's error already covers them.
+	 */
 	if (p->sec == CFG_SEC_BAD)
 		return 1;
 	if (p->sec == CFG_SEC_NONE) {
@@ -1220,6 +1372,7 @@ cfg_handler(void *arg, const char *section, const char *name,
 		    "%d)", name, p->seen[k - cfg_keys]);
 		return 1;
 	}
+	/* Recorded even for a bad value: a second line is still "twice". */
 	p->seen[k - cfg_keys] = p->line;
 	if (*value == '\0') {
 		cfg_error(p, p->line, "key '%s' has no value", name);
@@ -1249,6 +1402,11 @@ cfg_name_ok(const char *s)
 	    "0123456789-_.") == n;
 }
 
+/*
+ * A "[route NAME]" header: a new route with the defaults, where the keys
+ * that follow go.  The section stays CFG_SEC_BAD (its keys skipped) when
+ * the name is bad or taken, or memory runs out.
+ */
 static void
 cfg_start_route(struct cfg_parse *p, const char *name)
 {
@@ -1267,6 +1425,11 @@ cfg_start_route(struct cfg_parse *p, const char *name)
 			    "(first on line %d)", name, p->c->routes[i].line);
 			return;
 		}
+	/*
+	 * routes[] may move: nothing may keep a pointer into it across a
+	 * header but p->cur, set just below (pools, which do, come after the
+	 * whole file, in cfg_finish()).
+	 */
 	n = reallocarray(p->c->routes, p->c->nroutes + 1, sizeof(*n));
 	if (n == NULL) {
 		p->oom = true;
@@ -1290,6 +1453,7 @@ cfg_section(struct cfg_parse *p, char *line)
 {
 	char	*end, *name, *rest;
 
+	/* "Given twice" is per section: each route has its own listen lines. */
 	memset(p->seen, 0, NELEM(cfg_keys) * sizeof(*p->seen));
 	p->sec = CFG_SEC_BAD;
 	if ((end = strchr(line, ']')) == NULL) {
@@ -1367,6 +1531,12 @@ cfg_reader(char *str, int num, void *arg)
 	p->line++;
 	while (n > 0 && (p->buf[n - 1] == '\n' || p->buf[n - 1] == '\r'))
 		p->buf[--n] = '\0';
+	/*
+	 * inih's buffer (${num} bytes, INI_MAX_LINE) must take the line, the
+	 * newline put back below and the NUL, with one byte to spare; with
+	 * Debian's 200, CONFIG_LINE_MAX (190, as relay46.ini(5) promises)
+	 * is the smaller.
+	 */
 	max = CONFIG_LINE_MAX;
 	if (num > 3 && (size_t)num - 3 < max)
 		max = (size_t)num - 3;
@@ -1381,6 +1551,11 @@ cfg_reader(char *str, int num, void *arg)
 	}
 	while (isspace((unsigned char)*s))
 		s++;
+	/*
+	 * A header is handled here, as it is read: inih calls the handler
+	 * for a line before it asks for the next one, so the section we set
+	 * now is the one in force for the keys that follow.
+	 */
 	if (*s == '[')
 		cfg_section(p, s);
 	else if (*s != '\0' && *s != ';' && *s != '#' && !cfg_is_pair(s)) {
@@ -1394,6 +1569,10 @@ cfg_reader(char *str, int num, void *arg)
 	return str;
 }
 
+/*
+ * Listen address ${j} of ${r} clashes with address ${l} of ${o} (possibly
+ * the same route): one error, on the later line, naming the earlier.
+ */
 static void
 cfg_clash(struct cfg_parse *p, const struct route *r, size_t j,
     const struct route *o, size_t l)
@@ -1425,6 +1604,7 @@ cfg_is_private(const struct addr *a)
 	if (u.ss.ss_family == AF_INET) {
 		v4 = ntohl(((const struct sockaddr_in *)&u.ss)->
 		    sin_addr.s_addr);
+		/* 10/8, 172.16/12, 192.168/16, 169.254/16 */
 		return (v4 >> 24) == 10 || (v4 >> 20) == 0xac1 ||
 		    (v4 >> 16) == 0xc0a8 || (v4 >> 16) == 0xa9fe;
 	}
@@ -1512,6 +1692,7 @@ cfg_check(struct cfg_parse *p)
 	if (p->c->group != NULL && p->c->user == NULL)
 		cfg_error(p, 0, "group is set but user is not: set both, or "
 		    "only user (its own group is then used)");
+	/* Only when nothing else is wrong: a bad header already said why. */
 	if (p->c->nroutes == 0 && p->nerr == 0)
 		cfg_error(p, 0, "no routes: add a [route NAME] section with "
 		    "listen and upstream");
@@ -1524,6 +1705,11 @@ cfg_check(struct cfg_parse *p)
 			cfg_error(p, r->line, "route '%s' has no upstream",
 			    r->name);
 		cfg_check_proxy(p, r);
+		/*
+		 * Each address against those before it only (this route's
+		 * earlier ones, every earlier route's), so a clash is told
+		 * once; quadratic, but files have a handful of listens.
+		 */
 		for (j = 0; j < r->nlisten; j++)
 			for (k = 0; k <= i; k++) {
 				o = &p->c->routes[k];
@@ -1544,6 +1730,7 @@ cfg_finish(struct cfg_parse *p, char **errs)
 	free(p->buf);
 	free(p->seen);
 	free(p->bad_up);
+	/* After the whole file: it needs every route's listens and checks. */
 	if (p->c != NULL)
 		cfg_derive_max_connections(p->c);
 	/* Pools register counters process-wide: only for a config to run. */
@@ -1585,10 +1772,18 @@ config_load_fp(FILE *fp, const char *name, unsigned flags, char **errs)
 		p.oom = true;
 		return cfg_finish(&p, errs);
 	}
+	/*
+	 * Our reader gives inih exactly one physical line per call, so the
+	 * line number inih returns for its own complaint is ours too.
+	 */
 	rc = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
 	if (ferror(fp))
 		cfg_error(&p, 0, "read error: %s", strerror(errno));
-	/* inih's own syntax complaint, where we did not already say why. */
+	/*
+	 * inih's own syntax complaint, where we did not already say why: rc
+	 * is the line of its first one; -2 is inih out of memory (-1, a file
+	 * it could not open, cannot come from a stream).
+	 */
 	if (rc > 0 && !cfg_has_error(&p, rc))
 		cfg_error(&p, rc, "syntax error");
 	else if (rc < 0)
@@ -1597,6 +1792,10 @@ config_load_fp(FILE *fp, const char *name, unsigned flags, char **errs)
 	return cfg_finish(&p, errs);
 }
 
+/*
+ * A file that cannot be opened is one error without a line ("PATH:
+ * reason"), in the same form as the rest, so callers print it alike.
+ */
 struct config *
 config_load(const char *path, char **errs)
 {
@@ -1625,6 +1824,7 @@ config_quick(char *const *listen, size_t nlisten, char *const *up,
 	size_t			 i;
 
 	memset(&p, 0, sizeof(p));
+	/* Errors read "relay46: -l VALUE: message"; there is no file. */
 	p.path = "relay46";
 	if ((p.c = cfg_new()) == NULL ||
 	    (p.seen = calloc(NELEM(cfg_keys), sizeof(*p.seen))) == NULL) {
@@ -1640,6 +1840,7 @@ config_quick(char *const *listen, size_t nlisten, char *const *up,
 	for (i = 0; i < nup; i++)
 		if (cfg_set_upstream(&p, up[i], err, sizeof(err)) == -1)
 			cfg_error(&p, 0, "-u %s: %s", up[i], err);
+	/* A bad -l or -u would only come back as "no listen", "no upstream". */
 	if (p.nerr == 0)
 		cfg_check(&p);
 	return cfg_finish(&p, errs);

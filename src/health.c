@@ -1,4 +1,24 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * health.c: the upkeep of one configuration's pools, run on the control
+ * thread's event loop.  Two jobs: active TCP checks (health_check = tcp),
+ * one connect per upstream every check_interval, whose verdicts go to
+ * pool_check_result(); and host name upstreams looked up again every
+ * `resolve` interval (sooner when one of a name's addresses is down),
+ * whose answers go to pool_set_name_addrs().
+ *
+ * A struct health owns its timers, the probes' sockets and events, the
+ * lookups under way, and a reference to the configuration whose pools it
+ * feeds.  control.c makes one at start and reload.c replaces it on each
+ * reload (health_stop() of the old, health_start() of the new), so the
+ * checks always follow the configuration that new sessions use.
+ *
+ * It must never touch a session or block the control loop: every connect
+ * is non-blocking and bounded by a timeout, every lookup asynchronous.
+ * It writes only through the pool functions, which the workers read
+ * lock-free.  What an operator sees comes from pool.c ("upstream down",
+ * "upstream up", "upstream added") and from the lookup lines here.
+ */
 #include "autoconf.h"
 
 #include <sys/socket.h>
@@ -17,13 +37,23 @@
 #include "resolve.h"
 #include "util.h"
 
-/* A name with a down address is looked up again, but not more often. */
+/*
+ * A name with a down address is looked up again, but not more often than
+ * this: a backend that moved is found within seconds, while a backend
+ * that is simply down (and still in DNS) costs one lookup per 5 s, not a
+ * flood of them.  HEALTH_WATCH_MS is how often health_watch_cb() looks
+ * for such names; it only reads the pools, so once a second is cheap.
+ */
 #define HEALTH_RELOOK_MIN_MS	5000
 #define HEALTH_WATCH_MS		1000
 
 struct health;
 
-/* One TCP check under way. */
+/*
+ * One pool entry's TCP check: idle (fd -1) or a connect under way.  One
+ * per entry of the pool's whole capacity, so that an address a name adds
+ * later is checked without any allocation.
+ */
 struct health_probe {
 	struct health_route *hr;
 	size_t		 idx;		/* in the pool */
@@ -31,6 +61,7 @@ struct health_probe {
 	struct event	*ev;
 };
 
+/* A route with health_check = tcp: its timer and its probes. */
 struct health_route {
 	struct health	*h;
 	struct route	*r;
@@ -59,6 +90,12 @@ struct health {
 	struct event	*watch;		/* looks for names with down addresses */
 };
 
+/*
+ * The check of ${pr} ended with ${err} (0: connected): free its socket
+ * and event before handing the verdict over, so the probe is idle again
+ * whatever the pool does with it.  The connect is all a TCP check asks
+ * for; nothing is sent, and close() ends the connection.
+ */
 static void
 health_probe_end(struct health_probe *pr, int err)
 {
@@ -71,7 +108,12 @@ health_probe_end(struct health_probe *pr, int err)
 	pool_check_result(pool, &pool->u[pr->idx], err);
 }
 
-/* Wait for the connect to end, bounded like a session's and the interval. */
+/*
+ * Wait for the connect to end, bounded like a session's connect, and by
+ * the interval too: a check still running at the next tick is skipped
+ * (health_probe_start()), so a longer timeout would silently stretch the
+ * interval.  A timeout counts as a failure (ETIMEDOUT).
+ */
 static void
 health_probe_arm(struct health_probe *pr)
 {
@@ -102,6 +144,13 @@ health_probe_cb(evutil_socket_t fd, short what, void *arg)
 	health_probe_end(pr, err);
 }
 
+/*
+ * Start one check of ${pr}'s entry: a non-blocking connect.  A connect
+ * that ends at once (0, or an error such as ENETUNREACH) gives its
+ * verdict here; on EINPROGRESS we wait for the socket to become writable,
+ * which is how the kernel reports a non-blocking connect's end (success
+ * or failure, read back with SO_ERROR).
+ */
 static void
 health_probe_start(struct health_probe *pr)
 {
@@ -127,6 +176,7 @@ health_probe_start(struct health_probe *pr)
 		pool_check_result(r->pool, u, err);
 		return;
 	}
+	/* Out of memory: as for socket(), our shortage, no verdict. */
 	if ((pr->ev = event_new(pr->hr->h->base, pr->fd, EV_WRITE,
 	    health_probe_cb, pr)) == NULL) {
 		close(pr->fd);
@@ -136,6 +186,11 @@ health_probe_start(struct health_probe *pr)
 	health_probe_arm(pr);
 }
 
+/*
+ * Every check_interval: check every entry still in DNS.  The count is
+ * read anew each tick, so addresses a lookup added since are included;
+ * absent ones are not checked, as no new session will use them.
+ */
 static void
 health_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -152,6 +207,12 @@ health_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 static void	health_lookup(struct health_name *);
 
+/*
+ * A lookup of ${hn}'s name ended.  A failed lookup changes nothing: the
+ * pool keeps the addresses it had, since a resolver outage must not take
+ * every upstream away, and the operator sees one warning per streak of
+ * failures and one line when the name resolves again.
+ */
 static void
 health_lookup_cb(void *arg, const struct addr *addrs, size_t n,
     const char *err)
@@ -176,6 +237,12 @@ health_lookup_cb(void *arg, const struct addr *addrs, size_t n,
 	pool_set_name_addrs(hn->r->pool, hn->spec, addrs, n);
 }
 
+/*
+ * Start a lookup of ${hn}'s name unless one is under way: one at a time
+ * per name, so a slow resolver cannot pile lookups up.  If it cannot
+ * start (out of memory), ${busy} stays NULL and the next tick tries
+ * again.
+ */
 static void
 health_lookup(struct health_name *hn)
 {
@@ -224,6 +291,12 @@ health_watch_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * Also the unwinding of a health_start() that failed half way, so every
+ * member may still be NULL or idle.  Probes under way are closed without
+ * a verdict: the pool they would report to belongs to a configuration
+ * being replaced or freed.
+ */
 void
 health_stop(struct health *h)
 {
@@ -259,6 +332,13 @@ health_stop(struct health *h)
 	free(h);
 }
 
+/*
+ * Watch host name line ${spec} of ${r}: a persistent timer every
+ * resolve_ms.  The first lookup is not now but one interval later,
+ * since config_load() has just resolved the name.  On failure what was
+ * made is left in ${h} for health_stop() to free.  0, or -1: out of
+ * memory.
+ */
 static int
 health_add_name(struct health *h, struct route *r, size_t spec)
 {
@@ -295,6 +375,7 @@ health_start(struct event_base *base, struct config *cfg)
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
 	h->base = base;
+	/* Our reference keeps the routes and pools alive as long as we are. */
 	h->cfg = config_ref(cfg);
 	if ((h->routes = calloc(cfg->nroutes, sizeof(*h->routes))) == NULL)
 		goto fail;
@@ -304,6 +385,7 @@ health_start(struct event_base *base, struct config *cfg)
 		hr = &h->routes[i];
 		hr->h = h;
 		hr->r = r;
+		/* resolve = 0: names are looked up at load only. */
 		for (j = 0; r->resolve_ms != 0 && j < r->nspecs; j++)
 			if (r->specs[j].host != NULL &&
 			    health_add_name(h, r, j) == -1)

@@ -1,4 +1,22 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * log.c: relay46's own log (not the access log): one line per event, to
+ * stderr or to syslog, from any thread; and the limits that keep a storm
+ * of one kind of line (accept failures, connect failures in an outage,
+ * libevent's complaints) from flooding it.
+ *
+ * It owns the sink setting (two ints, set once before any thread starts)
+ * and libevent's limit.  Lines go to stderr each as a single write(2),
+ * which the kernel keeps whole between threads (a pipe takes up to
+ * PIPE_BUF, 4096 bytes, in one piece), so no lock is needed; syslog(3)
+ * locks on its own.  A line longer than 2 KiB is cut, never split.
+ *
+ * It is called on the workers' data path (a failed connect, a session
+ * ended by an error), so a line costs a format into a stack buffer and
+ * one write(2) or syslog() call, nothing more.  Messages follow one
+ * convention, key=value pairs with msg="..." (see the callers), so that
+ * a log processor can parse them.
+ */
 #include "autoconf.h"
 
 #include <sys/socket.h>
@@ -26,6 +44,7 @@
 static int	 log_use_syslog;
 static int	 log_cur_level = LOG_LEVEL_INFO;
 
+/* By LOG_LEVEL_*: the word in each line, and what log_level accepts. */
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 
 /*
@@ -91,6 +110,10 @@ log_syslog_check(void)
 	    why);
 }
 
+/*
+ * LOG_NDELAY opens the connection to /dev/log here, at start, rather
+ * than with the first line, which may come from a worker.
+ */
 void
 log_init(bool use_syslog, int level)
 {
@@ -133,11 +156,16 @@ log_vwrite(int level, const char *fmt, va_list ap)
 
 	if (level > log_cur_level)
 		return;
+	/*
+	 * syslog stamps the time and pid itself; the level word stays in
+	 * the text, so a line reads the same wherever it ends up.
+	 */
 	if (log_use_syslog) {
 		vsnprintf(line, sizeof(line), fmt, ap);
 		syslog(prio[level], "%s %s", log_names[level], line);
 		return;
 	}
+	/* UTC with milliseconds: lines from several hosts sort together. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -145,6 +173,10 @@ log_vwrite(int level, const char *fmt, va_list ap)
 	    ts.tv_nsec / 1000000, log_names[level]);
 	if (k > 0)
 		n += (size_t)k;
+	/*
+	 * One byte is kept back for the newline.  vsnprintf() returns the
+	 * length it wanted, not what fit, so a cut message is clamped here.
+	 */
 	k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	if (k > 0)
 		n += (size_t)k;
@@ -155,6 +187,7 @@ log_vwrite(int level, const char *fmt, va_list ap)
 	(void)!write(STDERR_FILENO, line, n);
 }
 
+/* The four level functions differ only in their level. */
 #define LOG_FN(fn, level)				\
 void							\
 fn(const char *fmt, ...)				\
@@ -183,6 +216,11 @@ log_warn_lines(const char *prefix, const char *text)
 	}
 }
 
+/*
+ * Not atomic: each slot belongs to one thread (a worker's accept errors,
+ * the access log writer's, the control thread's).  A limit shared by
+ * threads uses struct log_limit instead.
+ */
 bool
 log_ratelimit(unsigned long long *last_ms)
 {
@@ -194,6 +232,10 @@ log_ratelimit(unsigned long long *last_ms)
 	return true;
 }
 
+/*
+ * Start-up only, before any worker runs: exit() while other threads run
+ * would tear down what they still use.
+ */
 void
 fatalx(const char *fmt, ...)
 {
@@ -214,6 +256,11 @@ log_limit_pass(struct log_limit *l, unsigned *held)
 	/*
 	 * Of several threads due at once, the one whose exchange succeeds
 	 * writes the line; the others count as held back.
+	 */
+	/*
+	 * Relaxed: the two fields need not be seen together.  At worst a
+	 * line held back in the very millisecond another goes out is told
+	 * in the next line instead of this one.
 	 */
 	if ((last != 0 && now - last < 1000) ||
 	    !atomic_compare_exchange_strong_explicit(&l->last_ms, &last, now,
@@ -270,6 +317,10 @@ log_libevent_cb(int severity, const char *msg)
 	}
 }
 
+/*
+ * Before anything uses libevent, so that nothing it says reaches stderr
+ * past the limit, or past "log = syslog".
+ */
 void
 log_libevent_init(void)
 {

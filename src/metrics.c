@@ -1,4 +1,23 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * metrics.c: the admin endpoint's three views of one snapshot: /metrics
+ * (Prometheus text format 0.0.4), /status (JSON) and / (a small HTML
+ * page).
+ *
+ * Pure formatting: snapshot.c gathers the numbers on the control thread
+ * and admin.c calls these functions there, with an evbuffer that admin.c
+ * owns and sends.  Nothing here reads a counter, a clock or a pool, so
+ * the unit tests can check the output of a snapshot they build by hand.
+ * It must never log, and never fail half way without saying so: every
+ * function returns -1 once any write failed (out of memory), and the
+ * caller then answers 500 rather than send a truncated page.
+ *
+ * Every string that comes from the config (route names, upstream lines
+ * as written) or the network (addresses) is escaped for where it goes,
+ * and bytes that are not UTF-8 become U+FFFD, whatever config.c already
+ * refuses: one bad label makes a Prometheus scraper reject the whole
+ * page, and one unescaped '<' would let a config line write HTML.
+ */
 #include "autoconf.h"
 
 #include <inttypes.h>
@@ -14,6 +33,12 @@
 #include "metrics.h"
 #include "util.h"
 
+/*
+ * From half a millisecond (a connect on the same host or rack) to five
+ * seconds (the default connect_timeout).  Only connects that succeed are
+ * counted; one slower than 5 s needs a longer connect_timeout, and lands
+ * in +Inf.
+ */
 const double metrics_connect_bounds[METRICS_CONNECT_BUCKETS] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5
 };
@@ -40,6 +65,7 @@ enum metrics_esc {
 static void	 out_printf(struct out *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
+/* Append ${n} bytes, unless an earlier append already failed. */
 static void
 out_add(struct out *o, const void *p, size_t n)
 {
@@ -107,6 +133,10 @@ utf8_len(const unsigned char *p)
 static const char *
 esc_ascii(unsigned char c, enum metrics_esc how, char *tmp, size_t len)
 {
+	/*
+	 * The five characters that can end an HTML text or a quoted
+	 * attribute value, so that one escaping serves both contexts.
+	 */
 	static const char *const html[] = {
 		['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;",
 		['"'] = "&quot;", ['\''] = "&#39;"
@@ -114,10 +144,12 @@ esc_ascii(unsigned char c, enum metrics_esc how, char *tmp, size_t len)
 
 	switch (how) {
 	case ESC_LABEL:
+		/* The three escapes the text format defines for label values. */
 		if (c == '\\' || c == '"')
 			return c == '\\' ? "\\\\" : "\\\"";
 		return c == '\n' ? "\\n" : NULL;
 	case ESC_JSON:
+		/* RFC 8259 wants every control character below 0x20 escaped. */
 		if (c == '\\' || c == '"')
 			return c == '\\' ? "\\\\" : "\\\"";
 		if (c >= 0x20)
@@ -169,6 +201,11 @@ out_escaped(struct out *o, const char *s, enum metrics_esc how)
 
 /* ---- Prometheus text format 0.0.4 ------------------------------------ */
 
+/*
+ * A family's HELP and TYPE lines.  The format wants them once per family,
+ * before its first sample, and all of a family's samples together; each
+ * family below is written whole, route by route, for that reason.
+ */
 static void
 prom_family(struct out *o, const char *name, const char *type,
     const char *help)
@@ -199,6 +236,7 @@ prom_u64(struct out *o, uint64_t v)
 	out_printf(o, "} %" PRIu64 "\n", v);
 }
 
+/* The process-wide families, which have no route label. */
 static void
 prom_global(struct out *o, const struct metrics_snapshot *s)
 {
@@ -226,6 +264,11 @@ prom_global(struct out *o, const struct metrics_snapshot *s)
 	    "\n", s->access_log_reopen_failures);
 }
 
+/*
+ * Per route: sessions open, sessions ended by result, bytes each way.
+ * Every result is written, zeros included: a series that appears only
+ * once it is 1 makes rate() and alerts on it miss the first one.
+ */
 static void
 prom_sessions(struct out *o, const struct metrics_snapshot *s)
 {
@@ -274,9 +317,11 @@ prom_histogram(struct out *o, const struct metrics_snapshot *s)
 	for (i = 0; i < s->nroutes; i++) {
 		r = &s->routes[i];
 		sum = 0;
+		/* <=: the extra bucket past the last bound is +Inf. */
 		for (b = 0; b <= METRICS_CONNECT_BUCKETS; b++) {
 			sum += r->connect_buckets[b];
 			prom_start(o, "relay46_connect_seconds_bucket", r->name);
+			/* %g writes 0.0005 and 1, not 0.000500 and 1.000000. */
 			if (b < METRICS_CONNECT_BUCKETS)
 				out_printf(o, ",le=\"%g\"",
 				    metrics_connect_bounds[b]);
@@ -286,11 +331,17 @@ prom_histogram(struct out *o, const struct metrics_snapshot *s)
 		}
 		prom_start(o, "relay46_connect_seconds_sum", r->name);
 		out_printf(o, "} %.6f\n", r->connect_sum);
+		/* _count equals the +Inf bucket, as the format requires. */
 		prom_start(o, "relay46_connect_seconds_count", r->name);
 		prom_u64(o, sum);
 	}
 }
 
+/*
+ * "up" only when checks vouch for it: without checks, an upstream not
+ * marked down is merely not known to be broken, and saying "up" would
+ * let a dashboard claim more than relay46 knows.
+ */
 const char *
 metrics_health(const struct metrics_upstream *u)
 {
@@ -407,6 +458,7 @@ metrics_prometheus(const struct metrics_snapshot *s, struct evbuffer *out)
 
 /* ---- JSON ------------------------------------------------------------ */
 
+/* A JSON string value: quoted, escaped, never raw bytes from a config. */
 static void
 json_str(struct out *o, const char *s)
 {
@@ -415,6 +467,10 @@ json_str(struct out *o, const char *s)
 	out_str(o, "\"");
 }
 
+/*
+ * One upstream object.  "host" falls back to the address for an entry
+ * that has no line text, so a reader never meets null.
+ */
 static void
 json_upstream(struct out *o, const struct metrics_upstream *u)
 {
@@ -431,6 +487,7 @@ json_upstream(struct out *o, const struct metrics_upstream *u)
 	    u->connect_fails, u->checked ? "true" : "false", u->check_fails);
 }
 
+/* One route object: its counters, sessions by result, its upstreams. */
 static void
 json_route(struct out *o, const struct metrics_route *r)
 {
@@ -485,6 +542,11 @@ metrics_json(const struct metrics_snapshot *s, struct evbuffer *out)
 
 /* ---- HTML ------------------------------------------------------------ */
 
+/*
+ * The page's head: inline CSS only, no script and nothing fetched from
+ * elsewhere, so the page works on a host with no way out, and an escaped
+ * name has no script to reach.
+ */
 static const char html_head[] =
 	"<!DOCTYPE html>\n"
 	"<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -496,6 +558,7 @@ static const char html_head[] =
 	".down{color:#b00}\n"
 	"</style>\n</head>\n<body>\n";
 
+/* One table row per upstream; a down one is shown in red (.down). */
 static void
 html_upstream(struct out *o, const struct metrics_upstream *u)
 {
@@ -510,6 +573,7 @@ html_upstream(struct out *o, const struct metrics_upstream *u)
 	    u->connects, u->connect_fails, u->check_fails);
 }
 
+/* A route's heading, its counters in a sentence, and its upstream table. */
 static void
 html_route(struct out *o, const struct metrics_route *r)
 {

@@ -1,4 +1,35 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * pool.c: what relay46 knows at run time about each route's upstreams
+ * (up or down, present in DNS or not, how loaded), and the per-route
+ * counters and limits that must outlive one configuration.
+ *
+ * It owns two kinds of memory.  A struct pool belongs to one route of one
+ * configuration: cfg_finish() makes it with pool_new() and cfg_free()
+ * frees it with the config, so it lives as long as the last worker,
+ * session or health checker holding a reference to that configuration.
+ * A struct route_stats, with its pool_load list and its client table, is
+ * kept by route name in pool_stats_list for the life of the process, so
+ * that counters never go back and limits count the sessions of earlier
+ * configurations too; main() frees them all at exit
+ * (pool_stats_free_all()).
+ *
+ * Threads: the workers call the data-path half for every session
+ * (pool_acquire(), pool_release(), pool_connect_ok(),
+ * pool_connect_failed(), the session and client counts, Happy Eyeballs'
+ * memory).  The control thread calls the rest: pool_new() and
+ * pool_inherit() while loading a configuration, pool_check_result() and
+ * pool_set_name_addrs() from health.c, and the reads behind /metrics.
+ * An entry changes under the workers only through atomics and the
+ * generation protocol described at struct upstream in pool.h.  The two
+ * mutexes are taken when a session starts or ends (clients_lock) and when
+ * entries are made, reused or freed (pool_stats_lock), never per byte.
+ *
+ * It must never block on I/O, and never free what a worker may still
+ * read: a pool_load that no entry refers to any more stays listed, to be
+ * reused, until exit.  Its only output is the log: each change of an
+ * upstream's state gives one line at warn.
+ */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -15,8 +46,16 @@
 #include "pool.h"
 #include "util.h"
 
+/*
+ * Buckets of a route's client table (max_per_client).  A fixed number:
+ * the table is made once per route name and never resized, so no accept
+ * ever waits for a rehash; with N clients live, a lookup walks about
+ * N / 1024 entries under clients_lock.  Only clients with a live session
+ * are in it (pool_client_leave() removes one at 0).
+ */
 #define POOL_CLIENT_BUCKETS	1024
 
+/* One client (an IPv4 address or an IPv6 /64) with sessions on a route. */
 struct pool_client {
 	struct pool_client *next;
 	int		 family;
@@ -24,6 +63,12 @@ struct pool_client {
 	unsigned	 live;
 };
 
+/*
+ * Every route name's counters, newest first; pool_stats_lock guards the
+ * list and each pool_load's ${refs} (the counts themselves are atomics).
+ * A process-wide list is the point: a reload makes new pools, and they
+ * must find the counters of the route of the same name.
+ */
 static pthread_mutex_t	 pool_stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct route_stats *pool_stats_list;
 
@@ -50,6 +95,10 @@ pool_load_get(struct route_stats *st, const struct addr *a)
 		l->next = st->loads;
 		st->loads = l;
 	}
+	/*
+	 * refs counts entries, not sessions: sessions are in ${live}.  It is
+	 * what tells an idle count (no entry, no session) from one in use.
+	 */
 	if (l != NULL)
 		l->refs++;
 	pthread_mutex_unlock(&pool_stats_lock);
@@ -67,7 +116,12 @@ pool_load_put(struct pool_load *l)
 	pthread_mutex_unlock(&pool_stats_lock);
 }
 
-/* Entry ${u} of ${p} for address ${a} of line ${spec}.  -1: out of memory. */
+/*
+ * Entry ${u} of ${p} for address ${a} of line ${spec}: every field from
+ * zero, up and present, with the line's settings.  The caller publishes
+ * it (pool_new(), pool_add()); until then no worker can reach it, so
+ * atomic_init() is enough.  -1: out of memory.
+ */
 static int
 pool_fill(struct pool *p, struct upstream *u, const struct addr *a,
     size_t spec)
@@ -120,6 +174,12 @@ pool_stats_new(const char *name, unsigned nslots)
 		free(st);
 		return NULL;
 	}
+	/*
+	 * Each slot is aligned to 64 bytes (struct route_stats_slot) so that
+	 * two workers never write the same cache line; aligned_alloc() wants
+	 * a size that is a multiple of the alignment, which the slot's
+	 * _Alignas gives.
+	 */
 	memset(st->slot, 0, nslots * sizeof(*st->slot));
 	/* Unguessable without the key; a fallback still differs per table. */
 	if (getentropy(st->clients_key, sizeof(st->clients_key)) == -1) {
@@ -129,6 +189,13 @@ pool_stats_new(const char *name, unsigned nslots)
 	return st;
 }
 
+/*
+ * Found by name, or made: the first configuration that names a route sets
+ * its slot count for good.  The number of workers cannot change without
+ * a restart (reload.c refuses it), so later configurations normally ask
+ * for the same count; but reload.c refuses only after config_load(), so
+ * a refused file's new route names keep the count it asked for.
+ */
 struct route_stats *
 pool_stats(const char *name, unsigned nslots)
 {
@@ -148,12 +215,22 @@ pool_stats(const char *name, unsigned nslots)
 	return st;
 }
 
+/*
+ * Out of range only for a route name first seen in a refused reload with
+ * fewer workers (pool_stats()).  Sharing the last slot is still correct,
+ * every field being an atomic, only slower: far better than writing past
+ * the array.
+ */
 struct route_stats_slot *
 pool_stats_slot(struct route_stats *st, unsigned w)
 {
 	return &st->slot[w < st->nslots ? w : st->nslots - 1];
 }
 
+/*
+ * At exit, after every worker has stopped and every configuration has
+ * been freed: nothing can read the counters any more.
+ */
 void
 pool_stats_free_all(void)
 {
@@ -197,6 +274,12 @@ pool_stats_count(void)
 	return n;
 }
 
+/*
+ * Counted in the first bucket whose bound is at least the time taken,
+ * each bucket on its own (metrics.c makes them cumulative when it writes
+ * them); past the last bound, in the extra +Inf bucket.  Relaxed: the
+ * slot is this worker's, and a reader only sums.
+ */
 void
 pool_stats_connect(struct route_stats_slot *sl, uint64_t us)
 {
@@ -211,6 +294,14 @@ pool_stats_connect(struct route_stats_slot *sl, uint64_t us)
 	    memory_order_relaxed);
 }
 
+/*
+ * Called by reload.c before the workers are handed ${p}, so no other
+ * thread reads ${p} yet.  ${old} is still in use: what its sessions
+ * record between this copy and the workers' switch is not carried over,
+ * at most a few results, which the next check or connect puts right.
+ * Quadratic in the number of entries, which is small (a route's
+ * upstreams) and paid once per reload.
+ */
 void
 pool_inherit(struct pool *p, const struct pool *old)
 {
@@ -244,6 +335,10 @@ pool_new(const struct route *r, unsigned workers)
 	struct pool	*p;
 	size_t		 i, cap = r->nup;
 
+	/*
+	 * Sized once, for good: workers index u[] without a lock, so it may
+	 * never be reallocated.  config_fd_reserve() counts the same way.
+	 */
 	for (i = 0; i < r->nspecs; i++)
 		if (r->specs[i].host != NULL)
 			cap += POOL_NAME_ROOM;
@@ -256,6 +351,11 @@ pool_new(const struct route *r, unsigned workers)
 		return NULL;
 	}
 	atomic_init(&p->n, 0);
+	/*
+	 * he and spare get one element more than there are lines, so that
+	 * neither asks calloc() for 0 bytes, which may return NULL and would
+	 * read as out of memory.
+	 */
 	if ((p->u = calloc(cap, sizeof(*p->u))) == NULL ||
 	    (p->he = calloc(r->nspecs + 1, sizeof(*p->he))) == NULL ||
 	    (p->spare = calloc(r->nspecs + 1, sizeof(*p->spare))) == NULL) {
@@ -277,6 +377,11 @@ pool_new(const struct route *r, unsigned workers)
 	return p;
 }
 
+/*
+ * Runs on whichever thread drops the config's last reference, a worker
+ * included: it only gives back each entry's pool_load reference, under
+ * pool_stats_lock, and frees what no other thread can reach any more.
+ */
 void
 pool_free(struct pool *p)
 {
@@ -293,12 +398,29 @@ pool_free(struct pool *p)
 	free(p);
 }
 
+/*
+ * Acquire: pairs with the release store in pool_add(), so an entry
+ * counted here was filled before the count was read.
+ */
 size_t
 pool_count(const struct pool *p)
 {
 	return atomic_load_explicit(&p->n, memory_order_acquire);
 }
 
+/*
+ * The worker's half of the protocol in struct upstream.  The count and
+ * the second look at ${gen} are sequentially consistent, as are the
+ * control thread's make-${gen}-odd and its look at the count in
+ * pool_reuse(): in the single order of those four, one side's first step
+ * comes before the other's second, so either this worker sees ${gen}
+ * moved and backs out, or pool_reuse() sees the count and gives up.  An
+ * entry can never be rewritten under a session that holds it.
+ *
+ * False also when the entry is being rewritten; the caller counts that
+ * as full, which only ever happens to an entry whose address just left
+ * DNS.
+ */
 bool
 pool_acquire(struct upstream *u)
 {
@@ -310,6 +432,7 @@ pool_acquire(struct upstream *u)
 		return false;
 	l = atomic_load_explicit(&u->load, memory_order_acquire);
 	v = atomic_load_explicit(&l->live, memory_order_relaxed);
+	/* A CAS, not an add: max_connections must hold across workers. */
 	do {
 		if (u->max_connections != 0 && v >= u->max_connections)
 			return false;
@@ -331,6 +454,11 @@ pool_release(struct upstream *u)
 	    memory_order_relaxed)->live, 1, memory_order_release);
 }
 
+/*
+ * For balancing and /metrics: a hint that may be stale by the time it is
+ * used, which leastconn tolerates.  Acquire on ${load} so that a count
+ * pool_reuse() has just installed is seen initialised.
+ */
 unsigned
 pool_live(const struct upstream *u)
 {
@@ -338,6 +466,10 @@ pool_live(const struct upstream *u)
 	    memory_order_acquire)->live, memory_order_relaxed);
 }
 
+/*
+ * The count lives in the route's stats, not in ${p}: a session of the
+ * configuration before a reload still counts against the new limit.
+ */
 bool
 pool_session_enter(struct pool *p, unsigned max)
 {
@@ -350,6 +482,11 @@ pool_session_leave(struct pool *p)
 	atomic_fetch_sub_explicit(&p->stats->sessions, 1, memory_order_relaxed);
 }
 
+/*
+ * Relaxed loads: these flags publish nothing else, and a stale one costs
+ * at most one session a failed try (which moves on to the next upstream)
+ * or one pick that skips an upstream just back.
+ */
 bool
 pool_usable(const struct upstream *u, uint64_t now)
 {
@@ -359,6 +496,11 @@ pool_usable(const struct upstream *u, uint64_t now)
 	    now >= atomic_load_explicit(&u->retry_ms, memory_order_relaxed);
 }
 
+/*
+ * The compare-and-swap alone decides who probes: of the workers that see
+ * the same due time, exactly one moves it on.  Nothing else rides on it,
+ * so relaxed suffices.
+ */
 bool
 pool_claim_retry(struct upstream *u, uint64_t now, uint64_t interval)
 {
@@ -375,6 +517,12 @@ static void
 pool_log(const struct pool *p, const struct upstream *u, const char *msg,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * One warn line about upstream ${u}: route=R upstream=A msg="MSG"
+ * reason="...", the form operators grep for state changes.  Not rate
+ * limited: each caller logs only on a change of state, which
+ * check_interval, rise/fall and the resolve interval already bound.
+ */
 static void
 pool_log(const struct pool *p, const struct upstream *u, const char *msg,
     const char *fmt, ...)
@@ -389,7 +537,12 @@ pool_log(const struct pool *p, const struct upstream *u, const char *msg,
 	    p->route->name, u->name, msg, reason);
 }
 
-/* Down: logged by whichever thread flips it, once. */
+/*
+ * Down: logged by whichever thread flips it, once, since only one
+ * exchange can see true.  The retry time goes first, so that a probe is
+ * not due the moment the upstream goes down; a worker's relaxed read may
+ * still see the old time and probe once early, which costs one connect.
+ */
 static void
 pool_mark_down(struct pool *p, struct upstream *u, const char *what, int err)
 {
@@ -401,6 +554,7 @@ pool_mark_down(struct pool *p, struct upstream *u, const char *what, int err)
 		    "%s", fails, what, strerror(err));
 }
 
+/* Up again: logged once, as pool_mark_down(), with ${why} as the reason. */
 static void
 pool_mark_up(struct pool *p, struct upstream *u, const char *why)
 {
@@ -408,6 +562,10 @@ pool_mark_up(struct pool *p, struct upstream *u, const char *why)
 		pool_log(p, u, "upstream up", "%s", why);
 }
 
+/*
+ * A real session's connect is proof enough: up at once, whatever rise
+ * says, because a client is being served by it.
+ */
 void
 pool_connect_ok(struct pool *p, struct upstream *u)
 {
@@ -418,6 +576,11 @@ pool_connect_ok(struct pool *p, struct upstream *u)
 		pool_mark_up(p, u, "a session connected");
 }
 
+/*
+ * Passive health: ${fall} failed connects in a row, from any worker, mark
+ * ${u} down; the exchange in pool_mark_down() lets only one of the
+ * workers that get there at once log it.
+ */
 void
 pool_connect_failed(struct pool *p, struct upstream *u, int err)
 {
@@ -436,6 +599,12 @@ pool_connect_failed(struct pool *p, struct upstream *u, int err)
 		pool_mark_down(p, u, "connects", err);
 }
 
+/*
+ * Active health, on the control thread: ${rise} passed checks in a row
+ * bring ${u} up, ${fall} failed ones take it down.  A failed check of an
+ * upstream already down leaves its retry time alone: sessions do not
+ * probe an upstream that active checks watch (session_usable()).
+ */
 void
 pool_check_result(struct pool *p, struct upstream *u, int err)
 {
@@ -461,7 +630,11 @@ pool_check_result(struct pool *p, struct upstream *u, int err)
 		pool_mark_down(p, u, "checks", err);
 }
 
-/* Mark the addresses of line ${spec} present or absent, as ${addrs} says. */
+/*
+ * Mark the addresses of line ${spec} present or absent, as ${addrs} says.
+ * An absent entry keeps its sessions (they run on); it only stops being
+ * picked, and becomes free to reuse once its count is 0.
+ */
 static void
 pool_mark_present(struct pool *p, size_t spec, const struct addr *addrs,
     size_t n)
@@ -494,6 +667,7 @@ pool_reuse(struct pool *p, struct upstream *u, const struct addr *a)
 {
 	struct pool_load	*old = atomic_load(&u->load), *l;
 
+	/* Odd: pool_acquire() now refuses it (seq_cst: see there). */
 	atomic_fetch_add(&u->gen, 1);
 	if (atomic_load(&old->live) != 0 ||
 	    (l = pool_load_get(p->stats, a)) == NULL) {
@@ -514,6 +688,11 @@ pool_reuse(struct pool *p, struct upstream *u, const struct addr *a)
 	atomic_store(&u->check_fails, 0);
 	memset(u->connect_log, 0, sizeof(u->connect_log));
 	pool_load_put(old);
+	/*
+	 * Even again, with release: a worker whose acquire load sees this
+	 * value also sees the new addr and name written above.  Present
+	 * last, so that balancing starts picking it only once it is whole.
+	 */
 	atomic_fetch_add_explicit(&u->gen, 1, memory_order_release);
 	atomic_store(&u->present, true);
 	return 0;
@@ -531,6 +710,11 @@ pool_add(struct pool *p, size_t spec, const struct addr *a)
 	size_t		 i, have = pool_count(p);
 	struct upstream	*u;
 
+	/*
+	 * Only the control thread appends, so ${have} cannot move under us;
+	 * each line has its own POOL_NAME_ROOM so that one name with many
+	 * addresses cannot take the room of another.
+	 */
 	if (p->spare[spec] > 0 && have < p->cap) {
 		if (pool_fill(p, &p->u[have], a, spec) == -1)
 			return -1;
@@ -555,6 +739,12 @@ pool_add(struct pool *p, size_t spec, const struct addr *a)
 	return -1;
 }
 
+/*
+ * Absent ones are marked first, so that an address gone from this very
+ * answer frees its entry for a new one in the same call (if no session
+ * uses it).  The control thread only; the workers see each entry change
+ * through the protocol in struct upstream.
+ */
 void
 pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
     size_t n)
@@ -579,6 +769,10 @@ pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
 	}
 }
 
+/*
+ * Relaxed: a family and a deadline read from two different updates only
+ * change which family one session tries first (session_he_prefer()).
+ */
 int
 pool_he_family(struct pool *p, size_t spec, uint64_t now)
 {
@@ -608,7 +802,12 @@ pool_he_won(struct pool *p, size_t spec, int family)
 		    POOL_HE_MEMORY_MS / 60000);
 }
 
-/* The counting key: the IPv4 address, or the /64 of an IPv6 one. */
+/*
+ * The counting key: the IPv4 address, or the /64 of an IPv6 one.  A /64
+ * because one host commonly gets a whole /64 and can pick any address in
+ * it (privacy addresses, RFC 8981), so counting by /128 would not limit
+ * it at all.
+ */
 static void
 pool_client_key(const struct addr *a, int *family, uint8_t key[16])
 {
@@ -671,6 +870,7 @@ pool_siphash(const uint64_t k[2], const uint64_t m[3])
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
+/* The bucket of a counting key: keyed SipHash, reduced to nbuckets. */
 static size_t
 pool_client_hash(const struct route_stats *st, int family,
     const uint8_t key[16])
@@ -693,6 +893,11 @@ pool_client_bucket(const struct route_stats *st, const struct addr *a)
 	return pool_client_hash(st, family, key);
 }
 
+/*
+ * Where the client with this key is, or would be linked: the returned
+ * pointer is the chain link to it (or the NULL at the chain's end), so
+ * the caller can insert or unlink in place.  Under clients_lock.
+ */
 static struct pool_client **
 pool_client_find(struct route_stats *st, int family, const uint8_t key[16])
 {
@@ -713,9 +918,18 @@ pool_client_enter(struct pool *p, const struct addr *a, unsigned max)
 	int			 family;
 	bool			 ok = true;
 
+	/*
+	 * No limit: not counted at all.  The session remembers that
+	 * (client_counted in session.c) and then never calls
+	 * pool_client_leave(), which would take from another's count.
+	 */
 	if (max == 0)
 		return true;
 	pool_client_key(a, &family, key);
+	/*
+	 * A mutex rather than atomics: the entry may have to be made or
+	 * freed, and this runs once per accepted session, never per byte.
+	 */
 	pthread_mutex_lock(&p->stats->clients_lock);
 	cp = pool_client_find(p->stats, family, key);
 	if ((c = *cp) == NULL) {
@@ -736,6 +950,10 @@ pool_client_enter(struct pool *p, const struct addr *a, unsigned max)
 	return ok;
 }
 
+/*
+ * The entry goes at 0, so the table holds only clients with live
+ * sessions and cannot grow with every address ever seen.
+ */
 void
 pool_client_leave(struct pool *p, const struct addr *a)
 {

@@ -179,9 +179,11 @@ struct pool {
 struct pool *pool_new(const struct route *r, unsigned workers);
 
 /*
- * pool_inherit(p, old): a reload: upstreams of ${p} at addresses ${old}
- * also had take over its health (up, failure streaks) and counters, so a
- * down backend stays down and counters do not restart.
+ * pool_inherit(p, old): a reload: each upstream of ${p} at an address
+ * that ${old} also had takes over that entry's health (up, failure
+ * streaks, retry time) and counters, so a down backend stays down and
+ * counters do not restart.  The control thread, before ${p} is handed to
+ * the workers.
  */
 void	 pool_inherit(struct pool *p, const struct pool *old);
 

@@ -1,4 +1,19 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * privdrop.c: giving up root for the configured user and group, once the
+ * privileged work is done (listening sockets bound, pidfile and access
+ * log opened).
+ *
+ * config.c calls privdrop_resolve() while loading, so that a misspelt
+ * user fails "relay46 -t" and a start before anything is bound; control.c
+ * calls privdrop_apply() once, before the workers and the access log
+ * writer start, so that no thread of ours ever runs as root past it.
+ *
+ * It owns nothing that outlives a call.  It must not log (the caller
+ * does, with its own context) and must never report success unless the
+ * drop is complete and irreversible in every thread: a half-dropped
+ * process must exit, which is the caller's job on -1.
+ */
 #include "autoconf.h"
 
 #include <sys/types.h>
@@ -20,7 +35,12 @@
 #define PRIVDROP_BUF_MIN	1024
 #define PRIVDROP_BUF_MAX	(1024 * 1024)
 
-/* These are how some libcs say "no such entry" (getpwnam_r(3)). */
+/*
+ * These are how some libcs say "no such entry" (getpwnam_r(3) lists
+ * them); glibc returns 0 with a NULL result.  Anything else is a real
+ * failure to look, such as an unreachable LDAP server, and is reported
+ * as such rather than as a user that does not exist.
+ */
 static int
 privdrop_absent(int rc)
 {
@@ -28,6 +48,7 @@ privdrop_absent(int rc)
 	    rc == EPERM;
 }
 
+/* sysconf()'s hint for getpwnam_r()'s or getgrnam_r()'s buffer, or ours. */
 static size_t
 privdrop_bufsize(int name)
 {
@@ -36,6 +57,11 @@ privdrop_bufsize(int name)
 	return n > PRIVDROP_BUF_MIN ? (size_t)n : PRIVDROP_BUF_MIN;
 }
 
+/*
+ * ${user}'s uid and primary gid.  The _r form, into a buffer of our own:
+ * getpwnam() returns static storage that any other lookup, on any
+ * thread, may overwrite.
+ */
 static int
 privdrop_user(const char *user, uid_t *uid, gid_t *gid, char *err,
     size_t errlen)
@@ -66,6 +92,7 @@ privdrop_user(const char *user, uid_t *uid, gid_t *gid, char *err,
 	return res != NULL ? 0 : -1;
 }
 
+/* ${group}'s gid, growing the buffer as privdrop_user() does. */
 static int
 privdrop_group(const char *group, gid_t *gid, char *err, size_t errlen)
 {
@@ -134,6 +161,11 @@ privdrop_verify(uid_t uid, gid_t gid, char *err, size_t errlen)
 		    (unsigned)rg, (unsigned)eg, (unsigned)sg, (unsigned)gid);
 		return -1;
 	}
+	/*
+	 * The test that matters: if root can be had back, the drop failed,
+	 * whatever the ids say.  A success here leaves us root, and the
+	 * caller exits on the -1.
+	 */
 	if (uid != 0 && setuid(0) != -1) {
 		err_set(err, errlen, "setuid(0) still works after dropping "
 		    "to uid %u", (unsigned)uid);
@@ -163,6 +195,11 @@ privdrop_task_ids(const char *tid, unsigned uids[4], unsigned gids[4])
 	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
 	if ((fp = fopen(path, "re")) == NULL)
 		return errno == ENOENT || errno == ESRCH ? 1 : -1;
+	/*
+	 * found: bit 0 for the Uid: line, bit 1 for Gid:.  A line longer than
+	 * the buffer (Groups: of a big list) is read in pieces; no piece but
+	 * a line's first can start with "Uid:" or "Gid:".
+	 */
 	while (found != 3 && fgets(line, sizeof(line), fp) != NULL) {
 		if (sscanf(line, "Uid: %u %u %u %u", &uids[0], &uids[1],
 		    &uids[2], &uids[3]) == 4)
@@ -200,6 +237,10 @@ privdrop_check_threads(uid_t uid, gid_t gid, char *err, size_t errlen)
 		    "/proc/self/task: %s", strerror(errno));
 		return -1;
 	}
+	/*
+	 * errno is cleared before each readdir(): NULL is both the end and
+	 * an error, and only errno tells them apart.
+	 */
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;

@@ -1,7 +1,20 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * PROXY protocol v1 and v2 headers: a strict parser that can tell "not
- * yet whole" from "never valid", and a writer.  See proxyproto.h.
+ * proxyproto.c: PROXY protocol v1 and v2 headers: a strict parser that
+ * can tell "not yet whole" from "never valid", and a writer.  See
+ * proxyproto.h.
+ *
+ * The parser reads bytes straight from a client that accept_proxy lets
+ * send a header, so it is written for hostile input: it never reads past
+ * ${len}, never allocates, bounds every field, and is fuzzed
+ * (tests/fuzz/fuzz_proxyproto).  Being called again with more bytes each
+ * time a read adds some, it must answer "wait" (0) for every prefix of a
+ * valid header and "never" (-1) as soon as no continuation could be
+ * valid, so that a garbage byte ends the session at once rather than at
+ * proxy_timeout.
+ *
+ * Pure: no state, no I/O, no logging; any thread.  The session (on its
+ * worker) owns the buffer and decides what an error costs.
  */
 #include "autoconf.h"
 
@@ -29,6 +42,7 @@ enum pp_v1_field {
 	PP_V1_NFIELDS
 };
 
+/* v2: the signature (12), version and command, family, length (2). */
 #define PP_V2_HDRLEN		16
 #define PP_V2_CMD_LOCAL		0x0
 #define PP_V2_CMD_PROXY		0x1
@@ -36,10 +50,12 @@ enum pp_v1_field {
 /* CRC32c (Castagnoli), reflected, as RFC 4960 Appendix B computes it. */
 #define PP_CRC32C_POLY		0x82f63b78u
 
+/* "\r\n\r\n\0\r\nQUIT\n": chosen by the spec to be no valid v1 line. */
 static const uint8_t pp_v2_sig[12] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a
 };
 
+/* The fields' names in error messages, by enum pp_v1_field. */
 static const char *const pp_v1_names[PP_V1_NFIELDS] = {
 	"magic", "protocol", "source address", "destination address",
 	"source port", "destination port"
@@ -220,6 +236,7 @@ pp_v1_fields(struct pp_v1 *v, const char *s, size_t n, bool whole,
 	return 0;
 }
 
+/* ${a} = IPv4 address ${ip} (4 bytes, network order), port ${port}. */
 static void
 pp_set_in4(struct addr *a, const void *ip, unsigned port)
 {
@@ -232,6 +249,7 @@ pp_set_in4(struct addr *a, const void *ip, unsigned port)
 	a->len = sizeof(*sin);
 }
 
+/* ${a} = IPv6 address ${ip} (16 bytes), port ${port}, unmapped. */
 static void
 pp_set_in6(struct addr *a, const void *ip, unsigned port)
 {
@@ -246,6 +264,12 @@ pp_set_in6(struct addr *a, const void *ip, unsigned port)
 	addr_unmap(a);
 }
 
+/*
+ * A v1 line: "PROXY TCP4 SRC DST SPORT DPORT\r\n", or "PROXY UNKNOWN
+ * ...\r\n".  At most PROXYPROTO_V1_MAX bytes with the CRLF, which the
+ * spec guarantees a sender keeps to, so a longer line is refused without
+ * waiting for its end.  Returns as proxyproto_parse().
+ */
 static ssize_t
 pp_v1_parse(const char *buf, size_t len, struct proxyproto_info *info,
     char *err, size_t errlen)
@@ -299,6 +323,10 @@ pp_v1_parse(const char *buf, size_t len, struct proxyproto_info *info,
 
 /* ---- v2 ------------------------------------------------------------- */
 
+/*
+ * Bit by bit, no table: a header is at most about a kilobyte and carries
+ * a CRC rarely, so 256 words of table would buy nothing that shows.
+ */
 static uint32_t
 pp_crc32c(uint32_t crc, const uint8_t *p, size_t n)
 {
@@ -360,6 +388,7 @@ pp_v2_tlvs(const uint8_t *hdr, size_t off, size_t n, char *err,
 	size_t	 tlen, crc_at = 0;
 	uint32_t got;
 
+	/* Each TLV: a type byte, a 2-byte big-endian length, the value. */
 	while (off < n) {
 		if (n - off < 3) {
 			err_set(err, errlen, "v2: %zu stray bytes after the "
@@ -439,6 +468,11 @@ pp_v2_fixed(const uint8_t *p, size_t len, char *err, size_t errlen)
 	return (int)dlen;
 }
 
+/*
+ * A v2 header: 16 fixed bytes, then the address block for its family and
+ * transport, then TLVs to the end of the stated length.  Returns as
+ * proxyproto_parse().
+ */
 static ssize_t
 pp_v2_parse(const uint8_t *p, size_t len, struct proxyproto_info *info,
     char *err, size_t errlen)
@@ -462,6 +496,11 @@ pp_v2_parse(const uint8_t *p, size_t len, struct proxyproto_info *info,
 	/* LOCAL: the proxy's own connection; its addresses mean nothing. */
 	if ((p[12] & 0xf) == PP_V2_CMD_LOCAL)
 		return (ssize_t)n;
+	/*
+	 * By family only: a UDP transport (0x12, 0x22) gives its addresses
+	 * too.  AF_UNIX and AF_UNSPEC leave has_addr false: the receiver
+	 * uses the connection's own addresses.
+	 */
 	switch (p[13] >> 4) {
 	case 1:
 		pp_set_in4(&info->src, a, (unsigned)a[8] << 8 | a[9]);
@@ -520,6 +559,11 @@ pp_ip(const struct addr *a, bool v6, uint8_t ip[16], unsigned *port)
 	return 0;
 }
 
+/*
+ * "PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n" into ${buf}, or -1 if it
+ * does not fit in ${len}.  Formatted into a line of the spec's maximum
+ * first, so a short ${buf} never receives half a header.
+ */
 static ssize_t
 pp_format_v1(bool v6, uint8_t ip[2][16], const unsigned port[2],
     uint8_t *buf, size_t len)
@@ -539,6 +583,11 @@ pp_format_v1(bool v6, uint8_t ip[2][16], const unsigned port[2],
 	return n;
 }
 
+/*
+ * A v2 PROXY command over TCP with the two addresses and ports, and no
+ * TLVs: nothing relay46 knows needs one, and every receiver must take a
+ * header without.  -1 if it does not fit in ${len}.
+ */
 static ssize_t
 pp_format_v2(bool v6, uint8_t ip[2][16], const unsigned port[2],
     uint8_t *buf, size_t len)

@@ -1,4 +1,27 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * resolve.c: host name upstreams made into addresses, every A and AAAA
+ * of a name, with libevent's evdns.  Two callers: config.c, which blocks
+ * on resolve_sync() while it loads a file, and health.c, which looks
+ * names up again on the control loop with resolve_start().
+ *
+ * Each lookup owns a struct resolve_req and its own evdns_base, made for
+ * that lookup and freed with it.  A fresh base reads /etc/resolv.conf
+ * and /etc/hosts again each time, so an operator's change of resolver is
+ * picked up by the next lookup without a restart, and no resolver state
+ * (a name server evdns marked down, say) outlives one lookup.  The price
+ * is reading those files and opening the name server sockets again for
+ * every lookup: once per `resolve` interval per name.
+ *
+ * Threads: resolve_start() and everything after it run on the thread of
+ * the base they are given, which is the control thread (resolve_sync()
+ * makes a private base on the main thread, which is the same thread).
+ * resolve_live is a plain counter for that reason.  Nothing here may run
+ * on a worker: a worker must never wait for DNS.
+ *
+ * It never logs: failures reach the caller as text, which health.c and
+ * config.c put in their own lines.
+ */
 #include "autoconf.h"
 
 #include <sys/socket.h>
@@ -20,11 +43,25 @@
 #include "resolve.h"
 #include "util.h"
 
-/* Bounds for one lookup: evdns's defaults (5 s, 3 tries) are too patient. */
+/*
+ * Bounds for one lookup: evdns's defaults (5 s, 3 tries) are too patient.
+ * With these, a name server that does not answer costs each query about
+ * 4 s (2 s, twice) rather than 15 s; that is what a start, a "relay46 -t"
+ * or a reload waits per such name (and per search domain tried).
+ */
 #define RESOLVE_TIMEOUT		"2"
 #define RESOLVE_ATTEMPTS	"2"
+/*
+ * Addresses kept per answer; the rest are dropped.  More than a pool
+ * keeps of one name (POOL_NAME_ROOM), which its callers then cut to.
+ */
 #define RESOLVE_MAX		64
 
+/*
+ * One lookup, from resolve_start() until resolve_deliver_cb() frees it.
+ * Whoever started it may drop interest (resolve_cancel()), but never
+ * frees it: only the delivery event does, from the loop.
+ */
 struct resolve_req {
 	struct event_base *base;
 	struct evdns_base *dns;
@@ -42,6 +79,11 @@ struct resolve_req {
 /* Lookups started and not yet freed: resolve_pending(). */
 static unsigned	resolve_live;
 
+/*
+ * Add one address of the answer, with the lookup's port, unless it is
+ * there already (a name listed twice in a hosts file, or an answer with
+ * repeats) or RESOLVE_MAX are: callers get each address once.
+ */
 static void
 resolve_add(struct resolve_req *q, const struct sockaddr *sa, socklen_t len)
 {
@@ -194,6 +236,12 @@ resolve_gai_strerror(int e)
 	return evutil_gai_strerror(e);
 }
 
+/*
+ * evdns's answer, once per evdns_getaddrinfo(): from inside that call
+ * when it can answer at once (a numeric name, a hosts entry), else later
+ * from the loop, cancelled lookups included (EVUTIL_EAI_CANCEL).  It only
+ * records the result and wakes resolve_deliver_cb(), which hands it over.
+ */
 static void
 resolve_gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
@@ -245,6 +293,7 @@ resolve_start(struct event_base *base, const char *host, unsigned port,
 		event_active(q->ev, 0, 0);
 		return q;
 	}
+	/* AF_UNSPEC: both A and AAAA, which is the point of relay46. */
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -274,6 +323,7 @@ resolve_pending(void)
 	return resolve_live;
 }
 
+/* What resolve_sync()'s callback hands back to it, on its stack. */
 struct resolve_sync_state {
 	bool		 done;
 	struct addr	*out;
@@ -282,6 +332,7 @@ struct resolve_sync_state {
 	size_t		 errlen;
 };
 
+/* Copy the answer out: ${addrs} is valid only during this call. */
 static void
 resolve_sync_cb(void *arg, const struct addr *addrs, size_t n,
     const char *err)
@@ -311,6 +362,12 @@ resolve_sync(const char *host, unsigned port, struct addr *out, size_t max,
 	st.max = max;
 	st.err = why;
 	st.errlen = sizeof(why);
+	/*
+	 * A private base, run only here until the answer comes: it works
+	 * before the control loop exists (at start, and for "relay46 -t"),
+	 * and a reload's lookup runs none of the control loop's other events
+	 * in the middle of config_load().
+	 */
 	if ((base = event_base_new()) == NULL ||
 	    resolve_start(base, host, port, resolve_sync_cb, &st) == NULL) {
 		if (base != NULL)

@@ -1,4 +1,20 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sdnotify.c: relay46's side of two systemd protocols, without linking
+ * libsystemd: telling the service manager we are ready (and what we are
+ * doing: STATUS=, RELOADING=1, STOPPING=1), and taking the listening
+ * sockets a .socket unit passed us.
+ *
+ * It owns nothing past a call: sdnotify() opens and closes its own
+ * socket each time, and the listening fds it returns are the caller's
+ * (main.c, which gives each to the listener whose address it matches).
+ * sdnotify() runs on the control thread; the fd functions run once, in
+ * main() before any thread starts, because they read and then clear the
+ * environment, which is not safe while other threads may read it.
+ *
+ * Neither logs, and both succeed quietly outside systemd, so the same
+ * binary runs under systemd, another supervisor or a shell.
+ */
 #include "autoconf.h"
 
 #include <sys/types.h>
@@ -69,6 +85,10 @@ sdnotify(const char *fmt, ...)
 		return 0;
 	if (sdnotify_addr(path, &un, &slen) == -1)
 		return -1;
+	/*
+	 * Measured, then allocated: one datagram must carry the whole
+	 * message, since systemd reads each datagram as one notification.
+	 */
 	va_start(ap, fmt);
 	size = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
@@ -98,7 +118,10 @@ out:
 	return rc;
 }
 
-/* A decimal number of digits only that fits an unsigned long; 0 or -1. */
+/*
+ * A decimal number of digits only that fits an unsigned long; 0 or -1.
+ * strtoul() alone would take " 12", "+12" or "-1" (as a huge number).
+ */
 static int
 sdnotify_number(const char *s, unsigned long *out)
 {
@@ -128,6 +151,11 @@ sdnotify_check_fd(int fd, char *why, size_t whylen)
 	socklen_t	 len;
 	int		 type, domain, proto, listening, flags;
 
+	/*
+	 * The kernel answers for the socket, whatever the unit file claims:
+	 * a ListenDatagram= or a Unix socket passed by mistake is refused at
+	 * start, not found out at the first accept().
+	 */
 	len = sizeof(type);
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
 		goto sys;
@@ -173,6 +201,11 @@ sdnotify_take_fds(unsigned long count, char *err, size_t errlen)
 		err_set(err, errlen, "LISTEN_FDS: %s", strerror(errno));
 		return NULL;
 	}
+	/*
+	 * count <= SDNOTIFY_FDS_MAX, so the int cannot overflow.  FD_CLOEXEC
+	 * first: systemd passes them inheritable, and no child of ours (there
+	 * is none today) should ever hold a listening socket.
+	 */
 	for (fd = SDNOTIFY_FD_START; fd < SDNOTIFY_FD_START + (int)count;
 	    fd++) {
 		if ((flags = fcntl(fd, F_GETFD)) == -1 ||
@@ -210,6 +243,10 @@ sdnotify_listen_fds(int **fds, size_t *n, char *err, size_t errlen)
 		err_set(err, errlen, "LISTEN_PID=%s: not a process id", pid_s);
 		goto out;
 	}
+	/*
+	 * Another pid: the variables were meant for a process that started
+	 * us (a wrapper script), not for us; its fds are not ours to take.
+	 */
 	if (pid != (unsigned long)getpid() || n_s == NULL) {
 		rc = 0;
 		goto out;
@@ -264,6 +301,10 @@ sdnotify_is(int fd, const struct addr *a)
 	return addr_equal(&got, a);
 }
 
+/*
+ * The first match wins; systemd passes each address once, so there is
+ * no second.  Linear: a handful of sockets, once at start.
+ */
 int
 sdnotify_match(const int *fds, size_t n, const struct addr *a)
 {

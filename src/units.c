@@ -1,4 +1,18 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * units.c: the value syntaxes of relay46.ini shared by many keys:
+ * durations ("250ms", "5s"), sizes ("64k"), plain numbers and switches.
+ *
+ * Pure: it owns nothing, keeps no state, never logs; a reason goes into
+ * the caller's ${err}, which config.c prefixes with "FILE:LINE: key =
+ * value: ".  Any thread may call it.
+ *
+ * Strict on purpose: a value is refused rather than read some other way
+ * than its writer meant.  No sign, no fraction, no spaces, no overflow,
+ * no unit that is not listed, so "1.5s", "-1", "5 s" and "10M" for a
+ * duration are errors, where strtoul() would have made 1, a huge number,
+ * 5 and 10 of them.
+ */
 #include "autoconf.h"
 
 #include <ctype.h>
@@ -43,6 +57,11 @@ units_digits(const char *s, uint64_t *v, char *err, size_t errlen)
 int
 units_parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen)
 {
+	/*
+	 * A bare number is seconds, the unit most keys are thought of in.
+	 * Suffixes are lower case only, as relay46.ini(5) lists them: "5M"
+	 * is an error, not five minutes.
+	 */
 	static const struct { const char *sfx; uint64_t mul; } u[] = {
 		{ "ms", 1 }, { "", 1000 }, { "s", 1000 }, { "m", 60000 },
 		{ "h", 3600000 }, { "d", 86400000 },
@@ -56,6 +75,7 @@ units_parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen)
 	for (i = 0; i < NELEM(u); i++) {
 		if (strcmp(p, u[i].sfx) != 0)
 			continue;
+		/* Divided, not multiplied: n * mul could wrap unseen. */
 		if (n > UNITS_DURATION_MAX / u[i].mul) {
 			err_set(err, errlen, "duration '%s' is too long "
 			    "(at most 30d)", s);
@@ -69,6 +89,7 @@ units_parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen)
 	return -1;
 }
 
+/* Sizes, unlike durations, take either case: "64K" is never ambiguous. */
 int
 units_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
 {
@@ -141,6 +162,11 @@ units_parse_bool(const char *s, int *v, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * The largest unit that divides ${ms} exactly, so nothing is rounded:
+ * 90000 is "90s", not "1.5m" (which units_parse_duration() would refuse)
+ * nor "2m".  0 is "0s".
+ */
 const char *
 units_format_duration(uint64_t ms, char *buf, size_t len)
 {

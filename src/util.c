@@ -1,4 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * util.c: the small helpers that several modules need and none owns: the
+ * error buffer, the monotonic clock, a socket's pending error, a bounded
+ * shared counter, thread start with signals blocked, and an atomic file
+ * replace for the pidfile and the -R file.
+ *
+ * It owns no state and never logs: every helper returns what went wrong
+ * and leaves the words to its caller.  All of it is safe on any thread.
+ */
 #include "autoconf.h"
 
 #include <signal.h>
@@ -28,6 +37,12 @@ err_set(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * CLOCK_MONOTONIC, never the wall clock: timeouts, retry times and rate
+ * limits must not fire early or stall when NTP or an operator steps the
+ * time.  Milliseconds since boot (on Linux), so never 0 in practice,
+ * which lets callers use 0 to mean "not set".
+ */
 uint64_t
 util_now_ms(void)
 {
@@ -56,6 +71,10 @@ util_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/*
+ * How a non-blocking connect ended: the kernel reports it by making the
+ * socket writable, and the outcome is read (and cleared) with SO_ERROR.
+ */
 int
 util_sock_error(int fd)
 {
@@ -78,6 +97,12 @@ util_strdup(const char *s)
 	return p;
 }
 
+/*
+ * A compare-and-swap, not a fetch-and-add followed by a check: the
+ * latter would count past ${max} for a moment, and a thread racing it
+ * would then refuse a session that fits.  Relaxed: the count guards no
+ * other data, only how many may be in at once.
+ */
 bool
 util_count_enter(atomic_uint *n, unsigned max)
 {
@@ -91,6 +116,13 @@ util_count_enter(atomic_uint *n, unsigned max)
 	return true;
 }
 
+/*
+ * A new thread inherits the creator's signal mask: block everything for
+ * the moment of pthread_create(), so the thread starts with every signal
+ * blocked, and put the creator's mask back.  The kernel then delivers
+ * SIGHUP, SIGTERM and SIGUSR1 to the main thread, whose event loop
+ * handles them.
+ */
 int
 util_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
@@ -112,6 +144,7 @@ util_write_file(const char *path, const void *data, size_t len)
 	ssize_t		 n;
 	int		 fd = -1, saved;
 
+	/* Beside ${path}: rename() is atomic only within one file system. */
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >=
 	    sizeof(tmp)) {
 		errno = ENAMETOOLONG;
@@ -127,6 +160,7 @@ util_write_file(const char *path, const void *data, size_t len)
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0644)) == -1)
 		return -1;
+	/* write() may take less than asked (a signal, a full disk coming). */
 	while (len > 0) {
 		if ((n = write(fd, p, len)) == -1) {
 			if (errno == EINTR)
@@ -136,6 +170,11 @@ util_write_file(const char *path, const void *data, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+	/*
+	 * close() can report a write error that write() did not (NFS); only
+	 * a file known whole is renamed into place.  No fsync(): these files
+	 * describe a running process, and after a crash there is none.
+	 */
 	n = close(fd);
 	fd = -1;
 	if (n == -1 || rename(tmp, path) == -1)
