@@ -40,7 +40,7 @@ struct control {
 	int		*lfds;		/* listening sockets, worker by worker */
 	size_t		 per;		/* ...and per worker: cfg's listens */
 	bool		 reloading;	/* waiting for the workers' answers */
-	atomic_uint	 reload_acks, reload_fails;
+	atomic_uint	 reload_acks;
 	struct event	*reload_ev;	/* the last worker has answered */
 	unsigned	 reloads;
 	struct event	*drained_ev;
@@ -73,11 +73,12 @@ void	 control_status(struct control *c, const char *state);
 void	 reload_start(struct control *c);
 
 /*
- * reload_acked(c, ok): each worker's "reloaded" callback, called on that
- * worker's thread once it has applied the reload (${ok}: it could);
- * the last one wakes the control loop's c->reload_ev.
+ * reload_acked(c): each worker's "reloaded" callback, called on that
+ * worker's thread once it has applied the reload (which cannot fail:
+ * worker_reload_prepare() made all it needs); the last one wakes the
+ * control loop's c->reload_ev.
  */
-void	 reload_acked(void *c, bool ok);
+void	 reload_acked(void *c);
 
 /* reload_done_cb(): c->reload_ev's callback: every worker has answered. */
 void	 reload_done_cb(evutil_socket_t fd, short what, void *c);

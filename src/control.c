@@ -471,7 +471,6 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	c.cfg = config_ref(cfg);
 	c.alog = alog;
 	atomic_init(&c.reload_acks, 0);
-	atomic_init(&c.reload_fails, 0);
 	if (control_events(&c, sev) == -1)
 		goto out;
 	c.start_time = (uint64_t)time(NULL);

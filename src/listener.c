@@ -8,6 +8,13 @@
  * back-off).  A struct listener owns its evconnlistener and back-off
  * timer; its socket is closed through worker_close_fd().  The sockets
  * listener_open() returns are the caller's.
+ *
+ * A reload makes its listeners on the control thread and hands them to
+ * the worker (worker_reload_prepare()), so that applying it cannot fail.
+ * That is safe because making one only assigns events to the worker's
+ * loop (which reads nothing there but its fixed count of priorities) and
+ * adds none; freeing one reads the loop's state (event_del()), so only
+ * the worker's thread frees, also a listener it never started.
  */
 
 #include <sys/socket.h>
@@ -197,6 +204,9 @@ listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	session_accept(l->w, l->rt, fd, sa, (socklen_t)len, &l->addr);
 }
 
+static void	listener_retry(struct listener *, int);
+
+/* The back-off is over (listener_pause()), or a retry of listener_start(). */
 static void
 listener_backoff_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -204,7 +214,36 @@ listener_backoff_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	evconnlistener_enable(l->lev);
+	if (evconnlistener_enable(l->lev) == -1)
+		listener_retry(l, errno);
+}
+
+/*
+ * libevent found no memory to watch ${l}'s socket (its descriptor map or
+ * change list; errno ${err}): try again after a back-off.  Should even
+ * the timer find none, make it due now; the loop still goes round (every
+ * 64 callbacks at most, worker.c) and comes back to it.  Either way the
+ * socket is never left unwatched for good.
+ */
+static void
+listener_retry(struct listener *l, int err)
+{
+	struct timeval	 tv = { 0, LISTENER_BACKOFF_MS * 1000 };
+	char		 abuf[ADDR_STRLEN];
+
+	if (log_ratelimit(&l->w->accept_err_logged))
+		log_warn("route=%s addr=%s msg=\"cannot accept: %s; retrying\"",
+		    l->rt->route->name,
+		    addr_format(&l->addr, abuf, sizeof(abuf)), strerror(err));
+	if (evtimer_add(l->backoff, &tv) == -1)
+		event_active(l->backoff, EV_TIMEOUT, 1);
+}
+
+void
+listener_start(struct listener *l)
+{
+	if (evconnlistener_enable(l->lev) == -1)
+		listener_retry(l, errno);
 }
 
 void
@@ -243,38 +282,58 @@ listener_new(struct worker *w, struct route_rt *rt, int fd)
 	struct listener	*l;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
-		goto fail;
+		return NULL;
 	l->w = w;
 	l->rt = rt;
 	(void)listener_address(fd, &l->addr);
-	if ((l->backoff = evtimer_new(w->base, listener_backoff_cb, l)) == NULL)
+	/*
+	 * Our own memory, so that a failure below frees it without asking
+	 * the loop, which may be another thread's (see the top).
+	 */
+	if ((l->backoff = calloc(1, event_get_struct_event_size())) == NULL ||
+	    evtimer_assign(l->backoff, w->base, listener_backoff_cb, l) == -1)
 		goto fail;
-	/* Backlog 0: the socket is already listening. */
-	/* No LEV_OPT_CLOSE_ON_FREE: listener_free closes (worker_close_fd). */
+	/*
+	 * Disabled: listener_start() adds it, on the loop's thread.  Backlog
+	 * 0: the socket already listens.  No LEV_OPT_CLOSE_ON_FREE:
+	 * listener_free() closes (worker_close_fd()), listener_discard() not.
+	 */
 	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0, fd);
 	if (l->lev == NULL)
 		goto fail;
 	evconnlistener_set_error_cb(l->lev, listener_error_cb);
 	return l;
 fail:
-	close(fd);
-	if (l != NULL && l->backoff != NULL)
-		event_free(l->backoff);
+	if (l->backoff != NULL)		/* never added: nothing to take back */
+		event_debug_unassign(l->backoff);
+	free(l->backoff);
 	free(l);
 	return NULL;
 }
 
 void
+listener_discard(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	evconnlistener_free(l->lev);
+	event_del(l->backoff);
+	event_debug_unassign(l->backoff);
+	free(l->backoff);
+	free(l);
+}
+
+void
 listener_free(struct listener *l)
 {
-	int	 fd;
+	struct worker	*w;
+	int		 fd;
 
 	if (l == NULL)
 		return;
+	w = l->w;
 	fd = evconnlistener_get_fd(l->lev);
-	evconnlistener_free(l->lev);
-	worker_close_fd(l->w, fd);
-	event_free(l->backoff);
-	free(l);
+	listener_discard(l);
+	worker_close_fd(w, fd);
 }

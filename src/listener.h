@@ -78,10 +78,22 @@ int	 listener_open(const struct addr *a, bool keepalive, unsigned n,
 int	 listener_address(int fd, struct addr *a);
 
 /*
- * listener_new(w, rt, fd): serve ${fd} on ${w}'s loop for route ${rt}.
- * Takes ownership of ${fd}, also on failure (NULL).
+ * listener_new(w, rt, fd): a listener of ${fd} on ${w}'s loop for route
+ * ${rt}, not accepting yet (listener_start()).  NULL on out of memory,
+ * and ${fd} stays the caller's.  It touches nothing of the loop's (no
+ * event is added), so a thread other than ${w}'s may make it and hand it
+ * over, as a reload does (worker_reload_prepare()).  Once made, it holds
+ * ${fd}: listener_free() closes it, listener_discard() leaves it open.
  */
 struct listener *listener_new(struct worker *w, struct route_rt *rt, int fd);
+
+/*
+ * listener_start(l): accept on ${w}'s loop; on its thread, or before the
+ * loop runs.  Cannot fail: should libevent find no memory to watch the
+ * socket, it warns and tries again from the back-off timer until it can,
+ * so a socket is never dropped.
+ */
+void	 listener_start(struct listener *l);
 
 /*
  * listener_pause(l): stop accepting for a short back-off; a timer turns it
@@ -91,5 +103,13 @@ void	 listener_pause(struct listener *l);
 
 /* listener_free(l): stop accepting and close the socket; NULL is fine. */
 void	 listener_free(struct listener *l);
+
+/*
+ * listener_discard(l): as listener_free(), but leave the socket open for
+ * its owner to close, as a reload's that never took effect; NULL is
+ * fine.  On the worker's thread, or while its loop does not run: freeing
+ * reads the loop's state.
+ */
+void	 listener_discard(struct listener *l);
 
 #endif

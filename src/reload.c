@@ -33,12 +33,10 @@
 
 /* On a worker's thread: one more worker has applied the reload. */
 void
-reload_acked(void *arg, bool ok)
+reload_acked(void *arg)
 {
 	struct control	*c = arg;
 
-	if (!ok)
-		atomic_fetch_add(&c->reload_fails, 1);
 	if (atomic_fetch_add(&c->reload_acks, 1) + 1 == c->nw)
 		event_active(c->reload_ev, EV_READ, 0);
 }
@@ -52,13 +50,8 @@ reload_done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	c->reloading = false;
 	c->reloads++;
-	if (atomic_load(&c->reload_fails) != 0)
-		log_error("msg=\"reload: %u workers kept the old configuration "
-		    "(out of memory); restart relay46\"",
-		    atomic_load(&c->reload_fails));
-	else
-		log_info("msg=\"configuration reloaded\" routes=%zu "
-		    "reloads=%u", c->cfg->nroutes, c->reloads);
+	log_info("msg=\"configuration reloaded\" routes=%zu reloads=%u",
+	    c->cfg->nroutes, c->reloads);
 	control_status(c, "READY=1\n");
 }
 
@@ -252,7 +245,10 @@ undo:
 /*
  * Hand ${n} and its sockets ${nfds} over: from now on it is the config.
  * All or nothing: every worker's part is prepared before any is handed
- * over, so running out of memory here changes nothing (-1).
+ * over, down to the listeners of the new sockets, so running out of
+ * memory here changes nothing (-1), and once handed over no worker can
+ * fail to apply it: each serves every socket of ${nfds}, so c->lfds is
+ * exactly what the workers hold.
  */
 static int
 reload_apply(struct control *c, struct config *n, int *nfds,
@@ -262,13 +258,17 @@ reload_apply(struct control *c, struct config *n, int *nfds,
 	size_t		 i, j;
 	unsigned	 w;
 
-	for (w = 0; w < c->nw; w++)
-		if ((rl[w] = worker_reload_prepare(c->w[w], n, nfds + w * nper,
-		    nper)) == NULL) {
-			while (w > 0)
-				worker_reload_discard(rl[--w]);
+	for (w = 0; w < c->nw; w++) {
+		rl[w] = worker_reload_prepare(c->w[w], n, nfds + w * nper, nper,
+		    c->lfds + w * c->per, c->per);
+		if (rl[w] == NULL) {
+			while (w > 0) {
+				w--;
+				worker_reload_discard(c->w[w], rl[w]);
+			}
 			return -1;
 		}
+	}
 
 	/* Health and counters carry over for routes that keep their name. */
 	for (i = 0; i < n->nroutes; i++)
@@ -282,10 +282,8 @@ reload_apply(struct control *c, struct config *n, int *nfds,
 		log_error("msg=\"reload: cannot start health checks\"");
 	c->reloading = true;
 	atomic_store(&c->reload_acks, 0);
-	atomic_store(&c->reload_fails, 0);
 	for (w = 0; w < c->nw; w++)
 		worker_reload_post(c->w[w], rl[w]);
-	/* The workers write -1 where a new socket could not be served. */
 	free(c->lfds);
 	c->lfds = nfds;
 	c->per = nper;

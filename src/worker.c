@@ -101,11 +101,29 @@ worker_route_of(const struct config *cfg, size_t k)
 }
 
 /*
+ * Free ${rl}: on the thread of the worker it was made for, or while that
+ * loop does not run (listener_discard()).
+ */
+static void
+worker_reload_free(struct worker_reload *rl)
+{
+	size_t	 k;
+
+	for (k = 0; rl->fresh != NULL && k < rl->nfds; k++)
+		listener_discard(rl->fresh[k]);	/* the sockets are not ours */
+	worker_gen_free(rl->gen);
+	config_unref(rl->cfg);
+	free(rl->fresh);
+	free(rl->fds);
+	free(rl);
+}
+
+/*
  * Apply a reload: listeners whose socket stays are kept as they are (no
- * accept is missed) and pointed at the new routes; the rest close; new
- * sockets get listeners.  The old configuration stays for its sessions.
- * Everything that needs memory was made by worker_reload_prepare(), so
- * this cannot fail but for a new socket's listener (libevent's memory).
+ * accept is missed) and pointed at the new routes; the rest close; the
+ * listeners made for new sockets start.  The old configuration stays for
+ * its sessions.  Everything that needs memory was made by
+ * worker_reload_prepare(), so this cannot fail.
  */
 static void
 worker_apply_reload(struct worker *w, struct worker_reload *rl)
@@ -120,7 +138,7 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 			if (evconnlistener_get_fd(l->lev) == rl->fds[k])
 				break;
 		if (k < rl->nfds) {
-			rl->kept[k] = 1;
+			assert(rl->fresh[k] == NULL);	/* was in "old" */
 			l->rt = &g->rt[worker_route_of(rl->cfg, k)];
 			/* The route's keepalive may have changed. */
 			if (listener_sockopts(rl->fds[k],
@@ -134,19 +152,11 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 		listener_free(l);
 	}
 	for (k = 0; k < rl->nfds; k++) {
-		/* -1: a socket an earlier reload could not serve. */
-		if (rl->kept[k] || rl->fds[k] == -1)
+		if ((l = rl->fresh[k]) == NULL)
 			continue;
-		if ((l = listener_new(w, &g->rt[worker_route_of(rl->cfg, k)],
-		    rl->fds[k])) != NULL) {
-			TAILQ_INSERT_TAIL(&w->listeners, l, entry);
-			continue;
-		}
-		/* listener_new() closed it: the caller's record must say so. */
-		rl->record[k] = -1;
-		log_error("route=%s msg=\"reload: out of memory: a worker "
-		    "cannot serve a new listening socket; restart relay46\"",
-		    g->rt[worker_route_of(rl->cfg, k)].route->name);
+		rl->fresh[k] = NULL;
+		TAILQ_INSERT_TAIL(&w->listeners, l, entry);
+		listener_start(l);
 	}
 	if (w->gen->nsessions > 0)
 		TAILQ_INSERT_TAIL(&w->old_gens, w->gen, entry);
@@ -154,53 +164,101 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 		worker_gen_free(w->gen);
 	w->gen = g;
 	rl->gen = NULL;
-	worker_reload_discard(rl);
+	worker_reload_free(rl);
 	if (w->reloaded != NULL)
-		w->reloaded(w->drained_arg, true);
+		w->reloaded(w->drained_arg);
+}
+
+/* Worker thread: apply or free what was handed over. */
+static void
+worker_reload_take(struct worker *w)
+{
+	struct worker_reload	*rl, *next;
+
+	for (rl = atomic_exchange(&w->reload, NULL); rl != NULL; rl = next) {
+		next = rl->next;
+		if (rl->discard)
+			worker_reload_free(rl);
+		else
+			worker_apply_reload(w, rl);
+	}
 }
 
 static void	worker_post(struct worker *, int);
 
+/* Any thread: put ${rl} on ${w}'s stack of reloads, and wake it up. */
+static void
+worker_reload_push(struct worker *w, struct worker_reload *rl)
+{
+	rl->next = atomic_load(&w->reload);
+	while (!atomic_compare_exchange_weak(&w->reload, &rl->next, rl))
+		;
+	worker_post(w, WORKER_MSG_RELOAD);
+}
+
+/* Is ${fd} one of the ${n} at ${fds}? */
+static bool
+worker_fd_in(int fd, const int *fds, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (fds[i] == fd)
+			return true;
+	return false;
+}
+
 struct worker_reload *
-worker_reload_prepare(struct worker *w, struct config *cfg, int *fds,
-    size_t nfds)
+worker_reload_prepare(struct worker *w, struct config *cfg, const int *fds,
+    size_t nfds, const int *old, size_t nold)
 {
 	struct worker_reload	*rl;
+	struct route_rt		*rt;
+	size_t			 k;
 
-	(void)w;
 	if ((rl = calloc(1, sizeof(*rl))) == NULL)
 		return NULL;
 	rl->cfg = config_ref(cfg);
 	rl->nfds = nfds;
-	rl->record = fds;
 	if ((rl->fds = calloc(nfds + 1, sizeof(*fds))) == NULL ||
-	    (rl->kept = calloc(nfds + 1, 1)) == NULL ||
-	    (rl->gen = worker_gen_new(cfg)) == NULL) {
-		worker_reload_discard(rl);
-		return NULL;
-	}
+	    (rl->fresh = calloc(nfds + 1, sizeof(*rl->fresh))) == NULL ||
+	    (rl->gen = worker_gen_new(cfg)) == NULL)
+		goto fail;
 	memcpy(rl->fds, fds, nfds * sizeof(*fds));
+	/*
+	 * The new sockets' listeners, here rather than when the worker
+	 * applies this: they are the last thing that needs memory.
+	 */
+	for (k = 0; k < nfds; k++) {
+		if (worker_fd_in(fds[k], old, nold))
+			continue;	/* the worker has its listener */
+		rt = &rl->gen->rt[worker_route_of(cfg, k)];
+		if ((rl->fresh[k] = listener_new(w, rt, fds[k])) == NULL)
+			goto fail;
+	}
 	return rl;
+fail:
+	worker_reload_discard(w, rl);
+	return NULL;
 }
 
 void
 worker_reload_post(struct worker *w, struct worker_reload *rl)
 {
-	rl = atomic_exchange(&w->reload, rl);
-	assert(rl == NULL);	/* one at a time: the caller waits */
-	worker_post(w, WORKER_MSG_RELOAD);
+	worker_reload_push(w, rl);	/* rl->discard is false */
 }
 
+/*
+ * Not here: freeing a listener reads its loop's state (listener.c), and
+ * that loop runs on the worker's thread.
+ */
 void
-worker_reload_discard(struct worker_reload *rl)
+worker_reload_discard(struct worker *w, struct worker_reload *rl)
 {
 	if (rl == NULL)
 		return;
-	worker_gen_free(rl->gen);
-	config_unref(rl->cfg);
-	free(rl->kept);
-	free(rl->fds);
-	free(rl);
+	rl->discard = true;
+	worker_reload_push(w, rl);
 }
 
 /* The last session is gone after a stop: tell the control thread. */
@@ -232,7 +290,6 @@ static void
 worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
-	struct worker_reload *rl;
 	struct session	*s;
 	int		 msg;
 
@@ -243,9 +300,8 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 	if (read(w->wake_fd, &n, sizeof(n)) == -1)
 		n = 0;		/* EAGAIN: woken twice for one write */
 	msg = atomic_exchange(&w->msg, 0);
-	if ((msg & WORKER_MSG_RELOAD) &&
-	    (rl = atomic_exchange(&w->reload, NULL)) != NULL)
-		worker_apply_reload(w, rl);
+	if (msg & WORKER_MSG_RELOAD)
+		worker_reload_take(w);
 	if (msg & (WORKER_MSG_STOP | WORKER_MSG_ABORT)) {
 		w->stopping = true;
 		worker_close_listeners(w);
@@ -381,10 +437,12 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 		for (j = 0; j < cfg->routes[i].nlisten; j++) {
 			if (k >= nfds)
 				goto fail;
-			if ((l = listener_new(w, &w->gen->rt[i], fds[k++])) ==
-			    NULL)
+			l = listener_new(w, &w->gen->rt[i], fds[k]);
+			if (l == NULL)
 				goto fail;
+			k++;
 			TAILQ_INSERT_TAIL(&w->listeners, l, entry);
+			listener_start(l);
 		}
 	return w;
 fail:
@@ -504,6 +562,7 @@ worker_session_gone(struct worker *w, struct session *s)
 void
 worker_free(struct worker *w)
 {
+	struct worker_reload *rl, *next;
 	struct session	*s;
 
 	if (w == NULL)
@@ -525,8 +584,11 @@ worker_free(struct worker *w)
 	free(w->doomed);
 	if (w->reap_ev != NULL)
 		event_free(w->reap_ev);
-	/* A reload handed over but never applied. */
-	worker_reload_discard(atomic_exchange(&w->reload, NULL));
+	/* Reloads handed over but never applied (or freed). */
+	for (rl = atomic_exchange(&w->reload, NULL); rl != NULL; rl = next) {
+		next = rl->next;
+		worker_reload_free(rl);
+	}
 	worker_gen_free(w->gen);
 	if (w->base != NULL)
 		event_base_free(w->base);

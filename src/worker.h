@@ -43,15 +43,17 @@ struct worker_gen {
 
 /*
  * A reload handed to a worker: its listening sockets for ${cfg}, and all
- * it needs memory for, made before anything is handed over.
+ * it needs memory for, made before anything is handed over, down to the
+ * listeners of the new sockets: applying it cannot fail.
  */
 struct worker_reload {
+	struct worker_reload *next;	/* in w->reload */
+	bool		 discard;	/* not to apply, only to free */
 	struct config	*cfg;		/* a reference, the worker's now */
 	int		*fds;		/* in ${cfg}'s listen order */
 	size_t		 nfds;
 	struct worker_gen *gen;		/* ${cfg} as the worker will run it */
-	unsigned char	*kept;		/* scratch: per fd, a listener stays */
-	int		*record;	/* the caller's fds (see below) */
+	struct listener	**fresh;	/* per fd: a new socket's, or NULL */
 };
 
 /* Counters: written by the worker only, read by anyone (relaxed atomics). */
@@ -64,7 +66,7 @@ struct worker_stats {
  * One event loop on one thread.  It owns its listeners and every session
  * it accepted; no other thread touches them.  Once it runs, the control
  * thread reaches it only through its wake-up channel (worker_stop(),
- * worker_abort() and worker_reload() post a message and write its
+ * worker_abort() and the worker_reload_*() post a message and write its
  * eventfd) and reads its counters (stats, worker_live()) as relaxed
  * atomics.
  */
@@ -76,8 +78,9 @@ struct worker {
 	unsigned	 index;		/* 0..workers-1: its counter slots */
 	struct worker_gen *gen;		/* the current configuration */
 	TAILQ_HEAD(, worker_gen) old_gens;	/* with sessions still on them */
-	_Atomic(struct worker_reload *) reload;	/* handed over, not applied */
-	void		(*reloaded)(void *, bool);	/* on the worker thread */
+	/* Handed over, for the worker's thread to apply or free: a stack. */
+	_Atomic(struct worker_reload *) reload;
+	void		(*reloaded)(void *);	/* on the worker thread */
 	TAILQ_HEAD(, listener) listeners;
 	TAILQ_HEAD(, session) sessions;
 	unsigned	 nsessions;	/* worker thread only */
@@ -98,7 +101,7 @@ struct worker {
 
 #define WORKER_MSG_STOP		0x1	/* close listeners, drain */
 #define WORKER_MSG_ABORT	0x2	/* end every session now, then exit */
-#define WORKER_MSG_RELOAD	0x4	/* apply w->reload */
+#define WORKER_MSG_RELOAD	0x4	/* apply (or free) w->reload */
 
 /*
  * worker_new(cfg, fds, nfds, drained, arg): a worker for ${cfg} (it takes
@@ -129,26 +132,31 @@ void	 worker_abort(struct worker *w);
 
 /*
  * A reload is all or nothing, so it comes in two steps.
- * worker_reload_prepare(w, cfg, fds, nfds): any thread: make everything a
- * reload of ${w} to ${cfg} on the listening sockets ${fds} (copied; in
- * ${cfg}'s listen order) needs memory for; nothing is handed over yet.
- * NULL on out of memory.  Then, once every worker's is prepared,
- * worker_reload_post(w, rl), which cannot fail: from now on ${w} serves
- * ${cfg} (the worker takes its own reference).  Sockets it already listens
- * on stay open and keep their queue; the others it closes, and new ones it
- * takes over.  Sessions under way keep their configuration.  Should one
- * new socket find no memory in the worker's loop, the worker closes it
- * and writes -1 at its place in ${fds}, which must therefore stay valid
- * (the caller keeps it as its record), so the caller never hands a closed
- * number over again.  When done, w->reloaded(drained_arg, true) is called
- * on the worker's thread.  One reload at a time: the caller waits for
- * that call.  A prepared reload not posted: worker_reload_discard(rl),
- * which closes no socket.
+ * worker_reload_prepare(w, cfg, fds, nfds, old, nold): any thread: make
+ * everything a reload of ${w} to ${cfg} on the listening sockets ${fds}
+ * (copied; in ${cfg}'s listen order) needs memory for, down to the
+ * listeners (not accepting yet) of those not among the ${old} sockets
+ * ${w} serves now; nothing is handed over yet.  NULL on out of memory,
+ * and every socket stays where it was (the new ones the caller's).
+ * Then, once every worker's is prepared, worker_reload_post(w, rl),
+ * which cannot fail: from now on ${w} serves ${cfg} (the worker takes
+ * its own reference) on ${fds}.  Sockets it already listens on stay open
+ * and keep their queue; the others it closes, and new ones it takes
+ * over.  Sessions under way keep their configuration.  Applying it needs
+ * no memory, so no worker can be left half-way, serving only some of
+ * ${fds}: should libevent find none to watch a new socket, its listener
+ * warns and tries again until it can (listener_start()).  When done,
+ * w->reloaded(drained_arg) is called on the worker's thread.  One
+ * reload at a time: the caller waits for that call.  A prepared reload
+ * not posted: worker_reload_discard(w, rl), which closes no socket and
+ * cannot fail; ${w}'s thread frees it, as only that thread may free what
+ * was made for its loop (see listener.c).
  */
 struct worker_reload *worker_reload_prepare(struct worker *w,
-	    struct config *cfg, int *fds, size_t nfds);
+    struct config *cfg, const int *fds, size_t nfds, const int *old,
+    size_t nold);
 void	 worker_reload_post(struct worker *w, struct worker_reload *rl);
-void	 worker_reload_discard(struct worker_reload *rl);
+void	 worker_reload_discard(struct worker *w, struct worker_reload *rl);
 
 /* worker_join(w): wait for the thread to end. */
 void	 worker_join(struct worker *w);
