@@ -75,7 +75,8 @@ struct pipe {
 	size_t		 limit;
 	uint64_t	 bytes;		/* passed to the destination */
 	uint64_t	*touch;		/* set to now (ms) whenever bytes move */
-	bool		 splice;	/* may borrow a kernel pipe */
+	unsigned char	 splice;	/* enum splice_mode: may borrow a pipe */
+	bool		 bulk;		/* the last read was SPLICE_BULK_MIN+ */
 	bool		 readable;	/* src: no EAGAIN since its last edge */
 	bool		 drain;		/* src: an end or error may follow: read
 					   to EAGAIN, not to a short read */
@@ -91,11 +92,12 @@ struct pipe {
  * pipe_init(p, base, sh, src_fd, limit, splice, touch, status, arg): set
  * up ${p}, which must have been zeroed (readiness its peer's event saw
  * already is kept), to read ${src_fd}; nothing is registered yet.
- * ${splice}: move bytes with splice(2) when the pool has a pipe.
+ * ${splice}: an enum splice_mode, when to move bytes with splice(2) (if
+ * the pool has a pipe).
  * Returns 0, or -1 (out of memory) with ${p} safe to pipe_free().
  */
 int	 pipe_init(struct pipe *p, struct event_base *base,
-	    struct pipe_shared *sh, int src_fd, size_t limit, bool splice,
+	    struct pipe_shared *sh, int src_fd, size_t limit, int splice,
 	    uint64_t *touch, pipe_status_fn *status, void *arg);
 
 /*

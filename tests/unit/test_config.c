@@ -31,6 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "splice.h"
 #include "util.h"
 
 /* ---- fixture: one temporary directory per test ------------------------- */
@@ -660,6 +661,7 @@ test_values(void **state)
 	assert_int_equal(c->log_level, LOG_LEVEL_ERROR);
 	assert_int_equal(c->shutdown_timeout_ms, 0);
 	assert_int_equal(c->max_connections, 0);
+	assert_int_equal(c->splice, SPLICE_OFF);
 	assert_true(c->routes[0].keepalive);
 	assert_int_equal(c->routes[0].buffer, 1024);
 	assert_int_equal(c->routes[0].retries, 100);
@@ -671,6 +673,31 @@ test_values(void **state)
 	assert_false(c->routes[1].keepalive);
 	assert_int_equal(c->routes[1].max_connections, 10000000);
 	config_unref(c);
+}
+
+/* splice: on, off, always, and the boolean spellings it had before. */
+static void
+test_splice_values(void **state)
+{
+	static const struct { const char *v; int mode; } rows[] = {
+		{ "on", SPLICE_ON }, { "yes", SPLICE_ON }, { "1", SPLICE_ON },
+		{ "off", SPLICE_OFF }, { "false", SPLICE_OFF },
+		{ "always", SPLICE_ALWAYS },
+	};
+	struct config	*c;
+	char		 text[256];
+	size_t		 i;
+
+	for (i = 0; i < NELEM(rows); i++) {
+		snprintf(text, sizeof(text), "[global]\nsplice = %s\n"
+		    "[route web]\nlisten = 127.0.0.1:1234\n"
+		    "upstream = 127.0.0.1:80\n", rows[i].v);
+		c = must_load(write_file(*state, "splice.ini", text));
+		/* Without splice(2) in the build, every value is off. */
+		assert_int_equal(c->splice,
+		    splice_supported() ? rows[i].mode : SPLICE_OFF);
+		config_unref(c);
+	}
 }
 
 static bool
@@ -1045,6 +1072,8 @@ static const struct bad_row bad_rows[] = {
 	{ "bad log_level", "[global]\nlog_level = verbose\n" OK3, 2,
 	    "log_level = verbose: expected error, warn, info or debug", 1,
 	    true },
+	{ "bad splice", "[global]\nsplice = sometimes\n" OK3, 2,
+	    "splice = sometimes: expected on, off or always", 1, true },
 	{ "bad balance", OK3 "balance = fastest\n", 4,
 	    "balance = fastest: expected roundrobin, leastconn, source or "
 	    "random", 1, true },
@@ -1744,6 +1773,7 @@ main(void)
 		T(test_layout),
 		T(test_names_and_order),
 		T(test_values),
+		T(test_splice_values),
 		T(test_localhost_upstream),
 		T(test_upstream_dup),
 		T(test_upstream_dup_localhost),
