@@ -31,7 +31,7 @@ pipe_init(struct pipe *p, struct event_base *base, struct pipe_shared *sh,
 	p->src_fd = src_fd;
 	p->dst_fd = -1;
 	p->kp.fd[0] = p->kp.fd[1] = -1;
-	p->limit = limit;
+	p->limit = (uint32_t)limit;	/* buffer: 64m at most (config.c) */
 	p->splice = splice_supported() ? (unsigned char)splice : SPLICE_OFF;
 	p->touch = touch;
 	p->status = status;
@@ -179,7 +179,7 @@ pipe_flush(struct pipe *p)
 				return -1;
 			continue;
 		}
-		p->kfill -= (size_t)n;
+		p->kfill -= (uint32_t)n;
 		pipe_wrote(p, (size_t)n);
 		if (p->kfill > 0)
 			p->writable = false;
@@ -239,7 +239,7 @@ pipe_read_splice(struct pipe *p)
 		return 0;
 	if (n <= 0)
 		return pipe_read_end(p, n, errno);
-	p->kfill += (size_t)n;
+	p->kfill += (uint32_t)n;
 	p->bulk = (size_t)n >= SPLICE_BULK_MIN;
 	*p->touch = util_now_ms();
 	if (p->kfill >= p->kp.cap)
@@ -319,12 +319,14 @@ pipe_read(struct pipe *p)
 		p->paused = true;
 		return 0;
 	}
-	if (p->kfill == 0 && (p->splice == SPLICE_OFF || p->dst_fd == -1 ||
-	    (p->splice == SPLICE_ON && !p->bulk)))
+	if (p->kfill == 0 &&
+	    (p->splice == SPLICE_OFF || p->dst_fd == -1 ||
+		(p->splice == SPLICE_ON && !p->bulk)))
 		return pipe_read_copy(p);
 	if (p->kp.fd[0] == -1 &&
-	    splice_pool_get(&p->sh->sp, p->limit, util_now_ms(), &p->kp) == -1) {
-		p->splice = SPLICE_OFF;	/* out of pipes: copy, this session */
+	    splice_pool_get(&p->sh->sp, p->limit, util_now_ms(), &p->kp) ==
+		-1) {
+		p->splice = SPLICE_OFF; /* out of pipes: copy, this session */
 		return pipe_read_copy(p);
 	}
 	return pipe_read_splice(p);
@@ -430,7 +432,12 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 	/*
 	 * libevent reports EPOLLERR and EPOLLHUP as read and write at once,
 	 * EPOLLRDHUP as EV_CLOSED: the source may hold an end or an error
-	 * behind its last bytes.
+	 * behind its last bytes.  A plain edge with bytes says read and
+	 * write too while the socket has room, which is nearly always, so
+	 * reads mostly go on to EAGAIN.  Asking for EV_WRITE only once a
+	 * write blocks does not help: libevent then masks an EPOLLERR or
+	 * EPOLLHUP edge down to EV_READ, and a reset behind the last bytes
+	 * went unseen (tried, test_upstream_reset).
 	 */
 	if ((what & EV_CLOSED) ||
 	    (what & (EV_READ | EV_WRITE)) == (EV_READ | EV_WRITE))

@@ -54,12 +54,12 @@ enum splice_mode {
  * (contrib/bench, 64-byte ping-pong vs bulk), the two meet well below
  * 16 KiB; above it a copy is pure loss.
  */
-#define SPLICE_BULK_MIN	(16 * 1024)
+#define SPLICE_BULK_MIN (16 * 1024)
 
 /* One kernel pipe lent to a direction; fd[0] -1: none. */
 struct splice_pipe {
-	int	 fd[2];
-	size_t	 cap;		/* what F_SETPIPE_SZ gave */
+	int		 fd[2];
+	uint32_t	 cap;		/* what F_SETPIPE_SZ gave */
 };
 
 /*

@@ -196,25 +196,26 @@ test_splice_no_pipes_falls_back(void **state)
 static void
 splice_mode_pipes(const char *mode, uint64_t len, bool want_pipes)
 {
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	int			 fd, i, p0, p1, end;
+	struct h_backend_cfg cfg = { .mode = H_ECHO };
+	struct h_backend    *b;
+	struct h_relay	    *r;
+	int		     fd, i, p0, p1, end;
 
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start("[global]\nshutdown_timeout = 2s\nworkers = 1\n"
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nworkers = 1\n"
 	    "splice = %s\n[route s]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    mode, h_hostport(AF_INET, h_backend_port(b)));
 	p0 = h_pipe_fd_count(r->pid);
 	fd = h_relay_connect(r, "s", AF_INET);
 	for (i = 0; i < 20; i++)
-		if ((end = h_echo(fd, 900 + (uint64_t)i, len, H_IO_MS)) !=
-		    H_OK)
+		if ((end = h_echo(fd, 900 + (uint64_t)i, len, H_IO_MS)) != H_OK)
 			fail_msg("splice = %s, echo %d of %llu bytes: %s", mode,
 			    i, (unsigned long long)len, h_end_str(end));
 	p1 = h_pipe_fd_count(r->pid);
 	print_message("splice = %s, echoes of %llu bytes: pipe ends %d, then "
-	    "%d\n", mode, (unsigned long long)len, p0, p1);
+		      "%d\n",
+	    mode, (unsigned long long)len, p0, p1);
 	if (want_pipes)
 		assert_true(p1 > p0);
 	else
