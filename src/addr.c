@@ -177,9 +177,7 @@ addr_numeric(const char *host, int af, unsigned port, struct addr *a)
 	hints.ai_flags = AI_NUMERICHOST;
 	if (getaddrinfo(host, NULL, &hints, &res) != 0)
 		return -1;
-	memset(a, 0, sizeof(*a));
-	memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
-	a->len = res->ai_addrlen;
+	addr_from_sockaddr(a, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	addr_set_port(a, port);
 	return 0;

@@ -11,9 +11,24 @@
 /* "[ffff:...%interfacename]:65535" with room to spare. */
 #define ADDR_STRLEN	(INET6_ADDRSTRLEN + IF_NAMESIZE + 16)
 
+/*
+ * Room for an IPv4 or IPv6 socket address and nothing else: 28 bytes, not
+ * sockaddr_storage's 128, since every session keeps one (its client) and
+ * a relay holds tens of thousands of sessions.  ss_family overlays the
+ * family field both sockaddr_in and sockaddr_in6 begin with, so code
+ * written for sockaddr_storage (a->ss.ss_family, casts of &a->ss) reads
+ * the same.  Anything longer is cut to this size (addr_from_sockaddr).
+ */
+union addr_storage {
+	sa_family_t		 ss_family;
+	struct sockaddr		 sa;
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+};
+
 /* A socket address of either family, with its length. */
 struct addr {
-	struct sockaddr_storage	 ss;
+	union addr_storage	 ss;
 	socklen_t		 len;
 };
 

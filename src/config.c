@@ -140,6 +140,7 @@ static int cfg_set_access_log(struct cfg_parse *, const char *, char *,
 	    size_t);
 static int cfg_set_log_level(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_pidfile(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_splice(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_listen(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_upstream(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_balance(struct cfg_parse *, const char *, char *, size_t);
@@ -180,7 +181,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "admin", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_admin },
 	{ "admin_allow", CFG_GLOBAL, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
 	    cfg_set_admin_allow },
-	{ "splice", CFG_GLOBAL, CFG_T_BOOL, 0, G(splice), 0, 0, NULL },
+	{ "splice", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_splice },
 	{ "pidfile", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_pidfile },
 
 	{ "listen", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
@@ -190,16 +191,15 @@ static const struct cfg_key cfg_keys[] = {
 	{ "balance", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_balance },
 	{ "connect_timeout", CFG_ROUTE, CFG_T_DURATION, 0,
 	    R(connect_timeout_ms), 1, UNITS_DURATION_MAX, NULL },
-	{ "idle_timeout", CFG_ROUTE, CFG_T_DURATION, 0, R(idle_timeout_ms),
-	    0, UNITS_DURATION_MAX, NULL },
-	{ "fin_timeout", CFG_ROUTE, CFG_T_DURATION, 0, R(fin_timeout_ms),
-	    0, UNITS_DURATION_MAX, NULL },
+	{ "idle_timeout", CFG_ROUTE, CFG_T_DURATION, 0, R(idle_timeout_ms), 0,
+	    UNITS_DURATION_MAX, NULL },
+	{ "fin_timeout", CFG_ROUTE, CFG_T_DURATION, 0, R(fin_timeout_ms), 0,
+	    UNITS_DURATION_MAX, NULL },
 	{ "keepalive", CFG_ROUTE, CFG_T_BOOL, 0, R(keepalive), 0, 0, NULL },
 	{ "retries", CFG_ROUTE, CFG_T_UINT, 0, R(retries), 0, 100, NULL },
-	{ "buffer", CFG_ROUTE, CFG_T_SIZE, 0, R(buffer), 1024, 64 << 20,
-	    NULL },
-	{ "max_connections", CFG_ROUTE, CFG_T_UINT, 0, R(max_connections),
-	    0, 10000000, NULL },
+	{ "buffer", CFG_ROUTE, CFG_T_SIZE, 0, R(buffer), 1024, 64 << 20, NULL },
+	{ "max_connections", CFG_ROUTE, CFG_T_UINT, 0, R(max_connections), 0,
+	    10000000, NULL },
 	{ "max_per_client", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0,
 	    cfg_set_max_per_client },
 	{ "allow", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0, cfg_set_allow },
@@ -210,12 +210,12 @@ static const struct cfg_key cfg_keys[] = {
 	    cfg_set_accept_proxy },
 	{ "proxy_from", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
 	    cfg_set_proxy_from },
-	{ "proxy_timeout", CFG_ROUTE, CFG_T_DURATION, 0, R(proxy_timeout_ms),
-	    1, UNITS_DURATION_MAX, NULL },
+	{ "proxy_timeout", CFG_ROUTE, CFG_T_DURATION, 0, R(proxy_timeout_ms), 1,
+	    UNITS_DURATION_MAX, NULL },
 	{ "health_check", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0,
 	    cfg_set_health_check },
-	{ "check_interval", CFG_ROUTE, CFG_T_DURATION, 0,
-	    R(check_interval_ms), 10, UNITS_DURATION_MAX, NULL },
+	{ "check_interval", CFG_ROUTE, CFG_T_DURATION, 0, R(check_interval_ms),
+	    10, UNITS_DURATION_MAX, NULL },
 	{ "rise", CFG_ROUTE, CFG_T_UINT, 0, R(rise), 1, 100, NULL },
 	{ "fall", CFG_ROUTE, CFG_T_UINT, 0, R(fall), 1, 100, NULL },
 	{ "resolve", CFG_ROUTE, CFG_T_DURATION, 0, R(resolve_ms), 0,
@@ -390,19 +390,49 @@ cfg_default_workers(void)
 }
 
 /*
+ * "splice": on, off or always (enum splice_mode); the booleans' other
+ * spellings too, as the key was a boolean before "always".  Without
+ * splice(2) in this build every value means off.  -1 for anything else.
+ */
+static int
+cfg_splice_parse(const char *v)
+{
+	int	 b;
+
+	if (strcmp(v, "always") == 0)
+		return splice_supported() ? SPLICE_ALWAYS : SPLICE_OFF;
+	if (units_parse_bool(v, &b, NULL, 0) == -1)
+		return -1;
+	return b != 0 && splice_supported() ? SPLICE_ON : SPLICE_OFF;
+}
+
+/*
  * Without a "splice" key: on where this build has splice(2), unless
  * RELAY46_SPLICE says otherwise, so that the test suite can run every
- * scenario on the buffered path too.
+ * scenario on the buffered path, and on the splice path alone, too.
  */
-static bool
+static unsigned char
 cfg_default_splice(void)
 {
 	const char	*v = getenv("RELAY46_SPLICE");
-	int		 b;
+	int		 m;
 
-	if (v != NULL && units_parse_bool(v, &b, NULL, 0) == 0)
-		return b != 0 && splice_supported();
-	return splice_supported();
+	if (v != NULL && (m = cfg_splice_parse(v)) != -1)
+		return (unsigned char)m;
+	return splice_supported() ? SPLICE_ON : SPLICE_OFF;
+}
+
+static int
+cfg_set_splice(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	int	 m;
+
+	if ((m = cfg_splice_parse(v)) == -1) {
+		err_set(err, errlen, "expected on, off or always");
+		return -1;
+	}
+	p->c->splice = (unsigned char)m;
+	return 0;
 }
 
 /*

@@ -89,7 +89,7 @@ struct config {
 	atomic_uint	 refs;
 	char		*path;		/* NULL in quick mode */
 	unsigned	 workers;
-	bool		 splice;	/* Linux: splice(2) where bytes pass as they are */
+	unsigned char	 splice;	/* enum splice_mode (splice.h) */
 	unsigned	 max_connections;	/* 0: no limit */
 	/*
 	 * max_connections was not given, or was "auto": it is then what the

@@ -201,7 +201,7 @@ listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener	*l = arg;
 
 	(void)lev;
-	session_accept(l->w, l->rt, fd, sa, (socklen_t)len, &l->addr);
+	session_accept(l->w, l->rt, fd, sa, (socklen_t)len);
 }
 
 static void	listener_retry(struct listener *, int);

@@ -24,15 +24,15 @@ static void	pipe_io_cb(evutil_socket_t, short, void *);
 
 int
 pipe_init(struct pipe *p, struct event_base *base, struct pipe_shared *sh,
-    int src_fd, size_t limit, bool splice, uint64_t *touch,
+    int src_fd, size_t limit, int splice, uint64_t *touch,
     pipe_status_fn *status, void *arg)
 {
 	p->sh = sh;
 	p->src_fd = src_fd;
 	p->dst_fd = -1;
 	p->kp.fd[0] = p->kp.fd[1] = -1;
-	p->limit = limit;
-	p->splice = splice && splice_supported();
+	p->limit = (uint32_t)limit;	/* buffer: 64m at most (config.c) */
+	p->splice = splice_supported() ? (unsigned char)splice : SPLICE_OFF;
 	p->touch = touch;
 	p->status = status;
 	p->arg = arg;
@@ -179,14 +179,17 @@ pipe_flush(struct pipe *p)
 				return -1;
 			continue;
 		}
-		p->kfill -= (size_t)n;
+		p->kfill -= (uint32_t)n;
 		pipe_wrote(p, (size_t)n);
 		if (p->kfill > 0)
 			p->writable = false;
 	}
-	/* Resume at half, not at once, so we do not read a few bytes a time. */
-	if (p->paused && (p->kp.fd[0] != -1 ? p->kfill <= p->kp.cap / 2 :
-	    pipe_buf_len(p) <= p->limit / 2)) {
+	/*
+	 * Resume at half, not at once, so we do not read a few bytes a time;
+	 * both halves, as either path may have filled its own.
+	 */
+	if (p->paused && p->kfill <= p->kp.cap / 2 &&
+	    pipe_buf_len(p) <= p->limit / 2) {
 		p->paused = false;
 		p->pause_told = false;
 	}
@@ -236,7 +239,8 @@ pipe_read_splice(struct pipe *p)
 		return 0;
 	if (n <= 0)
 		return pipe_read_end(p, n, errno);
-	p->kfill += (size_t)n;
+	p->kfill += (uint32_t)n;
+	p->bulk = (size_t)n >= SPLICE_BULK_MIN;
 	*p->touch = util_now_ms();
 	if (p->kfill >= p->kp.cap)
 		p->paused = true;
@@ -267,16 +271,12 @@ pipe_read_copy(struct pipe *p)
 	size_t		 room, off = 0;
 	ssize_t		 n, w;
 
-	/* A PROXY header may have pushed the buffer past the limit. */
-	if (pipe_buf_len(p) >= p->limit) {
-		p->paused = true;
-		return 0;
-	}
 	room = p->limit - pipe_buf_len(p);
 	if (room > PIPE_READ_MAX)
 		room = PIPE_READ_MAX;
 	if ((n = read(p->src_fd, b, room)) <= 0)
 		return pipe_read_end(p, n, errno);
+	p->bulk = (size_t)n >= SPLICE_BULK_MIN;
 	*p->touch = util_now_ms();
 	/*
 	 * A short read drained the socket: new bytes will raise a new edge.
@@ -303,21 +303,33 @@ pipe_read_copy(struct pipe *p)
 }
 
 /*
- * Read once, by splice when we may.  Not before the destination is
- * connected: the bytes a client sends with its request would hold a
- * kernel pipe (two descriptors) for as long as the connect takes, so
- * they wait in the buffer instead (bounded, and seldom more than one
- * request).  Returns as pipe_read_splice().
+ * Read once, by splice when we may and it pays (enum splice_mode): bulk,
+ * or always; and while the kernel pipe holds bytes, since a copy read
+ * would queue newer bytes in the buffer, which is written first.  Not
+ * before the destination is connected: the bytes a client sends with its
+ * request would hold a kernel pipe (two descriptors) for as long as the
+ * connect takes, so they wait in the buffer instead (bounded, and seldom
+ * more than one request).  Returns as pipe_read_splice().
  */
 static int
 pipe_read(struct pipe *p)
 {
-	if (p->kp.fd[0] == -1 && p->splice && p->dst_fd != -1 &&
-	    splice_pool_get(&p->sh->sp, p->limit, util_now_ms(), &p->kp) == -1)
-		p->splice = false;	/* out of pipes: copy, this session */
-	if (p->kp.fd[0] != -1)
-		return pipe_read_splice(p);
-	return pipe_read_copy(p);
+	/* A PROXY header may have pushed the buffer past the limit. */
+	if (pipe_buf_len(p) >= p->limit) {
+		p->paused = true;
+		return 0;
+	}
+	if (p->kfill == 0 &&
+	    (p->splice == SPLICE_OFF || p->dst_fd == -1 ||
+		(p->splice == SPLICE_ON && !p->bulk)))
+		return pipe_read_copy(p);
+	if (p->kp.fd[0] == -1 &&
+	    splice_pool_get(&p->sh->sp, p->limit, util_now_ms(), &p->kp) ==
+		-1) {
+		p->splice = SPLICE_OFF; /* out of pipes: copy, this session */
+		return pipe_read_copy(p);
+	}
+	return pipe_read_splice(p);
 }
 
 /*
@@ -420,7 +432,12 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 	/*
 	 * libevent reports EPOLLERR and EPOLLHUP as read and write at once,
 	 * EPOLLRDHUP as EV_CLOSED: the source may hold an end or an error
-	 * behind its last bytes.
+	 * behind its last bytes.  A plain edge with bytes says read and
+	 * write too while the socket has room, which is nearly always, so
+	 * reads mostly go on to EAGAIN.  Asking for EV_WRITE only once a
+	 * write blocks does not help: libevent then masks an EPOLLERR or
+	 * EPOLLHUP edge down to EV_READ, and a reset behind the last bytes
+	 * went unseen (tried, test_upstream_reset).
 	 */
 	if ((what & EV_CLOSED) ||
 	    (what & (EV_READ | EV_WRITE)) == (EV_READ | EV_WRITE))

@@ -64,18 +64,26 @@ struct pipe_shared {
  * below (set by an edge, cleared by EAGAIN), so the data path makes no
  * epoll_ctl.  The pipe never closes a session socket: its owner does.
  */
+/*
+ * Two per session, held for the session's life, idle ones included: the
+ * fields are ordered and sized (32-bit counts of bytes waiting, which
+ * "buffer" caps at 64m) so that there are no holes.
+ */
 struct pipe {
 	struct pipe_shared *sh;
 	struct pipe	*peer;		/* the other direction of the session */
 	struct event	*ev;		/* src_fd: our reads, peer's writes */
-	int		 src_fd, dst_fd;	/* dst_fd -1 until set */
 	struct evbuffer	*buf;		/* buffered path, PROXY header; or NULL */
-	struct splice_pipe kp;		/* kp.fd[0] -1: none borrowed */
-	size_t		 kfill;		/* bytes in kp: splice's EAGAIN is vague */
-	size_t		 limit;
 	uint64_t	 bytes;		/* passed to the destination */
-	uint64_t	*touch;		/* set to now (ms) whenever bytes move */
-	bool		 splice;	/* may borrow a kernel pipe */
+	uint64_t	   *touch; /* set to now (ms) whenever bytes move */
+	pipe_status_fn	   *status;
+	void		*arg;
+	int		 src_fd, dst_fd;	/* dst_fd -1 until set */
+	struct splice_pipe kp;		/* kp.fd[0] -1: none borrowed */
+	uint32_t	 kfill;		/* bytes in kp: splice's EAGAIN is vague */
+	uint32_t	 limit;
+	unsigned char	 splice;	/* enum splice_mode: may borrow a pipe */
+	bool		 bulk;		/* the last read was SPLICE_BULK_MIN+ */
 	bool		 readable;	/* src: no EAGAIN since its last edge */
 	bool		 drain;		/* src: an end or error may follow: read
 					   to EAGAIN, not to a short read */
@@ -83,20 +91,19 @@ struct pipe {
 	bool		 paused;	/* reading stopped by a full buffer */
 	bool		 pause_told;
 	bool		 eof, done;
-	pipe_status_fn	*status;
-	void		*arg;
 };
 
 /*
  * pipe_init(p, base, sh, src_fd, limit, splice, touch, status, arg): set
  * up ${p}, which must have been zeroed (readiness its peer's event saw
  * already is kept), to read ${src_fd}; nothing is registered yet.
- * ${splice}: move bytes with splice(2) when the pool has a pipe.
+ * ${splice}: an enum splice_mode, when to move bytes with splice(2) (if
+ * the pool has a pipe).
  * Returns 0, or -1 (out of memory) with ${p} safe to pipe_free().
  */
-int	 pipe_init(struct pipe *p, struct event_base *base,
-	    struct pipe_shared *sh, int src_fd, size_t limit, bool splice,
-	    uint64_t *touch, pipe_status_fn *status, void *arg);
+int pipe_init(struct pipe *p, struct event_base *base, struct pipe_shared *sh,
+    int src_fd, size_t limit, int splice, uint64_t *touch,
+    pipe_status_fn *status, void *arg);
 
 /*
  * pipe_pair(a, b): ${a} and ${b} are the two directions of one session

@@ -481,27 +481,31 @@ static int
 session_send_proxy(struct session *s)
 {
 	uint8_t		 hdr[PROXYPROTO_MAX];
-	const struct addr *dst = s->via != NULL ? &s->via->dst : &s->local;
+	struct addr	 local;
+	const struct addr *dst = &local;
 	struct sockaddr_storage ss;
 	socklen_t	 len = sizeof(ss);
 	ssize_t		 n;
 
 	/*
-	 * The listener's address is a wildcard (0.0.0.0, ::) on "*:80": the
-	 * address the client really reached is the accepted socket's own.
-	 * Asked here, not at accept, so that only PROXY routes pay for it.
+	 * The address the client reached is the accepted socket's own, not
+	 * the listener's, which is a wildcard (0.0.0.0, ::) on "*:80".  Asked
+	 * here, not kept from accept, so that only PROXY routes pay for it,
+	 * in time or in memory.
 	 */
-	if (s->via == NULL &&
-	    getsockname(s->cfd, (struct sockaddr *)&ss, &len) == 0) {
-		addr_from_sockaddr(&s->local, (struct sockaddr *)&ss, len);
-		addr_unmap(&s->local);
-	}
+	if (s->via != NULL)
+		dst = &s->via->dst;
+	else if (getsockname(s->cfd, (struct sockaddr *)&ss, &len) == 0) {
+		addr_from_sockaddr(&local, (struct sockaddr *)&ss, len);
+		addr_unmap(&local);
+	} else
+		return -1;
 	n = proxyproto_format(s->rt->route->proxy_protocol, &s->client, dst,
 	    hdr, sizeof(hdr));
 	/* Before any byte the client sent, spliced or not (pipe.h). */
 	if (n == -1 || pipe_prepend(&s->c2u, hdr, (size_t)n) == -1)
 		return -1;
-	s->sent_hdr = (size_t)n;
+	s->sent_hdr = (uint32_t)n;
 	return 0;
 }
 
@@ -1115,7 +1119,7 @@ session_proxy_take(struct session *s, int fd, size_t take)
 	int	 err;
 
 	if ((n = recv(fd, s->phdr + s->phdr_len, take, 0)) == (ssize_t)take) {
-		s->phdr_len += take;
+		s->phdr_len += (uint32_t)take;
 		return 0;
 	}
 	if (n == -1) {
@@ -1233,7 +1237,7 @@ session_accept_check(struct worker *w, const struct route *r,
 
 void
 session_accept(struct worker *w, struct route_rt *rt, int fd,
-    const struct sockaddr *sa, socklen_t salen, const struct addr *local)
+    const struct sockaddr *sa, socklen_t salen)
 {
 	const struct route	*r = rt->route;
 	struct session		*s;
@@ -1273,7 +1277,6 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	s->ufd = -1;
 	s->a[0].fd = s->a[1].fd = -1;
 	s->client = client;
-	s->local = *local;
 	s->start_ms = s->last_ms = util_now_ms();
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
 	w->nsessions++;

@@ -66,46 +66,49 @@ const char *session_end_name(enum session_end e);
 
 /*
  * One client connection and its upstream, owned by the worker that
- * accepted it.  Only session_close() frees it.
+ * accepted it.  Only session_close() frees it.  An idle relay holds tens
+ * of thousands of these, so the fields go pointers first, then 4-byte
+ * ones, then bytes, leaving no holes (480 bytes with its malloc header,
+ * and about 1 KiB a session with its events: contrib/bench).
  */
 struct session {
 	TAILQ_ENTRY(session) entry;
 	struct worker	*w;
 	struct worker_gen *gen;		/* its config and rt[] live while it does */
 	struct route_rt	*rt;
-	enum session_state state;
-	int		 cfd, ufd;
-	struct addr	 client, local;
 	struct session_via *via;	/* client came from a PROXY header */
-	bool		 client_counted;	/* in max_per_client */
 	struct upstream	*up;		/* the connected one, NULL before */
-	unsigned	 attempts;	/* sequential tries (Happy Eyeballs' not) */
 	unsigned char	*tried;		/* per pool entry, this session */
-	unsigned char	 tried_buf[16];	/* ...here for small pools: no malloc */
-	bool		 saw_full;	/* an upstream was skipped as full */
-	int		 last_err;	/* of the last failed connect */
 	struct session_attempt a[2];
 	struct event	*he_timer;	/* Happy Eyeballs: start the other family */
-	int		 he_first;	/* family the race began with; 0: none */
 	struct event	*timer;		/* PROXY read, socket retry, idle, fin */
 	struct event	*pev;		/* accept_proxy: client readable */
 	uint8_t		*phdr;		/* accept_proxy: the header so far */
-	size_t		 phdr_len;
-	size_t		 sent_hdr;	/* PROXY header bytes we sent upstream */
 	struct pipe	 c2u, u2c;
 	uint64_t	 start_ms, last_ms;
 	uint64_t	 connect_us;	/* the first connect attempt's start */
+	struct addr	 client;
+	enum session_state state;
+	int		 cfd, ufd;
+	unsigned	 attempts;	/* sequential tries (Happy Eyeballs' not) */
+	int		 last_err;	/* of the last failed connect */
+	int		 he_first;	/* family the race began with; 0: none */
+	uint32_t	 phdr_len;	/* < PROXYPROTO_MAX */
+	uint32_t	 sent_hdr;	/* PROXY header bytes we sent upstream */
+	unsigned char	 tried_buf[16];	/* ...here for small pools: no malloc */
+	bool		 client_counted;	/* in max_per_client */
+	bool		 saw_full;	/* an upstream was skipped as full */
 };
 
 /*
- * session_accept(w, rt, fd, sa, salen, local): a new client on ${fd}
+ * session_accept(w, rt, fd, sa, salen): a new client on ${fd}
  * (owned from here on, also on failure) for route ${rt}.  With
  * accept_proxy, a peer outside proxy_from is reset at once, before it
  * counts anywhere; the others get proxy_timeout for their header.  Then
  * applies the limits and starts connecting upstream.
  */
-void	 session_accept(struct worker *w, struct route_rt *rt, int fd,
-	    const struct sockaddr *sa, socklen_t salen, const struct addr *local);
+void session_accept(struct worker *w, struct route_rt *rt, int fd,
+    const struct sockaddr *sa, socklen_t salen);
 
 /*
  * session_close(s, why, err): the one teardown.  Logs the session line,

@@ -103,7 +103,7 @@ splice_resize(struct splice_pool *sp, struct splice_pipe *kp, size_t size)
 		r = fcntl(kp->fd[0], F_SETPIPE_SZ, (int)splice_max_size(sp));
 	if (r == -1)
 		r = fcntl(kp->fd[0], F_GETPIPE_SZ);
-	kp->cap = r > 0 ? (size_t)r : 4096;
+	kp->cap = r > 0 ? (uint32_t)r : 4096;
 }
 
 int

@@ -31,10 +31,35 @@
  */
 #define SPLICE_LIVE_MAX	1024
 
+/*
+ * When a direction splices (the "splice" key).  SPLICE_ON splices bulk
+ * only: a read of fewer than SPLICE_BULK_MIN bytes (a request, a reply,
+ * a keystroke) is cheaper copied, since the copy path learns from a short
+ * read that the socket is drained and the splice path cannot (see
+ * pipe.c), which saves a system call per message each way.  Once a read
+ * brings SPLICE_BULK_MIN or more, the next ones splice, until the bytes
+ * come small again.  SPLICE_ALWAYS splices every read it can, so the
+ * tests can drive the splice path with small messages.
+ */
+enum splice_mode {
+	SPLICE_OFF = 0,
+	SPLICE_ON,
+	SPLICE_ALWAYS,
+};
+
+/*
+ * The read size from which splicing pays.  Copying costs two passes over
+ * the bytes (in and out of user space); splicing costs one more system
+ * call per burst (its EAGAIN) and the pipe's bookkeeping.  Measured here
+ * (contrib/bench, 64-byte ping-pong vs bulk), the two meet well below
+ * 16 KiB; above it a copy is pure loss.
+ */
+#define SPLICE_BULK_MIN (16 * 1024)
+
 /* One kernel pipe lent to a direction; fd[0] -1: none. */
 struct splice_pipe {
-	int	 fd[2];
-	size_t	 cap;		/* what F_SETPIPE_SZ gave */
+	int		 fd[2];
+	uint32_t	 cap;		/* what F_SETPIPE_SZ gave */
 };
 
 /*

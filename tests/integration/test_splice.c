@@ -186,6 +186,66 @@ test_splice_no_pipes_falls_back(void **state)
 	h_backend_free(b);
 }
 
+/*
+ * splice = on splices bulk only: echoes of 64 bytes are copied, and no
+ * kernel pipe is ever made for them; a megabyte is spliced, so pipes
+ * appear.  splice = always makes pipes for the small echoes too.  The
+ * pipe ends are counted while the session still has a burst in flight
+ * on the bulk side, and after, in the worker's cache of idle pipes.
+ */
+static void
+splice_mode_pipes(const char *mode, uint64_t len, bool want_pipes)
+{
+	struct h_backend_cfg cfg = { .mode = H_ECHO };
+	struct h_backend    *b;
+	struct h_relay	    *r;
+	int		     fd, i, p0, p1, end;
+
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nworkers = 1\n"
+	    "splice = %s\n[route s]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+	    mode, h_hostport(AF_INET, h_backend_port(b)));
+	p0 = h_pipe_fd_count(r->pid);
+	fd = h_relay_connect(r, "s", AF_INET);
+	for (i = 0; i < 20; i++)
+		if ((end = h_echo(fd, 900 + (uint64_t)i, len, H_IO_MS)) != H_OK)
+			fail_msg("splice = %s, echo %d of %llu bytes: %s", mode,
+			    i, (unsigned long long)len, h_end_str(end));
+	p1 = h_pipe_fd_count(r->pid);
+	print_message("splice = %s, echoes of %llu bytes: pipe ends %d, then "
+		      "%d\n",
+	    mode, (unsigned long long)len, p0, p1);
+	if (want_pipes)
+		assert_true(p1 > p0);
+	else
+		assert_int_equal(p1, p0);
+	close(fd);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+static void
+test_splice_on_copies_small(void **state)
+{
+	(void)state;
+	splice_mode_pipes("on", 64, false);
+}
+
+static void
+test_splice_on_splices_bulk(void **state)
+{
+	(void)state;
+	splice_mode_pipes("on", MiB, true);
+}
+
+static void
+test_splice_always_splices_small(void **state)
+{
+	(void)state;
+	splice_mode_pipes("always", 64, true);
+}
+
 int
 main(void)
 {
@@ -194,6 +254,12 @@ main(void)
 		cmocka_unit_test_teardown(test_splice_idle_holds_no_pipe,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_splice_no_pipes_falls_back,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_splice_on_copies_small,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_splice_on_splices_bulk,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_splice_always_splices_small,
 		    h_teardown),
 	};
 

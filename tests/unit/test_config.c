@@ -31,6 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "splice.h"
 #include "util.h"
 
 /* ---- fixture: one temporary directory per test ------------------------- */
@@ -660,6 +661,7 @@ test_values(void **state)
 	assert_int_equal(c->log_level, LOG_LEVEL_ERROR);
 	assert_int_equal(c->shutdown_timeout_ms, 0);
 	assert_int_equal(c->max_connections, 0);
+	assert_int_equal(c->splice, SPLICE_OFF);
 	assert_true(c->routes[0].keepalive);
 	assert_int_equal(c->routes[0].buffer, 1024);
 	assert_int_equal(c->routes[0].retries, 100);
@@ -671,6 +673,40 @@ test_values(void **state)
 	assert_false(c->routes[1].keepalive);
 	assert_int_equal(c->routes[1].max_connections, 10000000);
 	config_unref(c);
+}
+
+/* splice: on, off, always, and the boolean spellings it had before. */
+#define SPLICE_INI(v)                                                      \
+	"[global]\nsplice = " v "\n[route web]\nlisten = 127.0.0.1:1234\n" \
+	"upstream = 127.0.0.1:80\n"
+
+static void
+test_splice_values(void **state)
+{
+	static const char *const values[] = { "on", "yes", "1", "off", "false",
+		"always" };
+	static const int	 modes[] = { SPLICE_ON, SPLICE_ON, SPLICE_ON,
+			SPLICE_OFF, SPLICE_OFF, SPLICE_ALWAYS };
+	struct config		*c;
+	char			 text[256], *errs = NULL;
+	size_t			 i;
+
+	for (i = 0; i < NELEM(values); i++) {
+		snprintf(text, sizeof(text), SPLICE_INI("%s"), values[i]);
+		c = must_load(write_file(*state, "splice.ini", text));
+		/* Without splice(2) in the build, every value is off. */
+		assert_int_equal(c->splice,
+		    splice_supported() ? modes[i] : SPLICE_OFF);
+		config_unref(c);
+	}
+	c = config_load(
+	    write_file(*state, "splice.ini", SPLICE_INI("sometimes")), &errs);
+	assert_null(c);
+	assert_non_null(errs);
+	if (strstr(errs,
+		":2: splice = sometimes: expected on, off or always") == NULL)
+		fail_msg("unexpected error text: %s", errs);
+	free(errs);
 }
 
 static bool
@@ -1744,6 +1780,7 @@ main(void)
 		T(test_layout),
 		T(test_names_and_order),
 		T(test_values),
+		T(test_splice_values),
 		T(test_localhost_upstream),
 		T(test_upstream_dup),
 		T(test_upstream_dup_localhost),
