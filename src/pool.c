@@ -518,8 +518,7 @@ pool_claim_retry(struct upstream *u, uint64_t now, uint64_t interval)
  * active check is there to find out instead (passive health).
  */
 static bool
-pool_pick_usable(const struct pool *p, const struct upstream *u,
-    uint64_t now)
+pool_pick_usable(const struct pool *p, const struct upstream *u, uint64_t now)
 {
 	if (atomic_load_explicit(&u->up, memory_order_relaxed))
 		return true;
@@ -545,10 +544,12 @@ pool_pick_tier(struct pool *p, struct pool_pick *pk, size_t n, uint64_t now,
 		pk->cand[i].key = atomic_load_explicit(&u[i].key,
 		    memory_order_relaxed);
 		pk->skip[i] = pk->tried[i] || u[i].backup != backup ||
-		    !atomic_load_explicit(&u[i].present, memory_order_relaxed) ||
+		    !atomic_load_explicit(&u[i].present,
+			memory_order_relaxed) ||
 		    (!any_health && !pool_pick_usable(p, &u[i], now)) ||
-		    (family != 0 && atomic_load_explicit(&u[i].family,
-		    memory_order_relaxed) != family) ||
+		    (family != 0 &&
+			atomic_load_explicit(&u[i].family,
+			    memory_order_relaxed) != family) ||
 		    (spec != -1 && u[i].spec != (size_t)spec);
 		if (!pk->skip[i] && u[i].max_connections != 0 &&
 		    pk->cand[i].live >= u[i].max_connections) {
@@ -578,13 +579,13 @@ pool_pick(struct pool *p, struct pool_pick *pk, int family, long spec,
 
 	for (i = 0; i < n; i++)
 		if (atomic_load_explicit(&p->u[i].present,
-		    memory_order_relaxed) && atomic_load_explicit(&p->u[i].up,
-		    memory_order_relaxed))
+			memory_order_relaxed) &&
+		    atomic_load_explicit(&p->u[i].up, memory_order_relaxed))
 			*(p->u[i].backup ? &back_up : &prim_up) = true;
 	outage = !prim_up && !back_up;
 	for (tier = 0; tier < 2; tier++) {
 		if (pool_pick_tier(p, pk, n, now, tier == 1, outage, family,
-		    spec) == 0)
+			spec) == 0)
 			continue;
 		/* Each round returns or skips one more: n rounds at most. */
 		for (k = 0; k < n; k++) {

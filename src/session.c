@@ -58,39 +58,38 @@ enum session_proxy_log {
  * is declared here first.
  */
 static enum session_end session_accept_check(struct worker *,
-		    const struct route *, const struct addr *);
+    const struct route *, const struct addr *);
 static void	session_refuse(struct worker *, struct route_rt *, int,
-		    const struct addr *, enum session_end);
+		const struct addr *, enum session_end);
 static enum session_end session_admit(const struct route *,
-		    const struct addr *);
+    const struct addr *);
 static void	session_proxy_start(struct session *);
 static void	session_proxy_cb(evutil_socket_t, short, void *);
 static int	session_proxy_take(struct session *, int, size_t);
 static void	session_proxy_done(struct session *,
-		    const struct proxyproto_info *);
-static void	session_proxy_warn(const struct session *,
-		    enum session_proxy_log, const char *);
+		const struct proxyproto_info *);
+static void session_proxy_warn(const struct session *, enum session_proxy_log,
+    const char *);
 static void	session_begin(struct session *);
 static void	session_upstream_cb(void *, int, struct upstream *,
-		    enum upstream_status, int);
+    enum upstream_status, int);
 static void	session_connected(struct session *, int, struct upstream *);
 static enum session_end session_connect_end(int);
 static int	session_send_proxy(struct session *);
 static void	session_set_state(struct session *, enum session_state);
 static bool	session_pipe_cb(void *, struct pipe *, enum pipe_status, int);
 static enum session_end session_end_side(bool, int);
-static void	session_timer_cb(evutil_socket_t, short, void *);
-static bool	session_check_paused(struct session *);
-static void	session_arm(struct session *);
-static uint64_t	session_period(const struct session *);
-static void	session_timer_set(struct event *, uint64_t);
-static bool	session_end_unreached(enum session_end);
-static void	session_reset_fd(struct worker *, int);
-static void	session_count(struct route_stats_slot *, enum session_end,
-		    uint64_t, uint64_t);
-static void	session_log_end(const struct session *, enum session_end, int);
-static void	session_access_log(const struct session *, enum session_end,
-		    int);
+static void		session_timer_cb(evutil_socket_t, short, void *);
+static bool		session_check_paused(struct session *);
+static void		session_arm(struct session *);
+static uint64_t		session_period(const struct session *);
+static void		session_timer_set(struct event *, uint64_t);
+static bool		session_end_unreached(enum session_end);
+static void		session_reset_fd(struct worker *, int);
+static void session_count(struct route_stats_slot *, enum session_end, uint64_t,
+    uint64_t);
+static void session_log_end(const struct session *, enum session_end, int);
+static void session_access_log(const struct session *, enum session_end, int);
 static const char *session_via(const struct session *, char *, size_t);
 static uint64_t	session_up_bytes(const struct session *);
 
@@ -133,8 +132,9 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	s->start_ms = s->last_ms = util_now_ms();
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
 	w->nsessions++;
-	atomic_fetch_add_explicit(&pool_stats_slot(r->pool->stats,
-	    w->index)->active, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &pool_stats_slot(r->pool->stats, w->index)->active, 1,
+	    memory_order_relaxed);
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
 	/* The client socket inherited its options from the listener. */
@@ -193,8 +193,8 @@ session_refuse(struct worker *w, struct route_rt *rt, int fd,
 	struct linger	 l = { 1, 0 };
 	struct session	 s;
 
-	session_count(pool_stats_slot(rt->route->pool->stats, w->index), why,
-	    0, 0);
+	session_count(pool_stats_slot(rt->route->pool->stats, w->index), why, 0,
+	    0);
 	/* The session line as any other: a bare session, no upstream. */
 	memset(&s, 0, sizeof(s));
 	s.w = w;
@@ -230,7 +230,7 @@ static void
 session_proxy_start(struct session *s)
 {
 	if ((s->pev = event_new(s->w->base, s->cfd, EV_READ | EV_PERSIST,
-	    session_proxy_cb, s)) == NULL) {
+		 session_proxy_cb, s)) == NULL) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
 	}
@@ -260,12 +260,15 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 		e = errno;
 		if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
 			return;
-		session_close(s, e == ECONNRESET ? SESSION_END_CLIENT_RESET :
-		    SESSION_END_CLIENT_ERROR, e);
+		session_close(s,
+		    e == ECONNRESET ? SESSION_END_CLIENT_RESET :
+				      SESSION_END_CLIENT_ERROR,
+		    e);
 		return;
 	}
 	if (n == 0) {
-		session_proxy_warn(s, SESSION_PROXY_LOG_CUT, "connection "
+		session_proxy_warn(s, SESSION_PROXY_LOG_CUT,
+		    "connection "
 		    "closed inside the PROXY header");
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
@@ -304,16 +307,21 @@ session_proxy_take(struct session *s, int fd, size_t take)
 	}
 	if (n == -1) {
 		err = errno;
-		session_close(s, err == ECONNRESET ? SESSION_END_CLIENT_RESET :
-		    SESSION_END_CLIENT_ERROR, err);
+		session_close(s,
+		    err == ECONNRESET ? SESSION_END_CLIENT_RESET :
+					SESSION_END_CLIENT_ERROR,
+		    err);
 		return -1;
 	}
 	if (n == 0)
-		snprintf(msg, sizeof(msg), "connection closed inside the PROXY "
+		snprintf(msg, sizeof(msg),
+		    "connection closed inside the PROXY "
 		    "header");
 	else
-		snprintf(msg, sizeof(msg), "PROXY header: read %zd of the %zu "
-		    "bytes peeked", n, take);
+		snprintf(msg, sizeof(msg),
+		    "PROXY header: read %zd of the %zu "
+		    "bytes peeked",
+		    n, take);
 	session_proxy_warn(s, SESSION_PROXY_LOG_CUT, msg);
 	session_close(s, SESSION_END_PROXY_ERROR, 0);
 	return -1;
@@ -341,9 +349,11 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 		s->client = info->src;
 		if (log_level() >= LOG_LEVEL_DEBUG)
 			log_debug("route=%s client=%s via=%s msg=\"PROXY v%d "
-			    "header\"", s->rt->route->name, addr_format(
-			    &s->client, c, sizeof(c)), addr_format(
-			    &s->via->peer, v, sizeof(v)), info->version);
+				  "header\"",
+			    s->rt->route->name,
+			    addr_format(&s->client, c, sizeof(c)),
+			    addr_format(&s->via->peer, v, sizeof(v)),
+			    info->version);
 	}
 	if ((why = session_admit(s->rt->route, &s->client)) !=
 	    SESSION_END_DONE) {
@@ -357,7 +367,8 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 static void
 session_proxy_timeout(struct session *s)
 {
-	session_proxy_warn(s, SESSION_PROXY_LOG_SLOW, "no whole PROXY header "
+	session_proxy_warn(s, SESSION_PROXY_LOG_SLOW,
+	    "no whole PROXY header "
 	    "within proxy_timeout");
 	session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
 }
@@ -381,10 +392,10 @@ session_proxy_warn(const struct session *s, enum session_proxy_log kind,
 	if (held == 0)
 		snprintf(m, sizeof(m), "%s", msg);
 	else
-		snprintf(m, sizeof(m), "%s (%u more like this suppressed)",
-		    msg, held);
-	log_warn("route=%s client=%s upstream=- msg=\"%s\"",
-	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)), m);
+		snprintf(m, sizeof(m), "%s (%u more like this suppressed)", msg,
+		    held);
+	log_warn("route=%s client=%s upstream=- msg=\"%s\"", s->rt->route->name,
+	    addr_format(&s->client, c, sizeof(c)), m);
 }
 
 /* --- Connect: upstream.c does it; here is what its answer means. */
@@ -399,8 +410,8 @@ session_begin(struct session *s)
 {
 	s->client_counted = s->rt->route->max_per_client != 0;
 	if (pipe_init(&s->c2u, s->w->base, s->w->pipes, s->cfd,
-	    s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
-	    session_pipe_cb, s) == -1) {
+		s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
+		session_pipe_cb, s) == -1) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
 	}
@@ -408,7 +419,7 @@ session_begin(struct session *s)
 	pipe_start(&s->c2u);
 	session_set_state(s, SESSION_CONNECTING);
 	if ((s->uc = upstream_connect(s->w, s->rt, &s->client,
-	    session_upstream_cb, s)) == NULL)
+		 session_upstream_cb, s)) == NULL)
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 }
 
@@ -443,17 +454,17 @@ session_connected(struct session *s, int fd, struct upstream *up)
 	s->ufd = fd;
 	s->up = up;
 	if ((s->rt->route->proxy_protocol != 0 &&
-	    session_send_proxy(s) == -1) ||
+		session_send_proxy(s) == -1) ||
 	    pipe_init(&s->u2c, s->w->base, s->w->pipes, s->ufd,
-	    s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
-	    session_pipe_cb, s) == -1) {
+		s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
+		session_pipe_cb, s) == -1) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
 	}
 	pipe_set_dst(&s->u2c, s->cfd);
 	pipe_set_dst(&s->c2u, s->ufd);
-	session_set_state(s, s->c2u.eof ? SESSION_HALF_CLOSED :
-	    SESSION_RELAYING);
+	session_set_state(s,
+	    s->c2u.eof ? SESSION_HALF_CLOSED : SESSION_RELAYING);
 	s->last_ms = util_now_ms();
 	/*
 	 * The new socket's first edge (writable) pumps both directions: what
@@ -593,7 +604,7 @@ session_end_side(bool client, int err)
 {
 	if (err == ECONNRESET || err == EPIPE || err == ENOTCONN)
 		return client ? SESSION_END_CLIENT_RESET :
-		    SESSION_END_UPSTREAM_RESET;
+				SESSION_END_UPSTREAM_RESET;
 	if (err == ENOMEM)
 		return SESSION_END_INTERNAL_ERROR;
 	return client ? SESSION_END_CLIENT_ERROR : SESSION_END_UPSTREAM_ERROR;
@@ -618,8 +629,11 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	/* Activity only stamps last_ms; the deadline is checked here, lazily. */
 	period = session_period(s);
 	if (period != 0 && util_now_ms() - s->last_ms >= period) {
-		session_close(s, period == s->rt->route->idle_timeout_ms ?
-		    SESSION_END_IDLE_TIMEOUT : SESSION_END_FIN_TIMEOUT, 0);
+		session_close(s,
+		    period == s->rt->route->idle_timeout_ms ?
+			SESSION_END_IDLE_TIMEOUT :
+			SESSION_END_FIN_TIMEOUT,
+		    0);
 		return;
 	}
 	session_arm(s);
@@ -721,8 +735,7 @@ session_close(struct session *s, enum session_end why, int err)
 	reset_client = why == SESSION_END_UPSTREAM_RESET ||
 	    why == SESSION_END_UPSTREAM_ERROR ||
 	    why == SESSION_END_CLIENT_ERROR ||
-	    why == SESSION_END_INTERNAL_ERROR ||
-	    session_end_unreached(why);
+	    why == SESSION_END_INTERNAL_ERROR || session_end_unreached(why);
 	pipe_free(&s->c2u);
 	pipe_free(&s->u2c);
 	upstream_connect_cancel(s->uc);
@@ -806,14 +819,14 @@ session_log_end(const struct session *s, enum session_end why, int err)
 		return;
 	ms = util_now_ms() - s->start_ms;
 	log_info("route=%s client=%s%s upstream=%s msg=\"session end\" "
-	    "end=%s%s%s%s up=%llu down=%llu duration=%llu.%03llus",
+		 "end=%s%s%s%s up=%llu down=%llu duration=%llu.%03llus",
 	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
 	    session_via(s, v, sizeof(v)), s->up == NULL ? "-" : s->up->name,
 	    session_end_name(why), err ? " error=\"" : "",
 	    err ? strerror(err) : "", err ? "\"" : "",
 	    (unsigned long long)session_up_bytes(s),
-	    (unsigned long long)s->u2c.bytes,
-	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+	    (unsigned long long)s->u2c.bytes, (unsigned long long)(ms / 1000),
+	    (unsigned long long)(ms % 1000));
 }
 
 /*
@@ -833,15 +846,16 @@ session_access_log(const struct session *s, enum session_end why, int err)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	k = snprintf(line + n, sizeof(line) - n, ".%03ldZ route=%s client=%s%s "
+	k = snprintf(line + n, sizeof(line) - n,
+	    ".%03ldZ route=%s client=%s%s "
 	    "upstream=%s up=%llu down=%llu duration=%llu.%03llus end=%s%s%s%s\n",
-	    ts.tv_nsec / 1000000, s->rt->route->name, addr_format(&s->client,
-	    c, sizeof(c)), session_via(s, v, sizeof(v)), s->up == NULL ? "-" :
-	    s->up->name, (unsigned long long)session_up_bytes(s),
-	    (unsigned long long)s->u2c.bytes,
-	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
-	    session_end_name(why), err ? " error=\"" : "",
-	    err ? strerror(err) : "", err ? "\"" : "");
+	    ts.tv_nsec / 1000000, s->rt->route->name,
+	    addr_format(&s->client, c, sizeof(c)), session_via(s, v, sizeof(v)),
+	    s->up == NULL ? "-" : s->up->name,
+	    (unsigned long long)session_up_bytes(s),
+	    (unsigned long long)s->u2c.bytes, (unsigned long long)(ms / 1000),
+	    (unsigned long long)(ms % 1000), session_end_name(why),
+	    err ? " error=\"" : "", err ? strerror(err) : "", err ? "\"" : "");
 	if (k > 0 && (size_t)k < sizeof(line) - n)
 		accesslog_write(s->w->alog, line, n + (size_t)k);
 }

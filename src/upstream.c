@@ -127,24 +127,20 @@ upstream_connect_kind(int err)
  * were held back.  Each session's own line still says how it ended.
  */
 static void
-upstream_log_connect(const struct upstream_conn *c, struct upstream *u,
-    int err)
+upstream_log_connect(const struct upstream_conn *c, struct upstream *u, int err)
 {
-	char		 cl[ADDR_STRLEN];
+	char		 cl[ADDR_STRLEN], more[48] = "";
 	unsigned	 held;
 
 	if (log_level() < LOG_LEVEL_WARN ||
 	    !log_limit_pass(&u->connect_log[upstream_connect_kind(err)], &held))
 		return;
-	addr_format(c->client, cl, sizeof(cl));
-	if (held == 0)
-		log_warn("route=%s client=%s upstream=%s msg=\"connect "
-		    "failed%s%s\"", c->r->name, cl, u->name, err ? ": " : "",
-		    err ? strerror(err) : "");
-	else
-		log_warn("route=%s client=%s upstream=%s msg=\"connect "
-		    "failed: %s (%u more like this suppressed)\"", c->r->name,
-		    cl, u->name, strerror(err), held);
+	if (held != 0)
+		snprintf(more, sizeof(more), " (%u more like this suppressed)",
+		    held);
+	log_warn("route=%s client=%s upstream=%s msg=\"connect failed%s%s%s\"",
+	    c->r->name, addr_format(c->client, cl, sizeof(cl)), u->name,
+	    err ? ": " : "", err ? strerror(err) : "", more);
 }
 
 /* Give up a connect under way: no verdict on the upstream. */
@@ -302,8 +298,8 @@ upstream_attempt_start(struct upstream_conn *c, struct upstream *u, int *errp)
 	assert(a->fd == -1);
 	if (c->connect_us == 0)
 		c->connect_us = util_now_us();
-	fd = socket(u->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
+	fd = socket(u->addr.ss.ss_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		*errp = errno;
 		return -1;
@@ -319,7 +315,7 @@ upstream_attempt_start(struct upstream_conn *c, struct upstream *u, int *errp)
 	}
 	/* EV_READ too: it tells a failed connect from one that worked. */
 	if ((a->ev = event_new(c->w->base, fd, EV_READ | EV_WRITE,
-	    upstream_attempt_cb, c)) == NULL) {
+		 upstream_attempt_cb, c)) == NULL) {
 		upstream_done(c, -1, NULL, UPSTREAM_NO_RESOURCES, ENOMEM);
 		return 0;
 	}
@@ -351,8 +347,8 @@ upstream_later(struct upstream_conn *c, struct upstream *u, int err)
 		upstream_done(c, -1, NULL, UPSTREAM_NO_RESOURCES, err);
 		return;
 	}
-	snprintf(what, sizeof(what), "route=%s client=%s msg=\"upstream "
-	    "socket", c->r->name, addr_format(c->client, cl, sizeof(cl)));
+	snprintf(what, sizeof(what), "route=%s client=%s msg=\"upstream socket",
+	    c->r->name, addr_format(c->client, cl, sizeof(cl)));
 	worker_pause_accept(c->w, what, err);
 	upstream_timer_set(c->timer, UPSTREAM_RETRY_SOCKET_MS);
 }
@@ -369,7 +365,7 @@ upstream_he_possible(const struct upstream_conn *c, const struct upstream *u)
 	for (i = 0; i < n; i++)
 		if (pool->u[i].spec == u->spec && !c->tried[i] &&
 		    atomic_load_explicit(&pool->u[i].family,
-		    memory_order_relaxed) != u->addr.ss.ss_family &&
+			memory_order_relaxed) != u->addr.ss.ss_family &&
 		    atomic_load(&pool->u[i].present))
 			return true;
 	return false;
@@ -388,8 +384,9 @@ upstream_he_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (upstream_inflight(c) != 1)
 		return;
-	u = pool_pick(c->r->pool, &c->pick, a->u->addr.ss.ss_family ==
-	    AF_INET ? AF_INET6 : AF_INET, (long)a->u->spec, util_now_ms());
+	u = pool_pick(c->r->pool, &c->pick,
+	    a->u->addr.ss.ss_family == AF_INET ? AF_INET6 : AF_INET,
+	    (long)a->u->spec, util_now_ms());
 	if (u == NULL)
 		return;
 	c->he_first = a->u->addr.ss.ss_family;
@@ -415,7 +412,7 @@ upstream_he_prefer(struct upstream_conn *c, struct upstream *u)
 	    (fam = pool_he_family(pool, u->spec, util_now_ms())) == 0 ||
 	    u->addr.ss.ss_family == fam ||
 	    (v = pool_pick(pool, &c->pick, fam, (long)u->spec,
-	    util_now_ms())) == NULL)
+		 util_now_ms())) == NULL)
 		return u;
 	/* Give ${u} back untried: it may still race later. */
 	pool_unpick(pool, &c->pick, u);
@@ -446,10 +443,12 @@ upstream_next(struct upstream_conn *c)
 	u = upstream_he_prefer(c, u);
 	c->attempts++;
 	if (upstream_he_possible(c, u)) {
-		if (c->he_timer == NULL && (c->he_timer = evtimer_new(
-		    c->w->base, upstream_he_cb, c)) == NULL) {
+		if (c->he_timer == NULL &&
+		    (c->he_timer = evtimer_new(c->w->base, upstream_he_cb,
+			 c)) == NULL) {
 			pool_release(u);
-			upstream_done(c, -1, NULL, UPSTREAM_NO_RESOURCES, ENOMEM);
+			upstream_done(c, -1, NULL, UPSTREAM_NO_RESOURCES,
+			    ENOMEM);
 			return;
 		}
 		upstream_timer_set(c->he_timer, UPSTREAM_HE_DELAY_MS);
