@@ -236,12 +236,12 @@ bool	 pool_claim_retry(struct upstream *u, uint64_t now, uint64_t interval);
  * session's.  Arrays have p->cap entries.
  */
 struct pool_pick {
-	struct balance_state *bal;	/* roundrobin credit, leastconn cursor */
+	struct balance_state *bal;	/* credit, cursor, random state */
 	struct balance_cand *cand;	/* scratch */
 	unsigned char	*skip;		/* scratch */
-	unsigned char	*tried;		/* 1: this session has tried entry i */
-	uint64_t	 client;	/* balance = source: the client's hash */
-	bool		 saw_full;	/* out: an entry was passed over as full */
+	unsigned char	*tried;		/* 1: the session tried entry i */
+	uint64_t	 client;	/* balance = source: client's hash */
+	bool		 saw_full;	/* out: one was passed over as full */
 };
 
 /*

@@ -45,7 +45,6 @@
 /* How often a session with a paused side looks for a reset there. */
 #define SESSION_PAUSED_CHECK_MS	1000
 
-
 /* Which of a route's limits (pool->proxy_log) a PROXY warning counts in. */
 enum session_proxy_log {
 	SESSION_PROXY_LOG_BAD = 0,	/* malformed or too long */
@@ -66,6 +65,7 @@ static enum session_end session_admit(const struct route *,
 static void	session_proxy_start(struct session *);
 static void	session_proxy_cb(evutil_socket_t, short, void *);
 static int	session_proxy_take(struct session *, int, size_t);
+static void	session_client_failed(struct session *, int);
 static void	session_proxy_done(struct session *,
 		const struct proxyproto_info *);
 static void session_proxy_warn(const struct session *, enum session_proxy_log,
@@ -260,16 +260,12 @@ session_proxy_cb(evutil_socket_t fd, short what, void *arg)
 		e = errno;
 		if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
 			return;
-		session_close(s,
-		    e == ECONNRESET ? SESSION_END_CLIENT_RESET :
-				      SESSION_END_CLIENT_ERROR,
-		    e);
+		session_client_failed(s, e);
 		return;
 	}
 	if (n == 0) {
 		session_proxy_warn(s, SESSION_PROXY_LOG_CUT,
-		    "connection "
-		    "closed inside the PROXY header");
+		    "connection closed inside the PROXY header");
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
 	}
@@ -299,32 +295,34 @@ session_proxy_take(struct session *s, int fd, size_t take)
 {
 	char	 msg[96];
 	ssize_t	 n;
-	int	 err;
 
 	if ((n = recv(fd, s->phdr + s->phdr_len, take, 0)) == (ssize_t)take) {
 		s->phdr_len += (uint32_t)take;
 		return 0;
 	}
 	if (n == -1) {
-		err = errno;
-		session_close(s,
-		    err == ECONNRESET ? SESSION_END_CLIENT_RESET :
-					SESSION_END_CLIENT_ERROR,
-		    err);
+		session_client_failed(s, errno);
 		return -1;
 	}
 	if (n == 0)
 		snprintf(msg, sizeof(msg),
-		    "connection closed inside the PROXY "
-		    "header");
+		    "connection closed inside the PROXY header");
 	else
 		snprintf(msg, sizeof(msg),
-		    "PROXY header: read %zd of the %zu "
-		    "bytes peeked",
-		    n, take);
+		    "PROXY header: read %zd of the %zu bytes peeked", n, take);
 	session_proxy_warn(s, SESSION_PROXY_LOG_CUT, msg);
 	session_close(s, SESSION_END_PROXY_ERROR, 0);
 	return -1;
+}
+
+/* Reading the client's PROXY header failed with ${err}. */
+static void
+session_client_failed(struct session *s, int err)
+{
+	if (err == ECONNRESET)
+		session_close(s, SESSION_END_CLIENT_RESET, err);
+	else
+		session_close(s, SESSION_END_CLIENT_ERROR, err);
 }
 
 /* The whole PROXY header is in: the client is who it says. */
@@ -368,8 +366,7 @@ static void
 session_proxy_timeout(struct session *s)
 {
 	session_proxy_warn(s, SESSION_PROXY_LOG_SLOW,
-	    "no whole PROXY header "
-	    "within proxy_timeout");
+	    "no whole PROXY header within proxy_timeout");
 	session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
 }
 
@@ -626,17 +623,14 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	assert(s->state != SESSION_CONNECTING);
 	if (session_check_paused(s))
 		return;
-	/* Activity only stamps last_ms; the deadline is checked here, lazily. */
+	/* Activity only stamps last_ms; the deadline is checked here. */
 	period = session_period(s);
-	if (period != 0 && util_now_ms() - s->last_ms >= period) {
-		session_close(s,
-		    period == s->rt->route->idle_timeout_ms ?
-			SESSION_END_IDLE_TIMEOUT :
-			SESSION_END_FIN_TIMEOUT,
-		    0);
-		return;
-	}
-	session_arm(s);
+	if (period == 0 || util_now_ms() - s->last_ms < period)
+		session_arm(s);
+	else if (period == s->rt->route->idle_timeout_ms)
+		session_close(s, SESSION_END_IDLE_TIMEOUT, 0);
+	else
+		session_close(s, SESSION_END_FIN_TIMEOUT, 0);
 }
 
 /*
@@ -666,7 +660,7 @@ session_arm(struct session *s)
 {
 	uint64_t		 period, now, left;
 
-	/* Until connected, the timer serves the connect phase. */
+	/* Before the relay it is the PROXY header's, or idle. */
 	if (s->state < SESSION_RELAYING)
 		return;
 	period = session_period(s);
@@ -847,8 +841,8 @@ session_access_log(const struct session *s, enum session_end why, int err)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	k = snprintf(line + n, sizeof(line) - n,
-	    ".%03ldZ route=%s client=%s%s "
-	    "upstream=%s up=%llu down=%llu duration=%llu.%03llus end=%s%s%s%s\n",
+	    ".%03ldZ route=%s client=%s%s upstream=%s up=%llu down=%llu "
+	    "duration=%llu.%03llus end=%s%s%s%s\n",
 	    ts.tv_nsec / 1000000, s->rt->route->name,
 	    addr_format(&s->client, c, sizeof(c)), session_via(s, v, sizeof(v)),
 	    s->up == NULL ? "-" : s->up->name,

@@ -57,20 +57,20 @@ struct upstream_attempt {
 struct upstream_conn {
 	struct worker	*w;
 	const struct route *r;
-	const struct addr *client;	/* the session's: for log lines */
+	const struct addr *client;	/* the session's, for log lines */
 	upstream_conn_cb *cb;
 	void		*arg;
-	struct pool_pick pick;		/* its tried is ${tried} below */
+	struct pool_pick pick;		/* its tried: ${tried} below */
 	struct upstream_attempt a[2];
-	struct event	*timer;		/* socket retry; or the result, deferred */
-	struct event	*he_timer;	/* Happy Eyeballs: start the other family */
+	struct event	*timer;		/* socket retry, or the answer kept */
+	struct event	*he_timer;	/* Happy Eyeballs: the other family */
 	uint64_t	 start_ms;
 	uint64_t	 connect_us;	/* the first attempt's start */
-	unsigned	 attempts;	/* sequential tries (Happy Eyeballs' not) */
+	unsigned	 attempts;	/* sequential tries (not the race's) */
 	int		 last_err;	/* of the last failed connect */
-	int		 he_first;	/* family the race began with; 0: none */
+	int		 he_first;	/* family the race began with, or 0 */
 	bool		 starting;	/* within upstream_connect() */
-	bool		 deferred;	/* it ended there: res waits for timer */
+	bool		 deferred;	/* ...ended it: res waits for timer */
 	enum upstream_status res;
 	int		 res_err;
 	unsigned char	 tried[];	/* one per pool entry */
