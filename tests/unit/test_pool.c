@@ -499,8 +499,8 @@ test_pick_roundrobin(void **state)
 
 	(void)state;
 	c = load("[route rr]\nlisten = 127.0.0.1:1\n"
-	    "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11 weight=2\n"
-	    "upstream = 127.0.0.1:12\nfall = 1\ncheck_interval = 1h\n");
+		 "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11 weight=2\n"
+		 "upstream = 127.0.0.1:12\nfall = 1\ncheck_interval = 1h\n");
 	picker_init(&k, c);
 	for (i = 0; i < 40; i++)
 		count[pick_some(&k, util_now_ms())]++;
@@ -565,8 +565,8 @@ test_pick_tried(void **state)
 
 	(void)state;
 	c = load("[route tried]\nlisten = 127.0.0.1:1\n"
-	    "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11\n"
-	    "upstream = 127.0.0.1:12\n");
+		 "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11\n"
+		 "upstream = 127.0.0.1:12\n");
 	picker_init(&k, c);
 	picker_session(&k);
 	k.tried[1] = 1;
@@ -606,8 +606,8 @@ test_pick_full(void **state)
 
 	(void)state;
 	c = load("[route full]\nlisten = 127.0.0.1:1\n"
-	    "upstream = 127.0.0.1:10 max_connections=1\n"
-	    "upstream = 127.0.0.1:11 max_connections=1\n");
+		 "upstream = 127.0.0.1:10 max_connections=1\n"
+		 "upstream = 127.0.0.1:11 max_connections=1\n");
 	picker_init(&k, c);
 	a = &k.p->u[0];
 	b = &k.p->u[1];
@@ -639,7 +639,7 @@ test_pick_none(void **state)
 
 	(void)state;
 	c = load("[route none]\nlisten = 127.0.0.1:1\n"
-	    "upstream = 127.0.0.1:10\nupstream = [::1]:10\n");
+		 "upstream = 127.0.0.1:10\nupstream = [::1]:10\n");
 	picker_init(&k, c);
 	picker_session(&k);
 	memset(k.tried, 1, pool_count(k.p));
@@ -667,8 +667,8 @@ test_pick_backup_outage(void **state)
 
 	(void)state;
 	c = load("[route backup]\nlisten = 127.0.0.1:1\n"
-	    "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11 backup\n"
-	    "fall = 1\ncheck_interval = 1h\n");
+		 "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11 backup\n"
+		 "fall = 1\ncheck_interval = 1h\n");
 	picker_init(&k, c);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(pick_new(&k, util_now_ms()), 0);
@@ -701,8 +701,8 @@ test_pick_leastconn(void **state)
 
 	(void)state;
 	c = load("[route least]\nlisten = 127.0.0.1:1\n"
-	    "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11\n"
-	    "balance = leastconn\n");
+		 "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11\n"
+		 "balance = leastconn\n");
 	picker_init(&k, c);
 	assert_true(pool_acquire(&k.p->u[0]));
 	assert_true(pool_acquire(&k.p->u[0]));
@@ -736,8 +736,8 @@ test_pick_source(void **state)
 
 	(void)state;
 	c = load("[route source]\nlisten = 127.0.0.1:1\n"
-	    "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11\n"
-	    "upstream = 127.0.0.1:12\nbalance = source\n");
+		 "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11\n"
+		 "upstream = 127.0.0.1:12\nbalance = source\n");
 	picker_init(&k, c);
 	for (h = 0; h < 64; h++) {
 		k.pk.client = balance_hash(&h, sizeof(h));
@@ -768,18 +768,17 @@ test_pick_family_spec(void **state)
 
 	(void)state;
 	c = load("[route he]\nlisten = 127.0.0.1:1\n"
-	    "upstream = 127.0.0.1:10\nupstream = [::1]:10\n"
-	    "upstream = [::1]:11\n");
+		 "upstream = 127.0.0.1:10\nupstream = [::1]:10\n"
+		 "upstream = [::1]:11\n");
 	picker_init(&k, c);
 	for (i = 0; i < 6; i++) {
 		picker_session(&k);
-		assert_non_null(u = pool_pick(k.p, &k.pk, AF_INET6, -1,
-		    util_now_ms()));
+		assert_non_null(
+		    u = pool_pick(k.p, &k.pk, AF_INET6, -1, util_now_ms()));
 		assert_int_equal(u->addr.ss.ss_family, AF_INET6);
 		pool_release(u);
 		picker_session(&k);
-		assert_non_null(u = pool_pick(k.p, &k.pk, 0, 2,
-		    util_now_ms()));
+		assert_non_null(u = pool_pick(k.p, &k.pk, 0, 2, util_now_ms()));
 		assert_ptr_equal(u, &k.p->u[2]);
 		pool_release(u);
 	}
