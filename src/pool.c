@@ -706,7 +706,7 @@ pool_connect_failed(struct pool *p, struct upstream *u, int err)
  * Active health, on the control thread: ${rise} passed checks in a row
  * bring ${u} up, ${fall} failed ones take it down.  A failed check of an
  * upstream already down leaves its retry time alone: sessions do not
- * probe an upstream that active checks watch (session_usable()).
+ * probe an upstream that active checks watch (pool_pick_usable()).
  */
 void
 pool_check_result(struct pool *p, struct upstream *u, int err)
@@ -874,7 +874,7 @@ pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
 
 /*
  * Relaxed: a family and a deadline read from two different updates only
- * change which family one session tries first (session_he_prefer()).
+ * change which family one session tries first (upstream_he_prefer()).
  */
 int
 pool_he_family(struct pool *p, size_t spec, uint64_t now)

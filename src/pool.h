@@ -144,7 +144,7 @@ struct upstream {
 	atomic_uint_fast64_t retry_ms;	/* down: a session may try it from then */
 	atomic_uint_fast64_t connects, connect_fails;	/* counters */
 	atomic_uint_fast64_t check_fails;	/* active checks failed: counter */
-	/* "connect failed" lines, limited per kind (session.c) */
+	/* "connect failed" lines, limited per kind (upstream.c) */
 	struct log_limit connect_log[UPSTREAM_LOG_KINDS];
 };
 
