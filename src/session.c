@@ -54,44 +54,51 @@ enum session_proxy_log {
 
 /*
  * The functions below come in the order a session meets them, so each
- * is declared here first.
+ * is declared here first: accept, the PROXY header, connect, relay,
+ * teardown.
  */
 static enum session_end session_accept_check(struct worker *,
     const struct route *, const struct addr *);
-static void	session_refuse(struct worker *, struct route_rt *, int,
-		const struct addr *, enum session_end);
 static enum session_end session_admit(const struct route *,
     const struct addr *);
-static void	session_proxy_start(struct session *);
-static void	session_proxy_cb(evutil_socket_t, short, void *);
-static int	session_proxy_take(struct session *, int, size_t);
-static void	session_client_failed(struct session *, int);
-static void	session_proxy_done(struct session *,
-		const struct proxyproto_info *);
+
+static void session_refuse(struct worker *, struct route_rt *, int,
+    const struct addr *, enum session_end);
+
+static void session_proxy_start(struct session *);
+static void session_proxy_cb(evutil_socket_t, short, void *);
+static int session_proxy_take(struct session *, int, size_t);
+static void session_client_failed(struct session *, int);
+static void session_proxy_done(struct session *,
+    const struct proxyproto_info *);
 static void session_proxy_warn(const struct session *, enum session_proxy_log,
     const char *);
-static void	session_begin(struct session *);
-static void	session_upstream_cb(void *, int, struct upstream *,
+
+static void session_begin(struct session *);
+static void session_upstream_cb(void *, int, struct upstream *,
     enum upstream_status, int);
-static void	session_connected(struct session *, int, struct upstream *);
+static void session_connected(struct session *, int, struct upstream *);
+static int session_send_proxy(struct session *);
+static void session_set_state(struct session *, enum session_state);
+
 static enum session_end session_connect_end(int);
-static int	session_send_proxy(struct session *);
-static void	session_set_state(struct session *, enum session_state);
-static bool	session_pipe_cb(void *, struct pipe *, enum pipe_status, int);
+
+static bool session_pipe_cb(void *, struct pipe *, enum pipe_status, int);
 static enum session_end session_end_side(bool, int);
-static void		session_timer_cb(evutil_socket_t, short, void *);
-static bool		session_check_paused(struct session *);
-static void		session_arm(struct session *);
-static uint64_t		session_period(const struct session *);
-static void		session_timer_set(struct event *, uint64_t);
-static bool		session_end_unreached(enum session_end);
-static void		session_reset_fd(struct worker *, int);
+static void session_timer_cb(evutil_socket_t, short, void *);
+static bool session_check_paused(struct session *);
+static void session_arm(struct session *);
+static uint64_t session_period(const struct session *);
+static void session_timer_set(struct event *, uint64_t);
+
+static bool session_end_unreached(enum session_end);
+static void session_reset_fd(struct worker *, int);
 static void session_count(struct route_stats_slot *, enum session_end, uint64_t,
     uint64_t);
 static void session_log_end(const struct session *, enum session_end, int);
 static void session_access_log(const struct session *, enum session_end, int);
 static const char *session_via(const struct session *, char *, size_t);
-static uint64_t	session_up_bytes(const struct session *);
+static uint64_t session_up_bytes(const struct session *);
 
 /* --- Accept: the limits, allow/deny, and accept_proxy's header. */
 
@@ -182,6 +189,20 @@ session_accept_check(struct worker *w, const struct route *r,
 }
 
 /*
+ * The client is known (after accept, or after its PROXY header): may it
+ * come in?  Returns the reason it may not, or SESSION_END_DONE.
+ */
+static enum session_end
+session_admit(const struct route *r, const struct addr *a)
+{
+	if (!acl_allows(&r->acl, a))
+		return SESSION_END_DENIED;
+	if (!pool_client_enter(r->pool, a, r->max_per_client))
+		return SESSION_END_MAX_PER_CLIENT;
+	return SESSION_END_DONE;
+}
+
+/*
  * Refused before a session exists: log it like a session line, and close.
  * A peer that may not send a PROXY header is reset: it is no client but
  * a misplaced relay or a probe, and should learn at once.
@@ -205,20 +226,6 @@ session_refuse(struct worker *w, struct route_rt *rt, int fd,
 	if (why == SESSION_END_PROXY_UNTRUSTED)
 		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
-}
-
-/*
- * The client is known (after accept, or after its PROXY header): may it
- * come in?  Returns the reason it may not, or SESSION_END_DONE.
- */
-static enum session_end
-session_admit(const struct route *r, const struct addr *a)
-{
-	if (!acl_allows(&r->acl, a))
-		return SESSION_END_DENIED;
-	if (!pool_client_enter(r->pool, a, r->max_per_client))
-		return SESSION_END_MAX_PER_CLIENT;
-	return SESSION_END_DONE;
 }
 
 /*
