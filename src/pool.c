@@ -15,7 +15,7 @@
  * (pool_stats_free_all()).
  *
  * Threads: the workers call the data-path half for every session
- * (pool_acquire(), pool_release(), pool_connect_ok(),
+ * (pool_pick(), pool_acquire(), pool_release(), pool_connect_ok(),
  * pool_connect_failed(), the session and client counts, Happy Eyeballs'
  * memory).  The control thread calls the rest: pool_new() and
  * pool_inherit() while loading a configuration, pool_check_result() and
@@ -513,6 +513,109 @@ pool_claim_retry(struct upstream *u, uint64_t now, uint64_t interval)
 	    now + interval, memory_order_relaxed, memory_order_relaxed);
 }
 
+/*
+ * May a new session try ${u}?  Up; or down but due for a probe, when no
+ * active check is there to find out instead (passive health).
+ */
+static bool
+pool_pick_usable(const struct pool *p, const struct upstream *u, uint64_t now)
+{
+	if (atomic_load_explicit(&u->up, memory_order_relaxed))
+		return true;
+	return !p->route->health_check && pool_usable(u, now);
+}
+
+/*
+ * Set pk->skip for every entry of the first ${n} that this pick may not
+ * take from one tier (backups or not); ${any_health}: down ones may be
+ * taken too.  Fills pk->cand for balance_pick().  Returns how many are
+ * left.
+ */
+static size_t
+pool_pick_tier(struct pool *p, struct pool_pick *pk, size_t n, uint64_t now,
+    bool backup, bool any_health, int family, long spec)
+{
+	struct upstream	*u = p->u;
+	size_t		 i, left = 0;
+
+	for (i = 0; i < n; i++) {
+		pk->cand[i].weight = u[i].weight;
+		pk->cand[i].live = pool_live(&u[i]);
+		pk->cand[i].key = atomic_load_explicit(&u[i].key,
+		    memory_order_relaxed);
+		pk->skip[i] = pk->tried[i] || u[i].backup != backup ||
+		    !atomic_load_explicit(&u[i].present,
+			memory_order_relaxed) ||
+		    (!any_health && !pool_pick_usable(p, &u[i], now)) ||
+		    (family != 0 &&
+			atomic_load_explicit(&u[i].family,
+			    memory_order_relaxed) != family) ||
+		    (spec != -1 && u[i].spec != (size_t)spec);
+		if (!pk->skip[i] && u[i].max_connections != 0 &&
+		    pk->cand[i].live >= u[i].max_connections) {
+			pk->skip[i] = 1;
+			pk->saw_full = true;
+		}
+		left += !pk->skip[i];
+	}
+	return left;
+}
+
+/*
+ * The tiers in turn; within one, balance_pick() proposes and the entry
+ * itself has the last word: a down one due for a retry goes to the
+ * session that claims the retry, and one that filled up since the scratch
+ * was filled (another worker) is passed over.
+ */
+struct upstream *
+pool_pick(struct pool *p, struct pool_pick *pk, int family, long spec,
+    uint64_t now)
+{
+	const struct route *r = p->route;
+	struct upstream	*u;
+	size_t		 n = pool_count(p), k, i;
+	bool		 prim_up = false, back_up = false, outage;
+	int		 j, tier;
+
+	for (i = 0; i < n; i++)
+		if (atomic_load_explicit(&p->u[i].present,
+			memory_order_relaxed) &&
+		    atomic_load_explicit(&p->u[i].up, memory_order_relaxed))
+			*(p->u[i].backup ? &back_up : &prim_up) = true;
+	outage = !prim_up && !back_up;
+	for (tier = 0; tier < 2; tier++) {
+		if (pool_pick_tier(p, pk, n, now, tier == 1, outage, family,
+			spec) == 0)
+			continue;
+		/* Each round returns or skips one more: n rounds at most. */
+		for (k = 0; k < n; k++) {
+			j = balance_pick(r->balance, pk->cand, n, pk->skip,
+			    pk->bal, pk->client);
+			if (j == -1)
+				break;
+			u = &p->u[j];
+			pk->skip[j] = 1;
+			if (!outage && !atomic_load(&u->up) &&
+			    !pool_claim_retry(u, now, r->check_interval_ms))
+				continue;
+			if (!pool_acquire(u)) {
+				pk->saw_full = true;
+				continue;
+			}
+			pk->tried[j] = 1;
+			return u;
+		}
+	}
+	return NULL;
+}
+
+void
+pool_unpick(struct pool *p, struct pool_pick *pk, struct upstream *u)
+{
+	pk->tried[u - p->u] = 0;
+	pool_release(u);
+}
+
 static void
 pool_log(const struct pool *p, const struct upstream *u, const char *msg,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -603,7 +706,7 @@ pool_connect_failed(struct pool *p, struct upstream *u, int err)
  * Active health, on the control thread: ${rise} passed checks in a row
  * bring ${u} up, ${fall} failed ones take it down.  A failed check of an
  * upstream already down leaves its retry time alone: sessions do not
- * probe an upstream that active checks watch (session_usable()).
+ * probe an upstream that active checks watch (pool_pick_usable()).
  */
 void
 pool_check_result(struct pool *p, struct upstream *u, int err)
@@ -771,7 +874,7 @@ pool_set_name_addrs(struct pool *p, size_t spec, const struct addr *addrs,
 
 /*
  * Relaxed: a family and a deadline read from two different updates only
- * change which family one session tries first (session_he_prefer()).
+ * change which family one session tries first (upstream_he_prefer()).
  */
 int
 pool_he_family(struct pool *p, size_t spec, uint64_t now)

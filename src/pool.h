@@ -13,6 +13,8 @@
 #include "metrics.h"
 #include "session.h"
 
+struct balance_cand;
+struct balance_state;
 struct route;
 
 /*
@@ -142,7 +144,7 @@ struct upstream {
 	atomic_uint_fast64_t retry_ms;	/* down: a session may try it from then */
 	atomic_uint_fast64_t connects, connect_fails;	/* counters */
 	atomic_uint_fast64_t check_fails;	/* active checks failed: counter */
-	/* "connect failed" lines, limited per kind (session.c) */
+	/* "connect failed" lines, limited per kind (upstream.c) */
 	struct log_limit connect_log[UPSTREAM_LOG_KINDS];
 };
 
@@ -226,6 +228,41 @@ bool	 pool_usable(const struct upstream *u, uint64_t now);
  * True if this caller got it.
  */
 bool	 pool_claim_retry(struct upstream *u, uint64_t now, uint64_t interval);
+
+/*
+ * What choosing an upstream for one session needs besides the pool.  The
+ * first three are the calling worker's for this pool (struct route_rt),
+ * since picks on one thread share the balancing state; ${tried} is the
+ * session's.  Arrays have p->cap entries.
+ */
+struct pool_pick {
+	struct balance_state *bal;	/* credit, cursor, random state */
+	struct balance_cand *cand;	/* scratch */
+	unsigned char	*skip;		/* scratch */
+	unsigned char	*tried;		/* 1: the session tried entry i */
+	uint64_t	 client;	/* balance = source: client's hash */
+	bool		 saw_full;	/* out: one was passed over as full */
+};
+
+/*
+ * pool_pick(p, pk, family, spec, now): choose the entry of ${p} that a
+ * session connects to next, by the route's balance method, count the
+ * session on it (pool_acquire()) and mark it in pk->tried; NULL when none
+ * is left.  Never chosen: entries in pk->tried, absent from the last
+ * lookup, of another ${family} (0: any) or upstream line ${spec} (-1:
+ * any; these two narrow the choice for Happy Eyeballs), and full ones
+ * (max_connections), which set pk->saw_full.  The primaries come first:
+ * those up, and a down one whose retry time has come by ${now} (ms,
+ * util_now_ms()), handed to one session per check_interval
+ * (pool_claim_retry()), unless an active check watches it.  The backups
+ * come next: they serve while no primary is up, or once the session has
+ * tried every primary it could.  When every entry is down, all are
+ * candidates at once, so a total outage ends as soon as one is back.
+ * pool_unpick(p, pk, u): undo the pick of ${u}: released, and untried.
+ */
+struct upstream *pool_pick(struct pool *p, struct pool_pick *pk, int family,
+    long spec, uint64_t now);
+void	 pool_unpick(struct pool *p, struct pool_pick *pk, struct upstream *u);
 
 /*
  * Health results.  Each logs a state change once, at warn, with the

@@ -11,6 +11,7 @@
 
 struct route_rt;
 struct upstream;
+struct upstream_conn;
 struct worker_gen;
 struct worker;
 
@@ -21,13 +22,6 @@ struct worker;
 struct session_via {
 	struct addr	 peer;		/* who really connected */
 	struct addr	 dst;		/* the header's destination */
-};
-
-/* One connect under way.  Happy Eyeballs races two at most. */
-struct session_attempt {
-	int		 fd;		/* -1: slot free */
-	struct event	*ev;		/* writable, or the connect timeout */
-	struct upstream	*u;
 };
 
 enum session_state {
@@ -68,8 +62,10 @@ const char *session_end_name(enum session_end e);
  * One client connection and its upstream, owned by the worker that
  * accepted it.  Only session_close() frees it.  An idle relay holds tens
  * of thousands of these, so the fields go pointers first, then 4-byte
- * ones, then bytes, leaving no holes (480 bytes with its malloc header,
- * and about 1 KiB a session with its events: contrib/bench).
+ * ones, then bytes, leaving no holes (384 bytes with its malloc header,
+ * and under 1 KiB a session with its events: contrib/bench), and what
+ * only connecting needs lives in upstream.c's struct upstream_conn,
+ * freed once connected.
  */
 struct session {
 	TAILQ_ENTRY(session) entry;
@@ -78,26 +74,18 @@ struct session {
 	struct route_rt	*rt;
 	struct session_via *via;	/* client came from a PROXY header */
 	struct upstream	*up;		/* the connected one, NULL before */
-	unsigned char	*tried;		/* per pool entry, this session */
-	struct session_attempt a[2];
-	struct event	*he_timer;	/* Happy Eyeballs: start the other family */
-	struct event	*timer;		/* PROXY read, socket retry, idle, fin */
+	struct upstream_conn *uc;	/* the connect under way, or NULL */
+	struct event	*timer;		/* PROXY read, idle, fin */
 	struct event	*pev;		/* accept_proxy: client readable */
 	uint8_t		*phdr;		/* accept_proxy: the header so far */
 	struct pipe	 c2u, u2c;
 	uint64_t	 start_ms, last_ms;
-	uint64_t	 connect_us;	/* the first connect attempt's start */
 	struct addr	 client;
 	enum session_state state;
 	int		 cfd, ufd;
-	unsigned	 attempts;	/* sequential tries (Happy Eyeballs' not) */
-	int		 last_err;	/* of the last failed connect */
-	int		 he_first;	/* family the race began with; 0: none */
 	uint32_t	 phdr_len;	/* < PROXYPROTO_MAX */
 	uint32_t	 sent_hdr;	/* PROXY header bytes we sent upstream */
-	unsigned char	 tried_buf[16];	/* ...here for small pools: no malloc */
 	bool		 client_counted;	/* in max_per_client */
-	bool		 saw_full;	/* an upstream was skipped as full */
 };
 
 /*

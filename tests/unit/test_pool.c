@@ -2,8 +2,8 @@
 /*
  * Run-time upstream state: per-upstream limits, passive and active health
  * with rise and fall, host name addresses coming and going, and per-client
- * counting (IPv6 by /64).  Configs come from config_load_fp, as in the
- * daemon.
+ * counting (IPv6 by /64), and choosing an upstream for a session
+ * (pool_pick).  Configs come from config_load_fp, as in the daemon.
  */
 #include "autoconf.h"
 
@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "addr.h"
+#include "balance.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
@@ -402,6 +403,390 @@ test_client_hash_keyed(void **state)
 	assert_true(differ >= NELEM(a) / 2);
 }
 
+/*
+ * pool_pick(): a worker's balancing state and scratch for one pool, and
+ * one session's tried flags, as worker.c and upstream.c make them.
+ */
+#define PICK_MAX	8
+
+struct picker {
+	struct pool	*p;
+	struct balance_state bal;
+	int		 credit[PICK_MAX];
+	struct balance_cand cand[PICK_MAX];
+	unsigned char	 skip[PICK_MAX];
+	unsigned char	 tried[PICK_MAX];
+	struct pool_pick pk;
+};
+
+static void
+picker_init(struct picker *k, struct config *c)
+{
+	memset(k, 0, sizeof(*k));
+	k->p = c->routes[0].pool;
+	assert_true(k->p->cap <= PICK_MAX);
+	k->bal.credit = k->credit;
+	balance_seed(&k->bal, 1);
+	k->pk.bal = &k->bal;
+	k->pk.cand = k->cand;
+	k->pk.skip = k->skip;
+	k->pk.tried = k->tried;
+}
+
+/* A new session: nothing tried, nothing seen full. */
+static void
+picker_session(struct picker *k)
+{
+	memset(k->tried, 0, sizeof(k->tried));
+	k->pk.saw_full = false;
+}
+
+/* The index pool_pick() chose for the session under way, or -1. */
+static int
+pick(struct picker *k, uint64_t now)
+{
+	struct upstream	*u = pool_pick(k->p, &k->pk, 0, -1, now);
+
+	if (u == NULL)
+		return -1;
+	assert_true(k->tried[u - k->p->u]);
+	return (int)(u - k->p->u);
+}
+
+/* A whole session's pick, given back at once (its connect ended). */
+static int
+pick_new(struct picker *k, uint64_t now)
+{
+	int	 j;
+
+	picker_session(k);
+	if ((j = pick(k, now)) != -1)
+		pool_release(&k->p->u[j]);
+	return j;
+}
+
+/* As pick_new(), for a pick that must find one. */
+static int
+pick_some(struct picker *k, uint64_t now)
+{
+	int	 j = pick_new(k, now);
+
+	assert_int_not_equal(j, -1);
+	return j;
+}
+
+/* Passive health takes ${u} down now: due again after check_interval. */
+static void
+take_down(struct picker *k, struct upstream *u)
+{
+	unsigned	 i;
+
+	for (i = 0; i < k->p->route->fall; i++)
+		pool_connect_failed(k->p, u, ECONNREFUSED);
+	assert_false(atomic_load(&u->up));
+}
+
+/*
+ * Weighted round robin over the entries a session may use: shares as
+ * the weights say, and a down one (not yet due) never.
+ */
+static void
+test_pick_roundrobin(void **state)
+{
+	struct config	*c;
+	struct picker	 k;
+	int		 count[3] = { 0 }, i;
+
+	(void)state;
+	c = load("[route rr]\nlisten = 127.0.0.1:1\n"
+		 "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11 weight=2\n"
+		 "upstream = 127.0.0.1:12\nfall = 1\ncheck_interval = 1h\n");
+	picker_init(&k, c);
+	for (i = 0; i < 40; i++)
+		count[pick_some(&k, util_now_ms())]++;
+	assert_int_equal(count[0], 10);
+	assert_int_equal(count[1], 20);
+	assert_int_equal(count[2], 10);
+	take_down(&k, &k.p->u[2]);
+	memset(count, 0, sizeof(count));
+	for (i = 0; i < 30; i++)
+		count[pick_some(&k, util_now_ms())]++;
+	assert_int_equal(count[0], 10);
+	assert_int_equal(count[1], 20);
+	assert_int_equal(count[2], 0);
+	assert_int_equal(pool_live(&k.p->u[1]), 0);
+	config_unref(c);
+}
+
+/*
+ * A down entry is skipped until its retry time; then exactly one session
+ * gets it (the probe), and the rest wait another check_interval.  With
+ * active checks, sessions never probe: the checks bring it back.
+ */
+static void
+test_pick_down_until_retry(void **state)
+{
+	static const char *const text[] = {
+		"[route down]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:10\n"
+		"upstream = 127.0.0.1:11\nfall = 1\ncheck_interval = 1h\n",
+		"[route checked]\nlisten = 127.0.0.1:1\n"
+		"upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11\n"
+		"fall = 1\ncheck_interval = 1h\nhealth_check = tcp\n",
+	};
+	struct config	*c;
+	struct picker	 k;
+	uint64_t	 now, due;
+	int		 got, i;
+	size_t		 t;
+
+	(void)state;
+	for (t = 0; t < NELEM(text); t++) {
+		c = load(text[t]);
+		picker_init(&k, c);
+		take_down(&k, &k.p->u[1]);
+		now = util_now_ms();
+		due = now + 3600 * 1000 + 1000;
+		for (i = 0; i < 10; i++)
+			assert_int_equal(pick_new(&k, now), 0);
+		for (got = 0, i = 0; i < 10; i++)
+			got += pick_new(&k, due) == 1;
+		assert_int_equal(got, t == 0 ? 1 : 0);
+		config_unref(c);
+	}
+}
+
+/* A session never gets an entry it has tried; then there is none left. */
+static void
+test_pick_tried(void **state)
+{
+	struct config	*c;
+	struct picker	 k;
+	int		 seen[3] = { 0 }, i, j;
+
+	(void)state;
+	c = load("[route tried]\nlisten = 127.0.0.1:1\n"
+		 "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11\n"
+		 "upstream = 127.0.0.1:12\n");
+	picker_init(&k, c);
+	picker_session(&k);
+	k.tried[1] = 1;
+	for (i = 0; i < 2; i++) {
+		j = pick(&k, util_now_ms());
+		assert_int_not_equal(j, 1);
+		assert_int_not_equal(j, -1);
+		seen[j]++;
+		pool_release(&k.p->u[j]);
+	}
+	assert_int_equal(seen[0], 1);
+	assert_int_equal(seen[2], 1);
+	assert_int_equal(pick(&k, util_now_ms()), -1);
+	assert_false(k.pk.saw_full);
+	/* A pick given back untried may come again. */
+	picker_session(&k);
+	j = pick(&k, util_now_ms());
+	assert_int_equal(pool_live(&k.p->u[j]), 1);
+	pool_unpick(k.p, &k.pk, &k.p->u[j]);
+	assert_false(k.tried[j]);
+	assert_int_equal(pool_live(&k.p->u[j]), 0);
+	config_unref(c);
+}
+
+/*
+ * An entry at its max_connections is passed over, and the session learns
+ * it (upstream_full, not upstream_unreachable, when nothing else is
+ * left); a place given back makes it a candidate again.
+ */
+static void
+test_pick_full(void **state)
+{
+	struct config	*c;
+	struct picker	 k;
+	struct upstream	*a, *b;
+	int		 i;
+
+	(void)state;
+	c = load("[route full]\nlisten = 127.0.0.1:1\n"
+		 "upstream = 127.0.0.1:10 max_connections=1\n"
+		 "upstream = 127.0.0.1:11 max_connections=1\n");
+	picker_init(&k, c);
+	a = &k.p->u[0];
+	b = &k.p->u[1];
+	assert_true(pool_acquire(a));	/* another session's */
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pick_new(&k, util_now_ms()), 1);
+		assert_true(k.pk.saw_full);
+	}
+	assert_true(pool_acquire(b));
+	assert_int_equal(pick_new(&k, util_now_ms()), -1);
+	assert_true(k.pk.saw_full);
+	pool_release(a);
+	assert_int_equal(pick_new(&k, util_now_ms()), 0);
+	pool_release(b);
+	pick_new(&k, util_now_ms());
+	assert_false(k.pk.saw_full);
+	config_unref(c);
+}
+
+/*
+ * None usable: every entry tried, or none present in the last lookup.
+ * NULL, and no entry reported full.
+ */
+static void
+test_pick_none(void **state)
+{
+	struct config	*c;
+	struct picker	 k;
+
+	(void)state;
+	c = load("[route none]\nlisten = 127.0.0.1:1\n"
+		 "upstream = 127.0.0.1:10\nupstream = [::1]:10\n");
+	picker_init(&k, c);
+	picker_session(&k);
+	memset(k.tried, 1, pool_count(k.p));
+	assert_int_equal(pick(&k, util_now_ms()), -1);
+	assert_false(k.pk.saw_full);
+	atomic_store(&k.p->u[0].present, false);
+	atomic_store(&k.p->u[1].present, false);
+	assert_int_equal(pick_new(&k, util_now_ms()), -1);
+	assert_false(k.pk.saw_full);
+	assert_int_equal(pool_live(&k.p->u[0]), 0);
+	config_unref(c);
+}
+
+/*
+ * Backups serve while no primary is up, or once a session has tried the
+ * primaries; when everything is down, all are candidates, so that a total
+ * outage ends as soon as one answers.
+ */
+static void
+test_pick_backup_outage(void **state)
+{
+	struct config	*c;
+	struct picker	 k;
+	int		 i, seen[2] = { 0 };
+
+	(void)state;
+	c = load("[route backup]\nlisten = 127.0.0.1:1\n"
+		 "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11 backup\n"
+		 "fall = 1\ncheck_interval = 1h\n");
+	picker_init(&k, c);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(pick_new(&k, util_now_ms()), 0);
+	picker_session(&k);
+	k.tried[0] = 1;
+	assert_int_equal(pick(&k, util_now_ms()), 1);
+	pool_release(&k.p->u[1]);
+	take_down(&k, &k.p->u[0]);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(pick_new(&k, util_now_ms()), 1);
+	take_down(&k, &k.p->u[1]);
+	for (i = 0; i < 8; i++)
+		seen[pick_some(&k, util_now_ms())]++;
+	assert_int_equal(seen[0], 8);	/* primaries first, even now */
+	picker_session(&k);
+	k.tried[0] = 1;
+	assert_int_equal(pick(&k, util_now_ms()), 1);
+	pool_release(&k.p->u[1]);
+	config_unref(c);
+}
+
+/* leastconn goes by live sessions on each address (per weight). */
+static void
+test_pick_leastconn(void **state)
+{
+	struct config	*c;
+	struct picker	 k;
+	struct upstream	*held[4];
+	int		 i;
+
+	(void)state;
+	c = load("[route least]\nlisten = 127.0.0.1:1\n"
+		 "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11\n"
+		 "balance = leastconn\n");
+	picker_init(&k, c);
+	assert_true(pool_acquire(&k.p->u[0]));
+	assert_true(pool_acquire(&k.p->u[0]));
+	/* Kept, not given back: each pick adds to the load it balances. */
+	for (i = 0; i < 4; i++) {
+		picker_session(&k);
+		held[i] = &k.p->u[pick(&k, util_now_ms())];
+	}
+	assert_ptr_equal(held[0], &k.p->u[1]);
+	assert_ptr_equal(held[1], &k.p->u[1]);
+	assert_int_equal(pool_live(&k.p->u[0]), 3);
+	assert_int_equal(pool_live(&k.p->u[1]), 3);
+	for (i = 0; i < 4; i++)
+		pool_release(held[i]);
+	pool_release(&k.p->u[0]);
+	pool_release(&k.p->u[0]);
+	config_unref(c);
+}
+
+/*
+ * source: a client keeps its upstream from pick to pick, clients spread
+ * over all of them, and one whose upstream is tried moves to another.
+ */
+static void
+test_pick_source(void **state)
+{
+	struct config	*c;
+	struct picker	 k;
+	int		 first, i, j, seen[3] = { 0 };
+	uint64_t	 h;
+
+	(void)state;
+	c = load("[route source]\nlisten = 127.0.0.1:1\n"
+		 "upstream = 127.0.0.1:10\nupstream = 127.0.0.1:11\n"
+		 "upstream = 127.0.0.1:12\nbalance = source\n");
+	picker_init(&k, c);
+	for (h = 0; h < 64; h++) {
+		k.pk.client = balance_hash(&h, sizeof(h));
+		first = pick_some(&k, util_now_ms());
+		seen[first]++;
+		for (i = 0; i < 5; i++)
+			assert_int_equal(pick_new(&k, util_now_ms()), first);
+		picker_session(&k);
+		k.tried[first] = 1;
+		j = pick(&k, util_now_ms());
+		assert_int_not_equal(j, first);
+		assert_int_not_equal(j, -1);
+		pool_release(&k.p->u[j]);
+	}
+	for (i = 0; i < 3; i++)
+		assert_true(seen[i] > 0);
+	config_unref(c);
+}
+
+/* Happy Eyeballs narrows a pick to one family and one upstream line. */
+static void
+test_pick_family_spec(void **state)
+{
+	struct config	*c;
+	struct picker	 k;
+	struct upstream	*u;
+	int		 i;
+
+	(void)state;
+	c = load("[route he]\nlisten = 127.0.0.1:1\n"
+		 "upstream = 127.0.0.1:10\nupstream = [::1]:10\n"
+		 "upstream = [::1]:11\n");
+	picker_init(&k, c);
+	for (i = 0; i < 6; i++) {
+		picker_session(&k);
+		assert_non_null(
+		    u = pool_pick(k.p, &k.pk, AF_INET6, -1, util_now_ms()));
+		assert_int_equal(u->addr.ss.ss_family, AF_INET6);
+		pool_release(u);
+		picker_session(&k);
+		assert_non_null(u = pool_pick(k.p, &k.pk, 0, 2, util_now_ms()));
+		assert_ptr_equal(u, &k.p->u[2]);
+		pool_release(u);
+	}
+	picker_session(&k);
+	assert_null(pool_pick(k.p, &k.pk, AF_INET, 1, util_now_ms()));
+	config_unref(c);
+}
+
 int
 main(void)
 {
@@ -415,6 +800,15 @@ main(void)
 		cmocka_unit_test(test_clients),
 		cmocka_unit_test(test_counts_survive_reload),
 		cmocka_unit_test(test_client_hash_keyed),
+		cmocka_unit_test(test_pick_roundrobin),
+		cmocka_unit_test(test_pick_down_until_retry),
+		cmocka_unit_test(test_pick_tried),
+		cmocka_unit_test(test_pick_full),
+		cmocka_unit_test(test_pick_none),
+		cmocka_unit_test(test_pick_backup_outage),
+		cmocka_unit_test(test_pick_leastconn),
+		cmocka_unit_test(test_pick_source),
+		cmocka_unit_test(test_pick_family_spec),
 	};
 
 	/* The state changes log at warn; keep the test output readable. */
