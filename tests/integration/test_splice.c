@@ -68,7 +68,7 @@ relay_for(struct h_backend *b, const char *extra)
 	return h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\nsplice = on\n%s"
 	    "[route s]\nlisten = %s\nupstream = %s\n", extra,
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b)));
 }
 
