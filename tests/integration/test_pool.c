@@ -202,7 +202,7 @@ test_roundrobin_weights(void **state)
 	    "[route rr]\nlisten = %s\nbalance = roundrobin\n"
 	    "upstream = %s weight=5\nupstream = %s weight=1\n"
 	    "upstream = %s weight=1\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
@@ -246,7 +246,7 @@ test_leastconn(void **state)
 	    "[global]\nworkers = 1\nshutdown_timeout = 2s\n"
 	    "[route lc]\nlisten = %s\nbalance = leastconn\n"
 	    "upstream = %s\nupstream = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
@@ -305,7 +305,7 @@ test_leastconn_weighted(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route lw]\nlisten = %s\nbalance = leastconn\n"
 	    "upstream = %s weight=2\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])));
 	hold(r, "lw", fds, idx, 0, 6, live);
@@ -350,11 +350,11 @@ test_source(void **state)
 	(void)state;
 	for (i = 0; i < NB; i++)
 		b[i] = tagged((int)i);
-	r1 = h_relay_start(SRC_CONF, h_hostport(AF_INET, h_free_port(AF_INET)),
+	r1 = h_relay_start(SRC_CONF, h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
-	r2 = h_relay_start(SRC_CONF, h_hostport(AF_INET, h_free_port(AF_INET)),
+	r2 = h_relay_start(SRC_CONF, h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
@@ -362,7 +362,7 @@ test_source(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route src]\nlisten = %s\nbalance = source\n"
 	    "upstream = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])));
 	for (i = SRC_FIRST; i <= SRC_LAST; i++) {
@@ -419,7 +419,7 @@ test_random(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route rnd]\nlisten = %s\nbalance = random\n"
 	    "upstream = %s\nupstream = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
@@ -488,7 +488,7 @@ test_active_kill_restart(void **state)
 	    "[route hc]\nlisten = %s\nupstream = %s\nupstream = %s\n"
 	    "upstream = %s\nretries = 0\nhealth_check = tcp\n"
 	    "check_interval = 200ms\nrise = 2\nfall = 2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])), hp1,
 	    h_hostport(AF_INET, h_backend_port(b[2])));
 	run_sessions(r, "hc", 9, 10, per);
@@ -549,7 +549,7 @@ test_passive_fall(void **state)
 	    "[route pf]\nlisten = %s\nupstream = %s\nupstream = %s\n"
 	    "retries = 0\nhealth_check = off\nfall = 2\n"
 	    "check_interval = 1h\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b)), hpr);
 	for (i = 0; i < 12 && h_relay_log_count(r, down) == 0; i++) {
 		idx = try_session(r, "pf", NULL, 10 + i);
@@ -594,7 +594,7 @@ test_total_outage_heals(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route out]\nlisten = %s\nupstream = %s\nretries = 0\n"
 	    "health_check = off\nfall = 1\ncheck_interval = 1h\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), hp);
+	    h_hostport(AF_INET, 0), hp);
 	assert_int_equal(session(r, "out", NULL, 1), 0);
 	h_backend_free(b);
 	state_needle(down, sizeof(down), hp, "down");
@@ -645,7 +645,7 @@ test_backup(void **state)
 	    "[route bk]\nlisten = %s\nupstream = %s\nupstream = %s\n"
 	    "upstream = %s backup\nretries = 0\nhealth_check = tcp\n"
 	    "check_interval = 200ms\nrise = 2\nfall = 2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), hp0, hp1,
+	    h_hostport(AF_INET, 0), hp0, hp1,
 	    h_hostport(AF_INET, h_backend_port(b[2])));
 	run_sessions(r, "bk", 12, 10, per);
 	print_message("backup, all up: %u,%u,%u\n", per[0], per[1], per[2]);
@@ -706,7 +706,7 @@ test_upstream_max_connections(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route mc]\nlisten = %s\nupstream = %s max_connections=1\n"
 	    "upstream = %s max_connections=2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])));
 	hold(r, "mc", fds, idx, 0, 3, live);
@@ -802,7 +802,7 @@ named_relay(const char *env, const char *val, const char *route,
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route %s]\nlisten = %s\nupstream = %s:%d\n"
 	    "resolve = 200ms\n", route,
-	    h_hostport(AF_INET, h_free_port(AF_INET)), name, port);
+	    h_hostport(AF_INET, 0), name, port);
 	h_relay_setenv(NULL, NULL);
 	return r;
 }
@@ -996,12 +996,14 @@ happy_eyeballs(int hang_family, const char *hosts_text)
 	struct h_relay		*r;
 	const char		*dir;
 	char			 hosts[H_PATH + 64];
-	int			 port, lfd, filler, fd, idx, i, slow = 0;
+	int			 port, lfd, filler, fd, idx, i, slow = 0, h4, h6;
 	int64_t			 t0, took, worst = 0;
 
-	port = h_free_port(AF_INET);
+	port = h_dual_port(&h4, &h6);
 	lfd = h_blackhole(hang_family, &port, &filler);
 	b = tagged_at(0, hang_family == AF_INET6 ? "127.0.0.1" : "::1", port);
+	close(h4);
+	close(h6);
 	dir = h_tmpdir();
 	h_write_file(hosts, sizeof(hosts), dir, "hosts", hosts_text);
 	h_relay_setenv("RELAY46_HOSTS", hosts);
@@ -1009,7 +1011,7 @@ happy_eyeballs(int hang_family, const char *hosts_text)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route he]\nlisten = %s\nupstream = backend.test:%d\n"
 	    "connect_timeout = 5s\nretries = 0\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), port);
+	    h_hostport(AF_INET, 0), port);
 	h_relay_setenv(NULL, NULL);
 	for (i = 0; i < HE_SESSIONS; i++) {
 		t0 = h_now_ms();
@@ -1073,14 +1075,16 @@ test_happy_eyeballs_no_winner(void **state)
 	struct h_relay		*r;
 	char			 hosts[H_PATH + 64], text[256];
 	const char		*routes[2] = { "he4", "he6" };
-	int			 port, l4, l6, f4, f6, fd, idx, k;
+	int			 port, l4, l6, f4, f6, fd, idx, k, h4, h6;
 	int64_t			 t0;
 
 	(void)state;
 	h_require_ipv6();
-	port = h_free_port(AF_INET);
+	port = h_dual_port(&h4, &h6);
 	l4 = h_blackhole(AF_INET, &port, &f4);
 	l6 = h_blackhole(AF_INET6, &port, &f6);
+	close(h4);
+	close(h6);
 	b4 = tagged_at(0, "127.0.0.1", 0);
 	b6 = tagged_at(1, "::1", 0);
 	snprintf(text, sizeof(text), "::1 a.test\n127.0.0.1 a.test\n"
@@ -1095,8 +1099,8 @@ test_happy_eyeballs_no_winner(void **state)
 	    "[route he6]\nlisten = %s\nupstream = a.test:%d\n"
 	    "upstream = b6.test:%d backup\nconnect_timeout = 400ms\n"
 	    "retries = 2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), port,
-	    h_backend_port(b4), h_hostport(AF_INET, h_free_port(AF_INET)),
+	    h_hostport(AF_INET, 0), port,
+	    h_backend_port(b4), h_hostport(AF_INET, 0),
 	    port, h_backend_port(b6));
 	h_relay_setenv(NULL, NULL);
 	for (k = 0; k < 2; k++) {
