@@ -476,7 +476,7 @@ test_active_kill_restart(void **state)
 	struct h_relay		*r;
 	unsigned		 per[MAXB] = { 0 }, i;
 	char			 down[160], up[160], hp1[64];
-	int			 port1;
+	int			 port1, hold;
 
 	(void)state;
 	for (i = 0; i < NB; i++)
@@ -498,6 +498,8 @@ test_active_kill_restart(void **state)
 
 	h_backend_free(b[1]);
 	b[1] = NULL;
+	/* Nobody else gets its port while it is down (h_hold_port). */
+	hold = h_hold_port("127.0.0.1", &port1);
 	H_EXPECT_LOG(r, state_needle(down, sizeof(down), hp1, "down"));
 	memset(per, 0, sizeof(per));
 	run_sessions(r, "hc", 30, 100, per);
@@ -506,6 +508,7 @@ test_active_kill_restart(void **state)
 	assert_true(per[0] > 0 && per[2] > 0);
 
 	b[1] = tagged_at(1, "127.0.0.1", port1);
+	close(hold);
 	H_EXPECT_LOG(r, state_needle(up, sizeof(up), hp1, "up"));
 	memset(per, 0, sizeof(per));
 	run_sessions(r, "hc", 30, 200, per);
@@ -583,7 +586,7 @@ test_total_outage_heals(void **state)
 	struct h_relay		*r;
 	char			 down[160], up[160], hp[64];
 	unsigned		 i;
-	int			 port, idx = 0;
+	int			 port, idx = 0, hold;
 	int64_t			 t0;
 
 	(void)state;
@@ -597,6 +600,8 @@ test_total_outage_heals(void **state)
 	    h_hostport(AF_INET, 0), hp);
 	assert_int_equal(session(r, "out", NULL, 1), 0);
 	h_backend_free(b);
+	/* Refused while down, and nobody else's meanwhile (h_hold_port). */
+	hold = h_hold_port("127.0.0.1", &port);
 	state_needle(down, sizeof(down), hp, "down");
 	for (i = 0; i < 5 && h_relay_log_count(r, down) == 0; i++)
 		idx = try_session(r, "out", NULL, 10 + i);
@@ -606,6 +611,7 @@ test_total_outage_heals(void **state)
 	assert_int_equal(try_session(r, "out", NULL, 20), -1);
 
 	b = tagged_at(0, "127.0.0.1", port);
+	close(hold);
 	t0 = h_now_ms();
 	idx = try_session(r, "out", NULL, 30);
 	print_message("outage: first session after the restart: %s after "
@@ -631,7 +637,7 @@ test_backup(void **state)
 	struct h_relay		*r;
 	unsigned		 per[MAXB] = { 0 }, i;
 	char			 needle[160], hp0[64], hp1[64];
-	int			 port1;
+	int			 port1, hold;
 
 	(void)state;
 	for (i = 0; i < NB; i++)
@@ -662,6 +668,7 @@ test_backup(void **state)
 
 	h_backend_free(b[1]);
 	b[1] = NULL;
+	hold = h_hold_port("127.0.0.1", &port1);
 	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp1, "down"));
 	memset(per, 0, sizeof(per));
 	run_sessions(r, "bk", 10, 200, per);
@@ -670,6 +677,7 @@ test_backup(void **state)
 	assert_int_equal(per[2], 10);
 
 	b[1] = tagged_at(1, "127.0.0.1", port1);
+	close(hold);
 	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp1, "up"));
 	memset(per, 0, sizeof(per));
 	run_sessions(r, "bk", 10, 300, per);
