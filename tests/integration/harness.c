@@ -1891,8 +1891,7 @@ h_log_listening_port(const char *log, const char *route, unsigned n)
 }
 
 int
-h_relay_listening_port(const struct h_relay *r, const char *route,
-    unsigned n)
+h_relay_listening_port(const struct h_relay *r, const char *route, unsigned n)
 {
 	int64_t		 deadline = h_now_ms() + H_IO_MS;
 	unsigned	 i;
@@ -1908,8 +1907,8 @@ h_relay_listening_port(const struct h_relay *r, const char *route,
 		poll(NULL, 0, 10);
 	}
 	if (port < 1 || port > 65535)
-		fail_msg("no \"listening\" line %u for route %s in the log",
-		    n, route);
+		fail_msg("no \"listening\" line %u for route %s in the log", n,
+		    route);
 	return port;
 }
 

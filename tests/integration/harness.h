@@ -504,7 +504,7 @@ unsigned h_relay_log_count(const struct h_relay *r, const char *needle);
  * Waits up to H_IO_MS for that line; fails the test if it does not come.
  */
 int	h_relay_listening_port(const struct h_relay *r, const char *route,
-	    unsigned n);
+    unsigned n);
 
 /* h_relay_dump(r): print the log to stderr (once). */
 void	h_relay_dump(struct h_relay *r);

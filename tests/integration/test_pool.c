@@ -197,13 +197,11 @@ test_roundrobin_weights(void **state)
 	(void)state;
 	for (i = 0; i < NB; i++)
 		b[i] = tagged((int)i);
-	r = h_relay_start(
-	    "[global]\nworkers = 1\nshutdown_timeout = 2s\n"
-	    "[route rr]\nlisten = %s\nbalance = roundrobin\n"
-	    "upstream = %s weight=5\nupstream = %s weight=1\n"
-	    "upstream = %s weight=1\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	r = h_relay_start("[global]\nworkers = 1\nshutdown_timeout = 2s\n"
+			  "[route rr]\nlisten = %s\nbalance = roundrobin\n"
+			  "upstream = %s weight=5\nupstream = %s weight=1\n"
+			  "upstream = %s weight=1\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
 	for (i = 0; i < 7 * RR_CYCLES; i++) {
@@ -242,12 +240,10 @@ test_leastconn(void **state)
 	(void)state;
 	for (i = 0; i < NB; i++)
 		b[i] = tagged((int)i);
-	r = h_relay_start(
-	    "[global]\nworkers = 1\nshutdown_timeout = 2s\n"
-	    "[route lc]\nlisten = %s\nbalance = leastconn\n"
-	    "upstream = %s\nupstream = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	r = h_relay_start("[global]\nworkers = 1\nshutdown_timeout = 2s\n"
+			  "[route lc]\nlisten = %s\nbalance = leastconn\n"
+			  "upstream = %s\nupstream = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
 	hold(r, "lc", fds, idx, 0, 6, live);
@@ -301,12 +297,10 @@ test_leastconn_weighted(void **state)
 	(void)state;
 	for (i = 0; i < 2; i++)
 		b[i] = tagged((int)i);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route lw]\nlisten = %s\nbalance = leastconn\n"
-	    "upstream = %s weight=2\nupstream = %s\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route lw]\nlisten = %s\nbalance = leastconn\n"
+			  "upstream = %s weight=2\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])));
 	hold(r, "lw", fds, idx, 0, 6, live);
 	print_message("leastconn 2,1: six held sessions spread %u,%u\n",
@@ -358,12 +352,10 @@ test_source(void **state)
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
-	r3 = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route src]\nlisten = %s\nbalance = source\n"
-	    "upstream = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	r3 = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			   "[route src]\nlisten = %s\nbalance = source\n"
+			   "upstream = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])));
 	for (i = SRC_FIRST; i <= SRC_LAST; i++) {
 		snprintf(src, sizeof(src), "127.0.0.%u", i);
@@ -415,12 +407,10 @@ test_random(void **state)
 	(void)state;
 	for (i = 0; i < NB; i++)
 		b[i] = tagged((int)i);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route rnd]\nlisten = %s\nbalance = random\n"
-	    "upstream = %s\nupstream = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route rnd]\nlisten = %s\nbalance = random\n"
+			  "upstream = %s\nupstream = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
 	for (i = 0; i < RANDOM_SEQ; i++) {
@@ -488,9 +478,8 @@ test_active_kill_restart(void **state)
 	    "[route hc]\nlisten = %s\nupstream = %s\nupstream = %s\n"
 	    "upstream = %s\nretries = 0\nhealth_check = tcp\n"
 	    "check_interval = 200ms\nrise = 2\nfall = 2\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b[0])), hp1,
-	    h_hostport(AF_INET, h_backend_port(b[2])));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
+	    hp1, h_hostport(AF_INET, h_backend_port(b[2])));
 	run_sessions(r, "hc", 9, 10, per);
 	print_message("all up: %u,%u,%u\n", per[0], per[1], per[2]);
 	for (i = 0; i < NB; i++)
@@ -552,8 +541,8 @@ test_passive_fall(void **state)
 	    "[route pf]\nlisten = %s\nupstream = %s\nupstream = %s\n"
 	    "retries = 0\nhealth_check = off\nfall = 2\n"
 	    "check_interval = 1h\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b)), hpr);
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)),
+	    hpr);
 	for (i = 0; i < 12 && h_relay_log_count(r, down) == 0; i++) {
 		idx = try_session(r, "pf", NULL, 10 + i);
 		failed += idx < 0;
@@ -714,8 +703,7 @@ test_upstream_max_connections(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route mc]\nlisten = %s\nupstream = %s max_connections=1\n"
 	    "upstream = %s max_connections=2\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])));
 	hold(r, "mc", fds, idx, 0, 3, live);
 	print_message("max_connections 1,2: held %u,%u\n", live[0], live[1]);
@@ -806,11 +794,10 @@ named_relay(const char *env, const char *val, const char *route,
 	struct h_relay	*r;
 
 	h_relay_setenv(env, val);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route %s]\nlisten = %s\nupstream = %s:%d\n"
-	    "resolve = 200ms\n", route,
-	    h_hostport(AF_INET, 0), name, port);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route %s]\nlisten = %s\nupstream = %s:%d\n"
+			  "resolve = 200ms\n",
+	    route, h_hostport(AF_INET, 0), name, port);
 	h_relay_setenv(NULL, NULL);
 	return r;
 }
@@ -1095,7 +1082,8 @@ test_happy_eyeballs_no_winner(void **state)
 	close(h6);
 	b4 = tagged_at(0, "127.0.0.1", 0);
 	b6 = tagged_at(1, "::1", 0);
-	snprintf(text, sizeof(text), "::1 a.test\n127.0.0.1 a.test\n"
+	snprintf(text, sizeof(text),
+	    "::1 a.test\n127.0.0.1 a.test\n"
 	    "127.0.0.1 b4.test\n::1 b6.test\n");
 	h_write_file(hosts, sizeof(hosts), h_tmpdir(), "hosts", text);
 	h_relay_setenv("RELAY46_HOSTS", hosts);
@@ -1107,9 +1095,8 @@ test_happy_eyeballs_no_winner(void **state)
 	    "[route he6]\nlisten = %s\nupstream = a.test:%d\n"
 	    "upstream = b6.test:%d backup\nconnect_timeout = 400ms\n"
 	    "retries = 2\n",
-	    h_hostport(AF_INET, 0), port,
-	    h_backend_port(b4), h_hostport(AF_INET, 0),
-	    port, h_backend_port(b6));
+	    h_hostport(AF_INET, 0), port, h_backend_port(b4),
+	    h_hostport(AF_INET, 0), port, h_backend_port(b6));
 	h_relay_setenv(NULL, NULL);
 	for (k = 0; k < 2; k++) {
 		t0 = h_now_ms();

@@ -448,8 +448,7 @@ send_header(int version, int family, const char *src)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route pp]\nlisten = %s\nupstream = %s\nproxy_protocol = v%d\n",
-	    h_hostport(family, 0),
-	    h_hostport(AF_INET, bport), version);
+	    h_hostport(family, 0), h_hostport(AF_INET, bport), version);
 	fd = src == NULL ? h_relay_connect(r, "pp", family) :
 	    h_relay_connect_from(r, "pp", family, src);
 	fd_addrs(fd, &cs, &cd);
@@ -504,8 +503,8 @@ send_header_wild(int version, int family)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route pp]\nlisten = %s:0\nupstream = %s\nproxy_protocol = v%d\n",
-	    family == AF_INET6 ? "[::]" : "0.0.0.0",
-	    h_hostport(AF_INET, bport), version);
+	    family == AF_INET6 ? "[::]" : "0.0.0.0", h_hostport(AF_INET, bport),
+	    version);
 	port = h_relay_ready_port(r, "pp", 0);
 	fd = h_connect_port(family, port, H_IO_MS);
 	assert_true(fd != -1);
@@ -659,8 +658,8 @@ accept_relay(struct h_backend *b, const char *extra)
 	return h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route ap]\nlisten = %s\nupstream = %s\naccept_proxy = on\n%s",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b)), extra);
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)),
+	    extra);
 }
 
 static void
@@ -1065,7 +1064,8 @@ test_accept_no_proxy_from(void **state)
 	    "anyone who reaches 127.0.0.1:", " can claim any client address");
 	h_relay_finish(r);
 	/* Only checked (-t): the port is never bound. */
-	snprintf(text, sizeof(text), "[route ap]\nlisten = 0.0.0.0:4646\n"
+	snprintf(text, sizeof(text),
+	    "[route ap]\nlisten = 0.0.0.0:4646\n"
 	    "upstream = %s\naccept_proxy = on\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	assert_int_equal(check_file(text, &err), 1);
@@ -1108,8 +1108,7 @@ test_accept_source_hash(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route ap]\nlisten = %s\naccept_proxy = on\nbalance = source\n"
 	    "upstream = %s\nupstream = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
 	for (i = 1; i <= 30; i++) {
@@ -1182,13 +1181,11 @@ chain(int family, const char *src)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route b]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
 	    "proxy_protocol = v1\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, bport));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, bport));
 	bport_l = (unsigned)h_relay_port(rb, "b", AF_INET);
-	ra = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:%u\n"
-	    "proxy_protocol = v2\n",
+	ra = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			   "[route a]\nlisten = %s\nupstream = 127.0.0.1:%u\n"
+			   "proxy_protocol = v2\n",
 	    h_hostport(family, 0), bport_l);
 	fd = src == NULL ? h_relay_connect(ra, "a", family) :
 	    h_relay_connect_from(ra, "a", family, src);

@@ -38,13 +38,12 @@ run_family(const struct family_row *row)
 	if (row->client == AF_INET6 || row->upstream == AF_INET6)
 		h_require_ipv6();
 	b = h_backend_start(row->upstream, &cfg);
-	r = h_relay_start(
-	    "[global]\n"
-	    "shutdown_timeout = 2s\n"
-	    "\n"
-	    "[route fam]\n"
-	    "listen = %s\n"
-	    "upstream = %s\n",
+	r = h_relay_start("[global]\n"
+			  "shutdown_timeout = 2s\n"
+			  "\n"
+			  "[route fam]\n"
+			  "listen = %s\n"
+			  "upstream = %s\n",
 	    h_hostport(row->client, 0),
 	    h_hostport(row->upstream, h_backend_port(b)));
 	fd = h_relay_connect(r, "fam", row->client);
@@ -120,9 +119,8 @@ test_wildcard_listen(void **state)
 	b = h_backend_start(AF_INET, &cfg);
 	/* One port free in both families, which relay46 takes over. */
 	port = h_dual_port(&h4, &h6);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route any]\nlisten = *:%d\nupstream = %s\n",
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route any]\nlisten = *:%d\nupstream = %s\n",
 	    port, h_hostport(AF_INET, h_backend_port(b)));
 	close(h4);
 	close(h6);
@@ -181,11 +179,9 @@ test_duplex_32mib(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route big]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route big]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "big", AF_INET);
 	t0 = h_now_ms();
 	h_xfer_run(fd, &x, 60000);
@@ -229,11 +225,9 @@ test_client_halfclose_first(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route hc]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route hc]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "hc", AF_INET);
 	h_xfer_run(fd, &x, 20000);
 	if (x.end != H_OK)
@@ -276,11 +270,9 @@ test_upstream_halfclose_first(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route hc]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, 0),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route hc]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "hc", AF_INET);
 	h_xfer_run(fd, &x, 20000);
 	if (x.end != H_OK)

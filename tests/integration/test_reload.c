@@ -199,8 +199,10 @@ test_reload_under_load(void **state)
 	 * "ADDR:0" stays on its port across reloads as long as its route
 	 * keeps the line, as a fixed port would.
 	 */
-	snprintf(a, sizeof(a), "[global]\nshutdown_timeout = 2s\n"
-	    "[route rl]\nlisten = 127.0.0.1:0\nupstream = %s\n", hp1);
+	snprintf(a, sizeof(a),
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route rl]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+	    hp1);
 	/*
 	 * Freed memory must be given back for the RSS check (ASan builds):
 	 * no quarantine, and free pages returned at once.  Without the
@@ -226,9 +228,11 @@ test_reload_under_load(void **state)
 		fail_msg("pthread_create");
 	/* One reload each way first: what stays allocated after is the norm. */
 	for (i = 0; i < 2; i++) {
-		snprintf(bconf, sizeof(bconf), "[global]\nshutdown_timeout = 2s\n"
+		snprintf(bconf, sizeof(bconf),
+		    "[global]\nshutdown_timeout = 2s\n"
 		    "[route rl]\nlisten = 127.0.0.1:0\nupstream = %s "
-		    "weight=3\nidle_timeout = 10m\n", hp2);
+		    "weight=3\nidle_timeout = 10m\n",
+		    hp2);
 		write_conf(r, i == 0 ? bconf : a);
 		reload(r, ++n);
 	}
@@ -236,7 +240,8 @@ test_reload_under_load(void **state)
 	rss0 = h_rss_kb(r->pid);
 
 	for (i = 0; i < NRELOADS; i++) {
-		snprintf(bconf, sizeof(bconf), "[global]\nshutdown_timeout = 2s\n"
+		snprintf(bconf, sizeof(bconf),
+		    "[global]\nshutdown_timeout = 2s\n"
 		    "[route rl]\nlisten = 127.0.0.1:0\nupstream = %s "
 		    "weight=3\nidle_timeout = 10m\n"
 		    "[route extra]\nlisten = 127.0.0.1:0\nupstream = %s\n",
@@ -319,7 +324,7 @@ test_reload_bad_file(void **state)
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
 	r = h_relay_start("[global]\nshutdown_timeout = 2s\nworkers = 1\n"
-	    "[route ok]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+			  "[route ok]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	write_conf(r, "[global]\nworkers = 1\n[route ok]\nlisten = 127.0.0.1:1\n"
 	    "upstreem = 127.0.0.1:2\n");
@@ -329,7 +334,8 @@ test_reload_bad_file(void **state)
 	fd = h_relay_connect(r, "ok", AF_INET);
 	H_ASSERT_END(h_echo(fd, 1, 1000, H_IO_MS), H_OK, H_OK);
 	close(fd);
-	snprintf(text, sizeof(text), "[global]\nworkers = 2\n[route ok]\n"
+	snprintf(text, sizeof(text),
+	    "[global]\nworkers = 2\n[route ok]\n"
 	    "listen = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	write_conf(r, text);
@@ -362,8 +368,10 @@ test_reload_right_after_start(void **state)
 	int		 i, status;
 
 	(void)state;
-	snprintf(text, sizeof(text), "[route e]\nlisten = %s\n"
-	    "upstream = 127.0.0.1:9\n", h_hostport(AF_INET, 0));
+	snprintf(text, sizeof(text),
+	    "[route e]\nlisten = %s\n"
+	    "upstream = 127.0.0.1:9\n",
+	    h_hostport(AF_INET, 0));
 	h_write_file(conf, sizeof(conf), dir, "early.ini", text);
 	snprintf(ready, sizeof(ready), "%s/early.ready", dir);
 	for (i = 0; i < EARLY_HUPS; i++) {
@@ -397,7 +405,8 @@ test_reload_keepalive(void **state)
 	b = h_backend_start(AF_INET, &cfg);
 	for (i = 0; i < 3; i++) {
 		/* The reloads keep the listener, and its port. */
-		snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
+		snprintf(text, sizeof(text),
+		    "[global]\nshutdown_timeout = 2s\n"
 		    "[route ka]\nlisten = 127.0.0.1:0\nupstream = %s\n"
 		    "keepalive = %s\n",
 		    h_hostport(AF_INET, h_backend_port(b)), onoff[i]);
