@@ -1862,30 +1862,35 @@ h_relay_log_count(const struct h_relay *r, const char *needle)
 
 /*
  * The port of the ${n}th "listening" line of ${route} in ${log}, or -1
- * if there are not that many.
+ * if there are not that many.  Lines go "... route=R addr=A msg=..."
+ * ("listening" or "listening (socket from systemd)").  Linear in the
+ * log, which a test that makes many sessions can make long.
  */
 static int
 h_log_listening_port(const char *log, const char *route, unsigned n)
 {
-	char		 needle[128];
-	const char	*p, *nl, *at, *end, *colon;
-	size_t		 len;
+	static const char	 msg[] = " msg=\"listening";
+	char			 rt[96];
+	const char		*m, *t, *r, *colon;
+	size_t			 rl;
 
-	snprintf(needle, sizeof(needle), "route=%s addr=", route);
-	for (p = log; p != NULL && *p != '\0'; p = nl == NULL ? NULL : nl + 1) {
-		nl = strchr(p, '\n');
-		len = nl == NULL ? strlen(p) : (size_t)(nl - p);
-		at = strstr(p, needle);
-		if (at == NULL || at >= p + len || (at != p && at[-1] != ' '))
-			continue;
-		at += strlen(needle);
-		/* "ADDR msg=\"listening\"" or "... (socket from systemd)\"". */
-		if ((end = strchr(at, ' ')) == NULL || end >= p + len ||
-		    strncmp(end, " msg=\"listening", 15) != 0 || n-- > 0)
-			continue;
-		for (colon = end; colon > at && colon[-1] != ':'; colon--)
+	rl = (size_t)snprintf(rt, sizeof(rt), "route=%s ", route);
+	if (rl >= sizeof(rt))
+		h_fault("route name too long: %s", route);
+	for (m = log; (m = strstr(m, msg)) != NULL; m += sizeof(msg) - 1) {
+		/* [t, m) is the token before, "addr=A"; [r, t) "route=R ". */
+		for (t = m; t > log && t[-1] != ' ' && t[-1] != '\n'; t--)
 			;
-		return colon > at ? atoi(colon) : -1;
+		if (strncmp(t, "addr=", 5) != 0 || (size_t)(t - log) < rl)
+			continue;
+		r = t - rl;
+		if (memcmp(r, rt, rl) != 0)
+			continue;
+		if ((r > log && r[-1] != ' ' && r[-1] != '\n') || n-- > 0)
+			continue;
+		for (colon = m; colon > t && colon[-1] != ':'; colon--)
+			;
+		return colon > t ? atoi(colon) : -1;
 	}
 	return -1;
 }
