@@ -641,7 +641,13 @@ h_listen_at(const char *ip, int *port)
 	socklen_t		 len = h_sockaddr(ip, *port, &ss);
 	int			 fd;
 
-	fd = h_bound_socket_sa(&ss, len, 4096, *port != 0, port);
+	/*
+	 * SO_REUSEADDR on a new port too: the connections it leaves behind
+	 * (TIME_WAIT, closing) inherit it, and only then does a later
+	 * SO_REUSEADDR bind of the port (h_hold_port, a backend back on its
+	 * port) not collide with them.
+	 */
+	fd = h_bound_socket_sa(&ss, len, 4096, true, port);
 	if (fd == -1)
 		fail_msg("listen on %s: %s", ip, strerror(errno));
 	return fd;

@@ -196,9 +196,10 @@ socklen_t h_sockaddr(const char *ip, int port, struct sockaddr_storage *ss);
 /*
  * h_listen_at(ip, port): main thread.  A listening socket on ${ip} (any
  * loopback address: all of 127/8 works on Linux) and port *${port}; with
- * *${port} 0 a new port, which goes to *${port}.  A given port is bound
- * with SO_REUSEADDR, so a backend can come back on the port it had.  The
- * caller owns the fd.
+ * *${port} 0 a new port, which goes to *${port}.  Bound with SO_REUSEADDR
+ * (also a new port, which its connections then carry into TIME_WAIT), so
+ * a backend can come back on the port it had, and a port h_hold_port()
+ * holds can be taken.  The caller owns the fd.
  */
 int	h_listen_at(const char *ip, int *port);
 
