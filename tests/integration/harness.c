@@ -591,25 +591,27 @@ h_hold_port(const char *ip, int *port)
 }
 
 int
-h_dual_port(int *fd4, int *fd6)
+h_dual_port(const char *ip4, const char *ip6, int *fd4, int *fd6)
 {
 	unsigned	 try;
 	int		 port;
 
 	/*
-	 * The kernel's new IPv4 port may be in use on ::1 (or by a socket
-	 * on [::]); then another.  Each try is a new port, so a few do.
+	 * The kernel's new IPv4 port may be in use on ${ip6} (or by a
+	 * socket on [::]); then another.  Each try is a new port, so a few
+	 * do.
 	 */
 	for (try = 0; try < 20; try++) {
 		port = 0;
-		*fd4 = h_hold_port("127.0.0.1", &port);
-		if ((*fd6 = h_hold_try("::1", &port)) != -1)
+		*fd4 = h_hold_port(ip4, &port);
+		if ((*fd6 = h_hold_try(ip6, &port)) != -1)
 			return port;
 		if (errno != EADDRINUSE)
-			fail_msg("hold [::1]:%d: %s", port, strerror(errno));
+			fail_msg("hold %s port %d: %s", ip6, port,
+			    strerror(errno));
 		close(*fd4);
 	}
-	fail_msg("no port was free on both 127.0.0.1 and [::1] in %u tries",
+	fail_msg("no port was free on both %s and %s in %u tries", ip4, ip6,
 	    try);
 	return -1;
 }

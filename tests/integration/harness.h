@@ -172,7 +172,9 @@ int	h_refused_port(int family, int *port);
  * whatever binds it with SO_REUSEADDR too can take it while the fd is
  * held.  That is h_listen_at(), h_blackhole() and h_backend_start_at()
  * with a given port, and relay46's own listeners and admin endpoint
- * (listener.c).  Close the fd once they listen.  For a port a test must
+ * (listener.c), on that same address: the port may be in use on
+ * another one, so to hand relay46 a wildcard, hold the wildcard.  Close
+ * the fd once they listen.  For a port a test must
  * know before relay46 starts (in a config it writes, for a port kept
  * across a reload, for an admin address) and for a backend that comes
  * back on its port without anyone taking the port while it is down.
@@ -180,12 +182,15 @@ int	h_refused_port(int family, int *port);
 int	h_hold_port(const char *ip, int *port);
 
 /*
- * h_dual_port(fd4, fd6): main thread.  A new port held (as h_hold_port()
- * holds it) on both 127.0.0.1 and [::1], for a test that needs one port
- * number in both families.  Returns the port; the caller closes both fds
- * once its listeners are bound there.
+ * h_dual_port(ip4, ip6, fd4, fd6): main thread.  A new port held (as
+ * h_hold_port() holds it) on both the IPv4 address ${ip4} and the IPv6
+ * address ${ip6}, for a test that needs one port number in both
+ * families: "127.0.0.1" and "::1" for its own listeners, "0.0.0.0" and
+ * "::" for relay46's "*:P" (a port free on 127.0.0.1 alone may be in use
+ * on another address, which a wildcard bind collides with).  Returns the
+ * port; the caller closes both fds once the listeners are bound there.
  */
-int	h_dual_port(int *fd4, int *fd6);
+int	h_dual_port(const char *ip4, const char *ip6, int *fd4, int *fd6);
 
 /*
  * h_sockaddr(ip, port, ss): "127.0.0.5" or "::1" with ${port} in ${ss};

@@ -994,7 +994,7 @@ happy_eyeballs(int hang_family, const char *hosts_text)
 	int			 port, lfd, filler, fd, idx, i, slow = 0, h4, h6;
 	int64_t			 t0, took, worst = 0;
 
-	port = h_dual_port(&h4, &h6);
+	port = h_dual_port("127.0.0.1", "::1", &h4, &h6);
 	lfd = h_blackhole(hang_family, &port, &filler);
 	b = tagged_at(0, hang_family == AF_INET6 ? "127.0.0.1" : "::1", port);
 	close(h4);
@@ -1075,7 +1075,7 @@ test_happy_eyeballs_no_winner(void **state)
 
 	(void)state;
 	h_require_ipv6();
-	port = h_dual_port(&h4, &h6);
+	port = h_dual_port("127.0.0.1", "::1", &h4, &h6);
 	l4 = h_blackhole(AF_INET, &port, &f4);
 	l6 = h_blackhole(AF_INET6, &port, &f6);
 	close(h4);

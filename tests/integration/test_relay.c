@@ -118,7 +118,7 @@ test_wildcard_listen(void **state)
 	h_require_ipv6();
 	b = h_backend_start(AF_INET, &cfg);
 	/* One port free in both families, which relay46 takes over. */
-	port = h_dual_port(&h4, &h6);
+	port = h_dual_port("0.0.0.0", "::", &h4, &h6);
 	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
 			  "[route any]\nlisten = *:%d\nupstream = %s\n",
 	    port, h_hostport(AF_INET, h_backend_port(b)));
