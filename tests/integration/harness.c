@@ -567,6 +567,55 @@ h_refused_port(int family, int *port)
 	return fd;
 }
 
+/*
+ * A socket bound to ${ip} port *${port} (0: a new port, written back)
+ * with SO_REUSEADDR, not listening; -1 with errno if it cannot be bound.
+ */
+static int
+h_hold_try(const char *ip, int *port)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = h_sockaddr(ip, *port, &ss);
+
+	return h_bound_socket_sa(&ss, len, -1, true, port);
+}
+
+int
+h_hold_port(const char *ip, int *port)
+{
+	int	 fd = h_hold_try(ip, port);
+
+	if (fd == -1)
+		fail_msg("hold %s port %d: %s", ip, *port, strerror(errno));
+	return fd;
+}
+
+int
+h_dual_port(const char *ip4, const char *ip6, int *fd4, int *fd6)
+{
+	unsigned	 try;
+	int		 port;
+
+	/*
+	 * The kernel's new IPv4 port may be in use on ${ip6} (or by a
+	 * socket on [::]); then another.  Each try is a new port, so a few
+	 * do.
+	 */
+	for (try = 0; try < 20; try++) {
+		port = 0;
+		*fd4 = h_hold_port(ip4, &port);
+		if ((*fd6 = h_hold_try(ip6, &port)) != -1)
+			return port;
+		if (errno != EADDRINUSE)
+			fail_msg("hold %s port %d: %s", ip6, port,
+			    strerror(errno));
+		close(*fd4);
+	}
+	fail_msg("no port was free on both %s and %s in %u tries", ip4, ip6,
+	    try);
+	return -1;
+}
+
 socklen_t
 h_sockaddr(const char *ip, int port, struct sockaddr_storage *ss)
 {
@@ -594,7 +643,13 @@ h_listen_at(const char *ip, int *port)
 	socklen_t		 len = h_sockaddr(ip, *port, &ss);
 	int			 fd;
 
-	fd = h_bound_socket_sa(&ss, len, 4096, *port != 0, port);
+	/*
+	 * SO_REUSEADDR on a new port too: the connections it leaves behind
+	 * (TIME_WAIT, closing) inherit it, and only then does a later
+	 * SO_REUSEADDR bind of the port (h_hold_port, a backend back on its
+	 * port) not collide with them.
+	 */
+	fd = h_bound_socket_sa(&ss, len, 4096, true, port);
 	if (fd == -1)
 		fail_msg("listen on %s: %s", ip, strerror(errno));
 	return fd;
@@ -759,6 +814,33 @@ h_connect_port(int family, int port, int timeout_ms)
 	socklen_t		 len = h_loopback(family, port, &ss);
 
 	return h_connect_sa((struct sockaddr *)&ss, len, timeout_ms);
+}
+
+void
+h_wait_refused(int family, int port, int timeout_ms)
+{
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	unsigned	 i;
+	int		 fd;
+
+	for (i = 0; i < 100000u; i++) {
+		fd = h_connect_port(family, port, h_left(deadline));
+		if (fd == -1 && errno == ECONNREFUSED)
+			return;
+		/*
+		 * A reset: the handshake landed in the backlog of a listener
+		 * that closed just then.  The next probe tells.
+		 */
+		if (fd == -1 && errno != ECONNRESET)
+			fail_msg("probe connect: %s", strerror(errno));
+		if (fd != -1)
+			close(fd);	/* accepted before the listener closed */
+		if (h_left(deadline) == 0)
+			break;
+		poll(NULL, 0, 10);
+	}
+	fail_msg("%s still accepts after %d ms", h_hostport(family, port),
+	    timeout_ms);
 }
 
 bool
@@ -1784,6 +1866,63 @@ h_relay_log_count(const struct h_relay *r, const char *needle)
 		n++;
 	free(log);
 	return n;
+}
+
+/*
+ * The port of the ${n}th "listening" line of ${route} in ${log}, or -1
+ * if there are not that many.  Lines go "... route=R addr=A msg=..."
+ * ("listening" or "listening (socket from systemd)").  Linear in the
+ * log, which a test that makes many sessions can make long.
+ */
+static int
+h_log_listening_port(const char *log, const char *route, unsigned n)
+{
+	static const char	 msg[] = " msg=\"listening";
+	char			 rt[96];
+	const char		*m, *t, *r, *colon;
+	size_t			 rl;
+
+	rl = (size_t)snprintf(rt, sizeof(rt), "route=%s ", route);
+	if (rl >= sizeof(rt))
+		h_fault("route name too long: %s", route);
+	for (m = log; (m = strstr(m, msg)) != NULL; m += sizeof(msg) - 1) {
+		/* [t, m) is the token before, "addr=A"; [r, t) "route=R ". */
+		for (t = m; t > log && t[-1] != ' ' && t[-1] != '\n'; t--)
+			;
+		if (strncmp(t, "addr=", 5) != 0 || (size_t)(t - log) < rl)
+			continue;
+		r = t - rl;
+		if (memcmp(r, rt, rl) != 0)
+			continue;
+		if ((r > log && r[-1] != ' ' && r[-1] != '\n') || n-- > 0)
+			continue;
+		for (colon = m; colon > t && colon[-1] != ':'; colon--)
+			;
+		return colon > t ? atoi(colon) : -1;
+	}
+	return -1;
+}
+
+int
+h_relay_listening_port(const struct h_relay *r, const char *route, unsigned n)
+{
+	int64_t		 deadline = h_now_ms() + H_IO_MS;
+	unsigned	 i;
+	char		*log;
+	int		 port = -1;
+
+	for (i = 0; i < H_IO_MS / 10 + 100; i++) {
+		log = h_relay_log(r);
+		port = log != NULL ? h_log_listening_port(log, route, n) : -1;
+		free(log);
+		if (port != -1 || h_left(deadline) == 0)
+			break;
+		poll(NULL, 0, 10);
+	}
+	if (port < 1 || port > 65535)
+		fail_msg("no \"listening\" line %u for route %s in the log", n,
+		    route);
+	return port;
 }
 
 void

@@ -143,7 +143,11 @@ const char *h_hostport(int family, int port);
 /*
  * h_free_port(family): main thread.  A loopback port that was free a
  * moment ago (bound with port 0, then closed), never the same twice in a
- * row.
+ * row.  Only a guess: a test program running alongside (make -j2 check)
+ * may take it before it is bound.  Do not use it in new tests: let
+ * relay46 listen on ADDR:0 (h_relay_ready_port, h_relay_listening_port),
+ * hold a port the test must know beforehand (h_hold_port, h_dual_port),
+ * and keep a refusing one bound (h_refused_port).
  */
 int	h_free_port(int family);
 
@@ -161,6 +165,34 @@ int	h_listen_socket(int family, int *port);
 int	h_refused_port(int family, int *port);
 
 /*
+ * h_hold_port(ip, port): main thread.  Hold ${ip} port *${port} (0: a new
+ * port, written to *${port}) for a listener bound there later: a socket
+ * bound with SO_REUSEADDR that does not listen, so connecting to it is
+ * refused and no port-0 bind or outgoing connect is given the port, yet
+ * whatever binds it with SO_REUSEADDR too can take it while the fd is
+ * held.  That is h_listen_at(), h_blackhole() and h_backend_start_at()
+ * with a given port, and relay46's own listeners and admin endpoint
+ * (listener.c), on that same address: the port may be in use on
+ * another one, so to hand relay46 a wildcard, hold the wildcard.  Close
+ * the fd once they listen.  For a port a test must
+ * know before relay46 starts (in a config it writes, for a port kept
+ * across a reload, for an admin address) and for a backend that comes
+ * back on its port without anyone taking the port while it is down.
+ */
+int	h_hold_port(const char *ip, int *port);
+
+/*
+ * h_dual_port(ip4, ip6, fd4, fd6): main thread.  A new port held (as
+ * h_hold_port() holds it) on both the IPv4 address ${ip4} and the IPv6
+ * address ${ip6}, for a test that needs one port number in both
+ * families: "127.0.0.1" and "::1" for its own listeners, "0.0.0.0" and
+ * "::" for relay46's "*:P" (a port free on 127.0.0.1 alone may be in use
+ * on another address, which a wildcard bind collides with).  Returns the
+ * port; the caller closes both fds once the listeners are bound there.
+ */
+int	h_dual_port(const char *ip4, const char *ip6, int *fd4, int *fd6);
+
+/*
  * h_sockaddr(ip, port, ss): "127.0.0.5" or "::1" with ${port} in ${ss};
  * returns its length.  A harness fault if ${ip} is not an address.
  */
@@ -169,9 +201,10 @@ socklen_t h_sockaddr(const char *ip, int port, struct sockaddr_storage *ss);
 /*
  * h_listen_at(ip, port): main thread.  A listening socket on ${ip} (any
  * loopback address: all of 127/8 works on Linux) and port *${port}; with
- * *${port} 0 a new port, which goes to *${port}.  A given port is bound
- * with SO_REUSEADDR, so a backend can come back on the port it had.  The
- * caller owns the fd.
+ * *${port} 0 a new port, which goes to *${port}.  Bound with SO_REUSEADDR
+ * (also a new port, which its connections then carry into TIME_WAIT), so
+ * a backend can come back on the port it had, and a port h_hold_port()
+ * holds can be taken.  The caller owns the fd.
  */
 int	h_listen_at(const char *ip, int *port);
 
@@ -218,6 +251,14 @@ int	h_connect_result(int fd);
 
 /* h_connect_port(family, port, timeout_ms): h_connect_sa() to loopback. */
 int	h_connect_port(int family, int port, int timeout_ms);
+
+/*
+ * h_wait_refused(family, port, timeout_ms): main thread.  Connect to
+ * loopback ${port} until it refuses, which must happen within
+ * ${timeout_ms}: for a listener that is closing (relay46 closes one a
+ * moment after it logs why).  Fails the test if it still accepts then.
+ */
+void	h_wait_refused(int family, int port, int timeout_ms);
 
 /*
  * h_fill(fd, seed, timeout_ms): send stream ${seed} until the connection
@@ -464,6 +505,16 @@ bool	h_relay_log_line(const struct h_relay *r, const char *a,
 
 /* h_relay_log_count(r, needle): how many times ${needle} is in the log. */
 unsigned h_relay_log_count(const struct h_relay *r, const char *needle);
+
+/*
+ * h_relay_listening_port(r, route, n): main thread.  The port of the
+ * ${n}th (from 0) "listening" line of ${route} in the log, which shows a
+ * listener as bound: how a test learns the port of an "ADDR:0" listener
+ * that a reload added (the ready file is written once, at the start).
+ * Waits up to H_IO_MS for that line; fails the test if it does not come.
+ */
+int	h_relay_listening_port(const struct h_relay *r, const char *route,
+    unsigned n);
 
 /* h_relay_dump(r): print the log to stderr (once). */
 void	h_relay_dump(struct h_relay *r);

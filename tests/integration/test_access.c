@@ -144,17 +144,15 @@ test_allow_deny_v4(void **state)
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
 	up = h_hostport(AF_INET, h_backend_port(b));
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route mixed]\nlisten = %s\nupstream = %s\n"
-	    "allow = 127.0.0.0/29\ndeny = 127.0.0.5\n"
-	    "[route denyonly]\nlisten = %s\nupstream = %s\n"
-	    "deny = 127.0.0.0/30\n"
-	    "[route narrow]\nlisten = %s\nupstream = %s\n"
-	    "allow = 127.0.0.5\ndeny = 127.0.0.0/8\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), up,
-	    h_hostport(AF_INET, h_free_port(AF_INET)), up,
-	    h_hostport(AF_INET, h_free_port(AF_INET)), up);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route mixed]\nlisten = %s\nupstream = %s\n"
+			  "allow = 127.0.0.0/29\ndeny = 127.0.0.5\n"
+			  "[route denyonly]\nlisten = %s\nupstream = %s\n"
+			  "deny = 127.0.0.0/30\n"
+			  "[route narrow]\nlisten = %s\nupstream = %s\n"
+			  "allow = 127.0.0.5\ndeny = 127.0.0.0/8\n",
+	    h_hostport(AF_INET, 0), up, h_hostport(AF_INET, 0), up,
+	    h_hostport(AF_INET, 0), up);
 	served_close(r, "mixed", AF_INET, "127.0.0.2", NULL, 1);
 	served_close(r, "mixed", AF_INET, NULL, NULL, 2);	/* 127.0.0.1 */
 	refused(r, "mixed", AF_INET, "127.0.0.5", NULL, "denied");
@@ -202,11 +200,9 @@ test_allow_deny_v6(void **state)
 	    "allow = 127.0.0.0/8\n"
 	    "[route both]\nlisten = %s\nlisten = %s\nupstream = %s\n"
 	    "allow = ::1/128\n",
-	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
-	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
-	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
-	    h_hostport(AF_INET6, h_free_port(AF_INET6)),
-	    h_hostport(AF_INET, h_free_port(AF_INET)), up);
+	    h_hostport(AF_INET6, 0), up, h_hostport(AF_INET6, 0), up,
+	    h_hostport(AF_INET6, 0), up, h_hostport(AF_INET6, 0),
+	    h_hostport(AF_INET, 0), up);
 	served_close(r, "allow6", AF_INET6, NULL, NULL, 1);
 	refused(r, "deny6", AF_INET6, NULL, NULL, "denied");
 	refused(r, "only4", AF_INET6, NULL, NULL, "denied");
@@ -241,8 +237,7 @@ test_v4_mapped(void **state)
 	    "proxy_from = 127.0.0.0/8\ndeny = 192.0.2.0/24\n"
 	    "[route allow4]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
 	    "proxy_from = 127.0.0.1\nallow = 10.0.0.0/8\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), up,
-	    h_hostport(AF_INET, h_free_port(AF_INET)), up);
+	    h_hostport(AF_INET, 0), up, h_hostport(AF_INET, 0), up);
 	refused(r, "deny4", AF_INET, NULL,
 	    "PROXY TCP6 ::ffff:192.0.2.5 ::1 1000 80\r\n", "denied");
 	refused(r, "deny4", AF_INET, NULL,
@@ -286,8 +281,7 @@ test_max_per_client_v4(void **state)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route mpc]\nlisten = %s\nupstream = %s\nmax_per_client = 2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	a1 = served(r, "mpc", AF_INET, "127.0.0.2", NULL, 1);
 	a2 = served(r, "mpc", AF_INET, "127.0.0.2", NULL, 2);
 	refused(r, "mpc", AF_INET, "127.0.0.2", NULL, "max_per_client");
@@ -336,8 +330,7 @@ test_max_per_client_v6(void **state)
 	    "[route loop6]\nlisten = %s\nupstream = %s\nmax_per_client = 1\n"
 	    "[route net64]\nlisten = %s\nupstream = %s\nmax_per_client = 1\n"
 	    "accept_proxy = on\nproxy_from = 127.0.0.0/8\nproxy_from = ::1\n",
-	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
-	    h_hostport(AF_INET, h_free_port(AF_INET)), up);
+	    h_hostport(AF_INET6, 0), up, h_hostport(AF_INET, 0), up);
 	v6 = served(r, "loop6", AF_INET6, NULL, NULL, 1);
 	refused(r, "loop6", AF_INET6, NULL, NULL, "max_per_client");
 
@@ -422,8 +415,7 @@ test_proxy_from_v4(void **state)
 	    "[route lb]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
 	    "proxy_from = 127.0.0.2\nproxy_from = 127.0.1.0/24\n"
 	    "allow = 10.0.0.0/8\nmax_per_client = 1\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	untrusted(r, "lb", AF_INET, "127.0.0.1",
 	    "PROXY TCP4 10.1.2.3 127.0.0.1 1000 80\r\n");
 	for (i = 0; i < 5; i++) {
@@ -472,9 +464,8 @@ test_proxy_from_v6(void **state)
 	    "proxy_from = 127.0.0.0/8\n"
 	    "[route all]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
 	    "proxy_from = any\n",
-	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
-	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up,
-	    h_hostport(AF_INET6, h_free_port(AF_INET6)), up);
+	    h_hostport(AF_INET6, 0), up, h_hostport(AF_INET6, 0), up,
+	    h_hostport(AF_INET6, 0), up);
 	served_close(r, "six", AF_INET6, NULL, hdr, 1);
 	untrusted(r, "four", AF_INET6, NULL, hdr);
 	served_close(r, "all", AF_INET6, NULL, hdr, 2);

@@ -171,8 +171,7 @@ run_emfile(bool odd)
 	    "[global]\nworkers = 1\nmax_connections = 10000\n"
 	    "shutdown_timeout = 2s\n"
 	    "[route e]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	h_relay_set_nofile(0);
 	a = h_relay_addr(r, "e", AF_INET);
 	assert_int_equal(prlimit(r->pid, RLIMIT_NOFILE, NULL, &rl), 0);

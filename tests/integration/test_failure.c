@@ -34,10 +34,9 @@ unreached(const char *route, const char *end, int64_t max_ms)
 	int64_t		 t0, took;
 	int		 fd, got;
 
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route un]\nlisten = %s\n%s",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), route);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route un]\nlisten = %s\n%s",
+	    h_hostport(AF_INET, 0), route);
 	t0 = h_now_ms();
 	fd = h_relay_try_connect(r, "un", AF_INET, NULL);
 	got = fd == -1 ? ECONNRESET : h_wait_end(fd, (int)max_ms + 3000,
@@ -180,8 +179,7 @@ test_refused_no_flood(void **state)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route fl]\nlisten = %s\nupstream = %s\nretries = 0\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, port));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
 	t0 = h_now_ms();
 	for (i = 0; i < FLOOD_CLIENTS; i++)
 		if ((fd = h_relay_try_connect(r, "fl", AF_INET, NULL)) != -1) {
@@ -235,12 +233,11 @@ test_retry_next_upstream(void **state)
 	(void)state;
 	hold = h_refused_port(AF_INET, &port);
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route rt]\nlisten = %s\n"
-	    "upstream = %s\nupstream = %s\nretries = 1\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, port), h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route rt]\nlisten = %s\n"
+			  "upstream = %s\nupstream = %s\nretries = 1\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port),
+	    h_hostport(AF_INET, h_backend_port(b)));
 	for (i = 0; i < 4; i++) {
 		fd = h_relay_connect(r, "rt", AF_INET);
 		H_ASSERT_END(h_echo(fd, 500 + (uint64_t)i, 20000, H_IO_MS),
@@ -282,11 +279,9 @@ test_upstream_reset(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route rs]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route rs]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "rs", AF_INET);
 	h_pattern(30, 0, req, sizeof(req));
 	H_ASSERT_END(h_send_all(fd, req, sizeof(req), H_IO_MS), H_OK, H_OK);
@@ -315,17 +310,15 @@ test_client_reset(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route cr]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route cr]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "cr", AF_INET);
 	H_ASSERT_END(h_echo(fd, 40, 10000, H_IO_MS), H_OK, H_OK);
 	h_linger_reset(fd);
 	if (!h_backend_wait(b, 1, 1, 0, 5000))
 		fail_msg("the backend connection did not end after the "
-		    "client's reset");
+			 "client's reset");
 	h_backend_stats(b, &st);
 	print_message("backend connection ended with %s\n",
 	    h_end_str(st.last_end));
@@ -359,8 +352,7 @@ test_client_reset_while_stalled(void **state)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route st]\nlisten = %s\nupstream = %s\nbuffer = 64k\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "st", AF_INET);
 	assert_true(h_backend_wait(b, 1, 0, 0, H_IO_MS));
 	sent = h_fill(fd, 60, 20000);
@@ -405,8 +397,7 @@ test_upstream_reset_while_stalled(void **state)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route st]\nlisten = %s\nupstream = %s\nbuffer = 64k\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "st", AF_INET);
 	/* The backend resets once nothing more goes out: everything is full. */
 	if (!h_backend_wait(b, 1, 1, 0, 20000))
@@ -448,8 +439,7 @@ reset_after_fin(bool client)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route rf]\nlisten = %s\nupstream = %s\nfin_timeout = 6s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, port));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
 	fd = h_relay_connect(r, "rf", AF_INET);
 	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
 		fail_msg("the backend accepted nothing: %s", strerror(errno));
@@ -510,8 +500,7 @@ test_upstream_reset_seen_at_fin(void **state)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route rs]\nlisten = %s\nupstream = %s\nbuffer = 16k\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, port));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
 	fd = h_relay_connect(r, "rs", AF_INET);
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
@@ -546,8 +535,7 @@ test_refused_with_pending_bytes(void **state)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route rp]\nlisten = %s\nupstream = %s\nretries = 0\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, port));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
 	if ((fd = h_relay_try_connect(r, "rp", AF_INET, NULL)) != -1) {
 		h_pattern(50, 0, req, sizeof(req));
 		/* The relay may already have reset: EPIPE/ECONNRESET are fine. */
@@ -614,8 +602,7 @@ test_connect_timeout_with_full_buffer(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route ct]\nlisten = %s\nupstream = %s\nretries = 0\n"
 	    "connect_timeout = 3s\nbuffer = 4k\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, port));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
 	t0 = h_now_ms();
 	fd = h_relay_connect(r, "ct", AF_INET);
 	h_pattern(60, 0, req, sizeof(req));
@@ -688,13 +675,12 @@ test_churn_with_health_checks(void **state)
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
 	hold = h_refused_port(AF_INET, &port);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route churn]\nlisten = %s\nupstream = %s\n"
-	    "upstream = 127.0.0.1:%d backup\n"
-	    "health_check = tcp\ncheck_interval = 10ms\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)), port);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route churn]\nlisten = %s\nupstream = %s\n"
+			  "upstream = 127.0.0.1:%d backup\n"
+			  "health_check = tcp\ncheck_interval = 10ms\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)),
+	    port);
 	H_EXPECT_LOG(r, "msg=\"upstream down\"");	/* the backup */
 	for (i = 0; i < CHURN_THREADS; i++) {
 		c[i] = (struct churn){ .r = r,

@@ -452,34 +452,6 @@ test_reload_any_port(void **state)
 
 /* --- SIGTERM -------------------------------------------------------------------- */
 
-/* Connect until the listener is gone, which must happen soon. */
-static void
-wait_refused(int port, int timeout_ms)
-{
-	int64_t		 deadline = h_now_ms() + timeout_ms;
-	unsigned	 i;
-	int		 fd;
-
-	for (i = 0; i < 100000u; i++) {
-		fd = h_connect_port(AF_INET, port, h_left(deadline));
-		if (fd == -1 && errno == ECONNREFUSED)
-			return;
-		/*
-		 * A reset: the handshake landed in the backlog of a listener
-		 * that closed just then.  The next probe tells.
-		 */
-		if (fd == -1 && errno != ECONNRESET)
-			fail_msg("probe connect: %s", strerror(errno));
-		if (fd != -1)
-			close(fd);	/* accepted before the listener closed */
-		if (h_left(deadline) == 0)
-			break;
-		poll(NULL, 0, 10);
-	}
-	fail_msg("127.0.0.1:%d still accepts %d ms after SIGTERM", port,
-	    timeout_ms);
-}
-
 static struct h_relay *
 start_echo_relay(struct h_backend *b, const char *shutdown_timeout)
 {
@@ -510,7 +482,7 @@ test_sigterm_drains(void **state)
 	H_ASSERT_END(h_echo(fd, 1, 65536, H_IO_MS), H_OK, H_OK);
 	t0 = h_now_ms();
 	assert_int_equal(kill(r->pid, SIGTERM), 0);
-	wait_refused(port, 3000);
+	h_wait_refused(AF_INET, port, 3000);
 	/* The session still carries bytes both ways... */
 	H_ASSERT_END(h_echo(fd, 2, 200000, H_IO_MS), H_OK, H_OK);
 	H_ASSERT_END(h_echo(fd, 3, 1, H_IO_MS), H_OK, H_OK);
@@ -581,7 +553,7 @@ test_second_signal(void **state)
 	fd = h_relay_connect(r, "live", AF_INET);
 	H_ASSERT_END(h_echo(fd, 6, 1000, H_IO_MS), H_OK, H_OK);
 	assert_int_equal(kill(r->pid, SIGINT), 0);
-	wait_refused(h_relay_port(r, "live", AF_INET), 3000);
+	h_wait_refused(AF_INET, h_relay_port(r, "live", AF_INET), 3000);
 	assert_true(h_relay_running(r));
 	t0 = h_now_ms();
 	assert_int_equal(kill(r->pid, SIGTERM), 0);

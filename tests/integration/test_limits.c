@@ -98,8 +98,7 @@ test_slow_reader_memory(void **state)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route slow]\nlisten = %s\nupstream = %s\nbuffer = 64k\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	h_relay_setenv(NULL, NULL);
 	before = h_rss_kb(r->pid);
 	assert_true(before > 0);
@@ -203,8 +202,7 @@ test_2000_sessions(void **state)
 	r = h_relay_start(
 	    "[global]\nmax_connections = 10000\nshutdown_timeout = 2s\n"
 	    "[route many]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	for (i = 0; i < NSESS; i++) {
 		s[i].x.out_len = s[i].x.in_len = SESS_BYTES;
 		s[i].x.out_seed = s[i].x.in_seed = 7000 + i;
@@ -272,8 +270,7 @@ test_idle_timeout(void **state)
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route idle]\nlisten = %s\nupstream = %s\nidle_timeout = 500ms\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "idle", AF_INET);
 	H_ASSERT_END(h_echo(fd, 3, 1000, H_IO_MS), H_OK, H_OK);
 	t0 = h_now_ms();
@@ -305,12 +302,10 @@ test_fin_timeout(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route fin]\nlisten = %s\nupstream = %s\n"
-	    "idle_timeout = 1h\nfin_timeout = 500ms\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route fin]\nlisten = %s\nupstream = %s\n"
+			  "idle_timeout = 1h\nfin_timeout = 500ms\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "fin", AF_INET);
 	h_pattern(4, 0, req, sizeof(req));
 	H_ASSERT_END(h_send_all(fd, req, sizeof(req), H_IO_MS), H_OK, H_OK);
@@ -362,10 +357,10 @@ test_route_max_connections(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
+	snprintf(text, sizeof(text),
+	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route one]\nlisten = %s\nupstream = %s\nmax_connections = 1\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	r = h_relay_start("%s", text);
 	fd1 = h_relay_connect(r, "one", AF_INET);
 	H_ASSERT_END(h_echo(fd1, 101, 5000, H_IO_MS), H_OK, H_OK);
@@ -435,10 +430,11 @@ limit_across_reload(const char *limit, const char *upstream_opt,
 	turned_away = strcmp(end, "upstream_full") == 0 ? assert_reset_soon :
 	    assert_turned_away;
 	b = h_backend_start(AF_INET, &cfg);
-	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
+	snprintf(text, sizeof(text),
+	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route one]\nlisten = %s\nupstream = %s%s\n%s",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)), upstream_opt, limit);
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)),
+	    upstream_opt, limit);
 	r = h_relay_start("%s", text);
 	snprintf(needle, sizeof(needle), "end=%s", end);
 	fd1 = h_relay_connect(r, "one", AF_INET);
@@ -488,10 +484,8 @@ test_global_max_connections(void **state)
 	    "[global]\nshutdown_timeout = 2s\nmax_connections = 1\n"
 	    "[route a]\nlisten = %s\nupstream = %s\n"
 	    "[route b]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)),
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)),
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd1 = h_relay_connect(r, "a", AF_INET);
 	H_ASSERT_END(h_echo(fd1, 201, 5000, H_IO_MS), H_OK, H_OK);
 	assert_turned_away(r, "b");
@@ -524,8 +518,7 @@ test_nofile_auto(void **state)
 	b = h_backend_start(AF_INET, &cfg);
 	h_relay_set_nofile(NOFILE_LIMIT);
 	r = h_relay_start("[route a]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	H_EXPECT_LOG_LINE(r, "max_connections=", "nofile=600");
 	fd = h_relay_connect(r, "a", AF_INET);
 	H_ASSERT_END(h_echo(fd, 301, 5000, H_IO_MS), H_OK, H_OK);
@@ -558,9 +551,8 @@ test_nofile_explicit(void **state)
 	b = h_backend_start(AF_INET, &cfg);
 	h_relay_set_nofile(NOFILE_LIMIT);
 	r = h_relay_start("[global]\nmax_connections = 50000\n"
-	    "[route a]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+			  "[route a]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	H_EXPECT_LOG_LINE(r, "open files limit 600 is below what "
 	    "max_connections 50000 needs", "ulimit -n");
 	H_EXPECT_LOG_LINE(r, "open files limit 600", "LimitNOFILE=");

@@ -197,13 +197,11 @@ test_roundrobin_weights(void **state)
 	(void)state;
 	for (i = 0; i < NB; i++)
 		b[i] = tagged((int)i);
-	r = h_relay_start(
-	    "[global]\nworkers = 1\nshutdown_timeout = 2s\n"
-	    "[route rr]\nlisten = %s\nbalance = roundrobin\n"
-	    "upstream = %s weight=5\nupstream = %s weight=1\n"
-	    "upstream = %s weight=1\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	r = h_relay_start("[global]\nworkers = 1\nshutdown_timeout = 2s\n"
+			  "[route rr]\nlisten = %s\nbalance = roundrobin\n"
+			  "upstream = %s weight=5\nupstream = %s weight=1\n"
+			  "upstream = %s weight=1\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
 	for (i = 0; i < 7 * RR_CYCLES; i++) {
@@ -242,12 +240,10 @@ test_leastconn(void **state)
 	(void)state;
 	for (i = 0; i < NB; i++)
 		b[i] = tagged((int)i);
-	r = h_relay_start(
-	    "[global]\nworkers = 1\nshutdown_timeout = 2s\n"
-	    "[route lc]\nlisten = %s\nbalance = leastconn\n"
-	    "upstream = %s\nupstream = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	r = h_relay_start("[global]\nworkers = 1\nshutdown_timeout = 2s\n"
+			  "[route lc]\nlisten = %s\nbalance = leastconn\n"
+			  "upstream = %s\nupstream = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
 	hold(r, "lc", fds, idx, 0, 6, live);
@@ -301,12 +297,10 @@ test_leastconn_weighted(void **state)
 	(void)state;
 	for (i = 0; i < 2; i++)
 		b[i] = tagged((int)i);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route lw]\nlisten = %s\nbalance = leastconn\n"
-	    "upstream = %s weight=2\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route lw]\nlisten = %s\nbalance = leastconn\n"
+			  "upstream = %s weight=2\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])));
 	hold(r, "lw", fds, idx, 0, 6, live);
 	print_message("leastconn 2,1: six held sessions spread %u,%u\n",
@@ -350,20 +344,18 @@ test_source(void **state)
 	(void)state;
 	for (i = 0; i < NB; i++)
 		b[i] = tagged((int)i);
-	r1 = h_relay_start(SRC_CONF, h_hostport(AF_INET, h_free_port(AF_INET)),
+	r1 = h_relay_start(SRC_CONF, h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
-	r2 = h_relay_start(SRC_CONF, h_hostport(AF_INET, h_free_port(AF_INET)),
+	r2 = h_relay_start(SRC_CONF, h_hostport(AF_INET, 0),
 	    h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
-	r3 = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route src]\nlisten = %s\nbalance = source\n"
-	    "upstream = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	r3 = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			   "[route src]\nlisten = %s\nbalance = source\n"
+			   "upstream = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])));
 	for (i = SRC_FIRST; i <= SRC_LAST; i++) {
 		snprintf(src, sizeof(src), "127.0.0.%u", i);
@@ -415,12 +407,10 @@ test_random(void **state)
 	(void)state;
 	for (i = 0; i < NB; i++)
 		b[i] = tagged((int)i);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route rnd]\nlisten = %s\nbalance = random\n"
-	    "upstream = %s\nupstream = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route rnd]\nlisten = %s\nbalance = random\n"
+			  "upstream = %s\nupstream = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])),
 	    h_hostport(AF_INET, h_backend_port(b[2])));
 	for (i = 0; i < RANDOM_SEQ; i++) {
@@ -476,7 +466,7 @@ test_active_kill_restart(void **state)
 	struct h_relay		*r;
 	unsigned		 per[MAXB] = { 0 }, i;
 	char			 down[160], up[160], hp1[64];
-	int			 port1;
+	int			 port1, hold;
 
 	(void)state;
 	for (i = 0; i < NB; i++)
@@ -488,9 +478,8 @@ test_active_kill_restart(void **state)
 	    "[route hc]\nlisten = %s\nupstream = %s\nupstream = %s\n"
 	    "upstream = %s\nretries = 0\nhealth_check = tcp\n"
 	    "check_interval = 200ms\nrise = 2\nfall = 2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b[0])), hp1,
-	    h_hostport(AF_INET, h_backend_port(b[2])));
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
+	    hp1, h_hostport(AF_INET, h_backend_port(b[2])));
 	run_sessions(r, "hc", 9, 10, per);
 	print_message("all up: %u,%u,%u\n", per[0], per[1], per[2]);
 	for (i = 0; i < NB; i++)
@@ -498,6 +487,8 @@ test_active_kill_restart(void **state)
 
 	h_backend_free(b[1]);
 	b[1] = NULL;
+	/* Nobody else gets its port while it is down (h_hold_port). */
+	hold = h_hold_port("127.0.0.1", &port1);
 	H_EXPECT_LOG(r, state_needle(down, sizeof(down), hp1, "down"));
 	memset(per, 0, sizeof(per));
 	run_sessions(r, "hc", 30, 100, per);
@@ -506,6 +497,7 @@ test_active_kill_restart(void **state)
 	assert_true(per[0] > 0 && per[2] > 0);
 
 	b[1] = tagged_at(1, "127.0.0.1", port1);
+	close(hold);
 	H_EXPECT_LOG(r, state_needle(up, sizeof(up), hp1, "up"));
 	memset(per, 0, sizeof(per));
 	run_sessions(r, "hc", 30, 200, per);
@@ -549,8 +541,8 @@ test_passive_fall(void **state)
 	    "[route pf]\nlisten = %s\nupstream = %s\nupstream = %s\n"
 	    "retries = 0\nhealth_check = off\nfall = 2\n"
 	    "check_interval = 1h\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)), hpr);
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)),
+	    hpr);
 	for (i = 0; i < 12 && h_relay_log_count(r, down) == 0; i++) {
 		idx = try_session(r, "pf", NULL, 10 + i);
 		failed += idx < 0;
@@ -583,7 +575,7 @@ test_total_outage_heals(void **state)
 	struct h_relay		*r;
 	char			 down[160], up[160], hp[64];
 	unsigned		 i;
-	int			 port, idx = 0;
+	int			 port, idx = 0, hold;
 	int64_t			 t0;
 
 	(void)state;
@@ -594,9 +586,11 @@ test_total_outage_heals(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route out]\nlisten = %s\nupstream = %s\nretries = 0\n"
 	    "health_check = off\nfall = 1\ncheck_interval = 1h\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), hp);
+	    h_hostport(AF_INET, 0), hp);
 	assert_int_equal(session(r, "out", NULL, 1), 0);
 	h_backend_free(b);
+	/* Refused while down, and nobody else's meanwhile (h_hold_port). */
+	hold = h_hold_port("127.0.0.1", &port);
 	state_needle(down, sizeof(down), hp, "down");
 	for (i = 0; i < 5 && h_relay_log_count(r, down) == 0; i++)
 		idx = try_session(r, "out", NULL, 10 + i);
@@ -606,6 +600,7 @@ test_total_outage_heals(void **state)
 	assert_int_equal(try_session(r, "out", NULL, 20), -1);
 
 	b = tagged_at(0, "127.0.0.1", port);
+	close(hold);
 	t0 = h_now_ms();
 	idx = try_session(r, "out", NULL, 30);
 	print_message("outage: first session after the restart: %s after "
@@ -631,7 +626,7 @@ test_backup(void **state)
 	struct h_relay		*r;
 	unsigned		 per[MAXB] = { 0 }, i;
 	char			 needle[160], hp0[64], hp1[64];
-	int			 port1;
+	int			 port1, hold;
 
 	(void)state;
 	for (i = 0; i < NB; i++)
@@ -645,7 +640,7 @@ test_backup(void **state)
 	    "[route bk]\nlisten = %s\nupstream = %s\nupstream = %s\n"
 	    "upstream = %s backup\nretries = 0\nhealth_check = tcp\n"
 	    "check_interval = 200ms\nrise = 2\nfall = 2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), hp0, hp1,
+	    h_hostport(AF_INET, 0), hp0, hp1,
 	    h_hostport(AF_INET, h_backend_port(b[2])));
 	run_sessions(r, "bk", 12, 10, per);
 	print_message("backup, all up: %u,%u,%u\n", per[0], per[1], per[2]);
@@ -662,6 +657,7 @@ test_backup(void **state)
 
 	h_backend_free(b[1]);
 	b[1] = NULL;
+	hold = h_hold_port("127.0.0.1", &port1);
 	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp1, "down"));
 	memset(per, 0, sizeof(per));
 	run_sessions(r, "bk", 10, 200, per);
@@ -670,6 +666,7 @@ test_backup(void **state)
 	assert_int_equal(per[2], 10);
 
 	b[1] = tagged_at(1, "127.0.0.1", port1);
+	close(hold);
 	H_EXPECT_LOG(r, state_needle(needle, sizeof(needle), hp1, "up"));
 	memset(per, 0, sizeof(per));
 	run_sessions(r, "bk", 10, 300, per);
@@ -706,8 +703,7 @@ test_upstream_max_connections(void **state)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route mc]\nlisten = %s\nupstream = %s max_connections=1\n"
 	    "upstream = %s max_connections=2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b[0])),
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b[0])),
 	    h_hostport(AF_INET, h_backend_port(b[1])));
 	hold(r, "mc", fds, idx, 0, 3, live);
 	print_message("max_connections 1,2: held %u,%u\n", live[0], live[1]);
@@ -798,11 +794,10 @@ named_relay(const char *env, const char *val, const char *route,
 	struct h_relay	*r;
 
 	h_relay_setenv(env, val);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route %s]\nlisten = %s\nupstream = %s:%d\n"
-	    "resolve = 200ms\n", route,
-	    h_hostport(AF_INET, h_free_port(AF_INET)), name, port);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route %s]\nlisten = %s\nupstream = %s:%d\n"
+			  "resolve = 200ms\n",
+	    route, h_hostport(AF_INET, 0), name, port);
 	h_relay_setenv(NULL, NULL);
 	return r;
 }
@@ -996,12 +991,14 @@ happy_eyeballs(int hang_family, const char *hosts_text)
 	struct h_relay		*r;
 	const char		*dir;
 	char			 hosts[H_PATH + 64];
-	int			 port, lfd, filler, fd, idx, i, slow = 0;
+	int			 port, lfd, filler, fd, idx, i, slow = 0, h4, h6;
 	int64_t			 t0, took, worst = 0;
 
-	port = h_free_port(AF_INET);
+	port = h_dual_port("127.0.0.1", "::1", &h4, &h6);
 	lfd = h_blackhole(hang_family, &port, &filler);
 	b = tagged_at(0, hang_family == AF_INET6 ? "127.0.0.1" : "::1", port);
+	close(h4);
+	close(h6);
 	dir = h_tmpdir();
 	h_write_file(hosts, sizeof(hosts), dir, "hosts", hosts_text);
 	h_relay_setenv("RELAY46_HOSTS", hosts);
@@ -1009,7 +1006,7 @@ happy_eyeballs(int hang_family, const char *hosts_text)
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route he]\nlisten = %s\nupstream = backend.test:%d\n"
 	    "connect_timeout = 5s\nretries = 0\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), port);
+	    h_hostport(AF_INET, 0), port);
 	h_relay_setenv(NULL, NULL);
 	for (i = 0; i < HE_SESSIONS; i++) {
 		t0 = h_now_ms();
@@ -1073,17 +1070,20 @@ test_happy_eyeballs_no_winner(void **state)
 	struct h_relay		*r;
 	char			 hosts[H_PATH + 64], text[256];
 	const char		*routes[2] = { "he4", "he6" };
-	int			 port, l4, l6, f4, f6, fd, idx, k;
+	int			 port, l4, l6, f4, f6, fd, idx, k, h4, h6;
 	int64_t			 t0;
 
 	(void)state;
 	h_require_ipv6();
-	port = h_free_port(AF_INET);
+	port = h_dual_port("127.0.0.1", "::1", &h4, &h6);
 	l4 = h_blackhole(AF_INET, &port, &f4);
 	l6 = h_blackhole(AF_INET6, &port, &f6);
+	close(h4);
+	close(h6);
 	b4 = tagged_at(0, "127.0.0.1", 0);
 	b6 = tagged_at(1, "::1", 0);
-	snprintf(text, sizeof(text), "::1 a.test\n127.0.0.1 a.test\n"
+	snprintf(text, sizeof(text),
+	    "::1 a.test\n127.0.0.1 a.test\n"
 	    "127.0.0.1 b4.test\n::1 b6.test\n");
 	h_write_file(hosts, sizeof(hosts), h_tmpdir(), "hosts", text);
 	h_relay_setenv("RELAY46_HOSTS", hosts);
@@ -1095,9 +1095,8 @@ test_happy_eyeballs_no_winner(void **state)
 	    "[route he6]\nlisten = %s\nupstream = a.test:%d\n"
 	    "upstream = b6.test:%d backup\nconnect_timeout = 400ms\n"
 	    "retries = 2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), port,
-	    h_backend_port(b4), h_hostport(AF_INET, h_free_port(AF_INET)),
-	    port, h_backend_port(b6));
+	    h_hostport(AF_INET, 0), port, h_backend_port(b4),
+	    h_hostport(AF_INET, 0), port, h_backend_port(b6));
 	h_relay_setenv(NULL, NULL);
 	for (k = 0; k < 2; k++) {
 		t0 = h_now_ms();

@@ -38,14 +38,13 @@ run_family(const struct family_row *row)
 	if (row->client == AF_INET6 || row->upstream == AF_INET6)
 		h_require_ipv6();
 	b = h_backend_start(row->upstream, &cfg);
-	r = h_relay_start(
-	    "[global]\n"
-	    "shutdown_timeout = 2s\n"
-	    "\n"
-	    "[route fam]\n"
-	    "listen = %s\n"
-	    "upstream = %s\n",
-	    h_hostport(row->client, h_free_port(row->client)),
+	r = h_relay_start("[global]\n"
+			  "shutdown_timeout = 2s\n"
+			  "\n"
+			  "[route fam]\n"
+			  "listen = %s\n"
+			  "upstream = %s\n",
+	    h_hostport(row->client, 0),
 	    h_hostport(row->upstream, h_backend_port(b)));
 	fd = h_relay_connect(r, "fam", row->client);
 	H_ASSERT_END(h_echo(fd, 0x46 + (uint64_t)row->client * 7 +
@@ -112,16 +111,24 @@ test_wildcard_listen(void **state)
 	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
 	struct h_backend	*b;
 	struct h_relay		*r;
-	int			 fd4, fd6;
+	char			 want[32];
+	int			 fd4, fd6, h4, h6, port;
 
 	(void)state;
 	h_require_ipv6();
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route any]\nlisten = *:%d\nupstream = %s\n",
-	    h_free_port(AF_INET), h_hostport(AF_INET, h_backend_port(b)));
+	/* One port free in both families, which relay46 takes over. */
+	port = h_dual_port("0.0.0.0", "::", &h4, &h6);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route any]\nlisten = *:%d\nupstream = %s\n",
+	    port, h_hostport(AF_INET, h_backend_port(b)));
+	close(h4);
+	close(h6);
 	assert_int_equal(r->naddr, 2);
+	snprintf(want, sizeof(want), "0.0.0.0:%d", port);
+	assert_string_equal(h_relay_ready_addr(r, "any", 0)->text, want);
+	snprintf(want, sizeof(want), "[::]:%d", port);
+	assert_string_equal(h_relay_ready_addr(r, "any", 1)->text, want);
 	fd4 = h_relay_connect(r, "any", AF_INET);
 	fd6 = h_relay_connect(r, "any", AF_INET6);
 	H_ASSERT_END(h_echo(fd4, 41, 4096, H_IO_MS), H_OK, H_OK);
@@ -172,11 +179,9 @@ test_duplex_32mib(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route big]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route big]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "big", AF_INET);
 	t0 = h_now_ms();
 	h_xfer_run(fd, &x, 60000);
@@ -220,11 +225,9 @@ test_client_halfclose_first(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route hc]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route hc]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "hc", AF_INET);
 	h_xfer_run(fd, &x, 20000);
 	if (x.end != H_OK)
@@ -267,11 +270,9 @@ test_upstream_halfclose_first(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route hc]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route hc]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
 	fd = h_relay_connect(r, "hc", AF_INET);
 	h_xfer_run(fd, &x, 20000);
 	if (x.end != H_OK)
@@ -304,13 +305,16 @@ test_quick_mode(void **state)
 	struct h_relay		*r;
 	char			 l[64], u[64];
 	const char		*args[] = { "-l", l, "-u", u, NULL };
-	int			 fd;
+	int			 fd, hold, port = 0;
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	snprintf(l, sizeof(l), "%s", h_hostport(AF_INET, h_free_port(AF_INET)));
+	/* A port of our own, which relay46 takes over (h_hold_port). */
+	hold = h_hold_port("127.0.0.1", &port);
+	snprintf(l, sizeof(l), "%s", h_hostport(AF_INET, port));
 	snprintf(u, sizeof(u), "%s", h_hostport(AF_INET, h_backend_port(b)));
 	r = h_relay_start_args(args);
+	close(hold);
 	/* The ready file names the route "quick" and the address we gave. */
 	assert_string_equal(h_relay_addr(r, "quick", AF_INET)->text, l);
 	fd = h_relay_connect(r, "quick", AF_INET);
