@@ -11,7 +11,7 @@
 #include "addr.h"
 #include "log.h"
 #include "metrics.h"
-#include "session.h"
+#include "session_end.h"
 
 struct route;
 
