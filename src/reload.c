@@ -137,8 +137,9 @@ reload_kept(const struct control *c, const struct route *r, size_t j)
 }
 
 /*
- * A reload's new configuration, or NULL (logged, refused) if the file has
- * errors or asks for what only a restart can do.
+ * A reload's new configuration, with its pools, or NULL (logged, refused)
+ * if the file has errors, asks for what only a restart can do, or memory
+ * runs out.
  */
 static struct config *
 reload_load(struct control *c)
@@ -160,6 +161,12 @@ reload_load(struct control *c)
 		    "which needs a restart", c->nw, n->workers);
 		config_unref(n);
 		reload_refused(c, why);
+		return NULL;
+	}
+	/* Only now, refusals checked: pools register counters for good. */
+	if (pool_attach(n) == -1) {
+		config_unref(n);
+		reload_refused(c, "out of memory");
 		return NULL;
 	}
 	reload_fixed(c->cfg, n);

@@ -45,6 +45,7 @@
 #include "addr.h"
 #include "config.h"
 #include "listener.h"
+#include "pool.h"
 #include "util.h"
 #include "worker.h"
 
@@ -167,6 +168,9 @@ fx_config(struct fx *fx, size_t n)
 	up[0] = ubuf;
 	if ((cfg = config_quick(listen, n, up, 1, &errs)) == NULL)
 		fail_msg("config_quick: %s", errs != NULL ? errs : "?");
+	/* A worker runs it: it needs the pools the parser does not make. */
+	if (pool_attach(cfg) == -1)
+		fail_msg("pool_attach: out of memory");
 	return cfg;
 }
 
