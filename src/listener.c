@@ -6,7 +6,8 @@
  * first so SO_REUSEPORT cannot hide another relay46; port 0 read back
  * and shared) and serving one on a worker's loop (accept, the EMFILE
  * back-off).  A struct listener owns its evconnlistener and back-off
- * timer; its socket is closed through worker_close_fd().  The sockets
+ * timer; its socket is closed through its loop's reaper (reaper.c says
+ * why it cannot simply be closed).  The sockets
  * listener_open() returns are the caller's.
  *
  * A reload makes its listeners on the control thread and hands them to
@@ -32,6 +33,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "reaper.h"
 #include "session.h"
 #include "util.h"
 #include "worker.h"
@@ -285,6 +287,7 @@ listener_new(struct worker *w, struct route_rt *rt, int fd)
 		return NULL;
 	l->w = w;
 	l->rt = rt;
+	l->reaper = w->reaper;
 	(void)listener_address(fd, &l->addr);
 	/*
 	 * Our own memory, so that a failure below frees it without asking
@@ -296,7 +299,7 @@ listener_new(struct worker *w, struct route_rt *rt, int fd)
 	/*
 	 * Disabled: listener_start() adds it, on the loop's thread.  Backlog
 	 * 0: the socket already listens.  No LEV_OPT_CLOSE_ON_FREE:
-	 * listener_free() closes (worker_close_fd()), listener_discard() not.
+	 * listener_free() closes (reaper_close()), listener_discard() not.
 	 */
 	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0, fd);
@@ -327,13 +330,13 @@ listener_discard(struct listener *l)
 void
 listener_free(struct listener *l)
 {
-	struct worker	*w;
+	struct reaper	*r;
 	int		 fd;
 
 	if (l == NULL)
 		return;
-	w = l->w;
+	r = l->reaper;
 	fd = evconnlistener_get_fd(l->lev);
 	listener_discard(l);
-	worker_close_fd(w, fd);
+	reaper_close(r, fd);
 }

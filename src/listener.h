@@ -10,6 +10,7 @@
 
 struct evconnlistener;
 struct event;
+struct reaper;
 struct worker;
 struct route_rt;
 
@@ -21,6 +22,7 @@ struct listener {
 	struct addr	 addr;		/* as bound */
 	struct evconnlistener *lev;
 	struct event	*backoff;	/* re-enables accept after EMFILE */
+	struct reaper	*reaper;	/* closes the socket: the loop's */
 };
 
 /*

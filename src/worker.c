@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pipe.h"
 #include "pool.h"
+#include "reaper.h"
 #include "session.h"
 #include "util.h"
 #include "worker.h"
@@ -312,68 +313,10 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 	worker_check_drained(w);
 }
 
-/*
- * Sessions switch events on and off many times per loop iteration
- * (connect, then read, pause, resume); epoll's changelist folds those into
- * one epoll_ctl per descriptor per iteration, or none when they cancel.
- * We never dup() a socket, which is the changelist's known pitfall.
- *
- * The price: an event_del() reaches the kernel only at the start of the
- * next iteration.  Were the socket closed at once, that EPOLL_CTL_DEL
- * would name a descriptor number the process had given up, and another
- * thread (a worker's accept, the control thread's health check or reload
- * bind) may already have been given it.  The DEL would fail harmlessly,
- * but it is a cross-thread use of a reused number, which ThreadSanitizer
- * rightly reports.  So worker_close_fd() keeps the socket open until the
- * changes are in: a zero timeout fires only after the next dispatch has
- * applied them, and the reaper has the higher of two priorities, so it
- * runs before any other callback of that iteration can doom another
- * socket whose DEL is still waiting.  (libevent then leaves the rest of
- * the iteration's callbacks to the next one: one more epoll_wait, with a
- * zero timeout, per iteration that closes something.)
- */
-static void
-worker_reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker	*w = arg;
-	size_t		 i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < w->ndoomed; i++)
-		close(w->doomed[i]);
-	w->ndoomed = 0;
-}
-
 void
 worker_close_fd(struct worker *w, int fd)
 {
-	static const struct timeval zero = { 0, 0 };
-	int		*p;
-	size_t		 cap;
-
-	if (w->reap_ev == NULL) {	/* a worker_new() that failed */
-		close(fd);
-		return;
-	}
-	if (w->ndoomed == w->doomed_cap) {
-		cap = w->doomed_cap == 0 ? 64 : w->doomed_cap * 2;
-		if ((p = realloc(w->doomed, cap * sizeof(*p))) == NULL) {
-			/*
-			 * Out of memory: close now.  The late DEL fails; for
-			 * our own sockets that is harmless, but a socket
-			 * systemd passed (dup'd per worker) would stay in
-			 * this loop's epoll set until the worker stops.
-			 */
-			close(fd);
-			return;
-		}
-		w->doomed = p;
-		w->doomed_cap = cap;
-	}
-	w->doomed[w->ndoomed++] = fd;
-	if (w->ndoomed == 1 && evtimer_add(w->reap_ev, &zero) == -1)
-		worker_reap_cb(-1, 0, w);
+	reaper_close(w->reaper, fd);
 }
 
 static struct event_base *
@@ -396,7 +339,7 @@ worker_base_new(void)
 	event_config_set_max_dispatch_interval(cfg, NULL, 64, 1);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
-	/* Everything else gets the default, 1; the reaper 0 (see above). */
+	/* Everything else gets the default, 1; the reaper 0 (reaper.c). */
 	if (base != NULL && event_base_priority_init(base, 2) == -1) {
 		event_base_free(base);
 		base = NULL;
@@ -424,13 +367,14 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	if ((w->gen = worker_gen_new(cfg)) == NULL)
 		goto fail;
 	if ((w->base = worker_base_new()) == NULL ||
-	    (w->reap_ev = evtimer_new(w->base, worker_reap_cb, w)) == NULL ||
-	    event_priority_set(w->reap_ev, 0) == -1 ||
 	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    (w->msg_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
 	    worker_msg_cb, w)) == NULL ||
 	    event_add(w->msg_ev, NULL) == -1 ||
 	    (w->pipes = calloc(1, sizeof(*w->pipes))) == NULL)
+		goto fail;
+	/* Before the listeners: they close their sockets through it. */
+	if ((w->reaper = reaper_new(w->base)) == NULL)
 		goto fail;
 	splice_pool_init(&w->pipes->sp);
 	for (i = 0; i < cfg->nroutes; i++)
@@ -464,7 +408,7 @@ worker_main(void *arg)
 	 * otherwise stay open, a listener still taking connections into its
 	 * backlog, until worker_free().  No dispatch follows, so no late DEL.
 	 */
-	worker_reap_cb(-1, 0, w);
+	reaper_flush(w->reaper);
 	return NULL;
 }
 
@@ -580,10 +524,7 @@ worker_free(struct worker *w)
 		splice_pool_free(&w->pipes->sp);
 	free(w->pipes);
 	/* The loop has stopped: nothing of ours is left in the changelist. */
-	worker_reap_cb(-1, 0, w);
-	free(w->doomed);
-	if (w->reap_ev != NULL)
-		event_free(w->reap_ev);
+	reaper_free(w->reaper);
 	/* Reloads handed over but never applied (or freed). */
 	for (rl = atomic_exchange(&w->reload, NULL); rl != NULL; rl = next) {
 		next = rl->next;

@@ -17,6 +17,7 @@ struct event;
 struct event_base;
 struct listener;
 struct pipe_shared;
+struct reaper;
 struct route;
 struct session;
 
@@ -91,9 +92,7 @@ struct worker {
 	bool		 drained_told;	/* drained() was called */
 	void		(*drained)(void *);	/* called on the worker thread */
 	void		*drained_arg;
-	int		*doomed;	/* to close once their DELs are in */
-	size_t		 ndoomed, doomed_cap;
-	struct event	*reap_ev;	/* ...which this does */
+	struct reaper	*reaper;	/* its loop's deferred close */
 	struct pipe_shared *pipes;	/* its sessions' kernel pipes, scratch */
 	unsigned long long accept_err_logged;
 	struct worker_stats stats;
@@ -115,9 +114,10 @@ struct worker *worker_new(struct config *cfg, const int *fds, size_t nfds,
 
 /*
  * worker_close_fd(w, fd): close a descriptor this worker's loop may have
- * watched (a session's or a listener's socket), on the worker's thread.
- * The close waits until the loop has passed its pending event changes to
- * the kernel (see worker.c), at most one loop iteration.
+ * watched (a session's socket), on the worker's thread: reaper_close()
+ * on the worker's reaper, which waits until the loop has passed its
+ * pending event changes to the kernel (see reaper.c), at most one loop
+ * iteration.
  */
 void	 worker_close_fd(struct worker *w, int fd);
 
