@@ -87,6 +87,64 @@ fail:
 	return NULL;
 }
 
+/* A listener's client: a session on the route the listener serves. */
+static void
+worker_accept_cb(struct listener *l, int fd, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	session_accept(l->owner, l->arg, fd, sa, salen);
+}
+
+/*
+ * A listener's accept() failed, out of descriptors or memory: count it,
+ * and pause every listener of the worker (worker_pause_accept()).
+ */
+static void
+worker_accept_error_cb(struct listener *l, int err)
+{
+	struct worker	*w = l->owner;
+	struct route_rt	*rt = l->arg;
+	char		 abuf[ADDR_STRLEN];
+	char		 what[ADDR_STRLEN + CONFIG_NAME_MAX + 64];
+
+	atomic_fetch_add_explicit(&w->stats.accept_errors, 1,
+	    memory_order_relaxed);
+	snprintf(what, sizeof(what), "route=%s addr=%s msg=\"accept",
+	    rt->route->name, addr_format(&l->addr, abuf, sizeof(abuf)));
+	worker_pause_accept(w, what, err);
+}
+
+/* A listener cannot watch its socket yet; it retries on its own. */
+static void
+worker_listener_stuck_cb(struct listener *l, int err)
+{
+	struct worker	*w = l->owner;
+	struct route_rt	*rt = l->arg;
+	char		 abuf[ADDR_STRLEN];
+
+	if (log_ratelimit(&w->accept_err_logged))
+		log_warn("route=%s addr=%s msg=\"cannot accept: %s; retrying\"",
+		    rt->route->name, addr_format(&l->addr, abuf, sizeof(abuf)),
+		    strerror(err));
+}
+
+static const struct listener_cbs worker_listener_cbs = {
+	.accept = worker_accept_cb,
+	.error = worker_accept_error_cb,
+	.stuck = worker_listener_stuck_cb,
+};
+
+/*
+ * A listener of ${fd} for route ${rt} on ${w}'s loop; it knows the
+ * worker only as the owner its callbacks above are given.
+ */
+static struct listener *
+worker_listener_new(struct worker *w, struct route_rt *rt, int fd)
+{
+	return listener_new(w->base, w->reaper, fd, &worker_listener_cbs, w,
+	    rt);
+}
+
 /* The route of the ${k}th listen address of ${cfg}, in listen order. */
 static size_t
 worker_route_of(const struct config *cfg, size_t k)
@@ -99,6 +157,20 @@ worker_route_of(const struct config *cfg, size_t k)
 		k -= cfg->routes[i].nlisten;
 	}
 	return 0;
+}
+
+/*
+ * A reload keeps listener ${l} (of socket ${fd}) for route ${rt}, whose
+ * keepalive may have changed.
+ */
+static void
+worker_listener_keep(struct listener *l, struct route_rt *rt, int fd)
+{
+	l->arg = rt;
+	if (listener_sockopts(fd, rt->route->keepalive) == -1)
+		log_warn(
+		    "route=%s msg=\"reload: keepalive on a kept listener: %s\"",
+		    rt->route->name, strerror(errno));
 }
 
 /*
@@ -140,13 +212,8 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 				break;
 		if (k < rl->nfds) {
 			assert(rl->fresh[k] == NULL);	/* was in "old" */
-			l->rt = &g->rt[worker_route_of(rl->cfg, k)];
-			/* The route's keepalive may have changed. */
-			if (listener_sockopts(rl->fds[k],
-			    l->rt->route->keepalive) == -1)
-				log_warn("route=%s msg=\"reload: keepalive on a "
-				    "kept listener: %s\"", l->rt->route->name,
-				    strerror(errno));
+			worker_listener_keep(l,
+			    &g->rt[worker_route_of(rl->cfg, k)], rl->fds[k]);
 			continue;
 		}
 		TAILQ_REMOVE(&w->listeners, l, entry);
@@ -234,7 +301,7 @@ worker_reload_prepare(struct worker *w, struct config *cfg, const int *fds,
 		if (worker_fd_in(fds[k], old, nold))
 			continue;	/* the worker has its listener */
 		rt = &rl->gen->rt[worker_route_of(cfg, k)];
-		if ((rl->fresh[k] = listener_new(w, rt, fds[k])) == NULL)
+		if ((rl->fresh[k] = worker_listener_new(w, rt, fds[k])) == NULL)
 			goto fail;
 	}
 	return rl;
@@ -381,7 +448,7 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 		for (j = 0; j < cfg->routes[i].nlisten; j++) {
 			if (k >= nfds)
 				goto fail;
-			l = listener_new(w, &w->gen->rt[i], fds[k]);
+			l = worker_listener_new(w, &w->gen->rt[i], fds[k]);
 			if (l == NULL)
 				goto fail;
 			k++;
