@@ -553,6 +553,20 @@ worker_pause_accept(struct worker *w, const char *what, int err)
 }
 
 void
+worker_session_add(struct worker *w, struct session *s)
+{
+	struct route_stats_slot *sl;
+
+	s->gen->nsessions++;
+	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
+	w->nsessions++;
+	sl = pool_stats_slot(s->rt->route->pool->stats, w->index);
+	atomic_fetch_add_explicit(&sl->active, 1, memory_order_relaxed);
+	atomic_store_explicit(&w->stats.live, w->nsessions,
+	    memory_order_relaxed);
+}
+
+void
 worker_session_gone(struct worker *w, struct session *s)
 {
 	TAILQ_REMOVE(&w->sessions, s, entry);

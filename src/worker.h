@@ -183,7 +183,15 @@ void	 worker_pause_accept(struct worker *w, const char *what, int err);
 bool	 worker_global_enter(unsigned max);
 void	 worker_global_leave(void);
 
-/* Called by sessions on the worker thread. */
+/*
+ * The worker's registry of its sessions, both halves here: on the
+ * worker's thread, worker_session_add(w, s) once ${s} is set up (s->gen
+ * and s->rt filled in), worker_session_gone(w, s) from its teardown.
+ * They keep w->sessions, the counts (w->nsessions, stats.live, the
+ * route's active slot) and its configuration's session count, which
+ * frees an older configuration with its last session.
+ */
+void	 worker_session_add(struct worker *w, struct session *s);
 void	 worker_session_gone(struct worker *w, struct session *s);
 
 #endif
