@@ -323,7 +323,13 @@ static int
 control_workers_new(struct control *c, struct config *cfg, const int *fds,
     size_t nfds, size_t *given)
 {
-	size_t	 i, per = nfds / cfg->workers;
+	struct worker_opts	 o = {
+		.alog = c->alog,
+		.drained = control_drained,
+		.reloaded = reload_acked,
+		.arg = c,
+	};
+	size_t			 i, per = nfds / cfg->workers;
 
 	/* Kept to hand the ones that stay over on a reload. */
 	if ((c->lfds = calloc(nfds + 1, sizeof(*c->lfds))) == NULL ||
@@ -334,16 +340,13 @@ control_workers_new(struct control *c, struct config *cfg, const int *fds,
 	memcpy(c->lfds, fds, nfds * sizeof(*fds));
 	c->per = per;
 	for (i = 0; i < cfg->workers; i++) {
-		c->w[i] = worker_new(cfg, fds + i * per, per, control_drained,
-		    c);
+		o.index = (unsigned)i;
+		c->w[i] = worker_new(cfg, fds + i * per, per, &o);
 		*given = (i + 1) * per;
 		if (c->w[i] == NULL) {
 			log_error("msg=\"cannot set up worker %zu\"", i);
 			return -1;
 		}
-		c->w[i]->index = (unsigned)i;
-		c->w[i]->alog = c->alog;
-		c->w[i]->reloaded = reload_acked;
 		c->nw++;
 	}
 	return 0;

@@ -416,7 +416,7 @@ worker_base_new(void)
 
 struct worker *
 worker_new(struct config *cfg, const int *fds, size_t nfds,
-    void (*drained)(void *), void *arg)
+    const struct worker_opts *o)
 {
 	struct worker	*w;
 	struct listener	*l;
@@ -429,8 +429,11 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	TAILQ_INIT(&w->old_gens);
 	w->wake_fd = -1;
 	atomic_init(&w->reload, NULL);
-	w->drained = drained;
-	w->drained_arg = arg;
+	w->index = o->index;
+	w->alog = o->alog;
+	w->drained = o->drained;
+	w->reloaded = o->reloaded;
+	w->drained_arg = o->arg;
 	if ((w->gen = worker_gen_new(cfg)) == NULL)
 		goto fail;
 	if ((w->base = worker_base_new()) == NULL ||
