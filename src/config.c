@@ -12,10 +12,12 @@
  * from a file with an error.
  *
  * What it owns: the struct config it builds and everything hanging from
- * it (routes, their upstream lines and addresses, ACLs, and one pool per
- * route unless CONFIG_LOAD_NO_POOLS), freed with the last reference
- * (config_unref()); and, while a load runs, the struct cfg_parse with its
- * error lists.  It has no global state.
+ * it (routes, their upstream lines and addresses, ACLs), freed with the
+ * last reference (config_unref()); and, while a load runs, the struct
+ * cfg_parse with its error lists.  It has no global state and builds no
+ * run-time state: the daemon gives a config to run its pools afterwards
+ * (pool_attach()), and the last reference frees them through the
+ * config's runtime_free hook, so this file never calls pool.c.
  *
  * Threads: config_load() runs on the main thread, at start and again on
  * SIGHUP (the control loop runs there too), never on a worker.  It blocks
@@ -50,7 +52,6 @@
 #include "balance.h"
 #include "config.h"
 #include "log.h"
-#include "pool.h"
 #include "privdrop.h"
 #include "resolve.h"
 #include "splice.h"
@@ -457,7 +458,8 @@ cfg_new(void)
 }
 
 /*
- * Free ${c} and all it owns, pools included.  Only through
+ * Free ${c} and all it owns, and what was hung on it (runtime_free),
+ * first, as it may point into the routes.  Only through
  * config_unref(), or on a load that failed (no other reference exists
  * then); a half-built config is fine, every pointer being NULL or valid.
  */
@@ -468,6 +470,8 @@ cfg_free(struct config *c)
 
 	if (c == NULL)
 		return;
+	if (c->runtime_free != NULL)
+		c->runtime_free(c);
 	for (i = 0; i < c->nroutes; i++) {
 		free(c->routes[i].name);
 		free(c->routes[i].listen);
@@ -480,7 +484,6 @@ cfg_free(struct config *c)
 		free(c->routes[i].up);
 		acl_free(&c->routes[i].acl);
 		acl_free(&c->routes[i].proxy_from);
-		pool_free(c->routes[i].pool);
 	}
 	free(c->routes);
 	free(c->access_log);
@@ -597,7 +600,7 @@ config_fd_reserve(const struct config *c)
 		n += r->nup;
 		for (j = 0; j < r->nspecs; j++)
 			if (r->specs[j].host != NULL)
-				n += POOL_NAME_ROOM;
+				n += CONFIG_NAME_ADDRS;
 	}
 	return n + (unsigned long long)c->workers *
 	    (CONFIG_FD_PER_WORKER + listens);
@@ -1095,7 +1098,7 @@ oom:
 /*
  * "upstream = ADDRESS [weight=N] [backup] [max_connections=N]".  A
  * literal address gives one upstream; a host name is looked up now, with
- * every A and AAAA address kept (up to POOL_NAME_ROOM), and the line is
+ * every A and AAAA address kept (up to CONFIG_NAME_ADDRS), and the line is
  * kept too so that health.c can look it up again.  A name that does not
  * resolve is an error: relay46 does not start, or a reload is refused,
  * rather than run a route with nowhere to send clients.
@@ -1106,7 +1109,7 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	char			 spec[CONFIG_LINE_MAX + 1], host[ADDR_STRLEN];
 	char			*opts;
 	struct upstream_spec	 us;
-	struct addr		 a, found[POOL_NAME_ROOM];
+	struct addr		 a, found[CONFIG_NAME_ADDRS];
 	size_t			 i, idx, nfound;
 	bool			 literal;
 
@@ -1457,8 +1460,8 @@ cfg_start_route(struct cfg_parse *p, const char *name)
 		}
 	/*
 	 * routes[] may move: nothing may keep a pointer into it across a
-	 * header but p->cur, set just below (pools, which do, come after the
-	 * whole file, in cfg_finish()).
+	 * header but p->cur, set just below (pools, which do, are made only
+	 * once the config is whole: pool_attach()).
 	 */
 	n = reallocarray(p->c->routes, p->c->nroutes + 1, sizeof(*n));
 	if (n == NULL) {
@@ -1755,20 +1758,12 @@ cfg_check(struct cfg_parse *p)
 static struct config *
 cfg_finish(struct cfg_parse *p, char **errs)
 {
-	size_t	 i;
-
 	free(p->buf);
 	free(p->seen);
 	free(p->bad_up);
 	/* After the whole file: it needs every route's listens and checks. */
 	if (p->c != NULL)
 		cfg_derive_max_connections(p->c);
-	/* Pools register counters process-wide: only for a config to run. */
-	for (i = 0; p->nerr == 0 && !p->oom && i < p->c->nroutes &&
-	    !(p->flags & CONFIG_LOAD_NO_POOLS); i++)
-		if ((p->c->routes[i].pool = pool_new(&p->c->routes[i],
-		    p->c->workers)) == NULL)
-			p->oom = true;
 	if (p->nerr == 0 && !p->oom && p->nwarn > 0 &&
 	    (p->c->warnings = cfg_err_join(p->path, p->warnv, p->nwarn)) ==
 	    NULL)

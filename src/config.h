@@ -17,6 +17,11 @@ struct pool;
 #define CONFIG_LINE_MAX		190
 #define CONFIG_NAME_MAX		64
 #define CONFIG_WORKERS_MAX	256
+/*
+ * Addresses kept of one host name upstream: at load, and in its pool at
+ * run time (pool.h's POOL_NAME_ROOM), which config_fd_reserve() counts.
+ */
+#define CONFIG_NAME_ADDRS	32
 
 enum config_log {
 	CONFIG_LOG_STDERR = 0,
@@ -76,7 +81,10 @@ struct route {
 	uint64_t	 check_interval_ms;
 	unsigned	 rise, fall;
 	uint64_t	 resolve_ms;		/* 0: never look names up again */
-	/* Run-time state (health, load, lookups): see pool.h. */
+	/*
+	 * Run-time state (health, load, lookups): see pool.h.  NULL from
+	 * the parser; pool_attach() makes it for a config that will run.
+	 */
 	struct pool	*pool;
 };
 
@@ -113,6 +121,13 @@ struct config {
 	 * in file order, for the caller to log; NULL when there is none.
 	 */
 	char		*warnings;
+	/*
+	 * Frees the run-time state that the daemon hung on this config after
+	 * the load (route->pool: pool_attach()), with the last reference;
+	 * NULL: none.  A hook, so that the parser neither builds nor knows
+	 * that state.
+	 */
+	void		(*runtime_free)(struct config *);
 };
 
 /*
@@ -123,17 +138,13 @@ struct config {
  * is NULL, and c->warnings holds what deserves a warning.  Hostname
  * upstreams are looked up here (getaddrinfo).  Without max_connections
  * (or with "auto"), it is derived from the hard RLIMIT_NOFILE, which
- * relay46 raises its soft limit to at start.
+ * relay46 raises its soft limit to at start.  It builds no run-time
+ * state (route->pool stays NULL until pool_attach()), so that checking a
+ * file (-t, the fuzzers) registers nothing process-wide.
  */
 struct config *config_load(const char *path, char **errs);
 
 #define CONFIG_LOAD_NO_RESOLVE	0x1	/* refuse host names (fuzzing) */
-/*
- * Check only: build no run-time state.  Routes get no pool (route->pool
- * stays NULL), so nothing is registered process-wide (pool_stats()); a
- * fuzzer loading millions of files must not grow a global list.
- */
-#define CONFIG_LOAD_NO_POOLS	0x2
 
 /*
  * config_load_fp(fp, name, flags, errs): as config_load(), reading the

@@ -15,8 +15,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <event2/util.h>
-
 struct accesslog;
 struct admin;
 struct config;
@@ -56,21 +54,27 @@ struct control {
 unsigned control_live(const struct control *c);
 
 /*
- * control_status(c, state): send systemd ${state} ("READY=1\n", or "")
- * and the STATUS= line "systemctl status" shows.  A failure is logged,
- * at most once a second.
+ * reload.c.  It calls nothing of control.c's: what systemd is told about
+ * a reload (RELOADING=1, READY=1) and the end of one (c->reload_ev's
+ * callback) are control.c's, which calls in here.
  */
-void	 control_status(struct control *c, const char *state);
-
-/* reload.c */
 
 /*
- * reload_start(c): SIGHUP: read the file again and hand the new
- * configuration, with its listening sockets, to the workers.  Refused
- * (logged, nothing changes) while stopping or while a reload is under
- * way, without a file, or when the file is bad.
+ * reload_can_start(c): may a SIGHUP reload now?  Not while stopping,
+ * while a reload is under way, or without a file (-l/-u); false then,
+ * and why is logged.
  */
-void	 reload_start(struct control *c);
+bool	 reload_can_start(const struct control *c);
+
+/*
+ * reload_start(c): after reload_can_start(): read the file again and
+ * hand the new configuration, with its listening sockets, to the
+ * workers.  0 once handed over: each worker then calls reload_acked(),
+ * and the last one wakes c->reload_ev.  -1 when refused (a bad file, a
+ * change only a restart can make, a socket that cannot be bound, out of
+ * memory): logged, and nothing changed.
+ */
+int	 reload_start(struct control *c);
 
 /*
  * reload_acked(c): each worker's "reloaded" callback, called on that
@@ -79,9 +83,6 @@ void	 reload_start(struct control *c);
  * control loop's c->reload_ev.
  */
 void	 reload_acked(void *c);
-
-/* reload_done_cb(): c->reload_ev's callback: every worker has answered. */
-void	 reload_done_cb(evutil_socket_t fd, short what, void *c);
 
 /* snapshot.c */
 

@@ -121,8 +121,11 @@ control_drop(struct control *c, const struct config *cfg)
 	return 0;
 }
 
-/* systemd shows this line in "systemctl status". */
-void
+/*
+ * Send systemd ${state} ("READY=1\n", or "") and the STATUS= line that
+ * "systemctl status" shows.  A failure is logged, at most once a second.
+ */
+static void
 control_status(struct control *c, const char *state)
 {
 	if (sdnotify("%sSTATUS=%s%u live sessions, %u workers", state,
@@ -146,6 +149,41 @@ control_each(struct control *c, void (*fn)(struct worker *))
 
 	for (i = 0; i < c->nw; i++)
 		fn(c->w[i]);
+}
+
+/*
+ * SIGHUP: reload.c does the work; systemd hears of it from here, wanting
+ * RELOADING=1 with the time (253 on) before, and READY=1 once it is over
+ * either way: now if it was refused, or when every worker has it
+ * (control_reload_done_cb()).
+ */
+static void
+control_reload(struct control *c)
+{
+	char	 state[64];
+
+	if (!reload_can_start(c))
+		return;
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
+	    (unsigned long long)util_now_us());
+	control_status(c, state);
+	if (reload_start(c) == -1)
+		control_status(c, "READY=1\n");
+}
+
+/* c->reload_ev: the last worker has applied the reload (reload_acked()). */
+static void
+control_reload_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control	*c = arg;
+
+	(void)fd;
+	(void)what;
+	c->reloading = false;
+	c->reloads++;
+	log_info("msg=\"configuration reloaded\" routes=%zu reloads=%u",
+	    c->cfg->nroutes, c->reloads);
+	control_status(c, "READY=1\n");
 }
 
 static void
@@ -181,7 +219,7 @@ control_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		reload_start(c);
+		control_reload(c);
 		return;
 	}
 	if (sig == SIGUSR1) {
@@ -323,7 +361,13 @@ static int
 control_workers_new(struct control *c, struct config *cfg, const int *fds,
     size_t nfds, size_t *given)
 {
-	size_t	 i, per = nfds / cfg->workers;
+	struct worker_opts	 o = {
+		.alog = c->alog,
+		.drained = control_drained,
+		.reloaded = reload_acked,
+		.arg = c,
+	};
+	size_t			 i, per = nfds / cfg->workers;
 
 	/* Kept to hand the ones that stay over on a reload. */
 	if ((c->lfds = calloc(nfds + 1, sizeof(*c->lfds))) == NULL ||
@@ -334,16 +378,13 @@ control_workers_new(struct control *c, struct config *cfg, const int *fds,
 	memcpy(c->lfds, fds, nfds * sizeof(*fds));
 	c->per = per;
 	for (i = 0; i < cfg->workers; i++) {
-		c->w[i] = worker_new(cfg, fds + i * per, per, control_drained,
-		    c);
+		o.index = (unsigned)i;
+		c->w[i] = worker_new(cfg, fds + i * per, per, &o);
 		*given = (i + 1) * per;
 		if (c->w[i] == NULL) {
 			log_error("msg=\"cannot set up worker %zu\"", i);
 			return -1;
 		}
-		c->w[i]->index = (unsigned)i;
-		c->w[i]->alog = c->alog;
-		c->w[i]->reloaded = reload_acked;
 		c->nw++;
 	}
 	return 0;
@@ -435,13 +476,15 @@ control_events(struct control *c, struct event **sev)
 {
 	size_t	 i;
 
-	if ((c->base = event_base_new()) == NULL ||
-	    (c->drained_ev = event_new(c->base, -1, 0, control_drained_cb,
-	    c)) == NULL ||
-	    (c->stop_timer = evtimer_new(c->base, control_stop_timer_cb,
-	    c)) == NULL ||
-	    (c->reload_ev = event_new(c->base, -1, 0, reload_done_cb,
-	    c)) == NULL) {
+	if ((c->base = event_base_new()) != NULL) {
+		c->drained_ev = event_new(c->base, -1, 0, control_drained_cb,
+		    c);
+		c->stop_timer = evtimer_new(c->base, control_stop_timer_cb, c);
+		c->reload_ev = event_new(c->base, -1, 0, control_reload_done_cb,
+		    c);
+	}
+	if (c->drained_ev == NULL || c->stop_timer == NULL ||
+	    c->reload_ev == NULL) {
 		log_error("msg=\"cannot set up the event loop\"");
 		return -1;
 	}

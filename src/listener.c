@@ -4,9 +4,12 @@
 /*
  * Listening sockets: opening them (one per worker per address, probed
  * first so SO_REUSEPORT cannot hide another relay46; port 0 read back
- * and shared) and serving one on a worker's loop (accept, the EMFILE
+ * and shared) and serving one on an event loop (accept, the EMFILE
  * back-off).  A struct listener owns its evconnlistener and back-off
- * timer; its socket is closed through worker_close_fd().  The sockets
+ * timer; its socket is closed through its loop's reaper (reaper.c says
+ * why it cannot simply be closed).  It knows no worker and no session:
+ * what it accepts, and every failure to, goes to the callbacks it was
+ * given (struct listener_cbs), so it sits below them.  The sockets
  * listener_open() returns are the caller's.
  *
  * A reload makes its listeners on the control thread and hands them to
@@ -29,12 +32,9 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "config.h"
 #include "listener.h"
-#include "log.h"
-#include "session.h"
+#include "reaper.h"
 #include "util.h"
-#include "worker.h"
 
 /* How long accept pauses when descriptors or memory run out. */
 #define LISTENER_BACKOFF_MS	250
@@ -201,7 +201,7 @@ listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener	*l = arg;
 
 	(void)lev;
-	session_accept(l->w, l->rt, fd, sa, (socklen_t)len);
+	l->cbs->accept(l, fd, sa, (socklen_t)len);
 }
 
 static void	listener_retry(struct listener *, int);
@@ -220,21 +220,17 @@ listener_backoff_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * libevent found no memory to watch ${l}'s socket (its descriptor map or
- * change list; errno ${err}): try again after a back-off.  Should even
- * the timer find none, make it due now; the loop still goes round (every
- * 64 callbacks at most, worker.c) and comes back to it.  Either way the
- * socket is never left unwatched for good.
+ * change list; errno ${err}): say so, and try again after a back-off.
+ * Should even the timer find none, make it due now; the loop still goes
+ * round (every 64 callbacks at most, worker.c) and comes back to it.
+ * Either way the socket is never left unwatched for good.
  */
 static void
 listener_retry(struct listener *l, int err)
 {
 	struct timeval	 tv = { 0, LISTENER_BACKOFF_MS * 1000 };
-	char		 abuf[ADDR_STRLEN];
 
-	if (log_ratelimit(&l->w->accept_err_logged))
-		log_warn("route=%s addr=%s msg=\"cannot accept: %s; retrying\"",
-		    l->rt->route->name,
-		    addr_format(&l->addr, abuf, sizeof(abuf)), strerror(err));
+	l->cbs->stuck(l, err);
 	if (evtimer_add(l->backoff, &tv) == -1)
 		event_active(l->backoff, EV_TIMEOUT, 1);
 }
@@ -259,46 +255,45 @@ listener_pause(struct listener *l)
  * accept() failed with something other than EAGAIN, EINTR or
  * ECONNABORTED, which libevent handles itself.  Out of descriptors or
  * memory, the socket stays readable, so accepting again at once would
- * spin: pause accepting for a moment, keep serving live sessions.
+ * spin: the owner pauses accepting for a moment (listener_pause(), on
+ * every listener that would hit the same wall) and keeps serving live
+ * sessions.
  */
 static void
 listener_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct listener	*l = arg;
-	char		 abuf[ADDR_STRLEN], what[ADDR_STRLEN + 64];
-	int		 e = EVUTIL_SOCKET_ERROR();
 
 	(void)lev;
-	atomic_fetch_add_explicit(&l->w->stats.accept_errors, 1,
-	    memory_order_relaxed);
-	snprintf(what, sizeof(what), "route=%s addr=%s msg=\"accept",
-	    l->rt->route->name, addr_format(&l->addr, abuf, sizeof(abuf)));
-	worker_pause_accept(l->w, what, e);
+	l->cbs->error(l, EVUTIL_SOCKET_ERROR());
 }
 
 struct listener *
-listener_new(struct worker *w, struct route_rt *rt, int fd)
+listener_new(struct event_base *base, struct reaper *reaper, int fd,
+    const struct listener_cbs *cbs, void *owner, void *arg)
 {
 	struct listener	*l;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
-	l->w = w;
-	l->rt = rt;
+	l->cbs = cbs;
+	l->owner = owner;
+	l->arg = arg;
+	l->reaper = reaper;
 	(void)listener_address(fd, &l->addr);
 	/*
 	 * Our own memory, so that a failure below frees it without asking
 	 * the loop, which may be another thread's (see the top).
 	 */
 	if ((l->backoff = calloc(1, event_get_struct_event_size())) == NULL ||
-	    evtimer_assign(l->backoff, w->base, listener_backoff_cb, l) == -1)
+	    evtimer_assign(l->backoff, base, listener_backoff_cb, l) == -1)
 		goto fail;
 	/*
 	 * Disabled: listener_start() adds it, on the loop's thread.  Backlog
 	 * 0: the socket already listens.  No LEV_OPT_CLOSE_ON_FREE:
-	 * listener_free() closes (worker_close_fd()), listener_discard() not.
+	 * listener_free() closes (reaper_close()), listener_discard() not.
 	 */
-	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
+	l->lev = evconnlistener_new(base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0, fd);
 	if (l->lev == NULL)
 		goto fail;
@@ -327,13 +322,13 @@ listener_discard(struct listener *l)
 void
 listener_free(struct listener *l)
 {
-	struct worker	*w;
+	struct reaper	*r;
 	int		 fd;
 
 	if (l == NULL)
 		return;
-	w = l->w;
+	r = l->reaper;
 	fd = evconnlistener_get_fd(l->lev);
 	listener_discard(l);
-	worker_close_fd(w, fd);
+	reaper_close(r, fd);
 }

@@ -3,6 +3,7 @@
 #define RELAY46_LISTENER_H
 
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -10,17 +11,43 @@
 
 struct evconnlistener;
 struct event;
-struct worker;
-struct route_rt;
+struct event_base;
+struct listener;
+struct reaper;
 
-/* One listening socket served by one worker. */
+/*
+ * What a listener tells whoever made it, on its loop's thread: it hands
+ * over what it accepts and knows nothing of what becomes of it.  Each
+ * callback gets the listener, whose ${owner} and ${arg} are the maker's.
+ */
+struct listener_cbs {
+	/* A client connected: ${fd} is the callee's from now on. */
+	void	(*accept)(struct listener *l, int fd, const struct sockaddr *sa,
+	    socklen_t salen);
+	/*
+	 * accept() failed with errno ${err}, one libevent does not retry
+	 * itself (out of descriptors or memory): the socket stays readable,
+	 * so the callee must pause accepting (listener_pause()) and says so.
+	 */
+	void	(*error)(struct listener *l, int err);
+	/*
+	 * libevent found no memory to watch the socket (errno ${err}); the
+	 * listener tries again from its back-off timer.  For the log.
+	 */
+	void	(*stuck)(struct listener *l, int err);
+};
+
+/* One listening socket served on one event loop (a worker's). */
 struct listener {
-	TAILQ_ENTRY(listener) entry;
-	struct worker	*w;
-	struct route_rt	*rt;
+	TAILQ_ENTRY(listener) entry;	/* the maker's list */
+	const struct listener_cbs *cbs;
+	void		*owner;		/* the maker's, fixed (a worker) */
+	/* The maker's, per socket (a route): it may change it on the loop. */
+	void		*arg;
 	struct addr	 addr;		/* as bound */
 	struct evconnlistener *lev;
 	struct event	*backoff;	/* re-enables accept after EMFILE */
+	struct reaper	*reaper;	/* closes the socket: the loop's */
 };
 
 /*
@@ -78,20 +105,24 @@ int	 listener_open(const struct addr *a, bool keepalive, unsigned n,
 int	 listener_address(int fd, struct addr *a);
 
 /*
- * listener_new(w, rt, fd): a listener of ${fd} on ${w}'s loop for route
- * ${rt}, not accepting yet (listener_start()).  NULL on out of memory,
- * and ${fd} stays the caller's.  It touches nothing of the loop's (no
- * event is added), so a thread other than ${w}'s may make it and hand it
- * over, as a reload does (worker_reload_prepare()).  Once made, it holds
- * ${fd}: listener_free() closes it, listener_discard() leaves it open.
+ * listener_new(base, reaper, fd, cbs, owner, arg): a listener of ${fd}
+ * on the loop ${base}, not accepting yet (listener_start()), that calls
+ * ${cbs} (which must outlive it) with l->owner = ${owner} and l->arg =
+ * ${arg}, and closes ${fd} through ${reaper}, that loop's.  NULL on out
+ * of memory, and ${fd} stays the caller's.  It touches nothing of the
+ * loop's (no event is added), so a thread other than the loop's may make
+ * it and hand it over, as a reload does (worker_reload_prepare()).  Once
+ * made, it holds ${fd}: listener_free() closes it, listener_discard()
+ * leaves it open.
  */
-struct listener *listener_new(struct worker *w, struct route_rt *rt, int fd);
+struct listener *listener_new(struct event_base *base, struct reaper *reaper,
+    int fd, const struct listener_cbs *cbs, void *owner, void *arg);
 
 /*
- * listener_start(l): accept on ${w}'s loop; on its thread, or before the
- * loop runs.  Cannot fail: should libevent find no memory to watch the
- * socket, it warns and tries again from the back-off timer until it can,
- * so a socket is never dropped.
+ * listener_start(l): accept on its loop; on the loop's thread, or before
+ * the loop runs.  Cannot fail: should libevent find no memory to watch
+ * the socket, it says so (cbs->stuck) and tries again from the back-off
+ * timer until it can, so a socket is never dropped.
  */
 void	 listener_start(struct listener *l);
 

@@ -463,8 +463,16 @@ main_config(const struct opts *o, const char **name)
 		    &errs);
 	} else
 		cfg = config_load(*name, &errs);
+	/*
+	 * The parser builds no run-time state: a config that will run gets
+	 * its pools here.  -t needs none, so it registers nothing.
+	 */
+	if (cfg != NULL && !o->test && pool_attach(cfg) == -1) {
+		config_unref(cfg);
+		cfg = NULL;
+	}
 	if (cfg == NULL) {
-		fputs(errs, stderr);
+		fputs(errs != NULL ? errs : "out of memory\n", stderr);
 		free(errs);
 	}
 	/* No log_init() for these: the warnings go to stderr as they are. */

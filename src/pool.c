@@ -5,9 +5,10 @@
  * counters and limits that must outlive one configuration.
  *
  * It owns two kinds of memory.  A struct pool belongs to one route of one
- * configuration: cfg_finish() makes it with pool_new() and cfg_free()
- * frees it with the config, so it lives as long as the last worker,
- * session or health checker holding a reference to that configuration.
+ * configuration: pool_attach() makes them once the config is loaded, and
+ * the config's last reference frees them (through its runtime_free
+ * hook), so one lives as long as the last worker, session or health
+ * checker holding a reference to that configuration.
  * A struct route_stats, with its pool_load list and its client table, is
  * kept by route name in pool_stats_list for the life of the process, so
  * that counters never go back and limits count the sessions of earlier
@@ -17,7 +18,7 @@
  * Threads: the workers call the data-path half for every session
  * (pool_pick(), pool_acquire(), pool_release(), pool_connect_ok(),
  * pool_connect_failed(), the session and client counts, Happy Eyeballs'
- * memory).  The control thread calls the rest: pool_new() and
+ * memory).  The control thread calls the rest: pool_attach() and
  * pool_inherit() while loading a configuration, pool_check_result() and
  * pool_set_name_addrs() from health.c, and the reads behind /metrics.
  * An entry changes under the workers only through atomics and the
@@ -32,6 +33,7 @@
  */
 #include "autoconf.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -192,9 +194,8 @@ pool_stats_new(const char *name, unsigned nslots)
 /*
  * Found by name, or made: the first configuration that names a route sets
  * its slot count for good.  The number of workers cannot change without
- * a restart (reload.c refuses it), so later configurations normally ask
- * for the same count; but reload.c refuses only after config_load(), so
- * a refused file's new route names keep the count it asked for.
+ * a restart (reload.c refuses it before it makes any pool), so later
+ * configurations ask for the same count.
  */
 struct route_stats *
 pool_stats(const char *name, unsigned nslots)
@@ -216,10 +217,10 @@ pool_stats(const char *name, unsigned nslots)
 }
 
 /*
- * Out of range only for a route name first seen in a refused reload with
- * fewer workers (pool_stats()).  Sharing the last slot is still correct,
- * every field being an atomic, only slower: far better than writing past
- * the array.
+ * Out of range only if a route's counters were made for fewer workers
+ * than now run, which reload.c prevents (pool_stats()); a guard all the
+ * same.  Sharing the last slot is still correct, every field being an
+ * atomic, only slower: far better than writing past the array.
  */
 struct route_stats_slot *
 pool_stats_slot(struct route_stats *st, unsigned w)
@@ -396,6 +397,37 @@ pool_free(struct pool *p)
 	free(p->he);
 	free(p->u);
 	free(p);
+}
+
+/* ${c}'s runtime_free hook: its pools go with its last reference. */
+static void
+pool_detach(struct config *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nroutes; i++) {
+		pool_free(c->routes[i].pool);
+		c->routes[i].pool = NULL;
+	}
+	c->runtime_free = NULL;
+}
+
+int
+pool_attach(struct config *c)
+{
+	size_t	 i;
+
+	assert(c->runtime_free == NULL);	/* once per config */
+	/* Set first: a half-made set is freed the same way. */
+	c->runtime_free = pool_detach;
+	for (i = 0; i < c->nroutes; i++) {
+		c->routes[i].pool = pool_new(&c->routes[i], c->workers);
+		if (c->routes[i].pool == NULL) {
+			pool_detach(c);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /*

@@ -9,9 +9,10 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "config.h"
 #include "log.h"
 #include "metrics.h"
-#include "session.h"
+#include "session_end.h"
 
 struct balance_cand;
 struct balance_state;
@@ -98,7 +99,8 @@ void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
  * the entry of one of its addresses gone, once unused (struct upstream).
  */
 
-#define POOL_NAME_ROOM		32	/* addresses added per host name */
+/* Addresses added per host name: as many as config.c keeps of one. */
+#define POOL_NAME_ROOM		CONFIG_NAME_ADDRS
 
 /*
  * Kinds of connect failure whose log lines are limited apart: refused,
@@ -191,6 +193,16 @@ void	 pool_inherit(struct pool *p, const struct pool *old);
 
 /* pool_free(p): NULL is fine. */
 void	 pool_free(struct pool *p);
+
+/*
+ * pool_attach(c): give each route of ${c} its pool (pool_new(), counters
+ * for c->workers workers), freed with ${c}'s last reference.  The step
+ * between loading a config and running it: the parser builds no
+ * run-time state, so that "relay46 -t" and the fuzzers register nothing
+ * process-wide.  Once per config, before anyone else holds it.  0, or -1
+ * on out of memory, and then no route has a pool.
+ */
+int	 pool_attach(struct config *c);
 
 /* pool_count(p): how many entries of p->u[] may be read (acquire). */
 size_t	 pool_count(const struct pool *p);

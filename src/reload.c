@@ -6,9 +6,12 @@
  * file again, works out which listening sockets stay (matched by address
  * and route, so that their accept queues never close), binds the new
  * ones, and hands the new configuration to every worker all or nothing,
- * then waits for each worker's answer.  It owns, between a SIGHUP and the
- * hand-over, the new configuration and the sockets it opened for it; the
- * running ones are control.c's (c->lfds) and the workers'.
+ * then counts the workers' answers (reload_acked()).  It owns, between a
+ * SIGHUP and the hand-over, the new configuration and the sockets it
+ * opened for it; the running ones are control.c's (c->lfds) and the
+ * workers'.  It calls nothing of control.c's: control.c calls in here,
+ * tells systemd around it, and finishes the reload on the control loop
+ * once the last worker has answered.
  */
 
 #include <assert.h>
@@ -28,7 +31,6 @@
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
-#include "util.h"
 #include "worker.h"
 
 /* On a worker's thread: one more worker has applied the reload. */
@@ -41,27 +43,15 @@ reload_acked(void *arg)
 		event_active(c->reload_ev, EV_READ, 0);
 }
 
-void
-reload_done_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct control	*c = arg;
-
-	(void)fd;
-	(void)what;
-	c->reloading = false;
-	c->reloads++;
-	log_info("msg=\"configuration reloaded\" routes=%zu reloads=%u",
-	    c->cfg->nroutes, c->reloads);
-	control_status(c, "READY=1\n");
-}
-
-/* A reload that will not happen: say why, keep running as before. */
+/*
+ * A reload that will not happen: say why; the caller keeps running as
+ * before (and control.c tells systemd so).
+ */
 static void
-reload_refused(struct control *c, const char *why)
+reload_refused(const char *why)
 {
 	log_error("msg=\"reload: %s; keeping the running configuration\"",
 	    why);
-	control_status(c, "READY=1\n");
 }
 
 /* Warn about keys a reload cannot change in a running process. */
@@ -137,8 +127,9 @@ reload_kept(const struct control *c, const struct route *r, size_t j)
 }
 
 /*
- * A reload's new configuration, or NULL (logged, refused) if the file has
- * errors or asks for what only a restart can do.
+ * A reload's new configuration, with its pools, or NULL (logged, refused)
+ * if the file has errors, asks for what only a restart can do, or memory
+ * runs out.
  */
 static struct config *
 reload_load(struct control *c)
@@ -151,7 +142,7 @@ reload_load(struct control *c)
 		    line != NULL; line = strtok_r(NULL, "\n", &save))
 			log_error("msg=\"reload: %s\"", line);
 		free(errs);
-		reload_refused(c, "the file has errors");
+		reload_refused("the file has errors");
 		return NULL;
 	}
 	log_warn_lines("reload: ", n->warnings);
@@ -159,7 +150,13 @@ reload_load(struct control *c)
 		snprintf(why, sizeof(why), "workers changed from %u to %u, "
 		    "which needs a restart", c->nw, n->workers);
 		config_unref(n);
-		reload_refused(c, why);
+		reload_refused(why);
+		return NULL;
+	}
+	/* Only now, refusals checked: pools register counters for good. */
+	if (pool_attach(n) == -1) {
+		config_unref(n);
+		reload_refused("out of memory");
 		return NULL;
 	}
 	reload_fixed(c->cfg, n);
@@ -299,6 +296,24 @@ reload_apply(struct control *c, struct config *n, int *nfds,
 	return 0;
 }
 
+bool
+reload_can_start(const struct control *c)
+{
+	if (c->stopping)
+		return false;
+	if (c->reloading) {
+		log_warn("msg=\"SIGHUP: a reload is still under way; try again "
+			 "in a moment\"");
+		return false;
+	}
+	if (c->cfg->path == NULL) {
+		log_warn("msg=\"SIGHUP: started without a file (-l/-u): "
+			 "nothing to reload\"");
+		return false;
+	}
+	return true;
+}
+
 /*
  * SIGHUP: read the file again.  A bad file changes nothing.  A good one:
  * listening sockets whose address stays are handed to the new routes as
@@ -307,7 +322,7 @@ reload_apply(struct control *c, struct config *n, int *nfds,
  * changes), addresses gone are closed by the workers; sessions under way
  * keep the configuration they started with.
  */
-void
+int
 reload_start(struct control *c)
 {
 	struct config	*n;
@@ -315,42 +330,28 @@ reload_start(struct control *c)
 	int		*nfds;
 	size_t		 i, nper = 0;
 
-	if (c->stopping)
-		return;
-	if (c->reloading) {
-		log_warn("msg=\"SIGHUP: a reload is still under way; try again "
-		    "in a moment\"");
-		return;
-	}
-	if (c->cfg->path == NULL) {
-		log_warn("msg=\"SIGHUP: started without a file (-l/-u): "
-		    "nothing to reload\"");
-		return;
-	}
 	log_info("msg=\"SIGHUP: reloading %s\"", c->cfg->path);
-	/* systemd (253 on) wants the time with RELOADING=1. */
-	snprintf(why, sizeof(why), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
-	    (unsigned long long)util_now_us());
-	control_status(c, why);
 	if ((n = reload_load(c)) == NULL)
-		return;
+		return -1;
 	for (i = 0; i < n->nroutes; i++)
 		nper += n->routes[i].nlisten;
 	if ((nfds = calloc(nper * c->nw + 1, sizeof(*nfds))) == NULL) {
 		config_unref(n);
-		reload_refused(c, "out of memory");
-		return;
+		reload_refused("out of memory");
+		return -1;
 	}
 	if (reload_bind(c, n, nfds, nper, why, sizeof(why)) == -1) {
 		free(nfds);
 		config_unref(n);
-		reload_refused(c, why);
-		return;
+		reload_refused(why);
+		return -1;
 	}
 	if (reload_apply(c, n, nfds, nper) == -1) {
 		reload_unbind(c, nfds, nper, nper);
 		free(nfds);
 		config_unref(n);
-		reload_refused(c, "out of memory");
+		reload_refused("out of memory");
+		return -1;
 	}
+	return 0;
 }

@@ -131,19 +131,12 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 	}
 	s->w = w;
 	s->gen = w->gen;
-	s->gen->nsessions++;
 	s->rt = rt;
 	s->cfd = fd;
 	s->ufd = -1;
 	s->client = client;
 	s->start_ms = s->last_ms = util_now_ms();
-	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
-	w->nsessions++;
-	atomic_fetch_add_explicit(
-	    &pool_stats_slot(r->pool->stats, w->index)->active, 1,
-	    memory_order_relaxed);
-	atomic_store_explicit(&w->stats.live, w->nsessions,
-	    memory_order_relaxed);
+	worker_session_add(w, s);
 	/* The client socket inherited its options from the listener. */
 	if ((s->timer = evtimer_new(w->base, session_timer_cb, s)) == NULL) {
 		s->client_counted = !r->accept_proxy && r->max_per_client != 0;

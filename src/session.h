@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "pipe.h"
+#include "session_end.h"
 
 struct route_rt;
 struct upstream;
@@ -30,33 +31,6 @@ enum session_state {
 	SESSION_RELAYING,
 	SESSION_HALF_CLOSED,	/* one direction has ended */
 };
-
-/* How a session ended; each has one word for the logs. */
-enum session_end {
-	SESSION_END_DONE = 0,
-	SESSION_END_CLIENT_RESET,
-	SESSION_END_UPSTREAM_RESET,
-	SESSION_END_CLIENT_ERROR,
-	SESSION_END_UPSTREAM_ERROR,
-	SESSION_END_UPSTREAM_REFUSED,
-	SESSION_END_CONNECT_TIMEOUT,
-	SESSION_END_UPSTREAM_UNREACHABLE,
-	SESSION_END_IDLE_TIMEOUT,
-	SESSION_END_FIN_TIMEOUT,
-	SESSION_END_MAX_CONNECTIONS,
-	SESSION_END_SHUTDOWN,
-	SESSION_END_INTERNAL_ERROR,
-	SESSION_END_DENIED,		/* allow/deny refused the client */
-	SESSION_END_MAX_PER_CLIENT,
-	SESSION_END_UPSTREAM_FULL,	/* every upstream at max_connections */
-	SESSION_END_PROXY_ERROR,	/* a bad PROXY header from the client */
-	SESSION_END_PROXY_TIMEOUT,	/* no whole PROXY header in time */
-	SESSION_END_PROXY_UNTRUSTED,	/* peer not in proxy_from */
-};
-#define SESSION_END_COUNT	(SESSION_END_PROXY_UNTRUSTED + 1)
-
-/* session_end_name(e): "done", "client_reset", ... */
-const char *session_end_name(enum session_end e);
 
 /*
  * One client connection and its upstream, owned by the worker that

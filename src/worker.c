@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pipe.h"
 #include "pool.h"
+#include "reaper.h"
 #include "session.h"
 #include "util.h"
 #include "worker.h"
@@ -86,6 +87,64 @@ fail:
 	return NULL;
 }
 
+/* A listener's client: a session on the route the listener serves. */
+static void
+worker_accept_cb(struct listener *l, int fd, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	session_accept(l->owner, l->arg, fd, sa, salen);
+}
+
+/*
+ * A listener's accept() failed, out of descriptors or memory: count it,
+ * and pause every listener of the worker (worker_pause_accept()).
+ */
+static void
+worker_accept_error_cb(struct listener *l, int err)
+{
+	struct worker	*w = l->owner;
+	struct route_rt	*rt = l->arg;
+	char		 abuf[ADDR_STRLEN];
+	char		 what[ADDR_STRLEN + CONFIG_NAME_MAX + 64];
+
+	atomic_fetch_add_explicit(&w->stats.accept_errors, 1,
+	    memory_order_relaxed);
+	snprintf(what, sizeof(what), "route=%s addr=%s msg=\"accept",
+	    rt->route->name, addr_format(&l->addr, abuf, sizeof(abuf)));
+	worker_pause_accept(w, what, err);
+}
+
+/* A listener cannot watch its socket yet; it retries on its own. */
+static void
+worker_listener_stuck_cb(struct listener *l, int err)
+{
+	struct worker	*w = l->owner;
+	struct route_rt	*rt = l->arg;
+	char		 abuf[ADDR_STRLEN];
+
+	if (log_ratelimit(&w->accept_err_logged))
+		log_warn("route=%s addr=%s msg=\"cannot accept: %s; retrying\"",
+		    rt->route->name, addr_format(&l->addr, abuf, sizeof(abuf)),
+		    strerror(err));
+}
+
+static const struct listener_cbs worker_listener_cbs = {
+	.accept = worker_accept_cb,
+	.error = worker_accept_error_cb,
+	.stuck = worker_listener_stuck_cb,
+};
+
+/*
+ * A listener of ${fd} for route ${rt} on ${w}'s loop; it knows the
+ * worker only as the owner its callbacks above are given.
+ */
+static struct listener *
+worker_listener_new(struct worker *w, struct route_rt *rt, int fd)
+{
+	return listener_new(w->base, w->reaper, fd, &worker_listener_cbs, w,
+	    rt);
+}
+
 /* The route of the ${k}th listen address of ${cfg}, in listen order. */
 static size_t
 worker_route_of(const struct config *cfg, size_t k)
@@ -98,6 +157,20 @@ worker_route_of(const struct config *cfg, size_t k)
 		k -= cfg->routes[i].nlisten;
 	}
 	return 0;
+}
+
+/*
+ * A reload keeps listener ${l} (of socket ${fd}) for route ${rt}, whose
+ * keepalive may have changed.
+ */
+static void
+worker_listener_keep(struct listener *l, struct route_rt *rt, int fd)
+{
+	l->arg = rt;
+	if (listener_sockopts(fd, rt->route->keepalive) == -1)
+		log_warn(
+		    "route=%s msg=\"reload: keepalive on a kept listener: %s\"",
+		    rt->route->name, strerror(errno));
 }
 
 /*
@@ -139,13 +212,8 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 				break;
 		if (k < rl->nfds) {
 			assert(rl->fresh[k] == NULL);	/* was in "old" */
-			l->rt = &g->rt[worker_route_of(rl->cfg, k)];
-			/* The route's keepalive may have changed. */
-			if (listener_sockopts(rl->fds[k],
-			    l->rt->route->keepalive) == -1)
-				log_warn("route=%s msg=\"reload: keepalive on a "
-				    "kept listener: %s\"", l->rt->route->name,
-				    strerror(errno));
+			worker_listener_keep(l,
+			    &g->rt[worker_route_of(rl->cfg, k)], rl->fds[k]);
 			continue;
 		}
 		TAILQ_REMOVE(&w->listeners, l, entry);
@@ -233,7 +301,7 @@ worker_reload_prepare(struct worker *w, struct config *cfg, const int *fds,
 		if (worker_fd_in(fds[k], old, nold))
 			continue;	/* the worker has its listener */
 		rt = &rl->gen->rt[worker_route_of(cfg, k)];
-		if ((rl->fresh[k] = listener_new(w, rt, fds[k])) == NULL)
+		if ((rl->fresh[k] = worker_listener_new(w, rt, fds[k])) == NULL)
 			goto fail;
 	}
 	return rl;
@@ -312,68 +380,10 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 	worker_check_drained(w);
 }
 
-/*
- * Sessions switch events on and off many times per loop iteration
- * (connect, then read, pause, resume); epoll's changelist folds those into
- * one epoll_ctl per descriptor per iteration, or none when they cancel.
- * We never dup() a socket, which is the changelist's known pitfall.
- *
- * The price: an event_del() reaches the kernel only at the start of the
- * next iteration.  Were the socket closed at once, that EPOLL_CTL_DEL
- * would name a descriptor number the process had given up, and another
- * thread (a worker's accept, the control thread's health check or reload
- * bind) may already have been given it.  The DEL would fail harmlessly,
- * but it is a cross-thread use of a reused number, which ThreadSanitizer
- * rightly reports.  So worker_close_fd() keeps the socket open until the
- * changes are in: a zero timeout fires only after the next dispatch has
- * applied them, and the reaper has the higher of two priorities, so it
- * runs before any other callback of that iteration can doom another
- * socket whose DEL is still waiting.  (libevent then leaves the rest of
- * the iteration's callbacks to the next one: one more epoll_wait, with a
- * zero timeout, per iteration that closes something.)
- */
-static void
-worker_reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker	*w = arg;
-	size_t		 i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < w->ndoomed; i++)
-		close(w->doomed[i]);
-	w->ndoomed = 0;
-}
-
 void
 worker_close_fd(struct worker *w, int fd)
 {
-	static const struct timeval zero = { 0, 0 };
-	int		*p;
-	size_t		 cap;
-
-	if (w->reap_ev == NULL) {	/* a worker_new() that failed */
-		close(fd);
-		return;
-	}
-	if (w->ndoomed == w->doomed_cap) {
-		cap = w->doomed_cap == 0 ? 64 : w->doomed_cap * 2;
-		if ((p = realloc(w->doomed, cap * sizeof(*p))) == NULL) {
-			/*
-			 * Out of memory: close now.  The late DEL fails; for
-			 * our own sockets that is harmless, but a socket
-			 * systemd passed (dup'd per worker) would stay in
-			 * this loop's epoll set until the worker stops.
-			 */
-			close(fd);
-			return;
-		}
-		w->doomed = p;
-		w->doomed_cap = cap;
-	}
-	w->doomed[w->ndoomed++] = fd;
-	if (w->ndoomed == 1 && evtimer_add(w->reap_ev, &zero) == -1)
-		worker_reap_cb(-1, 0, w);
+	reaper_close(w->reaper, fd);
 }
 
 static struct event_base *
@@ -396,7 +406,7 @@ worker_base_new(void)
 	event_config_set_max_dispatch_interval(cfg, NULL, 64, 1);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
-	/* Everything else gets the default, 1; the reaper 0 (see above). */
+	/* Everything else gets the default, 1; the reaper 0 (reaper.c). */
 	if (base != NULL && event_base_priority_init(base, 2) == -1) {
 		event_base_free(base);
 		base = NULL;
@@ -406,7 +416,7 @@ worker_base_new(void)
 
 struct worker *
 worker_new(struct config *cfg, const int *fds, size_t nfds,
-    void (*drained)(void *), void *arg)
+    const struct worker_opts *o)
 {
 	struct worker	*w;
 	struct listener	*l;
@@ -419,25 +429,29 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	TAILQ_INIT(&w->old_gens);
 	w->wake_fd = -1;
 	atomic_init(&w->reload, NULL);
-	w->drained = drained;
-	w->drained_arg = arg;
+	w->index = o->index;
+	w->alog = o->alog;
+	w->drained = o->drained;
+	w->reloaded = o->reloaded;
+	w->drained_arg = o->arg;
 	if ((w->gen = worker_gen_new(cfg)) == NULL)
 		goto fail;
 	if ((w->base = worker_base_new()) == NULL ||
-	    (w->reap_ev = evtimer_new(w->base, worker_reap_cb, w)) == NULL ||
-	    event_priority_set(w->reap_ev, 0) == -1 ||
 	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    (w->msg_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
 	    worker_msg_cb, w)) == NULL ||
 	    event_add(w->msg_ev, NULL) == -1 ||
 	    (w->pipes = calloc(1, sizeof(*w->pipes))) == NULL)
 		goto fail;
+	/* Before the listeners: they close their sockets through it. */
+	if ((w->reaper = reaper_new(w->base)) == NULL)
+		goto fail;
 	splice_pool_init(&w->pipes->sp);
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++) {
 			if (k >= nfds)
 				goto fail;
-			l = listener_new(w, &w->gen->rt[i], fds[k]);
+			l = worker_listener_new(w, &w->gen->rt[i], fds[k]);
 			if (l == NULL)
 				goto fail;
 			k++;
@@ -464,7 +478,7 @@ worker_main(void *arg)
 	 * otherwise stay open, a listener still taking connections into its
 	 * backlog, until worker_free().  No dispatch follows, so no late DEL.
 	 */
-	worker_reap_cb(-1, 0, w);
+	reaper_flush(w->reaper);
 	return NULL;
 }
 
@@ -542,6 +556,20 @@ worker_pause_accept(struct worker *w, const char *what, int err)
 }
 
 void
+worker_session_add(struct worker *w, struct session *s)
+{
+	struct route_stats_slot *sl;
+
+	s->gen->nsessions++;
+	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
+	w->nsessions++;
+	sl = pool_stats_slot(s->rt->route->pool->stats, w->index);
+	atomic_fetch_add_explicit(&sl->active, 1, memory_order_relaxed);
+	atomic_store_explicit(&w->stats.live, w->nsessions,
+	    memory_order_relaxed);
+}
+
+void
 worker_session_gone(struct worker *w, struct session *s)
 {
 	TAILQ_REMOVE(&w->sessions, s, entry);
@@ -580,10 +608,7 @@ worker_free(struct worker *w)
 		splice_pool_free(&w->pipes->sp);
 	free(w->pipes);
 	/* The loop has stopped: nothing of ours is left in the changelist. */
-	worker_reap_cb(-1, 0, w);
-	free(w->doomed);
-	if (w->reap_ev != NULL)
-		event_free(w->reap_ev);
+	reaper_free(w->reaper);
 	/* Reloads handed over but never applied (or freed). */
 	for (rl = atomic_exchange(&w->reload, NULL); rl != NULL; rl = next) {
 		next = rl->next;

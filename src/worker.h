@@ -17,6 +17,7 @@ struct event;
 struct event_base;
 struct listener;
 struct pipe_shared;
+struct reaper;
 struct route;
 struct session;
 
@@ -64,11 +65,12 @@ struct worker_stats {
 
 /*
  * One event loop on one thread.  It owns its listeners and every session
- * it accepted; no other thread touches them.  Once it runs, the control
- * thread reaches it only through its wake-up channel (worker_stop(),
- * worker_abort() and the worker_reload_*() post a message and write its
- * eventfd) and reads its counters (stats, worker_live()) as relaxed
- * atomics.
+ * it accepted; no other thread touches them.  The control thread gives
+ * it what it needs through worker_new() (struct worker_opts) and writes
+ * none of its fields; once it runs, the control thread reaches it only
+ * through its wake-up channel (worker_stop(), worker_abort() and the
+ * worker_reload_*() post a message and write its eventfd) and reads its
+ * counters (stats, worker_live()) as relaxed atomics.
  */
 struct worker {
 	struct event_base *base;
@@ -90,10 +92,8 @@ struct worker {
 	bool		 stopping;
 	bool		 drained_told;	/* drained() was called */
 	void		(*drained)(void *);	/* called on the worker thread */
-	void		*drained_arg;
-	int		*doomed;	/* to close once their DELs are in */
-	size_t		 ndoomed, doomed_cap;
-	struct event	*reap_ev;	/* ...which this does */
+	void		*drained_arg;	/* for drained() and reloaded() */
+	struct reaper	*reaper;	/* its loop's deferred close */
 	struct pipe_shared *pipes;	/* its sessions' kernel pipes, scratch */
 	unsigned long long accept_err_logged;
 	struct worker_stats stats;
@@ -103,21 +103,35 @@ struct worker {
 #define WORKER_MSG_ABORT	0x2	/* end every session now, then exit */
 #define WORKER_MSG_RELOAD	0x4	/* apply (or free) w->reload */
 
+/* What a worker is given by whoever runs it, for its whole life. */
+struct worker_opts {
+	unsigned	 index;		/* 0..workers-1: its counter slots */
+	struct accesslog *alog;		/* the sessions' access log; NULL: none */
+	/*
+	 * Called with ${arg} on the worker's thread: ${drained} once it has
+	 * stopped and its last session has ended; ${reloaded} once it has
+	 * applied a reload (worker_reload_post()).  NULL: not called.
+	 */
+	void		(*drained)(void *arg);
+	void		(*reloaded)(void *arg);
+	void		*arg;
+};
+
 /*
- * worker_new(cfg, fds, nfds, drained, arg): a worker for ${cfg} (it takes
- * its own reference) serving the listening sockets ${fds}, in the order
- * of the routes' listen addresses.  It takes ownership of the fds, also
- * on failure.  ${drained} is called from the worker's thread once it has
- * stopped and its last session has ended.  Returns NULL on failure.
+ * worker_new(cfg, fds, nfds, o): a worker for ${cfg} (it takes its own
+ * reference) serving the listening sockets ${fds}, in the order of the
+ * routes' listen addresses, with what ${o} gives it (copied).  It takes
+ * ownership of the fds, also on failure.  Returns NULL on failure.
  */
 struct worker *worker_new(struct config *cfg, const int *fds, size_t nfds,
-	    void (*drained)(void *), void *arg);
+    const struct worker_opts *o);
 
 /*
  * worker_close_fd(w, fd): close a descriptor this worker's loop may have
- * watched (a session's or a listener's socket), on the worker's thread.
- * The close waits until the loop has passed its pending event changes to
- * the kernel (see worker.c), at most one loop iteration.
+ * watched (a session's socket), on the worker's thread: reaper_close()
+ * on the worker's reaper, which waits until the loop has passed its
+ * pending event changes to the kernel (see reaper.c), at most one loop
+ * iteration.
  */
 void	 worker_close_fd(struct worker *w, int fd);
 
@@ -146,7 +160,7 @@ void	 worker_abort(struct worker *w);
  * no memory, so no worker can be left half-way, serving only some of
  * ${fds}: should libevent find none to watch a new socket, its listener
  * warns and tries again until it can (listener_start()).  When done,
- * w->reloaded(drained_arg) is called on the worker's thread.  One
+ * worker_opts' reloaded(arg) is called on the worker's thread.  One
  * reload at a time: the caller waits for that call.  A prepared reload
  * not posted: worker_reload_discard(w, rl), which closes no socket and
  * cannot fail; ${w}'s thread frees it, as only that thread may free what
@@ -183,7 +197,15 @@ void	 worker_pause_accept(struct worker *w, const char *what, int err);
 bool	 worker_global_enter(unsigned max);
 void	 worker_global_leave(void);
 
-/* Called by sessions on the worker thread. */
+/*
+ * The worker's registry of its sessions, both halves here: on the
+ * worker's thread, worker_session_add(w, s) once ${s} is set up (s->gen
+ * and s->rt filled in), worker_session_gone(w, s) from its teardown.
+ * They keep w->sessions, the counts (w->nsessions, stats.live, the
+ * route's active slot) and its configuration's session count, which
+ * frees an older configuration with its last session.
+ */
+void	 worker_session_add(struct worker *w, struct session *s);
 void	 worker_session_gone(struct worker *w, struct session *s);
 
 #endif

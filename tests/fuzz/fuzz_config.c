@@ -25,9 +25,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if ((fp = fmemopen((void *)(uintptr_t)data, size, "r")) == NULL)
 		return 0;
-	/* No pools: their counters would pile up in pool.c's global list. */
-	c = config_load_fp(fp, "fuzz.ini", CONFIG_LOAD_NO_RESOLVE |
-	    CONFIG_LOAD_NO_POOLS, &errs);
+	/*
+	 * Loading builds no pools (only pool_attach() does), so nothing piles
+	 * up in pool.c's process-wide list of counters.
+	 */
+	c = config_load_fp(fp, "fuzz.ini", CONFIG_LOAD_NO_RESOLVE, &errs);
 	fclose(fp);
 	if (c == NULL) {
 		/* Every failure explains itself, naming the input. */

@@ -335,7 +335,7 @@ test_full_file(void **state)
 	assert_int_equal(r->acl.ndeny, 0);
 	assert_int_equal(r->rise, 2);
 	assert_int_equal(r->fall, 3);
-	assert_non_null(r->pool);
+	assert_null(r->pool);	/* the parser builds no run-time state */
 
 	r = &c->routes[1];
 	assert_string_equal(r->name, "db.internal_2-b");
@@ -399,7 +399,8 @@ test_pool_keys(void **state)
 	assert_int_equal(r->proxy_protocol, 1);
 	assert_int_equal(c->routes[1].balance, BALANCE_SOURCE);
 	assert_int_equal(c->routes[2].balance, BALANCE_RANDOM);
-	/* The pool mirrors the options. */
+	/* The pool, made for a config to run, mirrors the options. */
+	assert_int_equal(pool_attach(c), 0);
 	assert_int_equal(pool_count(r->pool), 3);
 	assert_true(r->pool->u[2].backup);
 	assert_int_equal(r->pool->u[0].max_connections, 7);
@@ -1475,37 +1476,53 @@ test_load_fp(void **state)
 }
 
 /*
- * The fuzzer's way in (tests/fuzz/fuzz_config.c): loading builds no pools,
- * so no route's counters join pool.c's process-wide list, which a long
- * fuzz run with a new route name each time would otherwise grow forever.
+ * The parser builds no run-time state (as the fuzzer loads files,
+ * tests/fuzz/fuzz_config.c): no pools, so no route's counters join
+ * pool.c's process-wide list, which a long fuzz run with a new route
+ * name each time would otherwise grow forever.  pool_attach() makes them,
+ * for a config that will run, and its last reference frees the pools.
  */
+static struct config *
+load_text(const char *text)
+{
+	struct config	*c;
+	FILE		*fp;
+	char		*errs = NULL;
+
+	assert_non_null(fp = fmemopen((void *)text, strlen(text), "r"));
+	c = config_load_fp(fp, "fuzz.ini", CONFIG_LOAD_NO_RESOLVE, &errs);
+	fclose(fp);
+	assert_non_null(c);
+	assert_null(errs);
+	return c;
+}
+
 static void
 test_load_no_pools(void **state)
 {
 	struct config	*c;
-	FILE		*fp;
-	char		 text[256], *errs;
+	char		 text[256];
 	size_t		 before, i;
-	int		 n;
 	bool		 pooled;
 
 	(void)state;
 	before = pool_stats_count();
 	for (i = 0; i < 8; i++) {
-		n = snprintf(text, sizeof(text), "[route fuzz%zu]\n"
-		    "listen = 127.0.0.1:1234\nupstream = 127.0.0.1:80\n", i);
-		assert_non_null(fp = fmemopen(text, (size_t)n, "r"));
-		errs = NULL;
-		c = config_load_fp(fp, "fuzz.ini", CONFIG_LOAD_NO_RESOLVE |
-		    CONFIG_LOAD_NO_POOLS, &errs);
-		fclose(fp);
-		assert_non_null(c);
-		assert_null(errs);
+		snprintf(text, sizeof(text), "[route fuzz%zu]\n%s", i,
+		    "listen = 127.0.0.1:1234\nupstream = 127.0.0.1:80\n");
+		c = load_text(text);
 		pooled = c->routes[0].pool != NULL;
 		config_unref(c);
 		assert_int_equal(pool_stats_count(), before);
 		assert_false(pooled);
 	}
+	c = load_text("[route torun]\nlisten = 127.0.0.1:1234\n"
+		      "upstream = 127.0.0.1:80\nupstream = 127.0.0.1:81\n");
+	assert_int_equal(pool_attach(c), 0);
+	assert_non_null(c->routes[0].pool);
+	assert_int_equal(pool_count(c->routes[0].pool), 2);
+	assert_int_equal(pool_stats_count(), before + 1);
+	config_unref(c);	/* frees the pool: ASan's leak check says so */
 }
 
 /* ---- config_quick ------------------------------------------------------ */

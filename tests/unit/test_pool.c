@@ -38,6 +38,9 @@ load(const char *text)
 	fclose(fp);
 	if (c == NULL)
 		fail_msg("config: %s", errs != NULL ? errs : "?");
+	/* As the daemon does for a config it runs: the parser makes none. */
+	if (pool_attach(c) == -1)
+		fail_msg("pool_attach: out of memory");
 	return c;
 }
 

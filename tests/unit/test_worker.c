@@ -45,6 +45,7 @@
 #include "addr.h"
 #include "config.h"
 #include "listener.h"
+#include "pool.h"
 #include "util.h"
 #include "worker.h"
 
@@ -167,6 +168,9 @@ fx_config(struct fx *fx, size_t n)
 	up[0] = ubuf;
 	if ((cfg = config_quick(listen, n, up, 1, &errs)) == NULL)
 		fail_msg("config_quick: %s", errs != NULL ? errs : "?");
+	/* A worker runs it: it needs the pools the parser does not make. */
+	if (pool_attach(cfg) == -1)
+		fail_msg("pool_attach: out of memory");
 	return cfg;
 }
 
@@ -255,6 +259,7 @@ static void
 reload_scenario(bool threaded)
 {
 	struct fx		 fx;
+	struct worker_opts	 wo = { .reloaded = fx_reloaded, .arg = &fx };
 	struct config		*c1, *c3;
 	struct worker_reload	*rl;
 	int			 got[NADDR + 1];
@@ -276,8 +281,7 @@ reload_scenario(bool threaded)
 	atomic_store(&wrap_calls, 0);
 	atomic_store(&wrap_fail_at, 0);
 	atomic_store(&wrap_enabled, 0);
-	assert_non_null(fx.w = worker_new(c1, fx.fds, 1, NULL, &fx));
-	fx.w->reloaded = fx_reloaded;
+	assert_non_null(fx.w = worker_new(c1, fx.fds, 1, &wo));
 	assert_int_equal(atomic_load(&wrap_calls), 1);
 	if (threaded)
 		assert_int_equal(worker_start(fx.w), 0);
