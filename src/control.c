@@ -521,12 +521,18 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	afd = -1;	/* the admin's now, even when that failed */
 	if (bad)
 		goto out;
-	if (control_announce(cfg, fds, ready, pidfile) == -1)
+	/*
+	 * The workers' loops and wake-up descriptors exist before the ready
+	 * file does: whoever waits for that file finds every descriptor the
+	 * process keeps (a test counting them once measured 4 too few).  No
+	 * thread starts yet: that waits for the privilege drop.
+	 */
+	if (control_workers_new(&c, cfg, fds, nfds, &given) == -1 ||
+	    control_announce(cfg, fds, ready, pidfile) == -1)
 		goto out;
 	pid_written = pidfile != NULL;
 	/* Everything is bound and open: no thread may start as root. */
 	if (control_drop(&c, cfg) == -1 ||
-	    control_workers_new(&c, cfg, fds, nfds, &given) == -1 ||
 	    control_workers_start(&c, cfg) == -1)
 		goto out;
 	control_ready(&c);
