@@ -1568,18 +1568,24 @@ h_ready_wait(const char *ready, pid_t pid, int timeout_ms)
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - ready), ready);
 	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (ifd != -1 && inotify_add_watch(ifd, dir,
-	    IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) == -1) {
+	if (ifd != -1 &&
+	    inotify_add_watch(ifd, dir,
+		IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) == -1) {
 		close(ifd);
 		ifd = -1;
 	}
-	if (ifd != -1)
-		p[n++] = (struct pollfd){ ifd, POLLIN, 0 };
+	memset(p, 0, sizeof(p));
+	if (ifd != -1) {
+		p[n].fd = ifd;
+		p[n++].events = POLLIN;
+	}
 #ifdef SYS_pidfd_open
 	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #endif
-	if (pfd != -1)
-		p[n++] = (struct pollfd){ pfd, POLLIN, 0 };
+	if (pfd != -1) {
+		p[n].fd = pfd;
+		p[n++].events = POLLIN;
+	}
 	/* The watch is in place before the first look: nothing is missed. */
 	for (i = 0; i < H_LOOP_MAX; i++) {
 		if (access(ready, F_OK) == 0) {
@@ -1933,7 +1939,7 @@ h_relay_log_count(const struct h_relay *r, const char *needle)
 	unsigned	 n = 0;
 
 	for (p = log; p != NULL && (p = strstr(p, needle)) != NULL;
-	    p += strlen(needle))
+	     p += strlen(needle))
 		n++;
 	free(log);
 	return n;
@@ -2142,9 +2148,8 @@ h_spawn_ready(const char *conf, const char *ready)
 	h_spawn_track(pid);
 	if ((rc = h_ready_wait(ready, pid, H_READY_MS)) != H_OK) {
 		(void)h_spawn_stop(pid, SIGKILL);
-		fail_msg("relay46 (-c %s) was not ready within %d ms: %s",
-		    conf, H_READY_MS, rc == ECHILD ? "it exited" :
-		    h_end_str(rc));
+		fail_msg("relay46 (-c %s) was not ready within %d ms: %s", conf,
+		    H_READY_MS, rc == ECHILD ? "it exited" : h_end_str(rc));
 	}
 	return pid;
 }
