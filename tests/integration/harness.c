@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <sys/types.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1531,35 +1532,110 @@ h_relay_parse_ready(struct h_relay *r, char *text)
 	return r->naddr > 0;
 }
 
+/*
+ * Whether ${pid} (our child) has exited, without reaping it: its caller
+ * reaps it and reads the status.
+ */
+static bool
+h_exited(pid_t pid)
+{
+	siginfo_t	 si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
+		return errno == ECHILD;
+	return si.si_pid == pid;
+}
+
+int
+h_ready_wait(const char *ready, pid_t pid, int timeout_ms)
+{
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	char		 dir[H_PATH], ev[4096];
+	struct pollfd	 p[2];
+	const char	*slash;
+	unsigned	 i;
+	int		 ifd, pfd = -1, n = 0, wait, rc = ETIMEDOUT;
+
+	/*
+	 * relay46 renames the file into place: an inotify watch on its
+	 * directory wakes us the moment that happens, and a pidfd the moment
+	 * relay46 exits instead.  Without either, look every 5 ms.
+	 */
+	slash = strrchr(ready, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - ready), ready);
+	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ifd != -1 &&
+	    inotify_add_watch(ifd, dir,
+		IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) == -1) {
+		close(ifd);
+		ifd = -1;
+	}
+	memset(p, 0, sizeof(p));
+	if (ifd != -1) {
+		p[n].fd = ifd;
+		p[n++].events = POLLIN;
+	}
+#ifdef SYS_pidfd_open
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+	if (pfd != -1) {
+		p[n].fd = pfd;
+		p[n++].events = POLLIN;
+	}
+	/* The watch is in place before the first look: nothing is missed. */
+	for (i = 0; i < H_LOOP_MAX; i++) {
+		if (access(ready, F_OK) == 0) {
+			rc = H_OK;
+			break;
+		}
+		if (h_exited(pid)) {
+			rc = ECHILD;
+			break;
+		}
+		if ((wait = h_left(deadline)) == 0)
+			break;
+		if ((ifd == -1 || pfd == -1) && wait > 5)
+			wait = 5;
+		if (poll(p, (nfds_t)n, wait) > 0 && ifd != -1)
+			while (read(ifd, ev, sizeof(ev)) > 0)
+				;
+	}
+	if (ifd != -1)
+		close(ifd);
+	if (pfd != -1)
+		close(pfd);
+	return rc;
+}
+
 static void
 h_relay_wait_ready(struct h_relay *r)
 {
-	int64_t		 deadline = h_now_ms() + H_READY_MS;
-	unsigned	 i;
 	char		*text;
 	bool		 ok;
+	int		 rc;
 
-	for (i = 0; i < H_READY_MS / 10 + 100; i++) {
-		if ((text = h_read_file(r->ready)) != NULL) {
-			ok = h_relay_parse_ready(r, text);
-			free(text);
-			if (!ok) {
-				h_relay_dump(r);
-				fail_msg("relay46 wrote a bad ready file %s", r->ready);
-			}
-			return;
-		}
-		if (!h_relay_running(r)) {
-			h_relay_dump(r);
-			fail_msg("relay46 exited before it was ready (status %#x)",
-			    r->status);
-		}
-		if (h_left(deadline) == 0)
-			break;
-		poll(NULL, 0, 10);
+	rc = h_ready_wait(r->ready, r->pid, H_READY_MS);
+	if (rc == ECHILD) {
+		(void)h_relay_running(r);
+		h_relay_dump(r);
+		fail_msg("relay46 exited before it was ready (status %#x)",
+		    r->status);
 	}
-	h_relay_dump(r);
-	fail_msg("relay46 was not ready within %d ms", H_READY_MS);
+	if (rc != H_OK) {
+		h_relay_dump(r);
+		fail_msg("relay46 was not ready within %d ms", H_READY_MS);
+	}
+	text = h_read_file(r->ready);
+	ok = text != NULL && h_relay_parse_ready(r, text);
+	free(text);
+	if (!ok) {
+		h_relay_dump(r);
+		fail_msg("relay46 wrote a bad ready file %s", r->ready);
+	}
 }
 
 struct h_relay *
@@ -1851,7 +1927,8 @@ h_expect_log_line(struct h_relay *r, const char *a, const char *b,
 		return;
 	h_relay_dump(r);
 	print_error("expected a line with \"%s\" and \"%s\" in relay46's "
-	    "log within %d ms\n", a, b == NULL ? "" : b, H_IO_MS);
+		    "log within %d ms\n",
+	    a, b == NULL ? "" : b, H_IO_MS);
 	_fail(file, line);
 }
 
@@ -1862,7 +1939,7 @@ h_relay_log_count(const struct h_relay *r, const char *needle)
 	unsigned	 n = 0;
 
 	for (p = log; p != NULL && (p = strstr(p, needle)) != NULL;
-	    p += strlen(needle))
+	     p += strlen(needle))
 		n++;
 	free(log);
 	return n;
@@ -2052,10 +2129,8 @@ pid_t
 h_spawn_ready(const char *conf, const char *ready)
 {
 	const char	*relay = getenv("RELAY46");
-	int64_t		 deadline;
-	unsigned long	 spins;
 	pid_t		 pid;
-	int		 devnull;
+	int		 devnull, rc;
 
 	if (relay == NULL)
 		h_fault("RELAY46 is not set (the path of the built relay46)");
@@ -2071,14 +2146,10 @@ h_spawn_ready(const char *conf, const char *ready)
 		_exit(127);
 	}
 	h_spawn_track(pid);
-	deadline = h_now_ms() + H_READY_MS;
-	for (spins = 0; access(ready, F_OK) == -1 && spins < 100000000ul &&
-	    h_now_ms() < deadline; spins++)
-		;
-	if (access(ready, F_OK) == -1) {
+	if ((rc = h_ready_wait(ready, pid, H_READY_MS)) != H_OK) {
 		(void)h_spawn_stop(pid, SIGKILL);
-		fail_msg("relay46 (-c %s) was not ready within %d ms", conf,
-		    H_READY_MS);
+		fail_msg("relay46 (-c %s) was not ready within %d ms: %s", conf,
+		    H_READY_MS, rc == ECHILD ? "it exited" : h_end_str(rc));
 	}
 	return pid;
 }

@@ -537,10 +537,19 @@ int	h_tcp_keepalive(int lport, int rport);
 int	h_tcp_listeners(int port);
 
 /*
+ * h_ready_wait(ready, pid, timeout_ms): the one wait for relay46 to be
+ * ready.  Wait for the ready file ${ready} (-R) that relay46 ${pid}, our
+ * child, renames into place, watched with inotify so that the caller
+ * learns it the moment it appears.  Returns H_OK once it exists, ECHILD if
+ * ${pid} exited first (not reaped: the caller reaps it), or ETIMEDOUT.
+ */
+int	h_ready_wait(const char *ready, pid_t pid, int timeout_ms);
+
+/*
  * h_spawn_ready(conf, ready): main thread.  Start "$RELAY46 -c ${conf} -R
  * ${ready}" (output to /dev/null) and return its pid the moment ${ready}
- * exists, watched in a busy loop (h_relay_start polls every 10 ms, too
- * slowly to catch what happens just after).  Stop it with h_spawn_stop().
+ * exists (h_ready_wait()), for a test that acts right then.  Fails the
+ * test if it is not ready within H_READY_MS.  Stop it with h_spawn_stop().
  */
 pid_t	h_spawn_ready(const char *conf, const char *ready);
 

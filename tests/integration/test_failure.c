@@ -20,82 +20,107 @@
 #include "dns.h"
 #include "harness.h"
 
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
 /*
- * No upstream reached: the client is reset (not sent a FIN, which reads
- * as an empty reply), with no byte, within ${max_ms}, and the session
- * line says ${end}.  ${route} is the route's body after "listen".
+ * Scenarios with no upstream reached, as rows: the client is reset (not
+ * sent a FIN, which reads as an empty reply), with no byte, within
+ * max_ms, and the session line says end=${end}.  A new such scenario is
+ * a new row.
  */
+enum up_kind {
+	UP_REFUSED,	/* a loopback port held bound, not listening */
+	UP_BLACKHOLE,	/* a listener whose accept queue is full */
+	UP_LITERAL,	/* the address in keys, nothing to set up */
+};
+
+struct unreached_row {
+	const char	*name;
+	enum up_kind	 up;
+	const char	*keys;		/* route keys after listen (a %s for
+					   the upstream unless UP_LITERAL) */
+	size_t		 send;		/* bytes the client sends first */
+	const char	*end;		/* the session line's end= */
+	int64_t		 max_ms;	/* the reset comes within this */
+};
+
+static const struct unreached_row unreached_rows[] = {
+	/* The only upstream refuses, after retries: reset within a second. */
+	{ "upstream_refused", UP_REFUSED,
+	    "upstream = %s\nretries = 2\n", 0, "upstream_refused", 1000 },
+	/* The connect hangs past connect_timeout: reset. */
+	{ "connect_timeout_resets", UP_BLACKHOLE,
+	    "upstream = %s\nretries = 0\nconnect_timeout = 300ms\n", 0,
+	    "connect_timeout", 2000 },
+	/*
+	 * No route: Linux refuses a TCP connect to a multicast address with
+	 * ENETUNREACH before any packet leaves, so this stays on the host.
+	 */
+	{ "upstream_unreachable_resets", UP_LITERAL,
+	    "upstream = 224.0.0.1:9\nretries = 0\n", 0,
+	    "upstream_unreachable", 1000 },
+	/*
+	 * The client already sending: the bytes it sent while the relay was
+	 * connecting do not keep the session alive.
+	 */
+	{ "refused_with_pending_bytes", UP_REFUSED,
+	    "upstream = %s\nretries = 0\n", 4096, "upstream_refused", 3000 },
+};
+
 static void
-unreached(const char *route, const char *end, int64_t max_ms)
+run_unreached(void **state)
 {
+	const struct unreached_row *row = *state;
 	struct h_relay	*r;
-	char		 needle[64];
+	char		 route[256], needle[64];
+	uint8_t		 req[4096];
 	uint64_t	 extra = 0;
 	int64_t		 t0, took;
-	int		 fd, got;
+	int		 fd, got, hold = -1, filler = -1, port = 0;
 
+	switch (row->up) {
+	case UP_REFUSED:
+		hold = h_refused_port(AF_INET, &port);
+		break;
+	case UP_BLACKHOLE:
+		hold = h_blackhole(AF_INET, &port, &filler);
+		break;
+	case UP_LITERAL:
+		break;
+	}
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(route, sizeof(route), row->keys, h_hostport(AF_INET, port));
+#pragma GCC diagnostic pop
 	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
 			  "[route un]\nlisten = %s\n%s",
 	    h_hostport(AF_INET, 0), route);
 	t0 = h_now_ms();
 	fd = h_relay_try_connect(r, "un", AF_INET, NULL);
-	got = fd == -1 ? ECONNRESET : h_wait_end(fd, (int)max_ms + 3000,
+	assert_true(row->send <= sizeof(req));
+	if (fd != -1 && row->send > 0) {
+		h_pattern(50, 0, req, row->send);
+		/* The relay may already have reset: EPIPE/ECONNRESET are fine. */
+		(void)h_send_all(fd, req, row->send, 1000);
+	}
+	got = fd == -1 ? ECONNRESET : h_wait_end(fd, (int)row->max_ms + 3000,
 	    &extra);
 	took = h_now_ms() - t0;
-	print_message("%s: client saw %s after %lld ms, %llu bytes\n", end,
-	    h_end_str(got), (long long)took, (unsigned long long)extra);
+	print_message("%s: client saw %s after %lld ms, %llu bytes\n",
+	    row->end, h_end_str(got), (long long)took,
+	    (unsigned long long)extra);
 	H_ASSERT_END(got, ECONNRESET, ECONNRESET);
 	assert_int_equal(extra, 0);
-	assert_in_range(took, 0, max_ms);
+	assert_in_range(took, 0, row->max_ms);
 	if (fd != -1)
 		close(fd);
-	snprintf(needle, sizeof(needle), "end=%s", end);
+	snprintf(needle, sizeof(needle), "end=%s", row->end);
 	H_EXPECT_LOG(r, needle);
 	h_relay_finish(r);
-}
-
-/* The only upstream refuses, after retries: reset within a second. */
-static void
-test_upstream_refused(void **state)
-{
-	char	 route[128];
-	int	 hold, port;
-
-	(void)state;
-	hold = h_refused_port(AF_INET, &port);
-	snprintf(route, sizeof(route), "upstream = %s\nretries = 2\n",
-	    h_hostport(AF_INET, port));
-	unreached(route, "upstream_refused", 1000);
-	close(hold);
-}
-
-/* The connect hangs (full accept queue) past connect_timeout: reset. */
-static void
-test_connect_timeout_resets(void **state)
-{
-	char	 route[128];
-	int	 lfd, filler, port = 0;
-
-	(void)state;
-	lfd = h_blackhole(AF_INET, &port, &filler);
-	snprintf(route, sizeof(route), "upstream = %s\nretries = 0\n"
-	    "connect_timeout = 300ms\n", h_hostport(AF_INET, port));
-	unreached(route, "connect_timeout", 2000);
 	if (filler != -1)
 		close(filler);
-	close(lfd);
-}
-
-/*
- * No route: Linux refuses a TCP connect to a multicast address with
- * ENETUNREACH before any packet leaves, so this stays on the host.
- */
-static void
-test_upstream_unreachable_resets(void **state)
-{
-	(void)state;
-	unreached("upstream = 224.0.0.1:9\nretries = 0\n",
-	    "upstream_unreachable", 1000);
+	if (hold != -1)
+		close(hold);
 }
 
 /*
@@ -520,36 +545,6 @@ test_upstream_reset_seen_at_fin(void **state)
 }
 
 /*
- * A refused upstream with the client already sending: the bytes it sent
- * while the relay was connecting do not keep the session alive.
- */
-static void
-test_refused_with_pending_bytes(void **state)
-{
-	struct h_relay	*r;
-	uint8_t		 req[4096];
-	int		 hold, port, fd;
-
-	(void)state;
-	hold = h_refused_port(AF_INET, &port);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route rp]\nlisten = %s\nupstream = %s\nretries = 0\n",
-	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
-	if ((fd = h_relay_try_connect(r, "rp", AF_INET, NULL)) != -1) {
-		h_pattern(50, 0, req, sizeof(req));
-		/* The relay may already have reset: EPIPE/ECONNRESET are fine. */
-		(void)h_send_all(fd, req, sizeof(req), 1000);
-		H_ASSERT_END(h_wait_end(fd, 3000, NULL), ECONNRESET,
-		    ECONNRESET);
-		close(fd);
-	}
-	H_EXPECT_LOG(r, "end=upstream_refused");
-	h_relay_finish(r);
-	close(hold);
-}
-
-/*
  * An upstream whose accept queue is full drops our SYN, so the connect
  * hangs.  A listening socket with backlog 0 holds one connection; fill it
  * and hand the port out.  Returns the listening fd; *${filler} holds the
@@ -681,12 +676,14 @@ test_churn_with_health_checks(void **state)
 			  "health_check = tcp\ncheck_interval = 10ms\n",
 	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)),
 	    port);
-	H_EXPECT_LOG(r, "msg=\"upstream down\"");	/* the backup */
+	/* The backup is down. */
+	H_EXPECT_LOG(r, "msg=\"upstream down\"");
 	for (i = 0; i < CHURN_THREADS; i++) {
-		c[i] = (struct churn){ .r = r,
-		    .deadline = h_now_ms() + CHURN_MS };
-		assert_int_equal(pthread_create(&t[i], NULL, churn_main,
-		    &c[i]), 0);
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].r = r;
+		c[i].deadline = h_now_ms() + CHURN_MS;
+		assert_int_equal(pthread_create(&t[i], NULL, churn_main, &c[i]),
+		    0);
 	}
 	for (i = 0; i < CHURN_THREADS; i++) {
 		assert_int_equal(pthread_join(t[i], NULL), 0);
@@ -704,12 +701,7 @@ test_churn_with_health_checks(void **state)
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_upstream_refused, h_teardown),
-		cmocka_unit_test_teardown(test_connect_timeout_resets,
-		    h_teardown),
-		cmocka_unit_test_teardown(test_upstream_unreachable_resets,
-		    h_teardown),
+	const struct CMUnitTest	 funcs[] = {
 		cmocka_unit_test_teardown(test_unknown_host_wording,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_refused_no_flood, h_teardown),
@@ -726,14 +718,21 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_upstream_reset_seen_at_fin,
 		    h_teardown),
-		cmocka_unit_test_teardown(test_refused_with_pending_bytes,
-		    h_teardown),
 		cmocka_unit_test_teardown(test_churn_with_health_checks,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_connect_timeout_with_full_buffer,
 		    h_teardown),
 	};
+	struct CMUnitTest	 tests[NELEM(unreached_rows) + NELEM(funcs)];
+	size_t			 i, n = 0;
 
+	/* Each row is a test of its own, named after the row. */
+	for (i = 0; i < NELEM(unreached_rows); i++)
+		tests[n++] = (struct CMUnitTest){ unreached_rows[i].name,
+		    run_unreached, NULL, h_teardown,
+		    (void *)&unreached_rows[i] };
+	for (i = 0; i < NELEM(funcs); i++)
+		tests[n++] = funcs[i];
 	h_init();
 	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
 }

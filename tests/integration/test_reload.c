@@ -352,10 +352,9 @@ test_reload_bad_file(void **state)
 /*
  * A SIGHUP sent the moment relay46 says it is ready (the -R file) is a
  * reload, not the default action that ends the process: the signals are
- * held from before the ready file until the handlers are in.  Started by
- * hand and watched in a tight loop, since the harness polls the ready
- * file too slowly to hit that window; without the fix about half of
- * these starts died of the SIGHUP.
+ * held from before the ready file until the handlers are in.  Sent the
+ * moment h_spawn_ready() sees the file (inotify), to hit that window;
+ * without the fix about half of these starts died of the SIGHUP.
  */
 #define EARLY_HUPS	20
 
