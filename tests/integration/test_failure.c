@@ -103,12 +103,11 @@ run_unreached(void **state)
 		/* The relay may already have reset: EPIPE/ECONNRESET are fine. */
 		(void)h_send_all(fd, req, row->send, 1000);
 	}
-	got = fd == -1 ? ECONNRESET : h_wait_end(fd, (int)row->max_ms + 3000,
-	    &extra);
+	got = fd == -1 ? ECONNRESET :
+			 h_wait_end(fd, (int)row->max_ms + 3000, &extra);
 	took = h_now_ms() - t0;
-	print_message("%s: client saw %s after %lld ms, %llu bytes\n",
-	    row->end, h_end_str(got), (long long)took,
-	    (unsigned long long)extra);
+	print_message("%s: client saw %s after %lld ms, %llu bytes\n", row->end,
+	    h_end_str(got), (long long)took, (unsigned long long)extra);
 	H_ASSERT_END(got, ECONNRESET, ECONNRESET);
 	assert_int_equal(extra, 0);
 	assert_in_range(took, 0, row->max_ms);
@@ -728,9 +727,9 @@ main(void)
 
 	/* Each row is a test of its own, named after the row. */
 	for (i = 0; i < NELEM(unreached_rows); i++)
-		tests[n++] = (struct CMUnitTest){ unreached_rows[i].name,
-		    run_unreached, NULL, h_teardown,
-		    (void *)&unreached_rows[i] };
+		tests[n++] = (struct CMUnitTest) { unreached_rows[i].name,
+			run_unreached, NULL, h_teardown,
+			(void *)&unreached_rows[i] };
 	for (i = 0; i < NELEM(funcs); i++)
 		tests[n++] = funcs[i];
 	h_init();
