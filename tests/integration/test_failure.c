@@ -46,8 +46,8 @@ struct unreached_row {
 
 static const struct unreached_row unreached_rows[] = {
 	/* The only upstream refuses, after retries: reset within a second. */
-	{ "upstream_refused", UP_REFUSED,
-	    "upstream = %s\nretries = 2\n", 0, "upstream_refused", 1000 },
+	{ "upstream_refused", UP_REFUSED, "upstream = %s\nretries = 2\n", 0,
+	    "upstream_refused", 1000 },
 	/* The connect hangs past connect_timeout: reset. */
 	{ "connect_timeout_resets", UP_BLACKHOLE,
 	    "upstream = %s\nretries = 0\nconnect_timeout = 300ms\n", 0,
@@ -57,8 +57,8 @@ static const struct unreached_row unreached_rows[] = {
 	 * ENETUNREACH before any packet leaves, so this stays on the host.
 	 */
 	{ "upstream_unreachable_resets", UP_LITERAL,
-	    "upstream = 224.0.0.1:9\nretries = 0\n", 0,
-	    "upstream_unreachable", 1000 },
+	    "upstream = 224.0.0.1:9\nretries = 0\n", 0, "upstream_unreachable",
+	    1000 },
 	/*
 	 * The client already sending: the bytes it sent while the relay was
 	 * connecting do not keep the session alive.
