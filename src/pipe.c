@@ -276,7 +276,8 @@ pipe_read_copy(struct pipe *p)
 		room = PIPE_READ_MAX;
 	if ((n = read(p->src_fd, b, room)) <= 0)
 		return pipe_read_end(p, n, errno);
-	p->bulk = (size_t)n >= SPLICE_BULK_MIN;
+	/* A full read is bulk too, or a small "buffer" would never splice. */
+	p->bulk = (size_t)n >= SPLICE_BULK_MIN || (size_t)n == room;
 	*p->touch = util_now_ms();
 	/*
 	 * A short read drained the socket: new bytes will raise a new edge.
