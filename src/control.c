@@ -391,6 +391,13 @@ control_free(struct control *c, struct event **sev)
 {
 	size_t	 i;
 
+	/*
+	 * Freeing the signal events puts back the default actions: a SIGTERM
+	 * or SIGHUP from now on would kill us halfway through the teardown
+	 * (a second SIGTERM once "exiting" was logged did, status 15).  Held,
+	 * they die with the process, which exits as it meant to.
+	 */
+	control_mask(SIG_BLOCK);
 	admin_stop(c->admin);
 	if (c->admin_cfg != NULL)
 		config_unref(c->admin_cfg);

@@ -1064,6 +1064,37 @@ test_notify(void **state)
 	h_backend_free(b);
 }
 
+#define TERM_SENT_MAX	1000000
+
+/*
+ * SIGTERMs that keep coming while relay46 exits change nothing: it exits
+ * 0.  Its teardown gave the signals their default action back while they
+ * could still come, so test_notify's second SIGTERM (h_relay_finish's,
+ * sent right after STOPPING=1) now and then killed it: status 15.
+ */
+static void
+test_term_while_exiting(void **state)
+{
+	struct h_relay	*r;
+	int64_t		 deadline;
+	unsigned	 i, sent = 0;
+
+	(void)state;
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
+			  "[route t]\nlisten = %s\nupstream = 127.0.0.1:9\n",
+	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	deadline = h_now_ms() + H_STOP_MS;
+	/* As fast as we can: the teardown takes a few milliseconds. */
+	for (i = 0; i < TERM_SENT_MAX && h_left(deadline) > 0; i++) {
+		if (h_relay_wait(r, 0) != -1)
+			break;
+		if (kill(r->pid, SIGTERM) == 0)
+			sent++;
+	}
+	print_message("%u SIGTERMs while relay46 exited\n", sent);
+	h_relay_finish(r);
+}
+
 /*
  * ${n} clients connect to ${port} before any of them sends; then each
  * sends, and only then does any read its echo.  A relay that handles one
@@ -1943,6 +1974,7 @@ main(void)
 		cmocka_unit_test_teardown(test_admin_deadline, h_teardown),
 		cmocka_unit_test_teardown(test_admin_host, h_teardown),
 		cmocka_unit_test_teardown(test_notify, h_teardown),
+		cmocka_unit_test_teardown(test_term_while_exiting, h_teardown),
 		cmocka_unit_test_teardown(test_listen_fds, h_teardown),
 		cmocka_unit_test_teardown(test_user, h_teardown),
 		cmocka_unit_test_teardown(test_user_reload, h_teardown),
