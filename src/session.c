@@ -34,13 +34,14 @@
 #include "accesslog.h"
 #include "acl.h"
 #include "config.h"
+#include "host.h"
 #include "log.h"
 #include "pool.h"
 #include "proxyproto.h"
+#include "reaper.h"
 #include "session.h"
 #include "upstream.h"
 #include "util.h"
-#include "worker.h"
 
 /* How often a session with a paused side looks for a reset there. */
 #define SESSION_PAUSED_CHECK_MS	1000
@@ -57,12 +58,12 @@ enum session_proxy_log {
  * is declared here first: accept, the PROXY header, connect, relay,
  * teardown.
  */
-static enum session_end session_accept_check(struct worker *,
+static enum session_end session_accept_check(const struct worker_gen *,
     const struct route *, const struct addr *);
 static enum session_end session_admit(const struct route *,
     const struct addr *);
 
-static void session_refuse(struct worker *, struct route_rt *, int,
+static void session_refuse(struct session_host *, struct route_rt *, int,
     const struct addr *, enum session_end);
 
 static void session_proxy_start(struct session *);
@@ -92,7 +93,7 @@ static uint64_t session_period(const struct session *);
 static void session_timer_set(struct event *, uint64_t);
 
 static bool session_end_unreached(enum session_end);
-static void session_reset_fd(struct worker *, int);
+static void session_reset_fd(struct session_host *, int);
 static void session_count(struct route_stats_slot *, enum session_end, uint64_t,
     uint64_t);
 static void session_log_end(const struct session *, enum session_end, int);
@@ -102,9 +103,26 @@ static uint64_t session_up_bytes(const struct session *);
 
 /* --- Accept: the limits, allow/deny, and accept_proxy's header. */
 
+/* Sessions of the whole process, every worker's, for max_connections. */
+static atomic_uint session_global_live;
+
+/* One more session in the process, unless there are ${max} (0: no cap). */
+static bool
+session_global_enter(unsigned max)
+{
+	return util_count_enter(&session_global_live, max);
+}
+
+static void
+session_global_leave(void)
+{
+	atomic_fetch_sub_explicit(&session_global_live, 1,
+	    memory_order_relaxed);
+}
+
 void
-session_accept(struct worker *w, struct route_rt *rt, int fd,
-    const struct sockaddr *sa, socklen_t salen)
+session_accept(struct session_host *h, struct worker_gen *gen,
+    struct route_rt *rt, int fd, const struct sockaddr *sa, socklen_t salen)
 {
 	const struct route	*r = rt->route;
 	struct session		*s;
@@ -113,8 +131,8 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 
 	addr_from_sockaddr(&client, sa, salen);
 	addr_unmap(&client);
-	if ((why = session_accept_check(w, r, &client)) != SESSION_END_DONE) {
-		session_refuse(w, rt, fd, &client, why);
+	if ((why = session_accept_check(gen, r, &client)) != SESSION_END_DONE) {
+		session_refuse(h, rt, fd, &client, why);
 		return;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
@@ -123,22 +141,22 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 		if (!r->accept_proxy)
 			pool_client_leave(r->pool, &client);
 		pool_session_leave(r->pool);
-		worker_global_leave();
+		session_global_leave();
 		log_error("route=%s msg=\"out of memory, client dropped\"",
 		    r->name);
 		close(fd);
 		return;
 	}
-	s->w = w;
-	s->gen = w->gen;
+	s->h = h;
+	s->gen = gen;
 	s->rt = rt;
 	s->cfd = fd;
 	s->ufd = -1;
 	s->client = client;
 	s->start_ms = s->last_ms = util_now_ms();
-	worker_session_add(w, s);
+	h->add(h, s);
 	/* The client socket inherited its options from the listener. */
-	if ((s->timer = evtimer_new(w->base, session_timer_cb, s)) == NULL) {
+	if ((s->timer = evtimer_new(h->base, session_timer_cb, s)) == NULL) {
 		s->client_counted = !r->accept_proxy && r->max_per_client != 0;
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
@@ -158,7 +176,7 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
  * or the reason for refusing with nothing taken.
  */
 static enum session_end
-session_accept_check(struct worker *w, const struct route *r,
+session_accept_check(const struct worker_gen *gen, const struct route *r,
     const struct addr *client)
 {
 	enum session_end	 why;
@@ -166,16 +184,16 @@ session_accept_check(struct worker *w, const struct route *r,
 	if (r->accept_proxy && !acl_allows(&r->proxy_from, client))
 		return SESSION_END_PROXY_UNTRUSTED;
 	/* Counted across every worker: the limits are the process's. */
-	if (!worker_global_enter(w->gen->cfg->max_connections))
+	if (!session_global_enter(gen->cfg->max_connections))
 		return SESSION_END_MAX_CONNECTIONS;
 	if (!pool_session_enter(r->pool, r->max_connections)) {
-		worker_global_leave();
+		session_global_leave();
 		return SESSION_END_MAX_CONNECTIONS;
 	}
 	if (!r->accept_proxy &&
 	    (why = session_admit(r, client)) != SESSION_END_DONE) {
 		pool_session_leave(r->pool);
-		worker_global_leave();
+		session_global_leave();
 		return why;
 	}
 	return SESSION_END_DONE;
@@ -201,17 +219,17 @@ session_admit(const struct route *r, const struct addr *a)
  * a misplaced relay or a probe, and should learn at once.
  */
 static void
-session_refuse(struct worker *w, struct route_rt *rt, int fd,
+session_refuse(struct session_host *h, struct route_rt *rt, int fd,
     const struct addr *client, enum session_end why)
 {
 	struct linger	 l = { 1, 0 };
 	struct session	 s;
 
-	session_count(pool_stats_slot(rt->route->pool->stats, w->index), why, 0,
+	session_count(pool_stats_slot(rt->route->pool->stats, h->index), why, 0,
 	    0);
 	/* The session line as any other: a bare session, no upstream. */
 	memset(&s, 0, sizeof(s));
-	s.w = w;
+	s.h = h;
 	s.rt = rt;
 	s.client = *client;
 	s.start_ms = util_now_ms();
@@ -229,7 +247,7 @@ session_refuse(struct worker *w, struct route_rt *rt, int fd,
 static void
 session_proxy_start(struct session *s)
 {
-	if ((s->pev = event_new(s->w->base, s->cfd, EV_READ | EV_PERSIST,
+	if ((s->pev = event_new(s->h->base, s->cfd, EV_READ | EV_PERSIST,
 		 session_proxy_cb, s)) == NULL) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
@@ -406,7 +424,7 @@ static void
 session_begin(struct session *s)
 {
 	s->client_counted = s->rt->route->max_per_client != 0;
-	if (pipe_init(&s->c2u, s->w->base, s->w->pipes, s->cfd,
+	if (pipe_init(&s->c2u, s->h->base, s->h->pipes, s->cfd,
 		s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
 		session_pipe_cb, s) == -1) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
@@ -415,7 +433,7 @@ session_begin(struct session *s)
 	pipe_pair(&s->c2u, &s->u2c);
 	pipe_start(&s->c2u);
 	session_set_state(s, SESSION_CONNECTING);
-	if ((s->uc = upstream_connect(s->w, s->rt, &s->client,
+	if ((s->uc = upstream_connect(s->h, s->rt, &s->client,
 		 session_upstream_cb, s)) == NULL)
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 }
@@ -452,7 +470,7 @@ session_connected(struct session *s, int fd, struct upstream *up)
 	s->up = up;
 	if ((s->rt->route->proxy_protocol != 0 &&
 		session_send_proxy(s) == -1) ||
-	    pipe_init(&s->u2c, s->w->base, s->w->pipes, s->ufd,
+	    pipe_init(&s->u2c, s->h->base, s->h->pipes, s->ufd,
 		s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
 		session_pipe_cb, s) == -1) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
@@ -709,7 +727,7 @@ session_close(struct session *s, enum session_end why, int err)
 	 * Count before the line goes out: whoever sees the line (a test, an
 	 * operator tailing the log) then finds the session in /metrics too.
 	 */
-	session_count(pool_stats_slot(pool->stats, s->w->index), why,
+	session_count(pool_stats_slot(pool->stats, s->h->index), why,
 	    session_up_bytes(s), s->u2c.bytes);
 	/*
 	 * Give back the places too: whoever sees the line may connect again
@@ -717,7 +735,7 @@ session_close(struct session *s, enum session_end why, int err)
 	 * upstream's waits for the line, which reads its name.
 	 */
 	pool_session_leave(pool);
-	worker_global_leave();
+	session_global_leave();
 	if (s->client_counted)
 		pool_client_leave(pool, &s->client);
 	session_log_end(s, why, err);
@@ -739,18 +757,18 @@ session_close(struct session *s, enum session_end why, int err)
 		event_free(s->timer);
 	if (s->ufd != -1) {
 		if (reset_up)
-			session_reset_fd(s->w, s->ufd);
+			session_reset_fd(s->h, s->ufd);
 		else
-			worker_close_fd(s->w, s->ufd);
+			reaper_close(s->h->reaper, s->ufd);
 	}
 	if (s->up != NULL)
 		pool_release(s->up);
 	if (reset_client)
-		session_reset_fd(s->w, s->cfd);
+		session_reset_fd(s->h, s->cfd);
 	else
-		worker_close_fd(s->w, s->cfd);
+		reaper_close(s->h->reaper, s->cfd);
 	/* May free the session's configuration generation: rt is gone too. */
-	worker_session_gone(s->w, s);
+	s->h->gone(s->h, s);
 	free(s->via);
 	free(s->phdr);
 	free(s);
@@ -772,12 +790,12 @@ session_end_unreached(enum session_end why)
 
 /* Close with RST rather than FIN, so the peer learns of the abort at once. */
 static void
-session_reset_fd(struct worker *w, int fd)
+session_reset_fd(struct session_host *h, int fd)
 {
 	struct linger	 l = { 1, 0 };
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	worker_close_fd(w, fd);
+	reaper_close(h->reaper, fd);
 }
 
 /* The route's counters (pool.h), read by /metrics. */
@@ -804,7 +822,7 @@ session_log_end(const struct session *s, enum session_end why, int err)
 	char		 c[ADDR_STRLEN], v[ADDR_STRLEN + 8];
 	uint64_t	 ms;
 
-	if (s->w->alog != NULL) {
+	if (s->h->alog != NULL) {
 		session_access_log(s, why, err);
 		return;
 	}
@@ -851,7 +869,7 @@ session_access_log(const struct session *s, enum session_end why, int err)
 	    (unsigned long long)(ms % 1000), session_end_name(why),
 	    err ? " error=\"" : "", err ? strerror(err) : "", err ? "\"" : "");
 	if (k > 0 && (size_t)k < sizeof(line) - n)
-		accesslog_write(s->w->alog, line, n + (size_t)k);
+		accesslog_write(s->h->alog, line, n + (size_t)k);
 }
 
 /* " via=PEER" for a client named by a PROXY header, else "". */

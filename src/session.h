@@ -13,8 +13,8 @@
 struct route_rt;
 struct upstream;
 struct upstream_conn;
+struct session_host;
 struct worker_gen;
-struct worker;
 
 /*
  * What a PROXY header replaced: kept apart, since most sessions have
@@ -43,7 +43,7 @@ enum session_state {
  */
 struct session {
 	TAILQ_ENTRY(session) entry;
-	struct worker	*w;
+	struct session_host *h;		/* its worker's loop (host.h) */
 	struct worker_gen *gen;		/* its config and rt[] live while it does */
 	struct route_rt	*rt;
 	struct session_via *via;	/* client came from a PROXY header */
@@ -63,14 +63,15 @@ struct session {
 };
 
 /*
- * session_accept(w, rt, fd, sa, salen): a new client on ${fd}
- * (owned from here on, also on failure) for route ${rt}.  With
+ * session_accept(h, gen, rt, fd, sa, salen): a new client on ${fd}
+ * (owned from here on, also on failure) for route ${rt} of configuration
+ * ${gen}, on the loop of ${h}.  With
  * accept_proxy, a peer outside proxy_from is reset at once, before it
  * counts anywhere; the others get proxy_timeout for their header.  Then
  * applies the limits and starts connecting upstream.
  */
-void session_accept(struct worker *w, struct route_rt *rt, int fd,
-    const struct sockaddr *sa, socklen_t salen);
+void session_accept(struct session_host *h, struct worker_gen *gen,
+    struct route_rt *rt, int fd, const struct sockaddr *sa, socklen_t salen);
 
 /*
  * session_close(s, why, err): the one teardown.  Logs the session line,
