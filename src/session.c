@@ -2,8 +2,8 @@
 /*
  * session.c: one client connection, from accept to close, on the worker
  * that accepted it.  In the order a session meets them: session_accept()
- * checks the limits and allow/deny, with accept_proxy first reads the
- * client's PROXY header (session_proxy_*), then session_begin() starts
+ * checks the limits and allow/deny, with accept_proxy first has
+ * proxyread.c read the client's PROXY header, then session_begin() starts
  * reading the client and asks upstream.c for a connected upstream;
  * session_connected() starts the other direction, and the relay runs in
  * the two pipes (pipe.c, splice.c), which report back to
@@ -31,13 +31,13 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "accesslog.h"
 #include "acl.h"
 #include "config.h"
 #include "host.h"
 #include "log.h"
 #include "pool.h"
 #include "proxyproto.h"
+#include "proxyread.h"
 #include "reaper.h"
 #include "session.h"
 #include "upstream.h"
@@ -67,9 +67,8 @@ static void session_refuse(struct session_host *, struct route_rt *, int,
     const struct addr *, enum session_end);
 
 static void session_proxy_start(struct session *);
-static void session_proxy_cb(evutil_socket_t, short, void *);
-static int session_proxy_take(struct session *, int, size_t);
-static void session_client_failed(struct session *, int);
+static void session_proxy_cb(void *, enum proxyread_status,
+    const struct proxyproto_info *, int, const char *);
 static void session_proxy_done(struct session *,
     const struct proxyproto_info *);
 static void session_proxy_warn(const struct session *, enum session_proxy_log,
@@ -96,10 +95,6 @@ static bool session_end_unreached(enum session_end);
 static void session_reset_fd(struct session_host *, int);
 static void session_count(struct route_stats_slot *, enum session_end, uint64_t,
     uint64_t);
-static void session_log_end(const struct session *, enum session_end, int);
-static void session_access_log(const struct session *, enum session_end, int);
-static const char *session_via(const struct session *, char *, size_t);
-static uint64_t session_up_bytes(const struct session *);
 
 /* --- Accept: the limits, allow/deny, and accept_proxy's header. */
 
@@ -135,9 +130,7 @@ session_accept(struct session_host *h, struct worker_gen *gen,
 		session_refuse(h, rt, fd, &client, why);
 		return;
 	}
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (r->accept_proxy && (s->phdr = malloc(PROXYPROTO_MAX)) == NULL)) {
-		free(s);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		if (!r->accept_proxy)
 			pool_client_leave(r->pool, &client);
 		pool_session_leave(r->pool);
@@ -247,100 +240,40 @@ session_refuse(struct session_host *h, struct route_rt *rt, int fd,
 static void
 session_proxy_start(struct session *s)
 {
-	if ((s->pev = event_new(s->h->base, s->cfd, EV_READ | EV_PERSIST,
-		 session_proxy_cb, s)) == NULL) {
+	if ((s->pr = proxyread_start(s->h->base, s->cfd,
+		 s->rt->route->proxy_timeout_ms, session_proxy_cb, s)) == NULL)
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
-		return;
-	}
-	event_add(s->pev, NULL);
-	session_timer_set(s->timer, s->rt->route->proxy_timeout_ms);
 }
 
-/*
- * accept_proxy: the client is readable.  Peek, then take exactly the bytes
- * that are surely header (proxyproto_parse's promise), so not one byte of
- * payload is read here and none of the header goes upstream.  Bytes of an
- * unfinished header are taken too, or a level-triggered loop would spin.
- */
+/* The header reader's answer (proxyread.h). */
 static void
-session_proxy_cb(evutil_socket_t fd, short what, void *arg)
+session_proxy_cb(void *arg, enum proxyread_status st,
+    const struct proxyproto_info *info, int err, const char *msg)
 {
-	struct session		*s = arg;
-	struct proxyproto_info	 info;
-	char			 err[256], msg[288];
-	size_t			 room = PROXYPROTO_MAX - s->phdr_len, take;
-	ssize_t			 n, r;
-	int			 e;
+	struct session	*s = arg;
 
-	(void)what;
-	n = recv(fd, s->phdr + s->phdr_len, room, MSG_PEEK);
-	if (n == -1) {
-		e = errno;
-		if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
-			return;
-		session_client_failed(s, e);
+	s->pr = NULL;
+	switch (st) {
+	case PROXYREAD_DONE:
+		session_proxy_done(s, info);
 		return;
-	}
-	if (n == 0) {
-		session_proxy_warn(s, SESSION_PROXY_LOG_CUT,
-		    "connection closed inside the PROXY header");
-		session_close(s, SESSION_END_PROXY_ERROR, 0);
-		return;
-	}
-	r = proxyproto_parse(s->phdr, s->phdr_len + (size_t)n, &info, err,
-	    sizeof(err));
-	if (r == -1) {
-		snprintf(msg, sizeof(msg), "bad PROXY header: %s", err);
+	case PROXYREAD_BAD:
 		session_proxy_warn(s, SESSION_PROXY_LOG_BAD, msg);
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
-	}
-	take = r == 0 ? (size_t)n : (size_t)r - s->phdr_len;
-	if (session_proxy_take(s, fd, take) == -1)
+	case PROXYREAD_CUT:
+		session_proxy_warn(s, SESSION_PROXY_LOG_CUT, msg);
+		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
-	if (r > 0)
-		session_proxy_done(s, &info);
-}
-
-/*
- * Take ${take} bytes of header that a peek has just shown us.  Anything
- * but all of them ends the session (-1).  Only a failed recv() sets
- * errno: an end or a short count logged with strerror(errno) would name
- * whatever error came last, elsewhere.
- */
-static int
-session_proxy_take(struct session *s, int fd, size_t take)
-{
-	char	 msg[96];
-	ssize_t	 n;
-
-	if ((n = recv(fd, s->phdr + s->phdr_len, take, 0)) == (ssize_t)take) {
-		s->phdr_len += (uint32_t)take;
-		return 0;
+	case PROXYREAD_SLOW:
+		session_proxy_warn(s, SESSION_PROXY_LOG_SLOW,
+		    "no whole PROXY header within proxy_timeout");
+		session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
+		return;
+	case PROXYREAD_FAILED:
+		session_close(s, session_end_side(true, err), err);
+		return;
 	}
-	if (n == -1) {
-		session_client_failed(s, errno);
-		return -1;
-	}
-	if (n == 0)
-		snprintf(msg, sizeof(msg),
-		    "connection closed inside the PROXY header");
-	else
-		snprintf(msg, sizeof(msg),
-		    "PROXY header: read %zd of the %zu bytes peeked", n, take);
-	session_proxy_warn(s, SESSION_PROXY_LOG_CUT, msg);
-	session_close(s, SESSION_END_PROXY_ERROR, 0);
-	return -1;
-}
-
-/* Reading the client's PROXY header failed with ${err}. */
-static void
-session_client_failed(struct session *s, int err)
-{
-	if (err == ECONNRESET)
-		session_close(s, SESSION_END_CLIENT_RESET, err);
-	else
-		session_close(s, SESSION_END_CLIENT_ERROR, err);
 }
 
 /* The whole PROXY header is in: the client is who it says. */
@@ -350,11 +283,6 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 	enum session_end	 why;
 	char			 c[ADDR_STRLEN], v[ADDR_STRLEN];
 
-	event_free(s->pev);
-	s->pev = NULL;
-	evtimer_del(s->timer);
-	free(s->phdr);
-	s->phdr = NULL;
 	if (info->has_addr) {
 		if ((s->via = malloc(sizeof(*s->via))) == NULL) {
 			session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
@@ -377,15 +305,6 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 		return;
 	}
 	session_begin(s);
-}
-
-/* The header's deadline (session_timer_cb): the client is too slow. */
-static void
-session_proxy_timeout(struct session *s)
-{
-	session_proxy_warn(s, SESSION_PROXY_LOG_SLOW,
-	    "no whole PROXY header within proxy_timeout");
-	session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
 }
 
 /*
@@ -633,12 +552,11 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->state == SESSION_ACCEPTED) {
-		session_proxy_timeout(s);
-		return;
-	}
-	/* Connecting, the timer waits: upstream.c keeps its own. */
-	assert(s->state != SESSION_CONNECTING);
+	/*
+	 * Before the relay the timer waits: the header reader and upstream.c
+	 * keep their own deadlines.
+	 */
+	assert(s->state >= SESSION_RELAYING);
 	if (session_check_paused(s))
 		return;
 	/* Activity only stamps last_ms; the deadline is checked here. */
@@ -678,7 +596,7 @@ session_arm(struct session *s)
 {
 	uint64_t		 period, now, left;
 
-	/* Before the relay it is the PROXY header's, or idle. */
+	/* Before the relay it is idle (session_timer_cb()). */
 	if (s->state < SESSION_RELAYING)
 		return;
 	period = session_period(s);
@@ -751,8 +669,7 @@ session_close(struct session *s, enum session_end why, int err)
 	pipe_free(&s->c2u);
 	pipe_free(&s->u2c);
 	upstream_connect_cancel(s->uc);
-	if (s->pev != NULL)
-		event_free(s->pev);
+	proxyread_cancel(s->pr);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	if (s->ufd != -1) {
@@ -770,7 +687,6 @@ session_close(struct session *s, enum session_end why, int err)
 	/* May free the session's configuration generation: rt is gone too. */
 	s->h->gone(s->h, s);
 	free(s->via);
-	free(s->phdr);
 	free(s);
 }
 
@@ -810,113 +726,4 @@ session_count(struct route_stats_slot *st, enum session_end why, uint64_t up,
 	if (down != 0)
 		atomic_fetch_add_explicit(&st->bytes_down, down,
 		    memory_order_relaxed);
-}
-
-/*
- * The session's line: one per session, at info in the daemon's log, or in
- * the access log when there is one.
- */
-static void
-session_log_end(const struct session *s, enum session_end why, int err)
-{
-	char		 c[ADDR_STRLEN], v[ADDR_STRLEN + 8];
-	uint64_t	 ms;
-
-	if (s->h->alog != NULL) {
-		session_access_log(s, why, err);
-		return;
-	}
-	/* Formatting addresses costs: skip it when the line is dropped. */
-	if (log_level() < LOG_LEVEL_INFO)
-		return;
-	ms = util_now_ms() - s->start_ms;
-	log_info("route=%s client=%s%s upstream=%s msg=\"session end\" "
-		 "end=%s%s%s%s up=%llu down=%llu duration=%llu.%03llus",
-	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
-	    session_via(s, v, sizeof(v)), s->up == NULL ? "-" : s->up->name,
-	    session_end_name(why), err ? " error=\"" : "",
-	    err ? strerror(err) : "", err ? "\"" : "",
-	    (unsigned long long)session_up_bytes(s),
-	    (unsigned long long)s->u2c.bytes, (unsigned long long)(ms / 1000),
-	    (unsigned long long)(ms % 1000));
-}
-
-/*
- * The access log's line: UTC time, then the session line's fields.
- * Formatted here, written by the access log's own thread.
- */
-static void
-session_access_log(const struct session *s, enum session_end why, int err)
-{
-	char		 line[1024], c[ADDR_STRLEN], v[ADDR_STRLEN + 8];
-	uint64_t	 ms = util_now_ms() - s->start_ms;
-	struct timespec	 ts;
-	struct tm	 tm;
-	size_t		 n;
-	int		 k;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	k = snprintf(line + n, sizeof(line) - n,
-	    ".%03ldZ route=%s client=%s%s upstream=%s up=%llu down=%llu "
-	    "duration=%llu.%03llus end=%s%s%s%s\n",
-	    ts.tv_nsec / 1000000, s->rt->route->name,
-	    addr_format(&s->client, c, sizeof(c)), session_via(s, v, sizeof(v)),
-	    s->up == NULL ? "-" : s->up->name,
-	    (unsigned long long)session_up_bytes(s),
-	    (unsigned long long)s->u2c.bytes, (unsigned long long)(ms / 1000),
-	    (unsigned long long)(ms % 1000), session_end_name(why),
-	    err ? " error=\"" : "", err ? strerror(err) : "", err ? "\"" : "");
-	if (k > 0 && (size_t)k < sizeof(line) - n)
-		accesslog_write(s->h->alog, line, n + (size_t)k);
-}
-
-/* " via=PEER" for a client named by a PROXY header, else "". */
-static const char *
-session_via(const struct session *s, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	if (s->via != NULL && len > 5) {
-		memcpy(buf, " via=", 5);
-		addr_format(&s->via->peer, buf + 5, len - 5);
-	}
-	return buf;
-}
-
-/* Bytes of the client's own: our PROXY header is not among them. */
-static uint64_t
-session_up_bytes(const struct session *s)
-{
-	return s->c2u.bytes > s->sent_hdr ? s->c2u.bytes - s->sent_hdr : 0;
-}
-
-static const char *const session_end_names[] = {
-	[SESSION_END_DONE] = "done",
-	[SESSION_END_CLIENT_RESET] = "client_reset",
-	[SESSION_END_UPSTREAM_RESET] = "upstream_reset",
-	[SESSION_END_CLIENT_ERROR] = "client_error",
-	[SESSION_END_UPSTREAM_ERROR] = "upstream_error",
-	[SESSION_END_UPSTREAM_REFUSED] = "upstream_refused",
-	[SESSION_END_CONNECT_TIMEOUT] = "connect_timeout",
-	[SESSION_END_UPSTREAM_UNREACHABLE] = "upstream_unreachable",
-	[SESSION_END_IDLE_TIMEOUT] = "idle_timeout",
-	[SESSION_END_FIN_TIMEOUT] = "fin_timeout",
-	[SESSION_END_MAX_CONNECTIONS] = "max_connections",
-	[SESSION_END_SHUTDOWN] = "shutdown",
-	[SESSION_END_INTERNAL_ERROR] = "internal_error",
-	[SESSION_END_DENIED] = "denied",
-	[SESSION_END_MAX_PER_CLIENT] = "max_per_client",
-	[SESSION_END_UPSTREAM_FULL] = "upstream_full",
-	[SESSION_END_PROXY_ERROR] = "proxy_error",
-	[SESSION_END_PROXY_TIMEOUT] = "proxy_timeout",
-	[SESSION_END_PROXY_UNTRUSTED] = "proxy_untrusted",
-};
-
-const char *
-session_end_name(enum session_end e)
-{
-	if ((size_t)e >= NELEM(session_end_names))
-		return "unknown";
-	return session_end_names[e];
 }
