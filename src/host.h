@@ -66,8 +66,7 @@ struct session_host {
 	 * "${what}: strerror(err)\"" at most once a second; ${what} starts
 	 * the log line and ends inside an open msg=" quote.
 	 */
-	void		(*pause_accept)(struct session_host *h, const char *what,
-			    int err);
+	void (*pause_accept)(struct session_host *h, const char *what, int err);
 };
 
 #endif

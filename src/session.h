@@ -84,8 +84,7 @@ void	 session_close(struct session *s, enum session_end why, int err);
  * the access log when its host has one, else in the log at info.  For
  * session_close(), and for a client refused before it had a session.
  */
-void	 session_log_end(const struct session *s, enum session_end why,
-	    int err);
+void session_log_end(const struct session *s, enum session_end why, int err);
 
 /* Bytes of the client's own: our PROXY header is not among them. */
 static inline uint64_t

@@ -31,8 +31,9 @@ static void	worker_session_gone(struct session_host *, struct session *);
 static struct worker *
 worker_of(struct session_host *h)
 {
-	return (struct worker *)(void *)((char *)h -
-	    offsetof(struct worker, host));
+	char	*p = (char *)h - offsetof(struct worker, host);
+
+	return (struct worker *)(void *)p;
 }
 
 static void
@@ -142,8 +143,8 @@ static const struct listener_cbs worker_listener_cbs = {
 static struct listener *
 worker_listener_new(struct worker *w, struct route_rt *rt, int fd)
 {
-	return listener_new(w->host.base, w->host.reaper, fd, &worker_listener_cbs, w,
-	    rt);
+	return listener_new(w->host.base, w->host.reaper, fd,
+	    &worker_listener_cbs, w, rt);
 }
 
 /* The route of the ${k}th listen address of ${cfg}, in listen order. */
@@ -436,8 +437,8 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 		goto fail;
 	if ((w->host.base = worker_base_new()) == NULL ||
 	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
-	    (w->msg_ev = event_new(w->host.base, w->wake_fd, EV_READ | EV_PERSIST,
-	    worker_msg_cb, w)) == NULL ||
+	    (w->msg_ev = event_new(w->host.base, w->wake_fd,
+		 EV_READ | EV_PERSIST, worker_msg_cb, w)) == NULL ||
 	    event_add(w->msg_ev, NULL) == -1 ||
 	    (w->host.pipes = calloc(1, sizeof(*w->host.pipes))) == NULL)
 		goto fail;
@@ -581,13 +582,14 @@ static void
 worker_session_gone(struct session_host *h, struct session *s)
 {
 	struct worker	*w = worker_of(h);
+	struct route_stats_slot *sl;
 
 	TAILQ_REMOVE(&w->sessions, s, entry);
 	w->nsessions--;
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
-	atomic_fetch_sub_explicit(&pool_stats_slot(s->rt->route->pool->stats,
-	    w->host.index)->active, 1, memory_order_relaxed);
+	sl = pool_stats_slot(s->rt->route->pool->stats, w->host.index);
+	atomic_fetch_sub_explicit(&sl->active, 1, memory_order_relaxed);
 	/* The last session of an older configuration: let it go. */
 	if (--s->gen->nsessions == 0 && s->gen != w->gen) {
 		TAILQ_REMOVE(&w->old_gens, s->gen, entry);
