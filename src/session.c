@@ -2,8 +2,8 @@
 /*
  * session.c: one client connection, from accept to close, on the worker
  * that accepted it.  In the order a session meets them: session_accept()
- * checks the limits and allow/deny, with accept_proxy first reads the
- * client's PROXY header (session_proxy_*), then session_begin() starts
+ * checks the limits and allow/deny, with accept_proxy first has
+ * proxyread.c read the client's PROXY header, then session_begin() starts
  * reading the client and asks upstream.c for a connected upstream;
  * session_connected() starts the other direction, and the relay runs in
  * the two pipes (pipe.c, splice.c), which report back to
@@ -31,16 +31,17 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "accesslog.h"
 #include "acl.h"
 #include "config.h"
+#include "host.h"
 #include "log.h"
 #include "pool.h"
 #include "proxyproto.h"
+#include "proxyread.h"
+#include "reaper.h"
 #include "session.h"
 #include "upstream.h"
 #include "util.h"
-#include "worker.h"
 
 /* How often a session with a paused side looks for a reset there. */
 #define SESSION_PAUSED_CHECK_MS	1000
@@ -57,18 +58,17 @@ enum session_proxy_log {
  * is declared here first: accept, the PROXY header, connect, relay,
  * teardown.
  */
-static enum session_end session_accept_check(struct worker *,
+static enum session_end session_accept_check(const struct worker_gen *,
     const struct route *, const struct addr *);
 static enum session_end session_admit(const struct route *,
     const struct addr *);
 
-static void session_refuse(struct worker *, struct route_rt *, int,
+static void session_refuse(struct session_host *, struct route_rt *, int,
     const struct addr *, enum session_end);
 
 static void session_proxy_start(struct session *);
-static void session_proxy_cb(evutil_socket_t, short, void *);
-static int session_proxy_take(struct session *, int, size_t);
-static void session_client_failed(struct session *, int);
+static void session_proxy_cb(void *, enum proxyread_status,
+    const struct proxyproto_info *, int, const char *);
 static void session_proxy_done(struct session *,
     const struct proxyproto_info *);
 static void session_proxy_warn(const struct session *, enum session_proxy_log,
@@ -92,19 +92,32 @@ static uint64_t session_period(const struct session *);
 static void session_timer_set(struct event *, uint64_t);
 
 static bool session_end_unreached(enum session_end);
-static void session_reset_fd(struct worker *, int);
+static void session_reset_fd(struct session_host *, int);
 static void session_count(struct route_stats_slot *, enum session_end, uint64_t,
     uint64_t);
-static void session_log_end(const struct session *, enum session_end, int);
-static void session_access_log(const struct session *, enum session_end, int);
-static const char *session_via(const struct session *, char *, size_t);
-static uint64_t session_up_bytes(const struct session *);
 
 /* --- Accept: the limits, allow/deny, and accept_proxy's header. */
 
+/* Sessions of the whole process, every worker's, for max_connections. */
+static atomic_uint session_global_live;
+
+/* One more session in the process, unless there are ${max} (0: no cap). */
+static bool
+session_global_enter(unsigned max)
+{
+	return util_count_enter(&session_global_live, max);
+}
+
+static void
+session_global_leave(void)
+{
+	atomic_fetch_sub_explicit(&session_global_live, 1,
+	    memory_order_relaxed);
+}
+
 void
-session_accept(struct worker *w, struct route_rt *rt, int fd,
-    const struct sockaddr *sa, socklen_t salen)
+session_accept(struct session_host *h, struct worker_gen *gen,
+    struct route_rt *rt, int fd, const struct sockaddr *sa, socklen_t salen)
 {
 	const struct route	*r = rt->route;
 	struct session		*s;
@@ -113,32 +126,30 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
 
 	addr_from_sockaddr(&client, sa, salen);
 	addr_unmap(&client);
-	if ((why = session_accept_check(w, r, &client)) != SESSION_END_DONE) {
-		session_refuse(w, rt, fd, &client, why);
+	if ((why = session_accept_check(gen, r, &client)) != SESSION_END_DONE) {
+		session_refuse(h, rt, fd, &client, why);
 		return;
 	}
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (r->accept_proxy && (s->phdr = malloc(PROXYPROTO_MAX)) == NULL)) {
-		free(s);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		if (!r->accept_proxy)
 			pool_client_leave(r->pool, &client);
 		pool_session_leave(r->pool);
-		worker_global_leave();
+		session_global_leave();
 		log_error("route=%s msg=\"out of memory, client dropped\"",
 		    r->name);
 		close(fd);
 		return;
 	}
-	s->w = w;
-	s->gen = w->gen;
+	s->h = h;
+	s->gen = gen;
 	s->rt = rt;
 	s->cfd = fd;
 	s->ufd = -1;
 	s->client = client;
 	s->start_ms = s->last_ms = util_now_ms();
-	worker_session_add(w, s);
+	h->add(h, s);
 	/* The client socket inherited its options from the listener. */
-	if ((s->timer = evtimer_new(w->base, session_timer_cb, s)) == NULL) {
+	if ((s->timer = evtimer_new(h->base, session_timer_cb, s)) == NULL) {
 		s->client_counted = !r->accept_proxy && r->max_per_client != 0;
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 		return;
@@ -158,7 +169,7 @@ session_accept(struct worker *w, struct route_rt *rt, int fd,
  * or the reason for refusing with nothing taken.
  */
 static enum session_end
-session_accept_check(struct worker *w, const struct route *r,
+session_accept_check(const struct worker_gen *gen, const struct route *r,
     const struct addr *client)
 {
 	enum session_end	 why;
@@ -166,16 +177,16 @@ session_accept_check(struct worker *w, const struct route *r,
 	if (r->accept_proxy && !acl_allows(&r->proxy_from, client))
 		return SESSION_END_PROXY_UNTRUSTED;
 	/* Counted across every worker: the limits are the process's. */
-	if (!worker_global_enter(w->gen->cfg->max_connections))
+	if (!session_global_enter(gen->cfg->max_connections))
 		return SESSION_END_MAX_CONNECTIONS;
 	if (!pool_session_enter(r->pool, r->max_connections)) {
-		worker_global_leave();
+		session_global_leave();
 		return SESSION_END_MAX_CONNECTIONS;
 	}
 	if (!r->accept_proxy &&
 	    (why = session_admit(r, client)) != SESSION_END_DONE) {
 		pool_session_leave(r->pool);
-		worker_global_leave();
+		session_global_leave();
 		return why;
 	}
 	return SESSION_END_DONE;
@@ -201,17 +212,17 @@ session_admit(const struct route *r, const struct addr *a)
  * a misplaced relay or a probe, and should learn at once.
  */
 static void
-session_refuse(struct worker *w, struct route_rt *rt, int fd,
+session_refuse(struct session_host *h, struct route_rt *rt, int fd,
     const struct addr *client, enum session_end why)
 {
 	struct linger	 l = { 1, 0 };
 	struct session	 s;
 
-	session_count(pool_stats_slot(rt->route->pool->stats, w->index), why, 0,
+	session_count(pool_stats_slot(rt->route->pool->stats, h->index), why, 0,
 	    0);
 	/* The session line as any other: a bare session, no upstream. */
 	memset(&s, 0, sizeof(s));
-	s.w = w;
+	s.h = h;
 	s.rt = rt;
 	s.client = *client;
 	s.start_ms = util_now_ms();
@@ -229,100 +240,40 @@ session_refuse(struct worker *w, struct route_rt *rt, int fd,
 static void
 session_proxy_start(struct session *s)
 {
-	if ((s->pev = event_new(s->w->base, s->cfd, EV_READ | EV_PERSIST,
-		 session_proxy_cb, s)) == NULL) {
+	if ((s->pr = proxyread_start(s->h->base, s->cfd,
+		 s->rt->route->proxy_timeout_ms, session_proxy_cb, s)) == NULL)
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
-		return;
-	}
-	event_add(s->pev, NULL);
-	session_timer_set(s->timer, s->rt->route->proxy_timeout_ms);
 }
 
-/*
- * accept_proxy: the client is readable.  Peek, then take exactly the bytes
- * that are surely header (proxyproto_parse's promise), so not one byte of
- * payload is read here and none of the header goes upstream.  Bytes of an
- * unfinished header are taken too, or a level-triggered loop would spin.
- */
+/* The header reader's answer (proxyread.h). */
 static void
-session_proxy_cb(evutil_socket_t fd, short what, void *arg)
+session_proxy_cb(void *arg, enum proxyread_status st,
+    const struct proxyproto_info *info, int err, const char *msg)
 {
-	struct session		*s = arg;
-	struct proxyproto_info	 info;
-	char			 err[256], msg[288];
-	size_t			 room = PROXYPROTO_MAX - s->phdr_len, take;
-	ssize_t			 n, r;
-	int			 e;
+	struct session	*s = arg;
 
-	(void)what;
-	n = recv(fd, s->phdr + s->phdr_len, room, MSG_PEEK);
-	if (n == -1) {
-		e = errno;
-		if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
-			return;
-		session_client_failed(s, e);
+	s->pr = NULL;
+	switch (st) {
+	case PROXYREAD_DONE:
+		session_proxy_done(s, info);
 		return;
-	}
-	if (n == 0) {
-		session_proxy_warn(s, SESSION_PROXY_LOG_CUT,
-		    "connection closed inside the PROXY header");
-		session_close(s, SESSION_END_PROXY_ERROR, 0);
-		return;
-	}
-	r = proxyproto_parse(s->phdr, s->phdr_len + (size_t)n, &info, err,
-	    sizeof(err));
-	if (r == -1) {
-		snprintf(msg, sizeof(msg), "bad PROXY header: %s", err);
+	case PROXYREAD_BAD:
 		session_proxy_warn(s, SESSION_PROXY_LOG_BAD, msg);
 		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
-	}
-	take = r == 0 ? (size_t)n : (size_t)r - s->phdr_len;
-	if (session_proxy_take(s, fd, take) == -1)
+	case PROXYREAD_CUT:
+		session_proxy_warn(s, SESSION_PROXY_LOG_CUT, msg);
+		session_close(s, SESSION_END_PROXY_ERROR, 0);
 		return;
-	if (r > 0)
-		session_proxy_done(s, &info);
-}
-
-/*
- * Take ${take} bytes of header that a peek has just shown us.  Anything
- * but all of them ends the session (-1).  Only a failed recv() sets
- * errno: an end or a short count logged with strerror(errno) would name
- * whatever error came last, elsewhere.
- */
-static int
-session_proxy_take(struct session *s, int fd, size_t take)
-{
-	char	 msg[96];
-	ssize_t	 n;
-
-	if ((n = recv(fd, s->phdr + s->phdr_len, take, 0)) == (ssize_t)take) {
-		s->phdr_len += (uint32_t)take;
-		return 0;
+	case PROXYREAD_SLOW:
+		session_proxy_warn(s, SESSION_PROXY_LOG_SLOW,
+		    "no whole PROXY header within proxy_timeout");
+		session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
+		return;
+	case PROXYREAD_FAILED:
+		session_close(s, session_end_side(true, err), err);
+		return;
 	}
-	if (n == -1) {
-		session_client_failed(s, errno);
-		return -1;
-	}
-	if (n == 0)
-		snprintf(msg, sizeof(msg),
-		    "connection closed inside the PROXY header");
-	else
-		snprintf(msg, sizeof(msg),
-		    "PROXY header: read %zd of the %zu bytes peeked", n, take);
-	session_proxy_warn(s, SESSION_PROXY_LOG_CUT, msg);
-	session_close(s, SESSION_END_PROXY_ERROR, 0);
-	return -1;
-}
-
-/* Reading the client's PROXY header failed with ${err}. */
-static void
-session_client_failed(struct session *s, int err)
-{
-	if (err == ECONNRESET)
-		session_close(s, SESSION_END_CLIENT_RESET, err);
-	else
-		session_close(s, SESSION_END_CLIENT_ERROR, err);
 }
 
 /* The whole PROXY header is in: the client is who it says. */
@@ -332,11 +283,6 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 	enum session_end	 why;
 	char			 c[ADDR_STRLEN], v[ADDR_STRLEN];
 
-	event_free(s->pev);
-	s->pev = NULL;
-	evtimer_del(s->timer);
-	free(s->phdr);
-	s->phdr = NULL;
 	if (info->has_addr) {
 		if ((s->via = malloc(sizeof(*s->via))) == NULL) {
 			session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
@@ -359,15 +305,6 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 		return;
 	}
 	session_begin(s);
-}
-
-/* The header's deadline (session_timer_cb): the client is too slow. */
-static void
-session_proxy_timeout(struct session *s)
-{
-	session_proxy_warn(s, SESSION_PROXY_LOG_SLOW,
-	    "no whole PROXY header within proxy_timeout");
-	session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
 }
 
 /*
@@ -406,7 +343,7 @@ static void
 session_begin(struct session *s)
 {
 	s->client_counted = s->rt->route->max_per_client != 0;
-	if (pipe_init(&s->c2u, s->w->base, s->w->pipes, s->cfd,
+	if (pipe_init(&s->c2u, s->h->base, s->h->pipes, s->cfd,
 		s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
 		session_pipe_cb, s) == -1) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
@@ -415,7 +352,7 @@ session_begin(struct session *s)
 	pipe_pair(&s->c2u, &s->u2c);
 	pipe_start(&s->c2u);
 	session_set_state(s, SESSION_CONNECTING);
-	if ((s->uc = upstream_connect(s->w, s->rt, &s->client,
+	if ((s->uc = upstream_connect(s->h, s->rt, &s->client,
 		 session_upstream_cb, s)) == NULL)
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 }
@@ -452,7 +389,7 @@ session_connected(struct session *s, int fd, struct upstream *up)
 	s->up = up;
 	if ((s->rt->route->proxy_protocol != 0 &&
 		session_send_proxy(s) == -1) ||
-	    pipe_init(&s->u2c, s->w->base, s->w->pipes, s->ufd,
+	    pipe_init(&s->u2c, s->h->base, s->h->pipes, s->ufd,
 		s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
 		session_pipe_cb, s) == -1) {
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
@@ -615,12 +552,11 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->state == SESSION_ACCEPTED) {
-		session_proxy_timeout(s);
-		return;
-	}
-	/* Connecting, the timer waits: upstream.c keeps its own. */
-	assert(s->state != SESSION_CONNECTING);
+	/*
+	 * Before the relay the timer waits: the header reader and upstream.c
+	 * keep their own deadlines.
+	 */
+	assert(s->state >= SESSION_RELAYING);
 	if (session_check_paused(s))
 		return;
 	/* Activity only stamps last_ms; the deadline is checked here. */
@@ -660,7 +596,7 @@ session_arm(struct session *s)
 {
 	uint64_t		 period, now, left;
 
-	/* Before the relay it is the PROXY header's, or idle. */
+	/* Before the relay it is idle (session_timer_cb()). */
 	if (s->state < SESSION_RELAYING)
 		return;
 	period = session_period(s);
@@ -709,7 +645,7 @@ session_close(struct session *s, enum session_end why, int err)
 	 * Count before the line goes out: whoever sees the line (a test, an
 	 * operator tailing the log) then finds the session in /metrics too.
 	 */
-	session_count(pool_stats_slot(pool->stats, s->w->index), why,
+	session_count(pool_stats_slot(pool->stats, s->h->index), why,
 	    session_up_bytes(s), s->u2c.bytes);
 	/*
 	 * Give back the places too: whoever sees the line may connect again
@@ -717,7 +653,7 @@ session_close(struct session *s, enum session_end why, int err)
 	 * upstream's waits for the line, which reads its name.
 	 */
 	pool_session_leave(pool);
-	worker_global_leave();
+	session_global_leave();
 	if (s->client_counted)
 		pool_client_leave(pool, &s->client);
 	session_log_end(s, why, err);
@@ -733,26 +669,24 @@ session_close(struct session *s, enum session_end why, int err)
 	pipe_free(&s->c2u);
 	pipe_free(&s->u2c);
 	upstream_connect_cancel(s->uc);
-	if (s->pev != NULL)
-		event_free(s->pev);
+	proxyread_cancel(s->pr);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	if (s->ufd != -1) {
 		if (reset_up)
-			session_reset_fd(s->w, s->ufd);
+			session_reset_fd(s->h, s->ufd);
 		else
-			worker_close_fd(s->w, s->ufd);
+			reaper_close(s->h->reaper, s->ufd);
 	}
 	if (s->up != NULL)
 		pool_release(s->up);
 	if (reset_client)
-		session_reset_fd(s->w, s->cfd);
+		session_reset_fd(s->h, s->cfd);
 	else
-		worker_close_fd(s->w, s->cfd);
+		reaper_close(s->h->reaper, s->cfd);
 	/* May free the session's configuration generation: rt is gone too. */
-	worker_session_gone(s->w, s);
+	s->h->gone(s->h, s);
 	free(s->via);
-	free(s->phdr);
 	free(s);
 }
 
@@ -772,12 +706,12 @@ session_end_unreached(enum session_end why)
 
 /* Close with RST rather than FIN, so the peer learns of the abort at once. */
 static void
-session_reset_fd(struct worker *w, int fd)
+session_reset_fd(struct session_host *h, int fd)
 {
 	struct linger	 l = { 1, 0 };
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	worker_close_fd(w, fd);
+	reaper_close(h->reaper, fd);
 }
 
 /* The route's counters (pool.h), read by /metrics. */
@@ -792,113 +726,4 @@ session_count(struct route_stats_slot *st, enum session_end why, uint64_t up,
 	if (down != 0)
 		atomic_fetch_add_explicit(&st->bytes_down, down,
 		    memory_order_relaxed);
-}
-
-/*
- * The session's line: one per session, at info in the daemon's log, or in
- * the access log when there is one.
- */
-static void
-session_log_end(const struct session *s, enum session_end why, int err)
-{
-	char		 c[ADDR_STRLEN], v[ADDR_STRLEN + 8];
-	uint64_t	 ms;
-
-	if (s->w->alog != NULL) {
-		session_access_log(s, why, err);
-		return;
-	}
-	/* Formatting addresses costs: skip it when the line is dropped. */
-	if (log_level() < LOG_LEVEL_INFO)
-		return;
-	ms = util_now_ms() - s->start_ms;
-	log_info("route=%s client=%s%s upstream=%s msg=\"session end\" "
-		 "end=%s%s%s%s up=%llu down=%llu duration=%llu.%03llus",
-	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
-	    session_via(s, v, sizeof(v)), s->up == NULL ? "-" : s->up->name,
-	    session_end_name(why), err ? " error=\"" : "",
-	    err ? strerror(err) : "", err ? "\"" : "",
-	    (unsigned long long)session_up_bytes(s),
-	    (unsigned long long)s->u2c.bytes, (unsigned long long)(ms / 1000),
-	    (unsigned long long)(ms % 1000));
-}
-
-/*
- * The access log's line: UTC time, then the session line's fields.
- * Formatted here, written by the access log's own thread.
- */
-static void
-session_access_log(const struct session *s, enum session_end why, int err)
-{
-	char		 line[1024], c[ADDR_STRLEN], v[ADDR_STRLEN + 8];
-	uint64_t	 ms = util_now_ms() - s->start_ms;
-	struct timespec	 ts;
-	struct tm	 tm;
-	size_t		 n;
-	int		 k;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	k = snprintf(line + n, sizeof(line) - n,
-	    ".%03ldZ route=%s client=%s%s upstream=%s up=%llu down=%llu "
-	    "duration=%llu.%03llus end=%s%s%s%s\n",
-	    ts.tv_nsec / 1000000, s->rt->route->name,
-	    addr_format(&s->client, c, sizeof(c)), session_via(s, v, sizeof(v)),
-	    s->up == NULL ? "-" : s->up->name,
-	    (unsigned long long)session_up_bytes(s),
-	    (unsigned long long)s->u2c.bytes, (unsigned long long)(ms / 1000),
-	    (unsigned long long)(ms % 1000), session_end_name(why),
-	    err ? " error=\"" : "", err ? strerror(err) : "", err ? "\"" : "");
-	if (k > 0 && (size_t)k < sizeof(line) - n)
-		accesslog_write(s->w->alog, line, n + (size_t)k);
-}
-
-/* " via=PEER" for a client named by a PROXY header, else "". */
-static const char *
-session_via(const struct session *s, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	if (s->via != NULL && len > 5) {
-		memcpy(buf, " via=", 5);
-		addr_format(&s->via->peer, buf + 5, len - 5);
-	}
-	return buf;
-}
-
-/* Bytes of the client's own: our PROXY header is not among them. */
-static uint64_t
-session_up_bytes(const struct session *s)
-{
-	return s->c2u.bytes > s->sent_hdr ? s->c2u.bytes - s->sent_hdr : 0;
-}
-
-static const char *const session_end_names[] = {
-	[SESSION_END_DONE] = "done",
-	[SESSION_END_CLIENT_RESET] = "client_reset",
-	[SESSION_END_UPSTREAM_RESET] = "upstream_reset",
-	[SESSION_END_CLIENT_ERROR] = "client_error",
-	[SESSION_END_UPSTREAM_ERROR] = "upstream_error",
-	[SESSION_END_UPSTREAM_REFUSED] = "upstream_refused",
-	[SESSION_END_CONNECT_TIMEOUT] = "connect_timeout",
-	[SESSION_END_UPSTREAM_UNREACHABLE] = "upstream_unreachable",
-	[SESSION_END_IDLE_TIMEOUT] = "idle_timeout",
-	[SESSION_END_FIN_TIMEOUT] = "fin_timeout",
-	[SESSION_END_MAX_CONNECTIONS] = "max_connections",
-	[SESSION_END_SHUTDOWN] = "shutdown",
-	[SESSION_END_INTERNAL_ERROR] = "internal_error",
-	[SESSION_END_DENIED] = "denied",
-	[SESSION_END_MAX_PER_CLIENT] = "max_per_client",
-	[SESSION_END_UPSTREAM_FULL] = "upstream_full",
-	[SESSION_END_PROXY_ERROR] = "proxy_error",
-	[SESSION_END_PROXY_TIMEOUT] = "proxy_timeout",
-	[SESSION_END_PROXY_UNTRUSTED] = "proxy_untrusted",
-};
-
-const char *
-session_end_name(enum session_end e)
-{
-	if ((size_t)e >= NELEM(session_end_names))
-		return "unknown";
-	return session_end_names[e];
 }

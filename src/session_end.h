@@ -6,7 +6,7 @@
  * Why a session ended: the one list of reasons, apart from struct
  * session, so that what counts them per reason (pool.h's route_stats
  * slots, the admin snapshot) needs neither the session nor its socket
- * headers.  session_end_name() is defined in session.c beside the
+ * headers.  session_end_name() is defined in sessionlog.c beside the
  * session's other log words.
  */
 

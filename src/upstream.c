@@ -35,11 +35,12 @@
 
 #include "balance.h"
 #include "config.h"
+#include "host.h"
 #include "log.h"
 #include "pool.h"
+#include "reaper.h"
 #include "upstream.h"
 #include "util.h"
-#include "worker.h"
 
 /* How long a connect waits for a descriptor before trying again. */
 #define UPSTREAM_RETRY_SOCKET_MS	250
@@ -55,7 +56,7 @@ struct upstream_attempt {
 };
 
 struct upstream_conn {
-	struct worker	*w;
+	struct session_host *h;
 	const struct route *r;
 	const struct addr *client;	/* the session's, for log lines */
 	upstream_conn_cb *cb;
@@ -109,7 +110,7 @@ static size_t upstream_connect_kind(int);
 static unsigned upstream_inflight(const struct upstream_conn *);
 
 struct upstream_conn *
-upstream_connect(struct worker *w, struct route_rt *rt,
+upstream_connect(struct session_host *h, struct route_rt *rt,
     const struct addr *client, upstream_conn_cb *cb, void *arg)
 {
 	const struct route	*r = rt->route;
@@ -118,11 +119,11 @@ upstream_connect(struct worker *w, struct route_rt *rt,
 	/* tried[] sized once: a pool never grows past its cap. */
 	if ((c = calloc(1, sizeof(*c) + r->pool->cap)) == NULL)
 		return NULL;
-	if ((c->timer = evtimer_new(w->base, upstream_timer_cb, c)) == NULL) {
+	if ((c->timer = evtimer_new(h->base, upstream_timer_cb, c)) == NULL) {
 		free(c);
 		return NULL;
 	}
-	c->w = w;
+	c->h = h;
 	c->r = r;
 	c->client = client;
 	c->cb = cb;
@@ -181,7 +182,7 @@ upstream_next(struct upstream_conn *c)
 	c->attempts++;
 	if (upstream_he_possible(c, u)) {
 		if (c->he_timer == NULL &&
-		    (c->he_timer = evtimer_new(c->w->base, upstream_he_cb,
+		    (c->he_timer = evtimer_new(c->h->base, upstream_he_cb,
 			 c)) == NULL) {
 			pool_release(u);
 			upstream_done(c, -1, NULL, UPSTREAM_NO_RESOURCES,
@@ -282,7 +283,7 @@ upstream_attempt_start(struct upstream_conn *c, struct upstream *u, int *errp)
 		return 0;
 	}
 	/* EV_READ too: it tells a failed connect from one that worked. */
-	if ((a->ev = event_new(c->w->base, fd, EV_READ | EV_WRITE,
+	if ((a->ev = event_new(c->h->base, fd, EV_READ | EV_WRITE,
 		 upstream_attempt_cb, c)) == NULL) {
 		upstream_done(c, -1, NULL, UPSTREAM_NO_RESOURCES, ENOMEM);
 		return 0;
@@ -334,7 +335,7 @@ upstream_later(struct upstream_conn *c, struct upstream *u, int err)
 	}
 	snprintf(what, sizeof(what), "route=%s client=%s msg=\"upstream socket",
 	    c->r->name, addr_format(c->client, cl, sizeof(cl)));
-	worker_pause_accept(c->w, what, err);
+	c->h->pause_accept(c->h, what, err);
 	upstream_timer_set(c->timer, UPSTREAM_RETRY_SOCKET_MS);
 }
 
@@ -401,7 +402,7 @@ upstream_connected(struct upstream_conn *c, struct upstream_attempt *a)
 	/* The other family overtook the one the race began with: remember. */
 	if (c->he_first != 0 && u->addr.ss.ss_family != c->he_first)
 		pool_he_won(pool, u->spec, u->addr.ss.ss_family);
-	pool_stats_connect(pool_stats_slot(pool->stats, c->w->index),
+	pool_stats_connect(pool_stats_slot(pool->stats, c->h->index),
 	    util_now_us() - c->connect_us);
 	upstream_done(c, fd, u, UPSTREAM_CONNECTED, 0);
 }
@@ -545,7 +546,7 @@ upstream_attempt_drop(struct upstream_conn *c, struct upstream_attempt *a)
 	if (a->ev != NULL)
 		event_free(a->ev);
 	a->ev = NULL;
-	worker_close_fd(c->w, a->fd);
+	reaper_close(c->h->reaper, a->fd);
 	a->fd = -1;
 	pool_release(a->u);
 	a->u = NULL;

@@ -6,7 +6,7 @@ struct addr;
 struct route_rt;
 struct upstream;
 struct upstream_conn;
-struct worker;
+struct session_host;
 
 /* How an upstream_connect() ended: its callback's ${st}. */
 enum upstream_status {
@@ -28,24 +28,25 @@ typedef void upstream_conn_cb(void *arg, int fd, struct upstream *up,
     enum upstream_status st, int err);
 
 /*
- * upstream_connect(w, rt, client, cb, arg): connect a client at ${client}
- * of worker ${w} to an upstream of route ${rt}: pool_pick(), then a
- * non-blocking connect bounded by connect_timeout, and on failure the
+ * upstream_connect(h, rt, client, cb, arg): connect a client at ${client},
+ * on the loop of ${h}, to an upstream of route ${rt}: pool_pick(), then
+ * a non-blocking connect bounded by connect_timeout, and on failure the
  * next upstream, up to retries more.  For a host name with addresses of
  * both families, Happy Eyeballs (RFC 8305): the other family starts if
  * the first has not answered in 250 ms, the first to connect wins, and a
  * family that won is tried first for a while (pool_he_won()).  With no
- * socket to be had it pauses the worker's accepting and tries again
- * every 250 ms, within connect_timeout.  Each failed connect counts
- * against its upstream (pool_connect_failed(), a rate-limited "connect
- * failed" warning), the success for it (pool_connect_ok(), the connect
- * time in the route's stats).
+ * socket to be had it pauses the worker's accepting (h->pause_accept())
+ * and tries again every 250 ms, within connect_timeout.  Each failed
+ * connect counts against its upstream (pool_connect_failed(), a
+ * rate-limited "connect failed" warning), the success for it
+ * (pool_connect_ok(), the connect time in the route's stats).
  * Calls cb(arg, ...) exactly once, never from within upstream_connect(),
  * after the connect has freed itself; ${client} and ${rt} must last until
  * then.  Returns the handle, or NULL (no callback then) on out of memory.
  */
-struct upstream_conn *upstream_connect(struct worker *w, struct route_rt *rt,
-    const struct addr *client, upstream_conn_cb *cb, void *arg);
+struct upstream_conn *upstream_connect(struct session_host *h,
+    struct route_rt *rt, const struct addr *client, upstream_conn_cb *cb,
+    void *arg);
 
 /*
  * upstream_connect_cancel(c): give up before the callback: closes the

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <sys/eventfd.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,19 +22,18 @@
 #include "util.h"
 #include "worker.h"
 
-/* Sessions of the whole process, every worker's, for max_connections. */
-static atomic_uint	worker_global_live;
+/* The host callbacks (host.h), at the end. */
+static void	worker_pause_accept(struct session_host *, const char *, int);
+static void	worker_session_add(struct session_host *, struct session *);
+static void	worker_session_gone(struct session_host *, struct session *);
 
-bool
-worker_global_enter(unsigned max)
+/* The worker that lends ${h} to its sessions (it is w->host). */
+static struct worker *
+worker_of(struct session_host *h)
 {
-	return util_count_enter(&worker_global_live, max);
-}
+	char	*p = (char *)h - offsetof(struct worker, host);
 
-void
-worker_global_leave(void)
-{
-	atomic_fetch_sub_explicit(&worker_global_live, 1, memory_order_relaxed);
+	return (struct worker *)(void *)p;
 }
 
 static void
@@ -92,7 +92,9 @@ static void
 worker_accept_cb(struct listener *l, int fd, const struct sockaddr *sa,
     socklen_t salen)
 {
-	session_accept(l->owner, l->arg, fd, sa, salen);
+	struct worker	*w = l->owner;
+
+	session_accept(&w->host, w->gen, l->arg, fd, sa, salen);
 }
 
 /*
@@ -111,7 +113,7 @@ worker_accept_error_cb(struct listener *l, int err)
 	    memory_order_relaxed);
 	snprintf(what, sizeof(what), "route=%s addr=%s msg=\"accept",
 	    rt->route->name, addr_format(&l->addr, abuf, sizeof(abuf)));
-	worker_pause_accept(w, what, err);
+	worker_pause_accept(&w->host, what, err);
 }
 
 /* A listener cannot watch its socket yet; it retries on its own. */
@@ -141,8 +143,8 @@ static const struct listener_cbs worker_listener_cbs = {
 static struct listener *
 worker_listener_new(struct worker *w, struct route_rt *rt, int fd)
 {
-	return listener_new(w->base, w->reaper, fd, &worker_listener_cbs, w,
-	    rt);
+	return listener_new(w->host.base, w->host.reaper, fd,
+	    &worker_listener_cbs, w, rt);
 }
 
 /* The route of the ${k}th listen address of ${cfg}, in listen order. */
@@ -337,7 +339,7 @@ worker_check_drained(struct worker *w)
 	    !w->drained_told) {
 		/* Once: the control thread counts workers that are done. */
 		w->drained_told = true;
-		event_base_loopbreak(w->base);
+		event_base_loopbreak(w->host.base);
 		if (w->drained != NULL)
 			w->drained(w->drained_arg);
 	}
@@ -378,12 +380,6 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 		while ((s = TAILQ_FIRST(&w->sessions)) != NULL)
 			session_close(s, SESSION_END_SHUTDOWN, 0);
 	worker_check_drained(w);
-}
-
-void
-worker_close_fd(struct worker *w, int fd)
-{
-	reaper_close(w->reaper, fd);
 }
 
 static struct event_base *
@@ -429,24 +425,27 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	TAILQ_INIT(&w->old_gens);
 	w->wake_fd = -1;
 	atomic_init(&w->reload, NULL);
-	w->index = o->index;
-	w->alog = o->alog;
+	w->host.index = o->index;
+	w->host.alog = o->alog;
+	w->host.add = worker_session_add;
+	w->host.gone = worker_session_gone;
+	w->host.pause_accept = worker_pause_accept;
 	w->drained = o->drained;
 	w->reloaded = o->reloaded;
 	w->drained_arg = o->arg;
 	if ((w->gen = worker_gen_new(cfg)) == NULL)
 		goto fail;
-	if ((w->base = worker_base_new()) == NULL ||
+	if ((w->host.base = worker_base_new()) == NULL ||
 	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
-	    (w->msg_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
-	    worker_msg_cb, w)) == NULL ||
+	    (w->msg_ev = event_new(w->host.base, w->wake_fd,
+		 EV_READ | EV_PERSIST, worker_msg_cb, w)) == NULL ||
 	    event_add(w->msg_ev, NULL) == -1 ||
-	    (w->pipes = calloc(1, sizeof(*w->pipes))) == NULL)
+	    (w->host.pipes = calloc(1, sizeof(*w->host.pipes))) == NULL)
 		goto fail;
 	/* Before the listeners: they close their sockets through it. */
-	if ((w->reaper = reaper_new(w->base)) == NULL)
+	if ((w->host.reaper = reaper_new(w->host.base)) == NULL)
 		goto fail;
-	splice_pool_init(&w->pipes->sp);
+	splice_pool_init(&w->host.pipes->sp);
 	for (i = 0; i < cfg->nroutes; i++)
 		for (j = 0; j < cfg->routes[i].nlisten; j++) {
 			if (k >= nfds)
@@ -472,13 +471,13 @@ worker_main(void *arg)
 {
 	struct worker	*w = arg;
 
-	event_base_dispatch(w->base);
+	event_base_dispatch(w->host.base);
 	/*
 	 * Stopped (drained, or a loop error): what is left to close would
 	 * otherwise stay open, a listener still taking connections into its
 	 * backlog, until worker_free().  No dispatch follows, so no late DEL.
 	 */
-	reaper_flush(w->reaper);
+	reaper_flush(w->host.reaper);
 	return NULL;
 }
 
@@ -538,9 +537,11 @@ worker_live(const struct worker *w)
 	return atomic_load_explicit(&w->stats.live, memory_order_relaxed);
 }
 
-void
-worker_pause_accept(struct worker *w, const char *what, int err)
+/* The session host's pause_accept (host.h). */
+static void
+worker_pause_accept(struct session_host *h, const char *what, int err)
 {
+	struct worker	*w = worker_of(h);
 	struct listener	*l;
 
 	if (log_ratelimit(&w->accept_err_logged))
@@ -548,36 +549,47 @@ worker_pause_accept(struct worker *w, const char *what, int err)
 		    err == EMFILE || err == ENFILE ? " (pausing accept; raise "
 		    "the open files limit or lower max_connections)" : "");
 	/* Idle kernel pipes hold descriptors that sessions need more. */
-	if (w->pipes != NULL && (err == EMFILE || err == ENFILE))
-		splice_pool_lean(&w->pipes->sp, util_now_ms());
+	if (w->host.pipes != NULL && (err == EMFILE || err == ENFILE))
+		splice_pool_lean(&w->host.pipes->sp, util_now_ms());
 	/* Descriptors are per process: every listener would hit the wall. */
 	TAILQ_FOREACH(l, &w->listeners, entry)
 		listener_pause(l);
 }
 
-void
-worker_session_add(struct worker *w, struct session *s)
+/*
+ * The worker's registry of its sessions, both halves here, called by the
+ * sessions through their host (host.h): w->sessions, the counts
+ * (w->nsessions, stats.live, the route's active slot) and each
+ * configuration's session count, which frees an older configuration
+ * with its last session.
+ */
+static void
+worker_session_add(struct session_host *h, struct session *s)
 {
+	struct worker	*w = worker_of(h);
 	struct route_stats_slot *sl;
 
 	s->gen->nsessions++;
 	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
 	w->nsessions++;
-	sl = pool_stats_slot(s->rt->route->pool->stats, w->index);
+	sl = pool_stats_slot(s->rt->route->pool->stats, w->host.index);
 	atomic_fetch_add_explicit(&sl->active, 1, memory_order_relaxed);
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
 }
 
-void
-worker_session_gone(struct worker *w, struct session *s)
+static void
+worker_session_gone(struct session_host *h, struct session *s)
 {
+	struct worker	*w = worker_of(h);
+	struct route_stats_slot *sl;
+
 	TAILQ_REMOVE(&w->sessions, s, entry);
 	w->nsessions--;
 	atomic_store_explicit(&w->stats.live, w->nsessions,
 	    memory_order_relaxed);
-	atomic_fetch_sub_explicit(&pool_stats_slot(s->rt->route->pool->stats,
-	    w->index)->active, 1, memory_order_relaxed);
+	sl = pool_stats_slot(s->rt->route->pool->stats, w->host.index);
+	atomic_fetch_sub_explicit(&sl->active, 1, memory_order_relaxed);
 	/* The last session of an older configuration: let it go. */
 	if (--s->gen->nsessions == 0 && s->gen != w->gen) {
 		TAILQ_REMOVE(&w->old_gens, s->gen, entry);
@@ -604,18 +616,18 @@ worker_free(struct worker *w)
 	if (w->wake_fd != -1)
 		close(w->wake_fd);
 	/* After the sessions: they hand their kernel pipes back. */
-	if (w->pipes != NULL)
-		splice_pool_free(&w->pipes->sp);
-	free(w->pipes);
+	if (w->host.pipes != NULL)
+		splice_pool_free(&w->host.pipes->sp);
+	free(w->host.pipes);
 	/* The loop has stopped: nothing of ours is left in the changelist. */
-	reaper_free(w->reaper);
+	reaper_free(w->host.reaper);
 	/* Reloads handed over but never applied (or freed). */
 	for (rl = atomic_exchange(&w->reload, NULL); rl != NULL; rl = next) {
 		next = rl->next;
 		worker_reload_free(rl);
 	}
 	worker_gen_free(w->gen);
-	if (w->base != NULL)
-		event_base_free(w->base);
+	if (w->host.base != NULL)
+		event_base_free(w->host.base);
 	free(w);
 }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "addr.h"
-#include "balance.h"
+#include "host.h"
 
 struct accesslog;
 struct config;
@@ -20,27 +20,6 @@ struct pipe_shared;
 struct reaper;
 struct route;
 struct session;
-
-/* What a worker keeps per route of its config: balancing and counts. */
-struct route_rt {
-	const struct route *route;
-	struct balance_state bal;	/* this worker's picker */
-	struct balance_cand *cand;	/* scratch, one per pool entry */
-	unsigned char	*skip;		/* scratch, one per pool entry */
-};
-
-/*
- * One configuration as a worker runs it: its routes' balancing state.
- * New sessions take the current one; a reload makes a new one, and the
- * old lives on until the last session that started under it has ended,
- * so live sessions finish on the route and upstreams they started with.
- */
-struct worker_gen {
-	TAILQ_ENTRY(worker_gen) entry;
-	struct config	*cfg;		/* a reference */
-	struct route_rt	*rt;		/* one per route */
-	unsigned	 nsessions;
-};
 
 /*
  * A reload handed to a worker: its listening sockets for ${cfg}, and all
@@ -73,11 +52,14 @@ struct worker_stats {
  * counters (stats, worker_live()) as relaxed atomics.
  */
 struct worker {
-	struct event_base *base;
+	/*
+	 * Its loop (host.base), reaper, pipes, access log (the control
+	 * thread's; NULL: none) and counter slot (host.index, 0..workers-1),
+	 * as lent to its sessions.
+	 */
+	struct session_host host;
 	pthread_t	 thread;
 	bool		 running;
-	struct accesslog *alog;		/* the control thread's; NULL: none */
-	unsigned	 index;		/* 0..workers-1: its counter slots */
 	struct worker_gen *gen;		/* the current configuration */
 	TAILQ_HEAD(, worker_gen) old_gens;	/* with sessions still on them */
 	/* Handed over, for the worker's thread to apply or free: a stack. */
@@ -93,8 +75,6 @@ struct worker {
 	bool		 drained_told;	/* drained() was called */
 	void		(*drained)(void *);	/* called on the worker thread */
 	void		*drained_arg;	/* for drained() and reloaded() */
-	struct reaper	*reaper;	/* its loop's deferred close */
-	struct pipe_shared *pipes;	/* its sessions' kernel pipes, scratch */
 	unsigned long long accept_err_logged;
 	struct worker_stats stats;
 };
@@ -125,15 +105,6 @@ struct worker_opts {
  */
 struct worker *worker_new(struct config *cfg, const int *fds, size_t nfds,
     const struct worker_opts *o);
-
-/*
- * worker_close_fd(w, fd): close a descriptor this worker's loop may have
- * watched (a session's socket), on the worker's thread: reaper_close()
- * on the worker's reaper, which waits until the loop has passed its
- * pending event changes to the kernel (see reaper.c), at most one loop
- * iteration.
- */
-void	 worker_close_fd(struct worker *w, int fd);
 
 /* worker_start(w): run its loop on a new thread.  0, or -1 with errno. */
 int	 worker_start(struct worker *w);
@@ -180,32 +151,5 @@ void	 worker_free(struct worker *w);
 
 /* worker_live(w): sessions at once (approximate from another thread). */
 unsigned worker_live(const struct worker *w);
-
-/*
- * worker_pause_accept(w, what, err): descriptors or memory ran out
- * (${err}): pause every listener of ${w} for a short back-off, and log
- * "${what}: strerror(err)\"" at most once a second.  ${what} starts the
- * log line and ends inside an open msg=" quote.
- */
-void	 worker_pause_accept(struct worker *w, const char *what, int err);
-
-/*
- * worker_global_enter(max): one more session in the whole process, unless
- * there are ${max} already (0: no limit); any thread.  worker_global_leave()
- * when it ends.
- */
-bool	 worker_global_enter(unsigned max);
-void	 worker_global_leave(void);
-
-/*
- * The worker's registry of its sessions, both halves here: on the
- * worker's thread, worker_session_add(w, s) once ${s} is set up (s->gen
- * and s->rt filled in), worker_session_gone(w, s) from its teardown.
- * They keep w->sessions, the counts (w->nsessions, stats.live, the
- * route's active slot) and its configuration's session count, which
- * frees an older configuration with its last session.
- */
-void	 worker_session_add(struct worker *w, struct session *s);
-void	 worker_session_gone(struct worker *w, struct session *s);
 
 #endif

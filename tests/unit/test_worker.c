@@ -186,7 +186,7 @@ fx_wait(struct fx *fx, int fd)
 
 	while (util_now_ms() < end) {
 		if (!fx->threaded &&
-		    event_base_loop(fx->w->base, EVLOOP_NONBLOCK) == -1)
+		    event_base_loop(fx->w->host.base, EVLOOP_NONBLOCK) == -1)
 			fail_msg("event_base_loop failed");
 		if (poll(&p, 1, POLL_MS) == 1)
 			return true;
@@ -201,7 +201,7 @@ fx_spin(struct fx *fx)
 	int	 i, rc;
 
 	for (i = 0; !fx->threaded && i < 10; i++) {
-		rc = event_base_loop(fx->w->base, EVLOOP_NONBLOCK);
+		rc = event_base_loop(fx->w->host.base, EVLOOP_NONBLOCK);
 		assert_int_not_equal(rc, -1);
 	}
 }
