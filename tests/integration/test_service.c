@@ -217,6 +217,17 @@ http_get(int port, const char *path)
 	return buf;
 }
 
+/*
+ * The admin endpoint's port: relay46 listens on "admin = 127.0.0.1:0",
+ * where the kernel picks the port, and names it in the ready file's
+ * "@admin ADDR" line (issue 11: no test guesses a free port).
+ */
+static int
+admin_port(const struct h_relay *r)
+{
+	return h_relay_ready_port(r, "@admin", 0);
+}
+
 /* promtool, where it is installed, on the body of ${resp}. */
 static void
 promtool_check(const char *resp)
@@ -1562,6 +1573,49 @@ test_ready_ports(void **state)
 	h_relay_finish(r);
 }
 
+/*
+ * admin = 127.0.0.1:0 (issue 11): the kernel picks the admin port; the
+ * -R file ends with "@admin 127.0.0.1:P" for it, the log says the
+ * endpoint listens on that port, and it answers there, also after a
+ * reload of the same file (port 0 stays port 0: it does not move).
+ */
+static void
+test_ready_admin(void **state)
+{
+	struct h_relay	*r;
+	char		 want[256], *got, *resp;
+	int		 port, aport;
+
+	(void)state;
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:0\n"
+	    "[route a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n");
+	port = h_relay_ready_port(r, "a", 0);
+	aport = admin_port(r);
+	assert_int_not_equal(aport, port);
+	snprintf(want, sizeof(want), "a 127.0.0.1:%d\n@admin 127.0.0.1:%d\n",
+	    port, aport);
+	if ((got = h_read_file(r->ready)) == NULL)
+		fail_msg("cannot read %s", r->ready);
+	assert_string_equal(got, want);
+	free(got);
+	snprintf(want, sizeof(want),
+	    "addr=127.0.0.1:%d msg=\"admin endpoint listening\"", aport);
+	H_EXPECT_LOG(r, want);
+	resp = http_get(aport, "/metrics");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	H_ASSERT_CONTAINS(resp, "\nrelay46_workers ");
+	free(resp);
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "msg=\"configuration reloaded\"");
+	assert_int_equal(h_relay_log_count(r, "a change of admin"), 0);
+	resp = http_get(aport, "/status");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	free(resp);
+	h_relay_finish(r);
+}
+
 /* -R FILE, written as root too, does not follow a symlink at FILE.tmp. */
 static void
 test_ready_symlink(void **state)
@@ -1982,6 +2036,7 @@ main(void)
 		cmocka_unit_test_teardown(test_pidfile, h_teardown),
 		cmocka_unit_test_teardown(test_pidfile_option, h_teardown),
 		cmocka_unit_test_teardown(test_ready_ports, h_teardown),
+		cmocka_unit_test_teardown(test_ready_admin, h_teardown),
 		cmocka_unit_test_teardown(test_ready_symlink, h_teardown),
 		cmocka_unit_test_teardown(test_user_access_log, h_teardown),
 		cmocka_unit_test_teardown(test_access_log_reopen_fails,
