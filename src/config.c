@@ -665,15 +665,26 @@ cfg_is_off(const char *v)
 /*
  * The admin endpoint's address, or off.  Whether a non-loopback address
  * has admin_allow lines can only be told once the whole file is read:
- * cfg_check() does it, with this line.
+ * cfg_check() does it, with this line.  Port 0, as for a listen address,
+ * lets the kernel pick one, which the log and the -R file's "@admin" line
+ * show, so a test need not guess a free port.  But one socket only:
+ * "*:P", two of them, is refused as addr_parse() refuses it.
  */
 static int
 cfg_set_admin(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 {
+	struct addr	 a[2];
+	int		 k;
+
 	if (cfg_is_off(v))
 		return 0;
-	if (addr_parse(v, &p->c->admin, err, errlen) == -1)
+	if ((k = addr_parse_listen(v, a, err, errlen)) == -1)
 		return -1;
+	if (k != 1) {
+		err_set(err, errlen, "'%s': '*' is not an IP address", v);
+		return -1;
+	}
+	p->c->admin = a[0];
 	p->c->admin_on = true;
 	p->c->admin_line = p->line;
 	return 0;

@@ -268,12 +268,16 @@ control_hold_signals(void)
 /*
  * Tell whoever waits (tests, scripts) which addresses we really bound,
  * once all of them listen and so does the admin endpoint, and signals are
- * handled.  Written whole and renamed into place, so a reader never sees
- * half a file.  As root still, like the sockets: util_write_file() does
- * not follow a symlink planted at PATH.tmp.
+ * handled: "ROUTE ADDR" for each listener, then "@admin ADDR" for the
+ * endpoint at ${admin} (NULL: none), which no route name can be mistaken
+ * for, as a route name never has an '@' (cfg_name_ok()).  Written whole
+ * and renamed into place, so a reader never sees half a file.  As root
+ * still, like the sockets: util_write_file() does not follow a symlink
+ * planted at PATH.tmp.
  */
 static int
-control_ready_file(const char *path, const struct config *cfg, const int *fds)
+control_ready_file(const char *path, const struct config *cfg, const int *fds,
+    const struct addr *admin)
 {
 	char		 abuf[ADDR_STRLEN], *text = NULL;
 	struct addr	 a;
@@ -291,6 +295,9 @@ control_ready_file(const char *path, const struct config *cfg, const int *fds)
 			fprintf(fp, "%s %s\n", cfg->routes[i].name,
 			    addr_format(&a, abuf, sizeof(abuf)));
 		}
+	if (admin != NULL)
+		fprintf(fp, "@admin %s\n",
+		    addr_format(admin, abuf, sizeof(abuf)));
 	if (fclose(fp) == EOF) {
 		free(text);
 		return -1;
@@ -315,32 +322,40 @@ control_pidfile(const char *path)
 
 /*
  * Listening: say so in the pidfile, then the ready file (so whoever waits
- * for that finds the pidfile too).  A pidfile that cannot be written is
- * fatal, as init scripts would act on a stale one: -1.
+ * for that finds the pidfile too), with the admin endpoint at ${admin}
+ * (NULL: none).  A pidfile that cannot be written is fatal, as init
+ * scripts would act on a stale one: -1.
  */
 static int
-control_announce(const struct config *cfg, const int *fds, const char *ready,
-    const char *pidfile)
+control_announce(const struct config *cfg, const int *fds,
+    const struct addr *admin, const char *ready, const char *pidfile)
 {
 	if (pidfile != NULL && control_pidfile(pidfile) == -1) {
 		log_error("msg=\"cannot write pidfile %s: %s\"", pidfile,
 		    strerror(errno));
 		return -1;
 	}
-	if (ready != NULL && control_ready_file(ready, cfg, fds) == -1)
+	if (ready != NULL && control_ready_file(ready, cfg, fds, admin) == -1)
 		log_warn("msg=\"cannot write %s: %s\"", ready,
 		    strerror(errno));
 	return 0;
 }
 
-/* Serve the admin endpoint on ${afd} (ours now; -1: none). */
+/*
+ * Serve the admin endpoint on ${afd} (ours now; -1: none).  Its address
+ * as bound goes to *${bound}, for the log and the ready file: with "admin
+ * = ADDR:0" only that names the port the kernel chose.
+ */
 static int
-control_admin_start(struct control *c, struct config *cfg, int afd)
+control_admin_start(struct control *c, struct config *cfg, int afd,
+    struct addr *bound)
 {
 	char	 err[512], abuf[ADDR_STRLEN];
 
 	if (afd == -1)
 		return 0;
+	*bound = cfg->admin;
+	(void)listener_address(afd, bound);
 	c->admin_cfg = config_ref(cfg);
 	if ((c->admin = admin_start(c->base, afd, &cfg->admin_allow,
 	    snapshot_fill, snapshot_release, c, err, sizeof(err))) == NULL) {
@@ -348,7 +363,7 @@ control_admin_start(struct control *c, struct config *cfg, int afd)
 		return -1;
 	}
 	log_info("addr=%s msg=\"admin endpoint listening\"",
-	    addr_format(&cfg->admin, abuf, sizeof(abuf)));
+	    addr_format(bound, abuf, sizeof(abuf)));
 	return 0;
 }
 
@@ -523,6 +538,8 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 {
 	struct event	*sev[NELEM(control_sigs)] = { NULL };
 	struct control	 c;
+	struct addr	 admin_at;	/* the admin endpoint's, as bound */
+	const struct addr *admin = NULL;	/* &admin_at once it serves */
 	size_t		 i, given = 0;
 	int		 rc = 1;
 	bool		 bad, pid_written = false;
@@ -534,10 +551,12 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	if (control_events(&c, sev) == -1)
 		goto out;
 	c.start_time = (uint64_t)time(NULL);
-	bad = control_admin_start(&c, cfg, afd) == -1;
+	bad = control_admin_start(&c, cfg, afd, &admin_at) == -1;
 	afd = -1;	/* the admin's now, even when that failed */
 	if (bad)
 		goto out;
+	if (c.admin != NULL)
+		admin = &admin_at;
 	/*
 	 * The workers' loops and wake-up descriptors exist before the ready
 	 * file does: whoever waits for that file finds every descriptor the
@@ -545,7 +564,7 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	 * thread starts yet: that waits for the privilege drop.
 	 */
 	if (control_workers_new(&c, cfg, fds, nfds, &given) == -1 ||
-	    control_announce(cfg, fds, ready, pidfile) == -1)
+	    control_announce(cfg, fds, admin, ready, pidfile) == -1)
 		goto out;
 	pid_written = pidfile != NULL;
 	/* Everything is bound and open: no thread may start as root. */

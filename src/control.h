@@ -25,7 +25,9 @@ void	 control_hold_signals(void);
  * access log (accesslog_open()'s, its writer not started yet): given to
  * "user" and started here once root is dropped, closed here after the
  * workers are gone.  ${ready} (NULL:
- * none) is the -R file, written once the admin endpoint serves too.
+ * none) is the -R file, written once the admin endpoint serves too: a
+ * "ROUTE ADDR" line for each listening address, then "@admin ADDR" for
+ * the admin endpoint, all as bound.
  * ${pidfile} (NULL: none) gets our pid just before it, and is removed on
  * the way out; one that cannot be written ends the start (exit status 1).
  */

@@ -176,10 +176,10 @@ test_access_log_unwritable(void **state)
 	int		 rc;
 
 	(void)state;
-	snprintf(text, sizeof(text), "[global]\n"
+	snprintf(text, sizeof(text),
+	    "[global]\n"
 	    "access_log = /nonexistent/dir/access.log\n"
-	    "[route x]\nlisten = %s\nupstream = 127.0.0.1:2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	    "[route x]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:2\n");
 	h_write_file(conf, sizeof(conf), dir, "bad.ini", text);
 	args[1] = conf;
 	rc = h_run(args, &out, &err, 10000);
@@ -217,6 +217,48 @@ http_get(int port, const char *path)
 	return buf;
 }
 
+/*
+ * The admin endpoint's port: relay46 listens on "admin = 127.0.0.1:0",
+ * where the kernel picks the port, and names it in the ready file's
+ * "@admin ADDR" line (issue 11: no test guesses a free port).
+ */
+static int
+admin_port(const struct h_relay *r)
+{
+	return h_relay_ready_port(r, "@admin", 0);
+}
+
+/*
+ * For a relay46 the test started itself (no struct h_relay): the port of
+ * line ${n} (from 0) of the -R file ${path} that names ${name} ("@admin"
+ * for the admin endpoint) with a 127.0.0.1 address.  Fails the test if
+ * there is no such line.
+ */
+static int
+ready_file_port(const char *path, const char *name, unsigned n)
+{
+	char		*text, *line, *save = NULL, *end, want[96];
+	unsigned	 seen = 0;
+	long		 port = -1;
+
+	if ((text = h_read_file(path)) == NULL)
+		fail_msg("cannot read %s: %s", path, strerror(errno));
+	snprintf(want, sizeof(want), "%s 127.0.0.1:", name);
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, want, strlen(want)) != 0 || seen++ != n)
+			continue;
+		port = strtol(line + strlen(want), &end, 10);
+		if (*end != '\0' || port < 1 || port > 65535)
+			port = -1;
+		break;
+	}
+	free(text);
+	if (port == -1)
+		fail_msg("%s has no line %u \"%s<port>\"", path, n, want);
+	return (int)port;
+}
+
 /* promtool, where it is installed, on the body of ${resp}. */
 static void
 promtool_check(const char *resp)
@@ -249,26 +291,26 @@ promtool_check(const char *resp)
 static void
 check_admin_allow(struct h_backend *b)
 {
-	static const char	 admin_conf[] = "[global]\nshutdown_timeout = 2s\n"
-	    "admin = 127.0.0.1:%d\nadmin_allow = %s\n"
-	    "[route m]\nlisten = %s\nupstream = %s\n";
+	/* Port 0 both times: a reload keeps both sockets where they are. */
+	static const char admin_conf[] =
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "admin = 127.0.0.1:0\nadmin_allow = %s\n"
+	    "[route m]\nlisten = 127.0.0.1:0\nupstream = %s\n";
 	struct h_relay		*r2;
-	char			*resp, text[512], listen[64];
+	char			*resp, text[512];
 	int			 port2;
 
-	port2 = h_free_port(AF_INET);
-	snprintf(listen, sizeof(listen), "%s",
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
-	snprintf(text, sizeof(text), admin_conf, port2, "10.0.0.0/8", listen,
+	snprintf(text, sizeof(text), admin_conf, "10.0.0.0/8",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	r2 = h_relay_start("%s", text);
+	port2 = admin_port(r2);
 	resp = http_get(port2, "/metrics");
 	if (resp[0] != '\0')
 		fail_msg("a client outside admin_allow got an answer:\n%s",
 		    resp);
 	free(resp);
 	/* A reload's admin_allow applies at once. */
-	snprintf(text, sizeof(text), admin_conf, port2, "127.0.0.0/8", listen,
+	snprintf(text, sizeof(text), admin_conf, "127.0.0.0/8",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	h_replace_file(r2->conf, text);
 	assert_int_equal(kill(r2->pid, SIGHUP), 0);
@@ -280,7 +322,7 @@ check_admin_allow(struct h_backend *b)
 }
 
 /*
- * admin = 127.0.0.1:P: /metrics counts the sessions, bytes, connects and
+ * admin = 127.0.0.1:0: /metrics counts the sessions, bytes, connects and
  * upstream health of a route with two workers' sessions summed; /status
  * is JSON with the same; a client outside admin_allow gets 403.
  */
@@ -296,13 +338,13 @@ test_admin(void **state)
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
 	dead = h_refused_port(AF_INET, &dead_port);
-	port = h_free_port(AF_INET);
 	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\nworkers = 2\nadmin = 127.0.0.1:%d\n"
-	    "[route m]\nlisten = %s\nupstream = %s\nupstream = %s\n"
-	    "fall = 1\n", port, h_hostport(AF_INET, h_free_port(AF_INET)),
+	    "[global]\nshutdown_timeout = 2s\nworkers = 2\nadmin = 127.0.0.1:0\n"
+	    "[route m]\nlisten = 127.0.0.1:0\nupstream = %s\nupstream = %s\n"
+	    "fall = 1\n",
 	    h_hostport(AF_INET, h_backend_port(b)),
 	    h_hostport(AF_INET, dead_port));
+	port = admin_port(r);
 	H_EXPECT_LOG(r, "admin endpoint listening");
 	for (i = 0; i < 6; i++)
 		one_session(r, "m", 200 + (uint64_t)i);
@@ -357,14 +399,15 @@ test_admin_ready(void **state)
 	int		 i, port, status;
 
 	(void)state;
-	port = h_free_port(AF_INET);
-	snprintf(text, sizeof(text), "[global]\nadmin = 127.0.0.1:%d\n"
-	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	snprintf(text, sizeof(text),
+	    "[global]\nadmin = 127.0.0.1:0\n"
+	    "[route a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n");
 	h_write_file(conf, sizeof(conf), dir, "admin.ini", text);
 	snprintf(ready, sizeof(ready), "%s/admin.ready", dir);
 	for (i = 0; i < ADMIN_READY_STARTS; i++) {
 		pid = h_spawn_ready(conf, ready);
+		/* A new port each start, known only from the file. */
+		port = ready_file_port(ready, "@admin", 0);
 		resp = http_get(port, "/status");
 		H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
 		free(resp);
@@ -390,10 +433,11 @@ test_admin_busy(void **state)
 
 	(void)state;
 	busy = h_listen_socket(AF_INET, &port);
-	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 1s\n"
-	    "admin = 127.0.0.1:%d\n[route a]\nlisten = %s\n"
-	    "upstream = 127.0.0.1:9\n", port,
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	snprintf(text, sizeof(text),
+	    "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n[route a]\nlisten = 127.0.0.1:0\n"
+	    "upstream = 127.0.0.1:9\n",
+	    port);
 	h_write_file(conf, sizeof(conf), h_tmpdir(), "busy.ini", text);
 	args[1] = conf;
 	rc = h_run(args, &out, &err, 10000);
@@ -475,18 +519,18 @@ test_admin_health(void **state)
 	fd1 = h_refused_port(AF_INET, &p1);
 	fd2 = h_refused_port(AF_INET, &p2);
 	fd3 = h_refused_port(AF_INET, &p3);
-	port = h_free_port(AF_INET);
 	snprintf(pl, sizeof(pl), "%s", h_hostport(AF_INET, p1));
 	snprintf(ck, sizeof(ck), "%s", h_hostport(AF_INET, p2));
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
-	    "admin = 127.0.0.1:%d\n"
-	    "[route plain]\nlisten = %s\nupstream = %s\n"
-	    "[route checked]\nlisten = %s\nupstream = %s\n"
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:0\n"
+	    "[route plain]\nlisten = 127.0.0.1:0\nupstream = %s\n"
+	    "[route checked]\nlisten = 127.0.0.1:0\nupstream = %s\n"
 	    "health_check = tcp\ncheck_interval = 100ms\nfall = 1\n"
-	    "[route named]\nlisten = %s\nupstream = localhost:%d\n"
-	    "resolve = 0\n", port, h_hostport(AF_INET, h_free_port(AF_INET)),
-	    pl, h_hostport(AF_INET, h_free_port(AF_INET)), ck,
-	    h_hostport(AF_INET, h_free_port(AF_INET)), p3);
+	    "[route named]\nlisten = 127.0.0.1:0\nupstream = localhost:%d\n"
+	    "resolve = 0\n",
+	    pl, ck, p3);
+	port = admin_port(r);
 	H_EXPECT_LOG_LINE(r, "route=checked", "msg=\"upstream down\"");
 	resp = http_get(port, "/status");
 	snprintf(want, sizeof(want), "{\"address\":\"%s\",\"host\":\"%s\","
@@ -511,25 +555,27 @@ test_admin_health(void **state)
 /*
  * The admin socket is bound once, at start: a reload that moves admin is
  * applied otherwise, says the move needs a restart, and the endpoint
- * keeps answering where it was.
+ * keeps answering where it was.  The new port must be known before the
+ * reload, so the test holds it (h_hold_port(): nothing else is given it,
+ * a connect to it is refused, yet relay46 could take it if it did move):
+ * a connect that succeeds there means relay46 moved.
  */
 static void
 test_admin_reload_moved(void **state)
 {
-	static const char	 conf[] = "[global]\nshutdown_timeout = 1s\n"
-	    "admin = 127.0.0.1:%d\n[route a]\nlisten = %s\n"
+	static const char conf[] =
+	    "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:%d\n[route a]\nlisten = 127.0.0.1:0\n"
 	    "upstream = 127.0.0.1:9\n";
 	struct h_relay		*r;
-	char			 text[256], listen[64], *resp;
-	int			 port, port2, fd;
+	char			 text[256], *resp;
+	int			 port, port2 = 0, held, fd;
 
 	(void)state;
-	port = h_free_port(AF_INET);
-	port2 = h_free_port(AF_INET);
-	snprintf(listen, sizeof(listen), "%s",
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
-	r = h_relay_start(conf, port, listen);
-	snprintf(text, sizeof(text), conf, port2, listen);
+	held = h_hold_port("127.0.0.1", &port2);
+	r = h_relay_start(conf, 0);
+	port = admin_port(r);
+	snprintf(text, sizeof(text), conf, port2);
 	h_replace_file(r->conf, text);
 	assert_int_equal(kill(r->pid, SIGHUP), 0);
 	H_EXPECT_LOG(r, "msg=\"configuration reloaded\"");
@@ -543,6 +589,7 @@ test_admin_reload_moved(void **state)
 		fail_msg("the new admin port %d answers before a restart",
 		    port2);
 	h_relay_finish(r);
+	close(held);
 }
 
 /* --- admin endpoint under attack (issue 9) -------------------------------- */
@@ -659,14 +706,13 @@ test_admin_emfile(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	port = h_free_port(AF_INET);
 	h_relay_set_nofile(EMF_NOFILE);
 	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
-	    "max_connections = 10000\nadmin = 127.0.0.1:%d\n"
-	    "[route f]\nlisten = %s\nupstream = %s\n", port,
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+			  "max_connections = 10000\nadmin = 127.0.0.1:0\n"
+			  "[route f]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	h_relay_set_nofile(0);
+	port = admin_port(r);
 	for (i = 0; i < EMF_CLIENTS; i++)
 		fds[i] = h_relay_connect(r, "f", AF_INET);
 	n = fd_count_wait(r->pid, EMF_NOFILE, H_IO_MS);
@@ -710,11 +756,11 @@ test_admin_denied_at_accept(void **state)
 	uint64_t	 extra = 0;
 
 	(void)state;
-	port = h_free_port(AF_INET);
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
-	    "admin = 127.0.0.1:%d\nadmin_allow = 127.0.0.2/32\n"
-	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:0\nadmin_allow = 127.0.0.2/32\n"
+	    "[route a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n");
+	port = admin_port(r);
 	fd = h_connect_port(AF_INET, port, H_IO_MS);
 	assert_true(fd != -1);
 	t0 = h_now_ms();
@@ -826,11 +872,11 @@ test_admin_conn_limit(void **state)
 	int64_t		 deadline, settled = -1;
 
 	(void)state;
-	port = h_free_port(AF_INET);
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
-	    "admin = 127.0.0.1:%d\n"
-	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:0\n"
+	    "[route a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n");
+	port = admin_port(r);
 	for (i = 0; i < LIM_CLIENTS; i++) {
 		fds[i] = h_connect_port(AF_INET, port, H_IO_MS);
 		assert_true(fds[i] != -1);
@@ -893,11 +939,11 @@ test_admin_deadline(void **state)
 	ssize_t			 k;
 
 	(void)state;
-	port = h_free_port(AF_INET);
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
-	    "admin = 127.0.0.1:%d\n"
-	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:0\n"
+	    "[route a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n");
+	port = admin_port(r);
 	fd = h_connect_port(AF_INET, port, H_IO_MS);
 	assert_true(fd != -1);
 	t0 = h_now_ms();
@@ -942,11 +988,11 @@ test_admin_host(void **state)
 	size_t		 i;
 
 	(void)state;
-	port = h_free_port(AF_INET);
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
-	    "admin = 127.0.0.1:%d\n"
-	    "[route a]\nlisten = %s\nupstream = 127.0.0.1:9\n", port,
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:0\n"
+	    "[route a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n");
+	port = admin_port(r);
 	snprintf(req, sizeof(req), "GET /status HTTP/1.1\r\n"
 	    "Host: evil.example:%d\r\n\r\n", port);
 	resp = http_req(NULL, port, req);
@@ -1038,10 +1084,8 @@ test_notify(void **state)
 	b = h_backend_start(AF_INET, &cfg);
 	nfd = notify_socket(path, sizeof(path));
 	h_relay_setenv("NOTIFY_SOCKET", path);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route sd]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route sd]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	h_relay_setenv(NULL, NULL);
 	msg = notify_wait(nfd, "READY=1");
@@ -1081,8 +1125,8 @@ test_term_while_exiting(void **state)
 
 	(void)state;
 	r = h_relay_start("[global]\nshutdown_timeout = 1s\n"
-			  "[route t]\nlisten = %s\nupstream = 127.0.0.1:9\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+			  "[route t]\nlisten = 127.0.0.1:0\n"
+			  "upstream = 127.0.0.1:9\n");
 	deadline = h_now_ms() + H_STOP_MS;
 	/* As fast as we can: the teardown takes a few milliseconds. */
 	for (i = 0; i < TERM_SENT_MAX && h_left(deadline) > 0; i++) {
@@ -1137,20 +1181,21 @@ serve_at_once(int port, unsigned n)
  * Start "$RELAY46 -c ${conf}" as systemd would with one socket, ${lfd},
  * as fd 3 (LISTEN_PID is the child's own pid, known only in the child),
  * its output to ${log}, and wait for its ready file (in a directory of
- * its own).
+ * its own), whose path goes to ${ready} (${readylen} bytes).
  * Returns the pid (tracked: h_teardown() kills it).
  */
 static pid_t
-spawn_activated(const char *conf, const char *log, int lfd)
+spawn_activated(const char *conf, const char *log, int lfd, char *ready,
+    size_t readylen)
 {
 	const char	*relay = getenv("RELAY46");
-	char		 ready[H_PATH + 32], pid[32];
+	char		 pid[32];
 	pid_t		 child;
 	int64_t		 deadline;
 	int		 i, lg;
 
 	assert_non_null(relay);
-	snprintf(ready, sizeof(ready), "%s/ready", h_tmpdir());
+	snprintf(ready, readylen, "%s/ready", h_tmpdir());
 	if ((lg = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1)
 		fail_msg("%s: %s", log, strerror(errno));
@@ -1182,10 +1227,12 @@ spawn_activated(const char *conf, const char *log, int lfd)
 /*
  * Socket activation: a listening socket passed as fd 3 with LISTEN_PID
  * and LISTEN_FDS serves its listen address (relay46 does not bind it
- * again), and the other address of the route is bound as usual.  The
- * socket is passed blocking, as systemd does without NonBlocking=yes,
- * and must still serve several clients at once.  Started by hand:
- * LISTEN_PID must be relay46's own pid, known only in the child.
+ * again), and the other address of the route is bound as usual (port 0,
+ * which matches no passed socket: the ready file's second line names the
+ * port).  The socket is passed blocking, as systemd does without
+ * NonBlocking=yes, and must still serve several clients at once.
+ * Started by hand: LISTEN_PID must be relay46's own pid, known only in
+ * the child.
  */
 static void
 test_listen_fds(void **state)
@@ -1193,7 +1240,7 @@ test_listen_fds(void **state)
 	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
 	struct h_backend	*b;
 	char			 conf[H_PATH + 32], log[H_PATH + 32];
-	char			 text[512], *out;
+	char			 ready[H_PATH + 32], text[512], *out;
 	const char		*dir = h_tmpdir();
 	int			 lfd, port, other, fd, status, i;
 	pid_t			 child;
@@ -1204,15 +1251,17 @@ test_listen_fds(void **state)
 	if ((i = fcntl(lfd, F_GETFL)) == -1 ||
 	    fcntl(lfd, F_SETFL, i & ~O_NONBLOCK) == -1)
 		fail_msg("fcntl: %s", strerror(errno));
-	other = h_free_port(AF_INET);
-	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
-	    "[route act]\nlisten = 127.0.0.1:%d\nlisten = 127.0.0.1:%d\n"
-	    "upstream = %s\n", port, other,
-	    h_hostport(AF_INET, h_backend_port(b)));
+	snprintf(text, sizeof(text),
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route act]\nlisten = 127.0.0.1:%d\nlisten = 127.0.0.1:0\n"
+	    "upstream = %s\n",
+	    port, h_hostport(AF_INET, h_backend_port(b)));
 	h_write_file(conf, sizeof(conf), dir, "act.ini", text);
 	snprintf(log, sizeof(log), "%s/relay.log", dir);
-	child = spawn_activated(conf, log, lfd);
+	child = spawn_activated(conf, log, lfd, ready, sizeof(ready));
 	close(lfd);	/* relay46 has it now */
+	assert_int_equal(ready_file_port(ready, "act", 0), port);
+	other = ready_file_port(ready, "act", 1);
 	serve_at_once(port, 3);
 	for (i = 0; i < 2; i++) {
 		fd = h_connect_port(AF_INET, i == 0 ? port : other, H_IO_MS);
@@ -1278,10 +1327,8 @@ test_user(void **state)
 		skip();
 	}
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\nuser = nobody\n"
-	    "[route u]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\nuser = nobody\n"
+			  "[route u]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	H_EXPECT_LOG(r, "msg=\"running as user nobody");
 	proc_ids(r->pid, "Uid:", ids);
@@ -1339,7 +1386,9 @@ replace_readable(const char *path, const char *text)
 /*
  * After dropping root, a reload still works for the listeners it keeps
  * (and for new ports above 1024), while a new port below 1024 is refused
- * with a clear reason and changes nothing.
+ * with a clear reason and changes nothing.  The kept listener and the
+ * new one are both "127.0.0.1:0": the ready file names the first one's
+ * port, the reload's "listening" line the second's.
  */
 static void
 test_user_reload(void **state)
@@ -1358,31 +1407,35 @@ test_user_reload(void **state)
 		skip();
 	}
 	b = h_backend_start(AF_INET, &cfg);
-	port = h_free_port(AF_INET);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\nuser = nobody\n"
-	    "[route u]\nlisten = 127.0.0.1:%d\nupstream = %s\n", port,
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\nuser = nobody\n"
+			  "[route u]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
+	port = h_relay_ready_port(r, "u", 0);
 	H_EXPECT_LOG(r, "msg=\"running as user nobody");
 	/* nobody must be able to read the file again, as in /etc. */
 	assert_int_equal(chmod(r->dir, 0755), 0);
-	high = h_free_port(AF_INET);
-	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
-	    "user = nobody\n[route u]\nlisten = 127.0.0.1:%d\n"
-	    "listen = 127.0.0.1:%d\nupstream = %s\n", port, high,
+	snprintf(text, sizeof(text),
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "user = nobody\n[route u]\nlisten = 127.0.0.1:0\n"
+	    "listen = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	replace_readable(r->conf, text);
 	assert_int_equal(kill(r->pid, SIGHUP), 0);
 	H_EXPECT_LOG(r, "msg=\"configuration reloaded\"");
+	/* The first line kept its port; the second is new, above 1024. */
+	assert_int_equal(h_relay_listening_port(r, "u", 0), port);
+	high = h_relay_listening_port(r, "u", 1);
+	assert_true(high >= 1024 && high != port);
 	fd = h_connect_port(AF_INET, high, H_IO_MS);
 	assert_true(fd != -1);
 	H_ASSERT_END(h_echo(fd, 11, 1000, H_IO_MS), H_OK, H_OK);
 	close(fd);
 
-	snprintf(text, sizeof(text), "[global]\nshutdown_timeout = 2s\n"
-	    "user = nobody\n[route u]\nlisten = 127.0.0.1:%d\n"
-	    "listen = 127.0.0.1:%d\nupstream = %s\n", port, low,
-	    h_hostport(AF_INET, h_backend_port(b)));
+	snprintf(text, sizeof(text),
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "user = nobody\n[route u]\nlisten = 127.0.0.1:0\n"
+	    "listen = 127.0.0.1:%d\nupstream = %s\n",
+	    low, h_hostport(AF_INET, h_backend_port(b)));
 	replace_readable(r->conf, text);
 	assert_int_equal(kill(r->pid, SIGHUP), 0);
 	H_EXPECT_LOG(r, "Permission denied (relay46 no longer runs as root: "
@@ -1510,9 +1563,10 @@ test_pidfile_option(void **state)
 	(void)state;
 	snprintf(keyf, sizeof(keyf), "%s/key.pid", dir);
 	snprintf(optf, sizeof(optf), "%s/opt.pid", dir);
-	snprintf(text, sizeof(text), "[global]\npidfile = %s\n"
-	    "[route p]\nlisten = %s\nupstream = 127.0.0.1:1\n", keyf,
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	snprintf(text, sizeof(text),
+	    "[global]\npidfile = %s\n"
+	    "[route p]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:1\n",
+	    keyf);
 	h_write_file(conf, sizeof(conf), dir, "p.ini", text);
 	targs[2] = conf;
 	targs[4] = optf;
@@ -1536,20 +1590,23 @@ test_pidfile_option(void **state)
 /*
  * The -R file lists every listen address as bound, one "ROUTE ADDRESS"
  * line each in the file's order, so "ADDR:0" shows the port the kernel
- * chose and a fixed port shows itself.
+ * chose and a fixed port shows itself; with no admin endpoint, nothing
+ * else.  The fixed port is held by the test until relay46 has it.
  */
 static void
 test_ready_ports(void **state)
 {
 	struct h_relay	*r;
 	char		 want[256], *got;
-	int		 fixed = h_free_port(AF_INET), p1, p2;
+	int		 fixed = 0, held, p1, p2;
 
 	(void)state;
+	held = h_hold_port("127.0.0.1", &fixed);
 	r = h_relay_start("[route one]\nlisten = 127.0.0.1:0\n"
 	    "listen = %s\nupstream = 127.0.0.1:9\n"
 	    "[route two]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n",
 	    h_hostport(AF_INET, fixed));
+	close(held);
 	p1 = h_relay_ready_port(r, "one", 0);
 	p2 = h_relay_ready_port(r, "two", 0);
 	assert_int_equal(h_relay_ready_port(r, "one", 1), fixed);
@@ -1559,6 +1616,49 @@ test_ready_ports(void **state)
 		fail_msg("cannot read %s", r->ready);
 	assert_string_equal(got, want);
 	free(got);
+	h_relay_finish(r);
+}
+
+/*
+ * admin = 127.0.0.1:0 (issue 11): the kernel picks the admin port; the
+ * -R file ends with "@admin 127.0.0.1:P" for it, the log says the
+ * endpoint listens on that port, and it answers there, also after a
+ * reload of the same file (port 0 stays port 0: it does not move).
+ */
+static void
+test_ready_admin(void **state)
+{
+	struct h_relay	*r;
+	char		 want[256], *got, *resp;
+	int		 port, aport;
+
+	(void)state;
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:0\n"
+	    "[route a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n");
+	port = h_relay_ready_port(r, "a", 0);
+	aport = admin_port(r);
+	assert_int_not_equal(aport, port);
+	snprintf(want, sizeof(want), "a 127.0.0.1:%d\n@admin 127.0.0.1:%d\n",
+	    port, aport);
+	if ((got = h_read_file(r->ready)) == NULL)
+		fail_msg("cannot read %s", r->ready);
+	assert_string_equal(got, want);
+	free(got);
+	snprintf(want, sizeof(want),
+	    "addr=127.0.0.1:%d msg=\"admin endpoint listening\"", aport);
+	H_EXPECT_LOG(r, want);
+	resp = http_get(aport, "/metrics");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	H_ASSERT_CONTAINS(resp, "\nrelay46_workers ");
+	free(resp);
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "msg=\"configuration reloaded\"");
+	assert_int_equal(h_relay_log_count(r, "a change of admin"), 0);
+	resp = http_get(aport, "/status");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	free(resp);
 	h_relay_finish(r);
 }
 
@@ -1574,8 +1674,8 @@ test_ready_symlink(void **state)
 	(void)state;
 	snprintf(ready, sizeof(ready), "%s/ready", dir);
 	plant_symlink(dir, "ready", victim, sizeof(victim));
-	snprintf(text, sizeof(text), "[route s]\nlisten = 127.0.0.1:%d\n"
-	    "upstream = 127.0.0.1:1\n", h_free_port(AF_INET));
+	snprintf(text, sizeof(text),
+	    "[route s]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:1\n");
 	h_write_file(conf, sizeof(conf), dir, "s.ini", text);
 	pid = h_spawn_ready(conf, ready);
 	assert_file_is(victim, "precious\n");
@@ -1746,9 +1846,9 @@ test_user_access_log(void **state)
 	b = h_backend_start(AF_INET, &cfg);
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\nuser = nobody\nworkers = 2\n"
-	    "access_log = %s\n[route ua]\nlisten = %s\nupstream = %s\n", path,
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	    "access_log = %s\n[route ua]\nlisten = 127.0.0.1:0\n"
+	    "upstream = %s\n",
+	    path, h_hostport(AF_INET, h_backend_port(b)));
 	H_EXPECT_LOG(r, "msg=\"running as user nobody");
 	/* main, two workers, the access log's writer: all started by now */
 	assert_true(wait_tasks_are(r->pid, pw, 4) >= 4);
@@ -1800,14 +1900,12 @@ test_access_log_reopen_fails(void **state)
 	assert_int_equal(chmod(dir, 0755), 0);
 	snprintf(path, sizeof(path), "%s/access.log", dir);
 	snprintf(old, sizeof(old), "%s.1", path);
-	aport = h_free_port(AF_INET);
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\nuser = nobody\n"
-	    "access_log = %s\nadmin = 127.0.0.1:%d\n"
-	    "[route rf]\nlisten = %s\nupstream = %s\n", path, aport,
-	    h_hostport(AF_INET, h_free_port(AF_INET)),
-	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\nuser = nobody\n"
+			  "access_log = %s\nadmin = 127.0.0.1:0\n"
+			  "[route rf]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+	    path, h_hostport(AF_INET, h_backend_port(b)));
+	aport = admin_port(r);
 	one_session(r, "rf", 1);
 	wait_lines(path, " end=done", 1);
 	if (rename(path, old) == -1)
@@ -1848,9 +1946,10 @@ test_access_log_symlink(void **state)
 	snprintf(path, sizeof(path), "%s/access.log", dir);
 	if (symlink(victim, path) == -1)
 		fail_msg("symlink: %s", strerror(errno));
-	snprintf(text, sizeof(text), "[global]\naccess_log = %s\n"
-	    "[route x]\nlisten = %s\nupstream = 127.0.0.1:1\n", path,
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	snprintf(text, sizeof(text),
+	    "[global]\naccess_log = %s\n"
+	    "[route x]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:1\n",
+	    path);
 	h_write_file(conf, sizeof(conf), dir, "l.ini", text);
 	args[1] = conf;
 	rc = h_run(args, &out, &err, 5000);
@@ -1879,14 +1978,14 @@ test_root_warning(void **state)
 
 	(void)state;
 	need_nobody();
-	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
-	    "[route w]\nlisten = %s\nupstream = 127.0.0.1:1\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route w]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:1\n");
 	H_EXPECT_LOG(r, needle);
 	h_relay_finish(r);
-	r = h_relay_start("[global]\nshutdown_timeout = 2s\nuser = nobody\n"
-	    "[route w]\nlisten = %s\nupstream = 127.0.0.1:1\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\nuser = nobody\n"
+	    "[route w]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:1\n");
 	H_EXPECT_LOG(r, "msg=\"running as user nobody");
 	assert_int_equal(h_relay_log_count(r, "running as root"), 0);
 	h_relay_finish(r);
@@ -1917,9 +2016,11 @@ test_seams_ignored(void **state)
 	b = h_backend_start(AF_INET, &cfg);
 	unsetenv("RELAY46_TEST_SEAMS");
 	h_relay_setenv("RELAY46_HOSTS", hosts);
-	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
-	    "[route sm]\nlisten = %s\nupstream = localhost:%d\nretries = 2\n",
-	    h_hostport(AF_INET, h_free_port(AF_INET)), h_backend_port(b));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route sm]\nlisten = 127.0.0.1:0\nupstream = localhost:%d\n"
+	    "retries = 2\n",
+	    h_backend_port(b));
 	H_EXPECT_LOG(r, "warn msg=\"RELAY46_HOSTS is ignored");
 	fd = h_relay_connect(r, "sm", AF_INET);
 	H_ASSERT_END(h_echo(fd, 21, 1000, H_IO_MS), H_OK, H_OK);
@@ -1982,6 +2083,7 @@ main(void)
 		cmocka_unit_test_teardown(test_pidfile, h_teardown),
 		cmocka_unit_test_teardown(test_pidfile_option, h_teardown),
 		cmocka_unit_test_teardown(test_ready_ports, h_teardown),
+		cmocka_unit_test_teardown(test_ready_admin, h_teardown),
 		cmocka_unit_test_teardown(test_ready_symlink, h_teardown),
 		cmocka_unit_test_teardown(test_user_access_log, h_teardown),
 		cmocka_unit_test_teardown(test_access_log_reopen_fails,

@@ -1376,6 +1376,66 @@ test_bad_files(void **state)
 	}
 }
 
+/*
+ * admin = ADDR:0 is taken, as for a listen address: the kernel picks the
+ * port when relay46 binds it, and the -R file's "@admin" line names it.
+ * "*:P" is refused (the endpoint is one socket), and so is a route named
+ * "@admin", so that line can never be taken for a route's.
+ */
+static const struct admin_row {
+	const char	*text;
+	int		 line;
+	const char	*err;
+} admin_bad[] = {
+	{ "[global]\nadmin = *:0\n" OK3, 2,
+	    "admin = *:0: '*:0': '*' is not an IP address" },
+	{ "[global]\nadmin = 127.0.0.1:65536\n" OK3, 2,
+	    "'127.0.0.1:65536': port out of range (0 to 65535)" },
+	{ "[route @admin]\n" L1 U1, 1, "bad route name '@admin'" },
+};
+
+static void
+test_admin_address(void **state)
+{
+	static const char *const good[] = { "127.0.0.1:0", "[::1]:0",
+		"127.0.0.1:9100" };
+	const struct admin_row	*b;
+	struct tmp		*t = *state;
+	struct config		*c;
+	const char		*path;
+	char			 text[256], buf[ADDR_STRLEN], *errs;
+	size_t			 i;
+	int			 n;
+
+	for (i = 0; i < NELEM(good); i++) {
+		snprintf(text, sizeof(text), "[global]\nadmin = %s\n" OK3,
+		    good[i]);
+		c = must_load(write_file(t, "admin.ini", text));
+		assert_true(c->admin_on);
+		assert_int_equal(c->admin_line, 2);
+		assert_string_equal(addr_format(&c->admin, buf, sizeof(buf)),
+		    good[i]);
+		config_unref(c);
+	}
+	for (i = 0; i < NELEM(admin_bad); i++) {
+		b = &admin_bad[i];
+		path = write_file(t, "admin-bad.ini", b->text);
+		errs = NULL;
+		if ((c = config_load(path, &errs)) != NULL) {
+			config_unref(c);
+			fail_msg("admin row %zu: accepted", i);
+		}
+		assert_non_null(errs);
+		n = check_err_lines(errs, path);
+		if (n != 1 || !has_err(errs, path, b->line, b->err, false)) {
+			print_error("%s", errs);
+			fail_msg("admin row %zu: want one error, line %d: %s",
+			    i, b->line, b->err);
+		}
+		free(errs);
+	}
+}
+
 /* Every error is reported, in file order, however many there are. */
 static void
 test_many_errors(void **state)
@@ -1798,6 +1858,7 @@ main(void)
 		T(test_names_and_order),
 		T(test_values),
 		T(test_splice_values),
+		T(test_admin_address),
 		T(test_localhost_upstream),
 		T(test_upstream_dup),
 		T(test_upstream_dup_localhost),
