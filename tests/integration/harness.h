@@ -666,7 +666,8 @@ void	h_backend_free(struct h_backend *b);
  *    it that get no reply (the backend must get them all), and with
  *    ${shut} shuts its sending side down (the backend must see the EOF).
  * Then, with no byte more, the client's connection must end as ${ends}[0]
- * or ${ends}[1] (H_EOF, ECONNRESET...) within ${end_ms} (0: H_IO_MS), and
+ * or ${ends}[1] (H_EOF, ECONNRESET...; { 0, 0 }: H_EOF alone, a clean
+ * end) within ${end_ms} (0: H_IO_MS), and
  * when ${max_ms} is not 0, ${min_ms} to ${max_ms} after its last act.  The
  * session line must name the backend, say end=${end}, and count the
  * bytes that went each way.  A family of 0 is AF_INET.  A new scenario of

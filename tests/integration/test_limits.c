@@ -264,10 +264,16 @@ test_2000_sessions(void **state)
  */
 static const struct h_scenario rows[] = {
 	/* Quiet after an echo: idle_timeout ends it. */
-	{ .name = "idle_timeout", .keys = "idle_timeout = 500ms\n",
-	    .backend = { .mode = H_ECHO }, .seed = 3, .echo = 1000,
-	    .ends = { H_EOF, ECONNRESET }, .end_ms = 5000, .min_ms = 400,
-	    .max_ms = 3000, .end = "idle_timeout" },
+	{ .name = "idle_timeout",
+	    .keys = "idle_timeout = 500ms\n",
+	    .backend = { .mode = H_ECHO },
+	    .seed = 3,
+	    .echo = 1000,
+	    .ends = { H_EOF, ECONNRESET },
+	    .end_ms = 5000,
+	    .min_ms = 400,
+	    .max_ms = 3000,
+	    .end = "idle_timeout" },
 	/*
 	 * A long idle_timeout and a short fin_timeout: once the client has
 	 * shut down its side (and the EOF reached the backend) and the
@@ -275,9 +281,15 @@ static const struct h_scenario rows[] = {
 	 */
 	{ .name = "fin_timeout",
 	    .keys = "idle_timeout = 1h\nfin_timeout = 500ms\n",
-	    .backend = { .mode = H_SILENT }, .seed = 4, .send = 100,
-	    .shut = true, .ends = { H_EOF, ECONNRESET }, .end_ms = 5000,
-	    .min_ms = 400, .max_ms = 3000, .end = "fin_timeout" },
+	    .backend = { .mode = H_SILENT },
+	    .seed = 4,
+	    .send = 100,
+	    .shut = true,
+	    .ends = { H_EOF, ECONNRESET },
+	    .end_ms = 5000,
+	    .min_ms = 400,
+	    .max_ms = 3000,
+	    .end = "fin_timeout" },
 };
 
 /* --- max_connections ------------------------------------------------------- */
