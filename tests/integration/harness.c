@@ -2818,3 +2818,136 @@ h_backend_free(struct h_backend *b)
 	h_reg_del(h_backends, b);
 	free(b);
 }
+
+/* --- scenario rows -------------------------------------------------------- */
+
+/* Fail with what both ends of a transfer saw: often the backend knows better. */
+static void
+h_scenario_fail_xfer(const struct h_xfer *x, struct h_backend *b)
+{
+	struct h_backend_stats	 st;
+	char			 bad[64] = "";
+
+	h_backend_stats(b, &st);
+	if (x->end == EPROTO)
+		snprintf(bad, sizeof(bad), ", wrong or missing byte at %llu",
+		    (unsigned long long)x->bad_at);
+	fail_msg("client: %s at tx=%llu rx=%llu%s; backend: %s",
+	    h_end_str(x->end), (unsigned long long)x->tx,
+	    (unsigned long long)x->rx, bad,
+	    st.error[0] != '\0' ? st.error : "no error");
+}
+
+/* Row ${s}'s transfer on ${fd}, checked at both ends. */
+static void
+h_scenario_xfer(const struct h_scenario *s, int fd, struct h_backend *b)
+{
+	struct h_backend_stats	 st;
+	struct h_xfer		 x = s->xfer;
+	int64_t			 t0 = h_now_ms();
+
+	h_xfer_run(fd, &x, s->xfer_ms);
+	print_message("%s: %lld ms, client tx=%llu rx=%llu\n", s->name,
+	    (long long)(h_now_ms() - t0), (unsigned long long)x.tx,
+	    (unsigned long long)x.rx);
+	if (x.end != H_OK)
+		h_scenario_fail_xfer(&x, b);
+	/* h_xfer_run() shut down its side and read the other to EOF. */
+	assert_true(x.shut);
+	assert_int_equal(x.tx, x.out_len);
+	assert_int_equal(x.rx, x.in_len);
+	/* The backend got every byte and then the EOF. */
+	assert_true(h_backend_wait(b, 1, 1, x.out_len, H_IO_MS));
+	h_backend_stats(b, &st);
+	if (st.failed != 0)
+		fail_msg("%s", st.error);
+	assert_int_equal(st.rx, x.out_len);
+	assert_int_equal(st.tx, x.in_len);
+}
+
+/* Row ${s}'s client on ${fd}; returns when it did its last act. */
+static int64_t
+h_scenario_act(const struct h_scenario *s, int fd, struct h_backend *b)
+{
+	uint8_t		 req[4096];
+	uint64_t	 sent = s->echo + s->send;
+	int64_t		 t;
+
+	if (s->xfer.out_len > 0 || s->xfer.in_len > 0) {
+		h_scenario_xfer(s, fd, b);
+		return h_now_ms();
+	}
+	if (s->echo > 0)
+		H_ASSERT_END(h_echo(fd, s->seed, s->echo, H_IO_MS), H_OK, H_OK);
+	t = h_now_ms();
+	if (s->send > 0) {
+		assert_true(s->send <= sizeof(req));
+		h_pattern(s->seed, s->echo, req, s->send);
+		H_ASSERT_END(h_send_all(fd, req, s->send, H_IO_MS), H_OK, H_OK);
+		assert_true(h_backend_wait(b, 1, 0, sent, H_IO_MS));
+		t = h_now_ms();
+	}
+	if (s->shut) {
+		assert_int_equal(shutdown(fd, SHUT_WR), 0);
+		t = h_now_ms();
+		/* The EOF reaches the backend: the half-close went through. */
+		assert_true(h_backend_wait(b, 1, 1, sent, H_IO_MS));
+	}
+	return t;
+}
+
+void
+h_scenario_run(void **state)
+{
+	const struct h_scenario	*s = *state;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 up[64], line[160], bytes[64];
+	uint64_t		 extra = 0, tx, rx;
+	int64_t			 t0, took;
+	int			 cf, uf, fd, end;
+
+	cf = s->client != 0 ? s->client : AF_INET;
+	uf = s->upstream != 0 ? s->upstream : AF_INET;
+	if (cf == AF_INET6 || uf == AF_INET6)
+		h_require_ipv6();
+	b = h_backend_start(uf, &s->backend);
+	snprintf(up, sizeof(up), "%s", h_hostport(uf, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route sc]\nlisten = %s\nupstream = %s\n%s",
+	    h_hostport(cf, 0), up, s->keys != NULL ? s->keys : "");
+	fd = h_relay_connect(r, "sc", cf);
+	t0 = h_scenario_act(s, fd, b);
+	end = h_wait_end(fd, s->end_ms != 0 ? s->end_ms : H_IO_MS, &extra);
+	took = h_now_ms() - t0;
+	print_message("%s: %s %lld ms after the last act, %llu bytes more\n",
+	    s->name, h_end_str(end), (long long)took,
+	    (unsigned long long)extra);
+	if (s->ends[0] == 0 && s->ends[1] == 0)
+		H_ASSERT_END(end, H_EOF, H_EOF);
+	else
+		H_ASSERT_END(end, s->ends[0], s->ends[1]);
+	assert_int_equal(extra, 0);
+	if (s->max_ms != 0)
+		assert_in_range(took, s->min_ms, s->max_ms);
+	close(fd);
+	/* The session used the upstream of the family asked for. */
+	tx = s->xfer.out_len + s->echo + s->send;
+	rx = s->xfer.in_len + s->echo;
+	snprintf(line, sizeof(line), "upstream=%s msg=\"session end\" end=%s ",
+	    up, s->end);
+	snprintf(bytes, sizeof(bytes), " up=%llu down=%llu ",
+	    (unsigned long long)tx, (unsigned long long)rx);
+	H_EXPECT_LOG_LINE(r, line, bytes);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+struct CMUnitTest
+h_scenario_test(const struct h_scenario *row)
+{
+	struct CMUnitTest	 t = { row->name, h_scenario_run, NULL, h_teardown,
+		(void *)row };
+
+	return t;
+}

@@ -652,6 +652,58 @@ bool	h_backend_wait(struct h_backend *b, unsigned accepted, unsigned ended,
 /* h_backend_free(b): stop the thread, join it, close everything. */
 void	h_backend_free(struct h_backend *b);
 
+/* --- scenario rows -------------------------------------------------------- */
+
+/*
+ * The skeleton most scenarios share, as one row of a table: a backend
+ * (${backend}, on ${upstream}'s loopback); relay46 with one route that
+ * listens on ${client}'s loopback, has the backend as its upstream, and
+ * then ${keys}; one client, which connects and then either
+ *  - runs ${xfer} within ${xfer_ms}, when that moves any byte: it must
+ *    end H_OK, and the backend must have got it all, EOF included, with
+ *    no error; or
+ *  - echoes ${echo} bytes of stream ${seed}, sends ${send} more bytes of
+ *    it that get no reply (the backend must get them all), and with
+ *    ${shut} shuts its sending side down (the backend must see the EOF).
+ * Then, with no byte more, the client's connection must end as ${ends}[0]
+ * or ${ends}[1] (H_EOF, ECONNRESET...; { 0, 0 }: H_EOF alone, a clean
+ * end) within ${end_ms} (0: H_IO_MS), and
+ * when ${max_ms} is not 0, ${min_ms} to ${max_ms} after its last act.  The
+ * session line must name the backend, say end=${end}, and count the
+ * bytes that went each way.  A family of 0 is AF_INET.  A new scenario of
+ * this shape is a new row; one that needs more stays a function.
+ */
+struct h_scenario {
+	const char		*name;		/* the cmocka test's name */
+	int			 client;	/* family of listener and client */
+	int			 upstream;	/* family of the backend */
+	const char		*keys;		/* more route keys, or NULL */
+	struct h_backend_cfg	 backend;
+	struct h_xfer		 xfer;		/* progress fields left zero */
+	int			 xfer_ms;
+	uint64_t		 seed;
+	uint64_t		 echo;
+	uint64_t		 send;		/* at most 4096 */
+	bool			 shut;
+	int			 ends[2];
+	int			 end_ms;
+	int64_t			 min_ms;
+	int64_t			 max_ms;
+	const char		*end;		/* the session line's end= */
+};
+
+/*
+ * h_scenario_run(state): main thread.  The cmocka test that runs the
+ * row *${state} (a const struct h_scenario *) as described above.
+ */
+void	h_scenario_run(void **state);
+
+/*
+ * h_scenario_test(row): the cmocka test of ${row}: h_scenario_run() on
+ * it, named after it, with h_teardown().  ${row} must outlive the run.
+ */
+struct CMUnitTest h_scenario_test(const struct h_scenario *row);
+
 /* --- assertions ------------------------------------------------------------ */
 
 /*

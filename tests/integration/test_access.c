@@ -126,147 +126,13 @@ backend_saw(struct h_backend *b, unsigned n, unsigned echoes)
 	assert_int_equal(st.rx, rx);
 }
 
-/* --- allow / deny ------------------------------------------------------- */
-
-/*
- * Route "mixed": allow 127.0.0.0/29, deny 127.0.0.5.  Route "denyonly":
- * deny 127.0.0.0/30.  Route "narrow": allow 127.0.0.5, deny 127.0.0.0/8
- * (deny wins even over a more specific allow).
- */
-static void
-test_allow_deny_v4(void **state)
-{
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	const char		*up;
-
-	(void)state;
-	b = h_backend_start(AF_INET, &cfg);
-	up = h_hostport(AF_INET, h_backend_port(b));
-	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
-			  "[route mixed]\nlisten = %s\nupstream = %s\n"
-			  "allow = 127.0.0.0/29\ndeny = 127.0.0.5\n"
-			  "[route denyonly]\nlisten = %s\nupstream = %s\n"
-			  "deny = 127.0.0.0/30\n"
-			  "[route narrow]\nlisten = %s\nupstream = %s\n"
-			  "allow = 127.0.0.5\ndeny = 127.0.0.0/8\n",
-	    h_hostport(AF_INET, 0), up, h_hostport(AF_INET, 0), up,
-	    h_hostport(AF_INET, 0), up);
-	served_close(r, "mixed", AF_INET, "127.0.0.2", NULL, 1);
-	served_close(r, "mixed", AF_INET, NULL, NULL, 2);	/* 127.0.0.1 */
-	refused(r, "mixed", AF_INET, "127.0.0.5", NULL, "denied");
-	refused(r, "mixed", AF_INET, "127.0.0.9", NULL, "denied");
-	served_close(r, "mixed", AF_INET, "127.0.0.7", NULL, 3);
-
-	refused(r, "denyonly", AF_INET, "127.0.0.2", NULL, "denied");
-	refused(r, "denyonly", AF_INET, NULL, NULL, "denied");
-	served_close(r, "denyonly", AF_INET, "127.0.0.4", NULL, 4);
-	served_close(r, "denyonly", AF_INET, "127.0.0.200", NULL, 5);
-
-	refused(r, "narrow", AF_INET, "127.0.0.5", NULL, "denied");
-	refused(r, "narrow", AF_INET, "127.0.0.6", NULL, "denied");
-	/* The refusals were logged with upstream=-. */
-	H_EXPECT_LOG_LINE(r, "upstream=- msg=\"session end\" end=denied",
-	    "client=127.0.0.9:");
-	backend_saw(b, 5, 0);
-	h_relay_finish(r);
-	h_backend_free(b);
-}
-
-/*
- * ::1 on four routes: allowed by "allow = ::1", refused by "deny =
- * ::1/128", refused where only IPv4 is allowed, and on a route listening
- * on both families with "allow = ::1/128", ::1 gets in and 127.0.0.1
- * does not.
- */
-static void
-test_allow_deny_v6(void **state)
-{
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	const char		*up;
-
-	(void)state;
-	h_require_ipv6();
-	b = h_backend_start(AF_INET, &cfg);
-	up = h_hostport(AF_INET, h_backend_port(b));
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route allow6]\nlisten = %s\nupstream = %s\nallow = ::1\n"
-	    "[route deny6]\nlisten = %s\nupstream = %s\ndeny = ::1/128\n"
-	    "[route only4]\nlisten = %s\nupstream = %s\n"
-	    "allow = 127.0.0.0/8\n"
-	    "[route both]\nlisten = %s\nlisten = %s\nupstream = %s\n"
-	    "allow = ::1/128\n",
-	    h_hostport(AF_INET6, 0), up, h_hostport(AF_INET6, 0), up,
-	    h_hostport(AF_INET6, 0), up, h_hostport(AF_INET6, 0),
-	    h_hostport(AF_INET, 0), up);
-	served_close(r, "allow6", AF_INET6, NULL, NULL, 1);
-	refused(r, "deny6", AF_INET6, NULL, NULL, "denied");
-	refused(r, "only4", AF_INET6, NULL, NULL, "denied");
-	served_close(r, "both", AF_INET6, NULL, NULL, 2);
-	refused(r, "both", AF_INET, NULL, NULL, "denied");
-	refused(r, "both", AF_INET, "127.0.0.3", NULL, "denied");
-	backend_saw(b, 2, 0);
-	h_relay_finish(r);
-	h_backend_free(b);
-}
-
-/*
- * IPv4-mapped IPv6 clients match IPv4 rules.  The only way to be such a
- * client over loopback is a PROXY header that says so (accept_proxy):
- * ::ffff:192.0.2.5 is refused by "deny = 192.0.2.0/24", and
- * ::ffff:10.1.2.3 is let in by "allow = 10.0.0.0/8".
- */
-static void
-test_v4_mapped(void **state)
-{
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	const char		*up;
-
-	(void)state;
-	b = h_backend_start(AF_INET, &cfg);
-	up = h_hostport(AF_INET, h_backend_port(b));
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route deny4]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
-	    "proxy_from = 127.0.0.0/8\ndeny = 192.0.2.0/24\n"
-	    "[route allow4]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
-	    "proxy_from = 127.0.0.1\nallow = 10.0.0.0/8\n",
-	    h_hostport(AF_INET, 0), up, h_hostport(AF_INET, 0), up);
-	refused(r, "deny4", AF_INET, NULL,
-	    "PROXY TCP6 ::ffff:192.0.2.5 ::1 1000 80\r\n", "denied");
-	refused(r, "deny4", AF_INET, NULL,
-	    "PROXY TCP4 192.0.2.77 127.0.0.1 1001 80\r\n", "denied");
-	served_close(r, "deny4", AF_INET, NULL,
-	    "PROXY TCP6 2001:db8::5 ::1 1002 80\r\n", 1);
-	served_close(r, "deny4", AF_INET, NULL,
-	    "PROXY TCP6 ::ffff:198.51.100.5 ::1 1003 80\r\n", 2);
-	served_close(r, "allow4", AF_INET, NULL,
-	    "PROXY TCP6 ::ffff:10.1.2.3 ::1 1004 80\r\n", 3);
-	served_close(r, "allow4", AF_INET, NULL,
-	    "PROXY TCP4 10.200.0.1 127.0.0.1 1005 80\r\n", 4);
-	refused(r, "allow4", AF_INET, NULL,
-	    "PROXY TCP6 2001:db8::1 ::1 1006 80\r\n", "denied");
-	/* The real peer (127.0.0.1) would be refused here, the header lets in. */
-	refused(r, "allow4", AF_INET, NULL,
-	    "PROXY TCP4 192.0.2.1 127.0.0.1 1007 80\r\n", "denied");
-	H_EXPECT_LOG_LINE(r, "client=192.0.2.5:1000 via=127.0.0.1:",
-	    "end=denied");
-	backend_saw(b, 4, 0);
-	h_relay_finish(r);
-	h_backend_free(b);
-}
-
 /* --- max_per_client -------------------------------------------------- */
 
 /*
  * max_per_client = 2: a third session from 127.0.0.2 is refused while
- * 127.0.0.3 still gets in; one ending frees a place, and only one.
+ * 127.0.0.3 still gets in; one ending frees a place, and only one.  Not
+ * a row: the held sessions echo again between the steps, and one ends
+ * part way.
  */
 static void
 test_max_per_client_v4(void **state)
@@ -302,54 +168,6 @@ test_max_per_client_v4(void **state)
 	close(c1);
 	/* Echoes: a1, a2 and c1 twice each, a3 once. */
 	backend_saw(b, 4, 7);
-	h_relay_finish(r);
-	h_backend_free(b);
-}
-
-/*
- * IPv6: max_per_client = 1 on ::1 itself, and through PROXY headers on
- * IPv6 /64s: 2001:db8:1:2::1 and 2001:db8:1:2::ffff share one place,
- * 2001:db8:1:3::1 has its own.  The real peer (127.0.0.1 for them all)
- * is not what counts.
- */
-static void
-test_max_per_client_v6(void **state)
-{
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	const char		*up;
-	int			 v6, p1, p2, p3;
-
-	(void)state;
-	h_require_ipv6();
-	b = h_backend_start(AF_INET, &cfg);
-	up = h_hostport(AF_INET, h_backend_port(b));
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route loop6]\nlisten = %s\nupstream = %s\nmax_per_client = 1\n"
-	    "[route net64]\nlisten = %s\nupstream = %s\nmax_per_client = 1\n"
-	    "accept_proxy = on\nproxy_from = 127.0.0.0/8\nproxy_from = ::1\n",
-	    h_hostport(AF_INET6, 0), up, h_hostport(AF_INET, 0), up);
-	v6 = served(r, "loop6", AF_INET6, NULL, NULL, 1);
-	refused(r, "loop6", AF_INET6, NULL, NULL, "max_per_client");
-
-	p1 = served(r, "net64", AF_INET, NULL,
-	    "PROXY TCP6 2001:db8:1:2::1 2001:db8::80 40000 80\r\n", 2);
-	refused(r, "net64", AF_INET, NULL,
-	    "PROXY TCP6 2001:db8:1:2::ffff 2001:db8::80 40001 80\r\n",
-	    "max_per_client");
-	p2 = served(r, "net64", AF_INET, NULL,
-	    "PROXY TCP6 2001:db8:1:3::1 2001:db8::80 40002 80\r\n", 3);
-	p3 = served(r, "net64", AF_INET, NULL,
-	    "PROXY TCP4 192.0.2.1 192.0.2.80 40003 80\r\n", 4);
-	H_EXPECT_LOG_LINE(r, "client=[2001:db8:1:2::ffff]:40001 ",
-	    "end=max_per_client");
-	close(v6);
-	close(p1);
-	close(p2);
-	close(p3);
-	backend_saw(b, 4, 0);
 	h_relay_finish(r);
 	h_backend_free(b);
 }
@@ -392,86 +210,305 @@ untrusted(struct h_relay *r, const char *route, int family, const char *src,
 	H_EXPECT_LOG_LINE(r, c, "end=proxy_untrusted ");
 }
 
-/*
- * The issue's two cases, with proxy_from naming the relay (127.0.0.2):
- * from 127.0.0.1 a header claiming 10.1.2.3 no longer passes
- * "allow = 10.0.0.0/8", and one peer no longer holds five sessions under
- * max_per_client = 1 by claiming five addresses.  The relay itself is
- * judged by its headers as before.
- */
-static void
-test_proxy_from_v4(void **state)
-{
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	char			 hdr[96];
-	int			 i, held;
+/* --- scenarios as rows --------------------------------------------------- */
 
-	(void)state;
-	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route lb]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
-	    "proxy_from = 127.0.0.2\nproxy_from = 127.0.1.0/24\n"
-	    "allow = 10.0.0.0/8\nmax_per_client = 1\n",
-	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
-	untrusted(r, "lb", AF_INET, "127.0.0.1",
-	    "PROXY TCP4 10.1.2.3 127.0.0.1 1000 80\r\n");
-	for (i = 0; i < 5; i++) {
-		snprintf(hdr, sizeof(hdr), "PROXY TCP4 10.9.9.%d 127.0.0.1 "
-		    "%d 80\r\n", i + 1, 2000 + i);
-		untrusted(r, "lb", AF_INET, "127.0.0.3", hdr);
+/*
+ * An access scenario: one relay46 with the routes of ${routes} ("{up}"
+ * stands for the echo backend), and clients that come one after another,
+ * each a step: served (an echo, then a clean end), held (served, kept
+ * open until the last step), refused (closed at once, end=${why}) or
+ * untrusted (outside proxy_from: reset at once).  Then one log line must
+ * hold both ${line} needles (the second may be NULL), ${absent} must not
+ * be in the log, and the backend must have seen exactly the sessions let
+ * in.  A new such scenario is a new row.
+ */
+#define MAX_STEPS	12
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+enum step_kind {
+	STEP_SERVED = 0,
+	STEP_HELD,
+	STEP_REFUSED,
+	STEP_UNTRUSTED,
+};
+
+struct step {
+	enum step_kind	 kind;
+	const char	*route;		/* NULL: no more steps */
+	int		 family;
+	const char	*src;		/* NULL: the family's loopback */
+	const char	*hdr;		/* a PROXY header sent first, or NULL */
+	const char	*why;		/* STEP_REFUSED: the end= */
+};
+
+struct access_row {
+	const char	*name;
+	bool		 ipv6;		/* needs ::1 */
+	const char	*routes;
+	struct step	 steps[MAX_STEPS];
+	const char	*line[2];
+	const char	*absent;
+};
+
+#define H6	"PROXY TCP6 2001:db8::5 ::1 1000 80\r\n"
+
+static const struct access_row access_rows[] = {
+	/*
+	 * Route "mixed": allow 127.0.0.0/29, deny 127.0.0.5.  Route
+	 * "denyonly": deny 127.0.0.0/30.  Route "narrow": allow 127.0.0.5,
+	 * deny 127.0.0.0/8 (deny wins even over a more specific allow).  The
+	 * refusals are logged with upstream=-.
+	 */
+	{ "allow_deny_v4", false,
+	    "[route mixed]\nlisten = 127.0.0.1:0\nupstream = {up}\n"
+	    "allow = 127.0.0.0/29\ndeny = 127.0.0.5\n"
+	    "[route denyonly]\nlisten = 127.0.0.1:0\nupstream = {up}\n"
+	    "deny = 127.0.0.0/30\n"
+	    "[route narrow]\nlisten = 127.0.0.1:0\nupstream = {up}\n"
+	    "allow = 127.0.0.5\ndeny = 127.0.0.0/8\n",
+	    {
+		{ STEP_SERVED, "mixed", AF_INET, "127.0.0.2", NULL, NULL },
+		{ STEP_SERVED, "mixed", AF_INET, NULL, NULL, NULL },
+		{ STEP_REFUSED, "mixed", AF_INET, "127.0.0.5", NULL, "denied" },
+		{ STEP_REFUSED, "mixed", AF_INET, "127.0.0.9", NULL, "denied" },
+		{ STEP_SERVED, "mixed", AF_INET, "127.0.0.7", NULL, NULL },
+		{ STEP_REFUSED, "denyonly", AF_INET, "127.0.0.2", NULL,
+		    "denied" },
+		{ STEP_REFUSED, "denyonly", AF_INET, NULL, NULL, "denied" },
+		{ STEP_SERVED, "denyonly", AF_INET, "127.0.0.4", NULL, NULL },
+		{ STEP_SERVED, "denyonly", AF_INET, "127.0.0.200", NULL, NULL },
+		{ STEP_REFUSED, "narrow", AF_INET, "127.0.0.5", NULL,
+		    "denied" },
+		{ STEP_REFUSED, "narrow", AF_INET, "127.0.0.6", NULL,
+		    "denied" },
+	    },
+	    { "upstream=- msg=\"session end\" end=denied",
+		"client=127.0.0.9:" },
+	    NULL },
+	/*
+	 * ::1 on four routes: allowed by "allow = ::1", refused by "deny =
+	 * ::1/128", refused where only IPv4 is allowed, and on a route
+	 * listening on both families with "allow = ::1/128", ::1 gets in and
+	 * 127.0.0.1 does not.
+	 */
+	{ "allow_deny_v6", true,
+	    "[route allow6]\nlisten = [::1]:0\nupstream = {up}\nallow = ::1\n"
+	    "[route deny6]\nlisten = [::1]:0\nupstream = {up}\n"
+	    "deny = ::1/128\n"
+	    "[route only4]\nlisten = [::1]:0\nupstream = {up}\n"
+	    "allow = 127.0.0.0/8\n"
+	    "[route both]\nlisten = [::1]:0\nlisten = 127.0.0.1:0\n"
+	    "upstream = {up}\nallow = ::1/128\n",
+	    {
+		{ STEP_SERVED, "allow6", AF_INET6, NULL, NULL, NULL },
+		{ STEP_REFUSED, "deny6", AF_INET6, NULL, NULL, "denied" },
+		{ STEP_REFUSED, "only4", AF_INET6, NULL, NULL, "denied" },
+		{ STEP_SERVED, "both", AF_INET6, NULL, NULL, NULL },
+		{ STEP_REFUSED, "both", AF_INET, NULL, NULL, "denied" },
+		{ STEP_REFUSED, "both", AF_INET, "127.0.0.3", NULL, "denied" },
+	    },
+	    { NULL, NULL }, NULL },
+	/*
+	 * IPv4-mapped IPv6 clients match IPv4 rules.  The only way to be such
+	 * a client over loopback is a PROXY header that says so
+	 * (accept_proxy): ::ffff:192.0.2.5 is refused by "deny =
+	 * 192.0.2.0/24", and ::ffff:10.1.2.3 is let in by "allow =
+	 * 10.0.0.0/8".
+	 */
+	{ "v4_mapped", false,
+	    "[route deny4]\nlisten = 127.0.0.1:0\nupstream = {up}\n"
+	    "accept_proxy = on\nproxy_from = 127.0.0.0/8\n"
+	    "deny = 192.0.2.0/24\n"
+	    "[route allow4]\nlisten = 127.0.0.1:0\nupstream = {up}\n"
+	    "accept_proxy = on\nproxy_from = 127.0.0.1\nallow = 10.0.0.0/8\n",
+	    {
+		{ STEP_REFUSED, "deny4", AF_INET, NULL,
+		    "PROXY TCP6 ::ffff:192.0.2.5 ::1 1000 80\r\n", "denied" },
+		{ STEP_REFUSED, "deny4", AF_INET, NULL,
+		    "PROXY TCP4 192.0.2.77 127.0.0.1 1001 80\r\n", "denied" },
+		{ STEP_SERVED, "deny4", AF_INET, NULL,
+		    "PROXY TCP6 2001:db8::5 ::1 1002 80\r\n", NULL },
+		{ STEP_SERVED, "deny4", AF_INET, NULL,
+		    "PROXY TCP6 ::ffff:198.51.100.5 ::1 1003 80\r\n", NULL },
+		{ STEP_SERVED, "allow4", AF_INET, NULL,
+		    "PROXY TCP6 ::ffff:10.1.2.3 ::1 1004 80\r\n", NULL },
+		{ STEP_SERVED, "allow4", AF_INET, NULL,
+		    "PROXY TCP4 10.200.0.1 127.0.0.1 1005 80\r\n", NULL },
+		{ STEP_REFUSED, "allow4", AF_INET, NULL,
+		    "PROXY TCP6 2001:db8::1 ::1 1006 80\r\n", "denied" },
+		/*
+		 * The real peer (127.0.0.1) would be refused here, the header
+		 * lets in.
+		 */
+		{ STEP_REFUSED, "allow4", AF_INET, NULL,
+		    "PROXY TCP4 192.0.2.1 127.0.0.1 1007 80\r\n", "denied" },
+	    },
+	    { "client=192.0.2.5:1000 via=127.0.0.1:", "end=denied" }, NULL },
+	/*
+	 * IPv6: max_per_client = 1 on ::1 itself, and through PROXY headers
+	 * on IPv6 /64s: 2001:db8:1:2::1 and 2001:db8:1:2::ffff share one
+	 * place, 2001:db8:1:3::1 has its own.  The real peer (127.0.0.1 for
+	 * them all) is not what counts.
+	 */
+	{ "max_per_client_v6", true,
+	    "[route loop6]\nlisten = [::1]:0\nupstream = {up}\n"
+	    "max_per_client = 1\n"
+	    "[route net64]\nlisten = 127.0.0.1:0\nupstream = {up}\n"
+	    "max_per_client = 1\naccept_proxy = on\n"
+	    "proxy_from = 127.0.0.0/8\nproxy_from = ::1\n",
+	    {
+		{ STEP_HELD, "loop6", AF_INET6, NULL, NULL, NULL },
+		{ STEP_REFUSED, "loop6", AF_INET6, NULL, NULL,
+		    "max_per_client" },
+		{ STEP_HELD, "net64", AF_INET, NULL,
+		    "PROXY TCP6 2001:db8:1:2::1 2001:db8::80 40000 80\r\n",
+		    NULL },
+		{ STEP_REFUSED, "net64", AF_INET, NULL,
+		    "PROXY TCP6 2001:db8:1:2::ffff 2001:db8::80 40001 80\r\n",
+		    "max_per_client" },
+		{ STEP_HELD, "net64", AF_INET, NULL,
+		    "PROXY TCP6 2001:db8:1:3::1 2001:db8::80 40002 80\r\n",
+		    NULL },
+		{ STEP_HELD, "net64", AF_INET, NULL,
+		    "PROXY TCP4 192.0.2.1 192.0.2.80 40003 80\r\n", NULL },
+	    },
+	    { "client=[2001:db8:1:2::ffff]:40001 ", "end=max_per_client" },
+	    NULL },
+	/*
+	 * The issue's two cases, with proxy_from naming the relay
+	 * (127.0.0.2): from 127.0.0.1 a header claiming 10.1.2.3 no longer
+	 * passes "allow = 10.0.0.0/8", and one peer (127.0.0.3) no longer
+	 * holds five sessions under max_per_client = 1 by claiming five
+	 * addresses.  The relay itself is judged by its headers as before.
+	 */
+	{ "proxy_from_v4", false,
+	    "[route lb]\nlisten = 127.0.0.1:0\nupstream = {up}\n"
+	    "accept_proxy = on\nproxy_from = 127.0.0.2\n"
+	    "proxy_from = 127.0.1.0/24\nallow = 10.0.0.0/8\n"
+	    "max_per_client = 1\n",
+	    {
+		{ STEP_UNTRUSTED, "lb", AF_INET, "127.0.0.1",
+		    "PROXY TCP4 10.1.2.3 127.0.0.1 1000 80\r\n", NULL },
+		{ STEP_UNTRUSTED, "lb", AF_INET, "127.0.0.3",
+		    "PROXY TCP4 10.9.9.1 127.0.0.1 2000 80\r\n", NULL },
+		{ STEP_UNTRUSTED, "lb", AF_INET, "127.0.0.3",
+		    "PROXY TCP4 10.9.9.2 127.0.0.1 2001 80\r\n", NULL },
+		{ STEP_UNTRUSTED, "lb", AF_INET, "127.0.0.3",
+		    "PROXY TCP4 10.9.9.3 127.0.0.1 2002 80\r\n", NULL },
+		{ STEP_UNTRUSTED, "lb", AF_INET, "127.0.0.3",
+		    "PROXY TCP4 10.9.9.4 127.0.0.1 2003 80\r\n", NULL },
+		{ STEP_UNTRUSTED, "lb", AF_INET, "127.0.0.3",
+		    "PROXY TCP4 10.9.9.5 127.0.0.1 2004 80\r\n", NULL },
+		{ STEP_HELD, "lb", AF_INET, "127.0.0.2",
+		    "PROXY TCP4 10.1.2.3 127.0.0.1 3000 80\r\n", NULL },
+		{ STEP_REFUSED, "lb", AF_INET, "127.0.0.2",
+		    "PROXY TCP4 10.1.2.3 127.0.0.1 3001 80\r\n",
+		    "max_per_client" },
+		{ STEP_REFUSED, "lb", AF_INET, "127.0.0.2",
+		    "PROXY TCP4 192.0.2.1 127.0.0.1 3002 80\r\n", "denied" },
+		{ STEP_SERVED, "lb", AF_INET, "127.0.1.9",
+		    "PROXY TCP4 10.1.2.4 127.0.0.1 3003 80\r\n", NULL },
+	    },
+	    { "client=10.1.2.3:3000 via=127.0.0.2:", "end=done" }, NULL },
+	/*
+	 * IPv6: proxy_from = ::1 lets ::1 send headers; a route whose
+	 * proxy_from names only IPv4 resets ::1; "any" lets everyone.
+	 */
+	{ "proxy_from_v6", true,
+	    "[route six]\nlisten = [::1]:0\nupstream = {up}\n"
+	    "accept_proxy = on\nproxy_from = ::1\n"
+	    "[route four]\nlisten = [::1]:0\nupstream = {up}\n"
+	    "accept_proxy = on\nproxy_from = 127.0.0.0/8\n"
+	    "[route all]\nlisten = [::1]:0\nupstream = {up}\n"
+	    "accept_proxy = on\nproxy_from = any\n",
+	    {
+		{ STEP_SERVED, "six", AF_INET6, NULL, H6, NULL },
+		{ STEP_UNTRUSTED, "four", AF_INET6, NULL, H6, NULL },
+		{ STEP_SERVED, "all", AF_INET6, NULL, H6, NULL },
+	    },
+	    { "client=[2001:db8::5]:1000 via=[::1]:", NULL },
+	    "without proxy_from" },
+};
+
+/* ${tpl} into ${out}, each "{up}" in it replaced by ${up}. */
+static void
+expand(char *out, size_t len, const char *tpl, const char *up)
+{
+	const char	*p = tpl, *q;
+	size_t		 n = 0;
+	unsigned	 i;
+	int		 k;
+
+	for (i = 0; i < 100 && (q = strstr(p, "{up}")) != NULL; i++) {
+		k = snprintf(out + n, len - n, "%.*s%s", (int)(q - p), p, up);
+		if (k < 0 || (size_t)k >= len - n)
+			h_fault("expand: %zu bytes are not enough", len);
+		n += (size_t)k;
+		p = q + strlen("{up}");
 	}
-	assert_true(h_relay_log_wait_n(r, "end=proxy_untrusted ", 6, H_IO_MS));
-	held = served(r, "lb", AF_INET, "127.0.0.2",
-	    "PROXY TCP4 10.1.2.3 127.0.0.1 3000 80\r\n", 1);
-	refused(r, "lb", AF_INET, "127.0.0.2",
-	    "PROXY TCP4 10.1.2.3 127.0.0.1 3001 80\r\n", "max_per_client");
-	refused(r, "lb", AF_INET, "127.0.0.2",
-	    "PROXY TCP4 192.0.2.1 127.0.0.1 3002 80\r\n", "denied");
-	served_close(r, "lb", AF_INET, "127.0.1.9",
-	    "PROXY TCP4 10.1.2.4 127.0.0.1 3003 80\r\n", 2);
-	close(held);
-	H_EXPECT_LOG_LINE(r, "client=10.1.2.3:3000 via=127.0.0.2:", "end=done");
-	backend_saw(b, 2, 0);
-	h_relay_finish(r);
-	h_backend_free(b);
+	k = snprintf(out + n, len - n, "%s", p);
+	if (k < 0 || (size_t)k >= len - n)
+		h_fault("expand: %zu bytes are not enough", len);
 }
 
-/*
- * IPv6: proxy_from = ::1 lets ::1 send headers; a route whose proxy_from
- * names only IPv4 resets ::1; "any" lets everyone.
- */
+/* Row ${row}'s clients, in turn; the held ones go to ${held}. */
 static void
-test_proxy_from_v6(void **state)
+run_steps(const struct access_row *row, struct h_relay *r, int *held,
+    unsigned *nheld, unsigned *nserved, unsigned *nuntrusted)
 {
+	const struct step	*s;
+
+	for (s = row->steps; s < row->steps + MAX_STEPS && s->route != NULL;
+	     s++) {
+		switch (s->kind) {
+		case STEP_SERVED:
+			served_close(r, s->route, s->family, s->src, s->hdr,
+			    ++*nserved);
+			break;
+		case STEP_HELD:
+			held[(*nheld)++] = served(r, s->route, s->family,
+			    s->src, s->hdr, ++*nserved);
+			break;
+		case STEP_REFUSED:
+			refused(r, s->route, s->family, s->src, s->hdr, s->why);
+			break;
+		case STEP_UNTRUSTED:
+			untrusted(r, s->route, s->family, s->src, s->hdr);
+			++*nuntrusted;
+			break;
+		}
+	}
+}
+
+static void
+run_access(void **state)
+{
+	const struct access_row	*row = *state;
 	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
 	struct h_backend	*b;
 	struct h_relay		*r;
-	const char		*up;
-	const char		*hdr = "PROXY TCP6 2001:db8::5 ::1 1000 80\r\n";
+	char			 routes[2048];
+	int			 held[MAX_STEPS];
+	unsigned		 nheld = 0, nserved = 0, nuntrusted = 0, i;
 
-	(void)state;
-	h_require_ipv6();
+	if (row->ipv6)
+		h_require_ipv6();
 	b = h_backend_start(AF_INET, &cfg);
-	up = h_hostport(AF_INET, h_backend_port(b));
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route six]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
-	    "proxy_from = ::1\n"
-	    "[route four]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
-	    "proxy_from = 127.0.0.0/8\n"
-	    "[route all]\nlisten = %s\nupstream = %s\naccept_proxy = on\n"
-	    "proxy_from = any\n",
-	    h_hostport(AF_INET6, 0), up, h_hostport(AF_INET6, 0), up,
-	    h_hostport(AF_INET6, 0), up);
-	served_close(r, "six", AF_INET6, NULL, hdr, 1);
-	untrusted(r, "four", AF_INET6, NULL, hdr);
-	served_close(r, "all", AF_INET6, NULL, hdr, 2);
-	H_EXPECT_LOG(r, "client=[2001:db8::5]:1000 via=[::1]:");
-	assert_int_equal(h_relay_log_count(r, "without proxy_from"), 0);
-	backend_saw(b, 2, 0);
+	expand(routes, sizeof(routes), row->routes,
+	    h_hostport(AF_INET, h_backend_port(b)));
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n%s", routes);
+	run_steps(row, r, held, &nheld, &nserved, &nuntrusted);
+	for (i = 0; i < nheld; i++)
+		close(held[i]);
+	/* Each untrusted peer has its line, even one reset at connect. */
+	if (nuntrusted > 0)
+		assert_true(h_relay_log_wait_n(r, "end=proxy_untrusted ",
+		    nuntrusted, H_IO_MS));
+	if (row->line[0] != NULL)
+		H_EXPECT_LOG_LINE(r, row->line[0], row->line[1]);
+	if (row->absent != NULL)
+		assert_int_equal(h_relay_log_count(r, row->absent), 0);
+	backend_saw(b, nserved, 0);
 	h_relay_finish(r);
 	h_backend_free(b);
 }
@@ -479,16 +516,18 @@ test_proxy_from_v6(void **state)
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_allow_deny_v4, h_teardown),
-		cmocka_unit_test_teardown(test_allow_deny_v6, h_teardown),
-		cmocka_unit_test_teardown(test_v4_mapped, h_teardown),
+	const struct CMUnitTest	 funcs[] = {
 		cmocka_unit_test_teardown(test_max_per_client_v4, h_teardown),
-		cmocka_unit_test_teardown(test_max_per_client_v6, h_teardown),
-		cmocka_unit_test_teardown(test_proxy_from_v4, h_teardown),
-		cmocka_unit_test_teardown(test_proxy_from_v6, h_teardown),
 	};
+	struct CMUnitTest	 tests[NELEM(access_rows) + NELEM(funcs)];
+	size_t			 i, n = 0;
 
+	/* Each row is a test of its own, named after the row. */
+	for (i = 0; i < NELEM(access_rows); i++)
+		tests[n++] = (struct CMUnitTest) { access_rows[i].name,
+			run_access, NULL, h_teardown, (void *)&access_rows[i] };
+	for (i = 0; i < NELEM(funcs); i++)
+		tests[n++] = funcs[i];
 	h_init();
 	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -21,6 +21,7 @@
 
 #define KiB		1024u
 #define MiB		(1024u * 1024u)
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* --- memory stays bounded when the upstream never reads ------------------ */
 
@@ -256,75 +257,40 @@ test_2000_sessions(void **state)
 
 /* --- timers ---------------------------------------------------------------- */
 
-static void
-test_idle_timeout(void **state)
-{
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	int64_t			 t0, took;
-	int			 fd, end;
-
-	(void)state;
-	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route idle]\nlisten = %s\nupstream = %s\nidle_timeout = 500ms\n",
-	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
-	fd = h_relay_connect(r, "idle", AF_INET);
-	H_ASSERT_END(h_echo(fd, 3, 1000, H_IO_MS), H_OK, H_OK);
-	t0 = h_now_ms();
-	end = h_wait_end(fd, 5000, NULL);
-	took = h_now_ms() - t0;
-	print_message("idle session closed after %lld ms (%s)\n",
-	    (long long)took, h_end_str(end));
-	H_ASSERT_END(end, H_EOF, ECONNRESET);
-	assert_in_range(took, 400, 3000);
-	close(fd);
-	H_EXPECT_LOG(r, "end=idle_timeout");
-	h_relay_finish(r);
-	h_backend_free(b);
-}
-
 /*
- * A long idle_timeout and a short fin_timeout: once the client has shut
- * down its side and the backend says nothing, fin_timeout ends it.
+ * The timers, as rows (harness.h, struct h_scenario): each session is
+ * ended by its timer, within a window around it, with the timer's name
+ * on its line.  A new such scenario is a new row.
  */
-static void
-test_fin_timeout(void **state)
-{
-	struct h_backend_cfg	 cfg = { .mode = H_SILENT };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	uint8_t			 req[100];
-	int64_t			 t0, took;
-	int			 fd, end;
-
-	(void)state;
-	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
-			  "[route fin]\nlisten = %s\nupstream = %s\n"
-			  "idle_timeout = 1h\nfin_timeout = 500ms\n",
-	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
-	fd = h_relay_connect(r, "fin", AF_INET);
-	h_pattern(4, 0, req, sizeof(req));
-	H_ASSERT_END(h_send_all(fd, req, sizeof(req), H_IO_MS), H_OK, H_OK);
-	assert_true(h_backend_wait(b, 1, 0, sizeof(req), H_IO_MS));
-	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	t0 = h_now_ms();
-	/* The EOF reaches the backend: the half-close went through. */
-	assert_true(h_backend_wait(b, 1, 1, sizeof(req), H_IO_MS));
-	end = h_wait_end(fd, 5000, NULL);
-	took = h_now_ms() - t0;
-	print_message("half-closed session closed after %lld ms (%s)\n",
-	    (long long)took, h_end_str(end));
-	H_ASSERT_END(end, H_EOF, ECONNRESET);
-	assert_in_range(took, 400, 3000);
-	close(fd);
-	H_EXPECT_LOG(r, "end=fin_timeout");
-	h_relay_finish(r);
-	h_backend_free(b);
-}
+static const struct h_scenario rows[] = {
+	/* Quiet after an echo: idle_timeout ends it. */
+	{ .name = "idle_timeout",
+	    .keys = "idle_timeout = 500ms\n",
+	    .backend = { .mode = H_ECHO },
+	    .seed = 3,
+	    .echo = 1000,
+	    .ends = { H_EOF, ECONNRESET },
+	    .end_ms = 5000,
+	    .min_ms = 400,
+	    .max_ms = 3000,
+	    .end = "idle_timeout" },
+	/*
+	 * A long idle_timeout and a short fin_timeout: once the client has
+	 * shut down its side (and the EOF reached the backend) and the
+	 * backend says nothing, fin_timeout ends it.
+	 */
+	{ .name = "fin_timeout",
+	    .keys = "idle_timeout = 1h\nfin_timeout = 500ms\n",
+	    .backend = { .mode = H_SILENT },
+	    .seed = 4,
+	    .send = 100,
+	    .shut = true,
+	    .ends = { H_EOF, ECONNRESET },
+	    .end_ms = 5000,
+	    .min_ms = 400,
+	    .max_ms = 3000,
+	    .end = "fin_timeout" },
+};
 
 /* --- max_connections ------------------------------------------------------- */
 
@@ -564,11 +530,9 @@ test_nofile_explicit(void **state)
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest	 funcs[] = {
 		cmocka_unit_test_teardown(test_slow_reader_memory, h_teardown),
 		cmocka_unit_test_teardown(test_2000_sessions, h_teardown),
-		cmocka_unit_test_teardown(test_idle_timeout, h_teardown),
-		cmocka_unit_test_teardown(test_fin_timeout, h_teardown),
 		cmocka_unit_test_teardown(test_route_max_connections,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_global_max_connections,
@@ -580,7 +544,14 @@ main(void)
 		cmocka_unit_test_teardown(test_upstream_max_connections_reload,
 		    h_teardown),
 	};
+	struct CMUnitTest	 tests[NELEM(rows) + NELEM(funcs)];
+	size_t			 i, n = 0;
 
+	/* Each row is a test of its own, named after the row. */
+	for (i = 0; i < NELEM(rows); i++)
+		tests[n++] = h_scenario_test(&rows[i]);
+	for (i = 0; i < NELEM(funcs); i++)
+		tests[n++] = funcs[i];
 	h_init();
 	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
 }

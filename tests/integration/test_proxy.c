@@ -32,6 +32,7 @@
 #define PAYLOAD		5000
 #define V1_MAX		107	/* the spec: a v1 line is at most this long */
 #define V2_SIGLEN	12
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 static const uint8_t v2sig[V2_SIGLEN] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
@@ -426,51 +427,93 @@ recv_stream(int fd, uint64_t seed, size_t len)
 /* --- proxy_protocol = v1 | v2 ------------------------------------------- */
 
 /*
- * A client (from ${src}, on ${family}) through a relay that sends a
- * version ${version} header to a parsing backend.  The header must come
- * first, even before the client says anything (server-speaks-first
- * protocols need that), be byte-exact, and be followed by the payload;
- * the reply must come back untouched, without any header.
+ * A client (from ${src} unless NULL, on ${family}) through a relay that
+ * listens on ${listen} (NULL: the family's loopback) and sends a header
+ * of each of ${versions} in turn (a relay each) to a parsing backend.
+ * The header must come first, even before the client says anything
+ * (server-speaks-first protocols need that), be byte-exact, and name the
+ * address the client reached, never a wildcard; the payload must follow
+ * it, and the reply must come back untouched, without any header.  A new
+ * such scenario is a new row.
+ */
+struct send_row {
+	const char	*name;
+	int		 family;
+	const char	*listen;
+	const char	*src;
+	int		 versions[2];	/* 1 or 2; 0: none */
+};
+
+static const struct send_row send_rows[] = {
+	{ "send_v1_v4", AF_INET, NULL, "127.0.0.7", { 1, 0 } },
+	{ "send_v2_v4", AF_INET, NULL, "127.0.0.8", { 2, 0 } },
+	{ "send_v1_v6", AF_INET6, NULL, NULL, { 1, 0 } },
+	{ "send_v2_v6", AF_INET6, NULL, NULL, { 2, 0 } },
+	/* Wildcard listeners (0.0.0.0:P, [::]:P), both versions. */
+	{ "send_wild_v4", AF_INET, "0.0.0.0:0", NULL, { 1, 2 } },
+	{ "send_wild_v6", AF_INET6, "[::]:0", NULL, { 1, 2 } },
+};
+
+/*
+ * The header the backend got for client ${fd} (as ${raw}, ${rawlen}
+ * bytes, parsed into ${pp}) is the one the spec gives, for the listener
+ * on ${port}.
  */
 static void
-send_header(int version, int family, const char *src)
+check_header(const struct send_row *row, int version, int fd, int port,
+    const struct pp *pp, const uint8_t *raw, size_t rawlen)
 {
 	struct sockaddr_storage	 cs, cd;
-	struct h_relay		*r;
-	struct pp		 pp;
-	uint8_t			 raw[256], want[256];
-	size_t			 rawlen, wantlen;
+	uint8_t			 want[256];
+	size_t			 wantlen;
 	char			 csrc[INET6_ADDRSTRLEN], cdst[INET6_ADDRSTRLEN];
 	unsigned		 csp, cdp;
-	int			 lfd, bport = 0, fd, bfd;
+
+	fd_addrs(fd, &cs, &cd);
+	sa_text(&cs, csrc, sizeof(csrc), &csp);
+	sa_text(&cd, cdst, sizeof(cdst), &cdp);
+	wantlen = expected_header(version, &cs, &cd, want, sizeof(want));
+	print_message("v%d from %s:%u to %s:%u: backend got %zu bytes: %s\n",
+	    version, csrc, csp, cdst, cdp, rawlen, dump(raw, rawlen));
+	assert_int_equal(pp->version, version);
+	assert_false(pp->local);
+	assert_int_equal(pp->family, row->family);
+	assert_string_equal(pp->src, csrc);
+	assert_string_equal(pp->dst, cdst);
+	assert_string_equal(pp->dst,
+	    row->family == AF_INET6 ? "::1" : "127.0.0.1");
+	assert_int_equal(pp->sport, csp);
+	assert_int_equal(pp->dport, cdp);
+	assert_int_equal(pp->dport, port);
+	assert_int_equal(pp->tlv_len, 0);
+	if (rawlen != wantlen || memcmp(raw, want, wantlen) != 0)
+		fail_msg("header is not byte-exact: got %s", dump(raw, rawlen));
+}
+
+static void
+send_header(const struct send_row *row, int version)
+{
+	struct h_relay		*r;
+	struct pp		 pp;
+	uint8_t			 raw[256];
+	size_t			 rawlen;
+	int			 lfd, bport = 0, port, fd, bfd;
 
 	lfd = h_listen_at("127.0.0.1", &bport);
 	r = h_relay_start(
 	    "[global]\nshutdown_timeout = 2s\n"
 	    "[route pp]\nlisten = %s\nupstream = %s\nproxy_protocol = v%d\n",
-	    h_hostport(family, 0), h_hostport(AF_INET, bport), version);
-	fd = src == NULL ? h_relay_connect(r, "pp", family) :
-	    h_relay_connect_from(r, "pp", family, src);
-	fd_addrs(fd, &cs, &cd);
-	sa_text(&cs, csrc, sizeof(csrc), &csp);
-	sa_text(&cd, cdst, sizeof(cdst), &cdp);
-	wantlen = expected_header(version, &cs, &cd, want, sizeof(want));
-
+	    row->listen != NULL ? row->listen : h_hostport(row->family, 0),
+	    h_hostport(AF_INET, bport), version);
+	port = h_relay_ready_port(r, "pp", 0);
+	/* To the family's loopback, also through a wildcard listener. */
+	fd = row->src == NULL ?
+	    h_connect_port(row->family, port, H_IO_MS) :
+	    h_relay_connect_from(r, "pp", row->family, row->src);
+	assert_true(fd != -1);
 	/* Nothing sent yet: the header alone must arrive. */
 	bfd = backend_take(lfd, &pp, raw, sizeof(raw), &rawlen, 0, 0);
-	print_message("v%d from %s:%u to %s:%u: backend got %zu bytes: %s\n",
-	    version, csrc, csp, cdst, cdp, rawlen, dump(raw, rawlen));
-	assert_int_equal(pp.version, version);
-	assert_false(pp.local);
-	assert_int_equal(pp.family, family);
-	assert_string_equal(pp.src, csrc);
-	assert_string_equal(pp.dst, cdst);
-	assert_int_equal(pp.sport, csp);
-	assert_int_equal(pp.dport, cdp);
-	assert_int_equal(pp.tlv_len, 0);
-	if (rawlen != wantlen || memcmp(raw, want, wantlen) != 0) {
-		fail_msg("header is not byte-exact: got %s", dump(raw, rawlen));
-	}
+	check_header(row, version, fd, port, &pp, raw, rawlen);
 	/* Then the client's bytes, unchanged, and the reply back. */
 	send_stream(fd, 77, PAYLOAD);
 	recv_stream(bfd, 77, PAYLOAD);
@@ -486,85 +529,17 @@ send_header(int version, int family, const char *src)
 	close(lfd);
 }
 
-/*
- * A wildcard listener (0.0.0.0:P, [::]:P): the header's destination is
- * the address the client reached, 127.0.0.1 or ::1, never the wildcard.
- */
 static void
-send_header_wild(int version, int family)
+run_send(void **state)
 {
-	struct h_relay		*r;
-	struct pp		 pp;
-	uint8_t			 raw[256];
-	size_t			 rawlen;
-	int			 lfd, bport = 0, port, fd, bfd;
+	const struct send_row	*row = *state;
+	size_t			 i;
 
-	lfd = h_listen_at("127.0.0.1", &bport);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route pp]\nlisten = %s:0\nupstream = %s\nproxy_protocol = v%d\n",
-	    family == AF_INET6 ? "[::]" : "0.0.0.0", h_hostport(AF_INET, bport),
-	    version);
-	port = h_relay_ready_port(r, "pp", 0);
-	fd = h_connect_port(family, port, H_IO_MS);
-	assert_true(fd != -1);
-	bfd = backend_take(lfd, &pp, raw, sizeof(raw), &rawlen, 0, 0);
-	print_message("v%d on a wildcard listener: backend got %s\n", version,
-	    dump(raw, rawlen));
-	assert_int_equal(pp.family, family);
-	assert_string_equal(pp.dst, family == AF_INET6 ? "::1" : "127.0.0.1");
-	assert_int_equal(pp.dport, port);
-	close(bfd);
-	close(fd);
-	h_relay_finish(r);
-	close(lfd);
-}
-
-static void
-test_send_wild_v4(void **state)
-{
-	(void)state;
-	send_header_wild(1, AF_INET);
-	send_header_wild(2, AF_INET);
-}
-
-static void
-test_send_wild_v6(void **state)
-{
-	(void)state;
-	h_require_ipv6();
-	send_header_wild(1, AF_INET6);
-	send_header_wild(2, AF_INET6);
-}
-
-static void
-test_send_v1_v4(void **state)
-{
-	(void)state;
-	send_header(1, AF_INET, "127.0.0.7");
-}
-
-static void
-test_send_v2_v4(void **state)
-{
-	(void)state;
-	send_header(2, AF_INET, "127.0.0.8");
-}
-
-static void
-test_send_v1_v6(void **state)
-{
-	(void)state;
-	h_require_ipv6();
-	send_header(1, AF_INET6, NULL);
-}
-
-static void
-test_send_v2_v6(void **state)
-{
-	(void)state;
-	h_require_ipv6();
-	send_header(2, AF_INET6, NULL);
+	if (row->family == AF_INET6)
+		h_require_ipv6();
+	for (i = 0; i < NELEM(row->versions); i++)
+		if (row->versions[i] != 0)
+			send_header(row, row->versions[i]);
 }
 
 /* --- accept_proxy = on: good headers ----------------------------------------- */
@@ -662,281 +637,282 @@ accept_relay(struct h_backend *b, const char *extra)
 	    extra);
 }
 
-static void
-test_accept_v1(void **state)
-{
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	const char		*h4 = "PROXY TCP4 192.0.2.10 198.51.100.1 5555 443\r\n";
-	const char		*h6 =
-	    "PROXY TCP6 2001:db8::10 2001:db8::1 65535 443\r\n";
-
-	(void)state;
-	b = h_backend_start(AF_INET, &cfg);
-	r = accept_relay(b, "");
-	accept_good(r, b, (const uint8_t *)h4, strlen(h4), 0,
-	    "192.0.2.10:5555", false, 1);
-	accept_good(r, b, (const uint8_t *)h6, strlen(h6), 0,
-	    "[2001:db8::10]:65535", false, 2);
-	/* Split inside the address, and right before the CRLF. */
-	accept_good(r, b, (const uint8_t *)h4, strlen(h4), 14,
-	    "192.0.2.10:5555", false, 3);
-	accept_good(r, b, (const uint8_t *)h4, strlen(h4), strlen(h4) - 1,
-	    "192.0.2.10:5555", false, 4);
-	h_relay_finish(r);
-	h_backend_free(b);
-}
-
-static void
-test_accept_v2(void **state)
-{
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	/* PP2_TYPE_NOOP (0x04) and PP2_TYPE_AUTHORITY (0x02) TLVs. */
-	static const uint8_t	 tlv[] = {
-		0x04, 0x00, 0x03, 0xaa, 0xbb, 0xcc,
-		0x02, 0x00, 0x08, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.',
-	};
-	uint8_t			 h[256];
-	size_t			 n;
-
-	(void)state;
-	b = h_backend_start(AF_INET, &cfg);
-	r = accept_relay(b, "");
-	n = v2_header(h, 1, AF_INET, "192.0.2.20", 1234, "198.51.100.2", 80,
-	    NULL, 0);
-	accept_good(r, b, h, n, 0, "192.0.2.20:1234", false, 1);
-	n = v2_header(h, 1, AF_INET6, "2001:db8::7", 4444, "2001:db8::1", 443,
-	    tlv, sizeof(tlv));
-	accept_good(r, b, h, n, 0, "[2001:db8::7]:4444", false, 2);
-	/* Split in the signature, and in the TLVs. */
-	accept_good(r, b, h, n, 5, "[2001:db8::7]:4444", false, 3);
-	accept_good(r, b, h, n, n - 4, "[2001:db8::7]:4444", false, 4);
-	h_relay_finish(r);
-	h_backend_free(b);
-}
-
 /*
- * LOCAL (v2) and UNKNOWN (v1) carry no client: the real connection's
- * addresses are used.
+ * Good headers, as rows: each step is a client that sends the v1 header
+ * ${v1} or the v2 header ${v2} (in two parts when ${split} is not 0, the
+ * first that long, or counted from the end when negative) and is served
+ * as accept_good() says, with the session line showing ${client} (NULL:
+ * the real peer, for LOCAL and UNKNOWN).  All the steps of a row go
+ * through one relay.  A new such scenario is a new row.
  */
-static void
-test_accept_local(void **state)
+struct v2 {
+	int		 cmd;		/* as v2_header() takes them */
+	int		 family;
+	const char	*src;
+	unsigned	 sport;
+	const char	*dst;
+	unsigned	 dport;
+	const uint8_t	*tlv;
+	size_t		 tlvlen;
+};
+
+struct good {
+	const char	*v1;		/* this v1 header, or */
+	const struct v2	*v2;		/* this v2 header; both NULL: no more */
+	int		 split;
+	const char	*client;
+};
+
+struct accept_row {
+	const char	*name;
+	struct good	 steps[4];
+};
+
+/* PP2_TYPE_NOOP (0x04) with 3 bytes, PP2_TYPE_AUTHORITY (0x02) with 8. */
+static const uint8_t tlv_noop_authority[] = { 0x04, 0x00, 0x03, 0xaa, 0xbb,
+	0xcc, 0x02, 0x00, 0x08, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.' };
+static const uint8_t tlv_noop[] = { 0x04, 0x00, 0x01, 0x00 };
+
+static const struct v2 v2_tcp4 = { 1, AF_INET, "192.0.2.20", 1234,
+	"198.51.100.2", 80, NULL, 0 };
+static const struct v2 v2_tcp6_tlvs = { 1, AF_INET6, "2001:db8::7", 4444,
+	"2001:db8::1", 443, tlv_noop_authority, sizeof(tlv_noop_authority) };
+static const struct v2 v2_local = { 0, 0, NULL, 0, NULL, 0, NULL, 0 };
+/* LOCAL with addresses and a TLV: the addresses are ignored. */
+static const struct v2 v2_local_addrs = { 0, AF_INET, "192.0.2.30", 1,
+	"192.0.2.31", 2, tlv_noop, sizeof(tlv_noop) };
+
+#define V1_TCP4 "PROXY TCP4 192.0.2.10 198.51.100.1 5555 443\r\n"
+
+static const struct accept_row accept_rows[] = {
+	{ "accept_v1",
+	    {
+		{ V1_TCP4, NULL, 0, "192.0.2.10:5555" },
+		{ "PROXY TCP6 2001:db8::10 2001:db8::1 65535 443\r\n", NULL, 0,
+		    "[2001:db8::10]:65535" },
+		/* Split inside the address, and right before the CRLF. */
+		{ V1_TCP4, NULL, 14, "192.0.2.10:5555" },
+		{ V1_TCP4, NULL, -1, "192.0.2.10:5555" },
+	    } },
+	{ "accept_v2",
+	    {
+		{ NULL, &v2_tcp4, 0, "192.0.2.20:1234" },
+		{ NULL, &v2_tcp6_tlvs, 0, "[2001:db8::7]:4444" },
+		/* Split in the signature, and in the TLVs. */
+		{ NULL, &v2_tcp6_tlvs, 5, "[2001:db8::7]:4444" },
+		{ NULL, &v2_tcp6_tlvs, -4, "[2001:db8::7]:4444" },
+	    } },
+	/*
+	 * LOCAL (v2) and UNKNOWN (v1) carry no client: the real connection's
+	 * addresses are used.
+	 */
+	{ "accept_local",
+	    {
+		{ NULL, &v2_local, 0, NULL },
+		{ NULL, &v2_local_addrs, 0, NULL },
+		{ "PROXY UNKNOWN\r\n", NULL, 0, NULL },
+		{ "PROXY UNKNOWN 192.0.2.1 192.0.2.2 1 2\r\n", NULL, 0, NULL },
+	    } },
+};
+
+/* The bytes of step ${g}'s header into ${out}; returns their count. */
+static size_t
+hdr_bytes(const struct good *g, uint8_t *out, size_t outlen)
 {
+	const struct v2	*h = g->v2;
+	size_t		 n;
+
+	if (g->v1 != NULL) {
+		n = strlen(g->v1);
+		assert_true(n <= outlen);
+		memcpy(out, g->v1, n);
+		return n;
+	}
+	assert_true(16 + 36 + h->tlvlen <= outlen);
+	return v2_header(out, h->cmd, h->family, h->src, h->sport, h->dst,
+	    h->dport, h->tlv, h->tlvlen);
+}
+
+static void
+run_accept(void **state)
+{
+	const struct accept_row	*row = *state;
+	const struct good	*g;
 	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
 	struct h_backend	*b;
 	struct h_relay		*r;
-	static const uint8_t	 tlv[] = { 0x04, 0x00, 0x01, 0x00 };
 	uint8_t			 h[256];
-	size_t			 n;
-	const char		*unk = "PROXY UNKNOWN\r\n";
-	const char		*unk2 =
-	    "PROXY UNKNOWN 192.0.2.1 192.0.2.2 1 2\r\n";
+	size_t			 n, split, i;
 
-	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
 	r = accept_relay(b, "");
-	n = v2_header(h, 0, 0, NULL, 0, NULL, 0, NULL, 0);
-	accept_good(r, b, h, n, 0, NULL, true, 1);
-	/* LOCAL with addresses and a TLV: the addresses are ignored. */
-	n = v2_header(h, 0, AF_INET, "192.0.2.30", 1, "192.0.2.31", 2, tlv,
-	    sizeof(tlv));
-	h[12] = 0x20;
-	accept_good(r, b, h, n, 0, NULL, true, 2);
-	accept_good(r, b, (const uint8_t *)unk, strlen(unk), 0, NULL, true, 3);
-	accept_good(r, b, (const uint8_t *)unk2, strlen(unk2), 0, NULL, true,
-	    4);
+	for (i = 0; i < NELEM(row->steps); i++) {
+		g = &row->steps[i];
+		if (g->v1 == NULL && g->v2 == NULL)
+			break;
+		n = hdr_bytes(g, h, sizeof(h));
+		split = g->split < 0 ? n - (size_t)-g->split : (size_t)g->split;
+		accept_good(r, b, h, n, split, g->client, g->client == NULL,
+		    i + 1);
+	}
 	h_relay_finish(r);
 	h_backend_free(b);
 }
 
 /* --- accept_proxy = on: bad headers ----------------------------------------- */
 
-struct bad {
+/*
+ * Headers that are bad, or never whole, as rows: each client of a row
+ * sends one input (and with ${eof} shuts its side down), then is closed
+ * with no byte back (within ${min_ms} to ${max_ms} of its connect when
+ * ${max_ms} is not 0) and gets its own end=${end} line.  The backend
+ * receives nothing.  Then ${needle} must be in the log and ${absent} not.
+ * All the inputs of a row go through one relay, started with ${keys}.  A
+ * new bad header is a new line of an input table.
+ */
+struct input {
 	const char	*name;
-	uint8_t		 bytes[300];
+	const char	*bytes;
 	size_t		 len;
-	bool		 eof;		/* then shut down the sending side */
+	bool		 eof;
 };
 
-static size_t
-fill_text(uint8_t *b, const char *s)
-{
-	size_t	 n = strlen(s);
+#define BYTES(s)	s, sizeof(s) - 1
+#define SIG		"\r\n\r\n\0\r\nQUIT\n"	/* v2's signature */
+/* v2's TCP4 addresses: 192.0.2.1 port 1 to 192.0.2.2 port 2. */
+#define V2_TCP4		"\xc0\x00\x02\x01\xc0\x00\x02\x02\x00\x01\x00\x02"
+/* "PROXY TCP4 " and 189 digits: 200 bytes without a CRLF. */
+#define X10(s)		s s s s s s s s s s
+#define V1_LONG		"PROXY TCP4 " X10(X10("1")) X10("11111111") "111111111"
 
-	memcpy(b, s, n);
-	return n;
+/* Every malformed header we can think of. */
+static const struct input bad_inputs[] = {
+	{ "no header at all", BYTES("GET / HTTP/1.0\r\n\r\n"), false },
+	{ "lower-case proxy", BYTES("proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n"),
+	    false },
+	{ "bad IPv4", BYTES("PROXY TCP4 300.1.2.3 5.6.7.8 1 2\r\n"), false },
+	{ "port > 65535", BYTES("PROXY TCP4 1.2.3.4 5.6.7.8 70000 2\r\n"),
+	    false },
+	{ "TCP5", BYTES("PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n"), false },
+	{ "missing port", BYTES("PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n"), false },
+	{ "IPv6 under TCP4", BYTES("PROXY TCP4 ::1 ::1 1 2\r\n"), false },
+	{ "LF without CR",
+	    BYTES("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\nGET / HTTP/1.0\r\n"),
+	    false },
+	{ "v1 over-long, no CRLF", BYTES(V1_LONG), false },
+	{ "v1 cut short, then EOF", BYTES("PROXY TCP4 192.0.2.1 "), true },
+	{ "v2 version 1", BYTES(SIG "\x11\x11\x00\x0c" V2_TCP4), false },
+	{ "v2 command 15", BYTES(SIG "\x2f\x11\x00\x0c" V2_TCP4), false },
+	{ "v2 length 65535", BYTES(SIG "\x21\x11\xff\xff" V2_TCP4), false },
+	{ "v2 TCP4 with 8 address bytes",
+	    BYTES(SIG "\x21\x11\x00\x08"
+		      "\xc0\x00\x02\x01\xc0\x00\x02\x02"),
+	    false },
+	{ "v2 TLV longer than the header",
+	    BYTES(SIG "\x21\x11\x00\x10" V2_TCP4 "\x04\x00\x10\x00"), false },
+	{ "v2 cut short, then EOF",
+	    BYTES(SIG "\x21\x11\x00\x10\xc0\x00\x02\x01"), true },
+	{ "v2 signature cut short, then EOF", BYTES("\r\n\r\n\0\r\n"), true },
+};
+
+/* The start of a header that never goes on (or none at all). */
+static const struct input slow_inputs[] = {
+	{ "v1 begun", BYTES("PROXY TCP4 192.0.2.1 "), false },
+	{ "nothing", BYTES(""), false },
+	{ "v2 signature alone", BYTES(SIG), false },
+};
+
+struct reject_row {
+	const char		*name;
+	const char		*keys;		/* more route keys */
+	const struct input	*inputs;
+	size_t			 ninputs;
+	bool			 waits;		/* relay46 waits for more: every
+						   byte must go out */
+	const char		*end;
+	int64_t			 min_ms;
+	int64_t			 max_ms;
+	const char		*needle;
+	const char		*absent;
+};
+
+static const struct reject_row reject_rows[] = {
+	/*
+	 * Each bad header closes the client well before connect_timeout
+	 * (5 s), with end=proxy_error on its line.
+	 */
+	{ "accept_bad", "connect_timeout = 5s\n", bad_inputs, NELEM(bad_inputs),
+	    false, "proxy_error", 0, 0, NULL, "end=proxy_timeout" },
+	/*
+	 * A header that never completes (or never starts) is given up at
+	 * proxy_timeout (300 ms here), not at the far longer connect_timeout.
+	 */
+	{ "accept_timeout", "connect_timeout = 5s\nproxy_timeout = 300ms\n",
+	    slow_inputs, NELEM(slow_inputs), true, "proxy_timeout", 250, 1500,
+	    "no whole PROXY header within proxy_timeout", NULL },
+};
+
+/* One client of row ${row}, sending ${in}. */
+static void
+reject_one(struct h_relay *r, const struct reject_row *row,
+    const struct input *in)
+{
+	char		 needle[64], end_is[64];
+	uint64_t	 extra = 0;
+	int64_t		 t0 = h_now_ms(), took;
+	int		 fd, port, end;
+
+	fd = h_relay_connect(r, "ap", AF_INET);
+	port = h_sock_port(fd, false);
+	if (in->len > 0 && row->waits)
+		H_ASSERT_END(h_send_all(fd, in->bytes, in->len, H_IO_MS), H_OK,
+		    H_OK);
+	else if (in->len > 0)
+		(void)h_send_all(fd, in->bytes, in->len, 1000);
+	if (in->eof)
+		(void)shutdown(fd, SHUT_WR);
+	end = h_wait_end(fd, 4000, &extra);
+	took = h_now_ms() - t0;
+	close(fd);
+	print_message("%-32s closed after %4lld ms (%s)\n", in->name,
+	    (long long)took, h_end_str(end));
+	if ((end != H_EOF && end != ECONNRESET) || extra != 0)
+		fail_msg("%s: the client was not closed in time: %s "
+			 "(%llu bytes back)",
+		    in->name, h_end_str(end), (unsigned long long)extra);
+	if (row->max_ms != 0)
+		assert_in_range(took, row->min_ms, row->max_ms);
+	snprintf(needle, sizeof(needle), "127.0.0.1:%d ", port);
+	snprintf(end_is, sizeof(end_is), "end=%s", row->end);
+	if (!h_relay_log_line(r, needle, end_is, H_IO_MS)) {
+		h_relay_dump(r);
+		fail_msg("%s: no %s line for port %d", in->name, end_is, port);
+	}
 }
 
 static void
-bad_text(struct bad *b, const char *name, const char *s, bool eof)
+run_reject(void **state)
 {
-	b->name = name;
-	b->len = fill_text(b->bytes, s);
-	b->eof = eof;
-}
-
-static void
-bad_bin(struct bad *b, const char *name, const uint8_t *p, size_t len,
-    bool eof)
-{
-	assert_true(len <= sizeof(b->bytes));
-	b->name = name;
-	memcpy(b->bytes, p, len);
-	b->len = len;
-	b->eof = eof;
-}
-
-/* The rows of test_accept_bad: every malformed header we can think of. */
-static size_t
-bad_rows(struct bad *b)
-{
-	static const uint8_t	 over[] = { 0x04, 0x00, 0x10, 0x00 };
-	uint8_t			 h[300];
-	size_t			 n, k = 0;
-
-	bad_text(&b[k++], "no header at all", "GET / HTTP/1.0\r\n\r\n", false);
-	bad_text(&b[k++], "lower-case proxy",
-	    "proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n", false);
-	bad_text(&b[k++], "bad IPv4", "PROXY TCP4 300.1.2.3 5.6.7.8 1 2\r\n",
-	    false);
-	bad_text(&b[k++], "port > 65535",
-	    "PROXY TCP4 1.2.3.4 5.6.7.8 70000 2\r\n", false);
-	bad_text(&b[k++], "TCP5", "PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n", false);
-	bad_text(&b[k++], "missing port", "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",
-	    false);
-	bad_text(&b[k++], "IPv6 under TCP4", "PROXY TCP4 ::1 ::1 1 2\r\n",
-	    false);
-	bad_text(&b[k++], "LF without CR", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n"
-	    "GET / HTTP/1.0\r\n", false);
-	memset(h, '1', sizeof(h));
-	memcpy(h, "PROXY TCP4 ", 11);
-	bad_bin(&b[k++], "v1 over-long, no CRLF", h, 200, false);
-	bad_text(&b[k++], "v1 cut short, then EOF", "PROXY TCP4 192.0.2.1 ",
-	    true);
-	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, NULL, 0);
-	h[12] = 0x11;
-	bad_bin(&b[k++], "v2 version 1", h, n, false);
-	h[12] = 0x2f;
-	bad_bin(&b[k++], "v2 command 15", h, n, false);
-	h[12] = 0x21;
-	h[14] = h[15] = 0xff;
-	bad_bin(&b[k++], "v2 length 65535", h, n, false);
-	h[14] = 0;
-	h[15] = 8;
-	bad_bin(&b[k++], "v2 TCP4 with 8 address bytes", h, 16 + 8, false);
-	n = v2_header(h, 1, AF_INET, "192.0.2.1", 1, "192.0.2.2", 2, over,
-	    sizeof(over));
-	bad_bin(&b[k++], "v2 TLV longer than the header", h, n, false);
-	bad_bin(&b[k++], "v2 cut short, then EOF", h, 20, true);
-	bad_bin(&b[k++], "v2 signature cut short, then EOF", v2sig, 7, true);
-	return k;
-}
-
-/*
- * Each bad header closes the client well before connect_timeout (5 s),
- * with end=proxy_error on its line; the backend receives nothing.
- */
-static void
-test_accept_bad(void **state)
-{
+	const struct reject_row	*row = *state;
 	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
 	struct h_backend_stats	 st;
 	struct h_backend	*b;
 	struct h_relay		*r;
-	struct bad		 bad[24];
-	size_t			 nb, i;
-	uint64_t		 extra;
-	char			 needle[64];
-	int			 fd, port, end;
-	int64_t			 t0, took;
+	size_t			 i;
 
-	(void)state;
-	nb = bad_rows(bad);
 	b = h_backend_start(AF_INET, &cfg);
-	r = accept_relay(b, "connect_timeout = 5s\n");
-	for (i = 0; i < nb; i++) {
-		t0 = h_now_ms();
-		fd = h_relay_connect(r, "ap", AF_INET);
-		port = h_sock_port(fd, false);
-		(void)h_send_all(fd, bad[i].bytes, bad[i].len, 1000);
-		if (bad[i].eof)
-			(void)shutdown(fd, SHUT_WR);
-		extra = 0;
-		end = h_wait_end(fd, 4000, &extra);
-		took = h_now_ms() - t0;
-		close(fd);
-		print_message("%-32s closed after %4lld ms (%s)\n", bad[i].name,
-		    (long long)took, h_end_str(end));
-		if ((end != H_EOF && end != ECONNRESET) || extra != 0)
-			fail_msg("%s: the client was not closed in time: %s "
-			    "(%llu bytes back)", bad[i].name, h_end_str(end),
-			    (unsigned long long)extra);
-		snprintf(needle, sizeof(needle), "127.0.0.1:%d ", port);
-		if (!h_relay_log_line(r, needle, "end=proxy_error", H_IO_MS)) {
-			h_relay_dump(r);
-			fail_msg("%s: no end=proxy_error line for port %d",
-			    bad[i].name, port);
-		}
-	}
+	r = accept_relay(b, row->keys);
+	for (i = 0; i < row->ninputs; i++)
+		reject_one(r, row, &row->inputs[i]);
 	h_backend_stats(b, &st);
 	print_message("backend: %u accepted, %llu bytes\n", st.accepted,
 	    (unsigned long long)st.rx);
 	/* The contract: nothing received (ideally not even a connect). */
 	assert_int_equal(st.rx, 0);
-	assert_int_equal(h_relay_log_count(r, "end=proxy_timeout"), 0);
-	h_relay_finish(r);
-	h_backend_free(b);
-}
-
-/*
- * A header that never completes (or never starts) is given up at
- * proxy_timeout (300 ms here), not at the far longer connect_timeout:
- * end=proxy_timeout, nothing upstream.
- */
-static void
-test_accept_timeout(void **state)
-{
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend_stats	 st;
-	struct h_backend	*b;
-	struct h_relay		*r;
-	static const char *const starts[] = { "PROXY TCP4 192.0.2.1 ", "",
-	    "\r\n\r\n\0\r\nQUIT\n" };
-	char			 needle[64];
-	unsigned		 i;
-	int			 fd, port, end;
-	int64_t			 t0, took;
-
-	(void)state;
-	b = h_backend_start(AF_INET, &cfg);
-	r = accept_relay(b, "connect_timeout = 5s\nproxy_timeout = 300ms\n");
-	for (i = 0; i < 3; i++) {
-		size_t	 len = i == 2 ? 12 : strlen(starts[i]);
-
-		t0 = h_now_ms();
-		fd = h_relay_connect(r, "ap", AF_INET);
-		port = h_sock_port(fd, false);
-		if (len > 0)
-			H_ASSERT_END(h_send_all(fd, starts[i], len, H_IO_MS),
-			    H_OK, H_OK);
-		end = h_wait_end(fd, 4000, NULL);
-		took = h_now_ms() - t0;
-		close(fd);
-		print_message("header start %u (%zu bytes): closed after "
-		    "%lld ms (%s)\n", i, len, (long long)took, h_end_str(end));
-		H_ASSERT_END(end, H_EOF, ECONNRESET);
-		assert_in_range(took, 250, 1500);
-		snprintf(needle, sizeof(needle), "127.0.0.1:%d ", port);
-		H_EXPECT_LOG_LINE(r, needle, "end=proxy_timeout");
-	}
-	h_backend_stats(b, &st);
-	print_message("backend: %u accepted, %llu bytes\n", st.accepted,
-	    (unsigned long long)st.rx);
-	assert_int_equal(st.rx, 0);
-	H_EXPECT_LOG(r, "no whole PROXY header within proxy_timeout");
+	if (row->needle != NULL)
+		H_EXPECT_LOG(r, row->needle);
+	if (row->absent != NULL)
+		assert_int_equal(h_relay_log_count(r, row->absent), 0);
 	h_relay_finish(r);
 	h_backend_free(b);
 }
@@ -1239,18 +1215,7 @@ test_chain_v6(void **state)
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_send_v1_v4, h_teardown),
-		cmocka_unit_test_teardown(test_send_v2_v4, h_teardown),
-		cmocka_unit_test_teardown(test_send_v1_v6, h_teardown),
-		cmocka_unit_test_teardown(test_send_v2_v6, h_teardown),
-		cmocka_unit_test_teardown(test_send_wild_v4, h_teardown),
-		cmocka_unit_test_teardown(test_send_wild_v6, h_teardown),
-		cmocka_unit_test_teardown(test_accept_v1, h_teardown),
-		cmocka_unit_test_teardown(test_accept_v2, h_teardown),
-		cmocka_unit_test_teardown(test_accept_local, h_teardown),
-		cmocka_unit_test_teardown(test_accept_bad, h_teardown),
-		cmocka_unit_test_teardown(test_accept_timeout, h_teardown),
+	const struct CMUnitTest	 funcs[] = {
 		cmocka_unit_test_teardown(test_accept_flood, h_teardown),
 		cmocka_unit_test_teardown(test_accept_no_proxy_from,
 		    h_teardown),
@@ -1258,7 +1223,22 @@ main(void)
 		cmocka_unit_test_teardown(test_chain_v4, h_teardown),
 		cmocka_unit_test_teardown(test_chain_v6, h_teardown),
 	};
+	struct CMUnitTest	 tests[NELEM(send_rows) + NELEM(accept_rows) +
+	    NELEM(reject_rows) + NELEM(funcs)];
+	size_t			 i, n = 0;
 
+	/* Each row is a test of its own, named after the row. */
+	for (i = 0; i < NELEM(send_rows); i++)
+		tests[n++] = (struct CMUnitTest) { send_rows[i].name, run_send,
+			NULL, h_teardown, (void *)&send_rows[i] };
+	for (i = 0; i < NELEM(accept_rows); i++)
+		tests[n++] = (struct CMUnitTest) { accept_rows[i].name,
+			run_accept, NULL, h_teardown, (void *)&accept_rows[i] };
+	for (i = 0; i < NELEM(reject_rows); i++)
+		tests[n++] = (struct CMUnitTest) { reject_rows[i].name,
+			run_reject, NULL, h_teardown, (void *)&reject_rows[i] };
+	for (i = 0; i < NELEM(funcs); i++)
+		tests[n++] = funcs[i];
 	h_init();
 	return h_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
 }
