@@ -141,17 +141,6 @@ socklen_t h_loopback(int family, int port, struct sockaddr_storage *ss);
 const char *h_hostport(int family, int port);
 
 /*
- * h_free_port(family): main thread.  A loopback port that was free a
- * moment ago (bound with port 0, then closed), never the same twice in a
- * row.  Only a guess: a test program running alongside (make -j2 check)
- * may take it before it is bound.  Do not use it in new tests: let
- * relay46 listen on ADDR:0 (h_relay_ready_port, h_relay_listening_port),
- * hold a port the test must know beforehand (h_hold_port, h_dual_port),
- * and keep a refusing one bound (h_refused_port).
- */
-int	h_free_port(int family);
-
-/*
  * h_listen_socket(family, port): main thread.  A listening socket on a
  * new loopback port, which goes to *${port}.  The caller owns the fd.
  */
