@@ -29,7 +29,10 @@
  * ADDR is an upstream's address as shown ("127.0.0.1:80", "[::1]:80")
  * or its upstream line as written in the config ("db.example:5432"),
  * which stands for every address of that line; it is matched by relay46,
- * not here.  CIDR is an address or a network ("10.0.0.0/8", "::1").
+ * not here.  CIDR is an address or a network ("10.0.0.0/8", "::1"),
+ * read as allow = reads it: host bits set are an error ("10.0.0.1/8":
+ * "did you mean 10.0.0.0/8?"), and ::ffff:10.0.0.0/104 is 10.0.0.0/8.
+ * N and ID are plain decimal: no sign, no leading zero.
  *
  * relay46 answers each command, in order, with one status line and the
  * lines it announces:
@@ -98,15 +101,18 @@ struct ctlcmd {
  * ${len} bytes (without its LF; a trailing CR is ignored; it need not be
  * NUL-terminated) into ${cmd}.  0, or -1 with a one-line reason in ${err}
  * (an unknown command, a missing or extra word, a bad number, a name too
- * long, a byte that is not printable ASCII).  Never reads line[len].
+ * long, a byte that is not printable ASCII, a ${len} over
+ * CTL_LINE_MAX - 1, CR included).  Never reads line[len].  On success
+ * the fields the command does not take are zero ("", false, 0); on
+ * failure ${cmd} is left as it was.  The reason is printable ASCII.
  */
-int	 ctlcmd_parse(const char *line, size_t len, struct ctlcmd *cmd,
-	    char *err, size_t errlen);
+int ctlcmd_parse(const char *line, size_t len, struct ctlcmd *cmd, char *err,
+    size_t errlen);
 
 /* ctlcmd_changes(cmd): does ${cmd} change anything (logged with its peer)? */
 bool	 ctlcmd_changes(const struct ctlcmd *cmd);
 
-/* ctl_admin_name(s): "ready", "drain", "maint". */
+/* ctl_admin_name(s): "ready", "drain", "maint"; "?" for any other value. */
 const char *ctl_admin_name(enum ctl_admin s);
 
 #endif
