@@ -32,6 +32,11 @@ struct metrics_upstream {
 	const char	*host;
 	bool		 checked;	/* active health checks run for it */
 	uint64_t	 check_fails;	/* active checks that failed */
+	const char	*admin;		/* the operator's: "ready", "drain", "maint" */
+	unsigned	 weight_now;	/* the weight in force (set upstream) */
+	int		 down_err;	/* down: the last failure's errno */
+	bool		 down_check;	/* ...of an active check, not a connect */
+	uint64_t	 down_since;	/* down: since, unix seconds (0: unknown) */
 };
 
 /*
