@@ -44,18 +44,20 @@ static const uint64_t evil_results[] = { 7, 3 };
 
 /*
  * address, up, present, backup, weight, live, connects, connect_fails,
- * host (the upstream line as written), checked, check_fails.
+ * host (the upstream line as written), checked, check_fails, admin,
+ * weight in force, down: errno, by a check, since.
  */
 static struct metrics_upstream web_ups[] = {
 	{ "127.0.0.1:8000", true, true, false, 1, 3, 40, 2, "127.0.0.1:8000",
-	    true, 0 },
+	    true, 0, "ready", 1, 0, false, 0 },
 	{ "[::1]:8001", false, true, true, 5, 0, 7, 9, "backend.internal:8001",
-	    true, 4 },
-	{ EVIL_UP, false, false, false, 2, 1, 1, 1, EVIL_UP, false, 0 },
+	    true, 4, "drain", 5, 111, true, 1700000100 },
+	{ EVIL_UP, false, false, false, 2, 1, 1, 1, EVIL_UP, false, 0, "maint",
+	    0, 110, false, 1700000200 },
 };
 static struct metrics_upstream evil_ups[] = {
 	{ "[2001:db8::1]:443", true, true, false, 1, 0, 0, 0, "evil.example:443",
-	    false, 0 },
+	    false, 0, "ready", 1, 0, false, 0 },
 };
 
 static void
