@@ -18,6 +18,9 @@
  * loop (which reads nothing there but its fixed count of priorities) and
  * adds none; freeing one reads the loop's state (event_del()), so only
  * the worker's thread frees, also a listener it never started.
+ *
+ * It also reads what the kernel knows of listening: the queue a socket
+ * listens with (listener_backlog(), the cap net.core.somaxconn).
  */
 
 #include <sys/socket.h>
@@ -38,7 +41,7 @@
 
 /* How long accept pauses when descriptors or memory run out. */
 #define LISTENER_BACKOFF_MS	250
-#define LISTENER_BACKLOG	4096
+#define LISTENER_SOMAXCONN	"/proc/sys/net/core/somaxconn"
 
 /* "listen ADDR: reason" for the errno of a failed call on ${fd}; -1. */
 static int
@@ -97,16 +100,55 @@ listener_sockopts(int fd, bool keepalive)
 	return 0;
 }
 
+/*
+ * Not given, a backlog is as long as the kernel lets it be: it cuts
+ * listen()'s argument to net.core.somaxconn, which the operator tunes
+ * once for the host, so asking for the most gets exactly that.
+ */
+int
+listener_backlog(unsigned backlog)
+{
+	if (backlog == 0 || backlog > LISTENER_BACKLOG_MAX)
+		return LISTENER_BACKLOG_MAX;
+	return (int)backlog;
+}
+
+int
+listener_listen(int fd, unsigned backlog)
+{
+	return listen(fd, listener_backlog(backlog));
+}
+
+int
+listener_somaxconn(unsigned *m)
+{
+	unsigned	 v;
+	FILE		*fp;
+	int		 n, saved;
+
+	if ((fp = fopen(LISTENER_SOMAXCONN, "re")) == NULL)
+		return -1;
+	n = fscanf(fp, "%u", &v);
+	saved = errno;
+	fclose(fp);
+	if (n != 1) {
+		errno = n == EOF ? saved : EINVAL;
+		return -1;
+	}
+	*m = v;
+	return 0;
+}
+
 int
 listener_socket(const struct addr *a, bool keepalive, bool reuseport,
-    char *err, size_t errlen)
+    unsigned backlog, char *err, size_t errlen)
 {
 	int	 fd;
 
 	if ((fd = listener_bind(a, reuseport, 0, err, errlen)) == -1)
 		return -1;
 	if (listener_sockopts(fd, keepalive) == -1 ||
-	    listen(fd, LISTENER_BACKLOG) == -1)
+	    listener_listen(fd, backlog) == -1)
 		return listener_fail(a, fd, err, errlen);
 	return fd;
 }
@@ -142,15 +184,15 @@ listener_address(int fd, struct addr *a)
  * SO_REUSEPORT.  The others bind ${a} with that port filled in.
  */
 static int
-listener_open_any(const struct addr *a, bool keepalive, unsigned n,
-    int *fds, char *err, size_t errlen)
+listener_open_any(const struct addr *a, bool keepalive, unsigned backlog,
+    unsigned n, int *fds, char *err, size_t errlen)
 {
 	struct addr	 b = *a, got;
 	unsigned	 i;
 	int		 saved;
 
-	if ((fds[0] = listener_socket(a, keepalive, n > 1, err,
-	    errlen)) == -1)
+	fds[0] = listener_socket(a, keepalive, n > 1, backlog, err, errlen);
+	if (fds[0] == -1)
 		return -1;
 	if (listener_address(fds[0], &got) == -1) {
 		saved = errno;
@@ -159,31 +201,35 @@ listener_open_any(const struct addr *a, bool keepalive, unsigned n,
 		return listener_fail(a, -1, err, errlen);
 	}
 	addr_set_port(&b, addr_port(&got));
-	for (i = 1; i < n; i++)
-		if ((fds[i] = listener_socket(&b, keepalive, true, err,
-		    errlen)) == -1) {
+	for (i = 1; i < n; i++) {
+		fds[i] = listener_socket(&b, keepalive, true, backlog, err,
+		    errlen);
+		if (fds[i] == -1) {
 			saved = errno;	/* the caller reads it */
 			while (i > 0)
 				close(fds[--i]);
 			errno = saved;
 			return -1;
 		}
+	}
 	return 0;
 }
 
 int
-listener_open(const struct addr *a, bool keepalive, unsigned n, int *fds,
-    char *err, size_t errlen)
+listener_open_backlog(const struct addr *a, bool keepalive, unsigned backlog,
+    unsigned n, int *fds, char *err, size_t errlen)
 {
 	unsigned	 i;
 
 	if (addr_port(a) == 0)
-		return listener_open_any(a, keepalive, n, fds, err, errlen);
+		return listener_open_any(a, keepalive, backlog, n, fds, err,
+		    errlen);
 	if (n > 1 && listener_probe(a, err, errlen) == -1)
 		return -1;
-	for (i = 0; i < n; i++)
-		if ((fds[i] = listener_socket(a, keepalive, n > 1, err,
-		    errlen)) == -1) {
+	for (i = 0; i < n; i++) {
+		fds[i] = listener_socket(a, keepalive, n > 1, backlog, err,
+		    errlen);
+		if (fds[i] == -1) {
 			int	 saved = errno;	/* the caller reads it */
 
 			while (i > 0)
@@ -191,7 +237,15 @@ listener_open(const struct addr *a, bool keepalive, unsigned n, int *fds,
 			errno = saved;
 			return -1;
 		}
+	}
 	return 0;
+}
+
+int
+listener_open(const struct addr *a, bool keepalive, unsigned n, int *fds,
+    char *err, size_t errlen)
+{
+	return listener_open_backlog(a, keepalive, 0, n, fds, err, errlen);
 }
 
 static void
