@@ -20,7 +20,8 @@
  * the worker's thread frees, also a listener it never started.
  *
  * It also reads what the kernel knows of listening: the queue a socket
- * listens with (listener_backlog(), the cap net.core.somaxconn).
+ * listens with (listener_backlog(), the cap net.core.somaxconn) and how
+ * full an accept queue is (TCP_INFO), for the admin endpoint.
  */
 
 #include <sys/socket.h>
@@ -137,6 +138,37 @@ listener_somaxconn(unsigned *m)
 	}
 	*m = v;
 	return 0;
+}
+
+/*
+ * For a listening socket, Linux's TCP_INFO puts the accept queue where a
+ * connection's counts of unacknowledged and SACKed segments go
+ * (tcp_get_info(): sk_ack_backlog and sk_max_ack_backlog).
+ */
+int
+listener_queue(int fd, unsigned *len, unsigned *limit)
+{
+#if defined(__linux__) && defined(TCP_INFO)
+	struct tcp_info	 ti;
+	socklen_t	 tl = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == -1)
+		return -1;
+	if (ti.tcpi_state != TCP_LISTEN) {
+		errno = EINVAL;
+		return -1;
+	}
+	*len = ti.tcpi_unacked;
+	*limit = ti.tcpi_sacked;
+	return 0;
+#else
+	(void)fd;
+	(void)len;
+	(void)limit;
+	errno = ENOTSUP;
+	return -1;
+#endif
 }
 
 int

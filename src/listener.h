@@ -109,6 +109,15 @@ int	 listener_listen(int fd, unsigned backlog);
 int	 listener_somaxconn(unsigned *m);
 
 /*
+ * listener_queue(fd, len, limit): the accept queue of listening socket
+ * ${fd} as the kernel sees it (TCP_INFO, Linux): *${len} connections
+ * waiting for accept() and *${limit}, the most it holds (the backlog as
+ * the kernel capped it).  0, or -1 with errno: EINVAL if ${fd} does not
+ * listen, ENOTSUP without TCP_INFO.
+ */
+int	 listener_queue(int fd, unsigned *len, unsigned *limit);
+
+/*
  * listener_probe(a, err, errlen): can ${a} be bound by us alone?  Binds a
  * socket without SO_REUSEPORT and closes it: SO_REUSEPORT sockets would
  * otherwise share the port silently with another relay46 of the same
