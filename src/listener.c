@@ -20,14 +20,17 @@
  * the worker's thread frees, also a listener it never started.
  *
  * It also reads what the kernel knows of listening: the queue a socket
- * listens with (listener_backlog(), the cap net.core.somaxconn) and how
- * full an accept queue is (TCP_INFO), for the admin endpoint.
+ * listens with (listener_backlog(), the cap net.core.somaxconn), how
+ * full an accept queue is (TCP_INFO) and how many connections found one
+ * full, system-wide (/proc/net/netstat), for the admin endpoint.
  */
 
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +46,9 @@
 /* How long accept pauses when descriptors or memory run out. */
 #define LISTENER_BACKOFF_MS	250
 #define LISTENER_SOMAXCONN	"/proc/sys/net/core/somaxconn"
+#define LISTENER_NETSTAT	"/proc/net/netstat"
+/* /proc/net/netstat is some 5 KB; room to spare for kernels to come. */
+#define LISTENER_NETSTAT_MAX	65536
 
 /* "listen ADDR: reason" for the errno of a failed call on ${fd}; -1. */
 static int
@@ -169,6 +175,126 @@ listener_queue(int fd, unsigned *len, unsigned *limit)
 	errno = ENOTSUP;
 	return -1;
 #endif
+}
+
+/*
+ * The next blank-separated word of the line at *${p}, into ${w} and
+ * ${wlen}; false at the end of the line.  *${p} moves past it.
+ */
+static bool
+listener_word(const char **p, const char **w, size_t *wlen)
+{
+	const char	*s = *p;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	*w = s;
+	while (*s != '\0' && *s != '\n' && *s != ' ' && *s != '\t')
+		s++;
+	*wlen = (size_t)(s - *w);
+	*p = s;
+	return *wlen > 0;
+}
+
+/* The ${len} characters at ${s} as a number: 0, or -1 if they are not. */
+static int
+listener_number(const char *s, size_t len, uint64_t *v)
+{
+	uint64_t	 n = 0;
+	size_t		 i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    n > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = n;
+	return 0;
+}
+
+/* Is the word of ${len} characters at ${w} ${name}? */
+static bool
+listener_is(const char *w, size_t len, const char *name)
+{
+	return strlen(name) == len && strncmp(w, name, len) == 0;
+}
+
+/* The line after the one at ${p}, or NULL if it is the last. */
+static const char *
+listener_next_line(const char *p)
+{
+	if ((p = strchr(p, '\n')) == NULL || p[1] == '\0')
+		return NULL;
+	return p + 1;
+}
+
+/*
+ * A value is the one at its name's place in the line of names before it,
+ * so a kernel that adds or moves counters changes nothing here.
+ */
+int
+listener_netstat_parse(const char *text, uint64_t *overflows, uint64_t *drops)
+{
+	static const char	 tag[] = "TcpExt:";
+	const char		*names, *vals, *n, *v, *nw, *vw;
+	size_t			 nlen, vlen;
+	unsigned		 found = 0;
+
+	for (names = text; names != NULL; names = listener_next_line(names)) {
+		if (strncmp(names, tag, sizeof(tag) - 1) != 0)
+			continue;
+		if ((vals = listener_next_line(names)) == NULL ||
+		    strncmp(vals, tag, sizeof(tag) - 1) != 0)
+			return -1;
+		n = names + sizeof(tag) - 1;
+		v = vals + sizeof(tag) - 1;
+		while (listener_word(&n, &nw, &nlen) &&
+		    listener_word(&v, &vw, &vlen)) {
+			if (listener_is(nw, nlen, "ListenOverflows") &&
+			    listener_number(vw, vlen, overflows) == 0)
+				found |= 1;
+			if (listener_is(nw, nlen, "ListenDrops") &&
+			    listener_number(vw, vlen, drops) == 0)
+				found |= 2;
+		}
+		break;
+	}
+	return found == 3 ? 0 : -1;
+}
+
+int
+listener_netstat(uint64_t *overflows, uint64_t *drops)
+{
+	char	*buf;
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 fd, rc = -1;
+
+	if ((fd = open(LISTENER_NETSTAT, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((buf = malloc(LISTENER_NETSTAT_MAX)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	/* /proc hands its text out in pieces: read to the end, bounded. */
+	while (len < LISTENER_NETSTAT_MAX - 1 &&
+	    (n = read(fd, buf + len, LISTENER_NETSTAT_MAX - 1 - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	rc = listener_netstat_parse(buf, overflows, drops);
+out:
+	free(buf);
+	close(fd);
+	return rc;
 }
 
 int

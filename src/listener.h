@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "addr.h"
 
@@ -116,6 +117,23 @@ int	 listener_somaxconn(unsigned *m);
  * listen, ENOTSUP without TCP_INFO.
  */
 int	 listener_queue(int fd, unsigned *len, unsigned *limit);
+
+/*
+ * listener_netstat_parse(text, overflows, drops): the TcpExt counters
+ * ListenOverflows and ListenDrops from ${text}, as /proc/net/netstat
+ * gives it (a line of names, then a line of values, for each group).
+ * Pure.  0, or -1 if either is missing or not a number.
+ */
+int	 listener_netstat_parse(const char *text, uint64_t *overflows,
+    uint64_t *drops);
+
+/*
+ * listener_netstat(overflows, drops): the same, read from
+ * /proc/net/netstat now: system-wide counts of connections that found an
+ * accept queue full, and of those dropped on the way to one for any
+ * reason (overflows included).  0, or -1 where it cannot be read.
+ */
+int	 listener_netstat(uint64_t *overflows, uint64_t *drops);
 
 /*
  * listener_probe(a, err, errlen): can ${a} be bound by us alone?  Binds a

@@ -5,8 +5,8 @@
  * that nobody accepts, so the count and the limit the kernel reports are
  * checked against what the test did; the backlog a socket listens with
  * (a route's, or the kernel's cap by default), also changed by a second
- * listen().  Waits poll with a deadline; nothing sleeps to
- * synchronise.
+ * listen(); and the parser of /proc/net/netstat, table-driven.  Waits
+ * poll with a deadline; nothing sleeps to synchronise.
  */
 #include "autoconf.h"
 
@@ -193,6 +193,103 @@ test_queue_not_listening(void **state)
 	assert_int_equal(errno, EBADF);
 }
 
+/* ---- /proc/net/netstat ------------------------------------------------- */
+
+/* As Linux 6.1 writes it, cut short: groups of a names line, a values line. */
+#define NS_TCP_NAMES                                \
+	"TcpExt: SyncookiesSent SyncookiesRecv TW " \
+	"ListenOverflows ListenDrops TCPHPHits\n"
+#define NS_TCP_VALUES	"TcpExt: 0 0 4395851 227 230 18014074\n"
+#define NS_IP		"IpExt: InNoRoutes InOctets\nIpExt: 0 46923823\n"
+#define NS_MPTCP                                     \
+	"MPTcpExt: MPCapableSYNRX ListenOverflows\n" \
+	"MPTcpExt: 1 99\n"
+
+static const struct {
+	const char	*what, *text;
+	int		 rc;
+	uint64_t	 overflows, drops;
+} netstat_rows[] = {
+	{ "as Linux writes it", NS_TCP_NAMES NS_TCP_VALUES NS_IP, 0, 227, 230 },
+	{ "after another group", NS_IP NS_TCP_NAMES NS_TCP_VALUES, 0, 227,
+	    230 },
+	{ "a like-named counter elsewhere", NS_MPTCP NS_TCP_NAMES NS_TCP_VALUES,
+	    0, 227, 230 },
+	{ "no newline at the end",
+	    "TcpExt: ListenDrops ListenOverflows\n"
+	    "TcpExt: 7 3",
+	    0, 3, 7 },
+	{ "tabs and repeated blanks",
+	    "TcpExt:\tListenOverflows  ListenDrops\n"
+	    "TcpExt:  18446744073709551615\t0\n",
+	    0, UINT64_MAX, 0 },
+	{ "ListenDrops missing", "TcpExt: ListenOverflows TW\nTcpExt: 1 2\n",
+	    -1, 0, 0 },
+	{ "values line missing", NS_TCP_NAMES, -1, 0, 0 },
+	{ "values line of another group", NS_TCP_NAMES NS_IP, -1, 0, 0 },
+	{ "values cut short",
+	    "TcpExt: TW ListenOverflows ListenDrops\n"
+	    "TcpExt: 1 2\n",
+	    -1, 0, 0 },
+	{ "not a number",
+	    "TcpExt: ListenOverflows ListenDrops\n"
+	    "TcpExt: 1 x2\n",
+	    -1, 0, 0 },
+	{ "a sign",
+	    "TcpExt: ListenOverflows ListenDrops\n"
+	    "TcpExt: -1 2\n",
+	    -1, 0, 0 },
+	{ "too big",
+	    "TcpExt: ListenOverflows ListenDrops\n"
+	    "TcpExt: 18446744073709551616 2\n",
+	    -1, 0, 0 },
+	{ "a longer name",
+	    "TcpExt: ListenOverflowsX ListenDrops\n"
+	    "TcpExt: 1 2\n",
+	    -1, 0, 0 },
+	{ "no TcpExt", NS_IP, -1, 0, 0 },
+	{ "empty", "", -1, 0, 0 },
+};
+
+static void
+test_netstat_parse(void **state)
+{
+	uint64_t	 ov, dr;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < NELEM(netstat_rows); i++) {
+		ov = dr = 12345;
+		if (listener_netstat_parse(netstat_rows[i].text, &ov, &dr) !=
+		    netstat_rows[i].rc)
+			fail_msg("%s: not %d", netstat_rows[i].what,
+			    netstat_rows[i].rc);
+		if (netstat_rows[i].rc == -1)
+			continue;
+		if (ov != netstat_rows[i].overflows ||
+		    dr != netstat_rows[i].drops)
+			fail_msg("%s: overflows %llu drops %llu",
+			    netstat_rows[i].what, (unsigned long long)ov,
+			    (unsigned long long)dr);
+	}
+}
+
+/* This kernel's file, where there is one: both counters are in it. */
+static void
+test_netstat_live(void **state)
+{
+	uint64_t	 ov, dr;
+
+	(void)state;
+	if (access("/proc/net/netstat", R_OK) == -1) {
+		print_message("no /proc/net/netstat: skipped\n");
+		skip();
+	}
+	assert_int_equal(listener_netstat(&ov, &dr), 0);
+	print_message("ListenOverflows %llu ListenDrops %llu\n",
+	    (unsigned long long)ov, (unsigned long long)dr);
+}
+
 int
 main(void)
 {
@@ -201,6 +298,8 @@ main(void)
 		cmocka_unit_test(test_listen_again),
 		cmocka_unit_test(test_default_backlog),
 		cmocka_unit_test(test_queue_not_listening),
+		cmocka_unit_test(test_netstat_parse),
+		cmocka_unit_test(test_netstat_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
