@@ -36,9 +36,9 @@
 #include "ctlcmd.h"
 
 #define RCTL_DEFAULT_SOCKET	RUNSTATEDIR "/relay46/control.sock"
-#define RCTL_DEFAULT_TIMEOUT	"30"		/* s; a reload may take a while */
+#define RCTL_DEFAULT_TIMEOUT	"30"		/* s: a reload takes a while */
 #define RCTL_TIMEOUT_MAX	86400		/* s */
-#define RCTL_LINE_MAX		65536		/* an answer's line, LF included */
+#define RCTL_LINE_MAX		65536		/* an answer's line, with LF */
 #define RCTL_LINES_MAX		1000000		/* the N of "ok N KIND" */
 #define RCTL_BYTES_MAX		(256u << 20)	/* all of an answer's lines */
 
@@ -120,6 +120,21 @@ rctl_die(const char *fmt, ...)
 	exit(2);
 }
 
+/* A usage error: the message, the usage, exit 2. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+rctl_usage_die(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("relay46ctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	exit(2);
+}
+
 static int64_t
 rctl_now_ms(void)
 {
@@ -171,7 +186,7 @@ rctl_join(int n, char **w, struct rctl_opts *o)
 static void
 rctl_opts(int argc, char **argv, struct rctl_opts *o)
 {
-	static const struct option longopts[] = {
+	static const struct option lopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -181,13 +196,21 @@ rctl_opts(int argc, char **argv, struct rctl_opts *o)
 	};
 	int	 ch;
 
+	memset(o, 0, sizeof(*o));
+	o->path = RCTL_DEFAULT_SOCKET;
+	o->timeout = RCTL_DEFAULT_TIMEOUT;
 	/* "+": the command's own words may start with '-' ("weight -1"). */
-	while ((ch = getopt_long(argc, argv, "+s:jt:Vh", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:jt:Vh", lopts, NULL)) != -1) {
 		switch (ch) {
-		case 's': o->path = optarg; break;
-		case 'j': o->json = true; break;
-		case 't': o->timeout = optarg; break;
+		case 's':
+			o->path = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 't':
+			o->timeout = optarg;
+			break;
 		case 'V':
 			printf("relay46ctl %s\n", PACKAGE_VERSION);
 			exit(0);
@@ -199,17 +222,11 @@ rctl_opts(int argc, char **argv, struct rctl_opts *o)
 			exit(2);
 		}
 	}
-	if ((o->timeout_ms = rctl_parse_timeout(o->timeout)) == -1) {
-		fprintf(stderr, "relay46ctl: -t %s: expected seconds, more "
-		    "than 0 and at most %d\n", o->timeout, RCTL_TIMEOUT_MAX);
-		usage(stderr);
-		exit(2);
-	}
-	if (optind == argc) {
-		fprintf(stderr, "relay46ctl: no command\n");
-		usage(stderr);
-		exit(2);
-	}
+	if ((o->timeout_ms = rctl_parse_timeout(o->timeout)) == -1)
+		rctl_usage_die("-t %s: expected seconds, above 0, at most %d",
+		    o->timeout, RCTL_TIMEOUT_MAX);
+	if (optind == argc)
+		rctl_usage_die("no command");
 	rctl_join(argc - optind, argv + optind, o);
 }
 
@@ -298,8 +315,8 @@ rctl_send(struct rctl_conn *c, const char *line, size_t len)
 		n = send(c->fd, line + off, len - off, MSG_NOSIGNAL);
 		if (n > 0)
 			off += (size_t)n;
-		else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR))
+		else if (n == -1 &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			rctl_wait(c, POLLOUT);
 		else
 			rctl_die("%s: send: %s", c->path, strerror(errno));
@@ -329,8 +346,8 @@ rctl_read_line(struct rctl_conn *c, size_t *lenp)
 			return line;
 		}
 		if (c->len - c->off == sizeof(c->buf))
-			rctl_die("%s: malformed answer: a line longer than "
-			    "%d bytes", c->path, RCTL_LINE_MAX - 1);
+			rctl_die("%s: malformed answer: a line over %d bytes",
+			    c->path, RCTL_LINE_MAX - 1);
 		memmove(c->buf, line, c->len - c->off);
 		c->len -= c->off;
 		c->off = 0;
@@ -402,8 +419,8 @@ rctl_answer_grow(struct rctl_answer *a, size_t need)
 
 /* Check and keep one line of ${a}; -1 with the reason in ${why}. */
 static int
-rctl_answer_add(struct rctl_answer *a, const char *line, size_t len,
-    char *why, size_t whylen)
+rctl_answer_add(struct rctl_answer *a, const char *line, size_t len, char *why,
+    size_t whylen)
 {
 	size_t	 i, fields = 1;
 	char	*p;
@@ -444,9 +461,11 @@ rctl_quote(const char *s, char *buf, size_t buflen)
 {
 	size_t	 i;
 
-	for (i = 0; s[i] != '\0' && i < 60 && i + 1 < buflen; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
-		    s[i];
+	for (i = 0; s[i] != '\0' && i < 60 && i + 1 < buflen; i++) {
+		buf[i] = s[i];
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			buf[i] = '?';
+	}
 	buf[i] = '\0';
 	return buf;
 }
@@ -462,14 +481,13 @@ rctl_read_answer(struct rctl_conn *c, struct rctl_answer *a)
 	if ((line = rctl_read_line(c, &len)) == NULL)
 		rctl_die("%s: the connection closed without an answer",
 		    c->path);
-	if (memchr(line, '\0', len) != NULL ||
-	    rctl_parse_status(line, a) == -1)
+	if (memchr(line, '\0', len) != NULL || rctl_parse_status(line, a) == -1)
 		rctl_die("%s: malformed answer: status line '%s'", c->path,
 		    rctl_quote(line, q, sizeof(q)));
 	while (a->got < a->n) {
 		if ((line = rctl_read_line(c, &len)) == NULL)
-			rctl_die("%s: the connection closed after %zu of the "
-			    "%zu lines announced", c->path, a->got, a->n);
+			rctl_die("%s: closed after %zu of %zu lines", c->path,
+			    a->got, a->n);
 		if (rctl_answer_add(a, line, len, why, sizeof(why)) == -1)
 			rctl_die("%s: malformed answer: %s", c->path, why);
 	}
@@ -669,17 +687,16 @@ rctl_utf8_len(const unsigned char *s, size_t left)
 static void
 rctl_json_string(const char *s, size_t len)
 {
+	static const char	 from[] = "\"\\\n\t\r", to[] = "\"\\ntr";
 	const unsigned char	*u = (const unsigned char *)s;
+	const char		*e;
 	size_t			 i, n;
 
 	putchar('"');
 	for (i = 0; i < len; i += n) {
 		n = 1;
-		if (u[i] == '"' || u[i] == '\\')
-			printf("\\%c", u[i]);
-		else if (u[i] == '\n' || u[i] == '\t' || u[i] == '\r')
-			printf("\\%c", u[i] == '\n' ? 'n' :
-			    u[i] == '\t' ? 't' : 'r');
+		if ((e = memchr(from, u[i], sizeof(from) - 1)) != NULL)
+			printf("\\%c", to[e - from]);
 		else if (u[i] < 0x20 || u[i] == 0x7f)
 			printf("\\u%04x", u[i]);
 		else if (u[i] < 0x80)
@@ -807,10 +824,7 @@ int
 main(int argc, char **argv)
 {
 	static struct rctl_conn	 conn;	/* 64 KiB: not on the stack */
-	struct rctl_opts	 o = {
-		.path = RCTL_DEFAULT_SOCKET,
-		.timeout = RCTL_DEFAULT_TIMEOUT,
-	};
+	struct rctl_opts	 o;
 	struct rctl_answer	 a = { .kind = RCTL_TABLE };
 	int			 saved;
 

@@ -42,7 +42,7 @@ struct fake {
 	char		 path[100];	/* fits sun_path */
 	int		 lfd;
 	int		 stop[2];	/* closing stop[1] ends the server */
-	const char	*answer;	/* written after the command; NULL: none */
+	const char	*answer;	/* sent after the command; NULL: none */
 	size_t		 answer_len;
 	bool		 hold;		/* keep the connection until stopped */
 	bool		 started;
@@ -53,7 +53,7 @@ struct fake {
 
 /* What one run of relay46ctl did. */
 struct run {
-	int		 status;	/* exit status; -1: killed by a signal */
+	int		 status;	/* exit status; -1: killed */
 	char		 out[16384], err[16384];
 	size_t		 outlen, errlen;
 	int64_t		 ms;		/* from fork to exit */
@@ -107,10 +107,13 @@ fake_serve(void *arg)
 	}
 	f->got[len] = '\0';
 	/* relay46ctl may leave at once on a bad answer: EPIPE, no signal. */
-	for (len = 0; f->answer != NULL && len < f->answer_len; len += (size_t)n)
-		if ((n = send(c, f->answer + len, f->answer_len - len,
-		    MSG_NOSIGNAL)) <= 0)
+	len = 0;
+	while (f->answer != NULL && len < f->answer_len) {
+		n = send(c, f->answer + len, f->answer_len - len, MSG_NOSIGNAL);
+		if (n <= 0)
 			break;
+		len += (size_t)n;
+	}
 	if (f->hold)
 		fake_wait(f, -1, deadline);
 	close(c);
@@ -214,7 +217,7 @@ collect(struct run *r, int out, int err)
 
 /* Run relay46ctl with ${args} (NULL-terminated) into ${r}. */
 static void
-run_ctl(struct run *r, const char *const *args)
+run_ctlv(struct run *r, const char *const *args)
 {
 	const char	*bin = getenv("RELAY46CTL");
 	char		*argv[T_MAX_ARGS + 2];
@@ -224,8 +227,7 @@ run_ctl(struct run *r, const char *const *args)
 	pid_t		 pid;
 
 	if (bin == NULL || *bin == '\0')
-		fail_msg("RELAY46CTL is not set (the path of the built "
-		    "relay46ctl)");
+		fail_msg("RELAY46CTL is not set (the built relay46ctl)");
 	memset(r, 0, sizeof(*r));
 	argv[0] = (char *)"relay46ctl";
 	for (i = 0; args[i] != NULL && i < T_MAX_ARGS; i++)
@@ -254,10 +256,28 @@ run_ctl(struct run *r, const char *const *args)
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-#define ASSERT_HAS(text, what) do {					\
-	if (strstr((text), (what)) == NULL)				\
-		fail_msg("'%s' is not in:\n%s", (what), (text));	\
-} while (0)
+/* run_ctlv() with the arguments after ${r}, up to a NULL. */
+static void
+run_ctl(struct run *r, ...)
+{
+	const char	*args[T_MAX_ARGS + 1];
+	va_list		 ap;
+	size_t		 i = 0;
+
+	va_start(ap, r);
+	while (i < T_MAX_ARGS && (args[i] = va_arg(ap, const char *)) != NULL)
+		i++;
+	va_end(ap);
+	args[i] = NULL;
+	run_ctlv(r, args);
+}
+
+static void
+assert_has(const char *text, const char *what)
+{
+	if (strstr(text, what) == NULL)
+		fail_msg("'%s' is not in:\n%s", what, text);
+}
 
 /* show sessions, one of each column: numbers, nulls, escapes. */
 static const char table_answer[] =
@@ -274,8 +294,7 @@ test_table_plain(void **state)
 	struct run	 r;
 
 	fake_start(f, table_answer, 0, false);
-	run_ctl(&r, (const char *[]){ "-s", f->path, "show", "sessions",
-	    "web", NULL });
+	run_ctl(&r, "-s", f->path, "show", "sessions", "web", NULL);
 	assert_string_equal(r.err, "");
 	assert_string_equal(r.out,
 	    "   ID  ROUTE  CLIENT                 RTT  NOTE\n"
@@ -294,8 +313,7 @@ test_table_json(void **state)
 	struct run	 r;
 
 	fake_start(f, table_answer, 0, false);
-	run_ctl(&r, (const char *[]){ "-j", "-s", f->path, "show",
-	    "sessions", NULL });
+	run_ctl(&r, "-j", "-s", f->path, "show", "sessions", NULL);
 	assert_string_equal(r.err, "");
 	assert_string_equal(r.out,
 	    "[\n"
@@ -319,8 +337,7 @@ test_table_empty(void **state)
 	struct run	 r;
 
 	fake_start(f, "ok 1 table\nid:n\troute\n", 0, false);
-	run_ctl(&r, (const char *[]){ "-j", "-s", f->path, "show",
-	    "sessions", NULL });
+	run_ctl(&r, "-j", "-s", f->path, "show", "sessions", NULL);
 	assert_string_equal(r.out, "[]\n");
 	assert_int_equal(r.status, 0);
 }
@@ -335,7 +352,7 @@ test_kv_plain(void **state)
 	struct run	 r;
 
 	fake_start(f, kv_answer, 0, false);
-	run_ctl(&r, (const char *[]){ "-s", f->path, "show", "info", NULL });
+	run_ctl(&r, "-s", f->path, "show", "info", NULL);
 	assert_string_equal(r.err, "");
 	assert_string_equal(r.out,
 	    "version:  0.2.0\n"
@@ -352,8 +369,7 @@ test_kv_json(void **state)
 	struct run	 r;
 
 	fake_start(f, kv_answer, 0, false);
-	run_ctl(&r, (const char *[]){ "-s", f->path, "-j", "show", "info",
-	    NULL });
+	run_ctl(&r, "-s", f->path, "-j", "show", "info", NULL);
 	assert_string_equal(r.err, "");
 	assert_string_equal(r.out,
 	    "{\n"
@@ -375,7 +391,7 @@ test_text(void **state)
 	struct run	 r;
 
 	fake_start(f, text_answer, 0, false);
-	run_ctl(&r, (const char *[]){ "-s", f->path, "reload", NULL });
+	run_ctl(&r, "-s", f->path, "reload", NULL);
 	assert_string_equal(r.err, "");
 	assert_string_equal(r.out,
 	    "reloaded relay46.ini\n\troute web: 2 upstreams\n-\n");
@@ -390,7 +406,7 @@ test_text_json(void **state)
 	struct run	 r;
 
 	fake_start(f, text_answer, 0, false);
-	run_ctl(&r, (const char *[]){ "-j", "-s", f->path, "reload", NULL });
+	run_ctl(&r, "-j", "-s", f->path, "reload", NULL);
 	assert_string_equal(r.out,
 	    "[\n"
 	    "  \"reloaded relay46.ini\",\n"
@@ -407,8 +423,8 @@ test_text_none(void **state)
 	struct run	 r;
 
 	fake_start(f, "ok 0 text\n", 0, false);
-	run_ctl(&r, (const char *[]){ "-j", "-s", f->path, "set", "upstream",
-	    "web", "127.0.0.1:80", "weight", "-1", NULL });
+	run_ctl(&r, "-j", "-s", f->path, "set", "upstream", "web",
+	    "127.0.0.1:80", "weight", "-1", NULL);
 	assert_string_equal(r.out, "[]\n");
 	assert_string_equal(r.err, "");
 	assert_int_equal(r.status, 0);
@@ -418,15 +434,18 @@ test_text_none(void **state)
 }
 
 /* A refusal: each reason on stderr, exit 1, stdout empty even with -j. */
+static const char err_answer[] = "err 2\n"
+				 "relay46.ini:4: listen = x: bad\n"
+				 "relay46.ini:9: \033[31mworse\n";
+
 static void
 test_err(void **state)
 {
 	struct fake	*f = *state;
 	struct run	 r;
 
-	fake_start(f, "err 2\nrelay46.ini:4: listen = x: bad\n"
-	    "relay46.ini:9: \033[31mworse\n", 0, false);
-	run_ctl(&r, (const char *[]){ "-j", "-s", f->path, "reload", NULL });
+	fake_start(f, err_answer, 0, false);
+	run_ctl(&r, "-j", "-s", f->path, "reload", NULL);
 	assert_string_equal(r.out, "");
 	assert_string_equal(r.err,
 	    "relay46ctl: relay46.ini:4: listen = x: bad\n"
@@ -442,10 +461,10 @@ test_no_socket(void **state)
 	char		 path[160];
 
 	snprintf(path, sizeof(path), "%s/absent.sock", f->dir);
-	run_ctl(&r, (const char *[]){ "-s", path, "show", "info", NULL });
+	run_ctl(&r, "-s", path, "show", "info", NULL);
 	assert_string_equal(r.out, "");
-	ASSERT_HAS(r.err, path);
-	ASSERT_HAS(r.err, "No such file or directory");
+	assert_has(r.err, path);
+	assert_has(r.err, "No such file or directory");
 	assert_int_equal(r.status, 2);
 }
 
@@ -456,10 +475,10 @@ test_closed(void **state)
 	struct run	 r;
 
 	fake_start(f, NULL, 0, false);
-	run_ctl(&r, (const char *[]){ "-s", f->path, "show", "info", NULL });
+	run_ctl(&r, "-s", f->path, "show", "info", NULL);
 	assert_string_equal(r.out, "");
-	ASSERT_HAS(r.err, f->path);
-	ASSERT_HAS(r.err, "closed without an answer");
+	assert_has(r.err, f->path);
+	assert_has(r.err, "closed without an answer");
 	assert_int_equal(r.status, 2);
 }
 
@@ -471,11 +490,10 @@ test_timeout(void **state)
 	struct run	 r;
 
 	fake_start(f, NULL, 0, true);
-	run_ctl(&r, (const char *[]){ "-t", "1", "-s", f->path, "reload",
-	    NULL });
+	run_ctl(&r, "-t", "1", "-s", f->path, "reload", NULL);
 	assert_string_equal(r.out, "");
-	ASSERT_HAS(r.err, f->path);
-	ASSERT_HAS(r.err, "within 1 s");
+	assert_has(r.err, f->path);
+	assert_has(r.err, "within 1 s");
 	assert_int_equal(r.status, 2);
 	if (r.ms < 900 || r.ms > 2500)
 		fail_msg("-t 1 took %lld ms", (long long)r.ms);
@@ -490,10 +508,9 @@ test_timeout_midway(void **state)
 	struct run	 r;
 
 	fake_start(f, "ok 3 text\none\n", 0, true);
-	run_ctl(&r, (const char *[]){ "-t", "0.5", "-s", f->path, "help",
-	    NULL });
+	run_ctl(&r, "-t", "0.5", "-s", f->path, "help", NULL);
 	assert_string_equal(r.out, "");
-	ASSERT_HAS(r.err, "within 0.5 s");
+	assert_has(r.err, "within 0.5 s");
 	assert_int_equal(r.status, 2);
 	if (r.ms > 2000)
 		fail_msg("-t 0.5 took %lld ms", (long long)r.ms);
@@ -506,8 +523,7 @@ static const struct {
 	const char	*answer;
 	const char	*why;
 } malformed[] = {
-	{ "hello\n",				"malformed answer: status "
-						"line 'hello'" },
+	{ "hello\n", "malformed answer: status line 'hello'" },
 	{ "OK 1 text\nx\n",			"status line" },
 	{ "ok 1\nx\n",				"status line" },
 	{ "ok 1 blob\nx\n",			"status line 'ok 1 blob'" },
@@ -520,9 +536,9 @@ static const struct {
 	{ "ok 1 kv\nno tab here\n",		"line 2: 1 field, not 2" },
 	{ "ok 1 kv\na\tb\tc\n",			"line 2: 3 fields, not 2" },
 	{ "ok 2 table\na\tb\nc\n",		"line 3: 1 field, not 2" },
-	{ "ok 3 text\none\n",			"closed after 1 of the 3 lines" },
-	{ "ok 1 text\nno end of line",		"closed after 0 of the 1" },
-	{ long_line,				"a line longer than 65535 bytes" },
+	{ "ok 3 text\none\n",			"closed after 1 of 3 lines" },
+	{ "ok 1 text\nno end of line",		"closed after 0 of 1 lines" },
+	{ long_line,				"a line over 65535 bytes" },
 };
 
 /* A server for each answer; cmocka's teardown() frees the last one. */
@@ -543,13 +559,12 @@ test_malformed(void **state)
 		}
 		f = *state;
 		fake_start(f, malformed[i].answer, 0, false);
-		run_ctl(&r, (const char *[]){ "-s", f->path, "show", "info",
-		    NULL });
+		run_ctl(&r, "-s", f->path, "show", "info", NULL);
 		if (r.status != 2 || r.out[0] != '\0' ||
 		    strstr(r.err, f->path) == NULL ||
 		    strstr(r.err, malformed[i].why) == NULL)
-			fail_msg("answer %zu: exit %d, stdout '%s', stderr "
-			    "'%s'", i, r.status, r.out, r.err);
+			fail_msg("answer %zu: exit %d, out '%s', err '%s'", i,
+			    r.status, r.out, r.err);
 	}
 }
 
@@ -559,7 +574,7 @@ static const struct {
 	int		 status;
 	const char	*out, *err;	/* what each must hold */
 } usage_cases[] = {
-	{ { NULL },				2, "", "relay46ctl: no command" },
+	{ { NULL },				2, "", "no command" },
 	{ { "-s", "/x", NULL },			2, "", "usage: relay46ctl" },
 	{ { "-x", "show", "info", NULL },	2, "", "usage: relay46ctl" },
 	{ { "-t", "0", "show", NULL },		2, "", "-t 0: expected" },
@@ -567,8 +582,7 @@ static const struct {
 	{ { "-t", "2s", "show", NULL },		2, "", "-t 2s: expected" },
 	{ { "show", "a\nb", NULL },		2, "", "line break" },
 	{ { "-h", NULL },			0, "usage: relay46ctl", "" },
-	{ { "-V", NULL },			0,
-	    "relay46ctl " PACKAGE_VERSION "\n", "" },
+	{ { "-V", NULL }, 0, "relay46ctl " PACKAGE_VERSION "\n", "" },
 };
 
 static void
@@ -579,7 +593,7 @@ test_usage(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(usage_cases) / sizeof(usage_cases[0]); i++) {
-		run_ctl(&r, usage_cases[i].args);
+		run_ctlv(&r, usage_cases[i].args);
 		if (r.status != usage_cases[i].status ||
 		    strstr(r.out, usage_cases[i].out) == NULL ||
 		    strstr(r.err, usage_cases[i].err) == NULL ||
@@ -598,9 +612,8 @@ test_too_long(void **state)
 
 	(void)state;
 	memset(word, 'a', sizeof(word) - 1);
-	run_ctl(&r, (const char *[]){ "-s", "/nonexistent", "show", word,
-	    NULL });
-	ASSERT_HAS(r.err, "longer than 4095 bytes");
+	run_ctl(&r, "-s", "/nonexistent", "show", word, NULL);
+	assert_has(r.err, "longer than 4095 bytes");
 	assert_int_equal(r.status, 2);
 }
 
