@@ -93,7 +93,8 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: relay46ctl [-jVh] [-s PATH] [-t SECONDS] COMMAND ...\n"
-	    "  -s, --socket PATH      relay46's control socket (default %s)\n"
+	    "  -s, --socket PATH      relay46's control socket, by default\n"
+	    "                         %s\n"
 	    "  -j, --json             print the answer as JSON\n"
 	    "  -t, --timeout SECONDS  give up when no whole answer came by "
 	    "then (default %s)\n"
