@@ -190,6 +190,7 @@ static const struct cfg_key cfg_keys[] = {
 
 	{ "listen", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
 	    cfg_set_listen },
+	{ "backlog", CFG_ROUTE, CFG_T_UINT, 0, R(backlog), 1, 65535, NULL },
 	{ "upstream", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
 	    cfg_set_upstream },
 	{ "balance", CFG_ROUTE, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_balance },
@@ -363,6 +364,7 @@ cfg_route_defaults(struct route *r)
 	r->idle_timeout_ms = 3600 * 1000;
 	r->fin_timeout_ms = 60 * 1000;
 	r->retries = 2;
+	r->backlog = 0;		/* as long as the kernel allows */
 	r->buffer = 64 * 1024;
 	r->keepalive = true;
 	r->max_connections = 0;

@@ -51,6 +51,11 @@ struct route {
 	struct addr	*listen;
 	int		*listen_line;	/* where each was given (0: command line) */
 	size_t		 nlisten;
+	/*
+	 * listen()'s queue for each listening socket, 1..65535; 0: not
+	 * given, as long as the kernel allows (listener_backlog()).
+	 */
+	unsigned	 backlog;
 	struct upstream_spec *specs;
 	size_t		 nspecs;
 	struct upstream_conf *up;	/* every address found at load */

@@ -18,12 +18,19 @@
  * loop (which reads nothing there but its fixed count of priorities) and
  * adds none; freeing one reads the loop's state (event_del()), so only
  * the worker's thread frees, also a listener it never started.
+ *
+ * It also reads what the kernel knows of listening: the queue a socket
+ * listens with (listener_backlog(), the cap net.core.somaxconn), how
+ * full an accept queue is (TCP_INFO) and how many connections found one
+ * full, system-wide (/proc/net/netstat), for the admin endpoint.
  */
 
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +45,10 @@
 
 /* How long accept pauses when descriptors or memory run out. */
 #define LISTENER_BACKOFF_MS	250
-#define LISTENER_BACKLOG	4096
+#define LISTENER_SOMAXCONN	"/proc/sys/net/core/somaxconn"
+#define LISTENER_NETSTAT	"/proc/net/netstat"
+/* /proc/net/netstat is some 5 KB; room to spare for kernels to come. */
+#define LISTENER_NETSTAT_MAX	65536
 
 /* "listen ADDR: reason" for the errno of a failed call on ${fd}; -1. */
 static int
@@ -97,16 +107,206 @@ listener_sockopts(int fd, bool keepalive)
 	return 0;
 }
 
+/*
+ * Not given, a backlog is as long as the kernel lets it be: it cuts
+ * listen()'s argument to net.core.somaxconn, which the operator tunes
+ * once for the host, so asking for the most gets exactly that.
+ */
+int
+listener_backlog(unsigned backlog)
+{
+	if (backlog == 0 || backlog > LISTENER_BACKLOG_MAX)
+		return LISTENER_BACKLOG_MAX;
+	return (int)backlog;
+}
+
+int
+listener_listen(int fd, unsigned backlog)
+{
+	return listen(fd, listener_backlog(backlog));
+}
+
+int
+listener_somaxconn(unsigned *m)
+{
+	unsigned	 v;
+	FILE		*fp;
+	int		 n, saved;
+
+	if ((fp = fopen(LISTENER_SOMAXCONN, "re")) == NULL)
+		return -1;
+	n = fscanf(fp, "%u", &v);
+	saved = errno;
+	fclose(fp);
+	if (n != 1) {
+		errno = n == EOF ? saved : EINVAL;
+		return -1;
+	}
+	*m = v;
+	return 0;
+}
+
+/*
+ * For a listening socket, Linux's TCP_INFO puts the accept queue where a
+ * connection's counts of unacknowledged and SACKed segments go
+ * (tcp_get_info(): sk_ack_backlog and sk_max_ack_backlog).
+ */
+int
+listener_queue(int fd, unsigned *len, unsigned *limit)
+{
+#if defined(__linux__) && defined(TCP_INFO)
+	struct tcp_info	 ti;
+	socklen_t	 tl = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == -1)
+		return -1;
+	if (ti.tcpi_state != TCP_LISTEN) {
+		errno = EINVAL;
+		return -1;
+	}
+	*len = ti.tcpi_unacked;
+	*limit = ti.tcpi_sacked;
+	return 0;
+#else
+	(void)fd;
+	(void)len;
+	(void)limit;
+	errno = ENOTSUP;
+	return -1;
+#endif
+}
+
+/*
+ * The next blank-separated word of the line at *${p}, into ${w} and
+ * ${wlen}; false at the end of the line.  *${p} moves past it.
+ */
+static bool
+listener_word(const char **p, const char **w, size_t *wlen)
+{
+	const char	*s = *p;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	*w = s;
+	while (*s != '\0' && *s != '\n' && *s != ' ' && *s != '\t')
+		s++;
+	*wlen = (size_t)(s - *w);
+	*p = s;
+	return *wlen > 0;
+}
+
+/* The ${len} characters at ${s} as a number: 0, or -1 if they are not. */
+static int
+listener_number(const char *s, size_t len, uint64_t *v)
+{
+	uint64_t	 n = 0;
+	size_t		 i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    n > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -1;
+		n = n * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = n;
+	return 0;
+}
+
+/* Is the word of ${len} characters at ${w} ${name}? */
+static bool
+listener_is(const char *w, size_t len, const char *name)
+{
+	return strlen(name) == len && strncmp(w, name, len) == 0;
+}
+
+/* The line after the one at ${p}, or NULL if it is the last. */
+static const char *
+listener_next_line(const char *p)
+{
+	if ((p = strchr(p, '\n')) == NULL || p[1] == '\0')
+		return NULL;
+	return p + 1;
+}
+
+/*
+ * A value is the one at its name's place in the line of names before it,
+ * so a kernel that adds or moves counters changes nothing here.
+ */
+int
+listener_netstat_parse(const char *text, uint64_t *overflows, uint64_t *drops)
+{
+	static const char	 tag[] = "TcpExt:";
+	const char		*names, *vals, *n, *v, *nw, *vw;
+	size_t			 nlen, vlen;
+	unsigned		 found = 0;
+
+	for (names = text; names != NULL; names = listener_next_line(names)) {
+		if (strncmp(names, tag, sizeof(tag) - 1) != 0)
+			continue;
+		if ((vals = listener_next_line(names)) == NULL ||
+		    strncmp(vals, tag, sizeof(tag) - 1) != 0)
+			return -1;
+		n = names + sizeof(tag) - 1;
+		v = vals + sizeof(tag) - 1;
+		while (listener_word(&n, &nw, &nlen) &&
+		    listener_word(&v, &vw, &vlen)) {
+			if (listener_is(nw, nlen, "ListenOverflows") &&
+			    listener_number(vw, vlen, overflows) == 0)
+				found |= 1;
+			if (listener_is(nw, nlen, "ListenDrops") &&
+			    listener_number(vw, vlen, drops) == 0)
+				found |= 2;
+		}
+		break;
+	}
+	return found == 3 ? 0 : -1;
+}
+
+int
+listener_netstat(uint64_t *overflows, uint64_t *drops)
+{
+	char	*buf;
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 fd, rc = -1;
+
+	if ((fd = open(LISTENER_NETSTAT, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((buf = malloc(LISTENER_NETSTAT_MAX)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	/* /proc hands its text out in pieces: read to the end, bounded. */
+	while (len < LISTENER_NETSTAT_MAX - 1 &&
+	    (n = read(fd, buf + len, LISTENER_NETSTAT_MAX - 1 - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	rc = listener_netstat_parse(buf, overflows, drops);
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
 int
 listener_socket(const struct addr *a, bool keepalive, bool reuseport,
-    char *err, size_t errlen)
+    unsigned backlog, char *err, size_t errlen)
 {
 	int	 fd;
 
 	if ((fd = listener_bind(a, reuseport, 0, err, errlen)) == -1)
 		return -1;
 	if (listener_sockopts(fd, keepalive) == -1 ||
-	    listen(fd, LISTENER_BACKLOG) == -1)
+	    listener_listen(fd, backlog) == -1)
 		return listener_fail(a, fd, err, errlen);
 	return fd;
 }
@@ -142,15 +342,15 @@ listener_address(int fd, struct addr *a)
  * SO_REUSEPORT.  The others bind ${a} with that port filled in.
  */
 static int
-listener_open_any(const struct addr *a, bool keepalive, unsigned n,
-    int *fds, char *err, size_t errlen)
+listener_open_any(const struct addr *a, bool keepalive, unsigned backlog,
+    unsigned n, int *fds, char *err, size_t errlen)
 {
 	struct addr	 b = *a, got;
 	unsigned	 i;
 	int		 saved;
 
-	if ((fds[0] = listener_socket(a, keepalive, n > 1, err,
-	    errlen)) == -1)
+	fds[0] = listener_socket(a, keepalive, n > 1, backlog, err, errlen);
+	if (fds[0] == -1)
 		return -1;
 	if (listener_address(fds[0], &got) == -1) {
 		saved = errno;
@@ -159,31 +359,35 @@ listener_open_any(const struct addr *a, bool keepalive, unsigned n,
 		return listener_fail(a, -1, err, errlen);
 	}
 	addr_set_port(&b, addr_port(&got));
-	for (i = 1; i < n; i++)
-		if ((fds[i] = listener_socket(&b, keepalive, true, err,
-		    errlen)) == -1) {
+	for (i = 1; i < n; i++) {
+		fds[i] = listener_socket(&b, keepalive, true, backlog, err,
+		    errlen);
+		if (fds[i] == -1) {
 			saved = errno;	/* the caller reads it */
 			while (i > 0)
 				close(fds[--i]);
 			errno = saved;
 			return -1;
 		}
+	}
 	return 0;
 }
 
 int
-listener_open(const struct addr *a, bool keepalive, unsigned n, int *fds,
-    char *err, size_t errlen)
+listener_open_backlog(const struct addr *a, bool keepalive, unsigned backlog,
+    unsigned n, int *fds, char *err, size_t errlen)
 {
 	unsigned	 i;
 
 	if (addr_port(a) == 0)
-		return listener_open_any(a, keepalive, n, fds, err, errlen);
+		return listener_open_any(a, keepalive, backlog, n, fds, err,
+		    errlen);
 	if (n > 1 && listener_probe(a, err, errlen) == -1)
 		return -1;
-	for (i = 0; i < n; i++)
-		if ((fds[i] = listener_socket(a, keepalive, n > 1, err,
-		    errlen)) == -1) {
+	for (i = 0; i < n; i++) {
+		fds[i] = listener_socket(a, keepalive, n > 1, backlog, err,
+		    errlen);
+		if (fds[i] == -1) {
 			int	 saved = errno;	/* the caller reads it */
 
 			while (i > 0)
@@ -191,7 +395,15 @@ listener_open(const struct addr *a, bool keepalive, unsigned n, int *fds,
 			errno = saved;
 			return -1;
 		}
+	}
 	return 0;
+}
+
+int
+listener_open(const struct addr *a, bool keepalive, unsigned n, int *fds,
+    char *err, size_t errlen)
+{
+	return listener_open_backlog(a, keepalive, 0, n, fds, err, errlen);
 }
 
 static void

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "addr.h"
 
@@ -61,15 +62,16 @@ int	 listener_bind(const struct addr *a, bool reuseport, int backlog,
 	    char *err, size_t errlen);
 
 /*
- * listener_socket(a, keepalive, reuseport, err, errlen): open a
+ * listener_socket(a, keepalive, reuseport, backlog, err, errlen): open a
  * non-blocking listening socket on ${a}; an IPv6 one never accepts IPv4
  * (IPV6_V6ONLY).  TCP_NODELAY, and SO_KEEPALIVE if ${keepalive}, are set
  * on it for the accepted sockets to inherit (Linux).  ${reuseport}: one
- * of several sockets on ${a}, one per worker (SO_REUSEPORT).  Returns the
- * fd, which the caller owns, or -1 with "listen ADDR: reason" in ${err}.
+ * of several sockets on ${a}, one per worker (SO_REUSEPORT).  It listens
+ * with listener_backlog(${backlog}).  Returns the fd, which the caller
+ * owns, or -1 with "listen ADDR: reason" in ${err}.
  */
 int	 listener_socket(const struct addr *a, bool keepalive, bool reuseport,
-	    char *err, size_t errlen);
+    unsigned backlog, char *err, size_t errlen);
 
 /*
  * listener_sockopts(fd, keepalive): TCP_NODELAY, and SO_KEEPALIVE on or
@@ -80,6 +82,60 @@ int	 listener_socket(const struct addr *a, bool keepalive, bool reuseport,
 int	 listener_sockopts(int fd, bool keepalive);
 
 /*
+ * The longest listen() queue a route may ask for ("backlog"), and what
+ * one that asks for none gets: the kernel cuts it to net.core.somaxconn
+ * (4096 on Linux 5.4 and later), so that is what it gets.
+ */
+#define LISTENER_BACKLOG_MAX	65535
+
+/*
+ * listener_backlog(backlog): what to hand listen() for a route's
+ * ${backlog}: itself, or LISTENER_BACKLOG_MAX for 0 (not given).
+ */
+int	 listener_backlog(unsigned backlog);
+
+/*
+ * listener_listen(fd, backlog): listen() on ${fd} with
+ * listener_backlog(${backlog}).  On a socket that listens already, Linux
+ * takes the new length for the queue (a reload's kept socket, a socket
+ * systemd passed).  0, or -1 with errno.
+ */
+int	 listener_listen(int fd, unsigned backlog);
+
+/*
+ * listener_somaxconn(m): the kernel's cap on a listen() queue,
+ * net.core.somaxconn, into *${m}.  0, or -1 with errno where it cannot be
+ * read (not Linux, no /proc).
+ */
+int	 listener_somaxconn(unsigned *m);
+
+/*
+ * listener_queue(fd, len, limit): the accept queue of listening socket
+ * ${fd} as the kernel sees it (TCP_INFO, Linux): *${len} connections
+ * waiting for accept() and *${limit}, the most it holds (the backlog as
+ * the kernel capped it).  0, or -1 with errno: EINVAL if ${fd} does not
+ * listen, ENOTSUP without TCP_INFO.
+ */
+int	 listener_queue(int fd, unsigned *len, unsigned *limit);
+
+/*
+ * listener_netstat_parse(text, overflows, drops): the TcpExt counters
+ * ListenOverflows and ListenDrops from ${text}, as /proc/net/netstat
+ * gives it (a line of names, then a line of values, for each group).
+ * Pure.  0, or -1 if either is missing or not a number.
+ */
+int	 listener_netstat_parse(const char *text, uint64_t *overflows,
+    uint64_t *drops);
+
+/*
+ * listener_netstat(overflows, drops): the same, read from
+ * /proc/net/netstat now: system-wide counts of connections that found an
+ * accept queue full, and of those dropped on the way to one for any
+ * reason (overflows included).  0, or -1 where it cannot be read.
+ */
+int	 listener_netstat(uint64_t *overflows, uint64_t *drops);
+
+/*
  * listener_probe(a, err, errlen): can ${a} be bound by us alone?  Binds a
  * socket without SO_REUSEPORT and closes it: SO_REUSEPORT sockets would
  * otherwise share the port silently with another relay46 of the same
@@ -88,12 +144,20 @@ int	 listener_sockopts(int fd, bool keepalive);
 int	 listener_probe(const struct addr *a, char *err, size_t errlen);
 
 /*
- * listener_open(a, keepalive, n, fds, err, errlen): ${n} listening sockets
- * on ${a}, one per worker (probed first, SO_REUSEPORT, when n > 1), into
- * ${fds}.  Port 0: the first socket gets a free port from the kernel and
- * the other n - 1 are bound to that same port (listener_address() tells
- * which).  All or none: 0, or -1 with the reason in ${err} and errno
- * kept.
+ * listener_open_backlog(a, keepalive, backlog, n, fds, err, errlen): ${n}
+ * listening sockets on ${a}, one per worker (probed first, SO_REUSEPORT,
+ * when n > 1), into ${fds}, each listening with
+ * listener_backlog(${backlog}) (a route's "backlog").  Port 0: the first
+ * socket gets a free port from the kernel and the other n - 1 are bound
+ * to that same port (listener_address() tells which).  All or none: 0, or
+ * -1 with the reason in ${err} and errno kept.
+ */
+int	 listener_open_backlog(const struct addr *a, bool keepalive,
+    unsigned backlog, unsigned n, int *fds, char *err, size_t errlen);
+
+/*
+ * listener_open(a, keepalive, n, fds, err, errlen): as
+ * listener_open_backlog() with backlog 0 (the kernel's cap).
  */
 int	 listener_open(const struct addr *a, bool keepalive, unsigned n,
 	    int *fds, char *err, size_t errlen);

@@ -240,10 +240,11 @@ main_passed(int **passedp)
 /*
  * The ${nw} sockets of listen address ${a} of route ${r} into ${one}: the
  * one systemd passed for it (dup'd for the other workers, which then
- * share it), else new ones (listener_open(): with several workers the
- * address is probed first, so that a port already taken is an error even
- * though SO_REUSEPORT would share it).  Logs "listening" with the address
- * as bound, whose port the kernel chose for port 0.  0, or -1 (logged).
+ * share it), else new ones (listener_open_backlog(), with the route's
+ * backlog: with several workers the address is probed first, so that a
+ * port already taken is an error even though SO_REUSEPORT would share
+ * it).  Logs "listening" with the address as bound, whose port the
+ * kernel chose for port 0.  0, or -1 (logged).
  */
 static int
 main_listen_one(const struct route *r, const struct addr *a, unsigned nw,
@@ -252,12 +253,13 @@ main_listen_one(const struct route *r, const struct addr *a, unsigned nw,
 	char		 err[256], abuf[ADDR_STRLEN];
 	struct addr	 bound = *a;
 	unsigned	 w;
-	int		 m;
+	int		 m, rc;
 
 	if ((m = sdnotify_match(passed, npassed, a)) == -1) {
 		/* As a reload binds: probe, then one per worker. */
-		if (listener_open(a, r->keepalive, nw, one, err,
-		    sizeof(err)) == -1) {
+		rc = listener_open_backlog(a, r->keepalive, r->backlog, nw, one,
+		    err, sizeof(err));
+		if (rc == -1) {
 			log_error("route=%s msg=\"%s\"", r->name, err);
 			return -1;
 		}
@@ -268,6 +270,12 @@ main_listen_one(const struct route *r, const struct addr *a, unsigned nw,
 		if (listener_sockopts(one[0], r->keepalive) == -1)
 			log_warn("route=%s msg=\"socket from systemd: %s\"",
 			    r->name, strerror(errno));
+		/* The route's backlog wins over the unit's Backlog= (Linux). */
+		if (r->backlog != 0 &&
+		    listener_listen(one[0], r->backlog) == -1)
+			log_warn("route=%s msg=\"socket from systemd: "
+				 "backlog: %s\"",
+			    r->name, strerror(errno));
 		for (w = 1; w < nw; w++)
 			if ((one[w] = fcntl(one[0], F_DUPFD_CLOEXEC, 3)) == -1)
 				fatalx("msg=\"dup: %s\"", strerror(errno));
@@ -277,6 +285,30 @@ main_listen_one(const struct route *r, const struct addr *a, unsigned nw,
 	    addr_format(&bound, abuf, sizeof(abuf)), m != -1 ?
 	    " (socket from systemd)" : "");
 	return 0;
+}
+
+/*
+ * A backlog above net.core.somaxconn is cut to it by the kernel, without
+ * a word: say so once, at start, for each route that asks for more (not
+ * for one that gives none: that asks for the most on purpose).  Where
+ * the cap cannot be read (not Linux), nothing is said.
+ */
+static void
+main_backlog_warn(const struct config *cfg)
+{
+	const struct route *r;
+	unsigned	 cap;
+	size_t		 i;
+
+	if (listener_somaxconn(&cap) == -1)
+		return;
+	for (i = 0; i < cfg->nroutes; i++) {
+		r = &cfg->routes[i];
+		if (r->backlog > cap)
+			log_warn("route=%s msg=\"backlog %u is capped by "
+				 "net.core.somaxconn=%u\"",
+			    r->name, r->backlog, cap);
+	}
 }
 
 /* Passed sockets no listen address wants are not ours to keep. */
@@ -309,6 +341,7 @@ main_listen(const struct config *cfg, int **fdsp, size_t *nfdsp)
 	int		*fds, *passed = NULL, *one, bad = 0;
 
 	npassed = main_passed(&passed);
+	main_backlog_warn(cfg);
 	for (i = 0; i < cfg->nroutes; i++)
 		per += cfg->routes[i].nlisten;
 	if ((fds = calloc(per * nw, sizeof(*fds))) == NULL ||

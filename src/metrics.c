@@ -236,14 +236,33 @@ prom_u64(struct out *o, uint64_t v)
 	out_printf(o, "} %" PRIu64 "\n", v);
 }
 
-/* The process-wide families, which have no route label. */
+/*
+ * What an operator asks first of a binary: its version, and what it was
+ * built with that changes how it runs (relay46 -V says the same).
+ */
 static void
-prom_global(struct out *o, const struct metrics_snapshot *s)
+prom_build(struct out *o, const struct metrics_snapshot *s)
 {
 	prom_family(o, "relay46_info", "gauge", "Version of relay46, as a label.");
 	out_str(o, "relay46_info{version=\"");
 	out_escaped(o, s->version, ESC_LABEL);
 	out_str(o, "\"} 1\n");
+	prom_family(o, "relay46_build_info", "gauge",
+	    "Always 1: the version, whether splice(2) was built in, and the "
+	    "libevent in use.");
+	out_str(o, "relay46_build_info{version=\"");
+	out_escaped(o, s->version, ESC_LABEL);
+	out_printf(o, "\",splice=\"%s\",libevent=\"", s->splice ? "yes" : "no");
+	out_escaped(o, s->libevent != NULL ? s->libevent : "unknown",
+	    ESC_LABEL);
+	out_str(o, "\"} 1\n");
+}
+
+/* The process-wide families, which have no route label. */
+static void
+prom_global(struct out *o, const struct metrics_snapshot *s)
+{
+	prom_build(o, s);
 	prom_family(o, "relay46_start_time_seconds", "gauge",
 	    "When relay46 started, in seconds since the Unix epoch.");
 	out_printf(o, "relay46_start_time_seconds %" PRIu64 "\n", s->start_time);
@@ -444,6 +463,52 @@ prom_upstreams(struct out *o, const struct metrics_snapshot *s)
 	}
 }
 
+/*
+ * The kernel's view of listening (DESIGN §5), where TCP trouble shows
+ * before relay46 sees a client: each listen address's accept queue, and
+ * the host's count of connections that found one full.  A queue near its
+ * limit, or overflows that grow, mean clients wait out a handshake
+ * retransmission (a second or more) before they are accepted.
+ */
+static void
+prom_listeners(struct out *o, const struct metrics_snapshot *s)
+{
+	const struct metrics_listener	*l;
+	size_t				 i;
+
+	prom_family(o, "relay46_listener_queue", "gauge",
+	    "Connections waiting for accept() on this listen address, over "
+	    "its sockets (one per worker).");
+	for (i = 0; i < s->nlisteners; i++) {
+		l = &s->listeners[i];
+		prom_start(o, "relay46_listener_queue", l->route);
+		prom_label(o, "listen", l->listen);
+		prom_u64(o, l->queue);
+	}
+	prom_family(o, "relay46_listener_queue_limit", "gauge",
+	    "The most connections one socket of this listen address holds "
+	    "for accept(): its backlog, as net.core.somaxconn capped it.");
+	for (i = 0; i < s->nlisteners; i++) {
+		l = &s->listeners[i];
+		prom_start(o, "relay46_listener_queue_limit", l->route);
+		prom_label(o, "listen", l->listen);
+		prom_u64(o, l->limit);
+	}
+	if (!s->netstat)
+		return;
+	prom_family(o, "relay46_tcp_listen_overflows_total", "counter",
+	    "Connections this host's kernel turned away from a full accept "
+	    "queue, any process's (TcpExt ListenOverflows).");
+	out_printf(o, "relay46_tcp_listen_overflows_total %" PRIu64 "\n",
+	    s->listen_overflows);
+	prom_family(o, "relay46_tcp_listen_drops_total", "counter",
+	    "Connections this host's kernel dropped on their way to any "
+	    "process's accept queue, overflows included (TcpExt "
+	    "ListenDrops).");
+	out_printf(o, "relay46_tcp_listen_drops_total %" PRIu64 "\n",
+	    s->listen_drops);
+}
+
 int
 metrics_prometheus(const struct metrics_snapshot *s, struct evbuffer *out)
 {
@@ -453,6 +518,7 @@ metrics_prometheus(const struct metrics_snapshot *s, struct evbuffer *out)
 	prom_sessions(&o, s);
 	prom_histogram(&o, s);
 	prom_upstreams(&o, s);
+	prom_listeners(&o, s);
 	return o.rc;
 }
 

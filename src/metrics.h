@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
+
 struct evbuffer;
 
 /*
@@ -61,8 +63,21 @@ struct metrics_route {
 	size_t		 nups;
 };
 
+/*
+ * One listen address of a route, as the kernel sees its sockets (one
+ * per worker, or one shared socket from systemd).
+ */
+struct metrics_listener {
+	const char	*route;
+	char		 listen[ADDR_STRLEN];	/* as bound: "[::]:8080" */
+	uint64_t	 queue;		/* waiting for accept(), all sockets */
+	uint64_t	 limit;		/* the most one socket holds */
+};
+
 struct metrics_snapshot {
 	const char	*version;	/* "0.1.0" */
+	const char	*libevent;	/* event_get_version(); NULL: unknown */
+	bool		 splice;	/* built with splice(2) */
 	uint64_t	 start_time;	/* unix seconds */
 	uint64_t	 now;		/* unix seconds */
 	unsigned	 workers;
@@ -72,6 +87,12 @@ struct metrics_snapshot {
 	uint64_t	 access_log_reopen_failures;	/* SIGUSR1 reopens */
 	struct metrics_route *routes;
 	size_t		 nroutes;
+	/* Addresses whose queue could not be read (not Linux) are left out. */
+	struct metrics_listener *listeners;
+	size_t		 nlisteners;
+	/* /proc/net/netstat's, system-wide; false: not read (not Linux). */
+	bool		 netstat;
+	uint64_t	 listen_overflows, listen_drops;
 };
 
 /*
@@ -79,6 +100,7 @@ struct metrics_snapshot {
  * (version 0.0.4): HELP and TYPE for every family, label values escaped
  * (backslash, double quote, newline).  Families:
  *   relay46_info{version} 1 (gauge)
+ *   relay46_build_info{version,splice="yes"|"no",libevent} 1 (gauge)
  *   relay46_start_time_seconds (gauge)
  *   relay46_workers (gauge)
  *   relay46_accept_errors_total (counter)
@@ -98,6 +120,13 @@ struct metrics_snapshot {
  *   relay46_upstream_check_failures_total{route,upstream} (counter)
  *   relay46_upstream_info{route,upstream,host} 1 (gauge): the upstream
  *     line an address came from, joinable on {route,upstream}
+ *   relay46_listener_queue{route,listen} (gauge): connections waiting
+ *     for accept(), summed over the address's sockets
+ *   relay46_listener_queue_limit{route,listen} (gauge): the most one of
+ *     them holds (its backlog, as the kernel capped it)
+ *   relay46_tcp_listen_overflows_total,
+ *   relay46_tcp_listen_drops_total (counters, system-wide; only where
+ *     s->netstat)
  * Returns 0, or -1 on out of memory.
  */
 int	 metrics_prometheus(const struct metrics_snapshot *s,

@@ -7,21 +7,29 @@
  * worker's and every route's counters, summed into the plain structs
  * metrics.c formats.  It owns only the arrays it allocates for one
  * snapshot, which snapshot_release() frees; the counters themselves are
- * the workers' and the pools', read here as relaxed atomics.
+ * the workers' and the pools', read here as relaxed atomics.  What the
+ * kernel knows is read here too: each listening socket's accept queue
+ * (c->lfds, TCP_INFO) and the host's listen overflows and drops.
  */
 
+#include <sys/stat.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "accesslog.h"
 #include "config.h"
 #include "control-int.h"
+#include "listener.h"
 #include "metrics.h"
 #include "pool.h"
 #include "session.h"
+#include "splice.h"
 #include "worker.h"
 
 unsigned
@@ -119,6 +127,70 @@ snapshot_route(struct metrics_route *mr, const struct route *r,
 	return 0;
 }
 
+/*
+ * The accept queue of listen ${k} (c->cfg's order, as c->lfds holds
+ * them), over its sockets, one per worker: the length summed, the limit
+ * the largest.  Sockets from systemd are one socket dup'd for each
+ * worker, counted once (the same inode).  false when none could be read.
+ */
+static bool
+snapshot_queue(const struct control *c, size_t k, uint64_t *len,
+    uint64_t *limit)
+{
+	ino_t		 seen[CONFIG_WORKERS_MAX];
+	struct stat	 st;
+	unsigned	 w, n = 0, i, ql, qlim;
+	int		 fd;
+
+	*len = *limit = 0;
+	for (w = 0; w < c->nw && w < CONFIG_WORKERS_MAX; w++) {
+		fd = c->lfds[w * c->per + k];
+		if (fstat(fd, &st) == -1)
+			continue;
+		for (i = 0; i < n && seen[i] != st.st_ino; i++)
+			;
+		if (i < n || listener_queue(fd, &ql, &qlim) == -1)
+			continue;
+		seen[n++] = st.st_ino;
+		*len += ql;
+		if (qlim > *limit)
+			*limit = qlim;
+	}
+	return n > 0;
+}
+
+/*
+ * Every listen address's queue into m->listeners, in c->cfg's order;
+ * left empty on out of memory.  The addresses as bound (port 0 shows
+ * the port the kernel chose), read from the first worker's socket.
+ */
+static void
+snapshot_listeners(const struct control *c, struct metrics_snapshot *m)
+{
+	const struct route	*r;
+	struct metrics_listener	*ml;
+	struct addr		 a;
+	size_t			 i, j, k = 0;
+
+	if (c->per == 0 ||
+	    (m->listeners = calloc(c->per, sizeof(*m->listeners))) == NULL)
+		return;
+	/* c->per is the routes' count of listens: reload.c keeps it so. */
+	for (i = 0; i < c->cfg->nroutes; i++) {
+		r = &c->cfg->routes[i];
+		for (j = 0; j < r->nlisten && k < c->per; j++, k++) {
+			ml = &m->listeners[m->nlisteners];
+			if (!snapshot_queue(c, k, &ml->queue, &ml->limit))
+				continue;
+			if (listener_address(c->lfds[k], &a) == -1)
+				a = r->listen[j];
+			ml->route = r->name;
+			addr_format(&a, ml->listen, sizeof(ml->listen));
+			m->nlisteners++;
+		}
+	}
+}
+
 /* /metrics, /status, /: sum the workers' and the routes' counters now. */
 void
 snapshot_fill(void *arg, struct metrics_snapshot *m)
@@ -133,6 +205,8 @@ snapshot_fill(void *arg, struct metrics_snapshot *m)
 		names[i] = session_end_name((enum session_end)i);
 	memset(m, 0, sizeof(*m));
 	m->version = PACKAGE_VERSION;
+	m->libevent = event_get_version();
+	m->splice = splice_supported();
 	m->start_time = c->start_time;
 	m->now = (uint64_t)time(NULL);
 	m->workers = c->nw;
@@ -144,6 +218,9 @@ snapshot_fill(void *arg, struct metrics_snapshot *m)
 	    accesslog_dropped(c->alog) : 0;
 	m->access_log_reopen_failures = c->alog != NULL ?
 	    accesslog_reopen_failures(c->alog) : 0;
+	snapshot_listeners(c, m);
+	if (listener_netstat(&m->listen_overflows, &m->listen_drops) == 0)
+		m->netstat = true;
 	if ((m->routes = calloc(cfg->nroutes, sizeof(*m->routes))) == NULL)
 		return;		/* an empty page rather than none */
 	/* A route out of memory is left out; the page shows the rest. */
@@ -164,4 +241,5 @@ snapshot_release(void *arg, struct metrics_snapshot *m)
 		free((uint64_t *)(uintptr_t)m->routes[i].results);
 	}
 	free(m->routes);
+	free(m->listeners);
 }

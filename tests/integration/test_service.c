@@ -1020,6 +1020,76 @@ test_admin_host(void **state)
 	h_relay_finish(r);
 }
 
+/*
+ * The kernel's view (issue 12): "backlog = 7" is the limit the kernel
+ * reports for the route's listen address (each worker's socket has it),
+ * nobody waits in its queue, the host's listen counters are there where
+ * /proc/net/netstat is, and so is the build.  A backlog above
+ * net.core.somaxconn is capped, which is logged at start, and the limit
+ * is then the cap.
+ */
+static void
+test_admin_listener_queue(void **state)
+{
+	struct h_relay	*r;
+	char		 want[256], *resp;
+	unsigned	 cap = 0;
+	FILE		*fp;
+	int		 port;
+
+	(void)state;
+	if ((fp = fopen("/proc/sys/net/core/somaxconn", "r")) != NULL) {
+		if (fscanf(fp, "%u", &cap) != 1)
+			cap = 0;
+		fclose(fp);
+	}
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\n"
+	    "admin = 127.0.0.1:0\n"
+	    "[route q]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n"
+	    "backlog = 7\n"
+	    "[route big]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n"
+	    "backlog = 65535\n");
+	H_EXPECT_LOG(r, "admin endpoint listening");
+	port = admin_port(r);
+	resp = http_get(port, "/metrics");
+	H_ASSERT_CONTAINS(resp, "HTTP/1.0 200");
+	snprintf(want, sizeof(want),
+	    "\nrelay46_listener_queue_limit{route=\"q\","
+	    "listen=\"127.0.0.1:%d\"} 7\n",
+	    h_relay_ready_port(r, "q", 0));
+	H_ASSERT_CONTAINS(resp, want);
+	snprintf(want, sizeof(want),
+	    "\nrelay46_listener_queue{route=\"q\","
+	    "listen=\"127.0.0.1:%d\"} 0\n",
+	    h_relay_ready_port(r, "q", 0));
+	H_ASSERT_CONTAINS(resp, want);
+	H_ASSERT_CONTAINS(resp,
+	    "\nrelay46_build_info{version=\"" PACKAGE_VERSION "\",splice=\"");
+	if (access("/proc/net/netstat", R_OK) == 0) {
+		H_ASSERT_CONTAINS(resp,
+		    "\nrelay46_tcp_listen_overflows_total ");
+		H_ASSERT_CONTAINS(resp, "\nrelay46_tcp_listen_drops_total ");
+	}
+	if (cap > 0 && cap < 65535) {
+		snprintf(want, sizeof(want),
+		    "route=big msg=\"backlog 65535 is capped by "
+		    "net.core.somaxconn=%u\"",
+		    cap);
+		H_EXPECT_LOG(r, want);
+		snprintf(want, sizeof(want),
+		    "\nrelay46_listener_queue_limit{"
+		    "route=\"big\",listen=\"127.0.0.1:%d\"} %u\n",
+		    h_relay_ready_port(r, "big", 0), cap);
+		H_ASSERT_CONTAINS(resp, want);
+	} else
+		print_message("net.core.somaxconn %u: the cap is not tested\n",
+		    cap);
+	promtool_check(resp);
+	free(resp);
+	h_relay_finish(r);
+}
+
 /* --- systemd ---------------------------------------------------------- */
 
 /* A datagram socket at ${path}, standing in for systemd's notify socket. */
@@ -2074,6 +2144,8 @@ main(void)
 		cmocka_unit_test_teardown(test_admin_conn_limit, h_teardown),
 		cmocka_unit_test_teardown(test_admin_deadline, h_teardown),
 		cmocka_unit_test_teardown(test_admin_host, h_teardown),
+		cmocka_unit_test_teardown(test_admin_listener_queue,
+		    h_teardown),
 		cmocka_unit_test_teardown(test_notify, h_teardown),
 		cmocka_unit_test_teardown(test_term_while_exiting, h_teardown),
 		cmocka_unit_test_teardown(test_listen_fds, h_teardown),

@@ -250,6 +250,7 @@ check_defaults(const struct route *r)
 	assert_int_equal(r->idle_timeout_ms, 3600 * 1000);
 	assert_int_equal(r->fin_timeout_ms, 60 * 1000);
 	assert_int_equal(r->retries, 2);
+	assert_int_equal(r->backlog, 0);	/* the kernel's cap */
 	assert_int_equal(r->buffer, 64 * 1024);
 	assert_true(r->keepalive);
 	assert_int_equal(r->max_connections, 0);
@@ -652,12 +653,13 @@ test_values(void **state)
 	    "max_connections = 0\naccess_log = 0\nadmin = 0\nsplice = off\n"
 	    "[route web]\nlisten = 127.0.0.1:1234\n"
 	    "upstream = 127.0.0.1:80 weight=1\n"
-	    "keepalive = yes\nbuffer = 1k\nretries = 100\n"
+	    "keepalive = yes\nbuffer = 1k\nretries = 100\nbacklog = 1\n"
 	    "connect_timeout = 1ms\nidle_timeout = 30d\nfin_timeout = 7\n"
 	    "max_per_client = off\nproxy_protocol = 0\naccept_proxy = 0\n"
 	    "health_check = 0\n"
 	    "[route big]\nlisten = 127.0.0.1:1235\nupstream = 127.0.0.1:80\n"
-	    "buffer = 64M\nkeepalive = FALSE\nmax_connections = 10000000\n"));
+	    "buffer = 64M\nkeepalive = FALSE\nmax_connections = 10000000\n"
+	    "backlog = 65535\n"));
 	assert_int_equal(c->log, CONFIG_LOG_STDERR);
 	assert_int_equal(c->log_level, LOG_LEVEL_ERROR);
 	assert_int_equal(c->shutdown_timeout_ms, 0);
@@ -666,6 +668,8 @@ test_values(void **state)
 	assert_true(c->routes[0].keepalive);
 	assert_int_equal(c->routes[0].buffer, 1024);
 	assert_int_equal(c->routes[0].retries, 100);
+	assert_int_equal(c->routes[0].backlog, 1);
+	assert_int_equal(c->routes[1].backlog, 65535);
 	assert_int_equal(c->routes[0].connect_timeout_ms, 1);
 	assert_int_equal(c->routes[0].idle_timeout_ms,
 	    30ULL * 24 * 3600 * 1000);
@@ -1436,6 +1440,47 @@ test_admin_address(void **state)
 	}
 }
 
+/*
+ * backlog: 1..65535 in a route, as a file:line error otherwise.  A table
+ * of its own: clang-format-diff reflows all of bad_rows[] for one row
+ * added to it (.ci/format-check).
+ */
+static void
+test_backlog_errors(void **state)
+{
+	static const struct {
+		const char *text, *err;
+		int line;
+	} rows[] = {
+		{ OK3 "backlog = 0\n",
+		    "backlog = 0: 0 is out of range (1 to 65535)", 4 },
+		{ OK3 "backlog = 65536\n",
+		    "backlog = 65536: 65536 is out of range (1 to 65535)", 4 },
+		{ OK3 "backlog = lots\n",
+		    "backlog = lots: 'lots' is not a number", 4 },
+		{ "[global]\nbacklog = 7\n" OK3,
+		    "key 'backlog' belongs in [route NAME], not in [global]",
+		    2 },
+	};
+	struct config	*c;
+	const char	*path;
+	char		*errs;
+	size_t		 i;
+
+	for (i = 0; i < NELEM(rows); i++) {
+		path = write_file(*state, "backlog.ini", rows[i].text);
+		errs = NULL;
+		c = config_load(path, &errs);
+		assert_null(c);
+		assert_non_null(errs);
+		if (check_err_lines(errs, path) != 1 ||
+		    !has_err(errs, path, rows[i].line, rows[i].err, true))
+			fail_msg("row %zu: want '%s:%d: %s', got:\n%s", i, path,
+			    rows[i].line, rows[i].err, errs);
+		free(errs);
+	}
+}
+
 /* Every error is reported, in file order, however many there are. */
 static void
 test_many_errors(void **state)
@@ -1864,6 +1909,7 @@ main(void)
 		T(test_upstream_dup_localhost),
 		T(test_service_names),
 		T(test_bad_files),
+		T(test_backlog_errors),
 		T(test_many_errors),
 		T(test_nul_byte),
 		cmocka_unit_test(test_load_fp),

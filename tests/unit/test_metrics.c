@@ -60,6 +60,13 @@ static struct metrics_upstream evil_ups[] = {
 	    false, 0, "ready", 1, 0, false, 0 },
 };
 
+/* route, listen as bound, queue (summed over sockets), limit (each). */
+static struct metrics_listener listeners[] = {
+	{ "web", "0.0.0.0:8080", 3, 4096 },
+	{ "web", "[::]:8080", 0, 4096 },
+	{ EVIL_ROUTE, "[fe80::1%eth0]:443", 7, 7 },
+};
+
 static void
 snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
 {
@@ -87,6 +94,8 @@ snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
 	r[1].nups = NELEM(evil_ups);
 	memset(s, 0, sizeof(*s));
 	s->version = "0.1.0";
+	s->libevent = "2.1.12-stable";
+	s->splice = true;
 	s->start_time = 1700000000;
 	s->now = 1700000000 + 2 * 86400 + 3 * 3600 + 4 * 60 + 5;
 	s->workers = 2;
@@ -96,6 +105,11 @@ snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
 	s->access_log_reopen_failures = 2;
 	s->routes = r;
 	s->nroutes = 2;
+	s->listeners = listeners;
+	s->nlisteners = NELEM(listeners);
+	s->netstat = true;
+	s->listen_overflows = 2517;
+	s->listen_drops = UINT64_MAX;
 }
 
 /* Format with ${fn} into a NUL-terminated string the caller frees. */
@@ -612,14 +626,79 @@ test_prom_valid(void **state)
 	    "histogram");
 	assert_string_equal(pv_find(&pv,
 	    "relay46_upstream_connects_total")->type, "counter");
-	assert_int_equal(pv.nfam, 16);
+	assert_string_equal(pv_find(&pv, "relay46_listener_queue")->type,
+	    "gauge");
+	assert_int_equal(pv.nfam, 21);
 	free(text);
 
 	/* No routes at all is still a valid page. */
 	s.nroutes = 0;
+	s.nlisteners = 0;
 	text = format(metrics_prometheus, &s);
 	if (!pv_check(&pv, text))
 		fail_msg("invalid: %s\n%s", pv.why, text);
+	free(text);
+}
+
+/* Is ${line} a whole line of ${text}? */
+static bool
+has_line(const char *text, const char *line)
+{
+	const char	*p = strstr(text, line);
+
+	return p != NULL && (p == text || p[-1] == '\n');
+}
+
+/*
+ * The kernel's view and the build: each listen address's queue and its
+ * limit, label values escaped as everywhere; the host's counters, left
+ * out (not 0) where /proc/net/netstat could not be read.
+ */
+static void
+test_prom_kernel(void **state)
+{
+	static const char *const lines[] = {
+		"relay46_build_info{version=\"0.1.0\",splice=\"yes\","
+		"libevent=\"2.1.12-stable\"} 1\n",
+		"relay46_listener_queue{route=\"web\",listen=\"0.0.0.0:8080\"} "
+		"3\n",
+		"relay46_listener_queue{route=\"web\",listen=\"[::]:8080\"} 0\n",
+		"relay46_listener_queue{route=\"r\\\"2\\\\\\n<&>\","
+		"listen=\"[fe80::1%eth0]:443\"} 7\n",
+		"relay46_listener_queue_limit{route=\"web\","
+		"listen=\"[::]:8080\"} 4096\n",
+		"relay46_listener_queue_limit{route=\"r\\\"2\\\\\\n<&>\","
+		"listen=\"[fe80::1%eth0]:443\"} 7\n",
+		"relay46_tcp_listen_overflows_total 2517\n",
+		"relay46_tcp_listen_drops_total 18446744073709551615\n",
+	};
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	char			*text;
+	size_t			 i;
+
+	(void)state;
+	snapshot_make(&s, r);
+	text = format(metrics_prometheus, &s);
+	assert_true(pv_check(&pv, text));
+	assert_string_equal(
+	    pv_find(&pv, "relay46_tcp_listen_drops_total")->type, "counter");
+	for (i = 0; i < NELEM(lines); i++)
+		if (!has_line(text, lines[i]))
+			fail_msg("missing line %s", lines[i]);
+	free(text);
+
+	s.netstat = false;
+	s.libevent = NULL;
+	text = format(metrics_prometheus, &s);
+	if (!pv_check(&pv, text))
+		fail_msg("invalid: %s\n%s", pv.why, text);
+	assert_null(pv_find(&pv, "relay46_tcp_listen_overflows_total"));
+	assert_null(pv_find(&pv, "relay46_tcp_listen_drops_total"));
+	assert_int_equal(pv.nfam, 19);
+	assert_true(has_line(text,
+	    "relay46_build_info{version=\"0.1.0\","
+	    "splice=\"yes\",libevent=\"unknown\"} 1\n"));
 	free(text);
 }
 
@@ -1186,6 +1265,7 @@ main(void)
 		cmocka_unit_test(test_prom_valid),
 		cmocka_unit_test(test_prom_lines),
 		cmocka_unit_test(test_prom_round_trip),
+		cmocka_unit_test(test_prom_kernel),
 		cmocka_unit_test(test_json_validator_rejects),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_html),
