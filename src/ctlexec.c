@@ -299,24 +299,9 @@ ctlexec_upstreams(struct control *c, struct ctl_conn *cc,
 }
 
 /*
- * What the kernel says of a listening socket: its accept queue now and
- * its limit (TCP_INFO's unacked and sacked, on a listener).  -1 when it
- * would not say.
+ * One listen address's row: its sockets (one per worker), their accept
+ * queues summed, and the limit of one (as /metrics has them).
  */
-static int
-ctlexec_queue(int fd, unsigned *len, unsigned *limit)
-{
-	struct tcp_info	 ti;
-	socklen_t	 sl = sizeof(ti);
-
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &sl) == -1)
-		return -1;
-	*len = ti.tcpi_unacked;
-	*limit = ti.tcpi_sacked;
-	return 0;
-}
-
-/* One listen address's row: its sockets (one per worker), summed. */
 static void
 ctlexec_listener(struct control *c, struct ctl_body *b, const char *route,
     size_t k)
@@ -328,11 +313,11 @@ ctlexec_listener(struct control *c, struct ctl_body *b, const char *route,
 
 	for (w = 0; w < c->nw; w++) {
 		fd = c->lfds[w * c->per + k];
-		if (fd == -1 || ctlexec_queue(fd, &len, &limit) == -1)
+		if (fd == -1 || listener_queue(fd, &len, &limit) == -1)
 			continue;
 		socks++;
 		qlen += len;
-		qlimit += limit;
+		qlimit = limit > qlimit ? limit : qlimit;
 	}
 	if (listener_address(c->lfds[k], &a) == -1)
 		snprintf(abuf, sizeof(abuf), "-");

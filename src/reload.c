@@ -325,6 +325,44 @@ reload_listening(const struct route *r, const struct addr *a, int fd)
 	    addr_format(&bound, abuf, sizeof(abuf)));
 }
 
+/* The route of ${c}'s running configuration that listen ${k} belongs to. */
+static const struct route *
+reload_owner(const struct control *c, size_t k)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->cfg->nroutes; i++) {
+		if (k < c->cfg->routes[i].nlisten)
+			return &c->cfg->routes[i];
+		k -= c->cfg->routes[i].nlisten;
+	}
+	return NULL;
+}
+
+/*
+ * Route ${r} keeps the running listen ${k2}: its sockets go to ${nfds}
+ * (one per worker, ${nper} apart), and a backlog that changed is applied
+ * to them (Linux takes a second listen() on a listening socket).  A
+ * failure there is logged, not fatal: the old queue length serves on.
+ */
+static void
+reload_keep(struct control *c, const struct route *r, size_t k2, int *nfds,
+    size_t nper)
+{
+	const struct route *o = reload_owner(c, k2);
+	bool		 again = o != NULL && o->backlog != r->backlog;
+	unsigned	 w;
+	int		 fd;
+
+	for (w = 0; w < c->nw; w++) {
+		fd = c->lfds[w * c->per + k2];
+		nfds[w * nper] = fd;
+		if (again && listener_listen(fd, r->backlog) == -1)
+			log_warn("route=%s msg=\"reload: backlog %u: %s\"",
+			    r->name, r->backlog, strerror(errno));
+	}
+}
+
 /*
  * Fill ${nfds} (worker by worker, ${nper} each) with ${n}'s listening
  * sockets: the running ones for addresses that stay, new ones for the
@@ -346,13 +384,12 @@ reload_bind(struct control *c, const struct config *n, int *nfds,
 		r = &n->routes[i];
 		for (j = 0; j < r->nlisten; j++, k++) {
 			if ((k2 = reload_kept(c, r, j)) < c->per) {
-				for (w = 0; w < nw; w++)
-					nfds[w * nper + k] =
-					    c->lfds[w * c->per + k2];
+				reload_keep(c, r, k2, nfds + k, nper);
 				continue;
 			}
 			if (listener_open(&r->listen[j], r->keepalive,
-			    (unsigned)nw, tmp, err, sizeof(err)) == -1) {
+			    r->backlog, (unsigned)nw, tmp, err,
+			    sizeof(err)) == -1) {
 				snprintf(why, whylen, "route %s: %s%s", r->name,
 				    err, errno == EACCES && geteuid() != 0 ?
 				    " (relay46 no longer runs as root: a new "

@@ -208,6 +208,8 @@ snapshot_fill(void *arg, struct metrics_snapshot *m)
 	m->libevent = event_get_version();
 	m->splice = splice_supported();
 	m->start_time = c->start_time;
+	m->config_time = c->cfg_time;
+	m->reload_ok = c->reload_ok;
 	m->now = (uint64_t)time(NULL);
 	m->workers = c->nw;
 	for (k = 0; k < c->nw; k++)

@@ -628,7 +628,11 @@ test_prom_valid(void **state)
 	    "relay46_upstream_connects_total")->type, "counter");
 	assert_string_equal(pv_find(&pv, "relay46_listener_queue")->type,
 	    "gauge");
-	assert_int_equal(pv.nfam, 21);
+	assert_string_equal(pv_find(&pv,
+	    "relay46_upstream_admin_state")->type, "gauge");
+	assert_string_equal(pv_find(&pv,
+	    "relay46_config_last_reload_success")->type, "gauge");
+	assert_int_equal(pv.nfam, 25);
 	free(text);
 
 	/* No routes at all is still a valid page. */
@@ -695,7 +699,7 @@ test_prom_kernel(void **state)
 		fail_msg("invalid: %s\n%s", pv.why, text);
 	assert_null(pv_find(&pv, "relay46_tcp_listen_overflows_total"));
 	assert_null(pv_find(&pv, "relay46_tcp_listen_drops_total"));
-	assert_int_equal(pv.nfam, 19);
+	assert_int_equal(pv.nfam, 23);
 	assert_true(has_line(text,
 	    "relay46_build_info{version=\"0.1.0\","
 	    "splice=\"yes\",libevent=\"unknown\"} 1\n"));
@@ -791,9 +795,16 @@ test_prom_round_trip(void **state)
 	}
 	/*
 	 * up, checked, sessions_active, two connects_total samples,
-	 * check_failures_total, info.
+	 * check_failures_total, info, three admin_state samples, weight.
 	 */
-	assert_int_equal(hits, 7);
+	assert_int_equal(hits, 11);
+	/* The operator's state: one sample per state, 1 for the one in force. */
+	assert_true(pv_value(&pv, "relay46_upstream_admin_state{route=\"web\","
+	    "upstream=\"[::1]:8001\",state=\"drain\"}") == 1);
+	assert_true(pv_value(&pv, "relay46_upstream_admin_state{route=\"web\","
+	    "upstream=\"[::1]:8001\",state=\"ready\"}") == 0);
+	assert_true(pv_value(&pv, "relay46_upstream_weight{route=\"web\","
+	    "upstream=\"[::1]:8001\"}") == 5);
 	assert_true(pv_value(&pv,
 	    "relay46_connect_seconds_bucket{route=\"web\",le=\"0.5\"}") == 7);
 	free(text);
