@@ -811,7 +811,8 @@ cfg_set_control(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	if (strlen(v) >= sizeof(sun.sun_path)) {
-		err_set(err, errlen, "a Unix socket's path is at most %zu bytes",
+		err_set(err, errlen,
+		    "a Unix socket's path is at most %zu bytes",
 		    sizeof(sun.sun_path) - 1);
 		return -1;
 	}

@@ -77,8 +77,6 @@ struct control {
 	int		(*reload)(struct control *c, const char **why);
 };
 
-
-
 /*
  * reload.c.  It calls nothing of control.c's: what systemd is told about
  * a reload (RELOADING=1, READY=1) and the end of one (c->reload_ev's
@@ -95,8 +93,8 @@ const char *reload_blocked(const struct control *c);
  * reload_note(c, fmt, ...): one line of the reload's report (c->reload_
  * report), if one is being kept.
  */
-void	 reload_note(struct control *c, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
+void reload_note(struct control *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * reload_start(c): after reload_blocked(): read the file again and

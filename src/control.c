@@ -79,13 +79,13 @@ control_privdrop(struct control *c, const struct config *cfg)
 		log_error("msg=\"cannot drop privileges: %s\"", err);
 		return -1;
 	}
-	if (c->alog != NULL && accesslog_chown(c->alog, uid, gid, err,
-	    sizeof(err)) == -1) {
+	if (c->alog != NULL &&
+	    accesslog_chown(c->alog, uid, gid, err, sizeof(err)) == -1) {
 		log_error("msg=\"access_log: %s\"", err);
 		return -1;
 	}
-	if (c->ctl != NULL && ctlsock_chown(c->ctl, uid, gid, err,
-	    sizeof(err)) == -1) {
+	if (c->ctl != NULL &&
+	    ctlsock_chown(c->ctl, uid, gid, err, sizeof(err)) == -1) {
 		log_error("msg=\"control: %s\"", err);
 		return -1;
 	}
@@ -251,8 +251,8 @@ control_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		log_info("msg=\"SIGHUP: reloading %s\"", c->cfg->path != NULL ?
-		    c->cfg->path : "(no file)");
+		log_info("msg=\"SIGHUP: reloading %s\"",
+		    c->cfg->path != NULL ? c->cfg->path : "(no file)");
 		(void)control_reload(c, &why);
 		return;
 	}
@@ -390,7 +390,8 @@ control_ctl_open(struct control *c, const struct config *cfg)
 		return;
 	if ((c->ctl = ctlsock_open(cfg->control, err, sizeof(err))) == NULL)
 		log_error("msg=\"control socket: %s; relay46ctl will not "
-			  "reach this relay46\"", err);
+			  "reach this relay46\"",
+		    err);
 	else
 		log_info("msg=\"control socket %s\"", cfg->control);
 }

@@ -164,19 +164,21 @@ ctlexec_info(struct control *c, struct ctl_conn *cc)
 	ctl_line(&b, "build\tsplice=%s libevent=%s",
 	    splice_supported() ? "yes" : "no", event_get_version());
 	ctl_line(&b, "pid:n\t%ld", (long)getpid());
-	ctl_line(&b, "started\t%s", ctlexec_time(c->start_time, t1,
-	    sizeof(t1)));
+	ctl_line(&b, "started\t%s",
+	    ctlexec_time(c->start_time, t1, sizeof(t1)));
 	ctl_line(&b, "uptime_seconds:n\t%" PRIu64, now - c->start_time);
 	ctl_line(&b, "workers:n\t%u", c->nw);
 	ctl_line(&b, "sessions:n\t%u", control_live(c));
 	ctl_line(&b, "config\t%s", ctl_field(c->cfg->path, p, sizeof(p)));
-	ctl_line(&b, "config_loaded\t%s", ctlexec_time(c->cfg_time, t2,
-	    sizeof(t2)));
+	ctl_line(&b, "config_loaded\t%s",
+	    ctlexec_time(c->cfg_time, t2, sizeof(t2)));
 	ctl_line(&b, "reloads:n\t%u", c->reloads);
-	ctl_line(&b, "last_reload\t%s", c->reload_time == 0 ? "-" :
-	    c->reload_ok ? "ok" : "failed");
-	ctl_line(&b, "last_reload_time\t%s", ctlexec_time(c->reload_time, t3,
-	    sizeof(t3)));
+	ctl_line(&b, "last_reload\t%s",
+	    c->reload_time == 0 ? "-" :
+		c->reload_ok	? "ok" :
+				  "failed");
+	ctl_line(&b, "last_reload_time\t%s",
+	    ctlexec_time(c->reload_time, t3, sizeof(t3)));
 	ctl_reply(cc, "kv", &b);
 }
 
@@ -223,22 +225,25 @@ ctlexec_routes(struct control *c, struct ctl_conn *cc)
 
 	if (!ctlexec_snapshot(c, cc, &m, &b))
 		return;
-	ctl_line(&b, "route\tlisten\tbalance\thealth_check\tupstreams:n\t"
-		     "sessions:n\tsessions_total:n\tbytes_up:n\tbytes_down:n");
+	ctl_line(&b,
+	    "route\tlisten\tbalance\thealth_check\tupstreams:n\t"
+	    "sessions:n\tsessions_total:n\tbytes_up:n\tbytes_down:n");
 	for (i = 0; i < m.nroutes; i++) {
 		mr = &m.routes[i];
 		r = &c->cfg->routes[i];
 		for (j = 0, n = 0, ls[0] = '\0'; j < r->nlisten; j++, k0++)
-			n += (size_t)snprintf(ls + n, n < sizeof(ls) ?
-			    sizeof(ls) - n : 0, "%s%s", j ? "," : "",
+			n += (size_t)snprintf(ls + n,
+			    n < sizeof(ls) ? sizeof(ls) - n : 0, "%s%s",
+			    j ? "," : "",
 			    ctlexec_bound(c, r, j, k0, abuf, sizeof(abuf)));
 		for (k = 0, total = 0; k < mr->nresults; k++)
 			total += mr->results[k];
-		ctl_line(&b, "%s\t%s\t%s\t%s\t%zu\t%" PRIu64 "\t%" PRIu64
-			     "\t%" PRIu64 "\t%" PRIu64, mr->name, ls,
-		    balance_name(r->balance), r->health_check ? "on" : "off",
-		    mr->nups, mr->active, total + mr->active, mr->bytes_up,
-		    mr->bytes_down);
+		ctl_line(&b,
+		    "%s\t%s\t%s\t%s\t%zu\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+		    "\t%" PRIu64,
+		    mr->name, ls, balance_name(r->balance),
+		    r->health_check ? "on" : "off", mr->nups, mr->active,
+		    total + mr->active, mr->bytes_up, mr->bytes_down);
 	}
 	snapshot_release(c, &m);
 	ctl_reply(cc, "table", &b);
@@ -267,9 +272,10 @@ ctlexec_upstreams(struct control *c, struct ctl_conn *cc,
 
 	if (!ctlexec_snapshot(c, cc, &m, &b))
 		return;
-	ctl_line(&b, "route\tupstream\thost\tbackup\tweight:n\tstate\thealth\t"
-		     "down_why\tdown_since\tsessions:n\tconnects:n\t"
-		     "connect_fails:n\tcheck_fails:n");
+	ctl_line(&b,
+	    "route\tupstream\thost\tbackup\tweight:n\tstate\thealth\t"
+	    "down_why\tdown_since\tsessions:n\tconnects:n\t"
+	    "connect_fails:n\tcheck_fails:n");
 	for (i = 0; i < m.nroutes; i++) {
 		if (cmd->route[0] != '\0' &&
 		    strcmp(cmd->route, m.routes[i].name) != 0)
@@ -277,14 +283,16 @@ ctlexec_upstreams(struct control *c, struct ctl_conn *cc,
 		shown++;
 		for (j = 0; j < m.routes[i].nups; j++) {
 			u = &m.routes[i].ups[j];
-			ctl_line(&b, "%s\t%s\t%s\t%s\t%u\t%s\t%s\t%s\t%s\t%" PRIu64
-				     "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64,
+			ctl_line(&b,
+			    "%s\t%s\t%s\t%s\t%u\t%s\t%s\t%s\t%s\t%" PRIu64
+			    "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64,
 			    m.routes[i].name, u->name, u->host,
 			    u->backup ? "yes" : "no", u->weight_now, u->admin,
 			    metrics_health(u),
 			    ctlexec_down_why(u, why, sizeof(why)),
 			    strcmp(metrics_health(u), "down") == 0 ?
-				ctlexec_time(u->down_since, t, sizeof(t)) : "-",
+				ctlexec_time(u->down_since, t, sizeof(t)) :
+				"-",
 			    u->live, u->connects, u->connect_fails,
 			    u->check_fails);
 		}
@@ -576,9 +584,10 @@ ctlexec_session_row(struct ctl_body *b, const struct session_report *r)
 		snprintf(up, sizeof(up), "-");
 	else
 		addr_format(&r->upstream, up, sizeof(up));
-	ctl_line(b, "%" PRIu64 "\t%s\t%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64
-		    "\t%" PRIu64 "\t%" PRIu64 "\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s"
-		    "\t%s\t%s",
+	ctl_line(b,
+	    "%" PRIu64 "\t%s\t%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+	    "\t%" PRIu64 "\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s"
+	    "\t%s\t%s",
 	    r->id, r->route, addr_format(&r->client, cl, sizeof(cl)), up,
 	    r->state, r->age_ms, r->idle_ms, r->up, r->down,
 	    ctlexec_tcp(&r->c, r->c.rtt_us, f[0], 16),
@@ -613,11 +622,12 @@ ctlexec_sessions_answer(struct ctl_req *rq)
 		for (j = 0; j < rq->parts[i].n; j++)
 			all[n++] = rq->parts[i].rows[j];
 	qsort(all, n, sizeof(*all), ctlexec_by_id);
-	ctl_line(&b, "id:n\troute\tclient\tupstream\tstate\tage_ms:n\t"
-		     "idle_ms:n\tbytes_up:n\tbytes_down:n\tc_rtt_us:n\t"
-		     "c_rttvar_us:n\tc_retrans:n\tc_unacked:n\tc_cwnd:n\t"
-		     "u_rtt_us:n\tu_rttvar_us:n\tu_retrans:n\tu_unacked:n\t"
-		     "u_cwnd:n");
+	ctl_line(&b,
+	    "id:n\troute\tclient\tupstream\tstate\tage_ms:n\t"
+	    "idle_ms:n\tbytes_up:n\tbytes_down:n\tc_rtt_us:n\t"
+	    "c_rttvar_us:n\tc_retrans:n\tc_unacked:n\tc_cwnd:n\t"
+	    "u_rtt_us:n\tu_rttvar_us:n\tu_retrans:n\tu_unacked:n\t"
+	    "u_cwnd:n");
 	for (i = 0; i < n; i++)
 		ctlexec_session_row(&b, &all[i]);
 	free(all);
@@ -757,8 +767,9 @@ ctlexec_set(struct control *c, struct ctl_conn *cc, const struct ctlcmd *cmd)
 			continue;
 		}
 		ctl_line(&b, "%s %s state %s (was %s)", r->name, u[i]->name,
-		    ctl_admin_name(cmd->state), pool_admin_name(
-		    (enum pool_admin)atomic_load(&u[i]->admin)));
+		    ctl_admin_name(cmd->state),
+		    pool_admin_name(
+			(enum pool_admin)atomic_load(&u[i]->admin)));
 		pool_set_admin(r->pool, u[i], (enum pool_admin)cmd->state);
 	}
 	free(u);
@@ -799,7 +810,7 @@ ctlexec_reload_told(struct control *c, bool ok)
 		return;
 	}
 	for (line = text != NULL ? strtok_r(text, "\n", &save) : NULL;
-	    line != NULL; line = strtok_r(NULL, "\n", &save))
+	     line != NULL; line = strtok_r(NULL, "\n", &save))
 		ctl_line(&b, "%s", ctl_field(line, f, sizeof(f)));
 	if (ok) {
 		ctl_reply(cc, "text", &b);

@@ -193,8 +193,8 @@ ctlsock_chown(struct ctlsock *cs, uid_t uid, gid_t gid, char *err,
 }
 
 int
-ctlsock_start(struct ctlsock *cs, struct event_base *base,
-    ctlsock_cmd_fn *fn, void *arg)
+ctlsock_start(struct ctlsock *cs, struct event_base *base, ctlsock_cmd_fn *fn,
+    void *arg)
 {
 	cs->fn = fn;
 	cs->arg = arg;
@@ -295,8 +295,8 @@ ctl_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct ctl_conn	*cc = arg;
 
-	if (cc->closing && evbuffer_get_length(bufferevent_get_output(bev)) ==
-	    0)
+	if (cc->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		ctl_conn_free(cc);
 }
 
@@ -341,11 +341,11 @@ ctl_conn_read(struct ctl_conn *cc)
 		return;
 	cc->in_read = true;
 	while (!cc->busy && !cc->dead && !cc->closing) {
-		if ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF)) ==
-		    NULL) {
+		if ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF)) == NULL) {
 			if (evbuffer_get_length(in) >= CTL_LINE_MAX) {
 				cc->closing = true;
-				ctl_error_msg(cc, "line longer than 4096 bytes");
+				ctl_error_msg(cc,
+				    "line longer than 4096 bytes");
 			}
 			break;
 		}

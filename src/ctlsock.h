@@ -36,15 +36,15 @@ typedef void ctlsock_cmd_fn(void *arg, struct ctl_conn *cc,
 struct ctlsock *ctlsock_open(const char *path, char *err, size_t errlen);
 
 /* ctlsock_chown(cs, uid, gid): give the socket to relay46's user. */
-int	 ctlsock_chown(struct ctlsock *cs, uid_t uid, gid_t gid, char *err,
-	    size_t errlen);
+int ctlsock_chown(struct ctlsock *cs, uid_t uid, gid_t gid, char *err,
+    size_t errlen);
 
 /*
  * ctlsock_start(cs, base, fn, arg): serve on ${base} (the control
  * thread's loop), handing each command to fn(arg, ...).  0, or -1.
  */
-int	 ctlsock_start(struct ctlsock *cs, struct event_base *base,
-	    ctlsock_cmd_fn *fn, void *arg);
+int ctlsock_start(struct ctlsock *cs, struct event_base *base,
+    ctlsock_cmd_fn *fn, void *arg);
 
 /*
  * ctlsock_close(cs): close every connection (answers still owed are
@@ -67,10 +67,10 @@ struct ctl_body {
 	bool		 oom;
 };
 
-int	 ctl_body_init(struct ctl_body *b);
-void	 ctl_body_free(struct ctl_body *b);
-void	 ctl_line(struct ctl_body *b, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
+int  ctl_body_init(struct ctl_body *b);
+void ctl_body_free(struct ctl_body *b);
+void ctl_line(struct ctl_body *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ctl_field(s, buf, len): ${s} with TABs and newlines made spaces; "-" for NULL/"". */
 const char *ctl_field(const char *s, char *buf, size_t len);

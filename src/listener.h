@@ -152,8 +152,8 @@ int	 listener_probe(const struct addr *a, char *err, size_t errlen);
  * to that same port (listener_address() tells which).  All or none: 0, or
  * -1 with the reason in ${err} and errno kept.
  */
-int	 listener_open(const struct addr *a, bool keepalive,
-    unsigned backlog, unsigned n, int *fds, char *err, size_t errlen);
+int listener_open(const struct addr *a, bool keepalive, unsigned backlog,
+    unsigned n, int *fds, char *err, size_t errlen);
 
 /*
  * listener_address(fd, a): the address socket ${fd} is bound to, with the

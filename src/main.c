@@ -257,8 +257,8 @@ main_listen_one(const struct route *r, const struct addr *a, unsigned nw,
 
 	if ((m = sdnotify_match(passed, npassed, a)) == -1) {
 		/* As a reload binds: probe, then one per worker. */
-		rc = listener_open(a, r->keepalive, r->backlog, nw, one,
-		    err, sizeof(err));
+		rc = listener_open(a, r->keepalive, r->backlog, nw, one, err,
+		    sizeof(err));
 		if (rc == -1) {
 			log_error("route=%s msg=\"%s\"", r->name, err);
 			return -1;

@@ -271,11 +271,12 @@ prom_global(struct out *o, const struct metrics_snapshot *s)
 	    "was asked yet; 0 if it was refused.");
 	out_printf(o, "relay46_config_last_reload_success %d\n",
 	    s->reload_ok ? 1 : 0);
-	prom_family(o, "relay46_config_last_reload_timestamp_seconds",
-	    "gauge", "When the running configuration was loaded (at start "
+	prom_family(o, "relay46_config_last_reload_timestamp_seconds", "gauge",
+	    "When the running configuration was loaded (at start "
 	    "or by the last good reload), in seconds since the Unix epoch.");
-	out_printf(o, "relay46_config_last_reload_timestamp_seconds %" PRIu64
-	    "\n", s->config_time);
+	out_printf(o,
+	    "relay46_config_last_reload_timestamp_seconds %" PRIu64 "\n",
+	    s->config_time);
 	prom_family(o, "relay46_workers", "gauge", "Worker threads.");
 	out_printf(o, "relay46_workers %u\n", s->workers);
 	prom_family(o, "relay46_accept_errors_total", "counter",
@@ -398,18 +399,26 @@ prom_upstream(struct out *o, const char *name, const char *route,
  * to join on, not into every series' identity.
  */
 enum prom_ufam {
-	PROM_U_UP = 0, PROM_U_CHECKED, PROM_U_LIVE, PROM_U_CONNECTS,
-	PROM_U_CHECK_FAILS, PROM_U_INFO, PROM_U_ADMIN, PROM_U_WEIGHT,
+	PROM_U_UP = 0,
+	PROM_U_CHECKED,
+	PROM_U_LIVE,
+	PROM_U_CONNECTS,
+	PROM_U_CHECK_FAILS,
+	PROM_U_INFO,
+	PROM_U_ADMIN,
+	PROM_U_WEIGHT,
 	PROM_U_COUNT
 };
 
 static const struct {
 	const char	*name, *type, *help;
 } prom_ufams[PROM_U_COUNT] = {
-	{ "relay46_upstream_up", "gauge", "1 unless marked down by failed "
+	{ "relay46_upstream_up", "gauge",
+	    "1 unless marked down by failed "
 	    "connects or failed health checks, else 0; see "
 	    "relay46_upstream_checked." },
-	{ "relay46_upstream_checked", "gauge", "1 if active health checks "
+	{ "relay46_upstream_checked", "gauge",
+	    "1 if active health checks "
 	    "(health_check = tcp) test this upstream, else 0." },
 	{ "relay46_upstream_sessions_active", "gauge",
 	    "Sessions on this upstream now." },
@@ -417,12 +426,15 @@ static const struct {
 	    "Connects to this upstream, by result." },
 	{ "relay46_upstream_check_failures_total", "counter",
 	    "Active health checks of this upstream that failed." },
-	{ "relay46_upstream_info", "gauge", "Always 1: host is the upstream "
+	{ "relay46_upstream_info", "gauge",
+	    "Always 1: host is the upstream "
 	    "line this address came from, as written." },
-	{ "relay46_upstream_admin_state", "gauge", "The operator's state of "
+	{ "relay46_upstream_admin_state", "gauge",
+	    "The operator's state of "
 	    "this upstream (relay46ctl set upstream): 1 for the one in force "
 	    "(ready, drain or maint), 0 for the others." },
-	{ "relay46_upstream_weight", "gauge", "The weight in force: the "
+	{ "relay46_upstream_weight", "gauge",
+	    "The weight in force: the "
 	    "upstream line's, or the operator's (relay46ctl)." },
 };
 

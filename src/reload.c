@@ -267,7 +267,7 @@ reload_load(struct control *c)
 
 	if ((n = config_load(c->cfg->path, &errs)) == NULL) {
 		for (line = errs != NULL ? strtok_r(errs, "\n", &save) : NULL;
-		    line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		     line != NULL; line = strtok_r(NULL, "\n", &save)) {
 			log_error("msg=\"reload: %s\"", line);
 			reload_note(c, "%s", line);
 		}
@@ -388,8 +388,8 @@ reload_bind(struct control *c, const struct config *n, int *nfds,
 				continue;
 			}
 			if (listener_open(&r->listen[j], r->keepalive,
-			    r->backlog, (unsigned)nw, tmp, err,
-			    sizeof(err)) == -1) {
+				r->backlog, (unsigned)nw, tmp, err,
+				sizeof(err)) == -1) {
 				snprintf(why, whylen, "route %s: %s%s", r->name,
 				    err, errno == EACCES && geteuid() != 0 ?
 				    " (relay46 no longer runs as root: a new "

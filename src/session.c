@@ -149,7 +149,8 @@ session_accept(struct session_host *h, struct worker_gen *gen,
 	s->h = h;
 	s->gen = gen;
 	s->id = atomic_fetch_add_explicit(&session_last_id, 1,
-	    memory_order_relaxed) + 1;
+		    memory_order_relaxed) +
+	    1;
 	s->rt = rt;
 	s->cfd = fd;
 	s->ufd = -1;

@@ -22,8 +22,7 @@
 #include "sessionlog.h"
 #include "util.h"
 
-
-static void session_line_access(const struct session_line *);
+static void	   session_line_access(const struct session_line *);
 static const char *session_line_via(const struct session_line *, char *,
     size_t);
 static const char *session_line_tcp(const struct session_line *, char *,

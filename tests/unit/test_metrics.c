@@ -56,8 +56,8 @@ static struct metrics_upstream web_ups[] = {
 	    0, 110, false, 1700000200 },
 };
 static struct metrics_upstream evil_ups[] = {
-	{ "[2001:db8::1]:443", true, true, false, 1, 0, 0, 0, "evil.example:443",
-	    false, 0, "ready", 1, 0, false, 0 },
+	{ "[2001:db8::1]:443", true, true, false, 1, 0, 0, 0,
+	    "evil.example:443", false, 0, "ready", 1, 0, false, 0 },
 };
 
 /* route, listen as bound, queue (summed over sockets), limit (each). */
@@ -628,10 +628,10 @@ test_prom_valid(void **state)
 	    "relay46_upstream_connects_total")->type, "counter");
 	assert_string_equal(pv_find(&pv, "relay46_listener_queue")->type,
 	    "gauge");
-	assert_string_equal(pv_find(&pv,
-	    "relay46_upstream_admin_state")->type, "gauge");
-	assert_string_equal(pv_find(&pv,
-	    "relay46_config_last_reload_success")->type, "gauge");
+	assert_string_equal(pv_find(&pv, "relay46_upstream_admin_state")->type,
+	    "gauge");
+	assert_string_equal(
+	    pv_find(&pv, "relay46_config_last_reload_success")->type, "gauge");
 	assert_int_equal(pv.nfam, 25);
 	free(text);
 
@@ -799,12 +799,15 @@ test_prom_round_trip(void **state)
 	 */
 	assert_int_equal(hits, 11);
 	/* The operator's state: one sample per state, 1 for the one in force. */
-	assert_true(pv_value(&pv, "relay46_upstream_admin_state{route=\"web\","
-	    "upstream=\"[::1]:8001\",state=\"drain\"}") == 1);
-	assert_true(pv_value(&pv, "relay46_upstream_admin_state{route=\"web\","
-	    "upstream=\"[::1]:8001\",state=\"ready\"}") == 0);
-	assert_true(pv_value(&pv, "relay46_upstream_weight{route=\"web\","
-	    "upstream=\"[::1]:8001\"}") == 5);
+	assert_true(pv_value(&pv,
+			"relay46_upstream_admin_state{route=\"web\","
+			"upstream=\"[::1]:8001\",state=\"drain\"}") == 1);
+	assert_true(pv_value(&pv,
+			"relay46_upstream_admin_state{route=\"web\","
+			"upstream=\"[::1]:8001\",state=\"ready\"}") == 0);
+	assert_true(pv_value(&pv,
+			"relay46_upstream_weight{route=\"web\","
+			"upstream=\"[::1]:8001\"}") == 5);
 	assert_true(pv_value(&pv,
 	    "relay46_connect_seconds_bucket{route=\"web\",le=\"0.5\"}") == 7);
 	free(text);
