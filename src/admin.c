@@ -1,4 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * admin.c: the read-only HTTP endpoint (admin = ADDR): /metrics for
+ * Prometheus, /status as JSON, / as a page for people, each from a
+ * snapshot of the counters that its caller fills (admin_snapshot_fn)
+ * and metrics.c formats.  It owns its evhttp server, its connections
+ * (bounded) and its admin_allow check.  Control thread only; nothing
+ * here changes the running relay (that is the control socket's).
+ */
 #include "autoconf.h"
 
 #include <sys/queue.h>

@@ -299,3 +299,19 @@ balance_pick(enum balance_method m, const struct balance_cand *c, size_t n,
 	/* A method config.c never sets: no choice rather than a wrong one. */
 	return -1;
 }
+
+const char *
+balance_name(int m)
+{
+	switch (m) {
+	case BALANCE_ROUNDROBIN:
+		return "roundrobin";
+	case BALANCE_LEASTCONN:
+		return "leastconn";
+	case BALANCE_SOURCE:
+		return "source";
+	case BALANCE_RANDOM:
+		return "random";
+	}
+	return "unknown";
+}

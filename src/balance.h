@@ -19,6 +19,9 @@ enum balance_method {
 	BALANCE_RANDOM,		/* two weighted random choices, less loaded wins */
 };
 
+/* balance_name(m): "roundrobin", ... as relay46.ini(5) spells it. */
+const char *balance_name(int m);
+
 struct balance_cand {
 	unsigned	 weight;	/* 1..256 */
 	unsigned	 live;		/* sessions at once on it */

@@ -34,6 +34,7 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <ctype.h>
@@ -141,6 +142,7 @@ static int cfg_set_access_log(struct cfg_parse *, const char *, char *,
 	    size_t);
 static int cfg_set_log_level(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_pidfile(struct cfg_parse *, const char *, char *, size_t);
+static int cfg_set_control(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_splice(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_listen(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_upstream(struct cfg_parse *, const char *, char *, size_t);
@@ -184,6 +186,7 @@ static const struct cfg_key cfg_keys[] = {
 	    cfg_set_admin_allow },
 	{ "splice", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_splice },
 	{ "pidfile", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_pidfile },
+	{ "control", CFG_GLOBAL, CFG_T_FUNC, 0, 0, 0, 0, cfg_set_control },
 
 	{ "listen", CFG_ROUTE, CFG_T_FUNC, CFG_REPEAT, 0, 0, 0,
 	    cfg_set_listen },
@@ -490,6 +493,7 @@ cfg_free(struct config *c)
 	free(c->routes);
 	free(c->access_log);
 	free(c->pidfile);
+	free(c->control);
 	free(c->user);
 	free(c->group);
 	acl_free(&c->admin_allow);
@@ -784,6 +788,35 @@ cfg_set_pidfile(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	if ((p->c->pidfile = util_strdup(v)) == NULL) {
+		err_set(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The control socket's path (relay46ctl(8)): absolute, like pidfile, and
+ * short enough for a Unix socket's address (sun_path, 108 bytes with its
+ * NUL), which the kernel would otherwise refuse only at bind time.
+ */
+static int
+cfg_set_control(struct cfg_parse *p, const char *v, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+
+	if (cfg_is_off(v))
+		return 0;
+	if (v[0] != '/') {
+		err_set(err, errlen, "expected off or an absolute path");
+		return -1;
+	}
+	if (strlen(v) >= sizeof(sun.sun_path)) {
+		err_set(err, errlen,
+		    "a Unix socket's path is at most %zu bytes",
+		    sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	if ((p->c->control = util_strdup(v)) == NULL) {
 		err_set(err, errlen, "out of memory");
 		return -1;
 	}

@@ -114,6 +114,7 @@ struct config {
 	uint64_t	 shutdown_timeout_ms;
 	char		*access_log;	/* "stderr" or a path; NULL: off */
 	char		*pidfile;	/* an absolute path; NULL: off */
+	char		*control;	/* the control socket's path; NULL: off */
 	char		*user, *group;	/* to drop to after binding; NULL: stay */
 	bool		 admin_on;	/* the admin HTTP endpoint */
 	struct addr	 admin;

@@ -14,9 +14,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct accesslog;
 struct admin;
+struct ctl_conn;
+struct ctl_req;
+struct ctlsock;
 struct config;
 struct event;
 struct event_base;
@@ -46,12 +50,32 @@ struct control {
 	struct event	*status_timer;	/* systemd's STATUS= line */
 	bool		 stopping;
 	unsigned long long notify_err_logged;
+	/* The control socket (ctlexec.c), and what "show info" tells. */
+	struct ctlsock	*ctl;
+	struct ctl_req	*reqs;		/* asked of the workers, unanswered */
+	uint64_t	 cfg_time;	/* unix seconds: c->cfg was loaded */
+	uint64_t	 reload_time;	/* the last reload's end, or 0 */
+	bool		 reload_ok;	/* ...and whether it took */
+	/*
+	 * The reload under way's report, "FILE:LINE: message" or what
+	 * changed, a line each (reload.c writes it), and who waits for it:
+	 * reload_told(c, ok, text) once it is over, if set.
+	 */
+	FILE		*reload_report;
+	char		*reload_text;
+	size_t		 reload_len;
+	void		(*reload_told)(struct control *c, bool ok);
+	struct ctl_conn	*reload_waiter;
+	/*
+	 * reload(c, why): control.c's, for the control socket below it: a
+	 * reload with systemd told.  0 once handed to the workers
+	 * (reload_told() follows when they have it).  -1 when refused:
+	 * before it started (*${why} says why; nothing happened), or by the
+	 * file or the sockets (*${why} NULL; reload_told() has had the
+	 * report).
+	 */
+	int		(*reload)(struct control *c, const char **why);
 };
-
-/* control.c */
-
-/* control_live(c): live sessions of every worker (read relaxed). */
-unsigned control_live(const struct control *c);
 
 /*
  * reload.c.  It calls nothing of control.c's: what systemd is told about
@@ -60,14 +84,20 @@ unsigned control_live(const struct control *c);
  */
 
 /*
- * reload_can_start(c): may a SIGHUP reload now?  Not while stopping,
- * while a reload is under way, or without a file (-l/-u); false then,
- * and why is logged.
+ * reload_blocked(c): why a reload may not start now, or NULL: not while
+ * stopping, while a reload is under way, or without a file (-l/-u).
  */
-bool	 reload_can_start(const struct control *c);
+const char *reload_blocked(const struct control *c);
 
 /*
- * reload_start(c): after reload_can_start(): read the file again and
+ * reload_note(c, fmt, ...): one line of the reload's report (c->reload_
+ * report), if one is being kept.
+ */
+void reload_note(struct control *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * reload_start(c): after reload_blocked(): read the file again and
  * hand the new configuration, with its listening sockets, to the
  * workers.  0 once handed over: each worker then calls reload_acked(),
  * and the last one wakes c->reload_ev.  -1 when refused (a bad file, a
@@ -84,7 +114,20 @@ int	 reload_start(struct control *c);
  */
 void	 reload_acked(void *c);
 
+/* ctlexec.c: the control socket's commands. */
+
+/*
+ * ctlexec_start(c): serve c->ctl (opened by control.c) on the control
+ * loop.  ctlexec_stop(c): close it, and drop the answers still owed
+ * (after the workers have stopped).
+ */
+int	 ctlexec_start(struct control *c);
+void	 ctlexec_stop(struct control *c);
+
 /* snapshot.c */
+
+/* control_live(c): live sessions of every worker (read relaxed). */
+unsigned control_live(const struct control *c);
 
 /*
  * snapshot_fill(c, m), snapshot_release(c, m): the admin endpoint's

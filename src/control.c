@@ -30,6 +30,7 @@
 #include "accesslog.h"
 #include "admin.h"
 #include "control.h"
+#include "ctlsock.h"
 #include "control-int.h"
 #include "health.h"
 #include "listener.h"
@@ -54,23 +55,13 @@ control_drained(void *arg)
 		event_active(c->drained_ev, EV_READ, 0);
 }
 
-unsigned
-control_live(const struct control *c)
-{
-	unsigned	 i, n = 0;
-
-	for (i = 0; i < c->nw; i++)
-		n += worker_live(c->w[i]);
-	return n;
-}
-
 /*
  * Started as root with "user": bound and opened everything; give the
  * access log to the user (its reopens on SIGUSR1 run as that user), then
  * give root up.
  */
 static int
-control_privdrop(const struct config *cfg, struct accesslog *alog)
+control_privdrop(struct control *c, const struct config *cfg)
 {
 	char	 err[512];
 	uid_t	 uid;
@@ -88,9 +79,14 @@ control_privdrop(const struct config *cfg, struct accesslog *alog)
 		log_error("msg=\"cannot drop privileges: %s\"", err);
 		return -1;
 	}
-	if (alog != NULL && accesslog_chown(alog, uid, gid, err,
-	    sizeof(err)) == -1) {
+	if (c->alog != NULL &&
+	    accesslog_chown(c->alog, uid, gid, err, sizeof(err)) == -1) {
 		log_error("msg=\"access_log: %s\"", err);
+		return -1;
+	}
+	if (c->ctl != NULL &&
+	    ctlsock_chown(c->ctl, uid, gid, err, sizeof(err)) == -1) {
+		log_error("msg=\"control: %s\"", err);
 		return -1;
 	}
 	if (privdrop_apply(cfg->user, uid, gid, err, sizeof(err)) == -1) {
@@ -111,7 +107,7 @@ control_drop(struct control *c, const struct config *cfg)
 {
 	int	 rc;
 
-	if (control_privdrop(cfg, c->alog) == -1)
+	if (control_privdrop(c, cfg) == -1)
 		return -1;
 	if (c->alog != NULL && (rc = accesslog_start(c->alog)) != 0) {
 		log_error("msg=\"cannot start the access log writer: %s\"",
@@ -152,23 +148,57 @@ control_each(struct control *c, void (*fn)(struct worker *))
 }
 
 /*
- * SIGHUP: reload.c does the work; systemd hears of it from here, wanting
- * RELOADING=1 with the time (253 on) before, and READY=1 once it is over
- * either way: now if it was refused, or when every worker has it
- * (control_reload_done_cb()).
+ * A reload is over, ${ok} or not: remember it for "show info" and
+ * /metrics, and give its report to whoever waits (c->reload_told).
  */
 static void
-control_reload(struct control *c)
+control_reload_over(struct control *c, bool ok)
+{
+	c->reload_time = (uint64_t)time(NULL);
+	c->reload_ok = ok;
+	if (ok)
+		c->cfg_time = c->reload_time;
+	if (c->reload_report != NULL && fclose(c->reload_report) == EOF) {
+		free(c->reload_text);
+		c->reload_text = NULL;
+		c->reload_len = 0;
+	}
+	c->reload_report = NULL;
+	if (c->reload_told != NULL)
+		c->reload_told(c, ok);
+	free(c->reload_text);
+	c->reload_text = NULL;
+	c->reload_len = 0;
+}
+
+/*
+ * SIGHUP, relay46ctl reload: reload.c does the work; systemd hears of it
+ * from here, wanting RELOADING=1 with the time (253 on) before, and
+ * READY=1 once it is over either way: now if it was refused, or when
+ * every worker has it (control_reload_done_cb()).
+ */
+static int
+control_reload(struct control *c, const char **why)
 {
 	char	 state[64];
 
-	if (!reload_can_start(c))
-		return;
+	if ((*why = reload_blocked(c)) != NULL) {
+		/* Stopping: say nothing, as the stop itself was logged. */
+		if (!c->stopping)
+			log_warn("msg=\"reload: %s\"", *why);
+		return -1;
+	}
+	/* No report is no loss: the log has every line of it too. */
+	c->reload_report = open_memstream(&c->reload_text, &c->reload_len);
 	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
 	    (unsigned long long)util_now_us());
 	control_status(c, state);
-	if (reload_start(c) == -1)
+	if (reload_start(c) == -1) {
 		control_status(c, "READY=1\n");
+		control_reload_over(c, false);
+		return -1;
+	}
+	return 0;
 }
 
 /* c->reload_ev: the last worker has applied the reload (reload_acked()). */
@@ -184,6 +214,7 @@ control_reload_done_cb(evutil_socket_t fd, short what, void *arg)
 	log_info("msg=\"configuration reloaded\" routes=%zu reloads=%u",
 	    c->cfg->nroutes, c->reloads);
 	control_status(c, "READY=1\n");
+	control_reload_over(c, true);
 }
 
 static void
@@ -213,13 +244,16 @@ static void
 control_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct control	*c = arg;
+	const char	*why;
 	char		 buf[32];
 	uint64_t	 ms = c->cfg->shutdown_timeout_ms;
 	struct timeval	 tv = util_timeval(ms);
 
 	(void)what;
 	if (sig == SIGHUP) {
-		control_reload(c);
+		log_info("msg=\"SIGHUP: reloading %s\"",
+		    c->cfg->path != NULL ? c->cfg->path : "(no file)");
+		(void)control_reload(c, &why);
 		return;
 	}
 	if (sig == SIGUSR1) {
@@ -342,6 +376,27 @@ control_announce(const struct config *cfg, const int *fds,
 }
 
 /*
+ * The control socket (control = PATH), bound now, before the privileges
+ * go, so that it can be given to the user.  One that cannot be made is
+ * logged and left out: relaying matters more than steering it, and the
+ * sample file's path (/run/relay46) may not exist outside systemd.
+ */
+static void
+control_ctl_open(struct control *c, const struct config *cfg)
+{
+	char	 err[512];
+
+	if (cfg->control == NULL)
+		return;
+	if ((c->ctl = ctlsock_open(cfg->control, err, sizeof(err))) == NULL)
+		log_error("msg=\"control socket: %s; relay46ctl will not "
+			  "reach this relay46\"",
+		    err);
+	else
+		log_info("msg=\"control socket %s\"", cfg->control);
+}
+
+/*
  * Serve the admin endpoint on ${afd} (ours now; -1: none).  Its address
  * as bound goes to *${bound}, for the log and the ready file: with "admin
  * = ADDR:0" only that names the port the kernel chose.
@@ -461,6 +516,8 @@ control_free(struct control *c, struct event **sev)
 	for (i = 0; i < c->nw; i++)
 		worker_free(c->w[i]);
 	free(c->w);
+	/* After the workers: no query of theirs is under way. */
+	ctlexec_stop(c);
 	/* After the workers: their last sessions were still logging. */
 	accesslog_close(c->alog);
 	for (i = 0; i < NELEM(control_sigs); i++)
@@ -550,7 +607,9 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	atomic_init(&c.reload_acks, 0);
 	if (control_events(&c, sev) == -1)
 		goto out;
-	c.start_time = (uint64_t)time(NULL);
+	c.start_time = c.cfg_time = (uint64_t)time(NULL);
+	c.reload_ok = true;
+	c.reload = control_reload;
 	bad = control_admin_start(&c, cfg, afd, &admin_at) == -1;
 	afd = -1;	/* the admin's now, even when that failed */
 	if (bad)
@@ -563,6 +622,7 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	 * process keeps (a test counting them once measured 4 too few).  No
 	 * thread starts yet: that waits for the privilege drop.
 	 */
+	control_ctl_open(&c, cfg);
 	if (control_workers_new(&c, cfg, fds, nfds, &given) == -1 ||
 	    control_announce(cfg, fds, admin, ready, pidfile) == -1)
 		goto out;
@@ -571,6 +631,8 @@ control_run(struct config *cfg, const int *fds, size_t nfds, int afd,
 	if (control_drop(&c, cfg) == -1 ||
 	    control_workers_start(&c, cfg) == -1)
 		goto out;
+	if (c.ctl != NULL && ctlexec_start(&c) == -1)
+		log_error("msg=\"control socket: cannot serve it\"");
 	control_ready(&c);
 	event_base_dispatch(c.base);
 	for (i = 0; i < c.nw; i++)

@@ -374,7 +374,7 @@ listener_open_any(const struct addr *a, bool keepalive, unsigned backlog,
 }
 
 int
-listener_open_backlog(const struct addr *a, bool keepalive, unsigned backlog,
+listener_open(const struct addr *a, bool keepalive, unsigned backlog,
     unsigned n, int *fds, char *err, size_t errlen)
 {
 	unsigned	 i;
@@ -397,13 +397,6 @@ listener_open_backlog(const struct addr *a, bool keepalive, unsigned backlog,
 		}
 	}
 	return 0;
-}
-
-int
-listener_open(const struct addr *a, bool keepalive, unsigned n, int *fds,
-    char *err, size_t errlen)
-{
-	return listener_open_backlog(a, keepalive, 0, n, fds, err, errlen);
 }
 
 static void

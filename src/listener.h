@@ -144,7 +144,7 @@ int	 listener_netstat(uint64_t *overflows, uint64_t *drops);
 int	 listener_probe(const struct addr *a, char *err, size_t errlen);
 
 /*
- * listener_open_backlog(a, keepalive, backlog, n, fds, err, errlen): ${n}
+ * listener_open(a, keepalive, backlog, n, fds, err, errlen): ${n}
  * listening sockets on ${a}, one per worker (probed first, SO_REUSEPORT,
  * when n > 1), into ${fds}, each listening with
  * listener_backlog(${backlog}) (a route's "backlog").  Port 0: the first
@@ -152,15 +152,8 @@ int	 listener_probe(const struct addr *a, char *err, size_t errlen);
  * to that same port (listener_address() tells which).  All or none: 0, or
  * -1 with the reason in ${err} and errno kept.
  */
-int	 listener_open_backlog(const struct addr *a, bool keepalive,
-    unsigned backlog, unsigned n, int *fds, char *err, size_t errlen);
-
-/*
- * listener_open(a, keepalive, n, fds, err, errlen): as
- * listener_open_backlog() with backlog 0 (the kernel's cap).
- */
-int	 listener_open(const struct addr *a, bool keepalive, unsigned n,
-	    int *fds, char *err, size_t errlen);
+int listener_open(const struct addr *a, bool keepalive, unsigned backlog,
+    unsigned n, int *fds, char *err, size_t errlen);
 
 /*
  * listener_address(fd, a): the address socket ${fd} is bound to, with the

@@ -240,7 +240,7 @@ main_passed(int **passedp)
 /*
  * The ${nw} sockets of listen address ${a} of route ${r} into ${one}: the
  * one systemd passed for it (dup'd for the other workers, which then
- * share it), else new ones (listener_open_backlog(), with the route's
+ * share it), else new ones (listener_open(), with the route's
  * backlog: with several workers the address is probed first, so that a
  * port already taken is an error even though SO_REUSEPORT would share
  * it).  Logs "listening" with the address as bound, whose port the
@@ -257,8 +257,8 @@ main_listen_one(const struct route *r, const struct addr *a, unsigned nw,
 
 	if ((m = sdnotify_match(passed, npassed, a)) == -1) {
 		/* As a reload binds: probe, then one per worker. */
-		rc = listener_open_backlog(a, r->keepalive, r->backlog, nw, one,
-		    err, sizeof(err));
+		rc = listener_open(a, r->keepalive, r->backlog, nw, one, err,
+		    sizeof(err));
 		if (rc == -1) {
 			log_error("route=%s msg=\"%s\"", r->name, err);
 			return -1;

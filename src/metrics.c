@@ -266,6 +266,17 @@ prom_global(struct out *o, const struct metrics_snapshot *s)
 	prom_family(o, "relay46_start_time_seconds", "gauge",
 	    "When relay46 started, in seconds since the Unix epoch.");
 	out_printf(o, "relay46_start_time_seconds %" PRIu64 "\n", s->start_time);
+	prom_family(o, "relay46_config_last_reload_success", "gauge",
+	    "1 if the last reload (SIGHUP, relay46ctl reload) took, or none "
+	    "was asked yet; 0 if it was refused.");
+	out_printf(o, "relay46_config_last_reload_success %d\n",
+	    s->reload_ok ? 1 : 0);
+	prom_family(o, "relay46_config_last_reload_timestamp_seconds", "gauge",
+	    "When the running configuration was loaded (at start "
+	    "or by the last good reload), in seconds since the Unix epoch.");
+	out_printf(o,
+	    "relay46_config_last_reload_timestamp_seconds %" PRIu64 "\n",
+	    s->config_time);
 	prom_family(o, "relay46_workers", "gauge", "Worker threads.");
 	out_printf(o, "relay46_workers %u\n", s->workers);
 	prom_family(o, "relay46_accept_errors_total", "counter",
@@ -388,17 +399,26 @@ prom_upstream(struct out *o, const char *name, const char *route,
  * to join on, not into every series' identity.
  */
 enum prom_ufam {
-	PROM_U_UP = 0, PROM_U_CHECKED, PROM_U_LIVE, PROM_U_CONNECTS,
-	PROM_U_CHECK_FAILS, PROM_U_INFO, PROM_U_COUNT
+	PROM_U_UP = 0,
+	PROM_U_CHECKED,
+	PROM_U_LIVE,
+	PROM_U_CONNECTS,
+	PROM_U_CHECK_FAILS,
+	PROM_U_INFO,
+	PROM_U_ADMIN,
+	PROM_U_WEIGHT,
+	PROM_U_COUNT
 };
 
 static const struct {
 	const char	*name, *type, *help;
 } prom_ufams[PROM_U_COUNT] = {
-	{ "relay46_upstream_up", "gauge", "1 unless marked down by failed "
+	{ "relay46_upstream_up", "gauge",
+	    "1 unless marked down by failed "
 	    "connects or failed health checks, else 0; see "
 	    "relay46_upstream_checked." },
-	{ "relay46_upstream_checked", "gauge", "1 if active health checks "
+	{ "relay46_upstream_checked", "gauge",
+	    "1 if active health checks "
 	    "(health_check = tcp) test this upstream, else 0." },
 	{ "relay46_upstream_sessions_active", "gauge",
 	    "Sessions on this upstream now." },
@@ -406,9 +426,35 @@ static const struct {
 	    "Connects to this upstream, by result." },
 	{ "relay46_upstream_check_failures_total", "counter",
 	    "Active health checks of this upstream that failed." },
-	{ "relay46_upstream_info", "gauge", "Always 1: host is the upstream "
+	{ "relay46_upstream_info", "gauge",
+	    "Always 1: host is the upstream "
 	    "line this address came from, as written." },
+	{ "relay46_upstream_admin_state", "gauge",
+	    "The operator's state of "
+	    "this upstream (relay46ctl set upstream): 1 for the one in force "
+	    "(ready, drain or maint), 0 for the others." },
+	{ "relay46_upstream_weight", "gauge",
+	    "The weight in force: the "
+	    "upstream line's, or the operator's (relay46ctl)." },
 };
+
+/*
+ * One sample per state, 1 for the one in force, as Prometheus writes an
+ * enum: "== 1" selects it, and a state that was never set still has a
+ * series to alert on.
+ */
+static void
+prom_admin(struct out *o, const char *name, const char *route,
+    const struct metrics_upstream *u)
+{
+	static const char *const states[] = { "ready", "drain", "maint" };
+	const char	*now = u->admin != NULL ? u->admin : "ready";
+	size_t		 i;
+
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		prom_upstream(o, name, route, u, "state", states[i],
+		    strcmp(now, states[i]) == 0);
+}
 
 static void
 prom_upstream_samples(struct out *o, enum prom_ufam f, const char *route,
@@ -437,6 +483,12 @@ prom_upstream_samples(struct out *o, enum prom_ufam f, const char *route,
 	case PROM_U_INFO:
 		prom_upstream(o, name, route, u, "host",
 		    u->host != NULL ? u->host : u->name, 1);
+		break;
+	case PROM_U_ADMIN:
+		prom_admin(o, name, route, u);
+		break;
+	case PROM_U_WEIGHT:
+		prom_upstream(o, name, route, u, NULL, NULL, u->weight_now);
 		break;
 	case PROM_U_COUNT:
 		break;

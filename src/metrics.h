@@ -34,6 +34,11 @@ struct metrics_upstream {
 	const char	*host;
 	bool		 checked;	/* active health checks run for it */
 	uint64_t	 check_fails;	/* active checks that failed */
+	const char	*admin;		/* the operator's: "ready", "drain", "maint" */
+	unsigned	 weight_now;	/* the weight in force (set upstream) */
+	int		 down_err;	/* down: the last failure's errno */
+	bool		 down_check;	/* ...of an active check, not a connect */
+	uint64_t	 down_since;	/* down: since, unix seconds (0: unknown) */
 };
 
 /*
@@ -74,6 +79,8 @@ struct metrics_snapshot {
 	const char	*libevent;	/* event_get_version(); NULL: unknown */
 	bool		 splice;	/* built with splice(2) */
 	uint64_t	 start_time;	/* unix seconds */
+	uint64_t	 config_time;	/* the running config's load, unix s */
+	bool		 reload_ok;	/* the last reload took (or none yet) */
 	uint64_t	 now;		/* unix seconds */
 	unsigned	 workers;
 	uint64_t	 accept_errors;
@@ -115,6 +122,11 @@ struct metrics_snapshot {
  *   relay46_upstream_check_failures_total{route,upstream} (counter)
  *   relay46_upstream_info{route,upstream,host} 1 (gauge): the upstream
  *     line an address came from, joinable on {route,upstream}
+ *   relay46_upstream_admin_state{route,upstream,state} 1|0 (gauge): the
+ *     operator's state, one sample per state (ready, drain, maint)
+ *   relay46_upstream_weight{route,upstream} (gauge): the weight in force
+ *   relay46_config_last_reload_success 1|0 (gauge)
+ *   relay46_config_last_reload_timestamp_seconds (gauge)
  *   relay46_listener_queue{route,listen} (gauge): connections waiting
  *     for accept(), summed over the address's sockets
  *   relay46_listener_queue_limit{route,listen} (gauge): the most one of

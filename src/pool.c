@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "balance.h"
@@ -152,6 +153,11 @@ pool_fill(struct pool *p, struct upstream *u, const struct addr *a,
 	atomic_init(&u->connects, 0);
 	atomic_init(&u->connect_fails, 0);
 	atomic_init(&u->check_fails, 0);
+	atomic_init(&u->down_err, 0);
+	atomic_init(&u->down_check, false);
+	atomic_init(&u->down_since, 0);
+	atomic_init(&u->admin, POOL_ADMIN_READY);
+	atomic_init(&u->weight_now, us->weight);
 	return 0;
 }
 
@@ -303,6 +309,22 @@ pool_stats_connect(struct route_stats_slot *sl, uint64_t us)
  * Quadratic in the number of entries, which is small (a route's
  * upstreams) and paid once per reload.
  */
+/*
+ * What else a reload carries over for an address: why and since when it
+ * is down, and the operator's state; the operator's weight too, unless
+ * the file's own weight= for it changed, which is the newer word.
+ */
+static void
+pool_inherit_state(struct upstream *u, const struct upstream *o)
+{
+	atomic_store(&u->down_err, atomic_load(&o->down_err));
+	atomic_store(&u->down_check, atomic_load(&o->down_check));
+	atomic_store(&u->down_since, atomic_load(&o->down_since));
+	atomic_store(&u->admin, atomic_load(&o->admin));
+	if (u->weight == o->weight)
+		atomic_store(&u->weight_now, atomic_load(&o->weight_now));
+}
+
 void
 pool_inherit(struct pool *p, const struct pool *old)
 {
@@ -325,6 +347,7 @@ pool_inherit(struct pool *p, const struct pool *old)
 			    atomic_load(&o->connect_fails));
 			atomic_store(&u->check_fails,
 			    atomic_load(&o->check_fails));
+			pool_inherit_state(u, o);
 			break;
 		}
 	}
@@ -546,6 +569,20 @@ pool_claim_retry(struct upstream *u, uint64_t now, uint64_t interval)
 }
 
 /*
+ * May ${u} take new sessions at all, whatever its health?  In the last
+ * lookup, and not taken out by the operator (drain, maint, weight 0), so
+ * that a drained primary lets the backups serve as a down one would.
+ */
+static bool
+pool_pick_admitted(const struct upstream *u)
+{
+	return atomic_load_explicit(&u->present, memory_order_relaxed) &&
+	    atomic_load_explicit(&u->admin, memory_order_relaxed) ==
+	    POOL_ADMIN_READY &&
+	    atomic_load_explicit(&u->weight_now, memory_order_relaxed) != 0;
+}
+
+/*
  * May a new session try ${u}?  Up; or down but due for a probe, when no
  * active check is there to find out instead (passive health).
  */
@@ -571,13 +608,12 @@ pool_pick_tier(struct pool *p, struct pool_pick *pk, size_t n, uint64_t now,
 	size_t		 i, left = 0;
 
 	for (i = 0; i < n; i++) {
-		pk->cand[i].weight = u[i].weight;
+		pk->cand[i].weight = pool_weight(&u[i]);
 		pk->cand[i].live = pool_live(&u[i]);
 		pk->cand[i].key = atomic_load_explicit(&u[i].key,
 		    memory_order_relaxed);
 		pk->skip[i] = pk->tried[i] || u[i].backup != backup ||
-		    !atomic_load_explicit(&u[i].present,
-			memory_order_relaxed) ||
+		    !pool_pick_admitted(&u[i]) ||
 		    (!any_health && !pool_pick_usable(p, &u[i], now)) ||
 		    (family != 0 &&
 			atomic_load_explicit(&u[i].family,
@@ -610,8 +646,7 @@ pool_pick(struct pool *p, struct pool_pick *pk, int family, long spec,
 	int		 j, tier;
 
 	for (i = 0; i < n; i++)
-		if (atomic_load_explicit(&p->u[i].present,
-			memory_order_relaxed) &&
+		if (pool_pick_admitted(&p->u[i]) &&
 		    atomic_load_explicit(&p->u[i].up, memory_order_relaxed))
 			*(p->u[i].backup ? &back_up : &prim_up) = true;
 	outage = !prim_up && !back_up;
@@ -684,9 +719,54 @@ pool_mark_down(struct pool *p, struct upstream *u, const char *what, int err)
 	unsigned	 fails = atomic_load(&u->fails);
 
 	atomic_store(&u->retry_ms, util_now_ms() + p->route->check_interval_ms);
-	if (atomic_exchange(&u->up, false))
+	atomic_store(&u->down_err, err);
+	atomic_store(&u->down_check, strcmp(what, "checks") == 0);
+	if (atomic_exchange(&u->up, false)) {
+		atomic_store(&u->down_since, (uint64_t)time(NULL));
 		pool_log(p, u, "upstream down", "%u %s failed in a row, last: "
 		    "%s", fails, what, strerror(err));
+	}
+}
+
+/* The operator's word on ${u}: logged when it changes anything. */
+void
+pool_set_admin(struct pool *p, struct upstream *u, enum pool_admin st)
+{
+	unsigned	 was = atomic_exchange(&u->admin, (unsigned)st);
+
+	if (was != (unsigned)st)
+		pool_log(p, u, "upstream state", "%s -> %s (operator)",
+		    pool_admin_name((enum pool_admin)was), pool_admin_name(st));
+}
+
+void
+pool_set_weight(struct pool *p, struct upstream *u, unsigned w)
+{
+	unsigned	 was = atomic_exchange(&u->weight_now, w);
+
+	if (was != w)
+		pool_log(p, u, "upstream weight", "%u -> %u (operator)", was,
+		    w);
+}
+
+const char *
+pool_admin_name(enum pool_admin st)
+{
+	switch (st) {
+	case POOL_ADMIN_READY:
+		return "ready";
+	case POOL_ADMIN_DRAIN:
+		return "drain";
+	case POOL_ADMIN_MAINT:
+		return "maint";
+	}
+	return "unknown";
+}
+
+unsigned
+pool_weight(const struct upstream *u)
+{
+	return atomic_load_explicit(&u->weight_now, memory_order_relaxed);
 }
 
 /* Up again: logged once, as pool_mark_down(), with ${why} as the reason. */

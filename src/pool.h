@@ -127,6 +127,17 @@ void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
  *   ${gen} odd (both sequentially consistent: one of them sees the other).
  * spec, weight, backup and max_connections are the line's: never change.
  */
+
+/*
+ * An upstream's administrative state, the operator's to set: READY takes
+ * new sessions; DRAIN takes none, and lets its live ones finish; MAINT
+ * takes none either, and its live ones are closed (by whoever set it).
+ */
+enum pool_admin {
+	POOL_ADMIN_READY = 0,
+	POOL_ADMIN_DRAIN,
+	POOL_ADMIN_MAINT,
+};
 struct upstream {
 	struct addr	 addr;
 	char		 name[ADDR_STRLEN];	/* addr, formatted, for logs */
@@ -145,6 +156,18 @@ struct upstream {
 	atomic_uint	 oks;		/* consecutive check successes */
 	atomic_uint_fast64_t retry_ms;	/* down: a session may try it from then */
 	atomic_uint_fast64_t connects, connect_fails;	/* counters */
+	/* Why and since when it is down (pool_mark_down()), for people. */
+	atomic_int	 down_err;	/* the last failure's errno */
+	atomic_bool	 down_check;	/* ...of an active check, not a connect */
+	atomic_uint_fast64_t down_since;	/* unix seconds */
+	/*
+	 * The operator's (relay46ctl set upstream): enum pool_admin, and the
+	 * weight in force, ${weight} until set.  A reload keeps both for the
+	 * address (pool_inherit()), the weight only while the line's own
+	 * weight= is unchanged.
+	 */
+	atomic_uint	 admin;
+	atomic_uint	 weight_now;
 	atomic_uint_fast64_t check_fails;	/* active checks failed: counter */
 	/* "connect failed" lines, limited per kind (upstream.c) */
 	struct log_limit connect_log[UPSTREAM_LOG_KINDS];
@@ -257,13 +280,25 @@ struct pool_pick {
 };
 
 /*
+ * pool_set_admin(p, u, st), pool_set_weight(p, u, w): the operator's
+ * change to ${u} (any thread), logged at warn when it changes anything.
+ * pool_admin_name(st): "ready", "drain", "maint".  pool_weight(u): the
+ * weight in force.
+ */
+void	 pool_set_admin(struct pool *p, struct upstream *u, enum pool_admin st);
+void	 pool_set_weight(struct pool *p, struct upstream *u, unsigned w);
+const char *pool_admin_name(enum pool_admin st);
+unsigned pool_weight(const struct upstream *u);
+
+/*
  * pool_pick(p, pk, family, spec, now): choose the entry of ${p} that a
  * session connects to next, by the route's balance method, count the
  * session on it (pool_acquire()) and mark it in pk->tried; NULL when none
  * is left.  Never chosen: entries in pk->tried, absent from the last
  * lookup, of another ${family} (0: any) or upstream line ${spec} (-1:
- * any; these two narrow the choice for Happy Eyeballs), and full ones
- * (max_connections), which set pk->saw_full.  The primaries come first:
+ * any; these two narrow the choice for Happy Eyeballs), taken out by the
+ * operator (drain, maint, weight 0), and full ones (max_connections),
+ * which set pk->saw_full.  The primaries come first:
  * those up, and a down one whose retry time has come by ${now} (ms,
  * util_now_ms()), handed to one session per check_interval
  * (pool_claim_retry()), unless an active check watches it.  The backups

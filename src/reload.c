@@ -16,6 +16,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +49,31 @@ reload_acked(void *arg)
  * before (and control.c tells systemd so).
  */
 static void
-reload_refused(const char *why)
+reload_refused(struct control *c, const char *why)
 {
 	log_error("msg=\"reload: %s; keeping the running configuration\"",
 	    why);
+	reload_note(c, "%s; keeping the running configuration", why);
+}
+
+void
+reload_note(struct control *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (c->reload_report == NULL)
+		return;
+	va_start(ap, fmt);
+	vfprintf(c->reload_report, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->reload_report);
+}
+
+/* Do two optional strings (NULL: off) differ? */
+static bool
+reload_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
 /* Warn about keys a reload cannot change in a running process. */
@@ -60,22 +82,19 @@ reload_fixed(const struct config *o, const struct config *n)
 {
 	static const char *const later = "takes effect at the next restart";
 
-	if ((o->user == NULL) != (n->user == NULL) || (o->user != NULL &&
-	    strcmp(o->user, n->user) != 0))
+	if (reload_differ(o->user, n->user))
 		log_warn("msg=\"reload: a change of user %s\"", later);
-	if ((o->group == NULL) != (n->group == NULL) || (o->group != NULL &&
-	    strcmp(o->group, n->group) != 0))
+	if (reload_differ(o->group, n->group))
 		log_warn("msg=\"reload: a change of group %s\"", later);
-	if ((o->access_log == NULL) != (n->access_log == NULL) ||
-	    (o->access_log != NULL && strcmp(o->access_log,
-	    n->access_log) != 0))
+	if (reload_differ(o->access_log, n->access_log))
 		log_warn("msg=\"reload: a change of access_log %s\"", later);
 	if (o->admin_on != n->admin_on || (o->admin_on &&
 	    !addr_equal(&o->admin, &n->admin)))
 		log_warn("msg=\"reload: a change of admin %s\"", later);
-	if ((o->pidfile == NULL) != (n->pidfile == NULL) ||
-	    (o->pidfile != NULL && strcmp(o->pidfile, n->pidfile) != 0))
+	if (reload_differ(o->pidfile, n->pidfile))
 		log_warn("msg=\"reload: a change of pidfile %s\"", later);
+	if (reload_differ(o->control, n->control))
+		log_warn("msg=\"reload: a change of control %s\"", later);
 	if (o->log != n->log || o->log_level != n->log_level)
 		log_warn("msg=\"reload: a change of log or log_level %s\"",
 		    later);
@@ -126,6 +145,115 @@ reload_kept(const struct control *c, const struct route *r, size_t j)
 	return k;
 }
 
+/* The route of ${cfg} named ${name}, or NULL. */
+static const struct route *
+reload_route(const struct config *cfg, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		if (strcmp(cfg->routes[i].name, name) == 0)
+			return &cfg->routes[i];
+	return NULL;
+}
+
+/* Does route ${r} have listen address ${a}, or an upstream line ${text}? */
+static bool
+reload_has_listen(const struct route *r, const struct addr *a)
+{
+	size_t	 j;
+
+	for (j = 0; j < r->nlisten; j++)
+		if (addr_equal(&r->listen[j], a))
+			return true;
+	return false;
+}
+
+static bool
+reload_has_spec(const struct route *r, const char *text)
+{
+	size_t	 j;
+
+	for (j = 0; j < r->nspecs; j++)
+		if (strcmp(r->specs[j].text, text) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Route ${o} becomes ${n} (same name): its listen addresses and upstream
+ * lines that come or go, one line each in the report, and "settings
+ * changed" for the rest that a session feels.  Returns the lines noted.
+ */
+static unsigned
+reload_route_changes(struct control *c, const struct route *o,
+    const struct route *n)
+{
+	char		 abuf[ADDR_STRLEN];
+	unsigned	 k = 0;
+	size_t		 j;
+
+	for (j = 0; j < n->nlisten; j++)
+		if (!reload_has_listen(o, &n->listen[j]) && ++k)
+			reload_note(c, "route %s: listen %s added", n->name,
+			    addr_format(&n->listen[j], abuf, sizeof(abuf)));
+	for (j = 0; j < o->nlisten; j++)
+		if (!reload_has_listen(n, &o->listen[j]) && ++k)
+			reload_note(c, "route %s: listen %s removed", n->name,
+			    addr_format(&o->listen[j], abuf, sizeof(abuf)));
+	for (j = 0; j < n->nspecs; j++)
+		if (!reload_has_spec(o, n->specs[j].text) && ++k)
+			reload_note(c, "route %s: upstream %s added", n->name,
+			    n->specs[j].text);
+	for (j = 0; j < o->nspecs; j++)
+		if (!reload_has_spec(n, o->specs[j].text) && ++k)
+			reload_note(c, "route %s: upstream %s removed", n->name,
+			    o->specs[j].text);
+	if (o->balance != n->balance || o->buffer != n->buffer ||
+	    o->connect_timeout_ms != n->connect_timeout_ms ||
+	    o->idle_timeout_ms != n->idle_timeout_ms ||
+	    o->fin_timeout_ms != n->fin_timeout_ms ||
+	    o->retries != n->retries ||
+	    o->max_connections != n->max_connections ||
+	    o->max_per_client != n->max_per_client ||
+	    o->proxy_protocol != n->proxy_protocol ||
+	    o->accept_proxy != n->accept_proxy ||
+	    o->health_check != n->health_check ||
+	    o->check_interval_ms != n->check_interval_ms) {
+		reload_note(c, "route %s: settings changed", n->name);
+		k++;
+	}
+	return k;
+}
+
+/*
+ * What a good reload changes, for whoever asked for it (relay46ctl
+ * reload): routes added and removed, and each kept route's changes.
+ */
+static void
+reload_changes(struct control *c, const struct config *o,
+    const struct config *n)
+{
+	const struct route *r;
+	unsigned	 k = 0;
+	size_t		 i;
+
+	if (c->reload_report == NULL)
+		return;
+	for (i = 0; i < n->nroutes; i++) {
+		if ((r = reload_route(o, n->routes[i].name)) == NULL) {
+			reload_note(c, "route %s added", n->routes[i].name);
+			k++;
+		} else
+			k += reload_route_changes(c, r, &n->routes[i]);
+	}
+	for (i = 0; i < o->nroutes; i++)
+		if (reload_route(n, o->routes[i].name) == NULL && ++k)
+			reload_note(c, "route %s removed", o->routes[i].name);
+	if (k == 0)
+		reload_note(c, "no change to the routes");
+}
+
 /*
  * A reload's new configuration, with its pools, or NULL (logged, refused)
  * if the file has errors, asks for what only a restart can do, or memory
@@ -139,10 +267,12 @@ reload_load(struct control *c)
 
 	if ((n = config_load(c->cfg->path, &errs)) == NULL) {
 		for (line = errs != NULL ? strtok_r(errs, "\n", &save) : NULL;
-		    line != NULL; line = strtok_r(NULL, "\n", &save))
+		     line != NULL; line = strtok_r(NULL, "\n", &save)) {
 			log_error("msg=\"reload: %s\"", line);
+			reload_note(c, "%s", line);
+		}
 		free(errs);
-		reload_refused("the file has errors");
+		reload_refused(c, "the file has errors");
 		return NULL;
 	}
 	log_warn_lines("reload: ", n->warnings);
@@ -150,16 +280,17 @@ reload_load(struct control *c)
 		snprintf(why, sizeof(why), "workers changed from %u to %u, "
 		    "which needs a restart", c->nw, n->workers);
 		config_unref(n);
-		reload_refused(why);
+		reload_refused(c, why);
 		return NULL;
 	}
 	/* Only now, refusals checked: pools register counters for good. */
 	if (pool_attach(n) == -1) {
 		config_unref(n);
-		reload_refused("out of memory");
+		reload_refused(c, "out of memory");
 		return NULL;
 	}
 	reload_fixed(c->cfg, n);
+	reload_changes(c, c->cfg, n);
 	return n;
 }
 
@@ -194,6 +325,44 @@ reload_listening(const struct route *r, const struct addr *a, int fd)
 	    addr_format(&bound, abuf, sizeof(abuf)));
 }
 
+/* The route of ${c}'s running configuration that listen ${k} belongs to. */
+static const struct route *
+reload_owner(const struct control *c, size_t k)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->cfg->nroutes; i++) {
+		if (k < c->cfg->routes[i].nlisten)
+			return &c->cfg->routes[i];
+		k -= c->cfg->routes[i].nlisten;
+	}
+	return NULL;
+}
+
+/*
+ * Route ${r} keeps the running listen ${k2}: its sockets go to ${nfds}
+ * (one per worker, ${nper} apart), and a backlog that changed is applied
+ * to them (Linux takes a second listen() on a listening socket).  A
+ * failure there is logged, not fatal: the old queue length serves on.
+ */
+static void
+reload_keep(struct control *c, const struct route *r, size_t k2, int *nfds,
+    size_t nper)
+{
+	const struct route *o = reload_owner(c, k2);
+	bool		 again = o != NULL && o->backlog != r->backlog;
+	unsigned	 w;
+	int		 fd;
+
+	for (w = 0; w < c->nw; w++) {
+		fd = c->lfds[w * c->per + k2];
+		nfds[w * nper] = fd;
+		if (again && listener_listen(fd, r->backlog) == -1)
+			log_warn("route=%s msg=\"reload: backlog %u: %s\"",
+			    r->name, r->backlog, strerror(errno));
+	}
+}
+
 /*
  * Fill ${nfds} (worker by worker, ${nper} each) with ${n}'s listening
  * sockets: the running ones for addresses that stay, new ones for the
@@ -215,13 +384,12 @@ reload_bind(struct control *c, const struct config *n, int *nfds,
 		r = &n->routes[i];
 		for (j = 0; j < r->nlisten; j++, k++) {
 			if ((k2 = reload_kept(c, r, j)) < c->per) {
-				for (w = 0; w < nw; w++)
-					nfds[w * nper + k] =
-					    c->lfds[w * c->per + k2];
+				reload_keep(c, r, k2, nfds + k, nper);
 				continue;
 			}
 			if (listener_open(&r->listen[j], r->keepalive,
-			    (unsigned)nw, tmp, err, sizeof(err)) == -1) {
+				r->backlog, (unsigned)nw, tmp, err,
+				sizeof(err)) == -1) {
 				snprintf(why, whylen, "route %s: %s%s", r->name,
 				    err, errno == EACCES && geteuid() != 0 ?
 				    " (relay46 no longer runs as root: a new "
@@ -296,22 +464,16 @@ reload_apply(struct control *c, struct config *n, int *nfds,
 	return 0;
 }
 
-bool
-reload_can_start(const struct control *c)
+const char *
+reload_blocked(const struct control *c)
 {
 	if (c->stopping)
-		return false;
-	if (c->reloading) {
-		log_warn("msg=\"SIGHUP: a reload is still under way; try again "
-			 "in a moment\"");
-		return false;
-	}
-	if (c->cfg->path == NULL) {
-		log_warn("msg=\"SIGHUP: started without a file (-l/-u): "
-			 "nothing to reload\"");
-		return false;
-	}
-	return true;
+		return "relay46 is stopping";
+	if (c->reloading)
+		return "a reload is still under way; try again in a moment";
+	if (c->cfg->path == NULL)
+		return "started without a file (-l/-u): nothing to reload";
+	return NULL;
 }
 
 /*
@@ -330,27 +492,26 @@ reload_start(struct control *c)
 	int		*nfds;
 	size_t		 i, nper = 0;
 
-	log_info("msg=\"SIGHUP: reloading %s\"", c->cfg->path);
 	if ((n = reload_load(c)) == NULL)
 		return -1;
 	for (i = 0; i < n->nroutes; i++)
 		nper += n->routes[i].nlisten;
 	if ((nfds = calloc(nper * c->nw + 1, sizeof(*nfds))) == NULL) {
 		config_unref(n);
-		reload_refused("out of memory");
+		reload_refused(c, "out of memory");
 		return -1;
 	}
 	if (reload_bind(c, n, nfds, nper, why, sizeof(why)) == -1) {
 		free(nfds);
 		config_unref(n);
-		reload_refused(why);
+		reload_refused(c, why);
 		return -1;
 	}
 	if (reload_apply(c, n, nfds, nper) == -1) {
 		reload_unbind(c, nfds, nper, nper);
 		free(nfds);
 		config_unref(n);
-		reload_refused("out of memory");
+		reload_refused(c, "out of memory");
 		return -1;
 	}
 	return 0;

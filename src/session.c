@@ -15,14 +15,16 @@
  * holds the connect under way (struct upstream_conn) until that answers,
  * a place on its upstream (pool_acquire()) once connected, a place in
  * the route's, the process's and maybe the client's limits, and its
- * configuration (w->gen) until it ends.  Worker thread only.
+ * configuration (s->gen) until it ends.  Worker thread only.
  */
 #include "autoconf.h"
 
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -95,11 +97,15 @@ static bool session_end_unreached(enum session_end);
 static void session_reset_fd(struct session_host *, int);
 static void session_count(struct route_stats_slot *, enum session_end, uint64_t,
     uint64_t);
+static void session_log_end(const struct session *, enum session_end, int);
 
 /* --- Accept: the limits, allow/deny, and accept_proxy's header. */
 
 /* Sessions of the whole process, every worker's, for max_connections. */
 static atomic_uint session_global_live;
+
+/* The last session id given out: ids are the process's, from 1 on. */
+static atomic_uint_fast64_t session_last_id;
 
 /* One more session in the process, unless there are ${max} (0: no cap). */
 static bool
@@ -142,6 +148,9 @@ session_accept(struct session_host *h, struct worker_gen *gen,
 	}
 	s->h = h;
 	s->gen = gen;
+	s->id = atomic_fetch_add_explicit(&session_last_id, 1,
+		    memory_order_relaxed) +
+	    1;
 	s->rt = rt;
 	s->cfd = fd;
 	s->ufd = -1;
@@ -224,6 +233,8 @@ session_refuse(struct session_host *h, struct route_rt *rt, int fd,
 	memset(&s, 0, sizeof(s));
 	s.h = h;
 	s.rt = rt;
+	s.cfd = fd;
+	s.ufd = -1;
 	s.client = *client;
 	s.start_ms = util_now_ms();
 	session_log_end(&s, why, 0);
@@ -455,6 +466,13 @@ session_send_proxy(struct session *s)
 	return 0;
 }
 
+static const char *const session_state_names[] = {
+	[SESSION_ACCEPTED] = "accepted",
+	[SESSION_CONNECTING] = "connecting",
+	[SESSION_RELAYING] = "relaying",
+	[SESSION_HALF_CLOSED] = "half_closed",
+};
+
 /*
  * Every state change goes through here: an illegal one is a bug, caught
  * at once rather than as a stuck or double-freed session later.
@@ -462,12 +480,6 @@ session_send_proxy(struct session *s)
 static void
 session_set_state(struct session *s, enum session_state to)
 {
-	static const char *const names[] = {
-		[SESSION_ACCEPTED] = "accepted",
-		[SESSION_CONNECTING] = "connecting",
-		[SESSION_RELAYING] = "relaying",
-		[SESSION_HALF_CLOSED] = "half_closed",
-	};
 	/* legal[from] is the set of states reachable from it. */
 	static const unsigned legal[] = {
 		[SESSION_ACCEPTED] = 1u << SESSION_CONNECTING,
@@ -482,8 +494,8 @@ session_set_state(struct session *s, enum session_state to)
 	if (log_level() >= LOG_LEVEL_DEBUG)
 		log_debug("route=%s client=%s upstream=%s msg=\"%s -> %s\"",
 		    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
-		    s->up == NULL ? "-" : s->up->name, names[s->state],
-		    names[to]);
+		    s->up == NULL ? "-" : s->up->name,
+		    session_state_names[s->state], session_state_names[to]);
 	s->state = to;
 }
 
@@ -633,6 +645,34 @@ session_timer_set(struct event *ev, uint64_t ms)
 	evtimer_add(ev, &tv);
 }
 
+/* --- Looked at and ended from outside: the control socket's view. */
+
+void
+session_report(const struct session *s, struct session_report *r)
+{
+	uint64_t	 now = util_now_ms();
+
+	memset(r, 0, sizeof(*r));
+	r->id = s->id;
+	snprintf(r->route, sizeof(r->route), "%s", s->rt->route->name);
+	r->client = s->client;
+	if (s->up != NULL)
+		r->upstream = s->up->addr;
+	r->state = session_state_names[s->state];
+	r->age_ms = now - s->start_ms;
+	r->idle_ms = now > s->last_ms ? now - s->last_ms : 0;
+	r->up = session_up_bytes(s);
+	r->down = s->u2c.bytes;
+	session_tcp_read(s->cfd, &r->c);
+	session_tcp_read(s->ufd, &r->u);
+}
+
+void
+session_kill(struct session *s)
+{
+	session_close(s, SESSION_END_KILLED, 0);
+}
+
 /* --- Teardown: one way out, one line per session. */
 
 void
@@ -661,11 +701,12 @@ session_close(struct session *s, enum session_end why, int err)
 	reset_up = why == SESSION_END_CLIENT_RESET ||
 	    why == SESSION_END_CLIENT_ERROR ||
 	    why == SESSION_END_UPSTREAM_ERROR ||
-	    why == SESSION_END_INTERNAL_ERROR;
+	    why == SESSION_END_INTERNAL_ERROR || why == SESSION_END_KILLED;
 	reset_client = why == SESSION_END_UPSTREAM_RESET ||
 	    why == SESSION_END_UPSTREAM_ERROR ||
 	    why == SESSION_END_CLIENT_ERROR ||
-	    why == SESSION_END_INTERNAL_ERROR || session_end_unreached(why);
+	    why == SESSION_END_INTERNAL_ERROR || why == SESSION_END_KILLED ||
+	    session_end_unreached(why);
 	pipe_free(&s->c2u);
 	pipe_free(&s->u2c);
 	upstream_connect_cancel(s->uc);
@@ -726,4 +767,26 @@ session_count(struct route_stats_slot *st, enum session_end why, uint64_t up,
 	if (down != 0)
 		atomic_fetch_add_explicit(&st->bytes_down, down,
 		    memory_order_relaxed);
+}
+
+/* The session's one line (sessionlog.c), from what it is now. */
+static void
+session_log_end(const struct session *s, enum session_end why, int err)
+{
+	struct session_line l = {
+		.route = s->rt->route->name,
+		.client = &s->client,
+		.via = s->via != NULL ? &s->via->peer : NULL,
+		.upstream = s->up != NULL ? s->up->name : NULL,
+		.why = why,
+		.err = err,
+		.up = session_up_bytes(s),
+		.down = s->u2c.bytes,
+		.start_ms = s->start_ms,
+		.cfd = s->cfd,
+		.ufd = s->ufd,
+		.alog = s->h->alog,
+	};
+
+	session_line_write(&l);
 }

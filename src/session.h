@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "pipe.h"
 #include "session_end.h"
+#include "sessionlog.h"
 
 struct route_rt;
 struct upstream;
@@ -53,6 +54,7 @@ struct session {
 	struct proxyread *pr;		/* accept_proxy: the header under way */
 	struct event	*timer;		/* idle, fin */
 	struct pipe	 c2u, u2c;
+	uint64_t	 id;		/* the process's, from 1: relay46ctl's */
 	uint64_t	 start_ms, last_ms;
 	struct addr	 client;
 	enum session_state state;
@@ -79,12 +81,25 @@ void session_accept(struct session_host *h, struct worker_gen *gen,
  */
 void	 session_close(struct session *s, enum session_end why, int err);
 
+/* One session as "show sessions" lists it (copied: it may end next). */
+struct session_report {
+	uint64_t	 id;
+	char		 route[65];
+	struct addr	 client;
+	struct addr	 upstream;	/* AF_UNSPEC before connected */
+	const char	*state;		/* a static word */
+	uint64_t	 age_ms, idle_ms;
+	uint64_t	 up, down;	/* bytes, client -> upstream and back */
+	struct session_tcp c, u;	/* the client's side, the upstream's */
+};
+
 /*
- * session_log_end(s, why, err): the session's one line (sessionlog.c), in
- * the access log when its host has one, else in the log at info.  For
- * session_close(), and for a client refused before it had a session.
+ * session_report(s, r): fill *${r} from ${s}, with TCP_INFO asked now.
+ * session_kill(s): the operator's kill: both sides reset, end=killed.
+ * On ${s}'s worker thread.
  */
-void session_log_end(const struct session *s, enum session_end why, int err);
+void	 session_report(const struct session *s, struct session_report *r);
+void	 session_kill(struct session *s);
 
 /* Bytes of the client's own: our PROXY header is not among them. */
 static inline uint64_t

@@ -31,8 +31,9 @@ enum session_end {
 	SESSION_END_PROXY_ERROR,	/* a bad PROXY header from the client */
 	SESSION_END_PROXY_TIMEOUT,	/* no whole PROXY header in time */
 	SESSION_END_PROXY_UNTRUSTED,	/* peer not in proxy_from */
+	SESSION_END_KILLED,		/* the operator's kill (relay46ctl) */
 };
-#define SESSION_END_COUNT	(SESSION_END_PROXY_UNTRUSTED + 1)
+#define SESSION_END_COUNT	(SESSION_END_KILLED + 1)
 
 /*
  * session_end_name(e): the access log's and /metrics' word for ${e}:

@@ -1,55 +1,74 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sessionlog.c: the one line each session leaves when it ends, in the
- * daemon's log at info or, when there is one, in the access log, and the
- * words for the end reasons (session_end.h) that those lines and
- * /metrics use.  Formatting only: it reads a session, changes nothing,
- * and is called once, from session_close().  Worker thread only.
+ * daemon's log at info or, when there is one, in the access log, with
+ * what the kernel measured of both sides (TCP_INFO); and the words for
+ * the end reasons (session_end.h) that those lines and /metrics use.
+ * Formatting only, from a struct session_line: it knows no session.
+ * The lines are written on the worker threads; session_end_name() is
+ * called on any.
  */
 #include "autoconf.h"
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "accesslog.h"
-#include "config.h"
-#include "host.h"
 #include "log.h"
-#include "pool.h"
-#include "session.h"
+#include "sessionlog.h"
 #include "util.h"
 
-static void session_access_log(const struct session *, enum session_end, int);
-static const char *session_via(const struct session *, char *, size_t);
+static void	   session_line_access(const struct session_line *);
+static const char *session_line_via(const struct session_line *, char *,
+    size_t);
+static const char *session_line_tcp(const struct session_line *, char *,
+    size_t);
+static const char *session_line_num(bool, uint32_t, char *, size_t);
 
-/*
- * The session's line: one per session, at info in the daemon's log, or in
- * the access log when there is one.
- */
 void
-session_log_end(const struct session *s, enum session_end why, int err)
+session_tcp_read(int fd, struct session_tcp *t)
 {
-	char		 c[ADDR_STRLEN], v[ADDR_STRLEN + 8];
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+
+	memset(t, 0, sizeof(*t));
+	if (fd == -1 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return;
+	t->ok = true;
+	t->rtt_us = ti.tcpi_rtt;
+	t->rttvar_us = ti.tcpi_rttvar;
+	t->retrans = ti.tcpi_total_retrans;
+	t->unacked = ti.tcpi_unacked;
+	t->cwnd = ti.tcpi_snd_cwnd;
+}
+
+void
+session_line_write(const struct session_line *l)
+{
+	char		 c[ADDR_STRLEN], v[ADDR_STRLEN + 8], t[96];
 	uint64_t	 ms;
 
-	if (s->h->alog != NULL) {
-		session_access_log(s, why, err);
+	if (l->alog != NULL) {
+		session_line_access(l);
 		return;
 	}
 	/* Formatting addresses costs: skip it when the line is dropped. */
 	if (log_level() < LOG_LEVEL_INFO)
 		return;
-	ms = util_now_ms() - s->start_ms;
+	ms = util_now_ms() - l->start_ms;
 	log_info("route=%s client=%s%s upstream=%s msg=\"session end\" "
-		 "end=%s%s%s%s up=%llu down=%llu duration=%llu.%03llus",
-	    s->rt->route->name, addr_format(&s->client, c, sizeof(c)),
-	    session_via(s, v, sizeof(v)), s->up == NULL ? "-" : s->up->name,
-	    session_end_name(why), err ? " error=\"" : "",
-	    err ? strerror(err) : "", err ? "\"" : "",
-	    (unsigned long long)session_up_bytes(s),
-	    (unsigned long long)s->u2c.bytes, (unsigned long long)(ms / 1000),
-	    (unsigned long long)(ms % 1000));
+		 "end=%s%s%s%s up=%llu down=%llu duration=%llu.%03llus%s",
+	    l->route, addr_format(l->client, c, sizeof(c)),
+	    session_line_via(l, v, sizeof(v)),
+	    l->upstream == NULL ? "-" : l->upstream, session_end_name(l->why),
+	    l->err ? " error=\"" : "", l->err ? strerror(l->err) : "",
+	    l->err ? "\"" : "", (unsigned long long)l->up,
+	    (unsigned long long)l->down, (unsigned long long)(ms / 1000),
+	    (unsigned long long)(ms % 1000), session_line_tcp(l, t, sizeof(t)));
 }
 
 /*
@@ -57,10 +76,10 @@ session_log_end(const struct session *s, enum session_end why, int err)
  * Formatted here, written by the access log's own thread.
  */
 static void
-session_access_log(const struct session *s, enum session_end why, int err)
+session_line_access(const struct session_line *l)
 {
-	char		 line[1024], c[ADDR_STRLEN], v[ADDR_STRLEN + 8];
-	uint64_t	 ms = util_now_ms() - s->start_ms;
+	char		 line[1024], c[ADDR_STRLEN], v[ADDR_STRLEN + 8], t[96];
+	uint64_t	 ms = util_now_ms() - l->start_ms;
 	struct timespec	 ts;
 	struct tm	 tm;
 	size_t		 n;
@@ -71,27 +90,60 @@ session_access_log(const struct session *s, enum session_end why, int err)
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	k = snprintf(line + n, sizeof(line) - n,
 	    ".%03ldZ route=%s client=%s%s upstream=%s up=%llu down=%llu "
-	    "duration=%llu.%03llus end=%s%s%s%s\n",
-	    ts.tv_nsec / 1000000, s->rt->route->name,
-	    addr_format(&s->client, c, sizeof(c)), session_via(s, v, sizeof(v)),
-	    s->up == NULL ? "-" : s->up->name,
-	    (unsigned long long)session_up_bytes(s),
-	    (unsigned long long)s->u2c.bytes, (unsigned long long)(ms / 1000),
-	    (unsigned long long)(ms % 1000), session_end_name(why),
-	    err ? " error=\"" : "", err ? strerror(err) : "", err ? "\"" : "");
+	    "duration=%llu.%03llus end=%s%s%s%s%s\n",
+	    ts.tv_nsec / 1000000, l->route,
+	    addr_format(l->client, c, sizeof(c)),
+	    session_line_via(l, v, sizeof(v)),
+	    l->upstream == NULL ? "-" : l->upstream, (unsigned long long)l->up,
+	    (unsigned long long)l->down, (unsigned long long)(ms / 1000),
+	    (unsigned long long)(ms % 1000), session_end_name(l->why),
+	    l->err ? " error=\"" : "", l->err ? strerror(l->err) : "",
+	    l->err ? "\"" : "", session_line_tcp(l, t, sizeof(t)));
 	if (k > 0 && (size_t)k < sizeof(line) - n)
-		accesslog_write(s->h->alog, line, n + (size_t)k);
+		accesslog_write(l->alog, line, n + (size_t)k);
 }
 
 /* " via=PEER" for a client named by a PROXY header, else "". */
 static const char *
-session_via(const struct session *s, char *buf, size_t len)
+session_line_via(const struct session_line *l, char *buf, size_t len)
 {
 	buf[0] = '\0';
-	if (s->via != NULL && len > 5) {
+	if (l->via != NULL && len > 5) {
 		memcpy(buf, " via=", 5);
-		addr_format(&s->via->peer, buf + 5, len - 5);
+		addr_format(l->via, buf + 5, len - 5);
 	}
+	return buf;
+}
+
+/*
+ * " rtt=C/Uus retrans=C/U": what the kernel measured of the client's side
+ * (C) and the upstream's (U) as the session ends, "-" for a side with no
+ * connection.  Where trouble starts (a lossy client path, a slow
+ * backend) shows here, per session, without a packet capture.
+ */
+static const char *
+session_line_tcp(const struct session_line *l, char *buf, size_t len)
+{
+	struct session_tcp c, u;
+	char		 f[4][16];
+
+	session_tcp_read(l->cfd, &c);
+	session_tcp_read(l->ufd, &u);
+	snprintf(buf, len, " rtt=%s/%sus retrans=%s/%s",
+	    session_line_num(c.ok, c.rtt_us, f[0], sizeof(f[0])),
+	    session_line_num(u.ok, u.rtt_us, f[1], sizeof(f[1])),
+	    session_line_num(c.ok, c.retrans, f[2], sizeof(f[2])),
+	    session_line_num(u.ok, u.retrans, f[3], sizeof(f[3])));
+	return buf;
+}
+
+/* ${v} in decimal, or "-" when not ${ok}. */
+static const char *
+session_line_num(bool ok, uint32_t v, char *buf, size_t len)
+{
+	if (!ok)
+		return "-";
+	snprintf(buf, len, "%u", v);
 	return buf;
 }
 
@@ -115,6 +167,7 @@ static const char *const session_end_names[] = {
 	[SESSION_END_PROXY_ERROR] = "proxy_error",
 	[SESSION_END_PROXY_TIMEOUT] = "proxy_timeout",
 	[SESSION_END_PROXY_UNTRUSTED] = "proxy_untrusted",
+	[SESSION_END_KILLED] = "killed",
 };
 
 const char *

@@ -32,6 +32,16 @@
 #include "splice.h"
 #include "worker.h"
 
+unsigned
+control_live(const struct control *c)
+{
+	unsigned	 i, n = 0;
+
+	for (i = 0; i < c->nw; i++)
+		n += worker_live(c->w[i]);
+	return n;
+}
+
 /* One upstream's line in the snapshot: its state, read now. */
 static void
 snapshot_upstream(struct metrics_upstream *mu, const struct route *r,
@@ -48,6 +58,11 @@ snapshot_upstream(struct metrics_upstream *mu, const struct route *r,
 	mu->connects = atomic_load(&u->connects);
 	mu->connect_fails = atomic_load(&u->connect_fails);
 	mu->check_fails = atomic_load(&u->check_fails);
+	mu->admin = pool_admin_name((enum pool_admin)atomic_load(&u->admin));
+	mu->weight_now = pool_weight(u);
+	mu->down_err = atomic_load(&u->down_err);
+	mu->down_check = atomic_load(&u->down_check);
+	mu->down_since = atomic_load(&u->down_since);
 }
 
 /* The counters of route ${r}: each worker's slot, summed. */
@@ -193,6 +208,8 @@ snapshot_fill(void *arg, struct metrics_snapshot *m)
 	m->libevent = event_get_version();
 	m->splice = splice_supported();
 	m->start_time = c->start_time;
+	m->config_time = c->cfg_time;
+	m->reload_ok = c->reload_ok;
 	m->now = (uint64_t)time(NULL);
 	m->workers = c->nw;
 	for (k = 0; k < c->nw; k++)

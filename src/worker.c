@@ -1,4 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * worker.c: one event loop on one thread, and what it owns: its
+ * listeners (one socket of every listen address), the registry of the
+ * sessions it accepted, each configuration generation they run under,
+ * its deferred close (reaper.c) and its kernel pipes.  It lends its
+ * sessions a struct session_host (host.h) and hears from the control
+ * thread only through its wake-up channel: stop, abort, reload, and
+ * queries about its sessions (the control socket's).
+ */
 #include "autoconf.h"
 
 #include <assert.h>
@@ -255,6 +264,7 @@ worker_reload_take(struct worker *w)
 }
 
 static void	worker_post(struct worker *, int);
+static void	worker_queries_run(struct worker *);
 
 /* Any thread: put ${rl} on ${w}'s stack of reloads, and wake it up. */
 static void
@@ -372,6 +382,8 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 	msg = atomic_exchange(&w->msg, 0);
 	if (msg & WORKER_MSG_RELOAD)
 		worker_reload_take(w);
+	if (msg & WORKER_MSG_QUERY)
+		worker_queries_run(w);
 	if (msg & (WORKER_MSG_STOP | WORKER_MSG_ABORT)) {
 		w->stopping = true;
 		worker_close_listeners(w);
@@ -380,6 +392,35 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 		while ((s = TAILQ_FIRST(&w->sessions)) != NULL)
 			session_close(s, SESSION_END_SHUTDOWN, 0);
 	worker_check_drained(w);
+}
+
+/* The queries posted since the last wake-up, each over every session. */
+static void
+worker_queries_run(struct worker *w)
+{
+	struct worker_query *q, *next;
+	struct session	*s, *snext;
+
+	for (q = atomic_exchange(&w->queries, NULL); q != NULL; q = next) {
+		next = q->next;
+		/* each() may end ${s}: its successor is taken first. */
+		for (s = TAILQ_FIRST(&w->sessions); s != NULL; s = snext) {
+			snext = TAILQ_NEXT(s, entry);
+			if (!q->each(q, s))
+				break;
+		}
+		q->done(q);
+	}
+}
+
+void
+worker_query_post(struct worker *w, struct worker_query *q)
+{
+	q->worker = w->host.index;
+	q->next = atomic_load(&w->queries);
+	while (!atomic_compare_exchange_weak(&w->queries, &q->next, q))
+		;
+	worker_post(w, WORKER_MSG_QUERY);
 }
 
 static struct event_base *
@@ -425,6 +466,7 @@ worker_new(struct config *cfg, const int *fds, size_t nfds,
 	TAILQ_INIT(&w->old_gens);
 	w->wake_fd = -1;
 	atomic_init(&w->reload, NULL);
+	atomic_init(&w->queries, NULL);
 	w->host.index = o->index;
 	w->host.alog = o->alog;
 	w->host.add = worker_session_add;

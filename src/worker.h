@@ -64,6 +64,7 @@ struct worker {
 	TAILQ_HEAD(, worker_gen) old_gens;	/* with sessions still on them */
 	/* Handed over, for the worker's thread to apply or free: a stack. */
 	_Atomic(struct worker_reload *) reload;
+	_Atomic(struct worker_query *) queries;	/* posted, a stack */
 	void		(*reloaded)(void *);	/* on the worker thread */
 	TAILQ_HEAD(, listener) listeners;
 	TAILQ_HEAD(, session) sessions;
@@ -82,6 +83,21 @@ struct worker {
 #define WORKER_MSG_STOP		0x1	/* close listeners, drain */
 #define WORKER_MSG_ABORT	0x2	/* end every session now, then exit */
 #define WORKER_MSG_RELOAD	0x4	/* apply (or free) w->reload */
+#define WORKER_MSG_QUERY	0x8	/* run w->queries */
+
+/*
+ * A question about a worker's sessions, from another thread (the control
+ * socket's "show sessions", "kill ..."): on the worker's thread, each()
+ * is called for every session it has (until it returns false; it may
+ * end the session it is given), then done() once.  The asker owns the
+ * query and must keep it until done() has been called.
+ */
+struct worker_query {
+	struct worker_query *next;	/* in w->queries */
+	unsigned	 worker;	/* set by worker_query_post(): w's index */
+	bool		(*each)(struct worker_query *q, struct session *s);
+	void		(*done)(struct worker_query *q);
+};
 
 /* What a worker is given by whoever runs it, for its whole life. */
 struct worker_opts {
@@ -105,6 +121,13 @@ struct worker_opts {
  */
 struct worker *worker_new(struct config *cfg, const int *fds, size_t nfds,
     const struct worker_opts *o);
+
+/*
+ * worker_query_post(w, q): any thread: run ${q} on ${w}'s thread.  Only
+ * while ${w} runs its loop (started, not joined): a worker that has
+ * stopped and drained answers no more.
+ */
+void	 worker_query_post(struct worker *w, struct worker_query *q);
 
 /* worker_start(w): run its loop on a new thread.  0, or -1 with errno. */
 int	 worker_start(struct worker *w);

@@ -150,13 +150,21 @@ static void
 test_unit_file(void **state)
 {
 	static const char *const must[] = {
-		"Type=notify\n", "User=relay46\n", "Group=relay46\n",
+		"Type=notify\n",
+		"User=relay46\n",
+		"Group=relay46\n",
 		"AmbientCapabilities=CAP_NET_BIND_SERVICE\n",
 		"CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n",
-		"RuntimeDirectory=relay46\n", "LogsDirectory=relay46\n",
-		"LimitNOFILE=1048576\n", "ProtectSystem=strict\n",
-		"/sbin/relay46 -c /", "/relay46/relay46.ini\n",
-		"ExecReload=/bin/kill -HUP $MAINPID\n",
+		"RuntimeDirectory=relay46\n",
+		"LogsDirectory=relay46\n",
+		"LimitNOFILE=1048576\n",
+		"ProtectSystem=strict\n",
+		"/sbin/relay46 -c /",
+		"/relay46/relay46.ini\n",
+		/* The outcome through the control socket; SIGHUP without. */
+		"/sbin/relay46ctl -s /run/relay46/control.sock reload; ",
+		"[ $$rc -le 1 ] && exit $$rc; ",
+		"/bin/kill -HUP $${MAINPID}'\n",
 	};
 	const char	*f = "contrib/systemd/relay46.service";
 	char		*unit;

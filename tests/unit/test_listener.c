@@ -46,8 +46,7 @@ open_loopback(unsigned backlog, struct addr *bound)
 
 	assert_int_equal(addr_parse_listen("127.0.0.1:0", a, err, sizeof(err)),
 	    1);
-	rc = listener_open_backlog(&a[0], false, backlog, 1, &fd, err,
-	    sizeof(err));
+	rc = listener_open(&a[0], false, backlog, 1, &fd, err, sizeof(err));
 	if (rc == -1)
 		fail_msg("%s", err);
 	assert_int_equal(listener_address(fd, bound), 0);

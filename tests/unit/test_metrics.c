@@ -44,18 +44,20 @@ static const uint64_t evil_results[] = { 7, 3 };
 
 /*
  * address, up, present, backup, weight, live, connects, connect_fails,
- * host (the upstream line as written), checked, check_fails.
+ * host (the upstream line as written), checked, check_fails, admin,
+ * weight in force, down: errno, by a check, since.
  */
 static struct metrics_upstream web_ups[] = {
 	{ "127.0.0.1:8000", true, true, false, 1, 3, 40, 2, "127.0.0.1:8000",
-	    true, 0 },
+	    true, 0, "ready", 1, 0, false, 0 },
 	{ "[::1]:8001", false, true, true, 5, 0, 7, 9, "backend.internal:8001",
-	    true, 4 },
-	{ EVIL_UP, false, false, false, 2, 1, 1, 1, EVIL_UP, false, 0 },
+	    true, 4, "drain", 5, 111, true, 1700000100 },
+	{ EVIL_UP, false, false, false, 2, 1, 1, 1, EVIL_UP, false, 0, "maint",
+	    0, 110, false, 1700000200 },
 };
 static struct metrics_upstream evil_ups[] = {
-	{ "[2001:db8::1]:443", true, true, false, 1, 0, 0, 0, "evil.example:443",
-	    false, 0 },
+	{ "[2001:db8::1]:443", true, true, false, 1, 0, 0, 0,
+	    "evil.example:443", false, 0, "ready", 1, 0, false, 0 },
 };
 
 /* route, listen as bound, queue (summed over sockets), limit (each). */
@@ -626,7 +628,11 @@ test_prom_valid(void **state)
 	    "relay46_upstream_connects_total")->type, "counter");
 	assert_string_equal(pv_find(&pv, "relay46_listener_queue")->type,
 	    "gauge");
-	assert_int_equal(pv.nfam, 21);
+	assert_string_equal(pv_find(&pv, "relay46_upstream_admin_state")->type,
+	    "gauge");
+	assert_string_equal(
+	    pv_find(&pv, "relay46_config_last_reload_success")->type, "gauge");
+	assert_int_equal(pv.nfam, 25);
 	free(text);
 
 	/* No routes at all is still a valid page. */
@@ -693,7 +699,7 @@ test_prom_kernel(void **state)
 		fail_msg("invalid: %s\n%s", pv.why, text);
 	assert_null(pv_find(&pv, "relay46_tcp_listen_overflows_total"));
 	assert_null(pv_find(&pv, "relay46_tcp_listen_drops_total"));
-	assert_int_equal(pv.nfam, 19);
+	assert_int_equal(pv.nfam, 23);
 	assert_true(has_line(text,
 	    "relay46_build_info{version=\"0.1.0\","
 	    "splice=\"yes\",libevent=\"unknown\"} 1\n"));
@@ -789,9 +795,19 @@ test_prom_round_trip(void **state)
 	}
 	/*
 	 * up, checked, sessions_active, two connects_total samples,
-	 * check_failures_total, info.
+	 * check_failures_total, info, three admin_state samples, weight.
 	 */
-	assert_int_equal(hits, 7);
+	assert_int_equal(hits, 11);
+	/* The operator's state: one sample per state, 1 for the one in force. */
+	assert_true(pv_value(&pv,
+			"relay46_upstream_admin_state{route=\"web\","
+			"upstream=\"[::1]:8001\",state=\"drain\"}") == 1);
+	assert_true(pv_value(&pv,
+			"relay46_upstream_admin_state{route=\"web\","
+			"upstream=\"[::1]:8001\",state=\"ready\"}") == 0);
+	assert_true(pv_value(&pv,
+			"relay46_upstream_weight{route=\"web\","
+			"upstream=\"[::1]:8001\"}") == 5);
 	assert_true(pv_value(&pv,
 	    "relay46_connect_seconds_bucket{route=\"web\",le=\"0.5\"}") == 7);
 	free(text);

@@ -126,7 +126,7 @@ bind_any(uint16_t *port)
 
 	assert_int_equal(addr_parse_listen("127.0.0.1:0", a, err, sizeof(err)),
 	    1);
-	if (listener_open(&a[0], false, 1, &fd, err, sizeof(err)) == -1)
+	if (listener_open(&a[0], false, 0, 1, &fd, err, sizeof(err)) == -1)
 		fail_msg("%s", err);
 	assert_int_equal(listener_address(fd, &got), 0);
 	*port = addr_port(&got);
