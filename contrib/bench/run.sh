@@ -296,13 +296,15 @@ pick_listen_ports() {	# INST: a port per backend, kept across restarts
 # per backend with the shipped example route's keys; only listen and
 # upstream change.  Logging stays as shipped (log = stderr, log_level =
 # info: one line per session), and stderr goes to a file, as under systemd
-# it goes to the journal.  Equal footing: the same, with workers = THREADS,
-# buffer = 64k and log_level = error.
+# it goes to the journal.  The control socket stays on as shipped, each
+# instance with its own path.  Equal footing: the same, with workers =
+# THREADS, buffer = 64k and log_level = error.
 relay46_ini() {	# INST shipped|equal
 	local inst=$1 flavor=$2 b
-	awk -v flavor="$flavor" -v threads="$THREADS" '
+	awk -v flavor="$flavor" -v threads="$THREADS" -v ctl="$WORK/$inst.ctl" '
 	    /^[ \t]*\[/ { sec = $0; gsub(/[ \t]/, "", sec) }
 	    sec == "[global]" {
+		if ($0 ~ /^[ \t]*control[ \t]*=/) { print "control = " ctl; next }
 		if (flavor == "equal" && $0 ~ /^[ \t]*workers[ \t]*=/) { print "workers = " threads; next }
 		if (flavor == "equal" && $0 ~ /^[ \t]*log_level[ \t]*=/) { print "log_level = error"; next }
 		print; next }
