@@ -48,8 +48,24 @@ struct metrics_upstream {
  */
 const char *metrics_health(const struct metrics_upstream *u);
 
+/*
+ * metrics_down_why(u, buf, len): why ${u} is down, into ${buf}: what
+ * marked it down ("check" or "connect") and the last failure's error
+ * ("connect: Connection refused"); "" while it is not down.  Returns
+ * ${buf}.
+ */
+const char *metrics_down_why(const struct metrics_upstream *u, char *buf,
+	    size_t len);
+
 struct metrics_route {
 	const char	*name;
+	/* listen addresses as bound (port 0 shows the port the kernel chose) */
+	const struct addr *listen;
+	size_t		 nlisten;
+	const char	*balance;	/* "roundrobin", ... (balance_name()) */
+	bool		 health_check;	/* health_check = tcp */
+	uint64_t	 check_interval_ms;
+	unsigned	 rise, fall;
 	uint64_t	 active;	/* sessions now */
 	/* sessions ended, by end reason ("done", "client_reset", ...) */
 	const char *const *result_names;
@@ -141,19 +157,25 @@ int	 metrics_prometheus(const struct metrics_snapshot *s,
 
 /*
  * metrics_json(s, out): /status: {"version":..,"uptime_seconds":..,
- * "workers":..,"sessions_active":..,"routes":[{"name":..,"active":..,
- * "bytes_up":..,"bytes_down":..,"sessions":{"done":N,...},
+ * "workers":..,"sessions_active":..,"routes":[{"name":..,
+ * "listen":["0.0.0.0:8080",..] (as bound),"balance":"roundrobin",
+ * "health_check":true,"check_interval_ms":..,"rise":..,"fall":..,
+ * "active":..,"bytes_up":..,"bytes_down":..,"sessions":{"done":N,...},
  * "upstreams":[{"address":..,"host":..,"health":"up"|"down"|"unchecked",
  * "up":true,"present":true,"backup":false,"weight":1,"active":..,
- * "connects":..,"connect_fails":..,"checked":true,"check_fails":..}]}]},
+ * "connects":..,"connect_fails":..,"checked":true,"check_fails":..,
+ * "state":"ready"|"drain"|"maint","weight_now":1,
+ * "down_why":"connect: Connection refused" ("" unless down),
+ * "down_since":unix seconds (0 unless down, or not known)}]}]},
  * strings escaped per RFC 8259.  Returns 0 or -1.
  */
 int	 metrics_json(const struct metrics_snapshot *s, struct evbuffer *out);
 
 /*
  * metrics_html(s, out): / : a small self-contained HTML page (no
- * scripts, no external resources) with the same facts as /status, every
- * text HTML-escaped.  Returns 0 or -1.
+ * scripts, no external resources) with the same facts as /status, bytes
+ * and times for people, every text HTML-escaped.  It reloads itself
+ * every 5 s (meta refresh).  Returns 0 or -1.
  */
 int	 metrics_html(const struct metrics_snapshot *s, struct evbuffer *out);
 

@@ -402,7 +402,7 @@ test_health_pages(void **state)
 	    "Connection: close\r\n\r\n", &r);
 	assert_non_null(strstr(r.body, "{\"address\":\"127.0.0.1:8000\","
 	    "\"host\":\"backend.internal:8000\",\"health\":\"unchecked\","));
-	assert_non_null(strstr(r.body, "\"checked\":false,\"check_fails\":0}"));
+	assert_non_null(strstr(r.body, "\"checked\":false,\"check_fails\":0,"));
 	free(r.raw);
 	fetch_str(&fx, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Connection: close\r\n\r\n", &r);
