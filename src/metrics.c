@@ -706,6 +706,58 @@ uptime(const struct metrics_snapshot *s)
 	return s->now > s->start_time ? s->now - s->start_time : 0;
 }
 
+/* A session's RTT of one side in microseconds, or null: not known. */
+static void
+json_rtt(struct out *o, const char *key, bool ok, uint32_t us)
+{
+	if (ok)
+		out_printf(o, ",\"%s\":%" PRIu32, key, us);
+	else
+		out_printf(o, ",\"%s\":null", key);
+}
+
+static void
+json_session(struct out *o, const struct metrics_session *ms)
+{
+	char	 abuf[ADDR_STRLEN];
+
+	out_printf(o, "{\"id\":%" PRIu64 ",\"route\":", ms->id);
+	json_str(o, ms->route);
+	out_str(o, ",\"client\":");
+	json_str(o, addr_format(&ms->client, abuf, sizeof(abuf)));
+	out_str(o, ",\"upstream\":");
+	if (ms->upstream.ss.ss_family == AF_UNSPEC)
+		out_str(o, "null");
+	else
+		json_str(o, addr_format(&ms->upstream, abuf, sizeof(abuf)));
+	out_printf(o, ",\"age_ms\":%" PRIu64 ",\"bytes_up\":%" PRIu64
+	    ",\"bytes_down\":%" PRIu64, ms->age_ms, ms->up, ms->down);
+	json_rtt(o, "client_rtt_us", ms->client_rtt_ok, ms->client_rtt_us);
+	json_rtt(o, "upstream_rtt_us", ms->upstream_rtt_ok,
+	    ms->upstream_rtt_us);
+	out_str(o, "}");
+}
+
+/* The busiest sessions and how old that list is (null: not yet made). */
+static void
+json_sessions(struct out *o, const struct metrics_snapshot *s)
+{
+	size_t	 i;
+
+	if (s->sessions_known)
+		out_printf(o, ",\"busiest_sessions_age_ms\":%" PRIu64,
+		    s->sessions_age_ms);
+	else
+		out_str(o, ",\"busiest_sessions_age_ms\":null");
+	out_str(o, ",\"busiest_sessions\":[");
+	for (i = 0; i < s->nsessions; i++) {
+		if (i > 0)
+			out_str(o, ",");
+		json_session(o, &s->sessions[i]);
+	}
+	out_str(o, "]");
+}
+
 int
 metrics_json(const struct metrics_snapshot *s, struct evbuffer *out)
 {
@@ -722,7 +774,9 @@ metrics_json(const struct metrics_snapshot *s, struct evbuffer *out)
 			out_str(&o, ",");
 		json_route(&o, &s->routes[i]);
 	}
-	out_str(&o, "]}\n");
+	out_str(&o, "]");
+	json_sessions(&o, s);
+	out_str(&o, "}\n");
 	return o.rc;
 }
 
@@ -750,7 +804,8 @@ static const char html_head[] =
 	"th,td{border:1px solid #bbb;padding:.2em .6em;text-align:left;"
 	"vertical-align:top}\n"
 	"th{background:#eee}\n"
-	".ups td:nth-child(n+7){text-align:right}\n"
+	".ups td:nth-child(n+7),.ses td:nth-child(1),"
+	".ses td:nth-child(n+5){text-align:right}\n"
 	".route th{width:9em}\n"
 	".down{color:#b00}\n"
 	".off{color:#777}\n"
@@ -785,6 +840,20 @@ html_span(uint64_t s, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%" PRIu64 "d %02uh", s / 86400,
 		    (unsigned)(s / 3600 % 24));
+	return buf;
+}
+
+/* A round trip: "42 µs" below a millisecond, else "1.3 ms"; "-": unknown. */
+static const char *
+html_rtt(bool ok, uint32_t us, char *buf, size_t len)
+{
+	if (!ok)
+		snprintf(buf, len, "-");
+	else if (us < 1000)
+		snprintf(buf, len, "%" PRIu32 " \xc2\xb5s", us);
+	else
+		snprintf(buf, len, "%" PRIu32 ".%" PRIu32 " ms", us / 1000,
+		    us % 1000 / 100);
 	return buf;
 }
 
@@ -917,6 +986,54 @@ html_route(struct out *o, const struct metrics_route *r, uint64_t now)
 	out_str(o, "</table>\n");
 }
 
+static void
+html_session(struct out *o, const struct metrics_session *ms)
+{
+	char	 abuf[ADDR_STRLEN], age[32], up[32], down[32], crtt[32],
+		 urtt[32];
+
+	out_printf(o, "<tr><td>%" PRIu64 "</td>", ms->id);
+	html_cell(o, ms->route);
+	html_cell(o, addr_format(&ms->client, abuf, sizeof(abuf)));
+	html_cell(o, ms->upstream.ss.ss_family == AF_UNSPEC ? "-" :
+	    addr_format(&ms->upstream, abuf, sizeof(abuf)));
+	out_printf(o, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+	    "<td>%s</td></tr>\n", html_span(ms->age_ms / 1000, age,
+	    sizeof(age)), units_format_bytes(ms->up, up, sizeof(up)),
+	    units_format_bytes(ms->down, down, sizeof(down)),
+	    html_rtt(ms->client_rtt_ok, ms->client_rtt_us, crtt,
+	    sizeof(crtt)), html_rtt(ms->upstream_rtt_ok, ms->upstream_rtt_us,
+	    urtt, sizeof(urtt)));
+}
+
+/* The busiest live sessions, as the workers last told them. */
+static void
+html_sessions(struct out *o, const struct metrics_snapshot *s)
+{
+	size_t	 i;
+
+	out_str(o, "<h2>Busiest sessions</h2>\n");
+	if (!s->sessions_known) {
+		out_str(o, "<p class=\"note\">Asked of the workers now: they "
+		    "show at the next refresh.</p>\n");
+		return;
+	}
+	out_printf(o, "<p class=\"note\">The %d live sessions with the most "
+	    "bytes both ways, as of %" PRIu64 ".%" PRIu64 " s ago.</p>\n",
+	    METRICS_TOP_SESSIONS, s->sessions_age_ms / 1000,
+	    s->sessions_age_ms % 1000 / 100);
+	if (s->nsessions == 0) {
+		out_str(o, "<p>No live sessions.</p>\n");
+		return;
+	}
+	out_str(o, "<table class=\"ses\">\n<tr><th>Id</th><th>Route</th>"
+	    "<th>Client</th><th>Upstream</th><th>Age</th><th>Up</th>"
+	    "<th>Down</th><th>Client RTT</th><th>Upstream RTT</th></tr>\n");
+	for (i = 0; i < s->nsessions; i++)
+		html_session(o, &s->sessions[i]);
+	out_str(o, "</table>\n");
+}
+
 int
 metrics_html(const struct metrics_snapshot *s, struct evbuffer *out)
 {
@@ -939,6 +1056,7 @@ metrics_html(const struct metrics_snapshot *s, struct evbuffer *out)
 	    html_time(s->now, now, sizeof(now)));
 	for (i = 0; i < s->nroutes; i++)
 		html_route(&o, &s->routes[i], s->now);
+	html_sessions(&o, s);
 	out_str(&o, "</body>\n</html>\n");
 	return o.rc;
 }

@@ -9,7 +9,8 @@
  * snapshot, which snapshot_release() frees; the counters themselves are
  * the workers' and the pools', read here as relaxed atomics.  What the
  * kernel knows is read here too: each listening socket's accept queue
- * (c->lfds, TCP_INFO) and the host's listen overflows and drops.
+ * (c->lfds, TCP_INFO) and the host's listen overflows and drops.  The
+ * busiest sessions are top.c's cache, asked for again once shown.
  */
 
 #include <sys/stat.h>
@@ -259,6 +260,7 @@ snapshot_fill(void *arg, struct metrics_snapshot *m)
 	m->access_log_reopen_failures = c->alog != NULL ?
 	    accesslog_reopen_failures(c->alog) : 0;
 	snapshot_listeners(c, m);
+	top_fill(c, m);
 	if (listener_netstat(&m->listen_overflows, &m->listen_drops) == 0)
 		m->netstat = true;
 	if ((m->routes = calloc(cfg->nroutes, sizeof(*m->routes))) == NULL)
@@ -275,7 +277,9 @@ snapshot_release(void *arg, struct metrics_snapshot *m)
 {
 	size_t	 i;
 
-	(void)arg;
+	/* Looked at: have them fresh for the next look. */
+	if (m->sessions_shown)
+		top_ask(arg);
 	for (i = 0; i < m->nroutes; i++) {
 		free((struct addr *)(uintptr_t)m->routes[i].listen);
 		free(m->routes[i].ups);

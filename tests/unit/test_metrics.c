@@ -69,7 +69,19 @@ static struct metrics_listener listeners[] = {
 	{ EVIL_ROUTE, "[fe80::1%eth0]:443", 7, 7 },
 };
 
-/* Listen addresses as bound. */
+/*
+ * The busiest sessions, addresses set by snapshot_make(): id, route,
+ * client, upstream (the second is not connected yet), age, bytes up and
+ * down, RTTs, whether known.
+ */
+static struct metrics_session sessions[] = {
+	{ 42, "web", { .len = 0 }, { .len = 0 }, 3723000, 1610612736, 1536,
+	    42, 1300, true, true },
+	{ 7, EVIL_ROUTE, { .len = 0 }, { .len = 0 }, 900, 5, 0, 0, 0, false,
+	    false },
+};
+
+/* Listen addresses as bound, and client and upstream addresses. */
 static struct addr web_listen[2], evil_listen[1];
 
 static void
@@ -91,6 +103,10 @@ snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
 	addr_set(&web_listen[0], "0.0.0.0:8080");
 	addr_set(&web_listen[1], "[::]:8080");
 	addr_set(&evil_listen[0], "[::1]:443");
+	addr_set(&sessions[0].client, "192.0.2.1:50000");
+	addr_set(&sessions[0].upstream, "127.0.0.1:8000");
+	addr_set(&sessions[1].client, "[2001:db8::7]:40000");
+	memset(&sessions[1].upstream, 0, sizeof(sessions[1].upstream));
 	memset(r, 0, 2 * sizeof(*r));
 	r[0].name = "web";
 	r[0].listen = web_listen;
@@ -140,6 +156,10 @@ snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
 	s->netstat = true;
 	s->listen_overflows = 2517;
 	s->listen_drops = UINT64_MAX;
+	s->sessions = sessions;
+	s->nsessions = NELEM(sessions);
+	s->sessions_known = true;
+	s->sessions_age_ms = 1234;
 }
 
 /* ${text} has ${want} in it, or the test fails showing both. */
@@ -1125,6 +1145,15 @@ test_json(void **state)
 		"{\"name\":\"r\\\"2\\\\\\n<&>\",\"listen\":[\"[::1]:443\"],"
 		    "\"balance\":\"roundrobin\",\"health_check\":false,"
 		    "\"check_interval_ms\":5000,\"rise\":2,\"fall\":1,",
+		"]}],\"busiest_sessions_age_ms\":1234,\"busiest_sessions\":[",
+		"{\"id\":42,\"route\":\"web\",\"client\":\"192.0.2.1:50000\","
+		    "\"upstream\":\"127.0.0.1:8000\",\"age_ms\":3723000,"
+		    "\"bytes_up\":1610612736,\"bytes_down\":1536,"
+		    "\"client_rtt_us\":42,\"upstream_rtt_us\":1300},",
+		"{\"id\":7,\"route\":\"r\\\"2\\\\\\n<&>\","
+		    "\"client\":\"[2001:db8::7]:40000\",\"upstream\":null,"
+		    "\"age_ms\":900,\"bytes_up\":5,\"bytes_down\":0,"
+		    "\"client_rtt_us\":null,\"upstream_rtt_us\":null}]}\n",
 	};
 	struct metrics_snapshot	 s;
 	struct metrics_route	 r[2];
@@ -1157,7 +1186,16 @@ test_json(void **state)
 	text = format(metrics_json, &s);
 	assert_true(jv_check(&jv, text));
 	assert_non_null(strstr(text, "\"uptime_seconds\":0,"));
-	assert_non_null(strstr(text, "\"routes\":[]}"));
+	assert_non_null(strstr(text, "\"routes\":[],"));
+	free(text);
+
+	/* The busiest sessions never gathered: null, not an age of 0. */
+	s.sessions_known = false;
+	s.nsessions = 0;
+	text = format(metrics_json, &s);
+	assert_true(jv_check(&jv, text));
+	assert_non_null(strstr(text, "\"busiest_sessions_age_ms\":null,"
+	    "\"busiest_sessions\":[]}"));
 	free(text);
 }
 
@@ -1178,7 +1216,7 @@ html_ok(const char *t, char *why, size_t len)
 		"</title>", "<body>", "</body>", "<h1>", "</h1>", "<h2>",
 		"</h2>", "<p>", "<p class=\"note\">", "</p>",
 		"<table class=\"route\">", "<table class=\"ups\">",
-		"</table>", "<tr>",
+		"<table class=\"ses\">", "</table>", "<tr>",
 		"<tr class=\"down\">", "<tr class=\"off\">", "</tr>", "<th>",
 		"</th>", "<td>", "</td>"
 	};
@@ -1299,6 +1337,53 @@ test_html_route(void **state)
 	free(text);
 }
 
+/*
+ * The busiest sessions: bytes in binary units, age and round trips for
+ * people, a hostile route name escaped, "-" for what is not known; and
+ * what the table says before the workers were first asked, and when
+ * they have no sessions.
+ */
+static void
+test_html_sessions(void **state)
+{
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	char			*text, why[64];
+
+	(void)state;
+	snapshot_make(&s, r);
+	text = format(metrics_html, &s);
+	H_CONTAINS(text, "<h2>Busiest sessions</h2>\n<p class=\"note\">The 10 "
+	    "live sessions with the most bytes both ways, as of 1.2 s ago."
+	    "</p>\n<table class=\"ses\">\n<tr><th>Id</th><th>Route</th>"
+	    "<th>Client</th><th>Upstream</th><th>Age</th><th>Up</th>"
+	    "<th>Down</th><th>Client RTT</th><th>Upstream RTT</th></tr>\n"
+	    "<tr><td>42</td><td>web</td><td>192.0.2.1:50000</td>"
+	    "<td>127.0.0.1:8000</td><td>1h 02m</td><td>1.5 GiB</td>"
+	    "<td>1.5 KiB</td><td>42 \xc2\xb5s</td><td>1.3 ms</td></tr>\n"
+	    "<tr><td>7</td><td>r&quot;2\\\n&lt;&amp;&gt;</td>"
+	    "<td>[2001:db8::7]:40000</td><td>-</td><td>0s</td><td>5 B</td>"
+	    "<td>0 B</td><td>-</td><td>-</td></tr>\n</table>\n</body>");
+	free(text);
+
+	s.nsessions = 0;
+	text = format(metrics_html, &s);
+	if (!html_ok(text, why, sizeof(why)))
+		fail_msg("%s in\n%s", why, text);
+	H_CONTAINS(text, "as of 1.2 s ago.</p>\n<p>No live sessions.</p>\n");
+	assert_null(strstr(text, "<table class=\"ses\">"));
+	free(text);
+
+	s.sessions_known = false;
+	text = format(metrics_html, &s);
+	if (!html_ok(text, why, sizeof(why)))
+		fail_msg("%s in\n%s", why, text);
+	H_CONTAINS(text, "<h2>Busiest sessions</h2>\n<p class=\"note\">Asked "
+	    "of the workers now: they show at the next refresh.</p>\n"
+	    "</body>");
+	free(text);
+}
+
 /* ---- upstream health ------------------------------------------------------ */
 
 /*
@@ -1399,6 +1484,7 @@ main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_html_route),
+		cmocka_unit_test(test_html_sessions),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_add_fails),
 	};
