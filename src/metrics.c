@@ -801,9 +801,11 @@ static const char html_head[] =
 	"h2{margin:1.4em 0 .4em}\n"
 	"table{border-collapse:collapse;margin:.4em 0;"
 	"font-variant-numeric:tabular-nums}\n"
-	"th,td{border:1px solid #bbb;padding:.2em .6em;text-align:left;"
+	"th,td{border:1px solid #bbb;padding:.2em .5em;text-align:left;"
 	"vertical-align:top}\n"
 	"th{background:#eee}\n"
+	".ups td,.ses td{white-space:nowrap}\n"
+	".ups td:nth-child(4){white-space:normal}\n"
 	".ups td:nth-child(n+7),.ses td:nth-child(1),"
 	".ses td:nth-child(n+5){text-align:right}\n"
 	".route th{width:9em}\n"
@@ -882,23 +884,28 @@ html_up_class(const struct metrics_upstream *u)
 }
 
 /*
- * Since when ${u} is down: the time, and for how long by ${now}; "" when
- * not down, or not known since when.
+ * Since when ${u} is down, and for how long by ${now}: "15:06:43 UTC,
+ * for 8s", with the date in front unless it is ${now}'s (the column
+ * stays narrow enough for the table to fit a screen); "" when not down,
+ * or not known since when.
  */
 static void
 html_down_since(struct out *o, const struct metrics_upstream *u,
     uint64_t now)
 {
-	char	 t[40], span[32];
+	char	 t[40], today[40], span[32];
+	uint64_t since = down_since(u);
 
-	if (down_since(u) == 0) {
+	if (since == 0) {
 		out_str(o, "<td></td>");
 		return;
 	}
-	out_printf(o, "<td>%s (%s)</td>",
-	    html_time(down_since(u), t, sizeof(t)),
-	    html_span(now > u->down_since ? now - u->down_since : 0, span,
-		sizeof(span)));
+	html_time(since, t, sizeof(t));
+	html_time(now, today, sizeof(today));
+	/* "YYYY-MM-DD ": the first 11 bytes. */
+	out_printf(o, "<td>%s, for %s</td>",
+	    strncmp(t, today, 11) == 0 ? t + 11 : t,
+	    html_span(now > since ? now - since : 0, span, sizeof(span)));
 }
 
 /* One table row per upstream; a down one is shown in red (.down). */
@@ -953,8 +960,36 @@ html_route_conf(struct out *o, const struct metrics_route *r)
 }
 
 /*
+ * Sessions open and ended, the latter by how they ended.  Only the ends
+ * that happened: a line of twenty-odd zeros hides the one that matters
+ * (/metrics keeps every one, for rate()).
+ */
+static void
+html_route_sessions(struct out *o, const struct metrics_route *r)
+{
+	uint64_t	 ended = 0;
+	size_t		 i;
+	bool		 first = true;
+
+	for (i = 0; i < r->nresults; i++)
+		ended += r->results[i];
+	out_printf(o, "<tr><th>Sessions</th><td>%" PRIu64 " active, %" PRIu64
+	    " ended", r->active, ended);
+	for (i = 0; i < r->nresults; i++) {
+		if (r->results[i] == 0)
+			continue;
+		out_str(o, first ? ": " : ", ");
+		first = false;
+		html_text(o, r->result_names[i]);
+		out_printf(o, " %" PRIu64, r->results[i]);
+	}
+	out_str(o, "</td></tr>\n");
+}
+
+/*
  * A route's heading, its settings and counters in a small table, and its
- * upstream table.
+ * upstream table.  A session's bytes count for its route when it ends:
+ * the live ones' are in the busiest sessions' table.
  */
 static void
 html_route(struct out *o, const struct metrics_route *r, uint64_t now)
@@ -966,15 +1001,9 @@ html_route(struct out *o, const struct metrics_route *r, uint64_t now)
 	html_text(o, r->name);
 	out_str(o, "</h2>\n<table class=\"route\">\n");
 	html_route_conf(o, r);
-	out_printf(o, "<tr><th>Sessions</th><td>%" PRIu64 " active; ended:",
-	    r->active);
-	for (i = 0; i < r->nresults; i++) {
-		out_str(o, i > 0 ? ", " : " ");
-		html_text(o, r->result_names[i]);
-		out_printf(o, " %" PRIu64, r->results[i]);
-	}
-	out_printf(o, "%s</td></tr>\n<tr><th>Bytes</th><td>%s up, %s down"
-	    "</td></tr>\n</table>\n", r->nresults == 0 ? " none" : "",
+	html_route_sessions(o, r);
+	out_printf(o, "<tr><th>Bytes</th><td>%s up, %s down, by the sessions "
+	    "that ended</td></tr>\n</table>\n",
 	    units_format_bytes(r->bytes_up, up, sizeof(up)),
 	    units_format_bytes(r->bytes_down, down, sizeof(down)));
 	out_str(o, "<table class=\"ups\">\n<tr><th>Upstream</th><th>Host</th>"

@@ -1304,9 +1304,11 @@ test_html_route(void **state)
 	    "<td>0.0.0.0:8080, [::]:8080</td></tr>\n<tr><th>Balance</th>"
 	    "<td>leastconn</td></tr>\n<tr><th>Health checks</th><td>tcp "
 	    "every 2s, rise 2, fall 3</td></tr>\n<tr><th>Sessions</th><td>3 "
-	    "active; ended: done 5, client_reset 1, upstream_refused 2, "
-	    "idle_timeout 0</td></tr>\n<tr><th>Bytes</th><td>1.2 KiB up, "
-	    "16.0 EiB down</td></tr>\n</table>\n");
+	    "active, 8 ended: done 5, client_reset 1, upstream_refused 2"
+	    "</td></tr>\n<tr><th>Bytes</th><td>1.2 KiB up, 16.0 EiB down, by "
+	    "the sessions that ended</td></tr>\n</table>\n");
+	/* The ends that never happened are left out: /metrics has them. */
+	assert_null(strstr(text, "idle_timeout"));
 	H_CONTAINS(text, "<tr><th>Listen</th><td>[::1]:443</td></tr>\n"
 	    "<tr><th>Balance</th><td>roundrobin</td></tr>\n<tr><th>Health "
 	    "checks</th><td>off; down after 1 failed connect in a row (fall), "
@@ -1316,15 +1318,22 @@ test_html_route(void **state)
 	    "<td>40</td><td>2</td><td>0</td></tr>\n");
 	snprintf(want, sizeof(want), "<tr class=\"down\"><td>[::1]:8001</td>"
 	    "<td>backend.internal:8001</td><td>down, backup</td><td>check: "
-	    "%s</td><td>2023-11-14 22:15:00 UTC (2d 03h)</td><td>drain</td>"
+	    "%s</td><td>2023-11-14 22:15:00 UTC, for 2d 03h</td><td>drain</td>"
 	    "<td>5</td><td>0</td><td>7</td><td>9</td><td>4</td></tr>\n",
 	    strerror(ECONNREFUSED));
 	H_CONTAINS(text, want);
 	snprintf(want, sizeof(want), "&#39;x\xef\xbf\xbd\xc3\xa9</td><td>down, "
 	    "gone from DNS</td><td>connect: %s</td><td>2023-11-14 22:16:40 "
-	    "UTC (2d 03h)</td><td>maint</td><td>0 (line: 2)</td>",
+	    "UTC, for 2d 03h</td><td>maint</td><td>0 (line: 2)</td>",
 	    strerror(ETIMEDOUT));
 	H_CONTAINS(text, want);
+	free(text);
+
+	/* Down since today: the time without the date. */
+	s.now = 1700000100 + 65;
+	text = format(metrics_html, &s);
+	H_CONTAINS(text, "</td><td>22:15:00 UTC, for 1m 05s</td><td>drain</td>");
+	H_CONTAINS(text, "</td><td>22:16:40 UTC, for 0s</td><td>maint</td>");
 	free(text);
 
 	/* Taken out by the operator but up: grey, not red. */
