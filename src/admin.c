@@ -130,7 +130,6 @@ static const struct admin_page {
 	{ "/", "text/html; charset=utf-8", metrics_html, true },
 };
 
-
 static bool
 admin_acl_empty(const struct acl *acl)
 {

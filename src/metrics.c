@@ -640,14 +640,17 @@ json_upstream(struct out *o, const struct metrics_upstream *u)
 	out_str(o, ",\"host\":");
 	json_str(o, u->host != NULL ? u->host : u->name);
 	out_printf(o, ",\"health\":\"%s\"", metrics_health(u));
-	out_printf(o, ",\"up\":%s,\"present\":%s,\"backup\":%s,\"weight\":%u,"
+	out_printf(o,
+	    ",\"up\":%s,\"present\":%s,\"backup\":%s,\"weight\":%u,"
 	    "\"active\":%" PRIu64 ",\"connects\":%" PRIu64 ","
-	    "\"connect_fails\":%" PRIu64 ",\"checked\":%s,\"check_fails\":%"
-	    PRIu64, json_bool(u->up), json_bool(u->present),
-	    json_bool(u->backup), u->weight, u->live, u->connects,
-	    u->connect_fails, json_bool(u->checked), u->check_fails);
-	out_printf(o, ",\"state\":\"%s\",\"weight_now\":%u,\"down_why\":",
-	    admin_state(u), u->weight_now);
+	    "\"connect_fails\":%" PRIu64
+	    ",\"checked\":%s,\"check_fails\":%" PRIu64,
+	    json_bool(u->up), json_bool(u->present), json_bool(u->backup),
+	    u->weight, u->live, u->connects, u->connect_fails,
+	    json_bool(u->checked), u->check_fails);
+	out_printf(o,
+	    ",\"state\":\"%s\",\"weight_now\":%u,\"down_why\":", admin_state(u),
+	    u->weight_now);
 	json_str(o, metrics_down_why(u, why, sizeof(why)));
 	out_printf(o, ",\"down_since\":%" PRIu64 "}", down_since(u));
 }
@@ -667,9 +670,10 @@ json_route_conf(struct out *o, const struct metrics_route *r)
 	}
 	out_str(o, "],\"balance\":");
 	json_str(o, r->balance != NULL ? r->balance : "");
-	out_printf(o, ",\"health_check\":%s,\"check_interval_ms\":%" PRIu64
-	    ",\"rise\":%u,\"fall\":%u", json_bool(r->health_check),
-	    r->check_interval_ms, r->rise, r->fall);
+	out_printf(o,
+	    ",\"health_check\":%s,\"check_interval_ms\":%" PRIu64
+	    ",\"rise\":%u,\"fall\":%u",
+	    json_bool(r->health_check), r->check_interval_ms, r->rise, r->fall);
 }
 
 /* One route object: its counters, sessions by result, its upstreams. */
@@ -730,8 +734,10 @@ json_session(struct out *o, const struct metrics_session *ms)
 		out_str(o, "null");
 	else
 		json_str(o, addr_format(&ms->upstream, abuf, sizeof(abuf)));
-	out_printf(o, ",\"age_ms\":%" PRIu64 ",\"bytes_up\":%" PRIu64
-	    ",\"bytes_down\":%" PRIu64, ms->age_ms, ms->up, ms->down);
+	out_printf(o,
+	    ",\"age_ms\":%" PRIu64 ",\"bytes_up\":%" PRIu64
+	    ",\"bytes_down\":%" PRIu64,
+	    ms->age_ms, ms->up, ms->down);
 	json_rtt(o, "client_rtt_us", ms->client_rtt_ok, ms->client_rtt_us);
 	json_rtt(o, "upstream_rtt_us", ms->upstream_rtt_ok,
 	    ms->upstream_rtt_us);
@@ -793,26 +799,26 @@ metrics_json(const struct metrics_snapshot *s, struct evbuffer *out)
  * needs a class of its own.
  */
 static const char html_head[] =
-	"<!DOCTYPE html>\n"
-	"<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	"<meta http-equiv=\"refresh\" content=\"" HTML_REFRESH_S "\">\n"
-	"<title>relay46</title>\n<style>\n"
-	"body{font-family:sans-serif;margin:1em 2em;color:#222}\n"
-	"h2{margin:1.4em 0 .4em}\n"
-	"table{border-collapse:collapse;margin:.4em 0;"
-	"font-variant-numeric:tabular-nums}\n"
-	"th,td{border:1px solid #bbb;padding:.2em .5em;text-align:left;"
-	"vertical-align:top}\n"
-	"th{background:#eee}\n"
-	".ups td,.ses td{white-space:nowrap}\n"
-	".ups td:nth-child(4){white-space:normal}\n"
-	".ups td:nth-child(n+7),.ses td:nth-child(1),"
-	".ses td:nth-child(n+5){text-align:right}\n"
-	".route th{width:9em}\n"
-	".down{color:#b00}\n"
-	".off{color:#777}\n"
-	".note{color:#555}\n"
-	"</style>\n</head>\n<body>\n";
+    "<!DOCTYPE html>\n"
+    "<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "<meta http-equiv=\"refresh\" content=\"" HTML_REFRESH_S "\">\n"
+    "<title>relay46</title>\n<style>\n"
+    "body{font-family:sans-serif;margin:1em 2em;color:#222}\n"
+    "h2{margin:1.4em 0 .4em}\n"
+    "table{border-collapse:collapse;margin:.4em 0;"
+    "font-variant-numeric:tabular-nums}\n"
+    "th,td{border:1px solid #bbb;padding:.2em .5em;text-align:left;"
+    "vertical-align:top}\n"
+    "th{background:#eee}\n"
+    ".ups td,.ses td{white-space:nowrap}\n"
+    ".ups td:nth-child(4){white-space:normal}\n"
+    ".ups td:nth-child(n+7),.ses td:nth-child(1),"
+    ".ses td:nth-child(n+5){text-align:right}\n"
+    ".route th{width:9em}\n"
+    ".down{color:#b00}\n"
+    ".off{color:#777}\n"
+    ".note{color:#555}\n"
+    "</style>\n</head>\n<body>\n";
 
 /* "2023-11-14 22:13:20 UTC" for unix seconds ${t}; "" for 0. */
 static const char *
@@ -890,8 +896,7 @@ html_up_class(const struct metrics_upstream *u)
  * or not known since when.
  */
 static void
-html_down_since(struct out *o, const struct metrics_upstream *u,
-    uint64_t now)
+html_down_since(struct out *o, const struct metrics_upstream *u, uint64_t now)
 {
 	char	 t[40], today[40], span[32];
 	uint64_t since = down_since(u);
@@ -928,9 +933,10 @@ html_upstream(struct out *o, const struct metrics_upstream *u, uint64_t now)
 		    u->weight);
 	else
 		out_printf(o, "<td>%u</td>", u->weight_now);
-	out_printf(o, "<td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
-	    "</td><td>%" PRIu64 "</td></tr>\n", u->live, u->connects,
-	    u->connect_fails, u->check_fails);
+	out_printf(o,
+	    "<td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
+	    "</td><td>%" PRIu64 "</td></tr>\n",
+	    u->live, u->connects, u->connect_fails, u->check_fails);
 }
 
 /* A route's settings: where it listens, how it picks, how it checks. */
@@ -950,13 +956,16 @@ html_route_conf(struct out *o, const struct metrics_route *r)
 	units_format_duration(r->check_interval_ms, d, sizeof(d));
 	/* The keys' own names: what an operator changes to change them. */
 	if (r->health_check)
-		out_printf(o, "</tr>\n<tr><th>Health checks</th><td>tcp every "
-		    "%s, rise %u, fall %u</td></tr>\n", d, r->rise, r->fall);
+		out_printf(o,
+		    "</tr>\n<tr><th>Health checks</th><td>tcp every "
+		    "%s, rise %u, fall %u</td></tr>\n",
+		    d, r->rise, r->fall);
 	else
-		out_printf(o, "</tr>\n<tr><th>Health checks</th><td>off; down "
+		out_printf(o,
+		    "</tr>\n<tr><th>Health checks</th><td>off; down "
 		    "after %u failed connect%s in a row (fall), tried again "
-		    "every %s</td></tr>\n", r->fall, r->fall == 1 ? "" : "s",
-		    d);
+		    "every %s</td></tr>\n",
+		    r->fall, r->fall == 1 ? "" : "s", d);
 }
 
 /*
@@ -973,8 +982,9 @@ html_route_sessions(struct out *o, const struct metrics_route *r)
 
 	for (i = 0; i < r->nresults; i++)
 		ended += r->results[i];
-	out_printf(o, "<tr><th>Sessions</th><td>%" PRIu64 " active, %" PRIu64
-	    " ended", r->active, ended);
+	out_printf(o,
+	    "<tr><th>Sessions</th><td>%" PRIu64 " active, %" PRIu64 " ended",
+	    r->active, ended);
 	for (i = 0; i < r->nresults; i++) {
 		if (r->results[i] == 0)
 			continue;
@@ -1002,11 +1012,13 @@ html_route(struct out *o, const struct metrics_route *r, uint64_t now)
 	out_str(o, "</h2>\n<table class=\"route\">\n");
 	html_route_conf(o, r);
 	html_route_sessions(o, r);
-	out_printf(o, "<tr><th>Bytes</th><td>%s up, %s down, by the sessions "
+	out_printf(o,
+	    "<tr><th>Bytes</th><td>%s up, %s down, by the sessions "
 	    "that ended</td></tr>\n</table>\n",
 	    units_format_bytes(r->bytes_up, up, sizeof(up)),
 	    units_format_bytes(r->bytes_down, down, sizeof(down)));
-	out_str(o, "<table class=\"ups\">\n<tr><th>Upstream</th><th>Host</th>"
+	out_str(o,
+	    "<table class=\"ups\">\n<tr><th>Upstream</th><th>Host</th>"
 	    "<th>Health</th><th>Why down</th><th>Down since</th>"
 	    "<th>State</th><th>Weight</th><th>Active</th><th>Connects</th>"
 	    "<th>Failed</th><th>Checks failed</th></tr>\n");
@@ -1018,21 +1030,24 @@ html_route(struct out *o, const struct metrics_route *r, uint64_t now)
 static void
 html_session(struct out *o, const struct metrics_session *ms)
 {
-	char	 abuf[ADDR_STRLEN], age[32], up[32], down[32], crtt[32],
-		 urtt[32];
+	char abuf[ADDR_STRLEN], age[32], up[32], down[32], crtt[32], urtt[32];
 
 	out_printf(o, "<tr><td>%" PRIu64 "</td>", ms->id);
 	html_cell(o, ms->route);
 	html_cell(o, addr_format(&ms->client, abuf, sizeof(abuf)));
-	html_cell(o, ms->upstream.ss.ss_family == AF_UNSPEC ? "-" :
-	    addr_format(&ms->upstream, abuf, sizeof(abuf)));
-	out_printf(o, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-	    "<td>%s</td></tr>\n", html_span(ms->age_ms / 1000, age,
-	    sizeof(age)), units_format_bytes(ms->up, up, sizeof(up)),
+	html_cell(o,
+	    ms->upstream.ss.ss_family == AF_UNSPEC ?
+		"-" :
+		addr_format(&ms->upstream, abuf, sizeof(abuf)));
+	out_printf(o,
+	    "<td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+	    "<td>%s</td></tr>\n",
+	    html_span(ms->age_ms / 1000, age, sizeof(age)),
+	    units_format_bytes(ms->up, up, sizeof(up)),
 	    units_format_bytes(ms->down, down, sizeof(down)),
-	    html_rtt(ms->client_rtt_ok, ms->client_rtt_us, crtt,
-	    sizeof(crtt)), html_rtt(ms->upstream_rtt_ok, ms->upstream_rtt_us,
-	    urtt, sizeof(urtt)));
+	    html_rtt(ms->client_rtt_ok, ms->client_rtt_us, crtt, sizeof(crtt)),
+	    html_rtt(ms->upstream_rtt_ok, ms->upstream_rtt_us, urtt,
+		sizeof(urtt)));
 }
 
 /* The busiest live sessions, as the workers last told them. */
@@ -1043,11 +1058,13 @@ html_sessions(struct out *o, const struct metrics_snapshot *s)
 
 	out_str(o, "<h2>Busiest sessions</h2>\n");
 	if (!s->sessions_known) {
-		out_str(o, "<p class=\"note\">Asked of the workers now: they "
+		out_str(o,
+		    "<p class=\"note\">Asked of the workers now: they "
 		    "show at the next refresh.</p>\n");
 		return;
 	}
-	out_printf(o, "<p class=\"note\">The %d live sessions with the most "
+	out_printf(o,
+	    "<p class=\"note\">The %d live sessions with the most "
 	    "bytes both ways, as of %" PRIu64 ".%" PRIu64 " s ago.</p>\n",
 	    METRICS_TOP_SESSIONS, s->sessions_age_ms / 1000,
 	    s->sessions_age_ms % 1000 / 100);
@@ -1055,7 +1072,8 @@ html_sessions(struct out *o, const struct metrics_snapshot *s)
 		out_str(o, "<p>No live sessions.</p>\n");
 		return;
 	}
-	out_str(o, "<table class=\"ses\">\n<tr><th>Id</th><th>Route</th>"
+	out_str(o,
+	    "<table class=\"ses\">\n<tr><th>Id</th><th>Route</th>"
 	    "<th>Client</th><th>Upstream</th><th>Age</th><th>Up</th>"
 	    "<th>Down</th><th>Client RTT</th><th>Upstream RTT</th></tr>\n");
 	for (i = 0; i < s->nsessions; i++)
@@ -1080,7 +1098,8 @@ metrics_html(const struct metrics_snapshot *s, struct evbuffer *out)
 	    (unsigned)(up / 3600 % 24), (unsigned)(up / 60 % 60),
 	    (unsigned)(up % 60), s->workers, s->sessions_active,
 	    s->accept_errors, s->access_log_dropped);
-	out_printf(&o, "<p class=\"note\">As of %s; this page reloads itself "
+	out_printf(&o,
+	    "<p class=\"note\">As of %s; this page reloads itself "
 	    "every " HTML_REFRESH_S " s.</p>\n",
 	    html_time(s->now, now, sizeof(now)));
 	for (i = 0; i < s->nroutes; i++)

@@ -55,7 +55,7 @@ const char *metrics_health(const struct metrics_upstream *u);
  * ${buf}.
  */
 const char *metrics_down_why(const struct metrics_upstream *u, char *buf,
-	    size_t len);
+    size_t len);
 
 struct metrics_route {
 	const char	*name;

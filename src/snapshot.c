@@ -268,7 +268,7 @@ snapshot_fill(void *arg, struct metrics_snapshot *m)
 	/* A route out of memory is left out; the page shows the rest. */
 	for (i = 0; i < cfg->nroutes; k0 += cfg->routes[i++].nlisten)
 		if (snapshot_route(c, &m->routes[m->nroutes], &cfg->routes[i],
-		    k0, names) == 0)
+			k0, names) == 0)
 			m->nroutes++;
 }
 

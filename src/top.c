@@ -188,9 +188,8 @@ top_new(struct control *c)
 	struct top	*t;
 	unsigned	 i;
 
-	assert(c->nw <= CONFIG_WORKERS_MAX);	/* config.c caps workers */
-	if ((t = calloc(1, sizeof(*t) + c->nw * sizeof(t->parts[0]))) ==
-	    NULL)
+	assert(c->nw <= CONFIG_WORKERS_MAX); /* config.c caps workers */
+	if ((t = calloc(1, sizeof(*t) + c->nw * sizeof(t->parts[0]))) == NULL)
 		return NULL;
 	if ((t->ev = event_new(c->base, -1, 0, top_done_cb, t)) == NULL) {
 		free(t);

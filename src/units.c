@@ -192,11 +192,10 @@ units_format_duration(uint64_t ms, char *buf, size_t len)
 const char *
 units_format_bytes(uint64_t n, char *buf, size_t len)
 {
-	static const char *const unit[] = {
-		"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
-	};
-	uint64_t	 div = 1, whole, tenths;
-	size_t		 u = 0;
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB",
+		"PiB", "EiB" };
+	uint64_t		 div = 1, whole, tenths;
+	size_t			 u = 0;
 
 	while (u + 1 < NELEM(unit) && n / div >= 1024) {
 		div *= 1024;

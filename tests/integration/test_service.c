@@ -572,10 +572,9 @@ test_admin_busiest(void **state)
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 1s\nworkers = 2\n"
-	    "admin = 127.0.0.1:0\n"
-	    "[route m]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\nworkers = 2\n"
+			  "admin = 127.0.0.1:0\n"
+			  "[route m]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	port = admin_port(r);
 	fd = h_relay_connect(r, "m", AF_INET);
@@ -600,11 +599,14 @@ test_admin_busiest(void **state)
 		fail_msg("no %s among the busiest sessions after %d ms:\n%s",
 		    want, H_IO_MS, resp);
 	/* 3000 bytes each way. */
-	H_ASSERT_CONTAINS(strstr(tab, want), "<td>2.9 KiB</td><td>2.9 KiB</td>");
+	H_ASSERT_CONTAINS(strstr(tab, want),
+	    "<td>2.9 KiB</td><td>2.9 KiB</td>");
 	free(resp);
 	resp = http_get(port, "/status");
-	snprintf(want, sizeof(want), "\"route\":\"m\",\"client\":"
-	    "\"127.0.0.1:%d\",", ntohs(me.sin_port));
+	snprintf(want, sizeof(want),
+	    "\"route\":\"m\",\"client\":"
+	    "\"127.0.0.1:%d\",",
+	    ntohs(me.sin_port));
 	H_ASSERT_CONTAINS(resp, "\"busiest_sessions\":[{\"id\":");
 	H_ASSERT_CONTAINS(resp, want);
 	H_ASSERT_CONTAINS(resp, "\"bytes_up\":3000,\"bytes_down\":3000,");

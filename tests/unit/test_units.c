@@ -440,8 +440,8 @@ test_format_bytes(void **state)
 	(void)state;
 	for (i = 0; i < NELEM(bytes_rows); i++) {
 		memset(buf, 'X', sizeof(buf));
-		assert_ptr_equal(units_format_bytes(bytes_rows[i].n, buf,
-		    sizeof(buf)), buf);
+		assert_ptr_equal(
+		    units_format_bytes(bytes_rows[i].n, buf, sizeof(buf)), buf);
 		if (strcmp(buf, bytes_rows[i].want) != 0)
 			fail_msg("bytes %llu: got '%s', want '%s'",
 			    (unsigned long long)bytes_rows[i].n, buf,
