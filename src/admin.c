@@ -113,17 +113,22 @@ static LIST_HEAD(, admin) admin_all = LIST_HEAD_INITIALIZER(admin_all);
 typedef int admin_format_fn(const struct metrics_snapshot *,
     struct evbuffer *);
 
+/*
+ * ${sessions}: the page shows the busiest sessions, so that the filler
+ * gathers them again for the next request; a scrape of /metrics, which
+ * does not show them, makes no worker walk its sessions.
+ */
 static const struct admin_page {
 	const char	*path;
 	const char	*type;
 	admin_format_fn	*format;
+	bool		 sessions;
 } admin_pages[] = {
 	{ "/metrics", "text/plain; version=0.0.4; charset=utf-8",
-	    metrics_prometheus },
-	{ "/status", "application/json", metrics_json },
-	{ "/", "text/html; charset=utf-8", metrics_html },
+	    metrics_prometheus, false },
+	{ "/status", "application/json", metrics_json, true },
+	{ "/", "text/html; charset=utf-8", metrics_html, true },
 };
-
 
 static bool
 admin_acl_empty(const struct acl *acl)
@@ -260,6 +265,7 @@ admin_serve(struct admin *a, struct evhttp_request *req,
 	memset(&s, 0, sizeof(s));
 	a->fill(a->arg, &s);
 	rc = pg->format(&s, body);
+	s.sessions_shown = pg->sessions && rc == 0;
 	if (a->release != NULL)
 		a->release(a->arg, &s);
 	if (rc == -1) {

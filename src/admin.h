@@ -26,7 +26,9 @@ struct metrics_snapshot;
 
 /*
  * Fill *${s} for one request; admin calls ${done} with the same pointer
- * once it has formatted it, so the filler may free what it allocated.
+ * once it has formatted it, so the filler may free what it allocated,
+ * with s->sessions_shown set if the page showed the busiest sessions
+ * (/ and /status).
  */
 typedef void admin_snapshot_fn(void *arg, struct metrics_snapshot *s);
 typedef void admin_release_fn(void *arg, struct metrics_snapshot *s);

@@ -4,10 +4,12 @@
 
 /*
  * Inside the control plane, and nowhere else (other modules use
- * control.h): struct control, which three files share.  control.c starts
+ * control.h): struct control, which these files share.  control.c starts
  * and stops everything, handles signals and runs the loop; reload.c
  * applies a SIGHUP; snapshot.c copies the counters the admin endpoint
- * shows.  All of it runs on the control thread unless it says otherwise.
+ * shows, and top.c the busiest sessions; ctlexec.c runs the control
+ * socket's commands.  All of it runs on the control thread unless it
+ * says otherwise.
  */
 
 #include <stdatomic.h>
@@ -26,6 +28,7 @@ struct event;
 struct event_base;
 struct health;
 struct metrics_snapshot;
+struct top;
 struct worker;
 
 struct control {
@@ -75,6 +78,8 @@ struct control {
 	 * report).
 	 */
 	int		(*reload)(struct control *c, const char **why);
+	/* The status page's busiest sessions (top.c); NULL until looked at. */
+	struct top	*top;
 };
 
 /*
@@ -136,5 +141,20 @@ unsigned control_live(const struct control *c);
  */
 void	 snapshot_fill(void *c, struct metrics_snapshot *m);
 void	 snapshot_release(void *c, struct metrics_snapshot *m);
+
+/* top.c: the busiest live sessions, asked of the workers. */
+
+/*
+ * top_fill(c, m): the busiest sessions as the workers last told them
+ * into m->sessions (c->top's own: valid until the control loop runs
+ * on), m->nsessions, m->sessions_known and m->sessions_age_ms; nothing
+ * if they were never asked.  top_ask(c): they have been shown: ask every
+ * worker again unless a question is under way or the answer is under
+ * 2 s old.  top_free(c): after the workers have been joined (a question
+ * may never have been answered).
+ */
+void	 top_fill(struct control *c, struct metrics_snapshot *m);
+void	 top_ask(struct control *c);
+void	 top_free(struct control *c);
 
 #endif

@@ -518,6 +518,7 @@ control_free(struct control *c, struct event **sev)
 	free(c->w);
 	/* After the workers: no query of theirs is under way. */
 	ctlexec_stop(c);
+	top_free(c);
 	/* After the workers: their last sessions were still logging. */
 	accesslog_close(c->alog);
 	for (i = 0; i < NELEM(control_sigs); i++)

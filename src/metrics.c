@@ -27,10 +27,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
+#include "addr.h"
 #include "metrics.h"
+#include "units.h"
 #include "util.h"
 
 /*
@@ -378,6 +381,24 @@ metrics_health(const struct metrics_upstream *u)
 	return !u->up ? "down" : u->checked ? "up" : "unchecked";
 }
 
+/*
+ * What marked ${u} down and the last failure's error, as the log line
+ * that said so had it; "" while it is not down.
+ */
+const char *
+metrics_down_why(const struct metrics_upstream *u, char *buf, size_t len)
+{
+	const char	*by = u->down_check ? "check" : "connect";
+
+	if (u->up)
+		snprintf(buf, len, "%s", "");
+	else if (u->down_err == 0)
+		snprintf(buf, len, "%s", by);
+	else
+		snprintf(buf, len, "%s: %s", by, strerror(u->down_err));
+	return buf;
+}
+
 /* One upstream sample: name{route,upstream[,key=value]} v. */
 static void
 prom_upstream(struct out *o, const char *name, const char *route,
@@ -585,6 +606,26 @@ json_str(struct out *o, const char *s)
 	out_str(o, "\"");
 }
 
+static const char *
+json_bool(bool b)
+{
+	return b ? "true" : "false";
+}
+
+/* The operator's state; "ready" where nobody said (a snapshot by hand). */
+static const char *
+admin_state(const struct metrics_upstream *u)
+{
+	return u->admin != NULL ? u->admin : "ready";
+}
+
+/* How long a down upstream has been down; 0 when not down or unknown. */
+static uint64_t
+down_since(const struct metrics_upstream *u)
+{
+	return u->up ? 0 : u->down_since;
+}
+
 /*
  * One upstream object.  "host" falls back to the address for an entry
  * that has no line text, so a reader never meets null.
@@ -592,17 +633,47 @@ json_str(struct out *o, const char *s)
 static void
 json_upstream(struct out *o, const struct metrics_upstream *u)
 {
+	char	 why[128];
+
 	out_str(o, "{\"address\":");
 	json_str(o, u->name);
 	out_str(o, ",\"host\":");
 	json_str(o, u->host != NULL ? u->host : u->name);
 	out_printf(o, ",\"health\":\"%s\"", metrics_health(u));
-	out_printf(o, ",\"up\":%s,\"present\":%s,\"backup\":%s,\"weight\":%u,"
+	out_printf(o,
+	    ",\"up\":%s,\"present\":%s,\"backup\":%s,\"weight\":%u,"
 	    "\"active\":%" PRIu64 ",\"connects\":%" PRIu64 ","
-	    "\"connect_fails\":%" PRIu64 ",\"checked\":%s,\"check_fails\":%"
-	    PRIu64 "}", u->up ? "true" : "false", u->present ? "true" : "false",
-	    u->backup ? "true" : "false", u->weight, u->live, u->connects,
-	    u->connect_fails, u->checked ? "true" : "false", u->check_fails);
+	    "\"connect_fails\":%" PRIu64
+	    ",\"checked\":%s,\"check_fails\":%" PRIu64,
+	    json_bool(u->up), json_bool(u->present), json_bool(u->backup),
+	    u->weight, u->live, u->connects, u->connect_fails,
+	    json_bool(u->checked), u->check_fails);
+	out_printf(o,
+	    ",\"state\":\"%s\",\"weight_now\":%u,\"down_why\":", admin_state(u),
+	    u->weight_now);
+	json_str(o, metrics_down_why(u, why, sizeof(why)));
+	out_printf(o, ",\"down_since\":%" PRIu64 "}", down_since(u));
+}
+
+/* A route's settings: where it listens, how it picks, how it checks. */
+static void
+json_route_conf(struct out *o, const struct metrics_route *r)
+{
+	char	 abuf[ADDR_STRLEN];
+	size_t	 i;
+
+	out_str(o, ",\"listen\":[");
+	for (i = 0; i < r->nlisten; i++) {
+		if (i > 0)
+			out_str(o, ",");
+		json_str(o, addr_format(&r->listen[i], abuf, sizeof(abuf)));
+	}
+	out_str(o, "],\"balance\":");
+	json_str(o, r->balance != NULL ? r->balance : "");
+	out_printf(o,
+	    ",\"health_check\":%s,\"check_interval_ms\":%" PRIu64
+	    ",\"rise\":%u,\"fall\":%u",
+	    json_bool(r->health_check), r->check_interval_ms, r->rise, r->fall);
 }
 
 /* One route object: its counters, sessions by result, its upstreams. */
@@ -613,6 +684,7 @@ json_route(struct out *o, const struct metrics_route *r)
 
 	out_str(o, "{\"name\":");
 	json_str(o, r->name);
+	json_route_conf(o, r);
 	out_printf(o, ",\"active\":%" PRIu64 ",\"bytes_up\":%" PRIu64
 	    ",\"bytes_down\":%" PRIu64 ",\"sessions\":{", r->active,
 	    r->bytes_up, r->bytes_down);
@@ -638,6 +710,60 @@ uptime(const struct metrics_snapshot *s)
 	return s->now > s->start_time ? s->now - s->start_time : 0;
 }
 
+/* A session's RTT of one side in microseconds, or null: not known. */
+static void
+json_rtt(struct out *o, const char *key, bool ok, uint32_t us)
+{
+	if (ok)
+		out_printf(o, ",\"%s\":%" PRIu32, key, us);
+	else
+		out_printf(o, ",\"%s\":null", key);
+}
+
+static void
+json_session(struct out *o, const struct metrics_session *ms)
+{
+	char	 abuf[ADDR_STRLEN];
+
+	out_printf(o, "{\"id\":%" PRIu64 ",\"route\":", ms->id);
+	json_str(o, ms->route);
+	out_str(o, ",\"client\":");
+	json_str(o, addr_format(&ms->client, abuf, sizeof(abuf)));
+	out_str(o, ",\"upstream\":");
+	if (ms->upstream.ss.ss_family == AF_UNSPEC)
+		out_str(o, "null");
+	else
+		json_str(o, addr_format(&ms->upstream, abuf, sizeof(abuf)));
+	out_printf(o,
+	    ",\"age_ms\":%" PRIu64 ",\"bytes_up\":%" PRIu64
+	    ",\"bytes_down\":%" PRIu64,
+	    ms->age_ms, ms->up, ms->down);
+	json_rtt(o, "client_rtt_us", ms->client_rtt_ok, ms->client_rtt_us);
+	json_rtt(o, "upstream_rtt_us", ms->upstream_rtt_ok,
+	    ms->upstream_rtt_us);
+	out_str(o, "}");
+}
+
+/* The busiest sessions and how old that list is (null: not yet made). */
+static void
+json_sessions(struct out *o, const struct metrics_snapshot *s)
+{
+	size_t	 i;
+
+	if (s->sessions_known)
+		out_printf(o, ",\"busiest_sessions_age_ms\":%" PRIu64,
+		    s->sessions_age_ms);
+	else
+		out_str(o, ",\"busiest_sessions_age_ms\":null");
+	out_str(o, ",\"busiest_sessions\":[");
+	for (i = 0; i < s->nsessions; i++) {
+		if (i > 0)
+			out_str(o, ",");
+		json_session(o, &s->sessions[i]);
+	}
+	out_str(o, "]");
+}
+
 int
 metrics_json(const struct metrics_snapshot *s, struct evbuffer *out)
 {
@@ -654,65 +780,304 @@ metrics_json(const struct metrics_snapshot *s, struct evbuffer *out)
 			out_str(&o, ",");
 		json_route(&o, &s->routes[i]);
 	}
-	out_str(&o, "]}\n");
+	out_str(&o, "]");
+	json_sessions(&o, s);
+	out_str(&o, "}\n");
 	return o.rc;
 }
 
 /* ---- HTML ------------------------------------------------------------ */
 
+/* How often the page reloads itself: seconds, as the head writes them. */
+#define HTML_REFRESH_S	"5"
+
 /*
  * The page's head: inline CSS only, no script and nothing fetched from
  * elsewhere, so the page works on a host with no way out, and an escaped
- * name has no script to reach.
+ * name has no script to reach.  It reloads itself (a meta refresh, which
+ * needs no script); numbers are right-aligned by column, so that no cell
+ * needs a class of its own.
  */
 static const char html_head[] =
-	"<!DOCTYPE html>\n"
-	"<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	"<title>relay46</title>\n<style>\n"
-	"body{font-family:sans-serif;margin:1em 2em}\n"
-	"table{border-collapse:collapse}\n"
-	"th,td{border:1px solid #bbb;padding:.2em .6em;text-align:right}\n"
-	"th:first-child,td:first-child{text-align:left}\n"
-	".down{color:#b00}\n"
-	"</style>\n</head>\n<body>\n";
+    "<!DOCTYPE html>\n"
+    "<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "<meta http-equiv=\"refresh\" content=\"" HTML_REFRESH_S "\">\n"
+    "<title>relay46</title>\n<style>\n"
+    "body{font-family:sans-serif;margin:1em 2em;color:#222}\n"
+    "h2{margin:1.4em 0 .4em}\n"
+    "table{border-collapse:collapse;margin:.4em 0;"
+    "font-variant-numeric:tabular-nums}\n"
+    "th,td{border:1px solid #bbb;padding:.2em .5em;text-align:left;"
+    "vertical-align:top}\n"
+    "th{background:#eee}\n"
+    ".ups td,.ses td{white-space:nowrap}\n"
+    ".ups td:nth-child(4){white-space:normal}\n"
+    ".ups td:nth-child(n+7),.ses td:nth-child(1),"
+    ".ses td:nth-child(n+5){text-align:right}\n"
+    ".route th{width:9em}\n"
+    ".down{color:#b00}\n"
+    ".off{color:#777}\n"
+    ".note{color:#555}\n"
+    "</style>\n</head>\n<body>\n";
+
+/* "2023-11-14 22:13:20 UTC" for unix seconds ${t}; "" for 0. */
+static const char *
+html_time(uint64_t t, char *buf, size_t len)
+{
+	time_t		 tt = (time_t)t;
+	struct tm	 tm;
+
+	buf[0] = '\0';
+	if (t != 0 && gmtime_r(&tt, &tm) != NULL)
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	return buf;
+}
+
+/* A span for people, to the second: "42s", "3m 20s", "2h 05m", "3d 04h". */
+static const char *
+html_span(uint64_t s, char *buf, size_t len)
+{
+	if (s < 60)
+		snprintf(buf, len, "%us", (unsigned)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%um %02us", (unsigned)(s / 60),
+		    (unsigned)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%uh %02um", (unsigned)(s / 3600),
+		    (unsigned)(s / 60 % 60));
+	else
+		snprintf(buf, len, "%" PRIu64 "d %02uh", s / 86400,
+		    (unsigned)(s / 3600 % 24));
+	return buf;
+}
+
+/* A round trip: "42 µs" below a millisecond, else "1.3 ms"; "-": unknown. */
+static const char *
+html_rtt(bool ok, uint32_t us, char *buf, size_t len)
+{
+	if (!ok)
+		snprintf(buf, len, "-");
+	else if (us < 1000)
+		snprintf(buf, len, "%" PRIu32 " \xc2\xb5s", us);
+	else
+		snprintf(buf, len, "%" PRIu32 ".%" PRIu32 " ms", us / 1000,
+		    us % 1000 / 100);
+	return buf;
+}
+
+static void
+html_text(struct out *o, const char *s)
+{
+	out_escaped(o, s, ESC_HTML);
+}
+
+/* A cell of text from outside (a config, the network, strerror()). */
+static void
+html_cell(struct out *o, const char *s)
+{
+	out_str(o, "<td>");
+	html_text(o, s);
+	out_str(o, "</td>");
+}
+
+/* A row's class: red when down, grey when the operator took it out. */
+static const char *
+html_up_class(const struct metrics_upstream *u)
+{
+	if (!u->up)
+		return " class=\"down\"";
+	return strcmp(admin_state(u), "ready") != 0 ? " class=\"off\"" : "";
+}
+
+/*
+ * Since when ${u} is down, and for how long by ${now}: "15:06:43 UTC,
+ * for 8s", with the date in front unless it is ${now}'s (the column
+ * stays narrow enough for the table to fit a screen); "" when not down,
+ * or not known since when.
+ */
+static void
+html_down_since(struct out *o, const struct metrics_upstream *u, uint64_t now)
+{
+	char	 t[40], today[40], span[32];
+	uint64_t since = down_since(u);
+
+	if (since == 0) {
+		out_str(o, "<td></td>");
+		return;
+	}
+	html_time(since, t, sizeof(t));
+	html_time(now, today, sizeof(today));
+	/* "YYYY-MM-DD ": the first 11 bytes. */
+	out_printf(o, "<td>%s, for %s</td>",
+	    strncmp(t, today, 11) == 0 ? t + 11 : t,
+	    html_span(now > since ? now - since : 0, span, sizeof(span)));
+}
 
 /* One table row per upstream; a down one is shown in red (.down). */
 static void
-html_upstream(struct out *o, const struct metrics_upstream *u)
+html_upstream(struct out *o, const struct metrics_upstream *u, uint64_t now)
 {
-	out_printf(o, "<tr%s><td>", u->up ? "" : " class=\"down\"");
-	out_escaped(o, u->name, ESC_HTML);
-	out_str(o, "</td><td>");
-	out_escaped(o, u->host != NULL ? u->host : u->name, ESC_HTML);
-	out_printf(o, "</td><td>%s%s%s</td><td>%u</td><td>%" PRIu64
-	    "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
-	    "</td></tr>\n", metrics_health(u), u->backup ? ", backup" : "",
-	    u->present ? "" : ", gone from DNS", u->weight, u->live,
-	    u->connects, u->connect_fails, u->check_fails);
+	char	 why[128];
+
+	out_printf(o, "<tr%s>", html_up_class(u));
+	html_cell(o, u->name);
+	html_cell(o, u->host != NULL ? u->host : u->name);
+	out_printf(o, "<td>%s%s%s</td>", metrics_health(u),
+	    u->backup ? ", backup" : "", u->present ? "" : ", gone from DNS");
+	html_cell(o, metrics_down_why(u, why, sizeof(why)));
+	html_down_since(o, u, now);
+	html_cell(o, admin_state(u));
+	/* The weight in force, and the line's where the operator set one. */
+	if (u->weight_now != u->weight)
+		out_printf(o, "<td>%u (line: %u)</td>", u->weight_now,
+		    u->weight);
+	else
+		out_printf(o, "<td>%u</td>", u->weight_now);
+	out_printf(o,
+	    "<td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
+	    "</td><td>%" PRIu64 "</td></tr>\n",
+	    u->live, u->connects, u->connect_fails, u->check_fails);
 }
 
-/* A route's heading, its counters in a sentence, and its upstream table. */
+/* A route's settings: where it listens, how it picks, how it checks. */
 static void
-html_route(struct out *o, const struct metrics_route *r)
+html_route_conf(struct out *o, const struct metrics_route *r)
 {
+	char	 abuf[ADDR_STRLEN], d[32];
+	size_t	 i;
+
+	out_str(o, "<tr><th>Listen</th><td>");
+	for (i = 0; i < r->nlisten; i++) {
+		out_str(o, i > 0 ? ", " : "");
+		html_text(o, addr_format(&r->listen[i], abuf, sizeof(abuf)));
+	}
+	out_str(o, "</td></tr>\n<tr><th>Balance</th>");
+	html_cell(o, r->balance != NULL ? r->balance : "");
+	units_format_duration(r->check_interval_ms, d, sizeof(d));
+	/* The keys' own names: what an operator changes to change them. */
+	if (r->health_check)
+		out_printf(o,
+		    "</tr>\n<tr><th>Health checks</th><td>tcp every "
+		    "%s, rise %u, fall %u</td></tr>\n",
+		    d, r->rise, r->fall);
+	else
+		out_printf(o,
+		    "</tr>\n<tr><th>Health checks</th><td>off; down "
+		    "after %u failed connect%s in a row (fall), tried again "
+		    "every %s</td></tr>\n",
+		    r->fall, r->fall == 1 ? "" : "s", d);
+}
+
+/*
+ * Sessions open and ended, the latter by how they ended.  Only the ends
+ * that happened: a line of twenty-odd zeros hides the one that matters
+ * (/metrics keeps every one, for rate()).
+ */
+static void
+html_route_sessions(struct out *o, const struct metrics_route *r)
+{
+	uint64_t	 ended = 0;
+	size_t		 i;
+	bool		 first = true;
+
+	for (i = 0; i < r->nresults; i++)
+		ended += r->results[i];
+	out_printf(o,
+	    "<tr><th>Sessions</th><td>%" PRIu64 " active, %" PRIu64 " ended",
+	    r->active, ended);
+	for (i = 0; i < r->nresults; i++) {
+		if (r->results[i] == 0)
+			continue;
+		out_str(o, first ? ": " : ", ");
+		first = false;
+		html_text(o, r->result_names[i]);
+		out_printf(o, " %" PRIu64, r->results[i]);
+	}
+	out_str(o, "</td></tr>\n");
+}
+
+/*
+ * A route's heading, its settings and counters in a small table, and its
+ * upstream table.  A session's bytes count for its route when it ends:
+ * the live ones' are in the busiest sessions' table.
+ */
+static void
+html_route(struct out *o, const struct metrics_route *r, uint64_t now)
+{
+	char	 up[32], down[32];
 	size_t	 i;
 
 	out_str(o, "<h2>Route ");
-	out_escaped(o, r->name, ESC_HTML);
-	out_printf(o, "</h2>\n<p>%" PRIu64 " sessions active, %" PRIu64
-	    " bytes up, %" PRIu64 " bytes down.</p>\n<p>Sessions ended:",
-	    r->active, r->bytes_up, r->bytes_down);
-	for (i = 0; i < r->nresults; i++) {
-		out_str(o, i > 0 ? ", " : " ");
-		out_escaped(o, r->result_names[i], ESC_HTML);
-		out_printf(o, " %" PRIu64, r->results[i]);
-	}
-	out_str(o, r->nresults == 0 ? " none.</p>\n" : ".</p>\n");
-	out_str(o, "<table>\n<tr><th>Upstream</th><th>Host</th>"
-	    "<th>Health</th><th>Weight</th><th>Active</th><th>Connects</th>"
+	html_text(o, r->name);
+	out_str(o, "</h2>\n<table class=\"route\">\n");
+	html_route_conf(o, r);
+	html_route_sessions(o, r);
+	out_printf(o,
+	    "<tr><th>Bytes</th><td>%s up, %s down, by the sessions "
+	    "that ended</td></tr>\n</table>\n",
+	    units_format_bytes(r->bytes_up, up, sizeof(up)),
+	    units_format_bytes(r->bytes_down, down, sizeof(down)));
+	out_str(o,
+	    "<table class=\"ups\">\n<tr><th>Upstream</th><th>Host</th>"
+	    "<th>Health</th><th>Why down</th><th>Down since</th>"
+	    "<th>State</th><th>Weight</th><th>Active</th><th>Connects</th>"
 	    "<th>Failed</th><th>Checks failed</th></tr>\n");
 	for (i = 0; i < r->nups; i++)
-		html_upstream(o, &r->ups[i]);
+		html_upstream(o, &r->ups[i], now);
+	out_str(o, "</table>\n");
+}
+
+static void
+html_session(struct out *o, const struct metrics_session *ms)
+{
+	char abuf[ADDR_STRLEN], age[32], up[32], down[32], crtt[32], urtt[32];
+
+	out_printf(o, "<tr><td>%" PRIu64 "</td>", ms->id);
+	html_cell(o, ms->route);
+	html_cell(o, addr_format(&ms->client, abuf, sizeof(abuf)));
+	html_cell(o,
+	    ms->upstream.ss.ss_family == AF_UNSPEC ?
+		"-" :
+		addr_format(&ms->upstream, abuf, sizeof(abuf)));
+	out_printf(o,
+	    "<td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+	    "<td>%s</td></tr>\n",
+	    html_span(ms->age_ms / 1000, age, sizeof(age)),
+	    units_format_bytes(ms->up, up, sizeof(up)),
+	    units_format_bytes(ms->down, down, sizeof(down)),
+	    html_rtt(ms->client_rtt_ok, ms->client_rtt_us, crtt, sizeof(crtt)),
+	    html_rtt(ms->upstream_rtt_ok, ms->upstream_rtt_us, urtt,
+		sizeof(urtt)));
+}
+
+/* The busiest live sessions, as the workers last told them. */
+static void
+html_sessions(struct out *o, const struct metrics_snapshot *s)
+{
+	size_t	 i;
+
+	out_str(o, "<h2>Busiest sessions</h2>\n");
+	if (!s->sessions_known) {
+		out_str(o,
+		    "<p class=\"note\">Asked of the workers now: they "
+		    "show at the next refresh.</p>\n");
+		return;
+	}
+	out_printf(o,
+	    "<p class=\"note\">The %d live sessions with the most "
+	    "bytes both ways, as of %" PRIu64 ".%" PRIu64 " s ago.</p>\n",
+	    METRICS_TOP_SESSIONS, s->sessions_age_ms / 1000,
+	    s->sessions_age_ms % 1000 / 100);
+	if (s->nsessions == 0) {
+		out_str(o, "<p>No live sessions.</p>\n");
+		return;
+	}
+	out_str(o,
+	    "<table class=\"ses\">\n<tr><th>Id</th><th>Route</th>"
+	    "<th>Client</th><th>Upstream</th><th>Age</th><th>Up</th>"
+	    "<th>Down</th><th>Client RTT</th><th>Upstream RTT</th></tr>\n");
+	for (i = 0; i < s->nsessions; i++)
+		html_session(o, &s->sessions[i]);
 	out_str(o, "</table>\n");
 }
 
@@ -721,19 +1086,25 @@ metrics_html(const struct metrics_snapshot *s, struct evbuffer *out)
 {
 	struct out	 o = { out, 0 };
 	uint64_t	 up = uptime(s);
+	char		 now[40];
 	size_t		 i;
 
 	out_str(&o, html_head);
 	out_str(&o, "<h1>relay46 ");
-	out_escaped(&o, s->version, ESC_HTML);
+	html_text(&o, s->version);
 	out_printf(&o, "</h1>\n<p>Up %" PRIu64 "d %02u:%02u:%02u, %u workers, "
 	    "%" PRIu64 " sessions active, %" PRIu64 " accept errors, %"
 	    PRIu64 " access log lines dropped.</p>\n", up / 86400,
 	    (unsigned)(up / 3600 % 24), (unsigned)(up / 60 % 60),
 	    (unsigned)(up % 60), s->workers, s->sessions_active,
 	    s->accept_errors, s->access_log_dropped);
+	out_printf(&o,
+	    "<p class=\"note\">As of %s; this page reloads itself "
+	    "every " HTML_REFRESH_S " s.</p>\n",
+	    html_time(s->now, now, sizeof(now)));
 	for (i = 0; i < s->nroutes; i++)
-		html_route(&o, &s->routes[i]);
+		html_route(&o, &s->routes[i], s->now);
+	html_sessions(&o, s);
 	out_str(&o, "</body>\n</html>\n");
 	return o.rc;
 }

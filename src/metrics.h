@@ -48,8 +48,24 @@ struct metrics_upstream {
  */
 const char *metrics_health(const struct metrics_upstream *u);
 
+/*
+ * metrics_down_why(u, buf, len): why ${u} is down, into ${buf}: what
+ * marked it down ("check" or "connect") and the last failure's error
+ * ("connect: Connection refused"); "" while it is not down.  Returns
+ * ${buf}.
+ */
+const char *metrics_down_why(const struct metrics_upstream *u, char *buf,
+    size_t len);
+
 struct metrics_route {
 	const char	*name;
+	/* listen addresses as bound (port 0 shows the port the kernel chose) */
+	const struct addr *listen;
+	size_t		 nlisten;
+	const char	*balance;	/* "roundrobin", ... (balance_name()) */
+	bool		 health_check;	/* health_check = tcp */
+	uint64_t	 check_interval_ms;
+	unsigned	 rise, fall;
 	uint64_t	 active;	/* sessions now */
 	/* sessions ended, by end reason ("done", "client_reset", ...) */
 	const char *const *result_names;
@@ -74,6 +90,23 @@ struct metrics_listener {
 	uint64_t	 limit;		/* the most one socket holds */
 };
 
+/*
+ * One live session among the busiest (by bytes both ways), as a worker
+ * reported it a moment ago.  rtt_us: the kernel's smoothed round trip
+ * of that side (TCP_INFO), where *_rtt_ok.
+ */
+#define METRICS_TOP_SESSIONS	10
+struct metrics_session {
+	uint64_t	 id;		/* relay46ctl's */
+	const char	*route;
+	struct addr	 client;
+	struct addr	 upstream;	/* AF_UNSPEC: not connected yet */
+	uint64_t	 age_ms;
+	uint64_t	 up, down;	/* bytes, client->upstream and back */
+	uint32_t	 client_rtt_us, upstream_rtt_us;
+	bool		 client_rtt_ok, upstream_rtt_ok;
+};
+
 struct metrics_snapshot {
 	const char	*version;	/* "0.1.0" */
 	const char	*libevent;	/* event_get_version(); NULL: unknown */
@@ -95,6 +128,18 @@ struct metrics_snapshot {
 	/* /proc/net/netstat's, system-wide; false: not read (not Linux). */
 	bool		 netstat;
 	uint64_t	 listen_overflows, listen_drops;
+	/*
+	 * The busiest live sessions, busiest first, as last gathered from
+	 * the workers, ${sessions_age_ms} ago; !sessions_known: never yet.
+	 * The filler sets sessions_shown false; whoever formats the
+	 * snapshot sets it true before release if it showed them, so the
+	 * filler may gather them again for the next look.
+	 */
+	const struct metrics_session *sessions;
+	size_t		 nsessions;
+	bool		 sessions_known;
+	uint64_t	 sessions_age_ms;
+	bool		 sessions_shown;
 };
 
 /*
@@ -141,19 +186,29 @@ int	 metrics_prometheus(const struct metrics_snapshot *s,
 
 /*
  * metrics_json(s, out): /status: {"version":..,"uptime_seconds":..,
- * "workers":..,"sessions_active":..,"routes":[{"name":..,"active":..,
- * "bytes_up":..,"bytes_down":..,"sessions":{"done":N,...},
+ * "workers":..,"sessions_active":..,"routes":[{"name":..,
+ * "listen":["0.0.0.0:8080",..] (as bound),"balance":"roundrobin",
+ * "health_check":true,"check_interval_ms":..,"rise":..,"fall":..,
+ * "active":..,"bytes_up":..,"bytes_down":..,"sessions":{"done":N,...},
  * "upstreams":[{"address":..,"host":..,"health":"up"|"down"|"unchecked",
  * "up":true,"present":true,"backup":false,"weight":1,"active":..,
- * "connects":..,"connect_fails":..,"checked":true,"check_fails":..}]}]},
+ * "connects":..,"connect_fails":..,"checked":true,"check_fails":..,
+ * "state":"ready"|"drain"|"maint","weight_now":1,
+ * "down_why":"connect: Connection refused" ("" unless down),
+ * "down_since":unix seconds (0 unless down, or not known)}]}],
+ * "busiest_sessions_age_ms":.. (null: not gathered yet),
+ * "busiest_sessions":[{"id":..,"route":..,"client":..,"upstream":..
+ * (null: not connected yet),"age_ms":..,"bytes_up":..,"bytes_down":..,
+ * "client_rtt_us":..,"upstream_rtt_us":.. (null: not known)}]},
  * strings escaped per RFC 8259.  Returns 0 or -1.
  */
 int	 metrics_json(const struct metrics_snapshot *s, struct evbuffer *out);
 
 /*
  * metrics_html(s, out): / : a small self-contained HTML page (no
- * scripts, no external resources) with the same facts as /status, every
- * text HTML-escaped.  Returns 0 or -1.
+ * scripts, no external resources) with the same facts as /status, bytes
+ * and times for people, every text HTML-escaped.  It reloads itself
+ * every 5 s (meta refresh).  Returns 0 or -1.
  */
 int	 metrics_html(const struct metrics_snapshot *s, struct evbuffer *out);
 

@@ -9,7 +9,8 @@
  * snapshot, which snapshot_release() frees; the counters themselves are
  * the workers' and the pools', read here as relaxed atomics.  What the
  * kernel knows is read here too: each listening socket's accept queue
- * (c->lfds, TCP_INFO) and the host's listen overflows and drops.
+ * (c->lfds, TCP_INFO) and the host's listen overflows and drops.  The
+ * busiest sessions are top.c's cache, asked for again once shown.
  */
 
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include <event2/event.h>
 
 #include "accesslog.h"
+#include "balance.h"
 #include "config.h"
 #include "control-int.h"
 #include "listener.h"
@@ -93,26 +95,63 @@ snapshot_counters(struct metrics_route *mr, const struct route *r)
 }
 
 /*
- * Route ${r} into *${mr}, which it fills from zero, so that a slot left
- * by a route given up on (out of memory) holds nothing of it.  Returns 0,
- * or -1 having freed what it allocated.
+ * The listen addresses of route ${r}, whose first is listen ${k} of
+ * c->cfg (c->lfds' order), as bound: port 0 shows the port the kernel
+ * chose.  As written where the first worker's socket cannot say.
+ */
+static struct addr *
+snapshot_listen(const struct control *c, const struct route *r, size_t k)
+{
+	struct addr	*a;
+	size_t		 j;
+
+	if ((a = calloc(r->nlisten + 1, sizeof(*a))) == NULL)
+		return NULL;
+	for (j = 0; j < r->nlisten; j++, k++)
+		if (k >= c->per || listener_address(c->lfds[k], &a[j]) == -1)
+			a[j] = r->listen[j];
+	return a;
+}
+
+/* How route ${r} is set up: what the status page says above its table. */
+static void
+snapshot_route_conf(struct metrics_route *mr, const struct route *r)
+{
+	mr->nlisten = r->nlisten;
+	mr->balance = balance_name(r->balance);
+	mr->health_check = r->health_check;
+	mr->check_interval_ms = r->check_interval_ms;
+	mr->rise = r->rise;
+	mr->fall = r->fall;
+}
+
+/*
+ * Route ${r}, whose first listen address is c->cfg's ${k}th, into *${mr},
+ * which it fills from zero, so that a slot left by a route given up on
+ * (out of memory) holds nothing of it.  Returns 0, or -1 having freed
+ * what it allocated.
  */
 static int
-snapshot_route(struct metrics_route *mr, const struct route *r,
-    const char *const *names)
+snapshot_route(const struct control *c, struct metrics_route *mr,
+    const struct route *r, size_t k0, const char *const *names)
 {
 	struct route_stats	*st = r->pool->stats;
 	uint64_t		*res;
+	struct addr		*listen = NULL;
 	size_t			 j, n;
 	unsigned		 k;
 
 	memset(mr, 0, sizeof(*mr));
 	n = pool_count(r->pool);
 	if ((res = calloc(SESSION_END_COUNT, sizeof(*res))) == NULL ||
+	    (listen = snapshot_listen(c, r, k0)) == NULL ||
 	    (mr->ups = calloc(n + 1, sizeof(*mr->ups))) == NULL) {
+		free(listen);
 		free(res);
 		return -1;
 	}
+	mr->listen = listen;
+	snapshot_route_conf(mr, r);
 	snapshot_counters(mr, r);
 	/* Copied one by one: they are atomics that workers add to. */
 	for (j = 0; j < SESSION_END_COUNT; j++)
@@ -198,7 +237,7 @@ snapshot_fill(void *arg, struct metrics_snapshot *m)
 	static const char	*names[SESSION_END_COUNT];
 	struct control		*c = arg;
 	const struct config	*cfg = c->cfg;
-	size_t			 i;
+	size_t			 i, k0 = 0;
 	unsigned		 k;
 
 	for (i = 0; i < SESSION_END_COUNT; i++)
@@ -221,14 +260,15 @@ snapshot_fill(void *arg, struct metrics_snapshot *m)
 	m->access_log_reopen_failures = c->alog != NULL ?
 	    accesslog_reopen_failures(c->alog) : 0;
 	snapshot_listeners(c, m);
+	top_fill(c, m);
 	if (listener_netstat(&m->listen_overflows, &m->listen_drops) == 0)
 		m->netstat = true;
 	if ((m->routes = calloc(cfg->nroutes, sizeof(*m->routes))) == NULL)
 		return;		/* an empty page rather than none */
 	/* A route out of memory is left out; the page shows the rest. */
-	for (i = 0; i < cfg->nroutes; i++)
-		if (snapshot_route(&m->routes[m->nroutes], &cfg->routes[i],
-		    names) == 0)
+	for (i = 0; i < cfg->nroutes; k0 += cfg->routes[i++].nlisten)
+		if (snapshot_route(c, &m->routes[m->nroutes], &cfg->routes[i],
+			k0, names) == 0)
 			m->nroutes++;
 }
 
@@ -237,8 +277,11 @@ snapshot_release(void *arg, struct metrics_snapshot *m)
 {
 	size_t	 i;
 
-	(void)arg;
+	/* Looked at: have them fresh for the next look. */
+	if (m->sessions_shown)
+		top_ask(arg);
 	for (i = 0; i < m->nroutes; i++) {
+		free((struct addr *)(uintptr_t)m->routes[i].listen);
 		free(m->routes[i].ups);
 		free((uint64_t *)(uintptr_t)m->routes[i].results);
 	}

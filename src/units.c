@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * units.c: the value syntaxes of relay46.ini shared by many keys:
- * durations ("250ms", "5s"), sizes ("64k"), plain numbers and switches.
+ * durations ("250ms", "5s"), sizes ("64k"), plain numbers and switches;
+ * and byte counts as the status page shows them ("1.5 GiB").
  *
  * Pure: it owns nothing, keeps no state, never logs; a reason goes into
  * the caller's ${err}, which config.c prefixes with "FILE:LINE: key =
@@ -180,5 +181,42 @@ units_format_duration(uint64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
 	else
 		snprintf(buf, len, "%llums", (unsigned long long)ms);
+	return buf;
+}
+
+/*
+ * Integers only: a double has 53 bits, and the tenths of 2^64 - 1 would
+ * round differently from those of a value a little below it.  A value
+ * that rounds up to 1024.0 of a unit is shown as 1.0 of the next.
+ */
+const char *
+units_format_bytes(uint64_t n, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB",
+		"PiB", "EiB" };
+	uint64_t		 div = 1, whole, tenths;
+	size_t			 u = 0;
+
+	while (u + 1 < NELEM(unit) && n / div >= 1024) {
+		div *= 1024;
+		u++;
+	}
+	if (u == 0) {
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+		return buf;
+	}
+	whole = n / div;
+	/* n % div < 2^60, so ten times it still fits in 64 bits. */
+	tenths = (n % div * 10 + div / 2) / div;
+	if (tenths == 10) {
+		whole++;
+		tenths = 0;
+	}
+	if (whole == 1024 && u + 1 < NELEM(unit)) {
+		whole = 1;
+		u++;
+	}
+	snprintf(buf, len, "%llu.%llu %s", (unsigned long long)whole,
+	    (unsigned long long)tenths, unit[u]);
 	return buf;
 }

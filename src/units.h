@@ -47,4 +47,12 @@ int	 units_parse_bool(const char *s, int *v, char *err, size_t errlen);
  */
 const char *units_format_duration(uint64_t ms, char *buf, size_t len);
 
+/*
+ * units_format_bytes(n, buf, len): ${n} bytes for people, in powers of
+ * 1024 with one decimal, rounded to the nearest: "512 B", "1.5 KiB",
+ * "1.0 MiB" (for 1048575 too), up to "16.0 EiB".  Not for parsing back.
+ * Returns ${buf}.
+ */
+const char *units_format_bytes(uint64_t n, char *buf, size_t len);
+
 #endif

@@ -553,6 +553,70 @@ test_admin_health(void **state)
 }
 
 /*
+ * The status page lists a live session among the busiest sessions: the
+ * first look finds none gathered yet and asks the workers, a later one
+ * (a refresh) shows the session, its client address, and its bytes in
+ * binary units; /status has it too.
+ */
+static void
+test_admin_busiest(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	struct sockaddr_in	 me;
+	socklen_t		 len = sizeof(me);
+	char			*resp, *tab = NULL, want[128];
+	int64_t			 deadline;
+	int			 port, fd, i;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\nworkers = 2\n"
+			  "admin = 127.0.0.1:0\n"
+			  "[route m]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+	    h_hostport(AF_INET, h_backend_port(b)));
+	port = admin_port(r);
+	fd = h_relay_connect(r, "m", AF_INET);
+	H_ASSERT_END(h_echo(fd, 31, 3000, H_IO_MS), H_OK, H_OK);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+	snprintf(want, sizeof(want), "<td>m</td><td>127.0.0.1:%d</td>",
+	    ntohs(me.sin_port));
+	resp = http_get(port, "/");
+	H_ASSERT_CONTAINS(resp, "<meta http-equiv=\"refresh\" content=\"5\">");
+	H_ASSERT_CONTAINS(resp, "Asked of the workers now");
+	/* The workers answer on their own: poll, as the page's refresh does. */
+	deadline = h_now_ms() + H_IO_MS;
+	for (i = 0; i < 1000 && h_left(deadline) > 0; i++) {
+		free(resp);
+		resp = http_get(port, "/");
+		if ((tab = strstr(resp, "<table class=\"ses\">")) != NULL &&
+		    strstr(tab, want) != NULL)
+			break;
+		(void)poll(NULL, 0, 20);
+	}
+	if (tab == NULL || strstr(tab, want) == NULL)
+		fail_msg("no %s among the busiest sessions after %d ms:\n%s",
+		    want, H_IO_MS, resp);
+	/* 3000 bytes each way. */
+	H_ASSERT_CONTAINS(strstr(tab, want),
+	    "<td>2.9 KiB</td><td>2.9 KiB</td>");
+	free(resp);
+	resp = http_get(port, "/status");
+	snprintf(want, sizeof(want),
+	    "\"route\":\"m\",\"client\":"
+	    "\"127.0.0.1:%d\",",
+	    ntohs(me.sin_port));
+	H_ASSERT_CONTAINS(resp, "\"busiest_sessions\":[{\"id\":");
+	H_ASSERT_CONTAINS(resp, want);
+	H_ASSERT_CONTAINS(resp, "\"bytes_up\":3000,\"bytes_down\":3000,");
+	free(resp);
+	close(fd);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
  * The admin socket is bound once, at start: a reload that moves admin is
  * applied otherwise, says the move needs a restart, and the endpoint
  * keeps answering where it was.  The new port must be known before the
@@ -2137,6 +2201,7 @@ main(void)
 		cmocka_unit_test_teardown(test_admin_ready, h_teardown),
 		cmocka_unit_test_teardown(test_admin_busy, h_teardown),
 		cmocka_unit_test_teardown(test_admin_health, h_teardown),
+		cmocka_unit_test_teardown(test_admin_busiest, h_teardown),
 		cmocka_unit_test_teardown(test_admin_reload_moved, h_teardown),
 		cmocka_unit_test_teardown(test_admin_emfile, h_teardown),
 		cmocka_unit_test_teardown(test_admin_denied_at_accept,

@@ -54,6 +54,7 @@ struct fx {
 	struct addr		 addr;
 	struct acl		 acl;
 	int			 fills, releases;
+	int			 shown;		/* released with sessions_shown */
 };
 
 struct resp {
@@ -105,6 +106,8 @@ release_cb(void *arg, struct metrics_snapshot *s)
 	struct fx	*fx = arg;
 
 	fx->releases++;
+	if (s->sessions_shown)
+		fx->shown++;
 	assert_int_equal(s->nroutes, 1);
 	free(s->routes[0].ups);
 	free(s->routes);
@@ -367,6 +370,11 @@ test_pages(void **state)
 	expect_get(&fx, "/status", 200, CT_JSON);
 	expect_get(&fx, "/", 200, CT_HTML);
 	assert_int_equal(fx.fills, 4);
+	/*
+	 * / and /status show the busiest sessions, so the filler may ask
+	 * for them again; a scrape of /metrics does not.
+	 */
+	assert_int_equal(fx.shown, 2);
 	expect_get(&fx, "/nope", 404, NULL);
 	expect_get(&fx, "/metrics/", 404, NULL);
 	expect_get(&fx, "/status.json", 404, NULL);
@@ -402,7 +410,7 @@ test_health_pages(void **state)
 	    "Connection: close\r\n\r\n", &r);
 	assert_non_null(strstr(r.body, "{\"address\":\"127.0.0.1:8000\","
 	    "\"host\":\"backend.internal:8000\",\"health\":\"unchecked\","));
-	assert_non_null(strstr(r.body, "\"checked\":false,\"check_fails\":0}"));
+	assert_non_null(strstr(r.body, "\"checked\":false,\"check_fails\":0,"));
 	free(r.raw);
 	fetch_str(&fx, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Connection: close\r\n\r\n", &r);

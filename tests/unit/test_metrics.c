@@ -10,6 +10,7 @@
  */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,6 +25,7 @@
 
 #include <event2/buffer.h>
 
+#include "addr.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -67,6 +69,30 @@ static struct metrics_listener listeners[] = {
 	{ EVIL_ROUTE, "[fe80::1%eth0]:443", 7, 7 },
 };
 
+/*
+ * The busiest sessions, addresses set by snapshot_make(): id, route,
+ * client, upstream (the second is not connected yet), age, bytes up and
+ * down, RTTs, whether known.
+ */
+static struct metrics_session sessions[] = {
+	{ 42, "web", { .len = 0 }, { .len = 0 }, 3723000, 1610612736, 1536, 42,
+	    1300, true, true },
+	{ 7, EVIL_ROUTE, { .len = 0 }, { .len = 0 }, 900, 5, 0, 0, 0, false,
+	    false },
+};
+
+/* Listen addresses as bound, and client and upstream addresses. */
+static struct addr web_listen[2], evil_listen[1];
+
+static void
+addr_set(struct addr *a, const char *text)
+{
+	char	 err[128];
+
+	if (addr_parse(text, a, err, sizeof(err)) == -1)
+		fail_msg("%s: %s", text, err);
+}
+
 static void
 snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
 {
@@ -74,8 +100,22 @@ snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
 		1, 0, 2, 0, 0, 3, 0, 0, 0, 1, 0, 0, 4
 	};
 
+	addr_set(&web_listen[0], "0.0.0.0:8080");
+	addr_set(&web_listen[1], "[::]:8080");
+	addr_set(&evil_listen[0], "[::1]:443");
+	addr_set(&sessions[0].client, "192.0.2.1:50000");
+	addr_set(&sessions[0].upstream, "127.0.0.1:8000");
+	addr_set(&sessions[1].client, "[2001:db8::7]:40000");
+	memset(&sessions[1].upstream, 0, sizeof(sessions[1].upstream));
 	memset(r, 0, 2 * sizeof(*r));
 	r[0].name = "web";
+	r[0].listen = web_listen;
+	r[0].nlisten = NELEM(web_listen);
+	r[0].balance = "leastconn";
+	r[0].health_check = true;
+	r[0].check_interval_ms = 2000;
+	r[0].rise = 2;
+	r[0].fall = 3;
 	r[0].active = 3;
 	r[0].result_names = web_result_names;
 	r[0].results = web_results;
@@ -87,6 +127,12 @@ snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
 	r[0].ups = web_ups;
 	r[0].nups = NELEM(web_ups);
 	r[1].name = EVIL_ROUTE;
+	r[1].listen = evil_listen;
+	r[1].nlisten = NELEM(evil_listen);
+	r[1].balance = "roundrobin";
+	r[1].check_interval_ms = 5000;
+	r[1].rise = 2;
+	r[1].fall = 1;
 	r[1].result_names = evil_result_names;
 	r[1].results = evil_results;
 	r[1].nresults = NELEM(evil_results);
@@ -110,7 +156,18 @@ snapshot_make(struct metrics_snapshot *s, struct metrics_route r[2])
 	s->netstat = true;
 	s->listen_overflows = 2517;
 	s->listen_drops = UINT64_MAX;
+	s->sessions = sessions;
+	s->nsessions = NELEM(sessions);
+	s->sessions_known = true;
+	s->sessions_age_ms = 1234;
 }
+
+/* ${text} has ${want} in it, or the test fails showing both. */
+#define H_CONTAINS(text, want)                                         \
+	do {                                                           \
+		if (strstr((text), (want)) == NULL)                    \
+			fail_msg("missing %s in\n%s", (want), (text)); \
+	} while (0)
 
 /* Format with ${fn} into a NUL-terminated string the caller frees. */
 static char *
@@ -816,7 +873,7 @@ test_prom_round_trip(void **state)
 /* ---- a JSON validator (RFC 8259) ------------------------------------------ */
 
 #define JV_DEPTH	32
-#define JV_MAXSTR	128
+#define JV_MAXSTR	256
 
 struct jv {
 	const char	*p;
@@ -1059,29 +1116,49 @@ test_json(void **state)
 {
 	static const char *const frags[] = {
 		"{\"version\":\"0.1.0\",\"uptime_seconds\":183845,"
-		    "\"workers\":2,\"sessions_active\":3,\"routes\":[",
-		"{\"name\":\"web\",\"active\":3,\"bytes_up\":1234,"
-		    "\"bytes_down\":18446744073709551615,\"sessions\":"
-		    "{\"done\":5,\"client_reset\":1,\"upstream_refused\":2,"
-		    "\"idle_timeout\":0},\"upstreams\":[",
+		"\"workers\":2,\"sessions_active\":3,\"routes\":[",
+		"{\"name\":\"web\",\"listen\":[\"0.0.0.0:8080\",\"[::]:8080\"],"
+		"\"balance\":\"leastconn\",\"health_check\":true,"
+		"\"check_interval_ms\":2000,\"rise\":2,\"fall\":3,"
+		"\"active\":3,\"bytes_up\":1234,"
+		"\"bytes_down\":18446744073709551615,\"sessions\":"
+		"{\"done\":5,\"client_reset\":1,\"upstream_refused\":2,"
+		"\"idle_timeout\":0},\"upstreams\":[",
 		"{\"address\":\"127.0.0.1:8000\",\"host\":\"127.0.0.1:8000\","
-		    "\"health\":\"up\",\"up\":true,\"present\":true,"
-		    "\"backup\":false,\"weight\":1,\"active\":3,\"connects\":40,"
-		    "\"connect_fails\":2,\"checked\":true,\"check_fails\":0}",
+		"\"health\":\"up\",\"up\":true,\"present\":true,"
+		"\"backup\":false,\"weight\":1,\"active\":3,\"connects\":40,"
+		"\"connect_fails\":2,\"checked\":true,\"check_fails\":0,"
+		"\"state\":\"ready\",\"weight_now\":1,\"down_why\":\"\","
+		"\"down_since\":0}",
 		"{\"address\":\"[::1]:8001\",\"host\":\"backend.internal:8001\","
-		    "\"health\":\"down\",\"up\":false,\"present\":true,"
-		    "\"backup\":true,\"weight\":5,",
-		"\"connect_fails\":9,\"checked\":true,\"check_fails\":4}",
+		"\"health\":\"down\",\"up\":false,\"present\":true,"
+		"\"backup\":true,\"weight\":5,",
+		"\"connect_fails\":9,\"checked\":true,\"check_fails\":4,"
+		"\"state\":\"drain\",\"weight_now\":5,\"down_why\":"
+		"\"check: ",
+		"\"state\":\"maint\",\"weight_now\":0,\"down_why\":"
+		"\"connect: ",
 		"\"address\":\"ev\\\"il\\\\up\\nline<b>&amp;</b>'x"
-		    "\xef\xbf\xbd\xc3\xa9\",\"host\":",
+		"\xef\xbf\xbd\xc3\xa9\",\"host\":",
 		"\"health\":\"down\",\"up\":false,\"present\":false,",
 		"{\"address\":\"[2001:db8::1]:443\",\"host\":"
-		    "\"evil.example:443\",\"health\":\"unchecked\",\"up\":true,",
-		"{\"name\":\"r\\\"2\\\\\\n<&>\",",
+		"\"evil.example:443\",\"health\":\"unchecked\",\"up\":true,",
+		"{\"name\":\"r\\\"2\\\\\\n<&>\",\"listen\":[\"[::1]:443\"],"
+		"\"balance\":\"roundrobin\",\"health_check\":false,"
+		"\"check_interval_ms\":5000,\"rise\":2,\"fall\":1,",
+		"]}],\"busiest_sessions_age_ms\":1234,\"busiest_sessions\":[",
+		"{\"id\":42,\"route\":\"web\",\"client\":\"192.0.2.1:50000\","
+		"\"upstream\":\"127.0.0.1:8000\",\"age_ms\":3723000,"
+		"\"bytes_up\":1610612736,\"bytes_down\":1536,"
+		"\"client_rtt_us\":42,\"upstream_rtt_us\":1300},",
+		"{\"id\":7,\"route\":\"r\\\"2\\\\\\n<&>\","
+		"\"client\":\"[2001:db8::7]:40000\",\"upstream\":null,"
+		"\"age_ms\":900,\"bytes_up\":5,\"bytes_down\":0,"
+		"\"client_rtt_us\":null,\"upstream_rtt_us\":null}]}\n",
 	};
 	struct metrics_snapshot	 s;
 	struct metrics_route	 r[2];
-	char			*text;
+	char			*text, want[256];
 	size_t			 i;
 
 	(void)state;
@@ -1095,6 +1172,17 @@ test_json(void **state)
 	for (i = 0; i < NELEM(frags); i++)
 		if (strstr(text, frags[i]) == NULL)
 			fail_msg("missing %s in\n%s", frags[i], text);
+	/* Why down, as the C library words the error, and since when. */
+	snprintf(want, sizeof(want),
+	    "\"down_why\":\"check: %s\","
+	    "\"down_since\":1700000100}",
+	    strerror(ECONNREFUSED));
+	H_CONTAINS(text, want);
+	snprintf(want, sizeof(want),
+	    "\"down_why\":\"connect: %s\","
+	    "\"down_since\":1700000200}",
+	    strerror(ETIMEDOUT));
+	H_CONTAINS(text, want);
 	free(text);
 
 	/* A clock stepped back shows no uptime rather than 2^64 - n. */
@@ -1103,7 +1191,17 @@ test_json(void **state)
 	text = format(metrics_json, &s);
 	assert_true(jv_check(&jv, text));
 	assert_non_null(strstr(text, "\"uptime_seconds\":0,"));
-	assert_non_null(strstr(text, "\"routes\":[]}"));
+	assert_non_null(strstr(text, "\"routes\":[],"));
+	free(text);
+
+	/* The busiest sessions never gathered: null, not an age of 0. */
+	s.sessions_known = false;
+	s.nsessions = 0;
+	text = format(metrics_json, &s);
+	assert_true(jv_check(&jv, text));
+	assert_non_null(strstr(text,
+	    "\"busiest_sessions_age_ms\":null,"
+	    "\"busiest_sessions\":[]}"));
 	free(text);
 }
 
@@ -1117,13 +1215,16 @@ test_json(void **state)
 static bool
 html_ok(const char *t, char *why, size_t len)
 {
-	static const char *const tags[] = {
-		"<!DOCTYPE html>", "<html lang=\"en\">", "</html>", "<head>",
-		"</head>", "<meta charset=\"utf-8\">", "<title>", "</title>",
-		"<body>", "</body>", "<h1>", "</h1>", "<h2>", "</h2>", "<p>",
-		"</p>", "<table>", "</table>", "<tr>", "<tr class=\"down\">",
-		"</tr>", "<th>", "</th>", "<td>", "</td>"
-	};
+	static const char *const tags[] = { "<!DOCTYPE html>",
+		"<html lang=\"en\">", "</html>", "<head>", "</head>",
+		"<meta charset=\"utf-8\">",
+		"<meta http-equiv=\"refresh\" content=\"5\">", "<title>",
+		"</title>", "<body>", "</body>", "<h1>", "</h1>", "<h2>",
+		"</h2>", "<p>", "<p class=\"note\">", "</p>",
+		"<table class=\"route\">", "<table class=\"ups\">",
+		"<table class=\"ses\">", "</table>", "<tr>",
+		"<tr class=\"down\">", "<tr class=\"off\">", "</tr>", "<th>",
+		"</th>", "<td>", "</td>" };
 	static const char *const ents[] = {
 		"&amp;", "&lt;", "&gt;", "&quot;", "&#39;"
 	};
@@ -1170,17 +1271,142 @@ test_html(void **state)
 	text = format(metrics_html, &s);
 	if (!html_ok(text, why, sizeof(why)))
 		fail_msg("%s in\n%s", why, text);
-	assert_non_null(strstr(text, "<td>ev&quot;il\\up\nline&lt;b&gt;"
-	    "&amp;amp;&lt;/b&gt;&#39;x\xef\xbf\xbd\xc3\xa9</td>"));
-	assert_non_null(strstr(text, "<h2>Route r&quot;2\\\n&lt;&amp;&gt;"
-	    "</h2>"));
-	assert_non_null(strstr(text, "we&quot;ird\\\n&lt;&amp;&gt; 3"));
-	assert_non_null(strstr(text, "<h1>relay46 0.1.0</h1>"));
-	assert_non_null(strstr(text, "Up 2d 03:04:05, 2 workers"));
+	H_CONTAINS(text,
+	    "<td>ev&quot;il\\up\nline&lt;b&gt;"
+	    "&amp;amp;&lt;/b&gt;&#39;x\xef\xbf\xbd\xc3\xa9</td>");
+	H_CONTAINS(text, "<h2>Route r&quot;2\\\n&lt;&amp;&gt;</h2>");
+	H_CONTAINS(text, "we&quot;ird\\\n&lt;&amp;&gt; 3");
+	H_CONTAINS(text, "<h1>relay46 0.1.0</h1>");
+	H_CONTAINS(text, "Up 2d 03:04:05, 2 workers");
+	/* It reloads itself, and says when it was made. */
+	H_CONTAINS(text,
+	    "<head>\n<meta charset=\"utf-8\">\n"
+	    "<meta http-equiv=\"refresh\" content=\"5\">\n");
+	H_CONTAINS(text,
+	    "<p class=\"note\">As of 2023-11-17 01:17:25 UTC; "
+	    "this page reloads itself every 5 s.</p>");
 	assert_null(strstr(text, "<script"));
 	assert_null(strstr(text, "src="));
 	assert_null(strstr(text, "href="));
 	assert_null(strstr(text, "url("));
+	assert_null(strstr(text, "@import"));
+	free(text);
+}
+
+/*
+ * A route's settings above its table, its bytes in binary units, and
+ * each upstream's state: why and since when it is down, the operator's
+ * state, the weight in force (and the line's where they differ).
+ */
+static void
+test_html_route(void **state)
+{
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	char			*text, want[512];
+
+	(void)state;
+	snapshot_make(&s, r);
+	text = format(metrics_html, &s);
+	H_CONTAINS(text,
+	    "<table class=\"route\">\n<tr><th>Listen</th>"
+	    "<td>0.0.0.0:8080, [::]:8080</td></tr>\n<tr><th>Balance</th>"
+	    "<td>leastconn</td></tr>\n<tr><th>Health checks</th><td>tcp "
+	    "every 2s, rise 2, fall 3</td></tr>\n<tr><th>Sessions</th><td>3 "
+	    "active, 8 ended: done 5, client_reset 1, upstream_refused 2"
+	    "</td></tr>\n<tr><th>Bytes</th><td>1.2 KiB up, 16.0 EiB down, by "
+	    "the sessions that ended</td></tr>\n</table>\n");
+	/* The ends that never happened are left out: /metrics has them. */
+	assert_null(strstr(text, "idle_timeout"));
+	H_CONTAINS(text,
+	    "<tr><th>Listen</th><td>[::1]:443</td></tr>\n"
+	    "<tr><th>Balance</th><td>roundrobin</td></tr>\n<tr><th>Health "
+	    "checks</th><td>off; down after 1 failed connect in a row (fall), "
+	    "tried again every 5s</td></tr>\n");
+	H_CONTAINS(text,
+	    "<tr><td>127.0.0.1:8000</td><td>127.0.0.1:8000</td>"
+	    "<td>up</td><td></td><td></td><td>ready</td><td>1</td><td>3</td>"
+	    "<td>40</td><td>2</td><td>0</td></tr>\n");
+	snprintf(want, sizeof(want),
+	    "<tr class=\"down\"><td>[::1]:8001</td>"
+	    "<td>backend.internal:8001</td><td>down, backup</td><td>check: "
+	    "%s</td><td>2023-11-14 22:15:00 UTC, for 2d 03h</td><td>drain</td>"
+	    "<td>5</td><td>0</td><td>7</td><td>9</td><td>4</td></tr>\n",
+	    strerror(ECONNREFUSED));
+	H_CONTAINS(text, want);
+	snprintf(want, sizeof(want),
+	    "&#39;x\xef\xbf\xbd\xc3\xa9</td><td>down, "
+	    "gone from DNS</td><td>connect: %s</td><td>2023-11-14 22:16:40 "
+	    "UTC, for 2d 03h</td><td>maint</td><td>0 (line: 2)</td>",
+	    strerror(ETIMEDOUT));
+	H_CONTAINS(text, want);
+	free(text);
+
+	/* Down since today: the time without the date. */
+	s.now = 1700000100 + 65;
+	text = format(metrics_html, &s);
+	H_CONTAINS(text,
+	    "</td><td>22:15:00 UTC, for 1m 05s</td><td>drain</td>");
+	H_CONTAINS(text, "</td><td>22:16:40 UTC, for 0s</td><td>maint</td>");
+	free(text);
+
+	/* Taken out by the operator but up: grey, not red. */
+	web_ups[1].up = true;
+	text = format(metrics_html, &s);
+	H_CONTAINS(text,
+	    "<tr class=\"off\"><td>[::1]:8001</td>"
+	    "<td>backend.internal:8001</td><td>up, backup</td><td></td>"
+	    "<td></td><td>drain</td>");
+	web_ups[1].up = false;
+	free(text);
+}
+
+/*
+ * The busiest sessions: bytes in binary units, age and round trips for
+ * people, a hostile route name escaped, "-" for what is not known; and
+ * what the table says before the workers were first asked, and when
+ * they have no sessions.
+ */
+static void
+test_html_sessions(void **state)
+{
+	struct metrics_snapshot	 s;
+	struct metrics_route	 r[2];
+	char			*text, why[64];
+
+	(void)state;
+	snapshot_make(&s, r);
+	text = format(metrics_html, &s);
+	H_CONTAINS(text,
+	    "<h2>Busiest sessions</h2>\n<p class=\"note\">The 10 "
+	    "live sessions with the most bytes both ways, as of 1.2 s ago."
+	    "</p>\n<table class=\"ses\">\n<tr><th>Id</th><th>Route</th>"
+	    "<th>Client</th><th>Upstream</th><th>Age</th><th>Up</th>"
+	    "<th>Down</th><th>Client RTT</th><th>Upstream RTT</th></tr>\n"
+	    "<tr><td>42</td><td>web</td><td>192.0.2.1:50000</td>"
+	    "<td>127.0.0.1:8000</td><td>1h 02m</td><td>1.5 GiB</td>"
+	    "<td>1.5 KiB</td><td>42 \xc2\xb5s</td><td>1.3 ms</td></tr>\n"
+	    "<tr><td>7</td><td>r&quot;2\\\n&lt;&amp;&gt;</td>"
+	    "<td>[2001:db8::7]:40000</td><td>-</td><td>0s</td><td>5 B</td>"
+	    "<td>0 B</td><td>-</td><td>-</td></tr>\n</table>\n</body>");
+	free(text);
+
+	s.nsessions = 0;
+	text = format(metrics_html, &s);
+	if (!html_ok(text, why, sizeof(why)))
+		fail_msg("%s in\n%s", why, text);
+	H_CONTAINS(text, "as of 1.2 s ago.</p>\n<p>No live sessions.</p>\n");
+	assert_null(strstr(text, "<table class=\"ses\">"));
+	free(text);
+
+	s.sessions_known = false;
+	text = format(metrics_html, &s);
+	if (!html_ok(text, why, sizeof(why)))
+		fail_msg("%s in\n%s", why, text);
+	H_CONTAINS(text,
+	    "<h2>Busiest sessions</h2>\n<p class=\"note\">Asked "
+	    "of the workers now: they show at the next refresh.</p>\n"
+	    "</body>");
 	free(text);
 }
 
@@ -1283,6 +1509,8 @@ main(void)
 		cmocka_unit_test(test_json_validator_rejects),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_html_route),
+		cmocka_unit_test(test_html_sessions),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_add_fails),
 	};

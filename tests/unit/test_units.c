@@ -408,6 +408,50 @@ test_format_short_buffer(void **state)
 	assert_int_equal(buf[4], 'X');
 }
 
+static const struct {
+	uint64_t	 n;
+	const char	*want;
+} bytes_rows[] = {
+	{ 0, "0 B" },
+	{ 1, "1 B" },
+	{ 1023, "1023 B" },
+	{ 1024, "1.0 KiB" },
+	{ 1075, "1.0 KiB" },		/* 1.0498 */
+	{ 1076, "1.1 KiB" },		/* 1.0508 */
+	{ 1536, "1.5 KiB" },
+	{ 1048524, "1023.9 KiB" },	/* 1023.949 */
+	{ 1048525, "1.0 MiB" },		/* 1023.950: rounds to 1024.0 */
+	{ 1048575, "1.0 MiB" },
+	{ 1048576, "1.0 MiB" },
+	{ 1610612736, "1.5 GiB" },
+	{ 1099511627776ULL * 3 / 2, "1.5 TiB" },
+	{ 1ULL << 50, "1.0 PiB" },
+	{ 1ULL << 60, "1.0 EiB" },
+	{ UINT64_MAX, "16.0 EiB" },
+};
+
+/* Bytes for people: the unit steps at 1024, tenths rounded. */
+static void
+test_format_bytes(void **state)
+{
+	char	 buf[32], small[6];
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < NELEM(bytes_rows); i++) {
+		memset(buf, 'X', sizeof(buf));
+		assert_ptr_equal(
+		    units_format_bytes(bytes_rows[i].n, buf, sizeof(buf)), buf);
+		if (strcmp(buf, bytes_rows[i].want) != 0)
+			fail_msg("bytes %llu: got '%s', want '%s'",
+			    (unsigned long long)bytes_rows[i].n, buf,
+			    bytes_rows[i].want);
+	}
+	/* Cut short, never overrun. */
+	units_format_bytes(UINT64_MAX, small, sizeof(small));
+	assert_string_equal(small, "16.0 ");
+}
+
 /* A NULL error buffer is allowed (err_set's contract). */
 static void
 test_null_err(void **state)
@@ -435,6 +479,7 @@ main(void)
 		cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_duration_round_trip),
 		cmocka_unit_test(test_format_short_buffer),
+		cmocka_unit_test(test_format_bytes),
 		cmocka_unit_test(test_null_err),
 	};
 
