@@ -824,13 +824,18 @@ ctlexec_reload_told(struct control *c, bool ok)
 static void
 ctlexec_reload(struct control *c, struct ctl_conn *cc)
 {
+	struct ctl_conn	*waiter = c->reload_waiter;
 	const char	*why;
 
 	c->reload_waiter = cc;
 	c->reload_told = ctlexec_reload_told;
 	if (c->reload(c, &why) == -1 && why != NULL) {
-		c->reload_waiter = NULL;
-		c->reload_told = NULL;
+		/*
+		 * Refused before it began ("a reload is still under way"):
+		 * whoever asked for the one under way still waits for it.
+		 */
+		c->reload_waiter = waiter;
+		c->reload_told = waiter != NULL ? ctlexec_reload_told : NULL;
 		ctl_error_msg(cc, why);
 	}
 }
