@@ -118,7 +118,8 @@ ctl_ok(const char *sock, bool json, const char *cmd)
 	ctl_run(&o, sock, json, cmd);
 	if (o.rc != 0 || o.err[0] != '\0')
 		fail_msg("relay46ctl%s %s: exit %d\n--- stdout:\n%s--- "
-		    "stderr:\n%s", json ? " -j" : "", cmd, o.rc, o.out, o.err);
+			 "stderr:\n%s",
+		    json ? " -j" : "", cmd, o.rc, o.out, o.err);
 	free(o.err);
 	return o.out;
 }
@@ -149,13 +150,14 @@ ctl_refused(const char *sock, const char *cmd, const char *needle)
 	ctl_run(&oj, sock, true, cmd);
 	if (o.rc != 1 || o.out[0] != '\0' || oj.rc != 1 || oj.out[0] != '\0')
 		fail_msg("relay46ctl %s: exit %d / -j %d, expected 1\n--- "
-		    "stdout:\n%s--- -j stdout:\n%s--- stderr:\n%s--- -j "
-		    "stderr:\n%s", cmd, o.rc, oj.rc, o.out, oj.out, o.err,
-		    oj.err);
+			 "stdout:\n%s--- -j stdout:\n%s--- stderr:\n%s--- -j "
+			 "stderr:\n%s",
+		    cmd, o.rc, oj.rc, o.out, oj.out, o.err, oj.err);
 	if (strncmp(o.err, "relay46ctl: ", 12) != 0 ||
 	    strstr(o.err, needle) == NULL || strcmp(o.err, oj.err) != 0)
 		fail_msg("relay46ctl %s: stderr '%s' (-j: '%s'), expected "
-		    "'relay46ctl: ...%s...'", cmd, o.err, oj.err, needle);
+			 "'relay46ctl: ...%s...'",
+		    cmd, o.err, oj.err, needle);
 	free(o.out);
 	free(oj.out);
 	free(oj.err);
@@ -208,7 +210,8 @@ static void
 tab_set(char *dst, size_t cap, const char *s, size_t len, const char *what)
 {
 	if (len >= cap)
-		fail_msg("%s: a field of %zu bytes: %.*s", what, len, (int)len, s);
+		fail_msg("%s: a field of %zu bytes: %.*s", what, len, (int)len,
+		    s);
 	memcpy(dst, s, len);
 	dst[len] = '\0';
 }
@@ -267,8 +270,9 @@ plain_parse(const char *text, enum kind k, struct tab *t, const char *what)
 		for (q = p; *q == ' '; q++)
 			continue;
 		for (nf = 0; q < nl; nf++) {
-			for (f = q; q < nl && !(q[0] == ' ' && q + 1 < nl &&
-			    q[1] == ' '); q++)
+			for (f = q; q < nl &&
+			     !(q[0] == ' ' && q + 1 < nl && q[1] == ' ');
+			     q++)
 				continue;
 			if (line == 0) {
 				if (nf >= T_COLS)
@@ -286,7 +290,8 @@ plain_parse(const char *text, enum kind k, struct tab *t, const char *what)
 		if (line == 0)
 			t->ncol = nf;
 		else if (nf != t->ncol)
-			fail_msg("%s: line %zu has %zu fields, the header %zu:\n%s",
+			fail_msg(
+			    "%s: line %zu has %zu fields, the header %zu:\n%s",
 			    what, line + 1, nf, t->ncol, text);
 		else
 			t->nrow = line;
@@ -359,8 +364,7 @@ json_string(struct json *j, char *out, size_t cap)
 				json_bad(j, "\\u00XX");
 			out[n++] = (char)v;
 			j->p += 5;
-		} else if (*j->p != '\0' &&
-		    (e = strchr(from, *j->p)) != NULL) {
+		} else if (*j->p != '\0' && (e = strchr(from, *j->p)) != NULL) {
 			out[n++] = to[e - from];
 			j->p++;
 		} else
@@ -634,8 +638,8 @@ show(const char *sock, const char *cmd, enum kind k, const char *cols,
 		for (r = 0; r < p->nrow; r++)
 			if (strcmp(tab_s(p, r, w), tab_s(j, r, w)) != 0)
 				fail_msg("%s: row %zu, %s: '%s' plain, '%s' "
-				    "with -j", cmd, r, w, tab_s(p, r, w),
-				    tab_s(j, r, w));
+					 "with -j",
+				    cmd, r, w, tab_s(p, r, w), tab_s(j, r, w));
 }
 
 /* Only the -j form, for the checks that need no plain twin. */
@@ -670,7 +674,7 @@ raw_connect(const char *path)
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
+		 0)) == -1)
 		fail_msg("socket: %s", strerror(errno));
 	/* A Unix socket connects at once, or fails: EAGAIN is a full queue. */
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
@@ -895,8 +899,7 @@ one(struct h_relay *r, const char *route, uint64_t seed)
 
 /* ${n} whole sessions; how many reached the backend tagged ${tag}. */
 static unsigned
-many(struct h_relay *r, const char *route, unsigned n, uint64_t seed,
-    char tag)
+many(struct h_relay *r, const char *route, unsigned n, uint64_t seed, char tag)
 {
 	unsigned	 i, hits = 0;
 
@@ -918,8 +921,8 @@ accepted(struct h_backend *b)
 static const char *
 client_needle(int fd, char *buf, size_t len)
 {
-	snprintf(buf, len, "client=127.0.0.1:%d upstream=",
-	    h_sock_port(fd, false));
+	snprintf(buf, len,
+	    "client=127.0.0.1:%d upstream=", h_sock_port(fd, false));
 	return buf;
 }
 
@@ -971,7 +974,8 @@ assert_time(const char *s, const char *what)
 	int	 y, mo, d, h, mi, sec, n = 0;
 
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec,
-	    &n) != 6 || n != 20 || s[n] != '\0')
+		&n) != 6 ||
+	    n != 20 || s[n] != '\0')
 		fail_msg("%s: '%s' is not a UTC time", what, s);
 }
 
@@ -1078,7 +1082,8 @@ test_show(void **state)
 	snprintf(pbh, sizeof(pbh), "%s", h_hostport(AF_INET, bhport));
 	snprintf(phc, sizeof(phc), "%s", h_hostport(AF_INET, hcport));
 	sock_path(sock, sizeof(sock));
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
 	    "[route web]\nlisten = 127.0.0.1:0\nupstream = %s\n"
 	    "upstream = %s weight=2\n"
 	    "[route db]\nlisten = 127.0.0.1:0\nbacklog = 50\nupstream = %s\n"
@@ -1181,7 +1186,8 @@ test_show(void **state)
 	/* show info */
 	show(sock, "show info", KIND_KV, info_keys,
 	    "version build pid started workers sessions config config_loaded "
-	    "reloads last_reload last_reload_time", p, j);
+	    "reloads last_reload last_reload_time",
+	    p, j);
 	assert_string_equal(tab_s(j, 0, "version"), PACKAGE_VERSION);
 	H_ASSERT_CONTAINS(tab_s(j, 0, "build"), "splice=");
 	H_ASSERT_CONTAINS(tab_s(j, 0, "build"), " libevent=");
@@ -1217,14 +1223,15 @@ test_show(void **state)
 	/* show upstreams [ROUTE] */
 	show(sock, "show upstreams", KIND_TABLE, upstreams_cols,
 	    "route upstream host backup weight state down_why down_since "
-	    "sessions", p, j);
+	    "sessions",
+	    p, j);
 	assert_int_equal(j->nrow, 6);
 	{
 		static const char *const rt[6] = { "web", "web", "db", "bh",
 			"px", "hc" };
-		const char *const ups[6] = { pa, pb, pc, pbh, pc, phc };
-		const int live[6] = { (t1 == 'A') + (t2 == 'A'),
-			(t1 == 'B') + (t2 == 'B'), 1, 1, 0, 1 };
+		const char *const	 ups[6] = { pa, pb, pc, pbh, pc, phc };
+		const int		 live[6] = { (t1 == 'A') + (t2 == 'A'),
+				       (t1 == 'B') + (t2 == 'B'), 1, 1, 0, 1 };
 
 		for (k = 0; k < 6; k++) {
 			assert_string_equal(tab_s(j, k, "route"), rt[k]);
@@ -1317,8 +1324,8 @@ test_rtt(void **state)
 	(void)state;
 	sock_path(sock, sizeof(sock));
 	r = h_relay_start("[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
-	    "[route t]\nlisten = 127.0.0.1:0\nupstream = %s\n", sock,
-	    h_hostport(AF_INET, h_backend_port(a)));
+			  "[route t]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+	    sock, h_hostport(AF_INET, h_backend_port(a)));
 	fd = open_tagged(r, "t", NULL, &tag);
 	echo(fd, 1, 64 * 1024);
 	show(sock, "show sessions", KIND_TABLE, sessions_cols,
@@ -1350,8 +1357,8 @@ test_rtt(void **state)
 
 /* "set upstream ROUTE ADDR state ST": the answer says what it was. */
 static void
-set_state(const char *sock, const char *route, const char *addr,
-    const char *st, const char *was)
+set_state(const char *sock, const char *route, const char *addr, const char *st,
+    const char *was)
 {
 	char	 cmd[256], want[256];
 
@@ -1363,8 +1370,8 @@ set_state(const char *sock, const char *route, const char *addr,
 }
 
 static void
-set_weight(const char *sock, const char *route, const char *addr,
-    unsigned w, unsigned was)
+set_weight(const char *sock, const char *route, const char *addr, unsigned w,
+    unsigned was)
 {
 	char	 cmd[256], want[256];
 
@@ -1433,7 +1440,8 @@ test_drain_maint(void **state)
 	snprintf(pa, sizeof(pa), "%s", h_hostport(AF_INET, h_backend_port(a)));
 	snprintf(pb, sizeof(pb), "%s", h_hostport(AF_INET, h_backend_port(b)));
 	sock_path(sock, sizeof(sock));
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
 	    "[route d]\nlisten = 127.0.0.1:0\nupstream = %s\nupstream = %s\n",
 	    sock, pa, pb);
 	nw = workers(sock);
@@ -1459,7 +1467,8 @@ test_drain_maint(void **state)
 	assert_int_equal(tab_n(j, 0, "bytes_up"), 5000);
 	assert_int_equal(tab_n(j, 0, "bytes_down"), 5001);
 	echo(live, 102, 3000);
-	snprintf(needle, sizeof(needle), "client=127.0.0.1:%d upstream=%s "
+	snprintf(needle, sizeof(needle),
+	    "client=127.0.0.1:%d upstream=%s "
 	    "msg=\"session end\" end=done up=8000 down=8001",
 	    h_sock_port(live, false), pa);
 	finish(live);
@@ -1523,8 +1532,8 @@ test_drain_maint(void **state)
  * most a quarter below or a half above, so 30 - nw/4 .. 30 + nw/2.
  */
 static void
-share(struct h_relay *r, struct h_backend *a, struct h_backend *b,
-    unsigned nw, uint64_t seed)
+share(struct h_relay *r, struct h_backend *a, struct h_backend *b, unsigned nw,
+    uint64_t seed)
 {
 	unsigned	 acc_a = accepted(a), acc_b = accepted(b), hits;
 	int		 off;
@@ -1546,7 +1555,7 @@ sighup(struct h_relay *r, unsigned n)
 {
 	assert_int_equal(kill(r->pid, SIGHUP), 0);
 	if (!h_relay_log_wait_n(r, "msg=\"configuration reloaded\"", n,
-	    H_IO_MS))
+		H_IO_MS))
 		fail_msg("reload %u never finished", n);
 }
 
@@ -1567,9 +1576,11 @@ test_weight(void **state)
 	snprintf(pa, sizeof(pa), "%s", h_hostport(AF_INET, h_backend_port(a)));
 	snprintf(pb, sizeof(pb), "%s", h_hostport(AF_INET, h_backend_port(b)));
 	sock_path(sock, sizeof(sock));
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
 	    "[route w]\nlisten = 127.0.0.1:0\nbalance = roundrobin\n"
-	    "upstream = %s\nupstream = %s\n", sock, pa, pb);
+	    "upstream = %s\nupstream = %s\n",
+	    sock, pa, pb);
 	nw = workers(sock);
 	set_weight(sock, "w", pa, 3, 1);
 	set_weight(sock, "w", pb, 1, 1);
@@ -1676,7 +1687,8 @@ test_kill(void **state)
 	snprintf(pa, sizeof(pa), "%s", h_hostport(AF_INET, porta));
 	snprintf(pb, sizeof(pb), "%s", h_hostport(AF_INET, portb));
 	sock_path(sock, sizeof(sock));
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
 	    "[route k]\nlisten = 127.0.0.1:0\nupstream = %s\nupstream = %s\n",
 	    sock, pa, pb);
 	/* KILL_A sessions on A, then KILL_B on B, the other side drained. */
@@ -1694,8 +1706,9 @@ test_kill(void **state)
 	/* kill session ID: the first on A. */
 	show_json(sock, "show sessions k", KIND_TABLE, sessions_cols, j);
 	assert_int_equal(j->nrow, KILL_A + KILL_B);
-	id = tab_n(j, tab_must(j, "client", client_addr(cfd[0], NULL, cl,
-	    sizeof(cl))), "id");
+	id = tab_n(j,
+	    tab_must(j, "client", client_addr(cfd[0], NULL, cl, sizeof(cl))),
+	    "id");
 	snprintf(cmd, sizeof(cmd), "kill session %lld", id);
 	ctl_says(sock, cmd, "1 session killed\n");
 	expect_killed(r, cfd[0], bfd[0]);
@@ -1755,7 +1768,8 @@ test_reload(void **state)
 	snprintf(pa, sizeof(pa), "%s", h_hostport(AF_INET, h_backend_port(a)));
 	sock_path(sock, sizeof(sock));
 	/* Lines 1 to 6. */
-	snprintf(base, sizeof(base), "[global]\nshutdown_timeout = 1s\n"
+	snprintf(base, sizeof(base),
+	    "[global]\nshutdown_timeout = 1s\n"
 	    "control = %s\n[route a]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    sock, pa);
 	r = h_relay_start("%s", base);
@@ -1793,8 +1807,8 @@ test_reload(void **state)
 	free(ctl_refused(sock, "reload", want));
 
 	/* A good one: what changed, and the new route serves. */
-	snprintf(text, sizeof(text), "%s[route x]\nlisten = 127.0.0.1:0\n"
-	    "upstream = %s\n", base, pa);
+	snprintf(text, sizeof(text),
+	    "%s[route x]\nlisten = 127.0.0.1:0\nupstream = %s\n", base, pa);
 	h_replace_file(r->conf, text);
 	ctl_says(sock, "reload", "route x added\n");
 	show(sock, "show info", KIND_KV, info_keys, "last_reload reloads", p,
@@ -1824,7 +1838,8 @@ test_reload(void **state)
 	/* x goes, a changes; then nothing changes. */
 	snprintf(text, sizeof(text), "%sidle_timeout = 30s\n", base);
 	h_replace_file(r->conf, text);
-	ctl_says(sock, "reload", "route a: settings changed\nroute x removed\n");
+	ctl_says(sock, "reload",
+	    "route a: settings changed\nroute x removed\n");
 	ctl_says(sock, "reload", "no change to the routes\n");
 	show_json(sock, "show info", KIND_KV, info_keys, j);
 	assert_int_equal(tab_n(j, 0, "reloads"), 3);
@@ -1880,8 +1895,9 @@ proc_queue(int port)
 		return -1;
 	for (i = 0; i < 100000 && fgets(line, sizeof(line), f) != NULL; i++)
 		if (sscanf(line, " %*u: %8X:%4X %*8X:%*4X %2X %8X:%8X", &addr,
-		    &lport, &st, &tx, &rx) == 5 && st == 0x0A &&
-		    (int)lport == port && addr == htonl(INADDR_LOOPBACK))
+			&lport, &st, &tx, &rx) == 5 &&
+		    st == 0x0A && (int)lport == port &&
+		    addr == htonl(INADDR_LOOPBACK))
 			q += (int)rx;
 	fclose(f);
 	return q;
@@ -1913,7 +1929,8 @@ test_listen_queue(void **state)
 	if ((ans = calloc(1, sizeof(*ans))) == NULL)
 		fail_msg("out of memory");
 	sock_path(sock, sizeof(sock));
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
 	    "[route q]\nlisten = 127.0.0.1:0\nbacklog = 16\nupstream = %s\n",
 	    sock, h_hostport(AF_INET, h_backend_port(a)));
 	port = h_relay_ready_port(r, "q", 0);
@@ -1947,7 +1964,8 @@ test_listen_queue(void **state)
 	}
 	if (q != NQ || kq != NQ)
 		fail_msg("show listeners says %d waiting, the kernel %d; %d "
-		    "expected:\n%s", q, kq, NQ, ans->body);
+			 "expected:\n%s",
+		    q, kq, NQ, ans->body);
 
 	if (prlimit(r->pid, RLIMIT_NOFILE, &old, NULL) == -1)
 		fail_msg("prlimit: %s", strerror(errno));
@@ -2034,8 +2052,10 @@ test_socket_perms(void **state)
 	/* The directory lets anyone through to the socket; its mode decides. */
 	assert_int_equal(chmod(dir, 0711), 0);
 	snprintf(sock, sizeof(sock), "%s/ctl.sock", dir);
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
-	    "[route p]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n", sock);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
+	    "[route p]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n",
+	    sock);
 	if (lstat(sock, &st) == -1)
 		fail_msg("%s: %s", sock, strerror(errno));
 	assert_true(S_ISSOCK(st.st_mode));
@@ -2088,8 +2108,10 @@ test_limits(void **state)
 	if ((ans = calloc(1, sizeof(*ans))) == NULL)
 		fail_msg("out of memory");
 	sock_path(sock, sizeof(sock));
-	r = h_relay_start("[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
-	    "[route l]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n", sock);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
+	    "[route l]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n",
+	    sock);
 
 	/* 16 at once, each answered (so each was accepted), then one more. */
 	for (i = 0; i < 16; i++) {
@@ -2220,11 +2242,11 @@ test_limits(void **state)
 	assert_int_equal(kill(r->pid, SIGCONT), 0);
 	for (i = 0; i < 2; i++) {
 		raw_answer(c[i], ans);
-		if (ans->ok && strcmp(ans->body, "no change to the routes\n") ==
-		    0)
+		if (ans->ok &&
+		    strcmp(ans->body, "no change to the routes\n") == 0)
 			oks++;
-		else if (!ans->ok && strstr(ans->body, "reload is still under "
-		    "way") != NULL)
+		else if (!ans->ok &&
+		    strstr(ans->body, "reload is still under way") != NULL)
 			busy++;
 		else
 			fail_msg("reload %d answered:\n%s", i, ans->body);
