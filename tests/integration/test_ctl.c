@@ -1306,6 +1306,62 @@ test_show(void **state)
 	free(j);
 }
 
+/*
+ * An upstream line with a name (ctl.test, from a hosts file): show
+ * upstreams has its address and, as host, the line; the line as written
+ * names that address in show sessions, set and kill, as the address does.
+ */
+static void
+test_upstream_by_name(void **state)
+{
+	struct h_backend	*a = tagged("A");
+	struct h_relay		*r;
+	struct tab		*j = tab_new();
+	char			 sock[H_PATH], hosts[H_PATH + 16], line[64];
+	char			 addr[64], cmd[256], want[256], cl[64], tag;
+	int			 fd, port = h_backend_port(a);
+
+	(void)state;
+	snprintf(line, sizeof(line), "ctl.test:%d", port);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	sock_path(sock, sizeof(sock));
+	h_write_file(hosts, sizeof(hosts), h_tmpdir(), "hosts",
+	    "127.0.0.1 ctl.test\n");
+	h_relay_setenv("RELAY46_HOSTS", hosts);
+	r = h_relay_start("[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
+			  "[route n]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+	    sock, line);
+	h_relay_setenv(NULL, NULL);
+	show_json(sock, "show upstreams", KIND_TABLE, upstreams_cols, j);
+	assert_int_equal(j->nrow, 1);
+	assert_string_equal(tab_s(j, 0, "upstream"), addr);
+	assert_string_equal(tab_s(j, 0, "host"), line);
+
+	fd = open_tagged(r, "n", NULL, &tag);
+	echo(fd, 1, ECHO_LEN);
+	snprintf(cmd, sizeof(cmd), "show sessions upstream %s", line);
+	show_json(sock, cmd, KIND_TABLE, sessions_cols, j);
+	assert_int_equal(j->nrow, 1);
+	assert_string_equal(tab_s(j, 0, "client"),
+	    client_addr(fd, NULL, cl, sizeof(cl)));
+	assert_string_equal(tab_s(j, 0, "upstream"), addr);
+	snprintf(cmd, sizeof(cmd), "show sessions n upstream %s", line);
+	show_json(sock, cmd, KIND_TABLE, sessions_cols, j);
+	assert_int_equal(j->nrow, 1);
+	expect_listed(sock, "upstream nosuch.test:1", 0, NULL);
+
+	snprintf(cmd, sizeof(cmd), "set upstream n %s weight 2", line);
+	snprintf(want, sizeof(want), "n %s weight 2 (was 1)\n", addr);
+	ctl_says(sock, cmd, want);
+	snprintf(cmd, sizeof(cmd), "kill sessions upstream n %s", line);
+	ctl_says(sock, cmd, "1 session killed\n");
+	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), ECONNRESET, ECONNRESET);
+	close(fd);
+	h_relay_finish(r);
+	h_backend_free(a);
+	free(j);
+}
+
 /* --- 6. the kernel's round-trip times ---------------------------------------- */
 
 /*
@@ -2267,6 +2323,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_show, h_teardown),
+		cmocka_unit_test_teardown(test_upstream_by_name, h_teardown),
 		cmocka_unit_test_teardown(test_rtt, h_teardown),
 		cmocka_unit_test_teardown(test_drain_maint, h_teardown),
 		cmocka_unit_test_teardown(test_weight, h_teardown),
