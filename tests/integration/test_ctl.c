@@ -26,7 +26,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,13 +37,13 @@
 #include "harness.h"
 
 #define CTL_MS		10000	/* one relay46ctl run, start to exit */
-#define T_ROWS		64	/* rows of one parsed answer, header not counted */
+#define T_ROWS		64	/* rows of one answer, its header aside */
 #define T_COLS		24
 #define T_CELL		256
 #define ECHO_LEN	100	/* bytes echoed by a whole session */
 #define POLL_MAX	2000	/* rounds of a bounded wait */
 
-/* The columns of each table and the keys of show info, as ctlexec.c has them. */
+/* Each table's columns and show info's keys, as ctlexec.c writes them. */
 static const char info_keys[] =
     "version build pid:n started uptime_seconds:n workers:n sessions:n "
     "config config_loaded reloads:n last_reload last_reload_time";
@@ -74,7 +73,7 @@ static const char *const help_lines[] = {
 	"reload",
 };
 
-/* --- relay46ctl ------------------------------------------------------------ */
+/* --- relay46ctl ----------------------------------------------------------- */
 
 struct run {
 	int		 rc;
@@ -164,7 +163,7 @@ ctl_refused(const char *sock, const char *cmd, const char *needle)
 	return o.err;
 }
 
-/* --- answers parsed back into rows --------------------------------------- */
+/* --- answers parsed back into rows ---------------------------------------- */
 
 enum cell_type {
 	CELL_STR = 0,
@@ -343,7 +342,8 @@ json_peek(struct json *j, char ch)
 static void
 json_string(struct json *j, char *out, size_t cap)
 {
-	static const char	 from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	static const char	 from[] = "\"\\/bfnrt";
+	static const char	 to[] = "\"\\/\b\f\n\r\t";
 	const char		*e;
 	unsigned		 v;
 	size_t			 n = 0;
@@ -408,7 +408,7 @@ json_value(struct json *j, struct cell *c)
 	tab_set(c->s, sizeof(c->s), s, (size_t)(j->p - s), j->what);
 }
 
-/* {"key": value, ...} as row ${row} of ${t}; the first one names the columns. */
+/* {"key": value, ...} as row ${row} of ${t}; row 0 names the columns. */
 static void
 json_object(struct json *j, struct tab *t, size_t row)
 {
@@ -655,7 +655,7 @@ show_json(const char *sock, const char *cmd, enum kind k, const char *cols,
 		tab_shape(j, cols, cmd);
 }
 
-/* --- the raw protocol ------------------------------------------------------ */
+/* --- the raw protocol ----------------------------------------------------- */
 
 struct raw {
 	int		 fd;
@@ -845,7 +845,7 @@ raw_cell(const struct answer *a, const char *first, const char *col)
 	return v;
 }
 
-/* --- traffic --------------------------------------------------------------- */
+/* --- traffic -------------------------------------------------------------- */
 
 /* An echo backend that first sends ${tag}, one letter. */
 static struct h_backend *
@@ -965,7 +965,7 @@ wait_ends(struct h_relay *r, unsigned n)
 }
 
 /* -------------------------------------------------------------------------- */
-/* --- 1. every command, plain and -j ----------------------------------------- */
+/* --- every command, plain and -j ------------------------------------------ */
 
 /* "YYYY-MM-DDTHH:MM:SSZ", as show info writes a time. */
 static void
@@ -1362,7 +1362,7 @@ test_upstream_by_name(void **state)
 	free(j);
 }
 
-/* --- 6. the kernel's round-trip times ---------------------------------------- */
+/* --- the kernel's round-trip times ---------------------------------------- */
 
 /*
  * A live session that has moved data both ways has a round-trip time on
@@ -1407,7 +1407,7 @@ test_rtt(void **state)
 	free(j);
 }
 
-/* --- 2. drain, maint, ready ------------------------------------------------- */
+/* --- drain, maint, ready -------------------------------------------------- */
 
 #define N_NEW		6	/* sessions opened while an upstream is out */
 
@@ -1577,7 +1577,7 @@ test_drain_maint(void **state)
 	free(j);
 }
 
-/* --- 2. weights, and what a reload keeps ------------------------------------ */
+/* --- weights, and what a reload keeps ------------------------------------- */
 
 #define SHARE_N		40	/* sessions per measure of the weights 3:1 */
 
@@ -1676,7 +1676,7 @@ test_weight(void **state)
 	h_backend_free(b);
 }
 
-/* --- 3. kill --------------------------------------------------------------- */
+/* --- kill ----------------------------------------------------------------- */
 
 /* Bytes both ways between a client and its backend, as we hold both. */
 static void
@@ -1801,7 +1801,7 @@ test_kill(void **state)
 	free(j);
 }
 
-/* --- 4. reload -------------------------------------------------------------- */
+/* --- reload --------------------------------------------------------------- */
 
 /*
  * relay46ctl reload: a bad file is refused with every error as
@@ -1907,7 +1907,7 @@ test_reload(void **state)
 	free(j);
 }
 
-/* --- 5. the accept queue ------------------------------------------------------ */
+/* --- the accept queue ----------------------------------------------------- */
 
 #define NQ		5	/* clients left in the accept queue */
 
@@ -2040,7 +2040,7 @@ test_listen_queue(void **state)
 	free(ans);
 }
 
-/* --- 7. who may connect ------------------------------------------------------ */
+/* --- who may connect ------------------------------------------------------ */
 
 /*
  * In a child that is ${uid}:${gid} with no other group, connect to
@@ -2123,7 +2123,7 @@ test_socket_perms(void **state)
 	h_relay_finish(r);
 }
 
-/* --- 8. the connection's limits ---------------------------------------------- */
+/* --- the connection's limits ---------------------------------------------- */
 
 /* SIGSTOP ${pid} and wait until every thread of it has stopped. */
 static void
