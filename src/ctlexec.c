@@ -678,9 +678,47 @@ ctlexec_req_done_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The request's upstream addresses, from its route and ADDR word; for
- * show sessions a word no upstream has now may still be an address that
- * an older configuration's sessions use.  false when answered (error).
+ * show sessions ... upstream ADDR: the addresses ADDR stands for.  An
+ * address is itself, even one no upstream has now (an older
+ * configuration's sessions may still use it); an upstream line as
+ * written ("db.internal:5432") is every address of that line, in every
+ * route or in ROUTE, as set and kill read it.  false when answered.
+ */
+static bool
+ctlexec_req_listed_ups(struct ctl_req *rq)
+{
+	const struct config *cfg = rq->c->cfg;
+	struct upstream	**u;
+	size_t		 i, j, n, cap = 1;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		cap += cfg->routes[i].pool->cap;
+	if ((rq->ups = calloc(cap, sizeof(*rq->ups))) == NULL ||
+	    (u = calloc(cap, sizeof(*u))) == NULL) {
+		free(rq->ups);
+		rq->ups = NULL;
+		ctl_error_msg(rq->cc, "out of memory");
+		return false;
+	}
+	if (addr_parse(rq->cmd.upstream, rq->ups, NULL, 0) == 0) {
+		addr_unmap(rq->ups);
+		rq->nups = 1;
+	}
+	for (i = 0; i < cfg->nroutes; i++) {
+		if (rq->cmd.route[0] != '\0' &&
+		    strcmp(rq->cmd.route, cfg->routes[i].name) != 0)
+			continue;
+		n = ctlexec_match(&cfg->routes[i], rq->cmd.upstream, u);
+		for (j = 0; j < n && rq->nups < cap; j++)
+			rq->ups[rq->nups++] = u[j]->addr;
+	}
+	free(u);
+	return true;
+}
+
+/*
+ * The request's upstream addresses, from its route and ADDR word.  false
+ * when answered (error).
  */
 static bool
 ctlexec_req_ups(struct ctl_req *rq)
@@ -689,16 +727,8 @@ ctlexec_req_ups(struct ctl_req *rq)
 	struct upstream	**u = NULL;
 	size_t		 i, n;
 
-	if (rq->cmd.kind == CTLCMD_SHOW_SESSIONS) {
-		if ((rq->ups = calloc(1, sizeof(*rq->ups))) == NULL) {
-			ctl_error_msg(rq->cc, "out of memory");
-			return false;
-		}
-		rq->nups = addr_parse(rq->cmd.upstream, rq->ups, NULL, 0) == 0;
-		if (rq->nups == 1)
-			addr_unmap(rq->ups);
-		return true;
-	}
+	if (rq->cmd.kind == CTLCMD_SHOW_SESSIONS)
+		return ctlexec_req_listed_ups(rq);
 	if ((n = ctlexec_upstreams_of(rq->c, rq->cc, &rq->cmd, &r, &u)) == 0)
 		return false;
 	if ((rq->ups = calloc(n, sizeof(*rq->ups))) == NULL) {
@@ -824,13 +854,18 @@ ctlexec_reload_told(struct control *c, bool ok)
 static void
 ctlexec_reload(struct control *c, struct ctl_conn *cc)
 {
+	struct ctl_conn	*waiter = c->reload_waiter;
 	const char	*why;
 
 	c->reload_waiter = cc;
 	c->reload_told = ctlexec_reload_told;
 	if (c->reload(c, &why) == -1 && why != NULL) {
-		c->reload_waiter = NULL;
-		c->reload_told = NULL;
+		/*
+		 * Refused before it began ("a reload is still under way"):
+		 * whoever asked for the one under way still waits for it.
+		 */
+		c->reload_waiter = waiter;
+		c->reload_told = waiter != NULL ? ctlexec_reload_told : NULL;
 		ctl_error_msg(cc, why);
 	}
 }

@@ -305,8 +305,14 @@ rctl_wait(struct rctl_conn *c, short events)
 	rctl_die("%s: no whole answer within %s s", c->path, c->timeout);
 }
 
-/* Each pass sends a byte or more, or waits, which the deadline bounds. */
-static void
+/*
+ * Each pass sends a byte or more, or waits, which the deadline bounds.
+ * A peer that has closed (EPIPE, ECONNRESET) may have answered first:
+ * relay46 refuses a connection over its limit with one line and closes
+ * it at once, often before the command is out.  So that is not fatal
+ * here: 0, or that errno, which the caller reports if no answer came.
+ */
+static int
 rctl_send(struct rctl_conn *c, const char *line, size_t len)
 {
 	size_t	 off = 0;
@@ -319,9 +325,12 @@ rctl_send(struct rctl_conn *c, const char *line, size_t len)
 		else if (n == -1 &&
 		    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			rctl_wait(c, POLLOUT);
+		else if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return errno;
 		else
 			rctl_die("%s: send: %s", c->path, strerror(errno));
 	}
+	return 0;
 }
 
 /*
@@ -471,15 +480,21 @@ rctl_quote(const char *s, char *buf, size_t buflen)
 	return buf;
 }
 
-/* Read the status line and the lines it announces; exits 2 if unfit. */
+/*
+ * Read the status line and the lines it announces; exits 2 if unfit.
+ * ${send_err}: why the command could not all be sent (0: it was), the
+ * reason given if no answer comes either.
+ */
 static void
-rctl_read_answer(struct rctl_conn *c, struct rctl_answer *a)
+rctl_read_answer(struct rctl_conn *c, struct rctl_answer *a, int send_err)
 {
 	char	 why[128], q[64];
 	char	*line;
 	size_t	 len;
 
-	if ((line = rctl_read_line(c, &len)) == NULL)
+	if ((line = rctl_read_line(c, &len)) == NULL && send_err != 0)
+		rctl_die("%s: send: %s", c->path, strerror(send_err));
+	if (line == NULL)
 		rctl_die("%s: the connection closed without an answer",
 		    c->path);
 	if (memchr(line, '\0', len) != NULL || rctl_parse_status(line, a) == -1)
@@ -827,15 +842,15 @@ main(int argc, char **argv)
 	static struct rctl_conn	 conn;	/* 64 KiB: not on the stack */
 	struct rctl_opts	 o;
 	struct rctl_answer	 a = { .kind = RCTL_TABLE };
-	int			 saved;
+	int			 saved, send_err;
 
 	rctl_opts(argc, argv, &o);
 	conn.path = o.path;
 	conn.timeout = o.timeout;
 	conn.deadline = rctl_now_ms() + o.timeout_ms;
 	conn.fd = rctl_connect(&conn);
-	rctl_send(&conn, o.line, o.linelen);
-	rctl_read_answer(&conn, &a);
+	send_err = rctl_send(&conn, o.line, o.linelen);
+	rctl_read_answer(&conn, &a, send_err);
 	close(conn.fd);
 	if (a.kind == RCTL_ERR) {
 		rctl_print_lines(&a, stderr, "relay46ctl: ");

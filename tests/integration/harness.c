@@ -2112,6 +2112,13 @@ h_slurp(int fd, char **buf, size_t *len, size_t *cap)
 int
 h_run(const char *const *args, char **out, char **err, int timeout_ms)
 {
+	return h_run_bin(h_bin(), args, out, err, timeout_ms);
+}
+
+int
+h_run_bin(const char *bin, const char *const *args, char **out, char **err,
+    int timeout_ms)
+{
 	const char	*argv[64];
 	char		**env;
 	int		 po[2], pe[2], nullfd, st;
@@ -2121,7 +2128,7 @@ h_run(const char *const *args, char **out, char **err, int timeout_ms)
 	pid_t		 pid;
 	struct pollfd	 p[2];
 
-	argv[n++] = h_bin();
+	argv[n++] = bin;
 	for (i = 0; args[i] != NULL && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;

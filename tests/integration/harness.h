@@ -566,6 +566,13 @@ long	h_rss_kb(pid_t pid);
  */
 int	h_run(const char *const *args, char **out, char **err, int timeout_ms);
 
+/*
+ * h_run_bin(bin, args, out, err, timeout_ms): as h_run(), for the program
+ * ${bin} ($RELAY46CTL, say) instead of $RELAY46.
+ */
+int h_run_bin(const char *bin, const char *const *args, char **out, char **err,
+    int timeout_ms);
+
 /* --- backends ------------------------------------------------------------- */
 
 enum h_mode {
