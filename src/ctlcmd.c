@@ -560,3 +560,15 @@ ctl_admin_name(enum ctl_admin s)
 		return "?";
 	return ctl_admin_names[s];
 }
+
+void
+ctlcmd_client_rule(const struct ctlcmd *cmd, struct acl_rule *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->family = cmd->client.ss.ss_family;
+	if (r->family == AF_INET)
+		memcpy(r->addr, &cmd->client.ss.sin.sin_addr, 4);
+	else if (r->family == AF_INET6)
+		memcpy(r->addr, &cmd->client.ss.sin6.sin6_addr, 16);
+	r->prefix = cmd->client_bits;
+}

@@ -56,6 +56,8 @@
 
 #include "addr.h"
 
+struct acl_rule;
+
 /* A command line's longest, LF included. */
 #define CTL_LINE_MAX		4096
 /* The longest ADDR or CIDR word kept. */
@@ -111,6 +113,13 @@ int ctlcmd_parse(const char *line, size_t len, struct ctlcmd *cmd, char *err,
 
 /* ctlcmd_changes(cmd): does ${cmd} change anything (logged with its peer)? */
 bool	 ctlcmd_changes(const struct ctlcmd *cmd);
+
+/*
+ * ctlcmd_client_rule(cmd, r): the client network of "show sessions ...
+ * client CIDR" (cmd->has_client) as an allow rule, to match with
+ * acl_match() or print with acl_format().
+ */
+void	 ctlcmd_client_rule(const struct ctlcmd *cmd, struct acl_rule *r);
 
 /* ctl_admin_name(s): "ready", "drain", "maint"; "?" for any other value. */
 const char *ctl_admin_name(enum ctl_admin s);

@@ -94,13 +94,7 @@ client_str(const struct ctlcmd *c, char *buf, size_t len)
 {
 	struct acl_rule	 r;
 
-	memset(&r, 0, sizeof(r));
-	r.family = c->client.ss.ss_family;
-	if (r.family == AF_INET)
-		memcpy(r.addr, &c->client.ss.sin.sin_addr, 4);
-	else
-		memcpy(r.addr, &c->client.ss.sin6.sin6_addr, 16);
-	r.prefix = c->client_bits;
+	ctlcmd_client_rule(c, &r);
 	return acl_format(&r, buf, len);
 }
 

@@ -69,15 +69,9 @@ client_str(const struct ctlcmd *c, char *buf, size_t len)
 {
 	struct acl_rule	 r;
 
-	memset(&r, 0, sizeof(r));
-	r.family = c->client.ss.ss_family;
-	if (r.family == AF_INET)
-		memcpy(r.addr, &c->client.ss.sin.sin_addr, 4);
-	else if (r.family == AF_INET6)
-		memcpy(r.addr, &c->client.ss.sin6.sin6_addr, 16);
-	else
+	ctlcmd_client_rule(c, &r);
+	if (r.family != AF_INET && r.family != AF_INET6)
 		fail_msg("client of family %d", r.family);
-	r.prefix = c->client_bits;
 	return acl_format(&r, buf, len);
 }
 
