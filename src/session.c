@@ -398,6 +398,15 @@ session_connected(struct session *s, int fd, struct upstream *up)
 {
 	s->ufd = fd;
 	s->up = up;
+	/*
+	 * Taken out for maintenance while this connect was under way: the
+	 * operator's kill came too early to find it, so it ends here.
+	 */
+	if (atomic_load_explicit(&up->admin, memory_order_relaxed) ==
+	    POOL_ADMIN_MAINT) {
+		session_close(s, SESSION_END_KILLED, 0);
+		return;
+	}
 	if ((s->rt->route->proxy_protocol != 0 &&
 		session_send_proxy(s) == -1) ||
 	    pipe_init(&s->u2c, s->h->base, s->h->pipes, s->ufd,
