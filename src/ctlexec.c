@@ -154,7 +154,7 @@ ctlexec_info(struct control *c, struct ctl_conn *cc)
 {
 	struct ctl_body	 b;
 	char		 t1[32], t2[32], t3[32], p[512];
-	uint64_t	 now = (uint64_t)time(NULL);
+	uint64_t	 now = (uint64_t)time(NULL), ov, dr;
 
 	if (ctl_body_init(&b) == -1) {
 		ctl_error_msg(cc, "out of memory");
@@ -179,6 +179,14 @@ ctlexec_info(struct control *c, struct ctl_conn *cc)
 				  "failed");
 	ctl_line(&b, "last_reload_time\t%s",
 	    ctlexec_time(c->reload_time, t3, sizeof(t3)));
+	/*
+	 * The accept queues' drops, where the kernel gives them: for the
+	 * whole host, not per socket.
+	 */
+	if (listener_netstat(&ov, &dr) == 0) {
+		ctl_line(&b, "tcp_listen_overflows:n\t%" PRIu64, ov);
+		ctl_line(&b, "tcp_listen_drops:n\t%" PRIu64, dr);
+	}
 	ctl_reply(cc, "kv", &b);
 }
 
@@ -751,16 +759,8 @@ ctlexec_ask(struct control *c, struct ctl_conn *cc, const struct ctlcmd *cmd)
 
 	if ((rq = ctlexec_req_new(c, cc, cmd)) == NULL)
 		return;
-	if (cmd->has_client) {
-		rq->has_rule = true;
-		rq->rule.family = cmd->client.ss.ss_family;
-		if (rq->rule.family == AF_INET)
-			memcpy(rq->rule.addr, &cmd->client.ss.sin.sin_addr, 4);
-		else
-			memcpy(rq->rule.addr, &cmd->client.ss.sin6.sin6_addr,
-			    16);
-		rq->rule.prefix = cmd->client_bits;
-	}
+	if ((rq->has_rule = cmd->has_client))
+		ctlcmd_client_rule(cmd, &rq->rule);
 	if (cmd->upstream[0] != '\0' && !ctlexec_req_ups(rq)) {
 		ctlexec_req_free(rq);
 		return;
