@@ -219,7 +219,8 @@ reload_route_changes(struct control *c, const struct route *o,
 	    o->proxy_protocol != n->proxy_protocol ||
 	    o->accept_proxy != n->accept_proxy ||
 	    o->health_check != n->health_check ||
-	    o->check_interval_ms != n->check_interval_ms) {
+	    o->check_interval_ms != n->check_interval_ms ||
+	    o->backlog != n->backlog) {
 		reload_note(c, "route %s: settings changed", n->name);
 		k++;
 	}

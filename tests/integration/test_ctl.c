@@ -1408,6 +1408,40 @@ test_rtt(void **state)
 	free(j);
 }
 
+/*
+ * backlog = N changed by a reload reaches the kernel on the sockets the
+ * reload keeps (Linux takes a second listen()): show listeners' limit
+ * follows it, 7 then 9, on every worker's socket.
+ */
+static void
+test_backlog_reload(void **state)
+{
+	struct h_relay	*r;
+	struct tab	*p = tab_new(), *j = tab_new();
+	char		 sock[H_PATH], base[H_PATH + 256], text[H_PATH + 320];
+	char		*out;
+
+	(void)state;
+	sock_path(sock, sizeof(sock));
+	snprintf(base, sizeof(base),
+	    "[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
+	    "[route b]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\n",
+	    sock);
+	r = h_relay_start("%sbacklog = 7\n", base);
+	show(sock, "show listeners", KIND_TABLE, NULL, "queue_limit", p, j);
+	assert_int_equal(tab_n(j, 0, "queue_limit"), 7);
+	snprintf(text, sizeof(text), "%sbacklog = 9\n", base);
+	h_replace_file(r->conf, text);
+	out = ctl_ok(sock, false, "reload");
+	H_ASSERT_CONTAINS(out, "route b: settings changed");
+	free(out);
+	show(sock, "show listeners", KIND_TABLE, NULL, "queue_limit", p, j);
+	assert_int_equal(tab_n(j, 0, "queue_limit"), 9);
+	h_relay_finish(r);
+	free(p);
+	free(j);
+}
+
 /* --- drain, maint, ready -------------------------------------------------- */
 
 #define N_NEW		6	/* sessions opened while an upstream is out */
@@ -2328,6 +2362,7 @@ main(void)
 		cmocka_unit_test_teardown(test_show, h_teardown),
 		cmocka_unit_test_teardown(test_upstream_by_name, h_teardown),
 		cmocka_unit_test_teardown(test_rtt, h_teardown),
+		cmocka_unit_test_teardown(test_backlog_reload, h_teardown),
 		cmocka_unit_test_teardown(test_drain_maint, h_teardown),
 		cmocka_unit_test_teardown(test_weight, h_teardown),
 		cmocka_unit_test_teardown(test_kill, h_teardown),
