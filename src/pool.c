@@ -288,8 +288,8 @@ pool_stats_count(void)
  * slot is this worker's, and a reader only sums.
  */
 void
-pool_stats_end(struct route_stats_slot *sl, enum session_end why,
-    uint64_t up, uint64_t down)
+pool_stats_end(struct route_stats_slot *sl, enum session_end why, uint64_t up,
+    uint64_t down)
 {
 	atomic_fetch_add_explicit(&sl->ends[why], 1, memory_order_relaxed);
 	if (up != 0)

@@ -90,8 +90,8 @@ void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
  * pool_stats_end(sl, why, up, down): one session ended for ${why}, having
  * moved ${up} bytes from its client and ${down} back.
  */
-void	 pool_stats_end(struct route_stats_slot *sl, enum session_end why,
-	    uint64_t up, uint64_t down);
+void pool_stats_end(struct route_stats_slot *sl, enum session_end why,
+    uint64_t up, uint64_t down);
 
 /*
  * What relay46 knows at run time about a route's upstreams: which are up,

@@ -55,7 +55,7 @@ void	 proxyread_cancel(struct proxyread *pr);
  * how many were held back; the session's own line still says how each
  * one ended.
  */
-void	 proxyread_warn(struct log_limit *lim, enum proxyread_status st,
-	    const char *route, const struct addr *client, const char *msg);
+void proxyread_warn(struct log_limit *lim, enum proxyread_status st,
+    const char *route, const struct addr *client, const char *msg);
 
 #endif

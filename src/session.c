@@ -147,8 +147,8 @@ session_refuse(struct session_host *h, struct route_rt *rt, int fd,
 	struct linger	 l = { 1, 0 };
 	struct session	 s;
 
-	pool_stats_end(pool_stats_slot(rt->route->pool->stats, h->index), why, 0,
-	    0);
+	pool_stats_end(pool_stats_slot(rt->route->pool->stats, h->index), why,
+	    0, 0);
 	/* The session line as any other: a bare session, no upstream. */
 	memset(&s, 0, sizeof(s));
 	s.h = h;
@@ -193,8 +193,10 @@ session_proxy_cb(void *arg, enum proxyread_status st,
 	case PROXYREAD_SLOW:
 		proxyread_warn(s->rt->route->pool->proxy_log, st,
 		    s->rt->route->name, &s->client, msg);
-		session_close(s, st == PROXYREAD_SLOW ?
-			SESSION_END_PROXY_TIMEOUT : SESSION_END_PROXY_ERROR, 0);
+		session_close(s,
+		    st == PROXYREAD_SLOW ? SESSION_END_PROXY_TIMEOUT :
+					   SESSION_END_PROXY_ERROR,
+		    0);
 		return;
 	case PROXYREAD_FAILED:
 		session_close(s, session_end_side(true, err), err);
