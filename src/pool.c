@@ -288,6 +288,19 @@ pool_stats_count(void)
  * slot is this worker's, and a reader only sums.
  */
 void
+pool_stats_end(struct route_stats_slot *sl, enum session_end why, uint64_t up,
+    uint64_t down)
+{
+	atomic_fetch_add_explicit(&sl->ends[why], 1, memory_order_relaxed);
+	if (up != 0)
+		atomic_fetch_add_explicit(&sl->bytes_up, up,
+		    memory_order_relaxed);
+	if (down != 0)
+		atomic_fetch_add_explicit(&sl->bytes_down, down,
+		    memory_order_relaxed);
+}
+
+void
 pool_stats_connect(struct route_stats_slot *sl, uint64_t us)
 {
 	size_t	 i;

@@ -87,6 +87,13 @@ struct route_stats_slot *pool_stats_slot(struct route_stats *st, unsigned w);
 void	 pool_stats_connect(struct route_stats_slot *sl, uint64_t us);
 
 /*
+ * pool_stats_end(sl, why, up, down): one session ended for ${why}, having
+ * moved ${up} bytes from its client and ${down} back.
+ */
+void pool_stats_end(struct route_stats_slot *sl, enum session_end why,
+    uint64_t up, uint64_t down);
+
+/*
  * What relay46 knows at run time about a route's upstreams: which are up,
  * how loaded, which addresses a host name has now.  One pool per route of
  * a config, made and freed with it.  The settings stay immutable; only

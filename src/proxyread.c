@@ -18,6 +18,8 @@
 
 #include <event2/event.h>
 
+#include "addr.h"
+#include "log.h"
 #include "proxyproto.h"
 #include "proxyread.h"
 #include "util.h"
@@ -100,7 +102,8 @@ proxyread_cb_ev(evutil_socket_t fd, short what, void *arg)
 	size_t			 take;
 
 	if (what & EV_TIMEOUT) {
-		proxyread_end(pr, PROXYREAD_SLOW, NULL, 0, NULL);
+		proxyread_end(pr, PROXYREAD_SLOW, NULL, 0,
+		    "no whole PROXY header within proxy_timeout");
 		return;
 	}
 	n = recv(fd, pr->buf + pr->len, sizeof(pr->buf) - pr->len, MSG_PEEK);
@@ -174,4 +177,24 @@ proxyread_end(struct proxyread *pr, enum proxyread_status st,
 
 	proxyread_cancel(pr);
 	cb(arg, st, info, err, msg);
+}
+
+void
+proxyread_warn(struct log_limit *lim, enum proxyread_status st,
+    const char *route, const struct addr *client, const char *msg)
+{
+	char		 m[320], c[ADDR_STRLEN];
+	unsigned	 held;
+
+	if (st < PROXYREAD_BAD || st > PROXYREAD_SLOW ||
+	    log_level() < LOG_LEVEL_WARN ||
+	    !log_limit_pass(&lim[st - PROXYREAD_BAD], &held))
+		return;
+	if (held == 0)
+		snprintf(m, sizeof(m), "%s", msg);
+	else
+		snprintf(m, sizeof(m), "%s (%u more like this suppressed)", msg,
+		    held);
+	log_warn("route=%s client=%s upstream=- msg=\"%s\"", route,
+	    addr_format(client, c, sizeof(c)), m);
 }

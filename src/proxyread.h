@@ -4,7 +4,9 @@
 
 #include <stdint.h>
 
+struct addr;
 struct event_base;
+struct log_limit;
 struct proxyproto_info;
 struct proxyread;
 
@@ -13,13 +15,13 @@ enum proxyread_status {
 	PROXYREAD_DONE = 0,	/* ${info} is the whole header's */
 	PROXYREAD_BAD,		/* malformed or too long: ${msg} says how */
 	PROXYREAD_CUT,		/* the client closed inside it: ${msg} */
-	PROXYREAD_SLOW,		/* not whole within the deadline */
+	PROXYREAD_SLOW,		/* not whole within the deadline: ${msg} */
 	PROXYREAD_FAILED,	/* recv() failed with ${err} */
 };
 
 /*
  * The one answer of a proxyread_start().  ${info} (DONE) and ${msg}
- * (BAD, CUT) live only for the call; otherwise they are NULL.
+ * (BAD, CUT, SLOW) live only for the call; otherwise they are NULL.
  */
 typedef void proxyread_cb(void *arg, enum proxyread_status st,
     const struct proxyproto_info *info, int err, const char *msg);
@@ -43,5 +45,17 @@ struct proxyread *proxyread_start(struct event_base *base, int fd,
  * has been called.
  */
 void	 proxyread_cancel(struct proxyread *pr);
+
+/*
+ * proxyread_warn(lim, st, route, client, msg): the warning for a header
+ * that ended as ${st} (BAD, CUT or SLOW; ${msg} as the callback had it).
+ * Whoever reaches an accept_proxy listener can cause one per connection,
+ * so at most one a second per kind goes out, each in its own
+ * lim[st - PROXYREAD_BAD] of the route's (pool.h: proxy_log), telling
+ * how many were held back; the session's own line still says how each
+ * one ended.
+ */
+void proxyread_warn(struct log_limit *lim, enum proxyread_status st,
+    const char *route, const struct addr *client, const char *msg);
 
 #endif

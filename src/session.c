@@ -33,7 +33,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "acl.h"
+#include "admit.h"
 #include "config.h"
 #include "host.h"
 #include "log.h"
@@ -48,22 +48,11 @@
 /* How often a session with a paused side looks for a reset there. */
 #define SESSION_PAUSED_CHECK_MS	1000
 
-/* Which of a route's limits (pool->proxy_log) a PROXY warning counts in. */
-enum session_proxy_log {
-	SESSION_PROXY_LOG_BAD = 0,	/* malformed or too long */
-	SESSION_PROXY_LOG_CUT,		/* the client closed inside it */
-	SESSION_PROXY_LOG_SLOW,		/* not whole within proxy_timeout */
-};
-
 /*
  * The functions below come in the order a session meets them, so each
  * is declared here first: accept, the PROXY header, connect, relay,
  * teardown.
  */
-static enum session_end session_accept_check(const struct worker_gen *,
-    const struct route *, const struct addr *);
-static enum session_end session_admit(const struct route *,
-    const struct addr *);
 
 static void session_refuse(struct session_host *, struct route_rt *, int,
     const struct addr *, enum session_end);
@@ -73,8 +62,6 @@ static void session_proxy_cb(void *, enum proxyread_status,
     const struct proxyproto_info *, int, const char *);
 static void session_proxy_done(struct session *,
     const struct proxyproto_info *);
-static void session_proxy_warn(const struct session *, enum session_proxy_log,
-    const char *);
 
 static void session_begin(struct session *);
 static void session_upstream_cb(void *, int, struct upstream *,
@@ -95,31 +82,12 @@ static void session_timer_set(struct event *, uint64_t);
 
 static bool session_end_unreached(enum session_end);
 static void session_reset_fd(struct session_host *, int);
-static void session_count(struct route_stats_slot *, enum session_end, uint64_t,
-    uint64_t);
 static void session_log_end(const struct session *, enum session_end, int);
 
 /* --- Accept: the limits, allow/deny, and accept_proxy's header. */
 
-/* Sessions of the whole process, every worker's, for max_connections. */
-static atomic_uint session_global_live;
-
 /* The last session id given out: ids are the process's, from 1 on. */
 static atomic_uint_fast64_t session_last_id;
-
-/* One more session in the process, unless there are ${max} (0: no cap). */
-static bool
-session_global_enter(unsigned max)
-{
-	return util_count_enter(&session_global_live, max);
-}
-
-static void
-session_global_leave(void)
-{
-	atomic_fetch_sub_explicit(&session_global_live, 1,
-	    memory_order_relaxed);
-}
 
 void
 session_accept(struct session_host *h, struct worker_gen *gen,
@@ -132,15 +100,13 @@ session_accept(struct session_host *h, struct worker_gen *gen,
 
 	addr_from_sockaddr(&client, sa, salen);
 	addr_unmap(&client);
-	if ((why = session_accept_check(gen, r, &client)) != SESSION_END_DONE) {
+	if ((why = admit_enter(gen->cfg, r, &client)) != SESSION_END_DONE) {
 		session_refuse(h, rt, fd, &client, why);
 		return;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		if (!r->accept_proxy)
-			pool_client_leave(r->pool, &client);
-		pool_session_leave(r->pool);
-		session_global_leave();
+		admit_leave(r->pool, &client,
+		    !r->accept_proxy && r->max_per_client != 0);
 		log_error("route=%s msg=\"out of memory, client dropped\"",
 		    r->name);
 		close(fd);
@@ -170,52 +136,6 @@ session_accept(struct session_host *h, struct worker_gen *gen,
 }
 
 /*
- * May the peer at ${client} in, before anything is allocated for it?
- * With accept_proxy, first whether it may send a header at all
- * (proxy_from): ahead of the limits, so that a stranger never holds a
- * place in them.  Without, allow/deny and max_per_client are judged now.
- * Returns SESSION_END_DONE with the route's and the global count taken,
- * or the reason for refusing with nothing taken.
- */
-static enum session_end
-session_accept_check(const struct worker_gen *gen, const struct route *r,
-    const struct addr *client)
-{
-	enum session_end	 why;
-
-	if (r->accept_proxy && !acl_allows(&r->proxy_from, client))
-		return SESSION_END_PROXY_UNTRUSTED;
-	/* Counted across every worker: the limits are the process's. */
-	if (!session_global_enter(gen->cfg->max_connections))
-		return SESSION_END_MAX_CONNECTIONS;
-	if (!pool_session_enter(r->pool, r->max_connections)) {
-		session_global_leave();
-		return SESSION_END_MAX_CONNECTIONS;
-	}
-	if (!r->accept_proxy &&
-	    (why = session_admit(r, client)) != SESSION_END_DONE) {
-		pool_session_leave(r->pool);
-		session_global_leave();
-		return why;
-	}
-	return SESSION_END_DONE;
-}
-
-/*
- * The client is known (after accept, or after its PROXY header): may it
- * come in?  Returns the reason it may not, or SESSION_END_DONE.
- */
-static enum session_end
-session_admit(const struct route *r, const struct addr *a)
-{
-	if (!acl_allows(&r->acl, a))
-		return SESSION_END_DENIED;
-	if (!pool_client_enter(r->pool, a, r->max_per_client))
-		return SESSION_END_MAX_PER_CLIENT;
-	return SESSION_END_DONE;
-}
-
-/*
  * Refused before a session exists: log it like a session line, and close.
  * A peer that may not send a PROXY header is reset: it is no client but
  * a misplaced relay or a probe, and should learn at once.
@@ -227,8 +147,8 @@ session_refuse(struct session_host *h, struct route_rt *rt, int fd,
 	struct linger	 l = { 1, 0 };
 	struct session	 s;
 
-	session_count(pool_stats_slot(rt->route->pool->stats, h->index), why, 0,
-	    0);
+	pool_stats_end(pool_stats_slot(rt->route->pool->stats, h->index), why,
+	    0, 0);
 	/* The session line as any other: a bare session, no upstream. */
 	memset(&s, 0, sizeof(s));
 	s.h = h;
@@ -269,17 +189,14 @@ session_proxy_cb(void *arg, enum proxyread_status st,
 		session_proxy_done(s, info);
 		return;
 	case PROXYREAD_BAD:
-		session_proxy_warn(s, SESSION_PROXY_LOG_BAD, msg);
-		session_close(s, SESSION_END_PROXY_ERROR, 0);
-		return;
 	case PROXYREAD_CUT:
-		session_proxy_warn(s, SESSION_PROXY_LOG_CUT, msg);
-		session_close(s, SESSION_END_PROXY_ERROR, 0);
-		return;
 	case PROXYREAD_SLOW:
-		session_proxy_warn(s, SESSION_PROXY_LOG_SLOW,
-		    "no whole PROXY header within proxy_timeout");
-		session_close(s, SESSION_END_PROXY_TIMEOUT, 0);
+		proxyread_warn(s->rt->route->pool->proxy_log, st,
+		    s->rt->route->name, &s->client, msg);
+		session_close(s,
+		    st == PROXYREAD_SLOW ? SESSION_END_PROXY_TIMEOUT :
+					   SESSION_END_PROXY_ERROR,
+		    0);
 		return;
 	case PROXYREAD_FAILED:
 		session_close(s, session_end_side(true, err), err);
@@ -310,37 +227,12 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 			    addr_format(&s->via->peer, v, sizeof(v)),
 			    info->version);
 	}
-	if ((why = session_admit(s->rt->route, &s->client)) !=
+	if ((why = admit_client(s->rt->route, &s->client)) !=
 	    SESSION_END_DONE) {
 		session_close(s, why, 0);
 		return;
 	}
 	session_begin(s);
-}
-
-/*
- * A warning about a client's PROXY header: whoever reaches the listener
- * can cause one per connection, so at most one a second per route and
- * ${kind} goes out, telling how many were held back.  The session's own
- * line still says how each one ended.
- */
-static void
-session_proxy_warn(const struct session *s, enum session_proxy_log kind,
-    const char *msg)
-{
-	char		 m[320], c[ADDR_STRLEN];
-	unsigned	 held;
-
-	if (log_level() < LOG_LEVEL_WARN ||
-	    !log_limit_pass(&s->rt->route->pool->proxy_log[kind], &held))
-		return;
-	if (held == 0)
-		snprintf(m, sizeof(m), "%s", msg);
-	else
-		snprintf(m, sizeof(m), "%s (%u more like this suppressed)", msg,
-		    held);
-	log_warn("route=%s client=%s upstream=- msg=\"%s\"", s->rt->route->name,
-	    addr_format(&s->client, c, sizeof(c)), m);
 }
 
 /* --- Connect: upstream.c does it; here is what its answer means. */
@@ -694,17 +586,14 @@ session_close(struct session *s, enum session_end why, int err)
 	 * Count before the line goes out: whoever sees the line (a test, an
 	 * operator tailing the log) then finds the session in /metrics too.
 	 */
-	session_count(pool_stats_slot(pool->stats, s->h->index), why,
+	pool_stats_end(pool_stats_slot(pool->stats, s->h->index), why,
 	    session_up_bytes(s), s->u2c.bytes);
 	/*
 	 * Give back the places too: whoever sees the line may connect again
 	 * at once, on another worker, and must find the place free.  The
 	 * upstream's waits for the line, which reads its name.
 	 */
-	pool_session_leave(pool);
-	session_global_leave();
-	if (s->client_counted)
-		pool_client_leave(pool, &s->client);
+	admit_leave(pool, &s->client, s->client_counted);
 	session_log_end(s, why, err);
 	/* An abort on one side is passed on as an abort on the other. */
 	reset_up = why == SESSION_END_CLIENT_RESET ||
@@ -762,20 +651,6 @@ session_reset_fd(struct session_host *h, int fd)
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	reaper_close(h->reaper, fd);
-}
-
-/* The route's counters (pool.h), read by /metrics. */
-static void
-session_count(struct route_stats_slot *st, enum session_end why, uint64_t up,
-    uint64_t down)
-{
-	atomic_fetch_add_explicit(&st->ends[why], 1, memory_order_relaxed);
-	if (up != 0)
-		atomic_fetch_add_explicit(&st->bytes_up, up,
-		    memory_order_relaxed);
-	if (down != 0)
-		atomic_fetch_add_explicit(&st->bytes_down, down,
-		    memory_order_relaxed);
 }
 
 /* The session's one line (sessionlog.c), from what it is now. */
