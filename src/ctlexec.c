@@ -80,6 +80,11 @@ ctlexec_start(struct control *c)
 	return ctlsock_start(c->ctl, c->base, ctlexec_cmd, c);
 }
 
+/*
+ * Free a request whose answer is given (or will never be): the parts'
+ * rows, copied out of the workers' sessions so that they outlive them,
+ * go with it.
+ */
 static void
 ctlexec_req_free(struct ctl_req *rq)
 {
@@ -122,6 +127,10 @@ ctlexec_time(uint64_t t, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The commands, one per line, as the language has them: what a person at
+ * a socat prompt needs, and relay46ctl(8) says the rest.
+ */
 static void
 ctlexec_help(struct ctl_conn *cc)
 {
@@ -149,6 +158,11 @@ ctlexec_help(struct ctl_conn *cc)
 	ctl_reply(cc, "text", &b);
 }
 
+/*
+ * The process as a whole.  The times are UTC and whole seconds, as an
+ * operator compares them with logs from other machines; "-" where there
+ * is nothing yet (no reload asked), so a script can tell "never" apart.
+ */
 static void
 ctlexec_info(struct control *c, struct ctl_conn *cc)
 {
@@ -220,6 +234,12 @@ ctlexec_bound(const struct control *c, const struct route *r, size_t j,
 	return addr_format(&r->listen[j], buf, len);
 }
 
+/*
+ * One row per route of the running configuration, with the same sums
+ * /metrics shows (snapshot_fill()), so the two never disagree.  Older
+ * configurations still draining are not routes any more: their sessions
+ * show in "show sessions" and their counts in the route of that name.
+ */
 static void
 ctlexec_routes(struct control *c, struct ctl_conn *cc)
 {
@@ -268,6 +288,13 @@ ctlexec_down_why(const struct metrics_upstream *u, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * One row per pool entry, every route or the one named: the address and
+ * the line it came from, what the operator set (state, weight in force)
+ * beside what the checks found (health, why and since when down), so
+ * that "is it out because I said so, or because it is down?" has one
+ * answer.
+ */
 static void
 ctlexec_upstreams(struct control *c, struct ctl_conn *cc,
     const struct ctlcmd *cmd)
@@ -342,6 +369,11 @@ ctlexec_listener(struct control *c, struct ctl_body *b, const char *route,
 	ctl_line(b, "%s\t%s\t%u\t%u\t%u", route, abuf, socks, qlen, qlimit);
 }
 
+/*
+ * One row per listen address, in the configuration's order, which is
+ * c->lfds' order: the accept queue is where a relay that cannot keep up
+ * shows first, before any client is accepted to be counted.
+ */
 static void
 ctlexec_listeners(struct control *c, struct ctl_conn *cc)
 {
@@ -467,6 +499,10 @@ ctlexec_req_new(struct control *c, struct ctl_conn *cc,
 	return rq;
 }
 
+/*
+ * Hand a request to every worker.  It is on c->reqs from now on, so that
+ * a relay46 stopping before the last answer frees it (ctlexec_stop()).
+ */
 static void
 ctlexec_req_post(struct ctl_req *rq)
 {
@@ -564,6 +600,7 @@ ctlexec_part_done(struct worker_query *q)
 		event_active(rq->ev, EV_READ, 0);
 }
 
+/* Ids grow with accept order: by id is oldest first, across workers. */
 static int
 ctlexec_by_id(const void *a, const void *b)
 {
@@ -851,6 +888,12 @@ ctlexec_reload_told(struct control *c, bool ok)
 	ctl_error(cc, &b);
 }
 
+/*
+ * reload: the same reload as SIGHUP (c->reload, control.c's), but this
+ * caller waits for its outcome.  One waits at a time: a reload asked
+ * while another is under way is refused at once, and the first caller
+ * keeps its place.
+ */
 static void
 ctlexec_reload(struct control *c, struct ctl_conn *cc)
 {
@@ -872,6 +915,11 @@ ctlexec_reload(struct control *c, struct ctl_conn *cc)
 
 /* --- The commands, each to its place; a change is logged with its peer. */
 
+/*
+ * Log a command that changes something, with who asked (SO_PEERCRED):
+ * the socket's mode lets a whole group steer relay46, and the log is
+ * where an operator later finds who drained which backend.
+ */
 static void
 ctlexec_log(const struct ctl_conn *cc, const struct ctlcmd *cmd)
 {
@@ -902,6 +950,10 @@ ctlexec_log(const struct ctl_conn *cc, const struct ctlcmd *cmd)
 	log_info("msg=\"control: %s\" uid=%ld pid=%ld", what, uid, pid);
 }
 
+/*
+ * ctlsock.c's callback: one parsed command.  Each branch answers it
+ * exactly once, now or when the workers have (ctlsock.h).
+ */
 static void
 ctlexec_cmd(void *arg, struct ctl_conn *cc, const struct ctlcmd *cmd)
 {

@@ -178,6 +178,11 @@ fail:
 	return NULL;
 }
 
+/*
+ * Root is about to go: the socket (and a directory we made for it) must
+ * belong to the user relay46 will run as, or it could not remove them
+ * at exit.
+ */
 int
 ctlsock_chown(struct ctlsock *cs, uid_t uid, gid_t gid, char *err,
     size_t errlen)
@@ -205,6 +210,10 @@ ctlsock_start(struct ctlsock *cs, struct event_base *base, ctlsock_cmd_fn *fn,
 	return 0;
 }
 
+/*
+ * At exit: the path goes too, so that a relay46ctl run after it says
+ * "no such file" (relay46 is not running) rather than "refused".
+ */
 void
 ctlsock_close(struct ctlsock *cs)
 {
@@ -282,6 +291,7 @@ ctl_conn_idle(struct ctl_conn *cc)
 	bufferevent_set_timeouts(cc->bev, &tv, NULL);
 }
 
+/* Bytes came: whole lines are commands (ctl_conn_read()). */
 static void
 ctl_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -392,6 +402,12 @@ ctl_conn_line(struct ctl_conn *cc, const char *line, size_t n)
 	cc->cs->fn(cc->cs->arg, cc, &cmd);
 }
 
+/*
+ * Free a connection, but never under ctl_conn_read(), which still holds
+ * it: that one frees it on its way out.  Closing the socket drops what
+ * was not sent yet, which is why a closing connection waits for
+ * ctl_write_cb() first.
+ */
 static void
 ctl_conn_free(struct ctl_conn *cc)
 {
@@ -438,6 +454,11 @@ ctl_body_free(struct ctl_body *b)
 		b->buf = NULL;
 }
 
+/*
+ * One more line of an answer.  Out of memory is remembered, not returned:
+ * the answer then becomes "err 1 / out of memory" as a whole (ctl_send())
+ * rather than a table with a line missing.
+ */
 void
 ctl_line(struct ctl_body *b, const char *fmt, ...)
 {
@@ -452,6 +473,11 @@ ctl_line(struct ctl_body *b, const char *fmt, ...)
 	b->n++;
 }
 
+/*
+ * A field from outside (a path, a config line) made safe for the wire:
+ * a TAB would shift a table's columns and a newline would end the
+ * answer early for the client.
+ */
 const char *
 ctl_field(const char *s, char *buf, size_t len)
 {
@@ -466,6 +492,7 @@ ctl_field(const char *s, char *buf, size_t len)
 	return buf;
 }
 
+/* The status line counts the body's lines, so a client reads no further. */
 void
 ctl_reply(struct ctl_conn *cc, const char *kind, struct ctl_body *b)
 {

@@ -57,6 +57,12 @@ splice_pool_free(struct splice_pool *sp)
 		splice_close(&sp->cache[--sp->ncache]);
 }
 
+/*
+ * Descriptors ran out: an idle kernel pipe holds two that a session needs
+ * more, so give back every cached one and cache none for a while; the
+ * sessions that find no pipe meanwhile copy, which only costs a little
+ * CPU.  0 means "not lean", so the deadline is never 0.
+ */
 void
 splice_pool_lean(struct splice_pool *sp, uint64_t now)
 {
@@ -106,6 +112,12 @@ splice_resize(struct splice_pool *sp, struct splice_pipe *kp, size_t size)
 	kp->cap = r > 0 ? (uint32_t)r : 4096;
 }
 
+/*
+ * A pipe for one direction: a cached one when there is one (two system
+ * calls saved, and its size likely right), else a new one, unless the
+ * pool is lean or at SPLICE_LIVE_MAX (the caller copies then: a pipe is
+ * an optimisation, never a reason to fail a session).
+ */
 int
 splice_pool_get(struct splice_pool *sp, size_t size, uint64_t now,
     struct splice_pipe *out)
@@ -137,6 +149,11 @@ splice_pool_get(struct splice_pool *sp, size_t size, uint64_t now,
 	return 0;
 }
 
+/*
+ * SPLICE_F_MOVE is a hint the kernel may take for page moves; NONBLOCK
+ * keeps the pipe's own end from blocking even on a blocking pipe, as the
+ * socket's O_NONBLOCK does for the socket's.
+ */
 ssize_t
 splice_in(int fd, const struct splice_pipe *kp, size_t len)
 {
@@ -187,6 +204,11 @@ splice_out(const struct splice_pipe *kp, int fd, size_t len)
 
 #endif	/* SPLICE_OK */
 
+/*
+ * Take back a pipe.  Only an empty one is cached: one that still holds
+ * bytes would hand a stranger's data to the next session, so it is
+ * closed (its bytes go with it, as its session has ended).
+ */
 void
 splice_pool_put(struct splice_pool *sp, struct splice_pipe *kp, bool empty)
 {
