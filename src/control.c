@@ -389,8 +389,9 @@ control_ctl_open(struct control *c, const struct config *cfg)
 	if (cfg->control == NULL)
 		return;
 	if ((c->ctl = ctlsock_open(cfg->control, err, sizeof(err))) == NULL)
-		log_error("msg=\"control socket: %s; relay46ctl will not "
-			  "reach this relay46\"",
+		log_warn("msg=\"control socket: %s; relay46ctl will not "
+			 "reach this relay46 (control = off, or a path in a "
+			 "directory relay46 can write)\"",
 		    err);
 	else
 		log_info("msg=\"control socket %s\"", cfg->control);
