@@ -467,7 +467,6 @@ ctlexec_upstreams_of(struct control *c, struct ctl_conn *cc,
 /* --- Asked of the workers: sessions, kills. */
 
 static bool ctlexec_each(struct worker_query *, struct session *);
-static void ctlexec_part_done(struct worker_query *);
 static void ctlexec_req_done_cb(evutil_socket_t, short, void *);
 
 /* A request for every worker, not posted yet; NULL (answered) on OOM. */
@@ -494,7 +493,9 @@ ctlexec_req_new(struct control *c, struct ctl_conn *cc,
 	for (i = 0; i < c->nw; i++) {
 		rq->parts[i].req = rq;
 		rq->parts[i].q.each = ctlexec_each;
-		rq->parts[i].q.done = ctlexec_part_done;
+		/* The last worker to answer wakes ctlexec_req_done_cb(). */
+		rq->parts[i].q.pending = &rq->pending;
+		rq->parts[i].q.wake = rq->ev;
 	}
 	return rq;
 }
@@ -587,17 +588,6 @@ ctlexec_each(struct worker_query *q, struct session *s)
 		}
 		return true;
 	}
-}
-
-/* On a worker's thread: its part is done; the last one wakes us. */
-static void
-ctlexec_part_done(struct worker_query *q)
-{
-	struct ctl_part	*pt = (struct ctl_part *)(void *)q;
-	struct ctl_req	*rq = pt->req;
-
-	if (atomic_fetch_sub(&rq->pending, 1) == 1)
-		event_active(rq->ev, EV_READ, 0);
 }
 
 /* Ids grow with accept order: by id is oldest first, across workers. */

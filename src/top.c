@@ -41,7 +41,6 @@
 /* One worker's share of a question: filled on that worker's thread. */
 struct top_part {
 	struct worker_query q;		/* first: the query is the part */
-	struct top	*t;
 	/* During the walk: its busiest sessions so far, busiest first. */
 	struct session	*best[TOP_N];
 	uint64_t	 bytes[TOP_N];
@@ -110,20 +109,17 @@ top_each(struct worker_query *q, struct session *s)
 
 /*
  * On a worker's thread, right after the walk: nothing has run in
- * between, so every session kept is alive.  The last part wakes us.
+ * between, so every session kept is alive.  The worker then counts the
+ * part off, and the last one wakes top_done_cb() (worker.h).
  */
 static void
 top_part_done(struct worker_query *q)
 {
 	struct top_part	*pt = (struct top_part *)(void *)q;
-	struct top	*t = pt->t;
 	size_t		 i;
 
 	for (i = 0; i < pt->nbest; i++)
 		session_report(pt->best[i], &pt->rows[i]);
-	/* The part is the control thread's again from here on. */
-	if (atomic_fetch_sub(&t->pending, 1) == 1)
-		event_active(t->ev, EV_READ, 0);
 }
 
 /* A report as the page shows it; its route stays in ${r}. */
@@ -198,9 +194,10 @@ top_new(struct control *c)
 	atomic_init(&t->pending, 0);
 	t->nparts = c->nw;
 	for (i = 0; i < t->nparts; i++) {
-		t->parts[i].t = t;
 		t->parts[i].q.each = top_each;
 		t->parts[i].q.done = top_part_done;
+		t->parts[i].q.pending = &t->pending;
+		t->parts[i].q.wake = t->ev;
 	}
 	return t;
 }

@@ -394,6 +394,20 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 	worker_check_drained(w);
 }
 
+/*
+ * One query is done with: count it off, and the last one out wakes the
+ * asker.  What it needs is read first: from the decrement on, the query
+ * may be the asker's again, and freed.
+ */
+static void
+worker_query_answered(struct worker_query *q)
+{
+	struct event	*wake = q->wake;
+
+	if (atomic_fetch_sub(q->pending, 1) == 1)
+		event_active(wake, EV_READ, 0);
+}
+
 /* The queries posted since the last wake-up, each over every session. */
 static void
 worker_queries_run(struct worker *w)
@@ -409,14 +423,15 @@ worker_queries_run(struct worker *w)
 			if (!q->each(q, s))
 				break;
 		}
-		q->done(q);
+		if (q->done != NULL)
+			q->done(q);
+		worker_query_answered(q);
 	}
 }
 
 void
 worker_query_post(struct worker *w, struct worker_query *q)
 {
-	q->worker = w->host.index;
 	q->next = atomic_load(&w->queries);
 	while (!atomic_compare_exchange_weak(&w->queries, &q->next, q))
 		;

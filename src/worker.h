@@ -87,16 +87,21 @@ struct worker {
 
 /*
  * A question about a worker's sessions, from another thread (the control
- * socket's "show sessions", "kill ..."): on the worker's thread, each()
- * is called for every session it has (until it returns false; it may
- * end the session it is given), then done() once.  The asker owns the
- * query and must keep it until done() has been called.
+ * socket's "show sessions", "kill ...", the status page's busiest): on
+ * the worker's thread, each() is called for every session it has (until
+ * it returns false; it may end the session it is given), then done()
+ * once (NULL: none).  An asker who asks every worker counts the queries
+ * out in *${pending}: the worker takes one off after done(), and the one
+ * that takes the last activates ${wake}, an event on the asker's loop
+ * (whose libevent base is locked), so the answers are gathered there.
+ * The asker owns the query and may take it back only once ${wake} ran.
  */
 struct worker_query {
 	struct worker_query *next;	/* in w->queries */
-	unsigned	 worker;	/* set by worker_query_post(): w's index */
 	bool		(*each)(struct worker_query *q, struct session *s);
 	void		(*done)(struct worker_query *q);
+	atomic_uint	*pending;	/* the asker's: queries still out */
+	struct event	*wake;		/* ...and what the last one wakes */
 };
 
 /* What a worker is given by whoever runs it, for its whole life. */
