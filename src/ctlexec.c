@@ -277,17 +277,6 @@ ctlexec_routes(struct control *c, struct ctl_conn *cc)
 	ctl_reply(cc, "table", &b);
 }
 
-/* Why ${u} is down, for people: "connect: Connection refused". */
-static const char *
-ctlexec_down_why(const struct metrics_upstream *u, char *buf, size_t len)
-{
-	if (strcmp(metrics_health(u), "down") != 0 || u->down_err == 0)
-		return "-";
-	snprintf(buf, len, "%s: %s", u->down_check ? "check" : "connect",
-	    strerror(u->down_err));
-	return buf;
-}
-
 /*
  * One row per pool entry, every route or the one named: the address and
  * the line it came from, what the operator set (state, weight in force)
@@ -302,7 +291,7 @@ ctlexec_upstreams(struct control *c, struct ctl_conn *cc,
 	struct metrics_snapshot m;
 	const struct metrics_upstream *u;
 	struct ctl_body	 b;
-	char		 why[128], t[32];
+	char		 why[128], f[128], t[32];
 	size_t		 i, j, shown = 0;
 
 	if (!ctlexec_snapshot(c, cc, &m, &b))
@@ -324,7 +313,8 @@ ctlexec_upstreams(struct control *c, struct ctl_conn *cc,
 			    m.routes[i].name, u->name, u->host,
 			    u->backup ? "yes" : "no", u->weight_now, u->admin,
 			    metrics_health(u),
-			    ctlexec_down_why(u, why, sizeof(why)),
+			    ctl_field(metrics_down_why(u, why, sizeof(why)), f,
+				sizeof(f)),
 			    strcmp(metrics_health(u), "down") == 0 ?
 				ctlexec_time(u->down_since, t, sizeof(t)) :
 				"-",
@@ -590,6 +580,7 @@ ctlexec_each(struct worker_query *q, struct session *s)
 	}
 }
 
+
 /* Ids grow with accept order: by id is oldest first, across workers. */
 static int
 ctlexec_by_id(const void *a, const void *b)
@@ -597,16 +588,6 @@ ctlexec_by_id(const void *a, const void *b)
 	const struct session_report *x = a, *y = b;
 
 	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* "N" of one side's TCP_INFO field, "-" when the kernel did not say. */
-static const char *
-ctlexec_tcp(const struct session_tcp *t, uint32_t v, char *buf, size_t len)
-{
-	if (!t->ok)
-		return "-";
-	snprintf(buf, len, "%" PRIu32, v);
-	return buf;
 }
 
 /* One session's row: who, how far, and the kernel's view of each side. */
@@ -625,16 +606,16 @@ ctlexec_session_row(struct ctl_body *b, const struct session_report *r)
 	    "\t%s\t%s",
 	    r->id, r->route, addr_format(&r->client, cl, sizeof(cl)), up,
 	    r->state, r->age_ms, r->idle_ms, r->up, r->down,
-	    ctlexec_tcp(&r->c, r->c.rtt_us, f[0], 16),
-	    ctlexec_tcp(&r->c, r->c.rttvar_us, f[1], 16),
-	    ctlexec_tcp(&r->c, r->c.retrans, f[2], 16),
-	    ctlexec_tcp(&r->c, r->c.unacked, f[3], 16),
-	    ctlexec_tcp(&r->c, r->c.cwnd, f[4], 16),
-	    ctlexec_tcp(&r->u, r->u.rtt_us, f[5], 16),
-	    ctlexec_tcp(&r->u, r->u.rttvar_us, f[6], 16),
-	    ctlexec_tcp(&r->u, r->u.retrans, f[7], 16),
-	    ctlexec_tcp(&r->u, r->u.unacked, f[8], 16),
-	    ctlexec_tcp(&r->u, r->u.cwnd, f[9], 16));
+	    session_tcp_num(&r->c, r->c.rtt_us, f[0], 16),
+	    session_tcp_num(&r->c, r->c.rttvar_us, f[1], 16),
+	    session_tcp_num(&r->c, r->c.retrans, f[2], 16),
+	    session_tcp_num(&r->c, r->c.unacked, f[3], 16),
+	    session_tcp_num(&r->c, r->c.cwnd, f[4], 16),
+	    session_tcp_num(&r->u, r->u.rtt_us, f[5], 16),
+	    session_tcp_num(&r->u, r->u.rttvar_us, f[6], 16),
+	    session_tcp_num(&r->u, r->u.retrans, f[7], 16),
+	    session_tcp_num(&r->u, r->u.unacked, f[8], 16),
+	    session_tcp_num(&r->u, r->u.cwnd, f[9], 16));
 }
 
 /* Every worker's rows, gathered and in id order (oldest first). */

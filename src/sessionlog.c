@@ -27,7 +27,6 @@ static const char *session_line_via(const struct session_line *, char *,
     size_t);
 static const char *session_line_tcp(const struct session_line *, char *,
     size_t);
-static const char *session_line_num(bool, uint32_t, char *, size_t);
 
 void
 session_tcp_read(int fd, struct session_tcp *t)
@@ -130,18 +129,17 @@ session_line_tcp(const struct session_line *l, char *buf, size_t len)
 	session_tcp_read(l->cfd, &c);
 	session_tcp_read(l->ufd, &u);
 	snprintf(buf, len, " rtt=%s/%sus retrans=%s/%s",
-	    session_line_num(c.ok, c.rtt_us, f[0], sizeof(f[0])),
-	    session_line_num(u.ok, u.rtt_us, f[1], sizeof(f[1])),
-	    session_line_num(c.ok, c.retrans, f[2], sizeof(f[2])),
-	    session_line_num(u.ok, u.retrans, f[3], sizeof(f[3])));
+	    session_tcp_num(&c, c.rtt_us, f[0], sizeof(f[0])),
+	    session_tcp_num(&u, u.rtt_us, f[1], sizeof(f[1])),
+	    session_tcp_num(&c, c.retrans, f[2], sizeof(f[2])),
+	    session_tcp_num(&u, u.retrans, f[3], sizeof(f[3])));
 	return buf;
 }
 
-/* ${v} in decimal, or "-" when not ${ok}. */
-static const char *
-session_line_num(bool ok, uint32_t v, char *buf, size_t len)
+const char *
+session_tcp_num(const struct session_tcp *t, uint32_t v, char *buf, size_t len)
 {
-	if (!ok)
+	if (!t->ok)
 		return "-";
 	snprintf(buf, len, "%u", v);
 	return buf;
