@@ -27,7 +27,6 @@
 #include <event2/event.h>
 
 #include "acl.h"
-#include "balance.h"
 #include "config.h"
 #include "control-int.h"
 #include "ctlcmd.h"
@@ -220,21 +219,6 @@ ctlexec_snapshot(struct control *c, struct ctl_conn *cc,
 }
 
 /*
- * Listen address ${j} of route ${r}, the ${k}th of the configuration, as
- * bound (port 0 is the port the kernel chose), else as written.
- */
-static const char *
-ctlexec_bound(const struct control *c, const struct route *r, size_t j,
-    size_t k, char *buf, size_t len)
-{
-	struct addr	 a;
-
-	if (k < c->per && listener_address(c->lfds[k], &a) == 0)
-		return addr_format(&a, buf, len);
-	return addr_format(&r->listen[j], buf, len);
-}
-
-/*
  * One row per route of the running configuration, with the same sums
  * /metrics shows (snapshot_fill()), so the two never disagree.  Older
  * configurations still draining are not routes any more: their sessions
@@ -243,13 +227,12 @@ ctlexec_bound(const struct control *c, const struct route *r, size_t j,
 static void
 ctlexec_routes(struct control *c, struct ctl_conn *cc)
 {
-	const struct route *r;
 	struct metrics_snapshot m;
 	struct metrics_route *mr;
 	struct ctl_body	 b;
 	char		 ls[1024], abuf[ADDR_STRLEN];
 	uint64_t	 total;
-	size_t		 i, j, k, n, k0 = 0;
+	size_t		 i, j, k, n;
 
 	if (!ctlexec_snapshot(c, cc, &m, &b))
 		return;
@@ -258,20 +241,20 @@ ctlexec_routes(struct control *c, struct ctl_conn *cc)
 	    "sessions:n\tsessions_total:n\tbytes_up:n\tbytes_down:n");
 	for (i = 0; i < m.nroutes; i++) {
 		mr = &m.routes[i];
-		r = &c->cfg->routes[i];
-		for (j = 0, n = 0, ls[0] = '\0'; j < r->nlisten; j++, k0++)
+		/* As bound: port 0 shows the port the kernel chose. */
+		for (j = 0, n = 0, ls[0] = '\0'; j < mr->nlisten; j++)
 			n += (size_t)snprintf(ls + n,
 			    n < sizeof(ls) ? sizeof(ls) - n : 0, "%s%s",
 			    j ? "," : "",
-			    ctlexec_bound(c, r, j, k0, abuf, sizeof(abuf)));
+			    addr_format(&mr->listen[j], abuf, sizeof(abuf)));
 		for (k = 0, total = 0; k < mr->nresults; k++)
 			total += mr->results[k];
 		ctl_line(&b,
 		    "%s\t%s\t%s\t%s\t%zu\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
 		    "\t%" PRIu64,
-		    mr->name, ls, balance_name(r->balance),
-		    r->health_check ? "on" : "off", mr->nups, mr->active,
-		    total + mr->active, mr->bytes_up, mr->bytes_down);
+		    mr->name, ls, mr->balance, mr->health_check ? "on" : "off",
+		    mr->nups, mr->active, total + mr->active, mr->bytes_up,
+		    mr->bytes_down);
 	}
 	snapshot_release(c, &m);
 	ctl_reply(cc, "table", &b);
@@ -332,52 +315,29 @@ ctlexec_upstreams(struct control *c, struct ctl_conn *cc,
 }
 
 /*
- * One listen address's row: its sockets (one per worker), their accept
- * queues summed, and the limit of one (as /metrics has them).
- */
-static void
-ctlexec_listener(struct control *c, struct ctl_body *b, const char *route,
-    size_t k)
-{
-	struct addr	 a;
-	char		 abuf[ADDR_STRLEN];
-	unsigned	 w, len, limit, qlen = 0, qlimit = 0, socks = 0;
-	int		 fd;
-
-	for (w = 0; w < c->nw; w++) {
-		fd = c->lfds[w * c->per + k];
-		if (fd == -1 || listener_queue(fd, &len, &limit) == -1)
-			continue;
-		socks++;
-		qlen += len;
-		qlimit = limit > qlimit ? limit : qlimit;
-	}
-	if (listener_address(c->lfds[k], &a) == -1)
-		snprintf(abuf, sizeof(abuf), "-");
-	else
-		addr_format(&a, abuf, sizeof(abuf));
-	ctl_line(b, "%s\t%s\t%u\t%u\t%u", route, abuf, socks, qlen, qlimit);
-}
-
-/*
- * One row per listen address, in the configuration's order, which is
- * c->lfds' order: the accept queue is where a relay that cannot keep up
- * shows first, before any client is accepted to be counted.
+ * One row per listen address, in the configuration's order, from the
+ * snapshot /metrics shows (snapshot_fill()): the accept queue is where a
+ * relay that cannot keep up shows first, before any client is accepted
+ * to be counted.  Its sockets are one per worker, or one socket systemd
+ * passed and relay46 dup'd for each, counted once.
  */
 static void
 ctlexec_listeners(struct control *c, struct ctl_conn *cc)
 {
+	struct metrics_snapshot m;
+	const struct metrics_listener *l;
 	struct ctl_body	 b;
-	size_t		 i, j, k = 0;
+	size_t		 i;
 
-	if (ctl_body_init(&b) == -1) {
-		ctl_error_msg(cc, "out of memory");
+	if (!ctlexec_snapshot(c, cc, &m, &b))
 		return;
-	}
 	ctl_line(&b, "route\tlisten\tsockets:n\tqueue:n\tqueue_limit:n");
-	for (i = 0; i < c->cfg->nroutes; i++)
-		for (j = 0; j < c->cfg->routes[i].nlisten; j++, k++)
-			ctlexec_listener(c, &b, c->cfg->routes[i].name, k);
+	for (i = 0; i < m.nlisteners; i++) {
+		l = &m.listeners[i];
+		ctl_line(&b, "%s\t%s\t%u\t%" PRIu64 "\t%" PRIu64, l->route,
+		    l->listen, l->sockets, l->queue, l->limit);
+	}
+	snapshot_release(c, &m);
 	ctl_reply(cc, "table", &b);
 }
 

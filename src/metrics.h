@@ -88,6 +88,7 @@ struct metrics_listener {
 	char		 listen[ADDR_STRLEN];	/* as bound: "[::]:8080" */
 	uint64_t	 queue;		/* waiting for accept(), all sockets */
 	uint64_t	 limit;		/* the most one socket holds */
+	unsigned	 sockets;	/* its sockets, each counted once */
 };
 
 /*

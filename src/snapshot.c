@@ -170,11 +170,12 @@ snapshot_route(const struct control *c, struct metrics_route *mr,
  * The accept queue of listen ${k} (c->cfg's order, as c->lfds holds
  * them), over its sockets, one per worker: the length summed, the limit
  * the largest.  Sockets from systemd are one socket dup'd for each
- * worker, counted once (the same inode).  false when none could be read.
+ * worker, counted once (the same inode).  The sockets counted go to
+ * *${socks}.  false when none could be read.
  */
 static bool
 snapshot_queue(const struct control *c, size_t k, uint64_t *len,
-    uint64_t *limit)
+    uint64_t *limit, unsigned *socks)
 {
 	ino_t		 seen[CONFIG_WORKERS_MAX];
 	struct stat	 st;
@@ -195,6 +196,7 @@ snapshot_queue(const struct control *c, size_t k, uint64_t *len,
 		if (qlim > *limit)
 			*limit = qlim;
 	}
+	*socks = n;
 	return n > 0;
 }
 
@@ -219,7 +221,8 @@ snapshot_listeners(const struct control *c, struct metrics_snapshot *m)
 		r = &c->cfg->routes[i];
 		for (j = 0; j < r->nlisten && k < c->per; j++, k++) {
 			ml = &m->listeners[m->nlisteners];
-			if (!snapshot_queue(c, k, &ml->queue, &ml->limit))
+			if (!snapshot_queue(c, k, &ml->queue, &ml->limit,
+				&ml->sockets))
 				continue;
 			if (listener_address(c->lfds[k], &a) == -1)
 				a = r->listen[j];

@@ -62,11 +62,14 @@ static struct metrics_upstream evil_ups[] = {
 	    "evil.example:443", false, 0, "ready", 1, 0, false, 0 },
 };
 
-/* route, listen as bound, queue (summed over sockets), limit (each). */
+/*
+ * route, listen as bound, queue (summed over sockets), limit (each),
+ * sockets.
+ */
 static struct metrics_listener listeners[] = {
-	{ "web", "0.0.0.0:8080", 3, 4096 },
-	{ "web", "[::]:8080", 0, 4096 },
-	{ EVIL_ROUTE, "[fe80::1%eth0]:443", 7, 7 },
+	{ "web", "0.0.0.0:8080", 3, 4096, 2 },
+	{ "web", "[::]:8080", 0, 4096, 2 },
+	{ EVIL_ROUTE, "[fe80::1%eth0]:443", 7, 7, 1 },
 };
 
 /*
