@@ -540,7 +540,6 @@ ctlexec_each(struct worker_query *q, struct session *s)
 	}
 }
 
-
 /* Ids grow with accept order: by id is oldest first, across workers. */
 static int
 ctlexec_by_id(const void *a, const void *b)

@@ -30,8 +30,8 @@ void	 session_tcp_read(int fd, struct session_tcp *t);
  * session_tcp_num(t, v, buf, len): ${v}, a field of *${t}, in decimal
  * in ${buf}, or "-" when the kernel did not say (!t->ok).
  */
-const char *session_tcp_num(const struct session_tcp *t, uint32_t v,
-    char *buf, size_t len);
+const char *session_tcp_num(const struct session_tcp *t, uint32_t v, char *buf,
+    size_t len);
 
 /*
  * Everything the one line of a finished session says, as session.c
