@@ -725,15 +725,18 @@ pool_log(const struct pool *p, const struct upstream *u, const char *msg,
  * exchange can see true.  The retry time goes first, so that a probe is
  * not due the moment the upstream goes down; a worker's relaxed read may
  * still see the old time and probe once early, which costs one connect.
+ * ${check}: active checks failed, else sessions' connects; ${err} is the
+ * last failure's errno.  Why and since when are kept for relay46ctl.
  */
 static void
-pool_mark_down(struct pool *p, struct upstream *u, const char *what, int err)
+pool_mark_down(struct pool *p, struct upstream *u, bool check, int err)
 {
 	unsigned	 fails = atomic_load(&u->fails);
+	const char	*what = check ? "checks" : "connects";
 
 	atomic_store(&u->retry_ms, util_now_ms() + p->route->check_interval_ms);
 	atomic_store(&u->down_err, err);
-	atomic_store(&u->down_check, strcmp(what, "checks") == 0);
+	atomic_store(&u->down_check, check);
 	if (atomic_exchange(&u->up, false)) {
 		atomic_store(&u->down_since, (uint64_t)time(NULL));
 		pool_log(p, u, "upstream down", "%u %s failed in a row, last: "
@@ -824,7 +827,7 @@ pool_connect_failed(struct pool *p, struct upstream *u, int err)
 		return;
 	}
 	if (fails >= p->route->fall)
-		pool_mark_down(p, u, "connects", err);
+		pool_mark_down(p, u, false, err);
 }
 
 /*
@@ -855,7 +858,7 @@ pool_check_result(struct pool *p, struct upstream *u, int err)
 	if (!atomic_load(&u->up))
 		return;
 	if (n >= p->route->fall)
-		pool_mark_down(p, u, "checks", err);
+		pool_mark_down(p, u, true, err);
 }
 
 /*
