@@ -183,30 +183,29 @@ reload_has_spec(const struct route *r, const char *text)
 /*
  * Route ${o} becomes ${n} (same name): its listen addresses and upstream
  * lines that come or go, one line each in the report, and "settings
- * changed" for the rest that a session feels.  Returns the lines noted.
+ * changed" for the rest that a session feels.
  */
-static unsigned
+static void
 reload_route_changes(struct control *c, const struct route *o,
     const struct route *n)
 {
 	char		 abuf[ADDR_STRLEN];
-	unsigned	 k = 0;
 	size_t		 j;
 
 	for (j = 0; j < n->nlisten; j++)
-		if (!reload_has_listen(o, &n->listen[j]) && ++k)
+		if (!reload_has_listen(o, &n->listen[j]))
 			reload_note(c, "route %s: listen %s added", n->name,
 			    addr_format(&n->listen[j], abuf, sizeof(abuf)));
 	for (j = 0; j < o->nlisten; j++)
-		if (!reload_has_listen(n, &o->listen[j]) && ++k)
+		if (!reload_has_listen(n, &o->listen[j]))
 			reload_note(c, "route %s: listen %s removed", n->name,
 			    addr_format(&o->listen[j], abuf, sizeof(abuf)));
 	for (j = 0; j < n->nspecs; j++)
-		if (!reload_has_spec(o, n->specs[j].text) && ++k)
+		if (!reload_has_spec(o, n->specs[j].text))
 			reload_note(c, "route %s: upstream %s added", n->name,
 			    n->specs[j].text);
 	for (j = 0; j < o->nspecs; j++)
-		if (!reload_has_spec(n, o->specs[j].text) && ++k)
+		if (!reload_has_spec(n, o->specs[j].text))
 			reload_note(c, "route %s: upstream %s removed", n->name,
 			    o->specs[j].text);
 	if (o->balance != n->balance || o->buffer != n->buffer ||
@@ -220,38 +219,36 @@ reload_route_changes(struct control *c, const struct route *o,
 	    o->accept_proxy != n->accept_proxy ||
 	    o->health_check != n->health_check ||
 	    o->check_interval_ms != n->check_interval_ms ||
-	    o->backlog != n->backlog) {
+	    o->backlog != n->backlog)
 		reload_note(c, "route %s: settings changed", n->name);
-		k++;
-	}
-	return k;
 }
 
 /*
  * What a good reload changes, for whoever asked for it (relay46ctl
- * reload): routes added and removed, and each kept route's changes.
+ * reload): routes added and removed, and each kept route's changes; when
+ * none of these wrote a line, "no change to the routes".
  */
 static void
 reload_changes(struct control *c, const struct config *o,
     const struct config *n)
 {
 	const struct route *r;
-	unsigned	 k = 0;
+	long		 start;
 	size_t		 i;
 
 	if (c->reload_report == NULL)
 		return;
+	start = ftell(c->reload_report);
 	for (i = 0; i < n->nroutes; i++) {
-		if ((r = reload_route(o, n->routes[i].name)) == NULL) {
+		if ((r = reload_route(o, n->routes[i].name)) == NULL)
 			reload_note(c, "route %s added", n->routes[i].name);
-			k++;
-		} else
-			k += reload_route_changes(c, r, &n->routes[i]);
+		else
+			reload_route_changes(c, r, &n->routes[i]);
 	}
 	for (i = 0; i < o->nroutes; i++)
-		if (reload_route(n, o->routes[i].name) == NULL && ++k)
+		if (reload_route(n, o->routes[i].name) == NULL)
 			reload_note(c, "route %s removed", o->routes[i].name);
-	if (k == 0)
+	if (ftell(c->reload_report) == start)
 		reload_note(c, "no change to the routes");
 }
 
