@@ -526,6 +526,19 @@ config_unref(struct config *c)
 		cfg_free(c);
 }
 
+size_t
+config_listen_route(const struct config *c, size_t k)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nroutes; i++) {
+		if (k < c->routes[i].nlisten)
+			return i;
+		k -= c->routes[i].nlisten;
+	}
+	return c->nroutes;
+}
+
 /* Filled on each call, from cfg_keys[], so the two can never disagree. */
 const char *const *
 config_key_names(void)

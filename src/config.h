@@ -197,6 +197,14 @@ struct config *config_ref(struct config *c);
 void	 config_unref(struct config *c);
 
 /*
+ * config_listen_route(c, k): the index of the route of ${c} that its
+ * ${k}th listen address belongs to, counting every route's in file order
+ * (the order listening sockets are handed around in); c->nroutes if
+ * there is no ${k}th.
+ */
+size_t	 config_listen_route(const struct config *c, size_t k);
+
+/*
  * config_key_names(): the NULL-terminated list of every key the parser
  * knows (those not supported yet included), for documentation checks.
  */

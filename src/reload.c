@@ -323,20 +323,6 @@ reload_listening(const struct route *r, const struct addr *a, int fd)
 	    addr_format(&bound, abuf, sizeof(abuf)));
 }
 
-/* The route of ${c}'s running configuration that listen ${k} belongs to. */
-static const struct route *
-reload_owner(const struct control *c, size_t k)
-{
-	size_t	 i;
-
-	for (i = 0; i < c->cfg->nroutes; i++) {
-		if (k < c->cfg->routes[i].nlisten)
-			return &c->cfg->routes[i];
-		k -= c->cfg->routes[i].nlisten;
-	}
-	return NULL;
-}
-
 /*
  * Route ${r} keeps the running listen ${k2}: its sockets go to ${nfds}
  * (one per worker, ${nper} apart), and a backlog that changed is applied
@@ -347,7 +333,8 @@ static void
 reload_keep(struct control *c, const struct route *r, size_t k2, int *nfds,
     size_t nper)
 {
-	const struct route *o = reload_owner(c, k2);
+	size_t		 i = config_listen_route(c->cfg, k2);
+	const struct route *o = i < c->cfg->nroutes ? &c->cfg->routes[i] : NULL;
 	bool		 again = o != NULL && o->backlog != r->backlog;
 	unsigned	 w;
 	int		 fd;

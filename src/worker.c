@@ -156,20 +156,6 @@ worker_listener_new(struct worker *w, struct route_rt *rt, int fd)
 	    &worker_listener_cbs, w, rt);
 }
 
-/* The route of the ${k}th listen address of ${cfg}, in listen order. */
-static size_t
-worker_route_of(const struct config *cfg, size_t k)
-{
-	size_t	 i;
-
-	for (i = 0; i < cfg->nroutes; i++) {
-		if (k < cfg->routes[i].nlisten)
-			return i;
-		k -= cfg->routes[i].nlisten;
-	}
-	return 0;
-}
-
 /*
  * A reload keeps listener ${l} (of socket ${fd}) for route ${rt}, whose
  * keepalive may have changed.
@@ -224,7 +210,7 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 		if (k < rl->nfds) {
 			assert(rl->fresh[k] == NULL);	/* was in "old" */
 			worker_listener_keep(l,
-			    &g->rt[worker_route_of(rl->cfg, k)], rl->fds[k]);
+			    &g->rt[config_listen_route(rl->cfg, k)], rl->fds[k]);
 			continue;
 		}
 		TAILQ_REMOVE(&w->listeners, l, entry);
@@ -312,7 +298,7 @@ worker_reload_prepare(struct worker *w, struct config *cfg, const int *fds,
 	for (k = 0; k < nfds; k++) {
 		if (worker_fd_in(fds[k], old, nold))
 			continue;	/* the worker has its listener */
-		rt = &rl->gen->rt[worker_route_of(cfg, k)];
+		rt = &rl->gen->rt[config_listen_route(cfg, k)];
 		if ((rl->fresh[k] = worker_listener_new(w, rt, fds[k])) == NULL)
 			goto fail;
 	}
