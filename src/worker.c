@@ -210,7 +210,8 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 		if (k < rl->nfds) {
 			assert(rl->fresh[k] == NULL);	/* was in "old" */
 			worker_listener_keep(l,
-			    &g->rt[config_listen_route(rl->cfg, k)], rl->fds[k]);
+			    &g->rt[config_listen_route(rl->cfg, k)],
+			    rl->fds[k]);
 			continue;
 		}
 		TAILQ_REMOVE(&w->listeners, l, entry);
