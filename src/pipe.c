@@ -128,7 +128,7 @@ static void
 pipe_wrote(struct pipe *p, size_t n)
 {
 	p->bytes += n;
-	*p->touch = util_now_ms();
+	*p->touch = util_coarse_ms();
 }
 
 /*
@@ -241,7 +241,7 @@ pipe_read_splice(struct pipe *p)
 		return pipe_read_end(p, n, errno);
 	p->kfill += (uint32_t)n;
 	p->bulk = (size_t)n >= SPLICE_BULK_MIN;
-	*p->touch = util_now_ms();
+	*p->touch = util_coarse_ms();
 	if (p->kfill >= p->kp.cap)
 		p->paused = true;
 	return 1;
@@ -261,8 +261,11 @@ pipe_keep(struct pipe *p, const unsigned char *data, size_t len)
 /*
  * The buffered path: read into the worker's scratch buffer and write
  * straight on when nothing waits before these bytes; only what the
- * destination does not take is copied into our own buffer.  Returns as
- * pipe_read_splice().
+ * destination does not take is copied into our own buffer.  recv() and
+ * send(), not read() and write(): they go straight to the socket, without
+ * the file position lock and the VFS layer (3 % of a 64-byte round trip
+ * in perf), and MSG_NOSIGNAL makes a send to a reset peer an EPIPE even
+ * where SIGPIPE is not ignored.  Returns as pipe_read_splice().
  */
 static int
 pipe_read_copy(struct pipe *p)
@@ -274,11 +277,11 @@ pipe_read_copy(struct pipe *p)
 	room = p->limit - pipe_buf_len(p);
 	if (room > PIPE_READ_MAX)
 		room = PIPE_READ_MAX;
-	if ((n = read(p->src_fd, b, room)) <= 0)
+	if ((n = recv(p->src_fd, b, room, 0)) <= 0)
 		return pipe_read_end(p, n, errno);
 	/* A full read is bulk too, or a small "buffer" would never splice. */
 	p->bulk = (size_t)n >= SPLICE_BULK_MIN || (size_t)n == room;
-	*p->touch = util_now_ms();
+	*p->touch = util_coarse_ms();
 	/*
 	 * A short read drained the socket: new bytes will raise a new edge.
 	 * A FIN or a reset that came with these bytes raises none: after
@@ -287,7 +290,7 @@ pipe_read_copy(struct pipe *p)
 	if ((size_t)n < room && !p->drain)
 		p->readable = false;
 	if (pipe_buf_len(p) == 0 && p->dst_fd != -1 && p->writable) {
-		if ((w = write(p->dst_fd, b, (size_t)n)) == -1) {
+		if ((w = send(p->dst_fd, b, (size_t)n, MSG_NOSIGNAL)) == -1) {
 			if (pipe_write_failed(p, errno) == -1)
 				return -1;
 			w = 0;

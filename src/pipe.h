@@ -75,7 +75,7 @@ struct pipe {
 	struct event	*ev;		/* src_fd: our reads, peer's writes */
 	struct evbuffer	*buf;		/* buffered path, PROXY header; or NULL */
 	uint64_t	 bytes;		/* passed to the destination */
-	uint64_t	   *touch; /* set to now (ms) whenever bytes move */
+	uint64_t	   *touch; /* util_coarse_ms() whenever bytes move */
 	pipe_status_fn	   *status;
 	void		*arg;
 	int		 src_fd, dst_fd;	/* dst_fd -1 until set */
