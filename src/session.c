@@ -562,6 +562,9 @@ session_report(const struct session *s, struct session_report *r)
 	r->state = session_state_names[s->state];
 	r->age_ms = now - s->start_ms;
 	r->idle_ms = now > s->last_ms ? now - s->last_ms : 0;
+	/* last_ms is a coarse stamp (pipe.c): up to a tick behind. */
+	if (r->idle_ms > r->age_ms)
+		r->idle_ms = r->age_ms;
 	r->up = session_up_bytes(s);
 	r->down = s->u2c.bytes;
 	session_tcp_read(s->cfd, &r->c);
