@@ -685,14 +685,13 @@ static const struct v2 v2_tcp4 = { 1, AF_INET, "192.0.2.20", 1234,
 static const struct v2 v2_tcp6_tlvs = { 1, AF_INET6, "2001:db8::7", 4444,
 	"2001:db8::1", 443, tlv_noop_authority, sizeof(tlv_noop_authority),
 	false };
-static const struct v2 v2_local = { 0, 0, NULL, 0, NULL, 0, NULL, 0,
-	false };
+static const struct v2 v2_local = { 0, 0, NULL, 0, NULL, 0, NULL, 0, false };
 /* LOCAL with addresses and a TLV: the addresses are ignored. */
 static const struct v2 v2_local_addrs = { 0, AF_INET, "192.0.2.30", 1,
 	"192.0.2.31", 2, tlv_noop, sizeof(tlv_noop), false };
 /* PROXY for UDP: a datagram flow's addresses are no TCP client. */
-static const struct v2 v2_udp4 = { 1, AF_INET, "192.0.2.40", 53,
-	"198.51.100.4", 53, NULL, 0, true };
+static const struct v2 v2_udp4 = { 1, AF_INET, "192.0.2.40", 53, "198.51.100.4",
+	53, NULL, 0, true };
 static const struct v2 v2_udp6_tlv = { 1, AF_INET6, "2001:db8::40", 443,
 	"2001:db8::4", 443, tlv_noop, sizeof(tlv_noop), true };
 

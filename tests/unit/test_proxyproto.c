@@ -31,9 +31,10 @@
 /* 10.0.0.1:1234 -> 10.0.0.2:80 as a v2 IPv4 address block. */
 #define A4	"\x0a\x00\x00\x01\x0a\x00\x00\x02\x04\xd2\x00\x50"
 /* [2001:db8::1]:1234 -> [2001:db8::2]:80 as a v2 IPv6 address block. */
-#define A6	"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01" \
-		"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02" \
-		"\x04\xd2\x00\x50"
+#define A6                                           \
+	"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01" \
+	"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02" \
+	"\x04\xd2\x00\x50"
 
 /*
  * Parse buf[0..len) from a heap copy of exactly that size, so that ASan
@@ -106,17 +107,11 @@ static const struct good_row good_rows[] = {
 	    "10.0.0.1:1234", "10.0.0.2:80", AF_INET },
 	{ "v2 tcp4 + payload", B(SIG "\x21\x11\x00\x0c" A4 "\r\n\r\n\0"), 28,
 	    2, "10.0.0.1:1234", "10.0.0.2:80", AF_INET },
-	/* UDP addresses are no TCP client: see test_v2_fam. */
-	{ "v2 udp4", B(SIG "\x21\x12\x00\x0c" A4), 28, 2, NULL, NULL, 0 },
 	{ "v2 tcp6", B(SIG "\x21\x21\x00\x24"
 	    "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01"
 	    "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02"
 	    "\xff\xff\x00\x00"), 52, 2, "[2001:db8::1]:65535",
 	    "[2001:db8::2]:0", AF_INET6 },
-	{ "v2 udp6 mapped", B(SIG "\x21\x22\x00\x24"
-	    "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x01"
-	    "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x02"
-	    "\x00\x01\x00\x02" "payload"), 52, 2, NULL, NULL, 0 },
 	{ "v2 tcp4 tlvs", B(SIG "\x21\x11\x00\x1f" A4 "\x01\x00\x02h2"
 	    "\x02\x00\x0b" "example.com"), 47, 2, "10.0.0.1:1234",
 	    "10.0.0.2:80", AF_INET },
@@ -230,6 +225,12 @@ test_good_big(void **state)
  * transport 3, the first it does not), and every byte not in them
  * (family 4 and over, transport 4 and over) too.
  */
+/* The v2 commands, as the low nibble of byte 12. */
+enum pp_cmd {
+	PP_LOCAL = 0,
+	PP_PROXY,
+};
+
 enum fam_want {
 	FAM_REFUSED = 0,	/* -1, "... family and transport 0xNN" */
 	FAM_NO_ADDR,		/* the whole header, has_addr false */
@@ -306,8 +307,8 @@ check_fam_refused(const char *name, const uint8_t *buf, size_t len, int fam)
 	struct proxyproto_info	 info;
 	char			 err[256], want[64];
 
-	snprintf(want, sizeof(want), "unsupported address family and "
-	    "transport 0x%02x", fam);
+	snprintf(want, sizeof(want),
+	    "unsupported address family and transport 0x%02x", fam);
 	if (parse_exact(buf, len, &info, err, sizeof(err)) != -1 ||
 	    strstr(err, want) == NULL)
 		fail_msg("%s: not refused for its byte 13 (%s)", name, err);
@@ -315,46 +316,82 @@ check_fam_refused(const char *name, const uint8_t *buf, size_t len, int fam)
 		fail_msg("%s: not refused as soon as byte 13 came", name);
 }
 
+/* Command ${cmd} with family/transport ${fam} gives what ${row} says. */
+static void
+check_fam(int cmd, int fam, const struct fam_row *row)
+{
+	static const char *const cmds[2] = { "LOCAL", "PROXY" };
+	struct good_row		 r;
+	enum fam_want		 want = FAM_REFUSED;
+	uint8_t			 buf[16 + 216 + 4];
+	char			 name[96];
+	size_t			 len;
+
+	if (row != NULL)
+		want = cmd == PP_LOCAL ? row->local : row->proxy;
+	snprintf(name, sizeof(name), "v2 %s 0x%02x (%s)", cmds[cmd], fam,
+	    row != NULL ? row->name : "not in the spec");
+	len = fam_header(buf, cmd, fam);
+	if (want == FAM_REFUSED) {
+		check_fam_refused(name, buf, len, fam);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.name = name;
+	r.in = buf;
+	r.len = r.hdrlen = len;
+	r.version = 2;
+	if (want == FAM_ADDR && fam == 0x11) {
+		r.src = "10.0.0.1:1234";
+		r.dst = "10.0.0.2:80";
+		r.family = AF_INET;
+	} else if (want == FAM_ADDR) {
+		r.src = "[2001:db8::1]:1234";
+		r.dst = "[2001:db8::2]:80";
+		r.family = AF_INET6;
+	}
+	check_good(&r);
+}
+
 static void
 test_v2_fam(void **state)
 {
-	static const char *const cmds[2] = { "LOCAL", "PROXY" };
 	const struct fam_row	*row;
-	struct good_row		 r;
-	enum fam_want		 want;
-	uint8_t			 buf[16 + 216 + 4];
-	char			 name[96];
-	size_t			 i, len;
-	int			 fam, cmd;
+	size_t			 i;
+	int			 fam;
 
 	(void)state;
 	for (fam = 0; fam < 256; fam++) {
-		for (row = NULL, i = 0; i < NELEM(fam_rows); i++)
+		row = NULL;
+		for (i = 0; i < NELEM(fam_rows); i++)
 			if (fam_rows[i].fam == fam)
 				row = &fam_rows[i];
-		for (cmd = 0; cmd < 2; cmd++) {
-			want = row == NULL ? FAM_REFUSED :
-			    cmd == 0 ? row->local : row->proxy;
-			snprintf(name, sizeof(name), "v2 %s 0x%02x (%s)",
-			    cmds[cmd], fam, row != NULL ? row->name :
-			    "not in the spec");
-			len = fam_header(buf, cmd, fam);
-			if (want == FAM_REFUSED) {
-				check_fam_refused(name, buf, len, fam);
-				continue;
-			}
-			r = (struct good_row){ name, buf, len, len, 2, NULL,
-			    NULL, 0 };
-			if (want == FAM_ADDR && fam == 0x11)
-				r = (struct good_row){ name, buf, len, len, 2,
-				    "10.0.0.1:1234", "10.0.0.2:80", AF_INET };
-			else if (want == FAM_ADDR)
-				r = (struct good_row){ name, buf, len, len, 2,
-				    "[2001:db8::1]:1234", "[2001:db8::2]:80",
-				    AF_INET6 };
-			check_good(&r);
-		}
+		check_fam(PP_LOCAL, fam, row);
+		check_fam(PP_PROXY, fam, row);
 	}
+}
+
+/* UDP with a payload after it, and IPv4-mapped: no address either. */
+static const struct good_row udp_rows[] = {
+	{ "v2 udp4", B(SIG "\x21\x12\x00\x0c" A4 "payload"), 28, 2, NULL,
+	    NULL, 0 },
+	{ "v2 udp6 mapped",
+	    B(SIG "\x21\x22\x00\x24"
+		  "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x01"
+		  "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x02"
+		  "\x00\x01\x00\x02"
+		  "payload"),
+	    52, 2, NULL, NULL, 0 },
+};
+
+static void
+test_v2_udp(void **state)
+{
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < NELEM(udp_rows); i++)
+		check_good(&udp_rows[i]);
 }
 
 /* ---- malformed headers ------------------------------------------------- */
@@ -673,6 +710,7 @@ main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_good_big),
 		cmocka_unit_test(test_v2_fam),
+		cmocka_unit_test(test_v2_udp),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_bad_commands),
 		cmocka_unit_test(test_short_err),
