@@ -373,8 +373,8 @@ test_v2_fam(void **state)
 
 /* UDP with a payload after it, and IPv4-mapped: no address either. */
 static const struct good_row udp_rows[] = {
-	{ "v2 udp4", B(SIG "\x21\x12\x00\x0c" A4 "payload"), 28, 2, NULL,
-	    NULL, 0 },
+	{ "v2 udp4", B(SIG "\x21\x12\x00\x0c" A4 "payload"), 28, 2, NULL, NULL,
+	    0 },
 	{ "v2 udp6 mapped",
 	    B(SIG "\x21\x22\x00\x24"
 		  "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x01"
