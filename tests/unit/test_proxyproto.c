@@ -214,6 +214,12 @@ test_good_big(void **state)
 
 /* ---- v2 family and transport, each combination ------------------------ */
 
+/* The v2 commands, as the low nibble of byte 12. */
+enum pp_cmd {
+	PP_LOCAL = 0,
+	PP_PROXY,
+};
+
 /*
  * What a relay of TCP makes of each v2 family/transport byte (family in
  * the high nibble, transport in the low) under each command.  PROXY over
@@ -225,12 +231,6 @@ test_good_big(void **state)
  * transport 3, the first it does not), and every byte not in them
  * (family 4 and over, transport 4 and over) too.
  */
-/* The v2 commands, as the low nibble of byte 12. */
-enum pp_cmd {
-	PP_LOCAL = 0,
-	PP_PROXY,
-};
-
 enum fam_want {
 	FAM_REFUSED = 0,	/* -1, "... family and transport 0xNN" */
 	FAM_NO_ADDR,		/* the whole header, has_addr false */
