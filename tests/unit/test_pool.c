@@ -7,7 +7,10 @@
  */
 #include "autoconf.h"
 
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,12 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "addr.h"
 #include "balance.h"
 #include "config.h"
+#include "health.h"
 #include "log.h"
 #include "pool.h"
 #include "util.h"
@@ -300,6 +306,128 @@ test_names_reuse(void **state)
 	assert_string_equal(held->name, "10.1.0.96:10");
 	assert_int_equal(pool_live(held), 1);
 	pool_release(held);
+	config_unref(c);
+}
+
+/* A listening socket on a free port of 127.0.0.1; its address in ${a}. */
+static int
+listen_lo(int backlog, struct addr *a)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(fd, backlog) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		fail_msg("listener: %s", strerror(errno));
+	addr_from_sockaddr(a, (struct sockaddr *)&sin, len);
+	return fd;
+}
+
+static void
+set_flag_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(bool *)arg = true;
+}
+
+/*
+ * An active check still connecting when a lookup gives its entry to
+ * another address (pool_reuse()): the old address's verdict is not the
+ * new one's.  The old address is a listener whose accept queue is full
+ * (backlog 0, one connection waiting), so Linux drops the check's SYN
+ * and the check times out; the new address answers.  With fall = 1 the
+ * stale timeout would take the new address down at once.  The health
+ * checker runs on this thread, as on the control thread, and the test
+ * stands in for its lookups by calling pool_set_name_addrs() itself.
+ */
+static void
+test_check_readdressed(void **state)
+{
+	struct config	*c;
+	struct route	*r;
+	struct pool	*p;
+	struct health	*h;
+	struct event_base *base;
+	struct event	*ev;
+	struct addr	 a, b, v[2];
+	struct pollfd	 pfd;
+	char		 text[512], s[32], name[ADDR_STRLEN];
+	int		 fa, fb, filler;
+	size_t		 i;
+	uint64_t	 deadline;
+	bool		 b_checked = false;
+
+	(void)state;
+	fa = listen_lo(0, &a);
+	fb = listen_lo(16, &b);
+	if ((filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(filler, (struct sockaddr *)&a.ss, a.len) == -1)
+		fail_msg("filler: %s", strerror(errno));
+	/* Readable: the filler is in the accept queue, which is now full. */
+	pfd.fd = fa;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+
+	snprintf(text, sizeof(text), "[route hc]\nlisten = 127.0.0.1:1\n"
+	    "upstream = %s\nhealth_check = tcp\ncheck_interval = 200ms\n"
+	    "connect_timeout = 200ms\nfall = 1\nrise = 1\nresolve = 0\n",
+	    addr_format(&a, name, sizeof(name)));
+	c = load(text);
+	r = &c->routes[0];
+	r->specs[0].host = util_strdup("moving.test");
+	pool_free(r->pool);
+	assert_non_null(r->pool = pool_new(r, 1));
+	p = r->pool;
+	/* Use up the name's room, so that a new address reuses an entry. */
+	v[0] = a;
+	for (i = 1; i <= POOL_NAME_ROOM; i++) {
+		snprintf(s, sizeof(s), "192.0.2.%zu:10", i);
+		v[1] = A(s);
+		pool_set_name_addrs(p, 0, v, 2);
+	}
+	pool_set_name_addrs(p, 0, &a, 1);
+	assert_int_equal(pool_count(p), p->cap);
+	assert_ptr_equal(present_of(p, 0), &p->u[0]);
+
+	assert_non_null(base = event_base_new());
+	assert_non_null(h = health_start(base, c));
+	/* The first round has begun: a's check is connecting, no verdict. */
+	assert_int_equal(atomic_load(&p->u[0].oks), 0);
+	assert_int_equal(atomic_load(&p->u[0].check_fails), 0);
+
+	/* The name moves to b, in a's entry, while a's check is under way. */
+	pool_set_name_addrs(p, 0, &b, 1);
+	assert_true(addr_equal(&p->u[0].addr, &b));
+	assert_true(atomic_load(&p->u[0].up));
+
+	/*
+	 * Entry 0 is checked again (b gets a connection) only once a's check
+	 * has ended: a probe at a time per entry.
+	 */
+	assert_non_null(ev = event_new(base, fb, EV_READ, set_flag_cb,
+	    &b_checked));
+	assert_int_equal(event_add(ev, NULL), 0);
+	deadline = util_now_ms() + 5000;
+	while (!b_checked && util_now_ms() < deadline)
+		assert_int_not_equal(event_base_loop(base, EVLOOP_ONCE), -1);
+	assert_true(b_checked);
+	assert_int_equal(atomic_load(&p->u[0].check_fails), 0);
+	assert_int_equal(atomic_load(&p->u[0].down_since), 0);
+	assert_true(atomic_load(&p->u[0].up));
+
+	event_free(ev);
+	health_stop(h);
+	event_base_free(base);
+	close(filler);
+	close(fa);
+	close(fb);
 	config_unref(c);
 }
 
@@ -800,6 +928,7 @@ main(void)
 		cmocka_unit_test(test_active),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_names_reuse),
+		cmocka_unit_test(test_check_readdressed),
 		cmocka_unit_test(test_clients),
 		cmocka_unit_test(test_counts_survive_reload),
 		cmocka_unit_test(test_client_hash_keyed),
