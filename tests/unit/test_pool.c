@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -428,6 +429,113 @@ test_check_readdressed(void **state)
 	close(filler);
 	close(fa);
 	close(fb);
+	config_unref(c);
+}
+
+/*
+ * test_acquire_readdressing: a name's answers keep changing on one
+ * thread (the control thread's lookups) while another picks and acquires
+ * (a worker).  The address that stays in every answer is never refused,
+ * though it is full at one session (max_connections=1) while we hold it;
+ * and an entry a pick holds never changes address under it.
+ */
+#define READDR_ROUNDS	20000
+
+struct readdr {
+	struct pool	*p;
+	struct addr	 stay;
+	pthread_barrier_t go;
+	atomic_bool	 done;
+};
+
+/* The control thread's part: a new second address every round. */
+static void *
+readdr_lookups(void *arg)
+{
+	struct readdr	*rd = arg;
+	struct addr	 v[2];
+	char		 s[32];
+	unsigned	 i;
+
+	v[0] = rd->stay;
+	pthread_barrier_wait(&rd->go);
+	for (i = 0; i < READDR_ROUNDS; i++) {
+		snprintf(s, sizeof(s), "10.4.%u.%u:10", i / 256 % 256, i % 256);
+		if (addr_parse(s, &v[1], NULL, 0) == -1)
+			break;
+		pool_set_name_addrs(rd->p, 0, v, 2);
+	}
+	atomic_store(&rd->done, true);
+	return NULL;
+}
+
+static void
+test_acquire_readdressing(void **state)
+{
+	struct config	*c;
+	struct route	*r;
+	struct readdr	 rd;
+	struct upstream	*stay, *u;
+	struct balance_state bal;
+	struct pool_pick pk;
+	pthread_t	 t;
+	char		 name[ADDR_STRLEN];
+	size_t		 cap;
+	unsigned long	 k, picks = 0, refused = 0, none = 0, torn = 0;
+
+	(void)state;
+	c = load("[route moving]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10 max_connections=1\n");
+	r = &c->routes[0];
+	r->specs[0].host = util_strdup("moving.test");
+	pool_free(r->pool);
+	assert_non_null(r->pool = pool_new(r, 1));
+	memset(&rd, 0, sizeof(rd));
+	rd.p = r->pool;
+	rd.stay = A("127.0.0.1:10");
+	stay = &rd.p->u[0];
+	cap = rd.p->cap;
+	memset(&bal, 0, sizeof(bal));
+	memset(&pk, 0, sizeof(pk));
+	assert_non_null(bal.credit = calloc(cap, sizeof(*bal.credit)));
+	assert_non_null(pk.cand = calloc(cap, sizeof(*pk.cand)));
+	assert_non_null(pk.skip = calloc(cap, 1));
+	assert_non_null(pk.tried = calloc(cap, 1));
+	balance_seed(&bal, 1);
+	pk.bal = &bal;
+	assert_int_equal(pthread_barrier_init(&rd.go, NULL, 2), 0);
+	assert_int_equal(pthread_create(&t, NULL, readdr_lookups, &rd), 0);
+	pthread_barrier_wait(&rd.go);
+	/* Bounded: the lookups end after READDR_ROUNDS rounds. */
+	for (k = 0; k < 100 * READDR_ROUNDS && !atomic_load(&rd.done); k++) {
+		if (!pool_acquire(stay))
+			refused++;
+		else
+			pool_release(stay);
+		memset(pk.tried, 0, cap);
+		pk.saw_full = false;
+		if ((u = pool_pick(rd.p, &pk, 0, -1, util_now_ms())) == NULL) {
+			none++;
+			continue;
+		}
+		picks++;
+		/* Held: its address and name are one, and stay so. */
+		addr_format(&u->addr, name, sizeof(name));
+		torn += strcmp(name, u->name) != 0;
+		pool_release(u);
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(atomic_load(&rd.done));
+	assert_int_equal(refused, 0);
+	assert_int_equal(none, 0);
+	assert_int_equal(torn, 0);
+	assert_true(picks > 0);
+	assert_true(addr_equal(&stay->addr, &rd.stay));
+	pthread_barrier_destroy(&rd.go);
+	free(pk.tried);
+	free(pk.skip);
+	free(pk.cand);
+	free(bal.credit);
 	config_unref(c);
 }
 
@@ -929,6 +1037,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_names_reuse),
 		cmocka_unit_test(test_check_readdressed),
+		cmocka_unit_test(test_acquire_readdressing),
 		cmocka_unit_test(test_clients),
 		cmocka_unit_test(test_counts_survive_reload),
 		cmocka_unit_test(test_client_hash_keyed),
