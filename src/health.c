@@ -173,13 +173,12 @@ health_probe_start(struct health_probe *pr)
 	if (pr->fd != -1)
 		return;		/* the last one is still going: it has its timeout */
 	pr->addr = u->addr;
-	if ((pr->fd = socket(pr->addr.ss.ss_family, SOCK_STREAM |
-	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+	if ((pr->fd = socket(pr->addr.ss.ss_family,
+		 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
 		/* Our shortage, not the upstream's: no verdict. */
 		return;
 	}
-	if (connect(pr->fd, (struct sockaddr *)&pr->addr.ss, pr->addr.len) ==
-	    0)
+	if (connect(pr->fd, (struct sockaddr *)&pr->addr.ss, pr->addr.len) == 0)
 		err = 0;
 	else
 		err = errno == EINPROGRESS ? -1 : errno;

@@ -376,7 +376,8 @@ test_check_readdressed(void **state)
 	pfd.events = POLLIN;
 	assert_int_equal(poll(&pfd, 1, 5000), 1);
 
-	snprintf(text, sizeof(text), "[route hc]\nlisten = 127.0.0.1:1\n"
+	snprintf(text, sizeof(text),
+	    "[route hc]\nlisten = 127.0.0.1:1\n"
 	    "upstream = %s\nhealth_check = tcp\ncheck_interval = 200ms\n"
 	    "connect_timeout = 200ms\nfall = 1\nrise = 1\nresolve = 0\n",
 	    addr_format(&a, name, sizeof(name)));
@@ -412,8 +413,8 @@ test_check_readdressed(void **state)
 	 * Entry 0 is checked again (b gets a connection) only once a's check
 	 * has ended: a probe at a time per entry.
 	 */
-	assert_non_null(ev = event_new(base, fb, EV_READ, set_flag_cb,
-	    &b_checked));
+	ev = event_new(base, fb, EV_READ, set_flag_cb, &b_checked);
+	assert_non_null(ev);
 	assert_int_equal(event_add(ev, NULL), 0);
 	deadline = util_now_ms() + 5000;
 	while (!b_checked && util_now_ms() < deadline)
@@ -472,6 +473,9 @@ readdr_lookups(void *arg)
 static void
 test_acquire_readdressing(void **state)
 {
+	static const char text[] =
+	    "[route moving]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10 max_connections=1\n";
 	struct config	*c;
 	struct route	*r;
 	struct readdr	 rd;
@@ -484,8 +488,7 @@ test_acquire_readdressing(void **state)
 	unsigned long	 k, picks = 0, refused = 0, none = 0, torn = 0;
 
 	(void)state;
-	c = load("[route moving]\nlisten = 127.0.0.1:1\n"
-	    "upstream = 127.0.0.1:10 max_connections=1\n");
+	c = load(text);
 	r = &c->routes[0];
 	r->specs[0].host = util_strdup("moving.test");
 	pool_free(r->pool);
