@@ -1767,6 +1767,72 @@ test_quick_clash(void **state)
 	free(errs);
 }
 
+/*
+ * "HEAD", blanks, then "TAIL": ${len} bytes in all, into ${buf} (which
+ * holds ${len} + 1).  Blanks separate an upstream's options.
+ */
+static char *
+padded(char *buf, size_t len, const char *head, const char *tail)
+{
+	size_t	 h = strlen(head), t = strlen(tail);
+
+	assert_true(h + t <= len);
+	memcpy(buf, head, h);
+	memset(buf + h, ' ', len - h - t);
+	memcpy(buf + len - t, tail, t + 1);
+	return buf;
+}
+
+/*
+ * A -u or -l no longer than a line of the file (CONFIG_LINE_MAX) is
+ * taken whole; a longer one is refused, never cut: -u used to be cut at
+ * CONFIG_LINE_MAX, so a "max_connections=100" that ran one byte past it
+ * was silently started as max_connections=10.  The message quotes only
+ * the start of the value, so the reason is never cut off instead.
+ */
+static void
+test_quick_too_long(void **state)
+{
+	char	 u[CONFIG_LINE_MAX + 2], l[CONFIG_LINE_MAX + 2], want[256];
+	char	*ups[1] = { u }, *lis[1] = { l }, *ok[1], *errs;
+	struct config	*c;
+	struct route	*r;
+	unsigned	 mc;
+
+	(void)state;
+	ok[0] = (char *)"127.0.0.1:18080";
+	padded(u, CONFIG_LINE_MAX, "127.0.0.1:8000", "max_connections=100");
+	errs = NULL;
+	c = config_quick(ok, 1, ups, 1, &errs);
+	if (c == NULL)
+		fail_msg("%zu bytes refused: %s", strlen(u), errs);
+	r = &c->routes[0];
+	assert_int_equal(r->specs[r->up[0].spec].max_connections, 100);
+	config_unref(c);
+
+	padded(u, CONFIG_LINE_MAX + 1, "127.0.0.1:8000",
+	    "max_connections=100");
+	padded(l, CONFIG_LINE_MAX + 1, "127.0.0.1:", "18080");
+	memset(l + strlen("127.0.0.1:"), '0', CONFIG_LINE_MAX + 1 - 15);
+	errs = NULL;
+	c = config_quick(lis, 1, ups, 1, &errs);
+	if (c != NULL) {
+		r = &c->routes[0];
+		mc = r->specs[r->up[0].spec].max_connections;
+		config_unref(c);
+		fail_msg("%zu bytes taken, as max_connections=%u", strlen(u),
+		    mc);
+	}
+	assert_non_null(errs);
+	snprintf(want, sizeof(want), "relay46: -l %.40s...: too long (%d "
+	    "bytes, at most %d)\nrelay46: -u %.40s...: too long (%d bytes, at "
+	    "most %d)\n", l, CONFIG_LINE_MAX + 1, CONFIG_LINE_MAX, u,
+	    CONFIG_LINE_MAX + 1, CONFIG_LINE_MAX);
+	if (strcmp(errs, want) != 0)
+		fail_msg("got\n%swant\n%s", errs, want);
+	free(errs);
+}
+
 /* ---- documentation ----------------------------------------------------- */
 
 static char *
@@ -1920,6 +1986,7 @@ main(void)
 		T(test_quick_good),
 		T(test_quick_bad),
 		T(test_quick_clash),
+		T(test_quick_too_long),
 		T(test_proxy_trust),
 		T(test_proxy_from_any),
 		T(test_keys_documented),
