@@ -115,6 +115,7 @@ struct cfg_parse {
 	char		*buf;		/* getline() buffer */
 	size_t		 bufsz;
 	int		 line;		/* physical line last handed to inih */
+	int		 read_errno;	/* of the first read that failed */
 	struct config	*c;
 	enum cfg_section sec;
 	struct route	*cur;		/* valid while sec == CFG_SEC_ROUTE */
@@ -1623,7 +1624,14 @@ cfg_reader(char *str, int num, void *arg)
 	size_t			 max;
 	char			*s;
 
-	if ((n = getline(&p->buf, &p->bufsz, p->fp)) == -1)
+	n = getline(&p->buf, &p->bufsz, p->fp);
+	/*
+	 * Now, not after the file: a line cut short by the failed read is
+	 * still handed on, and its checks and lookups overwrite errno.
+	 */
+	if (ferror(p->fp) && p->read_errno == 0)
+		p->read_errno = errno;
+	if (n == -1)
 		return NULL;
 	p->line++;
 	while (n > 0 && (p->buf[n - 1] == '\n' || p->buf[n - 1] == '\r'))
@@ -1867,7 +1875,8 @@ config_load_fp(FILE *fp, const char *name, unsigned flags, char **errs)
 	 */
 	rc = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
 	if (ferror(fp))
-		cfg_error(&p, 0, "read error: %s", strerror(errno));
+		cfg_error(&p, 0, "read error: %s",
+		    strerror(p.read_errno != 0 ? p.read_errno : EIO));
 	/*
 	 * inih's own syntax complaint, where we did not already say why: rc
 	 * is the line of its first one; -2 is inih out of memory (-1, a file

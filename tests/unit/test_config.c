@@ -1581,6 +1581,64 @@ test_load_fp(void **state)
 }
 
 /*
+ * A stream that gives ${text}, then fails one read with EIO, then ends:
+ * a read error in the middle of a line (a disk or a network file system
+ * giving up once).
+ */
+struct flaky {
+	const char	*text;
+	size_t		 off;
+	bool		 failed;
+};
+
+static ssize_t
+flaky_read(void *cookie, char *buf, size_t size)
+{
+	struct flaky	*f = cookie;
+	size_t		 n = strlen(f->text + f->off);
+
+	if (n == 0 && !f->failed) {
+		f->failed = true;
+		errno = EIO;
+		return -1;
+	}
+	if (n > size)
+		n = size;
+	memcpy(buf, f->text + f->off, n);
+	f->off += n;
+	return (ssize_t)n;
+}
+
+/*
+ * The read error names the errno of the read that failed.  The line it
+ * cut short is still parsed first, and its unknown interface leaves
+ * ENODEV in errno (if_nametoindex()), which used to be reported instead.
+ */
+static void
+test_read_error(void **state)
+{
+	cookie_io_functions_t	 io = { .read = flaky_read };
+	struct flaky		 f = { "[route web]\nupstream = 127.0.0.1:80\n"
+				    "listen = [fe80::1%r46nosuch0]:1", 0,
+				    false };
+	FILE			*fp;
+	char			*errs = NULL, want[128];
+
+	(void)state;
+	assert_non_null(fp = fopencookie(&f, "r", io));
+	assert_null(config_load_fp(fp, "flaky", CONFIG_LOAD_NO_RESOLVE,
+	    &errs));
+	fclose(fp);
+	assert_non_null(errs);
+	assert_true(f.failed);
+	snprintf(want, sizeof(want), "read error: %s", strerror(EIO));
+	if (!has_err(errs, "flaky", 0, want, true))
+		fail_msg("want \"flaky: %s\" in\n%s", want, errs);
+	check_err_lines(errs, "flaky");
+	free(errs);
+}
+
+/*
  * The parser builds no run-time state (as the fuzzer loads files,
  * tests/fuzz/fuzz_config.c): no pools, so no route's counters join
  * pool.c's process-wide list, which a long fuzz run with a new route
@@ -1979,6 +2037,7 @@ main(void)
 		T(test_many_errors),
 		T(test_nul_byte),
 		cmocka_unit_test(test_load_fp),
+		cmocka_unit_test(test_read_error),
 		cmocka_unit_test(test_load_no_pools),
 		T(test_pool_keys),
 		T(test_workers),
