@@ -10,11 +10,14 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,11 +29,19 @@
 
 #include <cmocka.h>
 
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#endif
+
 #include "addr.h"
 #include "balance.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "resolve.h"
 #include "splice.h"
 #include "util.h"
 
@@ -853,6 +864,127 @@ test_upstream_dup_localhost(void **state)
 	    "without backup", true))
 		fail_msg("got %s", errs);
 	free(errs);
+}
+
+/*
+ * A lookup that cannot finish is given up, and nothing of it stays
+ * behind.  resolve_sync() gives up when its loop has no event left, fails
+ * or reaches its guard.  One way there: when the name server of a
+ * RELAY46_RESOLV_CONF cannot be added because socket() fails (EMFILE),
+ * evdns is left with none and parks the questions where no event wakes
+ * them.  A seccomp filter in a child makes every UDP socket() fail so.
+ * The lookup used to stay allocated (its event, its evdns base, evdns's
+ * questions) and counted by resolve_pending() for ever; the child checks
+ * that count, and its exit runs LeakSanitizer in a sanitizer build.
+ * Exit status: 0 right, 1 wrong (said on stderr), 77 no seccomp here,
+ * 23 LeakSanitizer's.
+ */
+#define GIVEN_UP_MS	20000
+
+#ifdef __linux__
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define ARG_LOW(n)	(offsetof(struct seccomp_data, args[n]) + 4)
+#else
+#define ARG_LOW(n)	offsetof(struct seccomp_data, args[n])
+#endif
+
+/* From now on, socket(any, SOCK_DGRAM) fails with EMFILE.  -1: cannot. */
+static int
+no_udp_sockets(void)
+{
+	struct sock_filter	 f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 4),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LOW(1)),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_DGRAM, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EMFILE),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog	 prog = { NELEM(f), f };
+	int			 fd;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
+		return -1;
+	/* socketcall(2) systems, say, would pass the filter by. */
+	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) != -1) {
+		close(fd);
+		return -1;
+	}
+	return errno == EMFILE ? 0 : -1;
+}
+#else
+static int
+no_udp_sockets(void)
+{
+	return -1;
+}
+#endif
+
+/* The child: load ${path} without UDP sockets, and exit as above. */
+static void
+given_up_child(const char *path)
+{
+	struct config	*c;
+	char		*errs = NULL;
+	int		 rc = 0;
+
+	if (no_udp_sockets() == -1)
+		_exit(77);
+	c = config_load(path, &errs);
+	if (c != NULL || errs == NULL || strstr(errs, "cannot resolve "
+	    "'never.relay46.test': lookup did not finish") == NULL) {
+		fprintf(stderr, "loaded: %s\n", errs != NULL ? errs : "OK");
+		rc = 1;
+	}
+	if (resolve_pending() != 0) {
+		fprintf(stderr, "%u lookups still pending\n",
+		    resolve_pending());
+		rc = 1;
+	}
+	config_unref(c);
+	free(errs);
+	exit(rc);	/* not _exit(): LeakSanitizer runs at exit */
+}
+
+static void
+test_lookup_given_up(void **state)
+{
+	struct tmp	*t = *state;
+	struct pollfd	 pfd;
+	char		 conf[PATH_MAX], path[PATH_MAX], c;
+	pid_t		 pid;
+	int		 p[2], status;
+
+	snprintf(conf, sizeof(conf), "%s", write_file(t, "resolv.conf",
+	    "nameserver 127.0.0.1:1\n"));
+	snprintf(path, sizeof(path), "%s", write_file(t, "given_up.ini",
+	    "[route web]\nlisten = 127.0.0.1:1\n"
+	    "upstream = never.relay46.test:80\n"));
+	assert_int_equal(pipe(p), 0);
+	fflush(NULL);
+	assert_int_not_equal(pid = fork(), -1);
+	if (pid == 0) {
+		close(p[0]);
+		setenv("RELAY46_RESOLV_CONF", conf, 1);
+		given_up_child(path);
+	}
+	close(p[1]);
+	/* The child's end closes when it exits; a hung child is killed. */
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, GIVEN_UP_MS) != 1 || read(p[0], &c, 1) != 0)
+		kill(pid, SIGKILL);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		skip();
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("child: %s %d", WIFEXITED(status) ? "exit" :
+		    "signal", WIFEXITED(status) ? WEXITSTATUS(status) :
+		    WTERMSIG(status));
 }
 
 /*
@@ -2031,6 +2163,7 @@ main(void)
 		T(test_localhost_upstream),
 		T(test_upstream_dup),
 		T(test_upstream_dup_localhost),
+		T(test_lookup_given_up),
 		T(test_service_names),
 		T(test_bad_files),
 		T(test_backlog_errors),
