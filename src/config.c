@@ -1926,8 +1926,9 @@ cfg_quick_arg(struct cfg_parse *p, int opt, const char *v,
 	size_t	 n = strlen(v);
 
 	if (n > CONFIG_LINE_MAX)
-		cfg_error(p, 0, "-%c %.40s...: too long (%zu bytes, at most %d)",
-		    opt, v, n, CONFIG_LINE_MAX);
+		cfg_error(p, 0,
+		    "-%c %.40s...: too long (%zu bytes, at most %d)", opt, v, n,
+		    CONFIG_LINE_MAX);
 	else if (set(p, v, err, sizeof(err)) == -1)
 		cfg_error(p, 0, "-%c %s: %s", opt, v, err);
 }

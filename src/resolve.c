@@ -369,9 +369,9 @@ resolve_sync(const char *host, unsigned port, struct addr *out, size_t max,
 	 * and a reload's lookup runs none of the control loop's other events
 	 * in the middle of config_load().
 	 */
-	if ((base = event_base_new()) == NULL ||
-	    (q = resolve_start(base, host, port, resolve_sync_cb, &st)) ==
-	    NULL) {
+	if ((base = event_base_new()) != NULL)
+		q = resolve_start(base, host, port, resolve_sync_cb, &st);
+	if (q == NULL) {
 		if (base != NULL)
 			event_base_free(base);
 		err_set(err, errlen, "cannot resolve '%s': out of memory",

@@ -880,6 +880,10 @@ test_upstream_dup_localhost(void **state)
  * 23 LeakSanitizer's.
  */
 #define GIVEN_UP_MS	20000
+#define GIVEN_UP_INI \
+	"[route web]\nlisten = 127.0.0.1:1\nupstream = never.relay46.test:80\n"
+#define GIVEN_UP_ERR \
+	"cannot resolve 'never.relay46.test': lookup did not finish"
 
 #ifdef __linux__
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -934,8 +938,7 @@ given_up_child(const char *path)
 	if (no_udp_sockets() == -1)
 		_exit(77);
 	c = config_load(path, &errs);
-	if (c != NULL || errs == NULL || strstr(errs, "cannot resolve "
-	    "'never.relay46.test': lookup did not finish") == NULL) {
+	if (c != NULL || errs == NULL || strstr(errs, GIVEN_UP_ERR) == NULL) {
 		fprintf(stderr, "loaded: %s\n", errs != NULL ? errs : "OK");
 		rc = 1;
 	}
@@ -946,7 +949,8 @@ given_up_child(const char *path)
 	}
 	config_unref(c);
 	free(errs);
-	exit(rc);	/* not _exit(): LeakSanitizer runs at exit */
+	/* Not _exit(): LeakSanitizer runs at exit. */
+	exit(rc);
 }
 
 static void
@@ -958,11 +962,10 @@ test_lookup_given_up(void **state)
 	pid_t		 pid;
 	int		 p[2], status;
 
-	snprintf(conf, sizeof(conf), "%s", write_file(t, "resolv.conf",
-	    "nameserver 127.0.0.1:1\n"));
-	snprintf(path, sizeof(path), "%s", write_file(t, "given_up.ini",
-	    "[route web]\nlisten = 127.0.0.1:1\n"
-	    "upstream = never.relay46.test:80\n"));
+	snprintf(conf, sizeof(conf), "%s",
+	    write_file(t, "resolv.conf", "nameserver 127.0.0.1:1\n"));
+	snprintf(path, sizeof(path), "%s",
+	    write_file(t, "given_up.ini", GIVEN_UP_INI));
 	assert_int_equal(pipe(p), 0);
 	fflush(NULL);
 	assert_int_not_equal(pid = fork(), -1);
@@ -982,9 +985,8 @@ test_lookup_given_up(void **state)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
 		skip();
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("child: %s %d", WIFEXITED(status) ? "exit" :
-		    "signal", WIFEXITED(status) ? WEXITSTATUS(status) :
-		    WTERMSIG(status));
+		fail_msg("child: %s %d", WIFEXITED(status) ? "exit" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
 /*
@@ -1746,20 +1748,20 @@ flaky_read(void *cookie, char *buf, size_t size)
  * cut short is still parsed first, and its unknown interface leaves
  * ENODEV in errno (if_nametoindex()), which used to be reported instead.
  */
+#define FLAKY_TEXT \
+	"[route web]\nupstream = 127.0.0.1:80\nlisten = [fe80::1%r46nosuch0]:1"
+
 static void
 test_read_error(void **state)
 {
 	cookie_io_functions_t	 io = { .read = flaky_read };
-	struct flaky		 f = { "[route web]\nupstream = 127.0.0.1:80\n"
-				    "listen = [fe80::1%r46nosuch0]:1", 0,
-				    false };
+	struct flaky		 f = { FLAKY_TEXT, 0, false };
 	FILE			*fp;
 	char			*errs = NULL, want[128];
 
 	(void)state;
 	assert_non_null(fp = fopencookie(&f, "r", io));
-	assert_null(config_load_fp(fp, "flaky", CONFIG_LOAD_NO_RESOLVE,
-	    &errs));
+	assert_null(config_load_fp(fp, "flaky", CONFIG_LOAD_NO_RESOLVE, &errs));
 	fclose(fp);
 	assert_non_null(errs);
 	assert_true(f.failed);
@@ -1980,6 +1982,9 @@ padded(char *buf, size_t len, const char *head, const char *tail)
  * was silently started as max_connections=10.  The message quotes only
  * the start of the value, so the reason is never cut off instead.
  */
+#define TOO_LONG(opt) \
+	"relay46: -" opt " %.40s...: too long (%d bytes, at most %d)\n"
+
 static void
 test_quick_too_long(void **state)
 {
@@ -2000,8 +2005,7 @@ test_quick_too_long(void **state)
 	assert_int_equal(r->specs[r->up[0].spec].max_connections, 100);
 	config_unref(c);
 
-	padded(u, CONFIG_LINE_MAX + 1, "127.0.0.1:8000",
-	    "max_connections=100");
+	padded(u, CONFIG_LINE_MAX + 1, "127.0.0.1:8000", "max_connections=100");
 	padded(l, CONFIG_LINE_MAX + 1, "127.0.0.1:", "18080");
 	memset(l + strlen("127.0.0.1:"), '0', CONFIG_LINE_MAX + 1 - 15);
 	errs = NULL;
@@ -2014,10 +2018,9 @@ test_quick_too_long(void **state)
 		    mc);
 	}
 	assert_non_null(errs);
-	snprintf(want, sizeof(want), "relay46: -l %.40s...: too long (%d "
-	    "bytes, at most %d)\nrelay46: -u %.40s...: too long (%d bytes, at "
-	    "most %d)\n", l, CONFIG_LINE_MAX + 1, CONFIG_LINE_MAX, u,
-	    CONFIG_LINE_MAX + 1, CONFIG_LINE_MAX);
+	snprintf(want, sizeof(want), TOO_LONG("l") TOO_LONG("u"), l,
+	    CONFIG_LINE_MAX + 1, CONFIG_LINE_MAX, u, CONFIG_LINE_MAX + 1,
+	    CONFIG_LINE_MAX);
 	if (strcmp(errs, want) != 0)
 		fail_msg("got\n%swant\n%s", errs, want);
 	free(errs);
