@@ -206,12 +206,12 @@ pipe_read_end(struct pipe *p, ssize_t n, int e)
 {
 	if (n == 0) {
 		p->eof = true;
-		p->readable = false;
+		p->readable = p->maybe_err = p->unsure = false;
 		(void)p->status(p->arg, p, PIPE_EOF, 0);
 		return 0;
 	}
 	if (e == EAGAIN || e == EWOULDBLOCK) {
-		p->readable = p->drain = false;
+		p->readable = p->drain = p->maybe_err = p->unsure = false;
 		return 0;
 	}
 	if (e == EINTR)
@@ -284,11 +284,22 @@ pipe_read_copy(struct pipe *p)
 	*p->touch = util_coarse_ms();
 	/*
 	 * A short read drained the socket: new bytes will raise a new edge.
-	 * A FIN or a reset that came with these bytes raises none: after
-	 * such an edge we read on until EAGAIN, EOF or the error.
+	 * A FIN or a reset that came with these bytes raises none.  A FIN is
+	 * certain (EV_CLOSED): read on to the EOF now.  A reset is only
+	 * possible (libevent says "read and write" for an error and for
+	 * plain bytes on a writable socket alike), and the EAGAIN read that
+	 * would rule it out costs a system call per message, a twentieth of
+	 * a relayed round trip; so it is left to pipe_verify(), which the
+	 * owner calls once the session has been quiet a moment.  Any later
+	 * read of this socket rules it out as well.
 	 */
-	if ((size_t)n < room && !p->drain)
+	if ((size_t)n < room && !p->drain) {
 		p->readable = false;
+		if (p->maybe_err) {
+			p->maybe_err = false;
+			p->unsure = true;
+		}
+	}
 	if (pipe_buf_len(p) == 0 && p->dst_fd != -1 && p->writable) {
 		if ((w = send(p->dst_fd, b, (size_t)n, MSG_NOSIGNAL)) == -1) {
 			if (pipe_write_failed(p, errno) == -1)
@@ -364,6 +375,8 @@ pipe_settle(struct pipe *p)
 		p->pause_told = true;
 		(void)p->status(p->arg, p, PIPE_PAUSED, 0);
 	}
+	if (p->unsure)
+		(void)p->status(p->arg, p, PIPE_UNSURE, 0);
 	return 0;
 }
 
@@ -438,16 +451,23 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 	 * EPOLLRDHUP as EV_CLOSED: the source may hold an end or an error
 	 * behind its last bytes.  A plain edge with bytes says read and
 	 * write too while the socket has room, which is nearly always, so
-	 * reads mostly go on to EAGAIN.  Asking for EV_WRITE only once a
+	 * such an edge only makes a short read unsure (pipe_read_copy()),
+	 * for the owner to verify later.  Asking for EV_WRITE only once a
 	 * write blocks does not help: libevent then masks an EPOLLERR or
 	 * EPOLLHUP edge down to EV_READ, and a reset behind the last bytes
-	 * went unseen (tried, test_upstream_reset).
+	 * went unseen (tried, test_upstream_reset).  Once q has shut this
+	 * socket for writing, the peer's FIN comes as EPOLLHUP, which
+	 * libevent reports as read and write too: read on to it at once.
 	 */
-	if ((what & EV_CLOSED) ||
-	    (what & (EV_READ | EV_WRITE)) == (EV_READ | EV_WRITE))
+	if ((what & EV_CLOSED) || ((what & (EV_READ | EV_WRITE)) ==
+	    (EV_READ | EV_WRITE) && q != NULL && q->done))
 		p->drain = true;
-	if (what & EV_READ)
+	else if ((what & (EV_READ | EV_WRITE)) == (EV_READ | EV_WRITE))
+		p->maybe_err = true;
+	if (what & EV_READ) {
 		p->readable = true;
+		p->unsure = false;	/* this edge's reads will tell */
+	}
 	/* Before q is set up too: pipe_init() keeps it. */
 	if ((what & EV_WRITE) && q != NULL)
 		q->writable = true;
@@ -458,6 +478,18 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (q_live)
 		(void)pipe_pump(q);
+}
+
+bool
+pipe_verify(struct pipe *p)
+{
+	if (!p->unsure)
+		return false;
+	p->unsure = false;
+	if (p->ev == NULL || p->eof)
+		return false;
+	p->readable = p->drain = true;
+	return pipe_pump(p) == -1;
 }
 
 void
