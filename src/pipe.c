@@ -444,6 +444,8 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipe	*p = arg, *q = p->peer;	/* q writes to this socket */
 	bool		 q_live = q != NULL && q->ev != NULL;
+	bool		 rw = (what & (EV_READ | EV_WRITE)) ==
+	    (EV_READ | EV_WRITE);
 
 	(void)fd;
 	/*
@@ -459,14 +461,14 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 	 * socket for writing, the peer's FIN comes as EPOLLHUP, which
 	 * libevent reports as read and write too: read on to it at once.
 	 */
-	if ((what & EV_CLOSED) || ((what & (EV_READ | EV_WRITE)) ==
-	    (EV_READ | EV_WRITE) && q != NULL && q->done))
+	if ((what & EV_CLOSED) || (rw && q != NULL && q->done))
 		p->drain = true;
-	else if ((what & (EV_READ | EV_WRITE)) == (EV_READ | EV_WRITE))
+	else if (rw)
 		p->maybe_err = true;
 	if (what & EV_READ) {
 		p->readable = true;
-		p->unsure = false;	/* this edge's reads will tell */
+		/* This edge's reads will tell. */
+		p->unsure = false;
 	}
 	/* Before q is set up too: pipe_init() keeps it. */
 	if ((what & EV_WRITE) && q != NULL)
