@@ -443,11 +443,10 @@ static void
 pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pipe	*p = arg, *q = p->peer;	/* q writes to this socket */
-	bool		 q_live = q != NULL && q->ev != NULL;
-	bool		 rw = (what & (EV_READ | EV_WRITE)) ==
-	    (EV_READ | EV_WRITE);
+	bool		 q_live = q != NULL && q->ev != NULL, rw;
 
 	(void)fd;
+	rw = (what & (EV_READ | EV_WRITE)) == (EV_READ | EV_WRITE);
 	/*
 	 * libevent reports EPOLLERR and EPOLLHUP as read and write at once,
 	 * EPOLLRDHUP as EV_CLOSED: the source may hold an end or an error
