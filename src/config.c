@@ -115,6 +115,7 @@ struct cfg_parse {
 	char		*buf;		/* getline() buffer */
 	size_t		 bufsz;
 	int		 line;		/* physical line last handed to inih */
+	int		 read_errno;	/* of the first read that failed */
 	struct config	*c;
 	enum cfg_section sec;
 	struct route	*cur;		/* valid while sec == CFG_SEC_ROUTE */
@@ -1176,10 +1177,15 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	us.weight = 1;
 	us.line = p->line;
 	/*
-	 * A copy to cut: a value from the file is never longer than a line;
-	 * one from -u is cut at CONFIG_LINE_MAX.
+	 * A copy to cut at the options.  A value from the file always fits,
+	 * and config_quick() refuses a longer -u; never cut one here, as a
+	 * cut "max_connections=100" or name would be another upstream.
 	 */
-	snprintf(spec, sizeof(spec), "%s", v);
+	if ((size_t)snprintf(spec, sizeof(spec), "%s", v) >= sizeof(spec)) {
+		err_set(err, errlen, "too long (at most %d bytes)",
+		    CONFIG_LINE_MAX);
+		return -1;
+	}
 	if ((opts = strpbrk(spec, " \t")) != NULL)
 		*opts++ = '\0';
 	if (opts != NULL && cfg_upstream_opts(opts, &us, err, errlen) == -1)
@@ -1618,7 +1624,14 @@ cfg_reader(char *str, int num, void *arg)
 	size_t			 max;
 	char			*s;
 
-	if ((n = getline(&p->buf, &p->bufsz, p->fp)) == -1)
+	n = getline(&p->buf, &p->bufsz, p->fp);
+	/*
+	 * Now, not after the file: a line cut short by the failed read is
+	 * still handed on, and its checks and lookups overwrite errno.
+	 */
+	if (ferror(p->fp) && p->read_errno == 0)
+		p->read_errno = errno;
+	if (n == -1)
 		return NULL;
 	p->line++;
 	while (n > 0 && (p->buf[n - 1] == '\n' || p->buf[n - 1] == '\r'))
@@ -1862,7 +1875,8 @@ config_load_fp(FILE *fp, const char *name, unsigned flags, char **errs)
 	 */
 	rc = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
 	if (ferror(fp))
-		cfg_error(&p, 0, "read error: %s", strerror(errno));
+		cfg_error(&p, 0, "read error: %s",
+		    strerror(p.read_errno != 0 ? p.read_errno : EIO));
 	/*
 	 * inih's own syntax complaint, where we did not already say why: rc
 	 * is the line of its first one; -2 is inih out of memory (-1, a file
@@ -1899,12 +1913,31 @@ config_load(const char *path, char **errs)
 	return c;
 }
 
+/*
+ * One -l or -u (${opt}) value ${v}, stored by ${set}.  No longer than a
+ * line of the file, as relay46(8) says: a longer one is refused whole and
+ * quoted only in part, so that the reason still fits in the message.
+ */
+static void
+cfg_quick_arg(struct cfg_parse *p, int opt, const char *v,
+    int (*set)(struct cfg_parse *, const char *, char *, size_t))
+{
+	char	 err[512];
+	size_t	 n = strlen(v);
+
+	if (n > CONFIG_LINE_MAX)
+		cfg_error(p, 0,
+		    "-%c %.40s...: too long (%zu bytes, at most %d)", opt, v, n,
+		    CONFIG_LINE_MAX);
+	else if (set(p, v, err, sizeof(err)) == -1)
+		cfg_error(p, 0, "-%c %s: %s", opt, v, err);
+}
+
 struct config *
 config_quick(char *const *listen, size_t nlisten, char *const *up,
     size_t nup, char **errs)
 {
 	struct cfg_parse	 p;
-	char			 err[512];
 	size_t			 i;
 
 	memset(&p, 0, sizeof(p));
@@ -1919,11 +1952,9 @@ config_quick(char *const *listen, size_t nlisten, char *const *up,
 	if (p.sec != CFG_SEC_ROUTE)
 		return cfg_finish(&p, errs);
 	for (i = 0; i < nlisten; i++)
-		if (cfg_set_listen(&p, listen[i], err, sizeof(err)) == -1)
-			cfg_error(&p, 0, "-l %s: %s", listen[i], err);
+		cfg_quick_arg(&p, 'l', listen[i], cfg_set_listen);
 	for (i = 0; i < nup; i++)
-		if (cfg_set_upstream(&p, up[i], err, sizeof(err)) == -1)
-			cfg_error(&p, 0, "-u %s: %s", up[i], err);
+		cfg_quick_arg(&p, 'u', up[i], cfg_set_upstream);
 	/* A bad -l or -u would only come back as "no listen", "no upstream". */
 	if (p.nerr == 0)
 		cfg_check(&p);

@@ -162,7 +162,8 @@ struct config *config_load_fp(FILE *fp, const char *name, unsigned flags,
 /*
  * config_quick(listen, nlisten, up, nup, errs): the configuration of
  * "relay46 -l ... -u ...": defaults and one route named "quick".  Errors
- * as config_load(), each "-l VALUE: message" or "-u VALUE: message".
+ * as config_load(), each "-l VALUE: message" or "-u VALUE: message".  A
+ * value longer than CONFIG_LINE_MAX is an error, as a line of a file is.
  */
 struct config *config_quick(char *const *listen, size_t nlisten,
 	    char *const *up, size_t nup, char **errs);

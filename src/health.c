@@ -30,6 +30,7 @@
 
 #include <event2/event.h>
 
+#include "addr.h"
 #include "config.h"
 #include "health.h"
 #include "log.h"
@@ -52,13 +53,16 @@ struct health;
 /*
  * One pool entry's TCP check: idle (fd -1) or a connect under way.  One
  * per entry of the pool's whole capacity, so that an address a name adds
- * later is checked without any allocation.
+ * later is checked without any allocation.  ${addr} is the address being
+ * checked: a lookup may give the entry to another address before the
+ * check ends (pool_set_name_addrs() reuses the entry of one gone).
  */
 struct health_probe {
 	struct health_route *hr;
 	size_t		 idx;		/* in the pool */
 	int		 fd;		/* -1: idle */
 	struct event	*ev;
+	struct addr	 addr;		/* connecting to */
 };
 
 /* A route with health_check = tcp: its timer and its probes. */
@@ -100,12 +104,20 @@ static void
 health_probe_end(struct health_probe *pr, int err)
 {
 	struct pool	*pool = pr->hr->r->pool;
+	struct upstream	*u = &pool->u[pr->idx];
 
 	event_free(pr->ev);
 	pr->ev = NULL;
 	close(pr->fd);
 	pr->fd = -1;
-	pool_check_result(pool, &pool->u[pr->idx], err);
+	/*
+	 * The verdict is the address's we connected to.  If the entry now
+	 * holds another (reused while we waited), it is no news about that
+	 * one, whose own check comes at the next tick: drop it.  Only this
+	 * thread rewrites an entry's address, so the compare is safe.
+	 */
+	if (addr_equal(&u->addr, &pr->addr))
+		pool_check_result(pool, u, err);
 }
 
 /*
@@ -160,13 +172,13 @@ health_probe_start(struct health_probe *pr)
 
 	if (pr->fd != -1)
 		return;		/* the last one is still going: it has its timeout */
-	if ((pr->fd = socket(u->addr.ss.ss_family, SOCK_STREAM |
-	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+	pr->addr = u->addr;
+	if ((pr->fd = socket(pr->addr.ss.ss_family,
+		 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
 		/* Our shortage, not the upstream's: no verdict. */
 		return;
 	}
-	if (connect(pr->fd, (struct sockaddr *)&u->addr.ss, u->addr.len) ==
-	    0)
+	if (connect(pr->fd, (struct sockaddr *)&pr->addr.ss, pr->addr.len) == 0)
 		err = 0;
 	else
 		err = errno == EINPROGRESS ? -1 : errno;

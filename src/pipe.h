@@ -25,6 +25,8 @@ enum pipe_status {
 	PIPE_DONE,		/* ...and everything was passed on, then SHUT_WR */
 	PIPE_READ_ERROR,	/* reading the source failed: err holds errno */
 	PIPE_WRITE_ERROR,	/* writing the destination failed: errno */
+	PIPE_UNSURE,		/* a short read may hide an error: call
+				   pipe_verify() soon (pipe_read_copy()) */
 };
 
 /*
@@ -75,7 +77,7 @@ struct pipe {
 	struct event	*ev;		/* src_fd: our reads, peer's writes */
 	struct evbuffer	*buf;		/* buffered path, PROXY header; or NULL */
 	uint64_t	 bytes;		/* passed to the destination */
-	uint64_t	   *touch; /* set to now (ms) whenever bytes move */
+	uint64_t	   *touch; /* util_coarse_ms() whenever bytes move */
 	pipe_status_fn	   *status;
 	void		*arg;
 	int		 src_fd, dst_fd;	/* dst_fd -1 until set */
@@ -85,8 +87,11 @@ struct pipe {
 	unsigned char	 splice;	/* enum splice_mode: may borrow a pipe */
 	bool		 bulk;		/* the last read was SPLICE_BULK_MIN+ */
 	bool		 readable;	/* src: no EAGAIN since its last edge */
-	bool		 drain;		/* src: an end or error may follow: read
-					   to EAGAIN, not to a short read */
+	bool		 drain;		/* src: an end may follow: read to
+					   EAGAIN, not to a short read */
+	bool		 maybe_err;	/* src: the edge may have been an error */
+	bool		 unsure;	/* src: ...and a short read left it
+					   unread: pipe_verify() */
 	bool		 writable;	/* dst: no EAGAIN since its last edge */
 	bool		 paused;	/* reading stopped by a full buffer */
 	bool		 pause_told;
@@ -110,6 +115,13 @@ int pipe_init(struct pipe *p, struct event_base *base, struct pipe_shared *sh,
  * (a's source is b's destination): an edge on one socket serves both.
  */
 void	 pipe_pair(struct pipe *a, struct pipe *b);
+
+/*
+ * pipe_verify(p): read the source to EAGAIN if a short read left it
+ * unsure (PIPE_UNSURE), which finds an error that came in the same edge
+ * as the last bytes.  Returns true when the owner freed the pipe.
+ */
+bool	 pipe_verify(struct pipe *p);
 
 /* pipe_start(p): register the source's event; reading starts. */
 void	 pipe_start(struct pipe *p);

@@ -355,7 +355,11 @@ pp_crc32c_hdr(const uint8_t *hdr, size_t n, size_t at)
 
 /*
  * The size of the address block for a family/transport byte, or -1.
- * The spec lists these seven and says receivers must refuse the rest.
+ * These are the spec's seven "valid combinations".  It says receivers
+ * must refuse a family over 3 or a transport over 2; an UNSPEC half
+ * beside a specified one (0x01, 0x10, ...) is in neither list and gives
+ * the address block no defined size, so the TLVs after it could not be
+ * found: refused too.
  */
 static int
 pp_v2_addrlen(uint8_t fam)
@@ -497,17 +501,23 @@ pp_v2_parse(const uint8_t *p, size_t len, struct proxyproto_info *info,
 	if ((p[12] & 0xf) == PP_V2_CMD_LOCAL)
 		return (ssize_t)n;
 	/*
-	 * By family only: a UDP transport (0x12, 0x22) gives its addresses
-	 * too.  AF_UNIX and AF_UNSPEC leave has_addr false: the receiver
-	 * uses the connection's own addresses.
+	 * By family and transport: only TCP over IPv4 or IPv6 names a peer
+	 * of a connection like the one we relay.  UDP (0x12, 0x22) names a
+	 * datagram flow and its UDP ports, which must not become the TCP
+	 * client that allow, deny, max_per_client and balance = source
+	 * judge.  For the combinations a receiver does not support the spec
+	 * says it "automatically falls back to the UNSPEC mode", in which
+	 * "the receiver should ignore address information": so AF_UNSPEC,
+	 * AF_UNIX and UDP leave has_addr false and the connection's own
+	 * addresses stand, as HAProxy does.
 	 */
-	switch (p[13] >> 4) {
-	case 1:
+	switch (p[13]) {
+	case 0x11:
 		pp_set_in4(&info->src, a, (unsigned)a[8] << 8 | a[9]);
 		pp_set_in4(&info->dst, a + 4, (unsigned)a[10] << 8 | a[11]);
 		info->has_addr = true;
 		break;
-	case 2:
+	case 0x21:
 		pp_set_in6(&info->src, a, (unsigned)a[32] << 8 | a[33]);
 		pp_set_in6(&info->dst, a + 16, (unsigned)a[34] << 8 | a[35]);
 		info->has_addr = true;

@@ -23,9 +23,11 @@
 struct proxyproto_info {
 	int		 version;	/* 1 or 2 */
 	/*
-	 * false for v1 "UNKNOWN", v2 LOCAL, and v2 families or transports
-	 * we do not carry (AF_UNSPEC, AF_UNIX): the receiver then uses the
-	 * connection's own addresses, as the spec says.
+	 * true for v1 TCP4 and TCP6, and a v2 PROXY command for TCP over
+	 * IPv4 or IPv6 (0x11, 0x21).  false for v1 "UNKNOWN", v2 LOCAL,
+	 * and a v2 PROXY command for what we do not relay (AF_UNSPEC,
+	 * AF_UNIX, UDP): the receiver then uses the connection's own
+	 * addresses, the spec's "UNSPEC mode".
 	 */
 	bool		 has_addr;
 	struct addr	 src, dst;	/* when has_addr; IPv4-mapped made IPv4 */

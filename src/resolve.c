@@ -353,9 +353,10 @@ resolve_sync(const char *host, unsigned port, struct addr *out, size_t max,
     size_t *n, char *err, size_t errlen)
 {
 	struct event_base		*base;
+	struct resolve_req		*q = NULL;
 	struct resolve_sync_state	 st;
 	char				 why[256] = "";
-	unsigned			 i;
+	unsigned			 i, live = resolve_live;
 
 	memset(&st, 0, sizeof(st));
 	st.out = out;
@@ -368,8 +369,9 @@ resolve_sync(const char *host, unsigned port, struct addr *out, size_t max,
 	 * and a reload's lookup runs none of the control loop's other events
 	 * in the middle of config_load().
 	 */
-	if ((base = event_base_new()) == NULL ||
-	    resolve_start(base, host, port, resolve_sync_cb, &st) == NULL) {
+	if ((base = event_base_new()) != NULL)
+		q = resolve_start(base, host, port, resolve_sync_cb, &st);
+	if (q == NULL) {
 		if (base != NULL)
 			event_base_free(base);
 		err_set(err, errlen, "cannot resolve '%s': out of memory",
@@ -380,6 +382,17 @@ resolve_sync(const char *host, unsigned port, struct addr *out, size_t max,
 	for (i = 0; !st.done && i < 100000; i++)
 		if (event_base_loop(base, EVLOOP_ONCE) != 0)
 			break;		/* error, or nothing left to wait for */
+	/*
+	 * Given up (no event left, or the guard): the lookup is still out.
+	 * Cancelled, it frees itself (its event, its evdns base, evdns's
+	 * questions) from this base's loop only, so that runs before the base
+	 * is freed; no other lookup runs here, so resolve_live says when.
+	 */
+	if (!st.done) {
+		resolve_cancel(q);
+		for (i = 0; resolve_live > live && i < 16; i++)
+			(void)event_base_loop(base, EVLOOP_NONBLOCK);
+	}
 	event_base_free(base);
 	if (st.n == 0) {
 		err_set(err, errlen, "cannot resolve '%s': %s", host,

@@ -49,6 +49,15 @@
 #define SESSION_PAUSED_CHECK_MS	1000
 
 /*
+ * How soon a read left unsure (PIPE_UNSURE) is verified: a reset that
+ * came in one edge with a peer's last bytes is passed on within this.
+ * A session that keeps moving bytes clears it on every edge, so a busy
+ * one pays one timer and at most one read per period, not one read per
+ * message.
+ */
+#define SESSION_VERIFY_MS	100
+
+/*
  * The functions below come in the order a session meets them, so each
  * is declared here first: accept, the PROXY header, connect, relay,
  * teardown.
@@ -77,8 +86,9 @@ static enum session_end session_end_side(bool, int);
 static void session_timer_cb(evutil_socket_t, short, void *);
 static bool session_check_paused(struct session *);
 static void session_arm(struct session *);
+static void session_verify_soon(struct session *);
 static uint64_t session_period(const struct session *);
-static void session_timer_set(struct event *, uint64_t);
+static void session_timer_set(struct session *, uint64_t);
 
 static bool session_end_unreached(enum session_end);
 static void session_reset_fd(struct session_host *, int);
@@ -435,8 +445,26 @@ session_pipe_cb(void *arg, struct pipe *p, enum pipe_status st, int err)
 		/* Writing failed: the destination is gone. */
 		session_close(s, session_end_side(!from_client, err), err);
 		return true;
+	case PIPE_UNSURE:
+		session_verify_soon(s);
+		return false;
 	}
 	return false;
+}
+
+/*
+ * Have the timer verify the unsure pipes within SESSION_VERIFY_MS, unless
+ * it fires that soon anyway.  Per message, so no clock but the coarse one.
+ * Before the relay the timer waits; session_connected() arms it.
+ */
+static void
+session_verify_soon(struct session *s)
+{
+	if (s->state < SESSION_RELAYING ||
+	    (s->due_ms != 0 &&
+		s->due_ms <= util_coarse_ms() + SESSION_VERIFY_MS))
+		return;
+	session_timer_set(s, SESSION_VERIFY_MS);
 }
 
 /*
@@ -470,7 +498,9 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	 * keep their own deadlines.
 	 */
 	assert(s->state >= SESSION_RELAYING);
-	if (session_check_paused(s))
+	s->due_ms = 0;
+	if (pipe_verify(&s->c2u) || pipe_verify(&s->u2c) ||
+	    session_check_paused(s))
 		return;
 	/* Activity only stamps last_ms; the deadline is checked here. */
 	period = session_period(s);
@@ -520,10 +550,16 @@ session_arm(struct session *s)
 	    (period == 0 || left > SESSION_PAUSED_CHECK_MS))
 		left = SESSION_PAUSED_CHECK_MS;
 	else if (period == 0) {
+		left = UINT64_MAX;
+	}
+	if ((s->c2u.unsure || s->u2c.unsure) && left > SESSION_VERIFY_MS)
+		left = SESSION_VERIFY_MS;
+	if (left == UINT64_MAX) {
 		evtimer_del(s->timer);
+		s->due_ms = 0;
 		return;
 	}
-	session_timer_set(s->timer, left);
+	session_timer_set(s, left);
 }
 
 /* The timeout in force: fin_timeout once half-closed, if shorter. */
@@ -539,11 +575,12 @@ session_period(const struct session *s)
 }
 
 static void
-session_timer_set(struct event *ev, uint64_t ms)
+session_timer_set(struct session *s, uint64_t ms)
 {
 	struct timeval	 tv = util_timeval(ms);
 
-	evtimer_add(ev, &tv);
+	s->due_ms = util_coarse_ms() + ms;
+	evtimer_add(s->timer, &tv);
 }
 
 /* --- Looked at and ended from outside: the control socket's view. */
@@ -562,6 +599,9 @@ session_report(const struct session *s, struct session_report *r)
 	r->state = session_state_names[s->state];
 	r->age_ms = now - s->start_ms;
 	r->idle_ms = now > s->last_ms ? now - s->last_ms : 0;
+	/* last_ms is a coarse stamp (pipe.c): up to a tick behind. */
+	if (r->idle_ms > r->age_ms)
+		r->idle_ms = r->age_ms;
 	r->up = session_up_bytes(s);
 	r->down = s->u2c.bytes;
 	session_tcp_read(s->cfd, &r->c);

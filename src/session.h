@@ -56,6 +56,7 @@ struct session {
 	struct pipe	 c2u, u2c;
 	uint64_t	 id;		/* the process's, from 1: relay46ctl's */
 	uint64_t	 start_ms, last_ms;
+	uint64_t	 due_ms;	/* the timer's, coarse; 0: not armed */
 	struct addr	 client;
 	enum session_state state;
 	int		 cfd, ufd;

@@ -63,6 +63,19 @@ util_timeval(uint64_t ms)
 }
 
 uint64_t
+util_coarse_ms(void)
+{
+	struct timespec	 ts;
+
+#ifdef CLOCK_MONOTONIC_COARSE
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+		return (uint64_t)ts.tv_sec * 1000 +
+		    (uint64_t)ts.tv_nsec / 1000000;
+#endif
+	return util_now_ms();
+}
+
+uint64_t
 util_now_us(void)
 {
 	struct timespec	 ts;

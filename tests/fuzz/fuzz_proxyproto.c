@@ -2,8 +2,8 @@
 /*
  * libFuzzer target for the PROXY protocol parser: it never claims more
  * than it was given, always says why it refuses, asks for more on every
- * prefix of a good header, and what it reads formats and parses back to
- * the same addresses.
+ * prefix of a good header, takes a v2 client's address from TCP alone,
+ * and what it reads formats and parses back to the same addresses.
  */
 #include "autoconf.h"
 
@@ -76,6 +76,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n == 0)
 		return 0;
 	if (info.version != 1 && info.version != 2)
+		abort();
+	/* In v2 only a PROXY command over TCP names a client (proxyproto.h). */
+	if (info.version == 2 && info.has_addr &&
+	    (data[12] != 0x21 || (data[13] != 0x11 && data[13] != 0x21)))
 		abort();
 	if (info.has_addr)
 		check_reformat(&info);

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -492,6 +493,73 @@ reset_after_fin(bool client)
 	close(lfd);
 }
 
+/*
+ * A peer's last bytes and its reset reach relay46 in one edge (relay46 is
+ * stopped while they come): libevent reports that edge as it reports
+ * plain bytes, and pipe.c leaves the read that finds the reset to the
+ * session's timer rather than pay it per message.  The other peer must
+ * get the bytes, then the reset, well within a second, and the session
+ * line must say it was a reset (${client}: the client resets; else the
+ * upstream).
+ */
+static void
+bytes_then_reset(bool client)
+{
+	struct h_relay	*r;
+	char		 buf[16];
+	size_t		 got = 0;
+	int64_t		 t0, ms;
+	int		 lfd, port = 0, fd, bfd, a, b, end;
+
+	lfd = h_listen_at("127.0.0.1", &port);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "[route br]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
+	fd = h_relay_connect(r, "br", AF_INET);
+	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	a = client ? fd : bfd;
+	b = client ? bfd : fd;
+	/* One message relayed first: the session is relaying. */
+	H_ASSERT_END(h_send_all(a, "first", 5, H_IO_MS), H_OK, H_OK);
+	H_ASSERT_END(h_recv_n(b, buf, 5, H_IO_MS, &got), H_OK, H_OK);
+	assert_int_equal(kill(r->pid, SIGSTOP), 0);
+	H_ASSERT_END(h_send_all(a, "last", 4, H_IO_MS), H_OK, H_OK);
+	h_linger_reset(a);
+	assert_int_equal(kill(r->pid, SIGCONT), 0);
+	t0 = h_now_ms();
+	H_ASSERT_END(h_recv_n(b, buf, 4, H_IO_MS, &got), H_OK, H_OK);
+	assert_memory_equal(buf, "last", 4);
+	end = h_wait_error(b, 3000);
+	ms = h_now_ms() - t0;
+	print_message("%s sent its last bytes and reset in one edge: the %s "
+		      "saw the bytes, then %s after %lld ms\n",
+	    client ? "client" : "upstream", client ? "upstream" : "client",
+	    h_end_str(end), (long long)ms);
+	if (end == ETIMEDOUT)
+		h_relay_dump(r);
+	H_ASSERT_END(end, ECONNRESET, ECONNRESET);
+	assert_in_range(ms, 0, 1000);
+	close(b);
+	H_EXPECT_LOG(r, client ? "end=client_reset" : "end=upstream_reset");
+	h_relay_finish(r);
+	close(lfd);
+}
+
+static void
+test_client_bytes_then_reset(void **state)
+{
+	(void)state;
+	bytes_then_reset(true);
+}
+
+static void
+test_upstream_bytes_then_reset(void **state)
+{
+	(void)state;
+	bytes_then_reset(false);
+}
+
 static void
 test_client_reset_after_fin(void **state)
 {
@@ -710,6 +778,10 @@ main(void)
 		cmocka_unit_test_teardown(test_client_reset_while_stalled,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_upstream_reset_while_stalled,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_client_bytes_then_reset,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_upstream_bytes_then_reset,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_client_reset_after_fin,
 		    h_teardown),

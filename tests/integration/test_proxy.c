@@ -544,10 +544,14 @@ run_send(void **state)
 
 /* --- accept_proxy = on: good headers ----------------------------------------- */
 
-/* A v2 header for ${family} from src:sport to dst:dport, ${tlv} appended. */
+/*
+ * A v2 header for ${family} from src:sport to dst:dport, over UDP if
+ * ${udp} (else TCP), ${tlv} appended.
+ */
 static size_t
-v2_header(uint8_t *out, int cmd, int family, const char *src, unsigned sport,
-    const char *dst, unsigned dport, const uint8_t *tlv, size_t tlvlen)
+v2_header(uint8_t *out, int cmd, int family, bool udp, const char *src,
+    unsigned sport, const char *dst, unsigned dport, const uint8_t *tlv,
+    size_t tlvlen)
 {
 	size_t	 alen = family == AF_INET6 ? 36 : family == AF_INET ? 12 : 0;
 	size_t	 len = alen + tlvlen;
@@ -555,6 +559,8 @@ v2_header(uint8_t *out, int cmd, int family, const char *src, unsigned sport,
 	memcpy(out, v2sig, V2_SIGLEN);
 	out[12] = (uint8_t)(0x20 | cmd);
 	out[13] = family == AF_INET6 ? 0x21 : family == AF_INET ? 0x11 : 0x00;
+	if (family != 0 && udp)
+		out[13] = (uint8_t)(out[13] + 1);
 	out[14] = (uint8_t)(len >> 8);
 	out[15] = (uint8_t)len;
 	if (family != 0) {
@@ -654,6 +660,7 @@ struct v2 {
 	unsigned	 dport;
 	const uint8_t	*tlv;
 	size_t		 tlvlen;
+	bool		 udp;		/* DGRAM (0x2) rather than STREAM */
 };
 
 struct good {
@@ -674,13 +681,19 @@ static const uint8_t tlv_noop_authority[] = { 0x04, 0x00, 0x03, 0xaa, 0xbb,
 static const uint8_t tlv_noop[] = { 0x04, 0x00, 0x01, 0x00 };
 
 static const struct v2 v2_tcp4 = { 1, AF_INET, "192.0.2.20", 1234,
-	"198.51.100.2", 80, NULL, 0 };
+	"198.51.100.2", 80, NULL, 0, false };
 static const struct v2 v2_tcp6_tlvs = { 1, AF_INET6, "2001:db8::7", 4444,
-	"2001:db8::1", 443, tlv_noop_authority, sizeof(tlv_noop_authority) };
-static const struct v2 v2_local = { 0, 0, NULL, 0, NULL, 0, NULL, 0 };
+	"2001:db8::1", 443, tlv_noop_authority, sizeof(tlv_noop_authority),
+	false };
+static const struct v2 v2_local = { 0, 0, NULL, 0, NULL, 0, NULL, 0, false };
 /* LOCAL with addresses and a TLV: the addresses are ignored. */
 static const struct v2 v2_local_addrs = { 0, AF_INET, "192.0.2.30", 1,
-	"192.0.2.31", 2, tlv_noop, sizeof(tlv_noop) };
+	"192.0.2.31", 2, tlv_noop, sizeof(tlv_noop), false };
+/* PROXY for UDP: a datagram flow's addresses are no TCP client. */
+static const struct v2 v2_udp4 = { 1, AF_INET, "192.0.2.40", 53, "198.51.100.4",
+	53, NULL, 0, true };
+static const struct v2 v2_udp6_tlv = { 1, AF_INET6, "2001:db8::40", 443,
+	"2001:db8::4", 443, tlv_noop, sizeof(tlv_noop), true };
 
 #define V1_TCP4 "PROXY TCP4 192.0.2.10 198.51.100.1 5555 443\r\n"
 
@@ -713,6 +726,16 @@ static const struct accept_row accept_rows[] = {
 		{ "PROXY UNKNOWN\r\n", NULL, 0, NULL },
 		{ "PROXY UNKNOWN 192.0.2.1 192.0.2.2 1 2\r\n", NULL, 0, NULL },
 	    } },
+	/*
+	 * PROXY for UDP: accepted, but in the spec's UNSPEC mode (we relay
+	 * TCP alone), so the real connection's addresses are used too.
+	 */
+	{ "accept_udp",
+	    {
+		{ NULL, &v2_udp4, 0, NULL },
+		{ NULL, &v2_udp6_tlv, 0, NULL },
+		{ NULL, &v2_udp6_tlv, -2, NULL },
+	    } },
 };
 
 /* The bytes of step ${g}'s header into ${out}; returns their count. */
@@ -729,8 +752,8 @@ hdr_bytes(const struct good *g, uint8_t *out, size_t outlen)
 		return n;
 	}
 	assert_true(16 + 36 + h->tlvlen <= outlen);
-	return v2_header(out, h->cmd, h->family, h->src, h->sport, h->dst,
-	    h->dport, h->tlv, h->tlvlen);
+	return v2_header(out, h->cmd, h->family, h->udp, h->src, h->sport,
+	    h->dst, h->dport, h->tlv, h->tlvlen);
 }
 
 static void

@@ -10,11 +10,14 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,11 +29,19 @@
 
 #include <cmocka.h>
 
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#endif
+
 #include "addr.h"
 #include "balance.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "resolve.h"
 #include "splice.h"
 #include "util.h"
 
@@ -856,6 +867,129 @@ test_upstream_dup_localhost(void **state)
 }
 
 /*
+ * A lookup that cannot finish is given up, and nothing of it stays
+ * behind.  resolve_sync() gives up when its loop has no event left, fails
+ * or reaches its guard.  One way there: when the name server of a
+ * RELAY46_RESOLV_CONF cannot be added because socket() fails (EMFILE),
+ * evdns is left with none and parks the questions where no event wakes
+ * them.  A seccomp filter in a child makes every UDP socket() fail so.
+ * The lookup used to stay allocated (its event, its evdns base, evdns's
+ * questions) and counted by resolve_pending() for ever; the child checks
+ * that count, and its exit runs LeakSanitizer in a sanitizer build.
+ * Exit status: 0 right, 1 wrong (said on stderr), 77 no seccomp here,
+ * 23 LeakSanitizer's.
+ */
+#define GIVEN_UP_MS	20000
+#define GIVEN_UP_INI \
+	"[route web]\nlisten = 127.0.0.1:1\nupstream = never.relay46.test:80\n"
+#define GIVEN_UP_ERR \
+	"cannot resolve 'never.relay46.test': lookup did not finish"
+
+#ifdef __linux__
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define ARG_LOW(n)	(offsetof(struct seccomp_data, args[n]) + 4)
+#else
+#define ARG_LOW(n)	offsetof(struct seccomp_data, args[n])
+#endif
+
+/* From now on, socket(any, SOCK_DGRAM) fails with EMFILE.  -1: cannot. */
+static int
+no_udp_sockets(void)
+{
+	struct sock_filter	 f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 4),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LOW(1)),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_DGRAM, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EMFILE),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog	 prog = { NELEM(f), f };
+	int			 fd;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
+		return -1;
+	/* socketcall(2) systems, say, would pass the filter by. */
+	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) != -1) {
+		close(fd);
+		return -1;
+	}
+	return errno == EMFILE ? 0 : -1;
+}
+#else
+static int
+no_udp_sockets(void)
+{
+	return -1;
+}
+#endif
+
+/* The child: load ${path} without UDP sockets, and exit as above. */
+static void
+given_up_child(const char *path)
+{
+	struct config	*c;
+	char		*errs = NULL;
+	int		 rc = 0;
+
+	if (no_udp_sockets() == -1)
+		_exit(77);
+	c = config_load(path, &errs);
+	if (c != NULL || errs == NULL || strstr(errs, GIVEN_UP_ERR) == NULL) {
+		fprintf(stderr, "loaded: %s\n", errs != NULL ? errs : "OK");
+		rc = 1;
+	}
+	if (resolve_pending() != 0) {
+		fprintf(stderr, "%u lookups still pending\n",
+		    resolve_pending());
+		rc = 1;
+	}
+	config_unref(c);
+	free(errs);
+	/* Not _exit(): LeakSanitizer runs at exit. */
+	exit(rc);
+}
+
+static void
+test_lookup_given_up(void **state)
+{
+	struct tmp	*t = *state;
+	struct pollfd	 pfd;
+	char		 conf[PATH_MAX], path[PATH_MAX], c;
+	pid_t		 pid;
+	int		 p[2], status;
+
+	snprintf(conf, sizeof(conf), "%s",
+	    write_file(t, "resolv.conf", "nameserver 127.0.0.1:1\n"));
+	snprintf(path, sizeof(path), "%s",
+	    write_file(t, "given_up.ini", GIVEN_UP_INI));
+	assert_int_equal(pipe(p), 0);
+	fflush(NULL);
+	assert_int_not_equal(pid = fork(), -1);
+	if (pid == 0) {
+		close(p[0]);
+		setenv("RELAY46_RESOLV_CONF", conf, 1);
+		given_up_child(path);
+	}
+	close(p[1]);
+	/* The child's end closes when it exits; a hung child is killed. */
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, GIVEN_UP_MS) != 1 || read(p[0], &c, 1) != 0)
+		kill(pid, SIGKILL);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		skip();
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("child: %s %d", WIFEXITED(status) ? "exit" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+/*
  * Service names as ports, in listen and upstream alike (addr.c looks
  * them up in /etc/services, from netbase: skipped, saying so, without).
  */
@@ -1581,6 +1715,64 @@ test_load_fp(void **state)
 }
 
 /*
+ * A stream that gives ${text}, then fails one read with EIO, then ends:
+ * a read error in the middle of a line (a disk or a network file system
+ * giving up once).
+ */
+struct flaky {
+	const char	*text;
+	size_t		 off;
+	bool		 failed;
+};
+
+static ssize_t
+flaky_read(void *cookie, char *buf, size_t size)
+{
+	struct flaky	*f = cookie;
+	size_t		 n = strlen(f->text + f->off);
+
+	if (n == 0 && !f->failed) {
+		f->failed = true;
+		errno = EIO;
+		return -1;
+	}
+	if (n > size)
+		n = size;
+	memcpy(buf, f->text + f->off, n);
+	f->off += n;
+	return (ssize_t)n;
+}
+
+/*
+ * The read error names the errno of the read that failed.  The line it
+ * cut short is still parsed first, and its unknown interface leaves
+ * ENODEV in errno (if_nametoindex()), which used to be reported instead.
+ */
+#define FLAKY_TEXT \
+	"[route web]\nupstream = 127.0.0.1:80\nlisten = [fe80::1%r46nosuch0]:1"
+
+static void
+test_read_error(void **state)
+{
+	cookie_io_functions_t	 io = { .read = flaky_read };
+	struct flaky		 f = { FLAKY_TEXT, 0, false };
+	FILE			*fp;
+	char			*errs = NULL, want[128];
+
+	(void)state;
+	assert_non_null(fp = fopencookie(&f, "r", io));
+	assert_null(config_load_fp(fp, "flaky", CONFIG_LOAD_NO_RESOLVE, &errs));
+	fclose(fp);
+	assert_non_null(errs);
+	assert_true(f.failed);
+	snprintf(want, sizeof(want), "read error: %s", strerror(EIO));
+	if (!has_err(errs, "flaky", 0, want, true))
+		fail_msg("want \"flaky: %s\" in\n%s", want, errs);
+	check_err_lines(errs, "flaky");
+	free(errs);
+}
+
+/*
  * The parser builds no run-time state (as the fuzzer loads files,
  * tests/fuzz/fuzz_config.c): no pools, so no route's counters join
  * pool.c's process-wide list, which a long fuzz run with a new route
@@ -1767,6 +1959,73 @@ test_quick_clash(void **state)
 	free(errs);
 }
 
+/*
+ * "HEAD", blanks, then "TAIL": ${len} bytes in all, into ${buf} (which
+ * holds ${len} + 1).  Blanks separate an upstream's options.
+ */
+static char *
+padded(char *buf, size_t len, const char *head, const char *tail)
+{
+	size_t	 h = strlen(head), t = strlen(tail);
+
+	assert_true(h + t <= len);
+	memcpy(buf, head, h);
+	memset(buf + h, ' ', len - h - t);
+	memcpy(buf + len - t, tail, t + 1);
+	return buf;
+}
+
+/*
+ * A -u or -l no longer than a line of the file (CONFIG_LINE_MAX) is
+ * taken whole; a longer one is refused, never cut: -u used to be cut at
+ * CONFIG_LINE_MAX, so a "max_connections=100" that ran one byte past it
+ * was silently started as max_connections=10.  The message quotes only
+ * the start of the value, so the reason is never cut off instead.
+ */
+#define TOO_LONG(opt) \
+	"relay46: -" opt " %.40s...: too long (%d bytes, at most %d)\n"
+
+static void
+test_quick_too_long(void **state)
+{
+	char	 u[CONFIG_LINE_MAX + 2], l[CONFIG_LINE_MAX + 2], want[256];
+	char	*ups[1] = { u }, *lis[1] = { l }, *ok[1], *errs;
+	struct config	*c;
+	struct route	*r;
+	unsigned	 mc;
+
+	(void)state;
+	ok[0] = (char *)"127.0.0.1:18080";
+	padded(u, CONFIG_LINE_MAX, "127.0.0.1:8000", "max_connections=100");
+	errs = NULL;
+	c = config_quick(ok, 1, ups, 1, &errs);
+	if (c == NULL)
+		fail_msg("%zu bytes refused: %s", strlen(u), errs);
+	r = &c->routes[0];
+	assert_int_equal(r->specs[r->up[0].spec].max_connections, 100);
+	config_unref(c);
+
+	padded(u, CONFIG_LINE_MAX + 1, "127.0.0.1:8000", "max_connections=100");
+	padded(l, CONFIG_LINE_MAX + 1, "127.0.0.1:", "18080");
+	memset(l + strlen("127.0.0.1:"), '0', CONFIG_LINE_MAX + 1 - 15);
+	errs = NULL;
+	c = config_quick(lis, 1, ups, 1, &errs);
+	if (c != NULL) {
+		r = &c->routes[0];
+		mc = r->specs[r->up[0].spec].max_connections;
+		config_unref(c);
+		fail_msg("%zu bytes taken, as max_connections=%u", strlen(u),
+		    mc);
+	}
+	assert_non_null(errs);
+	snprintf(want, sizeof(want), TOO_LONG("l") TOO_LONG("u"), l,
+	    CONFIG_LINE_MAX + 1, CONFIG_LINE_MAX, u, CONFIG_LINE_MAX + 1,
+	    CONFIG_LINE_MAX);
+	if (strcmp(errs, want) != 0)
+		fail_msg("got\n%swant\n%s", errs, want);
+	free(errs);
+}
+
 /* ---- documentation ----------------------------------------------------- */
 
 static char *
@@ -1907,12 +2166,14 @@ main(void)
 		T(test_localhost_upstream),
 		T(test_upstream_dup),
 		T(test_upstream_dup_localhost),
+		T(test_lookup_given_up),
 		T(test_service_names),
 		T(test_bad_files),
 		T(test_backlog_errors),
 		T(test_many_errors),
 		T(test_nul_byte),
 		cmocka_unit_test(test_load_fp),
+		cmocka_unit_test(test_read_error),
 		cmocka_unit_test(test_load_no_pools),
 		T(test_pool_keys),
 		T(test_workers),
@@ -1920,6 +2181,7 @@ main(void)
 		T(test_quick_good),
 		T(test_quick_bad),
 		T(test_quick_clash),
+		T(test_quick_too_long),
 		T(test_proxy_trust),
 		T(test_proxy_from_any),
 		T(test_keys_documented),

@@ -7,7 +7,11 @@
  */
 #include "autoconf.h"
 
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,12 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "addr.h"
 #include "balance.h"
 #include "config.h"
+#include "health.h"
 #include "log.h"
 #include "pool.h"
 #include "util.h"
@@ -300,6 +307,238 @@ test_names_reuse(void **state)
 	assert_string_equal(held->name, "10.1.0.96:10");
 	assert_int_equal(pool_live(held), 1);
 	pool_release(held);
+	config_unref(c);
+}
+
+/* A listening socket on a free port of 127.0.0.1; its address in ${a}. */
+static int
+listen_lo(int backlog, struct addr *a)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(fd, backlog) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		fail_msg("listener: %s", strerror(errno));
+	addr_from_sockaddr(a, (struct sockaddr *)&sin, len);
+	return fd;
+}
+
+static void
+set_flag_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(bool *)arg = true;
+}
+
+/*
+ * An active check still connecting when a lookup gives its entry to
+ * another address (pool_reuse()): the old address's verdict is not the
+ * new one's.  The old address is a listener whose accept queue is full
+ * (backlog 0, one connection waiting), so Linux drops the check's SYN
+ * and the check times out; the new address answers.  With fall = 1 the
+ * stale timeout would take the new address down at once.  The health
+ * checker runs on this thread, as on the control thread, and the test
+ * stands in for its lookups by calling pool_set_name_addrs() itself.
+ */
+static void
+test_check_readdressed(void **state)
+{
+	struct config	*c;
+	struct route	*r;
+	struct pool	*p;
+	struct health	*h;
+	struct event_base *base;
+	struct event	*ev;
+	struct addr	 a, b, v[2];
+	struct pollfd	 pfd;
+	char		 text[512], s[32], name[ADDR_STRLEN];
+	int		 fa, fb, filler;
+	size_t		 i;
+	uint64_t	 deadline;
+	bool		 b_checked = false;
+
+	(void)state;
+	fa = listen_lo(0, &a);
+	fb = listen_lo(16, &b);
+	if ((filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(filler, (struct sockaddr *)&a.ss, a.len) == -1)
+		fail_msg("filler: %s", strerror(errno));
+	/* Readable: the filler is in the accept queue, which is now full. */
+	pfd.fd = fa;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+
+	snprintf(text, sizeof(text),
+	    "[route hc]\nlisten = 127.0.0.1:1\n"
+	    "upstream = %s\nhealth_check = tcp\ncheck_interval = 200ms\n"
+	    "connect_timeout = 200ms\nfall = 1\nrise = 1\nresolve = 0\n",
+	    addr_format(&a, name, sizeof(name)));
+	c = load(text);
+	r = &c->routes[0];
+	r->specs[0].host = util_strdup("moving.test");
+	pool_free(r->pool);
+	assert_non_null(r->pool = pool_new(r, 1));
+	p = r->pool;
+	/* Use up the name's room, so that a new address reuses an entry. */
+	v[0] = a;
+	for (i = 1; i <= POOL_NAME_ROOM; i++) {
+		snprintf(s, sizeof(s), "192.0.2.%zu:10", i);
+		v[1] = A(s);
+		pool_set_name_addrs(p, 0, v, 2);
+	}
+	pool_set_name_addrs(p, 0, &a, 1);
+	assert_int_equal(pool_count(p), p->cap);
+	assert_ptr_equal(present_of(p, 0), &p->u[0]);
+
+	assert_non_null(base = event_base_new());
+	assert_non_null(h = health_start(base, c));
+	/* The first round has begun: a's check is connecting, no verdict. */
+	assert_int_equal(atomic_load(&p->u[0].oks), 0);
+	assert_int_equal(atomic_load(&p->u[0].check_fails), 0);
+
+	/* The name moves to b, in a's entry, while a's check is under way. */
+	pool_set_name_addrs(p, 0, &b, 1);
+	assert_true(addr_equal(&p->u[0].addr, &b));
+	assert_true(atomic_load(&p->u[0].up));
+
+	/*
+	 * Entry 0 is checked again (b gets a connection) only once a's check
+	 * has ended: a probe at a time per entry.
+	 */
+	ev = event_new(base, fb, EV_READ, set_flag_cb, &b_checked);
+	assert_non_null(ev);
+	assert_int_equal(event_add(ev, NULL), 0);
+	deadline = util_now_ms() + 5000;
+	while (!b_checked && util_now_ms() < deadline)
+		assert_int_not_equal(event_base_loop(base, EVLOOP_ONCE), -1);
+	assert_true(b_checked);
+	assert_int_equal(atomic_load(&p->u[0].check_fails), 0);
+	assert_int_equal(atomic_load(&p->u[0].down_since), 0);
+	assert_true(atomic_load(&p->u[0].up));
+
+	event_free(ev);
+	health_stop(h);
+	event_base_free(base);
+	close(filler);
+	close(fa);
+	close(fb);
+	config_unref(c);
+}
+
+/*
+ * test_acquire_readdressing: a name's answers keep changing on one
+ * thread (the control thread's lookups) while another picks and acquires
+ * (a worker).  The address that stays in every answer is never refused,
+ * though it is full at one session (max_connections=1) while we hold it;
+ * and an entry a pick holds never changes address under it.
+ */
+#define READDR_ROUNDS	20000
+
+struct readdr {
+	struct pool	*p;
+	struct addr	 stay;
+	pthread_barrier_t go;
+	atomic_bool	 done;
+};
+
+/* The control thread's part: a new second address every round. */
+static void *
+readdr_lookups(void *arg)
+{
+	struct readdr	*rd = arg;
+	struct addr	 v[2];
+	char		 s[32];
+	unsigned	 i;
+
+	v[0] = rd->stay;
+	pthread_barrier_wait(&rd->go);
+	for (i = 0; i < READDR_ROUNDS; i++) {
+		snprintf(s, sizeof(s), "10.4.%u.%u:10", i / 256 % 256, i % 256);
+		if (addr_parse(s, &v[1], NULL, 0) == -1)
+			break;
+		pool_set_name_addrs(rd->p, 0, v, 2);
+	}
+	atomic_store(&rd->done, true);
+	return NULL;
+}
+
+static void
+test_acquire_readdressing(void **state)
+{
+	static const char text[] =
+	    "[route moving]\nlisten = 127.0.0.1:1\n"
+	    "upstream = 127.0.0.1:10 max_connections=1\n";
+	struct config	*c;
+	struct route	*r;
+	struct readdr	 rd;
+	struct upstream	*stay, *u;
+	struct balance_state bal;
+	struct pool_pick pk;
+	pthread_t	 t;
+	char		 name[ADDR_STRLEN];
+	size_t		 cap;
+	unsigned long	 k, picks = 0, refused = 0, none = 0, torn = 0;
+
+	(void)state;
+	c = load(text);
+	r = &c->routes[0];
+	r->specs[0].host = util_strdup("moving.test");
+	pool_free(r->pool);
+	assert_non_null(r->pool = pool_new(r, 1));
+	memset(&rd, 0, sizeof(rd));
+	rd.p = r->pool;
+	rd.stay = A("127.0.0.1:10");
+	stay = &rd.p->u[0];
+	cap = rd.p->cap;
+	memset(&bal, 0, sizeof(bal));
+	memset(&pk, 0, sizeof(pk));
+	assert_non_null(bal.credit = calloc(cap, sizeof(*bal.credit)));
+	assert_non_null(pk.cand = calloc(cap, sizeof(*pk.cand)));
+	assert_non_null(pk.skip = calloc(cap, 1));
+	assert_non_null(pk.tried = calloc(cap, 1));
+	balance_seed(&bal, 1);
+	pk.bal = &bal;
+	assert_int_equal(pthread_barrier_init(&rd.go, NULL, 2), 0);
+	assert_int_equal(pthread_create(&t, NULL, readdr_lookups, &rd), 0);
+	pthread_barrier_wait(&rd.go);
+	/* Bounded: the lookups end after READDR_ROUNDS rounds. */
+	for (k = 0; k < 100 * READDR_ROUNDS && !atomic_load(&rd.done); k++) {
+		if (!pool_acquire(stay))
+			refused++;
+		else
+			pool_release(stay);
+		memset(pk.tried, 0, cap);
+		pk.saw_full = false;
+		if ((u = pool_pick(rd.p, &pk, 0, -1, util_now_ms())) == NULL) {
+			none++;
+			continue;
+		}
+		picks++;
+		/* Held: its address and name are one, and stay so. */
+		addr_format(&u->addr, name, sizeof(name));
+		torn += strcmp(name, u->name) != 0;
+		pool_release(u);
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(atomic_load(&rd.done));
+	assert_int_equal(refused, 0);
+	assert_int_equal(none, 0);
+	assert_int_equal(torn, 0);
+	assert_true(picks > 0);
+	assert_true(addr_equal(&stay->addr, &rd.stay));
+	pthread_barrier_destroy(&rd.go);
+	free(pk.tried);
+	free(pk.skip);
+	free(pk.cand);
+	free(bal.credit);
 	config_unref(c);
 }
 
@@ -800,6 +1039,8 @@ main(void)
 		cmocka_unit_test(test_active),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_names_reuse),
+		cmocka_unit_test(test_check_readdressed),
+		cmocka_unit_test(test_acquire_readdressing),
 		cmocka_unit_test(test_clients),
 		cmocka_unit_test(test_counts_survive_reload),
 		cmocka_unit_test(test_client_hash_keyed),

@@ -30,6 +30,11 @@
 #define SIG	"\r\n\r\n\0\r\nQUIT\n"
 /* 10.0.0.1:1234 -> 10.0.0.2:80 as a v2 IPv4 address block. */
 #define A4	"\x0a\x00\x00\x01\x0a\x00\x00\x02\x04\xd2\x00\x50"
+/* [2001:db8::1]:1234 -> [2001:db8::2]:80 as a v2 IPv6 address block. */
+#define A6                                           \
+	"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01" \
+	"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02" \
+	"\x04\xd2\x00\x50"
 
 /*
  * Parse buf[0..len) from a heap copy of exactly that size, so that ASan
@@ -102,18 +107,11 @@ static const struct good_row good_rows[] = {
 	    "10.0.0.1:1234", "10.0.0.2:80", AF_INET },
 	{ "v2 tcp4 + payload", B(SIG "\x21\x11\x00\x0c" A4 "\r\n\r\n\0"), 28,
 	    2, "10.0.0.1:1234", "10.0.0.2:80", AF_INET },
-	{ "v2 udp4", B(SIG "\x21\x12\x00\x0c" A4), 28, 2,
-	    "10.0.0.1:1234", "10.0.0.2:80", AF_INET },
 	{ "v2 tcp6", B(SIG "\x21\x21\x00\x24"
 	    "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01"
 	    "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02"
 	    "\xff\xff\x00\x00"), 52, 2, "[2001:db8::1]:65535",
 	    "[2001:db8::2]:0", AF_INET6 },
-	{ "v2 udp6 mapped", B(SIG "\x21\x22\x00\x24"
-	    "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x01"
-	    "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x02"
-	    "\x00\x01\x00\x02" "payload"), 52, 2, "127.0.0.1:1",
-	    "127.0.0.2:2", AF_INET },
 	{ "v2 tcp4 tlvs", B(SIG "\x21\x11\x00\x1f" A4 "\x01\x00\x02h2"
 	    "\x02\x00\x0b" "example.com"), 47, 2, "10.0.0.1:1234",
 	    "10.0.0.2:80", AF_INET },
@@ -212,6 +210,188 @@ test_good_big(void **state)
 	r = (struct good_row){ "v2 max", buf, 16 + dlen, 16 + dlen, 2,
 	    "10.0.0.1:1234", "10.0.0.2:80", AF_INET };
 	check_good(&r);
+}
+
+/* ---- v2 family and transport, each combination ------------------------ */
+
+/* The v2 commands, as the low nibble of byte 12. */
+enum pp_cmd {
+	PP_LOCAL = 0,
+	PP_PROXY,
+};
+
+/*
+ * What a relay of TCP makes of each v2 family/transport byte (family in
+ * the high nibble, transport in the low) under each command.  PROXY over
+ * TCP alone gives the client; UDP and AF_UNIX fall back to the spec's
+ * UNSPEC mode (accepted, addresses ignored), as AF_UNSPEC itself does;
+ * LOCAL never gives one.  A byte that is not one of the spec's seven
+ * combinations is refused as soon as it arrives, whatever the command:
+ * these rows for the families and transports the spec names (and
+ * transport 3, the first it does not), and every byte not in them
+ * (family 4 and over, transport 4 and over) too.
+ */
+enum fam_want {
+	FAM_REFUSED = 0,	/* -1, "... family and transport 0xNN" */
+	FAM_NO_ADDR,		/* the whole header, has_addr false */
+	FAM_ADDR,		/* the whole header and its two addresses */
+};
+
+struct fam_row {
+	uint8_t		 fam;
+	const char	*name;
+	enum fam_want	 local, proxy;	/* under LOCAL, under PROXY */
+};
+
+static const struct fam_row fam_rows[] = {
+	{ 0x00, "UNSPEC",		FAM_NO_ADDR,	FAM_NO_ADDR },
+	{ 0x01, "UNSPEC over STREAM",	FAM_REFUSED,	FAM_REFUSED },
+	{ 0x02, "UNSPEC over DGRAM",	FAM_REFUSED,	FAM_REFUSED },
+	{ 0x03, "UNSPEC, transport 3",	FAM_REFUSED,	FAM_REFUSED },
+	{ 0x10, "IPv4, UNSPEC",		FAM_REFUSED,	FAM_REFUSED },
+	{ 0x11, "TCP over IPv4",	FAM_NO_ADDR,	FAM_ADDR },
+	{ 0x12, "UDP over IPv4",	FAM_NO_ADDR,	FAM_NO_ADDR },
+	{ 0x13, "IPv4, transport 3",	FAM_REFUSED,	FAM_REFUSED },
+	{ 0x20, "IPv6, UNSPEC",		FAM_REFUSED,	FAM_REFUSED },
+	{ 0x21, "TCP over IPv6",	FAM_NO_ADDR,	FAM_ADDR },
+	{ 0x22, "UDP over IPv6",	FAM_NO_ADDR,	FAM_NO_ADDR },
+	{ 0x23, "IPv6, transport 3",	FAM_REFUSED,	FAM_REFUSED },
+	{ 0x30, "UNIX, UNSPEC",		FAM_REFUSED,	FAM_REFUSED },
+	{ 0x31, "UNIX stream",		FAM_NO_ADDR,	FAM_NO_ADDR },
+	{ 0x32, "UNIX datagram",	FAM_NO_ADDR,	FAM_NO_ADDR },
+	{ 0x33, "UNIX, transport 3",	FAM_REFUSED,	FAM_REFUSED },
+};
+
+/*
+ * A v2 header with command ${cmd} and family/transport ${fam} into
+ * ${buf}: its family's address block (none for UNSPEC and unknown
+ * families) and a NOOP TLV, which is only found where that block ends.
+ * Returns its length.
+ */
+static size_t
+fam_header(uint8_t *buf, int cmd, int fam)
+{
+	size_t	 alen;
+
+	memset(buf, 0, 16 + 216 + 4);
+	memcpy(buf, SIG, 12);
+	buf[12] = (uint8_t)(0x20 | cmd);
+	buf[13] = (uint8_t)fam;
+	switch (fam >> 4) {
+	case 1:
+		alen = 12;
+		memcpy(buf + 16, A4, alen);
+		break;
+	case 2:
+		alen = 36;
+		memcpy(buf + 16, A6, alen);
+		break;
+	case 3:
+		alen = 216;
+		memcpy(buf + 16, "/tmp/a", 6);
+		memcpy(buf + 16 + 108, "/tmp/b", 6);
+		break;
+	default:
+		alen = 0;
+		break;
+	}
+	memcpy(buf + 16 + alen, "\x04\x00\x01X", 4);
+	buf[15] = (uint8_t)(alen + 4);
+	return 16 + alen + 4;
+}
+
+/* ${buf} (${len} bytes, byte 13 ${fam}) is refused at byte 13 already. */
+static void
+check_fam_refused(const char *name, const uint8_t *buf, size_t len, int fam)
+{
+	struct proxyproto_info	 info;
+	char			 err[256], want[64];
+
+	snprintf(want, sizeof(want),
+	    "unsupported address family and transport 0x%02x", fam);
+	if (parse_exact(buf, len, &info, err, sizeof(err)) != -1 ||
+	    strstr(err, want) == NULL)
+		fail_msg("%s: not refused for its byte 13 (%s)", name, err);
+	if (parse_exact(buf, 14, &info, err, sizeof(err)) != -1)
+		fail_msg("%s: not refused as soon as byte 13 came", name);
+}
+
+/* Command ${cmd} with family/transport ${fam} gives what ${row} says. */
+static void
+check_fam(int cmd, int fam, const struct fam_row *row)
+{
+	static const char *const cmds[2] = { "LOCAL", "PROXY" };
+	struct good_row		 r;
+	enum fam_want		 want = FAM_REFUSED;
+	uint8_t			 buf[16 + 216 + 4];
+	char			 name[96];
+	size_t			 len;
+
+	if (row != NULL)
+		want = cmd == PP_LOCAL ? row->local : row->proxy;
+	snprintf(name, sizeof(name), "v2 %s 0x%02x (%s)", cmds[cmd], fam,
+	    row != NULL ? row->name : "not in the spec");
+	len = fam_header(buf, cmd, fam);
+	if (want == FAM_REFUSED) {
+		check_fam_refused(name, buf, len, fam);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.name = name;
+	r.in = buf;
+	r.len = r.hdrlen = len;
+	r.version = 2;
+	if (want == FAM_ADDR && fam == 0x11) {
+		r.src = "10.0.0.1:1234";
+		r.dst = "10.0.0.2:80";
+		r.family = AF_INET;
+	} else if (want == FAM_ADDR) {
+		r.src = "[2001:db8::1]:1234";
+		r.dst = "[2001:db8::2]:80";
+		r.family = AF_INET6;
+	}
+	check_good(&r);
+}
+
+static void
+test_v2_fam(void **state)
+{
+	const struct fam_row	*row;
+	size_t			 i;
+	int			 fam;
+
+	(void)state;
+	for (fam = 0; fam < 256; fam++) {
+		row = NULL;
+		for (i = 0; i < NELEM(fam_rows); i++)
+			if (fam_rows[i].fam == fam)
+				row = &fam_rows[i];
+		check_fam(PP_LOCAL, fam, row);
+		check_fam(PP_PROXY, fam, row);
+	}
+}
+
+/* UDP with a payload after it, and IPv4-mapped: no address either. */
+static const struct good_row udp_rows[] = {
+	{ "v2 udp4", B(SIG "\x21\x12\x00\x0c" A4 "payload"), 28, 2, NULL, NULL,
+	    0 },
+	{ "v2 udp6 mapped",
+	    B(SIG "\x21\x22\x00\x24"
+		  "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x01"
+		  "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x02"
+		  "\x00\x01\x00\x02"
+		  "payload"),
+	    52, 2, NULL, NULL, 0 },
+};
+
+static void
+test_v2_udp(void **state)
+{
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < NELEM(udp_rows); i++)
+		check_good(&udp_rows[i]);
 }
 
 /* ---- malformed headers ------------------------------------------------- */
@@ -529,6 +709,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_good_big),
+		cmocka_unit_test(test_v2_fam),
+		cmocka_unit_test(test_v2_udp),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_bad_commands),
 		cmocka_unit_test(test_short_err),
