@@ -197,6 +197,32 @@ pipe_flush(struct pipe *p)
 }
 
 /*
+ * The source sent FIN.  A reset may have come after it: in the same edge
+ * (maybe_err: libevent said read and write, not EV_CLOSED), where the
+ * read reports the FIN and the reset waits unread; its pending error says
+ * so, and the session then ends as reset, not done (EPIPE: Linux's word
+ * for a reset in CLOSE_WAIT, as in pipe_src_hangup()).  Returns as
+ * pipe_read_end().
+ */
+static int
+pipe_read_eof(struct pipe *p)
+{
+	int	 err;
+
+	if (p->maybe_err && (err = util_sock_error(p->src_fd)) != 0) {
+		p->readable = p->maybe_err = p->unsure = false;
+		return p->status(p->arg, p, PIPE_READ_ERROR,
+			   err == EPIPE ? ECONNRESET : err) ?
+		    -1 :
+		    0;
+	}
+	p->eof = true;
+	p->readable = p->maybe_err = p->unsure = false;
+	(void)p->status(p->arg, p, PIPE_EOF, 0);
+	return 0;
+}
+
+/*
  * A read returned ${n} <= 0 with ${e}: EOF, nothing there, or an error.
  * Returns 0 (no progress, stop reading for now), or -1 when the pipe was
  * freed.
@@ -204,12 +230,8 @@ pipe_flush(struct pipe *p)
 static int
 pipe_read_end(struct pipe *p, ssize_t n, int e)
 {
-	if (n == 0) {
-		p->eof = true;
-		p->readable = p->maybe_err = p->unsure = false;
-		(void)p->status(p->arg, p, PIPE_EOF, 0);
-		return 0;
-	}
+	if (n == 0)
+		return pipe_read_eof(p);
 	if (e == EAGAIN || e == EWOULDBLOCK) {
 		p->readable = p->drain = p->maybe_err = p->unsure = false;
 		return 0;
@@ -459,8 +481,11 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 	 * went unseen (tried, test_upstream_reset).  Once q has shut this
 	 * socket for writing, the peer's FIN comes as EPOLLHUP, which
 	 * libevent reports as read and write too: read on to it at once.
+	 * Before the destination is connected there is no message to save
+	 * a read on, and a reset found now cancels the connect: drain too.
 	 */
-	if ((what & EV_CLOSED) || (rw && q != NULL && q->done))
+	if ((what & EV_CLOSED) ||
+	    (rw && (p->dst_fd == -1 || (q != NULL && q->done))))
 		p->drain = true;
 	else if (rw)
 		p->maybe_err = true;
@@ -489,7 +514,8 @@ pipe_verify(struct pipe *p)
 	p->unsure = false;
 	if (p->ev == NULL || p->eof)
 		return false;
-	p->readable = p->drain = true;
+	/* As after the edge that left it unsure: an EOF asks SO_ERROR. */
+	p->readable = p->drain = p->maybe_err = true;
 	return pipe_pump(p) == -1;
 }
 

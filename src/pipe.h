@@ -31,8 +31,9 @@ enum pipe_status {
 
 /*
  * Told of a pipe's progress.  Returns true when it has freed the pipe
- * (through its owner), false when the pipe lives on.  PIPE_EOF and
- * PIPE_PAUSED only inform: the owner must not free the pipe then.
+ * (through its owner), false when the pipe lives on.  PIPE_EOF,
+ * PIPE_PAUSED and PIPE_UNSURE only inform: the owner must not free the
+ * pipe then (nor call pipe_verify(), which may).
  */
 typedef bool pipe_status_fn(void *arg, struct pipe *p, enum pipe_status st,
 	    int err);
@@ -51,7 +52,7 @@ struct pipe_shared {
 /*
  * One direction of a session: bytes read from src_fd are written to
  * dst_fd.  Two ways: splice(2) through a kernel pipe borrowed from the
- * worker's pool (Linux, splice on), or read(2)/write(2) through a buffer
+ * worker's pool (Linux, splice on), or recv(2)/send(2) through a buffer
  * that holds bytes only while the destination is full.  Either way at
  * most `limit` bytes (one kernel pipe's worth on the splice path) wait
  * per direction: past that, reading stops, and it resumes once half has
@@ -87,8 +88,9 @@ struct pipe {
 	unsigned char	 splice;	/* enum splice_mode: may borrow a pipe */
 	bool		 bulk;		/* the last read was SPLICE_BULK_MIN+ */
 	bool		 readable;	/* src: no EAGAIN since its last edge */
-	bool		 drain;		/* src: an end may follow: read to
-					   EAGAIN, not to a short read */
+	bool		 drain;		/* src: an end may follow (or we are
+					   verifying): read to EAGAIN, not to
+					   a short read */
 	bool		 maybe_err;	/* src: the edge may have been an error */
 	bool		 unsure;	/* src: ...and a short read left it
 					   unread: pipe_verify() */

@@ -533,7 +533,10 @@ session_check_paused(struct session *s)
 	return false;
 }
 
-/* (Re)arm the timer for the idle or fin timeout, counted from last_ms. */
+/*
+ * (Re)arm the timer for the idle or fin timeout, counted from last_ms,
+ * or sooner for a paused side or an unsure read.
+ */
 static void
 session_arm(struct session *s)
 {

@@ -52,7 +52,7 @@ struct session {
 	struct upstream	*up;		/* the connected one, NULL before */
 	struct upstream_conn *uc;	/* the connect under way, or NULL */
 	struct proxyread *pr;		/* accept_proxy: the header under way */
-	struct event	*timer;		/* idle, fin */
+	struct event	*timer;		/* idle, fin, unsure reads */
 	struct pipe	 c2u, u2c;
 	uint64_t	 id;		/* the process's, from 1: relay46ctl's */
 	uint64_t	 start_ms, last_ms;

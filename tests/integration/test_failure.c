@@ -500,10 +500,12 @@ reset_after_fin(bool client)
  * session's timer rather than pay it per message.  The other peer must
  * get the bytes, then the reset, well within a second, and the session
  * line must say it was a reset (${client}: the client resets; else the
- * upstream).
+ * upstream).  With ${fin} the peer half-closes between the bytes and the
+ * reset: the read then finds the FIN, and the reset behind it must not
+ * pass for a clean end.
  */
 static void
-bytes_then_reset(bool client)
+bytes_then_reset(bool client, bool fin)
 {
 	struct h_relay	*r;
 	char		 buf[16];
@@ -525,6 +527,8 @@ bytes_then_reset(bool client)
 	H_ASSERT_END(h_recv_n(b, buf, 5, H_IO_MS, &got), H_OK, H_OK);
 	assert_int_equal(kill(r->pid, SIGSTOP), 0);
 	H_ASSERT_END(h_send_all(a, "last", 4, H_IO_MS), H_OK, H_OK);
+	if (fin)
+		assert_int_equal(shutdown(a, SHUT_WR), 0);
 	h_linger_reset(a);
 	assert_int_equal(kill(r->pid, SIGCONT), 0);
 	t0 = h_now_ms();
@@ -532,10 +536,10 @@ bytes_then_reset(bool client)
 	assert_memory_equal(buf, "last", 4);
 	end = h_wait_error(b, 3000);
 	ms = h_now_ms() - t0;
-	print_message("%s sent its last bytes and reset in one edge: the %s "
-		      "saw the bytes, then %s after %lld ms\n",
-	    client ? "client" : "upstream", client ? "upstream" : "client",
-	    h_end_str(end), (long long)ms);
+	print_message("%s sent its last bytes%s and reset in one edge: the "
+		      "%s saw the bytes, then %s after %lld ms\n",
+	    client ? "client" : "upstream", fin ? ", FIN" : "",
+	    client ? "upstream" : "client", h_end_str(end), (long long)ms);
 	if (end == ETIMEDOUT)
 		h_relay_dump(r);
 	H_ASSERT_END(end, ECONNRESET, ECONNRESET);
@@ -550,14 +554,28 @@ static void
 test_client_bytes_then_reset(void **state)
 {
 	(void)state;
-	bytes_then_reset(true);
+	bytes_then_reset(true, false);
 }
 
 static void
 test_upstream_bytes_then_reset(void **state)
 {
 	(void)state;
-	bytes_then_reset(false);
+	bytes_then_reset(false, false);
+}
+
+static void
+test_client_fin_reset_one_edge(void **state)
+{
+	(void)state;
+	bytes_then_reset(true, true);
+}
+
+static void
+test_upstream_fin_reset_one_edge(void **state)
+{
+	(void)state;
+	bytes_then_reset(false, true);
 }
 
 static void
@@ -683,6 +701,47 @@ test_connect_timeout_with_full_buffer(void **state)
 }
 
 /*
+ * The client sends bytes and resets, in one edge (relay46 is stopped
+ * meanwhile), while the connect upstream hangs: the reset must end the
+ * session and cancel the connect at once, not wait for connect_timeout.
+ */
+static void
+test_client_reset_while_connecting(void **state)
+{
+	struct h_relay	*r;
+	int64_t		 t0, ms;
+	int		 lfd, filler, port, fd;
+	bool		 ended;
+
+	(void)state;
+	lfd = blackhole(&port, &filler);
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route cc]\nlisten = %s\nupstream = %s\nretries = 0\n"
+	    "connect_timeout = 5s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
+	fd = h_relay_connect(r, "cc", AF_INET);
+	assert_int_equal(kill(r->pid, SIGSTOP), 0);
+	H_ASSERT_END(h_send_all(fd, "hello", 5, H_IO_MS), H_OK, H_OK);
+	h_linger_reset(fd);
+	assert_int_equal(kill(r->pid, SIGCONT), 0);
+	t0 = h_now_ms();
+	ended = h_relay_log_wait(r, "end=client_reset", 3000);
+	ms = h_now_ms() - t0;
+	print_message("the client reset while connecting: %s after %lld ms\n",
+	    ended ? "end=client_reset" : "no end", (long long)ms);
+	if (!ended) {
+		h_relay_dump(r);
+		fail_msg("the session waited for its connect, not the reset");
+	}
+	assert_in_range(ms, 0, 1000);
+	h_relay_finish(r);
+	if (filler != -1)
+		close(filler);
+	close(lfd);
+}
+
+/*
  * Sessions end by the thousand while the control thread opens and closes
  * a health-check socket every 10 ms (the backup upstream refuses).  Both
  * threads take the lowest free descriptor number, so the numbers a worker
@@ -783,6 +842,10 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_upstream_bytes_then_reset,
 		    h_teardown),
+		cmocka_unit_test_teardown(test_client_fin_reset_one_edge,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_upstream_fin_reset_one_edge,
+		    h_teardown),
 		cmocka_unit_test_teardown(test_client_reset_after_fin,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_upstream_reset_after_fin,
@@ -790,6 +853,8 @@ main(void)
 		cmocka_unit_test_teardown(test_upstream_reset_seen_at_fin,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_churn_with_health_checks,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_client_reset_while_connecting,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_connect_timeout_with_full_buffer,
 		    h_teardown),
