@@ -480,8 +480,7 @@ rpair_open(struct rpair *p, bool client, const char *route_keys)
  * say who reset.  Closes everything.
  */
 static void
-rpair_expect_reset(struct rpair *p, int64_t t0, const char *what,
-    int end_ok)
+rpair_expect_reset(struct rpair *p, int64_t t0, const char *what, int end_ok)
 {
 	int64_t	 ms;
 	int	 end;
