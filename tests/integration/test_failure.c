@@ -446,6 +446,62 @@ test_upstream_reset_while_stalled(void **state)
 }
 
 /*
+ * A client and a backend connected through relay46, one of them the
+ * peer that resets (${client}: the client), for the reset tests below.
+ */
+struct rpair {
+	struct h_relay	*r;
+	int		 lfd;
+	int		 a;		/* the peer that resets */
+	int		 b;		/* the other peer */
+	bool		 client;
+};
+
+static void
+rpair_open(struct rpair *p, bool client, const char *route_keys)
+{
+	int	 port = 0, fd, bfd;
+
+	p->client = client;
+	p->lfd = h_listen_at("127.0.0.1", &port);
+	p->r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			     "[route rp]\nlisten = %s\nupstream = %s\n%s",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port), route_keys);
+	fd = h_relay_connect(p->r, "rp", AF_INET);
+	if ((bfd = h_accept(p->lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	p->a = client ? fd : bfd;
+	p->b = client ? bfd : fd;
+}
+
+/*
+ * Since ${t0} the resetting peer is gone: the other must see the reset
+ * (${end_ok}, or ECONNRESET) within a second, and the session line must
+ * say who reset.  Closes everything.
+ */
+static void
+rpair_expect_reset(struct rpair *p, int64_t t0, const char *what, int end_ok)
+{
+	int64_t	 ms;
+	int	 end;
+
+	end = h_wait_error(p->b, 3000);
+	ms = h_now_ms() - t0;
+	print_message("%s %s: the %s saw %s after %lld ms\n",
+	    p->client ? "client" : "upstream", what,
+	    p->client ? "upstream" : "client", h_end_str(end), (long long)ms);
+	if (end == ETIMEDOUT)
+		h_relay_dump(p->r);
+	H_ASSERT_END(end, ECONNRESET, end_ok);
+	assert_in_range(ms, 0, 1000);
+	close(p->b);
+	H_EXPECT_LOG(p->r,
+	    p->client ? "end=client_reset" : "end=upstream_reset");
+	h_relay_finish(p->r);
+	close(p->lfd);
+}
+
+/*
  * A peer that has sent its request and FIN, then resets (${client}: the
  * client does; else the upstream).  relay46 reads nothing more from that
  * side, yet the other peer must learn of the reset at once (DESIGN §1),
@@ -454,43 +510,19 @@ test_upstream_reset_while_stalled(void **state)
 static void
 reset_after_fin(bool client)
 {
-	struct h_relay	*r;
+	struct rpair	 p;
 	char		 buf[16];
 	size_t		 got = 0;
-	int64_t		 t0, ms;
-	int		 lfd, port = 0, fd, bfd, a, b, end;
 
-	lfd = h_listen_at("127.0.0.1", &port);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route rf]\nlisten = %s\nupstream = %s\nfin_timeout = 6s\n",
-	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
-	fd = h_relay_connect(r, "rf", AF_INET);
-	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
-		fail_msg("the backend accepted nothing: %s", strerror(errno));
-	a = client ? fd : bfd;
-	b = client ? bfd : fd;
-	H_ASSERT_END(h_send_all(a, "request", 7, H_IO_MS), H_OK, H_OK);
-	assert_int_equal(shutdown(a, SHUT_WR), 0);
+	rpair_open(&p, client, "fin_timeout = 6s\n");
+	H_ASSERT_END(h_send_all(p.a, "request", 7, H_IO_MS), H_OK, H_OK);
+	assert_int_equal(shutdown(p.a, SHUT_WR), 0);
 	/* The other peer has it all, FIN included: relay46 read the EOF. */
-	H_ASSERT_END(h_recv_n(b, buf, 7, H_IO_MS, &got), H_OK, H_OK);
-	H_ASSERT_END(h_wait_end(b, H_IO_MS, NULL), H_EOF, H_EOF);
-	t0 = h_now_ms();
-	h_linger_reset(a);
-	end = h_wait_error(b, 3000);
-	ms = h_now_ms() - t0;
-	print_message("%s reset after its FIN: the %s saw %s after %lld ms\n",
-	    client ? "client" : "upstream", client ? "upstream" : "client",
-	    h_end_str(end), (long long)ms);
-	if (end == ETIMEDOUT)
-		h_relay_dump(r);
+	H_ASSERT_END(h_recv_n(p.b, buf, 7, H_IO_MS, &got), H_OK, H_OK);
+	H_ASSERT_END(h_wait_end(p.b, H_IO_MS, NULL), H_EOF, H_EOF);
+	h_linger_reset(p.a);
 	/* In CLOSE_WAIT (its FIN came first) Linux reports a reset as EPIPE. */
-	H_ASSERT_END(end, ECONNRESET, EPIPE);
-	assert_in_range(ms, 0, 1000);
-	close(b);
-	H_EXPECT_LOG(r, client ? "end=client_reset" : "end=upstream_reset");
-	h_relay_finish(r);
-	close(lfd);
+	rpair_expect_reset(&p, h_now_ms(), "reset after its FIN", EPIPE);
 }
 
 /*
@@ -507,47 +539,28 @@ reset_after_fin(bool client)
 static void
 bytes_then_reset(bool client, bool fin)
 {
-	struct h_relay	*r;
+	struct rpair	 p;
 	char		 buf[16];
 	size_t		 got = 0;
-	int64_t		 t0, ms;
-	int		 lfd, port = 0, fd, bfd, a, b, end;
+	int64_t		 t0;
 
-	lfd = h_listen_at("127.0.0.1", &port);
-	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
-			  "[route br]\nlisten = %s\nupstream = %s\n",
-	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
-	fd = h_relay_connect(r, "br", AF_INET);
-	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
-		fail_msg("the backend accepted nothing: %s", strerror(errno));
-	a = client ? fd : bfd;
-	b = client ? bfd : fd;
+	rpair_open(&p, client, "");
 	/* One message relayed first: the session is relaying. */
-	H_ASSERT_END(h_send_all(a, "first", 5, H_IO_MS), H_OK, H_OK);
-	H_ASSERT_END(h_recv_n(b, buf, 5, H_IO_MS, &got), H_OK, H_OK);
-	assert_int_equal(kill(r->pid, SIGSTOP), 0);
-	H_ASSERT_END(h_send_all(a, "last", 4, H_IO_MS), H_OK, H_OK);
+	H_ASSERT_END(h_send_all(p.a, "first", 5, H_IO_MS), H_OK, H_OK);
+	H_ASSERT_END(h_recv_n(p.b, buf, 5, H_IO_MS, &got), H_OK, H_OK);
+	assert_int_equal(kill(p.r->pid, SIGSTOP), 0);
+	H_ASSERT_END(h_send_all(p.a, "last", 4, H_IO_MS), H_OK, H_OK);
 	if (fin)
-		assert_int_equal(shutdown(a, SHUT_WR), 0);
-	h_linger_reset(a);
-	assert_int_equal(kill(r->pid, SIGCONT), 0);
+		assert_int_equal(shutdown(p.a, SHUT_WR), 0);
+	h_linger_reset(p.a);
+	assert_int_equal(kill(p.r->pid, SIGCONT), 0);
 	t0 = h_now_ms();
-	H_ASSERT_END(h_recv_n(b, buf, 4, H_IO_MS, &got), H_OK, H_OK);
+	H_ASSERT_END(h_recv_n(p.b, buf, 4, H_IO_MS, &got), H_OK, H_OK);
 	assert_memory_equal(buf, "last", 4);
-	end = h_wait_error(b, 3000);
-	ms = h_now_ms() - t0;
-	print_message("%s sent its last bytes%s and reset in one edge: the "
-		      "%s saw the bytes, then %s after %lld ms\n",
-	    client ? "client" : "upstream", fin ? ", FIN" : "",
-	    client ? "upstream" : "client", h_end_str(end), (long long)ms);
-	if (end == ETIMEDOUT)
-		h_relay_dump(r);
-	H_ASSERT_END(end, ECONNRESET, ECONNRESET);
-	assert_in_range(ms, 0, 1000);
-	close(b);
-	H_EXPECT_LOG(r, client ? "end=client_reset" : "end=upstream_reset");
-	h_relay_finish(r);
-	close(lfd);
+	rpair_expect_reset(&p, t0,
+	    fin ? "sent its last bytes, FIN and reset in one edge" :
+		  "sent its last bytes and reset in one edge",
+	    ECONNRESET);
 }
 
 static void
@@ -665,6 +678,22 @@ blackhole(int *port, int *filler)
 }
 
 /*
+ * A relay46 whose route "ct" connects to a blackhole() (no retries), with
+ * ${keys} added to the route; *${lfd} and *${filler} as blackhole()'s.
+ */
+static struct h_relay *
+blackhole_relay(const char *keys, int *lfd, int *filler)
+{
+	int	 port;
+
+	*lfd = blackhole(&port, filler);
+	return h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			     "[route ct]\nlisten = %s\nupstream = %s\n"
+			     "retries = 0\n%s",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port), keys);
+}
+
+/*
  * The client fills its buffer while the connect hangs: the session still
  * gets the whole connect_timeout (the pause check must not cut it short).
  */
@@ -674,15 +703,11 @@ test_connect_timeout_with_full_buffer(void **state)
 	struct h_relay	*r;
 	uint8_t		 req[32768];
 	int64_t		 t0, took;
-	int		 lfd, filler, port, fd;
+	int		 lfd, filler, fd;
 
 	(void)state;
-	lfd = blackhole(&port, &filler);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route ct]\nlisten = %s\nupstream = %s\nretries = 0\n"
-	    "connect_timeout = 3s\nbuffer = 4k\n",
-	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
+	r = blackhole_relay("connect_timeout = 3s\nbuffer = 4k\n", &lfd,
+	    &filler);
 	t0 = h_now_ms();
 	fd = h_relay_connect(r, "ct", AF_INET);
 	h_pattern(60, 0, req, sizeof(req));
@@ -710,17 +735,12 @@ test_client_reset_while_connecting(void **state)
 {
 	struct h_relay	*r;
 	int64_t		 t0, ms;
-	int		 lfd, filler, port, fd;
+	int		 lfd, filler, fd;
 	bool		 ended;
 
 	(void)state;
-	lfd = blackhole(&port, &filler);
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route cc]\nlisten = %s\nupstream = %s\nretries = 0\n"
-	    "connect_timeout = 5s\n",
-	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
-	fd = h_relay_connect(r, "cc", AF_INET);
+	r = blackhole_relay("connect_timeout = 5s\n", &lfd, &filler);
+	fd = h_relay_connect(r, "ct", AF_INET);
 	assert_int_equal(kill(r->pid, SIGSTOP), 0);
 	H_ASSERT_END(h_send_all(fd, "hello", 5, H_IO_MS), H_OK, H_OK);
 	h_linger_reset(fd);
