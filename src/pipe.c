@@ -197,27 +197,34 @@ pipe_flush(struct pipe *p)
 }
 
 /*
+ * The source's pending error, or 0.  A reset that follows the peer's FIN
+ * finds the socket in CLOSE_WAIT, for which Linux records EPIPE: it is
+ * the peer's reset all the same, and said so.
+ */
+static int
+pipe_src_pending(const struct pipe *p)
+{
+	int	 err = util_sock_error(p->src_fd);
+
+	return err == EPIPE ? ECONNRESET : err;
+}
+
+/*
  * The source sent FIN.  A reset may have come after it: in the same edge
  * (maybe_err: libevent said read and write, not EV_CLOSED), where the
  * read reports the FIN and the reset waits unread; its pending error says
- * so, and the session then ends as reset, not done (EPIPE: Linux's word
- * for a reset in CLOSE_WAIT, as in pipe_src_hangup()).  Returns as
+ * so, and the session then ends as reset, not done.  Returns as
  * pipe_read_end().
  */
 static int
 pipe_read_eof(struct pipe *p)
 {
-	int	 err;
+	int	 err = p->maybe_err ? pipe_src_pending(p) : 0;
 
-	if (p->maybe_err && (err = util_sock_error(p->src_fd)) != 0) {
-		p->readable = p->maybe_err = p->unsure = false;
-		return p->status(p->arg, p, PIPE_READ_ERROR,
-			   err == EPIPE ? ECONNRESET : err) ?
-		    -1 :
-		    0;
-	}
-	p->eof = true;
 	p->readable = p->maybe_err = p->unsure = false;
+	if (err != 0)
+		return p->status(p->arg, p, PIPE_READ_ERROR, err) ? -1 : 0;
+	p->eof = true;
 	(void)p->status(p->arg, p, PIPE_EOF, 0);
 	return 0;
 }
@@ -450,14 +457,8 @@ pipe_src_hangup(struct pipe *p)
 {
 	int	 err;
 
-	if ((err = util_sock_error(p->src_fd)) == 0)
+	if ((err = pipe_src_pending(p)) == 0)
 		return false;
-	/*
-	 * A reset that follows the peer's FIN finds the socket in CLOSE_WAIT,
-	 * for which Linux records EPIPE: it is the peer's reset all the same.
-	 */
-	if (err == EPIPE)
-		err = ECONNRESET;
 	return p->status(p->arg, p, PIPE_READ_ERROR, err);
 }
 

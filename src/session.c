@@ -552,9 +552,8 @@ session_arm(struct session *s)
 	if ((s->c2u.paused || s->u2c.paused) &&
 	    (period == 0 || left > SESSION_PAUSED_CHECK_MS))
 		left = SESSION_PAUSED_CHECK_MS;
-	else if (period == 0) {
-		left = UINT64_MAX;
-	}
+	else if (period == 0)
+		left = UINT64_MAX;	/* no timeout: only the checks below */
 	if ((s->c2u.unsure || s->u2c.unsure) && left > SESSION_VERIFY_MS)
 		left = SESSION_VERIFY_MS;
 	if (left == UINT64_MAX) {
