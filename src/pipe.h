@@ -97,6 +97,7 @@ struct pipe {
 	bool		 writable;	/* dst: no EAGAIN since its last edge */
 	bool		 paused;	/* reading stopped by a full buffer */
 	bool		 pause_told;
+	bool		 fin;		/* src: its FIN is in (EV_CLOSED) */
 	bool		 eof, done;
 };
 
@@ -124,6 +125,16 @@ void	 pipe_pair(struct pipe *a, struct pipe *b);
  * as the last bytes.  Returns true when the owner freed the pipe.
  */
 bool	 pipe_verify(struct pipe *p);
+
+/*
+ * pipe_prime(p): before pipe_start(), read what the source sent with its
+ * connection (a client's request, as a rule), so that the connect knows
+ * whether bytes wait for it; without the EAGAIN read a connecting pipe's
+ * edge would take.  The registration that follows reports anything that
+ * came after this read.  Returns 1 when bytes wait, 0 when none, -1 when
+ * the owner freed the pipe (a reset, or out of memory).
+ */
+int	 pipe_prime(struct pipe *p);
 
 /* pipe_start(p): register the source's event; reading starts. */
 void	 pipe_start(struct pipe *p);

@@ -249,12 +249,16 @@ session_proxy_done(struct session *s, const struct proxyproto_info *info)
 
 /*
  * Admitted: read the client while we connect; its bytes wait, bounded.
- * upstream.c picks, connects, retries and races the families, and calls
+ * The first read comes before the connect, which then knows whether the
+ * client spoke first (upstream_connect()'s data_first).  upstream.c
+ * picks, connects, retries and races the families, and calls
  * session_upstream_cb() once.
  */
 static void
 session_begin(struct session *s)
 {
+	int	 data;
+
 	s->client_counted = s->rt->route->max_per_client != 0;
 	if (pipe_init(&s->c2u, s->h->base, s->h->pipes, s->cfd,
 		s->rt->route->buffer, s->gen->cfg->splice, &s->last_ms,
@@ -263,9 +267,11 @@ session_begin(struct session *s)
 		return;
 	}
 	pipe_pair(&s->c2u, &s->u2c);
-	pipe_start(&s->c2u);
 	session_set_state(s, SESSION_CONNECTING);
-	if ((s->uc = upstream_connect(s->h, s->rt, &s->client,
+	if ((data = pipe_prime(&s->c2u)) == -1)
+		return;
+	pipe_start(&s->c2u);
+	if ((s->uc = upstream_connect(s->h, s->rt, &s->client, data == 1,
 		 session_upstream_cb, s)) == NULL)
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 }

@@ -71,6 +71,7 @@ struct upstream_conn {
 	int		 last_err;	/* of the last failed connect */
 	int		 he_first;	/* family the race began with, or 0 */
 	bool		 starting;	/* within upstream_connect() */
+	bool		 data_first;	/* the client's bytes are in */
 	bool		 deferred;	/* it answered there: timer tells */
 	enum upstream_status res;	/* ...this answer */
 	int		 res_err;
@@ -81,7 +82,7 @@ struct upstream_conn {
 static void upstream_next(struct upstream_conn *);
 static bool upstream_he_possible(const struct upstream_conn *,
     const struct upstream *);
-static void upstream_sockopts(int, bool);
+static void upstream_sockopts(int, bool, bool);
 static bool upstream_local_shortage(int);
 static void upstream_later(struct upstream_conn *, struct upstream *, int);
 static void upstream_timer_cb(evutil_socket_t, short, void *);
@@ -111,7 +112,8 @@ static unsigned upstream_inflight(const struct upstream_conn *);
 
 struct upstream_conn *
 upstream_connect(struct session_host *h, struct route_rt *rt,
-    const struct addr *client, upstream_conn_cb *cb, void *arg)
+    const struct addr *client, bool data_first, upstream_conn_cb *cb,
+    void *arg)
 {
 	const struct route	*r = rt->route;
 	struct upstream_conn	*c;
@@ -128,6 +130,7 @@ upstream_connect(struct session_host *h, struct route_rt *rt,
 	c->client = client;
 	c->cb = cb;
 	c->arg = arg;
+	c->data_first = data_first;
 	c->a[0].fd = c->a[1].fd = -1;
 	c->pick.bal = &rt->bal;
 	c->pick.cand = rt->cand;
@@ -275,7 +278,7 @@ upstream_attempt_start(struct upstream_conn *c, struct upstream *u, int *errp)
 	}
 	a->fd = fd;
 	a->u = u;
-	upstream_sockopts(fd, c->r->keepalive);
+	upstream_sockopts(fd, c->r->keepalive, c->data_first);
 	if (connect(fd, (struct sockaddr *)&u->addr.ss, u->addr.len) == -1)
 		err = errno;
 	if (err != 0 && err != EINPROGRESS) {
@@ -298,16 +301,23 @@ upstream_attempt_start(struct upstream_conn *c, struct upstream *u, int *errp)
  * from its listener (listener_socket).  TCP_NODELAY is safe for a relay:
  * we write what we have as soon as we read it, so segments follow the
  * sender's own; with Nagle on, a small reply could wait for a delayed ACK
- * at every hop.
+ * at every hop.  With ${data_first}, TCP_QUICKACK off: Linux then holds
+ * the handshake's last ACK for the first write, which follows at once
+ * (the connected edge flushes what the client sent), so the upstream sees
+ * one segment less per connection.  The kernel leaves that mode when the
+ * handshake completes; later ACKs are as usual.
  */
 static void
-upstream_sockopts(int fd, bool keepalive)
+upstream_sockopts(int fd, bool keepalive, bool data_first)
 {
-	int	 on = 1;
+	int	 on = 1, off = 0;
 
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if (keepalive)
 		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	if (data_first)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &off,
+		    sizeof(off));
 }
 
 /* Out of descriptors or memory here: not the upstream's fault. */

@@ -2,6 +2,8 @@
 #ifndef RELAY46_UPSTREAM_H
 #define RELAY46_UPSTREAM_H
 
+#include <stdbool.h>
+
 struct addr;
 struct route_rt;
 struct upstream;
@@ -40,13 +42,18 @@ typedef void upstream_conn_cb(void *arg, int fd, struct upstream *up,
  * connect counts against its upstream (pool_connect_failed(), a
  * rate-limited "connect failed" warning), the success for it
  * (pool_connect_ok(), the connect time in the route's stats).
+ * ${data_first}: the client's first bytes are already in, so the
+ * handshake's last ACK may wait a moment to ride on them (TCP_QUICKACK
+ * off before connect()): one segment fewer per connection.  Not without
+ * such bytes: a server that speaks first could not accept until the
+ * delayed ACK's timer fired (up to 200 ms).
  * Calls cb(arg, ...) exactly once, never from within upstream_connect(),
  * after the connect has freed itself; ${client} and ${rt} must last until
  * then.  Returns the handle, or NULL (no callback then) on out of memory.
  */
 struct upstream_conn *upstream_connect(struct session_host *h,
-    struct route_rt *rt, const struct addr *client, upstream_conn_cb *cb,
-    void *arg);
+    struct route_rt *rt, const struct addr *client, bool data_first,
+    upstream_conn_cb *cb, void *arg);
 
 /*
  * upstream_connect_cancel(c): give up before the callback: closes the

@@ -7,8 +7,14 @@
  */
 
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
+#include <linux/tcp.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -178,12 +184,133 @@ test_quick_mode(void **state)
 	h_backend_free(b);
 }
 
+/* --- Segments: what relay46 adds to a connection's packets. */
+
+/* TCP_INFO of ${fd}. */
+static struct tcp_info
+tcp_info_of(int fd)
+{
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+	return ti;
+}
+
+/* SIGSTOP ${pid} and wait until every thread of it has stopped. */
+static void
+stop_process(pid_t pid)
+{
+	siginfo_t	 si;
+	int		 i;
+
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	for (i = 0; i < 2000; i++) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si, WSTOPPED | WNOHANG) == 0 &&
+		    si.si_pid == pid)
+			return;
+		(void)poll(NULL, 0, 5);
+	}
+	fail_msg("relay46 did not stop");
+}
+
+/* A route "seg" to a backend we accept from ourselves: on ${lfd}. */
+static struct h_relay *
+seg_relay(int *lfd)
+{
+	int	 port = 0;
+
+	*lfd = h_listen_at("127.0.0.1", &port);
+	return h_relay_start("[route seg]\nlisten = %s\nupstream = %s\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
+}
+
+/*
+ * A reply and the FIN behind it, both waiting when relay46 reads them
+ * (it is stopped while the upstream sends them), leave relay46 as one
+ * segment, as they left the upstream: the client counts one segment in
+ * for both, not a data segment and a FIN (MSG_MORE, pipe.c).
+ */
+static void
+test_reply_and_fin_one_segment(void **state)
+{
+	struct h_relay	*r;
+	char		 buf[8];
+	size_t		 got = 0;
+	unsigned	 s0;
+	int		 lfd, fd, bfd, i;
+
+	(void)state;
+	r = seg_relay(&lfd);
+	fd = h_relay_connect(r, "seg", AF_INET);
+	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	H_ASSERT_END(h_send_all(fd, "ping", 4, H_IO_MS), H_OK, H_OK);
+	H_ASSERT_END(h_recv_n(bfd, buf, 4, H_IO_MS, &got), H_OK, H_OK);
+	/* Our request acknowledged: no ACK of it may count below. */
+	for (i = 0; i < 200 && tcp_info_of(fd).tcpi_unacked != 0; i++)
+		(void)poll(NULL, 0, 5);
+	assert_int_equal(tcp_info_of(fd).tcpi_unacked, 0);
+	stop_process(r->pid);
+	s0 = tcp_info_of(fd).tcpi_segs_in;
+	H_ASSERT_END(h_send_all(bfd, "pong", 4, H_IO_MS), H_OK, H_OK);
+	assert_int_equal(shutdown(bfd, SHUT_WR), 0);
+	assert_int_equal(kill(r->pid, SIGCONT), 0);
+	H_ASSERT_END(h_recv_n(fd, buf, 4, H_IO_MS, &got), H_OK, H_OK);
+	assert_memory_equal(buf, "pong", 4);
+	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
+	assert_int_equal(tcp_info_of(fd).tcpi_segs_in - s0, 1);
+	close(fd);
+	close(bfd);
+	close(lfd);
+	H_EXPECT_LOG(r, "end=done");
+	h_relay_finish(r);
+}
+
+/*
+ * A client that spoke before relay46 accepted it: the upstream's
+ * handshake ends with those bytes, not with an ACK of its own, so the
+ * backend counts two segments in (SYN, then ACK and bytes), not three
+ * (TCP_QUICKACK off, upstream.c).
+ */
+static void
+test_first_bytes_end_handshake(void **state)
+{
+	struct h_relay	*r;
+	char		 buf[8];
+	size_t		 got = 0;
+	int		 lfd, fd, bfd;
+
+	(void)state;
+	r = seg_relay(&lfd);
+	stop_process(r->pid);
+	/* The kernel completes our handshake while relay46 is stopped. */
+	fd = h_relay_connect(r, "seg", AF_INET);
+	H_ASSERT_END(h_send_all(fd, "ping", 4, H_IO_MS), H_OK, H_OK);
+	assert_int_equal(kill(r->pid, SIGCONT), 0);
+	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	H_ASSERT_END(h_recv_n(bfd, buf, 4, H_IO_MS, &got), H_OK, H_OK);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(tcp_info_of(bfd).tcpi_segs_in, 2);
+	close(fd);
+	close(bfd);
+	close(lfd);
+	h_relay_finish(r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest	 funcs[] = {
 		cmocka_unit_test_teardown(test_wildcard_listen, h_teardown),
 		cmocka_unit_test_teardown(test_quick_mode, h_teardown),
+		cmocka_unit_test_teardown(test_reply_and_fin_one_segment,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_first_bytes_end_handshake,
+		    h_teardown),
 	};
 	struct CMUnitTest	 tests[NELEM(rows) + NELEM(funcs)];
 	size_t			 i, n = 0;
