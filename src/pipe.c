@@ -351,7 +351,7 @@ pipe_read_copy(struct pipe *p)
 	 */
 	if (pipe_buf_len(p) == 0 && p->dst_fd != -1 && p->writable) {
 		if ((w = send(p->dst_fd, b, (size_t)n,
-		    MSG_NOSIGNAL | (p->fin ? MSG_MORE : 0))) == -1) {
+			 MSG_NOSIGNAL | (p->fin ? MSG_MORE : 0))) == -1) {
 			if (pipe_write_failed(p, errno) == -1)
 				return -1;
 			w = 0;

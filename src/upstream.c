@@ -112,8 +112,7 @@ static unsigned upstream_inflight(const struct upstream_conn *);
 
 struct upstream_conn *
 upstream_connect(struct session_host *h, struct route_rt *rt,
-    const struct addr *client, bool data_first, upstream_conn_cb *cb,
-    void *arg)
+    const struct addr *client, bool data_first, upstream_conn_cb *cb, void *arg)
 {
 	const struct route	*r = rt->route;
 	struct upstream_conn	*c;
