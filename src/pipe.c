@@ -44,8 +44,8 @@ pipe_init(struct pipe *p, struct event_base *base, struct pipe_shared *sh,
 	 * socket at EOF) does not wake the loop again and again; EV_CLOSED so
 	 * that a short read can tell "drained" from "FIN waiting".
 	 */
-	if ((p->ev = event_new(base, src_fd, EV_READ | EV_WRITE | EV_CLOSED |
-	    EV_ET | EV_PERSIST, pipe_io_cb, p)) == NULL)
+	if ((p->ev = event_new(base, src_fd, PIPE_EVENTS, pipe_io_cb, p)) ==
+	    NULL)
 		return -1;
 	return 0;
 }
@@ -61,6 +61,12 @@ void
 pipe_start(struct pipe *p)
 {
 	event_add(p->ev, NULL);
+}
+
+void
+pipe_replay(struct pipe *p, short what)
+{
+	event_active(p->ev, what, 0);
 }
 
 int

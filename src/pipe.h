@@ -127,6 +127,18 @@ void	 pipe_pair(struct pipe *a, struct pipe *b);
 bool	 pipe_verify(struct pipe *p);
 
 /*
+ * The one event on a session socket: edge-triggered, registered once.
+ * upstream.c watches a connect with the same flags, so that the pipe's
+ * event can take the socket over with no epoll_ctl (libevent asks the
+ * kernel only when an fd's set of flags changes); pipe_replay() then
+ * passes on the edge the connect's event took.
+ */
+#define PIPE_EVENTS	(EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST)
+
+/* pipe_replay(p, what): act on ${what} (EV_*) as if an edge had said it. */
+void	 pipe_replay(struct pipe *p, short what);
+
+/*
  * pipe_prime(p): before pipe_start(), read what the source sent with its
  * connection (a client's request, as a rule), so that the connect knows
  * whether bytes wait for it; without the EAGAIN read a connecting pipe's

@@ -74,8 +74,8 @@ static void session_proxy_done(struct session *,
 
 static void session_begin(struct session *);
 static void session_upstream_cb(void *, int, struct upstream *,
-    enum upstream_status, int);
-static void session_connected(struct session *, int, struct upstream *);
+    enum upstream_status, int, short);
+static void session_connected(struct session *, int, struct upstream *, short);
 static int session_send_proxy(struct session *);
 static void session_set_state(struct session *, enum session_state);
 
@@ -279,14 +279,14 @@ session_begin(struct session *s)
 /* The connect's answer (upstream.h): relay, or end for its reason. */
 static void
 session_upstream_cb(void *arg, int fd, struct upstream *up,
-    enum upstream_status st, int err)
+    enum upstream_status st, int err, short ready)
 {
 	struct session	*s = arg;
 
 	s->uc = NULL;
 	switch (st) {
 	case UPSTREAM_CONNECTED:
-		session_connected(s, fd, up);
+		session_connected(s, fd, up, ready);
 		return;
 	case UPSTREAM_UNREACHED:
 		session_close(s, session_connect_end(err), 0);
@@ -300,9 +300,12 @@ session_upstream_cb(void *arg, int fd, struct upstream *up,
 	}
 }
 
-/* Connected to ${up} on ${fd}: both directions start. */
+/*
+ * Connected to ${up} on ${fd}, whose first edge said ${ready}: both
+ * directions start.
+ */
 static void
-session_connected(struct session *s, int fd, struct upstream *up)
+session_connected(struct session *s, int fd, struct upstream *up, short ready)
 {
 	s->ufd = fd;
 	s->up = up;
@@ -329,10 +332,13 @@ session_connected(struct session *s, int fd, struct upstream *up)
 	    s->c2u.eof ? SESSION_HALF_CLOSED : SESSION_RELAYING);
 	s->last_ms = util_now_ms();
 	/*
-	 * The new socket's first edge (writable) pumps both directions: what
-	 * the client sent meanwhile goes first, from the loop, not from here.
+	 * The pipe takes the connect's registration over (upstream.h), and
+	 * with it the edge that registration took: replayed, it pumps both
+	 * directions, what the client sent meanwhile first, from the loop,
+	 * not from here.
 	 */
 	pipe_start(&s->u2c);
+	pipe_replay(&s->u2c, ready);
 	session_arm(s);
 }
 

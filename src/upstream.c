@@ -37,6 +37,7 @@
 #include "config.h"
 #include "host.h"
 #include "log.h"
+#include "pipe.h"
 #include "pool.h"
 #include "reaper.h"
 #include "upstream.h"
@@ -75,6 +76,7 @@ struct upstream_conn {
 	bool		 deferred;	/* it answered there: timer tells */
 	enum upstream_status res;	/* ...this answer */
 	int		 res_err;
+	short		 ready;		/* the winner's edge (EV_*) */
 	unsigned char	 tried[];	/* one per pool entry */
 };
 
@@ -88,7 +90,7 @@ static void upstream_later(struct upstream_conn *, struct upstream *, int);
 static void upstream_timer_cb(evutil_socket_t, short, void *);
 static void upstream_attempt_cb(evutil_socket_t, short, void *);
 static void upstream_connected(struct upstream_conn *,
-    struct upstream_attempt *);
+    struct upstream_attempt *, short);
 static void upstream_attempt_failed(struct upstream_conn *,
     struct upstream_attempt *, int);
 static void upstream_log_connect(const struct upstream_conn *,
@@ -284,9 +286,13 @@ upstream_attempt_start(struct upstream_conn *c, struct upstream *u, int *errp)
 		upstream_attempt_failed(c, a, err);
 		return 0;
 	}
-	/* EV_READ too: it tells a failed connect from one that worked. */
-	if ((a->ev = event_new(c->h->base, fd, EV_READ | EV_WRITE,
-		 upstream_attempt_cb, c)) == NULL) {
+	/*
+	 * EV_READ too: it tells a failed connect from one that worked.  The
+	 * flags are the pipe's (upstream_conn_cb): the session takes the
+	 * socket's registration over as it is.
+	 */
+	if ((a->ev = event_new(c->h->base, fd, PIPE_EVENTS, upstream_attempt_cb,
+		 c)) == NULL) {
 		upstream_done(c, -1, NULL, UPSTREAM_NO_RESOURCES, ENOMEM);
 		return 0;
 	}
@@ -377,6 +383,7 @@ upstream_attempt_cb(evutil_socket_t fd, short what, void *arg)
 	 * write at once.  Only then (or with the upstream's first bytes
 	 * already in) is SO_ERROR worth a system call.
 	 */
+	what &= EV_READ | EV_WRITE | EV_CLOSED | EV_TIMEOUT; /* not EV_ET */
 	if (what & EV_TIMEOUT)
 		err = ETIMEDOUT;
 	else if (what == EV_WRITE)
@@ -384,7 +391,7 @@ upstream_attempt_cb(evutil_socket_t fd, short what, void *arg)
 	else
 		err = util_sock_error(fd);
 	if (err == 0)
-		upstream_connected(c, a);
+		upstream_connected(c, a, what);
 	else if (err == EINPROGRESS) {
 		/* Spurious: keep waiting, still bounded by connect_timeout. */
 		tv = util_timeval(c->r->connect_timeout_ms);
@@ -393,17 +400,22 @@ upstream_attempt_cb(evutil_socket_t fd, short what, void *arg)
 		upstream_attempt_failed(c, a, err);
 }
 
-/* Attempt ${a} connected: it wins, any other is dropped. */
+/*
+ * Attempt ${a} connected, as the edge ${what} said: it wins, any other is
+ * dropped.  Its event is freed only after the callback, which may have
+ * registered the same flags on the socket by then: no epoll_ctl at all.
+ */
 static void
-upstream_connected(struct upstream_conn *c, struct upstream_attempt *a)
+upstream_connected(struct upstream_conn *c, struct upstream_attempt *a,
+    short what)
 {
 	struct pool	*pool = c->r->pool;
 	struct upstream	*u = a->u;
+	struct event	*ev = a->ev;
 	int		 fd = a->fd;
 
 	upstream_attempt_drop(c, a == &c->a[0] ? &c->a[1] : &c->a[0]);
 	/* Out of its slot: the winner is the caller's, not dropped. */
-	event_free(a->ev);
 	a->ev = NULL;
 	a->fd = -1;
 	a->u = NULL;
@@ -413,7 +425,9 @@ upstream_connected(struct upstream_conn *c, struct upstream_attempt *a)
 		pool_he_won(pool, u->spec, u->addr.ss.ss_family);
 	pool_stats_connect(pool_stats_slot(pool->stats, c->h->index),
 	    util_now_us() - c->connect_us);
+	c->ready = what & (EV_READ | EV_WRITE | EV_CLOSED);
 	upstream_done(c, fd, u, UPSTREAM_CONNECTED, 0);
+	event_free(ev);
 }
 
 /* Attempt ${a} failed with ${err}: count it against its upstream. */
@@ -517,6 +531,7 @@ upstream_done(struct upstream_conn *c, int fd, struct upstream *u,
 {
 	upstream_conn_cb	*cb = c->cb;
 	void			*arg = c->arg;
+	short			 ready = c->ready;
 
 	if (c->starting) {
 		assert(fd == -1);
@@ -530,7 +545,7 @@ upstream_done(struct upstream_conn *c, int fd, struct upstream *u,
 		return;
 	}
 	upstream_connect_cancel(c);
-	cb(arg, fd, u, st, err);
+	cb(arg, fd, u, st, err, ready);
 }
 
 void

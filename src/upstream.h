@@ -24,10 +24,15 @@ enum upstream_status {
  * The one answer of an upstream_connect(): on UPSTREAM_CONNECTED a
  * connected non-blocking socket ${fd} (the callee's to close) and the
  * pool entry ${up} it reached, counted on it (pool_release() when done);
- * otherwise ${fd} is -1 and ${up} NULL.
+ * otherwise ${fd} is -1 and ${up} NULL.  The connect was watched with
+ * PIPE_EVENTS (pipe.h), and that event lasts until the callback returns:
+ * a pipe on ${fd} made within the callback takes the registration over
+ * with no system call, and must replay ${ready}, the EV_* flags of the
+ * edge that the connect's event took (writable, and maybe the upstream's
+ * first bytes or its FIN).
  */
 typedef void upstream_conn_cb(void *arg, int fd, struct upstream *up,
-    enum upstream_status st, int err);
+    enum upstream_status st, int err, short ready);
 
 /*
  * upstream_connect(h, rt, client, cb, arg): connect a client at ${client},
