@@ -271,8 +271,11 @@ pipe_read_end(struct pipe *p, ssize_t n, int e)
  * both for "socket empty" and "pipe full", and a pipe runs out of slots
  * (one per socket buffer) before it runs out of bytes: only an EAGAIN
  * into an empty pipe proves the socket empty.  Otherwise the source stays
- * readable and is tried again once the pipe has drained.  Returns 1 when
- * bytes moved, 0 when not, -1 when the pipe was freed.
+ * readable and is tried again once the pipe has drained.  Until then it
+ * is paused, as for a pipe full of bytes: splice(2) finds the pipe full
+ * before it asks the socket, so a reset there is never read, and the
+ * owner must look for it (session.c).  Returns 1 when bytes moved, 0
+ * when not, -1 when the pipe was freed.
  */
 static int
 pipe_read_splice(struct pipe *p)
@@ -281,8 +284,10 @@ pipe_read_splice(struct pipe *p)
 
 	n = splice_in(p->src_fd, &p->kp, p->kp.cap - p->kfill);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-	    p->kfill > 0)
+	    p->kfill > 0) {
+		p->paused = true;
 		return 0;
+	}
 	if (n <= 0)
 		return pipe_read_end(p, n, errno);
 	p->kfill += (uint32_t)n;

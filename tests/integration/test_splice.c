@@ -8,9 +8,16 @@
  * splice on (the default) and again with RELAY46_SPLICE=off in CI.
  */
 
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/sockios.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -245,6 +252,172 @@ test_splice_always_splices_small(void **state)
 	splice_mode_pipes("always", 64, true);
 }
 
+/*
+ * Bytes that the socket from 127.0.0.1 port ${lport} to port ${rport}
+ * holds unread, as sock_diag(7) tells them on the NETLINK_SOCK_DIAG
+ * socket ${nl}: an exact lookup, not a walk of every socket as a read of
+ * /proc/net/tcp is (milliseconds).  -1 if there is no such socket.
+ */
+static long
+tcp_unread(int nl, int lport, int rport)
+{
+	struct {
+		struct nlmsghdr		 nh;
+		struct inet_diag_req_v2	 req;
+	} q;
+	union {
+		struct nlmsghdr	 nh;
+		char		 b[1024];
+	} a;
+	struct inet_diag_msg	*m;
+	ssize_t			 n;
+
+	memset(&q, 0, sizeof(q));
+	q.nh.nlmsg_len = sizeof(q);
+	q.nh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	q.nh.nlmsg_flags = NLM_F_REQUEST;
+	q.req.sdiag_family = AF_INET;
+	q.req.sdiag_protocol = IPPROTO_TCP;
+	q.req.idiag_states = ~0u;
+	q.req.id.idiag_sport = htons((uint16_t)lport);
+	q.req.id.idiag_dport = htons((uint16_t)rport);
+	q.req.id.idiag_src[0] = q.req.id.idiag_dst[0] = htonl(INADDR_LOOPBACK);
+	q.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	q.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	if (send(nl, &q, sizeof(q), 0) != (ssize_t)sizeof(q))
+		return -1;
+	/* The kernel answers within send(): the reply waits already. */
+	n = recv(nl, &a, sizeof(a), MSG_DONTWAIT);
+	if (n < (ssize_t)NLMSG_LENGTH(sizeof(*m)) ||
+	    a.nh.nlmsg_type != SOCK_DIAG_BY_FAMILY)
+		return -1;
+	m = NLMSG_DATA(&a.nh);
+	return (long)m->idiag_rqueue;
+}
+
+/*
+ * Whether relay46 has read all that the client ${fd} (port ${cport}) of
+ * its listener on ${rport} sent: none left unsent here, none unread
+ * there.  sock_diag(7) tells the latter on ${nl}.
+ */
+static bool
+read_all(int fd, int nl, int rport, int cport)
+{
+	long	 unread;
+	int	 unsent;
+
+	if (ioctl(fd, SIOCOUTQNSD, &unsent) == -1)
+		h_fault("SIOCOUTQNSD: %s", strerror(errno));
+	if (unsent > 0)
+		return false;
+	if ((unread = tcp_unread(nl, rport, cport)) == -1)
+		h_fault("sock_diag: no socket 127.0.0.1:%d -> %d", rport,
+		    cport);
+	return unread == 0;
+}
+
+/*
+ * Send ${chunk}-byte messages on ${fd}, a client of relay46's listener
+ * on ${rport}, each only once relay46 has read the one before: so each
+ * is a segment of its own, and each read of relay46's takes one.  Ends
+ * once relay46 leaves one unread for H_STALL_MS.  Returns the bytes
+ * sent; fails the test if that does not happen within ${timeout_ms}.
+ */
+static uint64_t
+send_paced(int fd, int rport, size_t chunk, int timeout_ms)
+{
+	/* Polled, as nothing tells us when relay46 reads; 1 ms is too slow. */
+	const struct timespec tick = { 0, 100000 };
+	uint8_t		      buf[4096];
+	uint64_t	      sent = 0;
+	int64_t		      deadline = h_now_ms() + timeout_ms, stall;
+	unsigned	      i, k;
+	int		      one = 1, cport = h_sock_port(fd, false), nl;
+	int		      end = H_OK;
+
+	assert_true(chunk <= sizeof(buf));
+	assert_int_equal(
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl == -1)
+		h_fault("sock_diag: %s", strerror(errno));
+	for (i = 0; i < 1000000u && h_left(deadline) > 0; i++) {
+		h_pattern(73, sent, buf, chunk);
+		if ((end = h_send_all(fd, buf, chunk, H_IO_MS)) != H_OK)
+			break;
+		sent += chunk;
+		stall = h_now_ms() + H_STALL_MS;
+		for (k = 0; k < H_STALL_MS * 100; k++) {
+			if (read_all(fd, nl, rport, cport))
+				break;
+			if (h_left(stall) == 0) {
+				close(nl);
+				return sent;
+			}
+			(void)ppoll(NULL, 0, &tick, NULL);
+		}
+	}
+	close(nl);
+	fail_msg("relay46 never stopped reading: %llu bytes sent (%s)",
+	    (unsigned long long)sent, h_end_str(end));
+	return sent;
+}
+
+/*
+ * A client's reset must get through while the kernel pipe is out of
+ * slots rather than bytes.  A pipe has a slot per buffer it holds (16 at
+ * 64k), and a splice from a socket takes one or more per segment, however
+ * small.  Once the sink upstream stops taking bytes, 16 messages of 2k
+ * fill the slots with 32k; splice(2) then says EAGAIN before it looks at
+ * the socket, so the reset there is never read.  The session must still
+ * end as client_reset within about a second (SESSION_PAUSED_CHECK_MS),
+ * as it does for a pipe full of bytes, and the upstream must be reset.
+ */
+static void
+test_splice_reset_out_of_slots(void **state)
+{
+	struct h_backend_cfg	 cfg = { .mode = H_SINK };
+	struct h_backend_stats	 st;
+	struct h_backend	*b;
+	struct h_relay		*r;
+	uint64_t		 sent;
+	long			 cpu0, cpu;
+	int64_t			 t0, ms;
+	int			 fd;
+	bool			 ended;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			  "splice = always\n[route s]\nlisten = %s\n"
+			  "upstream = %s\nbuffer = 64k\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, h_backend_port(b)));
+	fd = h_relay_connect(r, "s", AF_INET);
+	assert_true(h_backend_wait(b, 1, 0, 0, H_IO_MS));
+	sent = send_paced(fd, h_relay_port(r, "s", AF_INET), 2048, 30000);
+	cpu0 = h_cpu_ms(r->pid);
+	t0 = h_now_ms();
+	h_linger_reset(fd);
+	ended = h_relay_log_wait(r, "end=client_reset", 3000);
+	ms = h_now_ms() - t0;
+	cpu = h_cpu_ms(r->pid) - cpu0;
+	print_message("relay46 stopped reading after %llu bytes; the client's "
+		      "reset %s after %lld ms, %ld ms of CPU\n",
+	    (unsigned long long)sent, ended ? "seen" : "not seen",
+	    (long long)ms, cpu);
+	if (!ended) {
+		h_relay_dump(r);
+		fail_msg("the session never learnt of the client's reset");
+	}
+	assert_true(h_backend_wait(b, 1, 1, 0, H_IO_MS));
+	h_backend_stats(b, &st);
+	H_ASSERT_END(st.last_end, ECONNRESET, ECONNRESET);
+	/* Waiting for the reset must not cost relay46 a busy CPU. */
+	assert_true(cpu * 2 <= ms + 200);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
 int
 main(void)
 {
@@ -259,6 +432,8 @@ main(void)
 		cmocka_unit_test_teardown(test_splice_on_splices_bulk,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_splice_always_splices_small,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_splice_reset_out_of_slots,
 		    h_teardown),
 	};
 
