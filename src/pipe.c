@@ -512,8 +512,9 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 	 * write blocks does not help: libevent then masks an EPOLLERR or
 	 * EPOLLHUP edge down to EV_READ, and a reset behind the last bytes
 	 * went unseen (tried, test_upstream_reset).  Once q has shut this
-	 * socket for writing, the peer's FIN comes as EPOLLHUP, which
-	 * libevent reports as read and write too: read on to it at once.
+	 * socket for writing, the peer's FIN comes as EPOLLHUP (with
+	 * EV_CLOSED), and its reset as EPOLLERR|EPOLLHUP (without), both
+	 * reported as read and write: read on to either at once.
 	 * Before the destination is connected there is no message to save
 	 * a read on, and a reset found now cancels the connect: drain too.
 	 */

@@ -271,7 +271,9 @@ session_begin(struct session *s)
 	if ((data = pipe_prime(&s->c2u)) == -1)
 		return;
 	pipe_start(&s->c2u);
-	if ((s->uc = upstream_connect(s->h, s->rt, &s->client, data == 1,
+	/* A PROXY header is a first write at connect too. */
+	if ((s->uc = upstream_connect(s->h, s->rt, &s->client,
+		 data == 1 || s->rt->route->proxy_protocol != 0,
 		 session_upstream_cb, s)) == NULL)
 		session_close(s, SESSION_END_INTERNAL_ERROR, ENOMEM);
 }
@@ -333,9 +335,9 @@ session_connected(struct session *s, int fd, struct upstream *up, short ready)
 	s->last_ms = util_now_ms();
 	/*
 	 * The pipe takes the connect's registration over (upstream.h), and
-	 * with it the edge that registration took: replayed, it pumps both
-	 * directions, what the client sent meanwhile first, from the loop,
-	 * not from here.
+	 * with it the edge that registration took: replayed, from the loop,
+	 * not from here, it pumps both directions, and what the client sent
+	 * meanwhile goes out.
 	 */
 	pipe_start(&s->u2c);
 	pipe_replay(&s->u2c, ready);
