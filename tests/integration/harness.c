@@ -803,6 +803,23 @@ h_linger_reset(int fd)
 	close(fd);
 }
 
+void
+h_stop_process(pid_t pid)
+{
+	siginfo_t	 si;
+	int		 i;
+
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	for (i = 0; i < 2000; i++) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si, WSTOPPED | WNOHANG) == 0 &&
+		    si.si_pid == pid)
+			return;
+		(void)poll(NULL, 0, 5);
+	}
+	fail_msg("process %d did not stop", (int)pid);
+}
+
 uint64_t
 h_fill(int fd, uint64_t seed, int timeout_ms)
 {

@@ -277,6 +277,12 @@ int	h_pipe_fd_count(pid_t pid);
 void	h_linger_reset(int fd);
 
 /*
+ * h_stop_process(pid): SIGSTOP our child ${pid} and wait (10 s at most)
+ * until every thread of it has stopped; SIGCONT resumes it.
+ */
+void	h_stop_process(pid_t pid);
+
+/*
  * h_send_all(fd, buf, len, timeout_ms): send all ${len} bytes.  Returns
  * H_OK or an errno value (ETIMEDOUT on the deadline).
  */

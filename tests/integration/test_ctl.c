@@ -2160,24 +2160,6 @@ test_socket_perms(void **state)
 
 /* --- the connection's limits ---------------------------------------------- */
 
-/* SIGSTOP ${pid} and wait until every thread of it has stopped. */
-static void
-stop_process(pid_t pid)
-{
-	siginfo_t	 si;
-	int		 i;
-
-	assert_int_equal(kill(pid, SIGSTOP), 0);
-	for (i = 0; i < 2000; i++) {
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, (id_t)pid, &si, WSTOPPED | WNOHANG) == 0 &&
-		    si.si_pid == pid)
-			return;
-		(void)poll(NULL, 0, 5);
-	}
-	fail_msg("relay46 did not stop");
-}
-
 /*
  * CTLSOCK_CLIENTS_MAX (16) connections at once, the 17th told so in one
  * line and closed; a line over 4096 bytes answered with a reason, then
@@ -2329,7 +2311,7 @@ test_limits(void **state)
 	c[1] = raw_open(sock);
 	raw_ask(c[0], "help", ans);
 	raw_ask(c[1], "help", ans);
-	stop_process(r->pid);
+	h_stop_process(r->pid);
 	raw_send(c[0], "reload\n", 7);
 	raw_send(c[1], "reload\n", 7);
 	assert_int_equal(kill(r->pid, SIGCONT), 0);

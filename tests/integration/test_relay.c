@@ -7,7 +7,6 @@
  */
 
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>
 #include <errno.h>
@@ -198,24 +197,6 @@ tcp_info_of(int fd)
 	return ti;
 }
 
-/* SIGSTOP ${pid} and wait until every thread of it has stopped. */
-static void
-stop_process(pid_t pid)
-{
-	siginfo_t	 si;
-	int		 i;
-
-	assert_int_equal(kill(pid, SIGSTOP), 0);
-	for (i = 0; i < 2000; i++) {
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, (id_t)pid, &si, WSTOPPED | WNOHANG) == 0 &&
-		    si.si_pid == pid)
-			return;
-		(void)poll(NULL, 0, 5);
-	}
-	fail_msg("relay46 did not stop");
-}
-
 /* A route "seg" to a backend we accept from ourselves: on ${lfd}. */
 static struct h_relay *
 seg_relay(int *lfd)
@@ -253,7 +234,7 @@ test_reply_and_fin_one_segment(void **state)
 	for (i = 0; i < 200 && tcp_info_of(fd).tcpi_unacked != 0; i++)
 		(void)poll(NULL, 0, 5);
 	assert_int_equal(tcp_info_of(fd).tcpi_unacked, 0);
-	stop_process(r->pid);
+	h_stop_process(r->pid);
 	s0 = tcp_info_of(fd).tcpi_segs_in;
 	H_ASSERT_END(h_send_all(bfd, "pong", 4, H_IO_MS), H_OK, H_OK);
 	assert_int_equal(shutdown(bfd, SHUT_WR), 0);
@@ -285,7 +266,7 @@ test_first_bytes_end_handshake(void **state)
 
 	(void)state;
 	r = seg_relay(&lfd);
-	stop_process(r->pid);
+	h_stop_process(r->pid);
 	/* The kernel completes our handshake while relay46 is stopped. */
 	fd = h_relay_connect(r, "seg", AF_INET);
 	H_ASSERT_END(h_send_all(fd, "ping", 4, H_IO_MS), H_OK, H_OK);
