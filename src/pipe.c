@@ -191,7 +191,9 @@ pipe_flush(struct pipe *p)
 			p->writable = false;
 	}
 	while (p->writable && pipe_buf_len(p) == 0 && p->kfill > 0) {
-		if ((n = splice_out(&p->kp, p->dst_fd, p->kfill)) == -1) {
+		/* A FIN known to follow: as in pipe_read_copy(). */
+		if ((n = splice_out(&p->kp, p->dst_fd, p->kfill, p->fin)) ==
+		    -1) {
 			if (pipe_write_failed(p, errno) == -1)
 				return -1;
 			continue;

@@ -162,10 +162,10 @@ splice_in(int fd, const struct splice_pipe *kp, size_t len)
 }
 
 ssize_t
-splice_out(const struct splice_pipe *kp, int fd, size_t len)
+splice_out(const struct splice_pipe *kp, int fd, size_t len, bool more)
 {
 	return splice(kp->fd[0], NULL, fd, NULL, len,
-	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (more ? SPLICE_F_MORE : 0));
 }
 
 #else	/* !SPLICE_OK */
@@ -193,11 +193,12 @@ splice_in(int fd, const struct splice_pipe *kp, size_t len)
 }
 
 ssize_t
-splice_out(const struct splice_pipe *kp, int fd, size_t len)
+splice_out(const struct splice_pipe *kp, int fd, size_t len, bool more)
 {
 	(void)fd;
 	(void)kp;
 	(void)len;
+	(void)more;
 	errno = ENOSYS;
 	return -1;
 }

@@ -115,11 +115,13 @@ void	 splice_pool_free(struct splice_pool *sp);
 size_t	 splice_pool_cached(const struct splice_pool *sp);
 
 /*
- * splice_in(fd, kp, len) and splice_out(kp, fd, len): move up to ${len}
- * bytes socket → pipe and pipe → socket without copying them to user
- * space, never blocking.  As splice(2).
+ * splice_in(fd, kp, len) and splice_out(kp, fd, len, more): move up to
+ * ${len} bytes socket → pipe and pipe → socket without copying them to
+ * user space, never blocking.  As splice(2).  ${more}: SPLICE_F_MORE, the
+ * socket may hold a short last segment for what follows (a FIN).
  */
 ssize_t	 splice_in(int fd, const struct splice_pipe *kp, size_t len);
-ssize_t	 splice_out(const struct splice_pipe *kp, int fd, size_t len);
+ssize_t	 splice_out(const struct splice_pipe *kp, int fd, size_t len,
+    bool more);
 
 #endif
