@@ -121,7 +121,6 @@ size_t	 splice_pool_cached(const struct splice_pool *sp);
  * socket may hold a short last segment for what follows (a FIN).
  */
 ssize_t	 splice_in(int fd, const struct splice_pipe *kp, size_t len);
-ssize_t	 splice_out(const struct splice_pipe *kp, int fd, size_t len,
-    bool more);
+ssize_t splice_out(const struct splice_pipe *kp, int fd, size_t len, bool more);
 
 #endif
