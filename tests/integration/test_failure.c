@@ -548,7 +548,7 @@ bytes_then_reset(bool client, bool fin)
 	/* One message relayed first: the session is relaying. */
 	H_ASSERT_END(h_send_all(p.a, "first", 5, H_IO_MS), H_OK, H_OK);
 	H_ASSERT_END(h_recv_n(p.b, buf, 5, H_IO_MS, &got), H_OK, H_OK);
-	assert_int_equal(kill(p.r->pid, SIGSTOP), 0);
+	h_stop_process(p.r->pid);
 	H_ASSERT_END(h_send_all(p.a, "last", 4, H_IO_MS), H_OK, H_OK);
 	if (fin)
 		assert_int_equal(shutdown(p.a, SHUT_WR), 0);
@@ -741,7 +741,7 @@ test_client_reset_while_connecting(void **state)
 	(void)state;
 	r = blackhole_relay("connect_timeout = 5s\n", &lfd, &filler);
 	fd = h_relay_connect(r, "ct", AF_INET);
-	assert_int_equal(kill(r->pid, SIGSTOP), 0);
+	h_stop_process(r->pid);
 	H_ASSERT_END(h_send_all(fd, "hello", 5, H_IO_MS), H_OK, H_OK);
 	h_linger_reset(fd);
 	assert_int_equal(kill(r->pid, SIGCONT), 0);
