@@ -425,7 +425,7 @@ upstream_connected(struct upstream_conn *c, struct upstream_attempt *a,
 		pool_he_won(pool, u->spec, u->addr.ss.ss_family);
 	pool_stats_connect(pool_stats_slot(pool->stats, c->h->index),
 	    util_now_us() - c->connect_us);
-	c->ready = what & (EV_READ | EV_WRITE | EV_CLOSED);
+	c->ready = what;
 	upstream_done(c, fd, u, UPSTREAM_CONNECTED, 0);
 	event_free(ev);
 }

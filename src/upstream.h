@@ -35,18 +35,19 @@ typedef void upstream_conn_cb(void *arg, int fd, struct upstream *up,
     enum upstream_status st, int err, short ready);
 
 /*
- * upstream_connect(h, rt, client, cb, arg): connect a client at ${client},
- * on the loop of ${h}, to an upstream of route ${rt}: pool_pick(), then
- * a non-blocking connect bounded by connect_timeout, and on failure the
- * next upstream, up to retries more.  For a host name with addresses of
- * both families, Happy Eyeballs (RFC 8305): the other family starts if
- * the first has not answered in 250 ms, the first to connect wins, and a
- * family that won is tried first for a while (pool_he_won()).  With no
- * socket to be had it pauses the worker's accepting (h->pause_accept())
- * and tries again every 250 ms, within connect_timeout.  Each failed
- * connect counts against its upstream (pool_connect_failed(), a
- * rate-limited "connect failed" warning), the success for it
- * (pool_connect_ok(), the connect time in the route's stats).
+ * upstream_connect(h, rt, client, data_first, cb, arg): connect a client
+ * at ${client}, on the loop of ${h}, to an upstream of route ${rt}:
+ * pool_pick(), then a non-blocking connect bounded by connect_timeout, and
+ * on failure the next upstream, up to retries more.  For a host name with
+ * addresses of both families, Happy Eyeballs (RFC 8305): the other family
+ * starts if the first has not answered in 250 ms, the first to connect
+ * wins, and a family that won is tried first for a while (pool_he_won()).
+ * With no socket to be had it pauses the worker's accepting
+ * (h->pause_accept()) and tries again every 250 ms, within
+ * connect_timeout.  Each failed connect counts against its upstream
+ * (pool_connect_failed(), a rate-limited "connect failed" warning), the
+ * success for it (pool_connect_ok(), the connect time in the route's
+ * stats).
  * ${data_first}: the client's first bytes are already in, so the
  * handshake's last ACK may wait a moment to ride on them (TCP_QUICKACK
  * off before connect()): one segment fewer per connection.  Not without
