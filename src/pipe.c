@@ -434,6 +434,18 @@ pipe_settle(struct pipe *p)
 			return p->status(p->arg, p, PIPE_WRITE_ERROR, e) ? -1 : 0;
 		return p->status(p->arg, p, PIPE_DONE, 0) ? -1 : 0;
 	}
+	/*
+	 * An edge that may have been a reset reached a source we do not read
+	 * while paused (for a splice out of slots, we cannot): its reset
+	 * would wait for the owner's paused check, a second.  Unsure, as
+	 * after a short read, the owner verifies it within its short delay,
+	 * at one SO_ERROR for the edges of that while, not one per edge.
+	 * Before the pause is told, so the owner's timer already counts it.
+	 */
+	if (p->paused && p->maybe_err && !p->eof) {
+		p->maybe_err = false;
+		p->unsure = true;
+	}
 	if (p->paused && !p->pause_told) {
 		p->pause_told = true;
 		(void)p->status(p->arg, p, PIPE_PAUSED, 0);
@@ -551,6 +563,9 @@ pipe_verify(struct pipe *p)
 	p->unsure = false;
 	if (p->ev == NULL || p->eof)
 		return false;
+	/* Paused (pipe_settle()): no read, only the pending error. */
+	if (p->paused)
+		return pipe_src_hangup(p);
 	/* As after the edge that left it unsure: an EOF asks SO_ERROR. */
 	p->readable = p->drain = p->maybe_err = true;
 	return pipe_pump(p) == -1;

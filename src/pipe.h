@@ -25,8 +25,9 @@ enum pipe_status {
 	PIPE_DONE,		/* ...and everything was passed on, then SHUT_WR */
 	PIPE_READ_ERROR,	/* reading the source failed: err holds errno */
 	PIPE_WRITE_ERROR,	/* writing the destination failed: errno */
-	PIPE_UNSURE,		/* a short read may hide an error: call
-				   pipe_verify() soon (pipe_read_copy()) */
+	PIPE_UNSURE,		/* a short read, or an edge while paused,
+				   may hide an error: call pipe_verify()
+				   soon (pipe_read_copy(), pipe_settle()) */
 };
 
 /*
@@ -122,7 +123,8 @@ void	 pipe_pair(struct pipe *a, struct pipe *b);
 /*
  * pipe_verify(p): read the source to EAGAIN if a short read left it
  * unsure (PIPE_UNSURE), which finds an error that came in the same edge
- * as the last bytes.  Returns true when the owner freed the pipe.
+ * as the last bytes; of a paused source, which is not read, ask the
+ * pending error.  Returns true when the owner freed the pipe.
  */
 bool	 pipe_verify(struct pipe *p);
 

@@ -45,7 +45,10 @@
 #include "upstream.h"
 #include "util.h"
 
-/* How often a session with a paused side looks for a reset there. */
+/*
+ * How often a session with a paused side looks for a reset there, when
+ * no edge came to make it unsure (pipe_settle()).
+ */
 #define SESSION_PAUSED_CHECK_MS	1000
 
 /*
@@ -575,6 +578,12 @@ session_arm(struct session *s)
 		s->due_ms = 0;
 		return;
 	}
+	/*
+	 * A timer due sooner stays: it may be an unsure read's check, and
+	 * firing early costs nothing, since session_timer_cb() arms anew.
+	 */
+	if (s->due_ms != 0 && s->due_ms <= util_coarse_ms() + left)
+		return;
 	session_timer_set(s, left);
 }
 
