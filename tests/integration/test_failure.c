@@ -391,7 +391,8 @@ test_client_reset_while_stalled(void **state)
 	ended = h_backend_wait(b, 1, 1, 0, 3000);
 	ms = h_now_ms() - t0;
 	cpu = h_cpu_ms(r->pid) - cpu0;
-	print_message("stalled after %llu bytes; after the client's reset the "
+	print_message(
+	    "stalled after %llu bytes; after the client's reset the "
 	    "sink %s after %lld ms; relay46 used %ld ms of CPU meanwhile\n",
 	    (unsigned long long)sent, ended ? "saw the end" : "saw nothing",
 	    (long long)ms, cpu);
@@ -440,8 +441,8 @@ test_upstream_reset_while_stalled(void **state)
 	ms = h_now_ms() - t0;
 	cpu = h_cpu_ms(r->pid) - cpu0;
 	print_message("after the upstream's reset the client saw %s after "
-	    "%lld ms; relay46 used %ld ms of CPU meanwhile\n", h_end_str(end),
-	    (long long)ms, cpu);
+		      "%lld ms; relay46 used %ld ms of CPU meanwhile\n",
+	    h_end_str(end), (long long)ms, cpu);
 	if (end == ETIMEDOUT)
 		h_relay_dump(r);
 	H_ASSERT_END(end, ECONNRESET, ECONNRESET);
