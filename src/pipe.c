@@ -7,6 +7,7 @@
 #include "autoconf.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,9 @@
 
 /* Reads per wake-up before others get their turn: 1 MiB at 64k. */
 #define PIPE_PUMP_READS	16
+
+/* The buffer's chunks one send takes at most. */
+#define PIPE_SEND_IOV	16
 
 static void	pipe_io_cb(evutil_socket_t, short, void *);
 static size_t	pipe_pending(const struct pipe *);
@@ -167,6 +171,40 @@ pipe_write_failed(struct pipe *p, int e)
 }
 
 /*
+ * Send what the buffer holds, from its first ${*len} bytes (the chunks
+ * one call takes), set here.  sendmsg(), not writev(): straight to the
+ * socket, as recv() and send() in pipe_read_copy(), no SIGPIPE; and
+ * MSG_MORE when the source's FIN is known, so that the bytes read before
+ * the connect and the FIN read with them leave as one segment too.
+ */
+static ssize_t
+pipe_send_buf(struct pipe *p, size_t *len)
+{
+	struct evbuffer_iovec	 v[PIPE_SEND_IOV];
+	struct iovec		 iov[PIPE_SEND_IOV];
+	struct msghdr		 m;
+	int			 i, k;
+	ssize_t			 n;
+
+	k = evbuffer_peek(p->buf, -1, NULL, v, PIPE_SEND_IOV);
+	if (k > PIPE_SEND_IOV)
+		k = PIPE_SEND_IOV;
+	*len = 0;
+	for (i = 0; i < k; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+		*len += v[i].iov_len;
+	}
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = iov;
+	m.msg_iovlen = (size_t)k;
+	n = sendmsg(p->dst_fd, &m, MSG_NOSIGNAL | (p->fin ? MSG_MORE : 0));
+	if (n > 0)
+		evbuffer_drain(p->buf, (size_t)n);
+	return n;
+}
+
+/*
  * Write what waits while the destination takes it: the buffer first (it
  * holds the PROXY header, and bytes read before a kernel pipe was
  * borrowed), then the kernel pipe.  A short write means the send buffer
@@ -180,8 +218,8 @@ pipe_flush(struct pipe *p)
 	size_t	 len;
 	ssize_t	 n;
 
-	while (p->writable && (len = pipe_buf_len(p)) > 0) {
-		if ((n = evbuffer_write_atmost(p->buf, p->dst_fd, -1)) == -1) {
+	while (p->writable && pipe_buf_len(p) > 0) {
+		if ((n = pipe_send_buf(p, &len)) == -1) {
 			if (pipe_write_failed(p, errno) == -1)
 				return -1;
 			continue;

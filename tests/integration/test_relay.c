@@ -282,6 +282,41 @@ test_first_bytes_end_handshake(void **state)
 	h_relay_finish(r);
 }
 
+/*
+ * A client that sent its request and its FIN before relay46 accepted it:
+ * both wait in relay46 for the upstream connect, and then leave as one
+ * segment, so the backend counts two in (SYN, then ACK, bytes and FIN),
+ * not three (a FIN of its own; MSG_MORE on the buffered send, pipe.c).
+ */
+static void
+test_first_bytes_and_fin_one_segment(void **state)
+{
+	struct h_relay	*r;
+	char		 buf[8];
+	size_t		 got = 0;
+	int		 lfd, fd, bfd;
+
+	(void)state;
+	r = seg_relay(&lfd);
+	h_stop_process(r->pid);
+	fd = h_relay_connect(r, "seg", AF_INET);
+	H_ASSERT_END(h_send_all(fd, "ping", 4, H_IO_MS), H_OK, H_OK);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	assert_int_equal(kill(r->pid, SIGCONT), 0);
+	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	H_ASSERT_END(h_recv_n(bfd, buf, 4, H_IO_MS, &got), H_OK, H_OK);
+	assert_memory_equal(buf, "ping", 4);
+	H_ASSERT_END(h_wait_end(bfd, H_IO_MS, NULL), H_EOF, H_EOF);
+	assert_int_equal(tcp_info_of(bfd).tcpi_segs_in, 2);
+	close(bfd);
+	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
+	close(fd);
+	close(lfd);
+	H_EXPECT_LOG(r, "end=done");
+	h_relay_finish(r);
+}
+
 int
 main(void)
 {
@@ -291,6 +326,8 @@ main(void)
 		cmocka_unit_test_teardown(test_reply_and_fin_one_segment,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_first_bytes_end_handshake,
+		    h_teardown),
+		cmocka_unit_test_teardown(test_first_bytes_and_fin_one_segment,
 		    h_teardown),
 	};
 	struct CMUnitTest	 tests[NELEM(rows) + NELEM(funcs)];
