@@ -276,7 +276,7 @@ pipe_src_pending(const struct pipe *p)
 static int
 pipe_read_eof(struct pipe *p)
 {
-	int	 err = p->maybe_err ? pipe_src_pending(p) : 0;
+	int	 err = p->maybe_err || p->unsure ? pipe_src_pending(p) : 0;
 
 	p->readable = p->maybe_err = p->unsure = false;
 	if (err != 0)
@@ -478,12 +478,13 @@ pipe_settle(struct pipe *p)
 	 * would wait for the owner's paused check, a second.  Unsure, as
 	 * after a short read, the owner verifies it within its short delay,
 	 * at one SO_ERROR for the edges of that while, not one per edge.
-	 * Before the pause is told, so the owner's timer already counts it.
+	 * maybe_err stays until then: should the pipe resume first and read
+	 * a FIN, the reset behind it must still be asked for
+	 * (pipe_read_eof()).  Before the pause is told, so the owner's timer
+	 * already counts it.
 	 */
-	if (p->paused && p->maybe_err && !p->eof) {
-		p->maybe_err = false;
+	if (p->paused && p->maybe_err && !p->eof)
 		p->unsure = true;
-	}
 	if (p->paused && !p->pause_told) {
 		p->pause_told = true;
 		(void)p->status(p->arg, p, PIPE_PAUSED, 0);
@@ -573,7 +574,7 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_CLOSED)
 		p->drain = p->fin = true;
 	else if (rw && (p->dst_fd == -1 || (q != NULL && q->done)))
-		p->drain = true;
+		p->drain = p->maybe_err = true;
 	else if (rw)
 		p->maybe_err = true;
 	if (what & EV_READ) {
@@ -601,9 +602,15 @@ pipe_verify(struct pipe *p)
 	p->unsure = false;
 	if (p->ev == NULL || p->eof)
 		return false;
-	/* Paused (pipe_settle()): no read, only the pending error. */
-	if (p->paused)
+	/*
+	 * Paused (pipe_settle()): no read, only the pending error; none
+	 * pending, the edges so far were bytes, and a later reset raises
+	 * an edge of its own.
+	 */
+	if (p->paused) {
+		p->maybe_err = false;
 		return pipe_src_hangup(p);
+	}
 	/* As after the edge that left it unsure: an EOF asks SO_ERROR. */
 	p->readable = p->drain = p->maybe_err = true;
 	return pipe_pump(p) == -1;

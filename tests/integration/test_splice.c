@@ -421,6 +421,103 @@ test_splice_reset_out_of_slots(void **state)
 	h_backend_free(b);
 }
 
+/*
+ * The client half-closes, then resets, while relay46 is not reading it
+ * (its upstream does not read: the buffer or the kernel pipe is full).
+ * The reset's edge leaves the paused side unsure; should the upstream
+ * drain it before the session's check, relay46 reads the client's last
+ * bytes and its FIN, and must still find the reset behind that FIN and
+ * pass it on, not a clean end.  Whatever the path (RELAY46_SPLICE).
+ */
+static void
+test_fin_then_reset_while_paused(void **state)
+{
+	struct tcp_info	 ti;
+	socklen_t	 tl;
+	struct h_relay	*r;
+	int64_t		 deadline;
+	int		 lfd, fd, bfd, port = 0, small = 4096, end, i;
+
+	(void)state;
+	lfd = h_listen_at("127.0.0.1", &port);
+	assert_int_equal(
+	    setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n[route f]\n"
+			  "listen = %s\nupstream = %s\nbuffer = 64k\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
+	fd = h_relay_connect(r, "f", AF_INET);
+	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	(void)send_paced(fd, h_relay_port(r, "f", AF_INET), 2048, 30000);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	/* Our FIN acknowledged: it is in relay46's socket. */
+	deadline = h_now_ms() + H_IO_MS;
+	for (i = 0; i < 100000 && h_left(deadline) > 0; i++) {
+		tl = sizeof(ti);
+		assert_int_equal(
+		    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+		if (ti.tcpi_state == TCP_FIN_WAIT2)
+			break;
+		(void)poll(NULL, 0, 1);
+	}
+	assert_int_equal(ti.tcpi_state, TCP_FIN_WAIT2);
+	h_linger_reset(fd);
+	/* The upstream reads at once: relay46 resumes before any check. */
+	end = h_wait_end(bfd, H_IO_MS, NULL);
+	print_message("the client's FIN, then its reset, while paused: the "
+		      "upstream saw %s\n",
+	    h_end_str(end));
+	H_ASSERT_END(end, ECONNRESET, ECONNRESET);
+	H_EXPECT_LOG(r, "end=client_reset");
+	close(bfd);
+	close(lfd);
+	h_relay_finish(r);
+}
+
+/*
+ * The upstream half-closes first, so relay46 has shut the client's socket
+ * for writing; then the client fills relay46 until it stops reading, and
+ * resets.  That reset comes as an edge relay46 reads on to at once for a
+ * source whose peer direction is done, but this source is paused: the
+ * edge must still leave it unsure, so the upstream is reset within the
+ * session's 100 ms check (600 allowed), not its once-a-second paused
+ * check.  The upstream does not read meanwhile: only the reset wakes it.
+ */
+static void
+test_reset_while_paused_after_upstream_fin(void **state)
+{
+	struct h_relay	*r;
+	int64_t		 t0, ms;
+	int		 lfd, fd, bfd, port = 0, small = 4096, end;
+
+	(void)state;
+	lfd = h_listen_at("127.0.0.1", &port);
+	assert_int_equal(
+	    setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n[route f]\n"
+			  "listen = %s\nupstream = %s\nbuffer = 64k\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
+	fd = h_relay_connect(r, "f", AF_INET);
+	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	assert_int_equal(shutdown(bfd, SHUT_WR), 0);
+	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
+	(void)send_paced(fd, h_relay_port(r, "f", AF_INET), 2048, 30000);
+	t0 = h_now_ms();
+	h_linger_reset(fd);
+	end = h_wait_error(bfd, 3000);
+	ms = h_now_ms() - t0;
+	print_message("the upstream had half-closed; the client's reset while "
+		      "paused reached it as %s after %lld ms\n",
+	    h_end_str(end), (long long)ms);
+	H_ASSERT_END(end, ECONNRESET, ECONNRESET);
+	assert_in_range(ms, 0, 600);
+	H_EXPECT_LOG(r, "end=client_reset");
+	close(bfd);
+	close(lfd);
+	h_relay_finish(r);
+}
+
 int
 main(void)
 {
@@ -438,6 +535,10 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_splice_reset_out_of_slots,
 		    h_teardown),
+		cmocka_unit_test_teardown(test_fin_then_reset_while_paused,
+		    h_teardown),
+		cmocka_unit_test_teardown(
+		    test_reset_while_paused_after_upstream_fin, h_teardown),
 	};
 
 	h_init();
