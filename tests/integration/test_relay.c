@@ -251,6 +251,32 @@ test_reply_and_fin_one_segment(void **state)
 }
 
 /*
+ * relay46 stopped while its client ${*fd} connects to route "seg" and
+ * sends "ping" (and its FIN, with ${fin}); then the backend's end of the
+ * session, accepted on ${lfd}, once "ping" has come through.
+ */
+static int
+spoke_before_accept(struct h_relay *r, int lfd, bool fin, int *fd)
+{
+	char	 buf[8];
+	size_t	 got = 0;
+	int	 bfd;
+
+	h_stop_process(r->pid);
+	/* The kernel completes our handshake while relay46 is stopped. */
+	*fd = h_relay_connect(r, "seg", AF_INET);
+	H_ASSERT_END(h_send_all(*fd, "ping", 4, H_IO_MS), H_OK, H_OK);
+	if (fin)
+		assert_int_equal(shutdown(*fd, SHUT_WR), 0);
+	assert_int_equal(kill(r->pid, SIGCONT), 0);
+	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	H_ASSERT_END(h_recv_n(bfd, buf, 4, H_IO_MS, &got), H_OK, H_OK);
+	assert_memory_equal(buf, "ping", 4);
+	return bfd;
+}
+
+/*
  * A client that spoke before relay46 accepted it: the upstream's
  * handshake ends with those bytes, not with an ACK of its own, so the
  * backend counts two segments in (SYN, then ACK and bytes), not three
@@ -260,21 +286,11 @@ static void
 test_first_bytes_end_handshake(void **state)
 {
 	struct h_relay	*r;
-	char		 buf[8];
-	size_t		 got = 0;
 	int		 lfd, fd, bfd;
 
 	(void)state;
 	r = seg_relay(&lfd);
-	h_stop_process(r->pid);
-	/* The kernel completes our handshake while relay46 is stopped. */
-	fd = h_relay_connect(r, "seg", AF_INET);
-	H_ASSERT_END(h_send_all(fd, "ping", 4, H_IO_MS), H_OK, H_OK);
-	assert_int_equal(kill(r->pid, SIGCONT), 0);
-	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
-		fail_msg("the backend accepted nothing: %s", strerror(errno));
-	H_ASSERT_END(h_recv_n(bfd, buf, 4, H_IO_MS, &got), H_OK, H_OK);
-	assert_memory_equal(buf, "ping", 4);
+	bfd = spoke_before_accept(r, lfd, false, &fd);
 	assert_int_equal(tcp_info_of(bfd).tcpi_segs_in, 2);
 	close(fd);
 	close(bfd);
@@ -292,21 +308,11 @@ static void
 test_first_bytes_and_fin_one_segment(void **state)
 {
 	struct h_relay	*r;
-	char		 buf[8];
-	size_t		 got = 0;
 	int		 lfd, fd, bfd;
 
 	(void)state;
 	r = seg_relay(&lfd);
-	h_stop_process(r->pid);
-	fd = h_relay_connect(r, "seg", AF_INET);
-	H_ASSERT_END(h_send_all(fd, "ping", 4, H_IO_MS), H_OK, H_OK);
-	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	assert_int_equal(kill(r->pid, SIGCONT), 0);
-	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
-		fail_msg("the backend accepted nothing: %s", strerror(errno));
-	H_ASSERT_END(h_recv_n(bfd, buf, 4, H_IO_MS, &got), H_OK, H_OK);
-	assert_memory_equal(buf, "ping", 4);
+	bfd = spoke_before_accept(r, lfd, true, &fd);
 	H_ASSERT_END(h_wait_end(bfd, H_IO_MS, NULL), H_EOF, H_EOF);
 	assert_int_equal(tcp_info_of(bfd).tcpi_segs_in, 2);
 	close(bfd);

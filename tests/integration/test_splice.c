@@ -422,6 +422,29 @@ test_splice_reset_out_of_slots(void **state)
 }
 
 /*
+ * A relay46 route "f" to a backend of our own that reads little (4 KiB
+ * receive buffer) and only when told; its client ${*fd} and the backend's
+ * end of the session ${*bfd}, and the listener ${*lfd}.
+ */
+static struct h_relay *
+slow_backend_pair(int *lfd, int *fd, int *bfd)
+{
+	struct h_relay	*r;
+	int		 port = 0, small = 4096;
+
+	*lfd = h_listen_at("127.0.0.1", &port);
+	assert_int_equal(
+	    setsockopt(*lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	r = h_relay_start("[global]\nshutdown_timeout = 2s\n[route f]\n"
+			  "listen = %s\nupstream = %s\nbuffer = 64k\n",
+	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
+	*fd = h_relay_connect(r, "f", AF_INET);
+	if ((*bfd = h_accept(*lfd, H_IO_MS)) == -1)
+		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	return r;
+}
+
+/*
  * The client half-closes, then resets, while relay46 is not reading it
  * (its upstream does not read: the buffer or the kernel pipe is full).
  * The reset's edge leaves the paused side unsure; should the upstream
@@ -436,18 +459,10 @@ test_fin_then_reset_while_paused(void **state)
 	socklen_t	 tl;
 	struct h_relay	*r;
 	int64_t		 deadline;
-	int		 lfd, fd, bfd, port = 0, small = 4096, end, i;
+	int		 lfd, fd, bfd, end, i;
 
 	(void)state;
-	lfd = h_listen_at("127.0.0.1", &port);
-	assert_int_equal(
-	    setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
-	r = h_relay_start("[global]\nshutdown_timeout = 2s\n[route f]\n"
-			  "listen = %s\nupstream = %s\nbuffer = 64k\n",
-	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
-	fd = h_relay_connect(r, "f", AF_INET);
-	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
-		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	r = slow_backend_pair(&lfd, &fd, &bfd);
 	(void)send_paced(fd, h_relay_port(r, "f", AF_INET), 2048, 30000);
 	assert_int_equal(shutdown(fd, SHUT_WR), 0);
 	/* Our FIN acknowledged: it is in relay46's socket. */
@@ -488,18 +503,10 @@ test_reset_while_paused_after_upstream_fin(void **state)
 {
 	struct h_relay	*r;
 	int64_t		 t0, ms;
-	int		 lfd, fd, bfd, port = 0, small = 4096, end;
+	int		 lfd, fd, bfd, end;
 
 	(void)state;
-	lfd = h_listen_at("127.0.0.1", &port);
-	assert_int_equal(
-	    setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
-	r = h_relay_start("[global]\nshutdown_timeout = 2s\n[route f]\n"
-			  "listen = %s\nupstream = %s\nbuffer = 64k\n",
-	    h_hostport(AF_INET, 0), h_hostport(AF_INET, port));
-	fd = h_relay_connect(r, "f", AF_INET);
-	if ((bfd = h_accept(lfd, H_IO_MS)) == -1)
-		fail_msg("the backend accepted nothing: %s", strerror(errno));
+	r = slow_backend_pair(&lfd, &fd, &bfd);
 	assert_int_equal(shutdown(bfd, SHUT_WR), 0);
 	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), H_EOF, H_EOF);
 	(void)send_paced(fd, h_relay_port(r, "f", AF_INET), 2048, 30000);
