@@ -145,6 +145,19 @@ splice_pool_get(struct splice_pool *sp, size_t size, uint64_t now,
 		out->cap = 0;	/* unknown: splice_resize() asks */
 	}
 	splice_resize(sp, out, size);
+	/*
+	 * Far smaller than asked: the user's pipe pages are spent (past
+	 * fs.pipe-user-pages-soft an unprivileged user gets 8 KiB pipes that
+	 * cannot grow).  Splicing a few KiB a call costs more than copying
+	 * 64 KiB, so the session copies; and the idle pipes give their pages
+	 * back for a while, as when descriptors run out.
+	 */
+	if (out->cap < size && out->cap < SPLICE_BULK_MIN) {
+		splice_close(out);
+		splice_pool_lean(sp, now);
+		errno = ENOBUFS;
+		return -1;
+	}
 	sp->live++;
 	return 0;
 }

@@ -88,15 +88,17 @@ void	 splice_pool_init(struct splice_pool *sp);
  * bytes, or as many as the kernel allows an unprivileged user
  * (/proc/sys/fs/pipe-max-size, or less when the user's pipe pages run
  * short).  ${now}: util_now_ms().  0, or -1 with errno: EMFILE/ENFILE
- * (pipe2, or lean), EAGAIN (the pool's cap), ENOSYS (no splice here).
- * The caller falls back to copying.
+ * (pipe2, or lean), EAGAIN (the pool's cap), ENOBUFS (the user's pipe
+ * pages are spent: the kernel gave less than SPLICE_BULK_MIN; the pool
+ * goes lean), ENOSYS (no splice here).  The caller falls back to
+ * copying.
  */
 int	 splice_pool_get(struct splice_pool *sp, size_t size, uint64_t now,
 	    struct splice_pipe *out);
 
 /*
- * splice_pool_lean(sp, now): descriptors ran out: close the idle pipes
- * and make none for SPLICE_LEAN_MS.
+ * splice_pool_lean(sp, now): descriptors (or the user's pipe pages) ran
+ * out: close the idle pipes and make none for SPLICE_LEAN_MS.
  */
 void	 splice_pool_lean(struct splice_pool *sp, uint64_t now);
 
