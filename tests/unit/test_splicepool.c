@@ -31,17 +31,17 @@
 #include "splice.h"
 
 /* A uid with no passwd entry, for this test alone. */
-#define SPENT_UID	((uid_t)3999817)
+#define SPENT_UID ((uid_t)3999817)
 
 /* Pages a default pipe holds: 64 KiB. */
-#define PIPE_PAGES	16
+#define PIPE_PAGES 16
 
 static void
 test_lend_and_reuse(void **state)
 {
-	struct splice_pool	 sp;
-	struct splice_pipe	 kp;
-	int			 fd;
+	struct splice_pool sp;
+	struct splice_pipe kp;
+	int		   fd;
 
 	(void)state;
 	if (!splice_supported())
@@ -69,8 +69,8 @@ test_lend_and_reuse(void **state)
 static long
 pages_soft(void)
 {
-	FILE	*f;
-	long	 v = -1;
+	FILE *f;
+	long  v = -1;
 
 	if ((f = fopen("/proc/sys/fs/pipe-user-pages-soft", "re")) == NULL)
 		return -1;
@@ -88,26 +88,25 @@ pages_soft(void)
 static int
 spend_and_ask(long soft)
 {
-	struct splice_pool	 sp;
-	struct splice_pipe	 kp;
-	struct rlimit		 rl;
-	long			 i, want = soft / PIPE_PAGES + 8;
-	int			 fd[2];
+	struct splice_pool sp;
+	struct splice_pipe kp;
+	struct rlimit	   rl;
+	long		   i, want = soft / PIPE_PAGES + 8;
+	int		   fd[2];
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return 10;
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 ||
 	    (rlim_t)(2 * want + 64) > rl.rlim_cur)
-		return 77;	/* not enough descriptors here: skip */
+		return 77; /* not enough descriptors here: skip */
 	if (setgroups(0, NULL) == -1 || setgid((gid_t)SPENT_UID) == -1 ||
 	    setuid(SPENT_UID) == -1)
 		return 11;
 	splice_pool_init(&sp);
-	if (splice_pool_get(&sp, 64 * 1024, 1, &kp) != 0 ||
-	    kp.cap != 64 * 1024)
+	if (splice_pool_get(&sp, 64 * 1024, 1, &kp) != 0 || kp.cap != 64 * 1024)
 		return 12;
-	splice_pool_put(&sp, &kp, false);	/* closed: no cached pipe */
+	splice_pool_put(&sp, &kp, false); /* closed: no cached pipe */
 	for (i = 0; i < want; i++) {
 		if (pipe(fd) == -1)
 			return 13;
@@ -115,7 +114,7 @@ spend_and_ask(long soft)
 			break;
 	}
 	if (i == want)
-		return 14;	/* the soft limit never bit */
+		return 14; /* the soft limit never bit */
 	errno = 0;
 	if (splice_pool_get(&sp, 64 * 1024, 2, &kp) != -1)
 		return 15;
@@ -131,9 +130,9 @@ spend_and_ask(long soft)
 static void
 test_spent_pages_refused(void **state)
 {
-	long	 soft = pages_soft();
-	pid_t	 pid;
-	int	 status;
+	long  soft = pages_soft();
+	pid_t pid;
+	int   status;
 
 	(void)state;
 	if (!splice_supported() || geteuid() != 0 || soft <= 0) {
@@ -151,7 +150,8 @@ test_spent_pages_refused(void **state)
 		    soft);
 		skip();
 	}
-	print_message("uid %u spent its %ld pipe pages; the pool then said %s\n",
+	print_message(
+	    "uid %u spent its %ld pipe pages; the pool then said %s\n",
 	    (unsigned)SPENT_UID, soft,
 	    WEXITSTATUS(status) == 0 ? "ENOBUFS and went lean" : "otherwise");
 	assert_int_equal(WEXITSTATUS(status), 0);
