@@ -119,10 +119,17 @@ pipe_prepend(struct pipe *p, const void *data, size_t len)
 	return 0;
 }
 
+/*
+ * A reset that follows the peer's FIN finds the socket in CLOSE_WAIT, for
+ * which Linux records EPIPE: it is the peer's reset all the same, and
+ * said so.
+ */
 int
 pipe_src_error(const struct pipe *p)
 {
-	return util_sock_error(p->src_fd);
+	int	 err = util_sock_error(p->src_fd);
+
+	return err == EPIPE ? ECONNRESET : err;
 }
 
 /*
@@ -254,19 +261,6 @@ pipe_flush(struct pipe *p)
 }
 
 /*
- * The source's pending error, or 0.  A reset that follows the peer's FIN
- * finds the socket in CLOSE_WAIT, for which Linux records EPIPE: it is
- * the peer's reset all the same, and said so.
- */
-static int
-pipe_src_pending(const struct pipe *p)
-{
-	int	 err = util_sock_error(p->src_fd);
-
-	return err == EPIPE ? ECONNRESET : err;
-}
-
-/*
  * The source sent FIN.  A reset may have come after it: in the same edge
  * (maybe_err: libevent said read and write, not EV_CLOSED), where the
  * read reports the FIN and the reset waits unread; its pending error says
@@ -276,7 +270,7 @@ pipe_src_pending(const struct pipe *p)
 static int
 pipe_read_eof(struct pipe *p)
 {
-	int	 err = p->maybe_err || p->unsure ? pipe_src_pending(p) : 0;
+	int	 err = p->maybe_err || p->unsure ? pipe_src_error(p) : 0;
 
 	p->readable = p->maybe_err = p->unsure = false;
 	if (err != 0)
@@ -476,8 +470,9 @@ pipe_settle(struct pipe *p)
 	 * An edge that may have been a reset reached a source we do not read
 	 * while paused (for a splice out of slots, we cannot): its reset
 	 * would wait for the owner's paused check, a second.  Unsure, as
-	 * after a short read, the owner verifies it within its short delay,
-	 * at one SO_ERROR for the edges of that while, not one per edge.
+	 * after a short read, the owner verifies it within its short delay
+	 * (and runs the paused check with it), at one SO_ERROR for the edges
+	 * of that while, not one per edge.
 	 * maybe_err stays until then: should the pipe resume first and read
 	 * a FIN, the reset behind it must still be asked for
 	 * (pipe_read_eof()).  Before the pause is told, so the owner's timer
@@ -542,7 +537,7 @@ pipe_src_hangup(struct pipe *p)
 {
 	int	 err;
 
-	if ((err = pipe_src_pending(p)) == 0)
+	if ((err = pipe_src_error(p)) == 0)
 		return false;
 	return p->status(p->arg, p, PIPE_READ_ERROR, err);
 }
@@ -603,13 +598,13 @@ pipe_verify(struct pipe *p)
 	if (p->ev == NULL || p->eof)
 		return false;
 	/*
-	 * Paused (pipe_settle()): no read, only the pending error; none
-	 * pending, the edges so far were bytes, and a later reset raises
-	 * an edge of its own.
+	 * Paused (pipe_settle()): no read; the owner's paused check asks the
+	 * pending error of every paused source (pipe.h).  After it, the
+	 * edges so far were bytes, and a later reset raises one of its own.
 	 */
 	if (p->paused) {
 		p->maybe_err = false;
-		return pipe_src_hangup(p);
+		return false;
 	}
 	/* As after the edge that left it unsure: an EOF asks SO_ERROR. */
 	p->readable = p->drain = p->maybe_err = true;

@@ -123,8 +123,9 @@ void	 pipe_pair(struct pipe *a, struct pipe *b);
 /*
  * pipe_verify(p): read the source to EAGAIN if a short read left it
  * unsure (PIPE_UNSURE), which finds an error that came in the same edge
- * as the last bytes; of a paused source, which is not read, ask the
- * pending error.  Returns true when the owner freed the pipe.
+ * as the last bytes.  A paused source is not read: the owner must ask its
+ * pipe_src_error() right after, as its paused check does.  Returns true
+ * when the owner freed the pipe.
  */
 bool	 pipe_verify(struct pipe *p);
 
@@ -167,10 +168,11 @@ void	 pipe_set_dst(struct pipe *p, int fd);
 int	 pipe_prepend(struct pipe *p, const void *data, size_t len);
 
 /*
- * pipe_src_error(p): the pending error (errno) of the source socket, or 0.
- * While a pipe is paused nothing reads its source, so a reset there shows
- * only as an edge we cannot tell from new data; the owner asks this now
- * and then instead.
+ * pipe_src_error(p): the pending error (errno) of the source socket, or 0
+ * (a reset behind the peer's FIN, EPIPE to Linux, is ECONNRESET).  While
+ * a pipe is paused nothing reads its source, so a reset there shows only
+ * as an edge we cannot tell from new data; the owner asks this now and
+ * then instead, and soon after such an edge (PIPE_UNSURE).
  */
 int	 pipe_src_error(const struct pipe *p);
 

@@ -516,6 +516,7 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	 */
 	assert(s->state >= SESSION_RELAYING);
 	s->due_ms = 0;
+	/* A paused pipe's verify is the paused check that follows (pipe.h). */
 	if (pipe_verify(&s->c2u) || pipe_verify(&s->u2c) ||
 	    session_check_paused(s))
 		return;
