@@ -274,7 +274,7 @@ ctlexec_upstreams(struct control *c, struct ctl_conn *cc,
 	struct metrics_snapshot m;
 	const struct metrics_upstream *u;
 	struct ctl_body	 b;
-	char		 why[128], f[128], t[32];
+	char		 why[128], f[128], t[32], msg[128];
 	size_t		 i, j, shown = 0;
 
 	if (!ctlexec_snapshot(c, cc, &m, &b))
@@ -307,8 +307,10 @@ ctlexec_upstreams(struct control *c, struct ctl_conn *cc,
 	}
 	snapshot_release(c, &m);
 	if (cmd->route[0] != '\0' && shown == 0) {
+		/* Worded as ctlexec_route() words it for every other command. */
 		ctl_body_free(&b);
-		ctl_error_msg(cc, "no such route");
+		snprintf(msg, sizeof(msg), "no route %s", cmd->route);
+		ctl_error_msg(cc, msg);
 		return;
 	}
 	ctl_reply(cc, "table", &b);

@@ -1257,7 +1257,7 @@ test_show(void **state)
 	    "route upstream", p, j);
 	assert_int_equal(j->nrow, 2);
 	assert_int_equal(tab_count(j, "route", "web"), 2);
-	free(ctl_refused(sock, "show upstreams nosuch", "no such route"));
+	free(ctl_refused(sock, "show upstreams nosuch", "no route nosuch"));
 
 	/* show listeners: one socket per worker, nothing waiting. */
 	show(sock, "show listeners", KIND_TABLE, listeners_cols,
