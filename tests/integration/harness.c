@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <linux/tcp.h>
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -801,6 +802,33 @@ h_linger_reset(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
+}
+
+void
+h_tcp_info(int fd, struct tcp_info *ti)
+{
+	socklen_t	 len = sizeof(*ti);
+
+	memset(ti, 0, sizeof(*ti));
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len), 0);
+}
+
+bool
+h_wait_tcp_state(int fd, int state, int timeout_ms)
+{
+	struct tcp_info	 ti;
+	int64_t		 deadline = h_now_ms() + timeout_ms;
+	int		 i;
+
+	for (i = 0; i <= timeout_ms; i++) {
+		h_tcp_info(fd, &ti);
+		if (ti.tcpi_state == state)
+			return true;
+		if (h_left(deadline) == 0)
+			break;
+		(void)poll(NULL, 0, 1);
+	}
+	return false;
 }
 
 void

@@ -276,6 +276,30 @@ int	h_pipe_fd_count(pid_t pid);
 /* h_linger_reset(fd): close ${fd} with SO_LINGER {1, 0}: the peer gets RST. */
 void	h_linger_reset(int fd);
 
+struct tcp_info;
+
+/*
+ * h_tcp_info(fd, ti): TCP_INFO of ${fd} into *${ti} (main thread).  The
+ * struct of <linux/tcp.h>, which has the segment counters; glibc's
+ * <netinet/tcp.h> declares an older, shorter one of the same name.
+ */
+void	h_tcp_info(int fd, struct tcp_info *ti);
+
+/*
+ * h_wait_tcp_state(fd, state, timeout_ms): poll ${fd}'s TCP_INFO each
+ * millisecond until its tcpi_state is ${state} (TCP_FIN_WAIT2, ...);
+ * true once it is, false at the deadline (main thread).
+ */
+bool	h_wait_tcp_state(int fd, int state, int timeout_ms);
+
+/*
+ * What a test allows relay46 to pass on a reset that reached a side it
+ * does not read: its session verifies within 100 ms (SESSION_VERIFY_MS);
+ * six times that leaves room for a loaded CI machine and still fails
+ * the once-a-second paused check this bound replaced.
+ */
+#define H_VERIFY_MS	600
+
 /*
  * h_stop_process(pid): SIGSTOP our child ${pid} and wait (10 s at most)
  * until every thread of it has stopped; SIGCONT resumes it.

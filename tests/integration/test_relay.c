@@ -185,15 +185,13 @@ test_quick_mode(void **state)
 
 /* --- Segments: what relay46 adds to a connection's packets. */
 
-/* TCP_INFO of ${fd}. */
+/* TCP_INFO of ${fd}, by value for one field at a time. */
 static struct tcp_info
 tcp_info_of(int fd)
 {
 	struct tcp_info	 ti;
-	socklen_t	 len = sizeof(ti);
 
-	memset(&ti, 0, sizeof(ti));
-	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+	h_tcp_info(fd, &ti);
 	return ti;
 }
 
