@@ -112,8 +112,8 @@ struct cfg_parse {
 	const char	*path;
 	FILE		*fp;
 	unsigned	 flags;		/* CONFIG_LOAD_* */
-	char		*buf;		/* getline() buffer */
-	size_t		 bufsz;
+	char		 buf[CONFIG_LINE_MAX + 3]; /* a line, its CR, a NUL */
+	size_t		 nread;		/* bytes of the file read so far */
 	int		 line;		/* physical line last handed to inih */
 	int		 read_errno;	/* of the first read that failed */
 	struct config	*c;
@@ -126,9 +126,21 @@ struct cfg_parse {
 	struct cfg_err	*warnv;		/* as errv, for config->warnings */
 	size_t		 nwarn;
 	bool		 oom;
-	size_t		*bad_up;	/* routes with an upstream line in error */
-	size_t		 nbad_up;
+	size_t		*bad;		/* route << 1 | CFG_BAD_*: a line refused */
+	size_t		 nbad;
+	int		 group_line;
 };
+
+/* Of a route's lines, those whose absence would go unsaid once refused. */
+#define CFG_BAD_UPSTREAM	0
+#define CFG_BAD_LISTEN		1
+
+/*
+ * No configuration is this big (a route takes a few hundred bytes); a
+ * larger file is a mistake, such as -c /dev/zero, and is refused before
+ * it takes the daemon's memory or time.
+ */
+#define CFG_FILE_MAX		(16u << 20)
 
 static int cfg_set_workers(struct cfg_parse *, const char *, char *, size_t);
 static int cfg_set_max_connections(struct cfg_parse *, const char *, char *,
@@ -238,9 +250,25 @@ static const struct cfg_key cfg_keys[] = {
  */
 static void
 cfg_note(struct cfg_parse *p, struct cfg_err **v, size_t *n, int line,
-    const char *msg)
+    const char *raw)
 {
 	struct cfg_err	*nv;
+	char		 msg[4 * 512];
+	size_t		 i, o;
+
+	/*
+	 * The message quotes the file, which may hold any byte: a control
+	 * byte, an escape sequence to the operator's terminal or a CR that
+	 * splits a log line, goes out as \xHH.
+	 */
+	for (i = o = 0; raw[i] != '\0' && o + 5 < sizeof(msg); i++) {
+		if ((unsigned char)raw[i] < 0x20 || raw[i] == 0x7f)
+			o += (size_t)snprintf(msg + o, sizeof(msg) - o,
+			    "\\x%02x", (unsigned char)raw[i]);
+		else
+			msg[o++] = raw[i];
+	}
+	msg[o] = '\0';
 
 	if ((nv = reallocarray(*v, *n + 1, sizeof(*nv))) == NULL) {
 		p->oom = true;
@@ -683,6 +711,38 @@ cfg_is_off(const char *v)
 }
 
 /*
+ * An IPv6 address ${a}, written as ${v}, that the kernel would refuse only
+ * later, at bind or connect and as "Invalid argument", is refused now: a
+ * link-local address names a host only with its interface.  One mapped
+ * from IPv4, [::ffff:A.B.C.D], is taken as the IPv4 address it is, as
+ * addr_format() shows it anyway: an IPv6-only listener cannot bind it,
+ * and an upstream written both ways must count as one.
+ */
+static int
+cfg_addr_check(const char *v, struct addr *a, char *err, size_t errlen)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
+
+	if (a->ss.ss_family != AF_INET6)
+		return 0;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		if (s6->sin6_scope_id != 0) {
+			err_set(err, errlen, "'%s': an IPv4 address has no "
+			    "interface", v);
+			return -1;
+		}
+		addr_unmap(a);
+		return 0;
+	}
+	if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) && s6->sin6_scope_id == 0) {
+		err_set(err, errlen, "'%s': a link-local address needs its "
+		    "interface, as [fe80::1%%eth0]:PORT", v);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The admin endpoint's address, or off.  Whether a non-loopback address
  * has admin_allow lines can only be told once the whole file is read:
  * cfg_check() does it, with this line.  Port 0, as for a listen address,
@@ -704,6 +764,8 @@ cfg_set_admin(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 		err_set(err, errlen, "'%s': '*' is not an IP address", v);
 		return -1;
 	}
+	if (cfg_addr_check(v, &a[0], err, errlen) == -1)
+		return -1;
 	p->c->admin = a[0];
 	p->c->admin_on = true;
 	p->c->admin_line = p->line;
@@ -718,10 +780,8 @@ cfg_set_admin_allow(struct cfg_parse *p, const char *v, char *err,
 }
 
 /*
- * 127.0.0.0/8 or ::1: only this machine can reach it.  Not unmapped here
- * (cfg_is_private() unmaps first): an admin address written as
- * ::ffff:127.0.0.1 is taken as reachable from outside and needs
- * admin_allow, the safe side to err on.
+ * 127.0.0.0/8 or ::1: only this machine can reach it.  An address
+ * written as ::ffff:127.0.0.1 was unmapped when read (cfg_addr_check()).
  */
 static bool
 cfg_is_loopback(const struct addr *a)
@@ -766,6 +826,7 @@ cfg_set_group(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 		err_set(err, errlen, "out of memory");
 		return -1;
 	}
+	p->group_line = p->line;
 	return 0;
 }
 
@@ -988,7 +1049,8 @@ cfg_set_listen(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	struct addr	 a[2], *n;
 	int		 k, i, *nl;
 
-	if ((k = addr_parse_listen(v, a, err, errlen)) == -1)
+	if ((k = addr_parse_listen(v, a, err, errlen)) == -1 ||
+	    (k == 1 && cfg_addr_check(v, &a[0], err, errlen) == -1))
 		return -1;
 	if ((n = reallocarray(r->listen, r->nlisten + (size_t)k,
 	    sizeof(*n))) != NULL)
@@ -1030,33 +1092,52 @@ cfg_add_upstream(struct route *r, const struct addr *a, size_t spec,
 	return 0;
 }
 
-/* Parse the options after an upstream address: "weight=3 backup". */
+/*
+ * Parse the options after an upstream address: "weight=3 backup".  Each
+ * at most once: with two, which one holds would be a guess.
+ */
 static int
 cfg_upstream_opts(char *opts, struct upstream_spec *us, char *err,
     size_t errlen)
 {
+	static const char *const names[] = { "weight", "backup",
+	    "max_connections" };
 	char		*tok, *save = NULL;
 	uint64_t	 n;
+	unsigned	 seen = 0, i;
 
 	/* strtok_r, not strtok: no hidden state shared between calls. */
 	for (tok = strtok_r(opts, " \t", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t", &save)) {
-		if (strncmp(tok, "weight=", 7) == 0) {
+		if (strncmp(tok, "weight=", 7) == 0)
+			i = 0;
+		else if (strcmp(tok, "backup") == 0)
+			i = 1;
+		else if (strncmp(tok, "max_connections=", 16) == 0)
+			i = 2;
+		else {
+			err_set(err, errlen, "unknown upstream option '%s' "
+			    "(weight=N, backup, max_connections=N)", tok);
+			return -1;
+		}
+		if (seen & (1u << i)) {
+			err_set(err, errlen, "option '%s' is given twice",
+			    names[i]);
+			return -1;
+		}
+		seen |= 1u << i;
+		if (i == 0) {
 			if (units_parse_uint(tok + 7, 1, 256, &n, err,
 			    errlen) == -1)
 				return -1;
 			us->weight = (unsigned)n;
-		} else if (strcmp(tok, "backup") == 0)
+		} else if (i == 1)
 			us->backup = true;
-		else if (strncmp(tok, "max_connections=", 16) == 0) {
+		else {
 			if (units_parse_uint(tok + 16, 1, 10000000, &n, err,
 			    errlen) == -1)
 				return -1;
 			us->max_connections = (unsigned)n;
-		} else {
-			err_set(err, errlen, "unknown upstream option '%s' "
-			    "(weight=N, backup, max_connections=N)", tok);
-			return -1;
 		}
 	}
 	return 0;
@@ -1203,8 +1284,16 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 	literal = spec[0] == '[' || strspn(host, "0123456789.") ==
 	    strlen(host);
 	if (literal) {
-		if (addr_parse(spec, &a, err, errlen) == -1)
+		if (addr_parse(spec, &a, err, errlen) == -1 ||
+		    cfg_addr_check(spec, &a, err, errlen) == -1)
 			return -1;
+		/* A connect to it reaches this host, by no rule one can see. */
+		if (addr_is_any(&a)) {
+			err_set(err, errlen, "'%s' is a listen wildcard, not an "
+			    "upstream address (for this host: %s)", host,
+			    a.ss.ss_family == AF_INET ? "127.0.0.1" : "[::1]");
+			return -1;
+		}
 		found[0] = a;
 		nfound = 1;
 	} else if (p->flags & CONFIG_LOAD_NO_RESOLVE) {
@@ -1403,30 +1492,41 @@ cfg_unknown_key(struct cfg_parse *p, const char *name, enum cfg_scope scope,
 }
 
 /*
- * An upstream line of the current route was refused: "has no upstream"
- * would only repeat it, so cfg_check() keeps quiet about this route.
+ * An upstream or listen line (${kind}, CFG_BAD_*) of the current route
+ * was refused: "has no upstream" or "has no listen" would only repeat
+ * it, so cfg_check() keeps quiet about that for this route.
  */
 static void
-cfg_bad_upstream(struct cfg_parse *p)
+cfg_mark_bad(struct cfg_parse *p, size_t kind)
 {
 	/* By index: p->cur points into routes[], which may move. */
 	size_t	*n;
 
-	if ((n = reallocarray(p->bad_up, p->nbad_up + 1, sizeof(*n))) == NULL)
+	if ((n = reallocarray(p->bad, p->nbad + 1, sizeof(*n))) == NULL)
 		return;		/* then the extra line is said after all */
-	p->bad_up = n;
-	n[p->nbad_up++] = (size_t)(p->cur - p->c->routes);
+	p->bad = n;
+	n[p->nbad++] = (size_t)(p->cur - p->c->routes) << 1 | kind;
 }
 
 static bool
-cfg_had_bad_upstream(const struct cfg_parse *p, size_t route)
+cfg_had_bad(const struct cfg_parse *p, size_t route, size_t kind)
 {
 	size_t	 i;
 
-	for (i = 0; i < p->nbad_up; i++)
-		if (p->bad_up[i] == route)
+	for (i = 0; i < p->nbad; i++)
+		if (p->bad[i] == (route << 1 | kind))
 			return true;
 	return false;
+}
+
+/* What cfg_mark_bad() should note when key ${k} is refused. */
+static void
+cfg_refused(struct cfg_parse *p, const struct cfg_key *k)
+{
+	if (k->set == cfg_set_upstream)
+		cfg_mark_bad(p, CFG_BAD_UPSTREAM);
+	else if (k->set == cfg_set_listen)
+		cfg_mark_bad(p, CFG_BAD_LISTEN);
 }
 
 /* inih calls this for every "key = value"; we always return 1 (go on). */
@@ -1474,13 +1574,13 @@ cfg_handler(void *arg, const char *section, const char *name,
 	p->seen[k - cfg_keys] = p->line;
 	if (*value == '\0') {
 		cfg_error(p, p->line, "key '%s' has no value", name);
+		cfg_refused(p, k);
 		return 1;
 	}
 	switch (cfg_set_typed(p, k, value, err, sizeof(err))) {
 	case -1:
 		cfg_error(p, p->line, "%s = %s: %s", name, value, err);
-		if (k->set == cfg_set_upstream)
-			cfg_bad_upstream(p);
+		cfg_refused(p, k);
 		break;
 	case -2:
 		cfg_error(p, p->line, "%s", err);
@@ -1608,6 +1708,45 @@ cfg_is_pair(const char *s)
 }
 
 /*
+ * One physical line of the file into p->buf, without its newline and
+ * CRs; what does not fit is read and counted, never kept, so no line can
+ * take more memory than a line may have.  *${nul}: a NUL byte was in it.
+ * Returns the line's whole length, or -1 at the end of the file (or past
+ * CFG_FILE_MAX, when the caller reports it).
+ */
+static ssize_t
+cfg_getline(struct cfg_parse *p, bool *nul)
+{
+	size_t	 n = 0, keep = 0;
+	int	 ch = EOF, last = 0;
+
+	*nul = false;
+	while (p->nread < CFG_FILE_MAX && (ch = getc(p->fp)) != EOF) {
+		p->nread++;
+		if (ch == '\n')
+			break;
+		if (ch == '\0')
+			*nul = true;
+		if (n < sizeof(p->buf) - 1)
+			p->buf[keep++] = (char)ch;
+		last = ch;
+		n++;
+	}
+	if (n == 0 && ch != '\n')
+		return -1;
+	/* The CRs of a CRLF file are no part of the line. */
+	if (keep == n)
+		while (keep > 0 && p->buf[keep - 1] == '\r') {
+			keep--;
+			n--;
+		}
+	else if (last == '\r')
+		n--;	/* too long anyway: keep its error's count exact */
+	p->buf[keep] = '\0';
+	return (ssize_t)n;
+}
+
+/*
  * inih's line reader.  We read whole physical lines ourselves so that we
  * know the true line number of every key (Debian's libinih 55 gives the
  * handler none), refuse over-long lines instead of letting inih split them
@@ -1622,9 +1761,10 @@ cfg_reader(char *str, int num, void *arg)
 	struct cfg_parse	*p = arg;
 	ssize_t			 n;
 	size_t			 max;
+	bool			 nul;
 	char			*s;
 
-	n = getline(&p->buf, &p->bufsz, p->fp);
+	n = cfg_getline(p, &nul);
 	/*
 	 * Now, not after the file: a line cut short by the failed read is
 	 * still handed on, and its checks and lookups overwrite errno.
@@ -1634,8 +1774,6 @@ cfg_reader(char *str, int num, void *arg)
 	if (n == -1)
 		return NULL;
 	p->line++;
-	while (n > 0 && (p->buf[n - 1] == '\n' || p->buf[n - 1] == '\r'))
-		p->buf[--n] = '\0';
 	/*
 	 * inih's buffer (${num} bytes, INI_MAX_LINE) must take the line, the
 	 * newline put back below and the NUL, with one byte to spare; with
@@ -1646,11 +1784,14 @@ cfg_reader(char *str, int num, void *arg)
 	if (num > 3 && (size_t)num - 3 < max)
 		max = (size_t)num - 3;
 	s = p->buf;
+	/* A UTF-8 byte order mark, as some editors write, is no text. */
+	if (p->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
 	if ((size_t)n > max) {
 		cfg_error(p, p->line, "line too long (%zd bytes, at most %zu)",
 		    n, max);
 		s = "";
-	} else if (strlen(p->buf) != (size_t)n) {
+	} else if (nul) {
 		cfg_error(p, p->line, "NUL byte in line");
 		s = "";
 	}
@@ -1689,6 +1830,121 @@ cfg_clash(struct cfg_parse *p, const struct route *r, size_t j,
 	cfg_error(p, r->listen_line[j], "listen %s clashes with listen %s of "
 	    "route '%s'%s", addr_format(&r->listen[j], a1, sizeof(a1)),
 	    addr_format(&o->listen[l], a2, sizeof(a2)), o->name, at);
+}
+
+/*
+ * The admin endpoint's address clashes with listen address ${j} of ${r}:
+ * caught here, not as a bind's "Address already in use", which reads as
+ * if another program held it.
+ */
+static void
+cfg_admin_clash(struct cfg_parse *p, const struct route *r, size_t j)
+{
+	char	 a1[ADDR_STRLEN], a2[ADDR_STRLEN];
+
+	cfg_error(p, p->c->admin_line, "admin %s clashes with listen %s of "
+	    "route '%s' (line %d)", addr_format(&p->c->admin, a1, sizeof(a1)),
+	    addr_format(&r->listen[j], a2, sizeof(a2)), r->name,
+	    r->listen_line[j]);
+}
+
+/*
+ * The route one of whose listen addresses ${u} is (the very address, or
+ * a loopback one under a wildcard of its port), its index, with that
+ * listen's in *${rj}; or -1.  Listens never clash (cfg_check()), so
+ * there is one such route at most.
+ */
+static ssize_t
+cfg_listen_route(const struct config *c, const struct addr *u, size_t *rj)
+{
+	const struct route *o;
+	size_t		 k, j;
+
+	for (k = 0; k < c->nroutes; k++) {
+		o = &c->routes[k];
+		for (j = 0; j < o->nlisten; j++)
+			if (addr_overlap(u, &o->listen[j]) &&
+			    (!addr_is_any(&o->listen[j]) || cfg_is_loopback(u))) {
+				*rj = j;
+				return (ssize_t)k;
+			}
+	}
+	return -1;
+}
+
+/*
+ * Does following upstreams that are relay46's own listens lead from route
+ * ${from} to route ${to}?  Each route is looked at once (${seen}, one per
+ * route, cleared by the caller; ${stack} as many), so it ends.
+ */
+static bool
+cfg_leads_to(const struct config *c, size_t from, size_t to, bool *seen,
+    size_t *stack)
+{
+	const struct route *r;
+	size_t		 n = 0, i, j;
+	ssize_t		 k;
+
+	stack[n++] = from;
+	seen[from] = true;
+	while (n > 0) {
+		if (stack[--n] == to)
+			return true;
+		r = &c->routes[stack[n]];
+		for (i = 0; i < r->nup; i++)
+			if ((k = cfg_listen_route(c, &r->up[i].addr, &j)) != -1 &&
+			    !seen[k]) {
+				seen[k] = true;
+				stack[n++] = (size_t)k;
+			}
+	}
+	return false;
+}
+
+/*
+ * An upstream of route ${i} that is relay46's own listen address, of this
+ * route or of one whose upstreams lead back here, would relay every client
+ * round the loop, each time as a new session, until the slots run out.
+ * A chain that ends (an edge route whose upstream is an inner route's
+ * listen, as in contrib/examples/proxy-chain.ini) is fine.
+ */
+static void
+cfg_check_loops(struct cfg_parse *p, size_t i)
+{
+	const struct route *r = &p->c->routes[i], *o;
+	const struct addr *u;
+	char		 a1[ADDR_STRLEN], a2[ADDR_STRLEN], at[32];
+	bool		*seen = NULL;
+	size_t		*stack = NULL, n = p->c->nroutes, j, x;
+	ssize_t		 k;
+
+	for (x = 0; x < r->nup; x++) {
+		u = &r->up[x].addr;
+		if ((k = cfg_listen_route(p->c, u, &j)) == -1)
+			continue;
+		if ((size_t)k != i) {
+			if (seen == NULL && ((seen = calloc(n,
+			    sizeof(*seen))) == NULL || (stack = calloc(n,
+			    sizeof(*stack))) == NULL)) {
+				p->oom = true;
+				break;
+			}
+			memset(seen, 0, n * sizeof(*seen));
+			if (!cfg_leads_to(p->c, (size_t)k, i, seen, stack))
+				continue;
+		}
+		o = &p->c->routes[k];
+		at[0] = '\0';
+		if (o->listen_line[j] > 0)
+			snprintf(at, sizeof(at), " (line %d)", o->listen_line[j]);
+		cfg_error(p, r->specs[r->up[x].spec].line, "upstream %s is "
+		    "listen %s of route '%s'%s%s: relay46 would relay to itself",
+		    addr_format(u, a1, sizeof(a1)),
+		    addr_format(&o->listen[j], a2, sizeof(a2)), o->name, at,
+		    (size_t)k != i ? ", whose upstreams lead back here" : "");
+	}
+	free(seen);
+	free(stack);
 }
 
 /*
@@ -1795,7 +2051,8 @@ cfg_check(struct cfg_parse *p)
 		    addr_format(&p->c->admin, a, sizeof(a)));
 	}
 	if (p->c->group != NULL && p->c->user == NULL)
-		cfg_error(p, 0, "group is set but user is not: set both, or "
+		cfg_error(p, p->group_line, "group is set but user is not: "
+		    "set both, or "
 		    "only user (its own group is then used)");
 	/* Only when nothing else is wrong: a bad header already said why. */
 	if (p->c->nroutes == 0 && p->nerr == 0)
@@ -1803,10 +2060,10 @@ cfg_check(struct cfg_parse *p)
 		    "listen and upstream");
 	for (i = 0; i < p->c->nroutes; i++) {
 		r = &p->c->routes[i];
-		if (r->nlisten == 0)
+		if (r->nlisten == 0 && !cfg_had_bad(p, i, CFG_BAD_LISTEN))
 			cfg_error(p, r->line, "route '%s' has no listen",
 			    r->name);
-		if (r->nup == 0 && !cfg_had_bad_upstream(p, i))
+		if (r->nup == 0 && !cfg_had_bad(p, i, CFG_BAD_UPSTREAM))
 			cfg_error(p, r->line, "route '%s' has no upstream",
 			    r->name);
 		cfg_check_proxy(p, r);
@@ -1823,6 +2080,11 @@ cfg_check(struct cfg_parse *p)
 					    &o->listen[l]))
 						cfg_clash(p, r, j, o, l);
 			}
+		cfg_check_loops(p, i);
+		if (p->c->admin_on)
+			for (j = 0; j < r->nlisten; j++)
+				if (addr_overlap(&p->c->admin, &r->listen[j]))
+					cfg_admin_clash(p, r, j);
 	}
 }
 
@@ -1830,9 +2092,8 @@ cfg_check(struct cfg_parse *p)
 static struct config *
 cfg_finish(struct cfg_parse *p, char **errs)
 {
-	free(p->buf);
 	free(p->seen);
-	free(p->bad_up);
+	free(p->bad);
 	/* After the whole file: it needs every route's listens and checks. */
 	if (p->c != NULL)
 		cfg_derive_max_connections(p->c);
@@ -1874,6 +2135,9 @@ config_load_fp(FILE *fp, const char *name, unsigned flags, char **errs)
 	 * line number inih returns for its own complaint is ours too.
 	 */
 	rc = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
+	if (p.nread >= CFG_FILE_MAX && !ferror(fp) && getc(fp) != EOF)
+		cfg_error(&p, 0, "more than %u MiB: not a configuration file",
+		    CFG_FILE_MAX >> 20);
 	if (ferror(fp))
 		cfg_error(&p, 0, "read error: %s",
 		    strerror(p.read_errno != 0 ? p.read_errno : EIO));
@@ -1922,15 +2186,24 @@ static void
 cfg_quick_arg(struct cfg_parse *p, int opt, const char *v,
     int (*set)(struct cfg_parse *, const char *, char *, size_t))
 {
-	char	 err[512];
-	size_t	 n = strlen(v);
+	char	 err[512], val[CONFIG_LINE_MAX + 1];
+	size_t	 n;
 
-	if (n > CONFIG_LINE_MAX)
+	/* Spaces around it go, as around a value in the file. */
+	while (isspace((unsigned char)*v))
+		v++;
+	for (n = strlen(v); n > 0 && isspace((unsigned char)v[n - 1]); n--)
+		;
+	if (n > CONFIG_LINE_MAX) {
 		cfg_error(p, 0,
 		    "-%c %.40s...: too long (%zu bytes, at most %d)", opt, v, n,
 		    CONFIG_LINE_MAX);
-	else if (set(p, v, err, sizeof(err)) == -1)
-		cfg_error(p, 0, "-%c %s: %s", opt, v, err);
+		return;
+	}
+	memcpy(val, v, n);
+	val[n] = '\0';
+	if (set(p, val, err, sizeof(err)) == -1)
+		cfg_error(p, 0, "-%c %s: %s", opt, val, err);
 }
 
 struct config *

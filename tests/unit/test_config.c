@@ -1009,17 +1009,17 @@ test_service_names(void **state)
 	}
 	c = must_load(write_file(t, "svc.ini", "[route web]\n"
 	    "listen = *:http\nlisten = 127.0.0.1:https\n"
-	    "upstream = localhost:http weight=2\nupstream = [::1]:ssh\n"));
+	    "upstream = localhost:smtp weight=2\nupstream = [::1]:ssh\n"));
 	r = &c->routes[0];
 	assert_int_equal(r->nlisten, 3);
 	assert_string_equal(fmt(&r->listen[0], buf), "0.0.0.0:80");
 	assert_string_equal(fmt(&r->listen[1], buf), "[::]:80");
 	assert_string_equal(fmt(&r->listen[2], buf), "127.0.0.1:443");
-	assert_int_equal(r->specs[0].port, 80);
-	assert_string_equal(r->specs[0].text, "localhost:http");
+	assert_int_equal(r->specs[0].port, 25);
+	assert_string_equal(r->specs[0].text, "localhost:smtp");
 	for (i = 0; i < r->nup; i++)
 		assert_int_equal(addr_port(&r->up[i].addr),
-		    r->specs[r->up[i].spec].host != NULL ? 80 : 22);
+		    r->specs[r->up[i].spec].host != NULL ? 25 : 22);
 	config_unref(c);
 
 	path = write_file(t, "svc-bad.ini", "[route web]\n"
@@ -1275,7 +1275,7 @@ static const struct bad_row bad_rows[] = {
 	{ "unknown group", "[global]\nuser = root\ngroup = no-such-grp-r46\n"
 	    OK3, 3, "group = no-such-grp-r46: group 'no-such-grp-r46' does not "
 	    "exist", 1, true },
-	{ "group without user", "[global]\ngroup = root\n" OK3, 0,
+	{ "group without user", "[global]\ngroup = root\n" OK3, 2,
 	    "group is set but user is not", 1, false },
 	{ "admin on", "[global]\nadmin = on\n" OK3, 2,
 	    "admin = on: 'on': missing port", 1, false },
@@ -1328,6 +1328,51 @@ static const struct bad_row bad_rows[] = {
 	{ "same listen twice", WEB L1 L1 U1, 3,
 	    "listen 127.0.0.1:18080 clashes with listen 127.0.0.1:18080 of "
 	    "route 'web' (line 2)", 1, true },
+
+	/* What passed the check and failed at bind or connect. */
+	{ "listen link-local", WEB "listen = [fe80::1]:18080\n" U1, 2,
+	    "listen = [fe80::1]:18080: '[fe80::1]:18080': a link-local "
+	    "address needs its interface, as [fe80::1%eth0]:PORT", 1, true },
+	{ "upstream link-local", WEB L1 "upstream = [fe80::1]:80\n", 3,
+	    "a link-local address needs its interface", 1, false },
+	{ "upstream mapped twice", OK3 "upstream = [::ffff:127.0.0.1]:8000\n",
+	    4, "upstream = [::ffff:127.0.0.1]:8000: 127.0.0.1:8000 is given "
+	    "twice (also on line 3 as 127.0.0.1:8000)", 1, true },
+	{ "admin on a listen", "[global]\nadmin = 127.0.0.1:18080\n" OK3, 2,
+	    "admin 127.0.0.1:18080 clashes with listen 127.0.0.1:18080 of "
+	    "route 'web' (line 4)", 1, true },
+	{ "admin under a wildcard", "[global]\nadmin = [::1]:18080\n" WEB
+	    "listen = *:18080\n" U1, 2, "admin [::1]:18080 clashes with "
+	    "listen [::]:18080 of route 'web' (line 4)", 1, true },
+	{ "upstream wildcard", WEB L1 "upstream = 0.0.0.0:8000\n", 3,
+	    "upstream = 0.0.0.0:8000: '0.0.0.0' is a listen wildcard, not an "
+	    "upstream address (for this host: 127.0.0.1)", 1, true },
+	{ "upstream [::]", WEB L1 "upstream = [::]:8000\n", 3,
+	    "(for this host: [::1])", 1, false },
+	{ "upstream is own listen", WEB L1 "upstream = 127.0.0.1:18080\n",
+	    3, "upstream 127.0.0.1:18080 is listen 127.0.0.1:18080 of route "
+	    "'web' (line 2): relay46 would relay to itself", 1, true },
+	{ "upstream loopback under own wildcard", WEB "listen = *:18080\n"
+	    "upstream = [::1]:18080\n", 3, "upstream [::1]:18080 is listen "
+	    "[::]:18080 of route 'web' (line 2): relay46 would relay to itself",
+	    1, true },
+	{ "two routes in a loop", "[route a]\nlisten = 127.0.0.1:18080\n"
+	    "upstream = 127.0.0.1:18081\n[route b]\nlisten = "
+	    "127.0.0.1:18081\nupstream = 127.0.0.1:8000\n"
+	    "upstream = 127.0.0.1:18080\n", 3, "upstream 127.0.0.1:18081 is "
+	    "listen 127.0.0.1:18081 of route 'b' (line 5), whose upstreams "
+	    "lead back here: relay46 would relay to itself", 2, true },
+	{ "option twice", OK3 "upstream = 127.0.0.1:8001 weight=2 weight=3\n",
+	    4, "upstream = 127.0.0.1:8001 weight=2 weight=3: option 'weight' "
+	    "is given twice", 1, true },
+	{ "backup twice", OK3 "upstream = 127.0.0.1:8001 backup backup\n", 4,
+	    "option 'backup' is given twice", 1, false },
+	{ "bad listen, no 'has no listen'", WEB "listen = 127.0.0.1:65536\n"
+	    U1, 2, "port out of range", 1, false },
+	{ "empty listen, no 'has no listen'", WEB "listen =\n" U1, 2,
+	    "key 'listen' has no value", 1, true },
+	{ "control bytes shown escaped", WEB "foo\x1b[2J = 1\n" L1 U1, 2,
+	    "unknown key 'foo\\x1b[2J' in [route web]", 1, true },
 };
 
 /* ---- who may send a PROXY header --------------------------------------- */
@@ -1645,7 +1690,6 @@ test_many_errors(void **state)
 	assert_non_null(want);
 	snprintf(want, len,
 	    "%s:2: workers = 300: 300 is out of range (1 to 256)\n"
-	    "%s:3: route 'web' has no listen\n"
 	    "%s:4: listen = 127.0.0.1:65536: '127.0.0.1:65536': port out of "
 	    "range (0 to 65535)\n"
 	    "%s:5: upstream = 127.0.0.1:8000 weight=0: 0 is out of range "
@@ -1654,7 +1698,7 @@ test_many_errors(void **state)
 	    "%s:7: route 'web' is defined twice (first on line 3)\n"
 	    "%s:12: buffer = 1: out of range (1k to 64m)\n"
 	    "%s:13: unknown section [nope]\n",
-	    path, path, path, path, path, path, path, path);
+	    path, path, path, path, path, path, path);
 	assert_string_equal(errs, want);
 	free(want);
 	free(errs);
@@ -1677,6 +1721,81 @@ test_nul_byte(void **state)
 	if (!has_err(errs, path, 2, "NUL byte in line", true))
 		fail_msg("no NUL error in:\n%s", errs);
 	check_err_lines(errs, path);
+	free(errs);
+}
+
+/*
+ * What some editors write: a UTF-8 byte order mark and CRLF line ends;
+ * and an IPv4-mapped address, which is the IPv4 one.
+ */
+static void
+test_bom_crlf_mapped(void **state)
+{
+	static const char text[] = "\xef\xbb\xbf[route web]\r\n"
+	    "listen = [::ffff:127.0.0.1]:18080\r\n"
+	    "upstream = [::ffff:10.0.0.1]:80\r\n"
+	    "; " X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+	    X10 X10 X10 "xxxxxxxx\r\n";	/* 190 bytes and the CR */
+	struct tmp	*t = *state;
+	struct config	*c;
+	char		 buf[ADDR_STRLEN], *errs;
+	const char	*path;
+
+	c = must_load(write_file(t, "bom.ini", text));
+	assert_string_equal(fmt(&c->routes[0].listen[0], buf),
+	    "127.0.0.1:18080");
+	assert_int_equal(c->routes[0].listen[0].ss.ss_family, AF_INET);
+	assert_int_equal(c->routes[0].up[0].addr.ss.ss_family, AF_INET);
+	config_unref(c);
+	/* One byte over: its CR is no part of the count. */
+	path = write_file(t, "long.ini", "[route web]\r\n; " X190 "x\r\n"
+	    L1 U1);
+	assert_null(config_load(path, &errs));
+	if (!has_err(errs, path, 2, "line too long (193 bytes, at most 190)",
+	    true))
+		fail_msg("no 'line too long' in:\n%s", errs);
+	free(errs);
+}
+
+/*
+ * A file no configuration could be, such as -c /dev/zero: refused after
+ * 16 MiB, in that much time and memory, not read until memory runs out.
+ */
+static void
+test_huge_file(void **state)
+{
+	struct tmp	*t = *state;
+	struct config	*c;
+	FILE		*fp;
+	char		*errs = NULL, line[64];
+	size_t		 i;
+
+	(void)t;
+	if ((fp = fopen("/dev/zero", "r")) != NULL) {
+		assert_null(config_load_fp(fp, "/dev/zero", 0, &errs));
+		fclose(fp);
+		assert_non_null(errs);
+		if (strstr(errs, "/dev/zero: more than 16 MiB: not a "
+		    "configuration file\n") == NULL)
+			fail_msg("no 'more than 16 MiB' in:\n%s", errs);
+		free(errs);
+	}
+	/* Valid lines all the way: the size alone refuses it. */
+	fp = tmpfile();
+	assert_non_null(fp);
+	fputs("[route web]\n" L1 U1, fp);
+	memset(line, ' ', sizeof(line) - 2);
+	line[0] = ';';
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	for (i = 0; i < (16u << 20) / (sizeof(line) - 1) + 1; i++)
+		fputs(line, fp);
+	rewind(fp);
+	c = config_load_fp(fp, "big.ini", 0, &errs);
+	fclose(fp);
+	assert_null(c);
+	assert_non_null(errs);
+	assert_non_null(strstr(errs, "big.ini: more than 16 MiB"));
 	free(errs);
 }
 
@@ -1827,10 +1946,11 @@ test_load_no_pools(void **state)
 static void
 test_quick_good(void **state)
 {
-	char *const	 listen[] = { (char *)"127.0.0.1:18080",
-	    (char *)"*:18081" };
-	char *const	 up[] = { (char *)"127.0.0.1:8000",
-	    (char *)"[::1]:8001 weight=4" };
+	/* Spaces around a value go, as in the file. */
+	char *const	 listen[] = { (char *)" 127.0.0.1:18080",
+	    (char *)"*:18081\t" };
+	char *const	 up[] = { (char *)"127.0.0.1:8000 ",
+	    (char *)" [::1]:8001 weight=4 " };
 	struct config	*c;
 	struct route	*r;
 	char		*errs = (char *)"unset", buf[ADDR_STRLEN];
@@ -2172,6 +2292,8 @@ main(void)
 		T(test_backlog_errors),
 		T(test_many_errors),
 		T(test_nul_byte),
+		T(test_bom_crlf_mapped),
+		T(test_huge_file),
 		cmocka_unit_test(test_load_fp),
 		cmocka_unit_test(test_read_error),
 		cmocka_unit_test(test_load_no_pools),
