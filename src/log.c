@@ -204,15 +204,37 @@ LOG_FN(log_warn, LOG_LEVEL_WARN)
 LOG_FN(log_info, LOG_LEVEL_INFO)
 LOG_FN(log_debug, LOG_LEVEL_DEBUG)
 
+const char *
+log_quote(const char *s, char *buf, size_t len)
+{
+	unsigned char	 ch;
+	size_t		 o = 0;
+
+	for (; (ch = (unsigned char)*s) != '\0' && o + 5 <= len - 1; s++) {
+		if (ch < 0x20 || ch == 0x7f)
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
+		else {
+			if (ch == '"' || ch == '\\')
+				buf[o++] = '\\';
+			buf[o++] = (char)ch;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 void
 log_warn_lines(const char *prefix, const char *text)
 {
 	const char	*eol;
+	char		 line[1024], q[2048];
 
 	for (; text != NULL && *text != '\0'; text = eol + (*eol != '\0')) {
 		if ((eol = strchr(text, '\n')) == NULL)
 			eol = text + strlen(text);
-		log_warn("msg=\"%s%.*s\"", prefix, (int)(eol - text), text);
+		snprintf(line, sizeof(line), "%.*s", (int)(eol - text), text);
+		log_warn("msg=\"%s%s\"", prefix,
+		    log_quote(line, q, sizeof(q)));
 	}
 }
 

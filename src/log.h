@@ -38,6 +38,13 @@ void	 log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * log_quote(s, buf, len): ${s} made safe inside msg="...": '"' and '\\'
+ * escaped with a backslash, control bytes as \xHH; cut to fit ${len}
+ * (at least 1).  Returns ${buf}.
+ */
+const char *log_quote(const char *s, char *buf, size_t len);
+
+/*
  * log_warn_lines(prefix, text): log_warn() each line of ${text} (NULL:
  * none) as msg="${prefix}LINE", such as a config's warnings.
  */

@@ -261,12 +261,13 @@ static struct config *
 reload_load(struct control *c)
 {
 	struct config	*n;
-	char		*errs = NULL, *line, *save = NULL, why[128];
+	char		*errs = NULL, *line, *save = NULL, why[128], q[2048];
 
 	if ((n = config_load(c->cfg->path, &errs)) == NULL) {
 		for (line = errs != NULL ? strtok_r(errs, "\n", &save) : NULL;
 		     line != NULL; line = strtok_r(NULL, "\n", &save)) {
-			log_error("msg=\"reload: %s\"", line);
+			log_error("msg=\"reload: %s\"",
+			    log_quote(line, q, sizeof(q)));
 			reload_note(c, "%s", line);
 		}
 		free(errs);

@@ -327,9 +327,11 @@ test_reload_bad_file(void **state)
 			  "[route ok]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
 	write_conf(r, "[global]\nworkers = 1\n[route ok]\nlisten = 127.0.0.1:1\n"
-	    "upstreem = 127.0.0.1:2\n");
+	    "upstreem = 127.0.0.1:2\nbalance = \"x\a\\y\"\n");
 	assert_int_equal(kill(r->pid, SIGHUP), 0);
 	H_EXPECT_LOG(r, ":5: unknown key 'upstreem' in [route ok]");
+	/* The file's bytes stay inside msg="...": quoted, and shown. */
+	H_EXPECT_LOG(r, ":6: balance = \\\"x\\\\x07\\\\y\\\": expected");
 	H_EXPECT_LOG(r, "keeping the running configuration");
 	fd = h_relay_connect(r, "ok", AF_INET);
 	H_ASSERT_END(h_echo(fd, 1, 1000, H_IO_MS), H_OK, H_OK);
