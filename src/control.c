@@ -357,8 +357,9 @@ control_pidfile(const char *path)
 /*
  * Listening: say so in the pidfile, then the ready file (so whoever waits
  * for that finds the pidfile too), with the admin endpoint at ${admin}
- * (NULL: none).  A pidfile that cannot be written is fatal, as init
- * scripts would act on a stale one: -1.
+ * (NULL: none).  Either one that cannot be written is fatal, -1: init
+ * scripts would act on a stale pidfile, and a script or test waiting for
+ * the ready file would wait for ever, not fail.
  */
 static int
 control_announce(const struct config *cfg, const int *fds,
@@ -369,9 +370,13 @@ control_announce(const struct config *cfg, const int *fds,
 		    strerror(errno));
 		return -1;
 	}
-	if (ready != NULL && control_ready_file(ready, cfg, fds, admin) == -1)
-		log_warn("msg=\"cannot write %s: %s\"", ready,
+	if (ready != NULL && control_ready_file(ready, cfg, fds, admin) == -1) {
+		log_error("msg=\"cannot write ready file %s: %s\"", ready,
 		    strerror(errno));
+		if (pidfile != NULL)
+			(void)unlink(pidfile);
+		return -1;
+	}
 	return 0;
 }
 

@@ -331,6 +331,34 @@ test_bind_in_use(void **state)
 	close(hold);
 }
 
+/*
+ * A ready file (-R) that cannot be written ends relay46 with status 1, as
+ * a pidfile does: whoever waits for it must fail, not wait; and the
+ * pidfile written just before goes again.
+ */
+static void
+test_ready_file_unwritable(void **state)
+{
+	const char	*dir = h_tmpdir();
+	char		 ready[H_PATH + 16], pid[H_PATH + 16], *out, *err;
+	const char	*args[] = { "-l", "127.0.0.1:0", "-u", "127.0.0.1:9",
+	    "-p", pid, "-R", ready, NULL };
+	int		 rc;
+
+	(void)state;
+	snprintf(ready, sizeof(ready), "%s/no-such-dir/ready", dir);
+	snprintf(pid, sizeof(pid), "%s/relay46.pid", dir);
+	rc = h_run(args, &out, &err, RUN_MS);
+	if (rc != 1)
+		fail_msg("relay46 with -R in a missing directory exited %d, "
+		    "expected 1; stderr:\n%s", rc, err);
+	H_ASSERT_CONTAINS(err, "cannot write ready file");
+	H_ASSERT_CONTAINS(err, "No such file or directory");
+	assert_int_equal(access(pid, F_OK), -1);
+	free(out);
+	free(err);
+}
+
 /* --- listen = ADDR:0 ------------------------------------------------------------ */
 
 /* Port ${p} relays to an echo backend: stream ${seed} comes back. */
@@ -605,6 +633,8 @@ main(void)
 		cmocka_unit_test_teardown(test_version_and_help, h_teardown),
 		cmocka_unit_test_teardown(test_bad_usage, h_teardown),
 		cmocka_unit_test_teardown(test_bind_in_use, h_teardown),
+		cmocka_unit_test_teardown(test_ready_file_unwritable,
+		    h_teardown),
 		cmocka_unit_test_teardown(test_listen_any_port, h_teardown),
 		cmocka_unit_test_teardown(test_reload_any_port, h_teardown),
 		cmocka_unit_test_teardown(test_sigterm_drains, h_teardown),
