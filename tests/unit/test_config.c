@@ -1007,7 +1007,8 @@ test_service_names(void **state)
 		print_message("no /etc/services (package netbase): skipped\n");
 		skip();
 	}
-	c = must_load(write_file(t, "svc.ini", "[route web]\n"
+	c = must_load(write_file(t, "svc.ini",
+	    "[route web]\n"
 	    "listen = *:http\nlisten = 127.0.0.1:https\n"
 	    "upstream = localhost:smtp weight=2\nupstream = [::1]:ssh\n"));
 	r = &c->routes[0];
@@ -1275,8 +1276,6 @@ static const struct bad_row bad_rows[] = {
 	{ "unknown group", "[global]\nuser = root\ngroup = no-such-grp-r46\n"
 	    OK3, 3, "group = no-such-grp-r46: group 'no-such-grp-r46' does not "
 	    "exist", 1, true },
-	{ "group without user", "[global]\ngroup = root\n" OK3, 2,
-	    "group is set but user is not", 1, false },
 	{ "admin on", "[global]\nadmin = on\n" OK3, 2,
 	    "admin = on: 'on': missing port", 1, false },
 	{ "admin not loopback", "[global]\nadmin = 0.0.0.0:9100\n" OK3, 2,
@@ -1328,51 +1327,6 @@ static const struct bad_row bad_rows[] = {
 	{ "same listen twice", WEB L1 L1 U1, 3,
 	    "listen 127.0.0.1:18080 clashes with listen 127.0.0.1:18080 of "
 	    "route 'web' (line 2)", 1, true },
-
-	/* What passed the check and failed at bind or connect. */
-	{ "listen link-local", WEB "listen = [fe80::1]:18080\n" U1, 2,
-	    "listen = [fe80::1]:18080: '[fe80::1]:18080': a link-local "
-	    "address needs its interface, as [fe80::1%eth0]:PORT", 1, true },
-	{ "upstream link-local", WEB L1 "upstream = [fe80::1]:80\n", 3,
-	    "a link-local address needs its interface", 1, false },
-	{ "upstream mapped twice", OK3 "upstream = [::ffff:127.0.0.1]:8000\n",
-	    4, "upstream = [::ffff:127.0.0.1]:8000: 127.0.0.1:8000 is given "
-	    "twice (also on line 3 as 127.0.0.1:8000)", 1, true },
-	{ "admin on a listen", "[global]\nadmin = 127.0.0.1:18080\n" OK3, 2,
-	    "admin 127.0.0.1:18080 clashes with listen 127.0.0.1:18080 of "
-	    "route 'web' (line 4)", 1, true },
-	{ "admin under a wildcard", "[global]\nadmin = [::1]:18080\n" WEB
-	    "listen = *:18080\n" U1, 2, "admin [::1]:18080 clashes with "
-	    "listen [::]:18080 of route 'web' (line 4)", 1, true },
-	{ "upstream wildcard", WEB L1 "upstream = 0.0.0.0:8000\n", 3,
-	    "upstream = 0.0.0.0:8000: '0.0.0.0' is a listen wildcard, not an "
-	    "upstream address (for this host: 127.0.0.1)", 1, true },
-	{ "upstream [::]", WEB L1 "upstream = [::]:8000\n", 3,
-	    "(for this host: [::1])", 1, false },
-	{ "upstream is own listen", WEB L1 "upstream = 127.0.0.1:18080\n",
-	    3, "upstream 127.0.0.1:18080 is listen 127.0.0.1:18080 of route "
-	    "'web' (line 2): relay46 would relay to itself", 1, true },
-	{ "upstream loopback under own wildcard", WEB "listen = *:18080\n"
-	    "upstream = [::1]:18080\n", 3, "upstream [::1]:18080 is listen "
-	    "[::]:18080 of route 'web' (line 2): relay46 would relay to itself",
-	    1, true },
-	{ "two routes in a loop", "[route a]\nlisten = 127.0.0.1:18080\n"
-	    "upstream = 127.0.0.1:18081\n[route b]\nlisten = "
-	    "127.0.0.1:18081\nupstream = 127.0.0.1:8000\n"
-	    "upstream = 127.0.0.1:18080\n", 3, "upstream 127.0.0.1:18081 is "
-	    "listen 127.0.0.1:18081 of route 'b' (line 5), whose upstreams "
-	    "lead back here: relay46 would relay to itself", 2, true },
-	{ "option twice", OK3 "upstream = 127.0.0.1:8001 weight=2 weight=3\n",
-	    4, "upstream = 127.0.0.1:8001 weight=2 weight=3: option 'weight' "
-	    "is given twice", 1, true },
-	{ "backup twice", OK3 "upstream = 127.0.0.1:8001 backup backup\n", 4,
-	    "option 'backup' is given twice", 1, false },
-	{ "bad listen, no 'has no listen'", WEB "listen = 127.0.0.1:65536\n"
-	    U1, 2, "port out of range", 1, false },
-	{ "empty listen, no 'has no listen'", WEB "listen =\n" U1, 2,
-	    "key 'listen' has no value", 1, true },
-	{ "control bytes shown escaped", WEB "foo\x1b[2J = 1\n" L1 U1, 2,
-	    "unknown key 'foo\\x1b[2J' in [route web]", 1, true },
 };
 
 /* ---- who may send a PROXY header --------------------------------------- */
@@ -1514,20 +1468,73 @@ test_proxy_from_any(void **state)
 	config_unref(c);
 }
 
+/*
+ * What -t passed once and bind or connect refused later, or what ran
+ * but could not have been meant, and the messages' own hygiene.
+ */
+static const struct bad_row late_rows[] = {
+	{ "group without user", "[global]\ngroup = root\n" OK3, 2,
+	    "group is set but user is not", 1, false },
+	{ "listen link-local", WEB "listen = [fe80::1]:18080\n" U1, 2,
+	    "listen = [fe80::1]:18080: '[fe80::1]:18080': a link-local "
+	    "address needs its interface, as [fe80::1%eth0]:PORT", 1, true },
+	{ "upstream link-local", WEB L1 "upstream = [fe80::1]:80\n", 3,
+	    "a link-local address needs its interface", 1, false },
+	{ "upstream mapped twice", OK3 "upstream = [::ffff:127.0.0.1]:8000\n",
+	    4, "upstream = [::ffff:127.0.0.1]:8000: 127.0.0.1:8000 is given "
+	    "twice (also on line 3 as 127.0.0.1:8000)", 1, true },
+	{ "admin on a listen", "[global]\nadmin = 127.0.0.1:18080\n" OK3, 2,
+	    "admin 127.0.0.1:18080 clashes with listen 127.0.0.1:18080 of "
+	    "route 'web' (line 4)", 1, true },
+	{ "admin under a wildcard", "[global]\nadmin = [::1]:18080\n" WEB
+	    "listen = *:18080\n" U1, 2, "admin [::1]:18080 clashes with "
+	    "listen [::]:18080 of route 'web' (line 4)", 1, true },
+	{ "upstream wildcard", WEB L1 "upstream = 0.0.0.0:8000\n", 3,
+	    "upstream = 0.0.0.0:8000: '0.0.0.0' is a listen wildcard, not an "
+	    "upstream address (for this host: 127.0.0.1)", 1, true },
+	{ "upstream [::]", WEB L1 "upstream = [::]:8000\n", 3,
+	    "(for this host: [::1])", 1, false },
+	{ "upstream is own listen", WEB L1 "upstream = 127.0.0.1:18080\n",
+	    3, "upstream 127.0.0.1:18080 is listen 127.0.0.1:18080 of route "
+	    "'web' (line 2): relay46 would relay to itself", 1, true },
+	{ "upstream loopback under own wildcard", WEB "listen = *:18080\n"
+	    "upstream = [::1]:18080\n", 3, "upstream [::1]:18080 is listen "
+	    "[::]:18080 of route 'web' (line 2): relay46 would relay to itself",
+	    1, true },
+	{ "two routes in a loop", "[route a]\nlisten = 127.0.0.1:18080\n"
+	    "upstream = 127.0.0.1:18081\n[route b]\nlisten = "
+	    "127.0.0.1:18081\nupstream = 127.0.0.1:8000\n"
+	    "upstream = 127.0.0.1:18080\n", 3, "upstream 127.0.0.1:18081 is "
+	    "listen 127.0.0.1:18081 of route 'b' (line 5), whose upstreams "
+	    "lead back here: relay46 would relay to itself", 2, true },
+	{ "option twice", OK3 "upstream = 127.0.0.1:8001 weight=2 weight=3\n",
+	    4, "upstream = 127.0.0.1:8001 weight=2 weight=3: option 'weight' "
+	    "is given twice", 1, true },
+	{ "backup twice", OK3 "upstream = 127.0.0.1:8001 backup backup\n", 4,
+	    "option 'backup' is given twice", 1, false },
+	{ "bad listen, no 'has no listen'", WEB "listen = 127.0.0.1:65536\n"
+	    U1, 2, "port out of range", 1, false },
+	{ "empty listen, no 'has no listen'", WEB "listen =\n" U1, 2,
+	    "key 'listen' has no value", 1, true },
+	{ "control bytes shown escaped", WEB "foo\x1b[2J = 1\n" L1 U1, 2,
+	    "unknown key 'foo\\x1b[2J' in [route web]", 1, true },
+};
+
+/* Each of ${rows} (${n}) is refused with its error, and only that. */
 static void
-test_bad_files(void **state)
+check_bad_rows(struct tmp *t, const struct bad_row *rows, size_t nrows,
+    const char *prefix)
 {
 	const struct bad_row	*r;
-	struct tmp		*t = *state;
 	struct config		*c;
 	const char		*path;
 	char			*errs, name[32];
 	size_t			 i;
 	int			 n;
 
-	for (i = 0; i < NELEM(bad_rows); i++) {
-		r = &bad_rows[i];
-		snprintf(name, sizeof(name), "bad-%02zu.ini", i);
+	for (i = 0; i < nrows; i++) {
+		r = &rows[i];
+		snprintf(name, sizeof(name), "%s-%02zu.ini", prefix, i);
 		if (r->text != NULL)
 			path = write_file(t, name, r->text);
 		else {
@@ -1557,6 +1564,18 @@ test_bad_files(void **state)
 		}
 		free(errs);
 	}
+}
+
+static void
+test_bad_files(void **state)
+{
+	check_bad_rows(*state, bad_rows, NELEM(bad_rows), "bad");
+}
+
+static void
+test_bad_late(void **state)
+{
+	check_bad_rows(*state, late_rows, NELEM(late_rows), "late");
 }
 
 /*
@@ -2289,6 +2308,7 @@ main(void)
 		T(test_lookup_given_up),
 		T(test_service_names),
 		T(test_bad_files),
+		T(test_bad_late),
 		T(test_backlog_errors),
 		T(test_many_errors),
 		T(test_nul_byte),
