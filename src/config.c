@@ -727,16 +727,20 @@ cfg_addr_check(const char *v, struct addr *a, char *err, size_t errlen)
 		return 0;
 	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
 		if (s6->sin6_scope_id != 0) {
-			err_set(err, errlen, "'%s': an IPv4 address has no "
-			    "interface", v);
+			err_set(err, errlen,
+			    "'%s': an IPv4 address has no "
+			    "interface",
+			    v);
 			return -1;
 		}
 		addr_unmap(a);
 		return 0;
 	}
 	if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) && s6->sin6_scope_id == 0) {
-		err_set(err, errlen, "'%s': a link-local address needs its "
-		    "interface, as [fe80::1%%eth0]:PORT", v);
+		err_set(err, errlen,
+		    "'%s': a link-local address needs its "
+		    "interface, as [fe80::1%%eth0]:PORT",
+		    v);
 		return -1;
 	}
 	return 0;
@@ -1101,10 +1105,10 @@ cfg_upstream_opts(char *opts, struct upstream_spec *us, char *err,
     size_t errlen)
 {
 	static const char *const names[] = { "weight", "backup",
-	    "max_connections" };
+		"max_connections" };
 	char		*tok, *save = NULL;
 	uint64_t	 n;
-	unsigned	 seen = 0, i;
+	unsigned		 seen = 0, i;
 
 	/* strtok_r, not strtok: no hidden state shared between calls. */
 	for (tok = strtok_r(opts, " \t", &save); tok != NULL;
@@ -1116,8 +1120,10 @@ cfg_upstream_opts(char *opts, struct upstream_spec *us, char *err,
 		else if (strncmp(tok, "max_connections=", 16) == 0)
 			i = 2;
 		else {
-			err_set(err, errlen, "unknown upstream option '%s' "
-			    "(weight=N, backup, max_connections=N)", tok);
+			err_set(err, errlen,
+			    "unknown upstream option '%s' "
+			    "(weight=N, backup, max_connections=N)",
+			    tok);
 			return -1;
 		}
 		if (seen & (1u << i)) {
@@ -1289,8 +1295,10 @@ cfg_set_upstream(struct cfg_parse *p, const char *v, char *err, size_t errlen)
 			return -1;
 		/* A connect to it reaches this host, by no rule one can see. */
 		if (addr_is_any(&a)) {
-			err_set(err, errlen, "'%s' is a listen wildcard, not an "
-			    "upstream address (for this host: %s)", host,
+			err_set(err, errlen,
+			    "'%s' is a listen wildcard, not an "
+			    "upstream address (for this host: %s)",
+			    host,
 			    a.ss.ss_family == AF_INET ? "127.0.0.1" : "[::1]");
 			return -1;
 		}
@@ -1840,10 +1848,12 @@ cfg_clash(struct cfg_parse *p, const struct route *r, size_t j,
 static void
 cfg_admin_clash(struct cfg_parse *p, const struct route *r, size_t j)
 {
-	char	 a1[ADDR_STRLEN], a2[ADDR_STRLEN];
+	char a1[ADDR_STRLEN], a2[ADDR_STRLEN];
 
-	cfg_error(p, p->c->admin_line, "admin %s clashes with listen %s of "
-	    "route '%s' (line %d)", addr_format(&p->c->admin, a1, sizeof(a1)),
+	cfg_error(p, p->c->admin_line,
+	    "admin %s clashes with listen %s of "
+	    "route '%s' (line %d)",
+	    addr_format(&p->c->admin, a1, sizeof(a1)),
 	    addr_format(&r->listen[j], a2, sizeof(a2)), r->name,
 	    r->listen_line[j]);
 }
@@ -1858,13 +1868,14 @@ static ssize_t
 cfg_listen_route(const struct config *c, const struct addr *u, size_t *rj)
 {
 	const struct route *o;
-	size_t		 k, j;
+	size_t		    k, j;
 
 	for (k = 0; k < c->nroutes; k++) {
 		o = &c->routes[k];
 		for (j = 0; j < o->nlisten; j++)
 			if (addr_overlap(u, &o->listen[j]) &&
-			    (!addr_is_any(&o->listen[j]) || cfg_is_loopback(u))) {
+			    (!addr_is_any(&o->listen[j]) ||
+				cfg_is_loopback(u))) {
 				*rj = j;
 				return (ssize_t)k;
 			}
@@ -1892,7 +1903,8 @@ cfg_leads_to(const struct config *c, size_t from, size_t to, bool *seen,
 			return true;
 		r = &c->routes[stack[n]];
 		for (i = 0; i < r->nup; i++)
-			if ((k = cfg_listen_route(c, &r->up[i].addr, &j)) != -1 &&
+			if ((k = cfg_listen_route(c, &r->up[i].addr, &j)) !=
+				-1 &&
 			    !seen[k]) {
 				seen[k] = true;
 				stack[n++] = (size_t)k;
@@ -1912,20 +1924,20 @@ static void
 cfg_check_loops(struct cfg_parse *p, size_t i)
 {
 	const struct route *r = &p->c->routes[i], *o;
-	const struct addr *u;
-	char		 a1[ADDR_STRLEN], a2[ADDR_STRLEN], at[32];
-	bool		*seen = NULL;
-	size_t		*stack = NULL, n = p->c->nroutes, j, x;
-	ssize_t		 k;
+	const struct addr  *u;
+	char		    a1[ADDR_STRLEN], a2[ADDR_STRLEN], at[32];
+	bool		   *seen = NULL;
+	size_t		   *stack = NULL, n = p->c->nroutes, j, x;
+	ssize_t		    k;
 
 	for (x = 0; x < r->nup; x++) {
 		u = &r->up[x].addr;
 		if ((k = cfg_listen_route(p->c, u, &j)) == -1)
 			continue;
 		if ((size_t)k != i) {
-			if (seen == NULL && ((seen = calloc(n,
-			    sizeof(*seen))) == NULL || (stack = calloc(n,
-			    sizeof(*stack))) == NULL)) {
+			if (seen == NULL &&
+			    ((seen = calloc(n, sizeof(*seen))) == NULL ||
+				(stack = calloc(n, sizeof(*stack))) == NULL)) {
 				p->oom = true;
 				break;
 			}
@@ -1936,8 +1948,10 @@ cfg_check_loops(struct cfg_parse *p, size_t i)
 		o = &p->c->routes[k];
 		at[0] = '\0';
 		if (o->listen_line[j] > 0)
-			snprintf(at, sizeof(at), " (line %d)", o->listen_line[j]);
-		cfg_error(p, r->specs[r->up[x].spec].line, "upstream %s is "
+			snprintf(at, sizeof(at), " (line %d)",
+			    o->listen_line[j]);
+		cfg_error(p, r->specs[r->up[x].spec].line,
+		    "upstream %s is "
 		    "listen %s of route '%s'%s%s: relay46 would relay to itself",
 		    addr_format(u, a1, sizeof(a1)),
 		    addr_format(&o->listen[j], a2, sizeof(a2)), o->name, at,
@@ -2051,7 +2065,8 @@ cfg_check(struct cfg_parse *p)
 		    addr_format(&p->c->admin, a, sizeof(a)));
 	}
 	if (p->c->group != NULL && p->c->user == NULL)
-		cfg_error(p, p->group_line, "group is set but user is not: "
+		cfg_error(p, p->group_line,
+		    "group is set but user is not: "
 		    "set both, or "
 		    "only user (its own group is then used)");
 	/* Only when nothing else is wrong: a bad header already said why. */

@@ -233,8 +233,7 @@ log_warn_lines(const char *prefix, const char *text)
 		if ((eol = strchr(text, '\n')) == NULL)
 			eol = text + strlen(text);
 		snprintf(line, sizeof(line), "%.*s", (int)(eol - text), text);
-		log_warn("msg=\"%s%s\"", prefix,
-		    log_quote(line, q, sizeof(q)));
+		log_warn("msg=\"%s%s\"", prefix, log_quote(line, q, sizeof(q)));
 	}
 }
 

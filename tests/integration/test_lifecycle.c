@@ -339,11 +339,11 @@ test_bind_in_use(void **state)
 static void
 test_ready_file_unwritable(void **state)
 {
-	const char	*dir = h_tmpdir();
-	char		 ready[H_PATH + 16], pid[H_PATH + 16], *out, *err;
-	const char	*args[] = { "-l", "127.0.0.1:0", "-u", "127.0.0.1:9",
-	    "-p", pid, "-R", ready, NULL };
-	int		 rc;
+	const char *dir = h_tmpdir();
+	char	    ready[H_PATH + 16], pid[H_PATH + 16], *out, *err;
+	const char *args[] = { "-l", "127.0.0.1:0", "-u", "127.0.0.1:9", "-p",
+		pid, "-R", ready, NULL };
+	int	    rc;
 
 	(void)state;
 	snprintf(ready, sizeof(ready), "%s/no-such-dir/ready", dir);
@@ -351,7 +351,8 @@ test_ready_file_unwritable(void **state)
 	rc = h_run(args, &out, &err, RUN_MS);
 	if (rc != 1)
 		fail_msg("relay46 with -R in a missing directory exited %d, "
-		    "expected 1; stderr:\n%s", rc, err);
+			 "expected 1; stderr:\n%s",
+		    rc, err);
 	H_ASSERT_CONTAINS(err, "cannot write ready file");
 	H_ASSERT_CONTAINS(err, "No such file or directory");
 	assert_int_equal(access(pid, F_OK), -1);

@@ -326,7 +326,8 @@ test_reload_bad_file(void **state)
 	r = h_relay_start("[global]\nshutdown_timeout = 2s\nworkers = 1\n"
 			  "[route ok]\nlisten = 127.0.0.1:0\nupstream = %s\n",
 	    h_hostport(AF_INET, h_backend_port(b)));
-	write_conf(r, "[global]\nworkers = 1\n[route ok]\nlisten = 127.0.0.1:1\n"
+	write_conf(r,
+	    "[global]\nworkers = 1\n[route ok]\nlisten = 127.0.0.1:1\n"
 	    "upstreem = 127.0.0.1:2\nbalance = \"x\a\\y\"\n");
 	assert_int_equal(kill(r->pid, SIGHUP), 0);
 	H_EXPECT_LOG(r, ":5: unknown key 'upstreem' in [route ok]");

@@ -1477,43 +1477,60 @@ static const struct bad_row late_rows[] = {
 	    "group is set but user is not", 1, false },
 	{ "listen link-local", WEB "listen = [fe80::1]:18080\n" U1, 2,
 	    "listen = [fe80::1]:18080: '[fe80::1]:18080': a link-local "
-	    "address needs its interface, as [fe80::1%eth0]:PORT", 1, true },
+	    "address needs its interface, as [fe80::1%eth0]:PORT",
+	    1, true },
 	{ "upstream link-local", WEB L1 "upstream = [fe80::1]:80\n", 3,
 	    "a link-local address needs its interface", 1, false },
 	{ "upstream mapped twice", OK3 "upstream = [::ffff:127.0.0.1]:8000\n",
-	    4, "upstream = [::ffff:127.0.0.1]:8000: 127.0.0.1:8000 is given "
-	    "twice (also on line 3 as 127.0.0.1:8000)", 1, true },
+	    4,
+	    "upstream = [::ffff:127.0.0.1]:8000: 127.0.0.1:8000 is given "
+	    "twice (also on line 3 as 127.0.0.1:8000)",
+	    1, true },
 	{ "admin on a listen", "[global]\nadmin = 127.0.0.1:18080\n" OK3, 2,
 	    "admin 127.0.0.1:18080 clashes with listen 127.0.0.1:18080 of "
-	    "route 'web' (line 4)", 1, true },
-	{ "admin under a wildcard", "[global]\nadmin = [::1]:18080\n" WEB
-	    "listen = *:18080\n" U1, 2, "admin [::1]:18080 clashes with "
-	    "listen [::]:18080 of route 'web' (line 4)", 1, true },
+	    "route 'web' (line 4)",
+	    1, true },
+	{ "admin under a wildcard",
+	    "[global]\nadmin = [::1]:18080\n" WEB "listen = *:18080\n" U1, 2,
+	    "admin [::1]:18080 clashes with "
+	    "listen [::]:18080 of route 'web' (line 4)",
+	    1, true },
 	{ "upstream wildcard", WEB L1 "upstream = 0.0.0.0:8000\n", 3,
 	    "upstream = 0.0.0.0:8000: '0.0.0.0' is a listen wildcard, not an "
-	    "upstream address (for this host: 127.0.0.1)", 1, true },
+	    "upstream address (for this host: 127.0.0.1)",
+	    1, true },
 	{ "upstream [::]", WEB L1 "upstream = [::]:8000\n", 3,
 	    "(for this host: [::1])", 1, false },
-	{ "upstream is own listen", WEB L1 "upstream = 127.0.0.1:18080\n",
-	    3, "upstream 127.0.0.1:18080 is listen 127.0.0.1:18080 of route "
-	    "'web' (line 2): relay46 would relay to itself", 1, true },
-	{ "upstream loopback under own wildcard", WEB "listen = *:18080\n"
-	    "upstream = [::1]:18080\n", 3, "upstream [::1]:18080 is listen "
+	{ "upstream is own listen", WEB L1 "upstream = 127.0.0.1:18080\n", 3,
+	    "upstream 127.0.0.1:18080 is listen 127.0.0.1:18080 of route "
+	    "'web' (line 2): relay46 would relay to itself",
+	    1, true },
+	{ "upstream loopback under own wildcard",
+	    WEB "listen = *:18080\n"
+		"upstream = [::1]:18080\n",
+	    3,
+	    "upstream [::1]:18080 is listen "
 	    "[::]:18080 of route 'web' (line 2): relay46 would relay to itself",
 	    1, true },
-	{ "two routes in a loop", "[route a]\nlisten = 127.0.0.1:18080\n"
+	{ "two routes in a loop",
+	    "[route a]\nlisten = 127.0.0.1:18080\n"
 	    "upstream = 127.0.0.1:18081\n[route b]\nlisten = "
 	    "127.0.0.1:18081\nupstream = 127.0.0.1:8000\n"
-	    "upstream = 127.0.0.1:18080\n", 3, "upstream 127.0.0.1:18081 is "
+	    "upstream = 127.0.0.1:18080\n",
+	    3,
+	    "upstream 127.0.0.1:18081 is "
 	    "listen 127.0.0.1:18081 of route 'b' (line 5), whose upstreams "
-	    "lead back here: relay46 would relay to itself", 2, true },
+	    "lead back here: relay46 would relay to itself",
+	    2, true },
 	{ "option twice", OK3 "upstream = 127.0.0.1:8001 weight=2 weight=3\n",
-	    4, "upstream = 127.0.0.1:8001 weight=2 weight=3: option 'weight' "
-	    "is given twice", 1, true },
+	    4,
+	    "upstream = 127.0.0.1:8001 weight=2 weight=3: option 'weight' "
+	    "is given twice",
+	    1, true },
 	{ "backup twice", OK3 "upstream = 127.0.0.1:8001 backup backup\n", 4,
 	    "option 'backup' is given twice", 1, false },
-	{ "bad listen, no 'has no listen'", WEB "listen = 127.0.0.1:65536\n"
-	    U1, 2, "port out of range", 1, false },
+	{ "bad listen, no 'has no listen'", WEB "listen = 127.0.0.1:65536\n" U1,
+	    2, "port out of range", 1, false },
 	{ "empty listen, no 'has no listen'", WEB "listen =\n" U1, 2,
 	    "key 'listen' has no value", 1, true },
 	{ "control bytes shown escaped", WEB "foo\x1b[2J = 1\n" L1 U1, 2,
@@ -1751,14 +1768,15 @@ static void
 test_bom_crlf_mapped(void **state)
 {
 	static const char text[] = "\xef\xbb\xbf[route web]\r\n"
-	    "listen = [::ffff:127.0.0.1]:18080\r\n"
-	    "upstream = [::ffff:10.0.0.1]:80\r\n"
-	    "; " X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
-	    X10 X10 X10 "xxxxxxxx\r\n";	/* 190 bytes and the CR */
-	struct tmp	*t = *state;
-	struct config	*c;
-	char		 buf[ADDR_STRLEN], *errs;
-	const char	*path;
+				   "listen = [::ffff:127.0.0.1]:18080\r\n"
+				   "upstream = [::ffff:10.0.0.1]:80\r\n"
+				   "; " X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+				       X10 X10 X10 X10 X10 X10 X10 X10
+				   "xxxxxxxx\r\n"; /* 190 bytes and the CR */
+	struct tmp    *t = *state;
+	struct config *c;
+	char	       buf[ADDR_STRLEN], *errs;
+	const char    *path;
 
 	c = must_load(write_file(t, "bom.ini", text));
 	assert_string_equal(fmt(&c->routes[0].listen[0], buf),
@@ -1767,11 +1785,11 @@ test_bom_crlf_mapped(void **state)
 	assert_int_equal(c->routes[0].up[0].addr.ss.ss_family, AF_INET);
 	config_unref(c);
 	/* One byte over: its CR is no part of the count. */
-	path = write_file(t, "long.ini", "[route web]\r\n; " X190 "x\r\n"
-	    L1 U1);
+	path = write_file(t, "long.ini",
+	    "[route web]\r\n; " X190 "x\r\n" L1 U1);
 	assert_null(config_load(path, &errs));
 	if (!has_err(errs, path, 2, "line too long (193 bytes, at most 190)",
-	    true))
+		true))
 		fail_msg("no 'line too long' in:\n%s", errs);
 	free(errs);
 }
@@ -1783,19 +1801,20 @@ test_bom_crlf_mapped(void **state)
 static void
 test_huge_file(void **state)
 {
-	struct tmp	*t = *state;
-	struct config	*c;
-	FILE		*fp;
-	char		*errs = NULL, line[64];
-	size_t		 i;
+	struct tmp    *t = *state;
+	struct config *c;
+	FILE	      *fp;
+	char	      *errs = NULL, line[64];
+	size_t	       i;
 
 	(void)t;
 	if ((fp = fopen("/dev/zero", "r")) != NULL) {
 		assert_null(config_load_fp(fp, "/dev/zero", 0, &errs));
 		fclose(fp);
 		assert_non_null(errs);
-		if (strstr(errs, "/dev/zero: more than 16 MiB: not a "
-		    "configuration file\n") == NULL)
+		if (strstr(errs,
+			"/dev/zero: more than 16 MiB: not a "
+			"configuration file\n") == NULL)
 			fail_msg("no 'more than 16 MiB' in:\n%s", errs);
 		free(errs);
 	}
@@ -1967,9 +1986,9 @@ test_quick_good(void **state)
 {
 	/* Spaces around a value go, as in the file. */
 	char *const	 listen[] = { (char *)" 127.0.0.1:18080",
-	    (char *)"*:18081\t" };
+		     (char *)"*:18081\t" };
 	char *const	 up[] = { (char *)"127.0.0.1:8000 ",
-	    (char *)" [::1]:8001 weight=4 " };
+		     (char *)" [::1]:8001 weight=4 " };
 	struct config	*c;
 	struct route	*r;
 	char		*errs = (char *)"unset", buf[ADDR_STRLEN];
