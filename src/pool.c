@@ -794,8 +794,12 @@ pool_mark_up(struct pool *p, struct upstream *u, const char *why)
 }
 
 /*
- * A real session's connect is proof enough: up at once, whatever rise
- * says, because a client is being served by it.
+ * Without active checks, a real session's connect is proof enough: up at
+ * once, because a client is being served by it.  With them, the checks
+ * decide, as relay46(8) promises: a session in a total outage (which
+ * tries the down upstreams rather than fail every client) does not skip
+ * rise, so a flapping upstream does not get every session on its first
+ * good connect.
  */
 void
 pool_connect_ok(struct pool *p, struct upstream *u)
@@ -803,7 +807,8 @@ pool_connect_ok(struct pool *p, struct upstream *u)
 	atomic_fetch_add_explicit(&u->connects, 1, memory_order_relaxed);
 	if (atomic_load_explicit(&u->fails, memory_order_relaxed) != 0)
 		atomic_store_explicit(&u->fails, 0, memory_order_relaxed);
-	if (!atomic_load_explicit(&u->up, memory_order_relaxed))
+	if (!p->route->health_check &&
+	    !atomic_load_explicit(&u->up, memory_order_relaxed))
 		pool_mark_up(p, u, "a session connected");
 }
 

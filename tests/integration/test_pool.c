@@ -615,6 +615,47 @@ test_total_outage_heals(void **state)
 }
 
 /*
+ * With active checks, a total outage still lets sessions through to the
+ * returning upstream, but only rise passed checks bring it up: never
+ * reason="a session connected", which would skip rise.
+ */
+static void
+test_outage_with_checks(void **state)
+{
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 down[160], up[160], hp[64];
+	unsigned		 i;
+	int			 port, hold;
+
+	(void)state;
+	b = tagged(0);
+	port = h_backend_port(b);
+	snprintf(hp, sizeof(hp), "%s", h_hostport(AF_INET, port));
+	r = h_relay_start(
+	    "[global]\nshutdown_timeout = 2s\n"
+	    "[route oc]\nlisten = %s\nupstream = %s\nretries = 0\n"
+	    "health_check = tcp\nfall = 1\nrise = 3\n"
+	    "check_interval = 200ms\n",
+	    h_hostport(AF_INET, 0), hp);
+	assert_int_equal(session(r, "oc", NULL, 1), 0);
+	h_backend_free(b);
+	hold = h_hold_port("127.0.0.1", &port);
+	H_EXPECT_LOG(r, state_needle(down, sizeof(down), hp, "down"));
+	b = tagged_at(0, "127.0.0.1", port);
+	close(hold);
+	/* Served at once, before three checks can have passed. */
+	assert_int_equal(session(r, "oc", NULL, 2), 0);
+	H_EXPECT_LOG(r, state_needle(up, sizeof(up), hp, "up"));
+	H_EXPECT_LOG_LINE(r, up, "checks passed in a row");
+	assert_int_equal(h_relay_log_count(r, "a session connected"), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(session(r, "oc", NULL, 10 + i), 0);
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
+/*
  * backup: used only while no primary is up.  Primaries b0 and b1, backup
  * b2; active checks.  Killing b0 leaves b1 alone, killing b1 too hands
  * everything to b2, and b1's return takes it all back.
@@ -1138,6 +1179,7 @@ main(void)
 		cmocka_unit_test_teardown(test_active_kill_restart, h_teardown),
 		cmocka_unit_test_teardown(test_passive_fall, h_teardown),
 		cmocka_unit_test_teardown(test_total_outage_heals, h_teardown),
+		cmocka_unit_test_teardown(test_outage_with_checks, h_teardown),
 		cmocka_unit_test_teardown(test_backup, h_teardown),
 		cmocka_unit_test_teardown(test_upstream_max_connections,
 		    h_teardown),
