@@ -32,6 +32,7 @@
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
+#include "util.h"
 #include "worker.h"
 
 /* On a worker's thread: one more worker has applied the reload. */
@@ -76,11 +77,39 @@ reload_differ(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
-/* Warn about keys a reload cannot change in a running process. */
-static void
-reload_fixed(const struct config *o, const struct config *n)
+/*
+ * ${*dst} takes ${src}'s value (NULL: off) if it differs: 0, or -1 out of
+ * memory with ${*dst} unchanged.
+ */
+static int
+reload_keep_str(char **dst, const char *src)
+{
+	char	*v = NULL;
+
+	if (!reload_differ(*dst, src))
+		return 0;
+	if (src != NULL && (v = util_strdup(src)) == NULL)
+		return -1;
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+/*
+ * Keys a reload cannot change in a running process: warn of each that
+ * ${n} changes, and carry the value in force over from ${o} (whose own
+ * were carried over the same way), so that the next reload compares with
+ * what runs, not with the file last read: the same file read again warns
+ * again, and going back to what runs is no change.  The admin endpoint
+ * keeps its own (control.c's admin_cfg) and is compared with that.
+ * -1: out of memory.
+ */
+static int
+reload_fixed(const struct control *c, const struct config *o,
+    struct config *n)
 {
 	static const char *const later = "takes effect at the next restart";
+	const struct config *a = c->admin != NULL ? c->admin_cfg : NULL;
 
 	if (reload_differ(o->user, n->user))
 		log_warn("msg=\"reload: a change of user %s\"", later);
@@ -88,8 +117,8 @@ reload_fixed(const struct config *o, const struct config *n)
 		log_warn("msg=\"reload: a change of group %s\"", later);
 	if (reload_differ(o->access_log, n->access_log))
 		log_warn("msg=\"reload: a change of access_log %s\"", later);
-	if (o->admin_on != n->admin_on || (o->admin_on &&
-	    !addr_equal(&o->admin, &n->admin)))
+	if ((a != NULL) != n->admin_on ||
+	    (a != NULL && !addr_equal(&a->admin, &n->admin)))
 		log_warn("msg=\"reload: a change of admin %s\"", later);
 	if (reload_differ(o->pidfile, n->pidfile))
 		log_warn("msg=\"reload: a change of pidfile %s\"", later);
@@ -98,6 +127,15 @@ reload_fixed(const struct config *o, const struct config *n)
 	if (o->log != n->log || o->log_level != n->log_level)
 		log_warn("msg=\"reload: a change of log or log_level %s\"",
 		    later);
+	n->log = o->log;
+	n->log_level = o->log_level;
+	if (reload_keep_str(&n->user, o->user) == -1 ||
+	    reload_keep_str(&n->group, o->group) == -1 ||
+	    reload_keep_str(&n->access_log, o->access_log) == -1 ||
+	    reload_keep_str(&n->pidfile, o->pidfile) == -1 ||
+	    reload_keep_str(&n->control, o->control) == -1)
+		return -1;
+	return 0;
 }
 
 /*
@@ -157,7 +195,7 @@ reload_route(const struct config *cfg, const char *name)
 	return NULL;
 }
 
-/* Does route ${r} have listen address ${a}, or an upstream line ${text}? */
+/* Does route ${r} have listen address ${a}? */
 static bool
 reload_has_listen(const struct route *r, const struct addr *a)
 {
@@ -169,15 +207,56 @@ reload_has_listen(const struct route *r, const struct addr *a)
 	return false;
 }
 
-static bool
-reload_has_spec(const struct route *r, const char *text)
+/* Route ${r}'s upstream line for address ${text}, or NULL. */
+static const struct upstream_spec *
+reload_spec(const struct route *r, const char *text)
 {
 	size_t	 j;
 
 	for (j = 0; j < r->nspecs; j++)
 		if (strcmp(r->specs[j].text, text) == 0)
-			return true;
-	return false;
+			return &r->specs[j];
+	return NULL;
+}
+
+/* Do two rule lists (allow, deny or proxy_from) say the same? */
+static bool
+reload_rules_equal(const struct acl_rule *a, size_t na,
+    const struct acl_rule *b, size_t nb)
+{
+	size_t	 i;
+
+	if (na != nb)
+		return false;
+	for (i = 0; i < na; i++)
+		if (a[i].family != b[i].family || a[i].prefix != b[i].prefix ||
+		    memcmp(a[i].addr, b[i].addr, sizeof(a[i].addr)) != 0)
+			return false;
+	return true;
+}
+
+static bool
+reload_acl_equal(const struct acl *a, const struct acl *b)
+{
+	return reload_rules_equal(a->allow, a->nallow, b->allow, b->nallow) &&
+	    reload_rules_equal(a->deny, a->ndeny, b->deny, b->ndeny);
+}
+
+/* Upstream line ${u} of route ${name} keeps its address, was ${was}. */
+static void
+reload_spec_changes(struct control *c, const char *name,
+    const struct upstream_spec *was, const struct upstream_spec *u)
+{
+	if (was->weight != u->weight)
+		reload_note(c, "route %s: upstream %s: weight %u -> %u", name,
+		    u->text, was->weight, u->weight);
+	if (was->backup != u->backup)
+		reload_note(c, "route %s: upstream %s: %s", name, u->text,
+		    u->backup ? "now a backup" : "no longer a backup");
+	if (was->max_connections != u->max_connections)
+		reload_note(c, "route %s: upstream %s: max_connections %u -> %u "
+		    "(0: no limit)", name, u->text, was->max_connections,
+		    u->max_connections);
 }
 
 /*
@@ -189,6 +268,7 @@ static void
 reload_route_changes(struct control *c, const struct route *o,
     const struct route *n)
 {
+	const struct upstream_spec *was;
 	char		 abuf[ADDR_STRLEN];
 	size_t		 j;
 
@@ -201,11 +281,13 @@ reload_route_changes(struct control *c, const struct route *o,
 			reload_note(c, "route %s: listen %s removed", n->name,
 			    addr_format(&o->listen[j], abuf, sizeof(abuf)));
 	for (j = 0; j < n->nspecs; j++)
-		if (!reload_has_spec(o, n->specs[j].text))
+		if ((was = reload_spec(o, n->specs[j].text)) == NULL)
 			reload_note(c, "route %s: upstream %s added", n->name,
 			    n->specs[j].text);
+		else
+			reload_spec_changes(c, n->name, was, &n->specs[j]);
 	for (j = 0; j < o->nspecs; j++)
-		if (!reload_has_spec(n, o->specs[j].text))
+		if (reload_spec(n, o->specs[j].text) == NULL)
 			reload_note(c, "route %s: upstream %s removed", n->name,
 			    o->specs[j].text);
 	if (o->balance != n->balance || o->buffer != n->buffer ||
@@ -219,7 +301,12 @@ reload_route_changes(struct control *c, const struct route *o,
 	    o->accept_proxy != n->accept_proxy ||
 	    o->health_check != n->health_check ||
 	    o->check_interval_ms != n->check_interval_ms ||
-	    o->backlog != n->backlog)
+	    o->backlog != n->backlog || o->keepalive != n->keepalive ||
+	    o->rise != n->rise || o->fall != n->fall ||
+	    o->resolve_ms != n->resolve_ms ||
+	    o->proxy_timeout_ms != n->proxy_timeout_ms ||
+	    !reload_acl_equal(&o->acl, &n->acl) ||
+	    !reload_acl_equal(&o->proxy_from, &n->proxy_from))
 		reload_note(c, "route %s: settings changed", n->name);
 }
 
@@ -283,13 +370,11 @@ reload_load(struct control *c)
 		return NULL;
 	}
 	/* Only now, refusals checked: pools register counters for good. */
-	if (pool_attach(n) == -1) {
+	if (reload_fixed(c, c->cfg, n) == -1 || pool_attach(n) == -1) {
 		config_unref(n);
 		reload_refused(c, "out of memory");
 		return NULL;
 	}
-	reload_fixed(c->cfg, n);
-	reload_changes(c, c->cfg, n);
 	return n;
 }
 
@@ -473,7 +558,7 @@ reload_blocked(const struct control *c)
 int
 reload_start(struct control *c)
 {
-	struct config	*n;
+	struct config	*n, *o;
 	char		 why[600];
 	int		*nfds;
 	size_t		 i, nper = 0;
@@ -493,12 +578,17 @@ reload_start(struct control *c)
 		reload_refused(c, why);
 		return -1;
 	}
+	/* The report says what changed only once it has: not on a refusal. */
+	o = config_ref(c->cfg);
 	if (reload_apply(c, n, nfds, nper) == -1) {
+		config_unref(o);
 		reload_unbind(c, nfds, nper, nper);
 		free(nfds);
 		config_unref(n);
 		reload_refused(c, "out of memory");
 		return -1;
 	}
+	reload_changes(c, o, n);
+	config_unref(o);
 	return 0;
 }

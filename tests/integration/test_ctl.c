@@ -1853,7 +1853,7 @@ test_reload(void **state)
 	char			 want[H_PATH + 64], *err, tag;
 	const char		*l7, *l8;
 	unsigned		 nw;
-	int			 fd, xport;
+	int			 fd, xport, hold, hport;
 
 	(void)state;
 	snprintf(pa, sizeof(pa), "%s", h_hostport(AF_INET, h_backend_port(a)));
@@ -1936,6 +1936,46 @@ test_reload(void **state)
 	assert_int_equal(tab_n(j, 0, "reloads"), 3);
 	assert_string_equal(tab_s(j, 0, "last_reload"), "ok");
 	assert_int_equal(one(r, "a", 4), 'A');
+
+	/* An upstream line's options are changes too. */
+	snprintf(text, sizeof(text),
+	    "[global]\nshutdown_timeout = 1s\ncontrol = %s\n[route a]\n"
+	    "listen = 127.0.0.1:0\nupstream = %s weight=5\n"
+	    "idle_timeout = 30s\nkeepalive = off\n", sock, pa);
+	h_replace_file(r->conf, text);
+	snprintf(want, sizeof(want), "route a: upstream %s: weight 1 -> 5\n"
+	    "route a: settings changed\n", pa);
+	ctl_says(sock, "reload", want);
+
+	/*
+	 * Refused at bind: the answer lists no change, since none was made.
+	 */
+	hold = h_listen_socket(AF_INET, &hport);
+	snprintf(text, sizeof(text), "%s[route busy]\nlisten = %s\n"
+	    "upstream = %s\n", base, h_hostport(AF_INET, hport), pa);
+	h_replace_file(r->conf, text);
+	err = ctl_refused(sock, "reload", "Address already in use");
+	if (strstr(err, "added") != NULL || strstr(err, "changed") != NULL)
+		fail_msg("a refused reload reported changes:\n%s", err);
+	free(err);
+	close(hold);
+
+	/*
+	 * What only a restart changes is compared with what runs: the same
+	 * change warns on each reload, and going back to what runs does not.
+	 */
+	snprintf(text, sizeof(text), "[global]\nlog_level = warn\n%s",
+	    base + strlen("[global]\n"));
+	h_replace_file(r->conf, text);
+	free(ctl_ok(sock, false, "reload"));
+	free(ctl_ok(sock, false, "reload"));
+	assert_true(h_relay_log_wait_n(r, "a change of log or log_level", 2,
+	    H_IO_MS));
+	h_replace_file(r->conf, base);
+	free(ctl_ok(sock, false, "reload"));
+	assert_int_equal(h_relay_log_count(r, "a change of log or log_level"),
+	    2);
+	assert_int_equal(one(r, "a", 5), 'A');
 	h_relay_finish(r);
 	h_backend_free(a);
 	free(p);
