@@ -105,11 +105,10 @@ reload_keep_str(char **dst, const char *src)
  * -1: out of memory.
  */
 static int
-reload_fixed(const struct control *c, const struct config *o,
-    struct config *n)
+reload_fixed(const struct control *c, const struct config *o, struct config *n)
 {
 	static const char *const later = "takes effect at the next restart";
-	const struct config *a = c->admin != NULL ? c->admin_cfg : NULL;
+	const struct config	*a = c->admin != NULL ? c->admin_cfg : NULL;
 
 	if (reload_differ(o->user, n->user))
 		log_warn("msg=\"reload: a change of user %s\"", later);
@@ -254,9 +253,10 @@ reload_spec_changes(struct control *c, const char *name,
 		reload_note(c, "route %s: upstream %s: %s", name, u->text,
 		    u->backup ? "now a backup" : "no longer a backup");
 	if (was->max_connections != u->max_connections)
-		reload_note(c, "route %s: upstream %s: max_connections %u -> %u "
-		    "(0: no limit)", name, u->text, was->max_connections,
-		    u->max_connections);
+		reload_note(c,
+		    "route %s: upstream %s: max_connections %u -> %u "
+		    "(0: no limit)",
+		    name, u->text, was->max_connections, u->max_connections);
 }
 
 /*

@@ -1941,18 +1941,23 @@ test_reload(void **state)
 	snprintf(text, sizeof(text),
 	    "[global]\nshutdown_timeout = 1s\ncontrol = %s\n[route a]\n"
 	    "listen = 127.0.0.1:0\nupstream = %s weight=5\n"
-	    "idle_timeout = 30s\nkeepalive = off\n", sock, pa);
+	    "idle_timeout = 30s\nkeepalive = off\n",
+	    sock, pa);
 	h_replace_file(r->conf, text);
-	snprintf(want, sizeof(want), "route a: upstream %s: weight 1 -> 5\n"
-	    "route a: settings changed\n", pa);
+	snprintf(want, sizeof(want),
+	    "route a: upstream %s: weight 1 -> 5\n"
+	    "route a: settings changed\n",
+	    pa);
 	ctl_says(sock, "reload", want);
 
 	/*
 	 * Refused at bind: the answer lists no change, since none was made.
 	 */
 	hold = h_listen_socket(AF_INET, &hport);
-	snprintf(text, sizeof(text), "%s[route busy]\nlisten = %s\n"
-	    "upstream = %s\n", base, h_hostport(AF_INET, hport), pa);
+	snprintf(text, sizeof(text),
+	    "%s[route busy]\nlisten = %s\n"
+	    "upstream = %s\n",
+	    base, h_hostport(AF_INET, hport), pa);
 	h_replace_file(r->conf, text);
 	err = ctl_refused(sock, "reload", "Address already in use");
 	if (strstr(err, "added") != NULL || strstr(err, "changed") != NULL)
@@ -1969,8 +1974,8 @@ test_reload(void **state)
 	h_replace_file(r->conf, text);
 	free(ctl_ok(sock, false, "reload"));
 	free(ctl_ok(sock, false, "reload"));
-	assert_true(h_relay_log_wait_n(r, "a change of log or log_level", 2,
-	    H_IO_MS));
+	assert_true(
+	    h_relay_log_wait_n(r, "a change of log or log_level", 2, H_IO_MS));
 	h_replace_file(r->conf, base);
 	free(ctl_ok(sock, false, "reload"));
 	assert_int_equal(h_relay_log_count(r, "a change of log or log_level"),
