@@ -347,7 +347,13 @@ admin_host_allowed(struct evhttp_request *req)
 		if (strcasecmp(kv->key, "Host") == 0 &&
 		    !admin_host_ok(kv->value))
 			return false;
-	if (uri == NULL || (host = evhttp_uri_get_host(uri)) == NULL)
+	/*
+	 * Only an absolute URI (with a scheme) names a host: evhttp reads
+	 * the path "//metrics" as the authority "metrics", a 403 where the
+	 * path should get its 404.
+	 */
+	if (uri == NULL || evhttp_uri_get_scheme(uri) == NULL ||
+	    (host = evhttp_uri_get_host(uri)) == NULL)
 		return true;
 	/* evhttp may hand an IPv6 host over without its brackets. */
 	return admin_host_ok(host) || inet_pton(AF_INET6, host, bin) == 1;
