@@ -161,8 +161,16 @@ snapshot_route(const struct control *c, struct metrics_route *mr,
 	mr->result_names = names;
 	mr->results = res;
 	mr->nresults = SESSION_END_COUNT;
+	/*
+	 * An address its name no longer has takes no new sessions: once
+	 * its last one has ended it is no upstream, and is not shown as one
+	 * (it comes back with the name's next lookup that has it).
+	 */
 	for (j = 0; j < n; j++)
-		snapshot_upstream(&mr->ups[mr->nups++], r, &r->pool->u[j]);
+		if (atomic_load(&r->pool->u[j].present) ||
+		    pool_live(&r->pool->u[j]) != 0)
+			snapshot_upstream(&mr->ups[mr->nups++], r,
+			    &r->pool->u[j]);
 	return 0;
 }
 

@@ -1330,7 +1330,8 @@ test_upstream_by_name(void **state)
 	    "127.0.0.1 ctl.test\n");
 	h_relay_setenv("RELAY46_HOSTS", hosts);
 	r = h_relay_start("[global]\nshutdown_timeout = 1s\ncontrol = %s\n"
-			  "[route n]\nlisten = 127.0.0.1:0\nupstream = %s\n",
+			  "[route n]\nlisten = 127.0.0.1:0\nupstream = %s\n"
+			  "resolve = 200ms\n",
 	    sock, line);
 	h_relay_setenv(NULL, NULL);
 	show_json(sock, "show upstreams", KIND_TABLE, upstreams_cols, j);
@@ -1358,6 +1359,19 @@ test_upstream_by_name(void **state)
 	ctl_says(sock, cmd, "1 session killed\n");
 	H_ASSERT_END(h_wait_end(fd, H_IO_MS, NULL), ECONNRESET, ECONNRESET);
 	close(fd);
+
+	/*
+	 * The name moves: the address it no longer has, with no session
+	 * left on it, is no upstream any more, and not shown as one.
+	 */
+	h_replace_file(hosts, "127.0.0.2 ctl.test\n");
+	H_EXPECT_LOG(r, "msg=\"upstream removed\"");
+	show_json(sock, "show upstreams", KIND_TABLE, upstreams_cols, j);
+	assert_int_equal(j->nrow, 1);
+	snprintf(addr, sizeof(addr), "127.0.0.2:%d", port);
+	assert_string_equal(tab_s(j, 0, "upstream"), addr);
+	show_json(sock, "show routes", KIND_TABLE, routes_cols, j);
+	assert_int_equal(tab_n(j, 0, "upstreams"), 1);
 	h_relay_finish(r);
 	h_backend_free(a);
 	free(j);
