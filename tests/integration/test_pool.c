@@ -564,6 +564,30 @@ test_passive_fall(void **state)
 }
 
 /*
+ * The start of an outage: the only upstream of route ${route} (with the
+ * keys ${keys}) serves one session, then goes away, its port held so that
+ * nobody else takes it: ${hp} names its address, *${port} its port, and
+ * the socket that holds it is returned.
+ */
+static int
+outage_start(struct h_relay **r, const char *route, const char *keys,
+    char *hp, size_t hplen, int *port)
+{
+	struct h_backend	*b;
+
+	b = tagged(0);
+	*port = h_backend_port(b);
+	snprintf(hp, hplen, "%s", h_hostport(AF_INET, *port));
+	*r = h_relay_start("[global]\nshutdown_timeout = 2s\n"
+			   "[route %s]\nlisten = %s\nupstream = %s\n"
+			   "retries = 0\n%s",
+	    route, h_hostport(AF_INET, 0), hp, keys);
+	assert_int_equal(session(*r, route, NULL, 1), 0);
+	h_backend_free(b);
+	return h_hold_port("127.0.0.1", port);
+}
+
+/*
  * A total outage heals at once: the only upstream goes away and is
  * marked down (fall = 1); with check_interval = 1h, only "every upstream
  * is down, so try them now" lets the first session after its return in.
@@ -579,18 +603,10 @@ test_total_outage_heals(void **state)
 	int64_t			 t0;
 
 	(void)state;
-	b = tagged(0);
-	port = h_backend_port(b);
-	snprintf(hp, sizeof(hp), "%s", h_hostport(AF_INET, port));
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route out]\nlisten = %s\nupstream = %s\nretries = 0\n"
-	    "health_check = off\nfall = 1\ncheck_interval = 1h\n",
-	    h_hostport(AF_INET, 0), hp);
-	assert_int_equal(session(r, "out", NULL, 1), 0);
-	h_backend_free(b);
-	/* Refused while down, and nobody else's meanwhile (h_hold_port). */
-	hold = h_hold_port("127.0.0.1", &port);
+	hold = outage_start(&r, "out",
+	    "health_check = off\nfall = 1\ncheck_interval = 1h\n", hp,
+	    sizeof(hp), &port);
+	/* Refused while down. */
 	state_needle(down, sizeof(down), hp, "down");
 	for (i = 0; i < 5 && h_relay_log_count(r, down) == 0; i++)
 		idx = try_session(r, "out", NULL, 10 + i);
@@ -629,18 +645,10 @@ test_outage_with_checks(void **state)
 	int			 port, hold;
 
 	(void)state;
-	b = tagged(0);
-	port = h_backend_port(b);
-	snprintf(hp, sizeof(hp), "%s", h_hostport(AF_INET, port));
-	r = h_relay_start(
-	    "[global]\nshutdown_timeout = 2s\n"
-	    "[route oc]\nlisten = %s\nupstream = %s\nretries = 0\n"
+	hold = outage_start(&r, "oc",
 	    "health_check = tcp\nfall = 1\nrise = 3\n"
 	    "check_interval = 200ms\n",
-	    h_hostport(AF_INET, 0), hp);
-	assert_int_equal(session(r, "oc", NULL, 1), 0);
-	h_backend_free(b);
-	hold = h_hold_port("127.0.0.1", &port);
+	    hp, sizeof(hp), &port);
 	H_EXPECT_LOG(r, state_needle(down, sizeof(down), hp, "down"));
 	b = tagged_at(0, "127.0.0.1", port);
 	close(hold);
