@@ -570,10 +570,10 @@ test_passive_fall(void **state)
  * the socket that holds it is returned.
  */
 static int
-outage_start(struct h_relay **r, const char *route, const char *keys,
-    char *hp, size_t hplen, int *port)
+outage_start(struct h_relay **r, const char *route, const char *keys, char *hp,
+    size_t hplen, int *port)
 {
-	struct h_backend	*b;
+	struct h_backend *b;
 
 	b = tagged(0);
 	*port = h_backend_port(b);
