@@ -238,9 +238,15 @@ static const struct admin_page *
 admin_route(struct evhttp_request *req)
 {
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
-	const char		*path;
+	const char		*path, *raw = evhttp_request_get_uri(req);
 	size_t			 i;
 
+	/*
+	 * evhttp reads "//X/metrics" as host X and path "/metrics"; as a
+	 * request target it is the path "//X/metrics", which is no page.
+	 */
+	if (raw == NULL || strncmp(raw, "//", 2) == 0)
+		return NULL;
 	if (uri == NULL || (path = evhttp_uri_get_path(uri)) == NULL)
 		return NULL;
 	for (i = 0; i < NELEM(admin_pages); i++)

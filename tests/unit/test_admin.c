@@ -380,6 +380,8 @@ test_pages(void **state)
 	expect_get(&fx, "/status.json", 404, NULL);
 	/* A path, not an authority: "//metrics" names no host. */
 	expect_get(&fx, "//metrics", 404, NULL);
+	expect_get(&fx, "//evil.example/metrics", 404, NULL);
+	expect_get(&fx, "///status", 404, NULL);
 	assert_int_equal(fx.fills, 4);
 
 	/* The content, briefly: the formatters have their own tests. */
