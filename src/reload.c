@@ -491,21 +491,16 @@ reload_apply(struct control *c, struct config *n, int *nfds,
     size_t nper)
 {
 	struct worker_reload *rl[CONFIG_WORKERS_MAX];
+	struct health	*h;
 	size_t		 i, j;
 	unsigned	 w;
 
 	for (w = 0; w < c->nw; w++) {
 		rl[w] = worker_reload_prepare(c->w[w], n, nfds + w * nper, nper,
 		    c->lfds + w * c->per, c->per);
-		if (rl[w] == NULL) {
-			while (w > 0) {
-				w--;
-				worker_reload_discard(c->w[w], rl[w]);
-			}
-			return -1;
-		}
+		if (rl[w] == NULL)
+			goto discard;
 	}
-
 	/* Health and counters carry over for routes that keep their name. */
 	for (i = 0; i < n->nroutes; i++)
 		for (j = 0; j < c->cfg->nroutes; j++)
@@ -513,9 +508,16 @@ reload_apply(struct control *c, struct config *n, int *nfds,
 			    c->cfg->routes[j].name) == 0)
 				pool_inherit(n->routes[i].pool,
 				    c->cfg->routes[j].pool);
+	/*
+	 * The new checks before the old ones stop: with health_check on,
+	 * only checks bring a down upstream up (pool_connect_ok()), so a
+	 * reload that could not start them must not go ahead without.
+	 * pool_inherit() wrote only to ${n}'s pools, which go with it.
+	 */
+	if ((h = health_start(c->base, n)) == NULL)
+		goto discard;
 	health_stop(c->health);
-	if ((c->health = health_start(c->base, n)) == NULL)
-		log_error("msg=\"reload: cannot start health checks\"");
+	c->health = h;
 	c->reloading = true;
 	atomic_store(&c->reload_acks, 0);
 	for (w = 0; w < c->nw; w++)
@@ -533,6 +535,12 @@ reload_apply(struct control *c, struct config *n, int *nfds,
 	config_unref(c->cfg);
 	c->cfg = n;
 	return 0;
+discard:
+	while (w > 0) {
+		w--;
+		worker_reload_discard(c->w[w], rl[w]);
+	}
+	return -1;
 }
 
 const char *
