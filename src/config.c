@@ -112,7 +112,11 @@ struct cfg_parse {
 	const char	*path;
 	FILE		*fp;
 	unsigned	 flags;		/* CONFIG_LOAD_* */
-	char		 buf[CONFIG_LINE_MAX + 3]; /* a line, its CR, a NUL */
+	/*
+	 * A line, a BOM before it, a NUL and one to spare: a line longer
+	 * than this keeps is too long, BOM or not (cfg_getline()).
+	 */
+	char		 buf[CONFIG_LINE_MAX + 5];
 	size_t		 nread;		/* bytes of the file read so far */
 	int		 line;		/* physical line last handed to inih */
 	int		 read_errno;	/* of the first read that failed */
@@ -254,19 +258,23 @@ cfg_note(struct cfg_parse *p, struct cfg_err **v, size_t *n, int line,
 {
 	struct cfg_err	*nv;
 	char		 msg[4 * 512];
-	size_t		 i, o;
+	size_t		 i, j, k, o;
 
 	/*
 	 * The message quotes the file, which may hold any byte: a control
-	 * byte, an escape sequence to the operator's terminal or a CR that
-	 * splits a log line, goes out as \xHH.
+	 * byte (C0, DEL, or C1 as UTF-8 writes it), an escape sequence to
+	 * the operator's terminal or a CR that splits a log line, goes out
+	 * as \xHH.
 	 */
-	for (i = o = 0; raw[i] != '\0' && o + 5 < sizeof(msg); i++) {
-		if ((unsigned char)raw[i] < 0x20 || raw[i] == 0x7f)
-			o += (size_t)snprintf(msg + o, sizeof(msg) - o,
-			    "\\x%02x", (unsigned char)raw[i]);
-		else
+	for (i = o = 0; raw[i] != '\0' && o + 9 < sizeof(msg); i += k) {
+		if ((k = util_control_len(raw + i)) == 0) {
 			msg[o++] = raw[i];
+			k = 1;
+			continue;
+		}
+		for (j = 0; j < k; j++)
+			o += (size_t)snprintf(msg + o, sizeof(msg) - o,
+			    "\\x%02x", (unsigned char)raw[i + j]);
 	}
 	msg[o] = '\0';
 
@@ -1725,8 +1733,8 @@ cfg_is_pair(const char *s)
 static ssize_t
 cfg_getline(struct cfg_parse *p, bool *nul)
 {
-	size_t	 n = 0, keep = 0;
-	int	 ch = EOF, last = 0;
+	size_t	 n = 0, keep = 0, crs = 0;
+	int	 ch = EOF;
 
 	*nul = false;
 	while (p->nread < CFG_FILE_MAX && (ch = getc(p->fp)) != EOF) {
@@ -1737,19 +1745,17 @@ cfg_getline(struct cfg_parse *p, bool *nul)
 			*nul = true;
 		if (n < sizeof(p->buf) - 1)
 			p->buf[keep++] = (char)ch;
-		last = ch;
+		crs = ch == '\r' ? crs + 1 : 0;
 		n++;
 	}
 	if (n == 0 && ch != '\n')
 		return -1;
-	/* The CRs of a CRLF file are no part of the line. */
-	if (keep == n)
-		while (keep > 0 && p->buf[keep - 1] == '\r') {
-			keep--;
-			n--;
-		}
-	else if (last == '\r')
-		n--;	/* too long anyway: keep its error's count exact */
+	/*
+	 * The CRs at the end (of a CRLF file) are no part of the line, kept
+	 * or not: a line too long to keep still gets its exact count.
+	 */
+	n -= crs;
+	keep = keep < n ? keep : n;
 	p->buf[keep] = '\0';
 	return (ssize_t)n;
 }
@@ -1793,8 +1799,10 @@ cfg_reader(char *str, int num, void *arg)
 		max = (size_t)num - 3;
 	s = p->buf;
 	/* A UTF-8 byte order mark, as some editors write, is no text. */
-	if (p->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+	if (p->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0) {
 		s += 3;
+		n -= 3;
+	}
 	if ((size_t)n > max) {
 		cfg_error(p, p->line, "line too long (%zd bytes, at most %zu)",
 		    n, max);

@@ -207,17 +207,19 @@ LOG_FN(log_debug, LOG_LEVEL_DEBUG)
 const char *
 log_quote(const char *s, char *buf, size_t len)
 {
-	unsigned char	 ch;
-	size_t		 o = 0;
+	size_t	 o = 0, j, k;
 
-	for (; (ch = (unsigned char)*s) != '\0' && o + 5 <= len - 1; s++) {
-		if (ch < 0x20 || ch == 0x7f)
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
-		else {
-			if (ch == '"' || ch == '\\')
-				buf[o++] = '\\';
-			buf[o++] = (char)ch;
+	for (; *s != '\0' && o + 9 <= len - 1; s += k) {
+		if ((k = util_control_len(s)) != 0) {
+			for (j = 0; j < k; j++)
+				o += (size_t)snprintf(buf + o, len - o,
+				    "\\x%02x", (unsigned char)s[j]);
+			continue;
 		}
+		if (*s == '"' || *s == '\\')
+			buf[o++] = '\\';
+		buf[o++] = *s;
+		k = 1;
 	}
 	buf[o] = '\0';
 	return buf;

@@ -116,6 +116,18 @@ util_strdup(const char *s)
  * would then refuse a session that fits.  Relaxed: the count guards no
  * other data, only how many may be in at once.
  */
+size_t
+util_control_len(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if ((u[0] > 0 && u[0] < 0x20) || u[0] == 0x7f)
+		return 1;
+	if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+		return 2;
+	return 0;
+}
+
 bool
 util_count_enter(atomic_uint *n, unsigned max)
 {

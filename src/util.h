@@ -48,6 +48,13 @@ int	 util_sock_error(int fd);
 bool	 util_count_enter(atomic_uint *n, unsigned max);
 
 /*
+ * util_control_len(s): how many bytes at ${s} make one control character
+ * a terminal acts on: 1 for C0 (0x00-0x1f, not the NUL that ends ${s})
+ * and DEL, 2 for C1 as UTF-8 writes it (0xc2 0x80-0x9f); else 0.
+ */
+size_t	 util_control_len(const char *s);
+
+/*
  * util_thread_start(t, fn, arg): pthread_create with every signal
  * blocked in the new thread, so signals stay with the main thread's
  * libevent handlers.  0, or the pthread error number.
