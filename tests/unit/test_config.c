@@ -1535,8 +1535,8 @@ static const struct bad_row late_rows[] = {
 	    "key 'listen' has no value", 1, true },
 	{ "control bytes shown escaped", WEB "foo\x1b[2J = 1\n" L1 U1, 2,
 	    "unknown key 'foo\\x1b[2J' in [route web]", 1, true },
-	{ "C1 shown escaped, UTF-8 kept", WEB "f\xc3\xa9\xc2\x9b = 1\n" L1 U1, 2,
-	    "unknown key 'f\xc3\xa9\\xc2\\x9b' in [route web]", 1, true },
+	{ "C1 shown escaped, UTF-8 kept", WEB "f\xc3\xa9\xc2\x9b = 1\n" L1 U1,
+	    2, "unknown key 'f\xc3\xa9\\xc2\\x9b' in [route web]", 1, true },
 };
 
 /* Each of ${rows} (${n}) is refused with its error, and only that. */
@@ -1788,8 +1788,8 @@ test_bom_crlf_mapped(void **state)
 	config_unref(c);
 	/* A BOM is no part of the first line's 190 bytes. */
 	config_unref(must_load(write_file(t, "bom190.ini",
-	    "\xef\xbb\xbf; " X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
-	    X10 X10 X10 X10 X10 X10 "xxxxxxxx\r\r\n" WEB L1 U1)));
+	    "\xef\xbb\xbf; " X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+		X10 X10 X10 X10 X10 "xxxxxxxx\r\r\n" WEB L1 U1)));
 	/* One byte over: its CRs are no part of the count. */
 	path = write_file(t, "long.ini",
 	    "[route web]\r\n; " X190 "x\r\r\n" L1 U1);
