@@ -145,6 +145,37 @@ test_sample_loopback(void **state)
 	assert_int_equal(listens, 2);
 }
 
+/*
+ * The socket unit and the sample config it ships with listen on the same
+ * addresses: relay46 takes a passed socket only for a listen line that is
+ * exactly it, and binds the rest itself, so a socket unit out of step
+ * makes the installed service fail ("Address already in use").
+ */
+static void
+test_socket_unit(void **state)
+{
+	const char	*f = "contrib/systemd/relay46.socket";
+	char		*unit, *ini, *line, *save = NULL, want[128];
+	int		 n = 0;
+
+	(void)state;
+	unit = slurp("RELAY46_SRCDIR", f);
+	ini = slurp("RELAY46_SRCDIR", "etc/relay46.ini");
+	for (line = strtok_r(unit, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "ListenStream=", 13) != 0)
+			continue;
+		n++;
+		snprintf(want, sizeof(want), "\nlisten = %s ", line + 13);
+		if (strstr(ini, want) == NULL)
+			fail_msg("%s: %s is no listen line of etc/relay46.ini",
+			    f, line);
+	}
+	assert_int_equal(n, 2);
+	free(unit);
+	free(ini);
+}
+
 /* The unit "make install" installs: the service user, this build's paths. */
 static void
 test_unit_file(void **state)
@@ -264,6 +295,7 @@ main(void)
 		cmocka_unit_test(test_examples_load),
 		cmocka_unit_test(test_sample_loopback),
 		cmocka_unit_test(test_unit_file),
+		cmocka_unit_test(test_socket_unit),
 		cmocka_unit_test(test_logrotate),
 		cmocka_unit_test(test_readme_commands),
 		cmocka_unit_test(test_version),
