@@ -65,6 +65,8 @@ struct control {
 	 * reload_told(c, ok, text) once it is over, if set.
 	 */
 	FILE		*reload_report;
+	/* What of it waits for a restart: one line each, told on success. */
+	char		 reload_later[256];
 	char		*reload_text;
 	size_t		 reload_len;
 	void		(*reload_told)(struct control *c, bool ok);

@@ -104,28 +104,43 @@ reload_keep_str(char **dst, const char *src)
  * keeps its own (control.c's admin_cfg) and is compared with that.
  * -1: out of memory.
  */
-static int
-reload_fixed(const struct control *c, const struct config *o, struct config *n)
+/*
+ * A key of ${what} changed that only a restart applies: logged now, and
+ * kept for the report of a reload that goes through (reload_changes()).
+ */
+static void
+reload_later(struct control *c, const char *what)
 {
-	static const char *const later = "takes effect at the next restart";
+	size_t	 n = strlen(c->reload_later);
+
+	log_warn("msg=\"reload: a change of %s takes effect at the next "
+		 "restart\"",
+	    what);
+	snprintf(c->reload_later + n, sizeof(c->reload_later) - n, "%s%s",
+	    n > 0 ? ", " : "", what);
+}
+
+static int
+reload_fixed(struct control *c, const struct config *o, struct config *n)
+{
 	const struct config	*a = c->admin != NULL ? c->admin_cfg : NULL;
 
+	c->reload_later[0] = '\0';
 	if (reload_differ(o->user, n->user))
-		log_warn("msg=\"reload: a change of user %s\"", later);
+		reload_later(c, "user");
 	if (reload_differ(o->group, n->group))
-		log_warn("msg=\"reload: a change of group %s\"", later);
+		reload_later(c, "group");
 	if (reload_differ(o->access_log, n->access_log))
-		log_warn("msg=\"reload: a change of access_log %s\"", later);
+		reload_later(c, "access_log");
 	if ((a != NULL) != n->admin_on ||
 	    (a != NULL && !addr_equal(&a->admin, &n->admin)))
-		log_warn("msg=\"reload: a change of admin %s\"", later);
+		reload_later(c, "admin");
 	if (reload_differ(o->pidfile, n->pidfile))
-		log_warn("msg=\"reload: a change of pidfile %s\"", later);
+		reload_later(c, "pidfile");
 	if (reload_differ(o->control, n->control))
-		log_warn("msg=\"reload: a change of control %s\"", later);
+		reload_later(c, "control");
 	if (o->log != n->log || o->log_level != n->log_level)
-		log_warn("msg=\"reload: a change of log or log_level %s\"",
-		    later);
+		reload_later(c, "log or log_level");
 	n->log = o->log;
 	n->log_level = o->log_level;
 	if (reload_keep_str(&n->user, o->user) == -1 ||
@@ -337,6 +352,8 @@ reload_changes(struct control *c, const struct config *o,
 			reload_note(c, "route %s removed", o->routes[i].name);
 	if (ftell(c->reload_report) == start)
 		reload_note(c, "no change to the routes");
+	if (c->reload_later[0] != '\0')
+		reload_note(c, "waits for a restart: %s", c->reload_later);
 }
 
 /*
