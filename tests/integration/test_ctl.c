@@ -1986,11 +1986,14 @@ test_reload(void **state)
 	snprintf(text, sizeof(text), "[global]\nlog_level = warn\n%s",
 	    base + strlen("[global]\n"));
 	h_replace_file(r->conf, text);
-	snprintf(want, sizeof(want), "route a: upstream %s: weight 5 -> 1\n"
+	snprintf(want, sizeof(want),
+	    "route a: upstream %s: weight 5 -> 1\n"
 	    "route a: settings changed\n"
-	    "waits for a restart: log or log_level\n", pa);
+	    "waits for a restart: log or log_level\n",
+	    pa);
 	ctl_says(sock, "reload", want);
-	ctl_says(sock, "reload", "no change to the routes\n"
+	ctl_says(sock, "reload",
+	    "no change to the routes\n"
 	    "waits for a restart: log or log_level\n");
 	assert_true(
 	    h_relay_log_wait_n(r, "a change of log or log_level", 2, H_IO_MS));

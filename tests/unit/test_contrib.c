@@ -154,15 +154,15 @@ test_sample_loopback(void **state)
 static void
 test_socket_unit(void **state)
 {
-	const char	*f = "contrib/systemd/relay46.socket";
-	char		*unit, *ini, *line, *save = NULL, want[128];
-	int		 n = 0;
+	const char *f = "contrib/systemd/relay46.socket";
+	char	   *unit, *ini, *line, *save = NULL, want[128];
+	int	    n = 0;
 
 	(void)state;
 	unit = slurp("RELAY46_SRCDIR", f);
 	ini = slurp("RELAY46_SRCDIR", "etc/relay46.ini");
 	for (line = strtok_r(unit, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "ListenStream=", 13) != 0)
 			continue;
 		n++;
