@@ -96,15 +96,6 @@ reload_keep_str(char **dst, const char *src)
 }
 
 /*
- * Keys a reload cannot change in a running process: warn of each that
- * ${n} changes, and carry the value in force over from ${o} (whose own
- * were carried over the same way), so that the next reload compares with
- * what runs, not with the file last read: the same file read again warns
- * again, and going back to what runs is no change.  The admin endpoint
- * keeps its own (control.c's admin_cfg) and is compared with that.
- * -1: out of memory.
- */
-/*
  * A key of ${what} changed that only a restart applies: logged now, and
  * kept for the report of a reload that goes through (reload_changes()).
  */
@@ -120,6 +111,15 @@ reload_later(struct control *c, const char *what)
 	    n > 0 ? ", " : "", what);
 }
 
+/*
+ * Keys a reload cannot change in a running process: warn of each that
+ * ${n} changes, and carry the value in force over from ${o} (whose own
+ * were carried over the same way), so that the next reload compares with
+ * what runs, not with the file last read: the same file read again warns
+ * again, and going back to what runs is no change.  The admin endpoint
+ * keeps its own (control.c's admin_cfg) and is compared with that.
+ * -1: out of memory.
+ */
 static int
 reload_fixed(struct control *c, const struct config *o, struct config *n)
 {
