@@ -258,25 +258,13 @@ cfg_note(struct cfg_parse *p, struct cfg_err **v, size_t *n, int line,
 {
 	struct cfg_err	*nv;
 	char		 msg[4 * 512];
-	size_t		 i, j, k, o;
 
 	/*
 	 * The message quotes the file, which may hold any byte: a control
-	 * byte (C0, DEL, or C1 as UTF-8 writes it), an escape sequence to
-	 * the operator's terminal or a CR that splits a log line, goes out
-	 * as \xHH.
+	 * character, an escape sequence to the operator's terminal or a CR
+	 * that splits a log line, goes out as \xHH.
 	 */
-	for (i = o = 0; raw[i] != '\0' && o + 9 < sizeof(msg); i += k) {
-		if ((k = util_control_len(raw + i)) == 0) {
-			msg[o++] = raw[i];
-			k = 1;
-			continue;
-		}
-		for (j = 0; j < k; j++)
-			o += (size_t)snprintf(msg + o, sizeof(msg) - o,
-			    "\\x%02x", (unsigned char)raw[i + j]);
-	}
-	msg[o] = '\0';
+	util_escape(raw, msg, sizeof(msg), "");
 
 	if ((nv = reallocarray(*v, *n + 1, sizeof(*nv))) == NULL) {
 		p->oom = true;

@@ -207,22 +207,7 @@ LOG_FN(log_debug, LOG_LEVEL_DEBUG)
 const char *
 log_quote(const char *s, char *buf, size_t len)
 {
-	size_t	 o = 0, j, k;
-
-	for (; *s != '\0' && o + 9 <= len - 1; s += k) {
-		if ((k = util_control_len(s)) != 0) {
-			for (j = 0; j < k; j++)
-				o += (size_t)snprintf(buf + o, len - o,
-				    "\\x%02x", (unsigned char)s[j]);
-			continue;
-		}
-		if (*s == '"' || *s == '\\')
-			buf[o++] = '\\';
-		buf[o++] = *s;
-		k = 1;
-	}
-	buf[o] = '\0';
-	return buf;
+	return util_escape(s, buf, len, "\"\\");
 }
 
 void

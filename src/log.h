@@ -39,8 +39,8 @@ void	 log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * log_quote(s, buf, len): ${s} made safe inside msg="...": '"' and '\\'
- * escaped with a backslash, control characters (util_control_len()) as
- * \xHH; cut to fit ${len} (at least 1).  Returns ${buf}.
+ * escaped with a backslash, control characters as \xHH (util_escape());
+ * cut to fit ${len} (at least 1).  Returns ${buf}.
  */
 const char *log_quote(const char *s, char *buf, size_t len);
 

@@ -111,12 +111,11 @@ util_strdup(const char *s)
 }
 
 /*
- * A compare-and-swap, not a fetch-and-add followed by a check: the
- * latter would count past ${max} for a moment, and a thread racing it
- * would then refuse a session that fits.  Relaxed: the count guards no
- * other data, only how many may be in at once.
+ * How many bytes at ${s} make one control character a terminal acts on:
+ * 1 for C0 (not the NUL that ends ${s}) and DEL, 2 for C1 as UTF-8 writes
+ * it (0xc2 0x80-0x9f); else 0.
  */
-size_t
+static size_t
 util_control_len(const char *s)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -128,6 +127,33 @@ util_control_len(const char *s)
 	return 0;
 }
 
+const char *
+util_escape(const char *s, char *buf, size_t len, const char *quote)
+{
+	size_t	 o = 0, j, k;
+
+	for (; *s != '\0' && o + 9 < len; s += k) {
+		if ((k = util_control_len(s)) != 0) {
+			for (j = 0; j < k; j++)
+				o += (size_t)snprintf(buf + o, len - o,
+				    "\\x%02x", (unsigned char)s[j]);
+			continue;
+		}
+		if (strchr(quote, *s) != NULL)
+			buf[o++] = '\\';
+		buf[o++] = *s;
+		k = 1;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/*
+ * A compare-and-swap, not a fetch-and-add followed by a check: the
+ * latter would count past ${max} for a moment, and a thread racing it
+ * would then refuse a session that fits.  Relaxed: the count guards no
+ * other data, only how many may be in at once.
+ */
 bool
 util_count_enter(atomic_uint *n, unsigned max)
 {

@@ -48,11 +48,13 @@ int	 util_sock_error(int fd);
 bool	 util_count_enter(atomic_uint *n, unsigned max);
 
 /*
- * util_control_len(s): how many bytes at ${s} make one control character
- * a terminal acts on: 1 for C0 (0x00-0x1f, not the NUL that ends ${s})
- * and DEL, 2 for C1 as UTF-8 writes it (0xc2 0x80-0x9f); else 0.
+ * util_escape(s, buf, len, quote): ${s} into ${buf}, with each control
+ * character a terminal acts on (C0, DEL, and C1 as UTF-8 writes it) as
+ * \xHH, and each byte of ${quote} ("" for none) after a backslash; cut
+ * to fit ${len} (at least 1).  Returns ${buf}.
  */
-size_t	 util_control_len(const char *s);
+const char *util_escape(const char *s, char *buf, size_t len,
+	    const char *quote);
 
 /*
  * util_thread_start(t, fn, arg): pthread_create with every signal
