@@ -568,10 +568,11 @@ pipe_io_cb(evutil_socket_t fd, short what, void *arg)
 	 */
 	if (what & EV_CLOSED)
 		p->drain = p->fin = true;
-	else if (rw && (p->dst_fd == -1 || (q != NULL && q->done)))
-		p->drain = p->maybe_err = true;
-	else if (rw)
+	else if (rw) {
 		p->maybe_err = true;
+		if (p->dst_fd == -1 || (q != NULL && q->done))
+			p->drain = true;
+	}
 	if (what & EV_READ) {
 		p->readable = true;
 		/* This edge's reads will tell. */
