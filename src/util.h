@@ -54,7 +54,7 @@ bool	 util_count_enter(atomic_uint *n, unsigned max);
  * to fit ${len} (at least 1).  Returns ${buf}.
  */
 const char *util_escape(const char *s, char *buf, size_t len,
-	    const char *quote);
+    const char *quote);
 
 /*
  * util_thread_start(t, fn, arg): pthread_create with every signal
