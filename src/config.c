@@ -1820,38 +1820,22 @@ cfg_reader(char *str, int num, void *arg)
 }
 
 /*
- * Listen address ${j} of ${r} clashes with address ${l} of ${o} (possibly
- * the same route): one error, on the later line, naming the earlier.
+ * ${what} (listen, or admin) ${a}, on line ${line}, clashes with listen
+ * address ${l} of ${o} (possibly the same route): one error, on the later
+ * line, naming the earlier.  Caught here, not as a bind's "Address
+ * already in use", which reads as if another program held it.
  */
 static void
-cfg_clash(struct cfg_parse *p, const struct route *r, size_t j,
-    const struct route *o, size_t l)
+cfg_clash(struct cfg_parse *p, int line, const char *what,
+    const struct addr *a, const struct route *o, size_t l)
 {
 	char	 a1[ADDR_STRLEN], a2[ADDR_STRLEN], at[32] = "";
 
 	if (o->listen_line[l] > 0)
 		snprintf(at, sizeof(at), " (line %d)", o->listen_line[l]);
-	cfg_error(p, r->listen_line[j], "listen %s clashes with listen %s of "
-	    "route '%s'%s", addr_format(&r->listen[j], a1, sizeof(a1)),
+	cfg_error(p, line, "%s %s clashes with listen %s of route '%s'%s",
+	    what, addr_format(a, a1, sizeof(a1)),
 	    addr_format(&o->listen[l], a2, sizeof(a2)), o->name, at);
-}
-
-/*
- * The admin endpoint's address clashes with listen address ${j} of ${r}:
- * caught here, not as a bind's "Address already in use", which reads as
- * if another program held it.
- */
-static void
-cfg_admin_clash(struct cfg_parse *p, const struct route *r, size_t j)
-{
-	char a1[ADDR_STRLEN], a2[ADDR_STRLEN];
-
-	cfg_error(p, p->c->admin_line,
-	    "admin %s clashes with listen %s of "
-	    "route '%s' (line %d)",
-	    addr_format(&p->c->admin, a1, sizeof(a1)),
-	    addr_format(&r->listen[j], a2, sizeof(a2)), r->name,
-	    r->listen_line[j]);
 }
 
 /*
@@ -2089,13 +2073,16 @@ cfg_check(struct cfg_parse *p)
 				for (l = 0; l < (k == i ? j : o->nlisten); l++)
 					if (addr_overlap(&r->listen[j],
 					    &o->listen[l]))
-						cfg_clash(p, r, j, o, l);
+						cfg_clash(p,
+						    r->listen_line[j], "listen",
+						    &r->listen[j], o, l);
 			}
 		cfg_check_loops(p, i);
 		if (p->c->admin_on)
 			for (j = 0; j < r->nlisten; j++)
 				if (addr_overlap(&p->c->admin, &r->listen[j]))
-					cfg_admin_clash(p, r, j);
+					cfg_clash(p, p->c->admin_line, "admin",
+					    &p->c->admin, r, j);
 	}
 }
 
