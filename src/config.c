@@ -1826,15 +1826,15 @@ cfg_reader(char *str, int num, void *arg)
  * already in use", which reads as if another program held it.
  */
 static void
-cfg_clash(struct cfg_parse *p, int line, const char *what,
-    const struct addr *a, const struct route *o, size_t l)
+cfg_clash(struct cfg_parse *p, int line, const char *what, const struct addr *a,
+    const struct route *o, size_t l)
 {
 	char	 a1[ADDR_STRLEN], a2[ADDR_STRLEN], at[32] = "";
 
 	if (o->listen_line[l] > 0)
 		snprintf(at, sizeof(at), " (line %d)", o->listen_line[l]);
-	cfg_error(p, line, "%s %s clashes with listen %s of route '%s'%s",
-	    what, addr_format(a, a1, sizeof(a1)),
+	cfg_error(p, line, "%s %s clashes with listen %s of route '%s'%s", what,
+	    addr_format(a, a1, sizeof(a1)),
 	    addr_format(&o->listen[l], a2, sizeof(a2)), o->name, at);
 }
 
@@ -2073,9 +2073,9 @@ cfg_check(struct cfg_parse *p)
 				for (l = 0; l < (k == i ? j : o->nlisten); l++)
 					if (addr_overlap(&r->listen[j],
 					    &o->listen[l]))
-						cfg_clash(p,
-						    r->listen_line[j], "listen",
-						    &r->listen[j], o, l);
+						cfg_clash(p, r->listen_line[j],
+						    "listen", &r->listen[j], o,
+						    l);
 			}
 		cfg_check_loops(p, i);
 		if (p->c->admin_on)
