@@ -1807,13 +1807,12 @@ test_bom_crlf_mapped(void **state)
 static void
 test_huge_file(void **state)
 {
-	struct tmp    *t = *state;
 	struct config *c;
 	FILE	      *fp;
 	char	      *errs = NULL, line[64];
 	size_t	       i;
 
-	(void)t;
+	(void)state;
 	if ((fp = fopen("/dev/zero", "r")) != NULL) {
 		assert_null(config_load_fp(fp, "/dev/zero", 0, &errs));
 		fclose(fp);
