@@ -295,7 +295,7 @@ ctlexec_upstreams(struct control *c, struct ctl_conn *cc,
 			    "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64,
 			    m.routes[i].name, u->name, u->host,
 			    u->backup ? "yes" : "no", u->weight_now, u->admin,
-			    metrics_health(u),
+			    u->present ? metrics_health(u) : "gone",
 			    ctl_field(metrics_down_why(u, why, sizeof(why)), f,
 				sizeof(f)),
 			    strcmp(metrics_health(u), "down") == 0 ?

@@ -96,19 +96,32 @@ reload_keep_str(char **dst, const char *src)
 }
 
 /*
- * A key of ${what} changed that only a restart applies: logged now, and
- * kept for the report of a reload that goes through (reload_changes()).
+ * A key of ${what} changed that only a restart applies: kept for the log
+ * and the report of a reload that goes through (reload_later_log()), and
+ * not logged before then, since a refused reload changes nothing.
  */
 static void
 reload_later(struct control *c, const char *what)
 {
 	size_t	 n = strlen(c->reload_later);
 
-	log_warn("msg=\"reload: a change of %s takes effect at the next "
-		 "restart\"",
-	    what);
 	snprintf(c->reload_later + n, sizeof(c->reload_later) - n, "%s%s",
 	    n > 0 ? ", " : "", what);
+}
+
+/* The reload went through: a warning for each key reload_later() kept. */
+static void
+reload_later_log(const struct control *c)
+{
+	const char	*k = c->reload_later, *e;
+
+	while (*k != '\0') {
+		e = strstr(k, ", ");
+		log_warn("msg=\"reload: a change of %.*s takes effect at the "
+			 "next restart\"",
+		    (int)(e != NULL ? (size_t)(e - k) : strlen(k)), k);
+		k = e != NULL ? e + 2 : k + strlen(k);
+	}
 }
 
 /*
@@ -613,6 +626,7 @@ reload_start(struct control *c)
 		reload_refused(c, "out of memory");
 		return -1;
 	}
+	reload_later_log(c);
 	reload_changes(c, o, n);
 	config_unref(o);
 	return 0;
