@@ -1842,6 +1842,65 @@ test_huge_file(void **state)
 	free(errs);
 }
 
+/*
+ * A file of thousands of routes is checked whole: a chain as long as the
+ * file that runs into a loop of two (only the two are refused: the chain
+ * leads to them, but not back), a name given twice after the table of
+ * names has grown many times, and a wildcard clash with an early route.
+ */
+#define MANY	3000
+static void
+test_many_routes(void **state)
+{
+	struct config *c;
+	FILE	      *fp;
+	char	      *errs = NULL, want[160];
+	const char    *s;
+	int	       i, n = 0;
+
+	(void)state;
+	fp = tmpfile();
+	assert_non_null(fp);
+	/* Route i: line 3i + 1 its header, 3i + 2 listen, 3i + 3 upstream. */
+	for (i = 0; i < MANY; i++)
+		fprintf(fp, "[route r%d]\nlisten = 127.0.0.1:%d\n"
+		    "upstream = 127.0.0.1:%d\n", i, 20000 + i,
+		    i == MANY - 1 ? 19999 : i == MANY - 2 ? 20000 + MANY - 3 :
+		    20001 + i);
+	fprintf(fp, "[route r5]\n[route w]\nlisten = 0.0.0.0:20010\n"
+	    "upstream = 127.0.0.2:9\n");
+	rewind(fp);
+	c = config_load_fp(fp, "many.ini", 0, &errs);
+	fclose(fp);
+	assert_null(c);
+	assert_non_null(errs);
+	for (s = errs; (s = strchr(s, '\n')) != NULL; s++)
+		n++;
+	if (n != 4)
+		fail_msg("4 errors expected:\n%s", errs);
+	/* r2997 and r2998 lead to each other; r2996 only leads there. */
+	for (i = MANY - 3; i < MANY - 1; i++) {
+		int o = i == MANY - 3 ? MANY - 2 : MANY - 3;
+
+		snprintf(want, sizeof(want),
+		    "many.ini:%d: upstream 127.0.0.1:%d is listen 127.0.0.1:%d "
+		    "of route 'r%d' (line %d), whose upstreams lead back here",
+		    3 * i + 3, 20000 + o, 20000 + o, o, 3 * o + 2);
+		if (strstr(errs, want) == NULL)
+			fail_msg("no '%s' in:\n%s", want, errs);
+	}
+	snprintf(want, sizeof(want), "many.ini:%d: route 'r5' is defined "
+	    "twice (first on line 16)", 3 * MANY + 1);
+	if (strstr(errs, want) == NULL)
+		fail_msg("no '%s' in:\n%s", want, errs);
+	snprintf(want, sizeof(want), "many.ini:%d: listen 0.0.0.0:20010 "
+	    "clashes with listen 127.0.0.1:20010 of route 'r10' (line 32)",
+	    3 * MANY + 3);
+	if (strstr(errs, want) == NULL)
+		fail_msg("no '%s' in:\n%s", want, errs);
+	free(errs);
+}
+
 /* config_load_fp() reads an open stream and names it as told. */
 static void
 test_load_fp(void **state)
@@ -2338,6 +2397,7 @@ main(void)
 		T(test_nul_byte),
 		T(test_bom_crlf_mapped),
 		T(test_huge_file),
+		T(test_many_routes),
 		cmocka_unit_test(test_load_fp),
 		cmocka_unit_test(test_read_error),
 		cmocka_unit_test(test_load_no_pools),
