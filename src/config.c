@@ -1677,8 +1677,10 @@ cfg_start_route(struct cfg_parse *p, const char *name)
 		return;
 	}
 	if ((i = cfg_name_find(p, name)) < p->c->nroutes) {
-		cfg_error(p, p->line, "route '%s' is defined twice "
-		    "(first on line %d)", name, p->c->routes[i].line);
+		cfg_error(p, p->line,
+		    "route '%s' is defined twice "
+		    "(first on line %d)",
+		    name, p->c->routes[i].line);
 		return;
 	}
 	if (cfg_names_grow(p) == -1) {
@@ -1934,6 +1936,7 @@ static int
 cfg_index_build(const struct config *c, struct cfg_index *ix)
 {
 	const struct route *r;
+	struct cfg_lent	*e;
 	size_t		 k, j, n = 0;
 
 	for (k = 0; k < c->nroutes; k++)
@@ -1943,11 +1946,15 @@ cfg_index_build(const struct config *c, struct cfg_index *ix)
 		return -1;
 	for (k = 0; k < c->nroutes; k++) {
 		r = &c->routes[k];
-		for (j = 0; j < r->nlisten; j++)
-			if (addr_port(&r->listen[j]) != 0)
-				ix->e[ix->n++] = (struct cfg_lent){
-					r->listen[j].ss.ss_family,
-					addr_port(&r->listen[j]), k, j };
+		for (j = 0; j < r->nlisten; j++) {
+			if (addr_port(&r->listen[j]) == 0)
+				continue;
+			e = &ix->e[ix->n++];
+			e->fam = r->listen[j].ss.ss_family;
+			e->port = addr_port(&r->listen[j]);
+			e->k = k;
+			e->j = j;
+		}
 	}
 	qsort(ix->e, ix->n, sizeof(*ix->e), cfg_lent_cmp);
 	return 0;
@@ -1967,8 +1974,10 @@ cfg_index_find(const struct cfg_index *ix, const struct addr *a)
 		else
 			hi = mid;
 	}
-	return lo < ix->n && ix->e[lo].fam == key.fam &&
-	    ix->e[lo].port == key.port ? lo : ix->n;
+	if (lo < ix->n && ix->e[lo].fam == key.fam &&
+	    ix->e[lo].port == key.port)
+		return lo;
+	return ix->n;
 }
 
 /* Is entry ${x} of ${ix} one with ${a}'s family and port? */
@@ -1996,7 +2005,8 @@ cfg_listen_route(const struct config *c, const struct cfg_index *ix,
 		return -1;
 	for (x = cfg_index_find(ix, u); cfg_index_same(ix, x, u); x++) {
 		l = &c->routes[ix->e[x].k].listen[ix->e[x].j];
-		if (addr_overlap(u, l) && (!addr_is_any(l) || cfg_is_loopback(u))) {
+		if (addr_overlap(u, l) &&
+		    (!addr_is_any(l) || cfg_is_loopback(u))) {
 			*rj = ix->e[x].j;
 			return (ssize_t)ix->e[x].k;
 		}
@@ -2228,7 +2238,8 @@ cfg_check_proxy(struct cfg_parse *p, const struct route *r)
 		    "a wildcard address" : "a public address");
 		return;
 	}
-	cfg_warn(p, r->accept_proxy_line, "route %s: accept_proxy without "
+	cfg_warn(p, r->accept_proxy_line,
+	    "route %s: accept_proxy without "
 	    "proxy_from: anyone who reaches %s can claim any client address",
 	    r->name, cfg_listen_list(r, list, sizeof(list)));
 }
@@ -2254,9 +2265,10 @@ cfg_check(struct cfg_parse *p)
 
 	if (p->c->admin_on && !cfg_is_loopback(&p->c->admin) &&
 	    p->c->admin_allow.nallow == 0) {
-		char	 a[ADDR_STRLEN];
+		char a[ADDR_STRLEN];
 
-		cfg_error(p, p->c->admin_line, "admin %s is not a loopback "
+		cfg_error(p, p->c->admin_line,
+		    "admin %s is not a loopback "
 		    "address: add admin_allow = CIDR lines for who may use it",
 		    addr_format(&p->c->admin, a, sizeof(a)));
 	}
@@ -2267,7 +2279,8 @@ cfg_check(struct cfg_parse *p)
 		    "only user (its own group is then used)");
 	/* Only when nothing else is wrong: a bad header already said why. */
 	if (p->c->nroutes == 0 && p->nerr == 0)
-		cfg_error(p, 0, "no routes: add a [route NAME] section with "
+		cfg_error(p, 0,
+		    "no routes: add a [route NAME] section with "
 		    "listen and upstream");
 	for (i = 0; i < p->c->nroutes; i++) {
 		r = &p->c->routes[i];
@@ -2287,11 +2300,13 @@ cfg_check(struct cfg_parse *p)
 		for (j = 0; j < r->nlisten; j++)
 			for (x = cfg_index_find(&ix, &r->listen[j]);
 			     cfg_index_same(&ix, x, &r->listen[j]) &&
-			     (ix.e[x].k < i || (ix.e[x].k == i && ix.e[x].j < j));
+			     (ix.e[x].k < i ||
+				 (ix.e[x].k == i && ix.e[x].j < j));
 			     x++) {
 				e = &ix.e[x];
 				o = &p->c->routes[e->k];
-				if (addr_overlap(&r->listen[j], &o->listen[e->j]))
+				if (addr_overlap(&r->listen[j],
+					&o->listen[e->j]))
 					cfg_clash(p, r->listen_line[j],
 					    "listen", &r->listen[j], o, e->j);
 			}
@@ -2426,8 +2441,8 @@ cfg_quick_arg(struct cfg_parse *p, int opt, const char *v,
 }
 
 struct config *
-config_quick(char *const *listen, size_t nlisten, char *const *up,
-    size_t nup, char **errs)
+config_quick(char *const *listen, size_t nlisten, char *const *up, size_t nup,
+    char **errs)
 {
 	struct cfg_parse	 p;
 	size_t			 i;

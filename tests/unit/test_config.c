@@ -1863,11 +1863,15 @@ test_many_routes(void **state)
 	assert_non_null(fp);
 	/* Route i: line 3i + 1 its header, 3i + 2 listen, 3i + 3 upstream. */
 	for (i = 0; i < MANY; i++)
-		fprintf(fp, "[route r%d]\nlisten = 127.0.0.1:%d\n"
-		    "upstream = 127.0.0.1:%d\n", i, 20000 + i,
-		    i == MANY - 1 ? 19999 : i == MANY - 2 ? 20000 + MANY - 3 :
-		    20001 + i);
-	fprintf(fp, "[route r5]\n[route w]\nlisten = 0.0.0.0:20010\n"
+		fprintf(fp,
+		    "[route r%d]\nlisten = 127.0.0.1:%d\n"
+		    "upstream = 127.0.0.1:%d\n",
+		    i, 20000 + i,
+		    i == MANY - 1     ? 19999 :
+			i == MANY - 2 ? 20000 + MANY - 3 :
+					20001 + i);
+	fprintf(fp,
+	    "[route r5]\n[route w]\nlisten = 0.0.0.0:20010\n"
 	    "upstream = 127.0.0.2:9\n");
 	rewind(fp);
 	c = config_load_fp(fp, "many.ini", 0, &errs);
@@ -1889,11 +1893,14 @@ test_many_routes(void **state)
 		if (strstr(errs, want) == NULL)
 			fail_msg("no '%s' in:\n%s", want, errs);
 	}
-	snprintf(want, sizeof(want), "many.ini:%d: route 'r5' is defined "
-	    "twice (first on line 16)", 3 * MANY + 1);
+	snprintf(want, sizeof(want),
+	    "many.ini:%d: route 'r5' is defined "
+	    "twice (first on line 16)",
+	    3 * MANY + 1);
 	if (strstr(errs, want) == NULL)
 		fail_msg("no '%s' in:\n%s", want, errs);
-	snprintf(want, sizeof(want), "many.ini:%d: listen 0.0.0.0:20010 "
+	snprintf(want, sizeof(want),
+	    "many.ini:%d: listen 0.0.0.0:20010 "
 	    "clashes with listen 127.0.0.1:20010 of route 'r10' (line 32)",
 	    3 * MANY + 3);
 	if (strstr(errs, want) == NULL)
@@ -2175,8 +2182,10 @@ test_quick_clash(void **state)
 	assert_null(config_quick(listen, NELEM(listen), up, NELEM(up),
 	    &errs));
 	assert_non_null(errs);
-	if (strncmp(errs, "relay46: listen 0.0.0.0:18080 clashes with "
-	    "listen 0.0.0.0:18080 of route 'quick'", 77) != 0)
+	if (strncmp(errs,
+		"relay46: listen 0.0.0.0:18080 clashes with "
+		"listen 0.0.0.0:18080 of route 'quick'",
+		77) != 0)
 		fail_msg("got %s", errs);
 	free(errs);
 }
