@@ -133,8 +133,26 @@ struct cfg_parse {
 	size_t		*bad;		/* route << 1 | CFG_BAD_*: a line refused */
 	size_t		 nbad;
 	int		 group_line;
-	size_t		*names;		/* route index + 1 by name hash, 0 free */
-	size_t		 nnames;	/* slots, a power of two (or 0) */
+};
+
+/*
+ * The whole file's listen addresses, sorted by family and port (and then
+ * by route and line order), so that the clash and loop checks, and a
+ * reload's config_listen_find(), find the listens an address may overlap
+ * (the same family and port: addr_overlap()) in a few steps: a file of
+ * 20 000 routes is checked in well under a second, where comparing each
+ * with all took 12 s.  Port 0 never clashes, so it is left out.  Kept
+ * with the config (c->lidx).
+ */
+struct cfg_lent {
+	sa_family_t	 fam;
+	uint16_t	 port;
+	size_t		 k, j;		/* route, its listen */
+};
+
+struct cfg_index {
+	struct cfg_lent	*e;
+	size_t		 n;
 };
 
 /* Of a route's lines, those whose absence would go unsaid once refused. */
@@ -518,6 +536,11 @@ cfg_free(struct config *c)
 		acl_free(&c->routes[i].proxy_from);
 	}
 	free(c->routes);
+	free(c->names);
+	free(c->listens_at);
+	if (c->lidx != NULL)
+		free(c->lidx->e);
+	free(c->lidx);
 	free(c->access_log);
 	free(c->pidfile);
 	free(c->control);
@@ -556,14 +579,19 @@ config_unref(struct config *c)
 size_t
 config_listen_route(const struct config *c, size_t k)
 {
-	size_t	 i;
+	size_t	 lo = 0, hi = c->nroutes, mid;
 
-	for (i = 0; i < c->nroutes; i++) {
-		if (k < c->routes[i].nlisten)
-			return i;
-		k -= c->routes[i].nlisten;
+	if (k >= c->listens_at[c->nroutes])
+		return c->nroutes;
+	/* The last route that starts at or before k: the one that has it. */
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (c->listens_at[mid] <= k)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	return c->nroutes;
+	return lo;
 }
 
 /* Filled on each call, from cfg_keys[], so the two can never disagree. */
@@ -1607,54 +1635,51 @@ cfg_name_ok(const char *s)
 }
 
 /*
- * Route names seen so far, hashed (FNV-1a), so that "defined twice" is
- * one look per header, not a walk of every route before it: a file of
- * 20 000 routes took 2 s on that walk alone.
+ * Route names, hashed as they are read: "defined twice" is one
+ * look per header, not a walk of every route before it (a file of 20 000
+ * routes took 2 s on that walk alone), and the table stays with the
+ * config for config_route_find().
  */
 static size_t
-cfg_name_slot(const struct cfg_parse *p, const char *name)
+cfg_name_slot(const struct config *c, const char *name)
 {
-	const unsigned char *u = (const unsigned char *)name;
-	uint64_t	 h = 14695981039346656037ull;
 	size_t		 x;
 
-	while (*u != '\0')
-		h = (h ^ *u++) * 1099511628211ull;
-	for (x = (size_t)h & (p->nnames - 1); p->names[x] != 0 &&
-	     strcmp(p->c->routes[p->names[x] - 1].name, name) != 0;
-	     x = (x + 1) & (p->nnames - 1))
+	for (x = (size_t)util_hash_str(name) & (c->nnames - 1);
+	     c->names[x] != 0 &&
+	     strcmp(c->routes[c->names[x] - 1].name, name) != 0;
+	     x = (x + 1) & (c->nnames - 1))
 		;
 	return x;
 }
 
-/* The index of route ${name}, or p->c->nroutes if there is none yet. */
-static size_t
-cfg_name_find(const struct cfg_parse *p, const char *name)
+size_t
+config_route_find(const struct config *c, const char *name)
 {
 	size_t	 x;
 
-	if (p->nnames == 0)
-		return p->c->nroutes;
-	x = cfg_name_slot(p, name);
-	return p->names[x] != 0 ? p->names[x] - 1 : p->c->nroutes;
+	if (c->nnames == 0)
+		return c->nroutes;
+	x = cfg_name_slot(c, name);
+	return c->names[x] != 0 ? c->names[x] - 1 : c->nroutes;
 }
 
 /* Room for one more name, at most half the slots used.  0, or -1. */
 static int
-cfg_names_grow(struct cfg_parse *p)
+cfg_names_grow(struct config *c)
 {
-	size_t	*old = p->names, n = p->nnames, i;
+	size_t	*old = c->names, n = c->nnames, i;
 
-	if (2 * (p->c->nroutes + 1) <= n)
+	if (2 * (c->nroutes + 1) <= n)
 		return 0;
-	p->nnames = n == 0 ? 64 : 2 * n;
-	if ((p->names = calloc(p->nnames, sizeof(*p->names))) == NULL) {
-		p->names = old;
-		p->nnames = n;
+	c->nnames = n == 0 ? 64 : 2 * n;
+	if ((c->names = calloc(c->nnames, sizeof(*c->names))) == NULL) {
+		c->names = old;
+		c->nnames = n;
 		return -1;
 	}
-	for (i = 0; i < p->c->nroutes; i++)
-		p->names[cfg_name_slot(p, p->c->routes[i].name)] = i + 1;
+	for (i = 0; i < c->nroutes; i++)
+		c->names[cfg_name_slot(c, c->routes[i].name)] = i + 1;
 	free(old);
 	return 0;
 }
@@ -1676,14 +1701,14 @@ cfg_start_route(struct cfg_parse *p, const char *name)
 		    "'-', '_', '.'; at most %d)", name, CONFIG_NAME_MAX);
 		return;
 	}
-	if ((i = cfg_name_find(p, name)) < p->c->nroutes) {
+	if ((i = config_route_find(p->c, name)) < p->c->nroutes) {
 		cfg_error(p, p->line,
 		    "route '%s' is defined twice "
 		    "(first on line %d)",
 		    name, p->c->routes[i].line);
 		return;
 	}
-	if (cfg_names_grow(p) == -1) {
+	if (cfg_names_grow(p->c) == -1) {
 		p->oom = true;
 		return;
 	}
@@ -1705,7 +1730,7 @@ cfg_start_route(struct cfg_parse *p, const char *name)
 		return;
 	}
 	p->cur->line = p->line;
-	p->names[cfg_name_slot(p, name)] = ++p->c->nroutes;
+	p->c->names[cfg_name_slot(p->c, name)] = ++p->c->nroutes;
 	p->sec = CFG_SEC_ROUTE;
 }
 
@@ -1898,25 +1923,6 @@ cfg_clash(struct cfg_parse *p, int line, const char *what, const struct addr *a,
 	    addr_format(&o->listen[l], a2, sizeof(a2)), o->name, at);
 }
 
-/*
- * The whole file's listen addresses, sorted by family and port (and then
- * by route and line order), so that the clash and loop checks find the
- * listens an address may overlap (the same family and port: addr_overlap())
- * in a few steps: a file of 20 000 routes is checked in well under a
- * second, where comparing each with all took 12 s.  Port 0 never clashes,
- * so it is left out.
- */
-struct cfg_lent {
-	sa_family_t	 fam;
-	uint16_t	 port;
-	size_t		 k, j;		/* route, its listen */
-};
-
-struct cfg_index {
-	struct cfg_lent	*e;
-	size_t		 n;
-};
-
 static int
 cfg_lent_cmp(const void *va, const void *vb)
 {
@@ -1931,18 +1937,28 @@ cfg_lent_cmp(const void *va, const void *vb)
 	return a->j < b->j ? -1 : a->j > b->j;
 }
 
-/* 0, or -1 when out of memory. */
+/*
+ * ${c}'s index of listens, and c->listens_at: route k's first listen
+ * in config_listen_route()'s count.  0, or -1 when out of memory.
+ */
 static int
-cfg_index_build(const struct config *c, struct cfg_index *ix)
+cfg_index_build(struct config *c)
 {
 	const struct route *r;
+	struct cfg_index *ix;
 	struct cfg_lent	*e;
 	size_t		 k, j, n = 0;
 
-	for (k = 0; k < c->nroutes; k++)
+	if ((c->listens_at = calloc(c->nroutes + 1,
+		 sizeof(*c->listens_at))) == NULL)
+		return -1;
+	for (k = 0; k < c->nroutes; k++) {
+		c->listens_at[k] = n;
 		n += c->routes[k].nlisten;
-	ix->n = 0;
-	if ((ix->e = calloc(n + 1, sizeof(*ix->e))) == NULL)
+	}
+	c->listens_at[k] = n;
+	if ((ix = c->lidx = calloc(1, sizeof(*ix))) == NULL ||
+	    (ix->e = calloc(n + 1, sizeof(*ix->e))) == NULL)
 		return -1;
 	for (k = 0; k < c->nroutes; k++) {
 		r = &c->routes[k];
@@ -1986,6 +2002,36 @@ cfg_index_same(const struct cfg_index *ix, size_t x, const struct addr *a)
 {
 	return x < ix->n && ix->e[x].fam == a->ss.ss_family &&
 	    ix->e[x].port == addr_port(a);
+}
+
+size_t
+config_listen_find(const struct config *c, const char *name,
+    const struct addr *a, size_t nth)
+{
+	const struct cfg_index *ix = c->lidx;
+	const struct route *r;
+	size_t		 i, j, x;
+
+	if (name != NULL) {
+		if ((i = config_route_find(c, name)) == c->nroutes)
+			return c->listens_at[c->nroutes];
+		r = &c->routes[i];
+		for (j = 0; j < r->nlisten; j++)
+			if (addr_equal(&r->listen[j], a) && nth-- == 0)
+				return c->listens_at[i] + j;
+		return c->listens_at[c->nroutes];
+	}
+	/* In route and line order within the port: the first is the first. */
+	for (x = cfg_index_find(ix, a); cfg_index_same(ix, x, a); x++)
+		if (addr_equal(&c->routes[ix->e[x].k].listen[ix->e[x].j], a))
+			return c->listens_at[ix->e[x].k] + ix->e[x].j;
+	return c->listens_at[c->nroutes];
+}
+
+size_t
+config_listen_count(const struct config *c)
+{
+	return c->listens_at[c->nroutes];
 }
 
 /*
@@ -2249,19 +2295,19 @@ static void
 cfg_check(struct cfg_parse *p)
 {
 	struct route	*r, *o;
-	struct cfg_index ix;
+	const struct cfg_index *ix;
 	struct cfg_graph g;
 	const struct cfg_lent *e;
 	size_t		 i, j, x;
 
 	memset(&g, 0, sizeof(g));
-	if (cfg_index_build(p->c, &ix) == -1 ||
-	    cfg_graph_build(p->c, &ix, &g) == -1) {
+	if (cfg_index_build(p->c) == -1 ||
+	    cfg_graph_build(p->c, p->c->lidx, &g) == -1) {
 		p->oom = true;
-		free(ix.e);
 		cfg_graph_free(&g);
 		return;
 	}
+	ix = p->c->lidx;
 
 	if (p->c->admin_on && !cfg_is_loopback(&p->c->admin) &&
 	    p->c->admin_allow.nallow == 0) {
@@ -2298,12 +2344,12 @@ cfg_check(struct cfg_parse *p)
 		 * are in that order, up to itself.
 		 */
 		for (j = 0; j < r->nlisten; j++)
-			for (x = cfg_index_find(&ix, &r->listen[j]);
-			     cfg_index_same(&ix, x, &r->listen[j]) &&
-			     (ix.e[x].k < i ||
-				 (ix.e[x].k == i && ix.e[x].j < j));
+			for (x = cfg_index_find(ix, &r->listen[j]);
+			     cfg_index_same(ix, x, &r->listen[j]) &&
+			     (ix->e[x].k < i ||
+				 (ix->e[x].k == i && ix->e[x].j < j));
 			     x++) {
-				e = &ix.e[x];
+				e = &ix->e[x];
 				o = &p->c->routes[e->k];
 				if (addr_overlap(&r->listen[j],
 					&o->listen[e->j]))
@@ -2317,7 +2363,6 @@ cfg_check(struct cfg_parse *p)
 					cfg_clash(p, p->c->admin_line, "admin",
 					    &p->c->admin, r, j);
 	}
-	free(ix.e);
 	cfg_graph_free(&g);
 }
 
@@ -2327,7 +2372,6 @@ cfg_finish(struct cfg_parse *p, char **errs)
 {
 	free(p->seen);
 	free(p->bad);
-	free(p->names);
 	/* After the whole file: it needs every route's listens and checks. */
 	if (p->c != NULL)
 		cfg_derive_max_connections(p->c);

@@ -93,6 +93,8 @@ struct route {
 	struct pool	*pool;
 };
 
+struct cfg_index;	/* config.c's */
+
 /*
  * A whole configuration.  Built by config_load() or config_quick(),
  * immutable afterwards, shared by reference: each holder calls
@@ -122,6 +124,17 @@ struct config {
 	struct acl	 admin_allow;	/* empty: anyone who can reach it */
 	struct route	*routes;
 	size_t		 nroutes;
+	/*
+	 * Derived by the load, for lookups (config_route_find(),
+	 * config_listen_route(), config_listen_find()): route names hashed
+	 * (index + 1, 0 a free slot; nnames a power of two), each route's
+	 * first listen in config_listen_route()'s count ([nroutes]: the
+	 * count), and the listens sorted by family and port.
+	 */
+	size_t		*names;
+	size_t		 nnames;
+	size_t		*listens_at;
+	struct cfg_index *lidx;
 	/*
 	 * What works but is likely a mistake: "FILE:LINE: message\n" each,
 	 * in file order, for the caller to log; NULL when there is none.
@@ -204,6 +217,22 @@ void	 config_unref(struct config *c);
  * there is no ${k}th.
  */
 size_t	 config_listen_route(const struct config *c, size_t k);
+
+/* config_listen_count(c): how many listens ${c} has, every route's. */
+size_t	 config_listen_count(const struct config *c);
+
+/*
+ * config_listen_find(c, name, a, nth): where listen ${a} of route ${name}
+ * is in config_listen_route()'s count, ${nth} counting equal ones of that
+ * route from 0; with ${name} NULL, the first listen of any route that is
+ * ${a} (port 0 is never found so: each such listen gets a port of its
+ * own).  config_listen_count(c) if there is none.
+ */
+size_t	 config_listen_find(const struct config *c, const char *name,
+	    const struct addr *a, size_t nth);
+
+/* config_route_find(c, name): route ${name}'s index; c->nroutes if none. */
+size_t	 config_route_find(const struct config *c, const char *name);
 
 /*
  * config_key_names(): the NULL-terminated list of every key the parser

@@ -74,6 +74,14 @@ struct pool_client {
  */
 static pthread_mutex_t	 pool_stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct route_stats *pool_stats_list;
+/*
+ * The same entries by name hash, chained through hnext, so that a
+ * config of 10 000 routes finds its counters in one look each, not a
+ * walk of the list (a reload of that many took seconds on it).  With no
+ * table (out of memory), the list is walked.
+ */
+static struct route_stats **pool_stats_tab;
+static size_t		 pool_stats_nslots, pool_stats_n;
 
 /* The shared count of ${a} on route ${st}, one more reference; NULL: ENOMEM. */
 static struct pool_load *
@@ -197,6 +205,59 @@ pool_stats_new(const char *name, unsigned nslots)
 	return st;
 }
 
+/* Under pool_stats_lock: the entry named ${name}, or NULL. */
+static struct route_stats *
+pool_stats_find(const char *name)
+{
+	struct route_stats	*st;
+
+	if (pool_stats_tab == NULL) {
+		for (st = pool_stats_list; st != NULL; st = st->next)
+			if (strcmp(st->name, name) == 0)
+				return st;
+		return NULL;
+	}
+	st = pool_stats_tab[util_hash_str(name) & (pool_stats_nslots - 1)];
+	for (; st != NULL; st = st->hnext)
+		if (strcmp(st->name, name) == 0)
+			return st;
+	return NULL;
+}
+
+/*
+ * Under pool_stats_lock: put new entry ${st} on the list and in the table,
+ * which doubles at one entry a slot (if it cannot, its chains grow).
+ */
+static void
+pool_stats_add(struct route_stats *st)
+{
+	struct route_stats	**tab, *e;
+	size_t			  n, x;
+
+	st->next = pool_stats_list;
+	pool_stats_list = st;
+	pool_stats_n++;
+	if (pool_stats_n > pool_stats_nslots) {
+		n = pool_stats_nslots == 0 ? 64 : 2 * pool_stats_nslots;
+		if ((tab = calloc(n, sizeof(*tab))) != NULL) {
+			for (e = pool_stats_list; e != NULL; e = e->next) {
+				x = util_hash_str(e->name) & (n - 1);
+				e->hnext = tab[x];
+				tab[x] = e;
+			}
+			free(pool_stats_tab);
+			pool_stats_tab = tab;
+			pool_stats_nslots = n;
+			return;
+		}
+	}
+	if (pool_stats_tab != NULL) {
+		x = util_hash_str(st->name) & (pool_stats_nslots - 1);
+		st->hnext = pool_stats_tab[x];
+		pool_stats_tab[x] = st;
+	}
+}
+
 /*
  * Found by name, or made: the first configuration that names a route sets
  * its slot count for good.  The number of workers cannot change without
@@ -211,13 +272,9 @@ pool_stats(const char *name, unsigned nslots)
 	if (nslots == 0)
 		nslots = 1;
 	pthread_mutex_lock(&pool_stats_lock);
-	for (st = pool_stats_list; st != NULL; st = st->next)
-		if (strcmp(st->name, name) == 0)
-			break;
-	if (st == NULL && (st = pool_stats_new(name, nslots)) != NULL) {
-		st->next = pool_stats_list;
-		pool_stats_list = st;
-	}
+	if ((st = pool_stats_find(name)) == NULL &&
+	    (st = pool_stats_new(name, nslots)) != NULL)
+		pool_stats_add(st);
 	pthread_mutex_unlock(&pool_stats_lock);
 	return st;
 }
@@ -265,18 +322,19 @@ pool_stats_free_all(void)
 		free(st->name);
 		free(st);
 	}
+	free(pool_stats_tab);
+	pool_stats_tab = NULL;
+	pool_stats_nslots = pool_stats_n = 0;
 	pthread_mutex_unlock(&pool_stats_lock);
 }
 
 size_t
 pool_stats_count(void)
 {
-	struct route_stats	*st;
-	size_t			 n = 0;
+	size_t	 n;
 
 	pthread_mutex_lock(&pool_stats_lock);
-	for (st = pool_stats_list; st != NULL; st = st->next)
-		n++;
+	n = pool_stats_n;
 	pthread_mutex_unlock(&pool_stats_lock);
 	return n;
 }

@@ -51,6 +51,7 @@ struct pool_load {
 
 struct route_stats {
 	struct route_stats *next;
+	struct route_stats *hnext;	/* in pool.c's table by name */
 	char		*name;
 	/*
 	 * The route's live sessions, all workers and all configurations

@@ -166,28 +166,6 @@ reload_fixed(struct control *c, const struct config *o, struct config *n)
 }
 
 /*
- * Where listen ${a} of route ${name} (NULL: of any route) is among
- * ${cfg}'s listens (main_listen's order), ${nth} counting equal ones of
- * that route from 0; ${cfg}'s count of listens if it is not there.
- */
-static size_t
-reload_find(const struct config *cfg, const char *name, const struct addr *a,
-    size_t nth)
-{
-	const struct route *r;
-	size_t		 i, j, k = 0;
-
-	for (i = 0; i < cfg->nroutes; i++) {
-		r = &cfg->routes[i];
-		for (j = 0; j < r->nlisten; j++, k++)
-			if ((name == NULL || strcmp(r->name, name) == 0) &&
-			    addr_equal(&r->listen[j], a) && nth-- == 0)
-				return k;
-	}
-	return k;
-}
-
-/*
  * Which running listen (c->cfg's, main_listen's order) listen ${j} of the
  * new route ${r} takes over, or c->per: a new one.  The same address in
  * the same route; failing that, for a fixed port, the same address in any
@@ -204,9 +182,9 @@ reload_kept(const struct control *c, const struct route *r, size_t j)
 	for (l = 0; l < j; l++)
 		if (addr_equal(&r->listen[l], a))
 			nth++;
-	if ((k = reload_find(c->cfg, r->name, a, nth)) == c->per &&
+	if ((k = config_listen_find(c->cfg, r->name, a, nth)) == c->per &&
 	    addr_port(a) != 0)
-		k = reload_find(c->cfg, NULL, a, 0);
+		k = config_listen_find(c->cfg, NULL, a, 0);
 	return k;
 }
 
@@ -214,12 +192,9 @@ reload_kept(const struct control *c, const struct route *r, size_t j)
 static const struct route *
 reload_route(const struct config *cfg, const char *name)
 {
-	size_t	 i;
+	size_t	 i = config_route_find(cfg, name);
 
-	for (i = 0; i < cfg->nroutes; i++)
-		if (strcmp(cfg->routes[i].name, name) == 0)
-			return &cfg->routes[i];
-	return NULL;
+	return i < cfg->nroutes ? &cfg->routes[i] : NULL;
 }
 
 /* Does route ${r} have listen address ${a}? */
@@ -533,11 +508,9 @@ reload_apply(struct control *c, struct config *n, int *nfds,
 	}
 	/* Health and counters carry over for routes that keep their name. */
 	for (i = 0; i < n->nroutes; i++)
-		for (j = 0; j < c->cfg->nroutes; j++)
-			if (strcmp(n->routes[i].name,
-			    c->cfg->routes[j].name) == 0)
-				pool_inherit(n->routes[i].pool,
-				    c->cfg->routes[j].pool);
+		if ((j = config_route_find(c->cfg, n->routes[i].name)) <
+		    c->cfg->nroutes)
+			pool_inherit(n->routes[i].pool, c->cfg->routes[j].pool);
 	/*
 	 * The new checks before the old ones stop: with health_check on,
 	 * only checks bring a down upstream up (pool_connect_ok()), so a

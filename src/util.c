@@ -110,6 +110,17 @@ util_strdup(const char *s)
 	return p;
 }
 
+uint64_t
+util_hash_str(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	uint64_t	 h = 14695981039346656037ull;
+
+	while (*u != '\0')
+		h = (h ^ *u++) * 1099511628211ull;
+	return h;
+}
+
 /*
  * How many bytes at ${s} make one control character a terminal acts on:
  * 1 for C0 (not the NUL that ends ${s}) and DEL, 2 for C1 as UTF-8 writes

@@ -69,6 +69,12 @@ int	 util_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 char	*util_strdup(const char *s);
 
 /*
+ * util_hash_str(s): FNV-1a of the string ${s}, for tables keyed by name
+ * (never for anything a peer chooses: it has no key).
+ */
+uint64_t util_hash_str(const char *s);
+
+/*
  * util_write_file(path, data, len): replace ${path} with the ${len} bytes
  * of ${data}, whole, safely as root in a directory others may write to:
  * a stale "${path}.tmp" (or a symlink planted there) is removed, never

@@ -185,7 +185,54 @@ worker_reload_free(struct worker_reload *rl)
 	config_unref(rl->cfg);
 	free(rl->fresh);
 	free(rl->fds);
+	free(rl->byfd);
 	free(rl);
+}
+
+/*
+ * A reload's sockets sorted by descriptor, each with its place in the
+ * config's listen order, so that matching a worker's listeners to them
+ * is a binary search each, not a walk of all: with 10 000 routes that
+ * walk alone held the worker (and its sessions) for a while.
+ */
+struct worker_fdk {
+	int		 fd;
+	size_t		 k;
+};
+
+static int
+worker_fdk_cmp(const void *va, const void *vb)
+{
+	const struct worker_fdk *a = va, *b = vb;
+
+	return a->fd < b->fd ? -1 : a->fd > b->fd;
+}
+
+/* ${fds}, ${n} of them, as a sorted map; NULL when out of memory. */
+static struct worker_fdk *
+worker_fdk_sorted(const int *fds, size_t n)
+{
+	struct worker_fdk *m;
+	size_t		 k;
+
+	if ((m = calloc(n + 1, sizeof(*m))) == NULL)
+		return NULL;
+	for (k = 0; k < n; k++) {
+		m[k].fd = fds[k];
+		m[k].k = k;
+	}
+	qsort(m, n, sizeof(*m), worker_fdk_cmp);
+	return m;
+}
+
+/* The place of ${fd} in the ${n} of map ${m}, or ${n}. */
+static size_t
+worker_fdk_find(const struct worker_fdk *m, size_t n, int fd)
+{
+	struct worker_fdk key = { fd, 0 }, *x;
+
+	x = bsearch(&key, m, n, sizeof(*m), worker_fdk_cmp);
+	return x != NULL ? x->k : n;
 }
 
 /*
@@ -204,9 +251,8 @@ worker_apply_reload(struct worker *w, struct worker_reload *rl)
 
 	for (l = TAILQ_FIRST(&w->listeners); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, entry);
-		for (k = 0; k < rl->nfds; k++)
-			if (evconnlistener_get_fd(l->lev) == rl->fds[k])
-				break;
+		k = worker_fdk_find(rl->byfd, rl->nfds,
+		    evconnlistener_get_fd(l->lev));
 		if (k < rl->nfds) {
 			assert(rl->fresh[k] == NULL);	/* was in "old" */
 			worker_listener_keep(l,
@@ -263,23 +309,12 @@ worker_reload_push(struct worker *w, struct worker_reload *rl)
 	worker_post(w, WORKER_MSG_RELOAD);
 }
 
-/* Is ${fd} one of the ${n} at ${fds}? */
-static bool
-worker_fd_in(int fd, const int *fds, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (fds[i] == fd)
-			return true;
-	return false;
-}
-
 struct worker_reload *
 worker_reload_prepare(struct worker *w, struct config *cfg, const int *fds,
     size_t nfds, const int *old, size_t nold)
 {
 	struct worker_reload	*rl;
+	struct worker_fdk	*had = NULL;
 	struct route_rt		*rt;
 	size_t			 k;
 
@@ -289,6 +324,8 @@ worker_reload_prepare(struct worker *w, struct config *cfg, const int *fds,
 	rl->nfds = nfds;
 	if ((rl->fds = calloc(nfds + 1, sizeof(*fds))) == NULL ||
 	    (rl->fresh = calloc(nfds + 1, sizeof(*rl->fresh))) == NULL ||
+	    (rl->byfd = worker_fdk_sorted(fds, nfds)) == NULL ||
+	    (had = worker_fdk_sorted(old, nold)) == NULL ||
 	    (rl->gen = worker_gen_new(cfg)) == NULL)
 		goto fail;
 	memcpy(rl->fds, fds, nfds * sizeof(*fds));
@@ -297,14 +334,16 @@ worker_reload_prepare(struct worker *w, struct config *cfg, const int *fds,
 	 * applies this: they are the last thing that needs memory.
 	 */
 	for (k = 0; k < nfds; k++) {
-		if (worker_fd_in(fds[k], old, nold))
+		if (worker_fdk_find(had, nold, fds[k]) < nold)
 			continue;	/* the worker has its listener */
 		rt = &rl->gen->rt[config_listen_route(cfg, k)];
 		if ((rl->fresh[k] = worker_listener_new(w, rt, fds[k])) == NULL)
 			goto fail;
 	}
+	free(had);
 	return rl;
 fail:
+	free(had);
 	worker_reload_discard(w, rl);
 	return NULL;
 }

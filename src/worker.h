@@ -26,6 +26,8 @@ struct session;
  * it needs memory for, made before anything is handed over, down to the
  * listeners of the new sockets: applying it cannot fail.
  */
+struct worker_fdk;	/* worker.c's */
+
 struct worker_reload {
 	struct worker_reload *next;	/* in w->reload */
 	bool		 discard;	/* not to apply, only to free */
@@ -34,6 +36,7 @@ struct worker_reload {
 	size_t		 nfds;
 	struct worker_gen *gen;		/* ${cfg} as the worker will run it */
 	struct listener	**fresh;	/* per fd: a new socket's, or NULL */
+	struct worker_fdk *byfd;	/* fds[] sorted, for the apply */
 };
 
 /* Counters: written by the worker only, read by anyone (relaxed atomics). */

@@ -479,6 +479,43 @@ test_reload_any_port(void **state)
 	h_backend_free(b);
 }
 
+/*
+ * A fixed address that moves to another route (here the route is renamed)
+ * keeps its sockets: it is not bound again, so no client who connects
+ * meanwhile is refused, and the new route serves it.
+ */
+static void
+test_reload_moves_listen(void **state)
+{
+	static const char conf[] = "[global]\nworkers = 2\n"
+	    "[route %s]\nlisten = 127.0.0.1:%d\nupstream = %s\n";
+	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
+	struct h_backend	*b;
+	struct h_relay		*r;
+	char			 up[64], text[512];
+	int			 hold, p = 0;
+
+	(void)state;
+	b = h_backend_start(AF_INET, &cfg);
+	snprintf(up, sizeof(up), "%s", h_hostport(AF_INET, h_backend_port(b)));
+	hold = h_hold_port("127.0.0.1", &p);
+	r = h_relay_start(conf, "a", p, up);
+	close(hold);
+	check_echo_port(p, 40);
+	H_EXPECT_LOG_LINE(r, "route=a ", "end=done");
+
+	snprintf(text, sizeof(text), conf, "b", p, up);
+	h_replace_file(r->conf, text);
+	assert_int_equal(kill(r->pid, SIGHUP), 0);
+	H_EXPECT_LOG(r, "configuration reloaded");
+	assert_int_equal(h_relay_log_count(r, "msg=\"listening\""), 1);
+	assert_int_equal(h_tcp_listeners(p), 2);
+	check_echo_port(p, 41);
+	H_EXPECT_LOG_LINE(r, "route=b ", "end=done");
+	h_relay_finish(r);
+	h_backend_free(b);
+}
+
 /* --- SIGTERM -------------------------------------------------------------------- */
 
 static struct h_relay *
@@ -638,6 +675,7 @@ main(void)
 		    h_teardown),
 		cmocka_unit_test_teardown(test_listen_any_port, h_teardown),
 		cmocka_unit_test_teardown(test_reload_any_port, h_teardown),
+		cmocka_unit_test_teardown(test_reload_moves_listen, h_teardown),
 		cmocka_unit_test_teardown(test_sigterm_drains, h_teardown),
 		cmocka_unit_test_teardown(test_sigterm_timeout, h_teardown),
 		cmocka_unit_test_teardown(test_second_signal, h_teardown),

@@ -1908,6 +1908,81 @@ test_many_routes(void **state)
 	free(errs);
 }
 
+/*
+ * The lookups a reload makes on a config: a route by name, a listen by
+ * route and address (the Nth of a route's equal "ADDR:0" lines, or one
+ * address in any route), and a listen's place back to its route; then
+ * each route and listen of a file of MANY routes, one or two listens
+ * each.
+ */
+static struct config *load_text(const char *);
+
+static void
+test_lookups(void **state)
+{
+	struct config	*c;
+	struct addr	 a[2];
+	char		 err[128], name[16], hp[32], *text;
+	size_t		 i, k, n = 0, len = 0;
+
+	(void)state;
+	c = load_text("[route a]\nlisten = 127.0.0.1:0\n"
+		      "listen = 127.0.0.1:18081\nlisten = 127.0.0.1:0\n" U1
+		      "[route b]\nlisten = [::1]:18082\n" U1
+		      "[route c]\nlisten = 127.0.0.2:18081\n"
+		      "listen = [::1]:18083\n" U1);
+	assert_int_equal(config_listen_count(c), 6);
+	assert_int_equal(config_route_find(c, "a"), 0);
+	assert_int_equal(config_route_find(c, "b"), 1);
+	assert_int_equal(config_route_find(c, "c"), 2);
+	assert_int_equal(config_route_find(c, "d"), 3);
+	assert_int_equal(config_route_find(c, ""), 3);
+	for (k = 0; k < 8; k++)
+		assert_int_equal(config_listen_route(c, k),
+		    k < 3 ? 0 : k < 4 ? 1 : k < 6 ? 2 : 3);
+	assert_int_equal(addr_parse_listen("127.0.0.1:0", a, err, sizeof(err)),
+	    1);
+	assert_int_equal(config_listen_find(c, "a", &a[0], 0), 0);
+	assert_int_equal(config_listen_find(c, "a", &a[0], 1), 2);
+	assert_int_equal(config_listen_find(c, "a", &a[0], 2), 6);
+	assert_int_equal(config_listen_find(c, "b", &a[0], 0), 6);
+	assert_int_equal(config_listen_find(c, NULL, &a[0], 0), 6);
+	assert_int_equal(addr_parse("127.0.0.1:18081", &a[0], err, sizeof(err)),
+	    0);
+	assert_int_equal(config_listen_find(c, NULL, &a[0], 0), 1);
+	assert_int_equal(config_listen_find(c, "c", &a[0], 0), 6);
+	assert_int_equal(config_listen_find(c, "x", &a[0], 0), 6);
+	assert_int_equal(addr_parse("127.0.0.2:18081", &a[0], err, sizeof(err)),
+	    0);
+	assert_int_equal(config_listen_find(c, NULL, &a[0], 0), 4);
+	assert_int_equal(addr_parse("[::1]:18083", &a[0], err, sizeof(err)), 0);
+	assert_int_equal(config_listen_find(c, NULL, &a[0], 0), 5);
+	assert_int_equal(config_listen_find(c, "c", &a[0], 0), 5);
+	assert_int_equal(config_listen_find(c, "c", &a[0], 1), 6);
+	config_unref(c);
+
+	/* Route i has two listens when i is odd: 20000 + i and [::1]. */
+	assert_non_null(text = malloc(MANY * 128));
+	for (i = 0; i < MANY; i++)
+		len += (size_t)snprintf(text + len, MANY * 128 - len,
+		    "[route r%zu]\nlisten = 127.0.0.1:%zu\n%s" U1, i,
+		    20000 + i, i % 2 == 1 ? "listen = [::1]:0\n" : "");
+	c = load_text(text);
+	free(text);
+	assert_int_equal(config_listen_count(c), MANY + MANY / 2);
+	for (i = 0; i < MANY; i++) {
+		snprintf(name, sizeof(name), "r%zu", i);
+		assert_int_equal(config_route_find(c, name), i);
+		snprintf(hp, sizeof(hp), "127.0.0.1:%zu", 20000 + i);
+		assert_int_equal(addr_parse(hp, &a[0], err, sizeof(err)), 0);
+		assert_int_equal(config_listen_find(c, NULL, &a[0], 0), n);
+		assert_int_equal(config_listen_route(c, n++), i);
+		if (i % 2 == 1)
+			assert_int_equal(config_listen_route(c, n++), i);
+	}
+	config_unref(c);
+}
+
 /* config_load_fp() reads an open stream and names it as told. */
 static void
 test_load_fp(void **state)
@@ -2407,6 +2482,7 @@ main(void)
 		T(test_bom_crlf_mapped),
 		T(test_huge_file),
 		T(test_many_routes),
+		T(test_lookups),
 		cmocka_unit_test(test_load_fp),
 		cmocka_unit_test(test_read_error),
 		cmocka_unit_test(test_load_no_pools),
