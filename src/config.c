@@ -1945,12 +1945,12 @@ static int
 cfg_index_build(struct config *c)
 {
 	const struct route *r;
-	struct cfg_index *ix;
-	struct cfg_lent	*e;
-	size_t		 k, j, n = 0;
+	struct cfg_index   *ix;
+	struct cfg_lent	   *e;
+	size_t		    k, j, n = 0;
 
-	if ((c->listens_at = calloc(c->nroutes + 1,
-		 sizeof(*c->listens_at))) == NULL)
+	if ((c->listens_at = calloc(c->nroutes + 1, sizeof(*c->listens_at))) ==
+	    NULL)
 		return -1;
 	for (k = 0; k < c->nroutes; k++) {
 		c->listens_at[k] = n;

@@ -228,11 +228,11 @@ size_t	 config_listen_count(const struct config *c);
  * ${a} (port 0 is never found so: each such listen gets a port of its
  * own).  config_listen_count(c) if there is none.
  */
-size_t	 config_listen_find(const struct config *c, const char *name,
-	    const struct addr *a, size_t nth);
+size_t config_listen_find(const struct config *c, const char *name,
+    const struct addr *a, size_t nth);
 
 /* config_route_find(c, name): route ${name}'s index; c->nroutes if none. */
-size_t	 config_route_find(const struct config *c, const char *name);
+size_t config_route_find(const struct config *c, const char *name);
 
 /*
  * config_key_names(): the NULL-terminated list of every key the parser

@@ -487,13 +487,14 @@ test_reload_any_port(void **state)
 static void
 test_reload_moves_listen(void **state)
 {
-	static const char conf[] = "[global]\nworkers = 2\n"
+	static const char conf[] =
+	    "[global]\nworkers = 2\n"
 	    "[route %s]\nlisten = 127.0.0.1:%d\nupstream = %s\n";
-	struct h_backend_cfg	 cfg = { .mode = H_ECHO };
-	struct h_backend	*b;
-	struct h_relay		*r;
-	char			 up[64], text[512];
-	int			 hold, p = 0;
+	struct h_backend_cfg cfg = { .mode = H_ECHO };
+	struct h_backend    *b;
+	struct h_relay	    *r;
+	char		     up[64], text[512];
+	int		     hold, p = 0;
 
 	(void)state;
 	b = h_backend_start(AF_INET, &cfg);

@@ -1920,6 +1920,7 @@ static struct config *load_text(const char *);
 static void
 test_lookups(void **state)
 {
+	static const size_t route_of[] = { 0, 0, 0, 1, 2, 2, 3, 3 };
 	struct config	*c;
 	struct addr	 a[2];
 	char		 err[128], name[16], hp[32], *text;
@@ -1937,9 +1938,8 @@ test_lookups(void **state)
 	assert_int_equal(config_route_find(c, "c"), 2);
 	assert_int_equal(config_route_find(c, "d"), 3);
 	assert_int_equal(config_route_find(c, ""), 3);
-	for (k = 0; k < 8; k++)
-		assert_int_equal(config_listen_route(c, k),
-		    k < 3 ? 0 : k < 4 ? 1 : k < 6 ? 2 : 3);
+	for (k = 0; k < NELEM(route_of); k++)
+		assert_int_equal(config_listen_route(c, k), route_of[k]);
 	assert_int_equal(addr_parse_listen("127.0.0.1:0", a, err, sizeof(err)),
 	    1);
 	assert_int_equal(config_listen_find(c, "a", &a[0], 0), 0);
@@ -1965,8 +1965,8 @@ test_lookups(void **state)
 	assert_non_null(text = malloc(MANY * 128));
 	for (i = 0; i < MANY; i++)
 		len += (size_t)snprintf(text + len, MANY * 128 - len,
-		    "[route r%zu]\nlisten = 127.0.0.1:%zu\n%s" U1, i,
-		    20000 + i, i % 2 == 1 ? "listen = [::1]:0\n" : "");
+		    "[route r%zu]\nlisten = 127.0.0.1:%zu\n%s" U1, i, 20000 + i,
+		    i % 2 == 1 ? "listen = [::1]:0\n" : "");
 	c = load_text(text);
 	free(text);
 	assert_int_equal(config_listen_count(c), MANY + MANY / 2);
