@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -176,7 +177,25 @@ test_socket_unit(void **state)
 	free(ini);
 }
 
-/* The unit "make install" installs: the service user, this build's paths. */
+/* A configure placeholder left in ${text} ("@sbindir@"), or NULL. */
+static const char *
+placeholder(const char *text)
+{
+	const char	*at, *e;
+
+	for (at = strchr(text, '@'); at != NULL; at = strchr(at + 1, '@')) {
+		for (e = at + 1; islower((unsigned char)*e) || *e == '_'; e++)
+			;
+		if (*e == '@' && e > at + 1)
+			return at;
+	}
+	return NULL;
+}
+
+/*
+ * The unit "make install" installs: the service user, this build's paths,
+ * the sandbox (relay46's system calls are all in @system-service).
+ */
 static void
 test_unit_file(void **state)
 {
@@ -190,6 +209,10 @@ test_unit_file(void **state)
 		"LogsDirectory=relay46\n",
 		"LimitNOFILE=1048576\n",
 		"ProtectSystem=strict\n",
+		"SystemCallFilter=@system-service\n",
+		"SystemCallErrorNumber=EPERM\n",
+		"ProtectProc=invisible\n",
+		"RestrictSUIDSGID=yes\n",
 		"/sbin/relay46 -c /",
 		"/relay46/relay46.ini\n",
 		/* The outcome through the control socket; SIGHUP without. */
@@ -205,7 +228,13 @@ test_unit_file(void **state)
 	unit = slurp("RELAY46_BUILDDIR", f);
 	for (i = 0; i < NELEM(must); i++)
 		ASSERT_HAS(unit, must[i], f);
-	ASSERT_LACKS(unit, "@", f);
+	if (placeholder(unit) != NULL)
+		fail_msg("%s: not substituted: %.20s", f, placeholder(unit));
+	ASSERT_LACKS(unit, "\nProcSubset=", f);	/* /proc/sys is read */
+	free(unit);
+	unit = slurp("RELAY46_SRCDIR", "contrib/systemd/relay46.service.in");
+	if (placeholder(unit) == NULL)
+		fail_msg("placeholder() finds no @sbindir@ in the .in file");
 	free(unit);
 	unit = slurp("RELAY46_SRCDIR", "contrib/sysusers/relay46.conf");
 	ASSERT_HAS(unit, "\nu relay46 - \"relay46 TCP relay\" -\n",
