@@ -1961,6 +1961,19 @@ test_lookups(void **state)
 	assert_int_equal(config_listen_find(c, "c", &a[0], 1), 6);
 	config_unref(c);
 
+	/* "*:P" is two listens, found by address as the wildcards they are. */
+	c = load_text("[route a]\nlisten = 127.0.0.1:18090\n"
+		      "listen = *:18091\n" U1);
+	assert_int_equal(addr_parse("[::]:18091", &a[0], err, sizeof(err)), 0);
+	assert_int_equal(config_listen_find(c, NULL, &a[0], 0), 2);
+	assert_int_equal(addr_parse("0.0.0.0:18091", &a[0], err, sizeof(err)),
+	    0);
+	assert_int_equal(config_listen_find(c, NULL, &a[0], 0), 1);
+	assert_int_equal(addr_parse("127.0.0.1:18091", &a[0], err, sizeof(err)),
+	    0);
+	assert_int_equal(config_listen_find(c, NULL, &a[0], 0), 3);
+	config_unref(c);
+
 	/* Route i has two listens when i is odd: 20000 + i and [::1]. */
 	assert_non_null(text = malloc(MANY * 128));
 	for (i = 0; i < MANY; i++)
@@ -1981,6 +1994,57 @@ test_lookups(void **state)
 			assert_int_equal(config_listen_route(c, n++), i);
 	}
 	config_unref(c);
+}
+
+/*
+ * Many hosts on one port: each clash is told once, on the later line,
+ * in file order: a wildcard after them clashes with every one, and a
+ * host given again with its first listen, then with the wildcard.
+ */
+#define HOSTS	50
+static void
+test_clash_order(void **state)
+{
+	struct config *c;
+	FILE	      *fp;
+	char	      *errs = NULL, want[160], *line, *save = NULL;
+	int	       i, n = 0;
+
+	(void)state;
+	fp = tmpfile();
+	assert_non_null(fp);
+	/* Route i: line 3i + 1 its header, 3i + 2 listen, 3i + 3 upstream. */
+	for (i = 0; i < HOSTS; i++)
+		fprintf(fp, "[route h%d]\nlisten = 127.0.0.%d:18100\n" U1, i,
+		    i + 1);
+	fprintf(fp, "[route w]\nlisten = 0.0.0.0:18100\n" U1
+		    "[route d]\nlisten = 127.0.0.7:18100\n" U1);
+	rewind(fp);
+	c = config_load_fp(fp, "hosts.ini", CONFIG_LOAD_NO_RESOLVE, &errs);
+	fclose(fp);
+	assert_null(c);
+	assert_non_null(errs);
+	for (line = strtok_r(errs, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		if (n < HOSTS)
+			snprintf(want, sizeof(want),
+			    "hosts.ini:%d: listen 0.0.0.0:18100 clashes with "
+			    "listen 127.0.0.%d:18100 of route 'h%d' (line %d)",
+			    3 * HOSTS + 2, n + 1, n, 3 * n + 2);
+		else if (n == HOSTS)
+			snprintf(want, sizeof(want),
+			    "hosts.ini:%d: listen 127.0.0.7:18100 clashes with "
+			    "listen 127.0.0.7:18100 of route 'h6' (line 20)",
+			    3 * HOSTS + 5);
+		else
+			snprintf(want, sizeof(want),
+			    "hosts.ini:%d: listen 127.0.0.7:18100 clashes with "
+			    "listen 0.0.0.0:18100 of route 'w' (line %d)",
+			    3 * HOSTS + 5, 3 * HOSTS + 2);
+		assert_string_equal(line, want);
+	}
+	assert_int_equal(n, HOSTS + 2);
+	free(errs);
 }
 
 /* config_load_fp() reads an open stream and names it as told. */
@@ -2483,6 +2547,7 @@ main(void)
 		T(test_huge_file),
 		T(test_many_routes),
 		T(test_lookups),
+		T(test_clash_order),
 		cmocka_unit_test(test_load_fp),
 		cmocka_unit_test(test_read_error),
 		cmocka_unit_test(test_load_no_pools),
