@@ -1997,8 +1997,9 @@ cfg_lent_cmp_kj(const void *va, const void *vb)
 {
 	const struct cfg_lent *a = va, *b = vb;
 
-	return cfg_lent_before(a, b->k, b->j) ? -1 :
-	    cfg_lent_before(b, a->k, a->j);
+	if (cfg_lent_before(a, b->k, b->j))
+		return -1;
+	return cfg_lent_before(b, a->k, a->j);
 }
 
 /*
@@ -2044,10 +2045,10 @@ cfg_index_build(struct config *c)
  * (cfg_lent_order()): [return, *${end}), in route and listen order.
  */
 static size_t
-cfg_index_run(const struct cfg_index *ix, const struct cfg_lent *key,
-    int level, size_t *end)
+cfg_index_run(const struct cfg_index *ix, const struct cfg_lent *key, int level,
+    size_t *end)
 {
-	size_t	 lo = 0, hi = ix->n, mid, first;
+	size_t lo = 0, hi = ix->n, mid, first;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
@@ -2136,14 +2137,15 @@ cfg_listen_route(const struct config *c, const struct cfg_index *ix,
 			best = &ix->e[x];
 		if (cfg_is_loopback(u) &&
 		    (x = cfg_index_wild(ix, &key, &end)) < end &&
-		    (best == NULL || cfg_lent_before(&ix->e[x], best->k,
-			best->j)))
+		    (best == NULL ||
+			cfg_lent_before(&ix->e[x], best->k, best->j)))
 			best = &ix->e[x];
 	} else {
 		/* A wildcard (upstream refuses one): any host of the port. */
 		for (x = cfg_index_run(ix, &key, 0, &end); x < end; x++)
-			if (ix->e[x].spec && (best == NULL ||
-			    cfg_lent_before(&ix->e[x], best->k, best->j)))
+			if (ix->e[x].spec &&
+			    (best == NULL ||
+				cfg_lent_before(&ix->e[x], best->k, best->j)))
 				best = &ix->e[x];
 	}
 	if (best == NULL)
@@ -2309,8 +2311,8 @@ cfg_is_private(const struct addr *a)
 	if (cfg_is_loopback(&u))
 		return true;
 	if (u.ss.ss_family == AF_INET) {
-		v4 = ntohl(((const struct sockaddr_in *)&u.ss)->
-		    sin_addr.s_addr);
+		v4 = ntohl(
+		    ((const struct sockaddr_in *)&u.ss)->sin_addr.s_addr);
 		/* 10/8, 172.16/12, 192.168/16, 169.254/16 */
 		return (v4 >> 24) == 10 || (v4 >> 20) == 0xac1 ||
 		    (v4 >> 16) == 0xc0a8 || (v4 >> 16) == 0xa9fe;
@@ -2405,8 +2407,9 @@ cfg_check_clash(struct cfg_parse *p, const struct cfg_index *ix, size_t i,
 		h = cfg_index_run(ix, &key, 1, &hend);
 		w = cfg_index_wild(ix, &key, &wend);
 		for (;;) {
-			if (h < hend && (w == wend || cfg_lent_before(&ix->e[h],
-			    ix->e[w].k, ix->e[w].j)))
+			if (h < hend &&
+			    (w == wend ||
+				cfg_lent_cmp_kj(&ix->e[h], &ix->e[w]) < 0))
 				e = &ix->e[h++];
 			else if (w < wend)
 				e = &ix->e[w++];
@@ -2414,8 +2417,8 @@ cfg_check_clash(struct cfg_parse *p, const struct cfg_index *ix, size_t i,
 				break;
 			if (!cfg_lent_before(e, i, j))
 				break;
-			cfg_clash(p, r->listen_line[j], "listen",
-			    &r->listen[j], &p->c->routes[e->k], e->j);
+			cfg_clash(p, r->listen_line[j], "listen", &r->listen[j],
+			    &p->c->routes[e->k], e->j);
 		}
 		return;
 	}

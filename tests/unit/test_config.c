@@ -2017,8 +2017,9 @@ test_clash_order(void **state)
 	for (i = 0; i < HOSTS; i++)
 		fprintf(fp, "[route h%d]\nlisten = 127.0.0.%d:18100\n" U1, i,
 		    i + 1);
-	fprintf(fp, "[route w]\nlisten = 0.0.0.0:18100\n" U1
-		    "[route d]\nlisten = 127.0.0.7:18100\n" U1);
+	fprintf(fp,
+	    "[route w]\nlisten = 0.0.0.0:18100\n" U1
+	    "[route d]\nlisten = 127.0.0.7:18100\n" U1);
 	rewind(fp);
 	c = config_load_fp(fp, "hosts.ini", CONFIG_LOAD_NO_RESOLVE, &errs);
 	fclose(fp);
