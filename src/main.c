@@ -203,6 +203,20 @@ main_raise_nofile(const struct config *cfg)
 			log_warn("msg=\"cannot raise the open files limit to "
 			    "the hard limit: %s\"", strerror(errno));
 	}
+	/*
+	 * The listening sockets alone past the limit: the binds would fail
+	 * one by one, each with "Too many open files", and leave no room
+	 * for a single session.  Say once what to change, before any bind.
+	 */
+	if (reserve + 2 > rl.rlim_cur)
+		fatalx("msg=\"open files limit %llu is too low: %zu listen "
+		       "addresses for each of %u workers, with what relay46 "
+		       "keeps back, need %llu descriptors before any session; "
+		       "raise it (ulimit -n, or LimitNOFILE= in the systemd "
+		       "unit) or %s\"",
+		    (unsigned long long)rl.rlim_cur, config_listen_count(cfg),
+		    cfg->workers, reserve + 2, cfg->workers > 1 ?
+		    "lower workers" : "use fewer listen addresses");
 	if (cfg->max_connections_auto) {
 		log_info("max_connections=%u nofile=%llu msg=\"max_connections "
 		    "is what nofile allows (2 descriptors a session, %llu "

@@ -527,6 +527,58 @@ test_nofile_explicit(void **state)
 	h_backend_free(b);
 }
 
+/*
+ * Listening sockets alone past the open files limit: one error, before
+ * any bind, that says what to change, not a "Too many open files" for
+ * each address after the limit, and exit status 1.  300 listens for each
+ * of 2 workers need more than 600, and 600 for 1 worker, where the
+ * advice is another.
+ */
+static void
+test_nofile_listens(void **state)
+{
+	static const struct {
+		const char	*workers, *advice;
+		int		 n;
+	} rows[] = {
+		{ "2", "or lower workers", 300 },
+		{ "1", "or use fewer listen addresses", 600 },
+	};
+	char		*text, path[H_PATH], *out, *err, want[160];
+	const char	*args[] = { "-c", path, NULL };
+	size_t		 len, k;
+	int		 i;
+
+	(void)state;
+	for (k = 0; k < NELEM(rows); k++) {
+		text = malloc(64 + (size_t)rows[k].n * 32);
+		assert_non_null(text);
+		len = (size_t)snprintf(text, 64, "[global]\nworkers = %s\n"
+		    "[route a]\n", rows[k].workers);
+		for (i = 0; i < rows[k].n; i++)
+			len += (size_t)snprintf(text + len, 32,
+			    "listen = 127.0.0.1:0\n");
+		snprintf(text + len, 32, "upstream = %s\n",
+		    h_hostport(AF_INET, 9));
+		h_write_file(path, sizeof(path), h_tmpdir(), "many.ini", text);
+		free(text);
+		h_relay_set_nofile(NOFILE_LIMIT);
+		assert_int_equal(h_run(args, &out, &err, H_IO_MS), 1);
+		h_relay_set_nofile(0);
+		snprintf(want, sizeof(want), "open files limit %d is too low: "
+		    "%d listen addresses for each of %s workers", NOFILE_LIMIT,
+		    rows[k].n, rows[k].workers);
+		if (strstr(err, want) == NULL ||
+		    strstr(err, rows[k].advice) == NULL ||
+		    strstr(err, "Too many open files") != NULL ||
+		    strstr(err, "msg=\"listening\"") != NULL)
+			fail_msg("one error before any bind expected:\n%s",
+			    err);
+		free(out);
+		free(err);
+	}
+}
+
 int
 main(void)
 {
@@ -538,6 +590,7 @@ main(void)
 		cmocka_unit_test_teardown(test_global_max_connections,
 		    h_teardown),
 		cmocka_unit_test_teardown(test_nofile_auto, h_teardown),
+		cmocka_unit_test_teardown(test_nofile_listens, h_teardown),
 		cmocka_unit_test_teardown(test_nofile_explicit, h_teardown),
 		cmocka_unit_test_teardown(test_max_per_client_reload,
 		    h_teardown),
