@@ -193,6 +193,7 @@ main_raise_nofile(const struct config *cfg)
 {
 	struct rlimit	 rl;
 	unsigned long long need, reserve = config_fd_reserve(cfg);
+	const char	*advice;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
@@ -208,15 +209,17 @@ main_raise_nofile(const struct config *cfg)
 	 * one by one, each with "Too many open files", and leave no room
 	 * for a single session.  Say once what to change, before any bind.
 	 */
-	if (reserve + 2 > rl.rlim_cur)
+	if (reserve + 2 > rl.rlim_cur) {
+		advice = cfg->workers > 1 ? "lower workers" :
+					    "use fewer listen addresses";
 		fatalx("msg=\"open files limit %llu is too low: %zu listen "
 		       "addresses for each of %u workers, with what relay46 "
 		       "keeps back, need %llu descriptors before any session; "
 		       "raise it (ulimit -n, or LimitNOFILE= in the systemd "
 		       "unit) or %s\"",
 		    (unsigned long long)rl.rlim_cur, config_listen_count(cfg),
-		    cfg->workers, reserve + 2, cfg->workers > 1 ?
-		    "lower workers" : "use fewer listen addresses");
+		    cfg->workers, reserve + 2, advice);
+	}
 	if (cfg->max_connections_auto) {
 		log_info("max_connections=%u nofile=%llu msg=\"max_connections "
 		    "is what nofile allows (2 descriptors a session, %llu "
@@ -506,8 +509,7 @@ main_config(const struct opts *o, const char **name)
 	*name = o->config != NULL ? o->config : MAIN_DEFAULT_CONFIG;
 	if (o->nlisten > 0) {
 		*name = "command line";
-		cfg = config_quick(o->listen, o->nlisten, o->up, o->nup,
-		    &errs);
+		cfg = config_quick(o->listen, o->nlisten, o->up, o->nup, &errs);
 	} else
 		cfg = config_load(*name, &errs);
 	/*

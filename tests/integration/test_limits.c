@@ -538,23 +538,25 @@ static void
 test_nofile_listens(void **state)
 {
 	static const struct {
-		const char	*workers, *advice;
-		int		 n;
+		const char *workers, *advice;
+		int	    n;
 	} rows[] = {
 		{ "2", "or lower workers", 300 },
 		{ "1", "or use fewer listen addresses", 600 },
 	};
-	char		*text, path[H_PATH], *out, *err, want[160];
-	const char	*args[] = { "-c", path, NULL };
-	size_t		 len, k;
-	int		 i;
+	char	   *text, path[H_PATH], *out, *err, want[160];
+	const char *args[] = { "-c", path, NULL };
+	size_t	    len, k;
+	int	    i;
 
 	(void)state;
 	for (k = 0; k < NELEM(rows); k++) {
 		text = malloc(64 + (size_t)rows[k].n * 32);
 		assert_non_null(text);
-		len = (size_t)snprintf(text, 64, "[global]\nworkers = %s\n"
-		    "[route a]\n", rows[k].workers);
+		len = (size_t)snprintf(text, 64,
+		    "[global]\nworkers = %s\n"
+		    "[route a]\n",
+		    rows[k].workers);
 		for (i = 0; i < rows[k].n; i++)
 			len += (size_t)snprintf(text + len, 32,
 			    "listen = 127.0.0.1:0\n");
@@ -565,9 +567,10 @@ test_nofile_listens(void **state)
 		h_relay_set_nofile(NOFILE_LIMIT);
 		assert_int_equal(h_run(args, &out, &err, H_IO_MS), 1);
 		h_relay_set_nofile(0);
-		snprintf(want, sizeof(want), "open files limit %d is too low: "
-		    "%d listen addresses for each of %s workers", NOFILE_LIMIT,
-		    rows[k].n, rows[k].workers);
+		snprintf(want, sizeof(want),
+		    "open files limit %d is too low: "
+		    "%d listen addresses for each of %s workers",
+		    NOFILE_LIMIT, rows[k].n, rows[k].workers);
 		if (strstr(err, want) == NULL ||
 		    strstr(err, rows[k].advice) == NULL ||
 		    strstr(err, "Too many open files") != NULL ||
