@@ -188,11 +188,14 @@ main_opts(int argc, char **argv, struct opts *o)
  * construction; only a number the operator chose can ask for more
  * descriptors than there are, and then the warning says what to raise.
  */
+/* What relay46 opens whatever the file says: stdio, log, signals, ... */
+#define MAIN_FD_BASE	16
+
 static void
 main_raise_nofile(const struct config *cfg)
 {
 	struct rlimit	 rl;
-	unsigned long long need, reserve = config_fd_reserve(cfg);
+	unsigned long long need, base, reserve = config_fd_reserve(cfg);
 	const char	*advice;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
@@ -208,17 +211,20 @@ main_raise_nofile(const struct config *cfg)
 	 * The listening sockets alone past the limit: the binds would fail
 	 * one by one, each with "Too many open files", and leave no room
 	 * for a single session.  Say once what to change, before any bind.
+	 * What is needed for sure, not the reserve, which has a margin: a
+	 * small limit that leaves room for a few sessions is allowed.
 	 */
-	if (reserve + 2 > rl.rlim_cur) {
+	base = cfg->workers * (config_listen_count(cfg) + CONFIG_FD_PER_WORKER) +
+	    MAIN_FD_BASE;
+	if (base + 2 > rl.rlim_cur) {
 		advice = cfg->workers > 1 ? "lower workers" :
 					    "use fewer listen addresses";
 		fatalx("msg=\"open files limit %llu is too low: %zu listen "
-		       "addresses for each of %u workers, with what relay46 "
-		       "keeps back, need %llu descriptors before any session; "
-		       "raise it (ulimit -n, or LimitNOFILE= in the systemd "
-		       "unit) or %s\"",
+		       "addresses for each of %u workers need at least %llu "
+		       "descriptors before any session; raise it (ulimit -n, "
+		       "or LimitNOFILE= in the systemd unit) or %s\"",
 		    (unsigned long long)rl.rlim_cur, config_listen_count(cfg),
-		    cfg->workers, reserve + 2, advice);
+		    cfg->workers, base + 2, advice);
 	}
 	if (cfg->max_connections_auto) {
 		log_info("max_connections=%u nofile=%llu msg=\"max_connections "
