@@ -455,13 +455,20 @@ fail:
 	return -1;
 }
 
+/*
+ * A listening socket has SO_REUSEADDR, which its connections inherit: a
+ * backend stopped while a connection is open (a health check's, say)
+ * leaves it in FIN_WAIT or TIME_WAIT, and without the flag that socket
+ * keeps h_hold_port() and a backend restarted there from the port.
+ */
 static int
 h_bound_socket(int family, bool listening, int *port)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = h_loopback(family, 0, &ss);
 
-	return h_bound_socket_sa(&ss, len, listening ? 4096 : -1, false, port);
+	return h_bound_socket_sa(&ss, len, listening ? 4096 : -1, listening,
+	    port);
 }
 
 int
