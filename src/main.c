@@ -214,8 +214,8 @@ main_raise_nofile(const struct config *cfg)
 	 * What is needed for sure, not the reserve, which has a margin: a
 	 * small limit that leaves room for a few sessions is allowed.
 	 */
-	base = cfg->workers * (config_listen_count(cfg) + CONFIG_FD_PER_WORKER) +
-	    MAIN_FD_BASE;
+	base = config_listen_count(cfg) + CONFIG_FD_PER_WORKER;
+	base = base * cfg->workers + MAIN_FD_BASE;
 	if (base + 2 > rl.rlim_cur) {
 		advice = cfg->workers > 1 ? "lower workers" :
 					    "use fewer listen addresses";
