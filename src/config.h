@@ -129,7 +129,7 @@ struct config {
 	 * config_listen_route(), config_listen_find()): route names hashed
 	 * (index + 1, 0 a free slot; nnames a power of two), each route's
 	 * first listen in config_listen_route()'s count ([nroutes]: the
-	 * count), and the listens sorted by family and port.
+	 * count), and the listens sorted by family, port and host.
 	 */
 	size_t		*names;
 	size_t		 nnames;

@@ -21,13 +21,13 @@ struct reaper;
 struct route;
 struct session;
 
+struct worker_fdk;	/* worker.c's */
+
 /*
  * A reload handed to a worker: its listening sockets for ${cfg}, and all
  * it needs memory for, made before anything is handed over, down to the
  * listeners of the new sockets: applying it cannot fail.
  */
-struct worker_fdk;	/* worker.c's */
-
 struct worker_reload {
 	struct worker_reload *next;	/* in w->reload */
 	bool		 discard;	/* not to apply, only to free */
