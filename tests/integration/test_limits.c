@@ -540,7 +540,7 @@ test_nofile_listens(void **state)
 	static const struct {
 		const char *workers, *advice;
 		int	    n;
-	} rows[] = {
+	} cases[] = {
 		{ "2", "or lower workers", 300 },
 		{ "1", "or use fewer listen addresses", 600 },
 	};
@@ -550,14 +550,14 @@ test_nofile_listens(void **state)
 	int	    i;
 
 	(void)state;
-	for (k = 0; k < NELEM(rows); k++) {
-		text = malloc(64 + (size_t)rows[k].n * 32);
+	for (k = 0; k < NELEM(cases); k++) {
+		text = malloc(64 + (size_t)cases[k].n * 32);
 		assert_non_null(text);
 		len = (size_t)snprintf(text, 64,
 		    "[global]\nworkers = %s\n"
 		    "[route a]\n",
-		    rows[k].workers);
-		for (i = 0; i < rows[k].n; i++)
+		    cases[k].workers);
+		for (i = 0; i < cases[k].n; i++)
 			len += (size_t)snprintf(text + len, 32,
 			    "listen = 127.0.0.1:0\n");
 		snprintf(text + len, 32, "upstream = %s\n",
@@ -570,9 +570,9 @@ test_nofile_listens(void **state)
 		snprintf(want, sizeof(want),
 		    "open files limit %d is too low: "
 		    "%d listen addresses for each of %s workers",
-		    NOFILE_LIMIT, rows[k].n, rows[k].workers);
+		    NOFILE_LIMIT, cases[k].n, cases[k].workers);
 		if (strstr(err, want) == NULL ||
-		    strstr(err, rows[k].advice) == NULL ||
+		    strstr(err, cases[k].advice) == NULL ||
 		    strstr(err, "Too many open files") != NULL ||
 		    strstr(err, "msg=\"listening\"") != NULL)
 			fail_msg("one error before any bind expected:\n%s",
