@@ -2120,14 +2120,12 @@ config_listen_count(const struct config *c)
  * there is one such route at most.
  */
 static ssize_t
-cfg_listen_route(const struct config *c, const struct cfg_index *ix,
-    const struct addr *u, size_t *rj)
+cfg_listen_route(const struct cfg_index *ix, const struct addr *u, size_t *rj)
 {
 	const struct cfg_lent *best = NULL;
 	struct cfg_lent	 key;
 	size_t		 x, end;
 
-	(void)c;
 	if (addr_port(u) == 0)
 		return -1;
 	cfg_lent_key(u, &key);
@@ -2252,7 +2250,7 @@ cfg_graph_build(const struct config *c, const struct cfg_index *ix,
 		r = &c->routes[i];
 		g->off[i] = e;
 		for (x = 0; x < r->nup; x++, e++)
-			g->tgt[e] = cfg_listen_route(c, ix, &r->up[x].addr,
+			g->tgt[e] = cfg_listen_route(ix, &r->up[x].addr,
 			    &g->tj[e]);
 	}
 	g->off[n] = e;

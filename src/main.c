@@ -180,6 +180,9 @@ main_opts(int argc, char **argv, struct opts *o)
 	main_opts_check(argc, argv, o);
 }
 
+/* What relay46 opens whatever the file says: stdio, log, signals, ... */
+#define MAIN_FD_BASE	16
+
 /*
  * As HAProxy does: take every descriptor the hard limit allows, so that
  * max_connections, not an accident of the login shell, is what bounds us.
@@ -187,10 +190,8 @@ main_opts(int argc, char **argv, struct opts *o)
  * that hard limit (config_max_connections_for()), so it fits by
  * construction; only a number the operator chose can ask for more
  * descriptors than there are, and then the warning says what to raise.
+ * A limit too low for the listening sockets themselves ends the start.
  */
-/* What relay46 opens whatever the file says: stdio, log, signals, ... */
-#define MAIN_FD_BASE	16
-
 static void
 main_raise_nofile(const struct config *cfg)
 {

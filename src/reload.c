@@ -125,11 +125,12 @@ reload_later_log(const struct control *c)
 }
 
 /*
- * Keys a reload cannot change in a running process: warn of each that
- * ${n} changes, and carry the value in force over from ${o} (whose own
- * were carried over the same way), so that the next reload compares with
- * what runs, not with the file last read: the same file read again warns
- * again, and going back to what runs is no change.  The admin endpoint
+ * Keys a reload cannot change in a running process: note each that ${n}
+ * changes (reload_later(), logged once the reload goes through), and
+ * carry the value in force over from ${o} (whose own were carried over
+ * the same way), so that the next reload compares with what runs, not
+ * with the file last read: the same file read again warns again, and
+ * going back to what runs is no change.  The admin endpoint
  * keeps its own (control.c's admin_cfg) and is compared with that.
  * -1: out of memory.
  */
